@@ -1,0 +1,52 @@
+# Loyalty engine. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+GO        ?= go
+BUF       := $(GO) tool -modfile=tools/go.mod buf
+SQLC      := $(GO) tool -modfile=tools/go.mod sqlc
+# Directories whose contents are generated (protobuf, gateway, OpenAPI, sqlc).
+GENERATED := api access/internal/accessdb ledger/internal/ledgerdb
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: postgres
+postgres: ## Install the PostgreSQL server binaries if they are missing
+	@scripts/ensure-postgres.sh
+
+.PHONY: build
+build: ## Build loyaltyd and loyaltyctl into bin/
+	$(GO) build -o bin/ ./cmd/...
+
+.PHONY: run
+run: postgres build ## Start PostgreSQL under .data/, migrate, serve with demo data
+	./bin/loyaltyd --demo
+
+.PHONY: generate
+generate: ## Regenerate protobuf, gateway, OpenAPI and sqlc code
+	$(BUF) generate
+	$(SQLC) generate -f sql/sqlc.yaml
+
+.PHONY: check-generated
+check-generated: ## Fail if regenerating changes any generated file
+	@scripts/check-generated.sh $(GENERATED)
+
+.PHONY: lint
+lint: ## go vet, gofmt and buf lint
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	$(BUF) lint
+
+.PHONY: test
+test: postgres check-generated lint ## Everything CI runs: generated-code check, vet, the race-enabled suite on a real PostgreSQL
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+.PHONY: test-short
+test-short: ## The suite without the race detector (faster while developing)
+	$(GO) test -count=1 ./...
+
+.PHONY: clean
+clean: ## Remove build output (keeps .data/)
+	rm -rf bin/

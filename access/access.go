@@ -1,0 +1,185 @@
+// Package access manages API keys and the roles they carry. Secrets are generated
+// here, shown once, and stored only as SHA-256 hashes.
+package access
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/loyalty-engine/loyalty/access/internal/accessdb"
+	"github.com/loyalty-engine/loyalty/internal/problem"
+	"github.com/loyalty-engine/loyalty/internal/validation"
+)
+
+// Role is what a key may do.
+type Role string
+
+// The roles. What each may call is decided by the transport's role table.
+const (
+	RoleAdmin    Role = "admin"
+	RoleApp      Role = "app"
+	RoleAgent    Role = "agent"
+	RoleMarketer Role = "marketer"
+	RoleAuditor  Role = "auditor"
+)
+
+// Roles lists every role.
+var Roles = []Role{RoleAdmin, RoleApp, RoleAgent, RoleMarketer, RoleAuditor}
+
+// Errors.
+var (
+	ErrUnauthenticated = problem.New(problem.Unauthenticated, "UNAUTHENTICATED", "missing, unknown or revoked API key")
+	ErrKeyNotFound     = problem.New(problem.NotFound, "API_KEY_NOT_FOUND", "API key not found")
+)
+
+// secretPrefix marks our secrets so they are recognisable in logs and secret scanners.
+const secretPrefix = "lk_"
+
+// Key is an API key without its secret.
+type Key struct {
+	ID         string
+	Name       string
+	Role       Role
+	CreateTime time.Time
+	RevokeTime *time.Time
+}
+
+// CreateKey is the command to create a key.
+type CreateKey struct {
+	Name string `json:"name" validate:"required,max=100"`
+	Role string `json:"role" validate:"required,oneof=admin app agent marketer auditor"`
+}
+
+// Service manages keys.
+type Service struct {
+	pool *pgxpool.Pool
+	q    *accessdb.Queries
+}
+
+// NewService returns a Service on the pool.
+func NewService(pool *pgxpool.Pool) *Service {
+	return &Service{pool: pool, q: accessdb.New()}
+}
+
+// Create makes a key and returns it with its secret, which is never shown again.
+func (s *Service) Create(ctx context.Context, cmd CreateKey) (Key, string, error) {
+	if err := validation.Struct(cmd); err != nil {
+		return Key{}, "", err
+	}
+	secret, err := newSecret()
+	if err != nil {
+		return Key{}, "", err
+	}
+	id, err := newKeyID()
+	if err != nil {
+		return Key{}, "", err
+	}
+	row, err := s.q.CreateKey(ctx, s.pool, accessdb.CreateKeyParams{
+		KeyID: id, Name: cmd.Name, Role: cmd.Role, SecretHash: hashSecret(secret),
+	})
+	if err != nil {
+		return Key{}, "", fmt.Errorf("create api key: %w", err)
+	}
+	return toKey(row), secret, nil
+}
+
+// EnsureAdmin guarantees that an admin key with this secret exists and is not
+// revoked (the LOYALTY_ADMIN_KEY bootstrap).
+func (s *Service) EnsureAdmin(ctx context.Context, secret string) (Key, error) {
+	if len(secret) < 16 {
+		return Key{}, errors.New("admin key: the secret must be at least 16 characters")
+	}
+	id, err := newKeyID()
+	if err != nil {
+		return Key{}, err
+	}
+	row, err := s.q.EnsureAdminKey(ctx, s.pool, accessdb.EnsureAdminKeyParams{
+		KeyID: id, Name: "bootstrap admin", SecretHash: hashSecret(secret),
+	})
+	if err != nil {
+		return Key{}, fmt.Errorf("ensure admin key: %w", err)
+	}
+	return toKey(row), nil
+}
+
+// Authenticate returns the live key with this secret.
+func (s *Service) Authenticate(ctx context.Context, secret string) (Key, error) {
+	if secret == "" {
+		return Key{}, ErrUnauthenticated
+	}
+	row, err := s.q.KeyBySecretHash(ctx, s.pool, hashSecret(secret))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Key{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Key{}, fmt.Errorf("look up api key: %w", err)
+	}
+	if row.RevokeTime != nil {
+		return Key{}, ErrUnauthenticated
+	}
+	return toKey(row), nil
+}
+
+// Revoke revokes a key at once. Revoking a revoked key changes nothing.
+func (s *Service) Revoke(ctx context.Context, keyID string) (Key, error) {
+	if keyID == "" {
+		return Key{}, problem.InvalidField("keyId", "is required")
+	}
+	row, err := s.q.RevokeKey(ctx, s.pool, keyID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Key{}, ErrKeyNotFound.With("API key %q not found", keyID)
+	}
+	if err != nil {
+		return Key{}, fmt.Errorf("revoke api key: %w", err)
+	}
+	return toKey(row), nil
+}
+
+// List returns every key, newest first.
+func (s *Service) List(ctx context.Context) ([]Key, error) {
+	rows, err := s.q.ListKeys(ctx, s.pool)
+	if err != nil {
+		return nil, fmt.Errorf("list api keys: %w", err)
+	}
+	keys := make([]Key, len(rows))
+	for i, r := range rows {
+		keys[i] = toKey(r)
+	}
+	return keys, nil
+}
+
+func toKey(r accessdb.ApiKey) Key {
+	return Key{ID: r.KeyID, Name: r.Name, Role: Role(r.Role), CreateTime: r.CreateTime, RevokeTime: r.RevokeTime}
+}
+
+// newSecret returns "lk_" and 256 random bits in lower-case base32.
+func newSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate secret: %w", err)
+	}
+	return secretPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)), nil
+}
+
+func newKeyID() (string, error) {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate key id: %w", err)
+	}
+	return "key_" + hex.EncodeToString(b), nil
+}
+
+func hashSecret(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}

@@ -1,0 +1,200 @@
+// Command loyaltyctl is the command-line client of loyaltyd (over gRPC).
+//
+//	loyaltyctl [--addr HOST:PORT] [--key SECRET] GROUP COMMAND [flags] [args]
+//
+// The address and key also come from LOYALTY_GRPC_ADDR and LOYALTY_API_KEY.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // the server refused or failed
+	exitUsage = 2 // the command line is wrong
+)
+
+// errUsage marks a command-line mistake.
+var errUsage = errors.New("usage")
+
+// command is one `GROUP COMMAND`.
+type command struct {
+	args string // synopsis of flags and arguments
+	help string
+	run  func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error)
+}
+
+// commands holds every command by group and name; see commands.go.
+var commands = map[string]map[string]command{}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	global := flag.NewFlagSet("loyaltyctl", flag.ContinueOnError)
+	global.SetOutput(stderr)
+	addr := global.String("addr", envOr(getenv, "LOYALTY_GRPC_ADDR", "127.0.0.1:9090"), "loyaltyd gRPC address (LOYALTY_GRPC_ADDR)")
+	key := global.String("key", getenv("LOYALTY_API_KEY"), "API key secret (LOYALTY_API_KEY)")
+	timeout := global.Duration("timeout", 30*time.Second, "time limit of the call")
+	global.Usage = func() { usage(stderr, global) }
+	if err := global.Parse(args); err != nil {
+		return exitUsage
+	}
+	rest := global.Args()
+	if len(rest) < 2 {
+		usage(stderr, global)
+		return exitUsage
+	}
+	cmd, ok := commands[rest[0]][rest[1]]
+	if !ok {
+		fmt.Fprintf(stderr, "loyaltyctl: unknown command %q\n\n", strings.Join(rest[:2], " "))
+		usage(stderr, global)
+		return exitUsage
+	}
+	if *key == "" {
+		fmt.Fprintln(stderr, "loyaltyctl: no API key: pass --key or set LOYALTY_API_KEY")
+		return exitUsage
+	}
+	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		fmt.Fprintln(stderr, "loyaltyctl:", err)
+		return exitUsage
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+*key), *timeout)
+	defer cancel()
+
+	fs := flag.NewFlagSet(rest[0]+" "+rest[1], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintf(stderr, "usage: loyaltyctl %s %s %s\n  %s\n", rest[0], rest[1], cmd.args, cmd.help); fs.PrintDefaults() }
+	msg, err := cmd.run(ctx, &client{conn: conn}, fs, rest[2:])
+	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
+		if errors.Is(err, errUsage) {
+			fs.Usage()
+		}
+		return exitUsage
+	}
+	if err != nil {
+		printError(stderr, err)
+		return exitError
+	}
+	out, err := protojson.MarshalOptions{Multiline: true, EmitUnpopulated: true}.Marshal(msg)
+	if err != nil {
+		fmt.Fprintln(stderr, "loyaltyctl:", err)
+		return exitError
+	}
+	fmt.Fprintln(stdout, string(out))
+	return exitOK
+}
+
+// parse parses the command's flags and checks the number of positional arguments.
+func parse(fs *flag.FlagSet, args []string, positional int) ([]string, error) {
+	// Accept flags after the positional arguments too: `members enroll bob --name Bob`.
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if strings.HasPrefix(a, "-") {
+			flags = append(flags, a)
+			if !strings.Contains(a, "=") && i+1 < len(args) && fs.Lookup(strings.TrimLeft(a, "-")) != nil && !isBoolFlag(fs, a) {
+				flags = append(flags, args[i+1])
+				i++
+			}
+			continue
+		}
+		pos = append(pos, a)
+	}
+	if err := fs.Parse(flags); err != nil {
+		return nil, err
+	}
+	if len(pos) != positional {
+		return nil, errUsage
+	}
+	return pos, nil
+}
+
+func isBoolFlag(fs *flag.FlagSet, a string) bool {
+	f := fs.Lookup(strings.TrimLeft(a, "-"))
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
+}
+
+func printError(w io.Writer, err error) {
+	st, ok := status.FromError(err)
+	if !ok {
+		fmt.Fprintln(w, "loyaltyctl:", err)
+		return
+	}
+	fmt.Fprintf(w, "loyaltyctl: %s: %s\n", codeName(st.Code().String()), st.Message())
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.BadRequest:
+			for _, fv := range d.GetFieldViolations() {
+				fmt.Fprintf(w, "  %s: %s\n", fv.GetField(), fv.GetDescription())
+			}
+		case *errdetails.ErrorInfo:
+			fmt.Fprintf(w, "  reason: %s\n", d.GetReason())
+		}
+	}
+}
+
+func usage(w io.Writer, global *flag.FlagSet) {
+	fmt.Fprintln(w, "usage: loyaltyctl [--addr HOST:PORT] [--key SECRET] GROUP COMMAND [flags] [args]")
+	fmt.Fprintln(w, "\ncommands:")
+	groups := make([]string, 0, len(commands))
+	for g := range commands {
+		groups = append(groups, g)
+	}
+	sort.Strings(groups)
+	for _, g := range groups {
+		names := make([]string, 0, len(commands[g]))
+		for n := range commands[g] {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			c := commands[g][n]
+			fmt.Fprintf(w, "  %-40s %s\n", g+" "+n+" "+c.args, c.help)
+		}
+	}
+	fmt.Fprintln(w, "\nglobal flags:")
+	global.PrintDefaults()
+}
+
+func envOr(getenv func(string) string, name, def string) string {
+	if v := getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// codeName spells a gRPC code the way the API documents it: PermissionDenied ->
+// PERMISSION_DENIED.
+func codeName(camel string) string {
+	var b strings.Builder
+	for i, r := range camel {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			b.WriteByte('_')
+		}
+		b.WriteRune(r)
+	}
+	return strings.ToUpper(b.String())
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// config is everything loyaltyd can be told, from flags with environment defaults.
+type config struct {
+	HTTPAddr        string
+	GRPCAddr        string
+	DatabaseURL     string // empty: a local cluster under DataDir
+	DataDir         string
+	LocalPGPort     int
+	AdminKey        string
+	Demo            bool
+	LogLevel        slog.Level
+	LogFormat       string
+	MaxBodyBytes    int
+	MaxDBConns      int
+	ShutdownTimeout time.Duration
+}
+
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("loyaltyd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	envInt := func(name string, def int) int {
+		if v, err := strconv.Atoi(getenv(name)); err == nil {
+			return v
+		}
+		return def
+	}
+	fs.StringVar(&c.HTTPAddr, "http-addr", env("LOYALTY_HTTP_ADDR", "127.0.0.1:8080"), "REST listen address (LOYALTY_HTTP_ADDR)")
+	fs.StringVar(&c.GRPCAddr, "grpc-addr", env("LOYALTY_GRPC_ADDR", "127.0.0.1:9090"), "gRPC listen address (LOYALTY_GRPC_ADDR)")
+	fs.StringVar(&c.DatabaseURL, "database-url", env("LOYALTY_DATABASE_URL", ""), "PostgreSQL URL; empty runs a local cluster under -data-dir (LOYALTY_DATABASE_URL)")
+	fs.StringVar(&c.DataDir, "data-dir", env("LOYALTY_DATA_DIR", ".data"), "where the local cluster and demo files live (LOYALTY_DATA_DIR)")
+	fs.IntVar(&c.LocalPGPort, "local-pg-port", envInt("LOYALTY_LOCAL_PG_PORT", 54329), "port of the local cluster (LOYALTY_LOCAL_PG_PORT)")
+	fs.StringVar(&c.AdminKey, "admin-key", env("LOYALTY_ADMIN_KEY", ""), "guarantee an admin key with this secret (LOYALTY_ADMIN_KEY)")
+	fs.BoolVar(&c.Demo, "demo", getenv("LOYALTY_DEMO") == "1", "seed demo data and print what to try (LOYALTY_DEMO=1)")
+	level := fs.String("log-level", env("LOYALTY_LOG_LEVEL", "info"), "debug, info, warn or error (LOYALTY_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", env("LOYALTY_LOG_FORMAT", "text"), "text or json (LOYALTY_LOG_FORMAT)")
+	fs.IntVar(&c.MaxBodyBytes, "max-body-bytes", envInt("LOYALTY_MAX_BODY_BYTES", 1<<20), "largest accepted request body (LOYALTY_MAX_BODY_BYTES)")
+	fs.IntVar(&c.MaxDBConns, "max-db-conns", envInt("LOYALTY_MAX_DB_CONNS", 32), "database connection pool size (LOYALTY_MAX_DB_CONNS)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long in-flight calls may finish at shutdown")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(*level)); err != nil {
+		return config{}, fmt.Errorf("log level %q: %w", *level, err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return config{}, errors.New("log format must be text or json")
+	}
+	if c.MaxBodyBytes < 1024 {
+		return config{}, errors.New("max body bytes must be at least 1024")
+	}
+	return c, nil
+}
+
+// logValue prints the config with secrets masked.
+func (c config) logAttrs() []any {
+	db := "(local cluster under " + c.DataDir + ")"
+	if c.DatabaseURL != "" {
+		db = redactURL(c.DatabaseURL)
+	}
+	adminKey := ""
+	if c.AdminKey != "" {
+		adminKey = "****"
+	}
+	return []any{
+		"httpAddr", c.HTTPAddr, "grpcAddr", c.GRPCAddr, "database", db, "adminKey", adminKey,
+		"demo", c.Demo, "logLevel", c.LogLevel.String(), "maxBodyBytes", c.MaxBodyBytes,
+		"maxDBConns", c.MaxDBConns, "shutdownTimeout", c.ShutdownTimeout,
+	}
+}
+
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable)"
+	}
+	return u.Redacted()
+}
+
+func newLogger(c config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+

@@ -1,0 +1,153 @@
+// Command loyaltyd is the loyalty engine's server: gRPC and REST on one PostgreSQL.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/loyalty-engine/loyalty/internal/app"
+	"github.com/loyalty-engine/loyalty/internal/database"
+	"github.com/loyalty-engine/loyalty/internal/pgcluster"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "loyaltyd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	log.Info("starting loyaltyd", cfg.logAttrs()...)
+
+	dbURL := cfg.DatabaseURL
+	if dbURL == "" {
+		cluster, err := startLocalCluster(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		if cluster.Started() {
+			// Stop what we started, after the server has drained (defers run last-in
+			// first-out, and this one is registered before the server starts).
+			defer func() {
+				log.Info("stopping local PostgreSQL")
+				stopCtx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+				defer cancel()
+				if err := cluster.Stop(stopCtx); err != nil {
+					log.Error("stop local PostgreSQL", "error", err)
+				}
+			}()
+		}
+		dbURL = cluster.URL("loyalty")
+		log.Info("local PostgreSQL", "dir", filepath.Join(cfg.DataDir, "pg"), "port", cluster.Port(), "reused", !cluster.Started())
+	}
+
+	if err := database.Migrate(ctx, dbURL, log); err != nil {
+		return err
+	}
+	pool, err := database.Open(ctx, dbURL, int32(cfg.MaxDBConns))
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	adminKey := cfg.AdminKey
+	if adminKey == "" && cfg.Demo {
+		if adminKey, err = demoAdminKey(cfg.DataDir); err != nil {
+			return err
+		}
+	}
+	application, err := app.New(ctx, pool, log, app.Options{
+		AdminKey: adminKey, MaxBodyBytes: cfg.MaxBodyBytes, ShutdownTimeout: cfg.ShutdownTimeout,
+	})
+	if err != nil {
+		return err
+	}
+
+	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("listen gRPC on %s: %w", cfg.GRPCAddr, err)
+	}
+	httpLis, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		grpcLis.Close()
+		return fmt.Errorf("listen REST on %s: %w", cfg.HTTPAddr, err)
+	}
+	if cfg.Demo {
+		if err := seedDemo(ctx, application.Ledger); err != nil {
+			return err
+		}
+		printDemo(stdout, httpLis.Addr().String(), grpcLis.Addr().String(), adminKey)
+	}
+	log.Info("serving", "rest", httpLis.Addr().String(), "grpc", grpcLis.Addr().String())
+	return application.Server.Serve(ctx, grpcLis, httpLis)
+}
+
+// startLocalCluster runs (or reuses) the durable cluster under DataDir/pg and makes
+// sure the loyalty database exists.
+func startLocalCluster(ctx context.Context, cfg config) (*pgcluster.Cluster, error) {
+	cluster, err := pgcluster.Start(ctx, pgcluster.Options{
+		Dir: filepath.Join(cfg.DataDir, "pg"), Port: cfg.LocalPGPort, Durable: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("local PostgreSQL: %w", err)
+	}
+	pool, err := database.Open(ctx, cluster.URL("postgres"), 1)
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+	var exists bool
+	if err := pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'loyalty')").Scan(&exists); err != nil {
+		return nil, fmt.Errorf("look up database: %w", err)
+	}
+	if !exists {
+		if _, err := pool.Exec(ctx, "CREATE DATABASE loyalty"); err != nil {
+			return nil, fmt.Errorf("create database: %w", err)
+		}
+	}
+	return cluster, nil
+}
+
+// demoAdminKey reads the demo admin secret from DataDir, creating it the first time,
+// so `make run` prints the same key every time.
+func demoAdminKey(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "admin-key")
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate admin key: %w", err)
+	}
+	secret := "lk_demo_" + hex.EncodeToString(b)
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return "", fmt.Errorf("create %s: %w", dataDir, err)
+	}
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return secret, nil
+}

@@ -1,0 +1,47 @@
+// Package app wires the domain services and the transport together. loyaltyd and the
+// API tests build the server the same way through it.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/loyalty-engine/loyalty/access"
+	"github.com/loyalty-engine/loyalty/internal/server"
+	"github.com/loyalty-engine/loyalty/ledger"
+)
+
+// Options tune the server.
+type Options struct {
+	AdminKey        string // guaranteed to exist as an admin key, if set
+	MaxBodyBytes    int
+	ShutdownTimeout time.Duration
+}
+
+// App is the wired application.
+type App struct {
+	Keys   *access.Service
+	Ledger *ledger.Service
+	Server *server.Server
+}
+
+// New builds the services on the pool and the server in front of them.
+func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options) (*App, error) {
+	a := &App{
+		Keys:   access.NewService(pool),
+		Ledger: ledger.NewService(pool),
+	}
+	if opts.AdminKey != "" {
+		if _, err := a.Keys.EnsureAdmin(ctx, opts.AdminKey); err != nil {
+			return nil, err
+		}
+	}
+	a.Server = server.New(server.Deps{
+		Pool: pool, Keys: a.Keys, Ledger: a.Ledger, Log: log,
+		MaxBodyBytes: opts.MaxBodyBytes, ShutdownTimeout: opts.ShutdownTimeout,
+	})
+	return a, nil
+}

@@ -1,0 +1,51 @@
+package server
+
+import (
+	"context"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/loyalty-engine/loyalty/access"
+	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
+)
+
+type apiKeyServer struct {
+	loyaltyv1.UnimplementedApiKeyServiceServer
+	keys *access.Service
+}
+
+func (s *apiKeyServer) CreateApiKey(ctx context.Context, req *loyaltyv1.CreateApiKeyRequest) (*loyaltyv1.CreateApiKeyResponse, error) {
+	key, secret, err := s.keys.Create(ctx, access.CreateKey{Name: req.GetName(), Role: req.GetRole()})
+	if err != nil {
+		return nil, err
+	}
+	return &loyaltyv1.CreateApiKeyResponse{KeyId: key.ID, Secret: secret, Key: apiKeyPB(key)}, nil
+}
+
+func (s *apiKeyServer) RevokeApiKey(ctx context.Context, req *loyaltyv1.RevokeApiKeyRequest) (*loyaltyv1.RevokeApiKeyResponse, error) {
+	key, err := s.keys.Revoke(ctx, req.GetKeyId())
+	if err != nil {
+		return nil, err
+	}
+	return &loyaltyv1.RevokeApiKeyResponse{Key: apiKeyPB(key)}, nil
+}
+
+func (s *apiKeyServer) ListApiKeys(ctx context.Context, _ *loyaltyv1.ListApiKeysRequest) (*loyaltyv1.ListApiKeysResponse, error) {
+	keys, err := s.keys.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	resp := &loyaltyv1.ListApiKeysResponse{Keys: make([]*loyaltyv1.ApiKey, len(keys))}
+	for i, k := range keys {
+		resp.Keys[i] = apiKeyPB(k)
+	}
+	return resp, nil
+}
+
+func apiKeyPB(k access.Key) *loyaltyv1.ApiKey {
+	pb := &loyaltyv1.ApiKey{KeyId: k.ID, Name: k.Name, Role: string(k.Role), CreateTime: timestamppb.New(k.CreateTime)}
+	if k.RevokeTime != nil {
+		pb.RevokeTime = timestamppb.New(*k.RevokeTime)
+	}
+	return pb
+}

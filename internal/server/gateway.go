@@ -1,0 +1,110 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
+	"github.com/loyalty-engine/loyalty/api/openapi"
+)
+
+// idempotencyKeyHeader is the REST alternative to a requestId in the body.
+const idempotencyKeyHeader = "idempotency-key"
+
+// httpHandler is the REST side: the gateway, which calls the gRPC server over a
+// client connection so that every REST call passes the same interceptors (auth!) as
+// a gRPC call, plus the operational endpoints.
+func (s *Server) httpHandler(ctx context.Context, grpcAddr string) (http.Handler, func(), error) {
+	conn, err := grpc.NewClient(grpcAddr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(s.deps.MaxBodyBytes)),
+	)
+	if err != nil {
+		return nil, nil, fmt.Errorf("gateway client: %w", err)
+	}
+	gw := runtime.NewServeMux(
+		runtime.WithIncomingHeaderMatcher(func(h string) (string, bool) {
+			switch strings.ToLower(h) {
+			case idempotencyKeyHeader, requestIDHeader:
+				return strings.ToLower(h), true
+			}
+			return runtime.DefaultHeaderMatcher(h)
+		}),
+		runtime.WithOutgoingHeaderMatcher(func(h string) (string, bool) {
+			if h == requestIDHeader {
+				return "X-Request-Id", true
+			}
+			return "", false
+		}),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: true},
+			// Unknown fields are refused: a misspelt field is an error, not a no-op.
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+	)
+	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+		loyaltyv1.RegisterMemberServiceHandler,
+		loyaltyv1.RegisterApiKeyServiceHandler,
+	} {
+		if err := register(ctx, gw, conn); err != nil {
+			_ = conn.Close()
+			return nil, nil, fmt.Errorf("register gateway: %w", err)
+		}
+	}
+	doc, err := openapi.Document()
+	if err != nil {
+		_ = conn.Close()
+		return nil, nil, fmt.Errorf("openapi document: %w", err)
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeText(w, http.StatusOK, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.deps.Pool.Ping(ctx); err != nil {
+			writeText(w, http.StatusServiceUnavailable, "database unreachable")
+			return
+		}
+		writeText(w, http.StatusOK, "ready")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(doc)
+	})
+	mux.Handle("/", limitBody(gw, int64(s.deps.MaxBodyBytes)))
+	return mux, func() { _ = conn.Close() }, nil
+}
+
+// limitBody refuses bodies over the limit: at once when the length is declared, and
+// while reading otherwise.
+func limitBody(next http.Handler, limit int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > limit {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			_, _ = fmt.Fprintf(w, `{"code":3,"message":"request body larger than %d bytes","details":[]}`, limit)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeText(w http.ResponseWriter, code int, body string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = w.Write([]byte(body + "\n"))
+}

@@ -1,0 +1,144 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"runtime/debug"
+	"strings"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/loyalty-engine/loyalty/access"
+)
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	principalKey
+)
+
+// requestIDHeader carries the request id in both directions (gRPC metadata, and the
+// X-Request-Id HTTP header through the gateway).
+const requestIDHeader = "x-request-id"
+
+// withRequestID takes the caller's request id, or makes one, puts it in the context
+// for logs and error messages, and sends it back as a response header.
+func withRequestID(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	id := ""
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get(requestIDHeader); len(v) > 0 && len(v[0]) <= 128 {
+			id = v[0]
+		}
+	}
+	if id == "" {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		id = hex.EncodeToString(b)
+	}
+	_ = grpc.SetHeader(ctx, metadata.Pairs(requestIDHeader, id))
+	return handler(context.WithValue(ctx, requestIDKey, id), req)
+}
+
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// PrincipalFrom returns the authenticated key of the call.
+func PrincipalFrom(ctx context.Context) (access.Key, bool) {
+	k, ok := ctx.Value(principalKey).(access.Key)
+	return k, ok
+}
+
+// logCalls logs every finished call: successes at debug level, caller errors at info,
+// server errors at error level.
+func logCalls(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return logging.UnaryServerInterceptor(
+		logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+			log.Log(ctx, slog.Level(lvl), msg, fields...)
+		}),
+		logging.WithLogOnEvents(logging.FinishCall),
+		logging.WithLevels(func(code codes.Code) logging.Level {
+			switch code {
+			case codes.OK:
+				return logging.LevelDebug
+			case codes.Internal, codes.Unknown, codes.DataLoss, codes.Unimplemented:
+				return logging.LevelError
+			default:
+				return logging.LevelInfo
+			}
+		}),
+		logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
+			return logging.Fields{"requestId", requestIDFrom(ctx)}
+		}),
+	)
+}
+
+// recoverPanics turns a panic into INTERNAL, logging the stack once.
+func recoverPanics(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		log.ErrorContext(ctx, "panic", "panic", p, "requestId", requestIDFrom(ctx), "stack", string(debug.Stack()))
+		return status.Errorf(codes.Internal, "internal error (request id %s)", requestIDFrom(ctx))
+	}))
+}
+
+// mapErrors converts what handlers and inner interceptors return into statuses.
+func mapErrors(log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		resp, err := handler(ctx, req)
+		if err != nil {
+			return nil, toStatus(ctx, log, err)
+		}
+		return resp, nil
+	}
+}
+
+// authenticator is what the auth interceptor needs from the key store.
+type authenticator interface {
+	Authenticate(ctx context.Context, secret string) (access.Key, error)
+}
+
+// authorize authenticates the bearer key and checks the role table. It runs for
+// gRPC and REST alike, because the gateway calls the gRPC server.
+func authorize(keys authenticator) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		key, err := keys.Authenticate(ctx, bearerSecret(ctx))
+		if err != nil {
+			return nil, err
+		}
+		if !Allowed(key.Role, info.FullMethod) {
+			return nil, status.Errorf(codes.PermissionDenied, "role %s may not call %s", key.Role, info.FullMethod)
+		}
+		return handler(context.WithValue(ctx, principalKey, key), req)
+	}
+}
+
+// denyStreams refuses every streaming call: the API has none, and a stream must
+// never slip past the unary role table.
+func denyStreams(_ any, _ grpc.ServerStream, info *grpc.StreamServerInfo, _ grpc.StreamHandler) error {
+	return status.Errorf(codes.PermissionDenied, "%s is not allowed", info.FullMethod)
+}
+
+func bearerSecret(ctx context.Context) string {
+	md, ok := metadata.FromIncomingContext(ctx)
+	if !ok {
+		return ""
+	}
+	v := md.Get("authorization")
+	if len(v) == 0 {
+		return ""
+	}
+	scheme, secret, ok := strings.Cut(strings.TrimSpace(v[0]), " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") {
+		return ""
+	}
+	return strings.TrimSpace(secret)
+}

@@ -1,0 +1,42 @@
+package server
+
+import (
+	"github.com/loyalty-engine/loyalty/access"
+	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
+)
+
+// Role groups used in the table below.
+var (
+	memberReaders = []access.Role{access.RoleApp, access.RoleAgent, access.RoleAuditor}
+	adminOnly     = []access.Role{}
+)
+
+// methodRoles is the single role table: for each gRPC method (and so each REST
+// route, which goes through the same gRPC server), the roles besides admin that may
+// call it. Admin may call every method in the table. A method that is not in the
+// table is refused for everyone: new methods are denied until someone decides.
+var methodRoles = map[string][]access.Role{
+	loyaltyv1.MemberService_EnrollMember_FullMethodName: {access.RoleApp},
+	loyaltyv1.MemberService_GetMember_FullMethodName:    memberReaders,
+
+	loyaltyv1.ApiKeyService_CreateApiKey_FullMethodName: adminOnly,
+	loyaltyv1.ApiKeyService_RevokeApiKey_FullMethodName: adminOnly,
+	loyaltyv1.ApiKeyService_ListApiKeys_FullMethodName:  adminOnly,
+}
+
+// Allowed tells whether role may call the method.
+func Allowed(role access.Role, fullMethod string) bool {
+	roles, ok := methodRoles[fullMethod]
+	if !ok {
+		return false
+	}
+	if role == access.RoleAdmin {
+		return true
+	}
+	for _, r := range roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,263 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/loyalty-engine/loyalty/access"
+	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
+	"github.com/loyalty-engine/loyalty/api/openapi"
+	"github.com/loyalty-engine/loyalty/internal/apitest"
+	"github.com/loyalty-engine/loyalty/internal/server"
+)
+
+// matrixCase is one method of the API: a valid request, and who may call it.
+type matrixCase struct {
+	request proto.Message
+	allowed []access.Role // besides admin
+}
+
+// roleMatrix is the expected access of every method, written independently of the
+// server's role table so that a change to either is caught. Every method of the API
+// must be here.
+var roleMatrix = map[string]matrixCase{
+	loyaltyv1.MemberService_EnrollMember_FullMethodName: {&loyaltyv1.EnrollMemberRequest{MemberId: "matrix-member"}, []access.Role{access.RoleApp}},
+	loyaltyv1.MemberService_GetMember_FullMethodName:    {&loyaltyv1.GetMemberRequest{MemberId: "matrix-member"}, []access.Role{access.RoleApp, access.RoleAgent, access.RoleAuditor}},
+	loyaltyv1.ApiKeyService_CreateApiKey_FullMethodName: {&loyaltyv1.CreateApiKeyRequest{Name: "matrix", Role: "auditor"}, nil},
+	loyaltyv1.ApiKeyService_RevokeApiKey_FullMethodName: {&loyaltyv1.RevokeApiKeyRequest{KeyId: "key_matrix_unknown"}, nil},
+	loyaltyv1.ApiKeyService_ListApiKeys_FullMethodName:  {&loyaltyv1.ListApiKeysRequest{}, nil},
+}
+
+// apiMethods lists every method of every service in package loyalty.v1.
+func apiMethods(t *testing.T) map[string]protoreflect.MethodDescriptor {
+	t.Helper()
+	methods := map[string]protoreflect.MethodDescriptor{}
+	protoregistry.GlobalFiles.RangeFilesByPackage("loyalty.v1", func(fd protoreflect.FileDescriptor) bool {
+		for i := 0; i < fd.Services().Len(); i++ {
+			sd := fd.Services().Get(i)
+			for j := 0; j < sd.Methods().Len(); j++ {
+				md := sd.Methods().Get(j)
+				methods["/"+string(sd.FullName())+"/"+string(md.Name())] = md
+			}
+		}
+		return true
+	})
+	if len(methods) == 0 {
+		t.Fatal("no API methods found")
+	}
+	return methods
+}
+
+type restRoute struct{ method, path string }
+
+// restRoutes maps gRPC methods to their REST routes, read from the OpenAPI document.
+func restRoutes(t *testing.T) map[string]restRoute {
+	t.Helper()
+	raw, err := openapi.Document()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			OperationID string `json:"operationId"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	routes := map[string]restRoute{}
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			svc, name, _ := strings.Cut(op.OperationID, "_")
+			routes["/loyalty.v1."+svc+"/"+name] = restRoute{strings.ToUpper(method), path}
+		}
+	}
+	return routes
+}
+
+// fillPath puts the request's fields into the route's {placeholders}.
+func fillPath(t *testing.T, path string, req proto.Message) string {
+	t.Helper()
+	var fields map[string]any
+	b, _ := protojson.Marshal(req)
+	_ = json.Unmarshal(b, &fields)
+	for {
+		open := strings.Index(path, "{")
+		if open < 0 {
+			return path
+		}
+		end := strings.Index(path[open:], "}") + open
+		v, ok := fields[path[open+1:end]].(string)
+		if !ok {
+			t.Fatalf("path %s: request has no %s", path, path[open+1:end])
+		}
+		path = path[:open] + v + path[end+1:]
+	}
+}
+
+func TestEveryMethodIsInTheRoleMatrixAndHasARestRoute(t *testing.T) {
+	routes := restRoutes(t)
+	for name := range apiMethods(t) {
+		if _, ok := roleMatrix[name]; !ok {
+			t.Errorf("%s is not in the test role matrix", name)
+		}
+		if _, ok := routes[name]; !ok {
+			t.Errorf("%s has no REST route", name)
+		}
+	}
+	for name := range roleMatrix {
+		if _, ok := apiMethods(t)[name]; !ok {
+			t.Errorf("role matrix names %s, which the API does not have", name)
+		}
+	}
+}
+
+// countRows is a fingerprint of the database's contents, to prove denied calls
+// change nothing.
+func countRows(t *testing.T, env *apitest.Env) map[string]int64 {
+	t.Helper()
+	ctx := context.Background()
+	rows, err := env.Pool.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, n)
+	}
+	counts := map[string]int64{}
+	for _, tbl := range tables {
+		var n int64
+		if err := env.Pool.QueryRow(ctx, `SELECT count(*) FROM "`+tbl+`"`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		counts[tbl] = n
+	}
+	return counts
+}
+
+func sameCounts(a, b map[string]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+func TestRoleMatrixOnGRPCAndREST(t *testing.T) {
+	env := apitest.Start(t)
+	keys := map[access.Role]string{}
+	for _, r := range access.Roles {
+		keys[r] = env.Key(r)
+	}
+	methods := apiMethods(t)
+	routes := restRoutes(t)
+
+	names := make([]string, 0, len(roleMatrix))
+	for n := range roleMatrix {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		tc := roleMatrix[name]
+		md := methods[name]
+		route := routes[name]
+		t.Run(name, func(t *testing.T) {
+			isAllowed := func(r access.Role) bool {
+				if r == access.RoleAdmin {
+					return true
+				}
+				for _, a := range tc.allowed {
+					if a == r {
+						return true
+					}
+				}
+				return false
+			}
+			callGRPC := func(key string) codes.Code {
+				resp := dynamicpb.NewMessage(md.Output())
+				err := env.Conn.Invoke(env.Ctx(key), name, tc.request, resp)
+				return status.Code(err)
+			}
+			callREST := func(key string) int {
+				var body any
+				if route.method == http.MethodPost || route.method == http.MethodPut || route.method == http.MethodPatch {
+					b, _ := protojson.Marshal(tc.request)
+					body = b
+				}
+				return env.REST(route.method, fillPath(t, route.path, tc.request), key, body).Status
+			}
+
+			// Denied callers first, and prove they changed nothing.
+			before := countRows(t, env)
+			for _, key := range []string{"", "lk_not_a_key"} {
+				if got := callGRPC(key); got != codes.Unauthenticated {
+					t.Errorf("gRPC with key %q: got %v, want Unauthenticated", key, got)
+				}
+				if got := callREST(key); got != http.StatusUnauthorized {
+					t.Errorf("REST with key %q: got %d, want 401", key, got)
+				}
+			}
+			for _, r := range access.Roles {
+				if isAllowed(r) {
+					continue
+				}
+				if got := callGRPC(keys[r]); got != codes.PermissionDenied {
+					t.Errorf("gRPC as %s: got %v, want PermissionDenied", r, got)
+				}
+				if got := callREST(keys[r]); got != http.StatusForbidden {
+					t.Errorf("REST as %s: got %d, want 403", r, got)
+				}
+			}
+			if after := countRows(t, env); !sameCounts(before, after) {
+				t.Errorf("denied calls changed the database: before %v, after %v", before, after)
+			}
+
+			for _, r := range access.Roles {
+				if !isAllowed(r) {
+					continue
+				}
+				if got := callGRPC(keys[r]); got == codes.PermissionDenied || got == codes.Unauthenticated {
+					t.Errorf("gRPC as %s: got %v, want allowed", r, got)
+				}
+				if got := callREST(keys[r]); got == http.StatusForbidden || got == http.StatusUnauthorized {
+					t.Errorf("REST as %s: got %d, want allowed", r, got)
+				}
+			}
+		})
+	}
+}
+
+func TestMethodsMissingFromTheRoleTableAreDenied(t *testing.T) {
+	for _, r := range access.Roles {
+		if server.Allowed(r, "/loyalty.v1.NotAService/NotAMethod") {
+			t.Errorf("role %s may call a method that is not in the role table", r)
+		}
+	}
+	// Every method the API has is decided in the role table.
+	for name := range apiMethods(t) {
+		if !server.Allowed(access.RoleAdmin, name) {
+			t.Errorf("%s is not in the role table", name)
+		}
+	}
+}

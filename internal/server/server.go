@@ -1,0 +1,131 @@
+// Package server is the transport: the gRPC services, their interceptors (request
+// ids, logs, metrics, panics, errors, auth) and the REST gateway in front of them.
+// Handlers only convert, call the domain and return; errors are mapped in one place.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"google.golang.org/grpc"
+
+	"github.com/loyalty-engine/loyalty/access"
+	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
+	"github.com/loyalty-engine/loyalty/ledger"
+)
+
+// Deps are what the server serves.
+type Deps struct {
+	Pool   *pgxpool.Pool // for readiness
+	Keys   *access.Service
+	Ledger *ledger.Service
+	Log    *slog.Logger
+	// MaxBodyBytes bounds REST request bodies and gRPC messages (default 1 MiB).
+	MaxBodyBytes int
+	// ShutdownTimeout bounds how long in-flight calls may finish (default 20 s).
+	ShutdownTimeout time.Duration
+}
+
+// Server serves gRPC and REST.
+type Server struct {
+	deps     Deps
+	grpc     *grpc.Server
+	registry *prometheus.Registry
+}
+
+// New builds the gRPC server with every service and interceptor.
+func New(d Deps) *Server {
+	if d.MaxBodyBytes == 0 {
+		d.MaxBodyBytes = 1 << 20
+	}
+	if d.ShutdownTimeout == 0 {
+		d.ShutdownTimeout = 20 * time.Second
+	}
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
+	registry.MustRegister(metrics)
+
+	gs := grpc.NewServer(
+		grpc.MaxRecvMsgSize(d.MaxBodyBytes),
+		// Outermost first: the request id is known to every log line; recovery sits
+		// inside logging and metrics so a panic is counted and logged as INTERNAL;
+		// errors are mapped before they are counted; auth runs last, just before
+		// the handler, and its errors are mapped like any other.
+		grpc.ChainUnaryInterceptor(
+			withRequestID,
+			logCalls(d.Log),
+			metrics.UnaryServerInterceptor(),
+			recoverPanics(d.Log),
+			mapErrors(d.Log),
+			authorize(d.Keys),
+		),
+		grpc.ChainStreamInterceptor(denyStreams),
+	)
+	loyaltyv1.RegisterMemberServiceServer(gs, &memberServer{ledger: d.Ledger})
+	loyaltyv1.RegisterApiKeyServiceServer(gs, &apiKeyServer{keys: d.Keys})
+	metrics.InitializeMetrics(gs)
+	return &Server{deps: d, grpc: gs, registry: registry}
+}
+
+// Registry is the server's metrics registry, for the domain's own collectors.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// Serve serves gRPC on grpcLis and REST on httpLis until ctx is done, then shuts
+// down gracefully: no new calls are accepted, in-flight calls finish.
+func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error {
+	handler, closeGateway, err := s.httpHandler(ctx, grpcLis.Addr().String())
+	if err != nil {
+		return err
+	}
+	defer closeGateway()
+	httpSrv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- s.grpc.Serve(grpcLis) }()
+	go func() {
+		if err := httpSrv.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+
+	select {
+	case err := <-errc:
+		s.grpc.Stop()
+		_ = httpSrv.Close()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	s.deps.Log.Info("shutting down: finishing in-flight calls", "timeout", s.deps.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.deps.ShutdownTimeout)
+	defer cancel()
+	// REST first: its in-flight requests still need the gRPC server to answer them.
+	httpErr := httpSrv.Shutdown(shutdownCtx)
+	stopped := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-shutdownCtx.Done():
+		s.grpc.Stop()
+	}
+	if httpErr != nil {
+		return fmt.Errorf("http shutdown: %w", httpErr)
+	}
+	return nil
+}

@@ -1,0 +1,72 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/loyalty-engine/loyalty/internal/problem"
+	"github.com/loyalty-engine/loyalty/internal/validation"
+	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
+)
+
+// ErrMemberNotFound is returned for an unknown member id.
+var ErrMemberNotFound = problem.New(problem.NotFound, "MEMBER_NOT_FOUND", "member not found")
+
+// Member is an account holder, identified by the shop's own id.
+type Member struct {
+	ID          string
+	DisplayName string
+	TierID      string
+	JoinTime    time.Time
+}
+
+// EnrollMember is the command to enroll a member.
+type EnrollMember struct {
+	MemberID    string `json:"memberId" validate:"required,shopid"`
+	DisplayName string `json:"displayName" validate:"max=200"`
+}
+
+// Enroll creates the member, or returns the existing one unchanged; created tells
+// which happened.
+func (s *Service) Enroll(ctx context.Context, cmd EnrollMember) (m Member, created bool, err error) {
+	if err := validation.Struct(cmd); err != nil {
+		return Member{}, false, err
+	}
+	row, err := s.q.InsertMember(ctx, s.pool, ledgerdb.InsertMemberParams{MemberID: cmd.MemberID, DisplayName: cmd.DisplayName})
+	if err == nil {
+		return toMember(row), true, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return Member{}, false, fmt.Errorf("enroll member %q: %w", cmd.MemberID, err)
+	}
+	m, err = s.Member(ctx, cmd.MemberID)
+	return m, false, err
+}
+
+// Member returns a member.
+func (s *Service) Member(ctx context.Context, memberID string) (Member, error) {
+	if err := validation.Struct(memberRef{MemberID: memberID}); err != nil {
+		return Member{}, err
+	}
+	row, err := s.q.GetMember(ctx, s.pool, memberID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Member{}, ErrMemberNotFound.With("member %q not found", memberID)
+	}
+	if err != nil {
+		return Member{}, fmt.Errorf("get member %q: %w", memberID, err)
+	}
+	return toMember(row), nil
+}
+
+// memberRef validates a member id given on its own (in a path).
+type memberRef struct {
+	MemberID string `json:"memberId" validate:"required,shopid"`
+}
+
+func toMember(r ledgerdb.Member) Member {
+	return Member{ID: r.MemberID, DisplayName: r.DisplayName, TierID: r.TierID, JoinTime: r.JoinTime}
+}

@@ -1,0 +1,22 @@
+-- name: CreateKey :one
+INSERT INTO api_keys (key_id, name, role, secret_hash)
+VALUES ($1, $2, $3, $4)
+RETURNING *;
+
+-- name: EnsureAdminKey :one
+-- Bootstrap: the key with this secret exists, is an admin key and is not revoked.
+INSERT INTO api_keys (key_id, name, role, secret_hash)
+VALUES ($1, $2, 'admin', $3)
+ON CONFLICT (secret_hash) DO UPDATE SET role = 'admin', revoke_time = NULL
+RETURNING *;
+
+-- name: KeyBySecretHash :one
+SELECT * FROM api_keys WHERE secret_hash = $1;
+
+-- name: RevokeKey :one
+UPDATE api_keys SET revoke_time = coalesce(revoke_time, now())
+WHERE key_id = $1
+RETURNING *;
+
+-- name: ListKeys :many
+SELECT * FROM api_keys ORDER BY create_time DESC, key_id;
