@@ -13,7 +13,9 @@ import (
 // client holds the connection; each command makes the service client it needs.
 type client struct{ conn *grpc.ClientConn }
 
-func (c *client) keys() loyaltyv1.ApiKeyServiceClient { return loyaltyv1.NewApiKeyServiceClient(c.conn) }
+func (c *client) keys() loyaltyv1.ApiKeyServiceClient {
+	return loyaltyv1.NewApiKeyServiceClient(c.conn)
+}
 func (c *client) members() loyaltyv1.MemberServiceClient {
 	return loyaltyv1.NewMemberServiceClient(c.conn)
 }

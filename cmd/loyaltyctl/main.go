@@ -6,7 +6,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -85,7 +87,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 
 	fs := flag.NewFlagSet(rest[0]+" "+rest[1], flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintf(stderr, "usage: loyaltyctl %s %s %s\n  %s\n", rest[0], rest[1], cmd.args, cmd.help); fs.PrintDefaults() }
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: loyaltyctl %s %s %s\n  %s\n", rest[0], rest[1], cmd.args, cmd.help)
+		fs.PrintDefaults()
+	}
 	msg, err := cmd.run(ctx, &client{conn: conn}, fs, rest[2:])
 	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
 		if errors.Is(err, errUsage) {
@@ -97,12 +102,18 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		printError(stderr, err)
 		return exitError
 	}
-	out, err := protojson.MarshalOptions{Multiline: true, EmitUnpopulated: true}.Marshal(msg)
+	raw, err := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(msg)
 	if err != nil {
 		fmt.Fprintln(stderr, "loyaltyctl:", err)
 		return exitError
 	}
-	fmt.Fprintln(stdout, string(out))
+	// protojson varies its whitespace on purpose; print a stable, indented form.
+	var out bytes.Buffer
+	if err := json.Indent(&out, raw, "", "  "); err != nil {
+		fmt.Fprintln(stderr, "loyaltyctl:", err)
+		return exitError
+	}
+	fmt.Fprintln(stdout, out.String())
 	return exitOK
 }
 

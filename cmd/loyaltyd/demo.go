@@ -39,7 +39,7 @@ Try:
   curl -s -H "Authorization: Bearer $KEY" -d '{"memberId":"dana","displayName":"Dana"}' %[1]s/v1/members
   curl -s -H "Authorization: Bearer $KEY" -d '{"name":"shop app","role":"app"}' %[1]s/v1/apiKeys
 
-  go run ./cmd/loyaltyctl --key $KEY members get alice
+  ./bin/loyaltyctl --key $KEY members get alice
 
 Ctrl-C stops the server and its PostgreSQL; the data stays in .data/.
 

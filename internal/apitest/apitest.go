@@ -29,10 +29,10 @@ const AdminKey = "lk_test_admin_secret_0123456789"
 
 // Env is a running server and clients for it.
 type Env struct {
-	t       testing.TB
-	Pool    *pgxpool.Pool
-	App     *app.App
-	Conn    *grpc.ClientConn
+	t        testing.TB
+	Pool     *pgxpool.Pool
+	App      *app.App
+	Conn     *grpc.ClientConn
 	BaseURL  string
 	GRPCAddr string
 	HTTP     *http.Client
