@@ -38,7 +38,7 @@ func (s *Service) Enroll(ctx context.Context, cmd EnrollMember) (m Member, creat
 	}
 	row, err := s.q.InsertMember(ctx, s.pool, ledgerdb.InsertMemberParams{MemberID: cmd.MemberID, DisplayName: cmd.DisplayName})
 	if err == nil {
-		return toMember(row), true, nil
+		return toMember(ledgerdb.Member(row)), true, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return Member{}, false, fmt.Errorf("enroll member %q: %w", cmd.MemberID, err)

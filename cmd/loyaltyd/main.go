@@ -102,7 +102,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		printDemo(stdout, httpLis.Addr().String(), grpcLis.Addr().String(), adminKey)
 	}
 	log.Info("serving", "rest", httpLis.Addr().String(), "grpc", grpcLis.Addr().String())
-	return application.Server.Serve(ctx, grpcLis, httpLis)
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	background := make(chan struct{})
+	go func() {
+		defer close(background)
+		application.RunBackground(bgCtx, log, time.Second)
+	}()
+	err = application.Server.Serve(ctx, grpcLis, httpLis)
+	stopBackground()
+	<-background
+	return err
 }
 
 // startLocalCluster runs (or reuses) the durable cluster under DataDir/pg and makes

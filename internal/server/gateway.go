@@ -54,6 +54,8 @@ func (s *Server) httpHandler(ctx context.Context, grpcAddr string) (http.Handler
 	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		loyaltyv1.RegisterMemberServiceHandler,
 		loyaltyv1.RegisterApiKeyServiceHandler,
+		loyaltyv1.RegisterPointsServiceHandler,
+		loyaltyv1.RegisterLedgerServiceHandler,
 	} {
 		if err := register(ctx, gw, conn); err != nil {
 			_ = conn.Close()

@@ -8,6 +8,8 @@ import (
 // Role groups used in the table below.
 var (
 	memberReaders = []access.Role{access.RoleApp, access.RoleAgent, access.RoleAuditor}
+	apps          = []access.Role{access.RoleApp}
+	auditors      = []access.Role{access.RoleAuditor}
 	adminOnly     = []access.Role{}
 )
 
@@ -16,8 +18,20 @@ var (
 // call it. Admin may call every method in the table. A method that is not in the
 // table is refused for everyone: new methods are denied until someone decides.
 var methodRoles = map[string][]access.Role{
-	loyaltyv1.MemberService_EnrollMember_FullMethodName: {access.RoleApp},
+	loyaltyv1.MemberService_EnrollMember_FullMethodName: apps,
 	loyaltyv1.MemberService_GetMember_FullMethodName:    memberReaders,
+
+	loyaltyv1.PointsService_Earn_FullMethodName:         apps,
+	loyaltyv1.PointsService_Redeem_FullMethodName:       apps,
+	loyaltyv1.PointsService_CreateHold_FullMethodName:   apps,
+	loyaltyv1.PointsService_CaptureHold_FullMethodName:  apps,
+	loyaltyv1.PointsService_VoidHold_FullMethodName:     apps,
+	loyaltyv1.PointsService_GetHold_FullMethodName:      memberReaders,
+	loyaltyv1.PointsService_ReverseEntry_FullMethodName: adminOnly,
+	loyaltyv1.PointsService_GetBalance_FullMethodName:   memberReaders,
+	loyaltyv1.PointsService_ListActivity_FullMethodName: memberReaders,
+
+	loyaltyv1.LedgerService_VerifyLedger_FullMethodName: auditors,
 
 	loyaltyv1.ApiKeyService_CreateApiKey_FullMethodName: adminOnly,
 	loyaltyv1.ApiKeyService_RevokeApiKey_FullMethodName: adminOnly,

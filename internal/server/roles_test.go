@@ -23,6 +23,11 @@ import (
 	"github.com/loyalty-engine/loyalty/internal/server"
 )
 
+var (
+	apps    = []access.Role{access.RoleApp}
+	readers = []access.Role{access.RoleApp, access.RoleAgent, access.RoleAuditor}
+)
+
 // matrixCase is one method of the API: a valid request, and who may call it.
 type matrixCase struct {
 	request proto.Message
@@ -33,8 +38,18 @@ type matrixCase struct {
 // server's role table so that a change to either is caught. Every method of the API
 // must be here.
 var roleMatrix = map[string]matrixCase{
-	loyaltyv1.MemberService_EnrollMember_FullMethodName: {&loyaltyv1.EnrollMemberRequest{MemberId: "matrix-member"}, []access.Role{access.RoleApp}},
-	loyaltyv1.MemberService_GetMember_FullMethodName:    {&loyaltyv1.GetMemberRequest{MemberId: "matrix-member"}, []access.Role{access.RoleApp, access.RoleAgent, access.RoleAuditor}},
+	loyaltyv1.MemberService_EnrollMember_FullMethodName: {&loyaltyv1.EnrollMemberRequest{MemberId: "matrix-member"}, apps},
+	loyaltyv1.MemberService_GetMember_FullMethodName:    {&loyaltyv1.GetMemberRequest{MemberId: "matrix-member"}, readers},
+	loyaltyv1.PointsService_Earn_FullMethodName:         {&loyaltyv1.EarnRequest{MemberId: "matrix-member", RequestId: "m-earn", Points: 100}, apps},
+	loyaltyv1.PointsService_Redeem_FullMethodName:       {&loyaltyv1.RedeemRequest{MemberId: "matrix-member", RequestId: "m-redeem", Points: 1}, apps},
+	loyaltyv1.PointsService_CreateHold_FullMethodName:   {&loyaltyv1.CreateHoldRequest{MemberId: "matrix-member", RequestId: "m-hold", Points: 1}, apps},
+	loyaltyv1.PointsService_CaptureHold_FullMethodName:  {&loyaltyv1.CaptureHoldRequest{HoldId: "1", RequestId: "m-capture"}, apps},
+	loyaltyv1.PointsService_VoidHold_FullMethodName:     {&loyaltyv1.VoidHoldRequest{HoldId: "1", RequestId: "m-void"}, apps},
+	loyaltyv1.PointsService_GetHold_FullMethodName:      {&loyaltyv1.GetHoldRequest{HoldId: "1"}, readers},
+	loyaltyv1.PointsService_ReverseEntry_FullMethodName: {&loyaltyv1.ReverseEntryRequest{EntryId: "1", RequestId: "m-reverse", Reason: "matrix"}, nil},
+	loyaltyv1.PointsService_GetBalance_FullMethodName:   {&loyaltyv1.GetBalanceRequest{MemberId: "matrix-member"}, readers},
+	loyaltyv1.PointsService_ListActivity_FullMethodName: {&loyaltyv1.ListActivityRequest{MemberId: "matrix-member"}, readers},
+	loyaltyv1.LedgerService_VerifyLedger_FullMethodName: {&loyaltyv1.VerifyLedgerRequest{}, []access.Role{access.RoleAuditor}},
 	loyaltyv1.ApiKeyService_CreateApiKey_FullMethodName: {&loyaltyv1.CreateApiKeyRequest{Name: "matrix", Role: "auditor"}, nil},
 	loyaltyv1.ApiKeyService_RevokeApiKey_FullMethodName: {&loyaltyv1.RevokeApiKeyRequest{KeyId: "key_matrix_unknown"}, nil},
 	loyaltyv1.ApiKeyService_ListApiKeys_FullMethodName:  {&loyaltyv1.ListApiKeysRequest{}, nil},

@@ -54,6 +54,7 @@ func New(d Deps) *Server {
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	registry.MustRegister(metrics)
+	registry.MustRegister(d.Ledger.Collectors()...)
 
 	gs := grpc.NewServer(
 		grpc.MaxRecvMsgSize(d.MaxBodyBytes),
@@ -73,6 +74,8 @@ func New(d Deps) *Server {
 	)
 	loyaltyv1.RegisterMemberServiceServer(gs, &memberServer{ledger: d.Ledger})
 	loyaltyv1.RegisterApiKeyServiceServer(gs, &apiKeyServer{keys: d.Keys})
+	loyaltyv1.RegisterPointsServiceServer(gs, &pointsServer{ledger: d.Ledger})
+	loyaltyv1.RegisterLedgerServiceServer(gs, &ledgerServer{ledger: d.Ledger})
 	metrics.InitializeMetrics(gs)
 	return &Server{deps: d, grpc: gs, registry: registry}
 }

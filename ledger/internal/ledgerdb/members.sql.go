@@ -7,6 +7,7 @@ package ledgerdb
 
 import (
 	"context"
+	"time"
 )
 
 const getMember = `-- name: GetMember :one
@@ -26,10 +27,15 @@ func (q *Queries) GetMember(ctx context.Context, db DBTX, memberID string) (Memb
 }
 
 const insertMember = `-- name: InsertMember :one
-INSERT INTO members (member_id, display_name)
-VALUES ($1, $2)
-ON CONFLICT (member_id) DO NOTHING
-RETURNING member_id, display_name, tier_id, join_time
+WITH m AS (
+    INSERT INTO members (member_id, display_name)
+    VALUES ($1, $2)
+    ON CONFLICT (member_id) DO NOTHING
+    RETURNING member_id, display_name, tier_id, join_time
+), b AS (
+    INSERT INTO member_balances (member_id) SELECT member_id FROM m
+)
+SELECT member_id, display_name, tier_id, join_time FROM m
 `
 
 type InsertMemberParams struct {
@@ -37,10 +43,18 @@ type InsertMemberParams struct {
 	DisplayName string
 }
 
-// Returns no row when the member already exists.
-func (q *Queries) InsertMember(ctx context.Context, db DBTX, arg InsertMemberParams) (Member, error) {
+type InsertMemberRow struct {
+	MemberID    string
+	DisplayName string
+	TierID      string
+	JoinTime    time.Time
+}
+
+// Returns no row when the member already exists. The member's balance row is
+// created with it.
+func (q *Queries) InsertMember(ctx context.Context, db DBTX, arg InsertMemberParams) (InsertMemberRow, error) {
 	row := db.QueryRow(ctx, insertMember, arg.MemberID, arg.DisplayName)
-	var i Member
+	var i InsertMemberRow
 	err := row.Scan(
 		&i.MemberID,
 		&i.DisplayName,

@@ -1,9 +1,15 @@
 -- name: InsertMember :one
--- Returns no row when the member already exists.
-INSERT INTO members (member_id, display_name)
-VALUES ($1, $2)
-ON CONFLICT (member_id) DO NOTHING
-RETURNING *;
+-- Returns no row when the member already exists. The member's balance row is
+-- created with it.
+WITH m AS (
+    INSERT INTO members (member_id, display_name)
+    VALUES (@member_id, @display_name)
+    ON CONFLICT (member_id) DO NOTHING
+    RETURNING *
+), b AS (
+    INSERT INTO member_balances (member_id) SELECT member_id FROM m
+)
+SELECT * FROM m;
 
 -- name: GetMember :one
 SELECT * FROM members WHERE member_id = $1;

@@ -1,0 +1,263 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/loyalty-engine/loyalty/internal/problem"
+	"github.com/loyalty-engine/loyalty/internal/validation"
+	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
+)
+
+// Hold statuses.
+const (
+	HoldActive   = "ACTIVE"
+	HoldCaptured = "CAPTURED"
+	HoldVoided   = "VOIDED"
+	HoldExpired  = "EXPIRED"
+)
+
+// Hold lifetimes.
+const (
+	DefaultHoldTTL = 15 * time.Minute
+	MaxHoldTTL     = 30 * 24 * time.Hour
+)
+
+// Errors of holds.
+var (
+	ErrHoldNotFound  = problem.New(problem.NotFound, "HOLD_NOT_FOUND", "hold not found")
+	ErrHoldNotActive = problem.New(problem.Precondition, "HOLD_NOT_ACTIVE", "the hold is no longer active")
+	ErrHoldExpired   = problem.New(problem.Precondition, "HOLD_EXPIRED", "the hold has expired")
+	ErrOverCapture   = problem.New(problem.Precondition, "CAPTURE_EXCEEDS_HOLD", "cannot capture more than the hold")
+)
+
+// Hold sets points aside between checkout and payment.
+type Hold struct {
+	ID             int64
+	MemberID       string
+	Points         int64
+	Status         string
+	CapturedPoints int64
+	OrderID        string
+	CreateTime     time.Time
+	ExpireTime     time.Time
+}
+
+func toHold(r ledgerdb.Hold) Hold {
+	h := Hold{ID: r.HoldID, MemberID: r.MemberID, Points: r.Points, Status: r.Status,
+		CapturedPoints: r.CapturedPoints, CreateTime: r.CreateTime, ExpireTime: r.ExpireTime}
+	if r.OrderID != nil {
+		h.OrderID = *r.OrderID
+	}
+	return h
+}
+
+// CreateHold is the command to place a hold.
+type CreateHold struct {
+	MemberID  string        `json:"memberId" validate:"required,shopid"`
+	RequestID string        `json:"requestId" validate:"required,requestid"`
+	Points    int64         `json:"points" validate:"gt=0,lte=1000000000000"`
+	OrderID   string        `json:"orderId" validate:"omitempty,shopid"`
+	TTL       time.Duration `json:"ttl" validate:"gte=0,lte=2592000000000000"`
+}
+
+// HoldResult is a hold with the entry that last moved it.
+type HoldResult struct {
+	Hold  Hold
+	Entry Entry
+}
+
+// CreateHold moves points from available to held until captured, voided or expired.
+func (s *Service) CreateHold(ctx context.Context, actor Actor, cmd CreateHold) (HoldResult, error) {
+	if err := validation.Struct(cmd); err != nil {
+		return HoldResult{}, err
+	}
+	ttl := cmd.TTL
+	if ttl == 0 {
+		ttl = DefaultHoldTTL
+	}
+	p := plan{
+		memberID: cmd.MemberID, kind: KindHold, requestID: cmd.RequestID,
+		fingerprint: fingerprint("hold", cmd), postings: holdPostings(cmd.Points),
+		orderID: cmd.OrderID, actorKeyID: actor.KeyID,
+	}
+	var res HoldResult
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		row, err := s.q.InsertHold(ctx, tx, ledgerdb.InsertHoldParams{
+			MemberID: cmd.MemberID, Points: cmd.Points, OrderID: optional(cmd.OrderID),
+			ExpireTime: s.clock.Now().Add(ttl),
+		})
+		if err != nil {
+			return fmt.Errorf("insert hold: %w", err)
+		}
+		p.holdID = row.HoldID
+		e, err := s.append(ctx, tx, p)
+		if err != nil {
+			return err
+		}
+		res = HoldResult{Hold: toHold(row), Entry: e}
+		return nil
+	})
+	if err == nil {
+		return res, nil
+	}
+	// Repeats and refusals: the transaction rolled back (hold row included).
+	if e, found, serr := s.stored(ctx, s.pool, p); found || serr != nil {
+		if serr != nil {
+			return HoldResult{}, serr
+		}
+		return s.holdResult(ctx, e)
+	}
+	if errors.Is(err, errNotApplied) {
+		return HoldResult{}, s.whyNotApplied(ctx, s.pool, p)
+	}
+	return HoldResult{}, err
+}
+
+// CaptureHold is the command to capture a hold.
+type CaptureHold struct {
+	HoldID    int64  `json:"holdId" validate:"gt=0"`
+	RequestID string `json:"requestId" validate:"required,requestid"`
+	// Points to capture; zero captures the whole hold.
+	Points int64 `json:"points" validate:"gte=0,lte=1000000000000"`
+}
+
+// CaptureHold redeems the hold's points (or part of them, releasing the rest).
+func (s *Service) CaptureHold(ctx context.Context, actor Actor, cmd CaptureHold) (HoldResult, error) {
+	if err := validation.Struct(cmd); err != nil {
+		return HoldResult{}, err
+	}
+	return s.closeHold(ctx, cmd.HoldID, cmd.RequestID, fingerprint("capture", cmd), actor, func(h Hold) (Kind, string, int64, []Posting, error) {
+		captured := cmd.Points
+		if captured == 0 {
+			captured = h.Points
+		}
+		if captured > h.Points {
+			return "", "", 0, nil, ErrOverCapture.With("hold %d has %d points, %d asked", h.ID, h.Points, captured).
+				WithMetadata("held", strconv.FormatInt(h.Points, 10))
+		}
+		return KindHoldCapture, HoldCaptured, captured, capturePostings(h.Points, captured), nil
+	})
+}
+
+// VoidHold is the command to release a hold.
+type VoidHold struct {
+	HoldID    int64  `json:"holdId" validate:"gt=0"`
+	RequestID string `json:"requestId" validate:"required,requestid"`
+}
+
+// VoidHold gives the held points back.
+func (s *Service) VoidHold(ctx context.Context, actor Actor, cmd VoidHold) (HoldResult, error) {
+	if err := validation.Struct(cmd); err != nil {
+		return HoldResult{}, err
+	}
+	return s.closeHold(ctx, cmd.HoldID, cmd.RequestID, fingerprint("void", cmd), actor, func(h Hold) (Kind, string, int64, []Posting, error) {
+		return KindHoldVoid, HoldVoided, 0, releasePostings(h.Points), nil
+	})
+}
+
+// closeDecision turns an active hold into its closing entry: kind, new status,
+// captured points and postings.
+type closeDecision func(h Hold) (Kind, string, int64, []Posting, error)
+
+// closeHold locks the hold, answers repeats, checks it is active and not expired,
+// and appends the closing entry, all in one transaction.
+func (s *Service) closeHold(ctx context.Context, holdID int64, requestID string, fp []byte, actor Actor, decide closeDecision) (HoldResult, error) {
+	var res HoldResult
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		row, err := s.q.LockHold(ctx, tx, holdID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrHoldNotFound.With("hold %d not found", holdID)
+		}
+		if err != nil {
+			return fmt.Errorf("lock hold %d: %w", holdID, err)
+		}
+		h := toHold(row)
+		p := plan{memberID: h.MemberID, requestID: requestID, fingerprint: fp, holdID: h.ID,
+			orderID: h.OrderID, actorKeyID: actor.KeyID}
+		// The hold row is locked, so a racing duplicate waits here and then finds
+		// the first one's result.
+		if e, found, err := s.stored(ctx, tx, p); found || err != nil {
+			if err == nil {
+				res = HoldResult{Hold: h, Entry: e}
+			}
+			return err
+		}
+		if h.Status != HoldActive {
+			return ErrHoldNotActive.With("hold %d is %s", h.ID, h.Status)
+		}
+		if !s.clock.Now().Before(h.ExpireTime) {
+			return ErrHoldExpired.With("hold %d expired at %s", h.ID, h.ExpireTime.UTC().Format(time.RFC3339))
+		}
+		kind, status, captured, postings, err := decide(h)
+		if err != nil {
+			return err
+		}
+		p.kind, p.postings = kind, postings
+		e, err := s.append(ctx, tx, p)
+		if err != nil {
+			return err
+		}
+		closed, err := s.q.CloseHold(ctx, tx, ledgerdb.CloseHoldParams{HoldID: h.ID, Status: status, CapturedPoints: captured})
+		if err != nil {
+			return fmt.Errorf("close hold %d: %w", h.ID, err)
+		}
+		res = HoldResult{Hold: toHold(closed), Entry: e}
+		return nil
+	})
+	return res, err
+}
+
+// GetHold returns a hold.
+func (s *Service) GetHold(ctx context.Context, holdID int64) (Hold, error) {
+	row, err := s.q.GetHold(ctx, s.pool, holdID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Hold{}, ErrHoldNotFound.With("hold %d not found", holdID)
+	}
+	if err != nil {
+		return Hold{}, fmt.Errorf("get hold %d: %w", holdID, err)
+	}
+	return toHold(row), nil
+}
+
+// holdResult rebuilds the answer of a repeated hold request.
+func (s *Service) holdResult(ctx context.Context, e Entry) (HoldResult, error) {
+	h, err := s.GetHold(ctx, e.HoldID)
+	if err != nil {
+		return HoldResult{}, err
+	}
+	return HoldResult{Hold: h, Entry: e}, nil
+}
+
+// ExpireHolds releases up to limit holds whose time is up and returns how many it
+// released. Replicas may run it at once: each hold is locked and skipped by others.
+func (s *Service) ExpireHolds(ctx context.Context, limit int32) (int, error) {
+	released := 0
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		released = 0
+		rows, err := s.q.LockExpiredHolds(ctx, tx, ledgerdb.LockExpiredHoldsParams{Now: s.clock.Now(), MaxHolds: limit})
+		if err != nil {
+			return fmt.Errorf("find expired holds: %w", err)
+		}
+		for _, row := range rows {
+			h := toHold(row)
+			p := plan{memberID: h.MemberID, kind: KindHoldExpire, requestID: "hold-expiry:" + strconv.FormatInt(h.ID, 10),
+				fingerprint: fingerprint("expire", h.ID), postings: releasePostings(h.Points), holdID: h.ID,
+				orderID: h.OrderID, memo: "hold expired", actorKeyID: "system"}
+			if _, err := s.append(ctx, tx, p); err != nil {
+				return err
+			}
+			if _, err := s.q.CloseHold(ctx, tx, ledgerdb.CloseHoldParams{HoldID: h.ID, Status: HoldExpired}); err != nil {
+				return fmt.Errorf("expire hold %d: %w", h.ID, err)
+			}
+			released++
+		}
+		return nil
+	})
+	return released, err
+}

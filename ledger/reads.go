@@ -1,0 +1,171 @@
+package ledger
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/loyalty-engine/loyalty/internal/problem"
+	"github.com/loyalty-engine/loyalty/internal/validation"
+	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
+)
+
+// Balance is a member's balances.
+type Balance struct {
+	MemberID  string
+	Available int64
+	Pending   int64
+	Held      int64
+	AsOf      time.Time // zero: now
+}
+
+// Balance returns the member's current balances: one primary-key read.
+func (s *Service) Balance(ctx context.Context, memberID string) (Balance, error) {
+	if err := validation.Struct(memberRef{MemberID: memberID}); err != nil {
+		return Balance{}, err
+	}
+	row, err := s.q.GetMemberBalance(ctx, s.pool, memberID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Balance{}, ErrMemberNotFound.With("member %q not found", memberID)
+	}
+	if err != nil {
+		return Balance{}, fmt.Errorf("balance of %s: %w", memberID, err)
+	}
+	return Balance{MemberID: memberID, Available: row.Available, Pending: row.Pending, Held: row.Held}, nil
+}
+
+// BalanceAsOf returns the member's balances as they were at an instant: the running
+// balances of the last entry at or before it.
+func (s *Service) BalanceAsOf(ctx context.Context, memberID string, at time.Time) (Balance, error) {
+	if _, err := s.Balance(ctx, memberID); err != nil { // validates and 404s
+		return Balance{}, err
+	}
+	row, err := s.q.MemberBalanceAsOf(ctx, s.pool, ledgerdb.MemberBalanceAsOfParams{MemberID: memberID, AsOf: at})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Balance{MemberID: memberID, AsOf: at}, nil
+	}
+	if err != nil {
+		return Balance{}, fmt.Errorf("balance of %s as of %s: %w", memberID, at, err)
+	}
+	return Balance{MemberID: memberID, Available: row.AvailableAfter, Pending: row.PendingAfter, Held: row.HeldAfter, AsOf: at}, nil
+}
+
+// ListActivity asks for a page of a member's statement.
+type ListActivity struct {
+	MemberID  string    `json:"memberId" validate:"required,shopid"`
+	PageSize  int32     `json:"pageSize" validate:"gte=0,lte=200"`
+	PageToken string    `json:"pageToken" validate:"max=100"`
+	Kinds     []string  `json:"kinds" validate:"dive,oneof=EARN REDEEM HOLD HOLD_CAPTURE HOLD_VOID HOLD_EXPIRE REVERSAL"`
+	StartTime time.Time `json:"startTime"`
+	EndTime   time.Time `json:"endTime"`
+}
+
+// DefaultPageSize is the statement page size when none is asked for.
+const DefaultPageSize = 50
+
+// Activity is a page of the statement.
+type Activity struct {
+	Entries       []Entry
+	NextPageToken string
+}
+
+var errBadPageToken = problem.InvalidField("pageToken", "is not a token from a previous page")
+
+// ListActivity returns the member's entries, newest first, keyset-paginated.
+func (s *Service) ListActivity(ctx context.Context, q ListActivity) (Activity, error) {
+	if err := validation.Struct(q); err != nil {
+		return Activity{}, err
+	}
+	if !q.StartTime.IsZero() && !q.EndTime.IsZero() && !q.EndTime.After(q.StartTime) {
+		return Activity{}, problem.InvalidField("endTime", "must be after startTime")
+	}
+	if _, err := s.Balance(ctx, q.MemberID); err != nil {
+		return Activity{}, err
+	}
+	before := int64(math.MaxInt64)
+	if q.PageToken != "" {
+		id, err := decodePageToken(q.PageToken)
+		if err != nil {
+			return Activity{}, errBadPageToken
+		}
+		before = id
+	}
+	size := q.PageSize
+	if size == 0 {
+		size = DefaultPageSize
+	}
+	params := ledgerdb.ListMemberEntriesParams{
+		MemberID: q.MemberID, BeforeEntryID: before, Kinds: q.Kinds, PageSize: size + 1,
+	}
+	if params.Kinds == nil {
+		params.Kinds = []string{}
+	}
+	if !q.StartTime.IsZero() {
+		params.StartTime = &q.StartTime
+	}
+	if !q.EndTime.IsZero() {
+		params.EndTime = &q.EndTime
+	}
+	rows, err := s.q.ListMemberEntries(ctx, s.pool, params)
+	if err != nil {
+		return Activity{}, fmt.Errorf("activity of %s: %w", q.MemberID, err)
+	}
+	var a Activity
+	if len(rows) > int(size) {
+		rows = rows[:size]
+		a.NextPageToken = encodePageToken(rows[len(rows)-1].EntryID)
+	}
+	a.Entries = make([]Entry, len(rows))
+	for i, r := range rows {
+		a.Entries[i] = toEntry(r)
+	}
+	return a, nil
+}
+
+// Page tokens are opaque to callers: an entry id, encoded.
+func encodePageToken(entryID int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("e" + strconv.FormatInt(entryID, 10)))
+}
+
+func decodePageToken(tok string) (int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || len(b) < 2 || b[0] != 'e' {
+		return 0, errors.New("bad page token")
+	}
+	return strconv.ParseInt(string(b[1:]), 10, 64)
+}
+
+// SystemBalance is a system account's balance.
+type SystemBalance struct {
+	Account string
+	Balance int64
+}
+
+// SystemBalances returns every system account's balance, exact at any time (rolled
+// up plus still queued).
+func (s *Service) SystemBalances(ctx context.Context) ([]SystemBalance, error) {
+	rows, err := s.q.SystemBalances(ctx, s.pool)
+	if err != nil {
+		return nil, fmt.Errorf("system balances: %w", err)
+	}
+	out := make([]SystemBalance, len(rows))
+	for i, r := range rows {
+		out[i] = SystemBalance{Account: r.Account, Balance: r.Balance}
+	}
+	return out, nil
+}
+
+// RollUpSystemBalances folds queued system postings into the system balances.
+// Safe to run from several replicas at once.
+func (s *Service) RollUpSystemBalances(ctx context.Context) error {
+	if err := s.q.RollUpSystemDeltas(ctx, s.pool); err != nil {
+		return fmt.Errorf("roll up system balances: %w", err)
+	}
+	return nil
+}

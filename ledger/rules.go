@@ -1,0 +1,133 @@
+package ledger
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Member accounts belong to the entry's member; system accounts are the program's.
+const (
+	AccountAvailable = "available"
+	AccountPending   = "pending"
+	AccountHeld      = "held"
+
+	AccountIssued   = "system:issued"
+	AccountRedeemed = "system:redeemed"
+	AccountBreakage = "system:breakage"
+)
+
+// IsSystemAccount tells a system account from a member account.
+func IsSystemAccount(account string) bool { return strings.HasPrefix(account, "system:") }
+
+// Kind is what an entry does.
+type Kind string
+
+// Entry kinds.
+const (
+	KindEarn        Kind = "EARN"
+	KindRedeem      Kind = "REDEEM"
+	KindHold        Kind = "HOLD"
+	KindHoldCapture Kind = "HOLD_CAPTURE"
+	KindHoldVoid    Kind = "HOLD_VOID"
+	KindHoldExpire  Kind = "HOLD_EXPIRE"
+	KindReversal    Kind = "REVERSAL"
+)
+
+// Kinds lists every kind, for validating filters.
+var Kinds = []Kind{KindEarn, KindRedeem, KindHold, KindHoldCapture, KindHoldVoid, KindHoldExpire, KindReversal}
+
+// Posting is one line of an entry.
+type Posting struct {
+	Account string
+	Amount  int64
+}
+
+// MaxPoints bounds a single movement, far below int64 overflow however many are summed.
+const MaxPoints = 1_000_000_000_000
+
+// earnPostings credits the member's available account from points issued.
+func earnPostings(points int64) []Posting {
+	return []Posting{{AccountAvailable, points}, {AccountIssued, -points}}
+}
+
+// redeemPostings spends available points.
+func redeemPostings(points int64) []Posting {
+	return []Posting{{AccountAvailable, -points}, {AccountRedeemed, points}}
+}
+
+// holdPostings moves points from available to held.
+func holdPostings(points int64) []Posting {
+	return []Posting{{AccountAvailable, -points}, {AccountHeld, points}}
+}
+
+// capturePostings redeems captured of the held points and releases the rest.
+func capturePostings(held, captured int64) []Posting {
+	p := []Posting{{AccountHeld, -held}, {AccountRedeemed, captured}}
+	if rest := held - captured; rest > 0 {
+		p = append(p, Posting{AccountAvailable, rest})
+	}
+	return p
+}
+
+// releasePostings gives held points back (void or expiry).
+func releasePostings(held int64) []Posting {
+	return []Posting{{AccountHeld, -held}, {AccountAvailable, held}}
+}
+
+// reversalPostings is the exact opposite of an entry.
+func reversalPostings(original []Posting) []Posting {
+	out := make([]Posting, len(original))
+	for i, p := range original {
+		out[i] = Posting{p.Account, -p.Amount}
+	}
+	return out
+}
+
+// reversible tells which entries can be reversed. Hold movements are undone by the
+// hold's own lifecycle (void, capture), and a reversal is not reversed again: the
+// original is re-posted instead.
+func reversible(k Kind) bool {
+	return k == KindEarn || k == KindRedeem || k == KindHoldCapture
+}
+
+// checkBalanced refuses postings that would not make a valid entry.
+func checkBalanced(postings []Posting) error {
+	if len(postings) < 2 {
+		return fmt.Errorf("an entry needs at least two postings, got %d", len(postings))
+	}
+	var sum int64
+	for _, p := range postings {
+		if p.Amount == 0 {
+			return fmt.Errorf("posting to %s has amount zero", p.Account)
+		}
+		if p.Account == "" {
+			return fmt.Errorf("posting without an account")
+		}
+		sum += p.Amount
+	}
+	if sum != 0 {
+		return fmt.Errorf("postings sum to %d, not zero", sum)
+	}
+	return nil
+}
+
+// memberDeltas are the changes an entry makes to its member's three accounts.
+type memberDeltas struct{ available, pending, held int64 }
+
+// split separates member deltas from system postings.
+func split(postings []Posting) (d memberDeltas, sysAccounts []string, sysAmounts []int64) {
+	for _, p := range postings {
+		switch p.Account {
+		case AccountAvailable:
+			d.available += p.Amount
+		case AccountPending:
+			d.pending += p.Amount
+		case AccountHeld:
+			d.held += p.Amount
+		default:
+			sysAccounts = append(sysAccounts, p.Account)
+			sysAmounts = append(sysAmounts, p.Amount)
+		}
+	}
+	return d, sysAccounts, sysAmounts
+}

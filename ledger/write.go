@@ -1,0 +1,203 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/loyalty-engine/loyalty/internal/database"
+	"github.com/loyalty-engine/loyalty/internal/problem"
+	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
+)
+
+// Errors of the write path.
+var (
+	ErrInsufficientPoints = problem.New(problem.Precondition, "INSUFFICIENT_POINTS", "not enough available points")
+	ErrIdempotencyConflict = problem.New(problem.Conflict, "IDEMPOTENCY_CONFLICT",
+		"this requestId was already used with a different request")
+)
+
+// plan is an entry about to be appended: the outcome of a pure domain step.
+type plan struct {
+	memberID  string
+	kind      Kind
+	requestID string
+	// fingerprint identifies the request body, so a reused requestId with another
+	// body is recognised.
+	fingerprint []byte
+	postings    []Posting
+	// allowNegative lets the available balance go below zero (refund claw-backs).
+	allowNegative bool
+	orderID       string
+	holdID        int64
+	reverses      int64
+	memo          string
+	actorKeyID    string
+}
+
+// errNotApplied: the append matched no balance row (unknown member or overdraft).
+var errNotApplied = errors.New("entry not applied")
+
+// append runs the single write statement on db (the pool, for a one-statement
+// autocommit write, or the caller's transaction).
+func (s *Service) append(ctx context.Context, db ledgerdb.DBTX, p plan) (Entry, error) {
+	if err := checkBalanced(p.postings); err != nil {
+		return Entry{}, fmt.Errorf("%s entry for %s: %w", p.kind, p.memberID, err)
+	}
+	d, sysAccounts, sysAmounts := split(p.postings)
+	accounts := make([]string, len(p.postings))
+	amounts := make([]int64, len(p.postings))
+	for i, posting := range p.postings {
+		accounts[i], amounts[i] = posting.Account, posting.Amount
+	}
+	row, err := s.q.AppendEntry(ctx, db, ledgerdb.AppendEntryParams{
+		DAvailable: d.available, DPending: d.pending, DHeld: d.held,
+		MemberID: p.memberID, CheckAvailable: !p.allowNegative,
+		Kind: string(p.kind), Accounts: accounts, Amounts: amounts,
+		RequestID: p.requestID, OrderID: optional(p.orderID), HoldID: optionalID(p.holdID),
+		ReversesEntryID: optionalID(p.reverses), Memo: p.memo, ActorKeyID: p.actorKeyID,
+		Fingerprint: p.fingerprint, SystemAccounts: sysAccounts, SystemAmounts: sysAmounts,
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Entry{}, errNotApplied
+	}
+	if err != nil {
+		return Entry{}, fmt.Errorf("append %s entry for %s: %w", p.kind, p.memberID, err)
+	}
+	return toEntry(ledgerdb.Entry(row)), nil
+}
+
+// post appends a plan that needs nothing read first, as one autocommit statement:
+// one round trip to the database. Repeats and refusals are sorted out afterwards.
+func (s *Service) post(ctx context.Context, p plan) (Entry, error) {
+	var entry Entry
+	err := s.retry(ctx, func() error {
+		var err error
+		entry, err = s.append(ctx, s.pool, p)
+		return err
+	})
+	switch {
+	case err == nil:
+		return entry, nil
+	case database.IsUniqueViolation(err, "idempotency_keys_pkey"):
+		return s.replay(ctx, p)
+	case errors.Is(err, errNotApplied):
+		// A racing duplicate may have committed first and spent the points: it
+		// answers the first result, not a refusal.
+		if e, found, rerr := s.stored(ctx, s.pool, p); found || rerr != nil {
+			return e, rerr
+		}
+		return Entry{}, s.whyNotApplied(ctx, s.pool, p)
+	default:
+		return Entry{}, err
+	}
+}
+
+// inTx runs fn in a transaction, again after a deadlock or serialization failure.
+func (s *Service) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	return s.retry(ctx, func() error {
+		return pgx.BeginFunc(ctx, s.pool, fn)
+	})
+}
+
+const maxAttempts = 5
+
+// retry runs fn again, a bounded number of times with a little jittered backoff, when
+// PostgreSQL aborted it for a deadlock or serialization failure; each retry is counted.
+func (s *Service) retry(ctx context.Context, fn func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := fn()
+		if err == nil || !database.IsRetryable(err) || attempt == maxAttempts {
+			return err
+		}
+		var pgErr *pgconn.PgError
+		errors.As(err, &pgErr)
+		s.retries.WithLabelValues(pgErr.Code).Inc()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt*attempt) * time.Millisecond):
+		}
+	}
+}
+
+// stored returns the entry a request already produced, if it did.
+func (s *Service) stored(ctx context.Context, db ledgerdb.DBTX, p plan) (Entry, bool, error) {
+	key, err := s.q.GetIdempotencyKey(ctx, db, ledgerdb.GetIdempotencyKeyParams{MemberID: p.memberID, RequestID: p.requestID})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Entry{}, false, nil
+	}
+	if err != nil {
+		return Entry{}, false, fmt.Errorf("look up request %q: %w", p.requestID, err)
+	}
+	if !bytes.Equal(key.Fingerprint, p.fingerprint) {
+		return Entry{}, true, ErrIdempotencyConflict.With("requestId %q was already used with a different request", p.requestID)
+	}
+	row, err := s.q.GetEntry(ctx, db, key.EntryID)
+	if err != nil {
+		return Entry{}, true, fmt.Errorf("load entry %d of request %q: %w", key.EntryID, p.requestID, err)
+	}
+	return toEntry(row), true, nil
+}
+
+// replay answers a repeated request with its first result.
+func (s *Service) replay(ctx context.Context, p plan) (Entry, error) {
+	e, found, err := s.stored(ctx, s.pool, p)
+	if err != nil {
+		return Entry{}, err
+	}
+	if !found {
+		return Entry{}, fmt.Errorf("request %q conflicted but is not stored", p.requestID)
+	}
+	return e, nil
+}
+
+// whyNotApplied tells an unknown member from an overdraft.
+func (s *Service) whyNotApplied(ctx context.Context, db ledgerdb.DBTX, p plan) error {
+	bal, err := s.q.GetMemberBalance(ctx, db, p.memberID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrMemberNotFound.With("member %q not found", p.memberID)
+	}
+	if err != nil {
+		return fmt.Errorf("read balance of %s: %w", p.memberID, err)
+	}
+	d, _, _ := split(p.postings)
+	return ErrInsufficientPoints.
+		With("member %q has %d available points, %d needed", p.memberID, bal.Available, -d.available).
+		WithMetadata("available", strconv.FormatInt(bal.Available, 10), "requested", strconv.FormatInt(-d.available, 10))
+}
+
+// fingerprint hashes an operation and its command.
+func fingerprint(op string, cmd any) []byte {
+	b, err := json.Marshal(cmd)
+	if err != nil {
+		panic(fmt.Sprintf("fingerprint %s: %v", op, err)) // commands are plain structs
+	}
+	h := sha256.New()
+	h.Write([]byte(op))
+	h.Write([]byte{0})
+	h.Write(b)
+	return h.Sum(nil)
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func optionalID(id int64) *int64 {
+	if id == 0 {
+		return nil
+	}
+	return &id
+}

@@ -1,0 +1,89 @@
+-- name: AppendEntry :one
+-- The one write path of the ledger, in a single statement: move the member's
+-- balances (refusing an overdraft under the row lock), insert the entry with its
+-- running balances, record the idempotency key, and queue the system postings for
+-- the roll-up. No row comes back when the member is unknown or the available balance
+-- would go below zero (with check_available); a repeated (member, request id) fails
+-- on the idempotency key. Either way nothing is written.
+WITH moved AS (
+    UPDATE member_balances AS b
+    SET available = b.available + @d_available::bigint,
+        pending   = b.pending + @d_pending::bigint,
+        held      = b.held + @d_held::bigint
+    WHERE b.member_id = @member_id::text
+      AND (NOT @check_available::boolean OR b.available + @d_available::bigint >= 0)
+    RETURNING b.member_id, b.available, b.pending, b.held
+), entry AS (
+    INSERT INTO entries (member_id, kind, accounts, amounts, available_after, pending_after, held_after,
+                         request_id, order_id, hold_id, reverses_entry_id, memo, actor_key_id)
+    SELECT moved.member_id, @kind::text, @accounts::text[], @amounts::bigint[],
+           moved.available, moved.pending, moved.held,
+           @request_id::text, sqlc.narg(order_id)::text, sqlc.narg(hold_id)::bigint,
+           sqlc.narg(reverses_entry_id)::bigint, @memo::text, @actor_key_id::text
+    FROM moved
+    RETURNING *
+), idem AS (
+    INSERT INTO idempotency_keys (member_id, request_id, fingerprint, entry_id)
+    SELECT entry.member_id, entry.request_id, @fingerprint::bytea, entry.entry_id FROM entry
+), sys AS (
+    INSERT INTO system_deltas (account, amount)
+    SELECT (@system_accounts::text[])[i], (@system_amounts::bigint[])[i]
+    FROM entry, generate_subscripts(@system_accounts::text[], 1) AS i
+)
+SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after,
+       request_id, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time
+FROM entry;
+
+-- name: GetIdempotencyKey :one
+SELECT fingerprint, entry_id FROM idempotency_keys WHERE member_id = $1 AND request_id = $2;
+
+-- name: GetEntry :one
+SELECT * FROM entries WHERE entry_id = $1;
+
+-- name: GetReversal :one
+SELECT * FROM entries WHERE reverses_entry_id = $1;
+
+-- name: GetMemberBalance :one
+SELECT * FROM member_balances WHERE member_id = $1;
+
+-- name: MemberBalanceAsOf :one
+-- The running balances of the member's last entry at or before the instant.
+SELECT available_after, pending_after, held_after
+FROM entries
+WHERE member_id = @member_id AND create_time <= @as_of
+ORDER BY entry_id DESC
+LIMIT 1;
+
+-- name: ListMemberEntries :many
+-- Newest first, keyset-paginated by entry id.
+SELECT * FROM entries
+WHERE member_id = @member_id
+  AND entry_id < @before_entry_id
+  AND (cardinality(@kinds::text[]) = 0 OR kind = ANY (@kinds::text[]))
+  AND (sqlc.narg(start_time)::timestamptz IS NULL OR create_time >= sqlc.narg(start_time))
+  AND (sqlc.narg(end_time)::timestamptz IS NULL OR create_time < sqlc.narg(end_time))
+ORDER BY entry_id DESC
+LIMIT @page_size;
+
+-- name: RollUpSystemDeltas :exec
+-- Folds queued system postings into system_balances. Rows are deleted and added in
+-- one statement, so concurrent roll-ups (several replicas) never count one twice.
+WITH d AS (
+    DELETE FROM system_deltas RETURNING account, amount
+), s AS (
+    SELECT account, sum(amount)::bigint AS total FROM d GROUP BY account
+)
+INSERT INTO system_balances (account, balance)
+SELECT account, total FROM s
+ON CONFLICT (account) DO UPDATE SET balance = system_balances.balance + excluded.balance;
+
+-- name: SystemBalances :many
+-- Rolled-up balance plus what is still queued, per system account.
+SELECT account, sum(amount)::bigint AS balance
+FROM (
+    SELECT account, balance AS amount FROM system_balances
+    UNION ALL
+    SELECT account, amount FROM system_deltas
+) AS x
+GROUP BY account
+ORDER BY account;

@@ -1,0 +1,23 @@
+-- name: InsertHold :one
+INSERT INTO holds (member_id, points, order_id, expire_time)
+VALUES (@member_id, @points, sqlc.narg(order_id), @expire_time)
+RETURNING *;
+
+-- name: GetHold :one
+SELECT * FROM holds WHERE hold_id = $1;
+
+-- name: LockHold :one
+SELECT * FROM holds WHERE hold_id = $1 FOR UPDATE;
+
+-- name: CloseHold :one
+UPDATE holds SET status = @status, captured_points = @captured_points
+WHERE hold_id = @hold_id AND status = 'ACTIVE'
+RETURNING *;
+
+-- name: LockExpiredHolds :many
+-- Expired active holds, skipping those another replica is releasing right now.
+SELECT * FROM holds
+WHERE status = 'ACTIVE' AND expire_time <= @now
+ORDER BY expire_time
+LIMIT @max_holds
+FOR UPDATE SKIP LOCKED;

@@ -1,0 +1,89 @@
+-- name: VerifyCounts :one
+SELECT (SELECT count(*) FROM entries)::bigint AS entries,
+       (SELECT coalesce(sum(amount), 0) FROM postings)::bigint AS postings_sum,
+       (SELECT count(*) FROM member_balances)::bigint AS members,
+       (SELECT count(DISTINCT account) FROM (SELECT account FROM system_balances UNION SELECT account FROM system_deltas) a)::bigint AS system_accounts;
+
+-- name: VerifyUnbalancedEntries :many
+SELECT entry_id, member_id FROM entries
+WHERE cardinality(accounts) < 2 OR cardinality(accounts) <> cardinality(amounts) OR NOT ledger_amounts_balanced(amounts)
+ORDER BY entry_id
+LIMIT 100;
+
+-- name: VerifyMemberBalances :many
+-- Cached member balances that differ from the sum of their postings.
+WITH sums AS (
+    SELECT member_id,
+           coalesce(sum(amount) FILTER (WHERE account = 'available'), 0)::bigint AS available,
+           coalesce(sum(amount) FILTER (WHERE account = 'pending'), 0)::bigint AS pending,
+           coalesce(sum(amount) FILTER (WHERE account = 'held'), 0)::bigint AS held
+    FROM postings
+    WHERE member_id IS NOT NULL
+    GROUP BY member_id
+)
+SELECT coalesce(b.member_id, s.member_id)::text AS member_id,
+       coalesce(b.available, 0)::bigint AS cached_available, coalesce(s.available, 0)::bigint AS posted_available,
+       coalesce(b.pending, 0)::bigint AS cached_pending, coalesce(s.pending, 0)::bigint AS posted_pending,
+       coalesce(b.held, 0)::bigint AS cached_held, coalesce(s.held, 0)::bigint AS posted_held
+FROM member_balances b
+FULL JOIN sums s ON s.member_id = b.member_id
+WHERE coalesce(b.available, 0) <> coalesce(s.available, 0)
+   OR coalesce(b.pending, 0) <> coalesce(s.pending, 0)
+   OR coalesce(b.held, 0) <> coalesce(s.held, 0)
+ORDER BY 1
+LIMIT 100;
+
+-- name: VerifySystemBalances :many
+WITH sums AS (
+    SELECT account, sum(amount)::bigint AS total FROM postings WHERE account LIKE 'system:%' GROUP BY account
+), cached AS (
+    SELECT account, sum(amount)::bigint AS total
+    FROM (SELECT account, balance AS amount FROM system_balances UNION ALL SELECT account, amount FROM system_deltas) x
+    GROUP BY account
+)
+SELECT coalesce(s.account, c.account)::text AS account,
+       coalesce(c.total, 0)::bigint AS cached, coalesce(s.total, 0)::bigint AS posted
+FROM sums s
+FULL JOIN cached c ON c.account = s.account
+WHERE coalesce(c.total, 0) <> coalesce(s.total, 0)
+ORDER BY 1;
+
+-- name: VerifyNegativeBalances :many
+SELECT member_id, available, pending, held FROM member_balances
+WHERE available < 0 OR pending < 0 OR held < 0
+ORDER BY member_id
+LIMIT 100;
+
+-- name: VerifyHeldMatchesHolds :many
+SELECT b.member_id, b.held, coalesce(h.points, 0)::bigint AS active_hold_points
+FROM member_balances b
+LEFT JOIN (SELECT member_id, sum(points)::bigint AS points FROM holds WHERE status = 'ACTIVE' GROUP BY member_id) h
+    ON h.member_id = b.member_id
+WHERE b.held <> coalesce(h.points, 0)
+ORDER BY b.member_id
+LIMIT 100;
+
+-- name: VerifyRunningBalances :many
+-- Each entry's running balances must equal the previous entry's plus its own
+-- postings, starting from zero.
+WITH e AS (
+    SELECT entry_id, member_id, available_after, pending_after, held_after,
+           (SELECT coalesce(sum(amounts[i]), 0) FROM generate_subscripts(accounts, 1) AS i WHERE accounts[i] = 'available')::bigint AS d_available,
+           (SELECT coalesce(sum(amounts[i]), 0) FROM generate_subscripts(accounts, 1) AS i WHERE accounts[i] = 'pending')::bigint AS d_pending,
+           (SELECT coalesce(sum(amounts[i]), 0) FROM generate_subscripts(accounts, 1) AS i WHERE accounts[i] = 'held')::bigint AS d_held
+    FROM entries
+), w AS (
+    SELECT e.*,
+           coalesce(lag(available_after) OVER m, 0) AS prev_available,
+           coalesce(lag(pending_after) OVER m, 0) AS prev_pending,
+           coalesce(lag(held_after) OVER m, 0) AS prev_held
+    FROM e
+    WINDOW m AS (PARTITION BY member_id ORDER BY entry_id)
+)
+SELECT entry_id, member_id, available_after, (prev_available + d_available)::bigint AS expected_available
+FROM w
+WHERE available_after <> prev_available + d_available
+   OR pending_after <> prev_pending + d_pending
+   OR held_after <> prev_held + d_held
+ORDER BY entry_id
+LIMIT 100;
