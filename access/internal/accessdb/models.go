@@ -17,9 +17,72 @@ type ApiKey struct {
 	RevokeTime *time.Time
 }
 
+type Entry struct {
+	EntryID         int64
+	MemberID        string
+	Kind            string
+	Accounts        []string
+	Amounts         []int64
+	AvailableAfter  int64
+	PendingAfter    int64
+	HeldAfter       int64
+	RequestID       string
+	OrderID         *string
+	HoldID          *int64
+	ReversesEntryID *int64
+	Memo            string
+	ActorKeyID      string
+	CreateTime      time.Time
+}
+
+type Hold struct {
+	HoldID         int64
+	MemberID       string
+	Points         int64
+	Status         string
+	CapturedPoints int64
+	OrderID        *string
+	CreateTime     time.Time
+	ExpireTime     time.Time
+}
+
+type IdempotencyKey struct {
+	MemberID    string
+	RequestID   string
+	Fingerprint []byte
+	EntryID     int64
+	CreateTime  time.Time
+}
+
 type Member struct {
 	MemberID    string
 	DisplayName string
 	TierID      string
 	JoinTime    time.Time
+}
+
+type MemberBalance struct {
+	MemberID  string
+	Available int64
+	Pending   int64
+	Held      int64
+}
+
+type Posting struct {
+	EntryID    int64
+	MemberID   interface{}
+	Account    interface{}
+	Amount     interface{}
+	Kind       string
+	CreateTime time.Time
+}
+
+type SystemBalance struct {
+	Account string
+	Balance int64
+}
+
+type SystemDelta struct {
+	Account string
+	Amount  int64
 }
