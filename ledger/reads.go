@@ -169,3 +169,15 @@ func (s *Service) RollUpSystemBalances(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Entry returns one entry.
+func (s *Service) Entry(ctx context.Context, entryID int64) (Entry, error) {
+	row, err := s.q.GetEntry(ctx, s.pool, entryID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Entry{}, ErrEntryNotFound.With("entry %d not found", entryID)
+	}
+	if err != nil {
+		return Entry{}, fmt.Errorf("get entry %d: %w", entryID, err)
+	}
+	return toEntry(row), nil
+}

@@ -38,6 +38,11 @@ func (s *Service) Reverse(ctx context.Context, actor Actor, cmd Reverse) (Entry,
 	if !reversible(original.Kind) {
 		return Entry{}, ErrNotReversible.With("a %s entry cannot be reversed", original.Kind)
 	}
+	if _, err := s.q.GetReversal(ctx, s.pool, &original.ID); err == nil {
+		return Entry{}, ErrAlreadyReversed.With("entry %d is already reversed", original.ID)
+	} else if !errors.Is(err, pgx.ErrNoRows) {
+		return Entry{}, fmt.Errorf("look up reversal of %d: %w", original.ID, err)
+	}
 	e, err := s.post(ctx, p)
 	if database.IsUniqueViolation(err, "entries_reversed_once") {
 		// Reversed meanwhile: by a racing duplicate of this request (answer its

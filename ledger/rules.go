@@ -74,13 +74,32 @@ func releasePostings(held int64) []Posting {
 	return []Posting{{AccountHeld, -held}, {AccountAvailable, held}}
 }
 
-// reversalPostings is the exact opposite of an entry.
+// reversalPostings is the opposite of an entry, with one exception: points that
+// would go back into held go to available instead, because the hold they came from
+// is closed. Reversing a capture therefore gives back exactly what it redeemed.
+// Postings to the same account are merged, and those that net to zero dropped.
 func reversalPostings(original []Posting) []Posting {
-	out := make([]Posting, len(original))
-	for i, p := range original {
-		out[i] = Posting{p.Account, -p.Amount}
+	var out []Posting
+	index := map[string]int{}
+	for _, p := range original {
+		account := p.Account
+		if account == AccountHeld {
+			account = AccountAvailable
+		}
+		if i, ok := index[account]; ok {
+			out[i].Amount -= p.Amount
+			continue
+		}
+		index[account] = len(out)
+		out = append(out, Posting{account, -p.Amount})
 	}
-	return out
+	kept := out[:0]
+	for _, p := range out {
+		if p.Amount != 0 {
+			kept = append(kept, p)
+		}
+	}
+	return kept
 }
 
 // reversible tells which entries can be reversed. Hold movements are undone by the

@@ -1,0 +1,262 @@
+package ledger_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/loyalty-engine/loyalty/ledger"
+)
+
+// 50 racing redeems of 10 against 100 points: exactly 10 succeed, the rest are
+// refused with INSUFFICIENT_POINTS, and the books balance.
+func TestRacingRedeemsNeverOverdraw(t *testing.T) {
+	svc, _ := newLedger(t, "m")
+	mustEarn(t, svc, "m", "seed", 100)
+	var ok, refused atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := svc.Redeem(context.Background(), actor, ledger.Redeem{MemberID: "m", RequestID: fmt.Sprintf("r%d", i), Points: 10})
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, ledger.ErrInsufficientPoints):
+				refused.Add(1)
+			default:
+				t.Errorf("redeem: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 10 || refused.Load() != 40 {
+		t.Fatalf("%d redeems succeeded and %d were refused; want 10 and 40", ok.Load(), refused.Load())
+	}
+	if b := balanceOf(t, svc, "m"); b.Available != 0 {
+		t.Fatalf("available %d, want 0", b.Available)
+	}
+	mustVerify(t, svc)
+}
+
+// Racing duplicates of one request make exactly one entry, and every caller gets it.
+func TestRacingDuplicateRequestsMakeOneEntry(t *testing.T) {
+	svc, _ := newLedger(t, "m")
+	mustEarn(t, svc, "m", "seed", 1000)
+	ops := map[string]func() (int64, error){
+		"earn": func() (int64, error) {
+			r, err := svc.Earn(context.Background(), actor, ledger.Earn{MemberID: "m", RequestID: "dup-earn", Points: 7})
+			return r.Entry.ID, err
+		},
+		"redeem": func() (int64, error) {
+			e, err := svc.Redeem(context.Background(), actor, ledger.Redeem{MemberID: "m", RequestID: "dup-redeem", Points: 900})
+			return e.ID, err
+		},
+		"hold": func() (int64, error) {
+			r, err := svc.CreateHold(context.Background(), actor, ledger.CreateHold{MemberID: "m", RequestID: "dup-hold", Points: 100})
+			return r.Entry.ID, err
+		},
+	}
+	for name, op := range ops {
+		t.Run(name, func(t *testing.T) {
+			ids := make([]int64, 32)
+			var wg sync.WaitGroup
+			for i := range ids {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					id, err := op()
+					if err != nil {
+						t.Errorf("duplicate %d: %v", i, err)
+					}
+					ids[i] = id
+				}()
+			}
+			wg.Wait()
+			for i, id := range ids {
+				if id != ids[0] || id == 0 {
+					t.Fatalf("caller %d got entry %d, caller 0 got %d", i, id, ids[0])
+				}
+			}
+		})
+	}
+	b := balanceOf(t, svc, "m")
+	// 1000 + 7 - 900 - 100 held: each request applied once.
+	if b.Available != 7 || b.Held != 100 {
+		t.Fatalf("balance %+v, want available 7 and held 100", b)
+	}
+	mustVerify(t, svc)
+}
+
+// The same requestId with a different body is refused and changes nothing.
+func TestReusedRequestIDWithAnotherBodyIsAConflict(t *testing.T) {
+	svc, _ := newLedger(t, "m")
+	first := mustEarn(t, svc, "m", "r1", 10)
+	_, err := svc.Earn(context.Background(), actor, ledger.Earn{MemberID: "m", RequestID: "r1", Points: 11})
+	if !errors.Is(err, ledger.ErrIdempotencyConflict) {
+		t.Fatalf("got %v, want an idempotency conflict", err)
+	}
+	_, err = svc.Redeem(context.Background(), actor, ledger.Redeem{MemberID: "m", RequestID: "r1", Points: 10})
+	if !errors.Is(err, ledger.ErrIdempotencyConflict) {
+		t.Fatalf("same id on another operation: got %v, want an idempotency conflict", err)
+	}
+	again := mustEarn(t, svc, "m", "r1", 10)
+	if again.ID != first.ID {
+		t.Fatalf("repeat answered entry %d, first was %d", again.ID, first.ID)
+	}
+	if b := balanceOf(t, svc, "m"); b.Available != 10 {
+		t.Fatalf("available %d, want 10", b.Available)
+	}
+}
+
+// The attack: 64 goroutines run a random mix of earn, redeem, hold, capture, void
+// and reverse against a handful of members for a few seconds; then the books must
+// verify, no available balance may be negative, and each member's balance must equal
+// what the successful operations add up to.
+func TestConcurrencyAttackKeepsTheBooks(t *testing.T) {
+	members := []string{"a", "b", "c", "d", "e"}
+	svc, _ := newLedger(t, members...)
+	ctx := context.Background()
+	deadline := time.Now().Add(3 * time.Second)
+	if testing.Short() {
+		deadline = time.Now().Add(time.Second)
+	}
+
+	var (
+		mu      sync.Mutex
+		holds   []int64 // active hold ids, maybe stale
+		entries []int64 // earn and redeem entry ids to reverse
+		ops     atomic.Int64
+		seq     atomic.Int64
+	)
+	pick := func(list *[]int64, r *rand.Rand) (int64, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(*list) == 0 {
+			return 0, false
+		}
+		i := r.IntN(len(*list))
+		id := (*list)[i]
+		(*list)[i] = (*list)[len(*list)-1]
+		*list = (*list)[:len(*list)-1]
+		return id, true
+	}
+	push := func(list *[]int64, id int64) {
+		mu.Lock()
+		*list = append(*list, id)
+		mu.Unlock()
+	}
+	expected := func(err error) bool {
+		return err == nil || errors.Is(err, ledger.ErrInsufficientPoints) || errors.Is(err, ledger.ErrHoldNotActive) ||
+			errors.Is(err, ledger.ErrAlreadyReversed) || errors.Is(err, ledger.ErrOverCapture)
+	}
+
+	var wg sync.WaitGroup
+	for w := 0; w < 64; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 7))
+			for time.Now().Before(deadline) {
+				m := members[r.IntN(len(members))]
+				id := fmt.Sprintf("w%d-%d", w, seq.Add(1))
+				var err error
+				switch op := r.IntN(10); {
+				case op < 3:
+					var res ledger.EarnResult
+					res, err = svc.Earn(ctx, actor, ledger.Earn{MemberID: m, RequestID: id, Points: 1 + r.Int64N(100)})
+					if err == nil {
+						push(&entries, res.Entry.ID)
+					}
+				case op < 5:
+					var e ledger.Entry
+					e, err = svc.Redeem(ctx, actor, ledger.Redeem{MemberID: m, RequestID: id, Points: 1 + r.Int64N(120)})
+					if err == nil {
+						push(&entries, e.ID)
+					}
+				case op < 7:
+					var res ledger.HoldResult
+					res, err = svc.CreateHold(ctx, actor, ledger.CreateHold{MemberID: m, RequestID: id, Points: 1 + r.Int64N(80)})
+					if err == nil {
+						push(&holds, res.Hold.ID)
+					}
+				case op < 8:
+					if h, ok := pick(&holds, r); ok {
+						_, err = svc.CaptureHold(ctx, actor, ledger.CaptureHold{HoldID: h, RequestID: id, Points: r.Int64N(40)})
+					}
+				case op < 9:
+					if h, ok := pick(&holds, r); ok {
+						_, err = svc.VoidHold(ctx, actor, ledger.VoidHold{HoldID: h, RequestID: id})
+					}
+				default:
+					if e, ok := pick(&entries, r); ok {
+						_, err = svc.Reverse(ctx, actor, ledger.Reverse{EntryID: e, RequestID: id, Reason: "attack"})
+					}
+				}
+				if !expected(err) {
+					t.Errorf("unexpected error: %v", err)
+					return
+				}
+				ops.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if ops.Load() < 100 {
+		t.Fatalf("only %d operations ran", ops.Load())
+	}
+	v := mustVerify(t, svc)
+	for _, m := range members {
+		b := balanceOf(t, svc, m)
+		if b.Available < 0 || b.Held < 0 {
+			t.Errorf("member %s: balance %+v below zero", m, b)
+		}
+	}
+	t.Logf("%d operations, %d entries, books verify", ops.Load(), v.EntriesChecked)
+}
+
+// Hold roll-ups from several replicas at once, while entries are being written, never
+// count a system posting twice or lose one.
+func TestConcurrentRollUpsAreExact(t *testing.T) {
+	svc, _ := newLedger(t, "a", "b")
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				if err := svc.RollUpSystemBalances(ctx); err != nil && ctx.Err() == nil {
+					t.Errorf("roll up: %v", err)
+				}
+			}
+		}()
+	}
+	var earners sync.WaitGroup
+	for i := 0; i < 16; i++ {
+		earners.Add(1)
+		go func() {
+			defer earners.Done()
+			for j := 0; j < 25; j++ {
+				mustEarn(t, svc, []string{"a", "b"}[j%2], fmt.Sprintf("e%d-%d", i, j), 3)
+			}
+		}()
+	}
+	earners.Wait()
+	cancel()
+	wg.Wait()
+	mustVerify(t, svc)
+	balances, err := svc.SystemBalances(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(balances) != 1 || balances[0].Account != ledger.AccountIssued || balances[0].Balance != -16*25*3 {
+		t.Fatalf("system balances %+v, want issued %d", balances, -16*25*3)
+	}
+}

@@ -1,0 +1,78 @@
+package ledger_test
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/loyalty-engine/loyalty/internal/dbtest"
+	"github.com/loyalty-engine/loyalty/ledger"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+// fakeClock is business time that tests move by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+var actor = ledger.Actor{KeyID: "key_test"}
+
+// newLedger is a ledger on a fresh database with the given members enrolled.
+func newLedger(t testing.TB, members ...string) (*ledger.Service, *fakeClock) {
+	t.Helper()
+	clock := &fakeClock{t: time.Now()}
+	svc := ledger.NewService(dbtest.NewPool(t), ledger.WithClock(clock))
+	for _, m := range members {
+		if _, _, err := svc.Enroll(context.Background(), ledger.EnrollMember{MemberID: m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return svc, clock
+}
+
+// mustVerify fails the test unless the books verify.
+func mustVerify(t testing.TB, svc *ledger.Service) ledger.Verification {
+	t.Helper()
+	v, err := svc.Verify(context.Background())
+	if err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	if !v.OK {
+		t.Fatalf("books do not verify: %+v", v.Discrepancies)
+	}
+	return v
+}
+
+func mustEarn(t testing.TB, svc *ledger.Service, member, requestID string, points int64) ledger.Entry {
+	t.Helper()
+	res, err := svc.Earn(context.Background(), actor, ledger.Earn{MemberID: member, RequestID: requestID, Points: points})
+	if err != nil {
+		t.Fatalf("earn %d for %s: %v", points, member, err)
+	}
+	return res.Entry
+}
+
+func balanceOf(t testing.TB, svc *ledger.Service, member string) ledger.Balance {
+	t.Helper()
+	b, err := svc.Balance(context.Background(), member)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
