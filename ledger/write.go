@@ -20,7 +20,7 @@ import (
 
 // Errors of the write path.
 var (
-	ErrInsufficientPoints = problem.New(problem.Precondition, "INSUFFICIENT_POINTS", "not enough available points")
+	ErrInsufficientPoints  = problem.New(problem.Precondition, "INSUFFICIENT_POINTS", "not enough available points")
 	ErrIdempotencyConflict = problem.New(problem.Conflict, "IDEMPOTENCY_CONFLICT",
 		"this requestId was already used with a different request")
 )

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,6 +31,7 @@ const AdminKey = "lk_test_admin_secret_0123456789"
 // Env is a running server and clients for it.
 type Env struct {
 	t        testing.TB
+	shutdown func() error
 	Pool     *pgxpool.Pool
 	App      *app.App
 	Conn     *grpc.ClientConn
@@ -62,16 +64,28 @@ func Start(t testing.TB) *Env {
 	if err != nil {
 		t.Fatalf("apitest: grpc client: %v", err)
 	}
+	var once sync.Once
+	var serveErr error
+	shutdown := func() error {
+		once.Do(func() {
+			cancel()
+			serveErr = <-done
+		})
+		return serveErr
+	}
 	t.Cleanup(func() {
 		_ = conn.Close()
-		cancel()
-		if err := <-done; err != nil {
+		if err := shutdown(); err != nil {
 			t.Errorf("apitest: serve: %v", err)
 		}
 	})
-	return &Env{t: t, Pool: pool, App: a, Conn: conn, BaseURL: "http://" + httpLis.Addr().String(),
+	return &Env{t: t, shutdown: shutdown, Pool: pool, App: a, Conn: conn, BaseURL: "http://" + httpLis.Addr().String(),
 		GRPCAddr: grpcLis.Addr().String(), HTTP: &http.Client{Timeout: 30 * time.Second}}
 }
+
+// Shutdown stops the server gracefully, as SIGTERM does, and returns when it has
+// stopped.
+func (e *Env) Shutdown() error { return e.shutdown() }
 
 // Key creates a key with the role and returns its secret.
 func (e *Env) Key(role access.Role) string {
