@@ -1,0 +1,40 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func TestRetryRerunsDeadlocksAndSerializationFailuresBoundedAndCounted(t *testing.T) {
+	s := NewService(nil)
+	calls := 0
+	err := s.retry(context.Background(), func() error {
+		calls++
+		if calls < 3 {
+			return &pgconn.PgError{Code: "40P01"}
+		}
+		return nil
+	})
+	if err != nil || calls != 3 {
+		t.Fatalf("err %v after %d calls, want success on the third", err, calls)
+	}
+	if got := testutil.ToFloat64(s.retries.WithLabelValues("40P01")); got != 2 {
+		t.Fatalf("retries counted %v, want 2", got)
+	}
+
+	calls = 0
+	err = s.retry(context.Background(), func() error { calls++; return &pgconn.PgError{Code: "40001"} })
+	if calls != maxAttempts || err == nil {
+		t.Fatalf("%d calls, err %v: want %d bounded attempts and the error", calls, err, maxAttempts)
+	}
+
+	calls = 0
+	other := errors.New("not retryable")
+	if err := s.retry(context.Background(), func() error { calls++; return other }); !errors.Is(err, other) || calls != 1 {
+		t.Fatalf("a non-retryable error was retried: %d calls", calls)
+	}
+}
