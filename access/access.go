@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -60,15 +61,32 @@ type CreateKey struct {
 	Role string `json:"role" validate:"required,oneof=admin app agent marketer auditor"`
 }
 
+// CacheTTL is how long an authenticated key is trusted without asking the database
+// again. Revoking a key drops it from this replica's cache at once; other replicas
+// stop accepting it within CacheTTL.
+const CacheTTL = 2 * time.Second
+
+// maxCachedKeys bounds the cache; past it the cache starts afresh.
+const maxCachedKeys = 10_000
+
 // Service manages keys.
 type Service struct {
 	pool *pgxpool.Pool
 	q    *accessdb.Queries
+
+	mu    sync.Mutex
+	cache map[[sha256.Size]byte]cachedKey
+	now   func() time.Time
+}
+
+type cachedKey struct {
+	key     Key
+	expires time.Time
 }
 
 // NewService returns a Service on the pool.
 func NewService(pool *pgxpool.Pool) *Service {
-	return &Service{pool: pool, q: accessdb.New()}
+	return &Service{pool: pool, q: accessdb.New(), cache: map[[sha256.Size]byte]cachedKey{}, now: time.Now}
 }
 
 // Create makes a key and returns it with its secret, which is never shown again.
@@ -112,12 +130,22 @@ func (s *Service) EnsureAdmin(ctx context.Context, secret string) (Key, error) {
 	return toKey(row), nil
 }
 
-// Authenticate returns the live key with this secret.
+// Authenticate returns the live key with this secret. Live keys are cached for
+// CacheTTL, so most calls cost no database round trip; unknown and revoked secrets
+// are never cached.
 func (s *Service) Authenticate(ctx context.Context, secret string) (Key, error) {
 	if secret == "" {
 		return Key{}, ErrUnauthenticated
 	}
-	row, err := s.q.KeyBySecretHash(ctx, s.pool, hashSecret(secret))
+	hash := sha256.Sum256([]byte(secret))
+	now := s.now()
+	s.mu.Lock()
+	c, ok := s.cache[hash]
+	s.mu.Unlock()
+	if ok && now.Before(c.expires) {
+		return c.key, nil
+	}
+	row, err := s.q.KeyBySecretHash(ctx, s.pool, hash[:])
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Key{}, ErrUnauthenticated
 	}
@@ -127,7 +155,25 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Key, error) 
 	if row.RevokeTime != nil {
 		return Key{}, ErrUnauthenticated
 	}
-	return toKey(row), nil
+	key := toKey(row)
+	s.mu.Lock()
+	if len(s.cache) >= maxCachedKeys {
+		clear(s.cache)
+	}
+	s.cache[hash] = cachedKey{key: key, expires: now.Add(CacheTTL)}
+	s.mu.Unlock()
+	return key, nil
+}
+
+// forget drops a key from this replica's cache.
+func (s *Service) forget(keyID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for h, c := range s.cache {
+		if c.key.ID == keyID {
+			delete(s.cache, h)
+		}
+	}
 }
 
 // Revoke revokes a key at once. Revoking a revoked key changes nothing.
@@ -142,6 +188,7 @@ func (s *Service) Revoke(ctx context.Context, keyID string) (Key, error) {
 	if err != nil {
 		return Key{}, fmt.Errorf("revoke api key: %w", err)
 	}
+	s.forget(keyID)
 	return toKey(row), nil
 }
 

@@ -46,7 +46,7 @@ func Start(t testing.TB) *Env {
 	pool := dbtest.NewPool(t)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, pool, log, app.Options{AdminKey: AdminKey, ShutdownTimeout: 5 * time.Second})
+	a, err := app.New(ctx, pool, log, app.Options{AdminKey: AdminKey, ShutdownTimeout: 15 * time.Second})
 	if err != nil {
 		t.Fatalf("apitest: build app: %v", err)
 	}

@@ -9,8 +9,6 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
@@ -20,17 +18,10 @@ import (
 // idempotencyKeyHeader is the REST alternative to a requestId in the body.
 const idempotencyKeyHeader = "idempotency-key"
 
-// httpHandler is the REST side: the gateway, which calls the gRPC server over a
-// client connection so that every REST call passes the same interceptors (auth!) as
+// httpHandler is the REST side: the gateway, which calls the services through the
+// in-process channel so that every REST call passes the same interceptors (auth!) as
 // a gRPC call, plus the operational endpoints.
-func (s *Server) httpHandler(ctx context.Context, grpcAddr string) (http.Handler, func(), error) {
-	conn, err := grpc.NewClient(grpcAddr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(s.deps.MaxBodyBytes)),
-	)
-	if err != nil {
-		return nil, nil, fmt.Errorf("gateway client: %w", err)
-	}
+func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 	gw := runtime.NewServeMux(
 		runtime.WithIncomingHeaderMatcher(func(h string) (string, bool) {
 			switch strings.ToLower(h) {
@@ -51,21 +42,19 @@ func (s *Server) httpHandler(ctx context.Context, grpcAddr string) (http.Handler
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}),
 	)
-	for _, register := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
-		loyaltyv1.RegisterMemberServiceHandler,
-		loyaltyv1.RegisterApiKeyServiceHandler,
-		loyaltyv1.RegisterPointsServiceHandler,
-		loyaltyv1.RegisterLedgerServiceHandler,
+	for _, err := range []error{
+		loyaltyv1.RegisterMemberServiceHandlerClient(ctx, gw, loyaltyv1.NewMemberServiceClient(s.inproc)),
+		loyaltyv1.RegisterApiKeyServiceHandlerClient(ctx, gw, loyaltyv1.NewApiKeyServiceClient(s.inproc)),
+		loyaltyv1.RegisterPointsServiceHandlerClient(ctx, gw, loyaltyv1.NewPointsServiceClient(s.inproc)),
+		loyaltyv1.RegisterLedgerServiceHandlerClient(ctx, gw, loyaltyv1.NewLedgerServiceClient(s.inproc)),
 	} {
-		if err := register(ctx, gw, conn); err != nil {
-			_ = conn.Close()
-			return nil, nil, fmt.Errorf("register gateway: %w", err)
+		if err != nil {
+			return nil, fmt.Errorf("register gateway: %w", err)
 		}
 	}
 	doc, err := openapi.Document()
 	if err != nil {
-		_ = conn.Close()
-		return nil, nil, fmt.Errorf("openapi document: %w", err)
+		return nil, fmt.Errorf("openapi document: %w", err)
 	}
 
 	mux := http.NewServeMux()
@@ -87,7 +76,7 @@ func (s *Server) httpHandler(ctx context.Context, grpcAddr string) (http.Handler
 		_, _ = w.Write(doc)
 	})
 	mux.Handle("/", limitBody(gw, int64(s.deps.MaxBodyBytes)))
-	return mux, func() { _ = conn.Close() }, nil
+	return mux, nil
 }
 
 // limitBody refuses bodies over the limit: at once when the length is declared, and

@@ -142,3 +142,16 @@ func bearerSecret(ctx context.Context) string {
 	}
 	return strings.TrimSpace(secret)
 }
+
+// chainUnary composes interceptors, the first outermost, as grpc.ChainUnaryInterceptor
+// does for the gRPC server.
+func chainUnary(interceptors ...grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		next := handler
+		for i := len(interceptors) - 1; i >= 0; i-- {
+			interceptor, inner := interceptors[i], next
+			next = func(ctx context.Context, req any) (any, error) { return interceptor(ctx, req, info, inner) }
+		}
+		return next(ctx, req)
+	}
+}

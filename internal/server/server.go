@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/fullstorydev/grpchan/inprocgrpc"
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,6 +40,7 @@ type Deps struct {
 type Server struct {
 	deps     Deps
 	grpc     *grpc.Server
+	inproc   *inprocgrpc.Channel
 	registry *prometheus.Registry
 }
 
@@ -56,28 +58,37 @@ func New(d Deps) *Server {
 	registry.MustRegister(metrics)
 	registry.MustRegister(d.Ledger.Collectors()...)
 
+	// Outermost first: the request id is known to every log line; recovery sits
+	// inside logging and metrics so a panic is counted and logged as INTERNAL;
+	// errors are mapped before they are counted; auth runs last, just before the
+	// handler, and its errors are mapped like any other.
+	unary := []grpc.UnaryServerInterceptor{
+		withRequestID,
+		logCalls(d.Log),
+		metrics.UnaryServerInterceptor(),
+		recoverPanics(d.Log),
+		mapErrors(d.Log),
+		authorize(d.Keys),
+	}
 	gs := grpc.NewServer(
 		grpc.MaxRecvMsgSize(d.MaxBodyBytes),
-		// Outermost first: the request id is known to every log line; recovery sits
-		// inside logging and metrics so a panic is counted and logged as INTERNAL;
-		// errors are mapped before they are counted; auth runs last, just before
-		// the handler, and its errors are mapped like any other.
-		grpc.ChainUnaryInterceptor(
-			withRequestID,
-			logCalls(d.Log),
-			metrics.UnaryServerInterceptor(),
-			recoverPanics(d.Log),
-			mapErrors(d.Log),
-			authorize(d.Keys),
-		),
+		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(denyStreams),
 	)
-	loyaltyv1.RegisterMemberServiceServer(gs, &memberServer{ledger: d.Ledger})
-	loyaltyv1.RegisterApiKeyServiceServer(gs, &apiKeyServer{keys: d.Keys})
-	loyaltyv1.RegisterPointsServiceServer(gs, &pointsServer{ledger: d.Ledger})
-	loyaltyv1.RegisterLedgerServiceServer(gs, &ledgerServer{ledger: d.Ledger})
+	// The REST gateway calls the same services through an in-process channel with
+	// the same interceptor chain: same auth, logs and metrics as gRPC, without a
+	// loopback connection and a second round of serialization.
+	inproc := (&inprocgrpc.Channel{}).
+		WithServerUnaryInterceptor(chainUnary(unary...)).
+		WithServerStreamInterceptor(denyStreams)
+	for _, reg := range []grpc.ServiceRegistrar{gs, inproc} {
+		loyaltyv1.RegisterMemberServiceServer(reg, &memberServer{ledger: d.Ledger})
+		loyaltyv1.RegisterApiKeyServiceServer(reg, &apiKeyServer{keys: d.Keys})
+		loyaltyv1.RegisterPointsServiceServer(reg, &pointsServer{ledger: d.Ledger})
+		loyaltyv1.RegisterLedgerServiceServer(reg, &ledgerServer{ledger: d.Ledger})
+	}
 	metrics.InitializeMetrics(gs)
-	return &Server{deps: d, grpc: gs, registry: registry}
+	return &Server{deps: d, grpc: gs, inproc: inproc, registry: registry}
 }
 
 // Registry is the server's metrics registry, for the domain's own collectors.
@@ -86,11 +97,10 @@ func (s *Server) Registry() *prometheus.Registry { return s.registry }
 // Serve serves gRPC on grpcLis and REST on httpLis until ctx is done, then shuts
 // down gracefully: no new calls are accepted, in-flight calls finish.
 func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error {
-	handler, closeGateway, err := s.httpHandler(ctx, grpcLis.Addr().String())
+	handler, err := s.httpHandler(ctx)
 	if err != nil {
 		return err
 	}
-	defer closeGateway()
 	httpSrv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
