@@ -29,10 +29,12 @@ var WallClock Clock = wallClock{}
 
 // Service is the ledger.
 type Service struct {
-	pool    *pgxpool.Pool
-	q       *ledgerdb.Queries
-	clock   Clock
-	retries *prometheus.CounterVec
+	pool      *pgxpool.Pool
+	q         *ledgerdb.Queries
+	clock     Clock
+	retries   *prometheus.CounterVec
+	committer *committer
+	batchSize prometheus.Histogram
 }
 
 // Option configures the Service.
@@ -52,11 +54,31 @@ func NewService(pool *pgxpool.Pool, opts ...Option) *Service {
 			Help: "Ledger transactions run again after a deadlock or serialization failure.",
 		}, []string{"reason"}),
 	}
+	s.batchSize = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "loyalty_ledger_commit_batch_entries",
+		Help:    "Entries committed together by group commit.",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
+	})
+	s.committer = newCommitter(s, DefaultMaxBatch, DefaultMaxFlushers)
 	for _, o := range opts {
 		o(s)
 	}
 	return s
 }
 
+// Group commit defaults: at most this many entries per batch, and batches in flight.
+const (
+	DefaultMaxBatch    = 64
+	DefaultMaxFlushers = 2
+)
+
+// WithGroupCommit sets how many entries a batch may hold and how many batches may
+// be in flight at once. WithGroupCommit(1, n) commits every entry on its own.
+func WithGroupCommit(maxBatch, maxFlushers int) Option {
+	return func(s *Service) { s.committer = newCommitter(s, max(1, maxBatch), max(1, maxFlushers)) }
+}
+
 // Collectors are the ledger's metrics, for the server's registry.
-func (s *Service) Collectors() []prometheus.Collector { return []prometheus.Collector{s.retries} }
+func (s *Service) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{s.retries, s.batchSize}
+}

@@ -46,48 +46,74 @@ type plan struct {
 // errNotApplied: the append matched no balance row (unknown member or overdraft).
 var errNotApplied = errors.New("entry not applied")
 
-// append runs the single write statement on db (the pool, for a one-statement
-// autocommit write, or the caller's transaction).
-func (s *Service) append(ctx context.Context, db ledgerdb.DBTX, p plan) (Entry, error) {
-	if err := checkBalanced(p.postings); err != nil {
-		return Entry{}, fmt.Errorf("%s entry for %s: %w", p.kind, p.memberID, err)
+// appendAll runs the write statement for each plan in one round trip on db. On the
+// pool the statements form one implicit transaction: they commit together, or, when
+// err is set, none of them does. applied[i] is false when plan i matched no balance
+// row (unknown member or overdraft), which does not fail the others.
+func (s *Service) appendAll(ctx context.Context, db ledgerdb.DBTX, plans []plan) (entries []Entry, applied []bool, err error) {
+	params := make([]ledgerdb.AppendEntryParams, len(plans))
+	for i, p := range plans {
+		if err := checkBalanced(p.postings); err != nil {
+			return nil, nil, fmt.Errorf("%s entry for %s: %w", p.kind, p.memberID, err)
+		}
+		d, sysAccounts, sysAmounts := split(p.postings)
+		accounts := make([]string, len(p.postings))
+		amounts := make([]int64, len(p.postings))
+		for j, posting := range p.postings {
+			accounts[j], amounts[j] = posting.Account, posting.Amount
+		}
+		params[i] = ledgerdb.AppendEntryParams{
+			DAvailable: d.available, DPending: d.pending, DHeld: d.held,
+			MemberID: p.memberID, CheckAvailable: !p.allowNegative,
+			Kind: string(p.kind), Accounts: accounts, Amounts: amounts,
+			RequestID: p.requestID, Fingerprint: p.fingerprint, OrderID: optional(p.orderID), HoldID: optionalID(p.holdID),
+			ReversesEntryID: optionalID(p.reverses), Memo: p.memo, ActorKeyID: p.actorKeyID,
+			SystemAccounts: sysAccounts, SystemAmounts: sysAmounts,
+		}
 	}
-	d, sysAccounts, sysAmounts := split(p.postings)
-	accounts := make([]string, len(p.postings))
-	amounts := make([]int64, len(p.postings))
-	for i, posting := range p.postings {
-		accounts[i], amounts[i] = posting.Account, posting.Amount
-	}
-	row, err := s.q.AppendEntry(ctx, db, ledgerdb.AppendEntryParams{
-		DAvailable: d.available, DPending: d.pending, DHeld: d.held,
-		MemberID: p.memberID, CheckAvailable: !p.allowNegative,
-		Kind: string(p.kind), Accounts: accounts, Amounts: amounts,
-		RequestID: p.requestID, OrderID: optional(p.orderID), HoldID: optionalID(p.holdID),
-		ReversesEntryID: optionalID(p.reverses), Memo: p.memo, ActorKeyID: p.actorKeyID,
-		Fingerprint: p.fingerprint, SystemAccounts: sysAccounts, SystemAmounts: sysAmounts,
+	entries = make([]Entry, len(plans))
+	applied = make([]bool, len(plans))
+	results := s.q.AppendEntry(ctx, db, params)
+	results.QueryRow(func(i int, row ledgerdb.AppendEntryRow, rowErr error) {
+		switch {
+		case rowErr == nil:
+			entries[i], applied[i] = toEntry(ledgerdb.Entry(row)), true
+		case errors.Is(rowErr, pgx.ErrNoRows):
+		case err == nil:
+			err = fmt.Errorf("append %s entry for %s: %w", plans[i].kind, plans[i].memberID, rowErr)
+		}
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Entry{}, errNotApplied
+	if closeErr := results.Close(); err == nil && closeErr != nil {
+		err = fmt.Errorf("append entries: %w", closeErr)
 	}
 	if err != nil {
-		return Entry{}, fmt.Errorf("append %s entry for %s: %w", p.kind, p.memberID, err)
+		return nil, nil, err
 	}
-	return toEntry(ledgerdb.Entry(row)), nil
+	return entries, applied, nil
 }
 
-// post appends a plan that needs nothing read first, as one autocommit statement:
-// one round trip to the database. Repeats and refusals are sorted out afterwards.
+// append runs the write statement for one plan, inside the caller's transaction
+// or, on the pool, as its own.
+func (s *Service) append(ctx context.Context, db ledgerdb.DBTX, p plan) (Entry, error) {
+	entries, applied, err := s.appendAll(ctx, db, []plan{p})
+	if err != nil {
+		return Entry{}, err
+	}
+	if !applied[0] {
+		return Entry{}, errNotApplied
+	}
+	return entries[0], nil
+}
+
+// post appends a plan that needs nothing read first. Concurrent posts are grouped
+// into one round trip and one commit (see committer); repeats and refusals are
+// sorted out afterwards.
 func (s *Service) post(ctx context.Context, p plan) (Entry, error) {
-	var entry Entry
-	err := s.retry(ctx, func() error {
-		var err error
-		entry, err = s.append(ctx, s.pool, p)
-		return err
-	})
+	entry, err := s.committer.submit(ctx, p)
 	switch {
 	case err == nil:
 		return entry, nil
-	case database.IsUniqueViolation(err, "idempotency_keys_pkey"):
+	case database.IsUniqueViolation(err, "entries_request_idx"):
 		return s.replay(ctx, p)
 	case errors.Is(err, errNotApplied):
 		// A racing duplicate may have committed first and spent the points: it
@@ -131,19 +157,15 @@ func (s *Service) retry(ctx context.Context, fn func() error) error {
 
 // stored returns the entry a request already produced, if it did.
 func (s *Service) stored(ctx context.Context, db ledgerdb.DBTX, p plan) (Entry, bool, error) {
-	key, err := s.q.GetIdempotencyKey(ctx, db, ledgerdb.GetIdempotencyKeyParams{MemberID: p.memberID, RequestID: p.requestID})
+	row, err := s.q.EntryByRequest(ctx, db, ledgerdb.EntryByRequestParams{MemberID: p.memberID, RequestID: p.requestID})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Entry{}, false, nil
 	}
 	if err != nil {
 		return Entry{}, false, fmt.Errorf("look up request %q: %w", p.requestID, err)
 	}
-	if !bytes.Equal(key.Fingerprint, p.fingerprint) {
+	if !bytes.Equal(row.Fingerprint, p.fingerprint) {
 		return Entry{}, true, ErrIdempotencyConflict.With("requestId %q was already used with a different request", p.requestID)
-	}
-	row, err := s.q.GetEntry(ctx, db, key.EntryID)
-	if err != nil {
-		return Entry{}, true, fmt.Errorf("load entry %d of request %q: %w", key.EntryID, p.requestID, err)
 	}
 	return toEntry(row), true, nil
 }

@@ -25,6 +25,9 @@ type config struct {
 	MaxBodyBytes    int
 	MaxDBConns      int
 	ShutdownTimeout time.Duration
+	PprofAddr       string
+	GroupCommit     int
+	CommitFlushers  int
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -54,6 +57,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.LogFormat, "log-format", env("LOYALTY_LOG_FORMAT", "text"), "text or json (LOYALTY_LOG_FORMAT)")
 	fs.IntVar(&c.MaxBodyBytes, "max-body-bytes", envInt("LOYALTY_MAX_BODY_BYTES", 1<<20), "largest accepted request body (LOYALTY_MAX_BODY_BYTES)")
 	fs.IntVar(&c.MaxDBConns, "max-db-conns", envInt("LOYALTY_MAX_DB_CONNS", 32), "database connection pool size (LOYALTY_MAX_DB_CONNS)")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", env("LOYALTY_PPROF_ADDR", ""), "serve Go profiles (net/http/pprof) on this address; empty: off (LOYALTY_PPROF_ADDR)")
+	fs.IntVar(&c.GroupCommit, "group-commit", envInt("LOYALTY_GROUP_COMMIT", 64), "most entries committed together by group commit; 1 turns it off (LOYALTY_GROUP_COMMIT)")
+	fs.IntVar(&c.CommitFlushers, "commit-flushers", envInt("LOYALTY_COMMIT_FLUSHERS", 2), "group-commit batches in flight at once (LOYALTY_COMMIT_FLUSHERS)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long in-flight calls may finish at shutdown")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -63,6 +69,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return config{}, errors.New("log format must be text or json")
+	}
+	if c.GroupCommit < 1 || c.GroupCommit > 1000 || c.CommitFlushers < 1 || c.CommitFlushers > 64 {
+		return config{}, errors.New("group commit must be 1-1000 and commit flushers 1-64")
 	}
 	if c.MaxBodyBytes < 1024 {
 		return config{}, errors.New("max body bytes must be at least 1024")
@@ -83,7 +92,8 @@ func (c config) logAttrs() []any {
 	return []any{
 		"httpAddr", c.HTTPAddr, "grpcAddr", c.GRPCAddr, "database", db, "adminKey", adminKey,
 		"demo", c.Demo, "logLevel", c.LogLevel.String(), "maxBodyBytes", c.MaxBodyBytes,
-		"maxDBConns", c.MaxDBConns, "shutdownTimeout", c.ShutdownTimeout,
+		"maxDBConns", c.MaxDBConns, "shutdownTimeout", c.ShutdownTimeout, "pprofAddr", c.PprofAddr,
+		"groupCommit", c.GroupCommit, "commitFlushers", c.CommitFlushers,
 	}
 }
 

@@ -9,7 +9,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -81,6 +84,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	application, err := app.New(ctx, pool, log, app.Options{
 		AdminKey: adminKey, MaxBodyBytes: cfg.MaxBodyBytes, ShutdownTimeout: cfg.ShutdownTimeout,
+		GroupCommitBatch: cfg.GroupCommit, GroupCommitFlushers: cfg.CommitFlushers,
 	})
 	if err != nil {
 		return err
@@ -100,6 +104,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		printDemo(stdout, httpLis.Addr().String(), grpcLis.Addr().String(), adminKey)
+	}
+	if cfg.PprofAddr != "" {
+		if err := servePprof(ctx, cfg.PprofAddr, log); err != nil {
+			return err
+		}
 	}
 	log.Info("serving", "rest", httpLis.Addr().String(), "grpc", grpcLis.Addr().String())
 	bgCtx, stopBackground := context.WithCancel(ctx)
@@ -159,4 +168,22 @@ func demoAdminKey(dataDir string) (string, error) {
 		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	return secret, nil
+}
+
+// servePprof serves Go profiles on their own listener (never on the API port) until
+// ctx ends.
+func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen pprof on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { <-ctx.Done(); _ = srv.Close() }()
+	go func() { _ = srv.Serve(lis) }()
+	log.Info("serving Go profiles", "addr", lis.Addr().String())
+	return nil
 }

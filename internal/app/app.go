@@ -19,6 +19,10 @@ type Options struct {
 	AdminKey        string // guaranteed to exist as an admin key, if set
 	MaxBodyBytes    int
 	ShutdownTimeout time.Duration
+	// GroupCommitBatch and GroupCommitFlushers tune the ledger's group commit
+	// (zero: the ledger's defaults; a batch of 1 commits every entry alone).
+	GroupCommitBatch    int
+	GroupCommitFlushers int
 }
 
 // App is the wired application.
@@ -32,7 +36,7 @@ type App struct {
 func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options) (*App, error) {
 	a := &App{
 		Keys:   access.NewService(pool),
-		Ledger: ledger.NewService(pool),
+		Ledger: ledger.NewService(pool, ledgerOptions(opts)...),
 	}
 	if opts.AdminKey != "" {
 		if _, err := a.Keys.EnsureAdmin(ctx, opts.AdminKey); err != nil {
@@ -44,4 +48,18 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options
 		MaxBodyBytes: opts.MaxBodyBytes, ShutdownTimeout: opts.ShutdownTimeout,
 	})
 	return a, nil
+}
+
+func ledgerOptions(opts Options) []ledger.Option {
+	if opts.GroupCommitBatch == 0 && opts.GroupCommitFlushers == 0 {
+		return nil
+	}
+	batch, flushers := opts.GroupCommitBatch, opts.GroupCommitFlushers
+	if batch == 0 {
+		batch = ledger.DefaultMaxBatch
+	}
+	if flushers == 0 {
+		flushers = ledger.DefaultMaxFlushers
+	}
+	return []ledger.Option{ledger.WithGroupCommit(batch, flushers)}
 }

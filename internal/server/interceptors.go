@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strings"
+	"time"
 
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -21,9 +21,16 @@ import (
 type ctxKey int
 
 const (
-	requestIDKey ctxKey = iota
+	callKey ctxKey = iota
 	principalKey
 )
+
+// call is what the outer interceptors learn about a call as it goes: the request id
+// at once, the key once authenticated (for the log line written on the way out).
+type call struct {
+	requestID string
+	keyID     string
+}
 
 // requestIDHeader carries the request id in both directions (gRPC metadata, and the
 // X-Request-Id HTTP header through the gateway).
@@ -44,12 +51,14 @@ func withRequestID(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handle
 		id = hex.EncodeToString(b)
 	}
 	_ = grpc.SetHeader(ctx, metadata.Pairs(requestIDHeader, id))
-	return handler(context.WithValue(ctx, requestIDKey, id), req)
+	return handler(context.WithValue(ctx, callKey, &call{requestID: id}), req)
 }
 
 func requestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if c, ok := ctx.Value(callKey).(*call); ok {
+		return c.requestID
+	}
+	return ""
 }
 
 // PrincipalFrom returns the authenticated key of the call.
@@ -59,27 +68,37 @@ func PrincipalFrom(ctx context.Context) (access.Key, bool) {
 }
 
 // logCalls logs every finished call: successes at debug level, caller errors at info,
-// server errors at error level.
+// server errors at error level. Nothing is formatted for a level that is off.
 func logCalls(log *slog.Logger) grpc.UnaryServerInterceptor {
-	return logging.UnaryServerInterceptor(
-		logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
-			log.Log(ctx, slog.Level(lvl), msg, fields...)
-		}),
-		logging.WithLogOnEvents(logging.FinishCall),
-		logging.WithLevels(func(code codes.Code) logging.Level {
-			switch code {
-			case codes.OK:
-				return logging.LevelDebug
-			case codes.Internal, codes.Unknown, codes.DataLoss, codes.Unimplemented:
-				return logging.LevelError
-			default:
-				return logging.LevelInfo
-			}
-		}),
-		logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
-			return logging.Fields{"requestId", requestIDFrom(ctx)}
-		}),
-	)
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		start := time.Now()
+		resp, err := handler(ctx, req)
+		code := status.Code(err)
+		level := slog.LevelInfo
+		switch code {
+		case codes.OK:
+			level = slog.LevelDebug
+		case codes.Internal, codes.Unknown, codes.DataLoss, codes.Unimplemented:
+			level = slog.LevelError
+		}
+		if !log.Enabled(ctx, level) {
+			return resp, err
+		}
+		attrs := []slog.Attr{
+			slog.String("method", info.FullMethod),
+			slog.String("code", code.String()),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("requestId", requestIDFrom(ctx)),
+		}
+		if c, ok := ctx.Value(callKey).(*call); ok && c.keyID != "" {
+			attrs = append(attrs, slog.String("keyId", c.keyID))
+		}
+		if err != nil {
+			attrs = append(attrs, slog.String("error", status.Convert(err).Message()))
+		}
+		log.LogAttrs(ctx, level, "call", attrs...)
+		return resp, err
+	}
 }
 
 // recoverPanics turns a panic into INTERNAL, logging the stack once.
@@ -113,6 +132,9 @@ func authorize(keys authenticator) grpc.UnaryServerInterceptor {
 		key, err := keys.Authenticate(ctx, bearerSecret(ctx))
 		if err != nil {
 			return nil, err
+		}
+		if c, ok := ctx.Value(callKey).(*call); ok {
+			c.keyID = key.ID
 		}
 		if !Allowed(key.Role, info.FullMethod) {
 			return nil, status.Errorf(codes.PermissionDenied, "role %s may not call %s", key.Role, info.FullMethod)

@@ -41,7 +41,10 @@ CREATE TABLE entries (
     available_after   bigint      NOT NULL,
     pending_after     bigint      NOT NULL,
     held_after        bigint      NOT NULL,
+    -- Idempotency: the caller's request id, unique per member, and a hash of the
+    -- request, so a reused id with another body is recognised.
     request_id        text        NOT NULL,
+    fingerprint       bytea       NOT NULL,
     order_id          text,
     hold_id           bigint,
     reverses_entry_id bigint      REFERENCES entries (entry_id),
@@ -55,6 +58,7 @@ CREATE TABLE entries (
     )
 );
 CREATE INDEX entries_member_idx ON entries (member_id, entry_id DESC);
+CREATE UNIQUE INDEX entries_request_idx ON entries (member_id, request_id);
 CREATE UNIQUE INDEX entries_reversed_once ON entries (reverses_entry_id) WHERE reverses_entry_id IS NOT NULL;
 CREATE INDEX entries_hold_idx ON entries (hold_id) WHERE hold_id IS NOT NULL;
 
@@ -79,17 +83,6 @@ SELECT e.entry_id,
        e.kind,
        e.create_time
 FROM entries e, unnest(e.accounts, e.amounts) AS p (account, amount);
-
--- Idempotency: one row per (member, request id), written in the same statement as
--- the entry it produced.
-CREATE TABLE idempotency_keys (
-    member_id   text        NOT NULL,
-    request_id  text        NOT NULL,
-    fingerprint bytea       NOT NULL,
-    entry_id    bigint      NOT NULL,
-    create_time timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (member_id, request_id)
-);
 
 CREATE TABLE system_balances (
     account text   PRIMARY KEY CHECK (account LIKE 'system:%'),
@@ -120,7 +113,6 @@ CREATE INDEX holds_expiry_idx ON holds (expire_time) WHERE status = 'ACTIVE';
 DROP TABLE holds;
 DROP TABLE system_deltas;
 DROP TABLE system_balances;
-DROP TABLE idempotency_keys;
 DROP VIEW postings;
 DROP TABLE entries;
 DROP FUNCTION ledger_refuse_change();

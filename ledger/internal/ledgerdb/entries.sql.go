@@ -10,102 +10,18 @@ import (
 	"time"
 )
 
-const appendEntry = `-- name: AppendEntry :one
-WITH moved AS (
-    UPDATE member_balances AS b
-    SET available = b.available + $1::bigint,
-        pending   = b.pending + $2::bigint,
-        held      = b.held + $3::bigint
-    WHERE b.member_id = $4::text
-      AND (NOT $5::boolean OR b.available + $1::bigint >= 0)
-    RETURNING b.member_id, b.available, b.pending, b.held
-), entry AS (
-    INSERT INTO entries (member_id, kind, accounts, amounts, available_after, pending_after, held_after,
-                         request_id, order_id, hold_id, reverses_entry_id, memo, actor_key_id)
-    SELECT moved.member_id, $6::text, $7::text[], $8::bigint[],
-           moved.available, moved.pending, moved.held,
-           $9::text, $10::text, $11::bigint,
-           $12::bigint, $13::text, $14::text
-    FROM moved
-    RETURNING entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time
-), idem AS (
-    INSERT INTO idempotency_keys (member_id, request_id, fingerprint, entry_id)
-    SELECT entry.member_id, entry.request_id, $15::bytea, entry.entry_id FROM entry
-), sys AS (
-    INSERT INTO system_deltas (account, amount)
-    SELECT ($16::text[])[i], ($17::bigint[])[i]
-    FROM entry, generate_subscripts($16::text[], 1) AS i
-)
-SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after,
-       request_id, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time
-FROM entry
+const entryByRequest = `-- name: EntryByRequest :one
+SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time FROM entries WHERE member_id = $1 AND request_id = $2
 `
 
-type AppendEntryParams struct {
-	DAvailable      int64
-	DPending        int64
-	DHeld           int64
-	MemberID        string
-	CheckAvailable  bool
-	Kind            string
-	Accounts        []string
-	Amounts         []int64
-	RequestID       string
-	OrderID         *string
-	HoldID          *int64
-	ReversesEntryID *int64
-	Memo            string
-	ActorKeyID      string
-	Fingerprint     []byte
-	SystemAccounts  []string
-	SystemAmounts   []int64
+type EntryByRequestParams struct {
+	MemberID  string
+	RequestID string
 }
 
-type AppendEntryRow struct {
-	EntryID         int64
-	MemberID        string
-	Kind            string
-	Accounts        []string
-	Amounts         []int64
-	AvailableAfter  int64
-	PendingAfter    int64
-	HeldAfter       int64
-	RequestID       string
-	OrderID         *string
-	HoldID          *int64
-	ReversesEntryID *int64
-	Memo            string
-	ActorKeyID      string
-	CreateTime      time.Time
-}
-
-// The one write path of the ledger, in a single statement: move the member's
-// balances (refusing an overdraft under the row lock), insert the entry with its
-// running balances, record the idempotency key, and queue the system postings for
-// the roll-up. No row comes back when the member is unknown or the available balance
-// would go below zero (with check_available); a repeated (member, request id) fails
-// on the idempotency key. Either way nothing is written.
-func (q *Queries) AppendEntry(ctx context.Context, db DBTX, arg AppendEntryParams) (AppendEntryRow, error) {
-	row := db.QueryRow(ctx, appendEntry,
-		arg.DAvailable,
-		arg.DPending,
-		arg.DHeld,
-		arg.MemberID,
-		arg.CheckAvailable,
-		arg.Kind,
-		arg.Accounts,
-		arg.Amounts,
-		arg.RequestID,
-		arg.OrderID,
-		arg.HoldID,
-		arg.ReversesEntryID,
-		arg.Memo,
-		arg.ActorKeyID,
-		arg.Fingerprint,
-		arg.SystemAccounts,
-		arg.SystemAmounts,
-	)
-	var i AppendEntryRow
+func (q *Queries) EntryByRequest(ctx context.Context, db DBTX, arg EntryByRequestParams) (Entry, error) {
+	row := db.QueryRow(ctx, entryByRequest, arg.MemberID, arg.RequestID)
+	var i Entry
 	err := row.Scan(
 		&i.EntryID,
 		&i.MemberID,
@@ -116,6 +32,7 @@ func (q *Queries) AppendEntry(ctx context.Context, db DBTX, arg AppendEntryParam
 		&i.PendingAfter,
 		&i.HeldAfter,
 		&i.RequestID,
+		&i.Fingerprint,
 		&i.OrderID,
 		&i.HoldID,
 		&i.ReversesEntryID,
@@ -127,7 +44,7 @@ func (q *Queries) AppendEntry(ctx context.Context, db DBTX, arg AppendEntryParam
 }
 
 const getEntry = `-- name: GetEntry :one
-SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time FROM entries WHERE entry_id = $1
+SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time FROM entries WHERE entry_id = $1
 `
 
 func (q *Queries) GetEntry(ctx context.Context, db DBTX, entryID int64) (Entry, error) {
@@ -143,6 +60,7 @@ func (q *Queries) GetEntry(ctx context.Context, db DBTX, entryID int64) (Entry, 
 		&i.PendingAfter,
 		&i.HeldAfter,
 		&i.RequestID,
+		&i.Fingerprint,
 		&i.OrderID,
 		&i.HoldID,
 		&i.ReversesEntryID,
@@ -150,27 +68,6 @@ func (q *Queries) GetEntry(ctx context.Context, db DBTX, entryID int64) (Entry, 
 		&i.ActorKeyID,
 		&i.CreateTime,
 	)
-	return i, err
-}
-
-const getIdempotencyKey = `-- name: GetIdempotencyKey :one
-SELECT fingerprint, entry_id FROM idempotency_keys WHERE member_id = $1 AND request_id = $2
-`
-
-type GetIdempotencyKeyParams struct {
-	MemberID  string
-	RequestID string
-}
-
-type GetIdempotencyKeyRow struct {
-	Fingerprint []byte
-	EntryID     int64
-}
-
-func (q *Queries) GetIdempotencyKey(ctx context.Context, db DBTX, arg GetIdempotencyKeyParams) (GetIdempotencyKeyRow, error) {
-	row := db.QueryRow(ctx, getIdempotencyKey, arg.MemberID, arg.RequestID)
-	var i GetIdempotencyKeyRow
-	err := row.Scan(&i.Fingerprint, &i.EntryID)
 	return i, err
 }
 
@@ -191,7 +88,7 @@ func (q *Queries) GetMemberBalance(ctx context.Context, db DBTX, memberID string
 }
 
 const getReversal = `-- name: GetReversal :one
-SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time FROM entries WHERE reverses_entry_id = $1
+SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time FROM entries WHERE reverses_entry_id = $1
 `
 
 func (q *Queries) GetReversal(ctx context.Context, db DBTX, reversesEntryID *int64) (Entry, error) {
@@ -207,6 +104,7 @@ func (q *Queries) GetReversal(ctx context.Context, db DBTX, reversesEntryID *int
 		&i.PendingAfter,
 		&i.HeldAfter,
 		&i.RequestID,
+		&i.Fingerprint,
 		&i.OrderID,
 		&i.HoldID,
 		&i.ReversesEntryID,
@@ -218,7 +116,7 @@ func (q *Queries) GetReversal(ctx context.Context, db DBTX, reversesEntryID *int
 }
 
 const listMemberEntries = `-- name: ListMemberEntries :many
-SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time FROM entries
+SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time FROM entries
 WHERE member_id = $1
   AND entry_id < $2
   AND (cardinality($3::text[]) = 0 OR kind = ANY ($3::text[]))
@@ -264,6 +162,7 @@ func (q *Queries) ListMemberEntries(ctx context.Context, db DBTX, arg ListMember
 			&i.PendingAfter,
 			&i.HeldAfter,
 			&i.RequestID,
+			&i.Fingerprint,
 			&i.OrderID,
 			&i.HoldID,
 			&i.ReversesEntryID,

@@ -27,6 +27,7 @@ type Entry struct {
 	PendingAfter    int64
 	HeldAfter       int64
 	RequestID       string
+	Fingerprint     []byte
 	OrderID         *string
 	HoldID          *int64
 	ReversesEntryID *int64
@@ -44,14 +45,6 @@ type Hold struct {
 	OrderID        *string
 	CreateTime     time.Time
 	ExpireTime     time.Time
-}
-
-type IdempotencyKey struct {
-	MemberID    string
-	RequestID   string
-	Fingerprint []byte
-	EntryID     int64
-	CreateTime  time.Time
 }
 
 type Member struct {

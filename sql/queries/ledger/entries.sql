@@ -1,10 +1,10 @@
--- name: AppendEntry :one
+-- name: AppendEntry :batchone
 -- The one write path of the ledger, in a single statement: move the member's
 -- balances (refusing an overdraft under the row lock), insert the entry with its
--- running balances, record the idempotency key, and queue the system postings for
--- the roll-up. No row comes back when the member is unknown or the available balance
--- would go below zero (with check_available); a repeated (member, request id) fails
--- on the idempotency key. Either way nothing is written.
+-- running balances and the request's idempotency key, and queue the system postings
+-- for the roll-up. No row comes back when the member is unknown or the available
+-- balance would go below zero (with check_available); a repeated (member, request id)
+-- fails on entries_request_idx. Either way nothing is written.
 WITH moved AS (
     UPDATE member_balances AS b
     SET available = b.available + @d_available::bigint,
@@ -15,27 +15,22 @@ WITH moved AS (
     RETURNING b.member_id, b.available, b.pending, b.held
 ), entry AS (
     INSERT INTO entries (member_id, kind, accounts, amounts, available_after, pending_after, held_after,
-                         request_id, order_id, hold_id, reverses_entry_id, memo, actor_key_id)
+                         request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id)
     SELECT moved.member_id, @kind::text, @accounts::text[], @amounts::bigint[],
            moved.available, moved.pending, moved.held,
-           @request_id::text, sqlc.narg(order_id)::text, sqlc.narg(hold_id)::bigint,
+           @request_id::text, @fingerprint::bytea, sqlc.narg(order_id)::text, sqlc.narg(hold_id)::bigint,
            sqlc.narg(reverses_entry_id)::bigint, @memo::text, @actor_key_id::text
     FROM moved
     RETURNING *
-), idem AS (
-    INSERT INTO idempotency_keys (member_id, request_id, fingerprint, entry_id)
-    SELECT entry.member_id, entry.request_id, @fingerprint::bytea, entry.entry_id FROM entry
 ), sys AS (
     INSERT INTO system_deltas (account, amount)
     SELECT (@system_accounts::text[])[i], (@system_amounts::bigint[])[i]
     FROM entry, generate_subscripts(@system_accounts::text[], 1) AS i
 )
-SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after,
-       request_id, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time
-FROM entry;
+SELECT * FROM entry;
 
--- name: GetIdempotencyKey :one
-SELECT fingerprint, entry_id FROM idempotency_keys WHERE member_id = $1 AND request_id = $2;
+-- name: EntryByRequest :one
+SELECT * FROM entries WHERE member_id = $1 AND request_id = $2;
 
 -- name: GetEntry :one
 SELECT * FROM entries WHERE entry_id = $1;
