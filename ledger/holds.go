@@ -88,9 +88,10 @@ func (s *Service) CreateHold(ctx context.Context, actor Actor, cmd CreateHold) (
 	}
 	var res HoldResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		now := s.clock.Now()
 		row, err := s.q.InsertHold(ctx, tx, ledgerdb.InsertHoldParams{
 			MemberID: cmd.MemberID, Points: cmd.Points, OrderID: optional(cmd.OrderID),
-			ExpireTime: s.clock.Now().Add(ttl),
+			CreateTime: now, ExpireTime: now.Add(ttl),
 		})
 		if err != nil {
 			return fmt.Errorf("insert hold: %w", err)
@@ -246,7 +247,7 @@ func (s *Service) ExpireHolds(ctx context.Context, limit int32) (int, error) {
 		}
 		for _, row := range rows {
 			h := toHold(row)
-			p := plan{memberID: h.MemberID, kind: KindHoldExpire, requestID: "hold-expiry:" + strconv.FormatInt(h.ID, 10),
+			p := plan{memberID: h.MemberID, kind: KindHoldExpire, requestID: systemRequestID("hold-expiry", h.ID),
 				fingerprint: fingerprint("expire", h.ID), postings: releasePostings(h.Points), holdID: h.ID,
 				orderID: h.OrderID, memo: "hold expired", actorKeyID: "system"}
 			if _, err := s.append(ctx, tx, p); err != nil {

@@ -223,3 +223,9 @@ func optionalID(id int64) *int64 {
 	}
 	return &id
 }
+
+// systemRequestID names an entry the engine makes by itself (hold expiry, ...). The
+// '#' cannot appear in a caller's requestId, so no caller can take the id first.
+func systemRequestID(job string, id int64) string {
+	return "system#" + job + ":" + strconv.FormatInt(id, 10)
+}

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"flag"
+	"math"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
@@ -18,6 +21,27 @@ func (c *client) keys() loyaltyv1.ApiKeyServiceClient {
 }
 func (c *client) members() loyaltyv1.MemberServiceClient {
 	return loyaltyv1.NewMemberServiceClient(c.conn)
+}
+func (c *client) points() loyaltyv1.PointsServiceClient {
+	return loyaltyv1.NewPointsServiceClient(c.conn)
+}
+func (c *client) ledger() loyaltyv1.LedgerServiceClient {
+	return loyaltyv1.NewLedgerServiceClient(c.conn)
+}
+
+// requestIDHelp explains --request-id on every command that moves points.
+const requestIDHelp = "idempotency key; pass the same one to retry safely (default: a new random one, so a retry would apply again)"
+
+// requestID is the given --request-id or, without one, a random one.
+func requestID(given string) (string, error) {
+	if given != "" {
+		return given, nil
+	}
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return "ctl-" + hex.EncodeToString(b), nil
 }
 
 func init() {
@@ -64,6 +88,72 @@ func init() {
 					return nil, err
 				}
 				return c.members().GetMember(ctx, &loyaltyv1.GetMemberRequest{MemberId: pos[0]})
+			}},
+	}
+	commands["points"] = map[string]command{
+		"earn": {args: "MEMBER_ID --points N [--request-id ID] [--order-id ID] [--reason TEXT]",
+			help: "credit points (pass --request-id to make retries safe)",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				points := fs.Int64("points", 0, "points to credit")
+				reqID := fs.String("request-id", "", requestIDHelp)
+				orderID := fs.String("order-id", "", "the order the points are for")
+				reason := fs.String("reason", "", "why the points are credited")
+				pos, err := parse(fs, args, 1)
+				if err != nil {
+					return nil, err
+				}
+				id, err := requestID(*reqID)
+				if err != nil {
+					return nil, err
+				}
+				return c.points().Earn(ctx, &loyaltyv1.EarnRequest{MemberId: pos[0], RequestId: id, Points: *points, OrderId: *orderID, Reason: *reason})
+			}},
+		"redeem": {args: "MEMBER_ID --points N [--request-id ID] [--order-id ID] [--memo TEXT]",
+			help: "spend available points (pass --request-id to make retries safe)",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				points := fs.Int64("points", 0, "points to spend")
+				reqID := fs.String("request-id", "", requestIDHelp)
+				orderID := fs.String("order-id", "", "the order the points pay for")
+				memo := fs.String("memo", "", "a note on the entry")
+				pos, err := parse(fs, args, 1)
+				if err != nil {
+					return nil, err
+				}
+				id, err := requestID(*reqID)
+				if err != nil {
+					return nil, err
+				}
+				return c.points().Redeem(ctx, &loyaltyv1.RedeemRequest{MemberId: pos[0], RequestId: id, Points: *points, OrderId: *orderID, Memo: *memo})
+			}},
+		"balance": {args: "MEMBER_ID", help: "show a member's available, pending and held points",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				pos, err := parse(fs, args, 1)
+				if err != nil {
+					return nil, err
+				}
+				return c.points().GetBalance(ctx, &loyaltyv1.GetBalanceRequest{MemberId: pos[0]})
+			}},
+		"activity": {args: "MEMBER_ID [--page-size N] [--page-token T]", help: "a member's statement, newest first",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				size := fs.Int("page-size", 0, "entries per page, 1-200 (default 50)")
+				token := fs.String("page-token", "", "nextPageToken of the previous page")
+				pos, err := parse(fs, args, 1)
+				if err != nil {
+					return nil, err
+				}
+				if *size < 0 || *size > math.MaxInt32 {
+					return nil, errUsage
+				}
+				return c.points().ListActivity(ctx, &loyaltyv1.ListActivityRequest{MemberId: pos[0], PageSize: int32(*size), PageToken: *token})
+			}},
+	}
+	commands["ledger"] = map[string]command{
+		"verify": {args: "", help: "prove the books balance (auditor)",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				if _, err := parse(fs, args, 0); err != nil {
+					return nil, err
+				}
+				return c.ledger().VerifyLedger(ctx, &loyaltyv1.VerifyLedgerRequest{})
 			}},
 	}
 }

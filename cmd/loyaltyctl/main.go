@@ -34,8 +34,12 @@ const (
 	exitUsage = 2 // the command line is wrong
 )
 
-// errUsage marks a command-line mistake.
-var errUsage = errors.New("usage")
+// errUsage marks a command-line mistake; errBadFlag one the flag package has
+// already explained (with the usage).
+var (
+	errUsage   = errors.New("usage")
+	errBadFlag = fmt.Errorf("bad flag: %w", errUsage)
+)
 
 // command is one `GROUP COMMAND`.
 type command struct {
@@ -93,7 +97,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	msg, err := cmd.run(ctx, &client{conn: conn}, fs, rest[2:])
 	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
-		if errors.Is(err, errUsage) {
+		if errors.Is(err, errUsage) && !errors.Is(err, errBadFlag) {
 			fs.Usage()
 		}
 		return exitUsage
@@ -134,7 +138,10 @@ func parse(fs *flag.FlagSet, args []string, positional int) ([]string, error) {
 		pos = append(pos, a)
 	}
 	if err := fs.Parse(flags); err != nil {
-		return nil, err
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, errBadFlag
 	}
 	if len(pos) != positional {
 		return nil, errUsage

@@ -71,8 +71,8 @@ func list(t testing.TB, v any) []map[string]any {
 	return out
 }
 
-// ok fails the test unless the answer is 200.
-func ok(t testing.TB, what string, r apitest.Response) apitest.Response {
+// must200 fails the test unless the answer is 200.
+func must200(t testing.TB, what string, r apitest.Response) apitest.Response {
 	t.Helper()
 	if r.Status != http.StatusOK {
 		t.Fatalf("%s: status %d: %s", what, r.Status, r.Raw)
@@ -90,27 +90,27 @@ func refused(t testing.TB, what string, r apitest.Response, status int, reason s
 
 func enroll(t testing.TB, env *apitest.Env, key, memberID string) {
 	t.Helper()
-	ok(t, "enroll "+memberID, env.REST("POST", "/v1/members", key, map[string]any{"memberId": memberID}))
+	must200(t, "enroll "+memberID, env.REST("POST", "/v1/members", key, map[string]any{"memberId": memberID}))
 }
 
 // earn credits points and returns the entry.
 func earn(t testing.TB, env *apitest.Env, key, memberID, requestID string, points int64) map[string]any {
 	t.Helper()
-	r := ok(t, "earn", env.REST("POST", "/v1/members/"+memberID+":earn", key, map[string]any{"requestId": requestID, "points": points}))
+	r := must200(t, "earn", env.REST("POST", "/v1/members/"+memberID+":earn", key, map[string]any{"requestId": requestID, "points": points}))
 	return obj(t, r.Body["entry"])
 }
 
 // redeem spends points and returns the entry.
 func redeem(t testing.TB, env *apitest.Env, key, memberID, requestID string, points int64) map[string]any {
 	t.Helper()
-	r := ok(t, "redeem", env.REST("POST", "/v1/members/"+memberID+":redeem", key, map[string]any{"requestId": requestID, "points": points}))
+	r := must200(t, "redeem", env.REST("POST", "/v1/members/"+memberID+":redeem", key, map[string]any{"requestId": requestID, "points": points}))
 	return obj(t, r.Body["entry"])
 }
 
 // hold places a hold and returns the hold and its entry.
 func hold(t testing.TB, env *apitest.Env, key, memberID, requestID string, points int64) (map[string]any, map[string]any) {
 	t.Helper()
-	r := ok(t, "hold", env.REST("POST", "/v1/members/"+memberID+"/holds", key, map[string]any{"requestId": requestID, "points": points, "ttl": "60s"}))
+	r := must200(t, "hold", env.REST("POST", "/v1/members/"+memberID+"/holds", key, map[string]any{"requestId": requestID, "points": points, "ttl": "60s"}))
 	return obj(t, r.Body["hold"]), obj(t, r.Body["entry"])
 }
 
@@ -118,7 +118,7 @@ type bal struct{ available, pending, held int64 }
 
 func balanceOf(t testing.TB, env *apitest.Env, key, memberID string) bal {
 	t.Helper()
-	r := ok(t, "balance", env.REST("GET", "/v1/members/"+memberID+"/balance", key, nil))
+	r := must200(t, "balance", env.REST("GET", "/v1/members/"+memberID+"/balance", key, nil))
 	if r.Body["memberId"] != memberID {
 		t.Errorf("balance names member %v, want %s", r.Body["memberId"], memberID)
 	}
@@ -128,7 +128,7 @@ func balanceOf(t testing.TB, env *apitest.Env, key, memberID string) bal {
 // activity returns every entry of the member (one page of up to 200), newest first.
 func activity(t testing.TB, env *apitest.Env, key, memberID string) []map[string]any {
 	t.Helper()
-	r := ok(t, "activity", env.REST("GET", "/v1/members/"+memberID+"/activity?pageSize=200", key, nil))
+	r := must200(t, "activity", env.REST("GET", "/v1/members/"+memberID+"/activity?pageSize=200", key, nil))
 	if r.Body["nextPageToken"] != "" {
 		t.Fatalf("activity does not fit one page of 200")
 	}
@@ -200,7 +200,7 @@ func TestEarnBalanceRedeemActivityOverREST(t *testing.T) {
 		t.Fatalf("new member's balance %+v, want zeros", b)
 	}
 
-	r := ok(t, "earn", env.REST("POST", "/v1/members/ann:earn", app,
+	r := must200(t, "earn", env.REST("POST", "/v1/members/ann:earn", app,
 		map[string]any{"requestId": "order-1-earn", "points": 100, "orderId": "order-1", "reason": "purchase"}))
 	first := obj(t, r.Body["entry"])
 	if first["kind"] != "EARN" || num(t, first["points"]) != 100 || num(t, first["balanceAfter"]) != 100 ||
@@ -294,12 +294,12 @@ func TestEarnAndRedeemAreIdempotentOverREST(t *testing.T) {
 	}
 
 	// The Idempotency-Key header stands in for requestId.
-	r := ok(t, "earn with Idempotency-Key", env.REST("POST", "/v1/members/bea:earn", app, map[string]any{"points": 10}, "Idempotency-Key", "hk-1"))
+	r := must200(t, "earn with Idempotency-Key", env.REST("POST", "/v1/members/bea:earn", app, map[string]any{"points": 10}, "Idempotency-Key", "hk-1"))
 	viaHeader := obj(t, r.Body["entry"])
 	if viaHeader["requestId"] != "hk-1" || num(t, viaHeader["balanceAfter"]) != 110 {
 		t.Errorf("earn keyed by header: %v", viaHeader)
 	}
-	r = ok(t, "repeat with Idempotency-Key", env.REST("POST", "/v1/members/bea:earn", app, map[string]any{"points": 10}, "Idempotency-Key", "hk-1"))
+	r = must200(t, "repeat with Idempotency-Key", env.REST("POST", "/v1/members/bea:earn", app, map[string]any{"points": 10}, "Idempotency-Key", "hk-1"))
 	if obj(t, r.Body["entry"])["entryId"] != viaHeader["entryId"] {
 		t.Errorf("repeat keyed by header made a new entry: %s", r.Raw)
 	}
@@ -308,7 +308,7 @@ func TestEarnAndRedeemAreIdempotentOverREST(t *testing.T) {
 		t.Errorf("header key and body key of the same value are different requests: %v", e)
 	}
 	// Both, equal: fine.
-	r = ok(t, "header and body agree", env.REST("POST", "/v1/members/bea:earn", app, map[string]any{"requestId": "hk-1", "points": 10}, "Idempotency-Key", "hk-1"))
+	r = must200(t, "header and body agree", env.REST("POST", "/v1/members/bea:earn", app, map[string]any{"requestId": "hk-1", "points": 10}, "Idempotency-Key", "hk-1"))
 	if obj(t, r.Body["entry"])["entryId"] != viaHeader["entryId"] {
 		t.Errorf("header and body agreeing made a new entry: %s", r.Raw)
 	}
@@ -541,7 +541,7 @@ func TestHoldsOverREST(t *testing.T) {
 	}
 
 	// Partial capture: 30 redeemed, 20 back to available.
-	r := ok(t, "capture 30", env.REST("POST", "/v1/holds/"+h1ID+":capture", app, map[string]any{"requestId": "cap-1", "points": 30}))
+	r := must200(t, "capture 30", env.REST("POST", "/v1/holds/"+h1ID+":capture", app, map[string]any{"requestId": "cap-1", "points": 30}))
 	captured, capEntry := obj(t, r.Body["hold"]), obj(t, r.Body["entry"])
 	if captured["status"] != "CAPTURED" || num(t, captured["capturedPoints"]) != 30 || num(t, captured["points"]) != 50 {
 		t.Errorf("captured hold: %v", captured)
@@ -558,7 +558,7 @@ func TestHoldsOverREST(t *testing.T) {
 		map[string]any{"requestId": "cap-2", "points": 30}), http.StatusBadRequest, "HOLD_NOT_ACTIVE")
 	refused(t, "void a captured hold", env.REST("POST", "/v1/holds/"+h1ID+":void", app,
 		map[string]any{"requestId": "void-captured"}), http.StatusBadRequest, "HOLD_NOT_ACTIVE")
-	r = ok(t, "repeat capture", env.REST("POST", "/v1/holds/"+h1ID+":capture", app, map[string]any{"requestId": "cap-1", "points": 30}))
+	r = must200(t, "repeat capture", env.REST("POST", "/v1/holds/"+h1ID+":capture", app, map[string]any{"requestId": "cap-1", "points": 30}))
 	if e := obj(t, r.Body["entry"]); e["entryId"] != capEntry["entryId"] || obj(t, r.Body["hold"])["status"] != "CAPTURED" ||
 		num(t, obj(t, r.Body["hold"])["capturedPoints"]) != 30 {
 		t.Errorf("repeated capture answered %s, first entry %v", r.Raw, capEntry["entryId"])
@@ -575,15 +575,19 @@ func TestHoldsOverREST(t *testing.T) {
 	if b := balanceOf(t, env, app, "fay"); b != (bal{available: 30, held: 40}) {
 		t.Errorf("balance with 40 held: %+v", b)
 	}
-	r = ok(t, "void", env.REST("POST", "/v1/holds/"+h2ID+":void", app, map[string]any{"requestId": "void-2"}))
+	r = must200(t, "void", env.REST("POST", "/v1/holds/"+h2ID+":void", app, map[string]any{"requestId": "void-2"}))
 	voidEntry := obj(t, r.Body["entry"])
 	if obj(t, r.Body["hold"])["status"] != "VOIDED" || voidEntry["kind"] != "HOLD_VOID" || num(t, voidEntry["points"]) != 40 {
 		t.Errorf("void: %s", r.Raw)
 	}
 	checkPostings(t, voidEntry)
-	r = ok(t, "repeat void", env.REST("POST", "/v1/holds/"+h2ID+":void", app, map[string]any{"requestId": "void-2"}))
+	r = must200(t, "repeat void", env.REST("POST", "/v1/holds/"+h2ID+":void", app, map[string]any{"requestId": "void-2"}))
 	if obj(t, r.Body["entry"])["entryId"] != voidEntry["entryId"] {
 		t.Errorf("repeated void answered %s", r.Raw)
+	}
+	r = must200(t, "repeat void keyed by header", env.REST("POST", "/v1/holds/"+h2ID+":void", app, map[string]any{}, "Idempotency-Key", "void-2"))
+	if obj(t, r.Body["entry"])["entryId"] != voidEntry["entryId"] {
+		t.Errorf("void repeated with the Idempotency-Key header answered %s", r.Raw)
 	}
 	if b := balanceOf(t, env, app, "fay"); b != (bal{available: 70}) {
 		t.Errorf("balance after void: %+v, want 70 available", b)
@@ -591,16 +595,16 @@ func TestHoldsOverREST(t *testing.T) {
 
 	// Reading holds, also as an agent.
 	agent := env.Key(access.RoleAgent)
-	if got := obj(t, ok(t, "get hold 1", env.REST("GET", "/v1/holds/"+h1ID, agent, nil)).Body["hold"]); got["status"] != "CAPTURED" || num(t, got["capturedPoints"]) != 30 {
+	if got := obj(t, must200(t, "get hold 1", env.REST("GET", "/v1/holds/"+h1ID, agent, nil)).Body["hold"]); got["status"] != "CAPTURED" || num(t, got["capturedPoints"]) != 30 {
 		t.Errorf("GET hold 1: %v", got)
 	}
-	if got := obj(t, ok(t, "get hold 2", env.REST("GET", "/v1/holds/"+h2ID, agent, nil)).Body["hold"]); got["status"] != "VOIDED" || num(t, got["capturedPoints"]) != 0 {
+	if got := obj(t, must200(t, "get hold 2", env.REST("GET", "/v1/holds/"+h2ID, agent, nil)).Body["hold"]); got["status"] != "VOIDED" || num(t, got["capturedPoints"]) != 0 {
 		t.Errorf("GET hold 2: %v", got)
 	}
 
 	// Capture without points takes the whole hold.
 	h3, _ := hold(t, env, app, "fay", "hold-3", 20)
-	r = ok(t, "full capture", env.REST("POST", "/v1/holds/"+h3["holdId"].(string)+":capture", app, map[string]any{"requestId": "cap-3"}))
+	r = must200(t, "full capture", env.REST("POST", "/v1/holds/"+h3["holdId"].(string)+":capture", app, map[string]any{"requestId": "cap-3"}))
 	if num(t, obj(t, r.Body["hold"])["capturedPoints"]) != 20 || num(t, obj(t, r.Body["entry"])["points"]) != 0 {
 		t.Errorf("full capture: %s", r.Raw)
 	}
@@ -646,7 +650,7 @@ func TestReverseEntryOverREST(t *testing.T) {
 		t.Errorf("a forbidden reversal changed the database")
 	}
 
-	r := ok(t, "reverse redeem", env.REST("POST", "/v1/entries/"+spent["entryId"].(string)+":reverse", admin,
+	r := must200(t, "reverse redeem", env.REST("POST", "/v1/entries/"+spent["entryId"].(string)+":reverse", admin,
 		map[string]any{"requestId": "rev-1", "reason": "order cancelled"}))
 	rev := obj(t, r.Body["entry"])
 	if rev["kind"] != "REVERSAL" || rev["reversesEntryId"] != spent["entryId"] || num(t, rev["points"]) != 40 ||
@@ -660,7 +664,7 @@ func TestReverseEntryOverREST(t *testing.T) {
 	if b := balanceOf(t, env, app, "gus"); b.available != 100 {
 		t.Errorf("available %d after reversing the redemption, want 100", b.available)
 	}
-	r = ok(t, "repeat reversal", env.REST("POST", "/v1/entries/"+spent["entryId"].(string)+":reverse", admin,
+	r = must200(t, "repeat reversal", env.REST("POST", "/v1/entries/"+spent["entryId"].(string)+":reverse", admin,
 		map[string]any{"requestId": "rev-1", "reason": "order cancelled"}))
 	if obj(t, r.Body["entry"])["entryId"] != rev["entryId"] {
 		t.Errorf("repeated reversal answered %s", r.Raw)
@@ -736,7 +740,7 @@ func TestActivityPagesFiltersAndBalanceAsOf(t *testing.T) {
 		if token != "" {
 			path += "&pageToken=" + url.QueryEscape(token)
 		}
-		r := ok(t, "activity page", env.REST("GET", path, app, nil))
+		r := must200(t, "activity page", env.REST("GET", path, app, nil))
 		entries := list(t, r.Body["entries"])
 		if len(entries) == 0 || len(entries) > 2 {
 			t.Fatalf("page %d has %d entries: %s", pages, len(entries), r.Raw)
@@ -757,7 +761,7 @@ func TestActivityPagesFiltersAndBalanceAsOf(t *testing.T) {
 		t.Errorf("8 entries in pages of 2 took %d pages, want 4", pages)
 	}
 
-	r := ok(t, "redeems only", env.REST("GET", "/v1/members/hal/activity?kinds=REDEEM", app, nil))
+	r := must200(t, "redeems only", env.REST("GET", "/v1/members/hal/activity?kinds=REDEEM", app, nil))
 	var got []string
 	for _, e := range list(t, r.Body["entries"]) {
 		if e["kind"] != "REDEEM" {
@@ -768,7 +772,7 @@ func TestActivityPagesFiltersAndBalanceAsOf(t *testing.T) {
 	if !slices.Equal(got, redeems) {
 		t.Errorf("kinds=REDEEM returned %v, want %v", got, redeems)
 	}
-	r = ok(t, "earns and redeems", env.REST("GET", "/v1/members/hal/activity?kinds=REDEEM&kinds=EARN", app, nil))
+	r = must200(t, "earns and redeems", env.REST("GET", "/v1/members/hal/activity?kinds=REDEEM&kinds=EARN", app, nil))
 	if n := len(list(t, r.Body["entries"])); n != len(all) {
 		t.Errorf("kinds=REDEEM&kinds=EARN returned %d entries, want %d", n, len(all))
 	}
@@ -800,7 +804,7 @@ func TestActivityPagesFiltersAndBalanceAsOf(t *testing.T) {
 	}
 	asOf := func(at time.Time) bal {
 		t.Helper()
-		r := ok(t, "balance as of", env.REST("GET", "/v1/members/hal/balance?asOfTime="+url.QueryEscape(at.Format(time.RFC3339Nano)), app, nil))
+		r := must200(t, "balance as of", env.REST("GET", "/v1/members/hal/balance?asOfTime="+url.QueryEscape(at.Format(time.RFC3339Nano)), app, nil))
 		if echoed, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(r.Body["asOfTime"])); !echoed.Equal(at) {
 			t.Errorf("asOfTime answered %v, asked %v", r.Body["asOfTime"], at)
 		}
@@ -829,7 +833,7 @@ func TestActivityPagesFiltersAndBalanceAsOf(t *testing.T) {
 
 func verifyOK(t testing.TB, env *apitest.Env) map[string]any {
 	t.Helper()
-	r := ok(t, "verify", env.REST("GET", "/v1/ledger:verify", apitest.AdminKey, nil))
+	r := must200(t, "verify", env.REST("GET", "/v1/ledger:verify", apitest.AdminKey, nil))
 	if r.Body["ok"] != true || r.Body["postingsSum"] != "0" || len(list(t, r.Body["discrepancies"])) != 0 {
 		t.Errorf("verify: %s", r.Raw)
 	}
@@ -846,13 +850,13 @@ func TestVerifyLedgerOverREST(t *testing.T) {
 	earn(t, env, app, "kim", "e-1", 300)
 	spent := redeem(t, env, app, "jon", "r-1", 120)
 	h1, _ := hold(t, env, app, "jon", "h-1", 100)
-	ok(t, "capture", env.REST("POST", "/v1/holds/"+h1["holdId"].(string)+":capture", app, map[string]any{"requestId": "c-1", "points": 60}))
+	must200(t, "capture", env.REST("POST", "/v1/holds/"+h1["holdId"].(string)+":capture", app, map[string]any{"requestId": "c-1", "points": 60}))
 	h2, _ := hold(t, env, app, "kim", "h-2", 50)
-	ok(t, "void", env.REST("POST", "/v1/holds/"+h2["holdId"].(string)+":void", app, map[string]any{"requestId": "v-1"}))
+	must200(t, "void", env.REST("POST", "/v1/holds/"+h2["holdId"].(string)+":void", app, map[string]any{"requestId": "v-1"}))
 	hold(t, env, app, "kim", "h-3", 25) // stays active
-	ok(t, "reverse", env.REST("POST", "/v1/entries/"+spent["entryId"].(string)+":reverse", apitest.AdminKey, map[string]any{"requestId": "x-1", "reason": "test"}))
+	must200(t, "reverse", env.REST("POST", "/v1/entries/"+spent["entryId"].(string)+":reverse", apitest.AdminKey, map[string]any{"requestId": "x-1", "reason": "test"}))
 
-	r := ok(t, "verify", env.REST("GET", "/v1/ledger:verify", auditor, nil))
+	r := must200(t, "verify", env.REST("GET", "/v1/ledger:verify", auditor, nil))
 	if r.Body["ok"] != true || r.Body["postingsSum"] != "0" || len(list(t, r.Body["discrepancies"])) != 0 {
 		t.Fatalf("verify after a clean mix: %s", r.Raw)
 	}
@@ -874,7 +878,7 @@ func TestVerifyLedgerOverREST(t *testing.T) {
 	if err := env.Pool.QueryRow(t.Context(), "UPDATE member_balances SET available = available + 1 WHERE member_id = 'jon' RETURNING available").Scan(&cached); err != nil {
 		t.Fatal(err)
 	}
-	r = ok(t, "verify after tampering", env.REST("GET", "/v1/ledger:verify", auditor, nil))
+	r = must200(t, "verify after tampering", env.REST("GET", "/v1/ledger:verify", auditor, nil))
 	if r.Body["ok"] != false {
 		t.Fatalf("verify did not notice a tampered balance: %s", r.Raw)
 	}
@@ -929,8 +933,8 @@ func TestEntriesAreImmutable(t *testing.T) {
 	}
 }
 
-// post sends a JSON POST without the test harness, so goroutines can call it.
-func post(env *apitest.Env, path, key string, body any) (int, map[string]any, error) {
+// postJSON sends a JSON POST without the test harness, so goroutines can call it.
+func postJSON(env *apitest.Env, path, key string, body any) (int, map[string]any, error) {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return 0, nil, err
@@ -973,7 +977,7 @@ func TestRacingDuplicateEarnsOverRESTCreditOnce(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			code, body, err := post(env, "/v1/members/max:earn", app, map[string]any{"requestId": "checkout-77", "points": 250, "orderId": "o-77"})
+			code, body, err := postJSON(env, "/v1/members/max:earn", app, map[string]any{"requestId": "checkout-77", "points": 250, "orderId": "o-77"})
 			if err != nil || code != http.StatusOK {
 				t.Errorf("racing earn: %d %v %v", code, body, err)
 				return
@@ -1017,7 +1021,7 @@ func TestRacingRedeemsOverRESTNeverOverdraw(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			code, body, err := post(env, "/v1/members/ned:redeem", app, map[string]any{"requestId": fmt.Sprintf("r-%d", i), "points": 10})
+			code, body, err := postJSON(env, "/v1/members/ned:redeem", app, map[string]any{"requestId": fmt.Sprintf("r-%d", i), "points": 10})
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -1048,7 +1052,7 @@ func TestExpiredHoldsOverREST(t *testing.T) {
 	app := env.Key(access.RoleApp)
 	enroll(t, env, app, "ola")
 	earn(t, env, app, "ola", "e-1", 100)
-	r := ok(t, "short hold", env.REST("POST", "/v1/members/ola/holds", app, map[string]any{"requestId": "h-1", "points": 30, "ttl": "0.3s"}))
+	r := must200(t, "short hold", env.REST("POST", "/v1/members/ola/holds", app, map[string]any{"requestId": "h-1", "points": 30, "ttl": "0.3s"}))
 	holdID := obj(t, r.Body["hold"])["holdId"].(string)
 	time.Sleep(400 * time.Millisecond)
 
@@ -1067,7 +1071,7 @@ func TestExpiredHoldsOverREST(t *testing.T) {
 	if b := balanceOf(t, env, app, "ola"); b != (bal{available: 100}) {
 		t.Errorf("balance after expiry %+v, want 100 available", b)
 	}
-	if got := obj(t, ok(t, "get hold", env.REST("GET", "/v1/holds/"+holdID, app, nil)).Body["hold"]); got["status"] != "EXPIRED" {
+	if got := obj(t, must200(t, "get hold", env.REST("GET", "/v1/holds/"+holdID, app, nil)).Body["hold"]); got["status"] != "EXPIRED" {
 		t.Errorf("expired hold reads %v", got)
 	}
 	if e := activity(t, env, app, "ola")[0]; e["kind"] != "HOLD_EXPIRE" || e["holdId"] != holdID || num(t, e["points"]) != 30 {
@@ -1088,9 +1092,9 @@ func TestClientRequestIDCannotBlockHoldExpiry(t *testing.T) {
 	enroll(t, env, app, "quinn")
 	earn(t, env, app, "pia", "e-1", 100)
 	earn(t, env, app, "quinn", "e-1", 100)
-	r := ok(t, "hold", env.REST("POST", "/v1/members/pia/holds", app, map[string]any{"requestId": "h-1", "points": 30, "ttl": "0.3s"}))
+	r := must200(t, "hold", env.REST("POST", "/v1/members/pia/holds", app, map[string]any{"requestId": "h-1", "points": 30, "ttl": "0.3s"}))
 	holdID := obj(t, r.Body["hold"])["holdId"].(string)
-	r = ok(t, "other member's hold", env.REST("POST", "/v1/members/quinn/holds", app, map[string]any{"requestId": "h-1", "points": 20, "ttl": "0.3s"}))
+	r = must200(t, "other member's hold", env.REST("POST", "/v1/members/quinn/holds", app, map[string]any{"requestId": "h-1", "points": 20, "ttl": "0.3s"}))
 	otherHoldID := obj(t, r.Body["hold"])["holdId"].(string)
 	// An ordinary earn whose caller happened to pick this request id.
 	earn(t, env, app, "pia", "hold-expiry:"+holdID, 1)
@@ -1107,7 +1111,7 @@ func TestClientRequestIDCannotBlockHoldExpiry(t *testing.T) {
 		if b := balanceOf(t, env, app, c.member); b != c.want {
 			t.Errorf("%s's balance after expiry %+v, want %+v", c.member, b, c.want)
 		}
-		if got := obj(t, ok(t, "get hold", env.REST("GET", "/v1/holds/"+c.holdID, app, nil)).Body["hold"]); got["status"] != "EXPIRED" {
+		if got := obj(t, must200(t, "get hold", env.REST("GET", "/v1/holds/"+c.holdID, app, nil)).Body["hold"]); got["status"] != "EXPIRED" {
 			t.Errorf("%s's expired hold reads %v", c.member, got)
 		}
 	}
@@ -1138,7 +1142,7 @@ func TestRacingHoldRequestsOverREST(t *testing.T) {
 	var mu sync.Mutex
 	holdIDs := map[string]int{}
 	race(func(int) {
-		code, body, err := post(env, "/v1/members/ray/holds", app, map[string]any{"requestId": "checkout-9", "points": 60})
+		code, body, err := postJSON(env, "/v1/members/ray/holds", app, map[string]any{"requestId": "checkout-9", "points": 60})
 		if err != nil || code != http.StatusOK {
 			t.Errorf("racing hold: %d %v %v", code, body, err)
 			return
@@ -1166,7 +1170,7 @@ func TestRacingHoldRequestsOverREST(t *testing.T) {
 	// Different captures of that hold at once: exactly one wins.
 	var won, lost int
 	race(func(i int) {
-		code, body, err := post(env, "/v1/holds/"+holdID+":capture", app, map[string]any{"requestId": fmt.Sprintf("cap-%d", i), "points": 10 + i})
+		code, body, err := postJSON(env, "/v1/holds/"+holdID+":capture", app, map[string]any{"requestId": fmt.Sprintf("cap-%d", i), "points": 10 + i})
 		mu.Lock()
 		defer mu.Unlock()
 		switch {
@@ -1183,10 +1187,55 @@ func TestRacingHoldRequestsOverREST(t *testing.T) {
 	if won != 1 || lost != racers-1 {
 		t.Errorf("racing captures: %d won, %d lost; want 1 and %d", won, lost, racers-1)
 	}
-	h := obj(t, ok(t, "get hold", env.REST("GET", "/v1/holds/"+holdID, app, nil)).Body["hold"])
+	h := obj(t, must200(t, "get hold", env.REST("GET", "/v1/holds/"+holdID, app, nil)).Body["hold"])
 	captured := num(t, h["capturedPoints"])
 	if b := balanceOf(t, env, app, "ray"); b != (bal{available: 100 - captured}) {
 		t.Errorf("balance %+v after capturing %d of the hold, want %d available", b, captured, 100-captured)
+	}
+	verifyOK(t, env)
+}
+
+func TestRacingReversalsOverRESTReverseOnce(t *testing.T) {
+	env := apitest.Start(t)
+	app := env.Key(access.RoleApp)
+	enroll(t, env, app, "sue")
+	earn(t, env, app, "sue", "e-1", 100)
+	spent := redeem(t, env, app, "sue", "r-1", 70)
+	const racers = 20
+	var (
+		wg                 sync.WaitGroup
+		mu                 sync.Mutex
+		reversed, refusals int
+		start              = make(chan struct{})
+	)
+	for i := 0; i < racers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			code, body, err := postJSON(env, "/v1/entries/"+spent["entryId"].(string)+":reverse", apitest.AdminKey,
+				map[string]any{"requestId": fmt.Sprintf("rev-%d", i), "reason": "cancelled"})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				t.Errorf("racing reversal: %v", err)
+			case code == http.StatusOK:
+				reversed++
+			case code == http.StatusBadRequest && strings.Contains(fmt.Sprint(body["details"]), "ALREADY_REVERSED"):
+				refusals++
+			default:
+				t.Errorf("racing reversal: %d %v", code, body)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if reversed != 1 || refusals != racers-1 {
+		t.Errorf("%d reversals succeeded and %d were refused; want 1 and %d", reversed, refusals, racers-1)
+	}
+	if b := balanceOf(t, env, app, "sue"); b.available != 100 {
+		t.Errorf("available %d, want 100: the redemption reversed exactly once", b.available)
 	}
 	verifyOK(t, env)
 }

@@ -59,8 +59,8 @@ func (q *Queries) GetHold(ctx context.Context, db DBTX, holdID int64) (Hold, err
 }
 
 const insertHold = `-- name: InsertHold :one
-INSERT INTO holds (member_id, points, order_id, expire_time)
-VALUES ($1, $2, $3, $4)
+INSERT INTO holds (member_id, points, order_id, create_time, expire_time)
+VALUES ($1, $2, $3, $4, $5)
 RETURNING hold_id, member_id, points, status, captured_points, order_id, create_time, expire_time
 `
 
@@ -68,6 +68,7 @@ type InsertHoldParams struct {
 	MemberID   string
 	Points     int64
 	OrderID    *string
+	CreateTime time.Time
 	ExpireTime time.Time
 }
 
@@ -76,6 +77,7 @@ func (q *Queries) InsertHold(ctx context.Context, db DBTX, arg InsertHoldParams)
 		arg.MemberID,
 		arg.Points,
 		arg.OrderID,
+		arg.CreateTime,
 		arg.ExpireTime,
 	)
 	var i Hold

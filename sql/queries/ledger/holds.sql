@@ -1,6 +1,6 @@
 -- name: InsertHold :one
-INSERT INTO holds (member_id, points, order_id, expire_time)
-VALUES (@member_id, @points, sqlc.narg(order_id), @expire_time)
+INSERT INTO holds (member_id, points, order_id, create_time, expire_time)
+VALUES (@member_id, @points, sqlc.narg(order_id), @create_time, @expire_time)
 RETURNING *;
 
 -- name: GetHold :one
