@@ -47,6 +47,10 @@ test: postgres check-generated lint ## Everything CI runs: generated-code check,
 test-short: ## The suite without the race detector (faster while developing)
 	$(GO) test -count=1 ./...
 
+.PHONY: bench
+bench: postgres build ## Load-test REST and gRPC next to pgbench tpcb-like on one PostgreSQL (docs/BENCHMARKS.md)
+	@scripts/bench.sh
+
 .PHONY: clean
 clean: ## Remove build output (keeps .data/)
 	rm -rf bin/

@@ -8,11 +8,12 @@ import (
 )
 
 // committer is group commit for the single-statement writes (earn, redeem,
-// reversal). Concurrent posts queue up; whichever caller finds fewer than
-// maxFlushers batches in flight becomes a flusher and sends everything queued, up
-// to maxBatch entries, as one pipelined round trip that PostgreSQL runs as one
-// transaction: one commit and one WAL flush for the whole batch instead of one per
-// entry. Under light load a batch holds one entry and nothing waits.
+// reversal). Concurrent posts queue up; while fewer than maxFlushers batches are in
+// flight, a flusher goroutine takes everything queued, up to maxBatch entries, and
+// sends it as one pipelined round trip that PostgreSQL runs as one transaction: one
+// commit and one WAL flush for the whole batch instead of one per entry. Under light
+// load a batch holds one entry and nothing waits. Flushers are goroutines of their
+// own, never a caller, so no caller waits for other callers' batches.
 //
 // Within a batch entries are ordered by member, so batches lock member rows in the
 // same order and cannot deadlock each other. If any statement fails (a duplicate
@@ -26,6 +27,8 @@ type committer struct {
 	mu       sync.Mutex
 	queue    []*pendingPost
 	flushers int
+
+	beforeFlush func() // tests only
 }
 
 type pendingPost struct {
@@ -45,16 +48,13 @@ func (c *committer) submit(ctx context.Context, p plan) (Entry, error) {
 	mine := &pendingPost{p: p, done: make(chan struct{})}
 	c.mu.Lock()
 	c.queue = append(c.queue, mine)
-	flush := c.flushers < c.maxFlushers
-	if flush {
+	if c.flushers < c.maxFlushers {
 		c.flushers++
-	}
-	c.mu.Unlock()
-	if flush {
 		// The work of a batch belongs to every caller in it: one caller giving up
 		// must not cancel the others' writes.
-		c.drain(context.WithoutCancel(ctx))
+		go c.drain(context.WithoutCancel(ctx))
 	}
+	c.mu.Unlock()
 	select {
 	case <-mine.done:
 		return mine.entry, mine.err
@@ -64,7 +64,7 @@ func (c *committer) submit(ctx context.Context, p plan) (Entry, error) {
 	}
 }
 
-// drain flushes batches until the queue is empty.
+// drain flushes batches until the queue is empty, then ends.
 func (c *committer) drain(ctx context.Context) {
 	for {
 		c.mu.Lock()
@@ -82,6 +82,9 @@ func (c *committer) drain(ctx context.Context) {
 }
 
 func (c *committer) flush(ctx context.Context, batch []*pendingPost) {
+	if c.beforeFlush != nil {
+		c.beforeFlush()
+	}
 	slices.SortStableFunc(batch, func(a, b *pendingPost) int { return strings.Compare(a.p.memberID, b.p.memberID) })
 	plans := make([]plan, len(batch))
 	for i, b := range batch {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 
@@ -88,4 +89,58 @@ func TestGroupCommitBatchesAndAnswersEachCaller(t *testing.T) {
 	if v, err := s.Verify(ctx); err != nil || !v.OK {
 		t.Fatalf("verify: %+v %v", v, err)
 	}
+}
+
+// No caller waits for other callers' batches: a call that starts the first batch
+// returns once its own batch is committed, even while a load that never lets the
+// queue empty goes on.
+func TestGroupCommitNeverMakesACallerWaitForOthers(t *testing.T) {
+	s := NewService(dbtest.NewPool(t), WithGroupCommit(4, 1))
+	ctx := context.Background()
+	for _, m := range []string{"bg", "fg"} {
+		if _, _, err := s.Enroll(ctx, EnrollMember{MemberID: m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop, load := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	s.committer.beforeFlush = func() {
+		// The first batch (the foreground call alone) lets the load in and gives it
+		// time to fill the queue.
+		once.Do(func() { close(load); time.Sleep(100 * time.Millisecond) })
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-load
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := s.Earn(ctx, Actor{}, Earn{MemberID: "bg", RequestID: fmt.Sprintf("bg%d-%d", w, i), Points: 1}); err != nil {
+					t.Errorf("background earn: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Earn(ctx, Actor{}, Earn{MemberID: "fg", RequestID: "fg", Points: 1})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Error(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("the first caller is still flushing the others' batches")
+	}
+	close(stop)
+	wg.Wait()
 }

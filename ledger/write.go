@@ -109,7 +109,18 @@ func (s *Service) append(ctx context.Context, db ledgerdb.DBTX, p plan) (Entry, 
 // into one round trip and one commit (see committer); repeats and refusals are
 // sorted out afterwards.
 func (s *Service) post(ctx context.Context, p plan) (Entry, error) {
-	entry, err := s.committer.submit(ctx, p)
+	var (
+		entry Entry
+		err   error
+	)
+	if s.committer.maxBatch > 1 {
+		entry, err = s.committer.submit(ctx, p)
+	} else {
+		err = s.retry(ctx, func() error {
+			entry, err = s.append(ctx, s.pool, p)
+			return err
+		})
+	}
 	switch {
 	case err == nil:
 		return entry, nil

@@ -1,0 +1,287 @@
+// Command loadgen drives loyaltyd's REST and gRPC APIs with closed-loop workers and
+// reports throughput and latency percentiles per scenario. scripts/bench.sh (make
+// bench) runs it next to pgbench on the same PostgreSQL; see docs/BENCHMARKS.md.
+//
+// It enrolls bench-0..N-1 (idempotent), then runs the scenarios one after the other:
+// every worker picks a random member, sends one call, records the latency, repeats,
+// until the scenario's warmup plus duration is over. It only talks to loopback
+// addresses.
+//
+// With -report, it sends nothing: it reads the -json file of an earlier run and
+// prints the scenarios next to pgbench's tps (-pgbench-tps) with their ratios.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitFailed      = 1 // bad flags, or the setup (enrolling) failed
+	exitCallErrors  = 2 // the run finished but some calls failed: its figures are not valid
+	exitInterrupted = 130
+)
+
+type options struct {
+	rest, grpc   string
+	key          string
+	members      int
+	workers      int
+	grpcConns    int
+	duration     time.Duration
+	warmup       time.Duration
+	scenarios    []string
+	points       int64
+	timeout      time.Duration
+	maxErrors    int64
+	enrollTO     time.Duration
+	jsonOut      string
+	report       string
+	pgbenchTPS   []float64
+	seed         uint64
+	scenarioList string
+	pgbenchList  string
+}
+
+// results is the -json file.
+type results struct {
+	RunID     string    `json:"runId"`
+	StartTime time.Time `json:"startTime"`
+	Config    struct {
+		REST      string  `json:"rest"`
+		GRPC      string  `json:"grpc"`
+		Members   int     `json:"members"`
+		Workers   int     `json:"workers"`
+		GRPCConns int     `json:"grpcConns"`
+		Duration  string  `json:"duration"`
+		Warmup    string  `json:"warmup"`
+		Points    int64   `json:"points"`
+		Timeout   string  `json:"timeout"`
+		MaxErrors int64   `json:"maxErrors"`
+		Seed      uint64  `json:"seed"`
+		Enroll    float64 `json:"enrollSeconds"`
+	} `json:"config"`
+	Scenarios []summary `json:"scenarios"`
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintln(stderr, "loadgen:", err)
+		return exitFailed
+	}
+	if o.report != "" {
+		if err := report(stdout, o.report, o.pgbenchTPS); err != nil {
+			fmt.Fprintln(stderr, "loadgen:", err)
+			return exitFailed
+		}
+		return exitOK
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var res results
+	res.RunID = newRunID()
+	res.StartTime = time.Now().UTC()
+	c := &res.Config
+	c.REST, c.GRPC, c.Members, c.Workers, c.GRPCConns = o.rest, o.grpc, o.members, o.workers, o.grpcConns
+	c.Duration, c.Warmup, c.Points, c.Timeout = o.duration.String(), o.warmup.String(), o.points, o.timeout.String()
+	c.MaxErrors, c.Seed = o.maxErrors, o.seed
+
+	t, err := newTarget(o.rest, o.grpc, o.key, o.points, o.members, o.workers, o.grpcConns, o.timeout)
+	if err != nil {
+		fmt.Fprintln(stderr, "loadgen:", err)
+		return exitFailed
+	}
+	defer t.close()
+
+	fmt.Fprintf(stdout, "loadgen %s: REST %s, gRPC %s (%d conns), %d workers, %d members, %s warmup + %s per scenario\n",
+		res.RunID, o.rest, o.grpc, o.grpcConns, o.workers, o.members, o.warmup, o.duration)
+	enrollStart := time.Now()
+	created, existing, err := enrollAll(ctx, t, o.workers, o.enrollTO)
+	c.Enroll = time.Since(enrollStart).Seconds()
+	if err != nil {
+		fmt.Fprintf(stderr, "loadgen: %v\n", err)
+		return exitFailed
+	}
+	fmt.Fprintf(stdout, "enrolled %d members (%d new, %d already there) in %.1fs\n", o.members, created, existing, c.Enroll)
+
+	p := runParams{
+		runID: res.RunID, workers: o.workers, warmup: o.warmup, duration: o.duration,
+		maxErrors: o.maxErrors, seed: o.seed,
+	}
+	for _, name := range o.scenarios {
+		if ctx.Err() != nil {
+			break
+		}
+		fmt.Fprintf(stdout, "%-13s running...", name)
+		s := runScenario(ctx, t, name, scenarios[name], p)
+		res.Scenarios = append(res.Scenarios, s)
+		fmt.Fprintf(stdout, " %d ops, %.1f ops/s, p50 %s, p99 %s, %d errors", s.Ops, s.OpsPerSec, fmtMs(s.P50Ms), fmtMs(s.P99Ms), s.Errors+s.WarmupErrors)
+		if s.Aborted != "" {
+			fmt.Fprintf(stdout, " (%s)", s.Aborted)
+		}
+		fmt.Fprintln(stdout)
+	}
+
+	fmt.Fprintln(stdout)
+	printTable(stdout, res.Scenarios, 0)
+	bad := printErrors(stdout, res.Scenarios)
+
+	if o.jsonOut != "" {
+		if err := writeJSON(o.jsonOut, &res); err != nil {
+			fmt.Fprintln(stderr, "loadgen:", err)
+			return exitFailed
+		}
+	}
+	switch {
+	case ctx.Err() != nil:
+		fmt.Fprintln(stdout, "loadgen: interrupted")
+		return exitInterrupted
+	case bad:
+		return exitCallErrors
+	}
+	return exitOK
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.rest, "rest", "http://127.0.0.1:18080", "REST base URL (loopback only)")
+	fs.StringVar(&o.grpc, "grpc", "127.0.0.1:19090", "gRPC address host:port (loopback only)")
+	fs.StringVar(&o.key, "key", os.Getenv("LOYALTY_KEY"), "API key (bearer secret; default $LOYALTY_KEY)")
+	fs.IntVar(&o.members, "members", 10000, "members bench-0..N-1, enrolled first (idempotent)")
+	fs.IntVar(&o.workers, "workers", 32, "concurrent closed-loop workers")
+	fs.IntVar(&o.grpcConns, "grpc-conns", 4, "gRPC connections the workers share (round robin)")
+	fs.DurationVar(&o.duration, "duration", 20*time.Second, "measured time per scenario")
+	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "unmeasured time before each scenario's measurement")
+	fs.StringVar(&o.scenarioList, "scenarios", "rest-earn,grpc-earn,rest-balance,grpc-balance",
+		"comma-separated, run in this order; one of: "+strings.Join(scenarioOrder, ", "))
+	fs.Int64Var(&o.points, "points", 10, "points per earn")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "timeout of one call")
+	fs.Int64Var(&o.maxErrors, "max-errors", 1000, "stop a scenario after this many errors (0: never)")
+	fs.DurationVar(&o.enrollTO, "enroll-timeout", 5*time.Minute, "time allowed to enroll the members")
+	fs.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
+	fs.Uint64Var(&o.seed, "seed", 0, "seed of the member choice (0: random)")
+	fs.StringVar(&o.report, "report", "", "send nothing: print the results in this -json file next to -pgbench-tps")
+	fs.StringVar(&o.pgbenchList, "pgbench-tps", "", "with -report: pgbench tps figures of the same run, comma-separated")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	for _, f := range strings.FieldsFunc(o.pgbenchList, func(r rune) bool { return r == ',' || r == ' ' }) {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || v <= 0 {
+			return o, fmt.Errorf("-pgbench-tps: %q is not a positive number", f)
+		}
+		o.pgbenchTPS = append(o.pgbenchTPS, v)
+	}
+	if o.report != "" {
+		return o, nil
+	}
+
+	for _, name := range strings.Split(o.scenarioList, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if _, ok := scenarios[name]; !ok {
+			return o, fmt.Errorf("unknown scenario %q (known: %s)", name, strings.Join(scenarioOrder, ", "))
+		}
+		o.scenarios = append(o.scenarios, name)
+	}
+	switch {
+	case len(o.scenarios) == 0:
+		return o, errors.New("-scenarios: none given")
+	case o.key == "":
+		return o, errors.New("-key (or $LOYALTY_KEY) is required")
+	case o.members < 1 || o.members > 10_000_000:
+		return o, errors.New("-members must be 1..10000000")
+	case o.workers < 1 || o.workers > 4096:
+		return o, errors.New("-workers must be 1..4096")
+	case o.grpcConns < 1 || o.grpcConns > 64:
+		return o, errors.New("-grpc-conns must be 1..64")
+	case o.duration <= 0 || o.warmup < 0 || o.timeout <= 0 || o.enrollTO <= 0:
+		return o, errors.New("-duration, -timeout and -enroll-timeout must be positive, -warmup not negative")
+	case o.points < 1:
+		return o, errors.New("-points must be positive")
+	case o.maxErrors < 0:
+		return o, errors.New("-max-errors must not be negative")
+	}
+	u, err := url.Parse(o.rest)
+	if err != nil || u.Scheme != "http" || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return o, fmt.Errorf("-rest %q: want http://host:port", o.rest)
+	}
+	o.rest = strings.TrimSuffix(o.rest, "/")
+	if !isLoopback(u.Hostname()) {
+		return o, fmt.Errorf("-rest %q: only loopback addresses are allowed", o.rest)
+	}
+	host, _, err := net.SplitHostPort(o.grpc)
+	if err != nil {
+		return o, fmt.Errorf("-grpc %q: want host:port: %w", o.grpc, err)
+	}
+	if !isLoopback(host) {
+		return o, fmt.Errorf("-grpc %q: only loopback addresses are allowed", o.grpc)
+	}
+	if o.seed == 0 {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		o.seed = binary.LittleEndian.Uint64(b[:]) | 1
+	}
+	return o, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// newRunID is unique enough to keep request ids apart across runs on the same data:
+// the start time and a random suffix.
+func newRunID() string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return "lg" + strconv.FormatInt(time.Now().Unix(), 36) + hex.EncodeToString(b[:])
+}
+
+func writeJSON(path string, res *results) error {
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# Benchmarks loyaltyd and pgbench tpcb-like on the same PostgreSQL server in one run
+# (`make bench`; see docs/BENCHMARKS.md). Starts bin/loyaltyd with its own durable
+# cluster under .data/bench, runs pgbench, the load generator (bench/loadgen), pgbench
+# again, prints a summary with the ratios, stops everything it started and writes the
+# transcript to bench/results/<timestamp>.txt.
+#
+# Environment knobs (defaults):
+#   BENCH_DURATION=20s        measured time of each loadgen scenario and each pgbench run
+#   BENCH_WARMUP=3s           unmeasured loadgen time before each scenario
+#   BENCH_WORKERS=32          loadgen workers
+#   BENCH_MEMBERS=10000       members bench-0..N-1
+#   BENCH_SCENARIOS=rest-earn,grpc-earn,rest-balance,grpc-balance
+#   BENCH_DB_CONNS=32         loyaltyd --max-db-conns
+#   BENCH_PGBENCH_SCALE=32    pgbench -s (initialized once, reused while it matches)
+#   BENCH_PGBENCH_CLIENTS=$BENCH_WORKERS  pgbench -c
+#   BENCH_PGBENCH_THREADS=2   pgbench -j
+#   BENCH_HTTP_PORT=18080 BENCH_GRPC_PORT=19090 BENCH_PG_PORT=54339
+#   BENCH_DATA_DIR=.data/bench
+#   BENCH_ADMIN_KEY=lk_bench_admin_key_0123456789
+#   BENCH_READY_TIMEOUT=180   seconds to wait for /readyz (the first run runs initdb)
+#   BENCH_LOYALTYD_ARGS=      extra loyaltyd flags, split on spaces (e.g. --group-commit=1)
+# Exit status: 0; 1 if something failed; 2 if the load generator saw failing calls
+# (the summary is printed all the same, marked as not valid).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+GO=${GO:-go}
+
+BENCH_DURATION=${BENCH_DURATION:-20s}
+BENCH_WARMUP=${BENCH_WARMUP:-3s}
+BENCH_WORKERS=${BENCH_WORKERS:-32}
+BENCH_MEMBERS=${BENCH_MEMBERS:-10000}
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-rest-earn,grpc-earn,rest-balance,grpc-balance}
+BENCH_DB_CONNS=${BENCH_DB_CONNS:-32}
+BENCH_PGBENCH_SCALE=${BENCH_PGBENCH_SCALE:-32}
+BENCH_PGBENCH_CLIENTS=${BENCH_PGBENCH_CLIENTS:-$BENCH_WORKERS}
+BENCH_PGBENCH_THREADS=${BENCH_PGBENCH_THREADS:-2}
+BENCH_HTTP_PORT=${BENCH_HTTP_PORT:-18080}
+BENCH_GRPC_PORT=${BENCH_GRPC_PORT:-19090}
+BENCH_PG_PORT=${BENCH_PG_PORT:-54339}
+BENCH_DATA_DIR=${BENCH_DATA_DIR:-.data/bench}
+BENCH_ADMIN_KEY=${BENCH_ADMIN_KEY:-lk_bench_admin_key_0123456789}
+BENCH_READY_TIMEOUT=${BENCH_READY_TIMEOUT:-180}
+BENCH_LOYALTYD_ARGS=${BENCH_LOYALTYD_ARGS:-}
+
+# Settings from the environment must not change what is measured (PGOPTIONS could
+# turn synchronous_commit off for pgbench, for one).
+unset PGOPTIONS PGSERVICE PGSERVICEFILE PGDATABASE PGHOST PGHOSTADDR PGPORT PGUSER
+# Likewise loyaltyd's LOYALTY_* settings (but where the PostgreSQL binaries are): the
+# bench runs with defaults plus the flags below and BENCH_LOYALTYD_ARGS.
+for v in $(compgen -e | grep '^LOYALTY_' | grep -vx 'LOYALTY_PG_BIN'); do unset "$v"; done
+
+die() { echo "bench: $*" >&2; exit 1; }
+
+# to_seconds turns 20, 20s or 2m into whole seconds (pgbench -T wants seconds).
+to_seconds() {
+  if [[ $1 =~ ^([0-9]+)s?$ ]]; then echo "${BASH_REMATCH[1]}"
+  elif [[ $1 =~ ^([0-9]+)m$ ]]; then echo $((BASH_REMATCH[1] * 60))
+  else return 1; fi
+}
+DURATION_S=$(to_seconds "$BENCH_DURATION") || die "BENCH_DURATION=$BENCH_DURATION: give seconds (20, 20s) or minutes (1m)"
+[ "$DURATION_S" -ge 1 ] || die "BENCH_DURATION must be at least 1s"
+for v in BENCH_WORKERS BENCH_MEMBERS BENCH_DB_CONNS BENCH_PGBENCH_SCALE BENCH_PGBENCH_CLIENTS \
+  BENCH_PGBENCH_THREADS BENCH_HTTP_PORT BENCH_GRPC_PORT BENCH_PG_PORT BENCH_READY_TIMEOUT; do
+  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v=${!v}: want a positive integer"
+done
+[ ${#BENCH_ADMIN_KEY} -ge 16 ] || die "BENCH_ADMIN_KEY must be at least 16 characters"
+
+# The PostgreSQL binaries, found like internal/pgcluster does: $LOYALTY_PG_BIN, the
+# newest /usr/lib/postgresql/*/bin, or $PATH.
+find_pg_bin() {
+  if [ -n "${LOYALTY_PG_BIN:-}" ]; then echo "$LOYALTY_PG_BIN"; return; fi
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k4,4n | tail -n 1)
+  if [ -n "$d" ]; then echo "$d"; return; fi
+  command -v pgbench >/dev/null && dirname "$(command -v pgbench)"
+}
+PG_BIN=$(find_pg_bin) || true
+[ -n "$PG_BIN" ] && [ -x "$PG_BIN/pgbench" ] && [ -x "$PG_BIN/psql" ] ||
+  die "pgbench and psql not found (run \`make postgres\`, or set LOYALTY_PG_BIN)"
+command -v curl >/dev/null || die "curl is needed (apt-get install -y curl)"
+
+mkdir -p "$BENCH_DATA_DIR"
+DATA_DIR=$(cd "$BENCH_DATA_DIR" && pwd)
+PG_DATA="$DATA_DIR/pg/data"
+LOG="$DATA_DIR/loyaltyd.log"
+RESULTS_DIR="$ROOT/bench/results"
+mkdir -p "$RESULTS_DIR"
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+RESULT="$RESULTS_DIR/$STAMP.txt"
+LG_JSON="$RESULTS_DIR/$STAMP.json"
+
+# The cluster belongs to the postgres user when we are root (see internal/pgcluster).
+as_pg_owner() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+psql_pg() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$BENCH_PG_PORT" -U postgres "$@"; }
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+cluster_running() { [ -f "$PG_DATA/postmaster.pid" ] && as_pg_owner "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; }
+stop_cluster() {
+  if cluster_running; then
+    echo "==> stopping the PostgreSQL cluster in $PG_DATA"
+    as_pg_owner "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w -t 120 stop >/dev/null
+  fi
+}
+
+LOYALTYD_PID=""
+cleanup() {
+  local rc=$?
+  set +e
+  # Bounded (120 s at most), and not to be cut short: it is what leaves nothing running.
+  trap '' INT TERM
+  if [ -n "$LOYALTYD_PID" ] && kill -0 "$LOYALTYD_PID" 2>/dev/null; then
+    echo "==> stopping loyaltyd (pid $LOYALTYD_PID) and its PostgreSQL"
+    kill -TERM "$LOYALTYD_PID"
+    local i
+    for ((i = 0; i < 1200; i++)); do kill -0 "$LOYALTYD_PID" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$LOYALTYD_PID" 2>/dev/null; then
+      echo "bench: loyaltyd did not stop within 120 s: killing it" >&2
+      kill -KILL "$LOYALTYD_PID"
+    fi
+    wait "$LOYALTYD_PID"
+    local lrc=$?
+    if [ "$lrc" -ne 0 ]; then
+      echo "bench: loyaltyd exited with status $lrc; the end of $LOG:" >&2
+      tail -n 20 "$LOG" >&2
+    fi
+  fi
+  # loyaltyd stops the cluster it started; this catches a kill, or a cluster it reused.
+  stop_cluster
+  exit "$rc"
+}
+
+run_pgbench() { # label; sets PGB_TPS and PGB_LAT
+  local out
+  psql_pg -d pgbench -c CHECKPOINT
+  echo "==> pgbench ($1): tpcb-like, -c $BENCH_PGBENCH_CLIENTS -j $BENCH_PGBENCH_THREADS -T $DURATION_S -n"
+  if ! out=$("$PG_BIN/pgbench" -h 127.0.0.1 -p "$BENCH_PG_PORT" -U postgres -n \
+    -c "$BENCH_PGBENCH_CLIENTS" -j "$BENCH_PGBENCH_THREADS" -T "$DURATION_S" pgbench 2>&1); then
+    echo "$out" >&2
+    die "pgbench ($1) failed"
+  fi
+  echo "$out" | { grep -E '^(number of (transactions actually processed|failed transactions)|latency average|tps)' || true; } | sed 's/^/    /'
+  PGB_TPS=$(echo "$out" | sed -nE 's/^tps = ([0-9.]+) \((without initial connection time|excluding connections establishing)\)$/\1/p' | head -n 1)
+  PGB_LAT=$(echo "$out" | sed -nE 's/^latency average = ([0-9.]+) ms$/\1/p' | head -n 1)
+  [ -n "$PGB_TPS" ] || { echo "$out" >&2; die "could not read tps from pgbench's output"; }
+}
+
+machine() {
+  local cpu mem
+  cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
+  mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null)
+  echo "$(nproc) CPUs (nproc), ${cpu:-unknown CPU}, ${mem:-? GiB} RAM, $(uname -sr) $(uname -m)"
+}
+
+main() {
+  set -euo pipefail
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+
+  echo "==> loyaltyd benchmark, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+  echo "    machine: $(machine)"
+  echo "    load: $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)"
+
+  echo "==> building bin/loyaltyd, bin/loyaltyctl, bin/loadgen"
+  "$GO" build -o bin/ ./cmd/... ./bench/loadgen
+
+  # A cluster left running by an interrupted run would be reused on its old port.
+  stop_cluster
+  local p
+  for p in "$BENCH_HTTP_PORT" "$BENCH_GRPC_PORT" "$BENCH_PG_PORT"; do
+    ! port_in_use "$p" || die "port $p on 127.0.0.1 is in use (another loyaltyd or bench?); set BENCH_*_PORT"
+  done
+
+  echo "==> starting loyaltyd: REST 127.0.0.1:$BENCH_HTTP_PORT, gRPC 127.0.0.1:$BENCH_GRPC_PORT, PostgreSQL 127.0.0.1:$BENCH_PG_PORT under $DATA_DIR (log: $LOG)"
+  # --database-url= : always the local cluster, whatever LOYALTY_DATABASE_URL says.
+  bin/loyaltyd --database-url= --demo=false --data-dir "$DATA_DIR" --local-pg-port "$BENCH_PG_PORT" \
+    --http-addr "127.0.0.1:$BENCH_HTTP_PORT" --grpc-addr "127.0.0.1:$BENCH_GRPC_PORT" \
+    --admin-key "$BENCH_ADMIN_KEY" --max-db-conns "$BENCH_DB_CONNS" --log-level warn \
+    $BENCH_LOYALTYD_ARGS >"$LOG" 2>&1 &
+  LOYALTYD_PID=$!
+  local started=$SECONDS deadline=$((SECONDS + BENCH_READY_TIMEOUT))
+  until curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$BENCH_HTTP_PORT/readyz" 2>/dev/null; do
+    if ! kill -0 "$LOYALTYD_PID" 2>/dev/null; then
+      wait "$LOYALTYD_PID" || true
+      LOYALTYD_PID=""
+      echo "bench: loyaltyd exited before it was ready; the end of $LOG:" >&2
+      tail -n 30 "$LOG" >&2
+      exit 1
+    fi
+    if ((SECONDS >= deadline)); then
+      echo "bench: loyaltyd not ready after ${BENCH_READY_TIMEOUT}s; the end of $LOG:" >&2
+      tail -n 30 "$LOG" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
+  echo "    ready after $((SECONDS - started))s"
+
+  local pg_version pg_settings
+  pg_version=$(psql_pg -d postgres -Atc 'SHOW server_version')
+  pg_settings=$(psql_pg -d postgres -Atc "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name)
+    FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'wal_sync_method',
+      'shared_buffers', 'max_connections', 'max_wal_size')")
+  echo "    PostgreSQL $pg_version: $pg_settings"
+  [ "$(psql_pg -d postgres -Atc "SELECT current_setting('fsync') = 'on' AND current_setting('synchronous_commit') = 'on'")" = t ] ||
+    die "the cluster does not commit durably (fsync and synchronous_commit must be on): figures would not be comparable"
+
+  # pgbench's tables, in a database of their own on the same server; initialized once.
+  if [ -z "$(psql_pg -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'pgbench'")" ]; then
+    psql_pg -d postgres -c 'CREATE DATABASE pgbench'
+  fi
+  local scale=0
+  if [ "$(psql_pg -d pgbench -Atc "SELECT to_regclass('pgbench_accounts_pkey') IS NOT NULL AND to_regclass('pgbench_branches') IS NOT NULL")" = t ]; then
+    scale=$(psql_pg -d pgbench -Atc 'SELECT count(*) FROM pgbench_branches')
+  fi
+  if [ "$scale" != "$BENCH_PGBENCH_SCALE" ]; then
+    echo "==> initializing pgbench at scale $BENCH_PGBENCH_SCALE (once; later runs reuse it)"
+    "$PG_BIN/pgbench" -h 127.0.0.1 -p "$BENCH_PG_PORT" -U postgres -i -s "$BENCH_PGBENCH_SCALE" -q pgbench 2>&1 |
+      { grep -vE '^([0-9]+ of [0-9]+ tuples|NOTICE: )' || true; } | sed 's/^/    /'
+  else
+    echo "==> pgbench tables at scale $scale already there"
+  fi
+
+  # pgbench before and after the load generator: the difference shows the drift of
+  # a noisy machine; the ratios use their mean.
+  run_pgbench before
+  local tps_before=$PGB_TPS lat_before=$PGB_LAT
+
+  psql_pg -d loyalty -c CHECKPOINT
+  echo "==> load generator: $BENCH_SCENARIOS"
+  local lg_rc=0
+  bin/loadgen -rest "http://127.0.0.1:$BENCH_HTTP_PORT" -grpc "127.0.0.1:$BENCH_GRPC_PORT" -key "$BENCH_ADMIN_KEY" \
+    -members "$BENCH_MEMBERS" -workers "$BENCH_WORKERS" -duration "${DURATION_S}s" -warmup "$BENCH_WARMUP" \
+    -scenarios "$BENCH_SCENARIOS" -json "$LG_JSON" || lg_rc=$?
+  case $lg_rc in
+    0 | 2) ;;
+    130) exit 130 ;;
+    *) die "the load generator failed (status $lg_rc)" ;;
+  esac
+
+  run_pgbench after
+  local tps_after=$PGB_TPS lat_after=$PGB_LAT
+
+  echo
+  echo "==================================== summary ===================================="
+  echo "date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+  echo "commit:   $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(test -z "$(git status --porcelain 2>/dev/null)" || echo ' (with uncommitted changes)')"
+  echo "machine:  $(machine)"
+  echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min, at the end)"
+  echo "postgres: $pg_version on 127.0.0.1:$BENCH_PG_PORT, $pg_settings"
+  echo "loyaltyd: --max-db-conns $BENCH_DB_CONNS${BENCH_LOYALTYD_ARGS:+ $BENCH_LOYALTYD_ARGS}; loadgen and pgbench on the same machine"
+  echo "pgbench:  tpcb-like, scale $BENCH_PGBENCH_SCALE, -c $BENCH_PGBENCH_CLIENTS -j $BENCH_PGBENCH_THREADS -T $DURATION_S -n;" \
+    "latency average ${lat_before} ms before, ${lat_after} ms after"
+  bin/loadgen -report "$LG_JSON" -pgbench-tps "$tps_before,$tps_after"
+  echo "================================================================================="
+  echo "results: $RESULT (and $LG_JSON)"
+  if [ "$lg_rc" -ne 0 ]; then
+    echo "bench: THE LOAD GENERATOR SAW FAILING CALLS: see the errors above; the figures are not valid." >&2
+    exit 2
+  fi
+}
+
+# The whole transcript goes to the results file too. tee ignores Ctrl-C, so that it
+# still records (and the terminal still shows) the cleanup after an interrupt.
+set +e
+main 2>&1 | (trap '' INT TERM && exec tee "$RESULT")
+rc=${PIPESTATUS[0]}
+exit "$rc"
