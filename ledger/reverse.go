@@ -18,14 +18,10 @@ func (s *Service) Reverse(ctx context.Context, actor Actor, cmd Reverse) (Entry,
 	if err := validation.Struct(cmd); err != nil {
 		return Entry{}, err
 	}
-	row, err := s.q.GetEntry(ctx, s.pool, cmd.EntryID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Entry{}, ErrEntryNotFound.With("entry %d not found", cmd.EntryID)
-	}
+	original, err := s.Entry(ctx, cmd.EntryID)
 	if err != nil {
-		return Entry{}, fmt.Errorf("load entry %d: %w", cmd.EntryID, err)
+		return Entry{}, err
 	}
-	original := toEntry(row)
 	p := plan{
 		memberID: original.MemberID, kind: KindReversal, requestID: cmd.RequestID,
 		fingerprint: fingerprint("reverse", cmd), postings: reversalPostings(original.Postings),

@@ -146,6 +146,31 @@ func ensureTemplate(ctx context.Context, name string) error {
 // the test ends. It returns the database's URL.
 func NewDatabase(tb testing.TB) string {
 	tb.Helper()
+	return createDatabase(tb, "loyalty_test_", "TEMPLATE "+tplName)
+}
+
+// NewPool is NewDatabase with a pool connected to it, closed when the test ends.
+func NewPool(tb testing.TB) *pgxpool.Pool {
+	tb.Helper()
+	pool, err := database.Open(context.Background(), NewDatabase(tb), 32)
+	if err != nil {
+		tb.Fatalf("dbtest: %v", err)
+	}
+	tb.Cleanup(pool.Close)
+	return pool
+}
+
+// EmptyDatabase is the URL of a fresh, empty (unmigrated) database, for tests of the
+// migration itself.
+func EmptyDatabase(tb testing.TB) string {
+	tb.Helper()
+	return createDatabase(tb, "loyalty_empty_", "")
+}
+
+// createDatabase makes a database with a random name (from the template, when the
+// clause names one) and drops it when the test ends.
+func createDatabase(tb testing.TB, prefix, templateClause string) string {
+	tb.Helper()
 	setupOnce.Do(func() { setupErr = setup() })
 	if setupErr != nil {
 		tb.Fatalf("dbtest: %v", setupErr)
@@ -156,11 +181,11 @@ func NewDatabase(tb testing.TB) string {
 		tb.Fatalf("dbtest: connect: %v", err)
 	}
 	defer conn.Close(ctx)
-	name := "loyalty_test_" + randomSuffix()
+	name := prefix + randomSuffix()
 	// CREATE DATABASE fails while another session is connected to the template; the
 	// template is never used directly, but a racing creator may briefly hold it.
 	for attempt := 0; ; attempt++ {
-		_, err = conn.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE "+tplName)
+		_, err = conn.Exec(ctx, "CREATE DATABASE "+name+" "+templateClause)
 		if err == nil || attempt == 20 || !strings.Contains(err.Error(), "is being accessed by other users") {
 			break
 		}
@@ -181,46 +206,6 @@ func NewDatabase(tb testing.TB) string {
 		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
 			tb.Errorf("dbtest: drop database: %v", err)
 		}
-	})
-	return withDatabase(adminURL, name)
-}
-
-// NewPool is NewDatabase with a pool connected to it, closed when the test ends.
-func NewPool(tb testing.TB) *pgxpool.Pool {
-	tb.Helper()
-	pool, err := database.Open(context.Background(), NewDatabase(tb), 32)
-	if err != nil {
-		tb.Fatalf("dbtest: %v", err)
-	}
-	tb.Cleanup(pool.Close)
-	return pool
-}
-
-// ServerURL is the URL of a fresh, empty (unmigrated) database, for tests of the
-// migration itself.
-func EmptyDatabase(tb testing.TB) string {
-	tb.Helper()
-	setupOnce.Do(func() { setupErr = setup() })
-	if setupErr != nil {
-		tb.Fatalf("dbtest: %v", setupErr)
-	}
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, adminURL)
-	if err != nil {
-		tb.Fatalf("dbtest: connect: %v", err)
-	}
-	defer conn.Close(ctx)
-	name := "loyalty_empty_" + randomSuffix()
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		tb.Fatalf("dbtest: create database: %v", err)
-	}
-	tb.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), adminURL)
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 	})
 	return withDatabase(adminURL, name)
 }

@@ -76,11 +76,7 @@ func (s *pointsServer) CreateHold(ctx context.Context, req *loyaltyv1.CreateHold
 }
 
 func (s *pointsServer) CaptureHold(ctx context.Context, req *loyaltyv1.CaptureHoldRequest) (*loyaltyv1.CaptureHoldResponse, error) {
-	requestID, err := requestIDOf(ctx, req.GetRequestId())
-	if err != nil {
-		return nil, err
-	}
-	id, err := parseID("holdId", req.GetHoldId())
+	id, requestID, err := holdCall(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -92,11 +88,7 @@ func (s *pointsServer) CaptureHold(ctx context.Context, req *loyaltyv1.CaptureHo
 }
 
 func (s *pointsServer) VoidHold(ctx context.Context, req *loyaltyv1.VoidHoldRequest) (*loyaltyv1.VoidHoldResponse, error) {
-	requestID, err := requestIDOf(ctx, req.GetRequestId())
-	if err != nil {
-		return nil, err
-	}
-	id, err := parseID("holdId", req.GetHoldId())
+	id, requestID, err := holdCall(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -216,6 +208,18 @@ func requestIDOf(ctx context.Context, fromBody string) (string, error) {
 	default:
 		return "", problem.InvalidField("requestId", "differs from the Idempotency-Key header")
 	}
+}
+
+// holdCall reads what every call on an existing hold carries.
+func holdCall(ctx context.Context, req interface {
+	GetHoldId() string
+	GetRequestId() string
+}) (holdID int64, requestID string, err error) {
+	if requestID, err = requestIDOf(ctx, req.GetRequestId()); err != nil {
+		return 0, "", err
+	}
+	holdID, err = parseID("holdId", req.GetHoldId())
+	return holdID, requestID, err
 }
 
 // actorOf is the authenticated key, recorded on entries.
