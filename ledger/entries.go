@@ -2,8 +2,10 @@ package ledger
 
 import (
 	"context"
+	"fmt"
 	"time"
 
+	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/validation"
 	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
@@ -65,18 +67,23 @@ type Actor struct {
 	KeyID string
 }
 
-// Earn credits explicit points.
+// Earn credits points: explicit ones, or those a spend earns under the program's
+// rules.
 type Earn struct {
-	MemberID  string `json:"memberId" validate:"required,shopid"`
-	RequestID string `json:"requestId" validate:"required,requestid"`
-	Points    int64  `json:"points" validate:"gt=0,lte=1000000000000"`
-	OrderID   string `json:"orderId" validate:"omitempty,shopid"`
-	Reason    string `json:"reason" validate:"max=200"`
+	MemberID   string `json:"memberId" validate:"required,shopid"`
+	RequestID  string `json:"requestId" validate:"required,requestid"`
+	Points     int64  `json:"points" validate:"gte=0,lte=1000000000000"`
+	SpendMinor int64  `json:"spend.amountMinor" validate:"gte=0,lte=10000000000000"`
+	Currency   string `json:"spend.currency" validate:"omitempty,len=3,uppercase,alpha"`
+	OrderID    string `json:"orderId" validate:"omitempty,shopid"`
+	Reason     string `json:"reason" validate:"max=200"`
 }
 
-// EarnResult is an earning and how it was computed.
+// EarnResult is an earning and how it was computed. Entry is zero when the spend
+// earned no points (nothing was posted).
 type EarnResult struct {
 	Entry     Entry
+	Points    int64
 	Breakdown []BreakdownLine
 }
 
@@ -87,20 +94,69 @@ type BreakdownLine struct {
 	Description string
 }
 
+// ErrOrderAlreadyEarned refuses a second earning on one order.
+var ErrOrderAlreadyEarned = problem.New(problem.Conflict, "ORDER_ALREADY_EARNED", "this order has already earned points")
+
 // Earn credits points to the member's available balance.
 func (s *Service) Earn(ctx context.Context, actor Actor, cmd Earn) (EarnResult, error) {
 	if err := validation.Struct(cmd); err != nil {
 		return EarnResult{}, err
 	}
-	e, err := s.post(ctx, plan{
-		memberID: cmd.MemberID, kind: KindEarn, requestID: cmd.RequestID,
-		fingerprint: fingerprint("earn", cmd), postings: earnPostings(cmd.Points),
-		orderID: cmd.OrderID, memo: cmd.Reason, actorKeyID: actor.KeyID,
-	})
+	breakdown, err := s.earnBreakdown(ctx, cmd)
 	if err != nil {
 		return EarnResult{}, err
 	}
-	return EarnResult{Entry: e, Breakdown: []BreakdownLine{{Source: "EXPLICIT", Points: e.Delta(AccountAvailable), Description: "explicit points"}}}, nil
+	var points int64
+	for _, l := range breakdown {
+		points += l.Points
+	}
+	res := EarnResult{Points: points, Breakdown: breakdown}
+	if points == 0 {
+		return res, nil
+	}
+	p := plan{
+		memberID: cmd.MemberID, kind: KindEarn, requestID: cmd.RequestID,
+		fingerprint: fingerprint("earn", cmd), postings: earnPostings(points),
+		orderID: cmd.OrderID, memo: cmd.Reason, actorKeyID: actor.KeyID,
+	}
+	res.Entry, err = s.post(ctx, p)
+	if database.IsUniqueViolation(err, "entries_order_earned_once") {
+		if e, found, serr := s.stored(ctx, s.pool, p); found || serr != nil {
+			res.Entry = e
+			return res, serr
+		}
+		return EarnResult{}, ErrOrderAlreadyEarned.With("order %q has already earned points for member %q", cmd.OrderID, cmd.MemberID)
+	}
+	if err != nil {
+		return EarnResult{}, err
+	}
+	return res, nil
+}
+
+// earnBreakdown computes what an earning is made of: explicit points, or the base
+// rate applied to the spend.
+func (s *Service) earnBreakdown(ctx context.Context, cmd Earn) ([]BreakdownLine, error) {
+	switch {
+	case cmd.Points > 0 && cmd.SpendMinor > 0:
+		return nil, problem.InvalidField("points", "cannot be given together with spend")
+	case cmd.Points > 0:
+		return []BreakdownLine{{Source: "EXPLICIT", Points: cmd.Points, Description: "explicit points"}}, nil
+	case cmd.SpendMinor == 0:
+		return nil, problem.InvalidFields(
+			problem.FieldViolation{Field: "points", Description: "give points or a spend"},
+			problem.FieldViolation{Field: "spend.amountMinor", Description: "give points or a spend"})
+	}
+	prog, err := s.Program(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if prog.Currency != "" && cmd.Currency != prog.Currency {
+		return nil, problem.InvalidField("spend.currency", "must be "+prog.Currency+", the program's currency")
+	}
+	return []BreakdownLine{{
+		Source: "BASE", Points: prog.PointsForSpend(cmd.SpendMinor),
+		Description: fmt.Sprintf("%d point(s) per %d minor units spent", prog.EarnPoints, prog.EarnPerAmountMinor),
+	}}, nil
 }
 
 // Redeem spends available points.

@@ -25,6 +25,10 @@ func (c *client) members() loyaltyv1.MemberServiceClient {
 func (c *client) points() loyaltyv1.PointsServiceClient {
 	return loyaltyv1.NewPointsServiceClient(c.conn)
 }
+func (c *client) program() loyaltyv1.ProgramServiceClient {
+	return loyaltyv1.NewProgramServiceClient(c.conn)
+}
+
 func (c *client) ledger() loyaltyv1.LedgerServiceClient {
 	return loyaltyv1.NewLedgerServiceClient(c.conn)
 }
@@ -154,6 +158,15 @@ func init() {
 					return nil, err
 				}
 				return c.ledger().VerifyLedger(ctx, &loyaltyv1.VerifyLedgerRequest{})
+			}},
+	}
+	commands["program"] = map[string]command{
+		"get": {args: "", help: "show the program settings in force",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				if _, err := parse(fs, args, 0); err != nil {
+					return nil, err
+				}
+				return c.program().GetProgram(ctx, &loyaltyv1.GetProgramRequest{})
 			}},
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // program time zones work on machines without a tz database
 
 	"github.com/loyalty-engine/loyalty/internal/app"
 	"github.com/loyalty-engine/loyalty/internal/database"

@@ -146,7 +146,7 @@ func ensureTemplate(ctx context.Context, name string) error {
 // the test ends. It returns the database's URL.
 func NewDatabase(tb testing.TB) string {
 	tb.Helper()
-	return createDatabase(tb, "loyalty_test_", "TEMPLATE "+tplName)
+	return createDatabase(tb, "loyalty_test_", true)
 }
 
 // NewPool is NewDatabase with a pool connected to it, closed when the test ends.
@@ -164,16 +164,20 @@ func NewPool(tb testing.TB) *pgxpool.Pool {
 // migration itself.
 func EmptyDatabase(tb testing.TB) string {
 	tb.Helper()
-	return createDatabase(tb, "loyalty_empty_", "")
+	return createDatabase(tb, "loyalty_empty_", false)
 }
 
-// createDatabase makes a database with a random name (from the template, when the
-// clause names one) and drops it when the test ends.
-func createDatabase(tb testing.TB, prefix, templateClause string) string {
+// createDatabase makes a database with a random name, migrated (a copy of the
+// template) or empty, and drops it when the test ends.
+func createDatabase(tb testing.TB, prefix string, migrated bool) string {
 	tb.Helper()
 	setupOnce.Do(func() { setupErr = setup() })
 	if setupErr != nil {
 		tb.Fatalf("dbtest: %v", setupErr)
+	}
+	templateClause := ""
+	if migrated {
+		templateClause = "TEMPLATE " + tplName
 	}
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, adminURL)

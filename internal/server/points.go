@@ -25,12 +25,16 @@ func (s *pointsServer) Earn(ctx context.Context, req *loyaltyv1.EarnRequest) (*l
 	}
 	res, err := s.ledger.Earn(ctx, actorOf(ctx), ledger.Earn{
 		MemberID: req.GetMemberId(), RequestID: requestID, Points: req.GetPoints(),
+		SpendMinor: req.GetSpend().GetAmountMinor(), Currency: req.GetSpend().GetCurrency(),
 		OrderID: req.GetOrderId(), Reason: req.GetReason(),
 	})
 	if err != nil {
 		return nil, err
 	}
-	resp := &loyaltyv1.EarnResponse{Entry: entryPB(res.Entry)}
+	resp := &loyaltyv1.EarnResponse{Points: res.Points}
+	if res.Entry.ID != 0 {
+		resp.Entry = entryPB(res.Entry)
+	}
 	for _, l := range res.Breakdown {
 		resp.Breakdown = append(resp.Breakdown, &loyaltyv1.BreakdownLine{Source: l.Source, Points: l.Points, Description: l.Description})
 	}

@@ -10,6 +10,7 @@ var (
 	memberReaders = []access.Role{access.RoleApp, access.RoleAgent, access.RoleAuditor}
 	apps          = []access.Role{access.RoleApp}
 	auditors      = []access.Role{access.RoleAuditor}
+	everyone      = []access.Role{access.RoleApp, access.RoleAgent, access.RoleMarketer, access.RoleAuditor}
 	adminOnly     = []access.Role{}
 )
 
@@ -32,6 +33,9 @@ var methodRoles = map[string][]access.Role{
 	loyaltyv1.PointsService_ListActivity_FullMethodName: memberReaders,
 
 	loyaltyv1.LedgerService_VerifyLedger_FullMethodName: auditors,
+
+	loyaltyv1.ProgramService_GetProgram_FullMethodName:    everyone,
+	loyaltyv1.ProgramService_UpdateProgram_FullMethodName: adminOnly,
 
 	loyaltyv1.ApiKeyService_CreateApiKey_FullMethodName: adminOnly,
 	loyaltyv1.ApiKeyService_RevokeApiKey_FullMethodName: adminOnly,

@@ -86,6 +86,7 @@ func New(d Deps) *Server {
 		loyaltyv1.RegisterApiKeyServiceServer(reg, &apiKeyServer{keys: d.Keys})
 		loyaltyv1.RegisterPointsServiceServer(reg, &pointsServer{ledger: d.Ledger})
 		loyaltyv1.RegisterLedgerServiceServer(reg, &ledgerServer{ledger: d.Ledger})
+		loyaltyv1.RegisterProgramServiceServer(reg, &programServer{ledger: d.Ledger})
 	}
 	metrics.InitializeMetrics(gs)
 	return &Server{deps: d, grpc: gs, inproc: inproc, registry: registry}

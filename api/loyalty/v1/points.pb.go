@@ -248,21 +248,79 @@ func (x *Entry) GetPostings() []*Posting {
 	return nil
 }
 
+// Money in minor units (cents, fen).
+type Money struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	AmountMinor int64                  `protobuf:"varint,1,opt,name=amount_minor,json=amountMinor,proto3" json:"amount_minor,omitempty"`
+	// ISO 4217 code, e.g. CNY.
+	Currency      string `protobuf:"bytes,2,opt,name=currency,proto3" json:"currency,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Money) Reset() {
+	*x = Money{}
+	mi := &file_loyalty_v1_points_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Money) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Money) ProtoMessage() {}
+
+func (x *Money) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_points_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Money.ProtoReflect.Descriptor instead.
+func (*Money) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Money) GetAmountMinor() int64 {
+	if x != nil {
+		return x.AmountMinor
+	}
+	return 0
+}
+
+func (x *Money) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+// Earn takes either explicit points or a spend, which the program's earn rate turns
+// into points. An order earns once.
 type EarnRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	MemberId  string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
 	RequestId string                 `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	OrderId   string                 `protobuf:"bytes,3,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
 	// Explicit points to credit.
-	Points        int64  `protobuf:"varint,4,opt,name=points,proto3" json:"points,omitempty"`
-	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Points int64  `protobuf:"varint,4,opt,name=points,proto3" json:"points,omitempty"`
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// What the member spent; the program's rules compute the points.
+	Spend         *Money `protobuf:"bytes,6,opt,name=spend,proto3" json:"spend,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EarnRequest) Reset() {
 	*x = EarnRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[2]
+	mi := &file_loyalty_v1_points_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -274,7 +332,7 @@ func (x *EarnRequest) String() string {
 func (*EarnRequest) ProtoMessage() {}
 
 func (x *EarnRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[2]
+	mi := &file_loyalty_v1_points_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -287,7 +345,7 @@ func (x *EarnRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EarnRequest.ProtoReflect.Descriptor instead.
 func (*EarnRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{2}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *EarnRequest) GetMemberId() string {
@@ -325,6 +383,13 @@ func (x *EarnRequest) GetReason() string {
 	return ""
 }
 
+func (x *EarnRequest) GetSpend() *Money {
+	if x != nil {
+		return x.Spend
+	}
+	return nil
+}
+
 // BreakdownLine explains part of an earning.
 type BreakdownLine struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -338,7 +403,7 @@ type BreakdownLine struct {
 
 func (x *BreakdownLine) Reset() {
 	*x = BreakdownLine{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[3]
+	mi := &file_loyalty_v1_points_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -350,7 +415,7 @@ func (x *BreakdownLine) String() string {
 func (*BreakdownLine) ProtoMessage() {}
 
 func (x *BreakdownLine) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[3]
+	mi := &file_loyalty_v1_points_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -363,7 +428,7 @@ func (x *BreakdownLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BreakdownLine.ProtoReflect.Descriptor instead.
 func (*BreakdownLine) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{3}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *BreakdownLine) GetSource() string {
@@ -388,16 +453,19 @@ func (x *BreakdownLine) GetDescription() string {
 }
 
 type EarnResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Entry         *Entry                 `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
-	Breakdown     []*BreakdownLine       `protobuf:"bytes,2,rep,name=breakdown,proto3" json:"breakdown,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Absent when the spend earns no points (nothing is posted).
+	Entry     *Entry           `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
+	Breakdown []*BreakdownLine `protobuf:"bytes,2,rep,name=breakdown,proto3" json:"breakdown,omitempty"`
+	// Total points earned.
+	Points        int64 `protobuf:"varint,3,opt,name=points,proto3" json:"points,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EarnResponse) Reset() {
 	*x = EarnResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[4]
+	mi := &file_loyalty_v1_points_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -409,7 +477,7 @@ func (x *EarnResponse) String() string {
 func (*EarnResponse) ProtoMessage() {}
 
 func (x *EarnResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[4]
+	mi := &file_loyalty_v1_points_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -422,7 +490,7 @@ func (x *EarnResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EarnResponse.ProtoReflect.Descriptor instead.
 func (*EarnResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{4}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *EarnResponse) GetEntry() *Entry {
@@ -439,6 +507,13 @@ func (x *EarnResponse) GetBreakdown() []*BreakdownLine {
 	return nil
 }
 
+func (x *EarnResponse) GetPoints() int64 {
+	if x != nil {
+		return x.Points
+	}
+	return 0
+}
+
 type RedeemRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
@@ -452,7 +527,7 @@ type RedeemRequest struct {
 
 func (x *RedeemRequest) Reset() {
 	*x = RedeemRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[5]
+	mi := &file_loyalty_v1_points_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -464,7 +539,7 @@ func (x *RedeemRequest) String() string {
 func (*RedeemRequest) ProtoMessage() {}
 
 func (x *RedeemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[5]
+	mi := &file_loyalty_v1_points_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -477,7 +552,7 @@ func (x *RedeemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeemRequest.ProtoReflect.Descriptor instead.
 func (*RedeemRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{5}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *RedeemRequest) GetMemberId() string {
@@ -524,7 +599,7 @@ type RedeemResponse struct {
 
 func (x *RedeemResponse) Reset() {
 	*x = RedeemResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[6]
+	mi := &file_loyalty_v1_points_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -536,7 +611,7 @@ func (x *RedeemResponse) String() string {
 func (*RedeemResponse) ProtoMessage() {}
 
 func (x *RedeemResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[6]
+	mi := &file_loyalty_v1_points_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -549,7 +624,7 @@ func (x *RedeemResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeemResponse.ProtoReflect.Descriptor instead.
 func (*RedeemResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{6}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RedeemResponse) GetEntry() *Entry {
@@ -576,7 +651,7 @@ type Hold struct {
 
 func (x *Hold) Reset() {
 	*x = Hold{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[7]
+	mi := &file_loyalty_v1_points_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -588,7 +663,7 @@ func (x *Hold) String() string {
 func (*Hold) ProtoMessage() {}
 
 func (x *Hold) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[7]
+	mi := &file_loyalty_v1_points_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -601,7 +676,7 @@ func (x *Hold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hold.ProtoReflect.Descriptor instead.
 func (*Hold) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{7}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Hold) GetHoldId() string {
@@ -674,7 +749,7 @@ type CreateHoldRequest struct {
 
 func (x *CreateHoldRequest) Reset() {
 	*x = CreateHoldRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[8]
+	mi := &file_loyalty_v1_points_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -686,7 +761,7 @@ func (x *CreateHoldRequest) String() string {
 func (*CreateHoldRequest) ProtoMessage() {}
 
 func (x *CreateHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[8]
+	mi := &file_loyalty_v1_points_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -699,7 +774,7 @@ func (x *CreateHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateHoldRequest.ProtoReflect.Descriptor instead.
 func (*CreateHoldRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{8}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateHoldRequest) GetMemberId() string {
@@ -747,7 +822,7 @@ type CreateHoldResponse struct {
 
 func (x *CreateHoldResponse) Reset() {
 	*x = CreateHoldResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[9]
+	mi := &file_loyalty_v1_points_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -759,7 +834,7 @@ func (x *CreateHoldResponse) String() string {
 func (*CreateHoldResponse) ProtoMessage() {}
 
 func (x *CreateHoldResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[9]
+	mi := &file_loyalty_v1_points_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -772,7 +847,7 @@ func (x *CreateHoldResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateHoldResponse.ProtoReflect.Descriptor instead.
 func (*CreateHoldResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{9}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreateHoldResponse) GetHold() *Hold {
@@ -801,7 +876,7 @@ type CaptureHoldRequest struct {
 
 func (x *CaptureHoldRequest) Reset() {
 	*x = CaptureHoldRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[10]
+	mi := &file_loyalty_v1_points_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -813,7 +888,7 @@ func (x *CaptureHoldRequest) String() string {
 func (*CaptureHoldRequest) ProtoMessage() {}
 
 func (x *CaptureHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[10]
+	mi := &file_loyalty_v1_points_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -826,7 +901,7 @@ func (x *CaptureHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaptureHoldRequest.ProtoReflect.Descriptor instead.
 func (*CaptureHoldRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{10}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CaptureHoldRequest) GetHoldId() string {
@@ -860,7 +935,7 @@ type CaptureHoldResponse struct {
 
 func (x *CaptureHoldResponse) Reset() {
 	*x = CaptureHoldResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[11]
+	mi := &file_loyalty_v1_points_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -872,7 +947,7 @@ func (x *CaptureHoldResponse) String() string {
 func (*CaptureHoldResponse) ProtoMessage() {}
 
 func (x *CaptureHoldResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[11]
+	mi := &file_loyalty_v1_points_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -885,7 +960,7 @@ func (x *CaptureHoldResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaptureHoldResponse.ProtoReflect.Descriptor instead.
 func (*CaptureHoldResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{11}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CaptureHoldResponse) GetHold() *Hold {
@@ -912,7 +987,7 @@ type VoidHoldRequest struct {
 
 func (x *VoidHoldRequest) Reset() {
 	*x = VoidHoldRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[12]
+	mi := &file_loyalty_v1_points_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -924,7 +999,7 @@ func (x *VoidHoldRequest) String() string {
 func (*VoidHoldRequest) ProtoMessage() {}
 
 func (x *VoidHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[12]
+	mi := &file_loyalty_v1_points_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -937,7 +1012,7 @@ func (x *VoidHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoidHoldRequest.ProtoReflect.Descriptor instead.
 func (*VoidHoldRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{12}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *VoidHoldRequest) GetHoldId() string {
@@ -964,7 +1039,7 @@ type VoidHoldResponse struct {
 
 func (x *VoidHoldResponse) Reset() {
 	*x = VoidHoldResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[13]
+	mi := &file_loyalty_v1_points_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -976,7 +1051,7 @@ func (x *VoidHoldResponse) String() string {
 func (*VoidHoldResponse) ProtoMessage() {}
 
 func (x *VoidHoldResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[13]
+	mi := &file_loyalty_v1_points_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -989,7 +1064,7 @@ func (x *VoidHoldResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoidHoldResponse.ProtoReflect.Descriptor instead.
 func (*VoidHoldResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{13}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *VoidHoldResponse) GetHold() *Hold {
@@ -1015,7 +1090,7 @@ type GetHoldRequest struct {
 
 func (x *GetHoldRequest) Reset() {
 	*x = GetHoldRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[14]
+	mi := &file_loyalty_v1_points_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1027,7 +1102,7 @@ func (x *GetHoldRequest) String() string {
 func (*GetHoldRequest) ProtoMessage() {}
 
 func (x *GetHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[14]
+	mi := &file_loyalty_v1_points_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1040,7 +1115,7 @@ func (x *GetHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHoldRequest.ProtoReflect.Descriptor instead.
 func (*GetHoldRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{14}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetHoldRequest) GetHoldId() string {
@@ -1059,7 +1134,7 @@ type GetHoldResponse struct {
 
 func (x *GetHoldResponse) Reset() {
 	*x = GetHoldResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[15]
+	mi := &file_loyalty_v1_points_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1071,7 +1146,7 @@ func (x *GetHoldResponse) String() string {
 func (*GetHoldResponse) ProtoMessage() {}
 
 func (x *GetHoldResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[15]
+	mi := &file_loyalty_v1_points_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1084,7 +1159,7 @@ func (x *GetHoldResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHoldResponse.ProtoReflect.Descriptor instead.
 func (*GetHoldResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{15}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetHoldResponse) GetHold() *Hold {
@@ -1105,7 +1180,7 @@ type ReverseEntryRequest struct {
 
 func (x *ReverseEntryRequest) Reset() {
 	*x = ReverseEntryRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[16]
+	mi := &file_loyalty_v1_points_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1117,7 +1192,7 @@ func (x *ReverseEntryRequest) String() string {
 func (*ReverseEntryRequest) ProtoMessage() {}
 
 func (x *ReverseEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[16]
+	mi := &file_loyalty_v1_points_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1130,7 +1205,7 @@ func (x *ReverseEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReverseEntryRequest.ProtoReflect.Descriptor instead.
 func (*ReverseEntryRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{16}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReverseEntryRequest) GetEntryId() string {
@@ -1163,7 +1238,7 @@ type ReverseEntryResponse struct {
 
 func (x *ReverseEntryResponse) Reset() {
 	*x = ReverseEntryResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[17]
+	mi := &file_loyalty_v1_points_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1175,7 +1250,7 @@ func (x *ReverseEntryResponse) String() string {
 func (*ReverseEntryResponse) ProtoMessage() {}
 
 func (x *ReverseEntryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[17]
+	mi := &file_loyalty_v1_points_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1188,7 +1263,7 @@ func (x *ReverseEntryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReverseEntryResponse.ProtoReflect.Descriptor instead.
 func (*ReverseEntryResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{17}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReverseEntryResponse) GetEntry() *Entry {
@@ -1209,7 +1284,7 @@ type GetBalanceRequest struct {
 
 func (x *GetBalanceRequest) Reset() {
 	*x = GetBalanceRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[18]
+	mi := &file_loyalty_v1_points_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1221,7 +1296,7 @@ func (x *GetBalanceRequest) String() string {
 func (*GetBalanceRequest) ProtoMessage() {}
 
 func (x *GetBalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[18]
+	mi := &file_loyalty_v1_points_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1234,7 +1309,7 @@ func (x *GetBalanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalanceRequest.ProtoReflect.Descriptor instead.
 func (*GetBalanceRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{18}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetBalanceRequest) GetMemberId() string {
@@ -1261,7 +1336,7 @@ type ExpiringPoints struct {
 
 func (x *ExpiringPoints) Reset() {
 	*x = ExpiringPoints{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[19]
+	mi := &file_loyalty_v1_points_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1273,7 +1348,7 @@ func (x *ExpiringPoints) String() string {
 func (*ExpiringPoints) ProtoMessage() {}
 
 func (x *ExpiringPoints) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[19]
+	mi := &file_loyalty_v1_points_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1286,7 +1361,7 @@ func (x *ExpiringPoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpiringPoints.ProtoReflect.Descriptor instead.
 func (*ExpiringPoints) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{19}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ExpiringPoints) GetPoints() int64 {
@@ -1317,7 +1392,7 @@ type GetBalanceResponse struct {
 
 func (x *GetBalanceResponse) Reset() {
 	*x = GetBalanceResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[20]
+	mi := &file_loyalty_v1_points_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1329,7 +1404,7 @@ func (x *GetBalanceResponse) String() string {
 func (*GetBalanceResponse) ProtoMessage() {}
 
 func (x *GetBalanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[20]
+	mi := &file_loyalty_v1_points_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1342,7 +1417,7 @@ func (x *GetBalanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalanceResponse.ProtoReflect.Descriptor instead.
 func (*GetBalanceResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{20}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetBalanceResponse) GetMemberId() string {
@@ -1404,7 +1479,7 @@ type ListActivityRequest struct {
 
 func (x *ListActivityRequest) Reset() {
 	*x = ListActivityRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[21]
+	mi := &file_loyalty_v1_points_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1416,7 +1491,7 @@ func (x *ListActivityRequest) String() string {
 func (*ListActivityRequest) ProtoMessage() {}
 
 func (x *ListActivityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[21]
+	mi := &file_loyalty_v1_points_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1429,7 +1504,7 @@ func (x *ListActivityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListActivityRequest.ProtoReflect.Descriptor instead.
 func (*ListActivityRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{21}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListActivityRequest) GetMemberId() string {
@@ -1485,7 +1560,7 @@ type ListActivityResponse struct {
 
 func (x *ListActivityResponse) Reset() {
 	*x = ListActivityResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[22]
+	mi := &file_loyalty_v1_points_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1497,7 +1572,7 @@ func (x *ListActivityResponse) String() string {
 func (*ListActivityResponse) ProtoMessage() {}
 
 func (x *ListActivityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[22]
+	mi := &file_loyalty_v1_points_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1510,7 +1585,7 @@ func (x *ListActivityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListActivityResponse.ProtoReflect.Descriptor instead.
 func (*ListActivityResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{22}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListActivityResponse) GetEntries() []*Entry {
@@ -1535,7 +1610,7 @@ type VerifyLedgerRequest struct {
 
 func (x *VerifyLedgerRequest) Reset() {
 	*x = VerifyLedgerRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[23]
+	mi := &file_loyalty_v1_points_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1547,7 +1622,7 @@ func (x *VerifyLedgerRequest) String() string {
 func (*VerifyLedgerRequest) ProtoMessage() {}
 
 func (x *VerifyLedgerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[23]
+	mi := &file_loyalty_v1_points_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1560,7 +1635,7 @@ func (x *VerifyLedgerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyLedgerRequest.ProtoReflect.Descriptor instead.
 func (*VerifyLedgerRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{23}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{24}
 }
 
 // Discrepancy is one thing verify found wrong.
@@ -1580,7 +1655,7 @@ type Discrepancy struct {
 
 func (x *Discrepancy) Reset() {
 	*x = Discrepancy{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[24]
+	mi := &file_loyalty_v1_points_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1592,7 +1667,7 @@ func (x *Discrepancy) String() string {
 func (*Discrepancy) ProtoMessage() {}
 
 func (x *Discrepancy) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[24]
+	mi := &file_loyalty_v1_points_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1605,7 +1680,7 @@ func (x *Discrepancy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Discrepancy.ProtoReflect.Descriptor instead.
 func (*Discrepancy) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{24}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Discrepancy) GetKind() string {
@@ -1672,7 +1747,7 @@ type VerifyLedgerResponse struct {
 
 func (x *VerifyLedgerResponse) Reset() {
 	*x = VerifyLedgerResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[25]
+	mi := &file_loyalty_v1_points_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1684,7 +1759,7 @@ func (x *VerifyLedgerResponse) String() string {
 func (*VerifyLedgerResponse) ProtoMessage() {}
 
 func (x *VerifyLedgerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[25]
+	mi := &file_loyalty_v1_points_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1697,7 +1772,7 @@ func (x *VerifyLedgerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyLedgerResponse.ProtoReflect.Descriptor instead.
 func (*VerifyLedgerResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{25}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *VerifyLedgerResponse) GetOk() bool {
@@ -1772,21 +1847,26 @@ const file_loyalty_v1_points_proto_rawDesc = "" +
 	"\x04memo\x18\r \x01(\tR\x04memo\x12\x17\n" +
 	"\ahold_id\x18\x0e \x01(\tR\x06holdId\x12*\n" +
 	"\x11reverses_entry_id\x18\x0f \x01(\tR\x0freversesEntryId\x12/\n" +
-	"\bpostings\x18\x10 \x03(\v2\x13.loyalty.v1.PostingR\bpostings\"\x94\x01\n" +
+	"\bpostings\x18\x10 \x03(\v2\x13.loyalty.v1.PostingR\bpostings\"F\n" +
+	"\x05Money\x12!\n" +
+	"\famount_minor\x18\x01 \x01(\x03R\vamountMinor\x12\x1a\n" +
+	"\bcurrency\x18\x02 \x01(\tR\bcurrency\"\xbd\x01\n" +
 	"\vEarnRequest\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tR\trequestId\x12\x19\n" +
 	"\border_id\x18\x03 \x01(\tR\aorderId\x12\x16\n" +
 	"\x06points\x18\x04 \x01(\x03R\x06points\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason\"a\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12'\n" +
+	"\x05spend\x18\x06 \x01(\v2\x11.loyalty.v1.MoneyR\x05spend\"a\n" +
 	"\rBreakdownLine\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x12\x16\n" +
 	"\x06points\x18\x02 \x01(\x03R\x06points\x12 \n" +
-	"\vdescription\x18\x03 \x01(\tR\vdescription\"p\n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\"\x88\x01\n" +
 	"\fEarnResponse\x12'\n" +
 	"\x05entry\x18\x01 \x01(\v2\x11.loyalty.v1.EntryR\x05entry\x127\n" +
-	"\tbreakdown\x18\x02 \x03(\v2\x19.loyalty.v1.BreakdownLineR\tbreakdown\"\x92\x01\n" +
+	"\tbreakdown\x18\x02 \x03(\v2\x19.loyalty.v1.BreakdownLineR\tbreakdown\x12\x16\n" +
+	"\x06points\x18\x03 \x01(\x03R\x06points\"\x92\x01\n" +
 	"\rRedeemRequest\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1d\n" +
 	"\n" +
@@ -1915,88 +1995,90 @@ func file_loyalty_v1_points_proto_rawDescGZIP() []byte {
 	return file_loyalty_v1_points_proto_rawDescData
 }
 
-var file_loyalty_v1_points_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_loyalty_v1_points_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_loyalty_v1_points_proto_goTypes = []any{
 	(*Posting)(nil),               // 0: loyalty.v1.Posting
 	(*Entry)(nil),                 // 1: loyalty.v1.Entry
-	(*EarnRequest)(nil),           // 2: loyalty.v1.EarnRequest
-	(*BreakdownLine)(nil),         // 3: loyalty.v1.BreakdownLine
-	(*EarnResponse)(nil),          // 4: loyalty.v1.EarnResponse
-	(*RedeemRequest)(nil),         // 5: loyalty.v1.RedeemRequest
-	(*RedeemResponse)(nil),        // 6: loyalty.v1.RedeemResponse
-	(*Hold)(nil),                  // 7: loyalty.v1.Hold
-	(*CreateHoldRequest)(nil),     // 8: loyalty.v1.CreateHoldRequest
-	(*CreateHoldResponse)(nil),    // 9: loyalty.v1.CreateHoldResponse
-	(*CaptureHoldRequest)(nil),    // 10: loyalty.v1.CaptureHoldRequest
-	(*CaptureHoldResponse)(nil),   // 11: loyalty.v1.CaptureHoldResponse
-	(*VoidHoldRequest)(nil),       // 12: loyalty.v1.VoidHoldRequest
-	(*VoidHoldResponse)(nil),      // 13: loyalty.v1.VoidHoldResponse
-	(*GetHoldRequest)(nil),        // 14: loyalty.v1.GetHoldRequest
-	(*GetHoldResponse)(nil),       // 15: loyalty.v1.GetHoldResponse
-	(*ReverseEntryRequest)(nil),   // 16: loyalty.v1.ReverseEntryRequest
-	(*ReverseEntryResponse)(nil),  // 17: loyalty.v1.ReverseEntryResponse
-	(*GetBalanceRequest)(nil),     // 18: loyalty.v1.GetBalanceRequest
-	(*ExpiringPoints)(nil),        // 19: loyalty.v1.ExpiringPoints
-	(*GetBalanceResponse)(nil),    // 20: loyalty.v1.GetBalanceResponse
-	(*ListActivityRequest)(nil),   // 21: loyalty.v1.ListActivityRequest
-	(*ListActivityResponse)(nil),  // 22: loyalty.v1.ListActivityResponse
-	(*VerifyLedgerRequest)(nil),   // 23: loyalty.v1.VerifyLedgerRequest
-	(*Discrepancy)(nil),           // 24: loyalty.v1.Discrepancy
-	(*VerifyLedgerResponse)(nil),  // 25: loyalty.v1.VerifyLedgerResponse
-	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 27: google.protobuf.Duration
+	(*Money)(nil),                 // 2: loyalty.v1.Money
+	(*EarnRequest)(nil),           // 3: loyalty.v1.EarnRequest
+	(*BreakdownLine)(nil),         // 4: loyalty.v1.BreakdownLine
+	(*EarnResponse)(nil),          // 5: loyalty.v1.EarnResponse
+	(*RedeemRequest)(nil),         // 6: loyalty.v1.RedeemRequest
+	(*RedeemResponse)(nil),        // 7: loyalty.v1.RedeemResponse
+	(*Hold)(nil),                  // 8: loyalty.v1.Hold
+	(*CreateHoldRequest)(nil),     // 9: loyalty.v1.CreateHoldRequest
+	(*CreateHoldResponse)(nil),    // 10: loyalty.v1.CreateHoldResponse
+	(*CaptureHoldRequest)(nil),    // 11: loyalty.v1.CaptureHoldRequest
+	(*CaptureHoldResponse)(nil),   // 12: loyalty.v1.CaptureHoldResponse
+	(*VoidHoldRequest)(nil),       // 13: loyalty.v1.VoidHoldRequest
+	(*VoidHoldResponse)(nil),      // 14: loyalty.v1.VoidHoldResponse
+	(*GetHoldRequest)(nil),        // 15: loyalty.v1.GetHoldRequest
+	(*GetHoldResponse)(nil),       // 16: loyalty.v1.GetHoldResponse
+	(*ReverseEntryRequest)(nil),   // 17: loyalty.v1.ReverseEntryRequest
+	(*ReverseEntryResponse)(nil),  // 18: loyalty.v1.ReverseEntryResponse
+	(*GetBalanceRequest)(nil),     // 19: loyalty.v1.GetBalanceRequest
+	(*ExpiringPoints)(nil),        // 20: loyalty.v1.ExpiringPoints
+	(*GetBalanceResponse)(nil),    // 21: loyalty.v1.GetBalanceResponse
+	(*ListActivityRequest)(nil),   // 22: loyalty.v1.ListActivityRequest
+	(*ListActivityResponse)(nil),  // 23: loyalty.v1.ListActivityResponse
+	(*VerifyLedgerRequest)(nil),   // 24: loyalty.v1.VerifyLedgerRequest
+	(*Discrepancy)(nil),           // 25: loyalty.v1.Discrepancy
+	(*VerifyLedgerResponse)(nil),  // 26: loyalty.v1.VerifyLedgerResponse
+	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 28: google.protobuf.Duration
 }
 var file_loyalty_v1_points_proto_depIdxs = []int32{
-	26, // 0: loyalty.v1.Entry.create_time:type_name -> google.protobuf.Timestamp
+	27, // 0: loyalty.v1.Entry.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 1: loyalty.v1.Entry.postings:type_name -> loyalty.v1.Posting
-	1,  // 2: loyalty.v1.EarnResponse.entry:type_name -> loyalty.v1.Entry
-	3,  // 3: loyalty.v1.EarnResponse.breakdown:type_name -> loyalty.v1.BreakdownLine
-	1,  // 4: loyalty.v1.RedeemResponse.entry:type_name -> loyalty.v1.Entry
-	26, // 5: loyalty.v1.Hold.create_time:type_name -> google.protobuf.Timestamp
-	26, // 6: loyalty.v1.Hold.expire_time:type_name -> google.protobuf.Timestamp
-	27, // 7: loyalty.v1.CreateHoldRequest.ttl:type_name -> google.protobuf.Duration
-	7,  // 8: loyalty.v1.CreateHoldResponse.hold:type_name -> loyalty.v1.Hold
-	1,  // 9: loyalty.v1.CreateHoldResponse.entry:type_name -> loyalty.v1.Entry
-	7,  // 10: loyalty.v1.CaptureHoldResponse.hold:type_name -> loyalty.v1.Hold
-	1,  // 11: loyalty.v1.CaptureHoldResponse.entry:type_name -> loyalty.v1.Entry
-	7,  // 12: loyalty.v1.VoidHoldResponse.hold:type_name -> loyalty.v1.Hold
-	1,  // 13: loyalty.v1.VoidHoldResponse.entry:type_name -> loyalty.v1.Entry
-	7,  // 14: loyalty.v1.GetHoldResponse.hold:type_name -> loyalty.v1.Hold
-	1,  // 15: loyalty.v1.ReverseEntryResponse.entry:type_name -> loyalty.v1.Entry
-	26, // 16: loyalty.v1.GetBalanceRequest.as_of_time:type_name -> google.protobuf.Timestamp
-	26, // 17: loyalty.v1.ExpiringPoints.expire_time:type_name -> google.protobuf.Timestamp
-	19, // 18: loyalty.v1.GetBalanceResponse.expiring:type_name -> loyalty.v1.ExpiringPoints
-	26, // 19: loyalty.v1.GetBalanceResponse.as_of_time:type_name -> google.protobuf.Timestamp
-	26, // 20: loyalty.v1.ListActivityRequest.start_time:type_name -> google.protobuf.Timestamp
-	26, // 21: loyalty.v1.ListActivityRequest.end_time:type_name -> google.protobuf.Timestamp
-	1,  // 22: loyalty.v1.ListActivityResponse.entries:type_name -> loyalty.v1.Entry
-	24, // 23: loyalty.v1.VerifyLedgerResponse.discrepancies:type_name -> loyalty.v1.Discrepancy
-	26, // 24: loyalty.v1.VerifyLedgerResponse.verify_time:type_name -> google.protobuf.Timestamp
-	2,  // 25: loyalty.v1.PointsService.Earn:input_type -> loyalty.v1.EarnRequest
-	5,  // 26: loyalty.v1.PointsService.Redeem:input_type -> loyalty.v1.RedeemRequest
-	8,  // 27: loyalty.v1.PointsService.CreateHold:input_type -> loyalty.v1.CreateHoldRequest
-	10, // 28: loyalty.v1.PointsService.CaptureHold:input_type -> loyalty.v1.CaptureHoldRequest
-	12, // 29: loyalty.v1.PointsService.VoidHold:input_type -> loyalty.v1.VoidHoldRequest
-	14, // 30: loyalty.v1.PointsService.GetHold:input_type -> loyalty.v1.GetHoldRequest
-	16, // 31: loyalty.v1.PointsService.ReverseEntry:input_type -> loyalty.v1.ReverseEntryRequest
-	18, // 32: loyalty.v1.PointsService.GetBalance:input_type -> loyalty.v1.GetBalanceRequest
-	21, // 33: loyalty.v1.PointsService.ListActivity:input_type -> loyalty.v1.ListActivityRequest
-	23, // 34: loyalty.v1.LedgerService.VerifyLedger:input_type -> loyalty.v1.VerifyLedgerRequest
-	4,  // 35: loyalty.v1.PointsService.Earn:output_type -> loyalty.v1.EarnResponse
-	6,  // 36: loyalty.v1.PointsService.Redeem:output_type -> loyalty.v1.RedeemResponse
-	9,  // 37: loyalty.v1.PointsService.CreateHold:output_type -> loyalty.v1.CreateHoldResponse
-	11, // 38: loyalty.v1.PointsService.CaptureHold:output_type -> loyalty.v1.CaptureHoldResponse
-	13, // 39: loyalty.v1.PointsService.VoidHold:output_type -> loyalty.v1.VoidHoldResponse
-	15, // 40: loyalty.v1.PointsService.GetHold:output_type -> loyalty.v1.GetHoldResponse
-	17, // 41: loyalty.v1.PointsService.ReverseEntry:output_type -> loyalty.v1.ReverseEntryResponse
-	20, // 42: loyalty.v1.PointsService.GetBalance:output_type -> loyalty.v1.GetBalanceResponse
-	22, // 43: loyalty.v1.PointsService.ListActivity:output_type -> loyalty.v1.ListActivityResponse
-	25, // 44: loyalty.v1.LedgerService.VerifyLedger:output_type -> loyalty.v1.VerifyLedgerResponse
-	35, // [35:45] is the sub-list for method output_type
-	25, // [25:35] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	2,  // 2: loyalty.v1.EarnRequest.spend:type_name -> loyalty.v1.Money
+	1,  // 3: loyalty.v1.EarnResponse.entry:type_name -> loyalty.v1.Entry
+	4,  // 4: loyalty.v1.EarnResponse.breakdown:type_name -> loyalty.v1.BreakdownLine
+	1,  // 5: loyalty.v1.RedeemResponse.entry:type_name -> loyalty.v1.Entry
+	27, // 6: loyalty.v1.Hold.create_time:type_name -> google.protobuf.Timestamp
+	27, // 7: loyalty.v1.Hold.expire_time:type_name -> google.protobuf.Timestamp
+	28, // 8: loyalty.v1.CreateHoldRequest.ttl:type_name -> google.protobuf.Duration
+	8,  // 9: loyalty.v1.CreateHoldResponse.hold:type_name -> loyalty.v1.Hold
+	1,  // 10: loyalty.v1.CreateHoldResponse.entry:type_name -> loyalty.v1.Entry
+	8,  // 11: loyalty.v1.CaptureHoldResponse.hold:type_name -> loyalty.v1.Hold
+	1,  // 12: loyalty.v1.CaptureHoldResponse.entry:type_name -> loyalty.v1.Entry
+	8,  // 13: loyalty.v1.VoidHoldResponse.hold:type_name -> loyalty.v1.Hold
+	1,  // 14: loyalty.v1.VoidHoldResponse.entry:type_name -> loyalty.v1.Entry
+	8,  // 15: loyalty.v1.GetHoldResponse.hold:type_name -> loyalty.v1.Hold
+	1,  // 16: loyalty.v1.ReverseEntryResponse.entry:type_name -> loyalty.v1.Entry
+	27, // 17: loyalty.v1.GetBalanceRequest.as_of_time:type_name -> google.protobuf.Timestamp
+	27, // 18: loyalty.v1.ExpiringPoints.expire_time:type_name -> google.protobuf.Timestamp
+	20, // 19: loyalty.v1.GetBalanceResponse.expiring:type_name -> loyalty.v1.ExpiringPoints
+	27, // 20: loyalty.v1.GetBalanceResponse.as_of_time:type_name -> google.protobuf.Timestamp
+	27, // 21: loyalty.v1.ListActivityRequest.start_time:type_name -> google.protobuf.Timestamp
+	27, // 22: loyalty.v1.ListActivityRequest.end_time:type_name -> google.protobuf.Timestamp
+	1,  // 23: loyalty.v1.ListActivityResponse.entries:type_name -> loyalty.v1.Entry
+	25, // 24: loyalty.v1.VerifyLedgerResponse.discrepancies:type_name -> loyalty.v1.Discrepancy
+	27, // 25: loyalty.v1.VerifyLedgerResponse.verify_time:type_name -> google.protobuf.Timestamp
+	3,  // 26: loyalty.v1.PointsService.Earn:input_type -> loyalty.v1.EarnRequest
+	6,  // 27: loyalty.v1.PointsService.Redeem:input_type -> loyalty.v1.RedeemRequest
+	9,  // 28: loyalty.v1.PointsService.CreateHold:input_type -> loyalty.v1.CreateHoldRequest
+	11, // 29: loyalty.v1.PointsService.CaptureHold:input_type -> loyalty.v1.CaptureHoldRequest
+	13, // 30: loyalty.v1.PointsService.VoidHold:input_type -> loyalty.v1.VoidHoldRequest
+	15, // 31: loyalty.v1.PointsService.GetHold:input_type -> loyalty.v1.GetHoldRequest
+	17, // 32: loyalty.v1.PointsService.ReverseEntry:input_type -> loyalty.v1.ReverseEntryRequest
+	19, // 33: loyalty.v1.PointsService.GetBalance:input_type -> loyalty.v1.GetBalanceRequest
+	22, // 34: loyalty.v1.PointsService.ListActivity:input_type -> loyalty.v1.ListActivityRequest
+	24, // 35: loyalty.v1.LedgerService.VerifyLedger:input_type -> loyalty.v1.VerifyLedgerRequest
+	5,  // 36: loyalty.v1.PointsService.Earn:output_type -> loyalty.v1.EarnResponse
+	7,  // 37: loyalty.v1.PointsService.Redeem:output_type -> loyalty.v1.RedeemResponse
+	10, // 38: loyalty.v1.PointsService.CreateHold:output_type -> loyalty.v1.CreateHoldResponse
+	12, // 39: loyalty.v1.PointsService.CaptureHold:output_type -> loyalty.v1.CaptureHoldResponse
+	14, // 40: loyalty.v1.PointsService.VoidHold:output_type -> loyalty.v1.VoidHoldResponse
+	16, // 41: loyalty.v1.PointsService.GetHold:output_type -> loyalty.v1.GetHoldResponse
+	18, // 42: loyalty.v1.PointsService.ReverseEntry:output_type -> loyalty.v1.ReverseEntryResponse
+	21, // 43: loyalty.v1.PointsService.GetBalance:output_type -> loyalty.v1.GetBalanceResponse
+	23, // 44: loyalty.v1.PointsService.ListActivity:output_type -> loyalty.v1.ListActivityResponse
+	26, // 45: loyalty.v1.LedgerService.VerifyLedger:output_type -> loyalty.v1.VerifyLedgerResponse
+	36, // [36:46] is the sub-list for method output_type
+	26, // [26:36] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_loyalty_v1_points_proto_init() }
@@ -2010,7 +2092,7 @@ func file_loyalty_v1_points_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_loyalty_v1_points_proto_rawDesc), len(file_loyalty_v1_points_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

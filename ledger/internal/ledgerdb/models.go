@@ -70,6 +70,20 @@ type Posting struct {
 	CreateTime time.Time
 }
 
+type ProgramSetting struct {
+	Version            int64
+	EarnPoints         int64
+	EarnPerAmountMinor int64
+	ReturnWindowDays   int32
+	ExpiryKind         string
+	ExpiryDays         int32
+	PointsPerUnit      int64
+	Currency           string
+	TimeZone           string
+	ActorKeyID         string
+	UpdateTime         time.Time
+}
+
 type SystemBalance struct {
 	Account string
 	Balance int64
