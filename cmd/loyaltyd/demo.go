@@ -16,10 +16,21 @@ var demoMembers = []ledger.EnrollMember{
 	{MemberID: "chen.wei", DisplayName: "Chen Wei"},
 }
 
+// demoWelcome are welcome points, credited once (their request ids make repeats
+// no-ops).
+var demoWelcome = map[string]int64{"alice": 500, "bob": 120}
+
 func seedDemo(ctx context.Context, l *ledger.Service) error {
 	for _, m := range demoMembers {
 		if _, _, err := l.Enroll(ctx, m); err != nil {
 			return fmt.Errorf("seed demo member %s: %w", m.MemberID, err)
+		}
+	}
+	for member, points := range demoWelcome {
+		_, err := l.Earn(ctx, ledger.Actor{KeyID: "demo"}, ledger.Earn{
+			MemberID: member, RequestID: "demo-welcome", Points: points, Reason: "welcome (demo data)"})
+		if err != nil {
+			return fmt.Errorf("seed demo points for %s: %w", member, err)
 		}
 	}
 	return nil
@@ -36,10 +47,11 @@ loyaltyd is running with demo data.
 Try:
   export KEY=%[3]s
   curl -s -H "Authorization: Bearer $KEY" %[1]s/v1/members/alice
-  curl -s -H "Authorization: Bearer $KEY" -d '{"memberId":"dana","displayName":"Dana"}' %[1]s/v1/members
-  curl -s -H "Authorization: Bearer $KEY" -d '{"name":"shop app","role":"app"}' %[1]s/v1/apiKeys
+  curl -s -H "Authorization: Bearer $KEY" -d '{"requestId":"try-1","orderId":"A100","spend":{"amountMinor":25900,"currency":"CNY"}}' %[1]s/v1/members/alice:earn
+  curl -s -H "Authorization: Bearer $KEY" %[1]s/v1/members/alice/balance
 
-  ./bin/loyaltyctl --key $KEY members get alice
+  ./bin/loyaltyctl --key $KEY points activity alice
+  (more in README.md: redeem, holds, reversals, statement, verify)
 
 Ctrl-C stops the server and its PostgreSQL; the data stays in .data/.
 
