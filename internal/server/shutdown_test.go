@@ -31,7 +31,22 @@ func TestGracefulShutdownFinishesInFlightCalls(t *testing.T) {
 	go func() {
 		answered <- env.REST("POST", "/v1/members/slow:earn", app, map[string]any{"requestId": "in-flight", "points": 5})
 	}()
-	time.Sleep(300 * time.Millisecond) // the earn is now waiting on the row lock
+	// Wait until the earn is inside the server, blocked on the row lock.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var waiting int
+		if err := env.Pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the earn never reached the database")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	stopped := make(chan error, 1)
 	go func() { stopped <- env.Shutdown() }()
 	time.Sleep(300 * time.Millisecond)
