@@ -26,6 +26,8 @@ type Entry struct {
 	ReversesEntryID int64
 	Memo            string
 	ActorKeyID      string
+	ReasonCode      string
+	TicketID        string
 	CreateTime      time.Time
 }
 
@@ -59,12 +61,21 @@ func toEntry(r ledgerdb.Entry) Entry {
 	if r.ReversesEntryID != nil {
 		e.ReversesEntryID = *r.ReversesEntryID
 	}
+	if r.ReasonCode != nil {
+		e.ReasonCode = *r.ReasonCode
+	}
+	if r.TicketID != nil {
+		e.TicketID = *r.TicketID
+	}
 	return e
 }
 
 // Actor is who acts: the API key behind the call, recorded on every entry.
 type Actor struct {
 	KeyID string
+	// GoodwillLimited: this key's goodwill grants are held to its limits (agent
+	// keys); above them a grant waits for approval.
+	GoodwillLimited bool
 }
 
 // Earn credits points: explicit ones, or those a spend earns under the program's

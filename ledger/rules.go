@@ -31,10 +31,11 @@ const (
 	KindHoldVoid    Kind = "HOLD_VOID"
 	KindHoldExpire  Kind = "HOLD_EXPIRE"
 	KindReversal    Kind = "REVERSAL"
+	KindGoodwill    Kind = "GOODWILL"
 )
 
 // Kinds lists every kind, for validating filters.
-var Kinds = []Kind{KindEarn, KindRedeem, KindHold, KindHoldCapture, KindHoldVoid, KindHoldExpire, KindReversal}
+var Kinds = []Kind{KindEarn, KindRedeem, KindHold, KindHoldCapture, KindHoldVoid, KindHoldExpire, KindReversal, KindGoodwill}
 
 // Posting is one line of an entry.
 type Posting struct {
@@ -49,6 +50,14 @@ const MaxPoints = 1_000_000_000_000
 func earnPostings(points int64) []Posting {
 	return []Posting{{AccountAvailable, points}, {AccountIssued, -points}}
 }
+
+// goodwillPostings credits the member from the goodwill expense of the reason.
+func goodwillPostings(points int64, reasonCode string) []Posting {
+	return []Posting{{AccountAvailable, points}, {GoodwillAccount(reasonCode), -points}}
+}
+
+// GoodwillAccount is the system account of goodwill granted for a reason.
+func GoodwillAccount(reasonCode string) string { return "system:goodwill:" + reasonCode }
 
 // redeemPostings spends available points.
 func redeemPostings(points int64) []Posting {
@@ -106,7 +115,7 @@ func reversalPostings(original []Posting) []Posting {
 // hold's own lifecycle (void, capture), and a reversal is not reversed again: the
 // original is re-posted instead.
 func reversible(k Kind) bool {
-	return k == KindEarn || k == KindRedeem || k == KindHoldCapture
+	return k == KindEarn || k == KindRedeem || k == KindHoldCapture || k == KindGoodwill
 }
 
 // checkBalanced refuses postings that would not make a valid entry.

@@ -41,6 +41,8 @@ type plan struct {
 	reverses      int64
 	memo          string
 	actorKeyID    string
+	reasonCode    string
+	ticketID      string
 }
 
 // errNotApplied: the append matched no balance row (unknown member or overdraft).
@@ -68,6 +70,7 @@ func (s *Service) appendAll(ctx context.Context, db ledgerdb.DBTX, plans []plan)
 			Kind: string(p.kind), Accounts: accounts, Amounts: amounts,
 			RequestID: p.requestID, Fingerprint: p.fingerprint, OrderID: optional(p.orderID), HoldID: optionalID(p.holdID),
 			ReversesEntryID: optionalID(p.reverses), Memo: p.memo, ActorKeyID: p.actorKeyID,
+			ReasonCode: optional(p.reasonCode), TicketID: optional(p.ticketID),
 			SystemAccounts: sysAccounts, SystemAmounts: sysAmounts,
 		}
 	}

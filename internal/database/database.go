@@ -73,6 +73,7 @@ func Migrate(ctx context.Context, url string, log *slog.Logger) error {
 // SQLSTATE codes the code base reacts to.
 const (
 	codeUniqueViolation      = "23505"
+	codeForeignKeyViolation  = "23503"
 	codeSerializationFailure = "40001"
 	codeDeadlockDetected     = "40P01"
 )
@@ -85,6 +86,12 @@ func IsUniqueViolation(err error, constraint string) bool {
 		return false
 	}
 	return constraint == "" || pgErr.ConstraintName == constraint
+}
+
+// IsForeignKeyViolation reports a reference to a row that does not exist.
+func IsForeignKeyViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == codeForeignKeyViolation
 }
 
 // IsRetryable reports errors after which the whole transaction may simply be run

@@ -48,6 +48,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 		loyaltyv1.RegisterPointsServiceHandlerClient(ctx, gw, loyaltyv1.NewPointsServiceClient(s.inproc)),
 		loyaltyv1.RegisterLedgerServiceHandlerClient(ctx, gw, loyaltyv1.NewLedgerServiceClient(s.inproc)),
 		loyaltyv1.RegisterProgramServiceHandlerClient(ctx, gw, loyaltyv1.NewProgramServiceClient(s.inproc)),
+		loyaltyv1.RegisterGoodwillServiceHandlerClient(ctx, gw, loyaltyv1.NewGoodwillServiceClient(s.inproc)),
 	} {
 		if err != nil {
 			return nil, fmt.Errorf("register gateway: %w", err)

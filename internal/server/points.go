@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/loyalty-engine/loyalty/access"
 	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/ledger"
@@ -226,10 +227,11 @@ func holdCall(ctx context.Context, req interface {
 	return holdID, requestID, err
 }
 
-// actorOf is the authenticated key, recorded on entries.
+// actorOf is the authenticated key, recorded on entries. Agent keys are held to
+// their goodwill limits.
 func actorOf(ctx context.Context) ledger.Actor {
 	k, _ := PrincipalFrom(ctx)
-	return ledger.Actor{KeyID: k.ID}
+	return ledger.Actor{KeyID: k.ID, GoodwillLimited: k.Role == access.RoleAgent}
 }
 
 func parseID(field, s string) (int64, error) {
@@ -255,6 +257,7 @@ func entryPB(e ledger.Entry) *loyaltyv1.Entry {
 		HeldPoints: e.Delta(ledger.AccountHeld), HeldAfter: e.HeldAfter,
 		CreateTime: timestamppb.New(e.CreateTime), RequestId: e.RequestID, OrderId: e.OrderID, Memo: e.Memo,
 		HoldId: formatID(e.HoldID), ReversesEntryId: formatID(e.ReversesEntryID),
+		ActorKeyId: e.ActorKeyID, ReasonCode: e.ReasonCode, TicketId: e.TicketID,
 	}
 	for _, p := range e.Postings {
 		pb.Postings = append(pb.Postings, &loyaltyv1.Posting{Account: p.Account, Amount: p.Amount})

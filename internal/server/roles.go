@@ -34,6 +34,12 @@ var methodRoles = map[string][]access.Role{
 
 	loyaltyv1.LedgerService_VerifyLedger_FullMethodName: auditors,
 
+	loyaltyv1.GoodwillService_GrantGoodwill_FullMethodName:     {access.RoleAgent},
+	loyaltyv1.GoodwillService_ApproveGoodwill_FullMethodName:   adminOnly,
+	loyaltyv1.GoodwillService_RejectGoodwill_FullMethodName:    adminOnly,
+	loyaltyv1.GoodwillService_ListApprovals_FullMethodName:     auditors,
+	loyaltyv1.GoodwillService_SetGoodwillLimits_FullMethodName: adminOnly,
+
 	loyaltyv1.ProgramService_GetProgram_FullMethodName:    everyone,
 	loyaltyv1.ProgramService_UpdateProgram_FullMethodName: adminOnly,
 

@@ -87,6 +87,7 @@ func New(d Deps) *Server {
 		loyaltyv1.RegisterPointsServiceServer(reg, &pointsServer{ledger: d.Ledger})
 		loyaltyv1.RegisterLedgerServiceServer(reg, &ledgerServer{ledger: d.Ledger})
 		loyaltyv1.RegisterProgramServiceServer(reg, &programServer{ledger: d.Ledger})
+		loyaltyv1.RegisterGoodwillServiceServer(reg, &goodwillServer{ledger: d.Ledger})
 	}
 	metrics.InitializeMetrics(gs)
 	return &Server{deps: d, grpc: gs, inproc: inproc, registry: registry}

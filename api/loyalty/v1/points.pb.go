@@ -83,7 +83,7 @@ type Entry struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	EntryId  string                 `protobuf:"bytes,1,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
 	MemberId string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
-	// EARN, REDEEM, HOLD, HOLD_CAPTURE, HOLD_VOID, HOLD_EXPIRE, REVERSAL.
+	// EARN, REDEEM, HOLD, HOLD_CAPTURE, HOLD_VOID, HOLD_EXPIRE, REVERSAL, GOODWILL.
 	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
 	// Change of the available balance (signed).
 	Points int64 `protobuf:"varint,4,opt,name=points,proto3" json:"points,omitempty"`
@@ -102,8 +102,13 @@ type Entry struct {
 	// Set on a reversal: the entry it reverses.
 	ReversesEntryId string     `protobuf:"bytes,15,opt,name=reverses_entry_id,json=reversesEntryId,proto3" json:"reverses_entry_id,omitempty"`
 	Postings        []*Posting `protobuf:"bytes,16,rep,name=postings,proto3" json:"postings,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The API key that made the entry.
+	ActorKeyId string `protobuf:"bytes,17,opt,name=actor_key_id,json=actorKeyId,proto3" json:"actor_key_id,omitempty"`
+	// Goodwill: the reason code and the support ticket.
+	ReasonCode    string `protobuf:"bytes,18,opt,name=reason_code,json=reasonCode,proto3" json:"reason_code,omitempty"`
+	TicketId      string `protobuf:"bytes,19,opt,name=ticket_id,json=ticketId,proto3" json:"ticket_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Entry) Reset() {
@@ -246,6 +251,27 @@ func (x *Entry) GetPostings() []*Posting {
 		return x.Postings
 	}
 	return nil
+}
+
+func (x *Entry) GetActorKeyId() string {
+	if x != nil {
+		return x.ActorKeyId
+	}
+	return ""
+}
+
+func (x *Entry) GetReasonCode() string {
+	if x != nil {
+		return x.ReasonCode
+	}
+	return ""
+}
+
+func (x *Entry) GetTicketId() string {
+	if x != nil {
+		return x.TicketId
+	}
+	return ""
 }
 
 // Money in minor units (cents, fen).
@@ -1825,7 +1851,7 @@ const file_loyalty_v1_points_proto_rawDesc = "" +
 	"loyalty.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\";\n" +
 	"\aPosting\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x16\n" +
-	"\x06amount\x18\x02 \x01(\x03R\x06amount\"\x9d\x04\n" +
+	"\x06amount\x18\x02 \x01(\x03R\x06amount\"\xfd\x04\n" +
 	"\x05Entry\x12\x19\n" +
 	"\bentry_id\x18\x01 \x01(\tR\aentryId\x12\x1b\n" +
 	"\tmember_id\x18\x02 \x01(\tR\bmemberId\x12\x12\n" +
@@ -1847,7 +1873,12 @@ const file_loyalty_v1_points_proto_rawDesc = "" +
 	"\x04memo\x18\r \x01(\tR\x04memo\x12\x17\n" +
 	"\ahold_id\x18\x0e \x01(\tR\x06holdId\x12*\n" +
 	"\x11reverses_entry_id\x18\x0f \x01(\tR\x0freversesEntryId\x12/\n" +
-	"\bpostings\x18\x10 \x03(\v2\x13.loyalty.v1.PostingR\bpostings\"F\n" +
+	"\bpostings\x18\x10 \x03(\v2\x13.loyalty.v1.PostingR\bpostings\x12 \n" +
+	"\factor_key_id\x18\x11 \x01(\tR\n" +
+	"actorKeyId\x12\x1f\n" +
+	"\vreason_code\x18\x12 \x01(\tR\n" +
+	"reasonCode\x12\x1b\n" +
+	"\tticket_id\x18\x13 \x01(\tR\bticketId\"F\n" +
 	"\x05Money\x12!\n" +
 	"\famount_minor\x18\x01 \x01(\x03R\vamountMinor\x12\x1a\n" +
 	"\bcurrency\x18\x02 \x01(\tR\bcurrency\"\xbd\x01\n" +

@@ -28,19 +28,21 @@ WITH moved AS (
     RETURNING b.member_id, b.available, b.pending, b.held
 ), entry AS (
     INSERT INTO entries (member_id, kind, accounts, amounts, available_after, pending_after, held_after,
-                         request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id)
+                         request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id,
+                         reason_code, ticket_id)
     SELECT moved.member_id, $6::text, $7::text[], $8::bigint[],
            moved.available, moved.pending, moved.held,
            $9::text, $10::bytea, $11::text, $12::bigint,
-           $13::bigint, $14::text, $15::text
+           $13::bigint, $14::text, $15::text,
+           $16::text, $17::text
     FROM moved
-    RETURNING entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time
+    RETURNING entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time, reason_code, ticket_id
 ), sys AS (
     INSERT INTO system_deltas (account, amount)
-    SELECT ($16::text[])[i], ($17::bigint[])[i]
-    FROM entry, generate_subscripts($16::text[], 1) AS i
+    SELECT ($18::text[])[i], ($19::bigint[])[i]
+    FROM entry, generate_subscripts($18::text[], 1) AS i
 )
-SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time FROM entry
+SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time, reason_code, ticket_id FROM entry
 `
 
 type AppendEntryBatchResults struct {
@@ -65,6 +67,8 @@ type AppendEntryParams struct {
 	ReversesEntryID *int64
 	Memo            string
 	ActorKeyID      string
+	ReasonCode      *string
+	TicketID        *string
 	SystemAccounts  []string
 	SystemAmounts   []int64
 }
@@ -86,6 +90,8 @@ type AppendEntryRow struct {
 	Memo            string
 	ActorKeyID      string
 	CreateTime      time.Time
+	ReasonCode      *string
+	TicketID        *string
 }
 
 // The one write path of the ledger, in a single statement: move the member's
@@ -113,6 +119,8 @@ func (q *Queries) AppendEntry(ctx context.Context, db DBTX, arg []AppendEntryPar
 			a.ReversesEntryID,
 			a.Memo,
 			a.ActorKeyID,
+			a.ReasonCode,
+			a.TicketID,
 			a.SystemAccounts,
 			a.SystemAmounts,
 		}
@@ -150,6 +158,8 @@ func (b *AppendEntryBatchResults) QueryRow(f func(int, AppendEntryRow, error)) {
 			&i.Memo,
 			&i.ActorKeyID,
 			&i.CreateTime,
+			&i.ReasonCode,
+			&i.TicketID,
 		)
 		if f != nil {
 			f(t, i, err)

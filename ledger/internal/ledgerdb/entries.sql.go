@@ -11,7 +11,7 @@ import (
 )
 
 const entryByRequest = `-- name: EntryByRequest :one
-SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time FROM entries WHERE member_id = $1 AND request_id = $2
+SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time, reason_code, ticket_id FROM entries WHERE member_id = $1 AND request_id = $2
 `
 
 type EntryByRequestParams struct {
@@ -39,12 +39,14 @@ func (q *Queries) EntryByRequest(ctx context.Context, db DBTX, arg EntryByReques
 		&i.Memo,
 		&i.ActorKeyID,
 		&i.CreateTime,
+		&i.ReasonCode,
+		&i.TicketID,
 	)
 	return i, err
 }
 
 const getEntry = `-- name: GetEntry :one
-SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time FROM entries WHERE entry_id = $1
+SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time, reason_code, ticket_id FROM entries WHERE entry_id = $1
 `
 
 func (q *Queries) GetEntry(ctx context.Context, db DBTX, entryID int64) (Entry, error) {
@@ -67,6 +69,8 @@ func (q *Queries) GetEntry(ctx context.Context, db DBTX, entryID int64) (Entry, 
 		&i.Memo,
 		&i.ActorKeyID,
 		&i.CreateTime,
+		&i.ReasonCode,
+		&i.TicketID,
 	)
 	return i, err
 }
@@ -88,7 +92,7 @@ func (q *Queries) GetMemberBalance(ctx context.Context, db DBTX, memberID string
 }
 
 const getReversal = `-- name: GetReversal :one
-SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time FROM entries WHERE reverses_entry_id = $1
+SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time, reason_code, ticket_id FROM entries WHERE reverses_entry_id = $1
 `
 
 func (q *Queries) GetReversal(ctx context.Context, db DBTX, reversesEntryID *int64) (Entry, error) {
@@ -111,12 +115,14 @@ func (q *Queries) GetReversal(ctx context.Context, db DBTX, reversesEntryID *int
 		&i.Memo,
 		&i.ActorKeyID,
 		&i.CreateTime,
+		&i.ReasonCode,
+		&i.TicketID,
 	)
 	return i, err
 }
 
 const listMemberEntries = `-- name: ListMemberEntries :many
-SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time FROM entries
+SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time, reason_code, ticket_id FROM entries
 WHERE member_id = $1
   AND entry_id < $2
   AND (cardinality($3::text[]) = 0 OR kind = ANY ($3::text[]))
@@ -169,6 +175,8 @@ func (q *Queries) ListMemberEntries(ctx context.Context, db DBTX, arg ListMember
 			&i.Memo,
 			&i.ActorKeyID,
 			&i.CreateTime,
+			&i.ReasonCode,
+			&i.TicketID,
 		); err != nil {
 			return nil, err
 		}

@@ -6,6 +6,8 @@ package ledgerdb
 
 import (
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type ApiKey struct {
@@ -34,6 +36,37 @@ type Entry struct {
 	Memo            string
 	ActorKeyID      string
 	CreateTime      time.Time
+	ReasonCode      *string
+	TicketID        *string
+}
+
+type GoodwillApproval struct {
+	ApprovalID  int64
+	MemberID    string
+	RequestID   string
+	Fingerprint []byte
+	Points      int64
+	ReasonCode  string
+	TicketID    string
+	Note        string
+	RequestedBy string
+	Status      string
+	DecidedBy   *string
+	DecideTime  *time.Time
+	EntryID     *int64
+	CreateTime  time.Time
+}
+
+type GoodwillLimit struct {
+	KeyID    string
+	PerGrant int64
+	PerDay   int64
+}
+
+type GoodwillUsage struct {
+	KeyID   string
+	Day     pgtype.Date
+	Granted int64
 }
 
 type Hold struct {

@@ -15,11 +15,13 @@ WITH moved AS (
     RETURNING b.member_id, b.available, b.pending, b.held
 ), entry AS (
     INSERT INTO entries (member_id, kind, accounts, amounts, available_after, pending_after, held_after,
-                         request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id)
+                         request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id,
+                         reason_code, ticket_id)
     SELECT moved.member_id, @kind::text, @accounts::text[], @amounts::bigint[],
            moved.available, moved.pending, moved.held,
            @request_id::text, @fingerprint::bytea, sqlc.narg(order_id)::text, sqlc.narg(hold_id)::bigint,
-           sqlc.narg(reverses_entry_id)::bigint, @memo::text, @actor_key_id::text
+           sqlc.narg(reverses_entry_id)::bigint, @memo::text, @actor_key_id::text,
+           sqlc.narg(reason_code)::text, sqlc.narg(ticket_id)::text
     FROM moved
     RETURNING *
 ), sys AS (
