@@ -23,6 +23,7 @@ import (
 
 	"github.com/loyalty-engine/loyalty/internal/app"
 	"github.com/loyalty-engine/loyalty/internal/database"
+	"github.com/loyalty-engine/loyalty/internal/jobs"
 	"github.com/loyalty-engine/loyalty/internal/pgcluster"
 )
 
@@ -112,16 +113,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	log.Info("serving", "rest", httpLis.Addr().String(), "grpc", grpcLis.Addr().String())
-	bgCtx, stopBackground := context.WithCancel(ctx)
-	background := make(chan struct{})
-	go func() {
-		defer close(background)
-		application.RunBackground(bgCtx, log, time.Second)
-	}()
-	err = application.Server.Serve(ctx, grpcLis, httpLis)
-	stopBackground()
-	<-background
-	return err
+	runner, err := jobs.New(pool, application.Ledger, log, jobs.Options{})
+	if err != nil {
+		return err
+	}
+	// The job queue outlives the signal: it is stopped, gracefully, after the
+	// servers have drained.
+	if err := runner.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	serveErr := application.Server.Serve(ctx, grpcLis, httpLis)
+	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := runner.Stop(stopCtx); err != nil && serveErr == nil {
+		serveErr = err
+	}
+	return serveErr
 }
 
 // startLocalCluster runs (or reuses) the durable cluster under DataDir/pg and makes

@@ -10,11 +10,14 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for goose
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/loyalty-engine/loyalty/sql/migrations"
 )
@@ -41,10 +44,55 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 	return pool, nil
 }
 
-// Migrate applies every pending migration. It holds a PostgreSQL session advisory
+// migrationLockID serializes whole migrations (ours, then River's) across replicas.
+const migrationLockID = 74210002
+
+// Migrate applies every pending migration: the schema (goose, embedded) and the job
+// queue's tables (River's own migrations). It holds a PostgreSQL session advisory
 // lock while it works, so replicas starting at once migrate one after the other and
 // all come up.
 func Migrate(ctx context.Context, url string, log *slog.Logger) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("connect for migration: %w", err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", int64(migrationLockID)); err != nil {
+		return fmt.Errorf("migration lock: %w", err)
+	}
+	defer conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", int64(migrationLockID)) //nolint:errcheck
+	if err := migrateSchema(ctx, url, log); err != nil {
+		return err
+	}
+	return migrateJobQueue(ctx, url, log)
+}
+
+// migrateJobQueue applies River's migrations, each version in a transaction of its
+// own (some add enum values, which PostgreSQL only lets later transactions use).
+func migrateJobQueue(ctx context.Context, url string, log *slog.Logger) error {
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return fmt.Errorf("connect for job queue migration: %w", err)
+	}
+	defer pool.Close()
+	migrator, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return fmt.Errorf("job queue migrator: %w", err)
+	}
+	res, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return fmt.Errorf("migrate job queue: %w", err)
+	}
+	for _, v := range res.Versions {
+		if log != nil {
+			log.Info("applied job queue migration", "version", v.Version, "name", v.Name)
+		}
+	}
+	return nil
+}
+
+// migrateSchema applies the embedded goose migrations.
+func migrateSchema(ctx context.Context, url string, log *slog.Logger) error {
 	db, err := sql.Open("pgx", url)
 	if err != nil {
 		return fmt.Errorf("open database for migration: %w", err)

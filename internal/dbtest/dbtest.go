@@ -83,9 +83,11 @@ func setup() error {
 }
 
 // templateName changes whenever a migration changes, so a shared server never serves
-// a stale template.
+// a stale template. The job queue's migrations come with its module: its version is
+// part of the name.
 func templateName() (string, error) {
 	h := sha256.New()
+	h.Write([]byte("river v0.51.1"))
 	entries, err := fs.ReadDir(migrations.FS, ".")
 	if err != nil {
 		return "", fmt.Errorf("read migrations: %w", err)

@@ -1,0 +1,141 @@
+// Package jobs runs the engine's background work on River, a job queue in
+// PostgreSQL: periodic jobs are scheduled by one elected replica and worked by any,
+// and every job is safe to run on several replicas at once (the ledger's own locking
+// makes the work exactly-once).
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/loyalty-engine/loyalty/ledger"
+)
+
+// ExpireHoldsArgs releases holds whose time is up.
+type ExpireHoldsArgs struct{}
+
+// Kind names the job.
+func (ExpireHoldsArgs) Kind() string { return "ledger.expire_holds" }
+
+// RollUpArgs folds queued system postings into system balances.
+type RollUpArgs struct{}
+
+// Kind names the job.
+func (RollUpArgs) Kind() string { return "ledger.roll_up_system_balances" }
+
+type expireHoldsWorker struct {
+	river.WorkerDefaults[ExpireHoldsArgs]
+	ledger *ledger.Service
+	log    *slog.Logger
+}
+
+// holdsPerTx bounds one release transaction; the job loops until none are left.
+const holdsPerTx = 500
+
+func (w *expireHoldsWorker) Work(ctx context.Context, _ *river.Job[ExpireHoldsArgs]) error {
+	for {
+		n, err := w.ledger.ExpireHolds(ctx, holdsPerTx)
+		if err != nil {
+			return fmt.Errorf("release expired holds: %w", err)
+		}
+		if n > 0 {
+			w.log.Info("released expired holds", "holds", n)
+		}
+		if n < holdsPerTx {
+			return nil
+		}
+	}
+}
+
+type rollUpWorker struct {
+	river.WorkerDefaults[RollUpArgs]
+	ledger *ledger.Service
+}
+
+func (w *rollUpWorker) Work(ctx context.Context, _ *river.Job[RollUpArgs]) error {
+	return w.ledger.RollUpSystemBalances(ctx)
+}
+
+// Options tune the runner.
+type Options struct {
+	// Every is how often the periodic jobs run (default 2 s).
+	Every time.Duration
+	// Workers is how many jobs this replica works at once (default 2).
+	Workers int
+}
+
+// Runner is the River client of this replica.
+type Runner struct {
+	client *river.Client[pgx.Tx]
+}
+
+// New builds the runner; Start starts it.
+func New(pool *pgxpool.Pool, l *ledger.Service, log *slog.Logger, opts Options) (*Runner, error) {
+	if opts.Every == 0 {
+		opts.Every = 2 * time.Second
+	}
+	if opts.Workers == 0 {
+		opts.Workers = 2
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &expireHoldsWorker{ledger: l, log: log})
+	river.AddWorker(workers, &rollUpWorker{ledger: l})
+	periodic := func(args river.JobArgs) *river.PeriodicJob {
+		return river.NewPeriodicJob(river.PeriodicInterval(opts.Every),
+			func() (river.JobArgs, *river.InsertOpts) { return args, nil },
+			&river.PeriodicJobOpts{RunOnStart: true})
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
+		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
+		Workers:      workers,
+		PeriodicJobs: []*river.PeriodicJob{periodic(ExpireHoldsArgs{}), periodic(RollUpArgs{})},
+		// River reports its routine (job counts every few seconds) at info level;
+		// only its warnings and errors are worth a line in our log.
+		Logger:     slog.New(warnAndAbove{log.Handler()}).With("component", "jobs"),
+		JobTimeout: time.Minute,
+		// Completed runs of periodic jobs are not worth keeping long.
+		CompletedJobRetentionPeriod: time.Hour,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("job queue client: %w", err)
+	}
+	return &Runner{client: client}, nil
+}
+
+// Start starts working jobs (and, on the elected replica, scheduling them).
+func (r *Runner) Start(ctx context.Context) error {
+	if err := r.client.Start(ctx); err != nil {
+		return fmt.Errorf("start job queue: %w", err)
+	}
+	return nil
+}
+
+// Stop stops fetching new jobs and waits for running ones to finish.
+func (r *Runner) Stop(ctx context.Context) error {
+	if err := r.client.Stop(ctx); err != nil {
+		return fmt.Errorf("stop job queue: %w", err)
+	}
+	return nil
+}
+
+// warnAndAbove passes on only warnings and errors.
+type warnAndAbove struct{ slog.Handler }
+
+func (h warnAndAbove) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}
+
+func (h warnAndAbove) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return warnAndAbove{h.Handler.WithAttrs(attrs)}
+}
+
+func (h warnAndAbove) WithGroup(name string) slog.Handler {
+	return warnAndAbove{h.Handler.WithGroup(name)}
+}

@@ -1,0 +1,111 @@
+package jobs_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/loyalty-engine/loyalty/internal/dbtest"
+	"github.com/loyalty-engine/loyalty/internal/jobs"
+	"github.com/loyalty-engine/loyalty/ledger"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// Two replicas run the job queue on one database: expired holds are released once
+// and the system balances are rolled up, by whichever replica gets the jobs.
+func TestTwoReplicasReleaseExpiredHoldsAndRollUpOnce(t *testing.T) {
+	pool := dbtest.NewPool(t)
+	clk := &clock{t: time.Now()}
+	l := ledger.NewService(pool, ledger.WithClock(clk))
+	ctx := context.Background()
+	if _, _, err := l.Enroll(ctx, ledger.EnrollMember{MemberID: "m"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Earn(ctx, ledger.Actor{}, ledger.Earn{MemberID: "m", RequestID: "e", Points: 100}); err != nil {
+		t.Fatal(err)
+	}
+	var holds []int64
+	for _, id := range []string{"h1", "h2", "h3"} {
+		res, err := l.CreateHold(ctx, ledger.Actor{}, ledger.CreateHold{MemberID: "m", RequestID: id, Points: 20, TTL: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		holds = append(holds, res.Hold.ID)
+	}
+	clk.advance(2 * time.Minute)
+
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var runners []*jobs.Runner
+	for i := 0; i < 2; i++ {
+		r, err := jobs.New(pool, l, quiet, jobs.Options{Every: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		runners = append(runners, r)
+	}
+	defer func() {
+		for _, r := range runners {
+			stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			if err := r.Stop(stopCtx); err != nil {
+				t.Error(err)
+			}
+			cancel()
+		}
+	}()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		released := 0
+		for _, id := range holds {
+			h, err := l.GetHold(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h.Status == ledger.HoldExpired {
+				released++
+			}
+		}
+		var queued int
+		if err := pool.QueryRow(ctx, "SELECT count(*) FROM system_deltas").Scan(&queued); err != nil {
+			t.Fatal(err)
+		}
+		if released == len(holds) && queued == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s: %d of %d holds released, %d system postings not rolled up", released, len(holds), queued)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b, err := l.Balance(ctx, "m")
+	if err != nil || b.Available != 100 || b.Held != 0 {
+		t.Fatalf("balance %+v (%v), want all 100 available again", b, err)
+	}
+	var expiries int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM entries WHERE kind = 'HOLD_EXPIRE'").Scan(&expiries); err != nil || expiries != 3 {
+		t.Fatalf("%d expiry entries (%v), want one per hold", expiries, err)
+	}
+	if v, err := l.Verify(ctx); err != nil || !v.OK {
+		t.Fatalf("verify: %+v %v", v, err)
+	}
+}
