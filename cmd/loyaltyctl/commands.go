@@ -95,13 +95,15 @@ func init() {
 			}},
 	}
 	commands["points"] = map[string]command{
-		"earn": {args: "MEMBER_ID --points N [--request-id ID] [--order-id ID] [--reason TEXT]",
-			help: "credit points (pass --request-id to make retries safe)",
+		"earn": {args: "MEMBER_ID (--points N | --spend MINOR [--currency C]) [--request-id ID] [--order-id ID] [--reason TEXT]",
+			help: "credit explicit points or what a spend earns (pass --request-id to make retries safe)",
 			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
 				points := fs.Int64("points", 0, "points to credit")
 				reqID := fs.String("request-id", "", requestIDHelp)
 				orderID := fs.String("order-id", "", "the order the points are for")
 				reason := fs.String("reason", "", "why the points are credited")
+				spend := fs.Int64("spend", 0, "amount spent, in minor units (cents); the program's rate gives the points")
+				currency := fs.String("currency", "", "currency of the spend (ISO 4217)")
 				pos, err := parse(fs, args, 1)
 				if err != nil {
 					return nil, err
@@ -110,7 +112,11 @@ func init() {
 				if err != nil {
 					return nil, err
 				}
-				return c.points().Earn(ctx, &loyaltyv1.EarnRequest{MemberId: pos[0], RequestId: id, Points: *points, OrderId: *orderID, Reason: *reason})
+				req := &loyaltyv1.EarnRequest{MemberId: pos[0], RequestId: id, Points: *points, OrderId: *orderID, Reason: *reason}
+				if *spend != 0 || *currency != "" {
+					req.Spend = &loyaltyv1.Money{AmountMinor: *spend, Currency: *currency}
+				}
+				return c.points().Earn(ctx, req)
 			}},
 		"redeem": {args: "MEMBER_ID --points N [--request-id ID] [--order-id ID] [--memo TEXT]",
 			help: "spend available points (pass --request-id to make retries safe)",

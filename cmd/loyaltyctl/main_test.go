@@ -61,6 +61,9 @@ func TestLoyaltyctlAgainstARealServer(t *testing.T) {
 	if code, _, errOut := ctl(created.Secret, "members", "get", "zed"); code != exitError || !strings.Contains(errOut, "UNAUTHENTICATED") {
 		t.Errorf("revoked key: exit %d, %q", code, errOut)
 	}
+	if code, out, _ := ctl(apitest.AdminKey, "points", "earn", "zed", "--spend", "2590", "--currency", "CNY", "--order-id", "o-9"); code != exitOK || !strings.Contains(out, `"points": "25"`) {
+		t.Errorf("earn from spend: exit %d, %s", code, out)
+	}
 	if code, out, _ := ctl(apitest.AdminKey, "program", "get"); code != exitOK || !strings.Contains(out, `"earnPerAmountMinor": "100"`) {
 		t.Errorf("program get: exit %d, %s", code, out)
 	}
