@@ -108,12 +108,20 @@ type BreakdownLine struct {
 // ErrOrderAlreadyEarned refuses a second earning on one order.
 var ErrOrderAlreadyEarned = problem.New(problem.Conflict, "ORDER_ALREADY_EARNED", "this order has already earned points")
 
-// Earn credits points to the member's available balance.
+// Earn credits points: to available, or, for an order while the program has a
+// return window, to pending until the window is over.
 func (s *Service) Earn(ctx context.Context, actor Actor, cmd Earn) (EarnResult, error) {
 	if err := validation.Struct(cmd); err != nil {
 		return EarnResult{}, err
 	}
-	breakdown, err := s.earnBreakdown(ctx, cmd)
+	var prog Program
+	if cmd.OrderID != "" || cmd.SpendMinor > 0 {
+		var err error
+		if prog, err = s.Program(ctx); err != nil {
+			return EarnResult{}, err
+		}
+	}
+	breakdown, err := earnBreakdown(prog, cmd)
 	if err != nil {
 		return EarnResult{}, err
 	}
@@ -129,6 +137,10 @@ func (s *Service) Earn(ctx context.Context, actor Actor, cmd Earn) (EarnResult, 
 		memberID: cmd.MemberID, kind: KindEarn, requestID: cmd.RequestID,
 		fingerprint: fingerprint("earn", cmd), postings: earnPostings(points),
 		orderID: cmd.OrderID, memo: cmd.Reason, actorKeyID: actor.KeyID,
+	}
+	if cmd.OrderID != "" && prog.ReturnWindowDays > 0 {
+		p.postings = pendingEarnPostings(points)
+		p.releaseTime = s.clock.Now().AddDate(0, 0, int(prog.ReturnWindowDays))
 	}
 	res.Entry, err = s.post(ctx, p)
 	if database.IsUniqueViolation(err, "entries_order_earned_once") {
@@ -146,7 +158,7 @@ func (s *Service) Earn(ctx context.Context, actor Actor, cmd Earn) (EarnResult, 
 
 // earnBreakdown computes what an earning is made of: explicit points, or the base
 // rate applied to the spend.
-func (s *Service) earnBreakdown(ctx context.Context, cmd Earn) ([]BreakdownLine, error) {
+func earnBreakdown(prog Program, cmd Earn) ([]BreakdownLine, error) {
 	switch {
 	case cmd.Points > 0 && cmd.SpendMinor > 0:
 		return nil, problem.InvalidField("points", "cannot be given together with spend")
@@ -156,10 +168,6 @@ func (s *Service) earnBreakdown(ctx context.Context, cmd Earn) ([]BreakdownLine,
 		return nil, problem.InvalidFields(
 			problem.FieldViolation{Field: "points", Description: "give points or a spend"},
 			problem.FieldViolation{Field: "spend.amountMinor", Description: "give points or a spend"})
-	}
-	prog, err := s.Program(ctx)
-	if err != nil {
-		return nil, err
 	}
 	if prog.Currency != "" && cmd.Currency != prog.Currency {
 		return nil, problem.InvalidField("spend.currency", "must be "+prog.Currency+", the program's currency")

@@ -22,9 +22,21 @@ func (s *Service) Reverse(ctx context.Context, actor Actor, cmd Reverse) (Entry,
 	if err != nil {
 		return Entry{}, err
 	}
+	postings := original.Postings
+	if original.Delta(AccountPending) > 0 {
+		// An order's earning: reversible once its points are available.
+		rel, err := s.q.GetPendingRelease(ctx, s.pool, original.ID)
+		if err != nil {
+			return Entry{}, fmt.Errorf("pending state of entry %d: %w", original.ID, err)
+		}
+		if !rel.Released {
+			return Entry{}, ErrNotReversible.With("entry %d's points are still pending: refund the order instead", original.ID)
+		}
+		postings = settled(postings)
+	}
 	p := plan{
 		memberID: original.MemberID, kind: KindReversal, requestID: cmd.RequestID,
-		fingerprint: fingerprint("reverse", cmd), postings: reversalPostings(original.Postings),
+		fingerprint: fingerprint("reverse", cmd), postings: reversalPostings(postings),
 		orderID: original.OrderID, reverses: original.ID, memo: cmd.Reason, actorKeyID: actor.KeyID,
 	}
 	// A repeat answers its first result even though the entry is reversed by now.

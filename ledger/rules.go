@@ -32,10 +32,13 @@ const (
 	KindHoldExpire  Kind = "HOLD_EXPIRE"
 	KindReversal    Kind = "REVERSAL"
 	KindGoodwill    Kind = "GOODWILL"
+	// KindPendingRelease moves an order's pending points to available once its
+	// return window is over.
+	KindPendingRelease Kind = "PENDING_RELEASE"
 )
 
 // Kinds lists every kind, for validating filters.
-var Kinds = []Kind{KindEarn, KindRedeem, KindHold, KindHoldCapture, KindHoldVoid, KindHoldExpire, KindReversal, KindGoodwill}
+var Kinds = []Kind{KindEarn, KindRedeem, KindHold, KindHoldCapture, KindHoldVoid, KindHoldExpire, KindReversal, KindGoodwill, KindPendingRelease}
 
 // Posting is one line of an entry.
 type Posting struct {
@@ -58,6 +61,16 @@ func goodwillPostings(points int64, reasonCode string) []Posting {
 
 // GoodwillAccount is the system account of goodwill granted for a reason.
 func GoodwillAccount(reasonCode string) string { return "system:goodwill:" + reasonCode }
+
+// pendingEarnPostings credits an order's points to pending.
+func pendingEarnPostings(points int64) []Posting {
+	return []Posting{{AccountPending, points}, {AccountIssued, -points}}
+}
+
+// releasePendingPostings makes pending points available.
+func releasePendingPostings(points int64) []Posting {
+	return []Posting{{AccountPending, -points}, {AccountAvailable, points}}
+}
 
 // redeemPostings spends available points.
 func redeemPostings(points int64) []Posting {
@@ -109,6 +122,19 @@ func reversalPostings(original []Posting) []Posting {
 		}
 	}
 	return kept
+}
+
+// settled is an entry's postings as they stand once its pending points were
+// released: what went to pending is now available.
+func settled(postings []Posting) []Posting {
+	out := make([]Posting, len(postings))
+	for i, p := range postings {
+		if p.Account == AccountPending {
+			p.Account = AccountAvailable
+		}
+		out[i] = p
+	}
+	return out
 }
 
 // reversible tells which entries can be reversed. Hold movements are undone by the

@@ -15,6 +15,7 @@ const (
 	DiscrepancyBalanceMismatch = "BALANCE_MISMATCH"
 	DiscrepancyNegativeBalance = "NEGATIVE_BALANCE"
 	DiscrepancyHeldMismatch    = "HELD_MISMATCH"
+	DiscrepancyPendingMismatch = "PENDING_MISMATCH"
 	DiscrepancyRunningBalance  = "RUNNING_BALANCE_MISMATCH"
 	DiscrepancyPostingsSum     = "POSTINGS_DO_NOT_SUM_TO_ZERO"
 )
@@ -108,6 +109,15 @@ func (s *Service) Verify(ctx context.Context) (Verification, error) {
 		for _, r := range held {
 			v.add(Discrepancy{Kind: DiscrepancyHeldMismatch, Account: AccountHeld, MemberID: r.MemberID,
 				Expected: r.ActiveHoldPoints, Actual: r.Held, Detail: "held balance differs from the member's active holds"})
+		}
+
+		pending, err := s.q.VerifyPendingMatchesReleases(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("pending balances: %w", err)
+		}
+		for _, r := range pending {
+			v.add(Discrepancy{Kind: DiscrepancyPendingMismatch, Account: AccountPending, MemberID: r.MemberID,
+				Expected: r.UnreleasedPoints, Actual: r.Pending, Detail: "pending balance differs from the member's unreleased earnings"})
 		}
 
 		running, err := s.q.VerifyRunningBalances(ctx, tx)

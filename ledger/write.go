@@ -43,6 +43,8 @@ type plan struct {
 	actorKeyID    string
 	reasonCode    string
 	ticketID      string
+	// releaseTime, for a pending earning: when its points become available.
+	releaseTime time.Time
 }
 
 // errNotApplied: the append matched no balance row (unknown member or overdraft).
@@ -70,7 +72,7 @@ func (s *Service) appendAll(ctx context.Context, db ledgerdb.DBTX, plans []plan)
 			Kind: string(p.kind), Accounts: accounts, Amounts: amounts,
 			RequestID: p.requestID, Fingerprint: p.fingerprint, OrderID: optional(p.orderID), HoldID: optionalID(p.holdID),
 			ReversesEntryID: optionalID(p.reverses), Memo: p.memo, ActorKeyID: p.actorKeyID,
-			ReasonCode: optional(p.reasonCode), TicketID: optional(p.ticketID),
+			ReasonCode: optional(p.reasonCode), TicketID: optional(p.ticketID), ReleaseTime: optionalTime(p.releaseTime),
 			SystemAccounts: sysAccounts, SystemAmounts: sysAmounts,
 		}
 	}
@@ -229,6 +231,13 @@ func optional(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+func optionalTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 func optionalID(id int64) *int64 {

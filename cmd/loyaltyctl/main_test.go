@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/loyalty-engine/loyalty/access"
 	"github.com/loyalty-engine/loyalty/internal/apitest"
 	"github.com/loyalty-engine/loyalty/internal/dbtest"
+	"github.com/loyalty-engine/loyalty/ledger"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
@@ -113,6 +115,11 @@ func TestLoyaltyctlPointsAndLedger(t *testing.T) {
 		t.Fatalf("members enroll: exit %d, %s", code, errOut)
 	}
 
+	// No return window: points earned on orders are available at once.
+	if _, err := env.App.Ledger.UpdateProgram(context.Background(), ledger.Actor{}, ledger.Program{EarnPoints: 1, EarnPerAmountMinor: 100,
+		ExpiryKind: ledger.ExpiryEndOfFollowingYear, PointsPerUnit: 100, TimeZone: "UTC"}); err != nil {
+		t.Fatal(err)
+	}
 	code, out, errOut := ctl(app, "points", "earn", "yan", "--points", "120", "--request-id", "ctl-earn-1", "--order-id", "o-1")
 	if code != exitOK {
 		t.Fatalf("points earn: exit %d, %s", code, errOut)

@@ -36,7 +36,8 @@ type expireHoldsWorker struct {
 	log    *slog.Logger
 }
 
-// holdsPerTx bounds one release transaction; the job loops until none are left.
+// holdsPerTx bounds one release transaction (of holds or of pending earnings); the
+// jobs loop until none are left.
 const holdsPerTx = 500
 
 func (w *expireHoldsWorker) Work(ctx context.Context, _ *river.Job[ExpireHoldsArgs]) error {
@@ -47,6 +48,33 @@ func (w *expireHoldsWorker) Work(ctx context.Context, _ *river.Job[ExpireHoldsAr
 		}
 		if n > 0 {
 			w.log.Info("released expired holds", "holds", n)
+		}
+		if n < holdsPerTx {
+			return nil
+		}
+	}
+}
+
+// ReleasePendingArgs makes available the points of orders whose return window is over.
+type ReleasePendingArgs struct{}
+
+// Kind names the job.
+func (ReleasePendingArgs) Kind() string { return "ledger.release_pending" }
+
+type releasePendingWorker struct {
+	river.WorkerDefaults[ReleasePendingArgs]
+	ledger *ledger.Service
+	log    *slog.Logger
+}
+
+func (w *releasePendingWorker) Work(ctx context.Context, _ *river.Job[ReleasePendingArgs]) error {
+	for {
+		n, err := w.ledger.ReleasePending(ctx, holdsPerTx)
+		if err != nil {
+			return fmt.Errorf("release pending points: %w", err)
+		}
+		if n > 0 {
+			w.log.Info("released pending points", "earnings", n)
 		}
 		if n < holdsPerTx {
 			return nil
@@ -87,6 +115,7 @@ func New(pool *pgxpool.Pool, l *ledger.Service, log *slog.Logger, opts Options) 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &expireHoldsWorker{ledger: l, log: log})
 	river.AddWorker(workers, &rollUpWorker{ledger: l})
+	river.AddWorker(workers, &releasePendingWorker{ledger: l, log: log})
 	periodic := func(args river.JobArgs) *river.PeriodicJob {
 		return river.NewPeriodicJob(river.PeriodicInterval(opts.Every),
 			func() (river.JobArgs, *river.InsertOpts) { return args, nil },
@@ -95,7 +124,7 @@ func New(pool *pgxpool.Pool, l *ledger.Service, log *slog.Logger, opts Options) 
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
 		Workers:      workers,
-		PeriodicJobs: []*river.PeriodicJob{periodic(ExpireHoldsArgs{}), periodic(RollUpArgs{})},
+		PeriodicJobs: []*river.PeriodicJob{periodic(ExpireHoldsArgs{}), periodic(ReleasePendingArgs{}), periodic(RollUpArgs{})},
 		// River reports its routine (job counts every few seconds) at info level;
 		// only its warnings and errors are worth a line in our log.
 		Logger:     slog.New(warnAndAbove{log.Handler()}).With("component", "jobs"),

@@ -28,8 +28,9 @@ func (c *clock) advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// Two replicas run the job queue on one database: expired holds are released once
-// and the system balances are rolled up, by whichever replica gets the jobs.
+// Two replicas run the job queue on one database: expired holds and pending points
+// past their return window are released once, and the system balances are rolled up,
+// by whichever replica gets the jobs.
 func TestTwoReplicasReleaseExpiredHoldsAndRollUpOnce(t *testing.T) {
 	pool := dbtest.NewPool(t)
 	clk := &clock{t: time.Now()}
@@ -41,6 +42,9 @@ func TestTwoReplicasReleaseExpiredHoldsAndRollUpOnce(t *testing.T) {
 	if _, err := l.Earn(ctx, ledger.Actor{}, ledger.Earn{MemberID: "m", RequestID: "e", Points: 100}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := l.Earn(ctx, ledger.Actor{}, ledger.Earn{MemberID: "m", RequestID: "o", OrderID: "order-1", Points: 30}); err != nil {
+		t.Fatal(err)
+	}
 	var holds []int64
 	for _, id := range []string{"h1", "h2", "h3"} {
 		res, err := l.CreateHold(ctx, ledger.Actor{}, ledger.CreateHold{MemberID: "m", RequestID: id, Points: 20, TTL: time.Minute})
@@ -49,7 +53,7 @@ func TestTwoReplicasReleaseExpiredHoldsAndRollUpOnce(t *testing.T) {
 		}
 		holds = append(holds, res.Hold.ID)
 	}
-	clk.advance(2 * time.Minute)
+	clk.advance(8 * 24 * time.Hour) // past the holds' TTL and the 7-day return window
 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var runners []*jobs.Runner
@@ -89,7 +93,11 @@ func TestTwoReplicasReleaseExpiredHoldsAndRollUpOnce(t *testing.T) {
 		if err := pool.QueryRow(ctx, "SELECT count(*) FROM system_deltas").Scan(&queued); err != nil {
 			t.Fatal(err)
 		}
-		if released == len(holds) && queued == 0 {
+		var pending int64
+		if b, err := l.Balance(ctx, "m"); err == nil {
+			pending = b.Pending
+		}
+		if released == len(holds) && queued == 0 && pending == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -98,8 +106,8 @@ func TestTwoReplicasReleaseExpiredHoldsAndRollUpOnce(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	b, err := l.Balance(ctx, "m")
-	if err != nil || b.Available != 100 || b.Held != 0 {
-		t.Fatalf("balance %+v (%v), want all 100 available again", b, err)
+	if err != nil || b.Available != 130 || b.Held != 0 || b.Pending != 0 {
+		t.Fatalf("balance %+v (%v), want all 100 available again and the order's 30 released", b, err)
 	}
 	var expiries int
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM entries WHERE kind = 'HOLD_EXPIRE'").Scan(&expiries); err != nil || expiries != 3 {

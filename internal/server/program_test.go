@@ -92,9 +92,10 @@ func TestProgramSettingsAndEarningFromSpend(t *testing.T) {
 	if usd.Status != http.StatusBadRequest || !slices.Contains(usd.FieldViolations(), "spend.currency") {
 		t.Errorf("spend in another currency: %d %s", usd.Status, usd.Raw)
 	}
+	// Points earned on orders stay pending through the return window.
 	bal := env.REST("GET", "/v1/members/sp/balance", app, nil)
-	if bal.Body["available"] != "138" {
-		t.Errorf("balance %s, want 123 + 15", bal.Raw)
+	if bal.Body["pending"] != "138" || bal.Body["available"] != "0" {
+		t.Errorf("balance %s, want 123 + 15 pending", bal.Raw)
 	}
 }
 
@@ -126,10 +127,21 @@ func TestRacingEarningsOnOneOrderCreditItOnce(t *testing.T) {
 		}
 	}
 	bal := env.REST("GET", "/v1/members/race/balance", app, nil)
-	if ok != 1 || bal.Body["available"] != "100" {
+	if ok != 1 || bal.Body["pending"] != "100" {
 		t.Fatalf("%d earnings succeeded, balance %s; want exactly one of 100 points", ok, bal.Raw)
 	}
 	if v := env.REST("GET", "/v1/ledger:verify", apitest.AdminKey, nil); v.Body["ok"] != true {
 		t.Fatalf("verify: %s", v.Raw)
+	}
+}
+
+// noReturnWindow sets the program's return window to zero, so points earned on
+// orders are available at once.
+func noReturnWindow(t *testing.T, env *apitest.Env) {
+	t.Helper()
+	r := env.REST("PUT", "/v1/program", apitest.AdminKey, map[string]any{"earnPoints": 1, "earnPerAmountMinor": 100,
+		"returnWindowDays": 0, "expiry": map[string]any{"kind": "END_OF_FOLLOWING_YEAR"}, "pointsPerUnit": 100, "timeZone": "UTC"})
+	if r.Status != http.StatusOK {
+		t.Fatalf("set no return window: %d %s", r.Status, r.Raw)
 	}
 }

@@ -94,6 +94,15 @@ type MemberBalance struct {
 	Held      int64
 }
 
+type PendingRelease struct {
+	EntryID     int64
+	MemberID    string
+	OrderID     string
+	Points      int64
+	ReleaseTime time.Time
+	Released    bool
+}
+
 type Posting struct {
 	EntryID    int64
 	MemberID   interface{}

@@ -83,7 +83,8 @@ type Entry struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	EntryId  string                 `protobuf:"bytes,1,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
 	MemberId string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
-	// EARN, REDEEM, HOLD, HOLD_CAPTURE, HOLD_VOID, HOLD_EXPIRE, REVERSAL, GOODWILL.
+	// EARN, REDEEM, HOLD, HOLD_CAPTURE, HOLD_VOID, HOLD_EXPIRE, REVERSAL, GOODWILL,
+	// PENDING_RELEASE.
 	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
 	// Change of the available balance (signed).
 	Points int64 `protobuf:"varint,4,opt,name=points,proto3" json:"points,omitempty"`
@@ -1667,7 +1668,7 @@ func (*VerifyLedgerRequest) Descriptor() ([]byte, []int) {
 // Discrepancy is one thing verify found wrong.
 type Discrepancy struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// UNBALANCED_ENTRY, BALANCE_MISMATCH, NEGATIVE_BALANCE, HELD_MISMATCH, RUNNING_BALANCE_MISMATCH.
+	// UNBALANCED_ENTRY, BALANCE_MISMATCH, NEGATIVE_BALANCE, HELD_MISMATCH, PENDING_MISMATCH, RUNNING_BALANCE_MISMATCH.
 	Kind          string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	Account       string `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
 	MemberId      string `protobuf:"bytes,3,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`

@@ -37,10 +37,16 @@ WITH moved AS (
            $16::text, $17::text
     FROM moved
     RETURNING entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time, reason_code, ticket_id
+), pend AS (
+    -- Pending earnings wait for their release (release_time set only for them).
+    INSERT INTO pending_releases (entry_id, member_id, order_id, points, release_time)
+    SELECT entry.entry_id, entry.member_id, entry.order_id, $2::bigint, $18::timestamptz
+    FROM entry
+    WHERE $18::timestamptz IS NOT NULL
 ), sys AS (
     INSERT INTO system_deltas (account, amount)
-    SELECT ($18::text[])[i], ($19::bigint[])[i]
-    FROM entry, generate_subscripts($18::text[], 1) AS i
+    SELECT ($19::text[])[i], ($20::bigint[])[i]
+    FROM entry, generate_subscripts($19::text[], 1) AS i
 )
 SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time, reason_code, ticket_id FROM entry
 `
@@ -69,6 +75,7 @@ type AppendEntryParams struct {
 	ActorKeyID      string
 	ReasonCode      *string
 	TicketID        *string
+	ReleaseTime     *time.Time
 	SystemAccounts  []string
 	SystemAmounts   []int64
 }
@@ -121,6 +128,7 @@ func (q *Queries) AppendEntry(ctx context.Context, db DBTX, arg []AppendEntryPar
 			a.ActorKeyID,
 			a.ReasonCode,
 			a.TicketID,
+			a.ReleaseTime,
 			a.SystemAccounts,
 			a.SystemAmounts,
 		}

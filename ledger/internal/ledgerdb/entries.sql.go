@@ -91,6 +91,24 @@ func (q *Queries) GetMemberBalance(ctx context.Context, db DBTX, memberID string
 	return i, err
 }
 
+const getPendingRelease = `-- name: GetPendingRelease :one
+SELECT entry_id, member_id, order_id, points, release_time, released FROM pending_releases WHERE entry_id = $1
+`
+
+func (q *Queries) GetPendingRelease(ctx context.Context, db DBTX, entryID int64) (PendingRelease, error) {
+	row := db.QueryRow(ctx, getPendingRelease, entryID)
+	var i PendingRelease
+	err := row.Scan(
+		&i.EntryID,
+		&i.MemberID,
+		&i.OrderID,
+		&i.Points,
+		&i.ReleaseTime,
+		&i.Released,
+	)
+	return i, err
+}
+
 const getReversal = `-- name: GetReversal :one
 SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time, reason_code, ticket_id FROM entries WHERE reverses_entry_id = $1
 `

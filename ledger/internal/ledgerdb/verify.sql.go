@@ -165,6 +165,42 @@ func (q *Queries) VerifyNegativeBalances(ctx context.Context, db DBTX) ([]Member
 	return items, nil
 }
 
+const verifyPendingMatchesReleases = `-- name: VerifyPendingMatchesReleases :many
+SELECT b.member_id, b.pending, coalesce(r.points, 0)::bigint AS unreleased_points
+FROM member_balances b
+LEFT JOIN (SELECT member_id, sum(points)::bigint AS points FROM pending_releases WHERE NOT released GROUP BY member_id) r
+    ON r.member_id = b.member_id
+WHERE b.pending <> coalesce(r.points, 0)
+ORDER BY b.member_id
+LIMIT 100
+`
+
+type VerifyPendingMatchesReleasesRow struct {
+	MemberID         string
+	Pending          int64
+	UnreleasedPoints int64
+}
+
+func (q *Queries) VerifyPendingMatchesReleases(ctx context.Context, db DBTX) ([]VerifyPendingMatchesReleasesRow, error) {
+	rows, err := db.Query(ctx, verifyPendingMatchesReleases)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []VerifyPendingMatchesReleasesRow
+	for rows.Next() {
+		var i VerifyPendingMatchesReleasesRow
+		if err := rows.Scan(&i.MemberID, &i.Pending, &i.UnreleasedPoints); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const verifyRunningBalances = `-- name: VerifyRunningBalances :many
 WITH e AS (
     SELECT entry_id, member_id, available_after, pending_after, held_after,

@@ -24,6 +24,12 @@ WITH moved AS (
            sqlc.narg(reason_code)::text, sqlc.narg(ticket_id)::text
     FROM moved
     RETURNING *
+), pend AS (
+    -- Pending earnings wait for their release (release_time set only for them).
+    INSERT INTO pending_releases (entry_id, member_id, order_id, points, release_time)
+    SELECT entry.entry_id, entry.member_id, entry.order_id, @d_pending::bigint, sqlc.narg(release_time)::timestamptz
+    FROM entry
+    WHERE sqlc.narg(release_time)::timestamptz IS NOT NULL
 ), sys AS (
     INSERT INTO system_deltas (account, amount)
     SELECT (@system_accounts::text[])[i], (@system_amounts::bigint[])[i]
@@ -84,3 +90,6 @@ FROM (
 ) AS x
 GROUP BY account
 ORDER BY account;
+
+-- name: GetPendingRelease :one
+SELECT * FROM pending_releases WHERE entry_id = $1;

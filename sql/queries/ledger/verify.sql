@@ -87,3 +87,12 @@ WHERE available_after <> prev_available + d_available
    OR held_after <> prev_held + d_held
 ORDER BY entry_id
 LIMIT 100;
+
+-- name: VerifyPendingMatchesReleases :many
+SELECT b.member_id, b.pending, coalesce(r.points, 0)::bigint AS unreleased_points
+FROM member_balances b
+LEFT JOIN (SELECT member_id, sum(points)::bigint AS points FROM pending_releases WHERE NOT released GROUP BY member_id) r
+    ON r.member_id = b.member_id
+WHERE b.pending <> coalesce(r.points, 0)
+ORDER BY b.member_id
+LIMIT 100;
