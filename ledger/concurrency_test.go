@@ -260,3 +260,87 @@ func TestConcurrentRollUpsAreExact(t *testing.T) {
 		t.Fatalf("system balances %+v, want issued %d", balances, -16*25*3)
 	}
 }
+
+// The lifecycle attack: order earnings (pending), plain earnings, goodwill within and
+// beyond an agent's limits, redemptions, holds and voids race against the jobs that
+// release pending points and expire holds while business time runs fast; then the
+// books must verify (pending and held included).
+func TestLifecycleAttackKeepsTheBooks(t *testing.T) {
+	members := []string{"p", "q", "r"}
+	svc, clock := newLedger(t, members...)
+	ctx := context.Background()
+	deadline := time.Now().Add(2 * time.Second)
+	limited := ledger.Actor{KeyID: "key_agent", GoodwillLimited: true}
+
+	done := make(chan struct{})
+	var jobs sync.WaitGroup
+	jobs.Add(1)
+	go func() {
+		defer jobs.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			clock.Advance(12 * time.Hour)
+			if _, err := svc.ReleasePending(ctx, 50); err != nil {
+				t.Errorf("release: %v", err)
+				return
+			}
+			if _, err := svc.ExpireHolds(ctx, 50); err != nil {
+				t.Errorf("expire: %v", err)
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+
+	var seq atomic.Int64
+	var ops atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 11))
+			for time.Now().Before(deadline) {
+				m := members[r.IntN(len(members))]
+				n := seq.Add(1)
+				id := fmt.Sprintf("l%d", n)
+				var err error
+				switch r.IntN(6) {
+				case 0:
+					_, err = svc.Earn(ctx, actor, ledger.Earn{MemberID: m, RequestID: id, OrderID: "order-" + id, SpendMinor: 100 * (1 + r.Int64N(50))})
+				case 1:
+					_, err = svc.Earn(ctx, actor, ledger.Earn{MemberID: m, RequestID: id, Points: 1 + r.Int64N(40)})
+				case 2:
+					_, err = svc.GrantGoodwill(ctx, limited, ledger.GrantGoodwill{MemberID: m, RequestID: id, Points: 1 + r.Int64N(700), ReasonCode: "OTHER", TicketID: id})
+				case 3:
+					_, err = svc.Redeem(ctx, actor, ledger.Redeem{MemberID: m, RequestID: id, Points: 1 + r.Int64N(60)})
+				case 4:
+					var res ledger.HoldResult
+					res, err = svc.CreateHold(ctx, actor, ledger.CreateHold{MemberID: m, RequestID: id, Points: 1 + r.Int64N(30), TTL: time.Duration(1+r.IntN(48)) * time.Hour})
+					if err == nil && r.IntN(2) == 0 {
+						_, err = svc.VoidHold(ctx, actor, ledger.VoidHold{HoldID: res.Hold.ID, RequestID: id + "v"})
+					}
+				default:
+					_, err = svc.Balance(ctx, m)
+				}
+				if err != nil && !errors.Is(err, ledger.ErrInsufficientPoints) && !errors.Is(err, ledger.ErrHoldNotActive) && !errors.Is(err, ledger.ErrHoldExpired) {
+					t.Errorf("unexpected error: %v", err)
+					return
+				}
+				ops.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	close(done)
+	jobs.Wait()
+	if ops.Load() < 100 {
+		t.Fatalf("only %d operations ran", ops.Load())
+	}
+	v := mustVerify(t, svc)
+	t.Logf("%d operations, %d entries, books verify", ops.Load(), v.EntriesChecked)
+}
