@@ -238,14 +238,15 @@ func (s *Service) holdResult(ctx context.Context, e Entry) (HoldResult, error) {
 // ExpireHolds releases up to limit holds whose time is up and returns how many it
 // released. Replicas may run it at once: each hold is locked and skipped by others.
 func (s *Service) ExpireHolds(ctx context.Context, limit int32) (int, error) {
-	released := 0
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		released = 0
-		rows, err := s.q.LockExpiredHolds(ctx, tx, ledgerdb.LockExpiredHoldsParams{Now: s.clock.Now(), MaxHolds: limit})
-		if err != nil {
-			return fmt.Errorf("find expired holds: %w", err)
-		}
-		for _, row := range rows {
+	return sweepDue(ctx, s,
+		func(tx pgx.Tx) ([]ledgerdb.Hold, error) {
+			rows, err := s.q.LockExpiredHolds(ctx, tx, ledgerdb.LockExpiredHoldsParams{Now: s.clock.Now(), MaxHolds: limit})
+			if err != nil {
+				return nil, fmt.Errorf("find expired holds: %w", err)
+			}
+			return rows, nil
+		},
+		func(tx pgx.Tx, row ledgerdb.Hold) error {
 			h := toHold(row)
 			p := plan{memberID: h.MemberID, kind: KindHoldExpire, requestID: systemRequestID("hold-expiry", h.ID),
 				fingerprint: fingerprint("expire", h.ID), postings: releasePostings(h.Points), holdID: h.ID,
@@ -256,9 +257,6 @@ func (s *Service) ExpireHolds(ctx context.Context, limit int32) (int, error) {
 			if _, err := s.q.CloseHold(ctx, tx, ledgerdb.CloseHoldParams{HoldID: h.ID, Status: HoldExpired}); err != nil {
 				return fmt.Errorf("expire hold %d: %w", h.ID, err)
 			}
-			released++
-		}
-		return nil
-	})
-	return released, err
+			return nil
+		})
 }

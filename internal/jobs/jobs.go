@@ -36,20 +36,25 @@ type expireHoldsWorker struct {
 	log    *slog.Logger
 }
 
-// holdsPerTx bounds one release transaction (of holds or of pending earnings); the
-// jobs loop until none are left.
-const holdsPerTx = 500
+// perTx bounds one sweep transaction (holds or pending earnings released).
+const perTx = 500
 
 func (w *expireHoldsWorker) Work(ctx context.Context, _ *river.Job[ExpireHoldsArgs]) error {
+	return sweepAll(ctx, w.log, "released expired holds", w.ledger.ExpireHolds)
+}
+
+// sweepAll runs a ledger sweep, a batch per transaction, until a batch comes back
+// short: nothing due is left.
+func sweepAll(ctx context.Context, log *slog.Logger, done string, sweep func(context.Context, int32) (int, error)) error {
 	for {
-		n, err := w.ledger.ExpireHolds(ctx, holdsPerTx)
+		n, err := sweep(ctx, perTx)
 		if err != nil {
-			return fmt.Errorf("release expired holds: %w", err)
+			return fmt.Errorf("%s: %w", done, err)
 		}
 		if n > 0 {
-			w.log.Info("released expired holds", "holds", n)
+			log.Info(done, "count", n)
 		}
-		if n < holdsPerTx {
+		if n < perTx {
 			return nil
 		}
 	}
@@ -68,18 +73,7 @@ type releasePendingWorker struct {
 }
 
 func (w *releasePendingWorker) Work(ctx context.Context, _ *river.Job[ReleasePendingArgs]) error {
-	for {
-		n, err := w.ledger.ReleasePending(ctx, holdsPerTx)
-		if err != nil {
-			return fmt.Errorf("release pending points: %w", err)
-		}
-		if n > 0 {
-			w.log.Info("released pending points", "earnings", n)
-		}
-		if n < holdsPerTx {
-			return nil
-		}
-	}
+	return sweepAll(ctx, w.log, "released pending points", w.ledger.ReleasePending)
 }
 
 type rollUpWorker struct {
