@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -78,7 +79,8 @@ func (s *Service) appendAll(ctx context.Context, db ledgerdb.DBTX, plans []plan)
 	}
 	entries = make([]Entry, len(plans))
 	applied = make([]bool, len(plans))
-	results := s.q.AppendEntry(ctx, db, params)
+	sent := &closeOnceDB{DBTX: db}
+	results := s.q.AppendEntry(ctx, sent, params)
 	results.QueryRow(func(i int, row ledgerdb.AppendEntryRow, rowErr error) {
 		switch {
 		case rowErr == nil:
@@ -88,13 +90,38 @@ func (s *Service) appendAll(ctx context.Context, db ledgerdb.DBTX, plans []plan)
 			err = fmt.Errorf("append %s entry for %s: %w", plans[i].kind, plans[i].memberID, rowErr)
 		}
 	})
-	if closeErr := results.Close(); err == nil && closeErr != nil {
+	if closeErr := sent.results.Close(); err == nil && closeErr != nil {
 		err = fmt.Errorf("append entries: %w", closeErr)
 	}
 	if err != nil {
 		return nil, nil, err
 	}
 	return entries, applied, nil
+}
+
+// closeOnceDB hands sqlc batch results whose Close runs once and remembers its
+// error. sqlc's QueryRow closes the batch itself and drops that error, which is the
+// commit's outcome for an implicit transaction; and closing pgx pool batch results a
+// second time would touch a connection already back in the pool.
+type closeOnceDB struct {
+	ledgerdb.DBTX
+	results *closeOnceResults
+}
+
+func (d *closeOnceDB) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	d.results = &closeOnceResults{BatchResults: d.DBTX.SendBatch(ctx, b)}
+	return d.results
+}
+
+type closeOnceResults struct {
+	pgx.BatchResults
+	once sync.Once
+	err  error
+}
+
+func (r *closeOnceResults) Close() error {
+	r.once.Do(func() { r.err = r.BatchResults.Close() })
+	return r.err
 }
 
 // append runs the write statement for one plan, inside the caller's transaction
