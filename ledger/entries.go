@@ -114,12 +114,10 @@ func (s *Service) Earn(ctx context.Context, actor Actor, cmd Earn) (EarnResult, 
 	if err := validation.Struct(cmd); err != nil {
 		return EarnResult{}, err
 	}
-	var prog Program
-	if cmd.OrderID != "" || cmd.SpendMinor > 0 {
-		var err error
-		if prog, err = s.Program(ctx); err != nil {
-			return EarnResult{}, err
-		}
+	// Every earning needs the settings: its lot's expiry, and the rate of a spend.
+	prog, err := s.programOn(ctx, s.pool)
+	if err != nil {
+		return EarnResult{}, err
 	}
 	breakdown, err := earnBreakdown(prog, cmd)
 	if err != nil {
@@ -133,14 +131,19 @@ func (s *Service) Earn(ctx context.Context, actor Actor, cmd Earn) (EarnResult, 
 	if points == 0 {
 		return res, nil
 	}
+	now := s.clock.Now()
 	p := plan{
 		memberID: cmd.MemberID, kind: KindEarn, requestID: cmd.RequestID,
 		fingerprint: fingerprint("earn", cmd), postings: earnPostings(points),
 		orderID: cmd.OrderID, memo: cmd.Reason, actorKeyID: actor.KeyID,
+		lotExpire: prog.LotExpiry(now),
 	}
-	if cmd.OrderID != "" && prog.ReturnWindowDays > 0 {
-		p.postings = pendingEarnPostings(points)
-		p.releaseTime = s.clock.Now().AddDate(0, 0, int(prog.ReturnWindowDays))
+	if cmd.OrderID != "" {
+		p.recordOrder, p.orderSpendMinor, p.orderCurrency, p.orderPoints = true, cmd.SpendMinor, cmd.Currency, points
+		if prog.ReturnWindowDays > 0 {
+			p.postings = pendingEarnPostings(points)
+			p.releaseTime = now.AddDate(0, 0, int(prog.ReturnWindowDays))
+		}
 	}
 	res.Entry, err = s.post(ctx, p)
 	if database.IsUniqueViolation(err, "entries_order_earned_once") {

@@ -135,6 +135,10 @@ func (s *Service) GrantGoodwill(ctx context.Context, actor Actor, cmd GrantGoodw
 				return nil
 			}
 		}
+		var err error
+		if p.lotExpire, err = s.lotExpiry(ctx, tx); err != nil {
+			return err
+		}
 		e, err := s.append(ctx, tx, p)
 		if err != nil {
 			return err
@@ -222,13 +226,17 @@ func (s *Service) DecideApproval(ctx context.Context, actor Actor, approvalID in
 		var entryID *int64
 		if approve {
 			status = ApprovalApproved
+			expire, err := s.lotExpiry(ctx, tx)
+			if err != nil {
+				return err
+			}
 			// The entry carries the grant's own request id and fingerprint: a retry
 			// of the agent's original request then answers this entry.
 			entry, err = s.append(ctx, tx, plan{
 				memberID: row.MemberID, kind: KindGoodwill, requestID: row.RequestID, fingerprint: row.Fingerprint,
 				postings: goodwillPostings(row.Points, row.ReasonCode), actorKeyID: row.RequestedBy,
 				memo:       row.Note + " (approved by " + actor.KeyID + ", approval " + strconv.FormatInt(row.ApprovalID, 10) + ")",
-				reasonCode: row.ReasonCode, ticketID: row.TicketID,
+				reasonCode: row.ReasonCode, ticketID: row.TicketID, lotExpire: expire,
 			})
 			if errors.Is(err, errNotApplied) {
 				return ErrMemberNotFound.With("member %q not found", row.MemberID)

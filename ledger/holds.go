@@ -200,6 +200,9 @@ func (s *Service) closeHold(ctx context.Context, holdID int64, requestID string,
 			return err
 		}
 		p.kind, p.postings = kind, postings
+		if err := s.givesBackHold(ctx, tx, &p); err != nil {
+			return err
+		}
 		e, err := s.append(ctx, tx, p)
 		if err != nil {
 			return err
@@ -251,6 +254,9 @@ func (s *Service) ExpireHolds(ctx context.Context, limit int32) (int, error) {
 			p := plan{memberID: h.MemberID, kind: KindHoldExpire, requestID: systemRequestID("hold-expiry", h.ID),
 				fingerprint: fingerprint("expire", h.ID), postings: releasePostings(h.Points), holdID: h.ID,
 				orderID: h.OrderID, memo: "hold expired", actorKeyID: "system"}
+			if err := s.givesBackHold(ctx, tx, &p); err != nil {
+				return err
+			}
 			if _, err := s.append(ctx, tx, p); err != nil {
 				return err
 			}
@@ -259,4 +265,17 @@ func (s *Service) ExpireHolds(ctx context.Context, limit int32) (int, error) {
 			}
 			return nil
 		})
+}
+
+// givesBackHold makes a plan that releases a hold's points give them back to the
+// lots the hold consumed, with their expiry. Points the hold consumed from no lot
+// (holds placed before lots existed) open a lot expiring by the settings in force.
+func (s *Service) givesBackHold(ctx context.Context, tx pgx.Tx, p *plan) error {
+	holdEntry, err := s.q.HoldEntryID(ctx, tx, &p.holdID)
+	if err != nil {
+		return fmt.Errorf("entry of hold %d: %w", p.holdID, err)
+	}
+	p.restoreFrom = []int64{holdEntry}
+	p.lotExpire, err = s.lotExpiry(ctx, tx)
+	return err
 }

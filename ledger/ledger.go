@@ -35,6 +35,7 @@ type Service struct {
 	retries   *prometheus.CounterVec
 	committer *committer
 	batchSize prometheus.Histogram
+	programs  programCache
 }
 
 // Option configures the Service.

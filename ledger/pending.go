@@ -25,7 +25,8 @@ func (s *Service) ReleasePending(ctx context.Context, limit int32) (int, error) 
 		func(tx pgx.Tx, r ledgerdb.PendingRelease) error {
 			p := plan{memberID: r.MemberID, kind: KindPendingRelease, requestID: systemRequestID("release", r.EntryID),
 				fingerprint: fingerprint("release", r.EntryID), postings: releasePendingPostings(r.Points),
-				orderID: r.OrderID, memo: "return window over (entry " + strconv.FormatInt(r.EntryID, 10) + ")", actorKeyID: "system"}
+				orderID: r.OrderID, memo: "return window over (entry " + strconv.FormatInt(r.EntryID, 10) + ")", actorKeyID: "system",
+				lotExpire: r.LotExpireTime, lotOrigin: r.EntryID}
 			if _, err := s.append(ctx, tx, p); err != nil {
 				return err
 			}

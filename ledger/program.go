@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/loyalty-engine/loyalty/internal/problem"
@@ -30,6 +31,32 @@ type Program struct {
 
 	Version    int64     `json:"-"`
 	UpdateTime time.Time `json:"-"`
+
+	loc *time.Location // TimeZone, loaded
+}
+
+// Location is the program's time zone, in which expiry dates and report months
+// fall.
+func (p Program) Location() *time.Location {
+	if p.loc != nil {
+		return p.loc
+	}
+	if loc, err := time.LoadLocation(p.TimeZone); err == nil {
+		return loc
+	}
+	return time.UTC
+}
+
+// LotExpiry is when points credited at t expire: at the start of the year after
+// the year following t (END_OF_FOLLOWING_YEAR), or at the end of the Nth day after
+// the day of t (ROLLING_DAYS), both in the program's time zone.
+func (p Program) LotExpiry(t time.Time) time.Time {
+	loc := p.Location()
+	local := t.In(loc)
+	if p.ExpiryKind == ExpiryRollingDays {
+		return time.Date(local.Year(), local.Month(), local.Day()+int(p.ExpiryDays)+1, 0, 0, 0, 0, loc)
+	}
+	return time.Date(local.Year()+2, time.January, 1, 0, 0, 0, 0, loc)
 }
 
 // validate checks the settings and names every offending field at once, including
@@ -66,11 +93,58 @@ func (p Program) PointsForSpend(amountMinor int64) int64 {
 
 // Program returns the settings in force.
 func (s *Service) Program(ctx context.Context) (Program, error) {
-	row, err := s.q.CurrentProgram(ctx, s.pool)
+	return s.programOn(ctx, s.pool)
+}
+
+// programTTL is how long a replica keeps the settings it read. Every credit needs
+// them (its lot's expiry), so reading them each time would cost a query per write;
+// a change made on another replica reaches this one within programTTL (the replica
+// that made it sees it at once).
+const programTTL = time.Second
+
+// programCache holds the settings in force, read at most once per programTTL.
+type programCache struct {
+	mu     sync.Mutex
+	p      Program
+	readAt time.Time
+}
+
+func (c *programCache) get() (Program, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.p, !c.readAt.IsZero() && time.Since(c.readAt) < programTTL
+}
+
+func (c *programCache) put(p Program) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p.Version >= c.p.Version {
+		c.p, c.readAt = p, time.Now()
+	}
+}
+
+// programOn returns the settings in force, read on db (a transaction's own
+// connection, so it never waits for another from the pool) unless recently read.
+func (s *Service) programOn(ctx context.Context, db ledgerdb.DBTX) (Program, error) {
+	if p, fresh := s.programs.get(); fresh {
+		return p, nil
+	}
+	row, err := s.q.CurrentProgram(ctx, db)
 	if err != nil {
 		return Program{}, fmt.Errorf("read program settings: %w", err)
 	}
-	return toProgram(row), nil
+	p := toProgram(row)
+	s.programs.put(p)
+	return p, nil
+}
+
+// lotExpiry is when points credited now expire, under the settings in force.
+func (s *Service) lotExpiry(ctx context.Context, db ledgerdb.DBTX) (time.Time, error) {
+	p, err := s.programOn(ctx, db)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return p.LotExpiry(s.clock.Now()), nil
 }
 
 // UpdateProgram puts new settings in force, as a new version.
@@ -86,11 +160,17 @@ func (s *Service) UpdateProgram(ctx context.Context, actor Actor, p Program) (Pr
 	if err != nil {
 		return Program{}, fmt.Errorf("update program settings: %w", err)
 	}
-	return toProgram(row), nil
+	updated := toProgram(row)
+	s.programs.put(updated)
+	return updated, nil
 }
 
 func toProgram(r ledgerdb.ProgramSetting) Program {
-	return Program{
+	loc, err := time.LoadLocation(r.TimeZone)
+	if err != nil {
+		loc = time.UTC // validated when saved
+	}
+	return Program{loc: loc,
 		EarnPoints: r.EarnPoints, EarnPerAmountMinor: r.EarnPerAmountMinor, ReturnWindowDays: r.ReturnWindowDays,
 		ExpiryKind: r.ExpiryKind, ExpiryDays: r.ExpiryDays, PointsPerUnit: r.PointsPerUnit,
 		Currency: r.Currency, TimeZone: r.TimeZone, Version: r.Version, UpdateTime: r.UpdateTime,

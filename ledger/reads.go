@@ -23,21 +23,96 @@ type Balance struct {
 	Pending   int64
 	Held      int64
 	AsOf      time.Time // zero: now
+	// Expiring is the next points to expire, by date (current balances only).
+	Expiring []Expiring
 }
 
-// Balance returns the member's current balances: one primary-key read.
+// Expiring is how many available points expire at an instant.
+type Expiring struct {
+	Points     int64
+	ExpireTime time.Time
+}
+
+// ExpiringDates is how many expiry dates a balance lists.
+const ExpiringDates = 5
+
+// Balance returns the member's current balances and next expiring points: one read.
 func (s *Service) Balance(ctx context.Context, memberID string) (Balance, error) {
 	if err := validation.Struct(memberRef{MemberID: memberID}); err != nil {
 		return Balance{}, err
 	}
-	row, err := s.q.GetMemberBalance(ctx, s.pool, memberID)
+	row, err := s.q.GetBalanceWithExpiring(ctx, s.pool, ledgerdb.GetBalanceWithExpiringParams{MemberID: memberID, MaxDates: ExpiringDates})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Balance{}, ErrMemberNotFound.With("member %q not found", memberID)
 	}
 	if err != nil {
 		return Balance{}, fmt.Errorf("balance of %s: %w", memberID, err)
 	}
-	return Balance{MemberID: memberID, Available: row.Available, Pending: row.Pending, Held: row.Held}, nil
+	b := Balance{MemberID: memberID, Available: row.Available, Pending: row.Pending, Held: row.Held}
+	for i, t := range row.ExpireTimes {
+		b.Expiring = append(b.Expiring, Expiring{Points: row.ExpirePoints[i], ExpireTime: t})
+	}
+	return b, nil
+}
+
+// Lot is points credited together, with their expiry and what is left of them.
+type Lot struct {
+	ID            int64
+	MemberID      string
+	EntryID       int64 // the crediting entry (zero: opened when lots were introduced)
+	OriginEntryID int64 // the earning the points come from
+	Points        int64
+	Remaining     int64
+	ExpireTime    time.Time
+	CreateTime    time.Time
+}
+
+// MaxLots bounds a lot listing.
+const MaxLots = 200
+
+// Lots returns a member's open lots in the order they will be consumed (earliest
+// expiry first), then, with includeSpent, spent ones, newest first.
+func (s *Service) Lots(ctx context.Context, memberID string, includeSpent bool) ([]Lot, error) {
+	if _, err := s.Balance(ctx, memberID); err != nil { // validates and 404s
+		return nil, err
+	}
+	rows, err := s.q.ListMemberLots(ctx, s.pool, ledgerdb.ListMemberLotsParams{MemberID: memberID, IncludeSpent: includeSpent, MaxLots: MaxLots})
+	if err != nil {
+		return nil, fmt.Errorf("lots of %s: %w", memberID, err)
+	}
+	out := make([]Lot, len(rows))
+	for i, r := range rows {
+		out[i] = Lot{ID: r.LotID, MemberID: r.MemberID, Points: r.Points, Remaining: r.Remaining,
+			ExpireTime: r.ExpireTime, CreateTime: r.CreateTime}
+		if r.EntryID != nil {
+			out[i].EntryID = *r.EntryID
+		}
+		if r.OriginEntryID != nil {
+			out[i].OriginEntryID = *r.OriginEntryID
+		}
+	}
+	return out, nil
+}
+
+// LotMove is an entry's consumption (negative) or give-back (positive) of a lot.
+type LotMove struct {
+	LotID         int64
+	EntryID       int64
+	SourceEntryID int64
+	Points        int64
+}
+
+// LotMoves returns the lots an entry consumed or gave back.
+func (s *Service) LotMoves(ctx context.Context, entryID int64) ([]LotMove, error) {
+	rows, err := s.q.LotMovesOfEntry(ctx, s.pool, entryID)
+	if err != nil {
+		return nil, fmt.Errorf("lot moves of entry %d: %w", entryID, err)
+	}
+	out := make([]LotMove, len(rows))
+	for i, r := range rows {
+		out[i] = LotMove{LotID: r.LotID, EntryID: r.EntryID, SourceEntryID: r.SourceEntryID, Points: r.Points}
+	}
+	return out, nil
 }
 
 // BalanceAsOf returns the member's balances as they were at an instant: the running
@@ -61,7 +136,7 @@ type ListActivity struct {
 	MemberID  string    `json:"memberId" validate:"required,shopid"`
 	PageSize  int32     `json:"pageSize" validate:"gte=0,lte=200"`
 	PageToken string    `json:"pageToken" validate:"max=100"`
-	Kinds     []string  `json:"kinds" validate:"dive,oneof=EARN REDEEM HOLD HOLD_CAPTURE HOLD_VOID HOLD_EXPIRE REVERSAL GOODWILL PENDING_RELEASE"`
+	Kinds     []string  `json:"kinds" validate:"dive,oneof=EARN REDEEM HOLD HOLD_CAPTURE HOLD_VOID HOLD_EXPIRE REVERSAL GOODWILL PENDING_RELEASE EXPIRY REFUND REFUND_RETURN"`
 	StartTime time.Time `json:"startTime"`
 	EndTime   time.Time `json:"endTime"`
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/validation"
+	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
 )
 
 // Reverse corrects an entry by posting its exact opposite, once. Reversing a
@@ -51,7 +52,27 @@ func (s *Service) Reverse(ctx context.Context, actor Actor, cmd Reverse) (Entry,
 	} else if !errors.Is(err, pgx.ErrNoRows) {
 		return Entry{}, fmt.Errorf("look up reversal of %d: %w", original.ID, err)
 	}
-	e, err := s.post(ctx, p)
+	if err := s.reversalLots(ctx, original, &p); err != nil {
+		return Entry{}, err
+	}
+	var e Entry
+	if original.Kind == KindEarn && original.OrderID != "" {
+		// An order's earning: refunds of the order take back its points too, so
+		// the two are decided one after the other, under the order's lock.
+		e, err = s.postInTx(ctx, p, func(tx pgx.Tx) error {
+			order, err := s.q.LockOrder(ctx, tx, ledgerdb.LockOrderParams{MemberID: original.MemberID, OrderID: original.OrderID})
+			if err != nil {
+				return fmt.Errorf("lock order %q: %w", original.OrderID, err)
+			}
+			if order.PointsTakenBack > 0 {
+				return ErrNotReversible.With("order %q was refunded: its refunds already took back %d of entry %d's points",
+					original.OrderID, order.PointsTakenBack, original.ID)
+			}
+			return nil
+		})
+	} else {
+		e, err = s.post(ctx, p)
+	}
 	if database.IsUniqueViolation(err, "entries_reversed_once") {
 		// Reversed meanwhile: by a racing duplicate of this request (answer its
 		// result) or by another request.
@@ -61,4 +82,25 @@ func (s *Service) Reverse(ctx context.Context, actor Actor, cmd Reverse) (Entry,
 		return Entry{}, ErrAlreadyReversed.With("entry %d is already reversed", original.ID)
 	}
 	return e, err
+}
+
+// reversalLots settles which lots a reversal moves: points it gives back return to
+// the lots the original consumed (a capture's come from its hold); points it takes
+// away come out of the original's own lot first.
+func (s *Service) reversalLots(ctx context.Context, original Entry, p *plan) error {
+	if d, _, _ := split(p.postings); d.available <= 0 {
+		p.preferLotOrigin = original.ID
+		return nil
+	}
+	source := original.ID
+	if original.Kind == KindHoldCapture {
+		var err error
+		if source, err = s.q.HoldEntryID(ctx, s.pool, &original.HoldID); err != nil {
+			return fmt.Errorf("entry of hold %d: %w", original.HoldID, err)
+		}
+	}
+	p.restoreFrom = []int64{source}
+	var err error
+	p.lotExpire, err = s.lotExpiry(ctx, s.pool)
+	return err
 }

@@ -35,10 +35,18 @@ const (
 	// KindPendingRelease moves an order's pending points to available once its
 	// return window is over.
 	KindPendingRelease Kind = "PENDING_RELEASE"
+	// KindExpiry moves what is left of expired lots to breakage.
+	KindExpiry Kind = "EXPIRY"
+	// KindRefund takes back an order's earned points when it is refunded: voided
+	// from pending inside the return window, clawed back from available after it.
+	KindRefund Kind = "REFUND"
+	// KindRefundReturn gives back points the member redeemed on a refunded order.
+	KindRefundReturn Kind = "REFUND_RETURN"
 )
 
 // Kinds lists every kind, for validating filters.
-var Kinds = []Kind{KindEarn, KindRedeem, KindHold, KindHoldCapture, KindHoldVoid, KindHoldExpire, KindReversal, KindGoodwill, KindPendingRelease}
+var Kinds = []Kind{KindEarn, KindRedeem, KindHold, KindHoldCapture, KindHoldVoid, KindHoldExpire, KindReversal, KindGoodwill,
+	KindPendingRelease, KindExpiry, KindRefund, KindRefundReturn}
 
 // Posting is one line of an entry.
 type Posting struct {

@@ -18,6 +18,8 @@ const (
 	DiscrepancyPendingMismatch = "PENDING_MISMATCH"
 	DiscrepancyRunningBalance  = "RUNNING_BALANCE_MISMATCH"
 	DiscrepancyPostingsSum     = "POSTINGS_DO_NOT_SUM_TO_ZERO"
+	DiscrepancyLotsMismatch    = "LOTS_MISMATCH"
+	DiscrepancyLotMoves        = "LOT_MOVES_MISMATCH"
 )
 
 // Discrepancy is one thing Verify found wrong.
@@ -43,8 +45,9 @@ type Verification struct {
 
 // Verify proves the books on one consistent snapshot: all postings sum to zero,
 // every entry balances, every cached balance (member and system) equals the sum of
-// its postings, running balances chain, held balances match active holds, and no
-// balance is negative.
+// its postings, running balances chain, held balances match active holds, pending
+// balances match unreleased earnings, open lots hold the available balance and
+// follow from their moves, and no balance is negative but a debt left by a refund.
 func (s *Service) Verify(ctx context.Context) (Verification, error) {
 	var v Verification
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
@@ -118,6 +121,24 @@ func (s *Service) Verify(ctx context.Context) (Verification, error) {
 		for _, r := range pending {
 			v.add(Discrepancy{Kind: DiscrepancyPendingMismatch, Account: AccountPending, MemberID: r.MemberID,
 				Expected: r.UnreleasedPoints, Actual: r.Pending, Detail: "pending balance differs from the member's unreleased earnings"})
+		}
+
+		lots, err := s.q.VerifyLotsMatchAvailable(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("lots: %w", err)
+		}
+		for _, r := range lots {
+			v.add(Discrepancy{Kind: DiscrepancyLotsMismatch, Account: AccountAvailable, MemberID: r.MemberID,
+				Expected: max(r.Available, 0), Actual: r.LotPoints, Detail: "the member's open lots do not hold the available balance"})
+		}
+
+		moves, err := s.q.VerifyLotMoves(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("lot moves: %w", err)
+		}
+		for _, r := range moves {
+			v.add(Discrepancy{Kind: DiscrepancyLotMoves, MemberID: r.MemberID, Expected: r.Expected, Actual: r.Remaining,
+				Detail: "lot " + strconv.FormatInt(r.LotID, 10) + "'s remaining points differ from its points plus its moves"})
 		}
 
 		running, err := s.q.VerifyRunningBalances(ctx, tx)

@@ -46,6 +46,24 @@ type plan struct {
 	ticketID      string
 	// releaseTime, for a pending earning: when its points become available.
 	releaseTime time.Time
+
+	// Lots (see ledger_settle_lots in the migrations). lotExpire is the expiry of
+	// the lot a credit to available opens, and every such credit names one, even
+	// one that gives back consumed points, in case there is nothing to give back;
+	// for a pending earning it is kept until release. lotOrigin is the earning a
+	// released lot comes from. restoreFrom lists the entries whose lot consumption
+	// a credit gives back (a hold, a redemption). preferLotOrigin is the earning
+	// whose lot a debit consumes before any other (its reversal or refund).
+	lotExpire       time.Time
+	lotOrigin       int64
+	restoreFrom     []int64
+	preferLotOrigin int64
+
+	// recordOrder: an order's earning, recorded with its spend for refunds.
+	recordOrder     bool
+	orderSpendMinor int64
+	orderCurrency   string
+	orderPoints     int64
 }
 
 // errNotApplied: the append matched no balance row (unknown member or overdraft).
@@ -62,6 +80,9 @@ func (s *Service) appendAll(ctx context.Context, db ledgerdb.DBTX, plans []plan)
 			return nil, nil, fmt.Errorf("%s entry for %s: %w", p.kind, p.memberID, err)
 		}
 		d, sysAccounts, sysAmounts := split(p.postings)
+		if d.available > 0 && p.lotExpire.IsZero() {
+			return nil, nil, fmt.Errorf("%s entry for %s credits available points without a lot expiry", p.kind, p.memberID)
+		}
 		accounts := make([]string, len(p.postings))
 		amounts := make([]int64, len(p.postings))
 		for j, posting := range p.postings {
@@ -75,6 +96,13 @@ func (s *Service) appendAll(ctx context.Context, db ledgerdb.DBTX, plans []plan)
 			ReversesEntryID: optionalID(p.reverses), Memo: p.memo, ActorKeyID: p.actorKeyID,
 			ReasonCode: optional(p.reasonCode), TicketID: optional(p.ticketID), ReleaseTime: optionalTime(p.releaseTime),
 			SystemAccounts: sysAccounts, SystemAmounts: sysAmounts,
+			LotExpireTime: optionalTime(p.lotExpire), LotOriginEntryID: optionalID(p.lotOrigin),
+			PreferLotOrigin: optionalID(p.preferLotOrigin), RestoreFrom: p.restoreFrom,
+			RecordOrder: p.recordOrder, OrderSpendMinor: optionalID(p.orderSpendMinor), OrderCurrency: p.orderCurrency,
+			OrderEarnedPoints: p.orderPoints,
+		}
+		if params[i].RestoreFrom == nil {
+			params[i].RestoreFrom = []int64{}
 		}
 	}
 	entries = make([]Entry, len(plans))
@@ -84,7 +112,7 @@ func (s *Service) appendAll(ctx context.Context, db ledgerdb.DBTX, plans []plan)
 	results.QueryRow(func(i int, row ledgerdb.AppendEntryRow, rowErr error) {
 		switch {
 		case rowErr == nil:
-			entries[i], applied[i] = toEntry(ledgerdb.Entry(row)), true
+			entries[i], applied[i] = toEntry(appendedEntry(row)), true
 		case errors.Is(rowErr, pgx.ErrNoRows):
 		case err == nil:
 			err = fmt.Errorf("append %s entry for %s: %w", plans[i].kind, plans[i].memberID, rowErr)
@@ -97,6 +125,17 @@ func (s *Service) appendAll(ctx context.Context, db ledgerdb.DBTX, plans []plan)
 		return nil, nil, err
 	}
 	return entries, applied, nil
+}
+
+// appendedEntry is the entry part of the write statement's answer.
+func appendedEntry(r ledgerdb.AppendEntryRow) ledgerdb.Entry {
+	return ledgerdb.Entry{
+		EntryID: r.EntryID, MemberID: r.MemberID, Kind: r.Kind, Accounts: r.Accounts, Amounts: r.Amounts,
+		AvailableAfter: r.AvailableAfter, PendingAfter: r.PendingAfter, HeldAfter: r.HeldAfter,
+		RequestID: r.RequestID, Fingerprint: r.Fingerprint, OrderID: r.OrderID, HoldID: r.HoldID,
+		ReversesEntryID: r.ReversesEntryID, Memo: r.Memo, ActorKeyID: r.ActorKeyID, CreateTime: r.CreateTime,
+		ReasonCode: r.ReasonCode, TicketID: r.TicketID,
+	}
 }
 
 // closeOnceDB hands sqlc batch results whose Close runs once and remembers its
@@ -153,6 +192,12 @@ func (s *Service) post(ctx context.Context, p plan) (Entry, error) {
 			return err
 		})
 	}
+	return s.settlePost(ctx, p, entry, err)
+}
+
+// settlePost turns the outcome of appending a plan into the caller's answer: a
+// repeated request gets its first result, a refusal says why.
+func (s *Service) settlePost(ctx context.Context, p plan, entry Entry, err error) (Entry, error) {
 	switch {
 	case err == nil:
 		return entry, nil
@@ -168,6 +213,21 @@ func (s *Service) post(ctx context.Context, p plan) (Entry, error) {
 	default:
 		return Entry{}, err
 	}
+}
+
+// postInTx appends a plan in a transaction, after check has run in it (taking the
+// locks the decision needs), and sorts out repeats and refusals like post.
+func (s *Service) postInTx(ctx context.Context, p plan, check func(pgx.Tx) error) (Entry, error) {
+	var entry Entry
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := check(tx); err != nil {
+			return err
+		}
+		var err error
+		entry, err = s.append(ctx, tx, p)
+		return err
+	})
+	return s.settlePost(ctx, p, entry, err)
 }
 
 // inTx runs fn in a transaction, again after a deadlock or serialization failure.

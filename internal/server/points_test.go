@@ -886,18 +886,20 @@ func TestVerifyLedgerOverREST(t *testing.T) {
 	if r.Body["postingsSum"] != "0" {
 		t.Errorf("postingsSum %v: the postings were not touched", r.Body["postingsSum"])
 	}
+	// The tampered balance differs from its postings and from its lots.
 	ds := list(t, r.Body["discrepancies"])
-	var found bool
+	kinds := map[any]bool{}
 	for _, d := range ds {
-		if d["kind"] == "BALANCE_MISMATCH" && d["memberId"] == "jon" && d["account"] == "available" {
-			found = true
-			if num(t, d["actual"]) != cached || num(t, d["expected"]) != cached-1 {
-				t.Errorf("discrepancy expected %v actual %v, want %d and %d", d["expected"], d["actual"], cached-1, cached)
-			}
+		if d["memberId"] != "jon" || d["account"] != "available" {
+			t.Errorf("discrepancy %v is not about jon's available balance", d)
+		}
+		kinds[d["kind"]] = true
+		if d["kind"] == "BALANCE_MISMATCH" && (num(t, d["actual"]) != cached || num(t, d["expected"]) != cached-1) {
+			t.Errorf("discrepancy expected %v actual %v, want %d and %d", d["expected"], d["actual"], cached-1, cached)
 		}
 	}
-	if !found || len(ds) != 1 {
-		t.Errorf("discrepancies %v, want exactly one BALANCE_MISMATCH of jon's available", ds)
+	if len(ds) != 2 || !kinds["BALANCE_MISMATCH"] || !kinds["LOTS_MISMATCH"] {
+		t.Errorf("discrepancies %v, want a BALANCE_MISMATCH and a LOTS_MISMATCH of jon's available", ds)
 	}
 }
 

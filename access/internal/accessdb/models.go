@@ -80,6 +80,26 @@ type Hold struct {
 	ExpireTime     time.Time
 }
 
+type Lot struct {
+	LotID         int64
+	MemberID      string
+	EntryID       *int64
+	OriginEntryID *int64
+	Points        int64
+	Remaining     int64
+	ExpireTime    time.Time
+	CreateTime    time.Time
+}
+
+type LotMove struct {
+	MoveID        int64
+	MemberID      string
+	LotID         int64
+	EntryID       int64
+	SourceEntryID int64
+	Points        int64
+}
+
 type Member struct {
 	MemberID    string
 	DisplayName string
@@ -94,13 +114,27 @@ type MemberBalance struct {
 	Held      int64
 }
 
+type Order struct {
+	MemberID        string
+	OrderID         string
+	EarnEntryID     *int64
+	SpendMinor      *int64
+	Currency        string
+	EarnedPoints    int64
+	RefundedMinor   int64
+	FullyRefunded   bool
+	PointsTakenBack int64
+	PointsReturned  int64
+}
+
 type PendingRelease struct {
-	EntryID     int64
-	MemberID    string
-	OrderID     string
-	Points      int64
-	ReleaseTime time.Time
-	Released    bool
+	EntryID       int64
+	MemberID      string
+	OrderID       string
+	Points        int64
+	ReleaseTime   time.Time
+	Released      bool
+	LotExpireTime time.Time
 }
 
 type Posting struct {
@@ -124,6 +158,20 @@ type ProgramSetting struct {
 	TimeZone           string
 	ActorKeyID         string
 	UpdateTime         time.Time
+}
+
+type Refund struct {
+	MemberID         string
+	RequestID        string
+	OrderID          string
+	Fingerprint      []byte
+	AmountMinor      int64
+	PointsVoided     int64
+	PointsClawedBack int64
+	PointsReturned   int64
+	TakeEntryID      *int64
+	ReturnEntryID    *int64
+	CreateTime       time.Time
 }
 
 type SystemBalance struct {

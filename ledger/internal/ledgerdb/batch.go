@@ -21,34 +21,51 @@ const appendEntry = `-- name: AppendEntry :batchone
 WITH moved AS (
     UPDATE member_balances AS b
     SET available = b.available + $1::bigint,
-        pending   = b.pending + $2::bigint,
-        held      = b.held + $3::bigint
-    WHERE b.member_id = $4::text
-      AND (NOT $5::boolean OR b.available + $1::bigint >= 0)
+        pending   = b.pending + $7::bigint,
+        held      = b.held + $8::bigint
+    WHERE b.member_id = $9::text
+      AND (NOT $10::boolean OR b.available + $1::bigint >= 0)
     RETURNING b.member_id, b.available, b.pending, b.held
 ), entry AS (
     INSERT INTO entries (member_id, kind, accounts, amounts, available_after, pending_after, held_after,
                          request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id,
                          reason_code, ticket_id)
-    SELECT moved.member_id, $6::text, $7::text[], $8::bigint[],
+    SELECT moved.member_id, $11::text, $12::text[], $13::bigint[],
            moved.available, moved.pending, moved.held,
-           $9::text, $10::bytea, $11::text, $12::bigint,
-           $13::bigint, $14::text, $15::text,
-           $16::text, $17::text
+           $14::text, $15::bytea, $16::text, $17::bigint,
+           $18::bigint, $19::text, $20::text,
+           $21::text, $22::text
     FROM moved
     RETURNING entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time, reason_code, ticket_id
 ), pend AS (
     -- Pending earnings wait for their release (release_time set only for them).
-    INSERT INTO pending_releases (entry_id, member_id, order_id, points, release_time)
-    SELECT entry.entry_id, entry.member_id, entry.order_id, $2::bigint, $18::timestamptz
+    INSERT INTO pending_releases (entry_id, member_id, order_id, points, release_time, lot_expire_time)
+    SELECT entry.entry_id, entry.member_id, entry.order_id, $7::bigint, $2::timestamptz,
+           $3::timestamptz
     FROM entry
-    WHERE $18::timestamptz IS NOT NULL
+    WHERE $2::timestamptz IS NOT NULL
+), ord AS (
+    -- An order's earning (record_order set only for them), for refunds.
+    INSERT INTO orders (member_id, order_id, earn_entry_id, spend_minor, currency, earned_points)
+    SELECT entry.member_id, entry.order_id, entry.entry_id, $23::bigint, $24::text,
+           $25::bigint
+    FROM entry
+    WHERE $26::boolean
+    ON CONFLICT (member_id, order_id) DO UPDATE
+        SET earn_entry_id = excluded.earn_entry_id, spend_minor = excluded.spend_minor,
+            currency = excluded.currency, earned_points = excluded.earned_points
 ), sys AS (
     INSERT INTO system_deltas (account, amount)
-    SELECT ($19::text[])[i], ($20::bigint[])[i]
-    FROM entry, generate_subscripts($19::text[], 1) AS i
+    SELECT ($27::text[])[i], ($28::bigint[])[i]
+    FROM entry, generate_subscripts($27::text[], 1) AS i
 )
-SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time, reason_code, ticket_id FROM entry
+SELECT entry.entry_id, entry.member_id, entry.kind, entry.accounts, entry.amounts, entry.available_after, entry.pending_after, entry.held_after, entry.request_id, entry.fingerprint, entry.order_id, entry.hold_id, entry.reverses_entry_id, entry.memo, entry.actor_key_id, entry.create_time, entry.reason_code, entry.ticket_id,
+       ledger_settle_lots(entry.member_id, entry.entry_id, $1::bigint, entry.available_after,
+                          -- A pending earning opens its lot on release, not now.
+                          CASE WHEN $2::timestamptz IS NULL THEN $3::timestamptz END,
+                          $4::bigint, $5::bigint,
+                          $6::bigint[])::bigint AS lot_points
+FROM entry
 `
 
 type AppendEntryBatchResults struct {
@@ -58,26 +75,34 @@ type AppendEntryBatchResults struct {
 }
 
 type AppendEntryParams struct {
-	DAvailable      int64
-	DPending        int64
-	DHeld           int64
-	MemberID        string
-	CheckAvailable  bool
-	Kind            string
-	Accounts        []string
-	Amounts         []int64
-	RequestID       string
-	Fingerprint     []byte
-	OrderID         *string
-	HoldID          *int64
-	ReversesEntryID *int64
-	Memo            string
-	ActorKeyID      string
-	ReasonCode      *string
-	TicketID        *string
-	ReleaseTime     *time.Time
-	SystemAccounts  []string
-	SystemAmounts   []int64
+	DAvailable        int64
+	ReleaseTime       *time.Time
+	LotExpireTime     *time.Time
+	LotOriginEntryID  *int64
+	PreferLotOrigin   *int64
+	RestoreFrom       []int64
+	DPending          int64
+	DHeld             int64
+	MemberID          string
+	CheckAvailable    bool
+	Kind              string
+	Accounts          []string
+	Amounts           []int64
+	RequestID         string
+	Fingerprint       []byte
+	OrderID           *string
+	HoldID            *int64
+	ReversesEntryID   *int64
+	Memo              string
+	ActorKeyID        string
+	ReasonCode        *string
+	TicketID          *string
+	OrderSpendMinor   *int64
+	OrderCurrency     string
+	OrderEarnedPoints int64
+	RecordOrder       bool
+	SystemAccounts    []string
+	SystemAmounts     []int64
 }
 
 type AppendEntryRow struct {
@@ -99,19 +124,27 @@ type AppendEntryRow struct {
 	CreateTime      time.Time
 	ReasonCode      *string
 	TicketID        *string
+	LotPoints       int64
 }
 
 // The one write path of the ledger, in a single statement: move the member's
 // balances (refusing an overdraft under the row lock), insert the entry with its
-// running balances and the request's idempotency key, and queue the system postings
-// for the roll-up. No row comes back when the member is unknown or the available
-// balance would go below zero (with check_available); a repeated (member, request id)
-// fails on entries_request_idx. Either way nothing is written.
+// running balances and the request's idempotency key, record an order's earning
+// and a pending earning's release, queue the system postings for the roll-up, and
+// settle the member's lots (ledger_settle_lots, which runs once the row is locked).
+// No row comes back when the member is unknown or the available balance would go
+// below zero (with check_available); a repeated (member, request id) fails on
+// entries_request_idx. Either way nothing is written.
 func (q *Queries) AppendEntry(ctx context.Context, db DBTX, arg []AppendEntryParams) *AppendEntryBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
 		vals := []interface{}{
 			a.DAvailable,
+			a.ReleaseTime,
+			a.LotExpireTime,
+			a.LotOriginEntryID,
+			a.PreferLotOrigin,
+			a.RestoreFrom,
 			a.DPending,
 			a.DHeld,
 			a.MemberID,
@@ -128,7 +161,10 @@ func (q *Queries) AppendEntry(ctx context.Context, db DBTX, arg []AppendEntryPar
 			a.ActorKeyID,
 			a.ReasonCode,
 			a.TicketID,
-			a.ReleaseTime,
+			a.OrderSpendMinor,
+			a.OrderCurrency,
+			a.OrderEarnedPoints,
+			a.RecordOrder,
 			a.SystemAccounts,
 			a.SystemAmounts,
 		}
@@ -168,6 +204,7 @@ func (b *AppendEntryBatchResults) QueryRow(f func(int, AppendEntryRow, error)) {
 			&i.CreateTime,
 			&i.ReasonCode,
 			&i.TicketID,
+			&i.LotPoints,
 		)
 		if f != nil {
 			f(t, i, err)

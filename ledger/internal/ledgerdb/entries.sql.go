@@ -92,7 +92,7 @@ func (q *Queries) GetMemberBalance(ctx context.Context, db DBTX, memberID string
 }
 
 const getPendingRelease = `-- name: GetPendingRelease :one
-SELECT entry_id, member_id, order_id, points, release_time, released FROM pending_releases WHERE entry_id = $1
+SELECT entry_id, member_id, order_id, points, release_time, released, lot_expire_time FROM pending_releases WHERE entry_id = $1
 `
 
 func (q *Queries) GetPendingRelease(ctx context.Context, db DBTX, entryID int64) (PendingRelease, error) {
@@ -105,6 +105,7 @@ func (q *Queries) GetPendingRelease(ctx context.Context, db DBTX, entryID int64)
 		&i.Points,
 		&i.ReleaseTime,
 		&i.Released,
+		&i.LotExpireTime,
 	)
 	return i, err
 }

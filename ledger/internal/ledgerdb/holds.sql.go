@@ -95,7 +95,7 @@ func (q *Queries) InsertHold(ctx context.Context, db DBTX, arg InsertHoldParams)
 }
 
 const lockDueReleases = `-- name: LockDueReleases :many
-SELECT entry_id, member_id, order_id, points, release_time, released FROM pending_releases
+SELECT entry_id, member_id, order_id, points, release_time, released, lot_expire_time FROM pending_releases
 WHERE NOT released AND release_time <= $1
 ORDER BY release_time
 LIMIT $2
@@ -125,6 +125,7 @@ func (q *Queries) LockDueReleases(ctx context.Context, db DBTX, arg LockDueRelea
 			&i.Points,
 			&i.ReleaseTime,
 			&i.Released,
+			&i.LotExpireTime,
 		); err != nil {
 			return nil, err
 		}

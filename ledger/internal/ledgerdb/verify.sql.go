@@ -134,12 +134,16 @@ func (q *Queries) VerifyMemberBalances(ctx context.Context, db DBTX) ([]VerifyMe
 }
 
 const verifyNegativeBalances = `-- name: VerifyNegativeBalances :many
-SELECT member_id, available, pending, held FROM member_balances
-WHERE available < 0 OR pending < 0 OR held < 0
-ORDER BY member_id
+SELECT b.member_id, b.available, b.pending, b.held FROM member_balances b
+WHERE b.pending < 0 OR b.held < 0
+   OR (b.available < 0 AND NOT EXISTS (
+        SELECT 1 FROM entries e WHERE e.member_id = b.member_id AND e.kind = 'REFUND' AND 'available' = ANY (e.accounts)))
+ORDER BY b.member_id
 LIMIT 100
 `
 
+// Balances below zero, but for an available balance in debt after a refund's
+// claw-back (the one way it may go negative).
 func (q *Queries) VerifyNegativeBalances(ctx context.Context, db DBTX) ([]MemberBalance, error) {
 	rows, err := db.Query(ctx, verifyNegativeBalances)
 	if err != nil {

@@ -1,10 +1,12 @@
 -- name: AppendEntry :batchone
 -- The one write path of the ledger, in a single statement: move the member's
 -- balances (refusing an overdraft under the row lock), insert the entry with its
--- running balances and the request's idempotency key, and queue the system postings
--- for the roll-up. No row comes back when the member is unknown or the available
--- balance would go below zero (with check_available); a repeated (member, request id)
--- fails on entries_request_idx. Either way nothing is written.
+-- running balances and the request's idempotency key, record an order's earning
+-- and a pending earning's release, queue the system postings for the roll-up, and
+-- settle the member's lots (ledger_settle_lots, which runs once the row is locked).
+-- No row comes back when the member is unknown or the available balance would go
+-- below zero (with check_available); a repeated (member, request id) fails on
+-- entries_request_idx. Either way nothing is written.
 WITH moved AS (
     UPDATE member_balances AS b
     SET available = b.available + @d_available::bigint,
@@ -26,16 +28,33 @@ WITH moved AS (
     RETURNING *
 ), pend AS (
     -- Pending earnings wait for their release (release_time set only for them).
-    INSERT INTO pending_releases (entry_id, member_id, order_id, points, release_time)
-    SELECT entry.entry_id, entry.member_id, entry.order_id, @d_pending::bigint, sqlc.narg(release_time)::timestamptz
+    INSERT INTO pending_releases (entry_id, member_id, order_id, points, release_time, lot_expire_time)
+    SELECT entry.entry_id, entry.member_id, entry.order_id, @d_pending::bigint, sqlc.narg(release_time)::timestamptz,
+           sqlc.narg(lot_expire_time)::timestamptz
     FROM entry
     WHERE sqlc.narg(release_time)::timestamptz IS NOT NULL
+), ord AS (
+    -- An order's earning (record_order set only for them), for refunds.
+    INSERT INTO orders (member_id, order_id, earn_entry_id, spend_minor, currency, earned_points)
+    SELECT entry.member_id, entry.order_id, entry.entry_id, sqlc.narg(order_spend_minor)::bigint, @order_currency::text,
+           @order_earned_points::bigint
+    FROM entry
+    WHERE @record_order::boolean
+    ON CONFLICT (member_id, order_id) DO UPDATE
+        SET earn_entry_id = excluded.earn_entry_id, spend_minor = excluded.spend_minor,
+            currency = excluded.currency, earned_points = excluded.earned_points
 ), sys AS (
     INSERT INTO system_deltas (account, amount)
     SELECT (@system_accounts::text[])[i], (@system_amounts::bigint[])[i]
     FROM entry, generate_subscripts(@system_accounts::text[], 1) AS i
 )
-SELECT * FROM entry;
+SELECT entry.*,
+       ledger_settle_lots(entry.member_id, entry.entry_id, @d_available::bigint, entry.available_after,
+                          -- A pending earning opens its lot on release, not now.
+                          CASE WHEN sqlc.narg(release_time)::timestamptz IS NULL THEN sqlc.narg(lot_expire_time)::timestamptz END,
+                          sqlc.narg(lot_origin_entry_id)::bigint, sqlc.narg(prefer_lot_origin)::bigint,
+                          @restore_from::bigint[])::bigint AS lot_points
+FROM entry;
 
 -- name: EntryByRequest :one
 SELECT * FROM entries WHERE member_id = $1 AND request_id = $2;
