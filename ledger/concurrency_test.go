@@ -262,39 +262,51 @@ func TestConcurrentRollUpsAreExact(t *testing.T) {
 }
 
 // The lifecycle attack: order earnings (pending), plain earnings, goodwill within and
-// beyond an agent's limits, redemptions, holds and voids race against the jobs that
-// release pending points and expire holds while business time runs fast; then the
-// books must verify (pending and held included).
+// beyond an agent's limits, redemptions, holds and voids, and partial refunds of
+// earlier orders race against two runners of the jobs that release pending points,
+// expire holds and expire lots, while business time runs fast (lots last 3 days);
+// then the books must verify (pending, held, lots and debts included).
 func TestLifecycleAttackKeepsTheBooks(t *testing.T) {
 	members := []string{"p", "q", "r"}
 	svc, clock := newLedger(t, members...)
 	ctx := context.Background()
+	setProgram(t, svc, func(p *ledger.Program) { p.ExpiryKind, p.ExpiryDays = ledger.ExpiryRollingDays, 3 })
 	deadline := time.Now().Add(2 * time.Second)
 	limited := ledger.Actor{KeyID: "key_agent", GoodwillLimited: true}
 
 	done := make(chan struct{})
 	var jobs sync.WaitGroup
-	jobs.Add(1)
-	go func() {
-		defer jobs.Done()
-		for {
-			select {
-			case <-done:
-				return
-			default:
+	for runner := 0; runner < 2; runner++ {
+		jobs.Add(1)
+		go func() {
+			defer jobs.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if runner == 0 {
+					clock.Advance(12 * time.Hour)
+				}
+				if _, err := svc.ReleasePending(ctx, 50); err != nil {
+					t.Errorf("release: %v", err)
+					return
+				}
+				if _, err := svc.ExpireHolds(ctx, 50); err != nil {
+					t.Errorf("expire holds: %v", err)
+					return
+				}
+				if _, err := svc.ExpireLots(ctx, 50); err != nil {
+					t.Errorf("expire lots: %v", err)
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
 			}
-			clock.Advance(12 * time.Hour)
-			if _, err := svc.ReleasePending(ctx, 50); err != nil {
-				t.Errorf("release: %v", err)
-				return
-			}
-			if _, err := svc.ExpireHolds(ctx, 50); err != nil {
-				t.Errorf("expire: %v", err)
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
+		}()
+	}
+	var ordersMu sync.Mutex
+	var orders [][2]string // member, order
 
 	var seq atomic.Int64
 	var ops atomic.Int64
@@ -309,9 +321,24 @@ func TestLifecycleAttackKeepsTheBooks(t *testing.T) {
 				n := seq.Add(1)
 				id := fmt.Sprintf("l%d", n)
 				var err error
-				switch r.IntN(6) {
+				switch r.IntN(7) {
 				case 0:
 					_, err = svc.Earn(ctx, actor, ledger.Earn{MemberID: m, RequestID: id, OrderID: "order-" + id, SpendMinor: 100 * (1 + r.Int64N(50))})
+					if err == nil {
+						ordersMu.Lock()
+						orders = append(orders, [2]string{m, "order-" + id})
+						ordersMu.Unlock()
+					}
+				case 6:
+					ordersMu.Lock()
+					var o [2]string
+					if len(orders) > 0 {
+						o = orders[r.IntN(len(orders))]
+					}
+					ordersMu.Unlock()
+					if o[0] != "" {
+						_, err = svc.RefundOrder(ctx, actor, ledger.Refund{MemberID: o[0], OrderID: o[1], RequestID: id, AmountMinor: 100 * r.Int64N(20)})
+					}
 				case 1:
 					_, err = svc.Earn(ctx, actor, ledger.Earn{MemberID: m, RequestID: id, Points: 1 + r.Int64N(40)})
 				case 2:
@@ -327,7 +354,8 @@ func TestLifecycleAttackKeepsTheBooks(t *testing.T) {
 				default:
 					_, err = svc.Balance(ctx, m)
 				}
-				if err != nil && !errors.Is(err, ledger.ErrInsufficientPoints) && !errors.Is(err, ledger.ErrHoldNotActive) && !errors.Is(err, ledger.ErrHoldExpired) {
+				if err != nil && !errors.Is(err, ledger.ErrInsufficientPoints) && !errors.Is(err, ledger.ErrHoldNotActive) &&
+					!errors.Is(err, ledger.ErrHoldExpired) && !errors.Is(err, ledger.ErrOverRefund) {
 					t.Errorf("unexpected error: %v", err)
 					return
 				}
@@ -342,5 +370,22 @@ func TestLifecycleAttackKeepsTheBooks(t *testing.T) {
 		t.Fatalf("only %d operations ran", ops.Load())
 	}
 	v := mustVerify(t, svc)
-	t.Logf("%d operations, %d entries, books verify", ops.Load(), v.EntriesChecked)
+	var expiries, refunds int
+	for _, m := range members {
+		a, err := svc.ListActivity(ctx, ledger.ListActivity{MemberID: m, PageSize: 200, Kinds: []string{"EXPIRY", "REFUND"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range a.Entries {
+			if e.Kind == ledger.KindExpiry {
+				expiries++
+			} else {
+				refunds++
+			}
+		}
+	}
+	if expiries == 0 || refunds == 0 {
+		t.Errorf("%d expiry and %d refund entries: the attack did not exercise them", expiries, refunds)
+	}
+	t.Logf("%d operations, %d entries (%d expiries, %d refunds), books verify", ops.Load(), v.EntriesChecked, expiries, refunds)
 }

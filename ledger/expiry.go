@@ -2,9 +2,10 @@ package ledger
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/jackc/pgx/v5"
 
@@ -47,7 +48,7 @@ func (s *Service) ExpireLots(ctx context.Context, limit int32) (int, error) {
 			// takes exactly them.
 			_, err = s.append(ctx, tx, plan{
 				memberID: memberID, kind: KindExpiry,
-				requestID:   systemRequestID("expiry", due.FirstLotID) + "@" + strconv.FormatInt(now.UnixMilli(), 10),
+				requestID:   expiryRequestID(due.FirstLotID),
 				fingerprint: fingerprint("expiry", due), postings: expiryPostings(due.Points),
 				memo:       fmt.Sprintf("%d lot(s) expired", due.Lots),
 				actorKeyID: "system",
@@ -67,4 +68,13 @@ func (s *Service) ExpireLots(ctx context.Context, limit int32) (int, error) {
 		}
 	}
 	return expired, nil
+}
+
+// expiryRequestID names an expiry entry. A lot can expire more than once (a hold
+// voided after expiry gives points back to it), and what makes an expiry happen once
+// is the member's lock and the lots' state, not this id, which only has to be new.
+func expiryRequestID(firstLotID int64) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return systemRequestID("expiry", firstLotID) + "." + hex.EncodeToString(b[:])
 }

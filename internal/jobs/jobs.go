@@ -36,7 +36,8 @@ type expireHoldsWorker struct {
 	log    *slog.Logger
 }
 
-// perTx bounds one sweep transaction (holds or pending earnings released).
+// perTx bounds one sweep (holds or pending earnings released in one transaction,
+// members whose points expire).
 const perTx = 500
 
 func (w *expireHoldsWorker) Work(ctx context.Context, _ *river.Job[ExpireHoldsArgs]) error {
@@ -76,6 +77,22 @@ func (w *releasePendingWorker) Work(ctx context.Context, _ *river.Job[ReleasePen
 	return sweepAll(ctx, w.log, "released pending points", w.ledger.ReleasePending)
 }
 
+// ExpireLotsArgs moves what is left of expired lots to breakage.
+type ExpireLotsArgs struct{}
+
+// Kind names the job.
+func (ExpireLotsArgs) Kind() string { return "ledger.expire_lots" }
+
+type expireLotsWorker struct {
+	river.WorkerDefaults[ExpireLotsArgs]
+	ledger *ledger.Service
+	log    *slog.Logger
+}
+
+func (w *expireLotsWorker) Work(ctx context.Context, _ *river.Job[ExpireLotsArgs]) error {
+	return sweepAll(ctx, w.log, "expired points of members", w.ledger.ExpireLots)
+}
+
 type rollUpWorker struct {
 	river.WorkerDefaults[RollUpArgs]
 	ledger *ledger.Service
@@ -110,15 +127,18 @@ func New(pool *pgxpool.Pool, l *ledger.Service, log *slog.Logger, opts Options) 
 	river.AddWorker(workers, &expireHoldsWorker{ledger: l, log: log})
 	river.AddWorker(workers, &rollUpWorker{ledger: l})
 	river.AddWorker(workers, &releasePendingWorker{ledger: l, log: log})
+	river.AddWorker(workers, &expireLotsWorker{ledger: l, log: log})
 	periodic := func(args river.JobArgs) *river.PeriodicJob {
 		return river.NewPeriodicJob(river.PeriodicInterval(opts.Every),
 			func() (river.JobArgs, *river.InsertOpts) { return args, nil },
 			&river.PeriodicJobOpts{RunOnStart: true})
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
-		Workers:      workers,
-		PeriodicJobs: []*river.PeriodicJob{periodic(ExpireHoldsArgs{}), periodic(ReleasePendingArgs{}), periodic(RollUpArgs{})},
+		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
+		Workers: workers,
+		PeriodicJobs: []*river.PeriodicJob{
+			periodic(ExpireHoldsArgs{}), periodic(ReleasePendingArgs{}), periodic(ExpireLotsArgs{}), periodic(RollUpArgs{}),
+		},
 		// River reports its routine (job counts every few seconds) at info level;
 		// only its warnings and errors are worth a line in our log.
 		Logger:     slog.New(warnAndAbove{log.Handler()}).With("component", "jobs"),

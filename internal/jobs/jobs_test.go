@@ -117,3 +117,79 @@ func TestTwoReplicasReleaseExpiredHoldsAndRollUpOnce(t *testing.T) {
 		t.Fatalf("verify: %+v %v", v, err)
 	}
 }
+
+// Two replicas expire lots once: what is left of a due lot goes to breakage in one
+// EXPIRY entry, and points not yet due stay.
+func TestTwoReplicasExpireLotsOnce(t *testing.T) {
+	pool := dbtest.NewPool(t)
+	clk := &clock{t: time.Now()}
+	l := ledger.NewService(pool, ledger.WithClock(clk))
+	ctx := context.Background()
+	prog, err := l.Program(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog.ExpiryKind, prog.ExpiryDays = ledger.ExpiryRollingDays, 1
+	if _, err := l.UpdateProgram(ctx, ledger.Actor{}, prog); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"a", "b"} {
+		if _, _, err := l.Enroll(ctx, ledger.EnrollMember{MemberID: m}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Earn(ctx, ledger.Actor{}, ledger.Earn{MemberID: m, RequestID: "old", Points: 100}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Redeem(ctx, ledger.Actor{}, ledger.Redeem{MemberID: "a", RequestID: "r", Points: 30}); err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(3 * 24 * time.Hour)
+	if _, err := l.Earn(ctx, ledger.Actor{}, ledger.Earn{MemberID: "b", RequestID: "new", Points: 5}); err != nil {
+		t.Fatal(err)
+	}
+
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for i := 0; i < 2; i++ {
+		r, err := jobs.New(pool, l, quiet, jobs.Options{Every: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if err := r.Stop(stopCtx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		a, errA := l.Balance(ctx, "a")
+		b, errB := l.Balance(ctx, "b")
+		if errA != nil || errB != nil {
+			t.Fatal(errA, errB)
+		}
+		if a.Available == 0 && b.Available == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s: a has %d, b has %d; want 0 and 5", a.Available, b.Available)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // a few more runs of both replicas
+	var expiries, breakage int64
+	if err := pool.QueryRow(ctx, "SELECT count(*), coalesce(sum(amounts[2]), 0) FROM entries WHERE kind = 'EXPIRY'").Scan(&expiries, &breakage); err != nil {
+		t.Fatal(err)
+	}
+	if expiries != 2 || breakage != 170 {
+		t.Fatalf("%d expiry entries moving %d to breakage, want 2 moving 70 + 100", expiries, breakage)
+	}
+	if v, err := l.Verify(ctx); err != nil || !v.OK {
+		t.Fatalf("verify: %+v %v", v, err)
+	}
+}

@@ -24,7 +24,9 @@ WITH moved AS (
         pending   = b.pending + $7::bigint,
         held      = b.held + $8::bigint
     WHERE b.member_id = $9::text
-      AND (NOT $10::boolean OR b.available + $1::bigint >= 0)
+      -- A credit always applies (even to a balance in debt); a debit only if it
+      -- leaves the balance at zero or above, unless the plan allows debt.
+      AND (NOT $10::boolean OR $1::bigint >= 0 OR b.available + $1::bigint >= 0)
     RETURNING b.member_id, b.available, b.pending, b.held
 ), entry AS (
     INSERT INTO entries (member_id, kind, accounts, amounts, available_after, pending_after, held_after,

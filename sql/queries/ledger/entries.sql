@@ -13,7 +13,9 @@ WITH moved AS (
         pending   = b.pending + @d_pending::bigint,
         held      = b.held + @d_held::bigint
     WHERE b.member_id = @member_id::text
-      AND (NOT @check_available::boolean OR b.available + @d_available::bigint >= 0)
+      -- A credit always applies (even to a balance in debt); a debit only if it
+      -- leaves the balance at zero or above, unless the plan allows debt.
+      AND (NOT @check_available::boolean OR @d_available::bigint >= 0 OR b.available + @d_available::bigint >= 0)
     RETURNING b.member_id, b.available, b.pending, b.held
 ), entry AS (
     INSERT INTO entries (member_id, kind, accounts, amounts, available_after, pending_after, held_after,
