@@ -48,6 +48,13 @@ func requestID(given string) (string, error) {
 	return "ctl-" + hex.EncodeToString(b), nil
 }
 
+// flagSet tells whether the flag was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 func init() {
 	commands["keys"] = map[string]command{
 		"create": {args: "--role ROLE --name NAME", help: "create an API key (admin); prints the secret once",
@@ -92,6 +99,15 @@ func init() {
 					return nil, err
 				}
 				return c.members().GetMember(ctx, &loyaltyv1.GetMemberRequest{MemberId: pos[0]})
+			}},
+		"lots": {args: "MEMBER_ID [--include-spent]", help: "a member's lots of points with their expiry, next to be spent first",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				spent := fs.Bool("include-spent", false, "also list spent lots")
+				pos, err := parse(fs, args, 1)
+				if err != nil {
+					return nil, err
+				}
+				return c.points().ListLots(ctx, &loyaltyv1.ListLotsRequest{MemberId: pos[0], IncludeSpent: *spent})
 			}},
 	}
 	commands["points"] = map[string]command{
@@ -164,6 +180,45 @@ func init() {
 					return nil, err
 				}
 				return c.ledger().VerifyLedger(ctx, &loyaltyv1.VerifyLedgerRequest{})
+			}},
+	}
+	commands["orders"] = map[string]command{
+		"refund": {args: "--member ID --order ID [--amount MINOR] --request-id ID",
+			help: "refund an order in full or in part: takes back its points, gives back points redeemed on it",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				member := fs.String("member", "", "the member whose order it is")
+				order := fs.String("order", "", "the shop's order id")
+				amount := fs.Int64("amount", 0, "minor units refunded (cents); omitted: the rest of the order, in full")
+				reqID := fs.String("request-id", "", "idempotency key (required): pass the same one to retry safely")
+				if _, err := parse(fs, args, 0); err != nil {
+					return nil, err
+				}
+				if *reqID == "" {
+					return nil, errUsage
+				}
+				req := &loyaltyv1.RefundOrderRequest{MemberId: *member, OrderId: *order, RequestId: *reqID}
+				if flagSet(fs, "amount") {
+					req.RefundAmountMinor = amount
+				}
+				return c.points().RefundOrder(ctx, req)
+			}},
+		"get": {args: "--member ID --order ID", help: "what a member's order earned and how much of it was refunded",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				member := fs.String("member", "", "the member whose order it is")
+				order := fs.String("order", "", "the shop's order id")
+				if _, err := parse(fs, args, 0); err != nil {
+					return nil, err
+				}
+				return c.points().GetOrder(ctx, &loyaltyv1.GetOrderRequest{MemberId: *member, OrderId: *order})
+			}},
+	}
+	commands["reports"] = map[string]command{
+		"liability": {args: "", help: "outstanding points by expiry month and the system accounts (auditor)",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				if _, err := parse(fs, args, 0); err != nil {
+					return nil, err
+				}
+				return c.ledger().GetLiabilityReport(ctx, &loyaltyv1.GetLiabilityReportRequest{})
 			}},
 	}
 	commands["program"] = map[string]command{

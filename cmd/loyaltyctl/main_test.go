@@ -250,3 +250,141 @@ func TestLoyaltyctlBadFlagIsAUsageError(t *testing.T) {
 		}
 	}
 }
+
+func TestLoyaltyctlOrdersLotsAndReports(t *testing.T) {
+	env := apitest.Start(t)
+	app := env.Key(access.RoleApp)
+	auditor := env.Key(access.RoleAuditor)
+	ctl := func(key string, args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		getenv := func(name string) string {
+			switch name {
+			case "LOYALTY_GRPC_ADDR":
+				return env.GRPCAddr
+			case "LOYALTY_API_KEY":
+				return key
+			}
+			return ""
+		}
+		code := run(args, getenv, &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	type order struct {
+		OrderID, EarnedPoints, RefundedMinor, PointsTakenBack string
+		FullyRefunded                                         bool
+	}
+	type refund struct {
+		Order                           order
+		RefundAmountMinor, PointsVoided string
+		Entries                         []struct{ Kind string }
+	}
+	decode := func(what, out string, v any) {
+		t.Helper()
+		if err := json.Unmarshal([]byte(out), v); err != nil {
+			t.Fatalf("%s printed %q (%v)", what, out, err)
+		}
+	}
+
+	if code, _, errOut := ctl(app, "members", "enroll", "una"); code != exitOK {
+		t.Fatalf("members enroll: exit %d, %s", code, errOut)
+	}
+	if code, _, errOut := ctl(app, "points", "earn", "una", "--spend", "10000", "--currency", "CNY", "--order-id", "o-1", "--request-id", "o-1-earn"); code != exitOK {
+		t.Fatalf("earn on an order: exit %d, %s", code, errOut)
+	}
+
+	code, out, errOut := ctl(app, "orders", "refund", "--member", "una", "--order", "o-1", "--amount", "2500", "--request-id", "ctl-refund-1")
+	if code != exitOK {
+		t.Fatalf("orders refund: exit %d, %s", code, errOut)
+	}
+	var part refund
+	decode("orders refund", out, &part)
+	if part.RefundAmountMinor != "2500" || part.PointsVoided != "25" || part.Order.RefundedMinor != "2500" || part.Order.PointsTakenBack != "25" ||
+		len(part.Entries) != 1 || part.Entries[0].Kind != "REFUND" {
+		t.Errorf("partial refund printed %+v", part)
+	}
+	// Retrying with the same request id refunds once.
+	if code, out, _ := ctl(app, "orders", "refund", "--member", "una", "--order", "o-1", "--amount", "2500", "--request-id", "ctl-refund-1"); code != exitOK ||
+		!strings.Contains(out, `"pointsVoided": "25"`) {
+		t.Errorf("repeated orders refund: exit %d, %s", code, out)
+	}
+	code, _, errOut = ctl(app, "orders", "refund", "--member", "una", "--order", "o-1", "--amount", "9000", "--request-id", "ctl-refund-over")
+	if code != exitError || !strings.Contains(errOut, "FAILED_PRECONDITION") || !strings.Contains(errOut, "REFUND_EXCEEDS_ORDER") {
+		t.Errorf("over-refund: exit %d, %q", code, errOut)
+	}
+	code, _, errOut = ctl(app, "orders", "refund", "--member", "una", "--order", "o-404", "--request-id", "ctl-refund-404")
+	if code != exitError || !strings.Contains(errOut, "ORDER_NOT_FOUND") {
+		t.Errorf("refund of an unknown order: exit %d, %q", code, errOut)
+	}
+	code, _, errOut = ctl(app, "orders", "refund", "--member", "una", "--order", "o-1", "--amount", "0", "--request-id", "ctl-refund-zero")
+	if code != exitError || !strings.Contains(errOut, "refundAmountMinor:") {
+		t.Errorf("refund of 0: exit %d, %q", code, errOut)
+	}
+	// Without --amount: the rest, in full.
+	code, out, errOut = ctl(app, "orders", "refund", "--member", "una", "--order", "o-1", "--request-id", "ctl-refund-2")
+	var rest refund
+	if decode("orders refund", out, &rest); code != exitOK || rest.RefundAmountMinor != "7500" || rest.PointsVoided != "75" || !rest.Order.FullyRefunded {
+		t.Errorf("full refund: exit %d, %+v %s", code, rest, errOut)
+	}
+
+	code, out, errOut = ctl(auditor, "orders", "get", "--member", "una", "--order", "o-1")
+	var got struct{ Order order }
+	if decode("orders get", out, &got); code != exitOK || got.Order.OrderID != "o-1" || got.Order.EarnedPoints != "100" ||
+		got.Order.RefundedMinor != "10000" || !got.Order.FullyRefunded {
+		t.Errorf("orders get: exit %d, %+v %s", code, got, errOut)
+	}
+	if code, _, errOut := ctl(auditor, "orders", "get", "--member", "una", "--order", "o-404"); code != exitError || !strings.Contains(errOut, "NOT_FOUND") {
+		t.Errorf("orders get of an unknown order: exit %d, %q", code, errOut)
+	}
+
+	if code, _, errOut := ctl(app, "points", "earn", "una", "--points", "40", "--request-id", "e-2"); code != exitOK {
+		t.Fatalf("earn: exit %d, %s", code, errOut)
+	}
+	if code, _, errOut := ctl(app, "points", "redeem", "una", "--points", "40", "--request-id", "r-1"); code != exitOK {
+		t.Fatalf("redeem: exit %d, %s", code, errOut)
+	}
+	var lots struct {
+		Lots []struct{ Points, Remaining, ExpireTime string }
+	}
+	code, out, errOut = ctl(app, "members", "lots", "una")
+	if decode("members lots", out, &lots); code != exitOK || len(lots.Lots) != 0 {
+		t.Errorf("open lots: exit %d, %+v %s", code, lots, errOut)
+	}
+	code, out, errOut = ctl(app, "members", "lots", "una", "--include-spent")
+	if decode("members lots", out, &lots); code != exitOK || len(lots.Lots) != 1 || lots.Lots[0].Points != "40" ||
+		lots.Lots[0].Remaining != "0" || lots.Lots[0].ExpireTime == "" {
+		t.Errorf("lots with spent ones: exit %d, %+v %s", code, lots, errOut)
+	}
+
+	code, out, errOut = ctl(auditor, "reports", "liability")
+	var report struct {
+		Issued, Redeemed, Outstanding string
+		Consistent                    bool
+	}
+	if decode("reports liability", out, &report); code != exitOK || !report.Consistent || report.Issued != "40" || report.Redeemed != "40" ||
+		report.Outstanding != "0" {
+		t.Errorf("reports liability: exit %d, %+v %s", code, report, errOut)
+	}
+	if code, _, errOut := ctl(app, "reports", "liability"); code != exitError || !strings.Contains(errOut, "PERMISSION_DENIED") {
+		t.Errorf("reports liability with an app key: exit %d, %q", code, errOut)
+	}
+
+	// Command-line mistakes: nothing is sent.
+	for _, args := range [][]string{
+		{"orders", "refund", "--member", "una", "--order", "o-1"}, // no --request-id
+		{"orders", "refund", "--member", "una", "--order", "o-1", "--amount", "ten", "--request-id", "x"},
+		{"orders", "get", "o-1"},
+		{"members", "lots"},
+		{"reports", "liability", "extra"},
+	} {
+		if code, _, _ := ctl(app, args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+	var help bytes.Buffer
+	run([]string{"--help"}, func(string) string { return "" }, &help, &help)
+	for _, c := range []string{"orders refund", "orders get", "members lots", "reports liability"} {
+		if !strings.Contains(help.String(), c) {
+			t.Errorf("usage does not list %s:\n%s", c, help.String())
+		}
+	}
+}

@@ -149,7 +149,10 @@ func (s *pointsServer) GetBalance(ctx context.Context, req *loyaltyv1.GetBalance
 		return nil, err
 	}
 	resp := &loyaltyv1.GetBalanceResponse{MemberId: b.MemberID, Available: b.Available, Pending: b.Pending, Held: b.Held,
-		Expiring: []*loyaltyv1.ExpiringPoints{}}
+		Expiring: make([]*loyaltyv1.ExpiringPoints, len(b.Expiring))}
+	for i, x := range b.Expiring {
+		resp.Expiring[i] = &loyaltyv1.ExpiringPoints{Points: x.Points, ExpireTime: timestamppb.New(x.ExpireTime)}
+	}
 	if !b.AsOf.IsZero() {
 		resp.AsOfTime = timestamppb.New(b.AsOf)
 	}

@@ -84,7 +84,9 @@ type Entry struct {
 	EntryId  string                 `protobuf:"bytes,1,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
 	MemberId string                 `protobuf:"bytes,2,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
 	// EARN, REDEEM, HOLD, HOLD_CAPTURE, HOLD_VOID, HOLD_EXPIRE, REVERSAL, GOODWILL,
-	// PENDING_RELEASE.
+	// PENDING_RELEASE, EXPIRY (what is left of expired lots goes to breakage), REFUND
+	// (an order's earned points taken back), REFUND_RETURN (points redeemed on a
+	// refunded order given back).
 	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
 	// Change of the available balance (signed).
 	Points int64 `protobuf:"varint,4,opt,name=points,proto3" json:"points,omitempty"`
@@ -1353,6 +1355,7 @@ func (x *GetBalanceRequest) GetAsOfTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// ExpiringPoints is how many available points expire at an instant.
 type ExpiringPoints struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Points        int64                  `protobuf:"varint,1,opt,name=points,proto3" json:"points,omitempty"`
@@ -1406,11 +1409,13 @@ func (x *ExpiringPoints) GetExpireTime() *timestamppb.Timestamp {
 }
 
 type GetBalanceResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
-	Available     int64                  `protobuf:"varint,2,opt,name=available,proto3" json:"available,omitempty"`
-	Pending       int64                  `protobuf:"varint,3,opt,name=pending,proto3" json:"pending,omitempty"`
-	Held          int64                  `protobuf:"varint,4,opt,name=held,proto3" json:"held,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	MemberId  string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	Available int64                  `protobuf:"varint,2,opt,name=available,proto3" json:"available,omitempty"`
+	Pending   int64                  `protobuf:"varint,3,opt,name=pending,proto3" json:"pending,omitempty"`
+	Held      int64                  `protobuf:"varint,4,opt,name=held,proto3" json:"held,omitempty"`
+	// The next available points to expire, earliest first (at most 5 dates). Empty
+	// for a balance as of a past instant.
 	Expiring      []*ExpiringPoints      `protobuf:"bytes,5,rep,name=expiring,proto3" json:"expiring,omitempty"`
 	AsOfTime      *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=as_of_time,json=asOfTime,proto3" json:"as_of_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1629,6 +1634,748 @@ func (x *ListActivityResponse) GetNextPageToken() string {
 	return ""
 }
 
+// Order is what a member's order earned and how much of it was refunded so far.
+type Order struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	MemberId string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	// The shop's order id.
+	OrderId string `protobuf:"bytes,2,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	// The EARN entry of the order; empty when the member only redeemed on it.
+	EarnEntryId string `protobuf:"bytes,3,opt,name=earn_entry_id,json=earnEntryId,proto3" json:"earn_entry_id,omitempty"`
+	// What the member spent on the order. Absent when unknown (the order earned
+	// explicit points, or the member only redeemed on it): such an order can only be
+	// refunded in full.
+	Spend *Money `protobuf:"bytes,4,opt,name=spend,proto3" json:"spend,omitempty"`
+	// Points the order earned.
+	EarnedPoints int64 `protobuf:"varint,5,opt,name=earned_points,json=earnedPoints,proto3" json:"earned_points,omitempty"`
+	// Minor units of the spend refunded so far.
+	RefundedMinor int64 `protobuf:"varint,6,opt,name=refunded_minor,json=refundedMinor,proto3" json:"refunded_minor,omitempty"`
+	// Nothing is left to refund.
+	FullyRefunded bool `protobuf:"varint,7,opt,name=fully_refunded,json=fullyRefunded,proto3" json:"fully_refunded,omitempty"`
+	// Earned points taken back so far (voided from pending or clawed back from
+	// available).
+	PointsTakenBack int64 `protobuf:"varint,8,opt,name=points_taken_back,json=pointsTakenBack,proto3" json:"points_taken_back,omitempty"`
+	// Points redeemed on the order given back so far.
+	PointsReturned int64 `protobuf:"varint,9,opt,name=points_returned,json=pointsReturned,proto3" json:"points_returned,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *Order) Reset() {
+	*x = Order{}
+	mi := &file_loyalty_v1_points_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Order) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Order) ProtoMessage() {}
+
+func (x *Order) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_points_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Order.ProtoReflect.Descriptor instead.
+func (*Order) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *Order) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *Order) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+func (x *Order) GetEarnEntryId() string {
+	if x != nil {
+		return x.EarnEntryId
+	}
+	return ""
+}
+
+func (x *Order) GetSpend() *Money {
+	if x != nil {
+		return x.Spend
+	}
+	return nil
+}
+
+func (x *Order) GetEarnedPoints() int64 {
+	if x != nil {
+		return x.EarnedPoints
+	}
+	return 0
+}
+
+func (x *Order) GetRefundedMinor() int64 {
+	if x != nil {
+		return x.RefundedMinor
+	}
+	return 0
+}
+
+func (x *Order) GetFullyRefunded() bool {
+	if x != nil {
+		return x.FullyRefunded
+	}
+	return false
+}
+
+func (x *Order) GetPointsTakenBack() int64 {
+	if x != nil {
+		return x.PointsTakenBack
+	}
+	return 0
+}
+
+func (x *Order) GetPointsReturned() int64 {
+	if x != nil {
+		return x.PointsReturned
+	}
+	return 0
+}
+
+// RefundOrderRequest refunds an order of a member.
+type RefundOrderRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The shop's order id.
+	OrderId   string `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	RequestId string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	MemberId  string `protobuf:"bytes,3,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	// Minor units refunded by this refund, more than 0. Omitted: the rest of the
+	// order, in full (the only way to refund an order without a known spend).
+	RefundAmountMinor *int64 `protobuf:"varint,4,opt,name=refund_amount_minor,json=refundAmountMinor,proto3,oneof" json:"refund_amount_minor,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *RefundOrderRequest) Reset() {
+	*x = RefundOrderRequest{}
+	mi := &file_loyalty_v1_points_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefundOrderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefundOrderRequest) ProtoMessage() {}
+
+func (x *RefundOrderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_points_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefundOrderRequest.ProtoReflect.Descriptor instead.
+func (*RefundOrderRequest) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *RefundOrderRequest) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+func (x *RefundOrderRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *RefundOrderRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *RefundOrderRequest) GetRefundAmountMinor() int64 {
+	if x != nil && x.RefundAmountMinor != nil {
+		return *x.RefundAmountMinor
+	}
+	return 0
+}
+
+type RefundOrderResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The order after this refund.
+	Order *Order `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
+	// Minor units this refund refunded (0 for an order without a known spend).
+	RefundAmountMinor int64 `protobuf:"varint,2,opt,name=refund_amount_minor,json=refundAmountMinor,proto3" json:"refund_amount_minor,omitempty"`
+	// Earned points taken back by this refund: voided from pending inside the return
+	// window, clawed back from available after it.
+	PointsVoided     int64 `protobuf:"varint,3,opt,name=points_voided,json=pointsVoided,proto3" json:"points_voided,omitempty"`
+	PointsClawedBack int64 `protobuf:"varint,4,opt,name=points_clawed_back,json=pointsClawedBack,proto3" json:"points_clawed_back,omitempty"`
+	// Points redeemed on the order that this refund gave back.
+	PointsReturned int64 `protobuf:"varint,5,opt,name=points_returned,json=pointsReturned,proto3" json:"points_returned,omitempty"`
+	// The entries posted: the take-back (REFUND) and the give-back (REFUND_RETURN),
+	// each only when it moved points.
+	Entries       []*Entry `protobuf:"bytes,6,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefundOrderResponse) Reset() {
+	*x = RefundOrderResponse{}
+	mi := &file_loyalty_v1_points_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefundOrderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefundOrderResponse) ProtoMessage() {}
+
+func (x *RefundOrderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_points_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefundOrderResponse.ProtoReflect.Descriptor instead.
+func (*RefundOrderResponse) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *RefundOrderResponse) GetOrder() *Order {
+	if x != nil {
+		return x.Order
+	}
+	return nil
+}
+
+func (x *RefundOrderResponse) GetRefundAmountMinor() int64 {
+	if x != nil {
+		return x.RefundAmountMinor
+	}
+	return 0
+}
+
+func (x *RefundOrderResponse) GetPointsVoided() int64 {
+	if x != nil {
+		return x.PointsVoided
+	}
+	return 0
+}
+
+func (x *RefundOrderResponse) GetPointsClawedBack() int64 {
+	if x != nil {
+		return x.PointsClawedBack
+	}
+	return 0
+}
+
+func (x *RefundOrderResponse) GetPointsReturned() int64 {
+	if x != nil {
+		return x.PointsReturned
+	}
+	return 0
+}
+
+func (x *RefundOrderResponse) GetEntries() []*Entry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+type GetOrderRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	OrderId       string                 `protobuf:"bytes,2,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOrderRequest) Reset() {
+	*x = GetOrderRequest{}
+	mi := &file_loyalty_v1_points_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOrderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOrderRequest) ProtoMessage() {}
+
+func (x *GetOrderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_points_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOrderRequest.ProtoReflect.Descriptor instead.
+func (*GetOrderRequest) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *GetOrderRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *GetOrderRequest) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+type GetOrderResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Order         *Order                 `protobuf:"bytes,1,opt,name=order,proto3" json:"order,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOrderResponse) Reset() {
+	*x = GetOrderResponse{}
+	mi := &file_loyalty_v1_points_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOrderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOrderResponse) ProtoMessage() {}
+
+func (x *GetOrderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_points_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOrderResponse.ProtoReflect.Descriptor instead.
+func (*GetOrderResponse) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *GetOrderResponse) GetOrder() *Order {
+	if x != nil {
+		return x.Order
+	}
+	return nil
+}
+
+// Lot is points credited to a member together, with their expiry and what is left of
+// them. Redemptions consume open lots earliest expiry first; expiry moves what is
+// left of a lot to breakage.
+type Lot struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	LotId string                 `protobuf:"bytes,1,opt,name=lot_id,json=lotId,proto3" json:"lot_id,omitempty"`
+	// The entry that credited the points; empty for lots opened when lots were
+	// introduced.
+	EntryId string `protobuf:"bytes,2,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
+	// The earning the points come from: the EARN entry of a released pending earning,
+	// otherwise the crediting entry itself.
+	OriginEntryId string `protobuf:"bytes,3,opt,name=origin_entry_id,json=originEntryId,proto3" json:"origin_entry_id,omitempty"`
+	// Points credited to the lot.
+	Points int64 `protobuf:"varint,4,opt,name=points,proto3" json:"points,omitempty"`
+	// Points left in the lot (0: spent).
+	Remaining     int64                  `protobuf:"varint,5,opt,name=remaining,proto3" json:"remaining,omitempty"`
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Lot) Reset() {
+	*x = Lot{}
+	mi := &file_loyalty_v1_points_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Lot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Lot) ProtoMessage() {}
+
+func (x *Lot) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_points_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Lot.ProtoReflect.Descriptor instead.
+func (*Lot) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *Lot) GetLotId() string {
+	if x != nil {
+		return x.LotId
+	}
+	return ""
+}
+
+func (x *Lot) GetEntryId() string {
+	if x != nil {
+		return x.EntryId
+	}
+	return ""
+}
+
+func (x *Lot) GetOriginEntryId() string {
+	if x != nil {
+		return x.OriginEntryId
+	}
+	return ""
+}
+
+func (x *Lot) GetPoints() int64 {
+	if x != nil {
+		return x.Points
+	}
+	return 0
+}
+
+func (x *Lot) GetRemaining() int64 {
+	if x != nil {
+		return x.Remaining
+	}
+	return 0
+}
+
+func (x *Lot) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *Lot) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+type ListLotsRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	MemberId string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	// Also list spent lots (after the open ones, newest first). At most 200 lots are
+	// listed.
+	IncludeSpent  bool `protobuf:"varint,2,opt,name=include_spent,json=includeSpent,proto3" json:"include_spent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListLotsRequest) Reset() {
+	*x = ListLotsRequest{}
+	mi := &file_loyalty_v1_points_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListLotsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListLotsRequest) ProtoMessage() {}
+
+func (x *ListLotsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_points_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListLotsRequest.ProtoReflect.Descriptor instead.
+func (*ListLotsRequest) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListLotsRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *ListLotsRequest) GetIncludeSpent() bool {
+	if x != nil {
+		return x.IncludeSpent
+	}
+	return false
+}
+
+type ListLotsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Open lots in the order they will be consumed (earliest expiry first), then, with
+	// include_spent, spent ones, newest first.
+	Lots          []*Lot `protobuf:"bytes,1,rep,name=lots,proto3" json:"lots,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListLotsResponse) Reset() {
+	*x = ListLotsResponse{}
+	mi := &file_loyalty_v1_points_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListLotsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListLotsResponse) ProtoMessage() {}
+
+func (x *ListLotsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_points_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListLotsResponse.ProtoReflect.Descriptor instead.
+func (*ListLotsResponse) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListLotsResponse) GetLots() []*Lot {
+	if x != nil {
+		return x.Lots
+	}
+	return nil
+}
+
+// LotMove is an entry's consumption (negative) or give-back (positive) of a lot.
+type LotMove struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	LotId string                 `protobuf:"bytes,1,opt,name=lot_id,json=lotId,proto3" json:"lot_id,omitempty"`
+	// The entry that moved the lot.
+	EntryId string `protobuf:"bytes,2,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
+	// For a consumption, the consuming entry itself; for a give-back, the entry whose
+	// consumption is given back.
+	SourceEntryId string `protobuf:"bytes,3,opt,name=source_entry_id,json=sourceEntryId,proto3" json:"source_entry_id,omitempty"`
+	// Points taken from the lot (negative) or given back to it (positive).
+	Points        int64 `protobuf:"varint,4,opt,name=points,proto3" json:"points,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LotMove) Reset() {
+	*x = LotMove{}
+	mi := &file_loyalty_v1_points_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LotMove) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LotMove) ProtoMessage() {}
+
+func (x *LotMove) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_points_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LotMove.ProtoReflect.Descriptor instead.
+func (*LotMove) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *LotMove) GetLotId() string {
+	if x != nil {
+		return x.LotId
+	}
+	return ""
+}
+
+func (x *LotMove) GetEntryId() string {
+	if x != nil {
+		return x.EntryId
+	}
+	return ""
+}
+
+func (x *LotMove) GetSourceEntryId() string {
+	if x != nil {
+		return x.SourceEntryId
+	}
+	return ""
+}
+
+func (x *LotMove) GetPoints() int64 {
+	if x != nil {
+		return x.Points
+	}
+	return 0
+}
+
+type ListEntryLotsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EntryId       string                 `protobuf:"bytes,1,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEntryLotsRequest) Reset() {
+	*x = ListEntryLotsRequest{}
+	mi := &file_loyalty_v1_points_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEntryLotsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEntryLotsRequest) ProtoMessage() {}
+
+func (x *ListEntryLotsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_points_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEntryLotsRequest.ProtoReflect.Descriptor instead.
+func (*ListEntryLotsRequest) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ListEntryLotsRequest) GetEntryId() string {
+	if x != nil {
+		return x.EntryId
+	}
+	return ""
+}
+
+type ListEntryLotsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty for an entry that did not move the available balance.
+	Moves         []*LotMove `protobuf:"bytes,1,rep,name=moves,proto3" json:"moves,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEntryLotsResponse) Reset() {
+	*x = ListEntryLotsResponse{}
+	mi := &file_loyalty_v1_points_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEntryLotsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEntryLotsResponse) ProtoMessage() {}
+
+func (x *ListEntryLotsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_points_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEntryLotsResponse.ProtoReflect.Descriptor instead.
+func (*ListEntryLotsResponse) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ListEntryLotsResponse) GetMoves() []*LotMove {
+	if x != nil {
+		return x.Moves
+	}
+	return nil
+}
+
 type VerifyLedgerRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1637,7 +2384,7 @@ type VerifyLedgerRequest struct {
 
 func (x *VerifyLedgerRequest) Reset() {
 	*x = VerifyLedgerRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[24]
+	mi := &file_loyalty_v1_points_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1649,7 +2396,7 @@ func (x *VerifyLedgerRequest) String() string {
 func (*VerifyLedgerRequest) ProtoMessage() {}
 
 func (x *VerifyLedgerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[24]
+	mi := &file_loyalty_v1_points_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1662,13 +2409,14 @@ func (x *VerifyLedgerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyLedgerRequest.ProtoReflect.Descriptor instead.
 func (*VerifyLedgerRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{24}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{35}
 }
 
 // Discrepancy is one thing verify found wrong.
 type Discrepancy struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// UNBALANCED_ENTRY, BALANCE_MISMATCH, NEGATIVE_BALANCE, HELD_MISMATCH, PENDING_MISMATCH, RUNNING_BALANCE_MISMATCH.
+	// UNBALANCED_ENTRY, BALANCE_MISMATCH, NEGATIVE_BALANCE, HELD_MISMATCH, PENDING_MISMATCH,
+	// RUNNING_BALANCE_MISMATCH, POSTINGS_DO_NOT_SUM_TO_ZERO, LOTS_MISMATCH, LOT_MOVES_MISMATCH.
 	Kind          string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	Account       string `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
 	MemberId      string `protobuf:"bytes,3,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
@@ -1682,7 +2430,7 @@ type Discrepancy struct {
 
 func (x *Discrepancy) Reset() {
 	*x = Discrepancy{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[25]
+	mi := &file_loyalty_v1_points_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1694,7 +2442,7 @@ func (x *Discrepancy) String() string {
 func (*Discrepancy) ProtoMessage() {}
 
 func (x *Discrepancy) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[25]
+	mi := &file_loyalty_v1_points_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1707,7 +2455,7 @@ func (x *Discrepancy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Discrepancy.ProtoReflect.Descriptor instead.
 func (*Discrepancy) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{25}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Discrepancy) GetKind() string {
@@ -1774,7 +2522,7 @@ type VerifyLedgerResponse struct {
 
 func (x *VerifyLedgerResponse) Reset() {
 	*x = VerifyLedgerResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[26]
+	mi := &file_loyalty_v1_points_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1786,7 +2534,7 @@ func (x *VerifyLedgerResponse) String() string {
 func (*VerifyLedgerResponse) ProtoMessage() {}
 
 func (x *VerifyLedgerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[26]
+	mi := &file_loyalty_v1_points_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1799,7 +2547,7 @@ func (x *VerifyLedgerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyLedgerResponse.ProtoReflect.Descriptor instead.
 func (*VerifyLedgerResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{26}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *VerifyLedgerResponse) GetOk() bool {
@@ -1840,6 +2588,331 @@ func (x *VerifyLedgerResponse) GetDiscrepancies() []*Discrepancy {
 func (x *VerifyLedgerResponse) GetVerifyTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.VerifyTime
+	}
+	return nil
+}
+
+type GetLiabilityReportRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLiabilityReportRequest) Reset() {
+	*x = GetLiabilityReportRequest{}
+	mi := &file_loyalty_v1_points_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLiabilityReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLiabilityReportRequest) ProtoMessage() {}
+
+func (x *GetLiabilityReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_points_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLiabilityReportRequest.ProtoReflect.Descriptor instead.
+func (*GetLiabilityReportRequest) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{38}
+}
+
+// MonthLiability is the points expiring in one month.
+type MonthLiability struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The month, in the program's time zone: "2027-12".
+	Month string `protobuf:"bytes,1,opt,name=month,proto3" json:"month,omitempty"`
+	// Available points (open lots) expiring in the month.
+	Available int64 `protobuf:"varint,2,opt,name=available,proto3" json:"available,omitempty"`
+	// Pending points that will expire in the month once released.
+	Pending       int64 `protobuf:"varint,3,opt,name=pending,proto3" json:"pending,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MonthLiability) Reset() {
+	*x = MonthLiability{}
+	mi := &file_loyalty_v1_points_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MonthLiability) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MonthLiability) ProtoMessage() {}
+
+func (x *MonthLiability) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_points_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MonthLiability.ProtoReflect.Descriptor instead.
+func (*MonthLiability) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *MonthLiability) GetMonth() string {
+	if x != nil {
+		return x.Month
+	}
+	return ""
+}
+
+func (x *MonthLiability) GetAvailable() int64 {
+	if x != nil {
+		return x.Available
+	}
+	return 0
+}
+
+func (x *MonthLiability) GetPending() int64 {
+	if x != nil {
+		return x.Pending
+	}
+	return 0
+}
+
+// SystemAccountBalance is the balance of one of the program's accounts.
+type SystemAccountBalance struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "system:issued", "system:redeemed", "system:breakage", "system:goodwill:REASON".
+	Account       string `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	Balance       int64  `protobuf:"varint,2,opt,name=balance,proto3" json:"balance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SystemAccountBalance) Reset() {
+	*x = SystemAccountBalance{}
+	mi := &file_loyalty_v1_points_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SystemAccountBalance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SystemAccountBalance) ProtoMessage() {}
+
+func (x *SystemAccountBalance) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_points_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SystemAccountBalance.ProtoReflect.Descriptor instead.
+func (*SystemAccountBalance) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *SystemAccountBalance) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+func (x *SystemAccountBalance) GetBalance() int64 {
+	if x != nil {
+		return x.Balance
+	}
+	return 0
+}
+
+// GetLiabilityReportResponse is the outstanding points liability.
+type GetLiabilityReportResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The program's time zone, in which the expiry months fall.
+	TimeZone string `protobuf:"bytes,1,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// Totals over all members. available counts balances above zero; debt (zero or
+	// negative) sums the balances left below zero by refund claw-backs.
+	Available int64 `protobuf:"varint,2,opt,name=available,proto3" json:"available,omitempty"`
+	Pending   int64 `protobuf:"varint,3,opt,name=pending,proto3" json:"pending,omitempty"`
+	Held      int64 `protobuf:"varint,4,opt,name=held,proto3" json:"held,omitempty"`
+	Debt      int64 `protobuf:"varint,5,opt,name=debt,proto3" json:"debt,omitempty"`
+	// available + pending + held + debt: the sum of every member account, which the
+	// system accounts mirror.
+	Outstanding int64 `protobuf:"varint,6,opt,name=outstanding,proto3" json:"outstanding,omitempty"`
+	// Members whose available balance is below zero.
+	MembersInDebt int64 `protobuf:"varint,7,opt,name=members_in_debt,json=membersInDebt,proto3" json:"members_in_debt,omitempty"`
+	// Available and pending points by the month they expire in, earliest first. Held
+	// points have left their lots and are not in it.
+	ByExpiryMonth []*MonthLiability `protobuf:"bytes,8,rep,name=by_expiry_month,json=byExpiryMonth,proto3" json:"by_expiry_month,omitempty"`
+	// Balances of the program's accounts: issued (negative: what was issued),
+	// redeemed, breakage, goodwill by reason.
+	SystemAccounts []*SystemAccountBalance `protobuf:"bytes,9,rep,name=system_accounts,json=systemAccounts,proto3" json:"system_accounts,omitempty"`
+	// The system accounts summarized as positive amounts: points issued, redeemed,
+	// expired (breakage) and granted as goodwill (every reason).
+	Issued   int64 `protobuf:"varint,10,opt,name=issued,proto3" json:"issued,omitempty"`
+	Redeemed int64 `protobuf:"varint,11,opt,name=redeemed,proto3" json:"redeemed,omitempty"`
+	Expired  int64 `protobuf:"varint,12,opt,name=expired,proto3" json:"expired,omitempty"`
+	Goodwill int64 `protobuf:"varint,13,opt,name=goodwill,proto3" json:"goodwill,omitempty"`
+	// The member accounts and the system accounts sum to zero, and the months add up
+	// to the available and pending totals.
+	Consistent    bool                   `protobuf:"varint,14,opt,name=consistent,proto3" json:"consistent,omitempty"`
+	ReportTime    *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=report_time,json=reportTime,proto3" json:"report_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetLiabilityReportResponse) Reset() {
+	*x = GetLiabilityReportResponse{}
+	mi := &file_loyalty_v1_points_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetLiabilityReportResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetLiabilityReportResponse) ProtoMessage() {}
+
+func (x *GetLiabilityReportResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_points_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetLiabilityReportResponse.ProtoReflect.Descriptor instead.
+func (*GetLiabilityReportResponse) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *GetLiabilityReportResponse) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *GetLiabilityReportResponse) GetAvailable() int64 {
+	if x != nil {
+		return x.Available
+	}
+	return 0
+}
+
+func (x *GetLiabilityReportResponse) GetPending() int64 {
+	if x != nil {
+		return x.Pending
+	}
+	return 0
+}
+
+func (x *GetLiabilityReportResponse) GetHeld() int64 {
+	if x != nil {
+		return x.Held
+	}
+	return 0
+}
+
+func (x *GetLiabilityReportResponse) GetDebt() int64 {
+	if x != nil {
+		return x.Debt
+	}
+	return 0
+}
+
+func (x *GetLiabilityReportResponse) GetOutstanding() int64 {
+	if x != nil {
+		return x.Outstanding
+	}
+	return 0
+}
+
+func (x *GetLiabilityReportResponse) GetMembersInDebt() int64 {
+	if x != nil {
+		return x.MembersInDebt
+	}
+	return 0
+}
+
+func (x *GetLiabilityReportResponse) GetByExpiryMonth() []*MonthLiability {
+	if x != nil {
+		return x.ByExpiryMonth
+	}
+	return nil
+}
+
+func (x *GetLiabilityReportResponse) GetSystemAccounts() []*SystemAccountBalance {
+	if x != nil {
+		return x.SystemAccounts
+	}
+	return nil
+}
+
+func (x *GetLiabilityReportResponse) GetIssued() int64 {
+	if x != nil {
+		return x.Issued
+	}
+	return 0
+}
+
+func (x *GetLiabilityReportResponse) GetRedeemed() int64 {
+	if x != nil {
+		return x.Redeemed
+	}
+	return 0
+}
+
+func (x *GetLiabilityReportResponse) GetExpired() int64 {
+	if x != nil {
+		return x.Expired
+	}
+	return 0
+}
+
+func (x *GetLiabilityReportResponse) GetGoodwill() int64 {
+	if x != nil {
+		return x.Goodwill
+	}
+	return 0
+}
+
+func (x *GetLiabilityReportResponse) GetConsistent() bool {
+	if x != nil {
+		return x.Consistent
+	}
+	return false
+}
+
+func (x *GetLiabilityReportResponse) GetReportTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReportTime
 	}
 	return nil
 }
@@ -1982,7 +3055,60 @@ const file_loyalty_v1_points_proto_rawDesc = "" +
 	"\bend_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"k\n" +
 	"\x14ListActivityResponse\x12+\n" +
 	"\aentries\x18\x01 \x03(\v2\x11.loyalty.v1.EntryR\aentries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x15\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd4\x02\n" +
+	"\x05Order\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x19\n" +
+	"\border_id\x18\x02 \x01(\tR\aorderId\x12\"\n" +
+	"\rearn_entry_id\x18\x03 \x01(\tR\vearnEntryId\x12'\n" +
+	"\x05spend\x18\x04 \x01(\v2\x11.loyalty.v1.MoneyR\x05spend\x12#\n" +
+	"\rearned_points\x18\x05 \x01(\x03R\fearnedPoints\x12%\n" +
+	"\x0erefunded_minor\x18\x06 \x01(\x03R\rrefundedMinor\x12%\n" +
+	"\x0efully_refunded\x18\a \x01(\bR\rfullyRefunded\x12*\n" +
+	"\x11points_taken_back\x18\b \x01(\x03R\x0fpointsTakenBack\x12'\n" +
+	"\x0fpoints_returned\x18\t \x01(\x03R\x0epointsReturned\"\xb8\x01\n" +
+	"\x12RefundOrderRequest\x12\x19\n" +
+	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tR\trequestId\x12\x1b\n" +
+	"\tmember_id\x18\x03 \x01(\tR\bmemberId\x123\n" +
+	"\x13refund_amount_minor\x18\x04 \x01(\x03H\x00R\x11refundAmountMinor\x88\x01\x01B\x16\n" +
+	"\x14_refund_amount_minor\"\x97\x02\n" +
+	"\x13RefundOrderResponse\x12'\n" +
+	"\x05order\x18\x01 \x01(\v2\x11.loyalty.v1.OrderR\x05order\x12.\n" +
+	"\x13refund_amount_minor\x18\x02 \x01(\x03R\x11refundAmountMinor\x12#\n" +
+	"\rpoints_voided\x18\x03 \x01(\x03R\fpointsVoided\x12,\n" +
+	"\x12points_clawed_back\x18\x04 \x01(\x03R\x10pointsClawedBack\x12'\n" +
+	"\x0fpoints_returned\x18\x05 \x01(\x03R\x0epointsReturned\x12+\n" +
+	"\aentries\x18\x06 \x03(\v2\x11.loyalty.v1.EntryR\aentries\"I\n" +
+	"\x0fGetOrderRequest\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x19\n" +
+	"\border_id\x18\x02 \x01(\tR\aorderId\";\n" +
+	"\x10GetOrderResponse\x12'\n" +
+	"\x05order\x18\x01 \x01(\v2\x11.loyalty.v1.OrderR\x05order\"\x8f\x02\n" +
+	"\x03Lot\x12\x15\n" +
+	"\x06lot_id\x18\x01 \x01(\tR\x05lotId\x12\x19\n" +
+	"\bentry_id\x18\x02 \x01(\tR\aentryId\x12&\n" +
+	"\x0forigin_entry_id\x18\x03 \x01(\tR\roriginEntryId\x12\x16\n" +
+	"\x06points\x18\x04 \x01(\x03R\x06points\x12\x1c\n" +
+	"\tremaining\x18\x05 \x01(\x03R\tremaining\x12;\n" +
+	"\vexpire_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12;\n" +
+	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"S\n" +
+	"\x0fListLotsRequest\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12#\n" +
+	"\rinclude_spent\x18\x02 \x01(\bR\fincludeSpent\"7\n" +
+	"\x10ListLotsResponse\x12#\n" +
+	"\x04lots\x18\x01 \x03(\v2\x0f.loyalty.v1.LotR\x04lots\"{\n" +
+	"\aLotMove\x12\x15\n" +
+	"\x06lot_id\x18\x01 \x01(\tR\x05lotId\x12\x19\n" +
+	"\bentry_id\x18\x02 \x01(\tR\aentryId\x12&\n" +
+	"\x0fsource_entry_id\x18\x03 \x01(\tR\rsourceEntryId\x12\x16\n" +
+	"\x06points\x18\x04 \x01(\x03R\x06points\"1\n" +
+	"\x14ListEntryLotsRequest\x12\x19\n" +
+	"\bentry_id\x18\x01 \x01(\tR\aentryId\"B\n" +
+	"\x15ListEntryLotsResponse\x12)\n" +
+	"\x05moves\x18\x01 \x03(\v2\x13.loyalty.v1.LotMoveR\x05moves\"\x15\n" +
 	"\x13VerifyLedgerRequest\"\xbf\x01\n" +
 	"\vDiscrepancy\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
@@ -1999,7 +3125,35 @@ const file_loyalty_v1_points_proto_rawDesc = "" +
 	"\fpostings_sum\x18\x04 \x01(\x03R\vpostingsSum\x12=\n" +
 	"\rdiscrepancies\x18\x05 \x03(\v2\x17.loyalty.v1.DiscrepancyR\rdiscrepancies\x12;\n" +
 	"\vverify_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"verifyTime2\xa6\x05\n" +
+	"verifyTime\"\x1b\n" +
+	"\x19GetLiabilityReportRequest\"^\n" +
+	"\x0eMonthLiability\x12\x14\n" +
+	"\x05month\x18\x01 \x01(\tR\x05month\x12\x1c\n" +
+	"\tavailable\x18\x02 \x01(\x03R\tavailable\x12\x18\n" +
+	"\apending\x18\x03 \x01(\x03R\apending\"J\n" +
+	"\x14SystemAccountBalance\x12\x18\n" +
+	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x18\n" +
+	"\abalance\x18\x02 \x01(\x03R\abalance\"\xb9\x04\n" +
+	"\x1aGetLiabilityReportResponse\x12\x1b\n" +
+	"\ttime_zone\x18\x01 \x01(\tR\btimeZone\x12\x1c\n" +
+	"\tavailable\x18\x02 \x01(\x03R\tavailable\x12\x18\n" +
+	"\apending\x18\x03 \x01(\x03R\apending\x12\x12\n" +
+	"\x04held\x18\x04 \x01(\x03R\x04held\x12\x12\n" +
+	"\x04debt\x18\x05 \x01(\x03R\x04debt\x12 \n" +
+	"\voutstanding\x18\x06 \x01(\x03R\voutstanding\x12&\n" +
+	"\x0fmembers_in_debt\x18\a \x01(\x03R\rmembersInDebt\x12B\n" +
+	"\x0fby_expiry_month\x18\b \x03(\v2\x1a.loyalty.v1.MonthLiabilityR\rbyExpiryMonth\x12I\n" +
+	"\x0fsystem_accounts\x18\t \x03(\v2 .loyalty.v1.SystemAccountBalanceR\x0esystemAccounts\x12\x16\n" +
+	"\x06issued\x18\n" +
+	" \x01(\x03R\x06issued\x12\x1a\n" +
+	"\bredeemed\x18\v \x01(\x03R\bredeemed\x12\x18\n" +
+	"\aexpired\x18\f \x01(\x03R\aexpired\x12\x1a\n" +
+	"\bgoodwill\x18\r \x01(\x03R\bgoodwill\x12\x1e\n" +
+	"\n" +
+	"consistent\x18\x0e \x01(\bR\n" +
+	"consistent\x12;\n" +
+	"\vreport_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"reportTime2\xda\a\n" +
 	"\rPointsService\x129\n" +
 	"\x04Earn\x12\x17.loyalty.v1.EarnRequest\x1a\x18.loyalty.v1.EarnResponse\x12?\n" +
 	"\x06Redeem\x12\x19.loyalty.v1.RedeemRequest\x1a\x1a.loyalty.v1.RedeemResponse\x12K\n" +
@@ -2011,9 +3165,14 @@ const file_loyalty_v1_points_proto_rawDesc = "" +
 	"\fReverseEntry\x12\x1f.loyalty.v1.ReverseEntryRequest\x1a .loyalty.v1.ReverseEntryResponse\x12K\n" +
 	"\n" +
 	"GetBalance\x12\x1d.loyalty.v1.GetBalanceRequest\x1a\x1e.loyalty.v1.GetBalanceResponse\x12Q\n" +
-	"\fListActivity\x12\x1f.loyalty.v1.ListActivityRequest\x1a .loyalty.v1.ListActivityResponse2b\n" +
+	"\fListActivity\x12\x1f.loyalty.v1.ListActivityRequest\x1a .loyalty.v1.ListActivityResponse\x12N\n" +
+	"\vRefundOrder\x12\x1e.loyalty.v1.RefundOrderRequest\x1a\x1f.loyalty.v1.RefundOrderResponse\x12E\n" +
+	"\bGetOrder\x12\x1b.loyalty.v1.GetOrderRequest\x1a\x1c.loyalty.v1.GetOrderResponse\x12E\n" +
+	"\bListLots\x12\x1b.loyalty.v1.ListLotsRequest\x1a\x1c.loyalty.v1.ListLotsResponse\x12T\n" +
+	"\rListEntryLots\x12 .loyalty.v1.ListEntryLotsRequest\x1a!.loyalty.v1.ListEntryLotsResponse2\xc7\x01\n" +
 	"\rLedgerService\x12Q\n" +
-	"\fVerifyLedger\x12\x1f.loyalty.v1.VerifyLedgerRequest\x1a .loyalty.v1.VerifyLedgerResponseB<Z:github.com/loyalty-engine/loyalty/api/loyalty/v1;loyaltyv1b\x06proto3"
+	"\fVerifyLedger\x12\x1f.loyalty.v1.VerifyLedgerRequest\x1a .loyalty.v1.VerifyLedgerResponse\x12c\n" +
+	"\x12GetLiabilityReport\x12%.loyalty.v1.GetLiabilityReportRequest\x1a&.loyalty.v1.GetLiabilityReportResponseB<Z:github.com/loyalty-engine/loyalty/api/loyalty/v1;loyaltyv1b\x06proto3"
 
 var (
 	file_loyalty_v1_points_proto_rawDescOnce sync.Once
@@ -2027,48 +3186,63 @@ func file_loyalty_v1_points_proto_rawDescGZIP() []byte {
 	return file_loyalty_v1_points_proto_rawDescData
 }
 
-var file_loyalty_v1_points_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_loyalty_v1_points_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_loyalty_v1_points_proto_goTypes = []any{
-	(*Posting)(nil),               // 0: loyalty.v1.Posting
-	(*Entry)(nil),                 // 1: loyalty.v1.Entry
-	(*Money)(nil),                 // 2: loyalty.v1.Money
-	(*EarnRequest)(nil),           // 3: loyalty.v1.EarnRequest
-	(*BreakdownLine)(nil),         // 4: loyalty.v1.BreakdownLine
-	(*EarnResponse)(nil),          // 5: loyalty.v1.EarnResponse
-	(*RedeemRequest)(nil),         // 6: loyalty.v1.RedeemRequest
-	(*RedeemResponse)(nil),        // 7: loyalty.v1.RedeemResponse
-	(*Hold)(nil),                  // 8: loyalty.v1.Hold
-	(*CreateHoldRequest)(nil),     // 9: loyalty.v1.CreateHoldRequest
-	(*CreateHoldResponse)(nil),    // 10: loyalty.v1.CreateHoldResponse
-	(*CaptureHoldRequest)(nil),    // 11: loyalty.v1.CaptureHoldRequest
-	(*CaptureHoldResponse)(nil),   // 12: loyalty.v1.CaptureHoldResponse
-	(*VoidHoldRequest)(nil),       // 13: loyalty.v1.VoidHoldRequest
-	(*VoidHoldResponse)(nil),      // 14: loyalty.v1.VoidHoldResponse
-	(*GetHoldRequest)(nil),        // 15: loyalty.v1.GetHoldRequest
-	(*GetHoldResponse)(nil),       // 16: loyalty.v1.GetHoldResponse
-	(*ReverseEntryRequest)(nil),   // 17: loyalty.v1.ReverseEntryRequest
-	(*ReverseEntryResponse)(nil),  // 18: loyalty.v1.ReverseEntryResponse
-	(*GetBalanceRequest)(nil),     // 19: loyalty.v1.GetBalanceRequest
-	(*ExpiringPoints)(nil),        // 20: loyalty.v1.ExpiringPoints
-	(*GetBalanceResponse)(nil),    // 21: loyalty.v1.GetBalanceResponse
-	(*ListActivityRequest)(nil),   // 22: loyalty.v1.ListActivityRequest
-	(*ListActivityResponse)(nil),  // 23: loyalty.v1.ListActivityResponse
-	(*VerifyLedgerRequest)(nil),   // 24: loyalty.v1.VerifyLedgerRequest
-	(*Discrepancy)(nil),           // 25: loyalty.v1.Discrepancy
-	(*VerifyLedgerResponse)(nil),  // 26: loyalty.v1.VerifyLedgerResponse
-	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 28: google.protobuf.Duration
+	(*Posting)(nil),                    // 0: loyalty.v1.Posting
+	(*Entry)(nil),                      // 1: loyalty.v1.Entry
+	(*Money)(nil),                      // 2: loyalty.v1.Money
+	(*EarnRequest)(nil),                // 3: loyalty.v1.EarnRequest
+	(*BreakdownLine)(nil),              // 4: loyalty.v1.BreakdownLine
+	(*EarnResponse)(nil),               // 5: loyalty.v1.EarnResponse
+	(*RedeemRequest)(nil),              // 6: loyalty.v1.RedeemRequest
+	(*RedeemResponse)(nil),             // 7: loyalty.v1.RedeemResponse
+	(*Hold)(nil),                       // 8: loyalty.v1.Hold
+	(*CreateHoldRequest)(nil),          // 9: loyalty.v1.CreateHoldRequest
+	(*CreateHoldResponse)(nil),         // 10: loyalty.v1.CreateHoldResponse
+	(*CaptureHoldRequest)(nil),         // 11: loyalty.v1.CaptureHoldRequest
+	(*CaptureHoldResponse)(nil),        // 12: loyalty.v1.CaptureHoldResponse
+	(*VoidHoldRequest)(nil),            // 13: loyalty.v1.VoidHoldRequest
+	(*VoidHoldResponse)(nil),           // 14: loyalty.v1.VoidHoldResponse
+	(*GetHoldRequest)(nil),             // 15: loyalty.v1.GetHoldRequest
+	(*GetHoldResponse)(nil),            // 16: loyalty.v1.GetHoldResponse
+	(*ReverseEntryRequest)(nil),        // 17: loyalty.v1.ReverseEntryRequest
+	(*ReverseEntryResponse)(nil),       // 18: loyalty.v1.ReverseEntryResponse
+	(*GetBalanceRequest)(nil),          // 19: loyalty.v1.GetBalanceRequest
+	(*ExpiringPoints)(nil),             // 20: loyalty.v1.ExpiringPoints
+	(*GetBalanceResponse)(nil),         // 21: loyalty.v1.GetBalanceResponse
+	(*ListActivityRequest)(nil),        // 22: loyalty.v1.ListActivityRequest
+	(*ListActivityResponse)(nil),       // 23: loyalty.v1.ListActivityResponse
+	(*Order)(nil),                      // 24: loyalty.v1.Order
+	(*RefundOrderRequest)(nil),         // 25: loyalty.v1.RefundOrderRequest
+	(*RefundOrderResponse)(nil),        // 26: loyalty.v1.RefundOrderResponse
+	(*GetOrderRequest)(nil),            // 27: loyalty.v1.GetOrderRequest
+	(*GetOrderResponse)(nil),           // 28: loyalty.v1.GetOrderResponse
+	(*Lot)(nil),                        // 29: loyalty.v1.Lot
+	(*ListLotsRequest)(nil),            // 30: loyalty.v1.ListLotsRequest
+	(*ListLotsResponse)(nil),           // 31: loyalty.v1.ListLotsResponse
+	(*LotMove)(nil),                    // 32: loyalty.v1.LotMove
+	(*ListEntryLotsRequest)(nil),       // 33: loyalty.v1.ListEntryLotsRequest
+	(*ListEntryLotsResponse)(nil),      // 34: loyalty.v1.ListEntryLotsResponse
+	(*VerifyLedgerRequest)(nil),        // 35: loyalty.v1.VerifyLedgerRequest
+	(*Discrepancy)(nil),                // 36: loyalty.v1.Discrepancy
+	(*VerifyLedgerResponse)(nil),       // 37: loyalty.v1.VerifyLedgerResponse
+	(*GetLiabilityReportRequest)(nil),  // 38: loyalty.v1.GetLiabilityReportRequest
+	(*MonthLiability)(nil),             // 39: loyalty.v1.MonthLiability
+	(*SystemAccountBalance)(nil),       // 40: loyalty.v1.SystemAccountBalance
+	(*GetLiabilityReportResponse)(nil), // 41: loyalty.v1.GetLiabilityReportResponse
+	(*timestamppb.Timestamp)(nil),      // 42: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 43: google.protobuf.Duration
 }
 var file_loyalty_v1_points_proto_depIdxs = []int32{
-	27, // 0: loyalty.v1.Entry.create_time:type_name -> google.protobuf.Timestamp
+	42, // 0: loyalty.v1.Entry.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 1: loyalty.v1.Entry.postings:type_name -> loyalty.v1.Posting
 	2,  // 2: loyalty.v1.EarnRequest.spend:type_name -> loyalty.v1.Money
 	1,  // 3: loyalty.v1.EarnResponse.entry:type_name -> loyalty.v1.Entry
 	4,  // 4: loyalty.v1.EarnResponse.breakdown:type_name -> loyalty.v1.BreakdownLine
 	1,  // 5: loyalty.v1.RedeemResponse.entry:type_name -> loyalty.v1.Entry
-	27, // 6: loyalty.v1.Hold.create_time:type_name -> google.protobuf.Timestamp
-	27, // 7: loyalty.v1.Hold.expire_time:type_name -> google.protobuf.Timestamp
-	28, // 8: loyalty.v1.CreateHoldRequest.ttl:type_name -> google.protobuf.Duration
+	42, // 6: loyalty.v1.Hold.create_time:type_name -> google.protobuf.Timestamp
+	42, // 7: loyalty.v1.Hold.expire_time:type_name -> google.protobuf.Timestamp
+	43, // 8: loyalty.v1.CreateHoldRequest.ttl:type_name -> google.protobuf.Duration
 	8,  // 9: loyalty.v1.CreateHoldResponse.hold:type_name -> loyalty.v1.Hold
 	1,  // 10: loyalty.v1.CreateHoldResponse.entry:type_name -> loyalty.v1.Entry
 	8,  // 11: loyalty.v1.CaptureHoldResponse.hold:type_name -> loyalty.v1.Hold
@@ -2077,40 +3251,61 @@ var file_loyalty_v1_points_proto_depIdxs = []int32{
 	1,  // 14: loyalty.v1.VoidHoldResponse.entry:type_name -> loyalty.v1.Entry
 	8,  // 15: loyalty.v1.GetHoldResponse.hold:type_name -> loyalty.v1.Hold
 	1,  // 16: loyalty.v1.ReverseEntryResponse.entry:type_name -> loyalty.v1.Entry
-	27, // 17: loyalty.v1.GetBalanceRequest.as_of_time:type_name -> google.protobuf.Timestamp
-	27, // 18: loyalty.v1.ExpiringPoints.expire_time:type_name -> google.protobuf.Timestamp
+	42, // 17: loyalty.v1.GetBalanceRequest.as_of_time:type_name -> google.protobuf.Timestamp
+	42, // 18: loyalty.v1.ExpiringPoints.expire_time:type_name -> google.protobuf.Timestamp
 	20, // 19: loyalty.v1.GetBalanceResponse.expiring:type_name -> loyalty.v1.ExpiringPoints
-	27, // 20: loyalty.v1.GetBalanceResponse.as_of_time:type_name -> google.protobuf.Timestamp
-	27, // 21: loyalty.v1.ListActivityRequest.start_time:type_name -> google.protobuf.Timestamp
-	27, // 22: loyalty.v1.ListActivityRequest.end_time:type_name -> google.protobuf.Timestamp
+	42, // 20: loyalty.v1.GetBalanceResponse.as_of_time:type_name -> google.protobuf.Timestamp
+	42, // 21: loyalty.v1.ListActivityRequest.start_time:type_name -> google.protobuf.Timestamp
+	42, // 22: loyalty.v1.ListActivityRequest.end_time:type_name -> google.protobuf.Timestamp
 	1,  // 23: loyalty.v1.ListActivityResponse.entries:type_name -> loyalty.v1.Entry
-	25, // 24: loyalty.v1.VerifyLedgerResponse.discrepancies:type_name -> loyalty.v1.Discrepancy
-	27, // 25: loyalty.v1.VerifyLedgerResponse.verify_time:type_name -> google.protobuf.Timestamp
-	3,  // 26: loyalty.v1.PointsService.Earn:input_type -> loyalty.v1.EarnRequest
-	6,  // 27: loyalty.v1.PointsService.Redeem:input_type -> loyalty.v1.RedeemRequest
-	9,  // 28: loyalty.v1.PointsService.CreateHold:input_type -> loyalty.v1.CreateHoldRequest
-	11, // 29: loyalty.v1.PointsService.CaptureHold:input_type -> loyalty.v1.CaptureHoldRequest
-	13, // 30: loyalty.v1.PointsService.VoidHold:input_type -> loyalty.v1.VoidHoldRequest
-	15, // 31: loyalty.v1.PointsService.GetHold:input_type -> loyalty.v1.GetHoldRequest
-	17, // 32: loyalty.v1.PointsService.ReverseEntry:input_type -> loyalty.v1.ReverseEntryRequest
-	19, // 33: loyalty.v1.PointsService.GetBalance:input_type -> loyalty.v1.GetBalanceRequest
-	22, // 34: loyalty.v1.PointsService.ListActivity:input_type -> loyalty.v1.ListActivityRequest
-	24, // 35: loyalty.v1.LedgerService.VerifyLedger:input_type -> loyalty.v1.VerifyLedgerRequest
-	5,  // 36: loyalty.v1.PointsService.Earn:output_type -> loyalty.v1.EarnResponse
-	7,  // 37: loyalty.v1.PointsService.Redeem:output_type -> loyalty.v1.RedeemResponse
-	10, // 38: loyalty.v1.PointsService.CreateHold:output_type -> loyalty.v1.CreateHoldResponse
-	12, // 39: loyalty.v1.PointsService.CaptureHold:output_type -> loyalty.v1.CaptureHoldResponse
-	14, // 40: loyalty.v1.PointsService.VoidHold:output_type -> loyalty.v1.VoidHoldResponse
-	16, // 41: loyalty.v1.PointsService.GetHold:output_type -> loyalty.v1.GetHoldResponse
-	18, // 42: loyalty.v1.PointsService.ReverseEntry:output_type -> loyalty.v1.ReverseEntryResponse
-	21, // 43: loyalty.v1.PointsService.GetBalance:output_type -> loyalty.v1.GetBalanceResponse
-	23, // 44: loyalty.v1.PointsService.ListActivity:output_type -> loyalty.v1.ListActivityResponse
-	26, // 45: loyalty.v1.LedgerService.VerifyLedger:output_type -> loyalty.v1.VerifyLedgerResponse
-	36, // [36:46] is the sub-list for method output_type
-	26, // [26:36] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	2,  // 24: loyalty.v1.Order.spend:type_name -> loyalty.v1.Money
+	24, // 25: loyalty.v1.RefundOrderResponse.order:type_name -> loyalty.v1.Order
+	1,  // 26: loyalty.v1.RefundOrderResponse.entries:type_name -> loyalty.v1.Entry
+	24, // 27: loyalty.v1.GetOrderResponse.order:type_name -> loyalty.v1.Order
+	42, // 28: loyalty.v1.Lot.expire_time:type_name -> google.protobuf.Timestamp
+	42, // 29: loyalty.v1.Lot.create_time:type_name -> google.protobuf.Timestamp
+	29, // 30: loyalty.v1.ListLotsResponse.lots:type_name -> loyalty.v1.Lot
+	32, // 31: loyalty.v1.ListEntryLotsResponse.moves:type_name -> loyalty.v1.LotMove
+	36, // 32: loyalty.v1.VerifyLedgerResponse.discrepancies:type_name -> loyalty.v1.Discrepancy
+	42, // 33: loyalty.v1.VerifyLedgerResponse.verify_time:type_name -> google.protobuf.Timestamp
+	39, // 34: loyalty.v1.GetLiabilityReportResponse.by_expiry_month:type_name -> loyalty.v1.MonthLiability
+	40, // 35: loyalty.v1.GetLiabilityReportResponse.system_accounts:type_name -> loyalty.v1.SystemAccountBalance
+	42, // 36: loyalty.v1.GetLiabilityReportResponse.report_time:type_name -> google.protobuf.Timestamp
+	3,  // 37: loyalty.v1.PointsService.Earn:input_type -> loyalty.v1.EarnRequest
+	6,  // 38: loyalty.v1.PointsService.Redeem:input_type -> loyalty.v1.RedeemRequest
+	9,  // 39: loyalty.v1.PointsService.CreateHold:input_type -> loyalty.v1.CreateHoldRequest
+	11, // 40: loyalty.v1.PointsService.CaptureHold:input_type -> loyalty.v1.CaptureHoldRequest
+	13, // 41: loyalty.v1.PointsService.VoidHold:input_type -> loyalty.v1.VoidHoldRequest
+	15, // 42: loyalty.v1.PointsService.GetHold:input_type -> loyalty.v1.GetHoldRequest
+	17, // 43: loyalty.v1.PointsService.ReverseEntry:input_type -> loyalty.v1.ReverseEntryRequest
+	19, // 44: loyalty.v1.PointsService.GetBalance:input_type -> loyalty.v1.GetBalanceRequest
+	22, // 45: loyalty.v1.PointsService.ListActivity:input_type -> loyalty.v1.ListActivityRequest
+	25, // 46: loyalty.v1.PointsService.RefundOrder:input_type -> loyalty.v1.RefundOrderRequest
+	27, // 47: loyalty.v1.PointsService.GetOrder:input_type -> loyalty.v1.GetOrderRequest
+	30, // 48: loyalty.v1.PointsService.ListLots:input_type -> loyalty.v1.ListLotsRequest
+	33, // 49: loyalty.v1.PointsService.ListEntryLots:input_type -> loyalty.v1.ListEntryLotsRequest
+	35, // 50: loyalty.v1.LedgerService.VerifyLedger:input_type -> loyalty.v1.VerifyLedgerRequest
+	38, // 51: loyalty.v1.LedgerService.GetLiabilityReport:input_type -> loyalty.v1.GetLiabilityReportRequest
+	5,  // 52: loyalty.v1.PointsService.Earn:output_type -> loyalty.v1.EarnResponse
+	7,  // 53: loyalty.v1.PointsService.Redeem:output_type -> loyalty.v1.RedeemResponse
+	10, // 54: loyalty.v1.PointsService.CreateHold:output_type -> loyalty.v1.CreateHoldResponse
+	12, // 55: loyalty.v1.PointsService.CaptureHold:output_type -> loyalty.v1.CaptureHoldResponse
+	14, // 56: loyalty.v1.PointsService.VoidHold:output_type -> loyalty.v1.VoidHoldResponse
+	16, // 57: loyalty.v1.PointsService.GetHold:output_type -> loyalty.v1.GetHoldResponse
+	18, // 58: loyalty.v1.PointsService.ReverseEntry:output_type -> loyalty.v1.ReverseEntryResponse
+	21, // 59: loyalty.v1.PointsService.GetBalance:output_type -> loyalty.v1.GetBalanceResponse
+	23, // 60: loyalty.v1.PointsService.ListActivity:output_type -> loyalty.v1.ListActivityResponse
+	26, // 61: loyalty.v1.PointsService.RefundOrder:output_type -> loyalty.v1.RefundOrderResponse
+	28, // 62: loyalty.v1.PointsService.GetOrder:output_type -> loyalty.v1.GetOrderResponse
+	31, // 63: loyalty.v1.PointsService.ListLots:output_type -> loyalty.v1.ListLotsResponse
+	34, // 64: loyalty.v1.PointsService.ListEntryLots:output_type -> loyalty.v1.ListEntryLotsResponse
+	37, // 65: loyalty.v1.LedgerService.VerifyLedger:output_type -> loyalty.v1.VerifyLedgerResponse
+	41, // 66: loyalty.v1.LedgerService.GetLiabilityReport:output_type -> loyalty.v1.GetLiabilityReportResponse
+	52, // [52:67] is the sub-list for method output_type
+	37, // [37:52] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_loyalty_v1_points_proto_init() }
@@ -2118,13 +3313,14 @@ func file_loyalty_v1_points_proto_init() {
 	if File_loyalty_v1_points_proto != nil {
 		return
 	}
+	file_loyalty_v1_points_proto_msgTypes[25].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_loyalty_v1_points_proto_rawDesc), len(file_loyalty_v1_points_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   27,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -19,15 +19,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PointsService_Earn_FullMethodName         = "/loyalty.v1.PointsService/Earn"
-	PointsService_Redeem_FullMethodName       = "/loyalty.v1.PointsService/Redeem"
-	PointsService_CreateHold_FullMethodName   = "/loyalty.v1.PointsService/CreateHold"
-	PointsService_CaptureHold_FullMethodName  = "/loyalty.v1.PointsService/CaptureHold"
-	PointsService_VoidHold_FullMethodName     = "/loyalty.v1.PointsService/VoidHold"
-	PointsService_GetHold_FullMethodName      = "/loyalty.v1.PointsService/GetHold"
-	PointsService_ReverseEntry_FullMethodName = "/loyalty.v1.PointsService/ReverseEntry"
-	PointsService_GetBalance_FullMethodName   = "/loyalty.v1.PointsService/GetBalance"
-	PointsService_ListActivity_FullMethodName = "/loyalty.v1.PointsService/ListActivity"
+	PointsService_Earn_FullMethodName          = "/loyalty.v1.PointsService/Earn"
+	PointsService_Redeem_FullMethodName        = "/loyalty.v1.PointsService/Redeem"
+	PointsService_CreateHold_FullMethodName    = "/loyalty.v1.PointsService/CreateHold"
+	PointsService_CaptureHold_FullMethodName   = "/loyalty.v1.PointsService/CaptureHold"
+	PointsService_VoidHold_FullMethodName      = "/loyalty.v1.PointsService/VoidHold"
+	PointsService_GetHold_FullMethodName       = "/loyalty.v1.PointsService/GetHold"
+	PointsService_ReverseEntry_FullMethodName  = "/loyalty.v1.PointsService/ReverseEntry"
+	PointsService_GetBalance_FullMethodName    = "/loyalty.v1.PointsService/GetBalance"
+	PointsService_ListActivity_FullMethodName  = "/loyalty.v1.PointsService/ListActivity"
+	PointsService_RefundOrder_FullMethodName   = "/loyalty.v1.PointsService/RefundOrder"
+	PointsService_GetOrder_FullMethodName      = "/loyalty.v1.PointsService/GetOrder"
+	PointsService_ListLots_FullMethodName      = "/loyalty.v1.PointsService/ListLots"
+	PointsService_ListEntryLots_FullMethodName = "/loyalty.v1.PointsService/ListEntryLots"
 )
 
 // PointsServiceClient is the client API for PointsService service.
@@ -58,6 +62,23 @@ type PointsServiceClient interface {
 	GetBalance(ctx context.Context, in *GetBalanceRequest, opts ...grpc.CallOption) (*GetBalanceResponse, error)
 	// ListActivity is the member's statement, newest first, with running balances.
 	ListActivity(ctx context.Context, in *ListActivityRequest, opts ...grpc.CallOption) (*ListActivityResponse, error)
+	// RefundOrder refunds a member's order, in full or in part. It takes back the
+	// points the order earned, pro rata to the refunded share of its spend: voided from
+	// pending while the return window runs, clawed back from available after it (into a
+	// negative balance if the member already spent them; later earnings repay the debt
+	// first). It gives back, in the same share, the points redeemed on the order.
+	// Refunds of an order never add up to more than its spend: more is refused with
+	// FAILED_PRECONDITION (reason REFUND_EXCEEDS_ORDER) and changes nothing. An order
+	// the member earned or redeemed nothing on is NOT_FOUND (reason ORDER_NOT_FOUND).
+	RefundOrder(ctx context.Context, in *RefundOrderRequest, opts ...grpc.CallOption) (*RefundOrderResponse, error)
+	// GetOrder returns what a member's order earned and how much of it was refunded.
+	// An order the member only redeemed on is NOT_FOUND until it is first refunded.
+	GetOrder(ctx context.Context, in *GetOrderRequest, opts ...grpc.CallOption) (*GetOrderResponse, error)
+	// ListLots lists a member's lots: the points credited together, with their expiry
+	// and what is left of them.
+	ListLots(ctx context.Context, in *ListLotsRequest, opts ...grpc.CallOption) (*ListLotsResponse, error)
+	// ListEntryLots lists the lots an entry consumed (negative) or gave back (positive).
+	ListEntryLots(ctx context.Context, in *ListEntryLotsRequest, opts ...grpc.CallOption) (*ListEntryLotsResponse, error)
 }
 
 type pointsServiceClient struct {
@@ -158,6 +179,46 @@ func (c *pointsServiceClient) ListActivity(ctx context.Context, in *ListActivity
 	return out, nil
 }
 
+func (c *pointsServiceClient) RefundOrder(ctx context.Context, in *RefundOrderRequest, opts ...grpc.CallOption) (*RefundOrderResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RefundOrderResponse)
+	err := c.cc.Invoke(ctx, PointsService_RefundOrder_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pointsServiceClient) GetOrder(ctx context.Context, in *GetOrderRequest, opts ...grpc.CallOption) (*GetOrderResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetOrderResponse)
+	err := c.cc.Invoke(ctx, PointsService_GetOrder_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pointsServiceClient) ListLots(ctx context.Context, in *ListLotsRequest, opts ...grpc.CallOption) (*ListLotsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListLotsResponse)
+	err := c.cc.Invoke(ctx, PointsService_ListLots_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *pointsServiceClient) ListEntryLots(ctx context.Context, in *ListEntryLotsRequest, opts ...grpc.CallOption) (*ListEntryLotsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListEntryLotsResponse)
+	err := c.cc.Invoke(ctx, PointsService_ListEntryLots_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PointsServiceServer is the server API for PointsService service.
 // All implementations must embed UnimplementedPointsServiceServer
 // for forward compatibility.
@@ -186,6 +247,23 @@ type PointsServiceServer interface {
 	GetBalance(context.Context, *GetBalanceRequest) (*GetBalanceResponse, error)
 	// ListActivity is the member's statement, newest first, with running balances.
 	ListActivity(context.Context, *ListActivityRequest) (*ListActivityResponse, error)
+	// RefundOrder refunds a member's order, in full or in part. It takes back the
+	// points the order earned, pro rata to the refunded share of its spend: voided from
+	// pending while the return window runs, clawed back from available after it (into a
+	// negative balance if the member already spent them; later earnings repay the debt
+	// first). It gives back, in the same share, the points redeemed on the order.
+	// Refunds of an order never add up to more than its spend: more is refused with
+	// FAILED_PRECONDITION (reason REFUND_EXCEEDS_ORDER) and changes nothing. An order
+	// the member earned or redeemed nothing on is NOT_FOUND (reason ORDER_NOT_FOUND).
+	RefundOrder(context.Context, *RefundOrderRequest) (*RefundOrderResponse, error)
+	// GetOrder returns what a member's order earned and how much of it was refunded.
+	// An order the member only redeemed on is NOT_FOUND until it is first refunded.
+	GetOrder(context.Context, *GetOrderRequest) (*GetOrderResponse, error)
+	// ListLots lists a member's lots: the points credited together, with their expiry
+	// and what is left of them.
+	ListLots(context.Context, *ListLotsRequest) (*ListLotsResponse, error)
+	// ListEntryLots lists the lots an entry consumed (negative) or gave back (positive).
+	ListEntryLots(context.Context, *ListEntryLotsRequest) (*ListEntryLotsResponse, error)
 	mustEmbedUnimplementedPointsServiceServer()
 }
 
@@ -222,6 +300,18 @@ func (UnimplementedPointsServiceServer) GetBalance(context.Context, *GetBalanceR
 }
 func (UnimplementedPointsServiceServer) ListActivity(context.Context, *ListActivityRequest) (*ListActivityResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListActivity not implemented")
+}
+func (UnimplementedPointsServiceServer) RefundOrder(context.Context, *RefundOrderRequest) (*RefundOrderResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RefundOrder not implemented")
+}
+func (UnimplementedPointsServiceServer) GetOrder(context.Context, *GetOrderRequest) (*GetOrderResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetOrder not implemented")
+}
+func (UnimplementedPointsServiceServer) ListLots(context.Context, *ListLotsRequest) (*ListLotsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListLots not implemented")
+}
+func (UnimplementedPointsServiceServer) ListEntryLots(context.Context, *ListEntryLotsRequest) (*ListEntryLotsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListEntryLots not implemented")
 }
 func (UnimplementedPointsServiceServer) mustEmbedUnimplementedPointsServiceServer() {}
 func (UnimplementedPointsServiceServer) testEmbeddedByValue()                       {}
@@ -406,6 +496,78 @@ func _PointsService_ListActivity_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PointsService_RefundOrder_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RefundOrderRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PointsServiceServer).RefundOrder(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PointsService_RefundOrder_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PointsServiceServer).RefundOrder(ctx, req.(*RefundOrderRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PointsService_GetOrder_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetOrderRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PointsServiceServer).GetOrder(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PointsService_GetOrder_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PointsServiceServer).GetOrder(ctx, req.(*GetOrderRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PointsService_ListLots_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListLotsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PointsServiceServer).ListLots(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PointsService_ListLots_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PointsServiceServer).ListLots(ctx, req.(*ListLotsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PointsService_ListEntryLots_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEntryLotsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PointsServiceServer).ListEntryLots(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PointsService_ListEntryLots_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PointsServiceServer).ListEntryLots(ctx, req.(*ListEntryLotsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PointsService_ServiceDesc is the grpc.ServiceDesc for PointsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -449,13 +611,30 @@ var PointsService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "ListActivity",
 			Handler:    _PointsService_ListActivity_Handler,
 		},
+		{
+			MethodName: "RefundOrder",
+			Handler:    _PointsService_RefundOrder_Handler,
+		},
+		{
+			MethodName: "GetOrder",
+			Handler:    _PointsService_GetOrder_Handler,
+		},
+		{
+			MethodName: "ListLots",
+			Handler:    _PointsService_ListLots_Handler,
+		},
+		{
+			MethodName: "ListEntryLots",
+			Handler:    _PointsService_ListEntryLots_Handler,
+		},
 	},
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "loyalty/v1/points.proto",
 }
 
 const (
-	LedgerService_VerifyLedger_FullMethodName = "/loyalty.v1.LedgerService/VerifyLedger"
+	LedgerService_VerifyLedger_FullMethodName       = "/loyalty.v1.LedgerService/VerifyLedger"
+	LedgerService_GetLiabilityReport_FullMethodName = "/loyalty.v1.LedgerService/GetLiabilityReport"
 )
 
 // LedgerServiceClient is the client API for LedgerService service.
@@ -467,6 +646,9 @@ type LedgerServiceClient interface {
 	// VerifyLedger proves the books: every entry sums to zero, every cached balance
 	// equals the sum of its postings, no balance is below what the rules allow.
 	VerifyLedger(ctx context.Context, in *VerifyLedgerRequest, opts ...grpc.CallOption) (*VerifyLedgerResponse, error)
+	// GetLiabilityReport is what the program owes its members in points, by expiry
+	// month, and where the points it issued went, on one consistent snapshot.
+	GetLiabilityReport(ctx context.Context, in *GetLiabilityReportRequest, opts ...grpc.CallOption) (*GetLiabilityReportResponse, error)
 }
 
 type ledgerServiceClient struct {
@@ -487,6 +669,16 @@ func (c *ledgerServiceClient) VerifyLedger(ctx context.Context, in *VerifyLedger
 	return out, nil
 }
 
+func (c *ledgerServiceClient) GetLiabilityReport(ctx context.Context, in *GetLiabilityReportRequest, opts ...grpc.CallOption) (*GetLiabilityReportResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetLiabilityReportResponse)
+	err := c.cc.Invoke(ctx, LedgerService_GetLiabilityReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LedgerServiceServer is the server API for LedgerService service.
 // All implementations must embed UnimplementedLedgerServiceServer
 // for forward compatibility.
@@ -496,6 +688,9 @@ type LedgerServiceServer interface {
 	// VerifyLedger proves the books: every entry sums to zero, every cached balance
 	// equals the sum of its postings, no balance is below what the rules allow.
 	VerifyLedger(context.Context, *VerifyLedgerRequest) (*VerifyLedgerResponse, error)
+	// GetLiabilityReport is what the program owes its members in points, by expiry
+	// month, and where the points it issued went, on one consistent snapshot.
+	GetLiabilityReport(context.Context, *GetLiabilityReportRequest) (*GetLiabilityReportResponse, error)
 	mustEmbedUnimplementedLedgerServiceServer()
 }
 
@@ -508,6 +703,9 @@ type UnimplementedLedgerServiceServer struct{}
 
 func (UnimplementedLedgerServiceServer) VerifyLedger(context.Context, *VerifyLedgerRequest) (*VerifyLedgerResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method VerifyLedger not implemented")
+}
+func (UnimplementedLedgerServiceServer) GetLiabilityReport(context.Context, *GetLiabilityReportRequest) (*GetLiabilityReportResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetLiabilityReport not implemented")
 }
 func (UnimplementedLedgerServiceServer) mustEmbedUnimplementedLedgerServiceServer() {}
 func (UnimplementedLedgerServiceServer) testEmbeddedByValue()                       {}
@@ -548,6 +746,24 @@ func _LedgerService_VerifyLedger_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LedgerService_GetLiabilityReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetLiabilityReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LedgerServiceServer).GetLiabilityReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LedgerService_GetLiabilityReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LedgerServiceServer).GetLiabilityReport(ctx, req.(*GetLiabilityReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // LedgerService_ServiceDesc is the grpc.ServiceDesc for LedgerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -558,6 +774,10 @@ var LedgerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "VerifyLedger",
 			Handler:    _LedgerService_VerifyLedger_Handler,
+		},
+		{
+			MethodName: "GetLiabilityReport",
+			Handler:    _LedgerService_GetLiabilityReport_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
