@@ -25,8 +25,9 @@ type Liability struct {
 	Outstanding   int64
 	MembersInDebt int64
 	// ByExpiryMonth splits available points (open lots) and pending points (the
-	// lots they open when released) by the month they expire in. Held points have
-	// left their lots and are not in it.
+	// lots they open when released) by the month they expire in: the last month in
+	// which they can be used (points expiring at 00:00 on 1 January 2028 are in
+	// "2027-12"). Held points have left their lots and are not in it.
 	ByExpiryMonth []MonthLiability
 	// SystemAccounts are the balances of the program's accounts: issued (negative:
 	// what was issued), redeemed, breakage, goodwill by reason.
@@ -40,7 +41,8 @@ type Liability struct {
 	Time       time.Time
 }
 
-// MonthLiability is the points expiring in one month ("2027-12").
+// MonthLiability is the points expiring in one month ("2027-12": usable until the
+// end of December 2027).
 type MonthLiability struct {
 	Month     string
 	Available int64

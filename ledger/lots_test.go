@@ -329,7 +329,7 @@ func TestLiabilityByExpiryMonthAgreesWithTheBooks(t *testing.T) {
 	ctx := context.Background()
 	clock.t = time.Date(2026, 12, 31, 18, 0, 0, 0, time.UTC) // 2027-01-01 02:00 in Shanghai
 	setProgram(t, svc, func(p *ledger.Program) { p.TimeZone = "Asia/Shanghai" })
-	mustEarn(t, svc, "a", "e", 300)     // expires 2029-01-01 00:00 Shanghai: month 2029-01
+	mustEarn(t, svc, "a", "e", 300)     // expires 2029-01-01 00:00 Shanghai: month 2028-12
 	earnOrder(t, svc, "b", "o1", 20000) // 200 pending, same expiry
 	if _, err := svc.CreateHold(ctx, actor, ledger.CreateHold{MemberID: "a", RequestID: "h", Points: 50}); err != nil {
 		t.Fatal(err)
@@ -376,10 +376,10 @@ func TestLiabilityByExpiryMonthAgreesWithTheBooks(t *testing.T) {
 	for _, m := range l.ByExpiryMonth {
 		months[m.Month] = m
 	}
-	// a's 250 left of 300 and b's 200 pending expire on 2029-01-01 Shanghai time;
-	// c's goodwill too (end of the year after 2027).
-	if got := months["2029-01"]; got.Available != 250+c || got.Pending != 200 || len(months) != 1 {
-		t.Fatalf("by month %+v, want 2029-01 with %d available and 200 pending only", l.ByExpiryMonth, 250+c)
+	// a's 250 left of 300 and b's 200 pending expire at the end of 2028, Shanghai
+	// time; c's goodwill too (end of the year after 2027).
+	if got := months["2028-12"]; got.Available != 250+c || got.Pending != 200 || len(months) != 1 {
+		t.Fatalf("by month %+v, want 2028-12 with %d available and 200 pending only", l.ByExpiryMonth, 250+c)
 	}
 	if l.Goodwill != 40 || l.Issued != 300+200+25+10-10 || l.Expired != 15 || l.Redeemed != 10 || c != 40 {
 		t.Fatalf("system totals issued %d redeemed %d expired %d goodwill %d", l.Issued, l.Redeemed, l.Expired, l.Goodwill)

@@ -157,6 +157,8 @@ func (s *Service) refund(ctx context.Context, tx pgx.Tx, actor Actor, cmd Refund
 		MemberID: o.MemberID, RequestID: cmd.RequestID, OrderID: o.OrderID, Fingerprint: fp, AmountMinor: res.AmountMinor,
 		PointsVoided: res.PointsVoided, PointsClawedBack: res.PointsClawedBack, PointsReturned: res.PointsReturned,
 		TakeEntryID: optionalID(take.entry.ID), ReturnEntryID: optionalID(ret.ID),
+		OrderRefundedMinor: o.RefundedMinor, OrderFullyRefunded: o.FullyRefunded,
+		OrderPointsTakenBack: o.PointsTakenBack, OrderPointsReturned: o.PointsReturned,
 	}); err != nil {
 		return RefundResult{}, fmt.Errorf("record refund: %w", err)
 	}
@@ -303,6 +305,9 @@ func (s *Service) storedRefund(ctx context.Context, tx pgx.Tx, cmd Refund, fp []
 	}
 	res := RefundResult{Order: toOrder(order), AmountMinor: row.AmountMinor, PointsVoided: row.PointsVoided,
 		PointsClawedBack: row.PointsClawedBack, PointsReturned: row.PointsReturned}
+	// The order as this refund left it, not as later refunds did.
+	res.Order.RefundedMinor, res.Order.FullyRefunded = row.OrderRefundedMinor, row.OrderFullyRefunded
+	res.Order.PointsTakenBack, res.Order.PointsReturned = row.OrderPointsTakenBack, row.OrderPointsReturned
 	for _, id := range []*int64{row.TakeEntryID, row.ReturnEntryID} {
 		if id == nil {
 			continue

@@ -239,3 +239,45 @@ func TestRacingRefundsNeverExceedTheOrder(t *testing.T) {
 	}
 	mustVerify(t, svc)
 }
+
+// A redemption whose points a refund gave back cannot be reversed as well (that
+// would give them back twice); one reversed first is left out of the refund.
+func TestRefundAndReversalNeverBothUndoARedemption(t *testing.T) {
+	svc, _ := newLedger(t, "m")
+	ctx := context.Background()
+	mustEarn(t, svc, "m", "welcome", 500)
+	r1, err := svc.Redeem(ctx, actor, ledger.Redeem{MemberID: "m", RequestID: "r1", Points: 200, OrderID: "o1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refund(t, svc, "m", "o1", "refund-o1", 0)
+	if _, err := svc.Reverse(ctx, actor, ledger.Reverse{EntryID: r1.ID, RequestID: "rev1", Reason: "x"}); !errors.Is(err, ledger.ErrNotReversible) {
+		t.Fatalf("reversing a redemption its refund gave back: %v, want NOT_REVERSIBLE", err)
+	}
+	r2, err := svc.Redeem(ctx, actor, ledger.Redeem{MemberID: "m", RequestID: "r2", Points: 100, OrderID: "o2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Reverse(ctx, actor, ledger.Reverse{EntryID: r2.ID, RequestID: "rev2", Reason: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if res := refund(t, svc, "m", "o2", "refund-o2", 0); res.PointsReturned != 0 {
+		t.Fatalf("refund after the reversal gave back %d points again", res.PointsReturned)
+	}
+	if b := balanceOf(t, svc, "m"); b.Available != 500 {
+		t.Fatalf("balance %d, want the 500 earned", b.Available)
+	}
+	mustVerify(t, svc)
+}
+
+// A repeated refund answers the order as that refund left it, not as later ones did.
+func TestRepeatedRefundAnswersTheOrderAsItLeftIt(t *testing.T) {
+	svc, _ := newLedger(t, "m")
+	earnOrder(t, svc, "m", "o1", 10000)
+	first := refund(t, svc, "m", "o1", "a", 3000)
+	refund(t, svc, "m", "o1", "b", 3000)
+	again := refund(t, svc, "m", "o1", "a", 3000)
+	if again.Order != first.Order || first.Order.RefundedMinor != 3000 {
+		t.Fatalf("repeat answered order %+v, first answer was %+v", again.Order, first.Order)
+	}
+}

@@ -56,20 +56,11 @@ func (s *Service) Reverse(ctx context.Context, actor Actor, cmd Reverse) (Entry,
 		return Entry{}, err
 	}
 	var e Entry
-	if original.Kind == KindEarn && original.OrderID != "" {
-		// An order's earning: refunds of the order take back its points too, so
-		// the two are decided one after the other, under the order's lock.
-		e, err = s.postInTx(ctx, p, func(tx pgx.Tx) error {
-			order, err := s.q.LockOrder(ctx, tx, ledgerdb.LockOrderParams{MemberID: original.MemberID, OrderID: original.OrderID})
-			if err != nil {
-				return fmt.Errorf("lock order %q: %w", original.OrderID, err)
-			}
-			if order.PointsTakenBack > 0 {
-				return ErrNotReversible.With("order %q was refunded: its refunds already took back %d of entry %d's points",
-					original.OrderID, order.PointsTakenBack, original.ID)
-			}
-			return nil
-		})
+	if original.OrderID != "" {
+		// Refunds of the order take back its earning and give back its
+		// redemptions too, so a reversal and a refund are decided one after the
+		// other, under the order's lock, and never both undo the same points.
+		e, err = s.postInTx(ctx, p, func(tx pgx.Tx) error { return s.checkOrderNotRefunded(ctx, tx, original) })
 	} else {
 		e, err = s.post(ctx, p)
 	}
@@ -82,6 +73,30 @@ func (s *Service) Reverse(ctx context.Context, actor Actor, cmd Reverse) (Entry,
 		return Entry{}, ErrAlreadyReversed.With("entry %d is already reversed", original.ID)
 	}
 	return e, err
+}
+
+// checkOrderNotRefunded locks the order of an entry about to be reversed and
+// refuses if a refund already undid the entry's points: taken back an earning, or
+// given back a redemption.
+func (s *Service) checkOrderNotRefunded(ctx context.Context, tx pgx.Tx, original Entry) error {
+	key := ledgerdb.LockOrderParams{MemberID: original.MemberID, OrderID: original.OrderID}
+	// An order only redeemed on has no row until refunded; make one to lock.
+	if err := s.q.EnsureOrder(ctx, tx, ledgerdb.EnsureOrderParams(key)); err != nil {
+		return fmt.Errorf("record order %q: %w", original.OrderID, err)
+	}
+	order, err := s.q.LockOrder(ctx, tx, key)
+	if err != nil {
+		return fmt.Errorf("lock order %q: %w", original.OrderID, err)
+	}
+	switch {
+	case original.Kind == KindEarn && order.PointsTakenBack > 0:
+		return ErrNotReversible.With("order %q was refunded: its refunds already took back %d of entry %d's points",
+			original.OrderID, order.PointsTakenBack, original.ID)
+	case original.Kind != KindEarn && order.PointsReturned > 0:
+		return ErrNotReversible.With("order %q was refunded: its refunds already gave back %d points redeemed on it",
+			original.OrderID, order.PointsReturned)
+	}
+	return nil
 }
 
 // reversalLots settles which lots a reversal moves: points it gives back return to

@@ -28,6 +28,7 @@ type config struct {
 	PprofAddr       string
 	GroupCommit     int
 	CommitFlushers  int
+	TimeTravel      bool
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -60,6 +61,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.PprofAddr, "pprof-addr", env("LOYALTY_PPROF_ADDR", ""), "serve Go profiles (net/http/pprof) on this address; empty: off (LOYALTY_PPROF_ADDR)")
 	fs.IntVar(&c.GroupCommit, "group-commit", envInt("LOYALTY_GROUP_COMMIT", 64), "most entries committed together by group commit; 1 turns it off (LOYALTY_GROUP_COMMIT)")
 	fs.IntVar(&c.CommitFlushers, "commit-flushers", envInt("LOYALTY_COMMIT_FLUSHERS", 2), "group-commit batches in flight at once (LOYALTY_COMMIT_FLUSHERS)")
+	timeTravel := fs.String("time-travel", env("LOYALTY_TIME_TRAVEL", "auto"), "let an admin move business time forward (POST /v1/clock:advance): on, off, or auto = on with -demo only (LOYALTY_TIME_TRAVEL)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long in-flight calls may finish at shutdown")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -72,6 +74,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.GroupCommit < 1 || c.GroupCommit > 1000 || c.CommitFlushers < 1 || c.CommitFlushers > 64 {
 		return config{}, errors.New("group commit must be 1-1000 and commit flushers 1-64")
+	}
+	switch *timeTravel {
+	case "auto":
+		c.TimeTravel = c.Demo
+	case "on":
+		c.TimeTravel = true
+	case "off":
+	default:
+		return config{}, errors.New("time travel must be on, off or auto")
 	}
 	if c.MaxBodyBytes < 1024 {
 		return config{}, errors.New("max body bytes must be at least 1024")
@@ -93,7 +104,7 @@ func (c config) logAttrs() []any {
 		"httpAddr", c.HTTPAddr, "grpcAddr", c.GRPCAddr, "database", db, "adminKey", adminKey,
 		"demo", c.Demo, "logLevel", c.LogLevel.String(), "maxBodyBytes", c.MaxBodyBytes,
 		"maxDBConns", c.MaxDBConns, "shutdownTimeout", c.ShutdownTimeout, "pprofAddr", c.PprofAddr,
-		"groupCommit", c.GroupCommit, "commitFlushers", c.CommitFlushers,
+		"groupCommit", c.GroupCommit, "commitFlushers", c.CommitFlushers, "timeTravel", c.TimeTravel,
 	}
 }
 

@@ -86,7 +86,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	application, err := app.New(ctx, pool, log, app.Options{
 		AdminKey: adminKey, MaxBodyBytes: cfg.MaxBodyBytes, ShutdownTimeout: cfg.ShutdownTimeout,
-		GroupCommitBatch: cfg.GroupCommit, GroupCommitFlushers: cfg.CommitFlushers,
+		GroupCommitBatch: cfg.GroupCommit, GroupCommitFlushers: cfg.CommitFlushers, TimeTravel: cfg.TimeTravel,
 	})
 	if err != nil {
 		return err

@@ -40,13 +40,18 @@ type Env struct {
 	HTTP     *http.Client
 }
 
-// Start runs a server on a fresh database until the test ends.
-func Start(t testing.TB) *Env {
+// Start runs a server on a fresh database until the test ends; edits change the
+// server's options (time travel, say).
+func Start(t testing.TB, edits ...func(*app.Options)) *Env {
 	t.Helper()
 	pool := dbtest.NewPool(t)
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, pool, log, app.Options{AdminKey: AdminKey, ShutdownTimeout: 15 * time.Second})
+	opts := app.Options{AdminKey: AdminKey, ShutdownTimeout: 15 * time.Second}
+	for _, edit := range edits {
+		edit(&opts)
+	}
+	a, err := app.New(ctx, pool, log, opts)
 	if err != nil {
 		t.Fatalf("apitest: build app: %v", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/loyalty-engine/loyalty/access"
+	"github.com/loyalty-engine/loyalty/internal/businessclock"
 	"github.com/loyalty-engine/loyalty/internal/server"
 	"github.com/loyalty-engine/loyalty/ledger"
 )
@@ -23,6 +24,9 @@ type Options struct {
 	// (zero: the ledger's defaults; a batch of 1 commits every entry alone).
 	GroupCommitBatch    int
 	GroupCommitFlushers int
+	// TimeTravel runs business time on a clock an admin can move forward
+	// (POST /v1/clock:advance), for demos; off, business time is the wall clock.
+	TimeTravel bool
 }
 
 // App is the wired application.
@@ -30,21 +34,26 @@ type App struct {
 	Keys   *access.Service
 	Ledger *ledger.Service
 	Server *server.Server
+	// Clock is the movable business clock when TimeTravel is on, else nil.
+	Clock *businessclock.Clock
 }
 
 // New builds the services on the pool and the server in front of them.
 func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options) (*App, error) {
-	a := &App{
-		Keys:   access.NewService(pool),
-		Ledger: ledger.NewService(pool, ledgerOptions(opts)...),
+	a := &App{Keys: access.NewService(pool)}
+	lopts := ledgerOptions(opts)
+	if opts.TimeTravel {
+		a.Clock = &businessclock.Clock{}
+		lopts = append(lopts, ledger.WithClock(a.Clock))
 	}
+	a.Ledger = ledger.NewService(pool, lopts...)
 	if opts.AdminKey != "" {
 		if _, err := a.Keys.EnsureAdmin(ctx, opts.AdminKey); err != nil {
 			return nil, err
 		}
 	}
 	a.Server = server.New(server.Deps{
-		Pool: pool, Keys: a.Keys, Ledger: a.Ledger, Log: log,
+		Pool: pool, Keys: a.Keys, Ledger: a.Ledger, Log: log, Clock: a.Clock,
 		MaxBodyBytes: opts.MaxBodyBytes, ShutdownTimeout: opts.ShutdownTimeout,
 	})
 	return a, nil

@@ -49,6 +49,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 		loyaltyv1.RegisterLedgerServiceHandlerClient(ctx, gw, loyaltyv1.NewLedgerServiceClient(s.inproc)),
 		loyaltyv1.RegisterProgramServiceHandlerClient(ctx, gw, loyaltyv1.NewProgramServiceClient(s.inproc)),
 		loyaltyv1.RegisterGoodwillServiceHandlerClient(ctx, gw, loyaltyv1.NewGoodwillServiceClient(s.inproc)),
+		loyaltyv1.RegisterClockServiceHandlerClient(ctx, gw, loyaltyv1.NewClockServiceClient(s.inproc)),
 	} {
 		if err != nil {
 			return nil, fmt.Errorf("register gateway: %w", err)

@@ -51,6 +51,9 @@ var methodRoles = map[string][]access.Role{
 	loyaltyv1.ApiKeyService_CreateApiKey_FullMethodName: adminOnly,
 	loyaltyv1.ApiKeyService_RevokeApiKey_FullMethodName: adminOnly,
 	loyaltyv1.ApiKeyService_ListApiKeys_FullMethodName:  adminOnly,
+
+	loyaltyv1.ClockService_GetClock_FullMethodName:     everyone,
+	loyaltyv1.ClockService_AdvanceClock_FullMethodName: adminOnly,
 }
 
 // Allowed tells whether role may call the method.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/loyalty-engine/loyalty/access"
 	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
+	"github.com/loyalty-engine/loyalty/internal/businessclock"
 	"github.com/loyalty-engine/loyalty/ledger"
 )
 
@@ -30,6 +31,9 @@ type Deps struct {
 	Keys   *access.Service
 	Ledger *ledger.Service
 	Log    *slog.Logger
+	// Clock is the business clock an admin may move forward (time travel, for
+	// demos); nil: the wall clock, which cannot be moved.
+	Clock *businessclock.Clock
 	// MaxBodyBytes bounds REST request bodies and gRPC messages (default 1 MiB).
 	MaxBodyBytes int
 	// ShutdownTimeout bounds how long in-flight calls may finish (default 20 s).
@@ -88,6 +92,7 @@ func New(d Deps) *Server {
 		loyaltyv1.RegisterLedgerServiceServer(reg, &ledgerServer{ledger: d.Ledger})
 		loyaltyv1.RegisterProgramServiceServer(reg, &programServer{ledger: d.Ledger})
 		loyaltyv1.RegisterGoodwillServiceServer(reg, &goodwillServer{ledger: d.Ledger})
+		loyaltyv1.RegisterClockServiceServer(reg, &clockServer{clock: d.Clock})
 	}
 	metrics.InitializeMetrics(gs)
 	return &Server{deps: d, grpc: gs, inproc: inproc, registry: registry}

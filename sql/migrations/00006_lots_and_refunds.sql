@@ -180,6 +180,11 @@ CREATE TABLE refunds (
     points_returned    bigint      NOT NULL,
     take_entry_id      bigint      REFERENCES entries (entry_id),
     return_entry_id    bigint      REFERENCES entries (entry_id),
+    -- The order as this refund left it, so a repeat answers exactly the first result.
+    order_refunded_minor    bigint  NOT NULL,
+    order_fully_refunded    boolean NOT NULL,
+    order_points_taken_back bigint  NOT NULL,
+    order_points_returned   bigint  NOT NULL,
     create_time        timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (member_id, request_id)
 );

@@ -84,10 +84,11 @@ func (q *Queries) GetBalanceWithExpiring(ctx context.Context, db DBTX, arg GetBa
 const liabilityByExpiryMonth = `-- name: LiabilityByExpiryMonth :many
 SELECT month, sum(available)::bigint AS available, sum(pending)::bigint AS pending
 FROM (
-    SELECT to_char(expire_time AT TIME ZONE $1::text, 'YYYY-MM') AS month, remaining AS available, 0::bigint AS pending
+    SELECT to_char((expire_time - interval '1 microsecond') AT TIME ZONE $1::text, 'YYYY-MM') AS month,
+           remaining AS available, 0::bigint AS pending
     FROM lots WHERE remaining > 0
     UNION ALL
-    SELECT to_char(lot_expire_time AT TIME ZONE $1::text, 'YYYY-MM'), 0, points
+    SELECT to_char((lot_expire_time - interval '1 microsecond') AT TIME ZONE $1::text, 'YYYY-MM'), 0, points
     FROM pending_releases WHERE NOT released
 ) x
 GROUP BY month
@@ -102,6 +103,8 @@ type LiabilityByExpiryMonthRow struct {
 
 // Outstanding points by the month they expire in (in the given time zone): what is
 // left of open lots (available) and what pending earnings will open when released.
+// Points expiring at 00:00 on the 1st (the end of a month) belong to the month that
+// just ended, the last in which they can be used.
 func (q *Queries) LiabilityByExpiryMonth(ctx context.Context, db DBTX, timeZone string) ([]LiabilityByExpiryMonthRow, error) {
 	rows, err := db.Query(ctx, liabilityByExpiryMonth, timeZone)
 	if err != nil {

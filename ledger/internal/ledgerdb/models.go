@@ -161,17 +161,21 @@ type ProgramSetting struct {
 }
 
 type Refund struct {
-	MemberID         string
-	RequestID        string
-	OrderID          string
-	Fingerprint      []byte
-	AmountMinor      int64
-	PointsVoided     int64
-	PointsClawedBack int64
-	PointsReturned   int64
-	TakeEntryID      *int64
-	ReturnEntryID    *int64
-	CreateTime       time.Time
+	MemberID             string
+	RequestID            string
+	OrderID              string
+	Fingerprint          []byte
+	AmountMinor          int64
+	PointsVoided         int64
+	PointsClawedBack     int64
+	PointsReturned       int64
+	TakeEntryID          *int64
+	ReturnEntryID        *int64
+	OrderRefundedMinor   int64
+	OrderFullyRefunded   bool
+	OrderPointsTakenBack int64
+	OrderPointsReturned  int64
+	CreateTime           time.Time
 }
 
 type SystemBalance struct {

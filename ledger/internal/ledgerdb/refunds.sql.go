@@ -53,7 +53,7 @@ func (q *Queries) GetOrder(ctx context.Context, db DBTX, arg GetOrderParams) (Or
 }
 
 const getRefund = `-- name: GetRefund :one
-SELECT member_id, request_id, order_id, fingerprint, amount_minor, points_voided, points_clawed_back, points_returned, take_entry_id, return_entry_id, create_time FROM refunds WHERE member_id = $1 AND request_id = $2
+SELECT member_id, request_id, order_id, fingerprint, amount_minor, points_voided, points_clawed_back, points_returned, take_entry_id, return_entry_id, order_refunded_minor, order_fully_refunded, order_points_taken_back, order_points_returned, create_time FROM refunds WHERE member_id = $1 AND request_id = $2
 `
 
 type GetRefundParams struct {
@@ -75,6 +75,10 @@ func (q *Queries) GetRefund(ctx context.Context, db DBTX, arg GetRefundParams) (
 		&i.PointsReturned,
 		&i.TakeEntryID,
 		&i.ReturnEntryID,
+		&i.OrderRefundedMinor,
+		&i.OrderFullyRefunded,
+		&i.OrderPointsTakenBack,
+		&i.OrderPointsReturned,
 		&i.CreateTime,
 	)
 	return i, err
@@ -93,23 +97,29 @@ func (q *Queries) HoldEntryID(ctx context.Context, db DBTX, holdID *int64) (int6
 
 const insertRefund = `-- name: InsertRefund :one
 INSERT INTO refunds (member_id, request_id, order_id, fingerprint, amount_minor, points_voided, points_clawed_back,
-                     points_returned, take_entry_id, return_entry_id)
+                     points_returned, take_entry_id, return_entry_id, order_refunded_minor, order_fully_refunded,
+                     order_points_taken_back, order_points_returned)
 VALUES ($1, $2, $3, $4, $5, $6, $7,
-        $8, $9, $10)
-RETURNING member_id, request_id, order_id, fingerprint, amount_minor, points_voided, points_clawed_back, points_returned, take_entry_id, return_entry_id, create_time
+        $8, $9, $10, $11, $12,
+        $13, $14)
+RETURNING member_id, request_id, order_id, fingerprint, amount_minor, points_voided, points_clawed_back, points_returned, take_entry_id, return_entry_id, order_refunded_minor, order_fully_refunded, order_points_taken_back, order_points_returned, create_time
 `
 
 type InsertRefundParams struct {
-	MemberID         string
-	RequestID        string
-	OrderID          string
-	Fingerprint      []byte
-	AmountMinor      int64
-	PointsVoided     int64
-	PointsClawedBack int64
-	PointsReturned   int64
-	TakeEntryID      *int64
-	ReturnEntryID    *int64
+	MemberID             string
+	RequestID            string
+	OrderID              string
+	Fingerprint          []byte
+	AmountMinor          int64
+	PointsVoided         int64
+	PointsClawedBack     int64
+	PointsReturned       int64
+	TakeEntryID          *int64
+	ReturnEntryID        *int64
+	OrderRefundedMinor   int64
+	OrderFullyRefunded   bool
+	OrderPointsTakenBack int64
+	OrderPointsReturned  int64
 }
 
 func (q *Queries) InsertRefund(ctx context.Context, db DBTX, arg InsertRefundParams) (Refund, error) {
@@ -124,6 +134,10 @@ func (q *Queries) InsertRefund(ctx context.Context, db DBTX, arg InsertRefundPar
 		arg.PointsReturned,
 		arg.TakeEntryID,
 		arg.ReturnEntryID,
+		arg.OrderRefundedMinor,
+		arg.OrderFullyRefunded,
+		arg.OrderPointsTakenBack,
+		arg.OrderPointsReturned,
 	)
 	var i Refund
 	err := row.Scan(
@@ -137,6 +151,10 @@ func (q *Queries) InsertRefund(ctx context.Context, db DBTX, arg InsertRefundPar
 		&i.PointsReturned,
 		&i.TakeEntryID,
 		&i.ReturnEntryID,
+		&i.OrderRefundedMinor,
+		&i.OrderFullyRefunded,
+		&i.OrderPointsTakenBack,
+		&i.OrderPointsReturned,
 		&i.CreateTime,
 	)
 	return i, err
