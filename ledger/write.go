@@ -104,6 +104,16 @@ func (s *Service) appendAll(ctx context.Context, db ledgerdb.DBTX, plans []plan)
 		if params[i].RestoreFrom == nil {
 			params[i].RestoreFrom = []int64{}
 		}
+		// Where the lots are settled: a pending earning opens its lot on release;
+		// a plain credit opens one in the statement; anything else moving the
+		// available balance goes through ledger_settle_lots.
+		switch {
+		case !p.releaseTime.IsZero() || d.available == 0:
+		case d.available > 0 && len(p.restoreFrom) == 0:
+			params[i].LotInStatement = true
+		default:
+			params[i].LotInFunction = true
+		}
 	}
 	entries = make([]Entry, len(plans))
 	applied = make([]bool, len(plans))

@@ -35,6 +35,7 @@ type target struct {
 
 	memberIDs   []string
 	earnPaths   []string // /v1/members/bench-17:earn
+	redeemPaths []string // /v1/members/bench-17:redeem
 	balancePath []string // /v1/members/bench-17/balance
 	memberPath  []string // /v1/members/bench-17
 }
@@ -66,6 +67,7 @@ func newTarget(restBase, grpcAddr, key string, points int64, members, workers, g
 		esc := url.PathEscape(id)
 		t.memberIDs = append(t.memberIDs, id)
 		t.earnPaths = append(t.earnPaths, "/v1/members/"+esc+":earn")
+		t.redeemPaths = append(t.redeemPaths, "/v1/members/"+esc+":redeem")
 		t.balancePath = append(t.balancePath, "/v1/members/"+esc+"/balance")
 		t.memberPath = append(t.memberPath, "/v1/members/"+esc)
 	}
@@ -148,8 +150,18 @@ func (t *target) enroll(ctx context.Context, member int) (created bool, err erro
 	if err := json.Unmarshal(b, &resp); err != nil {
 		return false, fmt.Errorf("REST POST /v1/members: decode answer: %w", err)
 	}
+	// Every member starts with points to redeem (once: a repeat of the request
+	// answers the first result).
+	fund := []byte(`{"requestId":"lg-fund","points":"` + strconv.Itoa(fundPoints) + `"}`)
+	if _, err := t.rest(ctx, http.MethodPost, t.earnPaths[member], fund); err != nil {
+		return false, err
+	}
 	return resp.Created, nil
 }
+
+// fundPoints is what every bench member gets when enrolled, so that rest-redeem
+// never runs out.
+const fundPoints = 1000
 
 // call is one request of a scenario, sent by worker w.
 type call func(ctx context.Context, t *target, w *worker) error
@@ -173,6 +185,23 @@ var scenarios = map[string]call{
 			return grpcErr("Earn", err)
 		}
 		return nil
+	},
+	// An order's earning: a spend at the program's rate, pending through the return
+	// window, with the order recorded for refunds.
+	"rest-order-earn": func(ctx context.Context, t *target, w *worker) error {
+		m := w.member()
+		id := w.requestID()
+		body := []byte(`{"requestId":"` + id + `","orderId":"` + id + `","spend":{"amountMinor":"` +
+			strconv.FormatInt(t.points*100, 10) + `"}}`)
+		_, err := t.rest(ctx, http.MethodPost, t.earnPaths[m], body)
+		return err
+	},
+	// Redeems one point, consuming the member's lots earliest expiry first (run it
+	// after the earn scenarios, which give every member points).
+	"rest-redeem": func(ctx context.Context, t *target, w *worker) error {
+		body := []byte(`{"requestId":"` + w.requestID() + `","points":"1"}`)
+		_, err := t.rest(ctx, http.MethodPost, t.redeemPaths[w.member()], body)
+		return err
 	},
 	"rest-balance": func(ctx context.Context, t *target, w *worker) error {
 		_, err := t.rest(ctx, http.MethodGet, t.balancePath[w.member()], nil)
@@ -203,4 +232,4 @@ var scenarios = map[string]call{
 	},
 }
 
-var scenarioOrder = []string{"rest-earn", "grpc-earn", "rest-balance", "grpc-balance", "rest-member", "grpc-member"}
+var scenarioOrder = []string{"rest-earn", "grpc-earn", "rest-order-earn", "rest-redeem", "rest-balance", "grpc-balance", "rest-member", "grpc-member"}

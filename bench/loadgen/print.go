@@ -11,17 +11,17 @@ import (
 // printTable prints one row per scenario. With pgbenchTPS > 0 it adds the ratio of
 // each write scenario's ops/s to pgbench's tps (reads have no counterpart there).
 func printTable(w io.Writer, ss []summary, pgbenchTPS float64) {
-	fmt.Fprintf(w, "%-13s %9s %10s %10s %10s %10s %10s %7s", "scenario", "ops", "ops/s", "p50", "p90", "p99", "max", "errors")
+	fmt.Fprintf(w, "%-15s %9s %10s %10s %10s %10s %10s %7s", "scenario", "ops", "ops/s", "p50", "p90", "p99", "max", "errors")
 	if pgbenchTPS > 0 {
 		fmt.Fprintf(w, " %12s", "vs pgbench")
 	}
 	fmt.Fprintln(w)
 	for _, s := range ss {
-		fmt.Fprintf(w, "%-13s %9d %10.1f %10s %10s %10s %10s %7d", s.Name, s.Ops, s.OpsPerSec,
+		fmt.Fprintf(w, "%-15s %9d %10.1f %10s %10s %10s %10s %7d", s.Name, s.Ops, s.OpsPerSec,
 			fmtMs(s.P50Ms), fmtMs(s.P90Ms), fmtMs(s.P99Ms), fmtMs(s.MaxMs), s.Errors+s.WarmupErrors)
 		if pgbenchTPS > 0 {
 			ratio := "-"
-			if strings.HasSuffix(s.Name, "-earn") {
+			if strings.HasSuffix(s.Name, "-earn") || strings.HasSuffix(s.Name, "-redeem") {
 				ratio = fmt.Sprintf("%.2fx", s.OpsPerSec/pgbenchTPS)
 			}
 			fmt.Fprintf(w, " %12s", ratio)
@@ -106,7 +106,7 @@ func report(w io.Writer, path string, tps []float64) error {
 		res.RunID, c.Workers, c.Members, c.Warmup, c.Duration, c.GRPCConns)
 	printTable(w, res.Scenarios, mean)
 	if mean > 0 {
-		fmt.Fprintln(w, "\nvs pgbench = scenario ops/s / mean pgbench tps (earn scenarios only).")
+		fmt.Fprintln(w, "\nvs pgbench = scenario ops/s / mean pgbench tps (write scenarios only).")
 	}
 	printErrors(w, res.Scenarios)
 	return nil

@@ -18,7 +18,9 @@ CREATE TABLE lots (
     lot_id          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     member_id       text        NOT NULL,
     -- The entry that credited the points (NULL for lots opened by this migration).
-    entry_id        bigint      REFERENCES entries (entry_id),
+    -- No foreign keys here or in lot_moves: they would cost a lookup on every
+    -- earning and redemption, and entries are immutable and never deleted.
+    entry_id        bigint,
     -- The earning the points come from: the EARN entry of a released pending
     -- earning, otherwise the crediting entry itself. A reversal or refund of that
     -- earning consumes this lot first.
@@ -34,9 +36,9 @@ CREATE INDEX lots_due_idx ON lots (expire_time) WHERE remaining > 0;
 CREATE TABLE lot_moves (
     move_id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     member_id       text   NOT NULL,
-    lot_id          bigint NOT NULL REFERENCES lots (lot_id),
+    lot_id          bigint NOT NULL,
     -- The entry that moved the lot.
-    entry_id        bigint NOT NULL REFERENCES entries (entry_id),
+    entry_id        bigint NOT NULL,
     -- Consumption (points < 0): the consuming entry itself. Give-back (points > 0):
     -- the entry whose consumption is given back.
     source_entry_id bigint NOT NULL,
@@ -52,7 +54,9 @@ CREATE INDEX lot_moves_lot_idx ON lot_moves (lot_id);
 -- query in it takes a fresh snapshot (READ COMMITTED) and so sees every lot change
 -- committed by whoever held the lock before.
 --
--- A credit fills only what is above zero (the rest repays debt). It first gives
+-- A credit fills only what is above zero (the rest repays debt). (A plain credit,
+-- one giving nothing back, opens its lot in AppendEntry itself, with the same rule,
+-- without the cost of a function call.) It first gives
 -- back what the entries in p_restore consumed (latest expiry first), then opens a
 -- lot expiring at p_expire for the rest. A debit consumes open lots earliest expiry
 -- first, those of the earning p_prefer before any other. Returns the points moved.

@@ -20,13 +20,13 @@ var (
 const appendEntry = `-- name: AppendEntry :batchone
 WITH moved AS (
     UPDATE member_balances AS b
-    SET available = b.available + $1::bigint,
+    SET available = b.available + $2::bigint,
         pending   = b.pending + $7::bigint,
         held      = b.held + $8::bigint
     WHERE b.member_id = $9::text
       -- A credit always applies (even to a balance in debt); a debit only if it
       -- leaves the balance at zero or above, unless the plan allows debt.
-      AND (NOT $10::boolean OR $1::bigint >= 0 OR b.available + $1::bigint >= 0)
+      AND (NOT $10::boolean OR $2::bigint >= 0 OR b.available + $2::bigint >= 0)
     RETURNING b.member_id, b.available, b.pending, b.held
 ), entry AS (
     INSERT INTO entries (member_id, kind, accounts, amounts, available_after, pending_after, held_after,
@@ -42,31 +42,40 @@ WITH moved AS (
 ), pend AS (
     -- Pending earnings wait for their release (release_time set only for them).
     INSERT INTO pending_releases (entry_id, member_id, order_id, points, release_time, lot_expire_time)
-    SELECT entry.entry_id, entry.member_id, entry.order_id, $7::bigint, $2::timestamptz,
+    SELECT entry.entry_id, entry.member_id, entry.order_id, $7::bigint, $23::timestamptz,
            $3::timestamptz
     FROM entry
-    WHERE $2::timestamptz IS NOT NULL
+    WHERE $23::timestamptz IS NOT NULL
 ), ord AS (
     -- An order's earning (record_order set only for them), for refunds.
     INSERT INTO orders (member_id, order_id, earn_entry_id, spend_minor, currency, earned_points)
-    SELECT entry.member_id, entry.order_id, entry.entry_id, $23::bigint, $24::text,
-           $25::bigint
+    SELECT entry.member_id, entry.order_id, entry.entry_id, $24::bigint, $25::text,
+           $26::bigint
     FROM entry
-    WHERE $26::boolean
+    WHERE $27::boolean
     ON CONFLICT (member_id, order_id) DO UPDATE
         SET earn_entry_id = excluded.earn_entry_id, spend_minor = excluded.spend_minor,
             currency = excluded.currency, earned_points = excluded.earned_points
+), lot AS (
+    -- A plain credit (lot_in_statement) opens its lot here; only what is above
+    -- zero, the rest repays debt (the rule of ledger_settle_lots).
+    INSERT INTO lots (member_id, entry_id, origin_entry_id, points, remaining, expire_time)
+    SELECT entry.member_id, entry.entry_id, coalesce($4::bigint, entry.entry_id),
+           least($2::bigint, entry.available_after), least($2::bigint, entry.available_after),
+           $3::timestamptz
+    FROM entry
+    WHERE $28::boolean AND least($2::bigint, entry.available_after) > 0
 ), sys AS (
     INSERT INTO system_deltas (account, amount)
-    SELECT ($27::text[])[i], ($28::bigint[])[i]
-    FROM entry, generate_subscripts($27::text[], 1) AS i
+    SELECT ($29::text[])[i], ($30::bigint[])[i]
+    FROM entry, generate_subscripts($29::text[], 1) AS i
 )
 SELECT entry.entry_id, entry.member_id, entry.kind, entry.accounts, entry.amounts, entry.available_after, entry.pending_after, entry.held_after, entry.request_id, entry.fingerprint, entry.order_id, entry.hold_id, entry.reverses_entry_id, entry.memo, entry.actor_key_id, entry.create_time, entry.reason_code, entry.ticket_id,
-       ledger_settle_lots(entry.member_id, entry.entry_id, $1::bigint, entry.available_after,
-                          -- A pending earning opens its lot on release, not now.
-                          CASE WHEN $2::timestamptz IS NULL THEN $3::timestamptz END,
-                          $4::bigint, $5::bigint,
-                          $6::bigint[])::bigint AS lot_points
+       CASE WHEN $1::boolean THEN
+           ledger_settle_lots(entry.member_id, entry.entry_id, $2::bigint, entry.available_after,
+                              $3::timestamptz, $4::bigint,
+                              $5::bigint, $6::bigint[])
+       ELSE 0 END::bigint AS lot_points
 FROM entry
 `
 
@@ -77,8 +86,8 @@ type AppendEntryBatchResults struct {
 }
 
 type AppendEntryParams struct {
+	LotInFunction     bool
 	DAvailable        int64
-	ReleaseTime       *time.Time
 	LotExpireTime     *time.Time
 	LotOriginEntryID  *int64
 	PreferLotOrigin   *int64
@@ -99,10 +108,12 @@ type AppendEntryParams struct {
 	ActorKeyID        string
 	ReasonCode        *string
 	TicketID          *string
+	ReleaseTime       *time.Time
 	OrderSpendMinor   *int64
 	OrderCurrency     string
 	OrderEarnedPoints int64
 	RecordOrder       bool
+	LotInStatement    bool
 	SystemAccounts    []string
 	SystemAmounts     []int64
 }
@@ -133,7 +144,9 @@ type AppendEntryRow struct {
 // balances (refusing an overdraft under the row lock), insert the entry with its
 // running balances and the request's idempotency key, record an order's earning
 // and a pending earning's release, queue the system postings for the roll-up, and
-// settle the member's lots (ledger_settle_lots, which runs once the row is locked).
+// settle the member's lots: a plain credit opens its lot in the statement, any other
+// change of the available balance calls ledger_settle_lots, which runs once the
+// member's row is locked.
 // No row comes back when the member is unknown or the available balance would go
 // below zero (with check_available); a repeated (member, request id) fails on
 // entries_request_idx. Either way nothing is written.
@@ -141,8 +154,8 @@ func (q *Queries) AppendEntry(ctx context.Context, db DBTX, arg []AppendEntryPar
 	batch := &pgx.Batch{}
 	for _, a := range arg {
 		vals := []interface{}{
+			a.LotInFunction,
 			a.DAvailable,
-			a.ReleaseTime,
 			a.LotExpireTime,
 			a.LotOriginEntryID,
 			a.PreferLotOrigin,
@@ -163,10 +176,12 @@ func (q *Queries) AppendEntry(ctx context.Context, db DBTX, arg []AppendEntryPar
 			a.ActorKeyID,
 			a.ReasonCode,
 			a.TicketID,
+			a.ReleaseTime,
 			a.OrderSpendMinor,
 			a.OrderCurrency,
 			a.OrderEarnedPoints,
 			a.RecordOrder,
+			a.LotInStatement,
 			a.SystemAccounts,
 			a.SystemAmounts,
 		}

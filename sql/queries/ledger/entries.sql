@@ -3,7 +3,9 @@
 -- balances (refusing an overdraft under the row lock), insert the entry with its
 -- running balances and the request's idempotency key, record an order's earning
 -- and a pending earning's release, queue the system postings for the roll-up, and
--- settle the member's lots (ledger_settle_lots, which runs once the row is locked).
+-- settle the member's lots: a plain credit opens its lot in the statement, any other
+-- change of the available balance calls ledger_settle_lots, which runs once the
+-- member's row is locked.
 -- No row comes back when the member is unknown or the available balance would go
 -- below zero (with check_available); a repeated (member, request id) fails on
 -- entries_request_idx. Either way nothing is written.
@@ -45,17 +47,26 @@ WITH moved AS (
     ON CONFLICT (member_id, order_id) DO UPDATE
         SET earn_entry_id = excluded.earn_entry_id, spend_minor = excluded.spend_minor,
             currency = excluded.currency, earned_points = excluded.earned_points
+), lot AS (
+    -- A plain credit (lot_in_statement) opens its lot here; only what is above
+    -- zero, the rest repays debt (the rule of ledger_settle_lots).
+    INSERT INTO lots (member_id, entry_id, origin_entry_id, points, remaining, expire_time)
+    SELECT entry.member_id, entry.entry_id, coalesce(sqlc.narg(lot_origin_entry_id)::bigint, entry.entry_id),
+           least(@d_available::bigint, entry.available_after), least(@d_available::bigint, entry.available_after),
+           sqlc.narg(lot_expire_time)::timestamptz
+    FROM entry
+    WHERE @lot_in_statement::boolean AND least(@d_available::bigint, entry.available_after) > 0
 ), sys AS (
     INSERT INTO system_deltas (account, amount)
     SELECT (@system_accounts::text[])[i], (@system_amounts::bigint[])[i]
     FROM entry, generate_subscripts(@system_accounts::text[], 1) AS i
 )
 SELECT entry.*,
-       ledger_settle_lots(entry.member_id, entry.entry_id, @d_available::bigint, entry.available_after,
-                          -- A pending earning opens its lot on release, not now.
-                          CASE WHEN sqlc.narg(release_time)::timestamptz IS NULL THEN sqlc.narg(lot_expire_time)::timestamptz END,
-                          sqlc.narg(lot_origin_entry_id)::bigint, sqlc.narg(prefer_lot_origin)::bigint,
-                          @restore_from::bigint[])::bigint AS lot_points
+       CASE WHEN @lot_in_function::boolean THEN
+           ledger_settle_lots(entry.member_id, entry.entry_id, @d_available::bigint, entry.available_after,
+                              sqlc.narg(lot_expire_time)::timestamptz, sqlc.narg(lot_origin_entry_id)::bigint,
+                              sqlc.narg(prefer_lot_origin)::bigint, @restore_from::bigint[])
+       ELSE 0 END::bigint AS lot_points
 FROM entry;
 
 -- name: EntryByRequest :one

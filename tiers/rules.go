@@ -1,0 +1,112 @@
+package tiers
+
+import "time"
+
+// Reasons a member's qualified tier changes (or is confirmed), as recorded in the
+// tier history.
+const (
+	ReasonUpgrade      = "UPGRADE"       // the metric reached a higher tier
+	ReasonRenewed      = "RENEWED"       // the period ended with the tier still earned
+	ReasonGraceStarted = "GRACE_STARTED" // the period ended below the tier's threshold
+	ReasonDowngrade    = "DOWNGRADE"     // grace over, still below
+)
+
+// State is a member's qualified tier and how long it holds.
+type State struct {
+	TierID string
+	// PeriodEnd: the tier holds at least until then.
+	PeriodEnd time.Time
+	// GraceEnd is set while the member is in grace: the period ended below the
+	// tier's threshold, and the tier holds until then to requalify.
+	GraceEnd time.Time
+}
+
+// Change is a transition of the qualified tier (or of its period).
+type Change struct {
+	From, To string
+	Reason   string
+	Metric   int64
+}
+
+// Evaluate applies the policy to a member's state given their metric now. It is the
+// whole qualification rule, pure: an upgrade happens at once whenever the metric
+// reaches a higher tier; otherwise nothing changes before the period ends. At the
+// end of the period the tier is renewed if still earned, else grace starts (if the
+// policy has any); when grace ends still below, the member drops one tier (OneDown)
+// or to the tier the metric earns, and a new period starts. A recovery during grace
+// renews the tier.
+func Evaluate(p Policy, s State, metric int64, now time.Time) (State, *Change) {
+	current := p.Index(s.TierID)
+	if current < 0 {
+		current = 0 // a tier the policy no longer has: start from the bottom
+	}
+	qualified := p.QualifiedIndex(metric)
+	period := time.Duration(p.PeriodDays) * 24 * time.Hour
+	change := func(to int, reason string) (State, *Change) {
+		next := State{TierID: p.Tiers[to].ID, PeriodEnd: now.Add(period)}
+		return next, &Change{From: s.TierID, To: next.TierID, Reason: reason, Metric: metric}
+	}
+	switch {
+	case qualified > current:
+		return change(qualified, ReasonUpgrade)
+	case now.Before(s.PeriodEnd):
+		return s, nil
+	case qualified == current:
+		return change(current, ReasonRenewed)
+	}
+	// The period is over and the metric is below the tier.
+	if s.GraceEnd.IsZero() && p.GraceDays > 0 {
+		next := s
+		next.GraceEnd = s.PeriodEnd.Add(time.Duration(p.GraceDays) * 24 * time.Hour)
+		if now.Before(next.GraceEnd) {
+			return next, &Change{From: s.TierID, To: s.TierID, Reason: ReasonGraceStarted, Metric: metric}
+		}
+		s = next // grace already over too (the job ran late)
+	}
+	if !s.GraceEnd.IsZero() && now.Before(s.GraceEnd) {
+		return s, nil
+	}
+	to := qualified
+	if p.OneDown {
+		to = max(qualified, current-1)
+	}
+	return change(to, ReasonDowngrade)
+}
+
+// DueAt is when Evaluate next has something to do without the metric changing:
+// the end of the period, or of grace.
+func (s State) DueAt() time.Time {
+	if !s.GraceEnd.IsZero() {
+		return s.GraceEnd
+	}
+	return s.PeriodEnd
+}
+
+// Membership is a paid tier for a period.
+type Membership struct {
+	TierID     string
+	StartTime  time.Time
+	EndTime    time.Time
+	CancelTime time.Time // zero: not cancelled
+}
+
+// ActiveAt tells whether the membership gives its tier at t.
+func (m Membership) ActiveAt(t time.Time) bool {
+	end := m.EndTime
+	if !m.CancelTime.IsZero() && m.CancelTime.Before(end) {
+		end = m.CancelTime
+	}
+	return !t.Before(m.StartTime) && t.Before(end)
+}
+
+// Effective is the tier a member has at t: the better of the qualified tier and
+// any paid membership active then, and whether it comes from a membership.
+func Effective(p Policy, qualifiedTierID string, memberships []Membership, t time.Time) (tierID string, paid bool) {
+	best := max(p.Index(qualifiedTierID), 0)
+	for _, m := range memberships {
+		if i := p.Index(m.TierID); m.ActiveAt(t) && i > best {
+			best, paid = i, true
+		}
+	}
+	return p.Tiers[best].ID, paid
+}

@@ -1,0 +1,156 @@
+package tiers
+
+import (
+	"testing"
+	"time"
+
+	"github.com/loyalty-engine/loyalty/internal/problem"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func days(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
+
+func TestEvaluateQualificationAndDowngrade(t *testing.T) {
+	p := DefaultPolicy() // 0 / 1,000 / 5,000 / 20,000; period 365, grace 30, one down
+	noGrace := p
+	noGrace.GraceDays = 0
+	anyDown := p
+	anyDown.OneDown = false
+	gold := State{TierID: "gold", PeriodEnd: t0.Add(days(365))}
+	platinum := State{TierID: "platinum", PeriodEnd: t0.Add(days(365))}
+	cases := []struct {
+		name       string
+		policy     Policy
+		state      State
+		metric     int64
+		now        time.Time
+		wantTier   string
+		wantReason string // "" : no change
+		wantPeriod time.Time
+		wantGrace  time.Time
+	}{
+		{"crossing a threshold upgrades at once", p, State{TierID: "member", PeriodEnd: t0.Add(days(365))}, 1000, t0.Add(days(3)),
+			"silver", ReasonUpgrade, t0.Add(days(3 + 365)), time.Time{}},
+		{"a jump of two tiers lands on the higher", p, State{TierID: "member", PeriodEnd: t0.Add(days(365))}, 6000, t0,
+			"gold", ReasonUpgrade, t0.Add(days(365)), time.Time{}},
+		{"one short of the threshold is not enough", p, State{TierID: "member", PeriodEnd: t0.Add(days(365))}, 999, t0,
+			"member", "", t0.Add(days(365)), time.Time{}},
+		{"below the threshold within the period: the tier holds", p, gold, 10, t0.Add(days(364)),
+			"gold", "", gold.PeriodEnd, time.Time{}},
+		{"period ends with the tier earned: renewed", p, gold, 5000, gold.PeriodEnd,
+			"gold", ReasonRenewed, gold.PeriodEnd.Add(days(365)), time.Time{}},
+		{"period ends below: grace starts", p, gold, 1200, gold.PeriodEnd,
+			"gold", ReasonGraceStarted, gold.PeriodEnd, gold.PeriodEnd.Add(days(30))},
+		{"within grace: nothing yet", p, State{TierID: "gold", PeriodEnd: gold.PeriodEnd, GraceEnd: gold.PeriodEnd.Add(days(30))}, 1200, gold.PeriodEnd.Add(days(29)),
+			"gold", "", gold.PeriodEnd, gold.PeriodEnd.Add(days(30))},
+		{"recovered within grace: renewed", p, State{TierID: "gold", PeriodEnd: gold.PeriodEnd, GraceEnd: gold.PeriodEnd.Add(days(30))}, 5100, gold.PeriodEnd.Add(days(10)),
+			"gold", ReasonRenewed, gold.PeriodEnd.Add(days(10 + 365)), time.Time{}},
+		{"grace over, still below: one tier down", p, State{TierID: "platinum", PeriodEnd: gold.PeriodEnd, GraceEnd: gold.PeriodEnd.Add(days(30))}, 0, gold.PeriodEnd.Add(days(30)),
+			"gold", ReasonDowngrade, gold.PeriodEnd.Add(days(30 + 365)), time.Time{}},
+		{"one down even if the metric earns nothing", p, platinum, 0, platinum.PeriodEnd.Add(days(40)),
+			"gold", ReasonDowngrade, platinum.PeriodEnd.Add(days(40 + 365)), time.Time{}},
+		{"without one-down: straight to what the metric earns", anyDown, State{TierID: "platinum", PeriodEnd: gold.PeriodEnd, GraceEnd: gold.PeriodEnd.Add(days(30))}, 1500, gold.PeriodEnd.Add(days(31)),
+			"silver", ReasonDowngrade, gold.PeriodEnd.Add(days(31 + 365)), time.Time{}},
+		{"without grace: the downgrade comes at the period's end", noGrace, gold, 1200, gold.PeriodEnd,
+			"silver", ReasonDowngrade, gold.PeriodEnd.Add(days(365)), time.Time{}},
+		{"the bottom tier is renewed, never downgraded", p, State{TierID: "member", PeriodEnd: t0}, 0, t0,
+			"member", ReasonRenewed, t0.Add(days(365)), time.Time{}},
+		{"a tier the policy dropped counts as the bottom", p, State{TierID: "diamond", PeriodEnd: t0.Add(days(1))}, 1000, t0,
+			"silver", ReasonUpgrade, t0.Add(days(365)), time.Time{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, change := Evaluate(c.policy, c.state, c.metric, c.now)
+			if got.TierID != c.wantTier || !got.PeriodEnd.Equal(c.wantPeriod) || !got.GraceEnd.Equal(c.wantGrace) {
+				t.Errorf("state %+v, want tier %s until %s, grace %s", got, c.wantTier, c.wantPeriod, c.wantGrace)
+			}
+			switch {
+			case c.wantReason == "" && change != nil:
+				t.Errorf("change %+v, want none", change)
+			case c.wantReason != "" && (change == nil || change.Reason != c.wantReason || change.To != c.wantTier || change.Metric != c.metric):
+				t.Errorf("change %+v, want %s to %s", change, c.wantReason, c.wantTier)
+			}
+		})
+	}
+}
+
+// The rolling window slides: a metric computed at the period's end only counts what
+// is inside the window, so Evaluate sees what the window holds then (the caller
+// sums it); a late job that finds both period and grace over downgrades at once.
+func TestEvaluateLateJobDowngradesAtOnce(t *testing.T) {
+	p := DefaultPolicy()
+	s := State{TierID: "gold", PeriodEnd: t0}
+	got, change := Evaluate(p, s, 0, t0.Add(days(45)))
+	if got.TierID != "silver" || change == nil || change.Reason != ReasonDowngrade {
+		t.Fatalf("late evaluation: %+v %+v, want a downgrade to silver", got, change)
+	}
+}
+
+func TestEffectiveIsTheBetterOfQualifiedAndPaid(t *testing.T) {
+	p := DefaultPolicy()
+	paidGold := Membership{TierID: "gold", StartTime: t0, EndTime: t0.Add(days(30))}
+	paidSilver := Membership{TierID: "silver", StartTime: t0, EndTime: t0.Add(days(30))}
+	cancelled := Membership{TierID: "platinum", StartTime: t0, EndTime: t0.Add(days(30)), CancelTime: t0.Add(days(5))}
+	cases := []struct {
+		name      string
+		qualified string
+		paid      []Membership
+		at        time.Time
+		want      string
+		wantPaid  bool
+	}{
+		{"paid gold beats qualified silver", "silver", []Membership{paidGold}, t0.Add(days(1)), "gold", true},
+		{"qualified platinum beats paid gold", "platinum", []Membership{paidGold}, t0.Add(days(1)), "platinum", false},
+		{"paid silver does not lower qualified gold", "gold", []Membership{paidSilver}, t0.Add(days(1)), "gold", false},
+		{"before the start", "member", []Membership{paidGold}, t0.Add(-time.Second), "member", false},
+		{"at the end it is over", "member", []Membership{paidGold}, t0.Add(days(30)), "member", false},
+		{"cancelled: active until the cancellation", "member", []Membership{cancelled}, t0.Add(days(4)), "platinum", true},
+		{"cancelled: over after it", "member", []Membership{cancelled}, t0.Add(days(5)), "member", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, paid := Effective(p, c.qualified, c.paid, c.at)
+			if got != c.want || paid != c.wantPaid {
+				t.Errorf("effective %s (paid %v), want %s (paid %v)", got, paid, c.want, c.wantPaid)
+			}
+		})
+	}
+}
+
+func TestPolicyValidationNamesTheField(t *testing.T) {
+	if err := DefaultPolicy().Validate(); err != nil {
+		t.Fatalf("default policy: %v", err)
+	}
+	cases := []struct {
+		name  string
+		edit  func(*Policy)
+		field string
+	}{
+		{"first threshold above zero", func(p *Policy) { p.Tiers[0].Threshold = 10 }, "tiers[0].threshold"},
+		{"thresholds not ascending", func(p *Policy) { p.Tiers[2].Threshold = 1000 }, "tiers[2].threshold"},
+		{"duplicate id", func(p *Policy) { p.Tiers[3].ID = "gold" }, "tiers[3].id"},
+		{"unknown refund mode", func(p *Policy) { p.Tiers[1].Perks.RefundMode = "SLOW" }, "tiers[1].perks.refundMode"},
+		{"multiplier below 100%", func(p *Policy) { p.Tiers[1].Perks.EarnMultiplierPercent = 90 }, "tiers[1].perks.earnMultiplierPercent"},
+		{"zero window", func(p *Policy) { p.WindowDays = 0 }, "windowDays"},
+		{"unknown metric", func(p *Policy) { p.Metric = "VIBES" }, "metric"},
+		{"no tiers", func(p *Policy) { p.Tiers = nil }, "tiers"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := DefaultPolicy()
+			c.edit(&p)
+			pe, ok := problem.As(p.Validate())
+			if !ok {
+				t.Fatalf("accepted")
+			}
+			found := false
+			for _, f := range pe.Fields {
+				found = found || f.Field == c.field
+			}
+			if !found {
+				t.Errorf("violations %+v do not name %s", pe.Fields, c.field)
+			}
+		})
+	}
+}
