@@ -33,7 +33,7 @@ const (
 // Perks are what a tier gives its members, as data other systems act on.
 type Perks struct {
 	// EarnMultiplierPercent scales points earned from spend (100: none).
-	EarnMultiplierPercent int32 `json:"earnMultiplierPercent" validate:"gte=100,lte=1000"`
+	EarnMultiplierPercent int32  `json:"earnMultiplierPercent" validate:"gte=100,lte=1000"`
 	SupportPriority       string `json:"supportPriority" validate:"oneof=STANDARD PRIORITY VIP"`
 	// SupportResponseHours is the support desk's response-time target.
 	SupportResponseHours int32  `json:"supportResponseHours" validate:"gte=0,lte=720"`
