@@ -216,7 +216,7 @@ func (q *Queries) LockMemberBalance(ctx context.Context, db DBTX, memberID strin
 }
 
 const lotMovesOfEntry = `-- name: LotMovesOfEntry :many
-SELECT move_id, member_id, lot_id, entry_id, source_entry_id, points FROM lot_moves WHERE entry_id = $1 ORDER BY move_id
+SELECT member_id, lot_id, entry_id, source_entry_id, points FROM lot_moves WHERE entry_id = $1 ORDER BY points < 0 DESC, lot_id
 `
 
 func (q *Queries) LotMovesOfEntry(ctx context.Context, db DBTX, entryID int64) ([]LotMove, error) {
@@ -229,7 +229,6 @@ func (q *Queries) LotMovesOfEntry(ctx context.Context, db DBTX, entryID int64) (
 	for rows.Next() {
 		var i LotMove
 		if err := rows.Scan(
-			&i.MoveID,
 			&i.MemberID,
 			&i.LotID,
 			&i.EntryID,

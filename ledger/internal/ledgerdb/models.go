@@ -92,7 +92,6 @@ type Lot struct {
 }
 
 type LotMove struct {
-	MoveID        int64
 	MemberID      string
 	LotID         int64
 	EntryID       int64

@@ -7,7 +7,7 @@ ORDER BY remaining = 0, CASE WHEN remaining > 0 THEN expire_time END, lot_id DES
 LIMIT @max_lots;
 
 -- name: LotMovesOfEntry :many
-SELECT * FROM lot_moves WHERE entry_id = $1 ORDER BY move_id;
+SELECT * FROM lot_moves WHERE entry_id = $1 ORDER BY points < 0 DESC, lot_id;
 
 -- name: MembersWithDueLots :many
 -- Members owning lots that are due to expire.
