@@ -50,8 +50,13 @@ Try:
   curl -s -H "Authorization: Bearer $KEY" -d '{"requestId":"try-1","orderId":"A100","spend":{"amountMinor":25900,"currency":"CNY"}}' %[1]s/v1/members/alice:earn
   curl -s -H "Authorization: Bearer $KEY" %[1]s/v1/members/alice/balance
 
+  # time travel (demo mode): close the 7-day return window, then refund a part
+  curl -s -H "Authorization: Bearer $KEY" -d '{"days":8}' %[1]s/v1/clock:advance
+  curl -s -H "Authorization: Bearer $KEY" -d '{"requestId":"try-refund-1","memberId":"alice","refundAmountMinor":5000}' %[1]s/v1/orders/A100:refund
+  curl -s -H "Authorization: Bearer $KEY" %[1]s/v1/reports/liability
+
   ./bin/loyaltyctl --key $KEY points activity alice
-  (more in README.md: redeem, holds, reversals, statement, verify)
+  (more in README.md: redeem, holds, reversals, refunds, lots, expiry, verify)
 
 Ctrl-C stops the server and its PostgreSQL; the data stays in .data/.
 
