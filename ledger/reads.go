@@ -55,6 +55,22 @@ func (s *Service) Balance(ctx context.Context, memberID string) (Balance, error)
 	return b, nil
 }
 
+// checkMember validates a member id and answers ErrMemberNotFound for an unknown
+// member: one primary-key read, without the balance's expiring points.
+func (s *Service) checkMember(ctx context.Context, memberID string) error {
+	if err := validation.Struct(memberRef{MemberID: memberID}); err != nil {
+		return err
+	}
+	_, err := s.q.GetMemberBalance(ctx, s.pool, memberID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrMemberNotFound.With("member %q not found", memberID)
+	}
+	if err != nil {
+		return fmt.Errorf("look up member %s: %w", memberID, err)
+	}
+	return nil
+}
+
 // Lot is points credited together, with their expiry and what is left of them.
 type Lot struct {
 	ID            int64
@@ -73,7 +89,7 @@ const MaxLots = 200
 // Lots returns a member's open lots in the order they will be consumed (earliest
 // expiry first), then, with includeSpent, spent ones, newest first.
 func (s *Service) Lots(ctx context.Context, memberID string, includeSpent bool) ([]Lot, error) {
-	if _, err := s.Balance(ctx, memberID); err != nil { // validates and 404s
+	if err := s.checkMember(ctx, memberID); err != nil {
 		return nil, err
 	}
 	rows, err := s.q.ListMemberLots(ctx, s.pool, ledgerdb.ListMemberLotsParams{MemberID: memberID, IncludeSpent: includeSpent, MaxLots: MaxLots})
@@ -118,7 +134,7 @@ func (s *Service) LotMoves(ctx context.Context, entryID int64) ([]LotMove, error
 // BalanceAsOf returns the member's balances as they were at an instant: the running
 // balances of the last entry at or before it.
 func (s *Service) BalanceAsOf(ctx context.Context, memberID string, at time.Time) (Balance, error) {
-	if _, err := s.Balance(ctx, memberID); err != nil { // validates and 404s
+	if err := s.checkMember(ctx, memberID); err != nil {
 		return Balance{}, err
 	}
 	row, err := s.q.MemberBalanceAsOf(ctx, s.pool, ledgerdb.MemberBalanceAsOfParams{MemberID: memberID, AsOf: at})
@@ -160,7 +176,7 @@ func (s *Service) ListActivity(ctx context.Context, q ListActivity) (Activity, e
 	if !q.StartTime.IsZero() && !q.EndTime.IsZero() && !q.EndTime.After(q.StartTime) {
 		return Activity{}, problem.InvalidField("endTime", "must be after startTime")
 	}
-	if _, err := s.Balance(ctx, q.MemberID); err != nil {
+	if err := s.checkMember(ctx, q.MemberID); err != nil {
 		return Activity{}, err
 	}
 	before := int64(math.MaxInt64)

@@ -231,15 +231,8 @@ func (s *Service) refundGiveBack(ctx context.Context, tx pgx.Tx, actor Actor, cm
 	var sources []int64
 	for _, r := range rows {
 		redeemed += r.Redeemed
-		switch Kind(r.Kind) {
-		case KindRedeem:
-			sources = append(sources, r.EntryID)
-		case KindHoldCapture:
-			holdEntry, err := s.q.HoldEntryID(ctx, tx, r.HoldID)
-			if err != nil {
-				return Entry{}, fmt.Errorf("entry of hold %d: %w", *r.HoldID, err)
-			}
-			sources = append(sources, holdEntry)
+		if r.LotSourceEntryID != 0 {
+			sources = append(sources, r.LotSourceEntryID)
 		}
 	}
 	points := share(redeemed) - o.PointsReturned
@@ -262,13 +255,15 @@ func (s *Service) refundGiveBack(ctx context.Context, tx pgx.Tx, actor Actor, cm
 	return e, nil
 }
 
-// lockOrder locks the member's order. An order the member only redeemed on gets its
-// row now; one the member never touched is not found.
+// lockOrder locks the member's order for a refund. An order the member only
+// redeemed on gets its row now; one the member never touched is not found.
 func (s *Service) lockOrder(ctx context.Context, tx pgx.Tx, memberID, orderID string) (ledgerdb.Order, error) {
-	key := ledgerdb.LockOrderParams{MemberID: memberID, OrderID: orderID}
-	row, err := s.q.LockOrder(ctx, tx, key)
-	if err == nil || !errors.Is(err, pgx.ErrNoRows) {
-		return row, wrapErr(err, "lock order %q", orderID)
+	row, err := s.q.LockOrder(ctx, tx, ledgerdb.LockOrderParams{MemberID: memberID, OrderID: orderID})
+	if err == nil {
+		return row, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return ledgerdb.Order{}, fmt.Errorf("lock order %q: %w", orderID, err)
 	}
 	redemptions, err := s.q.OrderRedemptions(ctx, tx, ledgerdb.OrderRedemptionsParams{MemberID: memberID, OrderID: orderID})
 	if err != nil {
@@ -280,11 +275,21 @@ func (s *Service) lockOrder(ctx context.Context, tx pgx.Tx, memberID, orderID st
 		}
 		return ledgerdb.Order{}, ErrOrderNotFound.With("member %q earned or redeemed nothing on order %q", memberID, orderID)
 	}
+	return s.ensureAndLockOrder(ctx, tx, memberID, orderID)
+}
+
+// ensureAndLockOrder locks the member's order, giving it a row first if it has none
+// (an order the member only redeemed on has none until refunded or reversed).
+func (s *Service) ensureAndLockOrder(ctx context.Context, tx pgx.Tx, memberID, orderID string) (ledgerdb.Order, error) {
+	key := ledgerdb.LockOrderParams{MemberID: memberID, OrderID: orderID}
 	if err := s.q.EnsureOrder(ctx, tx, ledgerdb.EnsureOrderParams(key)); err != nil {
 		return ledgerdb.Order{}, fmt.Errorf("record order %q: %w", orderID, err)
 	}
-	row, err = s.q.LockOrder(ctx, tx, key)
-	return row, wrapErr(err, "lock order %q", orderID)
+	row, err := s.q.LockOrder(ctx, tx, key)
+	if err != nil {
+		return ledgerdb.Order{}, fmt.Errorf("lock order %q: %w", orderID, err)
+	}
+	return row, nil
 }
 
 // storedRefund returns the outcome a refund request already had, if it did.
@@ -351,12 +356,4 @@ func mulDiv(a, b, c int64) int64 {
 	hi, lo := bits.Mul64(uint64(a), uint64(b))
 	q, _ := bits.Div64(hi, lo, uint64(c)) // b ≤ c, so the quotient fits
 	return int64(q)
-}
-
-// wrapErr wraps a non-nil error with context.
-func wrapErr(err error, format string, args ...any) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf(format+": %w", append(args, err)...)
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/validation"
-	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
 )
 
 // Reverse corrects an entry by posting its exact opposite, once. Reversing a
@@ -79,14 +78,9 @@ func (s *Service) Reverse(ctx context.Context, actor Actor, cmd Reverse) (Entry,
 // refuses if a refund already undid the entry's points: taken back an earning, or
 // given back a redemption.
 func (s *Service) checkOrderNotRefunded(ctx context.Context, tx pgx.Tx, original Entry) error {
-	key := ledgerdb.LockOrderParams{MemberID: original.MemberID, OrderID: original.OrderID}
-	// An order only redeemed on has no row until refunded; make one to lock.
-	if err := s.q.EnsureOrder(ctx, tx, ledgerdb.EnsureOrderParams(key)); err != nil {
-		return fmt.Errorf("record order %q: %w", original.OrderID, err)
-	}
-	order, err := s.q.LockOrder(ctx, tx, key)
+	order, err := s.ensureAndLockOrder(ctx, tx, original.MemberID, original.OrderID)
 	if err != nil {
-		return fmt.Errorf("lock order %q: %w", original.OrderID, err)
+		return err
 	}
 	switch {
 	case original.Kind == KindEarn && order.PointsTakenBack > 0:

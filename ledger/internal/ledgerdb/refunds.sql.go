@@ -207,8 +207,12 @@ func (q *Queries) LockPendingRelease(ctx context.Context, db DBTX, entryID int64
 }
 
 const orderRedemptions = `-- name: OrderRedemptions :many
-SELECT e.entry_id, e.kind, e.hold_id, e.reverses_entry_id,
-       (SELECT coalesce(sum(e.amounts[i]), 0) FROM generate_subscripts(e.accounts, 1) AS i WHERE e.accounts[i] = 'system:redeemed')::bigint AS redeemed
+SELECT e.entry_id, e.kind,
+       (SELECT coalesce(sum(e.amounts[i]), 0) FROM generate_subscripts(e.accounts, 1) AS i WHERE e.accounts[i] = 'system:redeemed')::bigint AS redeemed,
+       coalesce(CASE e.kind
+                    WHEN 'REDEEM' THEN e.entry_id
+                    WHEN 'HOLD_CAPTURE' THEN (SELECT h.entry_id FROM entries h WHERE h.hold_id = e.hold_id AND h.kind = 'HOLD')
+                END, 0)::bigint AS lot_source_entry_id
 FROM entries e
 WHERE e.member_id = $1 AND e.order_id = $2::text
   AND e.kind IN ('REDEEM', 'HOLD_CAPTURE', 'REVERSAL')
@@ -221,15 +225,15 @@ type OrderRedemptionsParams struct {
 }
 
 type OrderRedemptionsRow struct {
-	EntryID         int64
-	Kind            string
-	HoldID          *int64
-	ReversesEntryID *int64
-	Redeemed        int64
+	EntryID          int64
+	Kind             string
+	Redeemed         int64
+	LotSourceEntryID int64
 }
 
-// The entries that redeemed points on an order, net of their reversals, with the
-// entries whose lot consumption they stand for (a capture's hold).
+// The entries that redeemed points on an order and their reversals, each with what
+// it redeemed and the entry whose lot consumption it stands for (a redemption's
+// own, a capture's hold; 0 for a reversal).
 func (q *Queries) OrderRedemptions(ctx context.Context, db DBTX, arg OrderRedemptionsParams) ([]OrderRedemptionsRow, error) {
 	rows, err := db.Query(ctx, orderRedemptions, arg.MemberID, arg.OrderID)
 	if err != nil {
@@ -242,9 +246,8 @@ func (q *Queries) OrderRedemptions(ctx context.Context, db DBTX, arg OrderRedemp
 		if err := rows.Scan(
 			&i.EntryID,
 			&i.Kind,
-			&i.HoldID,
-			&i.ReversesEntryID,
 			&i.Redeemed,
+			&i.LotSourceEntryID,
 		); err != nil {
 			return nil, err
 		}

@@ -7,10 +7,15 @@ INSERT INTO orders (member_id, order_id) VALUES (@member_id, @order_id)
 ON CONFLICT (member_id, order_id) DO NOTHING;
 
 -- name: OrderRedemptions :many
--- The entries that redeemed points on an order, net of their reversals, with the
--- entries whose lot consumption they stand for (a capture's hold).
-SELECT e.entry_id, e.kind, e.hold_id, e.reverses_entry_id,
-       (SELECT coalesce(sum(e.amounts[i]), 0) FROM generate_subscripts(e.accounts, 1) AS i WHERE e.accounts[i] = 'system:redeemed')::bigint AS redeemed
+-- The entries that redeemed points on an order and their reversals, each with what
+-- it redeemed and the entry whose lot consumption it stands for (a redemption's
+-- own, a capture's hold; 0 for a reversal).
+SELECT e.entry_id, e.kind,
+       (SELECT coalesce(sum(e.amounts[i]), 0) FROM generate_subscripts(e.accounts, 1) AS i WHERE e.accounts[i] = 'system:redeemed')::bigint AS redeemed,
+       coalesce(CASE e.kind
+                    WHEN 'REDEEM' THEN e.entry_id
+                    WHEN 'HOLD_CAPTURE' THEN (SELECT h.entry_id FROM entries h WHERE h.hold_id = e.hold_id AND h.kind = 'HOLD')
+                END, 0)::bigint AS lot_source_entry_id
 FROM entries e
 WHERE e.member_id = @member_id AND e.order_id = @order_id::text
   AND e.kind IN ('REDEEM', 'HOLD_CAPTURE', 'REVERSAL')
