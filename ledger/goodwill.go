@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/problem"
@@ -95,7 +94,7 @@ func (s *Service) GrantGoodwill(ctx context.Context, actor Actor, cmd GrantGoodw
 	var res GoodwillResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		res = GoodwillResult{}
-		day := pgtype.Date{Time: s.clock.Now().UTC().Truncate(24 * time.Hour), Valid: true}
+		day := s.clock.Now().UTC().Truncate(24 * time.Hour)
 		if actor.GoodwillLimited {
 			// Lock first: a repeat of this request waits here for the first.
 			if err := s.q.EnsureGoodwillUsage(ctx, tx, ledgerdb.EnsureGoodwillUsageParams{KeyID: actor.KeyID, Day: day}); err != nil {

@@ -14,7 +14,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/loyalty-engine/loyalty/internal/settingscache"
 	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
+	"github.com/loyalty-engine/loyalty/tiers"
 )
 
 // Clock gives business time. Tests move it; production uses the wall clock.
@@ -35,7 +37,8 @@ type Service struct {
 	retries   *prometheus.CounterVec
 	committer *committer
 	batchSize prometheus.Histogram
-	programs  programCache
+	programs  settingscache.Cache[Program]
+	tiers     *tiers.Service
 }
 
 // Option configures the Service.
@@ -64,8 +67,19 @@ func NewService(pool *pgxpool.Pool, opts ...Option) *Service {
 	for _, o := range opts {
 		o(s)
 	}
+	if s.tiers == nil {
+		s.tiers = tiers.NewService(pool, tiers.WithClock(s.clock))
+	}
 	return s
 }
+
+// WithTiers sets the tiers the ledger applies to earnings (the tier multiplier, the
+// qualifying metric, the order's tier snapshot). Without it the ledger makes its
+// own on the same pool and clock.
+func WithTiers(t *tiers.Service) Option { return func(s *Service) { s.tiers = t } }
+
+// Tiers is the tiers the ledger applies.
+func (s *Service) Tiers() *tiers.Service { return s.tiers }
 
 // Group commit defaults: at most this many entries per batch, and batches in flight.
 const (

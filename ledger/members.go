@@ -20,8 +20,10 @@ var ErrMemberNotFound = problem.New(problem.NotFound, "MEMBER_NOT_FOUND", "membe
 type Member struct {
 	ID          string
 	DisplayName string
-	TierID      string
-	JoinTime    time.Time
+	// TierID is the effective tier: the better of the qualified tier and any
+	// paid membership active now.
+	TierID   string
+	JoinTime time.Time
 }
 
 // EnrollMember is the command to enroll a member.
@@ -38,7 +40,8 @@ func (s *Service) Enroll(ctx context.Context, cmd EnrollMember) (m Member, creat
 	}
 	row, err := s.q.InsertMember(ctx, s.pool, ledgerdb.InsertMemberParams{MemberID: cmd.MemberID, DisplayName: cmd.DisplayName})
 	if err == nil {
-		return toMember(ledgerdb.Member(row)), true, nil
+		m, err = s.withTier(ctx, toMember(ledgerdb.Member(row)))
+		return m, true, err
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return Member{}, false, fmt.Errorf("enroll member %q: %w", cmd.MemberID, err)
@@ -59,7 +62,21 @@ func (s *Service) Member(ctx context.Context, memberID string) (Member, error) {
 	if err != nil {
 		return Member{}, fmt.Errorf("get member %q: %w", memberID, err)
 	}
-	return toMember(row), nil
+	return s.withTier(ctx, toMember(row))
+}
+
+// withTier fills in the member's effective tier now.
+func (s *Service) withTier(ctx context.Context, m Member) (Member, error) {
+	p, err := s.tiers.Policy(ctx)
+	if err != nil {
+		return Member{}, err
+	}
+	st, err := s.tiers.StandingAt(ctx, s.pool, p, m.ID, s.clock.Now())
+	if err != nil {
+		return Member{}, err
+	}
+	m.TierID = st.TierID
+	return m, nil
 }
 
 // memberRef validates a member id given on its own (in a path).
@@ -68,5 +85,5 @@ type memberRef struct {
 }
 
 func toMember(r ledgerdb.Member) Member {
-	return Member{ID: r.MemberID, DisplayName: r.DisplayName, TierID: r.TierID, JoinTime: r.JoinTime}
+	return Member{ID: r.MemberID, DisplayName: r.DisplayName, JoinTime: r.JoinTime}
 }

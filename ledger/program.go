@@ -3,7 +3,6 @@ package ledger
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/loyalty-engine/loyalty/internal/problem"
@@ -96,37 +95,10 @@ func (s *Service) Program(ctx context.Context) (Program, error) {
 	return s.programOn(ctx, s.pool)
 }
 
-// programTTL is how long a replica keeps the settings it read. Every credit needs
-// them (its lot's expiry), so reading them each time would cost a query per write;
-// a change made on another replica reaches this one within programTTL (the replica
-// that made it sees it at once).
-const programTTL = time.Second
-
-// programCache holds the settings in force, read at most once per programTTL.
-type programCache struct {
-	mu     sync.Mutex
-	p      Program
-	readAt time.Time
-}
-
-func (c *programCache) get() (Program, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.p, !c.readAt.IsZero() && time.Since(c.readAt) < programTTL
-}
-
-func (c *programCache) put(p Program) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if p.Version >= c.p.Version {
-		c.p, c.readAt = p, time.Now()
-	}
-}
-
 // programOn returns the settings in force, read on db (a transaction's own
 // connection, so it never waits for another from the pool) unless recently read.
 func (s *Service) programOn(ctx context.Context, db ledgerdb.DBTX) (Program, error) {
-	if p, fresh := s.programs.get(); fresh {
+	if p, fresh := s.programs.Get(); fresh {
 		return p, nil
 	}
 	row, err := s.q.CurrentProgram(ctx, db)
@@ -134,7 +106,7 @@ func (s *Service) programOn(ctx context.Context, db ledgerdb.DBTX) (Program, err
 		return Program{}, fmt.Errorf("read program settings: %w", err)
 	}
 	p := toProgram(row)
-	s.programs.put(p)
+	s.programs.Put(p, p.Version)
 	return p, nil
 }
 
@@ -161,7 +133,7 @@ func (s *Service) UpdateProgram(ctx context.Context, actor Actor, p Program) (Pr
 		return Program{}, fmt.Errorf("update program settings: %w", err)
 	}
 	updated := toProgram(row)
-	s.programs.put(updated)
+	s.programs.Put(updated, updated.Version)
 	return updated, nil
 }
 

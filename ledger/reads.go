@@ -2,11 +2,10 @@ package ledger
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/loyalty-engine/loyalty/internal/pagetoken"
 	"math"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -220,17 +219,9 @@ func (s *Service) ListActivity(ctx context.Context, q ListActivity) (Activity, e
 }
 
 // Page tokens are opaque to callers: an entry id, encoded.
-func encodePageToken(entryID int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("e" + strconv.FormatInt(entryID, 10)))
-}
+func encodePageToken(entryID int64) string { return pagetoken.Encode('e', entryID) }
 
-func decodePageToken(tok string) (int64, error) {
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || len(b) < 2 || b[0] != 'e' {
-		return 0, errors.New("bad page token")
-	}
-	return strconv.ParseInt(string(b[1:]), 10, 64)
-}
+func decodePageToken(tok string) (int64, error) { return pagetoken.Decode('e', tok) }
 
 // SystemBalance is a system account's balance.
 type SystemBalance struct {

@@ -13,6 +13,7 @@ import (
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/validation"
 	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
+	"github.com/loyalty-engine/loyalty/tiers"
 )
 
 // Errors of refunds.
@@ -43,6 +44,11 @@ type Order struct {
 	FullyRefunded   bool
 	PointsTakenBack int64
 	PointsReturned  int64
+	// TierID and Perks are the member's effective tier and its perks when the
+	// order earned (empty for an order earned before tiers were recorded, or only
+	// redeemed on): refunds and support act on these, not on today's tier.
+	TierID string
+	Perks  *tiers.Perks
 }
 
 // RefundResult is what a refund did.

@@ -3,10 +3,9 @@ package ledger
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/loyalty-engine/loyalty/internal/idempotency"
 	"strconv"
 	"sync"
 	"time"
@@ -311,17 +310,7 @@ func (s *Service) whyNotApplied(ctx context.Context, db ledgerdb.DBTX, p plan) e
 }
 
 // fingerprint hashes an operation and its command.
-func fingerprint(op string, cmd any) []byte {
-	b, err := json.Marshal(cmd)
-	if err != nil {
-		panic(fmt.Sprintf("fingerprint %s: %v", op, err)) // commands are plain structs
-	}
-	h := sha256.New()
-	h.Write([]byte(op))
-	h.Write([]byte{0})
-	h.Write(b)
-	return h.Sum(nil)
-}
+func fingerprint(op string, cmd any) []byte { return idempotency.Fingerprint(op, cmd) }
 
 func optional(s string) *string {
 	if s == "" {

@@ -30,6 +30,15 @@ const (
 	RefundInstant  = "INSTANT"
 )
 
+// Sources of points, as the earn breakdown names them.
+const (
+	SourceBase     = "BASE"
+	SourceTier     = "TIER"
+	SourceExplicit = "EXPLICIT"
+	SourceGoodwill = "GOODWILL"
+	SourceCampaign = "CAMPAIGN"
+)
+
 // Perks are what a tier gives its members, as data other systems act on.
 type Perks struct {
 	// EarnMultiplierPercent scales points earned from spend (100: none).
@@ -69,6 +78,11 @@ type Policy struct {
 	GraceDays int32 `json:"graceDays" validate:"gte=0,lte=365"`
 	// OneDown: a downgrade drops one tier at most, whatever the metric.
 	OneDown bool `json:"oneDown"`
+	// QualifyingSources are the parts of earnings that count towards the metric
+	// (points, and for QUALIFYING_SPEND the spend of orders that earned from it):
+	// BASE and TIER (points earned from spend, the default), EXPLICIT (points
+	// given explicitly through earn), GOODWILL, CAMPAIGN (bonus points).
+	QualifyingSources []string `json:"qualifyingSources" validate:"max=5,dive,oneof=BASE TIER EXPLICIT GOODWILL CAMPAIGN"`
 	// Tiers, by ascending threshold; the first has threshold 0.
 	Tiers []Tier `json:"tiers" validate:"min=1,max=20,dive"`
 
@@ -85,6 +99,7 @@ func DefaultPolicy() Policy {
 	}
 	return Policy{
 		Metric: MetricQualifyingPoints, WindowDays: 365, PeriodDays: 365, GraceDays: 30, OneDown: true,
+		QualifyingSources: []string{SourceBase, SourceTier},
 		Tiers: []Tier{
 			{ID: "member", DisplayName: "Member", Threshold: 0, Perks: perks(100, SupportStandard, 48, RefundStandard, 0, false, 0, 0, 0)},
 			{ID: "silver", DisplayName: "Silver", Threshold: 1000, Perks: perks(125, SupportStandard, 24, RefundStandard, 0, false, 100, 1, 0)},
@@ -119,6 +134,16 @@ func (p Policy) Validate() error {
 		}
 		seen[t.ID] = true
 	}
+	sources := map[string]bool{}
+	for i, src := range p.QualifyingSources {
+		if sources[src] {
+			fields = append(fields, problem.FieldViolation{Field: fmt.Sprintf("qualifyingSources[%d]", i), Description: "is listed twice"})
+		}
+		sources[src] = true
+	}
+	if p.GraceDays >= p.PeriodDays {
+		fields = append(fields, problem.FieldViolation{Field: "graceDays", Description: "must be shorter than periodDays"})
+	}
 	if len(fields) > 0 {
 		return problem.InvalidFields(fields...)
 	}
@@ -139,4 +164,77 @@ func (p Policy) QualifiedIndex(metric int64) int {
 		}
 	}
 	return best
+}
+
+// Counts tells whether points of a source count towards the metric.
+func (p Policy) Counts(source string) bool { return slices.Contains(p.QualifyingSources, source) }
+
+// Bottom is the tier every member has at least.
+func (p Policy) Bottom() Tier { return p.Tiers[0] }
+
+// Tier returns a tier of the ladder by id, or the bottom tier (for a tier the
+// policy no longer has).
+func (p Policy) Tier(id string) Tier {
+	if i := p.Index(id); i >= 0 {
+		return p.Tiers[i]
+	}
+	return p.Bottom()
+}
+
+// Day is the UTC calendar day of t, which the qualifying metric is counted by.
+func Day(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
+
+// WindowStart is the first day the metric counts at t: the window is the day of t
+// and the WindowDays-1 days before it.
+func (p Policy) WindowStart(t time.Time) time.Time {
+	return Day(t).AddDate(0, 0, -int(p.WindowDays)+1)
+}
+
+// Qualification is the policy as the ledger's write statement applies it to a
+// qualifying earning (see tier_qualify in the migrations): the metric over the
+// window, ladder ids and thresholds in order, and the period an upgrade starts.
+type Qualification struct {
+	Metric      string
+	WindowStart time.Time
+	TierIDs     []string
+	Thresholds  []int64
+	PeriodEnd   time.Time
+	Version     int64
+}
+
+// QualificationAt is the policy's qualification for an earning at now.
+func (p Policy) QualificationAt(now time.Time) Qualification {
+	q := Qualification{Metric: p.Metric, WindowStart: p.WindowStart(now), Version: p.Version,
+		PeriodEnd: now.Add(time.Duration(p.PeriodDays) * 24 * time.Hour)}
+	for _, t := range p.Tiers {
+		q.TierIDs = append(q.TierIDs, t.ID)
+		q.Thresholds = append(q.Thresholds, t.Threshold)
+	}
+	return q
+}
+
+// quotaPerks are the perks that carry a quota per monthly cycle, by the name
+// entitlements are checked and consumed with.
+var quotaPerks = map[string]func(Perks) int32{
+	"freeReturnPickups":      func(p Perks) int32 { return p.FreeReturnPickups },
+	"monthlyCouponAllowance": func(p Perks) int32 { return p.MonthlyCouponAllowance },
+}
+
+// QuotaPerks lists the names of quota perks.
+func QuotaPerks() []string {
+	names := make([]string, 0, len(quotaPerks))
+	for n := range quotaPerks {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Quota is a quota perk's allowance per cycle, and whether the perk is one.
+func (p Perks) Quota(perk string) (int32, bool) {
+	f, ok := quotaPerks[perk]
+	if !ok {
+		return 0, false
+	}
+	return f(p), true
 }

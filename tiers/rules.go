@@ -43,12 +43,17 @@ func Evaluate(p Policy, s State, metric int64, now time.Time) (State, *Change) {
 	qualified := p.QualifiedIndex(metric)
 	period := time.Duration(p.PeriodDays) * 24 * time.Hour
 	change := func(to int, reason string) (State, *Change) {
-		next := State{TierID: p.Tiers[to].ID, PeriodEnd: now.Add(period)}
+		next := State{TierID: p.Tiers[to].ID}
+		if to > 0 {
+			next.PeriodEnd = now.Add(period) // the bottom tier never ends
+		}
 		return next, &Change{From: s.TierID, To: next.TierID, Reason: reason, Metric: metric}
 	}
 	switch {
 	case qualified > current:
 		return change(qualified, ReasonUpgrade)
+	case current == 0:
+		return State{TierID: p.Tiers[0].ID}, nil
 	case now.Before(s.PeriodEnd):
 		return s, nil
 	case qualified == current:
@@ -84,6 +89,11 @@ func (s State) DueAt() time.Time {
 
 // Membership is a paid tier for a period.
 type Membership struct {
+	ID         int64
+	MemberID   string
+	RequestID  string
+	OrderID    string
+	CreateTime time.Time
 	TierID     string
 	StartTime  time.Time
 	EndTime    time.Time

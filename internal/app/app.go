@@ -13,6 +13,7 @@ import (
 	"github.com/loyalty-engine/loyalty/internal/businessclock"
 	"github.com/loyalty-engine/loyalty/internal/server"
 	"github.com/loyalty-engine/loyalty/ledger"
+	"github.com/loyalty-engine/loyalty/tiers"
 )
 
 // Options tune the server.
@@ -33,6 +34,7 @@ type Options struct {
 type App struct {
 	Keys   *access.Service
 	Ledger *ledger.Service
+	Tiers  *tiers.Service
 	Server *server.Server
 	// Clock is the movable business clock when TimeTravel is on, else nil.
 	Clock *businessclock.Clock
@@ -42,18 +44,21 @@ type App struct {
 func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options) (*App, error) {
 	a := &App{Keys: access.NewService(pool)}
 	lopts := ledgerOptions(opts)
+	var topts []tiers.Option
 	if opts.TimeTravel {
 		a.Clock = &businessclock.Clock{}
 		lopts = append(lopts, ledger.WithClock(a.Clock))
+		topts = append(topts, tiers.WithClock(a.Clock))
 	}
-	a.Ledger = ledger.NewService(pool, lopts...)
+	a.Tiers = tiers.NewService(pool, topts...)
+	a.Ledger = ledger.NewService(pool, append(lopts, ledger.WithTiers(a.Tiers))...)
 	if opts.AdminKey != "" {
 		if _, err := a.Keys.EnsureAdmin(ctx, opts.AdminKey); err != nil {
 			return nil, err
 		}
 	}
 	a.Server = server.New(server.Deps{
-		Pool: pool, Keys: a.Keys, Ledger: a.Ledger, Log: log, Clock: a.Clock,
+		Pool: pool, Keys: a.Keys, Ledger: a.Ledger, Tiers: a.Tiers, Log: log, Clock: a.Clock,
 		MaxBodyBytes: opts.MaxBodyBytes, ShutdownTimeout: opts.ShutdownTimeout,
 	})
 	return a, nil

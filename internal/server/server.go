@@ -23,6 +23,7 @@ import (
 	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
 	"github.com/loyalty-engine/loyalty/internal/businessclock"
 	"github.com/loyalty-engine/loyalty/ledger"
+	"github.com/loyalty-engine/loyalty/tiers"
 )
 
 // Deps are what the server serves.
@@ -30,6 +31,7 @@ type Deps struct {
 	Pool   *pgxpool.Pool // for readiness
 	Keys   *access.Service
 	Ledger *ledger.Service
+	Tiers  *tiers.Service
 	Log    *slog.Logger
 	// Clock is the business clock an admin may move forward (time travel, for
 	// demos); nil: the wall clock, which cannot be moved.

@@ -5,9 +5,8 @@
 package accessdb
 
 import (
+	"encoding/json"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type ApiKey struct {
@@ -17,6 +16,28 @@ type ApiKey struct {
 	SecretHash []byte
 	CreateTime time.Time
 	RevokeTime *time.Time
+}
+
+type EntitlementCycle struct {
+	MemberID   string
+	Perk       string
+	CycleStart time.Time
+	Used       int32
+}
+
+type EntitlementUse struct {
+	MemberID    string
+	Perk        string
+	RequestID   string
+	Fingerprint []byte
+	OrderID     *string
+	TierID      string
+	Quota       int32
+	UsedAfter   int32
+	CycleStart  time.Time
+	CycleEnd    time.Time
+	ActorKeyID  string
+	UseTime     time.Time
 }
 
 type Entry struct {
@@ -65,7 +86,7 @@ type GoodwillLimit struct {
 
 type GoodwillUsage struct {
 	KeyID   string
-	Day     pgtype.Date
+	Day     time.Time
 	Granted int64
 }
 
@@ -102,7 +123,6 @@ type LotMove struct {
 type Member struct {
 	MemberID    string
 	DisplayName string
-	TierID      string
 	JoinTime    time.Time
 }
 
@@ -113,17 +133,48 @@ type MemberBalance struct {
 	Held      int64
 }
 
+type MemberTier struct {
+	MemberID   string
+	TierID     string
+	PeriodEnd  *time.Time
+	GraceEnd   *time.Time
+	DueTime    *time.Time
+	UpdateTime time.Time
+}
+
+type Membership struct {
+	MembershipID int64
+	MemberID     string
+	RequestID    string
+	Fingerprint  []byte
+	TierID       string
+	StartTime    time.Time
+	EndTime      time.Time
+	CancelTime   *time.Time
+	OrderID      *string
+	ActorKeyID   string
+	Ended        bool
+	CreateTime   time.Time
+}
+
 type Order struct {
-	MemberID        string
-	OrderID         string
-	EarnEntryID     *int64
-	SpendMinor      *int64
-	Currency        string
-	EarnedPoints    int64
-	RefundedMinor   int64
-	FullyRefunded   bool
-	PointsTakenBack int64
-	PointsReturned  int64
+	MemberID          string
+	OrderID           string
+	EarnEntryID       *int64
+	SpendMinor        *int64
+	Currency          string
+	EarnedPoints      int64
+	RefundedMinor     int64
+	FullyRefunded     bool
+	PointsTakenBack   int64
+	PointsReturned    int64
+	TierID            *string
+	Perks             json.RawMessage
+	MetricPoints      int64
+	MetricSpend       int64
+	MetricDay         *time.Time
+	MetricPointsTaken int64
+	MetricSpendTaken  int64
 }
 
 type PendingRelease struct {
@@ -185,4 +236,43 @@ type SystemBalance struct {
 type SystemDelta struct {
 	Account string
 	Amount  int64
+}
+
+type TierHistory struct {
+	ChangeID      int64
+	MemberID      string
+	FromTier      string
+	ToTier        string
+	Reason        string
+	Metric        int64
+	PeriodEnd     *time.Time
+	GraceEnd      *time.Time
+	MembershipID  *int64
+	PolicyVersion int64
+	CreateTime    time.Time
+}
+
+type TierMetricDay struct {
+	MemberID   string
+	Day        time.Time
+	Points     int64
+	SpendMinor int64
+}
+
+type TierMetricMove struct {
+	MoveID     int64
+	MemberID   string
+	EntryID    *int64
+	OrderID    *string
+	Day        time.Time
+	Points     int64
+	SpendMinor int64
+	CreateTime time.Time
+}
+
+type TierPolicy struct {
+	Version    int64
+	Policy     json.RawMessage
+	ActorKeyID string
+	CreateTime time.Time
 }

@@ -7,6 +7,7 @@ package ledgerdb
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -21,41 +22,48 @@ const appendEntry = `-- name: AppendEntry :batchone
 WITH moved AS (
     UPDATE member_balances AS b
     SET available = b.available + $2::bigint,
-        pending   = b.pending + $7::bigint,
-        held      = b.held + $8::bigint
-    WHERE b.member_id = $9::text
+        pending   = b.pending + $18::bigint,
+        held      = b.held + $19::bigint
+    WHERE b.member_id = $20::text
       -- A credit always applies (even to a balance in debt); a debit only if it
       -- leaves the balance at zero or above, unless the plan allows debt.
-      AND (NOT $10::boolean OR $2::bigint >= 0 OR b.available + $2::bigint >= 0)
+      AND (NOT $21::boolean OR $2::bigint >= 0 OR b.available + $2::bigint >= 0)
     RETURNING b.member_id, b.available, b.pending, b.held
 ), entry AS (
     INSERT INTO entries (member_id, kind, accounts, amounts, available_after, pending_after, held_after,
                          request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id,
                          reason_code, ticket_id)
-    SELECT moved.member_id, $11::text, $12::text[], $13::bigint[],
+    SELECT moved.member_id, $22::text, $23::text[], $24::bigint[],
            moved.available, moved.pending, moved.held,
-           $14::text, $15::bytea, $16::text, $17::bigint,
-           $18::bigint, $19::text, $20::text,
-           $21::text, $22::text
+           $25::text, $26::bytea, $27::text, $28::bigint,
+           $29::bigint, $30::text, $31::text,
+           $32::text, $33::text
     FROM moved
     RETURNING entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time, reason_code, ticket_id
 ), pend AS (
     -- Pending earnings wait for their release (release_time set only for them).
     INSERT INTO pending_releases (entry_id, member_id, order_id, points, release_time, lot_expire_time)
-    SELECT entry.entry_id, entry.member_id, entry.order_id, $7::bigint, $23::timestamptz,
+    SELECT entry.entry_id, entry.member_id, entry.order_id, $18::bigint, $34::timestamptz,
            $3::timestamptz
     FROM entry
-    WHERE $23::timestamptz IS NOT NULL
+    WHERE $34::timestamptz IS NOT NULL
 ), ord AS (
     -- An order's earning (record_order set only for them), for refunds.
-    INSERT INTO orders (member_id, order_id, earn_entry_id, spend_minor, currency, earned_points)
-    SELECT entry.member_id, entry.order_id, entry.entry_id, $24::bigint, $25::text,
-           $26::bigint
+    -- With the member's tier and perks at this moment, which its refunds use.
+    INSERT INTO orders (member_id, order_id, earn_entry_id, spend_minor, currency, earned_points,
+                        tier_id, perks, metric_points, metric_spend, metric_day)
+    SELECT entry.member_id, entry.order_id, entry.entry_id, $35::bigint, $36::text,
+           $37::bigint, $38::text, $39::jsonb,
+           CASE WHEN $7::boolean THEN $9::bigint ELSE 0 END,
+           CASE WHEN $7::boolean THEN $10::bigint ELSE 0 END,
+           CASE WHEN $7::boolean THEN $8::date END
     FROM entry
-    WHERE $27::boolean
+    WHERE $40::boolean
     ON CONFLICT (member_id, order_id) DO UPDATE
         SET earn_entry_id = excluded.earn_entry_id, spend_minor = excluded.spend_minor,
-            currency = excluded.currency, earned_points = excluded.earned_points
+            currency = excluded.currency, earned_points = excluded.earned_points,
+            tier_id = excluded.tier_id, perks = excluded.perks, metric_points = excluded.metric_points,
+            metric_spend = excluded.metric_spend, metric_day = excluded.metric_day
 ), lot AS (
     -- A plain credit (lot_in_statement) opens its lot here; only what is above
     -- zero, the rest repays debt (the rule of ledger_settle_lots).
@@ -64,18 +72,24 @@ WITH moved AS (
            least($2::bigint, entry.available_after), least($2::bigint, entry.available_after),
            $3::timestamptz
     FROM entry
-    WHERE $28::boolean AND least($2::bigint, entry.available_after) > 0
+    WHERE $41::boolean AND least($2::bigint, entry.available_after) > 0
 ), sys AS (
     INSERT INTO system_deltas (account, amount)
-    SELECT ($29::text[])[i], ($30::bigint[])[i]
-    FROM entry, generate_subscripts($29::text[], 1) AS i
+    SELECT ($42::text[])[i], ($43::bigint[])[i]
+    FROM entry, generate_subscripts($42::text[], 1) AS i
 )
 SELECT entry.entry_id, entry.member_id, entry.kind, entry.accounts, entry.amounts, entry.available_after, entry.pending_after, entry.held_after, entry.request_id, entry.fingerprint, entry.order_id, entry.hold_id, entry.reverses_entry_id, entry.memo, entry.actor_key_id, entry.create_time, entry.reason_code, entry.ticket_id,
        CASE WHEN $1::boolean THEN
            ledger_settle_lots(entry.member_id, entry.entry_id, $2::bigint, entry.available_after,
                               $3::timestamptz, $4::bigint,
                               $5::bigint, $6::bigint[])
-       ELSE 0 END::bigint AS lot_points
+       ELSE 0 END::bigint AS lot_points,
+       coalesce(CASE WHEN $7::boolean THEN
+           tier_qualify(entry.member_id, entry.entry_id, entry.order_id, $8::date, $9::bigint,
+                        $10::bigint, $11::text, $12::date, $13::text[],
+                        $14::bigint[], $15::timestamptz, $16::timestamptz,
+                        $17::bigint)
+       END, '')::text AS upgraded_to
 FROM entry
 `
 
@@ -92,6 +106,17 @@ type AppendEntryParams struct {
 	LotOriginEntryID  *int64
 	PreferLotOrigin   *int64
 	RestoreFrom       []int64
+	Qualify           bool
+	MetricDay         time.Time
+	MetricPoints      int64
+	MetricSpend       int64
+	TierMetric        string
+	TierWindowStart   time.Time
+	TierIds           []string
+	TierThresholds    []int64
+	TierPeriodEnd     time.Time
+	TierNow           time.Time
+	TierPolicyVersion int64
 	DPending          int64
 	DHeld             int64
 	MemberID          string
@@ -112,6 +137,8 @@ type AppendEntryParams struct {
 	OrderSpendMinor   *int64
 	OrderCurrency     string
 	OrderEarnedPoints int64
+	OrderTierID       *string
+	OrderPerks        json.RawMessage
 	RecordOrder       bool
 	LotInStatement    bool
 	SystemAccounts    []string
@@ -138,6 +165,7 @@ type AppendEntryRow struct {
 	ReasonCode      *string
 	TicketID        *string
 	LotPoints       int64
+	UpgradedTo      string
 }
 
 // The one write path of the ledger, in a single statement: move the member's
@@ -150,6 +178,9 @@ type AppendEntryRow struct {
 // No row comes back when the member is unknown or the available balance would go
 // below zero (with check_available); a repeated (member, request id) fails on
 // entries_request_idx. Either way nothing is written.
+// An earning that counts towards the tiers (qualify) moves the member's qualifying
+// metric through tier_qualify, also under the row lock, which upgrades the member
+// at once when the metric reaches a higher tier.
 func (q *Queries) AppendEntry(ctx context.Context, db DBTX, arg []AppendEntryParams) *AppendEntryBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -160,6 +191,17 @@ func (q *Queries) AppendEntry(ctx context.Context, db DBTX, arg []AppendEntryPar
 			a.LotOriginEntryID,
 			a.PreferLotOrigin,
 			a.RestoreFrom,
+			a.Qualify,
+			a.MetricDay,
+			a.MetricPoints,
+			a.MetricSpend,
+			a.TierMetric,
+			a.TierWindowStart,
+			a.TierIds,
+			a.TierThresholds,
+			a.TierPeriodEnd,
+			a.TierNow,
+			a.TierPolicyVersion,
 			a.DPending,
 			a.DHeld,
 			a.MemberID,
@@ -180,6 +222,8 @@ func (q *Queries) AppendEntry(ctx context.Context, db DBTX, arg []AppendEntryPar
 			a.OrderSpendMinor,
 			a.OrderCurrency,
 			a.OrderEarnedPoints,
+			a.OrderTierID,
+			a.OrderPerks,
 			a.RecordOrder,
 			a.LotInStatement,
 			a.SystemAccounts,
@@ -222,6 +266,7 @@ func (b *AppendEntryBatchResults) QueryRow(f func(int, AppendEntryRow, error)) {
 			&i.ReasonCode,
 			&i.TicketID,
 			&i.LotPoints,
+			&i.UpgradedTo,
 		)
 		if f != nil {
 			f(t, i, err)

@@ -7,8 +7,7 @@ package ledgerdb
 
 import (
 	"context"
-
-	"github.com/jackc/pgx/v5/pgtype"
+	"time"
 )
 
 const addGoodwillUsage = `-- name: AddGoodwillUsage :exec
@@ -18,7 +17,7 @@ UPDATE goodwill_usage SET granted = granted + $1 WHERE key_id = $2 AND day = $3
 type AddGoodwillUsageParams struct {
 	Points int64
 	KeyID  string
-	Day    pgtype.Date
+	Day    time.Time
 }
 
 func (q *Queries) AddGoodwillUsage(ctx context.Context, db DBTX, arg AddGoodwillUsageParams) error {
@@ -105,7 +104,7 @@ ON CONFLICT (key_id, day) DO NOTHING
 
 type EnsureGoodwillUsageParams struct {
 	KeyID string
-	Day   pgtype.Date
+	Day   time.Time
 }
 
 func (q *Queries) EnsureGoodwillUsage(ctx context.Context, db DBTX, arg EnsureGoodwillUsageParams) error {
@@ -278,7 +277,7 @@ SELECT granted FROM goodwill_usage WHERE key_id = $1 AND day = $2 FOR UPDATE
 
 type LockGoodwillUsageParams struct {
 	KeyID string
-	Day   pgtype.Date
+	Day   time.Time
 }
 
 func (q *Queries) LockGoodwillUsage(ctx context.Context, db DBTX, arg LockGoodwillUsageParams) (int64, error) {

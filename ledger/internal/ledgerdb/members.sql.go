@@ -11,18 +11,13 @@ import (
 )
 
 const getMember = `-- name: GetMember :one
-SELECT member_id, display_name, tier_id, join_time FROM members WHERE member_id = $1
+SELECT member_id, display_name, join_time FROM members WHERE member_id = $1
 `
 
 func (q *Queries) GetMember(ctx context.Context, db DBTX, memberID string) (Member, error) {
 	row := db.QueryRow(ctx, getMember, memberID)
 	var i Member
-	err := row.Scan(
-		&i.MemberID,
-		&i.DisplayName,
-		&i.TierID,
-		&i.JoinTime,
-	)
+	err := row.Scan(&i.MemberID, &i.DisplayName, &i.JoinTime)
 	return i, err
 }
 
@@ -31,11 +26,11 @@ WITH m AS (
     INSERT INTO members (member_id, display_name)
     VALUES ($1, $2)
     ON CONFLICT (member_id) DO NOTHING
-    RETURNING member_id, display_name, tier_id, join_time
+    RETURNING member_id, display_name, join_time
 ), b AS (
     INSERT INTO member_balances (member_id) SELECT member_id FROM m
 )
-SELECT member_id, display_name, tier_id, join_time FROM m
+SELECT member_id, display_name, join_time FROM m
 `
 
 type InsertMemberParams struct {
@@ -46,7 +41,6 @@ type InsertMemberParams struct {
 type InsertMemberRow struct {
 	MemberID    string
 	DisplayName string
-	TierID      string
 	JoinTime    time.Time
 }
 
@@ -55,11 +49,6 @@ type InsertMemberRow struct {
 func (q *Queries) InsertMember(ctx context.Context, db DBTX, arg InsertMemberParams) (InsertMemberRow, error) {
 	row := db.QueryRow(ctx, insertMember, arg.MemberID, arg.DisplayName)
 	var i InsertMemberRow
-	err := row.Scan(
-		&i.MemberID,
-		&i.DisplayName,
-		&i.TierID,
-		&i.JoinTime,
-	)
+	err := row.Scan(&i.MemberID, &i.DisplayName, &i.JoinTime)
 	return i, err
 }

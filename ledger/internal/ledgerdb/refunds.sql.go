@@ -26,7 +26,7 @@ func (q *Queries) EnsureOrder(ctx context.Context, db DBTX, arg EnsureOrderParam
 }
 
 const getOrder = `-- name: GetOrder :one
-SELECT member_id, order_id, earn_entry_id, spend_minor, currency, earned_points, refunded_minor, fully_refunded, points_taken_back, points_returned FROM orders WHERE member_id = $1 AND order_id = $2
+SELECT member_id, order_id, earn_entry_id, spend_minor, currency, earned_points, refunded_minor, fully_refunded, points_taken_back, points_returned, tier_id, perks, metric_points, metric_spend, metric_day, metric_points_taken, metric_spend_taken FROM orders WHERE member_id = $1 AND order_id = $2
 `
 
 type GetOrderParams struct {
@@ -48,6 +48,13 @@ func (q *Queries) GetOrder(ctx context.Context, db DBTX, arg GetOrderParams) (Or
 		&i.FullyRefunded,
 		&i.PointsTakenBack,
 		&i.PointsReturned,
+		&i.TierID,
+		&i.Perks,
+		&i.MetricPoints,
+		&i.MetricSpend,
+		&i.MetricDay,
+		&i.MetricPointsTaken,
+		&i.MetricSpendTaken,
 	)
 	return i, err
 }
@@ -161,7 +168,7 @@ func (q *Queries) InsertRefund(ctx context.Context, db DBTX, arg InsertRefundPar
 }
 
 const lockOrder = `-- name: LockOrder :one
-SELECT member_id, order_id, earn_entry_id, spend_minor, currency, earned_points, refunded_minor, fully_refunded, points_taken_back, points_returned FROM orders WHERE member_id = $1 AND order_id = $2 FOR UPDATE
+SELECT member_id, order_id, earn_entry_id, spend_minor, currency, earned_points, refunded_minor, fully_refunded, points_taken_back, points_returned, tier_id, perks, metric_points, metric_spend, metric_day, metric_points_taken, metric_spend_taken FROM orders WHERE member_id = $1 AND order_id = $2 FOR UPDATE
 `
 
 type LockOrderParams struct {
@@ -183,6 +190,13 @@ func (q *Queries) LockOrder(ctx context.Context, db DBTX, arg LockOrderParams) (
 		&i.FullyRefunded,
 		&i.PointsTakenBack,
 		&i.PointsReturned,
+		&i.TierID,
+		&i.Perks,
+		&i.MetricPoints,
+		&i.MetricSpend,
+		&i.MetricDay,
+		&i.MetricPointsTaken,
+		&i.MetricSpendTaken,
 	)
 	return i, err
 }

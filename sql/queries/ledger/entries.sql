@@ -9,6 +9,9 @@
 -- No row comes back when the member is unknown or the available balance would go
 -- below zero (with check_available); a repeated (member, request id) fails on
 -- entries_request_idx. Either way nothing is written.
+-- An earning that counts towards the tiers (qualify) moves the member's qualifying
+-- metric through tier_qualify, also under the row lock, which upgrades the member
+-- at once when the metric reaches a higher tier.
 WITH moved AS (
     UPDATE member_balances AS b
     SET available = b.available + @d_available::bigint,
@@ -39,14 +42,21 @@ WITH moved AS (
     WHERE sqlc.narg(release_time)::timestamptz IS NOT NULL
 ), ord AS (
     -- An order's earning (record_order set only for them), for refunds.
-    INSERT INTO orders (member_id, order_id, earn_entry_id, spend_minor, currency, earned_points)
+    -- With the member's tier and perks at this moment, which its refunds use.
+    INSERT INTO orders (member_id, order_id, earn_entry_id, spend_minor, currency, earned_points,
+                        tier_id, perks, metric_points, metric_spend, metric_day)
     SELECT entry.member_id, entry.order_id, entry.entry_id, sqlc.narg(order_spend_minor)::bigint, @order_currency::text,
-           @order_earned_points::bigint
+           @order_earned_points::bigint, sqlc.narg(order_tier_id)::text, sqlc.narg(order_perks)::jsonb,
+           CASE WHEN @qualify::boolean THEN @metric_points::bigint ELSE 0 END,
+           CASE WHEN @qualify::boolean THEN @metric_spend::bigint ELSE 0 END,
+           CASE WHEN @qualify::boolean THEN @metric_day::date END
     FROM entry
     WHERE @record_order::boolean
     ON CONFLICT (member_id, order_id) DO UPDATE
         SET earn_entry_id = excluded.earn_entry_id, spend_minor = excluded.spend_minor,
-            currency = excluded.currency, earned_points = excluded.earned_points
+            currency = excluded.currency, earned_points = excluded.earned_points,
+            tier_id = excluded.tier_id, perks = excluded.perks, metric_points = excluded.metric_points,
+            metric_spend = excluded.metric_spend, metric_day = excluded.metric_day
 ), lot AS (
     -- A plain credit (lot_in_statement) opens its lot here; only what is above
     -- zero, the rest repays debt (the rule of ledger_settle_lots).
@@ -66,7 +76,13 @@ SELECT entry.*,
            ledger_settle_lots(entry.member_id, entry.entry_id, @d_available::bigint, entry.available_after,
                               sqlc.narg(lot_expire_time)::timestamptz, sqlc.narg(lot_origin_entry_id)::bigint,
                               sqlc.narg(prefer_lot_origin)::bigint, @restore_from::bigint[])
-       ELSE 0 END::bigint AS lot_points
+       ELSE 0 END::bigint AS lot_points,
+       coalesce(CASE WHEN @qualify::boolean THEN
+           tier_qualify(entry.member_id, entry.entry_id, entry.order_id, @metric_day::date, @metric_points::bigint,
+                        @metric_spend::bigint, @tier_metric::text, @tier_window_start::date, @tier_ids::text[],
+                        @tier_thresholds::bigint[], @tier_period_end::timestamptz, @tier_now::timestamptz,
+                        @tier_policy_version::bigint)
+       END, '')::text AS upgraded_to
 FROM entry;
 
 -- name: EntryByRequest :one

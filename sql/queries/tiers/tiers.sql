@@ -1,0 +1,137 @@
+-- name: CurrentPolicy :one
+SELECT * FROM tier_policies ORDER BY version DESC LIMIT 1;
+
+-- name: InsertPolicy :one
+INSERT INTO tier_policies (policy, actor_key_id) VALUES (@policy, @actor_key_id) RETURNING *;
+
+-- name: MemberTierAt :one
+-- What the ledger needs at order time: the qualified tier and the tiers of paid
+-- memberships active at the instant.
+SELECT m.member_id, t.tier_id,
+       coalesce((SELECT array_agg(ms.tier_id ORDER BY ms.membership_id) FROM memberships ms
+                 WHERE ms.member_id = m.member_id AND ms.start_time <= @at
+                   AND @at < least(ms.end_time, coalesce(ms.cancel_time, ms.end_time))), '{}')::text[] AS paid_tier_ids
+FROM members m
+LEFT JOIN member_tiers t ON t.member_id = m.member_id
+WHERE m.member_id = @member_id;
+
+-- name: MemberStanding :one
+-- Everything the perks answer needs, in one read: the member, the qualified tier
+-- and its period, the metric over the window, the part of it still counted when
+-- the tier's period (or grace) ends, and the paid memberships active now.
+SELECT m.member_id, m.join_time, t.tier_id, t.period_end, t.grace_end,
+       coalesce((SELECT sum(CASE WHEN @metric::text = 'QUALIFYING_SPEND' THEN d.spend_minor ELSE d.points END)
+                 FROM tier_metric_days d
+                 WHERE d.member_id = m.member_id AND d.day >= @window_start::date), 0)::bigint AS metric,
+       coalesce((SELECT sum(CASE WHEN @metric::text = 'QUALIFYING_SPEND' THEN d.spend_minor ELSE d.points END)
+                 FROM tier_metric_days d
+                 WHERE d.member_id = m.member_id
+                   AND d.day >= ((coalesce(t.grace_end, t.period_end) AT TIME ZONE 'UTC')::date - sqlc.arg(window_days)::int + 1)), 0)::bigint AS metric_kept
+FROM members m
+LEFT JOIN member_tiers t ON t.member_id = m.member_id
+WHERE m.member_id = @member_id;
+
+-- name: ActiveMemberships :many
+SELECT * FROM memberships
+WHERE member_id = @member_id AND start_time <= @at AND @at < least(end_time, coalesce(cancel_time, end_time))
+ORDER BY membership_id;
+
+-- name: ListMemberships :many
+SELECT * FROM memberships WHERE member_id = @member_id ORDER BY membership_id DESC LIMIT 100;
+
+-- name: MembershipByRequest :one
+SELECT * FROM memberships WHERE member_id = @member_id AND request_id = @request_id;
+
+-- name: InsertMembership :one
+INSERT INTO memberships (member_id, request_id, fingerprint, tier_id, start_time, end_time, order_id, actor_key_id, create_time)
+VALUES (@member_id, @request_id, @fingerprint, @tier_id, @start_time, @end_time, sqlc.narg(order_id), @actor_key_id, @create_time)
+RETURNING *;
+
+-- name: LockMembership :one
+SELECT * FROM memberships WHERE member_id = @member_id AND membership_id = @membership_id FOR UPDATE;
+
+-- name: CancelMembership :one
+UPDATE memberships SET cancel_time = @cancel_time, ended = true
+WHERE membership_id = @membership_id
+RETURNING *;
+
+-- name: EndingMemberships :many
+-- Memberships whose period is over and whose end is not in the history yet.
+SELECT * FROM memberships WHERE NOT ended AND end_time <= @now ORDER BY end_time LIMIT @max_rows
+FOR UPDATE SKIP LOCKED;
+
+-- name: MarkMembershipEnded :exec
+UPDATE memberships SET ended = true WHERE membership_id = @membership_id;
+
+-- name: LockMember :one
+-- The member lock: the balance row, which every write of the member's points also
+-- locks, so a tier evaluation never interleaves with a qualifying earning.
+SELECT member_id FROM member_balances WHERE member_id = @member_id FOR UPDATE;
+
+-- name: GetMemberTier :one
+SELECT * FROM member_tiers WHERE member_id = @member_id;
+
+-- name: MetricSince :one
+SELECT coalesce(sum(CASE WHEN @metric::text = 'QUALIFYING_SPEND' THEN spend_minor ELSE points END), 0)::bigint
+FROM tier_metric_days
+WHERE member_id = @member_id AND day >= @window_start::date;
+
+-- name: UpsertMemberTier :exec
+INSERT INTO member_tiers (member_id, tier_id, period_end, grace_end, update_time)
+VALUES (@member_id, @tier_id, sqlc.narg(period_end), sqlc.narg(grace_end), @update_time)
+ON CONFLICT (member_id) DO UPDATE
+SET tier_id = excluded.tier_id, period_end = excluded.period_end, grace_end = excluded.grace_end,
+    update_time = excluded.update_time;
+
+-- name: DueMembers :many
+SELECT member_id FROM member_tiers WHERE due_time <= @now ORDER BY due_time LIMIT @max_rows;
+
+-- name: InsertTierChange :exec
+INSERT INTO tier_history (member_id, from_tier, to_tier, reason, metric, period_end, grace_end, membership_id,
+                          policy_version, create_time)
+VALUES (@member_id, @from_tier, @to_tier, @reason, @metric, sqlc.narg(period_end), sqlc.narg(grace_end),
+        sqlc.narg(membership_id), @policy_version, @create_time);
+
+-- name: ListTierHistory :many
+-- Newest first, keyset-paginated by change id.
+SELECT * FROM tier_history
+WHERE member_id = @member_id AND change_id < @before_change_id
+ORDER BY change_id DESC
+LIMIT @page_size;
+
+-- name: MemberExists :one
+SELECT join_time FROM members WHERE member_id = @member_id;
+
+-- name: EntitlementUse :one
+SELECT * FROM entitlement_uses WHERE member_id = @member_id AND perk = @perk AND request_id = @request_id;
+
+-- name: EntitlementUsed :one
+SELECT coalesce((SELECT used FROM entitlement_cycles
+                 WHERE member_id = @member_id AND perk = @perk AND cycle_start = @cycle_start), 0)::int;
+
+-- name: TakeEntitlement :one
+-- One more use in the cycle, unless the quota is reached: the conditional update
+-- runs on the latest version of the row, so racing consumes never exceed it. No
+-- row comes back when the quota is used up.
+INSERT INTO entitlement_cycles AS c (member_id, perk, cycle_start, used)
+VALUES (@member_id, @perk, @cycle_start, 1)
+ON CONFLICT (member_id, perk, cycle_start) DO UPDATE SET used = c.used + 1
+WHERE c.used < @quota::int
+RETURNING used;
+
+-- name: InsertEntitlementUse :one
+INSERT INTO entitlement_uses (member_id, perk, request_id, fingerprint, order_id, tier_id, quota, used_after,
+                              cycle_start, cycle_end, actor_key_id, use_time)
+VALUES (@member_id, @perk, @request_id, @fingerprint, sqlc.narg(order_id), @tier_id, @quota, @used_after,
+        @cycle_start, @cycle_end, @actor_key_id, @use_time)
+RETURNING *;
+
+-- name: AddMetricMove :one
+-- A move of the qualifying metric outside the write statement (refunds): only
+-- losses go this way, so it never upgrades.
+SELECT coalesce(tier_qualify(@member_id::text, sqlc.narg(entry_id)::bigint, sqlc.narg(order_id)::text, @day::date,
+                             @points::bigint, @spend_minor::bigint, '', @day::date, '{}'::text[], '{}'::bigint[],
+                             @now::timestamptz, @now::timestamptz, 0), '')::text;
+
+-- name: MetricMoveOfEntry :one
+SELECT * FROM tier_metric_moves WHERE entry_id = @entry_id;
