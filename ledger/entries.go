@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/validation"
 	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
+	"github.com/loyalty-engine/loyalty/tiers"
 )
 
 // Entry is an immutable journal entry.
@@ -119,27 +121,49 @@ func (s *Service) Earn(ctx context.Context, actor Actor, cmd Earn) (EarnResult, 
 	if err != nil {
 		return EarnResult{}, err
 	}
-	breakdown, err := earnBreakdown(prog, cmd)
+	policy, err := s.tiers.PolicyOn(ctx, s.pool)
 	if err != nil {
 		return EarnResult{}, err
 	}
-	var points int64
+	now := s.clock.Now()
+	// An order's earning applies the member's tier (its multiplier on a spend)
+	// and records it with its perks, for the order's refunds.
+	var standing *tiers.Standing
+	if cmd.OrderID != "" || cmd.SpendMinor > 0 {
+		st, err := s.tiers.StandingAt(ctx, s.pool, policy, cmd.MemberID, now)
+		if err != nil {
+			return EarnResult{}, err
+		}
+		standing = &st
+	}
+	breakdown, err := earnBreakdown(prog, standing, cmd)
+	if err != nil {
+		return EarnResult{}, err
+	}
+	var points, qualifyingPoints int64
 	for _, l := range breakdown {
 		points += l.Points
+		if policy.Counts(l.Source) {
+			qualifyingPoints += l.Points
+		}
 	}
 	res := EarnResult{Points: points, Breakdown: breakdown}
 	if points == 0 {
 		return res, nil
 	}
-	now := s.clock.Now()
 	p := plan{
 		memberID: cmd.MemberID, kind: KindEarn, requestID: cmd.RequestID,
 		fingerprint: fingerprint("earn", cmd), postings: earnPostings(points),
 		orderID: cmd.OrderID, memo: cmd.Reason, actorKeyID: actor.KeyID,
 		lotExpire: prog.LotExpiry(now),
+		qualify:   qualification(policy, now, qualifyingPoints, cmd.SpendMinor),
 	}
 	if cmd.OrderID != "" {
 		p.recordOrder, p.orderSpendMinor, p.orderCurrency, p.orderPoints = true, cmd.SpendMinor, cmd.Currency, points
+		p.orderTierID = standing.TierID
+		if p.orderPerks, err = json.Marshal(standing.Perks); err != nil {
+			return EarnResult{}, fmt.Errorf("encode perks: %w", err)
+		}
 		if prog.ReturnWindowDays > 0 {
 			p.postings = pendingEarnPostings(points)
 			p.releaseTime = now.AddDate(0, 0, int(prog.ReturnWindowDays))
@@ -160,13 +184,14 @@ func (s *Service) Earn(ctx context.Context, actor Actor, cmd Earn) (EarnResult, 
 }
 
 // earnBreakdown computes what an earning is made of: explicit points, or the base
-// rate applied to the spend.
-func earnBreakdown(prog Program, cmd Earn) ([]BreakdownLine, error) {
+// rate applied to the spend and the tier's multiplier on top (rounded down, each
+// part on its own).
+func earnBreakdown(prog Program, standing *tiers.Standing, cmd Earn) ([]BreakdownLine, error) {
 	switch {
 	case cmd.Points > 0 && cmd.SpendMinor > 0:
 		return nil, problem.InvalidField("points", "cannot be given together with spend")
 	case cmd.Points > 0:
-		return []BreakdownLine{{Source: "EXPLICIT", Points: cmd.Points, Description: "explicit points"}}, nil
+		return []BreakdownLine{{Source: tiers.SourceExplicit, Points: cmd.Points, Description: "explicit points"}}, nil
 	case cmd.SpendMinor == 0:
 		return nil, problem.InvalidFields(
 			problem.FieldViolation{Field: "points", Description: "give points or a spend"},
@@ -175,10 +200,27 @@ func earnBreakdown(prog Program, cmd Earn) ([]BreakdownLine, error) {
 	if prog.Currency != "" && cmd.Currency != prog.Currency {
 		return nil, problem.InvalidField("spend.currency", "must be "+prog.Currency+", the program's currency")
 	}
-	return []BreakdownLine{{
-		Source: "BASE", Points: prog.PointsForSpend(cmd.SpendMinor),
+	base := prog.PointsForSpend(cmd.SpendMinor)
+	lines := []BreakdownLine{{
+		Source: tiers.SourceBase, Points: base,
 		Description: fmt.Sprintf("%d point(s) per %d minor units spent", prog.EarnPoints, prog.EarnPerAmountMinor),
-	}}, nil
+	}}
+	if m := standing.Perks.EarnMultiplierPercent; m > 100 {
+		lines = append(lines, BreakdownLine{
+			Source: tiers.SourceTier, Points: mulDiv(base, int64(m-100), 100),
+			Description: fmt.Sprintf("%s tier: %d%% of the base", standing.TierID, m),
+		})
+	}
+	return lines, nil
+}
+
+// qualification is what an earning adds to the member's qualifying metric, or nil
+// when it adds nothing.
+func qualification(policy tiers.Policy, now time.Time, points, spend int64) *qualifying {
+	if points <= 0 && spend <= 0 {
+		return nil
+	}
+	return &qualifying{day: tiers.Day(now), points: points, spend: spend, policy: policy.QualificationAt(now)}
 }
 
 // Redeem spends available points.

@@ -14,6 +14,7 @@ import (
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/validation"
 	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
+	"github.com/loyalty-engine/loyalty/tiers"
 )
 
 // ReasonCodes is the catalogue of goodwill reasons and after-sales event types.
@@ -91,8 +92,12 @@ func (s *Service) GrantGoodwill(ctx context.Context, actor Actor, cmd GrantGoodw
 		fingerprint: fingerprint("goodwill", cmd), postings: goodwillPostings(cmd.Points, cmd.ReasonCode),
 		memo: cmd.Note, actorKeyID: actor.KeyID, reasonCode: cmd.ReasonCode, ticketID: cmd.TicketID,
 	}
+	var err error
+	if p.qualify, err = s.goodwillQualification(ctx, cmd.Points); err != nil {
+		return GoodwillResult{}, err
+	}
 	var res GoodwillResult
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		res = GoodwillResult{}
 		day := s.clock.Now().UTC().Truncate(24 * time.Hour)
 		if actor.GoodwillLimited {
@@ -229,13 +234,17 @@ func (s *Service) DecideApproval(ctx context.Context, actor Actor, approvalID in
 			if err != nil {
 				return err
 			}
+			qualify, err := s.goodwillQualification(ctx, row.Points)
+			if err != nil {
+				return err
+			}
 			// The entry carries the grant's own request id and fingerprint: a retry
 			// of the agent's original request then answers this entry.
 			entry, err = s.append(ctx, tx, plan{
 				memberID: row.MemberID, kind: KindGoodwill, requestID: row.RequestID, fingerprint: row.Fingerprint,
 				postings: goodwillPostings(row.Points, row.ReasonCode), actorKeyID: row.RequestedBy,
 				memo:       row.Note + " (approved by " + actor.KeyID + ", approval " + strconv.FormatInt(row.ApprovalID, 10) + ")",
-				reasonCode: row.ReasonCode, ticketID: row.TicketID, lotExpire: expire,
+				reasonCode: row.ReasonCode, ticketID: row.TicketID, lotExpire: expire, qualify: qualify,
 			})
 			if errors.Is(err, errNotApplied) {
 				return ErrMemberNotFound.With("member %q not found", row.MemberID)
@@ -305,4 +314,14 @@ func toApproval(r ledgerdb.GoodwillApproval) Approval {
 		a.DecideTime = *r.DecideTime
 	}
 	return a
+}
+
+// goodwillQualification is what goodwill points add to the qualifying metric: nothing
+// unless the tier policy counts GOODWILL.
+func (s *Service) goodwillQualification(ctx context.Context, points int64) (*qualifying, error) {
+	policy, err := s.tiers.Policy(ctx)
+	if err != nil || !policy.Counts(tiers.SourceGoodwill) {
+		return nil, err
+	}
+	return qualification(policy, s.clock.Now(), points, 0), nil
 }

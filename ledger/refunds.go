@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/bits"
@@ -143,6 +144,12 @@ func (s *Service) refund(ctx context.Context, tx pgx.Tx, actor Actor, cmd Refund
 		res.Entries = append(res.Entries, take.entry)
 	}
 	res.PointsVoided, res.PointsClawedBack = take.voided, take.clawedBack
+	metric := refundMetric{points: order.MetricPointsTaken, spend: order.MetricSpendTaken}
+	if !take.reversed {
+		if metric, err = s.lowerMetric(ctx, tx, order, take.entry.ID, share); err != nil {
+			return RefundResult{}, err
+		}
+	}
 
 	ret, err := s.refundGiveBack(ctx, tx, actor, cmd, fp, o, share)
 	if err != nil {
@@ -156,6 +163,7 @@ func (s *Service) refund(ctx context.Context, tx pgx.Tx, actor Actor, cmd Refund
 	if err := s.q.UpdateOrderRefunded(ctx, tx, ledgerdb.UpdateOrderRefundedParams{
 		MemberID: o.MemberID, OrderID: o.OrderID, RefundedMinor: o.RefundedMinor, FullyRefunded: o.FullyRefunded,
 		PointsTakenBack: o.PointsTakenBack, PointsReturned: o.PointsReturned,
+		MetricPointsTaken: metric.points, MetricSpendTaken: metric.spend,
 	}); err != nil {
 		return RefundResult{}, fmt.Errorf("update order %q: %w", o.OrderID, err)
 	}
@@ -174,6 +182,9 @@ func (s *Service) refund(ctx context.Context, tx pgx.Tx, actor Actor, cmd Refund
 type takeBack struct {
 	entry              Entry
 	voided, clawedBack int64
+	// reversed: the earning was reversed before any refund, which took its
+	// points and its qualifying metric back already.
+	reversed bool
 }
 
 // refundTakeBack takes back the order's earned points up to their refunded share:
@@ -185,7 +196,7 @@ func (s *Service) refundTakeBack(ctx context.Context, tx pgx.Tx, actor Actor, cm
 	}
 	earned := o.EarnedPoints
 	if _, err := s.q.GetReversal(ctx, tx, &o.EarnEntryID); err == nil {
-		earned = 0 // the earning was reversed before any refund: nothing left to take
+		return takeBack{reversed: true}, nil // the earning was reversed before any refund: nothing left to take
 	} else if !errors.Is(err, pgx.ErrNoRows) {
 		return takeBack{}, fmt.Errorf("reversal of entry %d: %w", o.EarnEntryID, err)
 	}
@@ -224,6 +235,28 @@ func (s *Service) refundTakeBack(ctx context.Context, tx pgx.Tx, actor Actor, cm
 	}
 	o.PointsTakenBack += points
 	return tb, nil
+}
+
+// refundMetric is what refunds of an order took off the qualifying metric so far.
+type refundMetric struct{ points, spend int64 }
+
+// lowerMetric takes the refunded share of what the order's earning added to the
+// qualifying metric off it, on the day the order earned (cumulative shares, like
+// the points). The member keeps the tier until the end of its period: downgrades
+// are decided then.
+func (s *Service) lowerMetric(ctx context.Context, tx pgx.Tx, order ledgerdb.Order, takeEntryID int64, share func(int64) int64) (refundMetric, error) {
+	taken := refundMetric{points: share(order.MetricPoints), spend: share(order.MetricSpend)}
+	points, spend := taken.points-order.MetricPointsTaken, taken.spend-order.MetricSpendTaken
+	if order.MetricDay == nil || (points == 0 && spend == 0) {
+		return taken, nil
+	}
+	if _, err := s.q.AddMetricMove(ctx, tx, ledgerdb.AddMetricMoveParams{
+		MemberID: order.MemberID, EntryID: optionalID(takeEntryID), OrderID: &order.OrderID, Day: *order.MetricDay,
+		Points: -points, SpendMinor: -spend, Now: s.clock.Now(),
+	}); err != nil {
+		return refundMetric{}, fmt.Errorf("lower the qualifying metric of order %q: %w", order.OrderID, err)
+	}
+	return taken, nil
 }
 
 // refundGiveBack gives back the points redeemed on the order up to their refunded
@@ -353,6 +386,15 @@ func toOrder(r ledgerdb.Order) Order {
 	}
 	if r.SpendMinor != nil {
 		o.SpendMinor = *r.SpendMinor
+	}
+	if r.TierID != nil {
+		o.TierID = *r.TierID
+	}
+	if len(r.Perks) > 0 {
+		var p tiers.Perks
+		if json.Unmarshal(r.Perks, &p) == nil {
+			o.Perks = &p
+		}
 	}
 	return o
 }

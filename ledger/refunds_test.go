@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -277,7 +278,7 @@ func TestRepeatedRefundAnswersTheOrderAsItLeftIt(t *testing.T) {
 	first := refund(t, svc, "m", "o1", "a", 3000)
 	refund(t, svc, "m", "o1", "b", 3000)
 	again := refund(t, svc, "m", "o1", "a", 3000)
-	if again.Order != first.Order || first.Order.RefundedMinor != 3000 {
+	if !reflect.DeepEqual(again.Order, first.Order) || first.Order.RefundedMinor != 3000 {
 		t.Fatalf("repeat answered order %+v, first answer was %+v", again.Order, first.Order)
 	}
 }

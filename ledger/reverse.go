@@ -54,6 +54,9 @@ func (s *Service) Reverse(ctx context.Context, actor Actor, cmd Reverse) (Entry,
 	if err := s.reversalLots(ctx, original, &p); err != nil {
 		return Entry{}, err
 	}
+	if err := s.reversalQualification(ctx, original, &p); err != nil {
+		return Entry{}, err
+	}
 	var e Entry
 	if original.OrderID != "" {
 		// Refunds of the order take back its earning and give back its
@@ -112,4 +115,23 @@ func (s *Service) reversalLots(ctx context.Context, original Entry, p *plan) err
 	var err error
 	p.lotExpire, err = s.lotExpiry(ctx, s.pool)
 	return err
+}
+
+// reversalQualification takes off the qualifying metric what the original added to
+// it, on the day it added it.
+func (s *Service) reversalQualification(ctx context.Context, original Entry, p *plan) error {
+	move, err := s.q.MetricMoveOfEntry(ctx, s.pool, &original.ID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("qualifying metric of entry %d: %w", original.ID, err)
+	}
+	policy, err := s.tiers.Policy(ctx)
+	if err != nil {
+		return err
+	}
+	now := s.clock.Now()
+	p.qualify = &qualifying{day: move.Day, points: -move.Points, spend: -move.SpendMinor, policy: policy.QualificationAt(now)}
+	return nil
 }

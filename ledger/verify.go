@@ -20,6 +20,7 @@ const (
 	DiscrepancyPostingsSum     = "POSTINGS_DO_NOT_SUM_TO_ZERO"
 	DiscrepancyLotsMismatch    = "LOTS_MISMATCH"
 	DiscrepancyLotMoves        = "LOT_MOVES_MISMATCH"
+	DiscrepancyTierMetric      = "TIER_METRIC_MISMATCH"
 )
 
 // Discrepancy is one thing Verify found wrong.
@@ -47,7 +48,8 @@ type Verification struct {
 // every entry balances, every cached balance (member and system) equals the sum of
 // its postings, running balances chain, held balances match active holds, pending
 // balances match unreleased earnings, open lots hold the available balance and
-// follow from their moves, and no balance is negative but a debt left by a refund.
+// follow from their moves, each day of the qualifying metric sums its moves, and no
+// balance is negative but a debt left by a refund.
 func (s *Service) Verify(ctx context.Context) (Verification, error) {
 	var v Verification
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
@@ -139,6 +141,20 @@ func (s *Service) Verify(ctx context.Context) (Verification, error) {
 		for _, r := range moves {
 			v.add(Discrepancy{Kind: DiscrepancyLotMoves, MemberID: r.MemberID, Expected: r.Expected, Actual: r.Remaining,
 				Detail: "lot " + strconv.FormatInt(r.LotID, 10) + "'s remaining points differ from its points plus its moves"})
+		}
+
+		metric, err := s.q.VerifyTierMetric(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("tier metric: %w", err)
+		}
+		for _, r := range metric {
+			detail := "the qualifying metric of " + r.Day.Format(time.DateOnly) + " differs from its moves"
+			if r.CachedPoints != r.MovedPoints {
+				v.add(Discrepancy{Kind: DiscrepancyTierMetric, MemberID: r.MemberID, Expected: r.MovedPoints, Actual: r.CachedPoints, Detail: detail + " (points)"})
+			}
+			if r.CachedSpend != r.MovedSpend {
+				v.add(Discrepancy{Kind: DiscrepancyTierMetric, MemberID: r.MemberID, Expected: r.MovedSpend, Actual: r.CachedSpend, Detail: detail + " (spend)"})
+			}
 		}
 
 		running, err := s.q.VerifyRunningBalances(ctx, tx)

@@ -16,6 +16,7 @@ import (
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
+	"github.com/loyalty-engine/loyalty/tiers"
 )
 
 // Errors of the write path.
@@ -58,11 +59,26 @@ type plan struct {
 	restoreFrom     []int64
 	preferLotOrigin int64
 
-	// recordOrder: an order's earning, recorded with its spend for refunds.
+	// recordOrder: an order's earning, recorded with its spend for refunds, and
+	// the member's tier and perks at that moment (orderTierID, orderPerks).
 	recordOrder     bool
 	orderSpendMinor int64
 	orderCurrency   string
 	orderPoints     int64
+	orderTierID     string
+	orderPerks      []byte
+
+	// qualify: the entry moves the member's qualifying metric (see tier_qualify
+	// in the migrations), which may upgrade the member at once.
+	qualify *qualifying
+}
+
+// qualifying is what an entry adds to (or, negative, takes off) the member's
+// qualifying metric, on which day, under which policy.
+type qualifying struct {
+	day           time.Time
+	points, spend int64
+	policy        tiers.Qualification
 }
 
 // errNotApplied: the append matched no balance row (unknown member or overdraft).
@@ -98,7 +114,14 @@ func (s *Service) appendAll(ctx context.Context, db ledgerdb.DBTX, plans []plan)
 			LotExpireTime: optionalTime(p.lotExpire), LotOriginEntryID: optionalID(p.lotOrigin),
 			PreferLotOrigin: optionalID(p.preferLotOrigin), RestoreFrom: p.restoreFrom,
 			RecordOrder: p.recordOrder, OrderSpendMinor: optionalID(p.orderSpendMinor), OrderCurrency: p.orderCurrency,
-			OrderEarnedPoints: p.orderPoints,
+			OrderEarnedPoints: p.orderPoints, OrderTierID: optional(p.orderTierID), OrderPerks: p.orderPerks,
+			TierIds: []string{}, TierThresholds: []int64{},
+		}
+		if q := p.qualify; q != nil {
+			params[i].Qualify, params[i].MetricDay, params[i].MetricPoints, params[i].MetricSpend = true, q.day, q.points, q.spend
+			params[i].TierMetric, params[i].TierWindowStart, params[i].TierPeriodEnd = q.policy.Metric, q.policy.WindowStart, q.policy.PeriodEnd
+			params[i].TierIds, params[i].TierThresholds, params[i].TierPolicyVersion = q.policy.TierIDs, q.policy.Thresholds, q.policy.Version
+			params[i].TierNow = q.policy.At
 		}
 		if params[i].RestoreFrom == nil {
 			params[i].RestoreFrom = []int64{}

@@ -200,11 +200,13 @@ type Qualification struct {
 	Thresholds  []int64
 	PeriodEnd   time.Time
 	Version     int64
+	// At is the instant of the earning.
+	At time.Time
 }
 
 // QualificationAt is the policy's qualification for an earning at now.
 func (p Policy) QualificationAt(now time.Time) Qualification {
-	q := Qualification{Metric: p.Metric, WindowStart: p.WindowStart(now), Version: p.Version,
+	q := Qualification{Metric: p.Metric, WindowStart: p.WindowStart(now), Version: p.Version, At: now,
 		PeriodEnd: now.Add(time.Duration(p.PeriodDays) * 24 * time.Hour)}
 	for _, t := range p.Tiers {
 		q.TierIDs = append(q.TierIDs, t.ID)

@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/loyalty-engine/loyalty/ledger"
+	"github.com/loyalty-engine/loyalty/tiers"
 )
 
 // ExpireHoldsArgs releases holds whose time is up.
@@ -93,6 +94,26 @@ func (w *expireLotsWorker) Work(ctx context.Context, _ *river.Job[ExpireLotsArgs
 	return sweepAll(ctx, w.log, "expired points of members", w.ledger.ExpireLots)
 }
 
+// EvaluateTiersArgs renews, starts grace for or downgrades members whose tier
+// period is over, and records the end of paid memberships.
+type EvaluateTiersArgs struct{}
+
+// Kind names the job.
+func (EvaluateTiersArgs) Kind() string { return "tiers.evaluate" }
+
+type evaluateTiersWorker struct {
+	river.WorkerDefaults[EvaluateTiersArgs]
+	tiers *tiers.Service
+	log   *slog.Logger
+}
+
+func (w *evaluateTiersWorker) Work(ctx context.Context, _ *river.Job[EvaluateTiersArgs]) error {
+	if err := sweepAll(ctx, w.log, "evaluated tiers of members", w.tiers.EvaluateDue); err != nil {
+		return err
+	}
+	return sweepAll(ctx, w.log, "ended paid memberships", w.tiers.EndMemberships)
+}
+
 type rollUpWorker struct {
 	river.WorkerDefaults[RollUpArgs]
 	ledger *ledger.Service
@@ -128,6 +149,7 @@ func New(pool *pgxpool.Pool, l *ledger.Service, log *slog.Logger, opts Options) 
 	river.AddWorker(workers, &rollUpWorker{ledger: l})
 	river.AddWorker(workers, &releasePendingWorker{ledger: l, log: log})
 	river.AddWorker(workers, &expireLotsWorker{ledger: l, log: log})
+	river.AddWorker(workers, &evaluateTiersWorker{tiers: l.Tiers(), log: log})
 	periodic := func(args river.JobArgs) *river.PeriodicJob {
 		return river.NewPeriodicJob(river.PeriodicInterval(opts.Every),
 			func() (river.JobArgs, *river.InsertOpts) { return args, nil },
@@ -138,6 +160,7 @@ func New(pool *pgxpool.Pool, l *ledger.Service, log *slog.Logger, opts Options) 
 		Workers: workers,
 		PeriodicJobs: []*river.PeriodicJob{
 			periodic(ExpireHoldsArgs{}), periodic(ReleasePendingArgs{}), periodic(ExpireLotsArgs{}), periodic(RollUpArgs{}),
+			periodic(EvaluateTiersArgs{}),
 		},
 		// River reports its routine (job counts every few seconds) at info level;
 		// only its warnings and errors are worth a line in our log.

@@ -12,6 +12,7 @@ import (
 	"github.com/loyalty-engine/loyalty/internal/dbtest"
 	"github.com/loyalty-engine/loyalty/internal/jobs"
 	"github.com/loyalty-engine/loyalty/ledger"
+	"github.com/loyalty-engine/loyalty/tiers"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
@@ -191,5 +192,68 @@ func TestTwoReplicasExpireLotsOnce(t *testing.T) {
 	}
 	if v, err := l.Verify(ctx); err != nil || !v.OK {
 		t.Fatalf("verify: %+v %v", v, err)
+	}
+}
+
+// Two replicas run the tier job: members whose gold period and grace are over drop
+// one tier, once each, and a paid membership's end is recorded once.
+func TestTwoReplicasDowngradeTiersOnce(t *testing.T) {
+	pool := dbtest.NewPool(t)
+	clk := &clock{t: time.Now()}
+	l := ledger.NewService(pool, ledger.WithClock(clk))
+	ctx := context.Background()
+	members := []string{"a", "b", "c"}
+	for _, m := range members {
+		if _, _, err := l.Enroll(ctx, ledger.EnrollMember{MemberID: m}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Earn(ctx, ledger.Actor{}, ledger.Earn{MemberID: m, RequestID: "o", OrderID: "o", SpendMinor: 500_000}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Tiers().BuyMembership(ctx, "k", tiers.BuyMembership{MemberID: "a", RequestID: "p", TierID: "platinum", EndTime: clk.Now().Add(24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(400 * 24 * time.Hour) // past gold's period and grace
+
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for i := 0; i < 2; i++ {
+		r, err := jobs.New(pool, l, quiet, jobs.Options{Every: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			if err := r.Stop(stopCtx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var pending int
+		if err := pool.QueryRow(ctx, "SELECT count(*) FROM member_tiers WHERE tier_id = 'gold'").Scan(&pending); err != nil {
+			t.Fatal(err)
+		}
+		if pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s %d members are still gold", pending)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // a few more runs of both replicas
+	var downgrades, ended int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE reason = 'DOWNGRADE' AND to_tier = 'silver'),
+	                                     count(*) FILTER (WHERE reason = 'MEMBERSHIP_ENDED') FROM tier_history`).Scan(&downgrades, &ended); err != nil {
+		t.Fatal(err)
+	}
+	if downgrades != len(members) || ended != 1 {
+		t.Fatalf("%d downgrades to silver and %d membership ends, want %d and 1", downgrades, ended, len(members))
 	}
 }

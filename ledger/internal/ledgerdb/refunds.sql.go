@@ -276,17 +276,20 @@ func (q *Queries) OrderRedemptions(ctx context.Context, db DBTX, arg OrderRedemp
 const updateOrderRefunded = `-- name: UpdateOrderRefunded :exec
 UPDATE orders
 SET refunded_minor = $1, fully_refunded = $2,
-    points_taken_back = $3, points_returned = $4
-WHERE member_id = $5 AND order_id = $6
+    points_taken_back = $3, points_returned = $4,
+    metric_points_taken = $5, metric_spend_taken = $6
+WHERE member_id = $7 AND order_id = $8
 `
 
 type UpdateOrderRefundedParams struct {
-	RefundedMinor   int64
-	FullyRefunded   bool
-	PointsTakenBack int64
-	PointsReturned  int64
-	MemberID        string
-	OrderID         string
+	RefundedMinor     int64
+	FullyRefunded     bool
+	PointsTakenBack   int64
+	PointsReturned    int64
+	MetricPointsTaken int64
+	MetricSpendTaken  int64
+	MemberID          string
+	OrderID           string
 }
 
 func (q *Queries) UpdateOrderRefunded(ctx context.Context, db DBTX, arg UpdateOrderRefundedParams) error {
@@ -295,6 +298,8 @@ func (q *Queries) UpdateOrderRefunded(ctx context.Context, db DBTX, arg UpdateOr
 		arg.FullyRefunded,
 		arg.PointsTakenBack,
 		arg.PointsReturned,
+		arg.MetricPointsTaken,
+		arg.MetricSpendTaken,
 		arg.MemberID,
 		arg.OrderID,
 	)

@@ -7,6 +7,7 @@ package ledgerdb
 
 import (
 	"context"
+	"time"
 )
 
 const verifyCounts = `-- name: VerifyCounts :one
@@ -295,6 +296,59 @@ func (q *Queries) VerifySystemBalances(ctx context.Context, db DBTX) ([]VerifySy
 	for rows.Next() {
 		var i VerifySystemBalancesRow
 		if err := rows.Scan(&i.Account, &i.Cached, &i.Posted); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const verifyTierMetric = `-- name: VerifyTierMetric :many
+WITH sums AS (
+    SELECT member_id, day, sum(points)::bigint AS points, sum(spend_minor)::bigint AS spend_minor
+    FROM tier_metric_moves
+    GROUP BY member_id, day
+)
+SELECT coalesce(d.member_id, s.member_id)::text AS member_id, coalesce(d.day, s.day)::date AS day,
+       coalesce(d.points, 0)::bigint AS cached_points, coalesce(s.points, 0)::bigint AS moved_points,
+       coalesce(d.spend_minor, 0)::bigint AS cached_spend, coalesce(s.spend_minor, 0)::bigint AS moved_spend
+FROM tier_metric_days d
+FULL JOIN sums s ON s.member_id = d.member_id AND s.day = d.day
+WHERE coalesce(d.points, 0) <> coalesce(s.points, 0) OR coalesce(d.spend_minor, 0) <> coalesce(s.spend_minor, 0)
+ORDER BY 1, 2
+LIMIT 100
+`
+
+type VerifyTierMetricRow struct {
+	MemberID     string
+	Day          time.Time
+	CachedPoints int64
+	MovedPoints  int64
+	CachedSpend  int64
+	MovedSpend   int64
+}
+
+// Days of the qualifying metric whose cached sums differ from their moves.
+func (q *Queries) VerifyTierMetric(ctx context.Context, db DBTX) ([]VerifyTierMetricRow, error) {
+	rows, err := db.Query(ctx, verifyTierMetric)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []VerifyTierMetricRow
+	for rows.Next() {
+		var i VerifyTierMetricRow
+		if err := rows.Scan(
+			&i.MemberID,
+			&i.Day,
+			&i.CachedPoints,
+			&i.MovedPoints,
+			&i.CachedSpend,
+			&i.MovedSpend,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

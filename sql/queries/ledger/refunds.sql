@@ -35,7 +35,8 @@ WHERE entry_id = @entry_id;
 -- name: UpdateOrderRefunded :exec
 UPDATE orders
 SET refunded_minor = @refunded_minor, fully_refunded = @fully_refunded,
-    points_taken_back = @points_taken_back, points_returned = @points_returned
+    points_taken_back = @points_taken_back, points_returned = @points_returned,
+    metric_points_taken = @metric_points_taken, metric_spend_taken = @metric_spend_taken
 WHERE member_id = @member_id AND order_id = @order_id;
 
 -- name: InsertRefund :one

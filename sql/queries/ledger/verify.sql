@@ -100,3 +100,19 @@ LEFT JOIN (SELECT member_id, sum(points)::bigint AS points FROM pending_releases
 WHERE b.pending <> coalesce(r.points, 0)
 ORDER BY b.member_id
 LIMIT 100;
+
+-- name: VerifyTierMetric :many
+-- Days of the qualifying metric whose cached sums differ from their moves.
+WITH sums AS (
+    SELECT member_id, day, sum(points)::bigint AS points, sum(spend_minor)::bigint AS spend_minor
+    FROM tier_metric_moves
+    GROUP BY member_id, day
+)
+SELECT coalesce(d.member_id, s.member_id)::text AS member_id, coalesce(d.day, s.day)::date AS day,
+       coalesce(d.points, 0)::bigint AS cached_points, coalesce(s.points, 0)::bigint AS moved_points,
+       coalesce(d.spend_minor, 0)::bigint AS cached_spend, coalesce(s.spend_minor, 0)::bigint AS moved_spend
+FROM tier_metric_days d
+FULL JOIN sums s ON s.member_id = d.member_id AND s.day = d.day
+WHERE coalesce(d.points, 0) <> coalesce(s.points, 0) OR coalesce(d.spend_minor, 0) <> coalesce(s.spend_minor, 0)
+ORDER BY 1, 2
+LIMIT 100;

@@ -55,39 +55,6 @@ func (q *Queries) ActiveMemberships(ctx context.Context, db DBTX, arg ActiveMemb
 	return items, nil
 }
 
-const addMetricMove = `-- name: AddMetricMove :one
-SELECT coalesce(tier_qualify($1::text, $2::bigint, $3::text, $4::date,
-                             $5::bigint, $6::bigint, '', $4::date, '{}'::text[], '{}'::bigint[],
-                             $7::timestamptz, $7::timestamptz, 0), '')::text
-`
-
-type AddMetricMoveParams struct {
-	MemberID   string
-	EntryID    *int64
-	OrderID    *string
-	Day        time.Time
-	Points     int64
-	SpendMinor int64
-	Now        time.Time
-}
-
-// A move of the qualifying metric outside the write statement (refunds): only
-// losses go this way, so it never upgrades.
-func (q *Queries) AddMetricMove(ctx context.Context, db DBTX, arg AddMetricMoveParams) (string, error) {
-	row := db.QueryRow(ctx, addMetricMove,
-		arg.MemberID,
-		arg.EntryID,
-		arg.OrderID,
-		arg.Day,
-		arg.Points,
-		arg.SpendMinor,
-		arg.Now,
-	)
-	var column_1 string
-	err := row.Scan(&column_1)
-	return column_1, err
-}
-
 const cancelMembership = `-- name: CancelMembership :one
 UPDATE memberships SET cancel_time = $1, ended = true
 WHERE membership_id = $2
@@ -688,26 +655,6 @@ func (q *Queries) MembershipByRequest(ctx context.Context, db DBTX, arg Membersh
 		&i.OrderID,
 		&i.ActorKeyID,
 		&i.Ended,
-		&i.CreateTime,
-	)
-	return i, err
-}
-
-const metricMoveOfEntry = `-- name: MetricMoveOfEntry :one
-SELECT move_id, member_id, entry_id, order_id, day, points, spend_minor, create_time FROM tier_metric_moves WHERE entry_id = $1
-`
-
-func (q *Queries) MetricMoveOfEntry(ctx context.Context, db DBTX, entryID *int64) (TierMetricMove, error) {
-	row := db.QueryRow(ctx, metricMoveOfEntry, entryID)
-	var i TierMetricMove
-	err := row.Scan(
-		&i.MoveID,
-		&i.MemberID,
-		&i.EntryID,
-		&i.OrderID,
-		&i.Day,
-		&i.Points,
-		&i.SpendMinor,
 		&i.CreateTime,
 	)
 	return i, err
