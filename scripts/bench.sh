@@ -10,7 +10,7 @@
 #   BENCH_WARMUP=3s           unmeasured loadgen time before each scenario
 #   BENCH_WORKERS=32          loadgen workers
 #   BENCH_MEMBERS=10000       members bench-0..N-1
-#   BENCH_SCENARIOS=rest-earn,grpc-earn,rest-order-earn,rest-redeem,rest-balance,grpc-balance
+#   BENCH_SCENARIOS=rest-earn,grpc-earn,rest-order-earn,rest-redeem,rest-balance,grpc-balance,rest-perks
 #   BENCH_DB_CONNS=32         loyaltyd --max-db-conns
 #   BENCH_PGBENCH_SCALE=32    pgbench -s (initialized once, reused while it matches)
 #   BENCH_PGBENCH_CLIENTS=$BENCH_WORKERS  pgbench -c
@@ -32,7 +32,7 @@ BENCH_DURATION=${BENCH_DURATION:-20s}
 BENCH_WARMUP=${BENCH_WARMUP:-3s}
 BENCH_WORKERS=${BENCH_WORKERS:-32}
 BENCH_MEMBERS=${BENCH_MEMBERS:-10000}
-BENCH_SCENARIOS=${BENCH_SCENARIOS:-rest-earn,grpc-earn,rest-order-earn,rest-redeem,rest-balance,grpc-balance}
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-rest-earn,grpc-earn,rest-order-earn,rest-redeem,rest-balance,grpc-balance,rest-perks}
 BENCH_DB_CONNS=${BENCH_DB_CONNS:-32}
 BENCH_PGBENCH_SCALE=${BENCH_PGBENCH_SCALE:-32}
 BENCH_PGBENCH_CLIENTS=${BENCH_PGBENCH_CLIENTS:-$BENCH_WORKERS}

@@ -82,7 +82,7 @@ type Policy struct {
 	// (points, and for QUALIFYING_SPEND the spend of orders that earned from it):
 	// BASE and TIER (points earned from spend, the default), EXPLICIT (points
 	// given explicitly through earn), GOODWILL, CAMPAIGN (bonus points).
-	QualifyingSources []string `json:"qualifyingSources" validate:"max=5,dive,oneof=BASE TIER EXPLICIT GOODWILL CAMPAIGN"`
+	QualifyingSources []string `json:"qualifyingSources" validate:"min=1,max=5,dive,oneof=BASE TIER EXPLICIT GOODWILL CAMPAIGN"`
 	// Tiers, by ascending threshold; the first has threshold 0.
 	Tiers []Tier `json:"tiers" validate:"min=1,max=20,dive"`
 

@@ -38,6 +38,7 @@ type target struct {
 	redeemPaths []string // /v1/members/bench-17:redeem
 	balancePath []string // /v1/members/bench-17/balance
 	memberPath  []string // /v1/members/bench-17
+	perksPath   []string // /v1/members/bench-17/perks
 }
 
 func newTarget(restBase, grpcAddr, key string, points int64, members, workers, grpcConns int, timeout time.Duration) (*target, error) {
@@ -70,6 +71,7 @@ func newTarget(restBase, grpcAddr, key string, points int64, members, workers, g
 		t.redeemPaths = append(t.redeemPaths, "/v1/members/"+esc+":redeem")
 		t.balancePath = append(t.balancePath, "/v1/members/"+esc+"/balance")
 		t.memberPath = append(t.memberPath, "/v1/members/"+esc)
+		t.perksPath = append(t.perksPath, "/v1/members/"+esc+"/perks")
 	}
 	return t, nil
 }
@@ -216,6 +218,13 @@ var scenarios = map[string]call{
 		}
 		return nil
 	},
+	// The member's effective tier, perks and progress: what support desks and
+	// refund systems ask before they act (run it after rest-order-earn, which
+	// gives members a metric and a tier).
+	"rest-perks": func(ctx context.Context, t *target, w *worker) error {
+		_, err := t.rest(ctx, http.MethodGet, t.perksPath[w.member()], nil)
+		return err
+	},
 	// Reads that do not need the ledger: a baseline for the harness itself.
 	"rest-member": func(ctx context.Context, t *target, w *worker) error {
 		_, err := t.rest(ctx, http.MethodGet, t.memberPath[w.member()], nil)
@@ -232,4 +241,4 @@ var scenarios = map[string]call{
 	},
 }
 
-var scenarioOrder = []string{"rest-earn", "grpc-earn", "rest-order-earn", "rest-redeem", "rest-balance", "grpc-balance", "rest-member", "grpc-member"}
+var scenarioOrder = []string{"rest-earn", "grpc-earn", "rest-order-earn", "rest-redeem", "rest-balance", "grpc-balance", "rest-perks", "rest-member", "grpc-member"}

@@ -5,10 +5,15 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"flag"
+	"fmt"
 	"math"
+	"os"
+	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
 )
@@ -33,6 +38,10 @@ func (c *client) ledger() loyaltyv1.LedgerServiceClient {
 	return loyaltyv1.NewLedgerServiceClient(c.conn)
 }
 
+func (c *client) tiers() loyaltyv1.TierServiceClient {
+	return loyaltyv1.NewTierServiceClient(c.conn)
+}
+
 // requestIDHelp explains --request-id on every command that moves points.
 const requestIDHelp = "idempotency key; pass the same one to retry safely (default: a new random one, so a retry would apply again)"
 
@@ -46,6 +55,21 @@ func requestID(given string) (string, error) {
 		return "", err
 	}
 	return "ctl-" + hex.EncodeToString(b), nil
+}
+
+// timeFlag defines a flag holding an RFC 3339 instant; a value that does not parse
+// is a command-line mistake, reported by the flag package.
+func timeFlag(fs *flag.FlagSet, name, usage string) **timestamppb.Timestamp {
+	var ts *timestamppb.Timestamp
+	fs.Func(name, usage, func(v string) error {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return fmt.Errorf("not an RFC 3339 time such as 2027-12-31T00:00:00Z: %q", v)
+		}
+		ts = timestamppb.New(t)
+		return nil
+	})
+	return &ts
 }
 
 // flagSet tells whether the flag was given on the command line.
@@ -99,6 +123,27 @@ func init() {
 					return nil, err
 				}
 				return c.members().GetMember(ctx, &loyaltyv1.GetMemberRequest{MemberId: pos[0]})
+			}},
+		"perks": {args: "MEMBER_ID", help: "a member's tier, its perks and the progress towards the next tier",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				pos, err := parse(fs, args, 1)
+				if err != nil {
+					return nil, err
+				}
+				return c.tiers().GetPerks(ctx, &loyaltyv1.GetPerksRequest{MemberId: pos[0]})
+			}},
+		"tier-history": {args: "MEMBER_ID [--page-size N] [--page-token T]", help: "a member's tier changes with their reasons, newest first",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				size := fs.Int("page-size", 0, "changes per page, 1-500 (default 50)")
+				token := fs.String("page-token", "", "nextPageToken of the previous page")
+				pos, err := parse(fs, args, 1)
+				if err != nil {
+					return nil, err
+				}
+				if *size < 0 || *size > math.MaxInt32 {
+					return nil, errUsage
+				}
+				return c.tiers().ListTierHistory(ctx, &loyaltyv1.ListTierHistoryRequest{MemberId: pos[0], PageSize: int32(*size), PageToken: *token})
 			}},
 		"lots": {args: "MEMBER_ID [--include-spent]", help: "a member's lots of points with their expiry, next to be spent first",
 			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
@@ -228,6 +273,104 @@ func init() {
 					return nil, err
 				}
 				return c.program().GetProgram(ctx, &loyaltyv1.GetProgramRequest{})
+			}},
+	}
+	commands["tiers"] = map[string]command{
+		"policy": {args: "", help: "print the tier policy in force (the JSON set-policy takes)",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				if _, err := parse(fs, args, 0); err != nil {
+					return nil, err
+				}
+				resp, err := c.tiers().GetTierPolicy(ctx, &loyaltyv1.GetTierPolicyRequest{})
+				return resp.GetPolicy(), err
+			}},
+		"set-policy": {args: "--file POLICY.json", help: "put a new tier policy in force (admin); the file is a policy as `tiers policy` prints it",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				file := fs.String("file", "", "the policy, as JSON (version and updateTime are ignored)")
+				if _, err := parse(fs, args, 0); err != nil {
+					return nil, err
+				}
+				if *file == "" {
+					return nil, errUsage
+				}
+				raw, err := os.ReadFile(*file)
+				if err != nil {
+					return nil, err
+				}
+				policy := &loyaltyv1.TierPolicy{}
+				if err := protojson.Unmarshal(raw, policy); err != nil {
+					return nil, fmt.Errorf("%s is not a tier policy: %w", *file, err)
+				}
+				resp, err := c.tiers().UpdateTierPolicy(ctx, &loyaltyv1.UpdateTierPolicyRequest{Policy: policy})
+				return resp.GetPolicy(), err
+			}},
+	}
+	commands["memberships"] = map[string]command{
+		"buy": {args: "MEMBER_ID --tier TIER --end TIME [--start TIME] [--order ID] [--request-id ID]",
+			help: "record a paid membership: the member has the tier until --end (pass --request-id to make retries safe)",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				tier := fs.String("tier", "", "the tier bought, e.g. platinum")
+				end := timeFlag(fs, "end", "when the membership ends (RFC 3339, e.g. 2027-12-31T00:00:00Z)")
+				start := timeFlag(fs, "start", "when it starts (RFC 3339; default: now)")
+				order := fs.String("order", "", "the shop's order the membership was bought with")
+				reqID := fs.String("request-id", "", requestIDHelp)
+				pos, err := parse(fs, args, 1)
+				if err != nil {
+					return nil, err
+				}
+				id, err := requestID(*reqID)
+				if err != nil {
+					return nil, err
+				}
+				resp, err := c.tiers().CreateMembership(ctx, &loyaltyv1.CreateMembershipRequest{
+					MemberId: pos[0], RequestId: id, TierId: *tier, StartTime: *start, EndTime: *end, OrderId: *order,
+				})
+				return resp.GetMembership(), err
+			}},
+		"list": {args: "MEMBER_ID", help: "a member's paid memberships, newest first",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				pos, err := parse(fs, args, 1)
+				if err != nil {
+					return nil, err
+				}
+				return c.tiers().ListMemberships(ctx, &loyaltyv1.ListMembershipsRequest{MemberId: pos[0]})
+			}},
+		"cancel": {args: "MEMBER_ID MEMBERSHIP_ID", help: "end a paid membership now",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				pos, err := parse(fs, args, 2)
+				if err != nil {
+					return nil, err
+				}
+				resp, err := c.tiers().CancelMembership(ctx, &loyaltyv1.CancelMembershipRequest{MemberId: pos[0], MembershipId: pos[1]})
+				return resp.GetMembership(), err
+			}},
+	}
+	commands["entitlements"] = map[string]command{
+		"check": {args: "MEMBER_ID PERK", help: "may the member use a quota perk (e.g. freeReturnPickups) now, and how much is left",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				pos, err := parse(fs, args, 2)
+				if err != nil {
+					return nil, err
+				}
+				resp, err := c.tiers().CheckEntitlement(ctx, &loyaltyv1.CheckEntitlementRequest{MemberId: pos[0], Perk: pos[1]})
+				return resp.GetEntitlement(), err
+			}},
+		"consume": {args: "MEMBER_ID PERK [--order ID] [--request-id ID]",
+			help: "use one of a quota perk, once per request id (pass --request-id to make retries safe)",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				order := fs.String("order", "", "the shop's order the use is for")
+				reqID := fs.String("request-id", "", requestIDHelp)
+				pos, err := parse(fs, args, 2)
+				if err != nil {
+					return nil, err
+				}
+				id, err := requestID(*reqID)
+				if err != nil {
+					return nil, err
+				}
+				return c.tiers().ConsumeEntitlement(ctx, &loyaltyv1.ConsumeEntitlementRequest{
+					MemberId: pos[0], Perk: pos[1], RequestId: id, OrderId: *order,
+				})
 			}},
 	}
 }

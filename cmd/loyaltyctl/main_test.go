@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/loyalty-engine/loyalty/access"
 	"github.com/loyalty-engine/loyalty/internal/apitest"
@@ -383,6 +384,160 @@ func TestLoyaltyctlOrdersLotsAndReports(t *testing.T) {
 	var help bytes.Buffer
 	run([]string{"--help"}, func(string) string { return "" }, &help, &help)
 	for _, c := range []string{"orders refund", "orders get", "members lots", "reports liability"} {
+		if !strings.Contains(help.String(), c) {
+			t.Errorf("usage does not list %s:\n%s", c, help.String())
+		}
+	}
+}
+
+func TestLoyaltyctlTiersMembershipsAndEntitlements(t *testing.T) {
+	env := apitest.Start(t)
+	app := env.Key(access.RoleApp)
+	agent := env.Key(access.RoleAgent)
+	marketer := env.Key(access.RoleMarketer)
+	ctl := func(key string, args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		getenv := func(name string) string {
+			switch name {
+			case "LOYALTY_GRPC_ADDR":
+				return env.GRPCAddr
+			case "LOYALTY_API_KEY":
+				return key
+			}
+			return ""
+		}
+		code := run(args, getenv, &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	decode := func(what, out string, v any) {
+		t.Helper()
+		if err := json.Unmarshal([]byte(out), v); err != nil {
+			t.Fatalf("%s printed %q (%v)", what, out, err)
+		}
+	}
+	type tier struct {
+		ID        string
+		Threshold string
+		Perks     struct{ FreeReturnPickups int }
+	}
+	type policy struct {
+		Version string
+		Tiers   []tier
+	}
+
+	// The policy as printed is what set-policy takes back.
+	code, printed, errOut := ctl(marketer, "tiers", "policy")
+	var p policy
+	if decode("tiers policy", printed, &p); code != exitOK || p.Version != "0" || len(p.Tiers) != 4 || p.Tiers[3].ID != "platinum" ||
+		p.Tiers[3].Perks.FreeReturnPickups != 5 {
+		t.Fatalf("tiers policy: exit %d, %+v %s", code, p, errOut)
+	}
+	file := t.TempDir() + "/policy.json"
+	if err := os.WriteFile(file, []byte(strings.Replace(printed, `"threshold": "1000"`, `"threshold": "800"`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := ctl(marketer, "tiers", "set-policy", "--file", file); code != exitError || !strings.Contains(errOut, "PERMISSION_DENIED") {
+		t.Errorf("set-policy as marketer: exit %d, %q", code, errOut)
+	}
+	code, out, errOut := ctl(apitest.AdminKey, "tiers", "set-policy", "--file", file)
+	if decode("tiers set-policy", out, &p); code != exitOK || p.Version == "0" || p.Tiers[1].Threshold != "800" {
+		t.Errorf("tiers set-policy: exit %d, %+v %s", code, p, errOut)
+	}
+	bad := t.TempDir() + "/bad.json"
+	if err := os.WriteFile(bad, []byte(strings.Replace(printed, `"threshold": "5000"`, `"threshold": "900"`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := ctl(apitest.AdminKey, "tiers", "set-policy", "--file", bad); code != exitError || !strings.Contains(errOut, "tiers[2].threshold:") {
+		t.Errorf("set-policy with gold below silver: exit %d, %q", code, errOut)
+	}
+
+	if code, _, errOut := ctl(app, "members", "enroll", "vic"); code != exitOK {
+		t.Fatalf("members enroll: exit %d, %s", code, errOut)
+	}
+	type membership struct {
+		MembershipID, TierID, EndTime string
+		Active                        bool
+	}
+	end := time.Now().AddDate(1, 0, 0).UTC().Truncate(time.Second).Format(time.RFC3339)
+	code, out, errOut = ctl(app, "memberships", "buy", "vic", "--tier", "platinum", "--end", end, "--request-id", "vic-vip")
+	var m membership
+	if decode("memberships buy", out, &m); code != exitOK || m.MembershipID == "" || m.TierID != "platinum" || !m.Active ||
+		m.EndTime != end {
+		t.Fatalf("memberships buy: exit %d, %+v %s", code, m, errOut)
+	}
+	if code, out, _ := ctl(app, "memberships", "buy", "vic", "--tier", "platinum", "--end", end, "--request-id", "vic-vip"); code != exitOK ||
+		!strings.Contains(out, `"membershipId": "`+m.MembershipID+`"`) {
+		t.Errorf("repeated memberships buy: exit %d, %s", code, out)
+	}
+	if code, _, errOut := ctl(app, "memberships", "buy", "vic", "--tier", "gold"); code != exitError || !strings.Contains(errOut, "endTime:") {
+		t.Errorf("memberships buy without --end: exit %d, %q", code, errOut)
+	}
+	var perks struct {
+		Tier   struct{ ID string }
+		Source string
+		Perks  struct{ FreeReturnPickups int }
+	}
+	code, out, errOut = ctl(agent, "members", "perks", "vic")
+	if decode("members perks", out, &perks); code != exitOK || perks.Tier.ID != "platinum" || perks.Source != "PAID" || perks.Perks.FreeReturnPickups != 5 {
+		t.Errorf("members perks: exit %d, %+v %s", code, perks, errOut)
+	}
+
+	var ent struct {
+		Quota, Remaining int
+		Allowed          bool
+	}
+	code, out, errOut = ctl(agent, "entitlements", "check", "vic", "freeReturnPickups")
+	if decode("entitlements check", out, &ent); code != exitOK || ent.Quota != 5 || ent.Remaining != 5 || !ent.Allowed {
+		t.Errorf("entitlements check: exit %d, %+v %s", code, ent, errOut)
+	}
+	var use struct {
+		Entitlement        struct{ Remaining int }
+		RequestID, OrderID string
+	}
+	code, out, errOut = ctl(app, "entitlements", "consume", "vic", "freeReturnPickups", "--order", "o-7", "--request-id", "pickup-1")
+	if decode("entitlements consume", out, &use); code != exitOK || use.Entitlement.Remaining != 4 || use.RequestID != "pickup-1" || use.OrderID != "o-7" {
+		t.Errorf("entitlements consume: exit %d, %+v %s", code, use, errOut)
+	}
+	if code, _, errOut := ctl(app, "entitlements", "check", "vic", "freeLunches"); code != exitError || !strings.Contains(errOut, "perk:") {
+		t.Errorf("unknown perk: exit %d, %q", code, errOut)
+	}
+
+	var listed struct{ Memberships []membership }
+	code, out, errOut = ctl(app, "memberships", "list", "vic")
+	if decode("memberships list", out, &listed); code != exitOK || len(listed.Memberships) != 1 || listed.Memberships[0].MembershipID != m.MembershipID {
+		t.Errorf("memberships list: exit %d, %+v %s", code, listed, errOut)
+	}
+	code, out, errOut = ctl(app, "memberships", "cancel", "vic", m.MembershipID)
+	if decode("memberships cancel", out, &m); code != exitOK || m.Active {
+		t.Errorf("memberships cancel: exit %d, %+v %s", code, m, errOut)
+	}
+	var history struct {
+		Changes []struct{ Reason, ToTierID string }
+	}
+	code, out, errOut = ctl(agent, "members", "tier-history", "vic")
+	if decode("members tier-history", out, &history); code != exitOK || len(history.Changes) != 2 ||
+		history.Changes[0].Reason != "MEMBERSHIP_CANCELLED" || history.Changes[1].Reason != "MEMBERSHIP_PURCHASED" {
+		t.Errorf("members tier-history: exit %d, %+v %s", code, history, errOut)
+	}
+
+	// Command-line mistakes: nothing is sent.
+	for _, args := range [][]string{
+		{"tiers", "set-policy"},
+		{"tiers", "policy", "extra"},
+		{"memberships", "buy", "vic", "--tier", "gold", "--end", "next year"},
+		{"memberships", "cancel", "vic"},
+		{"entitlements", "check", "vic"},
+		{"entitlements", "consume", "vic", "freeReturnPickups", "--bogus"},
+		{"members", "tier-history", "vic", "--page-size", "-1"},
+	} {
+		if code, _, _ := ctl(app, args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+	var help bytes.Buffer
+	run([]string{"--help"}, func(string) string { return "" }, &help, &help)
+	for _, c := range []string{"tiers policy", "tiers set-policy", "members perks", "members tier-history", "memberships buy",
+		"memberships list", "memberships cancel", "entitlements check", "entitlements consume"} {
 		if !strings.Contains(help.String(), c) {
 			t.Errorf("usage does not list %s:\n%s", c, help.String())
 		}

@@ -50,6 +50,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 		loyaltyv1.RegisterProgramServiceHandlerClient(ctx, gw, loyaltyv1.NewProgramServiceClient(s.inproc)),
 		loyaltyv1.RegisterGoodwillServiceHandlerClient(ctx, gw, loyaltyv1.NewGoodwillServiceClient(s.inproc)),
 		loyaltyv1.RegisterClockServiceHandlerClient(ctx, gw, loyaltyv1.NewClockServiceClient(s.inproc)),
+		loyaltyv1.RegisterTierServiceHandlerClient(ctx, gw, loyaltyv1.NewTierServiceClient(s.inproc)),
 	} {
 		if err != nil {
 			return nil, fmt.Errorf("register gateway: %w", err)

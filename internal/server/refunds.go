@@ -119,7 +119,10 @@ func orderPB(o ledger.Order) *loyaltyv1.Order {
 	pb := &loyaltyv1.Order{
 		MemberId: o.MemberID, OrderId: o.OrderID, EarnEntryId: formatID(o.EarnEntryID),
 		EarnedPoints: o.EarnedPoints, RefundedMinor: o.RefundedMinor, FullyRefunded: o.FullyRefunded,
-		PointsTakenBack: o.PointsTakenBack, PointsReturned: o.PointsReturned,
+		PointsTakenBack: o.PointsTakenBack, PointsReturned: o.PointsReturned, TierId: o.TierID,
+	}
+	if o.Perks != nil {
+		pb.Perks = perksPB(*o.Perks)
 	}
 	if o.SpendMinor != 0 {
 		pb.Spend = &loyaltyv1.Money{AmountMinor: o.SpendMinor, Currency: o.Currency}

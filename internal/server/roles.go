@@ -9,6 +9,7 @@ import (
 var (
 	memberReaders = []access.Role{access.RoleApp, access.RoleAgent, access.RoleAuditor}
 	apps          = []access.Role{access.RoleApp}
+	appsAndAgents = []access.Role{access.RoleApp, access.RoleAgent}
 	auditors      = []access.Role{access.RoleAuditor}
 	everyone      = []access.Role{access.RoleApp, access.RoleAgent, access.RoleMarketer, access.RoleAuditor}
 	adminOnly     = []access.Role{}
@@ -54,6 +55,16 @@ var methodRoles = map[string][]access.Role{
 
 	loyaltyv1.ClockService_GetClock_FullMethodName:     everyone,
 	loyaltyv1.ClockService_AdvanceClock_FullMethodName: adminOnly,
+
+	loyaltyv1.TierService_GetTierPolicy_FullMethodName:      everyone,
+	loyaltyv1.TierService_UpdateTierPolicy_FullMethodName:   adminOnly,
+	loyaltyv1.TierService_GetPerks_FullMethodName:           memberReaders,
+	loyaltyv1.TierService_ListTierHistory_FullMethodName:    memberReaders,
+	loyaltyv1.TierService_ListMemberships_FullMethodName:    memberReaders,
+	loyaltyv1.TierService_CreateMembership_FullMethodName:   apps,
+	loyaltyv1.TierService_CancelMembership_FullMethodName:   apps,
+	loyaltyv1.TierService_CheckEntitlement_FullMethodName:   appsAndAgents,
+	loyaltyv1.TierService_ConsumeEntitlement_FullMethodName: appsAndAgents,
 }
 
 // Allowed tells whether role may call the method.

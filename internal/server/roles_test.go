@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/dynamicpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/loyalty-engine/loyalty/access"
 	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
@@ -26,6 +28,12 @@ import (
 var (
 	matrixProgram = &loyaltyv1.Program{EarnPoints: 2, EarnPerAmountMinor: 100, ReturnWindowDays: 7,
 		Expiry: &loyaltyv1.ExpiryPolicy{Kind: "END_OF_FOLLOWING_YEAR"}, PointsPerUnit: 100, TimeZone: "Asia/Shanghai"}
+	matrixTierPolicy = &loyaltyv1.TierPolicy{Metric: "QUALIFYING_POINTS", WindowDays: 365, PeriodDays: 365, GraceDays: 30, OneDown: true,
+		QualifyingSources: []string{"BASE", "TIER"}, Tiers: []*loyaltyv1.Tier{
+			{Id: "member", DisplayName: "Member", Perks: &loyaltyv1.Perks{EarnMultiplierPercent: 100, SupportPriority: "STANDARD", RefundMode: "STANDARD"}},
+			{Id: "gold", DisplayName: "Gold", Threshold: 5000, Perks: &loyaltyv1.Perks{EarnMultiplierPercent: 150, SupportPriority: "PRIORITY",
+				RefundMode: "FAST", FreeReturnPickups: 2}},
+		}}
 	apps    = []access.Role{access.RoleApp}
 	readers = []access.Role{access.RoleApp, access.RoleAgent, access.RoleAuditor}
 )
@@ -40,6 +48,7 @@ type matrixCase struct {
 // body (body: "program"); elsewhere the whole request is the body.
 var restBodies = map[string]proto.Message{
 	loyaltyv1.ProgramService_UpdateProgram_FullMethodName: matrixProgram,
+	loyaltyv1.TierService_UpdateTierPolicy_FullMethodName: matrixTierPolicy,
 }
 
 // roleMatrix is the expected access of every method, written independently of the
@@ -78,6 +87,19 @@ var roleMatrix = map[string]matrixCase{
 	loyaltyv1.ApiKeyService_ListApiKeys_FullMethodName:         {&loyaltyv1.ListApiKeysRequest{}, nil},
 	loyaltyv1.ClockService_GetClock_FullMethodName:             {&loyaltyv1.GetClockRequest{}, []access.Role{access.RoleApp, access.RoleAgent, access.RoleMarketer, access.RoleAuditor}},
 	loyaltyv1.ClockService_AdvanceClock_FullMethodName:         {&loyaltyv1.AdvanceClockRequest{Hours: 1}, nil},
+	loyaltyv1.TierService_GetTierPolicy_FullMethodName: {&loyaltyv1.GetTierPolicyRequest{},
+		[]access.Role{access.RoleApp, access.RoleAgent, access.RoleMarketer, access.RoleAuditor}},
+	loyaltyv1.TierService_UpdateTierPolicy_FullMethodName: {&loyaltyv1.UpdateTierPolicyRequest{Policy: matrixTierPolicy}, nil},
+	loyaltyv1.TierService_GetPerks_FullMethodName:         {&loyaltyv1.GetPerksRequest{MemberId: "matrix-member"}, readers},
+	loyaltyv1.TierService_ListTierHistory_FullMethodName:  {&loyaltyv1.ListTierHistoryRequest{MemberId: "matrix-member"}, readers},
+	loyaltyv1.TierService_ListMemberships_FullMethodName:  {&loyaltyv1.ListMembershipsRequest{MemberId: "matrix-member"}, readers},
+	loyaltyv1.TierService_CreateMembership_FullMethodName: {&loyaltyv1.CreateMembershipRequest{MemberId: "matrix-member", RequestId: "m-membership",
+		TierId: "gold", EndTime: timestamppb.New(time.Now().Add(365 * 24 * time.Hour).Truncate(time.Second))}, apps},
+	loyaltyv1.TierService_CancelMembership_FullMethodName: {&loyaltyv1.CancelMembershipRequest{MemberId: "matrix-member", MembershipId: "1"}, apps},
+	loyaltyv1.TierService_CheckEntitlement_FullMethodName: {&loyaltyv1.CheckEntitlementRequest{MemberId: "matrix-member", Perk: "freeReturnPickups"},
+		[]access.Role{access.RoleApp, access.RoleAgent}},
+	loyaltyv1.TierService_ConsumeEntitlement_FullMethodName: {&loyaltyv1.ConsumeEntitlementRequest{MemberId: "matrix-member", Perk: "freeReturnPickups",
+		RequestId: "m-consume"}, []access.Role{access.RoleApp, access.RoleAgent}},
 }
 
 // apiMethods lists every method of every service in package loyalty.v1.

@@ -95,6 +95,7 @@ func New(d Deps) *Server {
 		loyaltyv1.RegisterProgramServiceServer(reg, &programServer{ledger: d.Ledger})
 		loyaltyv1.RegisterGoodwillServiceServer(reg, &goodwillServer{ledger: d.Ledger})
 		loyaltyv1.RegisterClockServiceServer(reg, &clockServer{clock: d.Clock})
+		loyaltyv1.RegisterTierServiceServer(reg, &tierServer{tiers: d.Tiers})
 	}
 	metrics.InitializeMetrics(gs)
 	return &Server{deps: d, grpc: gs, inproc: inproc, registry: registry}

@@ -1657,8 +1657,13 @@ type Order struct {
 	PointsTakenBack int64 `protobuf:"varint,8,opt,name=points_taken_back,json=pointsTakenBack,proto3" json:"points_taken_back,omitempty"`
 	// Points redeemed on the order given back so far.
 	PointsReturned int64 `protobuf:"varint,9,opt,name=points_returned,json=pointsReturned,proto3" json:"points_returned,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The member's effective tier and its perks when the order earned: refunds and
+	// support act on these, not on today's tier. Empty (perks absent) for an order
+	// the member only redeemed on, or earned on before tiers were recorded.
+	TierId        string `protobuf:"bytes,10,opt,name=tier_id,json=tierId,proto3" json:"tier_id,omitempty"`
+	Perks         *Perks `protobuf:"bytes,11,opt,name=perks,proto3" json:"perks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Order) Reset() {
@@ -1752,6 +1757,20 @@ func (x *Order) GetPointsReturned() int64 {
 		return x.PointsReturned
 	}
 	return 0
+}
+
+func (x *Order) GetTierId() string {
+	if x != nil {
+		return x.TierId
+	}
+	return ""
+}
+
+func (x *Order) GetPerks() *Perks {
+	if x != nil {
+		return x.Perks
+	}
+	return nil
 }
 
 // RefundOrderRequest refunds an order of a member.
@@ -2922,7 +2941,7 @@ var File_loyalty_v1_points_proto protoreflect.FileDescriptor
 const file_loyalty_v1_points_proto_rawDesc = "" +
 	"\n" +
 	"\x17loyalty/v1/points.proto\x12\n" +
-	"loyalty.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\";\n" +
+	"loyalty.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16loyalty/v1/tiers.proto\";\n" +
 	"\aPosting\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x16\n" +
 	"\x06amount\x18\x02 \x01(\x03R\x06amount\"\xfd\x04\n" +
@@ -3055,7 +3074,7 @@ const file_loyalty_v1_points_proto_rawDesc = "" +
 	"\bend_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"k\n" +
 	"\x14ListActivityResponse\x12+\n" +
 	"\aentries\x18\x01 \x03(\v2\x11.loyalty.v1.EntryR\aentries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xd4\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x96\x03\n" +
 	"\x05Order\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x19\n" +
 	"\border_id\x18\x02 \x01(\tR\aorderId\x12\"\n" +
@@ -3065,7 +3084,10 @@ const file_loyalty_v1_points_proto_rawDesc = "" +
 	"\x0erefunded_minor\x18\x06 \x01(\x03R\rrefundedMinor\x12%\n" +
 	"\x0efully_refunded\x18\a \x01(\bR\rfullyRefunded\x12*\n" +
 	"\x11points_taken_back\x18\b \x01(\x03R\x0fpointsTakenBack\x12'\n" +
-	"\x0fpoints_returned\x18\t \x01(\x03R\x0epointsReturned\"\xb8\x01\n" +
+	"\x0fpoints_returned\x18\t \x01(\x03R\x0epointsReturned\x12\x17\n" +
+	"\atier_id\x18\n" +
+	" \x01(\tR\x06tierId\x12'\n" +
+	"\x05perks\x18\v \x01(\v2\x11.loyalty.v1.PerksR\x05perks\"\xb8\x01\n" +
 	"\x12RefundOrderRequest\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x1d\n" +
 	"\n" +
@@ -3232,6 +3254,7 @@ var file_loyalty_v1_points_proto_goTypes = []any{
 	(*GetLiabilityReportResponse)(nil), // 41: loyalty.v1.GetLiabilityReportResponse
 	(*timestamppb.Timestamp)(nil),      // 42: google.protobuf.Timestamp
 	(*durationpb.Duration)(nil),        // 43: google.protobuf.Duration
+	(*Perks)(nil),                      // 44: loyalty.v1.Perks
 }
 var file_loyalty_v1_points_proto_depIdxs = []int32{
 	42, // 0: loyalty.v1.Entry.create_time:type_name -> google.protobuf.Timestamp
@@ -3259,53 +3282,54 @@ var file_loyalty_v1_points_proto_depIdxs = []int32{
 	42, // 22: loyalty.v1.ListActivityRequest.end_time:type_name -> google.protobuf.Timestamp
 	1,  // 23: loyalty.v1.ListActivityResponse.entries:type_name -> loyalty.v1.Entry
 	2,  // 24: loyalty.v1.Order.spend:type_name -> loyalty.v1.Money
-	24, // 25: loyalty.v1.RefundOrderResponse.order:type_name -> loyalty.v1.Order
-	1,  // 26: loyalty.v1.RefundOrderResponse.entries:type_name -> loyalty.v1.Entry
-	24, // 27: loyalty.v1.GetOrderResponse.order:type_name -> loyalty.v1.Order
-	42, // 28: loyalty.v1.Lot.expire_time:type_name -> google.protobuf.Timestamp
-	42, // 29: loyalty.v1.Lot.create_time:type_name -> google.protobuf.Timestamp
-	29, // 30: loyalty.v1.ListLotsResponse.lots:type_name -> loyalty.v1.Lot
-	32, // 31: loyalty.v1.ListEntryLotsResponse.moves:type_name -> loyalty.v1.LotMove
-	36, // 32: loyalty.v1.VerifyLedgerResponse.discrepancies:type_name -> loyalty.v1.Discrepancy
-	42, // 33: loyalty.v1.VerifyLedgerResponse.verify_time:type_name -> google.protobuf.Timestamp
-	39, // 34: loyalty.v1.GetLiabilityReportResponse.by_expiry_month:type_name -> loyalty.v1.MonthLiability
-	40, // 35: loyalty.v1.GetLiabilityReportResponse.system_accounts:type_name -> loyalty.v1.SystemAccountBalance
-	42, // 36: loyalty.v1.GetLiabilityReportResponse.report_time:type_name -> google.protobuf.Timestamp
-	3,  // 37: loyalty.v1.PointsService.Earn:input_type -> loyalty.v1.EarnRequest
-	6,  // 38: loyalty.v1.PointsService.Redeem:input_type -> loyalty.v1.RedeemRequest
-	9,  // 39: loyalty.v1.PointsService.CreateHold:input_type -> loyalty.v1.CreateHoldRequest
-	11, // 40: loyalty.v1.PointsService.CaptureHold:input_type -> loyalty.v1.CaptureHoldRequest
-	13, // 41: loyalty.v1.PointsService.VoidHold:input_type -> loyalty.v1.VoidHoldRequest
-	15, // 42: loyalty.v1.PointsService.GetHold:input_type -> loyalty.v1.GetHoldRequest
-	17, // 43: loyalty.v1.PointsService.ReverseEntry:input_type -> loyalty.v1.ReverseEntryRequest
-	19, // 44: loyalty.v1.PointsService.GetBalance:input_type -> loyalty.v1.GetBalanceRequest
-	22, // 45: loyalty.v1.PointsService.ListActivity:input_type -> loyalty.v1.ListActivityRequest
-	25, // 46: loyalty.v1.PointsService.RefundOrder:input_type -> loyalty.v1.RefundOrderRequest
-	27, // 47: loyalty.v1.PointsService.GetOrder:input_type -> loyalty.v1.GetOrderRequest
-	30, // 48: loyalty.v1.PointsService.ListLots:input_type -> loyalty.v1.ListLotsRequest
-	33, // 49: loyalty.v1.PointsService.ListEntryLots:input_type -> loyalty.v1.ListEntryLotsRequest
-	35, // 50: loyalty.v1.LedgerService.VerifyLedger:input_type -> loyalty.v1.VerifyLedgerRequest
-	38, // 51: loyalty.v1.LedgerService.GetLiabilityReport:input_type -> loyalty.v1.GetLiabilityReportRequest
-	5,  // 52: loyalty.v1.PointsService.Earn:output_type -> loyalty.v1.EarnResponse
-	7,  // 53: loyalty.v1.PointsService.Redeem:output_type -> loyalty.v1.RedeemResponse
-	10, // 54: loyalty.v1.PointsService.CreateHold:output_type -> loyalty.v1.CreateHoldResponse
-	12, // 55: loyalty.v1.PointsService.CaptureHold:output_type -> loyalty.v1.CaptureHoldResponse
-	14, // 56: loyalty.v1.PointsService.VoidHold:output_type -> loyalty.v1.VoidHoldResponse
-	16, // 57: loyalty.v1.PointsService.GetHold:output_type -> loyalty.v1.GetHoldResponse
-	18, // 58: loyalty.v1.PointsService.ReverseEntry:output_type -> loyalty.v1.ReverseEntryResponse
-	21, // 59: loyalty.v1.PointsService.GetBalance:output_type -> loyalty.v1.GetBalanceResponse
-	23, // 60: loyalty.v1.PointsService.ListActivity:output_type -> loyalty.v1.ListActivityResponse
-	26, // 61: loyalty.v1.PointsService.RefundOrder:output_type -> loyalty.v1.RefundOrderResponse
-	28, // 62: loyalty.v1.PointsService.GetOrder:output_type -> loyalty.v1.GetOrderResponse
-	31, // 63: loyalty.v1.PointsService.ListLots:output_type -> loyalty.v1.ListLotsResponse
-	34, // 64: loyalty.v1.PointsService.ListEntryLots:output_type -> loyalty.v1.ListEntryLotsResponse
-	37, // 65: loyalty.v1.LedgerService.VerifyLedger:output_type -> loyalty.v1.VerifyLedgerResponse
-	41, // 66: loyalty.v1.LedgerService.GetLiabilityReport:output_type -> loyalty.v1.GetLiabilityReportResponse
-	52, // [52:67] is the sub-list for method output_type
-	37, // [37:52] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	44, // 25: loyalty.v1.Order.perks:type_name -> loyalty.v1.Perks
+	24, // 26: loyalty.v1.RefundOrderResponse.order:type_name -> loyalty.v1.Order
+	1,  // 27: loyalty.v1.RefundOrderResponse.entries:type_name -> loyalty.v1.Entry
+	24, // 28: loyalty.v1.GetOrderResponse.order:type_name -> loyalty.v1.Order
+	42, // 29: loyalty.v1.Lot.expire_time:type_name -> google.protobuf.Timestamp
+	42, // 30: loyalty.v1.Lot.create_time:type_name -> google.protobuf.Timestamp
+	29, // 31: loyalty.v1.ListLotsResponse.lots:type_name -> loyalty.v1.Lot
+	32, // 32: loyalty.v1.ListEntryLotsResponse.moves:type_name -> loyalty.v1.LotMove
+	36, // 33: loyalty.v1.VerifyLedgerResponse.discrepancies:type_name -> loyalty.v1.Discrepancy
+	42, // 34: loyalty.v1.VerifyLedgerResponse.verify_time:type_name -> google.protobuf.Timestamp
+	39, // 35: loyalty.v1.GetLiabilityReportResponse.by_expiry_month:type_name -> loyalty.v1.MonthLiability
+	40, // 36: loyalty.v1.GetLiabilityReportResponse.system_accounts:type_name -> loyalty.v1.SystemAccountBalance
+	42, // 37: loyalty.v1.GetLiabilityReportResponse.report_time:type_name -> google.protobuf.Timestamp
+	3,  // 38: loyalty.v1.PointsService.Earn:input_type -> loyalty.v1.EarnRequest
+	6,  // 39: loyalty.v1.PointsService.Redeem:input_type -> loyalty.v1.RedeemRequest
+	9,  // 40: loyalty.v1.PointsService.CreateHold:input_type -> loyalty.v1.CreateHoldRequest
+	11, // 41: loyalty.v1.PointsService.CaptureHold:input_type -> loyalty.v1.CaptureHoldRequest
+	13, // 42: loyalty.v1.PointsService.VoidHold:input_type -> loyalty.v1.VoidHoldRequest
+	15, // 43: loyalty.v1.PointsService.GetHold:input_type -> loyalty.v1.GetHoldRequest
+	17, // 44: loyalty.v1.PointsService.ReverseEntry:input_type -> loyalty.v1.ReverseEntryRequest
+	19, // 45: loyalty.v1.PointsService.GetBalance:input_type -> loyalty.v1.GetBalanceRequest
+	22, // 46: loyalty.v1.PointsService.ListActivity:input_type -> loyalty.v1.ListActivityRequest
+	25, // 47: loyalty.v1.PointsService.RefundOrder:input_type -> loyalty.v1.RefundOrderRequest
+	27, // 48: loyalty.v1.PointsService.GetOrder:input_type -> loyalty.v1.GetOrderRequest
+	30, // 49: loyalty.v1.PointsService.ListLots:input_type -> loyalty.v1.ListLotsRequest
+	33, // 50: loyalty.v1.PointsService.ListEntryLots:input_type -> loyalty.v1.ListEntryLotsRequest
+	35, // 51: loyalty.v1.LedgerService.VerifyLedger:input_type -> loyalty.v1.VerifyLedgerRequest
+	38, // 52: loyalty.v1.LedgerService.GetLiabilityReport:input_type -> loyalty.v1.GetLiabilityReportRequest
+	5,  // 53: loyalty.v1.PointsService.Earn:output_type -> loyalty.v1.EarnResponse
+	7,  // 54: loyalty.v1.PointsService.Redeem:output_type -> loyalty.v1.RedeemResponse
+	10, // 55: loyalty.v1.PointsService.CreateHold:output_type -> loyalty.v1.CreateHoldResponse
+	12, // 56: loyalty.v1.PointsService.CaptureHold:output_type -> loyalty.v1.CaptureHoldResponse
+	14, // 57: loyalty.v1.PointsService.VoidHold:output_type -> loyalty.v1.VoidHoldResponse
+	16, // 58: loyalty.v1.PointsService.GetHold:output_type -> loyalty.v1.GetHoldResponse
+	18, // 59: loyalty.v1.PointsService.ReverseEntry:output_type -> loyalty.v1.ReverseEntryResponse
+	21, // 60: loyalty.v1.PointsService.GetBalance:output_type -> loyalty.v1.GetBalanceResponse
+	23, // 61: loyalty.v1.PointsService.ListActivity:output_type -> loyalty.v1.ListActivityResponse
+	26, // 62: loyalty.v1.PointsService.RefundOrder:output_type -> loyalty.v1.RefundOrderResponse
+	28, // 63: loyalty.v1.PointsService.GetOrder:output_type -> loyalty.v1.GetOrderResponse
+	31, // 64: loyalty.v1.PointsService.ListLots:output_type -> loyalty.v1.ListLotsResponse
+	34, // 65: loyalty.v1.PointsService.ListEntryLots:output_type -> loyalty.v1.ListEntryLotsResponse
+	37, // 66: loyalty.v1.LedgerService.VerifyLedger:output_type -> loyalty.v1.VerifyLedgerResponse
+	41, // 67: loyalty.v1.LedgerService.GetLiabilityReport:output_type -> loyalty.v1.GetLiabilityReportResponse
+	53, // [53:68] is the sub-list for method output_type
+	38, // [38:53] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_loyalty_v1_points_proto_init() }
@@ -3313,6 +3337,7 @@ func file_loyalty_v1_points_proto_init() {
 	if File_loyalty_v1_points_proto != nil {
 		return
 	}
+	file_loyalty_v1_tiers_proto_init()
 	file_loyalty_v1_points_proto_msgTypes[25].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
