@@ -55,8 +55,13 @@ Try:
   curl -s -H "Authorization: Bearer $KEY" -d '{"requestId":"try-refund-1","memberId":"alice","refundAmountMinor":5000}' %[1]s/v1/orders/A100:refund
   curl -s -H "Authorization: Bearer $KEY" %[1]s/v1/reports/liability
 
+  # tiers: a gold member's perks and progress, and a quota perk
+  curl -s -H "Authorization: Bearer $KEY" -d '{"requestId":"try-2","orderId":"A101","spend":{"amountMinor":600000,"currency":"CNY"}}' %[1]s/v1/members/bob:earn
+  curl -s -H "Authorization: Bearer $KEY" %[1]s/v1/members/bob/perks
+  curl -s -H "Authorization: Bearer $KEY" -d '{"requestId":"try-3"}' %[1]s/v1/members/bob/entitlements/freeReturnPickups:consume
+
   ./bin/loyaltyctl --key $KEY points activity alice
-  (more in README.md: redeem, holds, reversals, refunds, lots, expiry, verify)
+  (more in README.md: redeem, holds, reversals, refunds, lots, expiry, tiers, memberships, verify)
 
 Ctrl-C stops the server and its PostgreSQL; the data stays in .data/.
 
