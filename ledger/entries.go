@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/jackc/pgx/v5"
+	"slices"
 	"time"
 
 	"github.com/loyalty-engine/loyalty/internal/database"
@@ -98,11 +100,14 @@ type EarnResult struct {
 	Entry     Entry
 	Points    int64
 	Breakdown []BreakdownLine
+	// CampaignRefusals are campaigns the earning qualified for that gave nothing.
+	CampaignRefusals []BonusRefusal
 }
 
 // BreakdownLine explains part of an earning.
 type BreakdownLine struct {
 	Source      string // EXPLICIT, BASE, TIER, CAMPAIGN
+	CampaignID  string // of a CAMPAIGN line
 	Points      int64
 	Description string
 }
@@ -148,7 +153,8 @@ func (s *Service) Earn(ctx context.Context, actor Actor, cmd Earn) (EarnResult, 
 		}
 	}
 	res := EarnResult{Points: points, Breakdown: breakdown}
-	if points == 0 {
+	promoted := s.promotions != nil && cmd.OrderID != "" && cmd.SpendMinor > 0 && s.promotions.MayApply(ctx, now)
+	if points == 0 && !promoted {
 		return res, nil
 	}
 	p := plan{
@@ -169,7 +175,11 @@ func (s *Service) Earn(ctx context.Context, actor Actor, cmd Earn) (EarnResult, 
 			p.releaseTime = now.AddDate(0, 0, int(prog.ReturnWindowDays))
 		}
 	}
-	res.Entry, err = s.post(ctx, p)
+	if promoted {
+		res, err = s.earnWithCampaigns(ctx, cmd, p, res, standing.TierID, policy, now)
+	} else {
+		res.Entry, err = s.post(ctx, p)
+	}
 	if database.IsUniqueViolation(err, "entries_order_earned_once") {
 		if e, found, serr := s.stored(ctx, s.pool, p); found || serr != nil {
 			res.Entry = e
@@ -181,6 +191,67 @@ func (s *Service) Earn(ctx context.Context, actor Actor, cmd Earn) (EarnResult, 
 		return EarnResult{}, err
 	}
 	return res, nil
+}
+
+// earnWithCampaigns posts an earning that campaigns may add to: in one
+// transaction, the campaigns take their bonuses from their budgets and the member's
+// caps, and the entry credits base, tier and campaign points together, each from
+// its own account (system:issued, system:campaign:<id>). A repeat of the request
+// answers the first result and takes nothing.
+func (s *Service) earnWithCampaigns(ctx context.Context, cmd Earn, p plan, res EarnResult, tierID string, policy tiers.Policy, now time.Time) (EarnResult, error) {
+	base := res.Breakdown[0].Points
+	var out EarnResult
+	q := p
+	var entry Entry
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		out, q = res, p
+		out.Breakdown = slices.Clone(res.Breakdown)
+		if e, found, err := s.stored(ctx, tx, p); found || err != nil {
+			entry = e
+			return err
+		}
+		bonuses, refusals, err := s.promotions.Grant(ctx, tx, PromotedEarning{
+			MemberID: cmd.MemberID, TierID: tierID, OrderID: cmd.OrderID, SpendMinor: cmd.SpendMinor,
+			Currency: cmd.Currency, BasePoints: base, Now: now,
+		})
+		if err != nil {
+			return err
+		}
+		out.CampaignRefusals = refusals
+		credit := p.postings[0].Account // available, or pending for an order in its return window
+		var qualifyingBonus int64
+		q.postings = nil
+		if out.Points > 0 {
+			q.postings = []Posting{{AccountIssued, -out.Points}}
+		}
+		for _, b := range bonuses {
+			out.Breakdown = append(out.Breakdown, BreakdownLine{Source: tiers.SourceCampaign, CampaignID: b.CampaignID, Points: b.Points, Description: b.Description})
+			out.Points += b.Points
+			q.postings = append(q.postings, Posting{b.Account, -b.Points})
+			if policy.Counts(tiers.SourceCampaign) {
+				qualifyingBonus += b.Points
+			}
+		}
+		if out.Points == 0 {
+			return nil
+		}
+		q.postings = append([]Posting{{credit, out.Points}}, q.postings...)
+		q.orderPoints = out.Points
+		if qualifyingBonus > 0 {
+			var qualifyingPoints int64
+			if p.qualify != nil {
+				qualifyingPoints = p.qualify.points
+			}
+			q.qualify = qualification(policy, now, qualifyingPoints+qualifyingBonus, cmd.SpendMinor)
+		}
+		entry, err = s.append(ctx, tx, q)
+		return err
+	})
+	if out.Points == 0 && err == nil && entry.ID == 0 {
+		return out, nil
+	}
+	out.Entry, err = s.settlePost(ctx, q, entry, err)
+	return out, err
 }
 
 // earnBreakdown computes what an earning is made of: explicit points, or the base

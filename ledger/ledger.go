@@ -39,6 +39,8 @@ type Service struct {
 	batchSize prometheus.Histogram
 	programs  settingscache.Cache[Program]
 	tiers     *tiers.Service
+	// promotions are the campaigns earnings apply (nil: none).
+	promotions Promotions
 }
 
 // Option configures the Service.

@@ -214,11 +214,15 @@ func (s *Service) refundTakeBack(ctx context.Context, tx pgx.Tx, actor Actor, cm
 		return takeBack{}, fmt.Errorf("pending state of entry %d: %w", o.EarnEntryID, err)
 	}
 	var tb takeBack
+	sources, err := s.refundSources(ctx, tx, o, points, share)
+	if err != nil {
+		return takeBack{}, err
+	}
 	if pending {
-		p.postings = []Posting{{AccountPending, -points}, {AccountIssued, points}}
+		p.postings = append([]Posting{{AccountPending, -points}}, sources...)
 		tb.voided = points
 	} else {
-		p.postings = []Posting{{AccountAvailable, -points}, {AccountIssued, points}}
+		p.postings = append([]Posting{{AccountAvailable, -points}}, sources...)
 		p.allowNegative = true
 		tb.clawedBack = points
 	}
@@ -235,6 +239,37 @@ func (s *Service) refundTakeBack(ctx context.Context, tx pgx.Tx, actor Actor, cm
 	}
 	o.PointsTakenBack += points
 	return tb, nil
+}
+
+// refundSources splits points a refund takes back among the accounts the order's
+// earning came from: each campaign gets back its refunded share of what it gave
+// (cumulative, never more than what is taken), which goes back to its budget; the
+// rest goes back to system:issued.
+func (s *Service) refundSources(ctx context.Context, tx pgx.Tx, o *Order, points int64, share func(int64) int64) ([]Posting, error) {
+	var grants []OrderGrant
+	if s.promotions != nil {
+		var err error
+		if grants, err = s.promotions.OrderGrants(ctx, tx, o.MemberID, o.OrderID); err != nil {
+			return nil, err
+		}
+	}
+	left := points
+	var out []Posting
+	for _, g := range grants {
+		back := min(share(g.Points)-g.Returned, left)
+		if back <= 0 {
+			continue
+		}
+		if err := s.promotions.GiveBack(ctx, tx, o.MemberID, o.OrderID, g.CampaignID, back); err != nil {
+			return nil, err
+		}
+		out = append(out, Posting{g.Account, back})
+		left -= back
+	}
+	if left > 0 {
+		out = append([]Posting{{AccountIssued, left}}, out...)
+	}
+	return out, nil
 }
 
 // refundMetric is what refunds of an order took off the qualifying metric so far.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -62,7 +63,12 @@ func (s *Service) Reverse(ctx context.Context, actor Actor, cmd Reverse) (Entry,
 		// Refunds of the order take back its earning and give back its
 		// redemptions too, so a reversal and a refund are decided one after the
 		// other, under the order's lock, and never both undo the same points.
-		e, err = s.postInTx(ctx, p, func(tx pgx.Tx) error { return s.checkOrderNotRefunded(ctx, tx, original) })
+		e, err = s.postInTx(ctx, p, func(tx pgx.Tx) error {
+			if err := s.checkOrderNotRefunded(ctx, tx, original); err != nil {
+				return err
+			}
+			return s.giveBackCampaigns(ctx, tx, original)
+		})
 	} else {
 		e, err = s.post(ctx, p)
 	}
@@ -89,7 +95,7 @@ func (s *Service) checkOrderNotRefunded(ctx context.Context, tx pgx.Tx, original
 	case original.Kind == KindEarn && order.PointsTakenBack > 0:
 		return ErrNotReversible.With("order %q was refunded: its refunds already took back %d of entry %d's points",
 			original.OrderID, order.PointsTakenBack, original.ID)
-	case original.Kind != KindEarn && order.PointsReturned > 0:
+	case (original.Kind == KindRedeem || original.Kind == KindHoldCapture) && order.PointsReturned > 0:
 		return ErrNotReversible.With("order %q was refunded: its refunds already gave back %d points redeemed on it",
 			original.OrderID, order.PointsReturned)
 	}
@@ -133,5 +139,21 @@ func (s *Service) reversalQualification(ctx context.Context, original Entry, p *
 	}
 	now := s.clock.Now()
 	p.qualify = &qualifying{day: move.Day, points: -move.Points, spend: -move.SpendMinor, policy: policy.QualificationAt(now)}
+	return nil
+}
+
+// giveBackCampaigns returns to their budgets what campaigns gave an earning being
+// reversed.
+func (s *Service) giveBackCampaigns(ctx context.Context, tx pgx.Tx, original Entry) error {
+	if s.promotions == nil || (original.Kind != KindEarn && original.Kind != KindCampaign) {
+		return nil
+	}
+	for _, p := range original.Postings {
+		if id, ok := strings.CutPrefix(p.Account, campaignAccountPrefix); ok && p.Amount < 0 {
+			if err := s.promotions.GiveBack(ctx, tx, original.MemberID, original.OrderID, id, -p.Amount); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }

@@ -42,11 +42,14 @@ const (
 	KindRefund Kind = "REFUND"
 	// KindRefundReturn gives back points the member redeemed on a refunded order.
 	KindRefundReturn Kind = "REFUND_RETURN"
+	// KindCampaign credits points from a campaign's budget outside an earning (an
+	// after-sales compensation).
+	KindCampaign Kind = "CAMPAIGN"
 )
 
 // Kinds lists every kind, for validating filters.
 var Kinds = []Kind{KindEarn, KindRedeem, KindHold, KindHoldCapture, KindHoldVoid, KindHoldExpire, KindReversal, KindGoodwill,
-	KindPendingRelease, KindExpiry, KindRefund, KindRefundReturn}
+	KindPendingRelease, KindExpiry, KindRefund, KindRefundReturn, KindCampaign}
 
 // Posting is one line of an entry.
 type Posting struct {
@@ -149,7 +152,7 @@ func settled(postings []Posting) []Posting {
 // hold's own lifecycle (void, capture), and a reversal is not reversed again: the
 // original is re-posted instead.
 func reversible(k Kind) bool {
-	return k == KindEarn || k == KindRedeem || k == KindHoldCapture || k == KindGoodwill
+	return k == KindEarn || k == KindRedeem || k == KindHoldCapture || k == KindGoodwill || k == KindCampaign
 }
 
 // checkBalanced refuses postings that would not make a valid entry.

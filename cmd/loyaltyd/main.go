@@ -113,7 +113,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	log.Info("serving", "rest", httpLis.Addr().String(), "grpc", grpcLis.Addr().String())
-	runner, err := jobs.New(pool, application.Ledger, log, jobs.Options{})
+	runner, err := jobs.New(pool, application.Ledger, log, jobs.Options{Campaigns: application.Campaigns})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/loyalty-engine/loyalty/access"
+	"github.com/loyalty-engine/loyalty/campaigns"
 	"github.com/loyalty-engine/loyalty/internal/businessclock"
 	"github.com/loyalty-engine/loyalty/internal/server"
 	"github.com/loyalty-engine/loyalty/ledger"
@@ -32,10 +33,11 @@ type Options struct {
 
 // App is the wired application.
 type App struct {
-	Keys   *access.Service
-	Ledger *ledger.Service
-	Tiers  *tiers.Service
-	Server *server.Server
+	Keys      *access.Service
+	Ledger    *ledger.Service
+	Tiers     *tiers.Service
+	Campaigns *campaigns.Service
+	Server    *server.Server
 	// Clock is the movable business clock when TimeTravel is on, else nil.
 	Clock *businessclock.Clock
 }
@@ -52,13 +54,18 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options
 	}
 	a.Tiers = tiers.NewService(pool, topts...)
 	a.Ledger = ledger.NewService(pool, append(lopts, ledger.WithTiers(a.Tiers))...)
+	var clock ledger.Clock = ledger.WallClock
+	if a.Clock != nil {
+		clock = a.Clock
+	}
+	a.Campaigns = campaigns.NewService(pool, a.Ledger, clock)
 	if opts.AdminKey != "" {
 		if _, err := a.Keys.EnsureAdmin(ctx, opts.AdminKey); err != nil {
 			return nil, err
 		}
 	}
 	a.Server = server.New(server.Deps{
-		Pool: pool, Keys: a.Keys, Ledger: a.Ledger, Tiers: a.Tiers, Log: log, Clock: a.Clock,
+		Pool: pool, Keys: a.Keys, Ledger: a.Ledger, Tiers: a.Tiers, Campaigns: a.Campaigns, Log: log, Clock: a.Clock,
 		MaxBodyBytes: opts.MaxBodyBytes, ShutdownTimeout: opts.ShutdownTimeout,
 	})
 	return a, nil

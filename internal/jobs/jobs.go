@@ -15,6 +15,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/loyalty-engine/loyalty/campaigns"
 	"github.com/loyalty-engine/loyalty/ledger"
 	"github.com/loyalty-engine/loyalty/tiers"
 )
@@ -114,6 +115,26 @@ func (w *evaluateTiersWorker) Work(ctx context.Context, _ *river.Job[EvaluateTie
 	return sweepAll(ctx, w.log, "ended paid memberships", w.tiers.EndMemberships)
 }
 
+// AdvanceCampaignsArgs writes down campaigns' scheduled starts and ends.
+type AdvanceCampaignsArgs struct{}
+
+// Kind names the job.
+func (AdvanceCampaignsArgs) Kind() string { return "campaigns.advance_schedules" }
+
+type advanceCampaignsWorker struct {
+	river.WorkerDefaults[AdvanceCampaignsArgs]
+	campaigns *campaigns.Service
+	log       *slog.Logger
+}
+
+func (w *advanceCampaignsWorker) Work(ctx context.Context, _ *river.Job[AdvanceCampaignsArgs]) error {
+	n, err := w.campaigns.AdvanceSchedules(ctx)
+	if n > 0 {
+		w.log.Info("campaigns started or ended by their schedule", "count", n)
+	}
+	return err
+}
+
 type rollUpWorker struct {
 	river.WorkerDefaults[RollUpArgs]
 	ledger *ledger.Service
@@ -129,6 +150,8 @@ type Options struct {
 	Every time.Duration
 	// Workers is how many jobs this replica works at once (default 2).
 	Workers int
+	// Campaigns, when set, get their schedules advanced.
+	Campaigns *campaigns.Service
 }
 
 // Runner is the River client of this replica.
@@ -150,18 +173,25 @@ func New(pool *pgxpool.Pool, l *ledger.Service, log *slog.Logger, opts Options) 
 	river.AddWorker(workers, &releasePendingWorker{ledger: l, log: log})
 	river.AddWorker(workers, &expireLotsWorker{ledger: l, log: log})
 	river.AddWorker(workers, &evaluateTiersWorker{tiers: l.Tiers(), log: log})
+	if opts.Campaigns != nil {
+		river.AddWorker(workers, &advanceCampaignsWorker{campaigns: opts.Campaigns, log: log})
+	}
 	periodic := func(args river.JobArgs) *river.PeriodicJob {
 		return river.NewPeriodicJob(river.PeriodicInterval(opts.Every),
 			func() (river.JobArgs, *river.InsertOpts) { return args, nil },
 			&river.PeriodicJobOpts{RunOnStart: true})
 	}
+	periodicJobs := []*river.PeriodicJob{
+		periodic(ExpireHoldsArgs{}), periodic(ReleasePendingArgs{}), periodic(ExpireLotsArgs{}), periodic(RollUpArgs{}),
+		periodic(EvaluateTiersArgs{}),
+	}
+	if opts.Campaigns != nil {
+		periodicJobs = append(periodicJobs, periodic(AdvanceCampaignsArgs{}))
+	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
-		Workers: workers,
-		PeriodicJobs: []*river.PeriodicJob{
-			periodic(ExpireHoldsArgs{}), periodic(ReleasePendingArgs{}), periodic(ExpireLotsArgs{}), periodic(RollUpArgs{}),
-			periodic(EvaluateTiersArgs{}),
-		},
+		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
+		Workers:      workers,
+		PeriodicJobs: periodicJobs,
 		// River reports its routine (job counts every few seconds) at info level;
 		// only its warnings and errors are worth a line in our log.
 		Logger:     slog.New(warnAndAbove{log.Handler()}).With("component", "jobs"),

@@ -21,6 +21,7 @@ import (
 
 	"github.com/loyalty-engine/loyalty/access"
 	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
+	"github.com/loyalty-engine/loyalty/campaigns"
 	"github.com/loyalty-engine/loyalty/internal/businessclock"
 	"github.com/loyalty-engine/loyalty/ledger"
 	"github.com/loyalty-engine/loyalty/tiers"
@@ -32,7 +33,9 @@ type Deps struct {
 	Keys   *access.Service
 	Ledger *ledger.Service
 	Tiers  *tiers.Service
-	Log    *slog.Logger
+	// Campaigns run campaigns, coupons and after-sales compensation.
+	Campaigns *campaigns.Service
+	Log       *slog.Logger
 	// Clock is the business clock an admin may move forward (time travel, for
 	// demos); nil: the wall clock, which cannot be moved.
 	Clock *businessclock.Clock

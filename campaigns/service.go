@@ -1,0 +1,322 @@
+package campaigns
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/loyalty-engine/loyalty/campaigns/internal/campaignsdb"
+	"github.com/loyalty-engine/loyalty/internal/database"
+	"github.com/loyalty-engine/loyalty/internal/pagetoken"
+	"github.com/loyalty-engine/loyalty/internal/problem"
+	"github.com/loyalty-engine/loyalty/internal/validation"
+	"github.com/loyalty-engine/loyalty/ledger"
+	"github.com/loyalty-engine/loyalty/tiers"
+)
+
+// Errors of campaigns.
+var (
+	ErrCampaignNotFound    = problem.New(problem.NotFound, "CAMPAIGN_NOT_FOUND", "campaign not found")
+	ErrBadTransition       = problem.New(problem.Precondition, "CAMPAIGN_STATUS", "the campaign cannot go to that status from the one it is in")
+	ErrIdempotencyConflict = problem.New(problem.Conflict, "IDEMPOTENCY_CONFLICT", "this requestId was already used with a different request")
+)
+
+// Service runs campaigns, coupons and after-sales compensation on top of the ledger
+// (which credits points from campaign accounts) and the tiers (eligibility).
+type Service struct {
+	pool   *pgxpool.Pool
+	q      *campaignsdb.Queries
+	ledger *ledger.Service
+	tiers  *tiers.Service
+	clock  ledger.Clock
+
+	running runningCache
+}
+
+// NewService returns the campaigns, and makes the ledger apply them to earnings.
+func NewService(pool *pgxpool.Pool, l *ledger.Service, clock ledger.Clock) *Service {
+	if clock == nil {
+		clock = ledger.WallClock
+	}
+	s := &Service{pool: pool, q: campaignsdb.New(), ledger: l, tiers: l.Tiers(), clock: clock}
+	l.SetPromotions(s)
+	return s
+}
+
+// Create is a campaign to create, in DRAFT. RequestID makes the call idempotent
+// (a new one is drawn when empty).
+type Create struct {
+	RequestID string `json:"requestId" validate:"omitempty,requestid"`
+	Definition
+}
+
+// Create saves a campaign in DRAFT after checking everything about it: fields, the
+// schedule's time zone and order, the type's body, and the eligibility rule, which
+// is compiled and type-checked now.
+func (s *Service) Create(ctx context.Context, actorKeyID string, cmd Create) (Campaign, error) {
+	policy, err := s.tiers.Policy(ctx)
+	if err != nil {
+		return Campaign{}, err
+	}
+	start, end, _, err := cmd.Definition.compile(func(id string) bool { return policy.Index(id) >= 0 })
+	if err != nil {
+		return Campaign{}, err
+	}
+	if cmd.RequestID != "" {
+		if err := validation.Struct(cmd); err != nil {
+			return Campaign{}, err
+		}
+	} else {
+		cmd.RequestID = "auto-" + rand.Text()
+	}
+	body, err := json.Marshal(cmd.Definition)
+	if err != nil {
+		return Campaign{}, fmt.Errorf("encode campaign: %w", err)
+	}
+	d := cmd.Definition
+	row, err := s.q.InsertCampaign(ctx, s.pool, campaignsdb.InsertCampaignParams{
+		CampaignID: "cmp_" + rand.Text()[:16], DisplayName: d.DisplayName, Type: d.Type,
+		StartLocal: d.Schedule.StartTime, EndLocal: d.Schedule.EndTime, TimeZone: d.Schedule.TimeZone,
+		StartTime: optionalTime(start), EndTime: optionalTime(end), EligibleTiers: nonNil(d.Eligibility.Tiers),
+		Rule: d.Eligibility.Rule, Body: body, BudgetPoints: optional(d.Budget.Points), BudgetCoupons: optional(d.Budget.Coupons),
+		CapPoints: optional(d.PerMemberCap.Points), CapCoupons: optional(d.PerMemberCap.Coupons),
+		RequestID: cmd.RequestID, ActorKeyID: actorKeyID, Now: s.clock.Now(),
+	})
+	if database.IsUniqueViolation(err, "campaigns_request_id_key") {
+		stored, err := s.q.CampaignByRequest(ctx, s.pool, cmd.RequestID)
+		if err != nil {
+			return Campaign{}, fmt.Errorf("campaign of request %q: %w", cmd.RequestID, err)
+		}
+		c, err := toCampaign(stored)
+		if err == nil && !sameDefinition(c.Definition, cmd.Definition) {
+			return Campaign{}, ErrIdempotencyConflict.With("requestId %q already created campaign %s with another definition", cmd.RequestID, c.ID)
+		}
+		return c, err
+	}
+	if err != nil {
+		return Campaign{}, fmt.Errorf("create campaign: %w", err)
+	}
+	return toCampaign(row)
+}
+
+func sameDefinition(a, b Definition) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+// Get returns a campaign.
+func (s *Service) Get(ctx context.Context, id string) (Campaign, error) {
+	row, err := s.q.GetCampaign(ctx, s.pool, id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Campaign{}, ErrCampaignNotFound.With("campaign %q not found", id)
+	}
+	if err != nil {
+		return Campaign{}, fmt.Errorf("campaign %q: %w", id, err)
+	}
+	return toCampaign(row)
+}
+
+// ListQuery pages through campaigns, newest first, optionally of one status (as it
+// is now).
+type ListQuery struct {
+	Status    string `json:"status" validate:"omitempty,oneof=DRAFT SCHEDULED ACTIVE PAUSED ENDED"`
+	PageSize  int32  `json:"pageSize" validate:"gte=0,lte=500"`
+	PageToken string `json:"pageToken" validate:"max=100"`
+}
+
+// List lists campaigns; the next page token is empty on the last page.
+func (s *Service) List(ctx context.Context, q ListQuery) ([]Campaign, string, error) {
+	if err := validation.Struct(q); err != nil {
+		return nil, "", err
+	}
+	if q.PageSize == 0 {
+		q.PageSize = 50
+	}
+	before := int64(math.MaxInt64)
+	if q.PageToken != "" {
+		id, err := pagetoken.Decode('c', q.PageToken)
+		if err != nil {
+			return nil, "", problem.InvalidField("pageToken", "is not a token from a previous page")
+		}
+		before = id
+	}
+	rows, err := s.q.ListCampaigns(ctx, s.pool, campaignsdb.ListCampaignsParams{
+		BeforeSeq: before, Status: q.Status, Now: s.clock.Now(), PageSize: q.PageSize + 1,
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("list campaigns: %w", err)
+	}
+	var next string
+	if len(rows) > int(q.PageSize) {
+		rows = rows[:q.PageSize]
+		next = pagetoken.Encode('c', rows[len(rows)-1].Seq)
+	}
+	out := make([]Campaign, 0, len(rows))
+	for _, r := range rows {
+		c, err := toCampaign(r)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, c)
+	}
+	return out, next, nil
+}
+
+// Activate starts a DRAFT or PAUSED campaign: it applies from its start (at once
+// without one) until its end. Activating an active campaign answers it as it is.
+func (s *Service) Activate(ctx context.Context, id string) (Campaign, error) {
+	return s.transition(ctx, id, StatusScheduled, StatusDraft, StatusPaused)
+}
+
+// Pause stops a campaign from applying until it is activated again.
+func (s *Service) Pause(ctx context.Context, id string) (Campaign, error) {
+	return s.transition(ctx, id, StatusPaused, StatusScheduled, StatusActive)
+}
+
+// End ends a campaign for good.
+func (s *Service) End(ctx context.Context, id string) (Campaign, error) {
+	return s.transition(ctx, id, StatusEnded, StatusDraft, StatusScheduled, StatusActive, StatusPaused)
+}
+
+// transition moves a campaign to status (SCHEDULED stands for "activated": the
+// schedule decides whether it is active yet) from one of from.
+func (s *Service) transition(ctx context.Context, id, status string, from ...string) (Campaign, error) {
+	now := s.clock.Now()
+	row, err := s.q.SetCampaignStatus(ctx, s.pool, campaignsdb.SetCampaignStatusParams{
+		CampaignID: id, Status: status, FromStatuses: from, Now: now,
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		c, err := s.Get(ctx, id)
+		if err != nil {
+			return Campaign{}, err
+		}
+		effective := c.EffectiveStatus(now)
+		if effective == status || (status == StatusScheduled && effective == StatusActive) {
+			return c, nil // already there: a repeat
+		}
+		return Campaign{}, ErrBadTransition.With("campaign %s is %s", id, effective)
+	}
+	if err != nil {
+		return Campaign{}, fmt.Errorf("campaign %s to %s: %w", id, status, err)
+	}
+	s.running.invalidate()
+	return toCampaign(row)
+}
+
+// AdvanceSchedules writes down the schedule's transitions (SCHEDULED → ACTIVE at
+// the start, → ENDED at the end); grants already follow the instants, this keeps the
+// stored status and the lists in step. It answers how many campaigns moved.
+func (s *Service) AdvanceSchedules(ctx context.Context) (int64, error) {
+	now := s.clock.Now()
+	started, err := s.q.StartDueCampaigns(ctx, s.pool, now)
+	if err != nil {
+		return 0, fmt.Errorf("start campaigns: %w", err)
+	}
+	ended, err := s.q.EndDueCampaigns(ctx, s.pool, now)
+	if err != nil {
+		return 0, fmt.Errorf("end campaigns: %w", err)
+	}
+	if started+ended > 0 {
+		s.running.invalidate()
+	}
+	return started + ended, nil
+}
+
+// runningCache keeps the campaigns that apply now or will by their schedule, for
+// a second: every earning from spend asks for them.
+type runningCache struct {
+	mu        sync.Mutex
+	campaigns []Campaign
+	readAt    time.Time
+}
+
+const runningTTL = time.Second
+
+func (c *runningCache) invalidate() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.readAt = time.Time{}
+}
+
+// runningAt returns the campaigns in force at now (by status and schedule), read at
+// most once per runningTTL. Budgets, caps and pauses are checked again under lock
+// when granting, so a stale cache can only make an earning look, not grant.
+func (s *Service) runningAt(ctx context.Context, now time.Time) ([]Campaign, error) {
+	s.running.mu.Lock()
+	defer s.running.mu.Unlock()
+	if s.running.readAt.IsZero() || time.Since(s.running.readAt) >= runningTTL {
+		rows, err := s.q.RunningCampaigns(ctx, s.pool, &now)
+		if err != nil {
+			return nil, fmt.Errorf("running campaigns: %w", err)
+		}
+		list := make([]Campaign, 0, len(rows))
+		for _, r := range rows {
+			c, err := toCampaign(r)
+			if err != nil {
+				return nil, err
+			}
+			list = append(list, c)
+		}
+		s.running.campaigns, s.running.readAt = list, time.Now()
+	}
+	var out []Campaign
+	for _, c := range s.running.campaigns {
+		if c.ActiveAt(now) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func toCampaign(r campaignsdb.Campaign) (Campaign, error) {
+	var d Definition
+	if err := json.Unmarshal(r.Body, &d); err != nil {
+		return Campaign{}, fmt.Errorf("decode campaign %s: %w", r.CampaignID, err)
+	}
+	rule, err := CompileRule(d.Eligibility.Rule)
+	if err != nil {
+		return Campaign{}, fmt.Errorf("rule of campaign %s: %w", r.CampaignID, err)
+	}
+	return Campaign{ID: r.CampaignID, Definition: d, Status: r.Status, Start: deref(r.StartTime), End: deref(r.EndTime),
+		SpentPoints: r.SpentPoints, IssuedCoupons: r.IssuedCoupons, Grants: r.Grants,
+		CreateTime: r.CreateTime, UpdateTime: r.UpdateTime, rule: rule}, nil
+}
+
+func deref[T any](v *T) T {
+	var zero T
+	if v == nil {
+		return zero
+	}
+	return *v
+}
+
+func optional[T comparable](v T) *T {
+	var zero T
+	if v == zero {
+		return nil
+	}
+	return &v
+}
+
+func optionalTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

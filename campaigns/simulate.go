@@ -1,0 +1,134 @@
+package campaigns
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/loyalty-engine/loyalty/campaigns/internal/campaignsdb"
+	"github.com/loyalty-engine/loyalty/internal/validation"
+)
+
+// Simulate asks what a campaign would give a member for an order (or an
+// after-sales event), changing nothing.
+type Simulate struct {
+	CampaignID string `json:"campaignId" validate:"required,max=64"`
+	MemberID   string `json:"memberId" validate:"required,shopid"`
+	OrderID    string `json:"orderId" validate:"omitempty,shopid"`
+	SpendMinor int64  `json:"spend.amountMinor" validate:"gte=0,lte=10000000000000"`
+	Currency   string `json:"spend.currency" validate:"omitempty,len=3,uppercase,alpha"`
+	EventType  string `json:"eventType" validate:"omitempty,oneof=LATE_DELIVERY DAMAGED_ITEM WRONG_ITEM MISSING_ITEM REFUND_DELAY SERVICE_COMPLAINT OTHER"`
+	DelayHours int32  `json:"delayHours" validate:"gte=0,lte=8760"`
+}
+
+// Simulation is what the campaign would grant now, were it active (ActiveNow says
+// whether it is), within what its budget and the member's cap leave.
+type Simulation struct {
+	CampaignID string
+	ActiveNow  bool
+	Eligible   bool
+	TierID     string
+	// BasePoints is what the spend earns at the program's rate (multipliers scale it).
+	BasePoints int64
+	Points     int64
+	Coupons    int32
+	// Reason is why nothing would be granted: NOT_ELIGIBLE, BUDGET_EXHAUSTED,
+	// MEMBER_CAP_REACHED, NO_SPEND, EVENT_NOT_COVERED.
+	Reason string
+	// Left in the budget and the member's cap (-1: unbounded).
+	BudgetPointsLeft  int64
+	BudgetCouponsLeft int64
+	CapPointsLeft     int64
+	CapCouponsLeft    int64
+}
+
+// Simulate is the dry run of a campaign (in any status, drafts included) against a
+// member and an order or event: eligibility, the points or coupon it would give,
+// and what its budget and the member's cap would leave of them.
+func (s *Service) Simulate(ctx context.Context, q Simulate) (Simulation, error) {
+	if err := validation.Struct(q); err != nil {
+		return Simulation{}, err
+	}
+	c, err := s.Get(ctx, q.CampaignID)
+	if err != nil {
+		return Simulation{}, err
+	}
+	now := s.clock.Now()
+	facts, err := s.memberFacts(ctx, s.pool, q.MemberID, now)
+	if err != nil {
+		return Simulation{}, err
+	}
+	facts.Order = OrderFacts{OrderID: q.OrderID, SpendMinor: q.SpendMinor, Currency: q.Currency}
+	facts.Event = EventFacts{Type: q.EventType, DelayHours: int64(q.DelayHours)}
+	prog, err := s.ledger.Program(ctx)
+	if err != nil {
+		return Simulation{}, err
+	}
+	sim := Simulation{CampaignID: c.ID, ActiveNow: c.ActiveAt(now), Eligible: c.Eligible(facts), TierID: facts.Member.TierID,
+		BasePoints: prog.PointsForSpend(q.SpendMinor)}
+	used, err := s.q.CampaignMember(ctx, s.pool, campaignsdb.CampaignMemberParams{CampaignID: c.ID, MemberID: q.MemberID})
+	if err != nil {
+		return Simulation{}, fmt.Errorf("member's use of campaign %s: %w", c.ID, err)
+	}
+	left := func(limit, used int64) int64 {
+		if limit == 0 {
+			return -1
+		}
+		return max(limit-used, 0)
+	}
+	sim.BudgetPointsLeft, sim.BudgetCouponsLeft = left(c.Budget.Points, c.SpentPoints), left(c.Budget.Coupons, c.IssuedCoupons)
+	sim.CapPointsLeft, sim.CapCouponsLeft = left(c.PerMemberCap.Points, used.Points), left(int64(c.PerMemberCap.Coupons), int64(used.Coupons))
+
+	var points int64
+	var coupons int32
+	switch c.Type {
+	case TypeMultiplier, TypeBonus:
+		points = c.Bonus(sim.BasePoints)
+		if q.SpendMinor == 0 {
+			sim.Reason = "NO_SPEND"
+		}
+	case TypeCouponDrop:
+		coupons = 1
+	case TypeCompensation:
+		if !c.compensates(AfterSalesEvent{Type: q.EventType, DelayHours: q.DelayHours}) {
+			sim.Reason = "EVENT_NOT_COVERED"
+		}
+		points = c.Compensation.Points * int64(c.Compensation.tierPercent(sim.TierID)) / 100
+		if c.Coupon.Kind != "" {
+			coupons = 1
+		}
+	}
+	limit := func(want, budgetLeft, capLeft int64) (int64, string) {
+		switch {
+		case want == 0:
+			return 0, ""
+		case capLeft == 0:
+			return 0, RefusedMemberCap
+		case budgetLeft == 0:
+			return 0, RefusedBudgetExhausted
+		}
+		got := want
+		if capLeft > 0 {
+			got = min(got, capLeft)
+		}
+		if budgetLeft > 0 {
+			got = min(got, budgetLeft)
+		}
+		return got, ""
+	}
+	var pointsWhy, couponsWhy string
+	sim.Points, pointsWhy = limit(points, sim.BudgetPointsLeft, sim.CapPointsLeft)
+	var c64 int64
+	c64, couponsWhy = limit(int64(coupons), sim.BudgetCouponsLeft, sim.CapCouponsLeft)
+	sim.Coupons = int32(c64)
+	switch {
+	case !sim.Eligible:
+		sim.Reason, sim.Points, sim.Coupons = "NOT_ELIGIBLE", 0, 0
+	case sim.Reason != "":
+		sim.Points, sim.Coupons = 0, 0
+	case pointsWhy != "":
+		sim.Reason = pointsWhy
+	case couponsWhy != "":
+		sim.Reason = couponsWhy
+	}
+	return sim, nil
+}

@@ -1,0 +1,113 @@
+-- name: InsertCampaign :one
+INSERT INTO campaigns (campaign_id, display_name, type, status, start_local, end_local, time_zone, start_time, end_time,
+                       eligible_tiers, rule, body, budget_points, budget_coupons, cap_points, cap_coupons, request_id,
+                       actor_key_id, create_time, update_time)
+VALUES (@campaign_id, @display_name, @type, 'DRAFT', @start_local, @end_local, @time_zone, sqlc.narg(start_time),
+        sqlc.narg(end_time), @eligible_tiers, @rule, @body, sqlc.narg(budget_points), sqlc.narg(budget_coupons),
+        sqlc.narg(cap_points), sqlc.narg(cap_coupons), @request_id, @actor_key_id, @now, @now)
+RETURNING *;
+
+-- name: CampaignByRequest :one
+SELECT * FROM campaigns WHERE request_id = @request_id;
+
+-- name: GetCampaign :one
+SELECT * FROM campaigns WHERE campaign_id = @campaign_id;
+
+-- name: ListCampaigns :many
+-- Newest first, keyset-paginated by creation order, filtered by the status at @now
+-- (the schedule decides, whether or not the job has written it down yet).
+SELECT * FROM campaigns
+WHERE seq < @before_seq
+  AND (@status::text = '' OR
+       CASE WHEN status IN ('DRAFT', 'PAUSED', 'ENDED') THEN status
+            WHEN end_time IS NOT NULL AND @now::timestamptz >= end_time THEN 'ENDED'
+            WHEN start_time IS NOT NULL AND @now::timestamptz < start_time THEN 'SCHEDULED'
+            ELSE 'ACTIVE' END = @status::text)
+ORDER BY seq DESC
+LIMIT @page_size;
+
+-- name: SetCampaignStatus :one
+-- Moves a campaign to a status if it is in one of @from; no row otherwise.
+UPDATE campaigns SET status = @status, update_time = @now
+WHERE campaign_id = @campaign_id AND status = ANY (@from_statuses::text[])
+RETURNING *;
+
+-- name: RunningCampaigns :many
+-- Campaigns that apply now or will by the schedule: what earnings and events look at.
+SELECT * FROM campaigns
+WHERE status IN ('SCHEDULED', 'ACTIVE') AND (end_time IS NULL OR end_time > @now)
+ORDER BY seq;
+
+-- name: StartDueCampaigns :execrows
+UPDATE campaigns SET status = 'ACTIVE', update_time = @now
+WHERE status = 'SCHEDULED' AND (start_time IS NULL OR start_time <= @now);
+
+-- name: EndDueCampaigns :execrows
+UPDATE campaigns SET status = 'ENDED', update_time = @now
+WHERE status IN ('SCHEDULED', 'ACTIVE', 'PAUSED') AND end_time <= @now;
+
+-- name: TakeFromCampaign :one
+SELECT t.granted_points::bigint AS granted_points, t.granted_coupons::int AS granted_coupons, t.refusal::text AS refusal
+FROM campaign_take(@campaign_id::text, @member_id::text, @points::bigint, @coupons::int, @now::timestamptz) AS t;
+
+-- name: GiveBackToCampaign :exec
+SELECT campaign_give_back(@campaign_id::text, @member_id::text, @points::bigint);
+
+-- name: CampaignMember :one
+SELECT coalesce(sum(cm.points), 0)::bigint AS points, coalesce(sum(cm.coupons), 0)::int AS coupons
+FROM campaign_members cm
+WHERE cm.campaign_id = @campaign_id AND cm.member_id = @member_id;
+
+-- name: InsertOrderGrant :exec
+INSERT INTO campaign_order_grants (member_id, order_id, campaign_id, points) VALUES (@member_id, @order_id, @campaign_id, @points);
+
+-- name: ReturnOrderGrant :exec
+UPDATE campaign_order_grants SET returned = returned + @points
+WHERE member_id = @member_id AND order_id = @order_id AND campaign_id = @campaign_id;
+
+-- name: MemberJoinTime :one
+SELECT join_time FROM members WHERE member_id = @member_id;
+
+-- name: InsertCoupon :one
+INSERT INTO coupons (code, member_id, campaign_id, request_id, kind, amount_off_minor, percent_off, min_spend_minor,
+                     status, issue_time, valid_until, event_order_id, event_type)
+VALUES (@code, @member_id, @campaign_id, @request_id, @kind, @amount_off_minor, @percent_off, @min_spend_minor,
+        'ISSUED', @issue_time, @valid_until, sqlc.narg(event_order_id), sqlc.narg(event_type))
+RETURNING *;
+
+-- name: CouponByRequest :one
+SELECT * FROM coupons WHERE member_id = @member_id AND request_id = @request_id;
+
+-- name: GetCoupon :one
+SELECT * FROM coupons WHERE code = @code;
+
+-- name: LockCoupon :one
+SELECT * FROM coupons WHERE code = @code FOR UPDATE;
+
+-- name: RedeemCoupon :one
+UPDATE coupons SET status = 'REDEEMED', redeem_time = @now, redeem_order_id = @order_id, redeem_request_id = @request_id
+WHERE code = @code
+RETURNING *;
+
+-- name: RevokeCoupon :one
+UPDATE coupons SET status = 'REVOKED', revoke_time = @now WHERE code = @code RETURNING *;
+
+-- name: ListMemberCoupons :many
+SELECT * FROM coupons
+WHERE member_id = @member_id AND (@before_code::text = '' OR (issue_time, code) < (@before_time::timestamptz, @before_code::text))
+ORDER BY issue_time DESC, code DESC
+LIMIT @page_size;
+
+-- name: GetAfterSalesEvent :one
+SELECT * FROM after_sales_events WHERE member_id = @member_id AND order_id = @order_id AND event_type = @event_type;
+
+-- name: AfterSalesEventByRequest :one
+SELECT * FROM after_sales_events WHERE member_id = @member_id AND request_id = @request_id;
+
+-- name: InsertAfterSalesEvent :exec
+INSERT INTO after_sales_events (member_id, order_id, event_type, request_id, fingerprint, delay_hours, outcome,
+                                actor_key_id, create_time)
+VALUES (@member_id, @order_id, @event_type, @request_id, @fingerprint, @delay_hours, @outcome, @actor_key_id, @create_time);
+
+-- name: OrderGrants :many
+SELECT * FROM campaign_order_grants WHERE member_id = @member_id AND order_id = @order_id ORDER BY campaign_id FOR UPDATE;
