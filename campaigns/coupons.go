@@ -351,3 +351,17 @@ func toCoupon(r campaignsdb.Coupon, now time.Time) Coupon {
 	}
 	return c
 }
+
+// Coupon returns a coupon by its code (typed any way NormalizeCode reads), with its
+// status now: what a checkout validates before it applies the discount.
+func (s *Service) Coupon(ctx context.Context, code string) (Coupon, error) {
+	code = NormalizeCode(code)
+	row, err := s.q.GetCoupon(ctx, s.pool, code)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Coupon{}, ErrCouponNotFound.With("no coupon %s", code)
+	}
+	if err != nil {
+		return Coupon{}, fmt.Errorf("coupon %s: %w", code, err)
+	}
+	return toCoupon(row, s.clock.Now()), nil
+}
