@@ -21,6 +21,7 @@ const (
 	DiscrepancyLotsMismatch    = "LOTS_MISMATCH"
 	DiscrepancyLotMoves        = "LOT_MOVES_MISMATCH"
 	DiscrepancyTierMetric      = "TIER_METRIC_MISMATCH"
+	DiscrepancyCampaignBudget  = "CAMPAIGN_BUDGET_MISMATCH"
 )
 
 // Discrepancy is one thing Verify found wrong.
@@ -48,8 +49,8 @@ type Verification struct {
 // every entry balances, every cached balance (member and system) equals the sum of
 // its postings, running balances chain, held balances match active holds, pending
 // balances match unreleased earnings, open lots hold the available balance and
-// follow from their moves, each day of the qualifying metric sums its moves, and no
-// balance is negative but a debt left by a refund.
+// follow from their moves, each day of the qualifying metric sums its moves, each
+// campaign's spent points match what its account paid out, and no balance is negative but a debt left by a refund.
 func (s *Service) Verify(ctx context.Context) (Verification, error) {
 	var v Verification
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
@@ -155,6 +156,15 @@ func (s *Service) Verify(ctx context.Context) (Verification, error) {
 			if r.CachedSpend != r.MovedSpend {
 				v.add(Discrepancy{Kind: DiscrepancyTierMetric, MemberID: r.MemberID, Expected: r.MovedSpend, Actual: r.CachedSpend, Detail: detail + " (spend)"})
 			}
+		}
+
+		budgets, err := s.q.VerifyCampaignBudgets(ctx, tx)
+		if err != nil {
+			return fmt.Errorf("campaign budgets: %w", err)
+		}
+		for _, r := range budgets {
+			v.add(Discrepancy{Kind: DiscrepancyCampaignBudget, Account: CampaignAccount(r.CampaignID), Expected: r.PaidPoints,
+				Actual: r.SpentPoints, Detail: "the campaign's spent points differ from what its ledger account paid out"})
 		}
 
 		running, err := s.q.VerifyRunningBalances(ctx, tx)

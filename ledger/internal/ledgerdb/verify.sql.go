@@ -10,6 +10,50 @@ import (
 	"time"
 )
 
+const verifyCampaignBudgets = `-- name: VerifyCampaignBudgets :many
+WITH paid AS (
+    SELECT substr(account, length('system:campaign:') + 1) AS campaign_id, -sum(amount)::bigint AS points
+    FROM postings
+    WHERE account LIKE 'system:campaign:%'
+    GROUP BY account
+)
+SELECT coalesce(c.campaign_id, p.campaign_id)::text AS campaign_id,
+       coalesce(c.spent_points, 0)::bigint AS spent_points, coalesce(p.points, 0)::bigint AS paid_points
+FROM campaigns c
+FULL JOIN paid p ON p.campaign_id = c.campaign_id
+WHERE coalesce(c.spent_points, 0) <> coalesce(p.points, 0)
+ORDER BY 1
+LIMIT 100
+`
+
+type VerifyCampaignBudgetsRow struct {
+	CampaignID  string
+	SpentPoints int64
+	PaidPoints  int64
+}
+
+// Campaigns whose spent points differ from what their ledger account paid out
+// (the account's balance is minus the points spent).
+func (q *Queries) VerifyCampaignBudgets(ctx context.Context, db DBTX) ([]VerifyCampaignBudgetsRow, error) {
+	rows, err := db.Query(ctx, verifyCampaignBudgets)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []VerifyCampaignBudgetsRow
+	for rows.Next() {
+		var i VerifyCampaignBudgetsRow
+		if err := rows.Scan(&i.CampaignID, &i.SpentPoints, &i.PaidPoints); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const verifyCounts = `-- name: VerifyCounts :one
 SELECT (SELECT count(*) FROM entries)::bigint AS entries,
        (SELECT coalesce(sum(amount), 0) FROM postings)::bigint AS postings_sum,

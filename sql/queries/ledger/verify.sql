@@ -116,3 +116,20 @@ FULL JOIN sums s ON s.member_id = d.member_id AND s.day = d.day
 WHERE coalesce(d.points, 0) <> coalesce(s.points, 0) OR coalesce(d.spend_minor, 0) <> coalesce(s.spend_minor, 0)
 ORDER BY 1, 2
 LIMIT 100;
+
+-- name: VerifyCampaignBudgets :many
+-- Campaigns whose spent points differ from what their ledger account paid out
+-- (the account's balance is minus the points spent).
+WITH paid AS (
+    SELECT substr(account, length('system:campaign:') + 1) AS campaign_id, -sum(amount)::bigint AS points
+    FROM postings
+    WHERE account LIKE 'system:campaign:%'
+    GROUP BY account
+)
+SELECT coalesce(c.campaign_id, p.campaign_id)::text AS campaign_id,
+       coalesce(c.spent_points, 0)::bigint AS spent_points, coalesce(p.points, 0)::bigint AS paid_points
+FROM campaigns c
+FULL JOIN paid p ON p.campaign_id = c.campaign_id
+WHERE coalesce(c.spent_points, 0) <> coalesce(p.points, 0)
+ORDER BY 1
+LIMIT 100;
