@@ -67,9 +67,10 @@ type CompensationResult struct {
 // Compensate matches an after-sales event against the active COMPENSATION
 // campaigns and grants what they give (points scaled by the member's tier where
 // the campaign says so, and/or its coupon), within their budgets and caps, once
-// per (member, order, event type): a later event of the same type on the same
-// order, even under a new request id, answers the first outcome and grants
-// nothing more. Everything commits together.
+// per (member, order, event type): once an event of a type on an order was
+// compensated, a later one, even under a new request id, answers that outcome and
+// grants nothing more. An event that got nothing is not recorded. Everything
+// commits together.
 func (s *Service) Compensate(ctx context.Context, actor ledger.Actor, ev AfterSalesEvent) (CompensationResult, error) {
 	if err := validation.Struct(ev); err != nil {
 		return CompensationResult{}, err
@@ -84,7 +85,9 @@ func (s *Service) Compensate(ctx context.Context, actor ledger.Actor, ev AfterSa
 		}
 		var err error
 		out, err = s.compensate(ctx, tx, actor, ev, now)
-		if err != nil {
+		if err != nil || len(out.Grants) == 0 {
+			// Nothing granted, nothing recorded: the same event reported later (a
+			// longer delay, a campaign launched since) may still be compensated.
 			return err
 		}
 		outcome, err := json.Marshal(out)

@@ -411,10 +411,12 @@ func TestCompensationOncePerOrderAndEventType(t *testing.T) {
 			TierPercent: map[string]int32{"gold": 150, "platinum": 200}},
 		Coupon: campaigns.CouponTemplate{Kind: campaigns.CouponFreeShipping, ValidDays: 60},
 	})
-	short, err := e.campaigns.Compensate(ctx, actor, campaigns.AfterSalesEvent{RequestID: "e0", MemberID: "m", OrderID: "o0", Type: "LATE_DELIVERY", DelayHours: 24})
+	short, err := e.campaigns.Compensate(ctx, actor, campaigns.AfterSalesEvent{RequestID: "e0", MemberID: "m", OrderID: "o1", Type: "LATE_DELIVERY", DelayHours: 24})
 	if err != nil || len(short.Grants) != 0 || short.Reason != campaigns.NoMatchingCampaign {
 		t.Fatalf("a 24 h delay: %+v %v, want nothing (no matching campaign)", short, err)
 	}
+	// The same order reported again later, when the delay reached 72 hours, is
+	// compensated: an event that got nothing is not recorded.
 	var wg sync.WaitGroup
 	results := make([]campaigns.CompensationResult, 10)
 	for i := range results {
