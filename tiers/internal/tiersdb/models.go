@@ -9,6 +9,18 @@ import (
 	"time"
 )
 
+type AfterSalesEvent struct {
+	MemberID    string
+	OrderID     string
+	EventType   string
+	RequestID   string
+	Fingerprint []byte
+	DelayHours  int32
+	Outcome     json.RawMessage
+	ActorKeyID  string
+	CreateTime  time.Time
+}
+
 type ApiKey struct {
 	KeyID      string
 	Name       string
@@ -16,6 +28,68 @@ type ApiKey struct {
 	SecretHash []byte
 	CreateTime time.Time
 	RevokeTime *time.Time
+}
+
+type Campaign struct {
+	CampaignID    string
+	Seq           int64
+	DisplayName   string
+	Type          string
+	Status        string
+	StartLocal    string
+	EndLocal      string
+	TimeZone      string
+	StartTime     *time.Time
+	EndTime       *time.Time
+	EligibleTiers []string
+	Rule          string
+	Body          json.RawMessage
+	BudgetPoints  *int64
+	BudgetCoupons *int64
+	CapPoints     *int64
+	CapCoupons    *int32
+	SpentPoints   int64
+	IssuedCoupons int64
+	Grants        int64
+	RequestID     string
+	ActorKeyID    string
+	CreateTime    time.Time
+	UpdateTime    time.Time
+}
+
+type CampaignMember struct {
+	CampaignID string
+	MemberID   string
+	Points     int64
+	Coupons    int32
+}
+
+type CampaignOrderGrant struct {
+	MemberID   string
+	OrderID    string
+	CampaignID string
+	Points     int64
+	Returned   int64
+}
+
+type Coupon struct {
+	Code            string
+	MemberID        string
+	CampaignID      string
+	RequestID       string
+	Kind            string
+	AmountOffMinor  int64
+	PercentOff      int32
+	MinSpendMinor   int64
+	Status          string
+	IssueTime       time.Time
+	ValidUntil      time.Time
+	RedeemTime      *time.Time
+	RedeemOrderID   *string
+	RedeemRequestID *string
+	RevokeTime      *time.Time
+	EventOrderID    *string
+	EventType       *string
 }
 
 type EntitlementCycle struct {
