@@ -11,6 +11,11 @@
 #   BENCH_WORKERS=32          loadgen workers
 #   BENCH_MEMBERS=10000       members bench-0..N-1
 #   BENCH_SCENARIOS=rest-earn,grpc-earn,rest-order-earn,rest-redeem,rest-balance,grpc-balance,rest-perks
+#   BENCH_RATE=               loadgen -rate: open loop at this many calls/s per scenario, latency
+#                             from each call's intended start (empty: closed loop)
+#   BENCH_RATE_SCENARIOS=     with BENCH_RATE: BENCH_SCENARIOS run closed loop as usual, then
+#                             these scenarios run once more open loop at BENCH_RATE (a second
+#                             table: latency at that load next to the saturated figures)
 #   BENCH_DB_CONNS=32         loyaltyd --max-db-conns
 #   BENCH_PGBENCH_SCALE=32    pgbench -s (initialized once, reused while it matches)
 #   BENCH_PGBENCH_CLIENTS=$BENCH_WORKERS  pgbench -c
@@ -33,6 +38,8 @@ BENCH_WARMUP=${BENCH_WARMUP:-3s}
 BENCH_WORKERS=${BENCH_WORKERS:-32}
 BENCH_MEMBERS=${BENCH_MEMBERS:-10000}
 BENCH_SCENARIOS=${BENCH_SCENARIOS:-rest-earn,grpc-earn,rest-order-earn,rest-redeem,rest-balance,grpc-balance,rest-perks}
+BENCH_RATE=${BENCH_RATE:-}
+BENCH_RATE_SCENARIOS=${BENCH_RATE_SCENARIOS:-}
 BENCH_DB_CONNS=${BENCH_DB_CONNS:-32}
 BENCH_PGBENCH_SCALE=${BENCH_PGBENCH_SCALE:-32}
 BENCH_PGBENCH_CLIENTS=${BENCH_PGBENCH_CLIENTS:-$BENCH_WORKERS}
@@ -67,6 +74,12 @@ for v in BENCH_WORKERS BENCH_MEMBERS BENCH_DB_CONNS BENCH_PGBENCH_SCALE BENCH_PG
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v=${!v}: want a positive integer"
 done
 [ ${#BENCH_ADMIN_KEY} -ge 16 ] || die "BENCH_ADMIN_KEY must be at least 16 characters"
+[ -z "$BENCH_RATE" ] || [[ $BENCH_RATE =~ ^[1-9][0-9]*$ ]] || die "BENCH_RATE=$BENCH_RATE: want calls per second, a positive integer (or empty: closed loop)"
+[ -z "$BENCH_RATE_SCENARIOS" ] || [ -n "$BENCH_RATE" ] || die "BENCH_RATE_SCENARIOS needs BENCH_RATE (the calls per second to run them at)"
+# BENCH_RATE alone paces the main run; with BENCH_RATE_SCENARIOS it paces only the
+# extra run, so that the main run's ratios stay the saturated, closed-loop ones.
+MAIN_RATE=$BENCH_RATE
+[ -z "$BENCH_RATE_SCENARIOS" ] || MAIN_RATE=
 
 # The PostgreSQL binaries, found like internal/pgcluster does: $LOYALTY_PG_BIN, the
 # newest /usr/lib/postgresql/*/bin, or $PATH.
@@ -91,6 +104,7 @@ mkdir -p "$RESULTS_DIR"
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RESULT="$RESULTS_DIR/$STAMP.txt"
 LG_JSON="$RESULTS_DIR/$STAMP.json"
+LG_RATE_JSON="$RESULTS_DIR/$STAMP-rate.json"
 
 # The cluster belongs to the postgres user when we are root (see internal/pgcluster).
 as_pg_owner() {
@@ -146,6 +160,22 @@ run_pgbench() { # label; sets PGB_TPS and PGB_LAT
   PGB_TPS=$(echo "$out" | sed -nE 's/^tps = ([0-9.]+) \((without initial connection time|excluding connections establishing)\)$/\1/p' | head -n 1)
   PGB_LAT=$(echo "$out" | sed -nE 's/^latency average = ([0-9.]+) ms$/\1/p' | head -n 1)
   [ -n "$PGB_TPS" ] || { echo "$out" >&2; die "could not read tps from pgbench's output"; }
+}
+
+# run_loadgen scenarios rate json; sets LG_RC (0, or 2 if calls failed). An empty rate
+# is closed loop.
+run_loadgen() {
+  LG_RC=0
+  psql_pg -d loyalty -c CHECKPOINT
+  echo "==> load generator: $1${2:+ (open loop, $2 calls/s)}"
+  bin/loadgen -rest "http://127.0.0.1:$BENCH_HTTP_PORT" -grpc "127.0.0.1:$BENCH_GRPC_PORT" -key "$BENCH_ADMIN_KEY" \
+    -members "$BENCH_MEMBERS" -workers "$BENCH_WORKERS" -duration "${DURATION_S}s" -warmup "$BENCH_WARMUP" \
+    -scenarios "$1" -rate "${2:-0}" -json "$3" || LG_RC=$?
+  case $LG_RC in
+    0 | 2) ;;
+    130) exit 130 ;;
+    *) die "the load generator failed (status $LG_RC)" ;;
+  esac
 }
 
 machine() {
@@ -230,20 +260,19 @@ main() {
   run_pgbench before
   local tps_before=$PGB_TPS lat_before=$PGB_LAT
 
-  psql_pg -d loyalty -c CHECKPOINT
-  echo "==> load generator: $BENCH_SCENARIOS"
-  local lg_rc=0
-  bin/loadgen -rest "http://127.0.0.1:$BENCH_HTTP_PORT" -grpc "127.0.0.1:$BENCH_GRPC_PORT" -key "$BENCH_ADMIN_KEY" \
-    -members "$BENCH_MEMBERS" -workers "$BENCH_WORKERS" -duration "${DURATION_S}s" -warmup "$BENCH_WARMUP" \
-    -scenarios "$BENCH_SCENARIOS" -json "$LG_JSON" || lg_rc=$?
-  case $lg_rc in
-    0 | 2) ;;
-    130) exit 130 ;;
-    *) die "the load generator failed (status $lg_rc)" ;;
-  esac
+  run_loadgen "$BENCH_SCENARIOS" "$MAIN_RATE" "$LG_JSON"
+  local lg_rc=$LG_RC
 
   run_pgbench after
   local tps_after=$PGB_TPS lat_after=$PGB_LAT
+
+  # The open-loop run comes after pgbench's: the before/after pair keeps bracketing
+  # only the run the ratios come from. The members are enrolled already (enrolling
+  # again finds them).
+  if [ -n "$BENCH_RATE_SCENARIOS" ]; then
+    run_loadgen "$BENCH_RATE_SCENARIOS" "$BENCH_RATE" "$LG_RATE_JSON"
+    [ "$lg_rc" -ne 0 ] || lg_rc=$LG_RC
+  fi
 
   echo
   echo "==================================== summary ===================================="
@@ -256,8 +285,14 @@ main() {
   echo "pgbench:  tpcb-like, scale $BENCH_PGBENCH_SCALE, -c $BENCH_PGBENCH_CLIENTS -j $BENCH_PGBENCH_THREADS -T $DURATION_S -n;" \
     "latency average ${lat_before} ms before, ${lat_after} ms after"
   bin/loadgen -report "$LG_JSON" -pgbench-tps "$tps_before,$tps_after"
+  if [ -n "$BENCH_RATE_SCENARIOS" ]; then
+    # No pgbench ratios here: at a fixed rate, ops/s is the rate asked for, not what
+    # the server can do.
+    echo
+    bin/loadgen -report "$LG_RATE_JSON"
+  fi
   echo "================================================================================="
-  echo "results: $RESULT (and $LG_JSON)"
+  echo "results: $RESULT (and $LG_JSON${BENCH_RATE_SCENARIOS:+, $LG_RATE_JSON})"
   if [ "$lg_rc" -ne 0 ]; then
     echo "bench: THE LOAD GENERATOR SAW FAILING CALLS: see the errors above; the figures are not valid." >&2
     exit 2

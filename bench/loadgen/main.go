@@ -1,4 +1,4 @@
-// Command loadgen drives loyaltyd's REST and gRPC APIs with closed-loop workers and
+// Command loadgen drives loyaltyd's REST and gRPC APIs with concurrent workers and
 // reports throughput and latency percentiles per scenario. scripts/bench.sh (make
 // bench) runs it next to pgbench on the same PostgreSQL; see docs/BENCHMARKS.md.
 //
@@ -6,6 +6,12 @@
 // every worker picks a random member, sends one call, records the latency, repeats,
 // until the scenario's warmup plus duration is over. It only talks to loopback
 // addresses.
+//
+// By default the workers are closed loop: each sends its next call as soon as the
+// previous one answers, so enough of them saturate the server and the latency is
+// mostly queueing. With -rate N they are open loop: they take the calls from a shared
+// schedule of N per second and each call's latency counts from its intended start,
+// which gives the latency at a given load (see schedule).
 //
 // With -report, it sends nothing: it reads the -json file of an earlier run and
 // prints the scenarios next to pgbench's tps (-pgbench-tps) with their ratios.
@@ -44,6 +50,7 @@ type options struct {
 	key          string
 	members      int
 	workers      int
+	rate         int
 	grpcConns    int
 	duration     time.Duration
 	warmup       time.Duration
@@ -69,6 +76,7 @@ type results struct {
 		GRPC      string  `json:"grpc"`
 		Members   int     `json:"members"`
 		Workers   int     `json:"workers"`
+		Rate      int     `json:"rate"` // open loop's calls/s per scenario; 0: closed loop
 		GRPCConns int     `json:"grpcConns"`
 		Duration  string  `json:"duration"`
 		Warmup    string  `json:"warmup"`
@@ -110,6 +118,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	res.StartTime = time.Now().UTC()
 	c := &res.Config
 	c.REST, c.GRPC, c.Members, c.Workers, c.GRPCConns = o.rest, o.grpc, o.members, o.workers, o.grpcConns
+	c.Rate = o.rate
 	c.Duration, c.Warmup, c.Points, c.Timeout = o.duration.String(), o.warmup.String(), o.points, o.timeout.String()
 	c.MaxErrors, c.Seed = o.maxErrors, o.seed
 
@@ -120,8 +129,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer t.close()
 
-	fmt.Fprintf(stdout, "loadgen %s: REST %s, gRPC %s (%d conns), %d workers, %d members, %s warmup + %s per scenario\n",
-		res.RunID, o.rest, o.grpc, o.grpcConns, o.workers, o.members, o.warmup, o.duration)
+	fmt.Fprintf(stdout, "loadgen %s: REST %s, gRPC %s (%d conns), %s, %d members, %s warmup + %s per scenario\n",
+		res.RunID, o.rest, o.grpc, o.grpcConns, describeLoad(o.workers, o.rate), o.members, o.warmup, o.duration)
 	enrollStart := time.Now()
 	created, existing, err := enrollAll(ctx, t, o.workers, o.enrollTO)
 	c.Enroll = time.Since(enrollStart).Seconds()
@@ -133,7 +142,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	p := runParams{
 		runID: res.RunID, workers: o.workers, warmup: o.warmup, duration: o.duration,
-		maxErrors: o.maxErrors, seed: o.seed,
+		maxErrors: o.maxErrors, seed: o.seed, rate: o.rate,
 	}
 	for _, name := range o.scenarios {
 		if ctx.Err() != nil {
@@ -177,7 +186,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.grpc, "grpc", "127.0.0.1:19090", "gRPC address host:port (loopback only)")
 	fs.StringVar(&o.key, "key", os.Getenv("LOYALTY_KEY"), "API key (bearer secret; default $LOYALTY_KEY)")
 	fs.IntVar(&o.members, "members", 10000, "members bench-0..N-1, enrolled first (idempotent)")
-	fs.IntVar(&o.workers, "workers", 32, "concurrent closed-loop workers")
+	fs.IntVar(&o.workers, "workers", 32, "concurrent workers (with -rate: the most calls in flight)")
+	fs.IntVar(&o.rate, "rate", 0, "open loop: calls per second for the whole scenario, latency from each call's intended start (0: closed loop)")
 	fs.IntVar(&o.grpcConns, "grpc-conns", 4, "gRPC connections the workers share (round robin)")
 	fs.DurationVar(&o.duration, "duration", 20*time.Second, "measured time per scenario")
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "unmeasured time before each scenario's measurement")
@@ -227,6 +237,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-members must be 1..10000000")
 	case o.workers < 1 || o.workers > 4096:
 		return o, errors.New("-workers must be 1..4096")
+	case o.rate < 0 || o.rate > 1_000_000:
+		return o, errors.New("-rate must be 0..1000000")
 	case o.grpcConns < 1 || o.grpcConns > 64:
 		return o, errors.New("-grpc-conns must be 1..64")
 	case o.duration <= 0 || o.warmup < 0 || o.timeout <= 0 || o.enrollTO <= 0:
@@ -257,6 +269,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o.seed = binary.LittleEndian.Uint64(b[:]) | 1
 	}
 	return o, nil
+}
+
+// describeLoad says how the workers send: "32 workers" (closed loop) or
+// "32 workers at 500 calls/s (open loop)".
+func describeLoad(workers, rate int) string {
+	if rate == 0 {
+		return fmt.Sprintf("%d workers", workers)
+	}
+	return fmt.Sprintf("%d workers at %d calls/s (open loop)", workers, rate)
 }
 
 func isLoopback(host string) bool {

@@ -8,16 +8,27 @@ import (
 	"strings"
 )
 
-// printTable prints one row per scenario. With pgbenchTPS > 0 it adds the ratio of
-// each write scenario's ops/s to pgbench's tps (reads have no counterpart there).
+// printTable prints one row per scenario. Open-loop scenarios add their target rate
+// next to the ops/s they achieved (closed-loop tables stay as they were). With
+// pgbenchTPS > 0 it adds the ratio of each write scenario's ops/s to pgbench's tps
+// (reads have no counterpart there).
 func printTable(w io.Writer, ss []summary, pgbenchTPS float64) {
-	fmt.Fprintf(w, "%-15s %9s %10s %10s %10s %10s %10s %7s", "scenario", "ops", "ops/s", "p50", "p90", "p99", "max", "errors")
+	paced := anyRate(ss)
+	fmt.Fprintf(w, "%-15s %9s %10s", "scenario", "ops", "ops/s")
+	if paced {
+		fmt.Fprintf(w, " %9s", "rate")
+	}
+	fmt.Fprintf(w, " %10s %10s %10s %10s %7s", "p50", "p90", "p99", "max", "errors")
 	if pgbenchTPS > 0 {
 		fmt.Fprintf(w, " %12s", "vs pgbench")
 	}
 	fmt.Fprintln(w)
 	for _, s := range ss {
-		fmt.Fprintf(w, "%-15s %9d %10.1f %10s %10s %10s %10s %7d", s.Name, s.Ops, s.OpsPerSec,
+		fmt.Fprintf(w, "%-15s %9d %10.1f", s.Name, s.Ops, s.OpsPerSec)
+		if paced {
+			fmt.Fprintf(w, " %9s", fmtRate(s.Rate))
+		}
+		fmt.Fprintf(w, " %10s %10s %10s %10s %7d",
 			fmtMs(s.P50Ms), fmtMs(s.P90Ms), fmtMs(s.P99Ms), fmtMs(s.MaxMs), s.Errors+s.WarmupErrors)
 		if pgbenchTPS > 0 {
 			ratio := "-"
@@ -31,9 +42,36 @@ func printTable(w io.Writer, ss []summary, pgbenchTPS float64) {
 			fmt.Fprint(w, "  <- ERRORS, not valid")
 		case s.Aborted != "":
 			fmt.Fprintf(w, "  <- %s: partial", s.Aborted)
+		case behind(s):
+			fmt.Fprint(w, "  <- below the rate: saturated (server or -workers)")
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+func anyRate(ss []summary) bool {
+	for _, s := range ss {
+		if s.Rate > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func fmtRate(rate int) string {
+	if rate == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d/s", rate)
+}
+
+// behind tells whether an open-loop scenario completed clearly fewer calls than its
+// schedule asked for: then the calls queued up for the whole run and its latencies
+// grew with the run's length, instead of describing the server at that rate. The
+// slack allows for the calls in flight at either edge of the window.
+func behind(s summary) bool {
+	want := float64(s.Rate) * s.DurationSeconds
+	return s.Rate > 0 && float64(s.Ops) < 0.95*want-1
 }
 
 // failed tells whether calls failed (an interrupt alone is not a failure).
@@ -102,11 +140,19 @@ func report(w io.Writer, path string, tps []float64) error {
 		fmt.Fprintln(w)
 	}
 	c := res.Config
-	fmt.Fprintf(w, "loyaltyd (loadgen %s): %d workers, %d members, %s warmup + %s per scenario, %d gRPC conns\n\n",
-		res.RunID, c.Workers, c.Members, c.Warmup, c.Duration, c.GRPCConns)
+	fmt.Fprintf(w, "loyaltyd (loadgen %s): %s, %d members, %s warmup + %s per scenario, %d gRPC conns\n\n",
+		res.RunID, describeLoad(c.Workers, c.Rate), c.Members, c.Warmup, c.Duration, c.GRPCConns)
 	printTable(w, res.Scenarios, mean)
+	if anyRate(res.Scenarios) {
+		fmt.Fprintln(w, "\nrate = open loop's target calls/s; ops/s = achieved. Latency counts from each call's")
+		fmt.Fprintln(w, "intended start, so it includes waiting for a free worker when the server falls behind.")
+	}
 	if mean > 0 {
 		fmt.Fprintln(w, "\nvs pgbench = scenario ops/s / mean pgbench tps (write scenarios only).")
+		if anyRate(res.Scenarios) {
+			// The rate caps ops/s: the ratio is then not what the server can do.
+			fmt.Fprintln(w, "Open loop: ops/s is at most the rate asked for, so this ratio is not the API's capacity.")
+		}
 	}
 	printErrors(w, res.Scenarios)
 	return nil

@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// worker is one closed-loop client: it sends a call, waits for the answer, repeats.
+// worker is one client: it sends a call, waits for the answer, repeats, either at
+// once (closed loop) or at the next slot of the open loop's schedule.
 type worker struct {
 	conn    int // which gRPC connection it uses
 	rng     *rand.Rand
@@ -38,13 +39,15 @@ type runParams struct {
 	duration  time.Duration
 	maxErrors int64 // a scenario stops after this many errors; 0: never
 	seed      uint64
+	rate      int // open loop: calls per second for the whole scenario; 0: closed loop
 }
 
-// runScenario runs one scenario with p.workers closed-loop workers for warmup plus
-// duration. Only calls that complete inside the measured window count as ops; errors
-// count whenever they happen (warmup errors separately). It returns when every worker
-// has stopped: a worker starts no call after the window ends, and every call has
-// the target's timeout.
+// runScenario runs one scenario with p.workers workers for warmup plus duration,
+// closed loop or, with p.rate, open loop (see schedule; the warmup is paced too).
+// Only calls that complete inside the measured window count as ops; errors count
+// whenever they happen (warmup errors separately). It returns when every worker has
+// stopped: a worker starts no call after the window ends, and every call has the
+// target's timeout.
 func runScenario(parent context.Context, t *target, name string, c call, p runParams) summary {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
@@ -71,6 +74,10 @@ func runScenario(parent context.Context, t *target, name string, c call, p runPa
 	start := time.Now()
 	measureStart := start.Add(p.warmup)
 	end := measureStart.Add(p.duration)
+	var sched *schedule
+	if p.rate > 0 {
+		sched = newSchedule(start, end, p.rate)
+	}
 
 	type result struct {
 		lat              []time.Duration
@@ -90,8 +97,8 @@ func runScenario(parent context.Context, t *target, name string, c call, p runPa
 			defer wg.Done()
 			r.lat = make([]time.Duration, 0, 1<<14)
 			for {
-				t0 := time.Now()
-				if !t0.Before(end) || ctx.Err() != nil {
+				t0, ok := nextStart(ctx, sched, end)
+				if !ok {
 					return
 				}
 				err := c(ctx, t, w)
@@ -112,6 +119,8 @@ func runScenario(parent context.Context, t *target, name string, c call, p runPa
 					continue
 				}
 				if !t1.Before(measureStart) && !t1.After(end) {
+					// Open loop: t0 is the intended start, so waiting for it to come
+					// round (all workers busy) counts.
 					r.lat = append(r.lat, t1.Sub(t0))
 				}
 			}
@@ -135,6 +144,7 @@ func runScenario(parent context.Context, t *target, name string, c call, p runPa
 		warmupErrs += r.warmupErrs
 	}
 	s := summarize(name, all, errs, warmupErrs, window)
+	s.Rate = p.rate
 	s.Aborted = abortWhy
 	s.ErrorSamples = elog.samples()
 	return s

@@ -8,7 +8,8 @@ import (
 )
 
 // summary is what one scenario measured: successful calls completed inside the
-// measured window, their latencies, and the calls that failed.
+// measured window, their latencies (open loop: from their intended start), and the
+// calls that failed.
 type summary struct {
 	Name            string          `json:"name"`
 	Ops             int64           `json:"ops"`
@@ -22,6 +23,7 @@ type summary struct {
 	P99Ms           float64         `json:"p99Ms"`
 	P999Ms          float64         `json:"p999Ms"`
 	MaxMs           float64         `json:"maxMs"`
+	Rate            int             `json:"rate,omitempty"` // open loop's target calls/s; absent: closed loop
 	Aborted         string          `json:"aborted,omitempty"`
 	ErrorSamples    []errorSample   `json:"errorSamples,omitempty"`
 	latencies       []time.Duration // sorted
