@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/jackc/pgx/v5"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/loyalty-engine/loyalty/internal/database"
@@ -183,14 +184,36 @@ func (s *Service) Earn(ctx context.Context, actor Actor, cmd Earn) (EarnResult, 
 	if database.IsUniqueViolation(err, "entries_order_earned_once") {
 		if e, found, serr := s.stored(ctx, s.pool, p); found || serr != nil {
 			res.Entry = e
-			return res, serr
+			return withStoredCampaignLines(res), serr
 		}
 		return EarnResult{}, ErrOrderAlreadyEarned.With("order %q has already earned points for member %q", cmd.OrderID, cmd.MemberID)
 	}
 	if err != nil {
 		return EarnResult{}, err
 	}
-	return res, nil
+	return withStoredCampaignLines(res), nil
+}
+
+// withStoredCampaignLines makes the answer to a repeated earning show what the
+// stored entry holds: a repeat does not ask the campaigns again (they granted
+// once), so its campaign lines come from the entry's postings, one per campaign
+// account, and its points are the entry's.
+func withStoredCampaignLines(res EarnResult) EarnResult {
+	if res.Entry.ID == 0 {
+		return res
+	}
+	credit := res.Entry.Delta(AccountAvailable) + res.Entry.Delta(AccountPending)
+	if credit == res.Points {
+		return res
+	}
+	lines := slices.DeleteFunc(slices.Clone(res.Breakdown), func(l BreakdownLine) bool { return l.Source == tiers.SourceCampaign })
+	for _, p := range res.Entry.Postings {
+		if id, ok := strings.CutPrefix(p.Account, campaignAccountPrefix); ok && p.Amount < 0 {
+			lines = append(lines, BreakdownLine{Source: tiers.SourceCampaign, CampaignID: id, Points: -p.Amount, Description: "campaign " + id})
+		}
+	}
+	res.Breakdown, res.Points = lines, credit
+	return res
 }
 
 // earnWithCampaigns posts an earning that campaigns may add to: in one

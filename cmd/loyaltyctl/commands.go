@@ -42,6 +42,18 @@ func (c *client) tiers() loyaltyv1.TierServiceClient {
 	return loyaltyv1.NewTierServiceClient(c.conn)
 }
 
+func (c *client) campaigns() loyaltyv1.CampaignServiceClient {
+	return loyaltyv1.NewCampaignServiceClient(c.conn)
+}
+
+func (c *client) coupons() loyaltyv1.CouponServiceClient {
+	return loyaltyv1.NewCouponServiceClient(c.conn)
+}
+
+func (c *client) afterSales() loyaltyv1.AfterSalesServiceClient {
+	return loyaltyv1.NewAfterSalesServiceClient(c.conn)
+}
+
 // requestIDHelp explains --request-id on every command that moves points.
 const requestIDHelp = "idempotency key; pass the same one to retry safely (default: a new random one, so a retry would apply again)"
 
@@ -77,6 +89,15 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 	set := false
 	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
+}
+
+// int32Flag reads a non-negative int flag that must fit an int32; out of range is a
+// command-line mistake.
+func int32Flag(v int) (int32, error) {
+	if v < 0 || v > math.MaxInt32 {
+		return 0, errUsage
+	}
+	return int32(v), nil
 }
 
 func init() {

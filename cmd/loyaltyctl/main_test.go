@@ -543,3 +543,216 @@ func TestLoyaltyctlTiersMembershipsAndEntitlements(t *testing.T) {
 		}
 	}
 }
+
+func TestLoyaltyctlCampaignsCouponsAndAfterSales(t *testing.T) {
+	env := apitest.Start(t)
+	app := env.Key(access.RoleApp)
+	agent := env.Key(access.RoleAgent)
+	marketer := env.Key(access.RoleMarketer)
+	auditor := env.Key(access.RoleAuditor)
+	ctl := func(key string, args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		getenv := func(name string) string {
+			switch name {
+			case "LOYALTY_GRPC_ADDR":
+				return env.GRPCAddr
+			case "LOYALTY_API_KEY":
+				return key
+			}
+			return ""
+		}
+		code := run(args, getenv, &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	decode := func(what, out string, v any) {
+		t.Helper()
+		if err := json.Unmarshal([]byte(out), v); err != nil {
+			t.Fatalf("%s printed %q (%v)", what, out, err)
+		}
+	}
+	file := func(name, body string) string {
+		t.Helper()
+		path := t.TempDir() + "/" + name
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	type campaign struct {
+		CampaignID, Status, Type string
+		Spent                    struct{ Points, Coupons string }
+	}
+	for _, m := range []string{"yan", "zoe"} {
+		if code, _, errOut := ctl(app, "members", "enroll", m); code != exitOK {
+			t.Fatalf("members enroll: exit %d, %s", code, errOut)
+		}
+	}
+
+	// The spec's coupon drop, as the file.
+	drop := file("drop.json", `{"displayName": "Singles' Day coupon drop", "type": "COUPON_DROP",
+ "coupon": {"kind": "AMOUNT_OFF", "amountOffMinor": 1000, "minSpendMinor": 9900, "validDays": 30},
+ "budget": {"coupons": 100000}, "perMemberCap": {"coupons": 1}}`)
+	code, out, errOut := ctl(marketer, "campaigns", "create", "--file", drop, "--request-id", "ctl-drop")
+	var c campaign
+	if decode("campaigns create", out, &c); code != exitOK || c.CampaignID == "" || c.Status != "DRAFT" || c.Type != "COUPON_DROP" {
+		t.Fatalf("campaigns create: exit %d, %+v %s", code, c, errOut)
+	}
+	if code, out, _ := ctl(marketer, "campaigns", "create", "--file", drop, "--request-id", "ctl-drop"); code != exitOK ||
+		!strings.Contains(out, `"campaignId": "`+c.CampaignID+`"`) {
+		t.Errorf("repeated campaigns create: exit %d, %s", code, out)
+	}
+	bad := file("bad.json", `{"displayName": "Bad", "type": "POINTS_MULTIPLIER", "multiplierPercent": 200,
+ "eligibility": {"rule": "order.spendMinr >= 1"}}`)
+	if code, _, errOut := ctl(marketer, "campaigns", "create", "--file", bad); code != exitError || !strings.Contains(errOut, "eligibility.rule:") {
+		t.Errorf("campaign with a bad rule: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut := ctl(app, "campaigns", "create", "--file", drop); code != exitError || !strings.Contains(errOut, "PERMISSION_DENIED") {
+		t.Errorf("campaigns create as app: exit %d, %q", code, errOut)
+	}
+	if code, out, errOut := ctl(marketer, "campaigns", "activate", c.CampaignID); code != exitOK || !strings.Contains(out, `"status": "ACTIVE"`) {
+		t.Errorf("campaigns activate: exit %d, %s %s", code, out, errOut)
+	}
+	var listed struct{ Campaigns []campaign }
+	code, out, errOut = ctl(auditor, "campaigns", "list", "--status", "ACTIVE")
+	if decode("campaigns list", out, &listed); code != exitOK || len(listed.Campaigns) != 1 || listed.Campaigns[0].CampaignID != c.CampaignID {
+		t.Errorf("campaigns list: exit %d, %+v %s", code, listed, errOut)
+	}
+
+	// Coupons: issue, list, validate, redeem once, revoke.
+	type coupon struct{ Code, MemberID, Status, RedeemOrderID string }
+	var cp coupon
+	code, out, errOut = ctl(app, "coupons", "issue", "yan", "--campaign", c.CampaignID, "--request-id", "ctl-iss-1")
+	if decode("coupons issue", out, &cp); code != exitOK || cp.Code == "" || cp.MemberID != "yan" || cp.Status != "ISSUED" {
+		t.Fatalf("coupons issue: exit %d, %+v %s", code, cp, errOut)
+	}
+	if code, out, _ := ctl(app, "coupons", "issue", "yan", "--campaign", c.CampaignID, "--request-id", "ctl-iss-1"); code != exitOK ||
+		!strings.Contains(out, `"code": "`+cp.Code+`"`) {
+		t.Errorf("repeated coupons issue: exit %d, %s", code, out)
+	}
+	if code, _, errOut := ctl(app, "coupons", "issue", "yan", "--campaign", c.CampaignID); code != exitError || !strings.Contains(errOut, "MEMBER_CAP_REACHED") {
+		t.Errorf("second coupon for yan: exit %d, %q", code, errOut)
+	}
+	var mine struct{ Coupons []coupon }
+	code, out, errOut = ctl(auditor, "coupons", "list", "yan")
+	if decode("coupons list", out, &mine); code != exitOK || len(mine.Coupons) != 1 || mine.Coupons[0].Code != cp.Code {
+		t.Errorf("coupons list: exit %d, %+v %s", code, mine, errOut)
+	}
+	if code, out, _ := ctl(agent, "coupons", "get", strings.ToLower(cp.Code)); code != exitOK || !strings.Contains(out, `"status": "ISSUED"`) {
+		t.Errorf("coupons get: exit %d, %s", code, out)
+	}
+	if code, _, errOut := ctl(app, "coupons", "redeem", cp.Code, "--member", "yan", "--order", "o-1", "--spend", "5000"); code != exitError ||
+		!strings.Contains(errOut, "COUPON_MIN_SPEND_NOT_MET") {
+		t.Errorf("redeem below the minimum spend: exit %d, %q", code, errOut)
+	}
+	code, out, errOut = ctl(app, "coupons", "redeem", cp.Code, "--member", "yan", "--order", "o-1", "--spend", "10000", "--request-id", "ctl-red-1")
+	if decode("coupons redeem", out, &cp); code != exitOK || cp.Status != "REDEEMED" || cp.RedeemOrderID != "o-1" {
+		t.Errorf("coupons redeem: exit %d, %+v %s", code, cp, errOut)
+	}
+	if code, _, errOut := ctl(app, "coupons", "redeem", cp.Code, "--member", "yan", "--order", "o-2", "--request-id", "ctl-red-2"); code != exitError ||
+		!strings.Contains(errOut, "COUPON_ALREADY_REDEEMED") {
+		t.Errorf("second redemption: exit %d, %q", code, errOut)
+	}
+	var zoe coupon
+	code, out, errOut = ctl(agent, "coupons", "issue", "zoe", "--campaign", c.CampaignID)
+	if decode("coupons issue", out, &zoe); code != exitOK {
+		t.Fatalf("coupons issue for zoe: exit %d, %s", code, errOut)
+	}
+	if code, out, errOut := ctl(agent, "coupons", "revoke", zoe.Code); code != exitOK || !strings.Contains(out, `"status": "REVOKED"`) {
+		t.Errorf("coupons revoke: exit %d, %s %s", code, out, errOut)
+	}
+	if code, _, errOut := ctl(app, "coupons", "redeem", zoe.Code, "--member", "zoe", "--order", "o-3"); code != exitError || !strings.Contains(errOut, "COUPON_REVOKED") {
+		t.Errorf("redeem a revoked coupon: exit %d, %q", code, errOut)
+	}
+
+	// A dry run of a multiplier, then pause and end.
+	double := file("double.json", `{"displayName": "Double", "type": "POINTS_MULTIPLIER", "multiplierPercent": 200}`)
+	code, out, errOut = ctl(marketer, "campaigns", "create", "--file", double)
+	var d campaign
+	if decode("campaigns create", out, &d); code != exitOK {
+		t.Fatalf("campaigns create: exit %d, %s", code, errOut)
+	}
+	var sim struct {
+		BasePoints, Points  string
+		Eligible, ActiveNow bool
+	}
+	code, out, errOut = ctl(marketer, "campaigns", "simulate", d.CampaignID, "--member", "yan", "--spend", "10000", "--currency", "CNY", "--order", "o-9")
+	if decode("campaigns simulate", out, &sim); code != exitOK || sim.BasePoints != "100" || sim.Points != "100" || !sim.Eligible || sim.ActiveNow {
+		t.Errorf("campaigns simulate: exit %d, %+v %s", code, sim, errOut)
+	}
+	if code, out, _ := ctl(auditor, "campaigns", "get", d.CampaignID); code != exitOK || !strings.Contains(out, `"status": "DRAFT"`) {
+		t.Errorf("campaigns get: exit %d, %s", code, out)
+	}
+	ctl(marketer, "campaigns", "activate", d.CampaignID)
+	if code, out, _ := ctl(marketer, "campaigns", "pause", d.CampaignID); code != exitOK || !strings.Contains(out, `"status": "PAUSED"`) {
+		t.Errorf("campaigns pause: exit %d, %s", code, out)
+	}
+	if code, out, _ := ctl(marketer, "campaigns", "end", d.CampaignID); code != exitOK || !strings.Contains(out, `"status": "ENDED"`) {
+		t.Errorf("campaigns end: exit %d, %s", code, out)
+	}
+	if code, _, errOut := ctl(marketer, "campaigns", "activate", d.CampaignID); code != exitError || !strings.Contains(errOut, "CAMPAIGN_STATUS") {
+		t.Errorf("activate an ended campaign: exit %d, %q", code, errOut)
+	}
+
+	// After-sales compensation: the spec's late delivery apology.
+	late := file("late.json", `{"displayName": "Late delivery apology", "type": "COMPENSATION",
+ "compensation": {"eventTypes": ["LATE_DELIVERY"], "minDelayHours": 48, "points": 100,
+                  "tierPercent": {"gold": 150, "platinum": 200}},
+ "coupon": {"kind": "FREE_SHIPPING", "validDays": 60}}`)
+	code, out, errOut = ctl(marketer, "campaigns", "create", "--file", late)
+	var l campaign
+	if decode("campaigns create", out, &l); code != exitOK {
+		t.Fatalf("campaigns create: exit %d, %s", code, errOut)
+	}
+	ctl(marketer, "campaigns", "activate", l.CampaignID)
+	type outcome struct {
+		Grants   []struct{ CampaignID, Points, CouponCode string }
+		Replayed bool
+		Reason   string
+	}
+	var o outcome
+	code, out, errOut = ctl(agent, "after-sales", "report", "--member", "yan", "--order", "o-1", "--type", "LATE_DELIVERY", "--delay-hours", "72",
+		"--request-id", "ctl-ev-1")
+	if decode("after-sales report", out, &o); code != exitOK || len(o.Grants) != 1 || o.Grants[0].CampaignID != l.CampaignID ||
+		o.Grants[0].Points != "100" || o.Grants[0].CouponCode == "" || o.Replayed {
+		t.Errorf("after-sales report: exit %d, %+v %s", code, o, errOut)
+	}
+	code, out, errOut = ctl(app, "after-sales", "report", "--member", "yan", "--order", "o-1", "--type", "LATE_DELIVERY", "--delay-hours", "80")
+	if decode("after-sales report", out, &o); code != exitOK || !o.Replayed || len(o.Grants) != 1 {
+		t.Errorf("repeated after-sales report: exit %d, %+v %s", code, o, errOut)
+	}
+	if code, _, errOut := ctl(marketer, "after-sales", "report", "--member", "yan", "--order", "o-2", "--type", "LATE_DELIVERY"); code != exitError ||
+		!strings.Contains(errOut, "PERMISSION_DENIED") {
+		t.Errorf("after-sales report as marketer: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut := ctl(agent, "after-sales", "report", "--member", "yan", "--order", "o-2", "--type", "LOST"); code != exitError ||
+		!strings.Contains(errOut, "type:") {
+		t.Errorf("after-sales report of an unknown type: exit %d, %q", code, errOut)
+	}
+
+	// Command-line mistakes: nothing is sent.
+	for _, args := range [][]string{
+		{"campaigns", "create"},
+		{"campaigns", "get"},
+		{"campaigns", "activate", "a", "b"},
+		{"campaigns", "list", "extra"},
+		{"campaigns", "list", "--page-size", "-1"},
+		{"campaigns", "simulate", "--member", "yan"},
+		{"coupons", "issue"},
+		{"coupons", "redeem", "--member", "yan"},
+		{"coupons", "revoke"},
+		{"after-sales", "report", "--delay-hours", "-1"},
+		{"after-sales", "report", "extra"},
+	} {
+		if code, _, _ := ctl(marketer, args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+	var help bytes.Buffer
+	run([]string{"--help"}, func(string) string { return "" }, &help, &help)
+	for _, cmd := range []string{"campaigns create", "campaigns get", "campaigns list", "campaigns activate", "campaigns pause", "campaigns end",
+		"campaigns simulate", "coupons issue", "coupons list", "coupons get", "coupons redeem", "coupons revoke", "after-sales report"} {
+		if !strings.Contains(help.String(), cmd) {
+			t.Errorf("usage does not list %s:\n%s", cmd, help.String())
+		}
+	}
+}

@@ -51,6 +51,9 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 		loyaltyv1.RegisterGoodwillServiceHandlerClient(ctx, gw, loyaltyv1.NewGoodwillServiceClient(s.inproc)),
 		loyaltyv1.RegisterClockServiceHandlerClient(ctx, gw, loyaltyv1.NewClockServiceClient(s.inproc)),
 		loyaltyv1.RegisterTierServiceHandlerClient(ctx, gw, loyaltyv1.NewTierServiceClient(s.inproc)),
+		loyaltyv1.RegisterCampaignServiceHandlerClient(ctx, gw, loyaltyv1.NewCampaignServiceClient(s.inproc)),
+		loyaltyv1.RegisterCouponServiceHandlerClient(ctx, gw, loyaltyv1.NewCouponServiceClient(s.inproc)),
+		loyaltyv1.RegisterAfterSalesServiceHandlerClient(ctx, gw, loyaltyv1.NewAfterSalesServiceClient(s.inproc)),
 	} {
 		if err != nil {
 			return nil, fmt.Errorf("register gateway: %w", err)

@@ -37,7 +37,11 @@ func (s *pointsServer) Earn(ctx context.Context, req *loyaltyv1.EarnRequest) (*l
 		resp.Entry = entryPB(res.Entry)
 	}
 	for _, l := range res.Breakdown {
-		resp.Breakdown = append(resp.Breakdown, &loyaltyv1.BreakdownLine{Source: l.Source, Points: l.Points, Description: l.Description})
+		resp.Breakdown = append(resp.Breakdown, &loyaltyv1.BreakdownLine{Source: l.Source, Points: l.Points, Description: l.Description,
+			CampaignId: l.CampaignID})
+	}
+	for _, r := range res.CampaignRefusals {
+		resp.CampaignRefusals = append(resp.CampaignRefusals, &loyaltyv1.CampaignRefusal{CampaignId: r.CampaignID, Reason: r.Reason})
 	}
 	return resp, nil
 }

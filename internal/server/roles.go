@@ -10,6 +10,8 @@ var (
 	memberReaders = []access.Role{access.RoleApp, access.RoleAgent, access.RoleAuditor}
 	apps          = []access.Role{access.RoleApp}
 	appsAndAgents = []access.Role{access.RoleApp, access.RoleAgent}
+	marketers     = []access.Role{access.RoleMarketer}
+	campaignReads = []access.Role{access.RoleMarketer, access.RoleAuditor}
 	auditors      = []access.Role{access.RoleAuditor}
 	everyone      = []access.Role{access.RoleApp, access.RoleAgent, access.RoleMarketer, access.RoleAuditor}
 	adminOnly     = []access.Role{}
@@ -65,6 +67,22 @@ var methodRoles = map[string][]access.Role{
 	loyaltyv1.TierService_CancelMembership_FullMethodName:   apps,
 	loyaltyv1.TierService_CheckEntitlement_FullMethodName:   appsAndAgents,
 	loyaltyv1.TierService_ConsumeEntitlement_FullMethodName: appsAndAgents,
+
+	loyaltyv1.CampaignService_CreateCampaign_FullMethodName:   marketers,
+	loyaltyv1.CampaignService_GetCampaign_FullMethodName:      campaignReads,
+	loyaltyv1.CampaignService_ListCampaigns_FullMethodName:    campaignReads,
+	loyaltyv1.CampaignService_ActivateCampaign_FullMethodName: marketers,
+	loyaltyv1.CampaignService_PauseCampaign_FullMethodName:    marketers,
+	loyaltyv1.CampaignService_EndCampaign_FullMethodName:      marketers,
+	loyaltyv1.CampaignService_SimulateCampaign_FullMethodName: marketers,
+
+	loyaltyv1.CouponService_IssueCoupon_FullMethodName:  {access.RoleApp, access.RoleAgent, access.RoleMarketer},
+	loyaltyv1.CouponService_ListCoupons_FullMethodName:  memberReaders,
+	loyaltyv1.CouponService_GetCoupon_FullMethodName:    memberReaders,
+	loyaltyv1.CouponService_RedeemCoupon_FullMethodName: apps,
+	loyaltyv1.CouponService_RevokeCoupon_FullMethodName: {access.RoleMarketer, access.RoleAgent},
+
+	loyaltyv1.AfterSalesService_ReportAfterSalesEvent_FullMethodName: appsAndAgents,
 }
 
 // Allowed tells whether role may call the method.

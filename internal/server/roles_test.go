@@ -34,8 +34,10 @@ var (
 			{Id: "gold", DisplayName: "Gold", Threshold: 5000, Perks: &loyaltyv1.Perks{EarnMultiplierPercent: 150, SupportPriority: "PRIORITY",
 				RefundMode: "FAST", FreeReturnPickups: 2}},
 		}}
-	apps    = []access.Role{access.RoleApp}
-	readers = []access.Role{access.RoleApp, access.RoleAgent, access.RoleAuditor}
+	apps            = []access.Role{access.RoleApp}
+	readers         = []access.Role{access.RoleApp, access.RoleAgent, access.RoleAuditor}
+	marketers       = []access.Role{access.RoleMarketer}
+	campaignReaders = []access.Role{access.RoleMarketer, access.RoleAuditor}
 )
 
 // matrixCase is one method of the API: a valid request, and who may call it.
@@ -100,6 +102,26 @@ var roleMatrix = map[string]matrixCase{
 		[]access.Role{access.RoleApp, access.RoleAgent}},
 	loyaltyv1.TierService_ConsumeEntitlement_FullMethodName: {&loyaltyv1.ConsumeEntitlementRequest{MemberId: "matrix-member", Perk: "freeReturnPickups",
 		RequestId: "m-consume"}, []access.Role{access.RoleApp, access.RoleAgent}},
+
+	loyaltyv1.CampaignService_CreateCampaign_FullMethodName: {&loyaltyv1.CreateCampaignRequest{RequestId: "m-campaign", DisplayName: "Matrix bonus",
+		Type: "POINTS_BONUS", BonusPoints: 10}, marketers},
+	loyaltyv1.CampaignService_GetCampaign_FullMethodName:      {&loyaltyv1.GetCampaignRequest{CampaignId: "cmp_matrix"}, campaignReaders},
+	loyaltyv1.CampaignService_ListCampaigns_FullMethodName:    {&loyaltyv1.ListCampaignsRequest{Status: "ACTIVE"}, campaignReaders},
+	loyaltyv1.CampaignService_ActivateCampaign_FullMethodName: {&loyaltyv1.ActivateCampaignRequest{CampaignId: "cmp_matrix"}, marketers},
+	loyaltyv1.CampaignService_PauseCampaign_FullMethodName:    {&loyaltyv1.PauseCampaignRequest{CampaignId: "cmp_matrix"}, marketers},
+	loyaltyv1.CampaignService_EndCampaign_FullMethodName:      {&loyaltyv1.EndCampaignRequest{CampaignId: "cmp_matrix"}, marketers},
+	loyaltyv1.CampaignService_SimulateCampaign_FullMethodName: {&loyaltyv1.SimulateCampaignRequest{CampaignId: "cmp_matrix", MemberId: "matrix-member",
+		Spend: &loyaltyv1.Money{AmountMinor: 10000, Currency: "CNY"}}, marketers},
+	loyaltyv1.CouponService_IssueCoupon_FullMethodName: {&loyaltyv1.IssueCouponRequest{MemberId: "matrix-member", RequestId: "m-coupon",
+		CampaignId: "cmp_matrix"}, []access.Role{access.RoleApp, access.RoleAgent, access.RoleMarketer}},
+	loyaltyv1.CouponService_ListCoupons_FullMethodName: {&loyaltyv1.ListCouponsRequest{MemberId: "matrix-member"}, readers},
+	loyaltyv1.CouponService_GetCoupon_FullMethodName:   {&loyaltyv1.GetCouponRequest{Code: "0000-0000-0000-0000"}, readers},
+	loyaltyv1.CouponService_RedeemCoupon_FullMethodName: {&loyaltyv1.RedeemCouponRequest{Code: "0000-0000-0000-0000", RequestId: "m-redeem-coupon",
+		MemberId: "matrix-member", OrderId: "matrix-order"}, apps},
+	loyaltyv1.CouponService_RevokeCoupon_FullMethodName: {&loyaltyv1.RevokeCouponRequest{Code: "0000-0000-0000-0000"},
+		[]access.Role{access.RoleMarketer, access.RoleAgent}},
+	loyaltyv1.AfterSalesService_ReportAfterSalesEvent_FullMethodName: {&loyaltyv1.ReportAfterSalesEventRequest{RequestId: "m-after-sales",
+		MemberId: "matrix-member", OrderId: "matrix-order", Type: "LATE_DELIVERY", DelayHours: 72}, []access.Role{access.RoleApp, access.RoleAgent}},
 }
 
 // apiMethods lists every method of every service in package loyalty.v1.

@@ -99,6 +99,9 @@ func New(d Deps) *Server {
 		loyaltyv1.RegisterGoodwillServiceServer(reg, &goodwillServer{ledger: d.Ledger})
 		loyaltyv1.RegisterClockServiceServer(reg, &clockServer{clock: d.Clock})
 		loyaltyv1.RegisterTierServiceServer(reg, &tierServer{tiers: d.Tiers})
+		loyaltyv1.RegisterCampaignServiceServer(reg, &campaignServer{campaigns: d.Campaigns, tiers: d.Tiers})
+		loyaltyv1.RegisterCouponServiceServer(reg, &couponServer{campaigns: d.Campaigns})
+		loyaltyv1.RegisterAfterSalesServiceServer(reg, &afterSalesServer{campaigns: d.Campaigns})
 	}
 	metrics.InitializeMetrics(gs)
 	return &Server{deps: d, grpc: gs, inproc: inproc, registry: registry}

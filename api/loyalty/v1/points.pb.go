@@ -86,7 +86,8 @@ type Entry struct {
 	// EARN, REDEEM, HOLD, HOLD_CAPTURE, HOLD_VOID, HOLD_EXPIRE, REVERSAL, GOODWILL,
 	// PENDING_RELEASE, EXPIRY (what is left of expired lots goes to breakage), REFUND
 	// (an order's earned points taken back), REFUND_RETURN (points redeemed on a
-	// refunded order given back).
+	// refunded order given back), CAMPAIGN (points from a campaign's budget outside an
+	// earning: an after-sales compensation).
 	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
 	// Change of the available balance (signed).
 	Points int64 `protobuf:"varint,4,opt,name=points,proto3" json:"points,omitempty"`
@@ -422,10 +423,12 @@ func (x *EarnRequest) GetSpend() *Money {
 // BreakdownLine explains part of an earning.
 type BreakdownLine struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// EXPLICIT, BASE, TIER, CAMPAIGN.
-	Source        string `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`
-	Points        int64  `protobuf:"varint,2,opt,name=points,proto3" json:"points,omitempty"`
-	Description   string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	// EXPLICIT, BASE, TIER, CAMPAIGN (one line per campaign that gave points).
+	Source      string `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`
+	Points      int64  `protobuf:"varint,2,opt,name=points,proto3" json:"points,omitempty"`
+	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	// The campaign of a CAMPAIGN line.
+	CampaignId    string `protobuf:"bytes,4,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -481,20 +484,84 @@ func (x *BreakdownLine) GetDescription() string {
 	return ""
 }
 
+func (x *BreakdownLine) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+// CampaignRefusal is a campaign the call qualified for that gave nothing, and why:
+// BUDGET_EXHAUSTED, MEMBER_CAP_REACHED or CAMPAIGN_NOT_ACTIVE.
+type CampaignRefusal struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CampaignId    string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CampaignRefusal) Reset() {
+	*x = CampaignRefusal{}
+	mi := &file_loyalty_v1_points_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CampaignRefusal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CampaignRefusal) ProtoMessage() {}
+
+func (x *CampaignRefusal) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_points_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CampaignRefusal.ProtoReflect.Descriptor instead.
+func (*CampaignRefusal) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CampaignRefusal) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *CampaignRefusal) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 type EarnResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Absent when the spend earns no points (nothing is posted).
 	Entry     *Entry           `protobuf:"bytes,1,opt,name=entry,proto3" json:"entry,omitempty"`
 	Breakdown []*BreakdownLine `protobuf:"bytes,2,rep,name=breakdown,proto3" json:"breakdown,omitempty"`
 	// Total points earned.
-	Points        int64 `protobuf:"varint,3,opt,name=points,proto3" json:"points,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Points int64 `protobuf:"varint,3,opt,name=points,proto3" json:"points,omitempty"`
+	// Points campaigns the order qualified for that gave nothing (their budget or the
+	// member's cap is spent, or they were paused meanwhile).
+	CampaignRefusals []*CampaignRefusal `protobuf:"bytes,4,rep,name=campaign_refusals,json=campaignRefusals,proto3" json:"campaign_refusals,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *EarnResponse) Reset() {
 	*x = EarnResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[5]
+	mi := &file_loyalty_v1_points_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -506,7 +573,7 @@ func (x *EarnResponse) String() string {
 func (*EarnResponse) ProtoMessage() {}
 
 func (x *EarnResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[5]
+	mi := &file_loyalty_v1_points_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -519,7 +586,7 @@ func (x *EarnResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EarnResponse.ProtoReflect.Descriptor instead.
 func (*EarnResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{5}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *EarnResponse) GetEntry() *Entry {
@@ -543,6 +610,13 @@ func (x *EarnResponse) GetPoints() int64 {
 	return 0
 }
 
+func (x *EarnResponse) GetCampaignRefusals() []*CampaignRefusal {
+	if x != nil {
+		return x.CampaignRefusals
+	}
+	return nil
+}
+
 type RedeemRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
@@ -556,7 +630,7 @@ type RedeemRequest struct {
 
 func (x *RedeemRequest) Reset() {
 	*x = RedeemRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[6]
+	mi := &file_loyalty_v1_points_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -568,7 +642,7 @@ func (x *RedeemRequest) String() string {
 func (*RedeemRequest) ProtoMessage() {}
 
 func (x *RedeemRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[6]
+	mi := &file_loyalty_v1_points_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -581,7 +655,7 @@ func (x *RedeemRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeemRequest.ProtoReflect.Descriptor instead.
 func (*RedeemRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{6}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *RedeemRequest) GetMemberId() string {
@@ -628,7 +702,7 @@ type RedeemResponse struct {
 
 func (x *RedeemResponse) Reset() {
 	*x = RedeemResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[7]
+	mi := &file_loyalty_v1_points_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -640,7 +714,7 @@ func (x *RedeemResponse) String() string {
 func (*RedeemResponse) ProtoMessage() {}
 
 func (x *RedeemResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[7]
+	mi := &file_loyalty_v1_points_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -653,7 +727,7 @@ func (x *RedeemResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RedeemResponse.ProtoReflect.Descriptor instead.
 func (*RedeemResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{7}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *RedeemResponse) GetEntry() *Entry {
@@ -680,7 +754,7 @@ type Hold struct {
 
 func (x *Hold) Reset() {
 	*x = Hold{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[8]
+	mi := &file_loyalty_v1_points_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -692,7 +766,7 @@ func (x *Hold) String() string {
 func (*Hold) ProtoMessage() {}
 
 func (x *Hold) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[8]
+	mi := &file_loyalty_v1_points_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -705,7 +779,7 @@ func (x *Hold) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hold.ProtoReflect.Descriptor instead.
 func (*Hold) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{8}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Hold) GetHoldId() string {
@@ -778,7 +852,7 @@ type CreateHoldRequest struct {
 
 func (x *CreateHoldRequest) Reset() {
 	*x = CreateHoldRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[9]
+	mi := &file_loyalty_v1_points_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -790,7 +864,7 @@ func (x *CreateHoldRequest) String() string {
 func (*CreateHoldRequest) ProtoMessage() {}
 
 func (x *CreateHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[9]
+	mi := &file_loyalty_v1_points_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -803,7 +877,7 @@ func (x *CreateHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateHoldRequest.ProtoReflect.Descriptor instead.
 func (*CreateHoldRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{9}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreateHoldRequest) GetMemberId() string {
@@ -851,7 +925,7 @@ type CreateHoldResponse struct {
 
 func (x *CreateHoldResponse) Reset() {
 	*x = CreateHoldResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[10]
+	mi := &file_loyalty_v1_points_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -863,7 +937,7 @@ func (x *CreateHoldResponse) String() string {
 func (*CreateHoldResponse) ProtoMessage() {}
 
 func (x *CreateHoldResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[10]
+	mi := &file_loyalty_v1_points_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -876,7 +950,7 @@ func (x *CreateHoldResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateHoldResponse.ProtoReflect.Descriptor instead.
 func (*CreateHoldResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{10}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CreateHoldResponse) GetHold() *Hold {
@@ -905,7 +979,7 @@ type CaptureHoldRequest struct {
 
 func (x *CaptureHoldRequest) Reset() {
 	*x = CaptureHoldRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[11]
+	mi := &file_loyalty_v1_points_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -917,7 +991,7 @@ func (x *CaptureHoldRequest) String() string {
 func (*CaptureHoldRequest) ProtoMessage() {}
 
 func (x *CaptureHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[11]
+	mi := &file_loyalty_v1_points_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -930,7 +1004,7 @@ func (x *CaptureHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaptureHoldRequest.ProtoReflect.Descriptor instead.
 func (*CaptureHoldRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{11}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CaptureHoldRequest) GetHoldId() string {
@@ -964,7 +1038,7 @@ type CaptureHoldResponse struct {
 
 func (x *CaptureHoldResponse) Reset() {
 	*x = CaptureHoldResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[12]
+	mi := &file_loyalty_v1_points_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -976,7 +1050,7 @@ func (x *CaptureHoldResponse) String() string {
 func (*CaptureHoldResponse) ProtoMessage() {}
 
 func (x *CaptureHoldResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[12]
+	mi := &file_loyalty_v1_points_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -989,7 +1063,7 @@ func (x *CaptureHoldResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CaptureHoldResponse.ProtoReflect.Descriptor instead.
 func (*CaptureHoldResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{12}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CaptureHoldResponse) GetHold() *Hold {
@@ -1016,7 +1090,7 @@ type VoidHoldRequest struct {
 
 func (x *VoidHoldRequest) Reset() {
 	*x = VoidHoldRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[13]
+	mi := &file_loyalty_v1_points_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1028,7 +1102,7 @@ func (x *VoidHoldRequest) String() string {
 func (*VoidHoldRequest) ProtoMessage() {}
 
 func (x *VoidHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[13]
+	mi := &file_loyalty_v1_points_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1041,7 +1115,7 @@ func (x *VoidHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoidHoldRequest.ProtoReflect.Descriptor instead.
 func (*VoidHoldRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{13}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *VoidHoldRequest) GetHoldId() string {
@@ -1068,7 +1142,7 @@ type VoidHoldResponse struct {
 
 func (x *VoidHoldResponse) Reset() {
 	*x = VoidHoldResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[14]
+	mi := &file_loyalty_v1_points_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1080,7 +1154,7 @@ func (x *VoidHoldResponse) String() string {
 func (*VoidHoldResponse) ProtoMessage() {}
 
 func (x *VoidHoldResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[14]
+	mi := &file_loyalty_v1_points_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1093,7 +1167,7 @@ func (x *VoidHoldResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoidHoldResponse.ProtoReflect.Descriptor instead.
 func (*VoidHoldResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{14}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *VoidHoldResponse) GetHold() *Hold {
@@ -1119,7 +1193,7 @@ type GetHoldRequest struct {
 
 func (x *GetHoldRequest) Reset() {
 	*x = GetHoldRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[15]
+	mi := &file_loyalty_v1_points_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1131,7 +1205,7 @@ func (x *GetHoldRequest) String() string {
 func (*GetHoldRequest) ProtoMessage() {}
 
 func (x *GetHoldRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[15]
+	mi := &file_loyalty_v1_points_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1144,7 +1218,7 @@ func (x *GetHoldRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHoldRequest.ProtoReflect.Descriptor instead.
 func (*GetHoldRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{15}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetHoldRequest) GetHoldId() string {
@@ -1163,7 +1237,7 @@ type GetHoldResponse struct {
 
 func (x *GetHoldResponse) Reset() {
 	*x = GetHoldResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[16]
+	mi := &file_loyalty_v1_points_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1175,7 +1249,7 @@ func (x *GetHoldResponse) String() string {
 func (*GetHoldResponse) ProtoMessage() {}
 
 func (x *GetHoldResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[16]
+	mi := &file_loyalty_v1_points_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1188,7 +1262,7 @@ func (x *GetHoldResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetHoldResponse.ProtoReflect.Descriptor instead.
 func (*GetHoldResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{16}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetHoldResponse) GetHold() *Hold {
@@ -1209,7 +1283,7 @@ type ReverseEntryRequest struct {
 
 func (x *ReverseEntryRequest) Reset() {
 	*x = ReverseEntryRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[17]
+	mi := &file_loyalty_v1_points_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1221,7 +1295,7 @@ func (x *ReverseEntryRequest) String() string {
 func (*ReverseEntryRequest) ProtoMessage() {}
 
 func (x *ReverseEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[17]
+	mi := &file_loyalty_v1_points_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1234,7 +1308,7 @@ func (x *ReverseEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReverseEntryRequest.ProtoReflect.Descriptor instead.
 func (*ReverseEntryRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{17}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReverseEntryRequest) GetEntryId() string {
@@ -1267,7 +1341,7 @@ type ReverseEntryResponse struct {
 
 func (x *ReverseEntryResponse) Reset() {
 	*x = ReverseEntryResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[18]
+	mi := &file_loyalty_v1_points_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1279,7 +1353,7 @@ func (x *ReverseEntryResponse) String() string {
 func (*ReverseEntryResponse) ProtoMessage() {}
 
 func (x *ReverseEntryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[18]
+	mi := &file_loyalty_v1_points_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1292,7 +1366,7 @@ func (x *ReverseEntryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReverseEntryResponse.ProtoReflect.Descriptor instead.
 func (*ReverseEntryResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{18}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ReverseEntryResponse) GetEntry() *Entry {
@@ -1313,7 +1387,7 @@ type GetBalanceRequest struct {
 
 func (x *GetBalanceRequest) Reset() {
 	*x = GetBalanceRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[19]
+	mi := &file_loyalty_v1_points_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1325,7 +1399,7 @@ func (x *GetBalanceRequest) String() string {
 func (*GetBalanceRequest) ProtoMessage() {}
 
 func (x *GetBalanceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[19]
+	mi := &file_loyalty_v1_points_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1338,7 +1412,7 @@ func (x *GetBalanceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalanceRequest.ProtoReflect.Descriptor instead.
 func (*GetBalanceRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{19}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetBalanceRequest) GetMemberId() string {
@@ -1366,7 +1440,7 @@ type ExpiringPoints struct {
 
 func (x *ExpiringPoints) Reset() {
 	*x = ExpiringPoints{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[20]
+	mi := &file_loyalty_v1_points_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1378,7 +1452,7 @@ func (x *ExpiringPoints) String() string {
 func (*ExpiringPoints) ProtoMessage() {}
 
 func (x *ExpiringPoints) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[20]
+	mi := &file_loyalty_v1_points_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1391,7 +1465,7 @@ func (x *ExpiringPoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExpiringPoints.ProtoReflect.Descriptor instead.
 func (*ExpiringPoints) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{20}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ExpiringPoints) GetPoints() int64 {
@@ -1424,7 +1498,7 @@ type GetBalanceResponse struct {
 
 func (x *GetBalanceResponse) Reset() {
 	*x = GetBalanceResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[21]
+	mi := &file_loyalty_v1_points_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1436,7 +1510,7 @@ func (x *GetBalanceResponse) String() string {
 func (*GetBalanceResponse) ProtoMessage() {}
 
 func (x *GetBalanceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[21]
+	mi := &file_loyalty_v1_points_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1449,7 +1523,7 @@ func (x *GetBalanceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBalanceResponse.ProtoReflect.Descriptor instead.
 func (*GetBalanceResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{21}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetBalanceResponse) GetMemberId() string {
@@ -1500,7 +1574,7 @@ type ListActivityRequest struct {
 	// 1-200, default 50.
 	PageSize  int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	// Only these kinds (EARN, REDEEM, ...); empty: all.
+	// Only these kinds (EARN, REDEEM, ..., CAMPAIGN: see Entry.kind); empty: all.
 	Kinds []string `protobuf:"bytes,4,rep,name=kinds,proto3" json:"kinds,omitempty"`
 	// Only entries at or after start_time and before end_time.
 	StartTime     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
@@ -1511,7 +1585,7 @@ type ListActivityRequest struct {
 
 func (x *ListActivityRequest) Reset() {
 	*x = ListActivityRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[22]
+	mi := &file_loyalty_v1_points_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1523,7 +1597,7 @@ func (x *ListActivityRequest) String() string {
 func (*ListActivityRequest) ProtoMessage() {}
 
 func (x *ListActivityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[22]
+	mi := &file_loyalty_v1_points_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1536,7 +1610,7 @@ func (x *ListActivityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListActivityRequest.ProtoReflect.Descriptor instead.
 func (*ListActivityRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{22}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListActivityRequest) GetMemberId() string {
@@ -1592,7 +1666,7 @@ type ListActivityResponse struct {
 
 func (x *ListActivityResponse) Reset() {
 	*x = ListActivityResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[23]
+	mi := &file_loyalty_v1_points_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1604,7 +1678,7 @@ func (x *ListActivityResponse) String() string {
 func (*ListActivityResponse) ProtoMessage() {}
 
 func (x *ListActivityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[23]
+	mi := &file_loyalty_v1_points_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1617,7 +1691,7 @@ func (x *ListActivityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListActivityResponse.ProtoReflect.Descriptor instead.
 func (*ListActivityResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{23}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListActivityResponse) GetEntries() []*Entry {
@@ -1668,7 +1742,7 @@ type Order struct {
 
 func (x *Order) Reset() {
 	*x = Order{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[24]
+	mi := &file_loyalty_v1_points_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1680,7 +1754,7 @@ func (x *Order) String() string {
 func (*Order) ProtoMessage() {}
 
 func (x *Order) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[24]
+	mi := &file_loyalty_v1_points_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1693,7 +1767,7 @@ func (x *Order) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Order.ProtoReflect.Descriptor instead.
 func (*Order) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{24}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Order) GetMemberId() string {
@@ -1789,7 +1863,7 @@ type RefundOrderRequest struct {
 
 func (x *RefundOrderRequest) Reset() {
 	*x = RefundOrderRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[25]
+	mi := &file_loyalty_v1_points_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1801,7 +1875,7 @@ func (x *RefundOrderRequest) String() string {
 func (*RefundOrderRequest) ProtoMessage() {}
 
 func (x *RefundOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[25]
+	mi := &file_loyalty_v1_points_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1814,7 +1888,7 @@ func (x *RefundOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefundOrderRequest.ProtoReflect.Descriptor instead.
 func (*RefundOrderRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{25}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RefundOrderRequest) GetOrderId() string {
@@ -1866,7 +1940,7 @@ type RefundOrderResponse struct {
 
 func (x *RefundOrderResponse) Reset() {
 	*x = RefundOrderResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[26]
+	mi := &file_loyalty_v1_points_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1878,7 +1952,7 @@ func (x *RefundOrderResponse) String() string {
 func (*RefundOrderResponse) ProtoMessage() {}
 
 func (x *RefundOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[26]
+	mi := &file_loyalty_v1_points_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1891,7 +1965,7 @@ func (x *RefundOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefundOrderResponse.ProtoReflect.Descriptor instead.
 func (*RefundOrderResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{26}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RefundOrderResponse) GetOrder() *Order {
@@ -1946,7 +2020,7 @@ type GetOrderRequest struct {
 
 func (x *GetOrderRequest) Reset() {
 	*x = GetOrderRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[27]
+	mi := &file_loyalty_v1_points_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1958,7 +2032,7 @@ func (x *GetOrderRequest) String() string {
 func (*GetOrderRequest) ProtoMessage() {}
 
 func (x *GetOrderRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[27]
+	mi := &file_loyalty_v1_points_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1971,7 +2045,7 @@ func (x *GetOrderRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOrderRequest.ProtoReflect.Descriptor instead.
 func (*GetOrderRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{27}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetOrderRequest) GetMemberId() string {
@@ -1997,7 +2071,7 @@ type GetOrderResponse struct {
 
 func (x *GetOrderResponse) Reset() {
 	*x = GetOrderResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[28]
+	mi := &file_loyalty_v1_points_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2009,7 +2083,7 @@ func (x *GetOrderResponse) String() string {
 func (*GetOrderResponse) ProtoMessage() {}
 
 func (x *GetOrderResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[28]
+	mi := &file_loyalty_v1_points_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2022,7 +2096,7 @@ func (x *GetOrderResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetOrderResponse.ProtoReflect.Descriptor instead.
 func (*GetOrderResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{28}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetOrderResponse) GetOrder() *Order {
@@ -2056,7 +2130,7 @@ type Lot struct {
 
 func (x *Lot) Reset() {
 	*x = Lot{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[29]
+	mi := &file_loyalty_v1_points_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2068,7 +2142,7 @@ func (x *Lot) String() string {
 func (*Lot) ProtoMessage() {}
 
 func (x *Lot) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[29]
+	mi := &file_loyalty_v1_points_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2081,7 +2155,7 @@ func (x *Lot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lot.ProtoReflect.Descriptor instead.
 func (*Lot) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{29}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Lot) GetLotId() string {
@@ -2145,7 +2219,7 @@ type ListLotsRequest struct {
 
 func (x *ListLotsRequest) Reset() {
 	*x = ListLotsRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[30]
+	mi := &file_loyalty_v1_points_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2157,7 +2231,7 @@ func (x *ListLotsRequest) String() string {
 func (*ListLotsRequest) ProtoMessage() {}
 
 func (x *ListLotsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[30]
+	mi := &file_loyalty_v1_points_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2170,7 +2244,7 @@ func (x *ListLotsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLotsRequest.ProtoReflect.Descriptor instead.
 func (*ListLotsRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{30}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListLotsRequest) GetMemberId() string {
@@ -2198,7 +2272,7 @@ type ListLotsResponse struct {
 
 func (x *ListLotsResponse) Reset() {
 	*x = ListLotsResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[31]
+	mi := &file_loyalty_v1_points_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2210,7 +2284,7 @@ func (x *ListLotsResponse) String() string {
 func (*ListLotsResponse) ProtoMessage() {}
 
 func (x *ListLotsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[31]
+	mi := &file_loyalty_v1_points_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2223,7 +2297,7 @@ func (x *ListLotsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLotsResponse.ProtoReflect.Descriptor instead.
 func (*ListLotsResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{31}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListLotsResponse) GetLots() []*Lot {
@@ -2250,7 +2324,7 @@ type LotMove struct {
 
 func (x *LotMove) Reset() {
 	*x = LotMove{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[32]
+	mi := &file_loyalty_v1_points_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2262,7 +2336,7 @@ func (x *LotMove) String() string {
 func (*LotMove) ProtoMessage() {}
 
 func (x *LotMove) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[32]
+	mi := &file_loyalty_v1_points_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2275,7 +2349,7 @@ func (x *LotMove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LotMove.ProtoReflect.Descriptor instead.
 func (*LotMove) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{32}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *LotMove) GetLotId() string {
@@ -2315,7 +2389,7 @@ type ListEntryLotsRequest struct {
 
 func (x *ListEntryLotsRequest) Reset() {
 	*x = ListEntryLotsRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[33]
+	mi := &file_loyalty_v1_points_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2327,7 +2401,7 @@ func (x *ListEntryLotsRequest) String() string {
 func (*ListEntryLotsRequest) ProtoMessage() {}
 
 func (x *ListEntryLotsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[33]
+	mi := &file_loyalty_v1_points_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2340,7 +2414,7 @@ func (x *ListEntryLotsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntryLotsRequest.ProtoReflect.Descriptor instead.
 func (*ListEntryLotsRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{33}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListEntryLotsRequest) GetEntryId() string {
@@ -2360,7 +2434,7 @@ type ListEntryLotsResponse struct {
 
 func (x *ListEntryLotsResponse) Reset() {
 	*x = ListEntryLotsResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[34]
+	mi := &file_loyalty_v1_points_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2372,7 +2446,7 @@ func (x *ListEntryLotsResponse) String() string {
 func (*ListEntryLotsResponse) ProtoMessage() {}
 
 func (x *ListEntryLotsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[34]
+	mi := &file_loyalty_v1_points_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2385,7 +2459,7 @@ func (x *ListEntryLotsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntryLotsResponse.ProtoReflect.Descriptor instead.
 func (*ListEntryLotsResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{34}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListEntryLotsResponse) GetMoves() []*LotMove {
@@ -2403,7 +2477,7 @@ type VerifyLedgerRequest struct {
 
 func (x *VerifyLedgerRequest) Reset() {
 	*x = VerifyLedgerRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[35]
+	mi := &file_loyalty_v1_points_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2415,7 +2489,7 @@ func (x *VerifyLedgerRequest) String() string {
 func (*VerifyLedgerRequest) ProtoMessage() {}
 
 func (x *VerifyLedgerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[35]
+	mi := &file_loyalty_v1_points_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2428,7 +2502,7 @@ func (x *VerifyLedgerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyLedgerRequest.ProtoReflect.Descriptor instead.
 func (*VerifyLedgerRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{35}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{36}
 }
 
 // Discrepancy is one thing verify found wrong.
@@ -2449,7 +2523,7 @@ type Discrepancy struct {
 
 func (x *Discrepancy) Reset() {
 	*x = Discrepancy{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[36]
+	mi := &file_loyalty_v1_points_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2461,7 +2535,7 @@ func (x *Discrepancy) String() string {
 func (*Discrepancy) ProtoMessage() {}
 
 func (x *Discrepancy) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[36]
+	mi := &file_loyalty_v1_points_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2474,7 +2548,7 @@ func (x *Discrepancy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Discrepancy.ProtoReflect.Descriptor instead.
 func (*Discrepancy) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{36}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *Discrepancy) GetKind() string {
@@ -2541,7 +2615,7 @@ type VerifyLedgerResponse struct {
 
 func (x *VerifyLedgerResponse) Reset() {
 	*x = VerifyLedgerResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[37]
+	mi := &file_loyalty_v1_points_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2553,7 +2627,7 @@ func (x *VerifyLedgerResponse) String() string {
 func (*VerifyLedgerResponse) ProtoMessage() {}
 
 func (x *VerifyLedgerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[37]
+	mi := &file_loyalty_v1_points_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2566,7 +2640,7 @@ func (x *VerifyLedgerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyLedgerResponse.ProtoReflect.Descriptor instead.
 func (*VerifyLedgerResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{37}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *VerifyLedgerResponse) GetOk() bool {
@@ -2619,7 +2693,7 @@ type GetLiabilityReportRequest struct {
 
 func (x *GetLiabilityReportRequest) Reset() {
 	*x = GetLiabilityReportRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[38]
+	mi := &file_loyalty_v1_points_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2631,7 +2705,7 @@ func (x *GetLiabilityReportRequest) String() string {
 func (*GetLiabilityReportRequest) ProtoMessage() {}
 
 func (x *GetLiabilityReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[38]
+	mi := &file_loyalty_v1_points_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2644,7 +2718,7 @@ func (x *GetLiabilityReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLiabilityReportRequest.ProtoReflect.Descriptor instead.
 func (*GetLiabilityReportRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{38}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{39}
 }
 
 // MonthLiability is the points expiring in one month.
@@ -2662,7 +2736,7 @@ type MonthLiability struct {
 
 func (x *MonthLiability) Reset() {
 	*x = MonthLiability{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[39]
+	mi := &file_loyalty_v1_points_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2674,7 +2748,7 @@ func (x *MonthLiability) String() string {
 func (*MonthLiability) ProtoMessage() {}
 
 func (x *MonthLiability) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[39]
+	mi := &file_loyalty_v1_points_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2687,7 +2761,7 @@ func (x *MonthLiability) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MonthLiability.ProtoReflect.Descriptor instead.
 func (*MonthLiability) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{39}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *MonthLiability) GetMonth() string {
@@ -2723,7 +2797,7 @@ type SystemAccountBalance struct {
 
 func (x *SystemAccountBalance) Reset() {
 	*x = SystemAccountBalance{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[40]
+	mi := &file_loyalty_v1_points_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2735,7 +2809,7 @@ func (x *SystemAccountBalance) String() string {
 func (*SystemAccountBalance) ProtoMessage() {}
 
 func (x *SystemAccountBalance) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[40]
+	mi := &file_loyalty_v1_points_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2748,7 +2822,7 @@ func (x *SystemAccountBalance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SystemAccountBalance.ProtoReflect.Descriptor instead.
 func (*SystemAccountBalance) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{40}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SystemAccountBalance) GetAccount() string {
@@ -2803,7 +2877,7 @@ type GetLiabilityReportResponse struct {
 
 func (x *GetLiabilityReportResponse) Reset() {
 	*x = GetLiabilityReportResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[41]
+	mi := &file_loyalty_v1_points_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2815,7 +2889,7 @@ func (x *GetLiabilityReportResponse) String() string {
 func (*GetLiabilityReportResponse) ProtoMessage() {}
 
 func (x *GetLiabilityReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[41]
+	mi := &file_loyalty_v1_points_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2828,7 +2902,7 @@ func (x *GetLiabilityReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLiabilityReportResponse.ProtoReflect.Descriptor instead.
 func (*GetLiabilityReportResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{41}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetLiabilityReportResponse) GetTimeZone() string {
@@ -2982,15 +3056,22 @@ const file_loyalty_v1_points_proto_rawDesc = "" +
 	"\border_id\x18\x03 \x01(\tR\aorderId\x12\x16\n" +
 	"\x06points\x18\x04 \x01(\x03R\x06points\x12\x16\n" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x12'\n" +
-	"\x05spend\x18\x06 \x01(\v2\x11.loyalty.v1.MoneyR\x05spend\"a\n" +
+	"\x05spend\x18\x06 \x01(\v2\x11.loyalty.v1.MoneyR\x05spend\"\x82\x01\n" +
 	"\rBreakdownLine\x12\x16\n" +
 	"\x06source\x18\x01 \x01(\tR\x06source\x12\x16\n" +
 	"\x06points\x18\x02 \x01(\x03R\x06points\x12 \n" +
-	"\vdescription\x18\x03 \x01(\tR\vdescription\"\x88\x01\n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x1f\n" +
+	"\vcampaign_id\x18\x04 \x01(\tR\n" +
+	"campaignId\"J\n" +
+	"\x0fCampaignRefusal\x12\x1f\n" +
+	"\vcampaign_id\x18\x01 \x01(\tR\n" +
+	"campaignId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xd2\x01\n" +
 	"\fEarnResponse\x12'\n" +
 	"\x05entry\x18\x01 \x01(\v2\x11.loyalty.v1.EntryR\x05entry\x127\n" +
 	"\tbreakdown\x18\x02 \x03(\v2\x19.loyalty.v1.BreakdownLineR\tbreakdown\x12\x16\n" +
-	"\x06points\x18\x03 \x01(\x03R\x06points\"\x92\x01\n" +
+	"\x06points\x18\x03 \x01(\x03R\x06points\x12H\n" +
+	"\x11campaign_refusals\x18\x04 \x03(\v2\x1b.loyalty.v1.CampaignRefusalR\x10campaignRefusals\"\x92\x01\n" +
 	"\rRedeemRequest\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1d\n" +
 	"\n" +
@@ -3208,128 +3289,130 @@ func file_loyalty_v1_points_proto_rawDescGZIP() []byte {
 	return file_loyalty_v1_points_proto_rawDescData
 }
 
-var file_loyalty_v1_points_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_loyalty_v1_points_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_loyalty_v1_points_proto_goTypes = []any{
 	(*Posting)(nil),                    // 0: loyalty.v1.Posting
 	(*Entry)(nil),                      // 1: loyalty.v1.Entry
 	(*Money)(nil),                      // 2: loyalty.v1.Money
 	(*EarnRequest)(nil),                // 3: loyalty.v1.EarnRequest
 	(*BreakdownLine)(nil),              // 4: loyalty.v1.BreakdownLine
-	(*EarnResponse)(nil),               // 5: loyalty.v1.EarnResponse
-	(*RedeemRequest)(nil),              // 6: loyalty.v1.RedeemRequest
-	(*RedeemResponse)(nil),             // 7: loyalty.v1.RedeemResponse
-	(*Hold)(nil),                       // 8: loyalty.v1.Hold
-	(*CreateHoldRequest)(nil),          // 9: loyalty.v1.CreateHoldRequest
-	(*CreateHoldResponse)(nil),         // 10: loyalty.v1.CreateHoldResponse
-	(*CaptureHoldRequest)(nil),         // 11: loyalty.v1.CaptureHoldRequest
-	(*CaptureHoldResponse)(nil),        // 12: loyalty.v1.CaptureHoldResponse
-	(*VoidHoldRequest)(nil),            // 13: loyalty.v1.VoidHoldRequest
-	(*VoidHoldResponse)(nil),           // 14: loyalty.v1.VoidHoldResponse
-	(*GetHoldRequest)(nil),             // 15: loyalty.v1.GetHoldRequest
-	(*GetHoldResponse)(nil),            // 16: loyalty.v1.GetHoldResponse
-	(*ReverseEntryRequest)(nil),        // 17: loyalty.v1.ReverseEntryRequest
-	(*ReverseEntryResponse)(nil),       // 18: loyalty.v1.ReverseEntryResponse
-	(*GetBalanceRequest)(nil),          // 19: loyalty.v1.GetBalanceRequest
-	(*ExpiringPoints)(nil),             // 20: loyalty.v1.ExpiringPoints
-	(*GetBalanceResponse)(nil),         // 21: loyalty.v1.GetBalanceResponse
-	(*ListActivityRequest)(nil),        // 22: loyalty.v1.ListActivityRequest
-	(*ListActivityResponse)(nil),       // 23: loyalty.v1.ListActivityResponse
-	(*Order)(nil),                      // 24: loyalty.v1.Order
-	(*RefundOrderRequest)(nil),         // 25: loyalty.v1.RefundOrderRequest
-	(*RefundOrderResponse)(nil),        // 26: loyalty.v1.RefundOrderResponse
-	(*GetOrderRequest)(nil),            // 27: loyalty.v1.GetOrderRequest
-	(*GetOrderResponse)(nil),           // 28: loyalty.v1.GetOrderResponse
-	(*Lot)(nil),                        // 29: loyalty.v1.Lot
-	(*ListLotsRequest)(nil),            // 30: loyalty.v1.ListLotsRequest
-	(*ListLotsResponse)(nil),           // 31: loyalty.v1.ListLotsResponse
-	(*LotMove)(nil),                    // 32: loyalty.v1.LotMove
-	(*ListEntryLotsRequest)(nil),       // 33: loyalty.v1.ListEntryLotsRequest
-	(*ListEntryLotsResponse)(nil),      // 34: loyalty.v1.ListEntryLotsResponse
-	(*VerifyLedgerRequest)(nil),        // 35: loyalty.v1.VerifyLedgerRequest
-	(*Discrepancy)(nil),                // 36: loyalty.v1.Discrepancy
-	(*VerifyLedgerResponse)(nil),       // 37: loyalty.v1.VerifyLedgerResponse
-	(*GetLiabilityReportRequest)(nil),  // 38: loyalty.v1.GetLiabilityReportRequest
-	(*MonthLiability)(nil),             // 39: loyalty.v1.MonthLiability
-	(*SystemAccountBalance)(nil),       // 40: loyalty.v1.SystemAccountBalance
-	(*GetLiabilityReportResponse)(nil), // 41: loyalty.v1.GetLiabilityReportResponse
-	(*timestamppb.Timestamp)(nil),      // 42: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),        // 43: google.protobuf.Duration
-	(*Perks)(nil),                      // 44: loyalty.v1.Perks
+	(*CampaignRefusal)(nil),            // 5: loyalty.v1.CampaignRefusal
+	(*EarnResponse)(nil),               // 6: loyalty.v1.EarnResponse
+	(*RedeemRequest)(nil),              // 7: loyalty.v1.RedeemRequest
+	(*RedeemResponse)(nil),             // 8: loyalty.v1.RedeemResponse
+	(*Hold)(nil),                       // 9: loyalty.v1.Hold
+	(*CreateHoldRequest)(nil),          // 10: loyalty.v1.CreateHoldRequest
+	(*CreateHoldResponse)(nil),         // 11: loyalty.v1.CreateHoldResponse
+	(*CaptureHoldRequest)(nil),         // 12: loyalty.v1.CaptureHoldRequest
+	(*CaptureHoldResponse)(nil),        // 13: loyalty.v1.CaptureHoldResponse
+	(*VoidHoldRequest)(nil),            // 14: loyalty.v1.VoidHoldRequest
+	(*VoidHoldResponse)(nil),           // 15: loyalty.v1.VoidHoldResponse
+	(*GetHoldRequest)(nil),             // 16: loyalty.v1.GetHoldRequest
+	(*GetHoldResponse)(nil),            // 17: loyalty.v1.GetHoldResponse
+	(*ReverseEntryRequest)(nil),        // 18: loyalty.v1.ReverseEntryRequest
+	(*ReverseEntryResponse)(nil),       // 19: loyalty.v1.ReverseEntryResponse
+	(*GetBalanceRequest)(nil),          // 20: loyalty.v1.GetBalanceRequest
+	(*ExpiringPoints)(nil),             // 21: loyalty.v1.ExpiringPoints
+	(*GetBalanceResponse)(nil),         // 22: loyalty.v1.GetBalanceResponse
+	(*ListActivityRequest)(nil),        // 23: loyalty.v1.ListActivityRequest
+	(*ListActivityResponse)(nil),       // 24: loyalty.v1.ListActivityResponse
+	(*Order)(nil),                      // 25: loyalty.v1.Order
+	(*RefundOrderRequest)(nil),         // 26: loyalty.v1.RefundOrderRequest
+	(*RefundOrderResponse)(nil),        // 27: loyalty.v1.RefundOrderResponse
+	(*GetOrderRequest)(nil),            // 28: loyalty.v1.GetOrderRequest
+	(*GetOrderResponse)(nil),           // 29: loyalty.v1.GetOrderResponse
+	(*Lot)(nil),                        // 30: loyalty.v1.Lot
+	(*ListLotsRequest)(nil),            // 31: loyalty.v1.ListLotsRequest
+	(*ListLotsResponse)(nil),           // 32: loyalty.v1.ListLotsResponse
+	(*LotMove)(nil),                    // 33: loyalty.v1.LotMove
+	(*ListEntryLotsRequest)(nil),       // 34: loyalty.v1.ListEntryLotsRequest
+	(*ListEntryLotsResponse)(nil),      // 35: loyalty.v1.ListEntryLotsResponse
+	(*VerifyLedgerRequest)(nil),        // 36: loyalty.v1.VerifyLedgerRequest
+	(*Discrepancy)(nil),                // 37: loyalty.v1.Discrepancy
+	(*VerifyLedgerResponse)(nil),       // 38: loyalty.v1.VerifyLedgerResponse
+	(*GetLiabilityReportRequest)(nil),  // 39: loyalty.v1.GetLiabilityReportRequest
+	(*MonthLiability)(nil),             // 40: loyalty.v1.MonthLiability
+	(*SystemAccountBalance)(nil),       // 41: loyalty.v1.SystemAccountBalance
+	(*GetLiabilityReportResponse)(nil), // 42: loyalty.v1.GetLiabilityReportResponse
+	(*timestamppb.Timestamp)(nil),      // 43: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 44: google.protobuf.Duration
+	(*Perks)(nil),                      // 45: loyalty.v1.Perks
 }
 var file_loyalty_v1_points_proto_depIdxs = []int32{
-	42, // 0: loyalty.v1.Entry.create_time:type_name -> google.protobuf.Timestamp
+	43, // 0: loyalty.v1.Entry.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 1: loyalty.v1.Entry.postings:type_name -> loyalty.v1.Posting
 	2,  // 2: loyalty.v1.EarnRequest.spend:type_name -> loyalty.v1.Money
 	1,  // 3: loyalty.v1.EarnResponse.entry:type_name -> loyalty.v1.Entry
 	4,  // 4: loyalty.v1.EarnResponse.breakdown:type_name -> loyalty.v1.BreakdownLine
-	1,  // 5: loyalty.v1.RedeemResponse.entry:type_name -> loyalty.v1.Entry
-	42, // 6: loyalty.v1.Hold.create_time:type_name -> google.protobuf.Timestamp
-	42, // 7: loyalty.v1.Hold.expire_time:type_name -> google.protobuf.Timestamp
-	43, // 8: loyalty.v1.CreateHoldRequest.ttl:type_name -> google.protobuf.Duration
-	8,  // 9: loyalty.v1.CreateHoldResponse.hold:type_name -> loyalty.v1.Hold
-	1,  // 10: loyalty.v1.CreateHoldResponse.entry:type_name -> loyalty.v1.Entry
-	8,  // 11: loyalty.v1.CaptureHoldResponse.hold:type_name -> loyalty.v1.Hold
-	1,  // 12: loyalty.v1.CaptureHoldResponse.entry:type_name -> loyalty.v1.Entry
-	8,  // 13: loyalty.v1.VoidHoldResponse.hold:type_name -> loyalty.v1.Hold
-	1,  // 14: loyalty.v1.VoidHoldResponse.entry:type_name -> loyalty.v1.Entry
-	8,  // 15: loyalty.v1.GetHoldResponse.hold:type_name -> loyalty.v1.Hold
-	1,  // 16: loyalty.v1.ReverseEntryResponse.entry:type_name -> loyalty.v1.Entry
-	42, // 17: loyalty.v1.GetBalanceRequest.as_of_time:type_name -> google.protobuf.Timestamp
-	42, // 18: loyalty.v1.ExpiringPoints.expire_time:type_name -> google.protobuf.Timestamp
-	20, // 19: loyalty.v1.GetBalanceResponse.expiring:type_name -> loyalty.v1.ExpiringPoints
-	42, // 20: loyalty.v1.GetBalanceResponse.as_of_time:type_name -> google.protobuf.Timestamp
-	42, // 21: loyalty.v1.ListActivityRequest.start_time:type_name -> google.protobuf.Timestamp
-	42, // 22: loyalty.v1.ListActivityRequest.end_time:type_name -> google.protobuf.Timestamp
-	1,  // 23: loyalty.v1.ListActivityResponse.entries:type_name -> loyalty.v1.Entry
-	2,  // 24: loyalty.v1.Order.spend:type_name -> loyalty.v1.Money
-	44, // 25: loyalty.v1.Order.perks:type_name -> loyalty.v1.Perks
-	24, // 26: loyalty.v1.RefundOrderResponse.order:type_name -> loyalty.v1.Order
-	1,  // 27: loyalty.v1.RefundOrderResponse.entries:type_name -> loyalty.v1.Entry
-	24, // 28: loyalty.v1.GetOrderResponse.order:type_name -> loyalty.v1.Order
-	42, // 29: loyalty.v1.Lot.expire_time:type_name -> google.protobuf.Timestamp
-	42, // 30: loyalty.v1.Lot.create_time:type_name -> google.protobuf.Timestamp
-	29, // 31: loyalty.v1.ListLotsResponse.lots:type_name -> loyalty.v1.Lot
-	32, // 32: loyalty.v1.ListEntryLotsResponse.moves:type_name -> loyalty.v1.LotMove
-	36, // 33: loyalty.v1.VerifyLedgerResponse.discrepancies:type_name -> loyalty.v1.Discrepancy
-	42, // 34: loyalty.v1.VerifyLedgerResponse.verify_time:type_name -> google.protobuf.Timestamp
-	39, // 35: loyalty.v1.GetLiabilityReportResponse.by_expiry_month:type_name -> loyalty.v1.MonthLiability
-	40, // 36: loyalty.v1.GetLiabilityReportResponse.system_accounts:type_name -> loyalty.v1.SystemAccountBalance
-	42, // 37: loyalty.v1.GetLiabilityReportResponse.report_time:type_name -> google.protobuf.Timestamp
-	3,  // 38: loyalty.v1.PointsService.Earn:input_type -> loyalty.v1.EarnRequest
-	6,  // 39: loyalty.v1.PointsService.Redeem:input_type -> loyalty.v1.RedeemRequest
-	9,  // 40: loyalty.v1.PointsService.CreateHold:input_type -> loyalty.v1.CreateHoldRequest
-	11, // 41: loyalty.v1.PointsService.CaptureHold:input_type -> loyalty.v1.CaptureHoldRequest
-	13, // 42: loyalty.v1.PointsService.VoidHold:input_type -> loyalty.v1.VoidHoldRequest
-	15, // 43: loyalty.v1.PointsService.GetHold:input_type -> loyalty.v1.GetHoldRequest
-	17, // 44: loyalty.v1.PointsService.ReverseEntry:input_type -> loyalty.v1.ReverseEntryRequest
-	19, // 45: loyalty.v1.PointsService.GetBalance:input_type -> loyalty.v1.GetBalanceRequest
-	22, // 46: loyalty.v1.PointsService.ListActivity:input_type -> loyalty.v1.ListActivityRequest
-	25, // 47: loyalty.v1.PointsService.RefundOrder:input_type -> loyalty.v1.RefundOrderRequest
-	27, // 48: loyalty.v1.PointsService.GetOrder:input_type -> loyalty.v1.GetOrderRequest
-	30, // 49: loyalty.v1.PointsService.ListLots:input_type -> loyalty.v1.ListLotsRequest
-	33, // 50: loyalty.v1.PointsService.ListEntryLots:input_type -> loyalty.v1.ListEntryLotsRequest
-	35, // 51: loyalty.v1.LedgerService.VerifyLedger:input_type -> loyalty.v1.VerifyLedgerRequest
-	38, // 52: loyalty.v1.LedgerService.GetLiabilityReport:input_type -> loyalty.v1.GetLiabilityReportRequest
-	5,  // 53: loyalty.v1.PointsService.Earn:output_type -> loyalty.v1.EarnResponse
-	7,  // 54: loyalty.v1.PointsService.Redeem:output_type -> loyalty.v1.RedeemResponse
-	10, // 55: loyalty.v1.PointsService.CreateHold:output_type -> loyalty.v1.CreateHoldResponse
-	12, // 56: loyalty.v1.PointsService.CaptureHold:output_type -> loyalty.v1.CaptureHoldResponse
-	14, // 57: loyalty.v1.PointsService.VoidHold:output_type -> loyalty.v1.VoidHoldResponse
-	16, // 58: loyalty.v1.PointsService.GetHold:output_type -> loyalty.v1.GetHoldResponse
-	18, // 59: loyalty.v1.PointsService.ReverseEntry:output_type -> loyalty.v1.ReverseEntryResponse
-	21, // 60: loyalty.v1.PointsService.GetBalance:output_type -> loyalty.v1.GetBalanceResponse
-	23, // 61: loyalty.v1.PointsService.ListActivity:output_type -> loyalty.v1.ListActivityResponse
-	26, // 62: loyalty.v1.PointsService.RefundOrder:output_type -> loyalty.v1.RefundOrderResponse
-	28, // 63: loyalty.v1.PointsService.GetOrder:output_type -> loyalty.v1.GetOrderResponse
-	31, // 64: loyalty.v1.PointsService.ListLots:output_type -> loyalty.v1.ListLotsResponse
-	34, // 65: loyalty.v1.PointsService.ListEntryLots:output_type -> loyalty.v1.ListEntryLotsResponse
-	37, // 66: loyalty.v1.LedgerService.VerifyLedger:output_type -> loyalty.v1.VerifyLedgerResponse
-	41, // 67: loyalty.v1.LedgerService.GetLiabilityReport:output_type -> loyalty.v1.GetLiabilityReportResponse
-	53, // [53:68] is the sub-list for method output_type
-	38, // [38:53] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	5,  // 5: loyalty.v1.EarnResponse.campaign_refusals:type_name -> loyalty.v1.CampaignRefusal
+	1,  // 6: loyalty.v1.RedeemResponse.entry:type_name -> loyalty.v1.Entry
+	43, // 7: loyalty.v1.Hold.create_time:type_name -> google.protobuf.Timestamp
+	43, // 8: loyalty.v1.Hold.expire_time:type_name -> google.protobuf.Timestamp
+	44, // 9: loyalty.v1.CreateHoldRequest.ttl:type_name -> google.protobuf.Duration
+	9,  // 10: loyalty.v1.CreateHoldResponse.hold:type_name -> loyalty.v1.Hold
+	1,  // 11: loyalty.v1.CreateHoldResponse.entry:type_name -> loyalty.v1.Entry
+	9,  // 12: loyalty.v1.CaptureHoldResponse.hold:type_name -> loyalty.v1.Hold
+	1,  // 13: loyalty.v1.CaptureHoldResponse.entry:type_name -> loyalty.v1.Entry
+	9,  // 14: loyalty.v1.VoidHoldResponse.hold:type_name -> loyalty.v1.Hold
+	1,  // 15: loyalty.v1.VoidHoldResponse.entry:type_name -> loyalty.v1.Entry
+	9,  // 16: loyalty.v1.GetHoldResponse.hold:type_name -> loyalty.v1.Hold
+	1,  // 17: loyalty.v1.ReverseEntryResponse.entry:type_name -> loyalty.v1.Entry
+	43, // 18: loyalty.v1.GetBalanceRequest.as_of_time:type_name -> google.protobuf.Timestamp
+	43, // 19: loyalty.v1.ExpiringPoints.expire_time:type_name -> google.protobuf.Timestamp
+	21, // 20: loyalty.v1.GetBalanceResponse.expiring:type_name -> loyalty.v1.ExpiringPoints
+	43, // 21: loyalty.v1.GetBalanceResponse.as_of_time:type_name -> google.protobuf.Timestamp
+	43, // 22: loyalty.v1.ListActivityRequest.start_time:type_name -> google.protobuf.Timestamp
+	43, // 23: loyalty.v1.ListActivityRequest.end_time:type_name -> google.protobuf.Timestamp
+	1,  // 24: loyalty.v1.ListActivityResponse.entries:type_name -> loyalty.v1.Entry
+	2,  // 25: loyalty.v1.Order.spend:type_name -> loyalty.v1.Money
+	45, // 26: loyalty.v1.Order.perks:type_name -> loyalty.v1.Perks
+	25, // 27: loyalty.v1.RefundOrderResponse.order:type_name -> loyalty.v1.Order
+	1,  // 28: loyalty.v1.RefundOrderResponse.entries:type_name -> loyalty.v1.Entry
+	25, // 29: loyalty.v1.GetOrderResponse.order:type_name -> loyalty.v1.Order
+	43, // 30: loyalty.v1.Lot.expire_time:type_name -> google.protobuf.Timestamp
+	43, // 31: loyalty.v1.Lot.create_time:type_name -> google.protobuf.Timestamp
+	30, // 32: loyalty.v1.ListLotsResponse.lots:type_name -> loyalty.v1.Lot
+	33, // 33: loyalty.v1.ListEntryLotsResponse.moves:type_name -> loyalty.v1.LotMove
+	37, // 34: loyalty.v1.VerifyLedgerResponse.discrepancies:type_name -> loyalty.v1.Discrepancy
+	43, // 35: loyalty.v1.VerifyLedgerResponse.verify_time:type_name -> google.protobuf.Timestamp
+	40, // 36: loyalty.v1.GetLiabilityReportResponse.by_expiry_month:type_name -> loyalty.v1.MonthLiability
+	41, // 37: loyalty.v1.GetLiabilityReportResponse.system_accounts:type_name -> loyalty.v1.SystemAccountBalance
+	43, // 38: loyalty.v1.GetLiabilityReportResponse.report_time:type_name -> google.protobuf.Timestamp
+	3,  // 39: loyalty.v1.PointsService.Earn:input_type -> loyalty.v1.EarnRequest
+	7,  // 40: loyalty.v1.PointsService.Redeem:input_type -> loyalty.v1.RedeemRequest
+	10, // 41: loyalty.v1.PointsService.CreateHold:input_type -> loyalty.v1.CreateHoldRequest
+	12, // 42: loyalty.v1.PointsService.CaptureHold:input_type -> loyalty.v1.CaptureHoldRequest
+	14, // 43: loyalty.v1.PointsService.VoidHold:input_type -> loyalty.v1.VoidHoldRequest
+	16, // 44: loyalty.v1.PointsService.GetHold:input_type -> loyalty.v1.GetHoldRequest
+	18, // 45: loyalty.v1.PointsService.ReverseEntry:input_type -> loyalty.v1.ReverseEntryRequest
+	20, // 46: loyalty.v1.PointsService.GetBalance:input_type -> loyalty.v1.GetBalanceRequest
+	23, // 47: loyalty.v1.PointsService.ListActivity:input_type -> loyalty.v1.ListActivityRequest
+	26, // 48: loyalty.v1.PointsService.RefundOrder:input_type -> loyalty.v1.RefundOrderRequest
+	28, // 49: loyalty.v1.PointsService.GetOrder:input_type -> loyalty.v1.GetOrderRequest
+	31, // 50: loyalty.v1.PointsService.ListLots:input_type -> loyalty.v1.ListLotsRequest
+	34, // 51: loyalty.v1.PointsService.ListEntryLots:input_type -> loyalty.v1.ListEntryLotsRequest
+	36, // 52: loyalty.v1.LedgerService.VerifyLedger:input_type -> loyalty.v1.VerifyLedgerRequest
+	39, // 53: loyalty.v1.LedgerService.GetLiabilityReport:input_type -> loyalty.v1.GetLiabilityReportRequest
+	6,  // 54: loyalty.v1.PointsService.Earn:output_type -> loyalty.v1.EarnResponse
+	8,  // 55: loyalty.v1.PointsService.Redeem:output_type -> loyalty.v1.RedeemResponse
+	11, // 56: loyalty.v1.PointsService.CreateHold:output_type -> loyalty.v1.CreateHoldResponse
+	13, // 57: loyalty.v1.PointsService.CaptureHold:output_type -> loyalty.v1.CaptureHoldResponse
+	15, // 58: loyalty.v1.PointsService.VoidHold:output_type -> loyalty.v1.VoidHoldResponse
+	17, // 59: loyalty.v1.PointsService.GetHold:output_type -> loyalty.v1.GetHoldResponse
+	19, // 60: loyalty.v1.PointsService.ReverseEntry:output_type -> loyalty.v1.ReverseEntryResponse
+	22, // 61: loyalty.v1.PointsService.GetBalance:output_type -> loyalty.v1.GetBalanceResponse
+	24, // 62: loyalty.v1.PointsService.ListActivity:output_type -> loyalty.v1.ListActivityResponse
+	27, // 63: loyalty.v1.PointsService.RefundOrder:output_type -> loyalty.v1.RefundOrderResponse
+	29, // 64: loyalty.v1.PointsService.GetOrder:output_type -> loyalty.v1.GetOrderResponse
+	32, // 65: loyalty.v1.PointsService.ListLots:output_type -> loyalty.v1.ListLotsResponse
+	35, // 66: loyalty.v1.PointsService.ListEntryLots:output_type -> loyalty.v1.ListEntryLotsResponse
+	38, // 67: loyalty.v1.LedgerService.VerifyLedger:output_type -> loyalty.v1.VerifyLedgerResponse
+	42, // 68: loyalty.v1.LedgerService.GetLiabilityReport:output_type -> loyalty.v1.GetLiabilityReportResponse
+	54, // [54:69] is the sub-list for method output_type
+	39, // [39:54] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_loyalty_v1_points_proto_init() }
@@ -3338,14 +3421,14 @@ func file_loyalty_v1_points_proto_init() {
 		return
 	}
 	file_loyalty_v1_tiers_proto_init()
-	file_loyalty_v1_points_proto_msgTypes[25].OneofWrappers = []any{}
+	file_loyalty_v1_points_proto_msgTypes[26].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_loyalty_v1_points_proto_rawDesc), len(file_loyalty_v1_points_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   42,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
