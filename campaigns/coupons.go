@@ -12,6 +12,7 @@ import (
 
 	"github.com/loyalty-engine/loyalty/campaigns/internal/campaignsdb"
 	"github.com/loyalty-engine/loyalty/internal/database"
+	"github.com/loyalty-engine/loyalty/internal/nullable"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/validation"
 )
@@ -157,7 +158,7 @@ func (s *Service) insertCoupon(ctx context.Context, tx pgx.Tx, c Campaign, membe
 		Code: newCode(), MemberID: memberID, CampaignID: c.ID, RequestID: requestID, Kind: t.Kind,
 		AmountOffMinor: t.AmountOffMinor, PercentOff: t.PercentOff, MinSpendMinor: t.MinSpendMinor,
 		IssueTime: now, ValidUntil: now.AddDate(0, 0, int(t.ValidDays)),
-		EventOrderID: optional(eventOrder), EventType: optional(eventType),
+		EventOrderID: nullable.Of(eventOrder), EventType: nullable.Of(eventType),
 	})
 	if err != nil {
 		return Coupon{}, fmt.Errorf("issue coupon: %w", err)
@@ -245,11 +246,11 @@ func (s *Service) RedeemCoupon(ctx context.Context, cmd RedeemCoupon) (Coupon, e
 		switch {
 		case row.MemberID != cmd.MemberID:
 			return ErrCouponNotOwned.With("coupon %s is not member %q's", cmd.Code, cmd.MemberID)
-		case c.Status == CouponRedeemed && deref(row.RedeemRequestID) == cmd.RequestID && deref(row.RedeemOrderID) == cmd.OrderID:
+		case c.Status == CouponRedeemed && nullable.Value(row.RedeemRequestID) == cmd.RequestID && nullable.Value(row.RedeemOrderID) == cmd.OrderID:
 			out = c // a repeat
 			return nil
 		case c.Status == CouponRedeemed:
-			return ErrCouponRedeemed.With("coupon %s was redeemed on order %q", cmd.Code, deref(row.RedeemOrderID))
+			return ErrCouponRedeemed.With("coupon %s was redeemed on order %q", cmd.Code, nullable.Value(row.RedeemOrderID))
 		case c.Status == CouponRevoked:
 			return ErrCouponRevoked.With("coupon %s was revoked", cmd.Code)
 		case c.Status == CouponExpired:
@@ -344,8 +345,8 @@ func (s *Service) Coupons(ctx context.Context, q CouponQuery) ([]Coupon, string,
 func toCoupon(r campaignsdb.Coupon, now time.Time) Coupon {
 	c := Coupon{Code: r.Code, MemberID: r.MemberID, CampaignID: r.CampaignID, Kind: r.Kind, AmountOffMinor: r.AmountOffMinor,
 		PercentOff: r.PercentOff, MinSpendMinor: r.MinSpendMinor, Status: r.Status, IssueTime: r.IssueTime,
-		ValidUntil: r.ValidUntil, RedeemTime: deref(r.RedeemTime), RedeemOrderID: deref(r.RedeemOrderID),
-		EventOrderID: deref(r.EventOrderID), EventType: deref(r.EventType)}
+		ValidUntil: r.ValidUntil, RedeemTime: nullable.Value(r.RedeemTime), RedeemOrderID: nullable.Value(r.RedeemOrderID),
+		EventOrderID: nullable.Value(r.EventOrderID), EventType: nullable.Value(r.EventType)}
 	if c.Status == CouponIssued && !now.Before(c.ValidUntil) {
 		c.Status = CouponExpired
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/loyalty-engine/loyalty/campaigns/internal/campaignsdb"
 	"github.com/loyalty-engine/loyalty/internal/database"
+	"github.com/loyalty-engine/loyalty/internal/nullable"
 	"github.com/loyalty-engine/loyalty/internal/pagetoken"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/validation"
@@ -85,9 +86,9 @@ func (s *Service) Create(ctx context.Context, actorKeyID string, cmd Create) (Ca
 	row, err := s.q.InsertCampaign(ctx, s.pool, campaignsdb.InsertCampaignParams{
 		CampaignID: "cmp_" + rand.Text()[:16], DisplayName: d.DisplayName, Type: d.Type,
 		StartLocal: d.Schedule.StartTime, EndLocal: d.Schedule.EndTime, TimeZone: d.Schedule.TimeZone,
-		StartTime: optionalTime(start), EndTime: optionalTime(end), EligibleTiers: nonNil(d.Eligibility.Tiers),
-		Rule: d.Eligibility.Rule, Body: body, BudgetPoints: optional(d.Budget.Points), BudgetCoupons: optional(d.Budget.Coupons),
-		CapPoints: optional(d.PerMemberCap.Points), CapCoupons: optional(d.PerMemberCap.Coupons),
+		StartTime: nullable.Of(start), EndTime: nullable.Of(end), EligibleTiers: nonNil(d.Eligibility.Tiers),
+		Rule: d.Eligibility.Rule, Body: body, BudgetPoints: nullable.Of(d.Budget.Points), BudgetCoupons: nullable.Of(d.Budget.Coupons),
+		CapPoints: nullable.Of(d.PerMemberCap.Points), CapCoupons: nullable.Of(d.PerMemberCap.Coupons),
 		RequestID: cmd.RequestID, ActorKeyID: actorKeyID, Now: s.clock.Now(),
 	})
 	if database.IsUniqueViolation(err, "campaigns_request_id_key") {
@@ -286,32 +287,9 @@ func toCampaign(r campaignsdb.Campaign) (Campaign, error) {
 	if err != nil {
 		return Campaign{}, fmt.Errorf("rule of campaign %s: %w", r.CampaignID, err)
 	}
-	return Campaign{ID: r.CampaignID, Definition: d, Status: r.Status, Start: deref(r.StartTime), End: deref(r.EndTime),
+	return Campaign{ID: r.CampaignID, Definition: d, Status: r.Status, Start: nullable.Value(r.StartTime), End: nullable.Value(r.EndTime),
 		SpentPoints: r.SpentPoints, IssuedCoupons: r.IssuedCoupons, Grants: r.Grants,
 		CreateTime: r.CreateTime, UpdateTime: r.UpdateTime, rule: rule}, nil
-}
-
-func deref[T any](v *T) T {
-	var zero T
-	if v == nil {
-		return zero
-	}
-	return *v
-}
-
-func optional[T comparable](v T) *T {
-	var zero T
-	if v == zero {
-		return nil
-	}
-	return &v
-}
-
-func optionalTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
 }
 
 func nonNil(s []string) []string {

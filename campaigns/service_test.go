@@ -13,29 +13,13 @@ import (
 
 	"github.com/loyalty-engine/loyalty/campaigns"
 	"github.com/loyalty-engine/loyalty/internal/dbtest"
+	"github.com/loyalty-engine/loyalty/internal/fakeclock"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/ledger"
 	"github.com/loyalty-engine/loyalty/tiers"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 var (
 	ctx   = context.Background()
@@ -46,14 +30,14 @@ type engine struct {
 	ledger    *ledger.Service
 	tiers     *tiers.Service
 	campaigns *campaigns.Service
-	clock     *fakeClock
+	clock     *fakeclock.Clock
 }
 
 // newEngine is the ledger, tiers and campaigns on a fresh database, with members
 // enrolled and a program without return window.
 func newEngine(t testing.TB, members ...string) engine {
 	t.Helper()
-	clock := &fakeClock{t: time.Now()}
+	clock := fakeclock.At(time.Now())
 	pool := dbtest.NewPool(t)
 	l := ledger.NewService(pool, ledger.WithClock(clock))
 	e := engine{ledger: l, tiers: l.Tiers(), campaigns: campaigns.NewService(pool, l, clock), clock: clock}

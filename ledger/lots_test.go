@@ -47,7 +47,7 @@ func remaining(t testing.TB, svc *ledger.Service, member string) map[int64]int64
 func TestLotsAreConsumedEarliestExpiryFirst(t *testing.T) {
 	svc, clock := newLedger(t, "m")
 	ctx := context.Background()
-	clock.t = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	clock.Set(time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC))
 
 	setProgram(t, svc, func(p *ledger.Program) { p.ExpiryKind, p.ExpiryDays = ledger.ExpiryRollingDays, 90 })
 	late := mustEarn(t, svc, "m", "late", 100) // expires 2026-06-09
@@ -171,9 +171,7 @@ func TestLotExpiryFollowsTheProgramTimeZone(t *testing.T) {
 			if _, _, err := svc.Enroll(ctx, ledger.EnrollMember{MemberID: member}); err != nil {
 				t.Fatal(err)
 			}
-			clock.mu.Lock()
-			clock.t = c.earned
-			clock.mu.Unlock()
+			clock.Set(c.earned)
 			mustEarn(t, svc, member, "e", 10)
 			b := balanceOf(t, svc, member)
 			if len(b.Expiring) != 1 || !b.Expiring[0].ExpireTime.Equal(c.want) {
@@ -327,7 +325,7 @@ func TestEarningsRepayDebtBeforeOpeningALot(t *testing.T) {
 func TestLiabilityByExpiryMonthAgreesWithTheBooks(t *testing.T) {
 	svc, clock := newLedger(t, "a", "b", "c")
 	ctx := context.Background()
-	clock.t = time.Date(2026, 12, 31, 18, 0, 0, 0, time.UTC) // 2027-01-01 02:00 in Shanghai
+	clock.Set(time.Date(2026, 12, 31, 18, 0, 0, 0, time.UTC)) // 2027-01-01 02:00 in Shanghai
 	setProgram(t, svc, func(p *ledger.Program) { p.TimeZone = "Asia/Shanghai" })
 	mustEarn(t, svc, "a", "e", 300)     // expires 2029-01-01 00:00 Shanghai: month 2028-12
 	earnOrder(t, svc, "b", "o1", 20000) // 200 pending, same expiry

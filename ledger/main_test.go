@@ -3,40 +3,22 @@ package ledger_test
 import (
 	"context"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/loyalty-engine/loyalty/internal/dbtest"
+	"github.com/loyalty-engine/loyalty/internal/fakeclock"
 	"github.com/loyalty-engine/loyalty/ledger"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
-// fakeClock is business time that tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 var actor = ledger.Actor{KeyID: "key_test"}
 
 // newLedger is a ledger on a fresh database with the given members enrolled.
-func newLedger(t testing.TB, members ...string) (*ledger.Service, *fakeClock) {
+func newLedger(t testing.TB, members ...string) (*ledger.Service, *fakeclock.Clock) {
 	t.Helper()
-	clock := &fakeClock{t: time.Now()}
+	clock := fakeclock.At(time.Now())
 	svc := ledger.NewService(dbtest.NewPool(t), ledger.WithClock(clock))
 	for _, m := range members {
 		if _, _, err := svc.Enroll(context.Background(), ledger.EnrollMember{MemberID: m}); err != nil {

@@ -3,10 +3,11 @@ package ledger
 import (
 	"context"
 	"errors"
-	"github.com/loyalty-engine/loyalty/tiers"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/loyalty-engine/loyalty/tiers"
 )
 
 // Promotions are the campaigns an earning from spend may add points from. The

@@ -12,6 +12,7 @@ import (
 
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/idempotency"
+	"github.com/loyalty-engine/loyalty/internal/nullable"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/validation"
 	"github.com/loyalty-engine/loyalty/tiers/internal/tiersdb"
@@ -155,7 +156,7 @@ func (s *Service) ConsumeEntitlement(ctx context.Context, actorKeyID string, cmd
 			return fmt.Errorf("use %s of %q: %w", cmd.Perk, cmd.MemberID, err)
 		}
 		row, err := s.q.InsertEntitlementUse(ctx, tx, tiersdb.InsertEntitlementUseParams{
-			MemberID: cmd.MemberID, Perk: cmd.Perk, RequestID: cmd.RequestID, Fingerprint: fp, OrderID: optional(cmd.OrderID),
+			MemberID: cmd.MemberID, Perk: cmd.Perk, RequestID: cmd.RequestID, Fingerprint: fp, OrderID: nullable.Of(cmd.OrderID),
 			TierID: e.TierID, Quota: e.Quota, UsedAfter: used, CycleStart: e.CycleStart, CycleEnd: e.CycleEnd,
 			ActorKeyID: actorKeyID, UseTime: now,
 		})
@@ -190,7 +191,7 @@ func (s *Service) storedUse(ctx context.Context, db tiersdb.DBTX, cmd ConsumeEnt
 }
 
 func toConsumption(r tiersdb.EntitlementUse) Consumption {
-	c := Consumption{RequestID: r.RequestID, OrderID: deref(r.OrderID), UseTime: r.UseTime,
+	c := Consumption{RequestID: r.RequestID, OrderID: nullable.Value(r.OrderID), UseTime: r.UseTime,
 		Entitlement: Entitlement{MemberID: r.MemberID, Perk: r.Perk, TierID: r.TierID, Quota: r.Quota,
 			CycleStart: r.CycleStart, CycleEnd: r.CycleEnd}}
 	c.setUsed(r.UsedAfter)

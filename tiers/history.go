@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/loyalty-engine/loyalty/internal/nullable"
 	"github.com/loyalty-engine/loyalty/internal/pagetoken"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/validation"
@@ -77,8 +78,8 @@ func (s *Service) History(ctx context.Context, q HistoryQuery) (History, error) 
 	}
 	for _, r := range rows {
 		h.Changes = append(h.Changes, HistoryEntry{ID: r.ChangeID, MemberID: r.MemberID, From: r.FromTier, To: r.ToTier,
-			Reason: r.Reason, Metric: r.Metric, PeriodEnd: deref(r.PeriodEnd), GraceEnd: deref(r.GraceEnd),
-			MembershipID: deref(r.MembershipID), PolicyVersion: r.PolicyVersion, Time: r.CreateTime})
+			Reason: r.Reason, Metric: r.Metric, PeriodEnd: nullable.Value(r.PeriodEnd), GraceEnd: nullable.Value(r.GraceEnd),
+			MembershipID: nullable.Value(r.MembershipID), PolicyVersion: r.PolicyVersion, Time: r.CreateTime})
 	}
 	return h, nil
 }
@@ -86,7 +87,7 @@ func (s *Service) History(ctx context.Context, q HistoryQuery) (History, error) 
 // record appends a tier history row about a membership.
 func (s *Service) record(ctx context.Context, tx pgx.Tx, p Policy, memberID, from, to, reason string, membershipID int64, now time.Time) error {
 	err := s.q.InsertTierChange(ctx, tx, tiersdb.InsertTierChangeParams{
-		MemberID: memberID, FromTier: from, ToTier: to, Reason: reason, MembershipID: optional(membershipID),
+		MemberID: memberID, FromTier: from, ToTier: to, Reason: reason, MembershipID: nullable.Of(membershipID),
 		PolicyVersion: p.Version, CreateTime: now,
 	})
 	if err != nil {
@@ -137,10 +138,10 @@ func (s *Service) evaluate(ctx context.Context, tx pgx.Tx, memberID string, now 
 	if err != nil {
 		return fmt.Errorf("metric of member %q: %w", memberID, err)
 	}
-	state := State{TierID: row.TierID, PeriodEnd: deref(row.PeriodEnd), GraceEnd: deref(row.GraceEnd)}
+	state := State{TierID: row.TierID, PeriodEnd: nullable.Value(row.PeriodEnd), GraceEnd: nullable.Value(row.GraceEnd)}
 	next, change := Evaluate(p, state, metric, now)
 	if err := s.q.UpsertMemberTier(ctx, tx, tiersdb.UpsertMemberTierParams{
-		MemberID: memberID, TierID: next.TierID, PeriodEnd: optional(next.PeriodEnd), GraceEnd: optional(next.GraceEnd), UpdateTime: now,
+		MemberID: memberID, TierID: next.TierID, PeriodEnd: nullable.Of(next.PeriodEnd), GraceEnd: nullable.Of(next.GraceEnd), UpdateTime: now,
 	}); err != nil {
 		return fmt.Errorf("update tier of member %q: %w", memberID, err)
 	}
@@ -149,7 +150,7 @@ func (s *Service) evaluate(ctx context.Context, tx pgx.Tx, memberID string, now 
 	}
 	err = s.q.InsertTierChange(ctx, tx, tiersdb.InsertTierChangeParams{
 		MemberID: memberID, FromTier: change.From, ToTier: change.To, Reason: change.Reason, Metric: change.Metric,
-		PeriodEnd: optional(next.PeriodEnd), GraceEnd: optional(next.GraceEnd), PolicyVersion: p.Version, CreateTime: now,
+		PeriodEnd: nullable.Of(next.PeriodEnd), GraceEnd: nullable.Of(next.GraceEnd), PolicyVersion: p.Version, CreateTime: now,
 	})
 	if err != nil {
 		return fmt.Errorf("record tier change of %q: %w", memberID, err)

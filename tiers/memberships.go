@@ -10,6 +10,7 @@ import (
 
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/idempotency"
+	"github.com/loyalty-engine/loyalty/internal/nullable"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/validation"
 	"github.com/loyalty-engine/loyalty/tiers/internal/tiersdb"
@@ -76,7 +77,7 @@ func (s *Service) BuyMembership(ctx context.Context, actorKeyID string, cmd BuyM
 		}
 		row, err := s.q.InsertMembership(ctx, tx, tiersdb.InsertMembershipParams{
 			MemberID: cmd.MemberID, RequestID: cmd.RequestID, Fingerprint: fp, TierID: cmd.TierID,
-			StartTime: start, EndTime: cmd.EndTime, OrderID: optional(cmd.OrderID), ActorKeyID: actorKeyID, CreateTime: now,
+			StartTime: start, EndTime: cmd.EndTime, OrderID: nullable.Of(cmd.OrderID), ActorKeyID: actorKeyID, CreateTime: now,
 		})
 		if err != nil {
 			return fmt.Errorf("record membership: %w", err)
@@ -241,6 +242,6 @@ func (s *Service) checkMember(ctx context.Context, db tiersdb.DBTX, memberID str
 
 func toMembership(r tiersdb.Membership) Membership {
 	return Membership{ID: r.MembershipID, MemberID: r.MemberID, RequestID: r.RequestID, TierID: r.TierID,
-		StartTime: r.StartTime, EndTime: r.EndTime, CancelTime: deref(r.CancelTime), OrderID: deref(r.OrderID),
+		StartTime: r.StartTime, EndTime: r.EndTime, CancelTime: nullable.Value(r.CancelTime), OrderID: nullable.Value(r.OrderID),
 		CreateTime: r.CreateTime}
 }

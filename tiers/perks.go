@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/loyalty-engine/loyalty/internal/nullable"
 	"github.com/loyalty-engine/loyalty/internal/validation"
 	"github.com/loyalty-engine/loyalty/tiers/internal/tiersdb"
 )
@@ -56,7 +57,8 @@ type memberRef struct {
 }
 
 // Perks answers a member's effective tier, its typed perks and the progress, in
-// two primary-key reads (the member's standing, and the memberships if any).
+// one read of the member's standing (and a second for the memberships, only for
+// members who have one active).
 func (s *Service) Perks(ctx context.Context, memberID string) (MemberPerks, error) {
 	if err := validation.Struct(memberRef{MemberID: memberID}); err != nil {
 		return MemberPerks{}, err
@@ -67,7 +69,7 @@ func (s *Service) Perks(ctx context.Context, memberID string) (MemberPerks, erro
 	}
 	now := s.clock.Now()
 	row, err := s.q.MemberStanding(ctx, s.pool, tiersdb.MemberStandingParams{
-		MemberID: memberID, Metric: p.Metric, WindowStart: p.WindowStart(now), WindowDays: p.WindowDays,
+		MemberID: memberID, Metric: p.Metric, WindowStart: p.WindowStart(now), WindowDays: p.WindowDays, At: now,
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return MemberPerks{}, ErrMemberNotFound.With("member %q not found", memberID)
@@ -75,11 +77,13 @@ func (s *Service) Perks(ctx context.Context, memberID string) (MemberPerks, erro
 	if err != nil {
 		return MemberPerks{}, fmt.Errorf("standing of member %q: %w", memberID, err)
 	}
-	active, err := s.q.ActiveMemberships(ctx, s.pool, tiersdb.ActiveMembershipsParams{MemberID: memberID, At: now})
-	if err != nil {
-		return MemberPerks{}, fmt.Errorf("memberships of member %q: %w", memberID, err)
+	var active []tiersdb.Membership
+	if row.Paid {
+		if active, err = s.q.ActiveMemberships(ctx, s.pool, tiersdb.ActiveMembershipsParams{MemberID: memberID, At: now}); err != nil {
+			return MemberPerks{}, fmt.Errorf("memberships of member %q: %w", memberID, err)
+		}
 	}
-	qualified := max(p.Index(deref(row.TierID)), 0)
+	qualified := max(p.Index(nullable.Value(row.TierID)), 0)
 	mp := MemberPerks{MemberID: memberID, Tier: p.Tiers[qualified], PolicyVersion: p.Version, AsOf: now}
 	for _, m := range active {
 		if i := p.Index(m.TierID); i > p.Index(mp.Tier.ID) {
@@ -97,7 +101,7 @@ func progress(p Policy, qualified int, row tiersdb.MemberStandingRow) Progress {
 	pr := Progress{Metric: p.Metric, WindowDays: p.WindowDays, Value: row.Metric,
 		QualifiedTierID: p.Tiers[qualified].ID, KeepThreshold: p.Tiers[qualified].Threshold}
 	if qualified > 0 {
-		pr.HeldUntil = deref(row.PeriodEnd)
+		pr.HeldUntil = nullable.Value(row.PeriodEnd)
 		if row.GraceEnd != nil {
 			pr.HeldUntil, pr.InGrace = *row.GraceEnd, true
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/loyalty-engine/loyalty/internal/nullable"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/settingscache"
 	"github.com/loyalty-engine/loyalty/tiers/internal/tiersdb"
@@ -129,7 +130,7 @@ func (s *Service) StandingAt(ctx context.Context, db tiersdb.DBTX, p Policy, mem
 	if err != nil {
 		return Standing{}, fmt.Errorf("tier of member %q: %w", memberID, err)
 	}
-	best := max(p.Index(deref(row.TierID)), 0)
+	best := max(p.Index(nullable.Value(row.TierID)), 0)
 	st := Standing{}
 	for _, id := range row.PaidTierIds {
 		if i := p.Index(id); i > best {
@@ -138,20 +139,4 @@ func (s *Service) StandingAt(ctx context.Context, db tiersdb.DBTX, p Policy, mem
 	}
 	st.TierID, st.Perks = p.Tiers[best].ID, p.Tiers[best].Perks
 	return st, nil
-}
-
-func deref[T any](v *T) T {
-	var zero T
-	if v == nil {
-		return zero
-	}
-	return *v
-}
-
-func optional[T comparable](v T) *T {
-	var zero T
-	if v == zero {
-		return nil
-	}
-	return &v
 }

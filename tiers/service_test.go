@@ -10,29 +10,13 @@ import (
 	"time"
 
 	"github.com/loyalty-engine/loyalty/internal/dbtest"
+	"github.com/loyalty-engine/loyalty/internal/fakeclock"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/ledger"
 	"github.com/loyalty-engine/loyalty/tiers"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 var (
 	ctx   = context.Background()
@@ -42,9 +26,9 @@ var (
 
 // newEngine is a ledger with its tiers on a fresh database, members enrolled, and a
 // program without return window (order points are available at once).
-func newEngine(t testing.TB, members ...string) (*ledger.Service, *tiers.Service, *fakeClock) {
+func newEngine(t testing.TB, members ...string) (*ledger.Service, *tiers.Service, *fakeclock.Clock) {
 	t.Helper()
-	clock := &fakeClock{t: time.Now()}
+	clock := fakeclock.At(time.Now())
 	svc := ledger.NewService(dbtest.NewPool(t), ledger.WithClock(clock))
 	prog, err := svc.Program(ctx)
 	if err != nil {

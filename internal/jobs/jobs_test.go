@@ -5,11 +5,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/loyalty-engine/loyalty/internal/dbtest"
+	"github.com/loyalty-engine/loyalty/internal/fakeclock"
 	"github.com/loyalty-engine/loyalty/internal/jobs"
 	"github.com/loyalty-engine/loyalty/ledger"
 	"github.com/loyalty-engine/loyalty/tiers"
@@ -17,24 +17,12 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // Two replicas run the job queue on one database: expired holds and pending points
 // past their return window are released once, and the system balances are rolled up,
 // by whichever replica gets the jobs.
 func TestTwoReplicasReleaseExpiredHoldsAndRollUpOnce(t *testing.T) {
 	pool := dbtest.NewPool(t)
-	clk := &clock{t: time.Now()}
+	clk := fakeclock.At(time.Now())
 	l := ledger.NewService(pool, ledger.WithClock(clk))
 	ctx := context.Background()
 	if _, _, err := l.Enroll(ctx, ledger.EnrollMember{MemberID: "m"}); err != nil {
@@ -54,7 +42,7 @@ func TestTwoReplicasReleaseExpiredHoldsAndRollUpOnce(t *testing.T) {
 		}
 		holds = append(holds, res.Hold.ID)
 	}
-	clk.advance(8 * 24 * time.Hour) // past the holds' TTL and the 7-day return window
+	clk.Advance(8 * 24 * time.Hour) // past the holds' TTL and the 7-day return window
 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var runners []*jobs.Runner
@@ -123,7 +111,7 @@ func TestTwoReplicasReleaseExpiredHoldsAndRollUpOnce(t *testing.T) {
 // EXPIRY entry, and points not yet due stay.
 func TestTwoReplicasExpireLotsOnce(t *testing.T) {
 	pool := dbtest.NewPool(t)
-	clk := &clock{t: time.Now()}
+	clk := fakeclock.At(time.Now())
 	l := ledger.NewService(pool, ledger.WithClock(clk))
 	ctx := context.Background()
 	prog, err := l.Program(ctx)
@@ -145,7 +133,7 @@ func TestTwoReplicasExpireLotsOnce(t *testing.T) {
 	if _, err := l.Redeem(ctx, ledger.Actor{}, ledger.Redeem{MemberID: "a", RequestID: "r", Points: 30}); err != nil {
 		t.Fatal(err)
 	}
-	clk.advance(3 * 24 * time.Hour)
+	clk.Advance(3 * 24 * time.Hour)
 	if _, err := l.Earn(ctx, ledger.Actor{}, ledger.Earn{MemberID: "b", RequestID: "new", Points: 5}); err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +187,7 @@ func TestTwoReplicasExpireLotsOnce(t *testing.T) {
 // one tier, once each, and a paid membership's end is recorded once.
 func TestTwoReplicasDowngradeTiersOnce(t *testing.T) {
 	pool := dbtest.NewPool(t)
-	clk := &clock{t: time.Now()}
+	clk := fakeclock.At(time.Now())
 	l := ledger.NewService(pool, ledger.WithClock(clk))
 	ctx := context.Background()
 	members := []string{"a", "b", "c"}
@@ -214,7 +202,7 @@ func TestTwoReplicasDowngradeTiersOnce(t *testing.T) {
 	if _, err := l.Tiers().BuyMembership(ctx, "k", tiers.BuyMembership{MemberID: "a", RequestID: "p", TierID: "platinum", EndTime: clk.Now().Add(24 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	clk.advance(400 * 24 * time.Hour) // past gold's period and grace
+	clk.Advance(400 * 24 * time.Hour) // past gold's period and grace
 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for i := 0; i < 2; i++ {

@@ -18,7 +18,8 @@ WHERE m.member_id = @member_id;
 -- name: MemberStanding :one
 -- Everything the perks answer needs, in one read: the member, the qualified tier
 -- and its period, the metric over the window, the part of it still counted when
--- the tier's period (or grace) ends, and the paid memberships active now.
+-- the tier's period (or grace) ends, and whether a paid membership is active (most
+-- members have none, which spares the second read).
 SELECT m.member_id, m.join_time, t.tier_id, t.period_end, t.grace_end,
        coalesce((SELECT sum(CASE WHEN @metric::text = 'QUALIFYING_SPEND' THEN d.spend_minor ELSE d.points END)
                  FROM tier_metric_days d
@@ -26,7 +27,10 @@ SELECT m.member_id, m.join_time, t.tier_id, t.period_end, t.grace_end,
        coalesce((SELECT sum(CASE WHEN @metric::text = 'QUALIFYING_SPEND' THEN d.spend_minor ELSE d.points END)
                  FROM tier_metric_days d
                  WHERE d.member_id = m.member_id
-                   AND d.day >= ((coalesce(t.grace_end, t.period_end) AT TIME ZONE 'UTC')::date - sqlc.arg(window_days)::int + 1)), 0)::bigint AS metric_kept
+                   AND d.day >= ((coalesce(t.grace_end, t.period_end) AT TIME ZONE 'UTC')::date - sqlc.arg(window_days)::int + 1)), 0)::bigint AS metric_kept,
+       EXISTS (SELECT 1 FROM memberships ms
+               WHERE ms.member_id = m.member_id AND ms.start_time <= @at::timestamptz
+                 AND @at::timestamptz < least(ms.end_time, coalesce(ms.cancel_time, ms.end_time))) AS paid
 FROM members m
 LEFT JOIN member_tiers t ON t.member_id = m.member_id
 WHERE m.member_id = @member_id;

@@ -555,16 +555,20 @@ SELECT m.member_id, m.join_time, t.tier_id, t.period_end, t.grace_end,
        coalesce((SELECT sum(CASE WHEN $1::text = 'QUALIFYING_SPEND' THEN d.spend_minor ELSE d.points END)
                  FROM tier_metric_days d
                  WHERE d.member_id = m.member_id
-                   AND d.day >= ((coalesce(t.grace_end, t.period_end) AT TIME ZONE 'UTC')::date - $3::int + 1)), 0)::bigint AS metric_kept
+                   AND d.day >= ((coalesce(t.grace_end, t.period_end) AT TIME ZONE 'UTC')::date - $3::int + 1)), 0)::bigint AS metric_kept,
+       EXISTS (SELECT 1 FROM memberships ms
+               WHERE ms.member_id = m.member_id AND ms.start_time <= $4::timestamptz
+                 AND $4::timestamptz < least(ms.end_time, coalesce(ms.cancel_time, ms.end_time))) AS paid
 FROM members m
 LEFT JOIN member_tiers t ON t.member_id = m.member_id
-WHERE m.member_id = $4
+WHERE m.member_id = $5
 `
 
 type MemberStandingParams struct {
 	Metric      string
 	WindowStart time.Time
 	WindowDays  int32
+	At          time.Time
 	MemberID    string
 }
 
@@ -576,16 +580,19 @@ type MemberStandingRow struct {
 	GraceEnd   *time.Time
 	Metric     int64
 	MetricKept int64
+	Paid       bool
 }
 
 // Everything the perks answer needs, in one read: the member, the qualified tier
 // and its period, the metric over the window, the part of it still counted when
-// the tier's period (or grace) ends, and the paid memberships active now.
+// the tier's period (or grace) ends, and whether a paid membership is active (most
+// members have none, which spares the second read).
 func (q *Queries) MemberStanding(ctx context.Context, db DBTX, arg MemberStandingParams) (MemberStandingRow, error) {
 	row := db.QueryRow(ctx, memberStanding,
 		arg.Metric,
 		arg.WindowStart,
 		arg.WindowDays,
+		arg.At,
 		arg.MemberID,
 	)
 	var i MemberStandingRow
@@ -597,6 +604,7 @@ func (q *Queries) MemberStanding(ctx context.Context, db DBTX, arg MemberStandin
 		&i.GraceEnd,
 		&i.Metric,
 		&i.MetricKept,
+		&i.Paid,
 	)
 	return i, err
 }
