@@ -61,7 +61,8 @@ Try:
   curl -s -H "Authorization: Bearer $KEY" -d '{"requestId":"try-3"}' %[1]s/v1/members/bob/entitlements/freeReturnPickups:consume
 
   ./bin/loyaltyctl --key $KEY points activity alice
-  (more in README.md: redeem, holds, reversals, refunds, lots, expiry, tiers, memberships, verify)
+  (more in README.md: redeem, holds, reversals, refunds, lots, expiry, tiers, memberships,
+   campaigns, coupons, after-sales compensation, verify)
 
 Ctrl-C stops the server and its PostgreSQL; the data stays in .data/.
 
