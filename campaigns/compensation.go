@@ -78,7 +78,7 @@ func (s *Service) Compensate(ctx context.Context, actor ledger.Actor, ev AfterSa
 	fp := idempotency.Fingerprint("after-sales", ev)
 	now := s.clock.Now()
 	var out CompensationResult
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if stored, found, err := s.storedEvent(ctx, tx, ev, fp); found || err != nil {
 			out = stored
 			return err

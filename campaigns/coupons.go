@@ -115,7 +115,7 @@ func (s *Service) IssueCoupon(ctx context.Context, cmd IssueCoupon) (Coupon, err
 	}
 	now := s.clock.Now()
 	var out Coupon
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		if stored, found, err := s.storedCoupon(ctx, tx, cmd); found || err != nil {
 			out = stored
 			return err
@@ -234,7 +234,7 @@ func (s *Service) RedeemCoupon(ctx context.Context, cmd RedeemCoupon) (Coupon, e
 	}
 	now := s.clock.Now()
 	var out Coupon
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		row, err := s.q.LockCoupon(ctx, tx, cmd.Code)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrCouponNotFound.With("no coupon %s", cmd.Code)
@@ -273,7 +273,7 @@ func (s *Service) RevokeCoupon(ctx context.Context, code string) (Coupon, error)
 	code = NormalizeCode(code)
 	now := s.clock.Now()
 	var out Coupon
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		row, err := s.q.LockCoupon(ctx, tx, code)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrCouponNotFound.With("no coupon %s", code)

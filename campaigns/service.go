@@ -83,20 +83,30 @@ func (s *Service) Create(ctx context.Context, actorKeyID string, cmd Create) (Ca
 		return Campaign{}, fmt.Errorf("encode campaign: %w", err)
 	}
 	d := cmd.Definition
-	row, err := s.q.InsertCampaign(ctx, s.pool, campaignsdb.InsertCampaignParams{
-		CampaignID: "cmp_" + rand.Text()[:16], DisplayName: d.DisplayName, Type: d.Type,
-		StartLocal: d.Schedule.StartTime, EndLocal: d.Schedule.EndTime, TimeZone: d.Schedule.TimeZone,
-		StartTime: nullable.Of(start), EndTime: nullable.Of(end), EligibleTiers: nonNil(d.Eligibility.Tiers),
-		Rule: d.Eligibility.Rule, Body: body, BudgetPoints: nullable.Of(d.Budget.Points), BudgetCoupons: nullable.Of(d.Budget.Coupons),
-		CapPoints: nullable.Of(d.PerMemberCap.Points), CapCoupons: nullable.Of(d.PerMemberCap.Coupons),
-		RequestID: cmd.RequestID, ActorKeyID: actorKeyID, Now: s.clock.Now(),
+	id := "cmp_" + rand.Text()[:16]
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := s.q.InsertCampaign(ctx, tx, campaignsdb.InsertCampaignParams{
+			CampaignID: id, DisplayName: d.DisplayName, Type: d.Type,
+			StartLocal: d.Schedule.StartTime, EndLocal: d.Schedule.EndTime, TimeZone: d.Schedule.TimeZone,
+			StartTime: nullable.Of(start), EndTime: nullable.Of(end), EligibleTiers: nonNil(d.Eligibility.Tiers),
+			Rule: d.Eligibility.Rule, Body: body, BudgetPoints: nullable.Of(d.Budget.Points), BudgetCoupons: nullable.Of(d.Budget.Coupons),
+			CapPoints: nullable.Of(d.PerMemberCap.Points), CapCoupons: nullable.Of(d.PerMemberCap.Coupons),
+			RequestID: cmd.RequestID, ActorKeyID: actorKeyID, Now: s.clock.Now(),
+		}); err != nil {
+			return err
+		}
+		return s.q.InsertBudgetSlices(ctx, tx, campaignsdb.InsertBudgetSlicesParams{
+			CampaignID: id, Slices: budgetSlices,
+			BoundedPoints: d.Budget.Points > 0, BudgetPoints: split(d.Budget.Points, budgetSlices),
+			BoundedCoupons: d.Budget.Coupons > 0, BudgetCoupons: split(d.Budget.Coupons, budgetSlices),
+		})
 	})
 	if database.IsUniqueViolation(err, "campaigns_request_id_key") {
 		stored, err := s.q.CampaignByRequest(ctx, s.pool, cmd.RequestID)
 		if err != nil {
 			return Campaign{}, fmt.Errorf("campaign of request %q: %w", cmd.RequestID, err)
 		}
-		c, err := toCampaign(stored)
+		c, err := toCampaign(stored.Campaign, stored.SpentPoints, stored.IssuedCoupons, stored.Grants)
 		if err == nil && !sameDefinition(c.Definition, cmd.Definition) {
 			return Campaign{}, ErrIdempotencyConflict.With("requestId %q already created campaign %s with another definition", cmd.RequestID, c.ID)
 		}
@@ -105,7 +115,23 @@ func (s *Service) Create(ctx context.Context, actorKeyID string, cmd Create) (Ca
 	if err != nil {
 		return Campaign{}, fmt.Errorf("create campaign: %w", err)
 	}
-	return toCampaign(row)
+	return s.Get(ctx, id)
+}
+
+// budgetSlices is how many rows a campaign's budget is split into: grants of one
+// campaign lock one slice each, so this many can commit at once.
+const budgetSlices = 16
+
+// split divides a budget into n parts that add up to it, the first ones one larger.
+func split(budget int64, n int) []int64 {
+	parts := make([]int64, n)
+	for i := range parts {
+		parts[i] = budget / int64(n)
+		if int64(i) < budget%int64(n) {
+			parts[i]++
+		}
+	}
+	return parts
 }
 
 func sameDefinition(a, b Definition) bool {
@@ -123,7 +149,7 @@ func (s *Service) Get(ctx context.Context, id string) (Campaign, error) {
 	if err != nil {
 		return Campaign{}, fmt.Errorf("campaign %q: %w", id, err)
 	}
-	return toCampaign(row)
+	return toCampaign(row.Campaign, row.SpentPoints, row.IssuedCoupons, row.Grants)
 }
 
 // ListQuery pages through campaigns, newest first, optionally of one status (as it
@@ -159,11 +185,11 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]Campaign, string, er
 	var next string
 	if len(rows) > int(q.PageSize) {
 		rows = rows[:q.PageSize]
-		next = pagetoken.Encode('c', rows[len(rows)-1].Seq)
+		next = pagetoken.Encode('c', rows[len(rows)-1].Campaign.Seq)
 	}
 	out := make([]Campaign, 0, len(rows))
 	for _, r := range rows {
-		c, err := toCampaign(r)
+		c, err := toCampaign(r.Campaign, r.SpentPoints, r.IssuedCoupons, r.Grants)
 		if err != nil {
 			return nil, "", err
 		}
@@ -192,7 +218,7 @@ func (s *Service) End(ctx context.Context, id string) (Campaign, error) {
 // schedule decides whether it is active yet) from one of from.
 func (s *Service) transition(ctx context.Context, id, status string, from ...string) (Campaign, error) {
 	now := s.clock.Now()
-	row, err := s.q.SetCampaignStatus(ctx, s.pool, campaignsdb.SetCampaignStatusParams{
+	_, err := s.q.SetCampaignStatus(ctx, s.pool, campaignsdb.SetCampaignStatusParams{
 		CampaignID: id, Status: status, FromStatuses: from, Now: now,
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -210,7 +236,7 @@ func (s *Service) transition(ctx context.Context, id, status string, from ...str
 		return Campaign{}, fmt.Errorf("campaign %s to %s: %w", id, status, err)
 	}
 	s.running.invalidate()
-	return toCampaign(row)
+	return s.Get(ctx, id)
 }
 
 // AdvanceSchedules writes down the schedule's transitions (SCHEDULED → ACTIVE at
@@ -261,7 +287,7 @@ func (s *Service) runningAt(ctx context.Context, now time.Time) ([]Campaign, err
 		}
 		list := make([]Campaign, 0, len(rows))
 		for _, r := range rows {
-			c, err := toCampaign(r)
+			c, err := toCampaign(r, 0, 0, 0)
 			if err != nil {
 				return nil, err
 			}
@@ -278,7 +304,8 @@ func (s *Service) runningAt(ctx context.Context, now time.Time) ([]Campaign, err
 	return out, nil
 }
 
-func toCampaign(r campaignsdb.Campaign) (Campaign, error) {
+// toCampaign is a stored campaign with its counters (summed over its budget slices).
+func toCampaign(r campaignsdb.Campaign, spentPoints, issuedCoupons, grants int64) (Campaign, error) {
 	var d Definition
 	if err := json.Unmarshal(r.Body, &d); err != nil {
 		return Campaign{}, fmt.Errorf("decode campaign %s: %w", r.CampaignID, err)
@@ -288,7 +315,7 @@ func toCampaign(r campaignsdb.Campaign) (Campaign, error) {
 		return Campaign{}, fmt.Errorf("rule of campaign %s: %w", r.CampaignID, err)
 	}
 	return Campaign{ID: r.CampaignID, Definition: d, Status: r.Status, Start: nullable.Value(r.StartTime), End: nullable.Value(r.EndTime),
-		SpentPoints: r.SpentPoints, IssuedCoupons: r.IssuedCoupons, Grants: r.Grants,
+		SpentPoints: spentPoints, IssuedCoupons: issuedCoupons, Grants: grants,
 		CreateTime: r.CreateTime, UpdateTime: r.UpdateTime, rule: rule}, nil
 }
 
@@ -297,4 +324,21 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// inTx runs fn in a transaction, again (a few times) when PostgreSQL aborted it for
+// a deadlock or a serialization failure: grants that run dry in their own budget
+// slice move on to others, and two of them may then wait for each other's slices.
+func (s *Service) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := pgx.BeginFunc(ctx, s.pool, fn)
+		if err == nil || !database.IsRetryable(err) || attempt == 5 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt*attempt) * time.Millisecond):
+		}
+	}
 }

@@ -225,6 +225,16 @@ var scenarios = map[string]call{
 		_, err := t.rest(ctx, http.MethodGet, t.perksPath[w.member()], nil)
 		return err
 	},
+	// An order's earning while a points campaign runs: the campaign takes its
+	// bonus from its budget in the earning's own transaction (set up by setUp).
+	"rest-campaign-earn": func(ctx context.Context, t *target, w *worker) error {
+		m := w.member()
+		id := w.requestID()
+		body := []byte(`{"requestId":"` + id + `","orderId":"` + id + `","spend":{"amountMinor":"` +
+			strconv.FormatInt(t.points*100, 10) + `"}}`)
+		_, err := t.rest(ctx, http.MethodPost, t.earnPaths[m], body)
+		return err
+	},
 	// Reads that do not need the ledger: a baseline for the harness itself.
 	"rest-member": func(ctx context.Context, t *target, w *worker) error {
 		_, err := t.rest(ctx, http.MethodGet, t.memberPath[w.member()], nil)
@@ -241,4 +251,37 @@ var scenarios = map[string]call{
 	},
 }
 
-var scenarioOrder = []string{"rest-earn", "grpc-earn", "rest-order-earn", "rest-redeem", "rest-balance", "grpc-balance", "rest-perks", "rest-member", "grpc-member"}
+var scenarioOrder = []string{"rest-earn", "grpc-earn", "rest-order-earn", "rest-redeem", "rest-balance", "grpc-balance", "rest-perks", "rest-campaign-earn", "rest-member", "grpc-member"}
+
+// setUp prepares what a scenario needs and returns how to undo it. rest-campaign-earn
+// runs under a points campaign (150%: half the base as a bonus, a budget far above
+// what the run grants) scheduled to end by itself shortly after the scenario, and
+// ended explicitly when the scenario is over, so that no later scenario or run earns
+// under it.
+func setUp(ctx context.Context, t *target, scenario string, length time.Duration) (teardown func(), err error) {
+	if scenario != "rest-campaign-earn" {
+		return func() {}, nil
+	}
+	end := time.Now().UTC().Add(length + time.Minute).Format("2006-01-02T15:04:05")
+	body := []byte(`{"displayName":"loadgen campaign","type":"POINTS_MULTIPLIER","multiplierPercent":150,` +
+		`"schedule":{"endTime":"` + end + `","timeZone":"UTC"},"budget":{"points":"1000000000000"}}`)
+	b, err := t.rest(ctx, http.MethodPost, "/v1/campaigns", body)
+	if err != nil {
+		return nil, err
+	}
+	var c struct {
+		CampaignID string `json:"campaignId"`
+	}
+	if err := json.Unmarshal(b, &c); err != nil || c.CampaignID == "" {
+		return nil, fmt.Errorf("create campaign: answer %q", oneLine(string(b), 200))
+	}
+	if _, err := t.rest(ctx, http.MethodPost, "/v1/campaigns/"+c.CampaignID+":activate", []byte(`{}`)); err != nil {
+		return nil, err
+	}
+	// Grants check the campaign under lock; the replicas' lists of running
+	// campaigns catch up within a second.
+	time.Sleep(1100 * time.Millisecond)
+	return func() {
+		_, _ = t.rest(context.WithoutCancel(ctx), http.MethodPost, "/v1/campaigns/"+c.CampaignID+":end", []byte(`{}`))
+	}, nil
+}

@@ -149,7 +149,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			break
 		}
 		fmt.Fprintf(stdout, "%-13s running...", name)
+		teardown, err := setUp(ctx, t, name, o.warmup+o.duration)
+		if err != nil {
+			fmt.Fprintf(stderr, "loadgen: set up %s: %v\n", name, err)
+			return exitFailed
+		}
 		s := runScenario(ctx, t, name, scenarios[name], p)
+		teardown()
 		res.Scenarios = append(res.Scenarios, s)
 		fmt.Fprintf(stdout, " %d ops, %.1f ops/s, p50 %s, p99 %s, %d errors", s.Ops, s.OpsPerSec, fmtMs(s.P50Ms), fmtMs(s.P99Ms), s.Errors+s.WarmupErrors)
 		if s.Aborted != "" {

@@ -38,37 +38,51 @@ func (q *Queries) AfterSalesEventByRequest(ctx context.Context, db DBTX, arg Aft
 }
 
 const campaignByRequest = `-- name: CampaignByRequest :one
-SELECT campaign_id, seq, display_name, type, status, start_local, end_local, time_zone, start_time, end_time, eligible_tiers, rule, body, budget_points, budget_coupons, cap_points, cap_coupons, spent_points, issued_coupons, grants, request_id, actor_key_id, create_time, update_time FROM campaigns WHERE request_id = $1
+SELECT c.campaign_id, c.seq, c.display_name, c.type, c.status, c.start_local, c.end_local, c.time_zone, c.start_time, c.end_time, c.eligible_tiers, c.rule, c.body, c.budget_points, c.budget_coupons, c.cap_points, c.cap_coupons, c.request_id, c.actor_key_id, c.create_time, c.update_time, s.spent_points, s.issued_coupons, s.grants
+FROM campaigns c
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(b.spent_points), 0)::bigint AS spent_points, coalesce(sum(b.issued_coupons), 0)::bigint AS issued_coupons,
+           coalesce(sum(b.grants), 0)::bigint AS grants
+    FROM campaign_budget_slices b WHERE b.campaign_id = c.campaign_id
+) AS s
+WHERE c.request_id = $1
 `
 
-func (q *Queries) CampaignByRequest(ctx context.Context, db DBTX, requestID string) (Campaign, error) {
+type CampaignByRequestRow struct {
+	Campaign      Campaign
+	SpentPoints   int64
+	IssuedCoupons int64
+	Grants        int64
+}
+
+func (q *Queries) CampaignByRequest(ctx context.Context, db DBTX, requestID string) (CampaignByRequestRow, error) {
 	row := db.QueryRow(ctx, campaignByRequest, requestID)
-	var i Campaign
+	var i CampaignByRequestRow
 	err := row.Scan(
-		&i.CampaignID,
-		&i.Seq,
-		&i.DisplayName,
-		&i.Type,
-		&i.Status,
-		&i.StartLocal,
-		&i.EndLocal,
-		&i.TimeZone,
-		&i.StartTime,
-		&i.EndTime,
-		&i.EligibleTiers,
-		&i.Rule,
-		&i.Body,
-		&i.BudgetPoints,
-		&i.BudgetCoupons,
-		&i.CapPoints,
-		&i.CapCoupons,
+		&i.Campaign.CampaignID,
+		&i.Campaign.Seq,
+		&i.Campaign.DisplayName,
+		&i.Campaign.Type,
+		&i.Campaign.Status,
+		&i.Campaign.StartLocal,
+		&i.Campaign.EndLocal,
+		&i.Campaign.TimeZone,
+		&i.Campaign.StartTime,
+		&i.Campaign.EndTime,
+		&i.Campaign.EligibleTiers,
+		&i.Campaign.Rule,
+		&i.Campaign.Body,
+		&i.Campaign.BudgetPoints,
+		&i.Campaign.BudgetCoupons,
+		&i.Campaign.CapPoints,
+		&i.Campaign.CapCoupons,
+		&i.Campaign.RequestID,
+		&i.Campaign.ActorKeyID,
+		&i.Campaign.CreateTime,
+		&i.Campaign.UpdateTime,
 		&i.SpentPoints,
 		&i.IssuedCoupons,
 		&i.Grants,
-		&i.RequestID,
-		&i.ActorKeyID,
-		&i.CreateTime,
-		&i.UpdateTime,
 	)
 	return i, err
 }
@@ -171,37 +185,52 @@ func (q *Queries) GetAfterSalesEvent(ctx context.Context, db DBTX, arg GetAfterS
 }
 
 const getCampaign = `-- name: GetCampaign :one
-SELECT campaign_id, seq, display_name, type, status, start_local, end_local, time_zone, start_time, end_time, eligible_tiers, rule, body, budget_points, budget_coupons, cap_points, cap_coupons, spent_points, issued_coupons, grants, request_id, actor_key_id, create_time, update_time FROM campaigns WHERE campaign_id = $1
+SELECT c.campaign_id, c.seq, c.display_name, c.type, c.status, c.start_local, c.end_local, c.time_zone, c.start_time, c.end_time, c.eligible_tiers, c.rule, c.body, c.budget_points, c.budget_coupons, c.cap_points, c.cap_coupons, c.request_id, c.actor_key_id, c.create_time, c.update_time, s.spent_points, s.issued_coupons, s.grants
+FROM campaigns c
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(b.spent_points), 0)::bigint AS spent_points, coalesce(sum(b.issued_coupons), 0)::bigint AS issued_coupons,
+           coalesce(sum(b.grants), 0)::bigint AS grants
+    FROM campaign_budget_slices b WHERE b.campaign_id = c.campaign_id
+) AS s
+WHERE c.campaign_id = $1
 `
 
-func (q *Queries) GetCampaign(ctx context.Context, db DBTX, campaignID string) (Campaign, error) {
+type GetCampaignRow struct {
+	Campaign      Campaign
+	SpentPoints   int64
+	IssuedCoupons int64
+	Grants        int64
+}
+
+// A campaign with its counters, summed over its budget slices.
+func (q *Queries) GetCampaign(ctx context.Context, db DBTX, campaignID string) (GetCampaignRow, error) {
 	row := db.QueryRow(ctx, getCampaign, campaignID)
-	var i Campaign
+	var i GetCampaignRow
 	err := row.Scan(
-		&i.CampaignID,
-		&i.Seq,
-		&i.DisplayName,
-		&i.Type,
-		&i.Status,
-		&i.StartLocal,
-		&i.EndLocal,
-		&i.TimeZone,
-		&i.StartTime,
-		&i.EndTime,
-		&i.EligibleTiers,
-		&i.Rule,
-		&i.Body,
-		&i.BudgetPoints,
-		&i.BudgetCoupons,
-		&i.CapPoints,
-		&i.CapCoupons,
+		&i.Campaign.CampaignID,
+		&i.Campaign.Seq,
+		&i.Campaign.DisplayName,
+		&i.Campaign.Type,
+		&i.Campaign.Status,
+		&i.Campaign.StartLocal,
+		&i.Campaign.EndLocal,
+		&i.Campaign.TimeZone,
+		&i.Campaign.StartTime,
+		&i.Campaign.EndTime,
+		&i.Campaign.EligibleTiers,
+		&i.Campaign.Rule,
+		&i.Campaign.Body,
+		&i.Campaign.BudgetPoints,
+		&i.Campaign.BudgetCoupons,
+		&i.Campaign.CapPoints,
+		&i.Campaign.CapCoupons,
+		&i.Campaign.RequestID,
+		&i.Campaign.ActorKeyID,
+		&i.Campaign.CreateTime,
+		&i.Campaign.UpdateTime,
 		&i.SpentPoints,
 		&i.IssuedCoupons,
 		&i.Grants,
-		&i.RequestID,
-		&i.ActorKeyID,
-		&i.CreateTime,
-		&i.UpdateTime,
 	)
 	return i, err
 }
@@ -283,6 +312,37 @@ func (q *Queries) InsertAfterSalesEvent(ctx context.Context, db DBTX, arg Insert
 	return err
 }
 
+const insertBudgetSlices = `-- name: InsertBudgetSlices :exec
+INSERT INTO campaign_budget_slices (campaign_id, slice, budget_points, budget_coupons)
+SELECT $1, i - 1,
+       CASE WHEN $2::boolean THEN ($3::bigint[])[i] END,
+       CASE WHEN $4::boolean THEN ($5::bigint[])[i] END
+FROM generate_series(1, $6::int) AS i
+`
+
+type InsertBudgetSlicesParams struct {
+	CampaignID     string
+	BoundedPoints  bool
+	BudgetPoints   []int64
+	BoundedCoupons bool
+	BudgetCoupons  []int64
+	Slices         int32
+}
+
+// The campaign's budget split into slices: slice i gets the i-th of the budgets
+// given (NULL where unbounded).
+func (q *Queries) InsertBudgetSlices(ctx context.Context, db DBTX, arg InsertBudgetSlicesParams) error {
+	_, err := db.Exec(ctx, insertBudgetSlices,
+		arg.CampaignID,
+		arg.BoundedPoints,
+		arg.BudgetPoints,
+		arg.BoundedCoupons,
+		arg.BudgetCoupons,
+		arg.Slices,
+	)
+	return err
+}
+
 const insertCampaign = `-- name: InsertCampaign :one
 INSERT INTO campaigns (campaign_id, display_name, type, status, start_local, end_local, time_zone, start_time, end_time,
                        eligible_tiers, rule, body, budget_points, budget_coupons, cap_points, cap_coupons, request_id,
@@ -290,7 +350,7 @@ INSERT INTO campaigns (campaign_id, display_name, type, status, start_local, end
 VALUES ($1, $2, $3, 'DRAFT', $4, $5, $6, $7,
         $8, $9, $10, $11, $12, $13,
         $14, $15, $16, $17, $18, $18)
-RETURNING campaign_id, seq, display_name, type, status, start_local, end_local, time_zone, start_time, end_time, eligible_tiers, rule, body, budget_points, budget_coupons, cap_points, cap_coupons, spent_points, issued_coupons, grants, request_id, actor_key_id, create_time, update_time
+RETURNING campaign_id, seq, display_name, type, status, start_local, end_local, time_zone, start_time, end_time, eligible_tiers, rule, body, budget_points, budget_coupons, cap_points, cap_coupons, request_id, actor_key_id, create_time, update_time
 `
 
 type InsertCampaignParams struct {
@@ -354,9 +414,6 @@ func (q *Queries) InsertCampaign(ctx context.Context, db DBTX, arg InsertCampaig
 		&i.BudgetCoupons,
 		&i.CapPoints,
 		&i.CapCoupons,
-		&i.SpentPoints,
-		&i.IssuedCoupons,
-		&i.Grants,
 		&i.RequestID,
 		&i.ActorKeyID,
 		&i.CreateTime,
@@ -448,14 +505,20 @@ func (q *Queries) InsertOrderGrant(ctx context.Context, db DBTX, arg InsertOrder
 }
 
 const listCampaigns = `-- name: ListCampaigns :many
-SELECT campaign_id, seq, display_name, type, status, start_local, end_local, time_zone, start_time, end_time, eligible_tiers, rule, body, budget_points, budget_coupons, cap_points, cap_coupons, spent_points, issued_coupons, grants, request_id, actor_key_id, create_time, update_time FROM campaigns
-WHERE seq < $1
+SELECT c.campaign_id, c.seq, c.display_name, c.type, c.status, c.start_local, c.end_local, c.time_zone, c.start_time, c.end_time, c.eligible_tiers, c.rule, c.body, c.budget_points, c.budget_coupons, c.cap_points, c.cap_coupons, c.request_id, c.actor_key_id, c.create_time, c.update_time, s.spent_points, s.issued_coupons, s.grants
+FROM campaigns c
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(b.spent_points), 0)::bigint AS spent_points, coalesce(sum(b.issued_coupons), 0)::bigint AS issued_coupons,
+           coalesce(sum(b.grants), 0)::bigint AS grants
+    FROM campaign_budget_slices b WHERE b.campaign_id = c.campaign_id
+) AS s
+WHERE c.seq < $1
   AND ($2::text = '' OR
-       CASE WHEN status IN ('DRAFT', 'PAUSED', 'ENDED') THEN status
-            WHEN end_time IS NOT NULL AND $3::timestamptz >= end_time THEN 'ENDED'
-            WHEN start_time IS NOT NULL AND $3::timestamptz < start_time THEN 'SCHEDULED'
+       CASE WHEN c.status IN ('DRAFT', 'PAUSED', 'ENDED') THEN c.status
+            WHEN c.end_time IS NOT NULL AND $3::timestamptz >= c.end_time THEN 'ENDED'
+            WHEN c.start_time IS NOT NULL AND $3::timestamptz < c.start_time THEN 'SCHEDULED'
             ELSE 'ACTIVE' END = $2::text)
-ORDER BY seq DESC
+ORDER BY c.seq DESC
 LIMIT $4
 `
 
@@ -466,9 +529,16 @@ type ListCampaignsParams struct {
 	PageSize  int32
 }
 
+type ListCampaignsRow struct {
+	Campaign      Campaign
+	SpentPoints   int64
+	IssuedCoupons int64
+	Grants        int64
+}
+
 // Newest first, keyset-paginated by creation order, filtered by the status at @now
 // (the schedule decides, whether or not the job has written it down yet).
-func (q *Queries) ListCampaigns(ctx context.Context, db DBTX, arg ListCampaignsParams) ([]Campaign, error) {
+func (q *Queries) ListCampaigns(ctx context.Context, db DBTX, arg ListCampaignsParams) ([]ListCampaignsRow, error) {
 	rows, err := db.Query(ctx, listCampaigns,
 		arg.BeforeSeq,
 		arg.Status,
@@ -479,34 +549,34 @@ func (q *Queries) ListCampaigns(ctx context.Context, db DBTX, arg ListCampaignsP
 		return nil, err
 	}
 	defer rows.Close()
-	var items []Campaign
+	var items []ListCampaignsRow
 	for rows.Next() {
-		var i Campaign
+		var i ListCampaignsRow
 		if err := rows.Scan(
-			&i.CampaignID,
-			&i.Seq,
-			&i.DisplayName,
-			&i.Type,
-			&i.Status,
-			&i.StartLocal,
-			&i.EndLocal,
-			&i.TimeZone,
-			&i.StartTime,
-			&i.EndTime,
-			&i.EligibleTiers,
-			&i.Rule,
-			&i.Body,
-			&i.BudgetPoints,
-			&i.BudgetCoupons,
-			&i.CapPoints,
-			&i.CapCoupons,
+			&i.Campaign.CampaignID,
+			&i.Campaign.Seq,
+			&i.Campaign.DisplayName,
+			&i.Campaign.Type,
+			&i.Campaign.Status,
+			&i.Campaign.StartLocal,
+			&i.Campaign.EndLocal,
+			&i.Campaign.TimeZone,
+			&i.Campaign.StartTime,
+			&i.Campaign.EndTime,
+			&i.Campaign.EligibleTiers,
+			&i.Campaign.Rule,
+			&i.Campaign.Body,
+			&i.Campaign.BudgetPoints,
+			&i.Campaign.BudgetCoupons,
+			&i.Campaign.CapPoints,
+			&i.Campaign.CapCoupons,
+			&i.Campaign.RequestID,
+			&i.Campaign.ActorKeyID,
+			&i.Campaign.CreateTime,
+			&i.Campaign.UpdateTime,
 			&i.SpentPoints,
 			&i.IssuedCoupons,
 			&i.Grants,
-			&i.RequestID,
-			&i.ActorKeyID,
-			&i.CreateTime,
-			&i.UpdateTime,
 		); err != nil {
 			return nil, err
 		}
@@ -750,7 +820,7 @@ func (q *Queries) RevokeCoupon(ctx context.Context, db DBTX, arg RevokeCouponPar
 }
 
 const runningCampaigns = `-- name: RunningCampaigns :many
-SELECT campaign_id, seq, display_name, type, status, start_local, end_local, time_zone, start_time, end_time, eligible_tiers, rule, body, budget_points, budget_coupons, cap_points, cap_coupons, spent_points, issued_coupons, grants, request_id, actor_key_id, create_time, update_time FROM campaigns
+SELECT campaign_id, seq, display_name, type, status, start_local, end_local, time_zone, start_time, end_time, eligible_tiers, rule, body, budget_points, budget_coupons, cap_points, cap_coupons, request_id, actor_key_id, create_time, update_time FROM campaigns
 WHERE status IN ('SCHEDULED', 'ACTIVE') AND (end_time IS NULL OR end_time > $1)
 ORDER BY seq
 `
@@ -783,9 +853,6 @@ func (q *Queries) RunningCampaigns(ctx context.Context, db DBTX, now *time.Time)
 			&i.BudgetCoupons,
 			&i.CapPoints,
 			&i.CapCoupons,
-			&i.SpentPoints,
-			&i.IssuedCoupons,
-			&i.Grants,
 			&i.RequestID,
 			&i.ActorKeyID,
 			&i.CreateTime,
@@ -804,7 +871,7 @@ func (q *Queries) RunningCampaigns(ctx context.Context, db DBTX, now *time.Time)
 const setCampaignStatus = `-- name: SetCampaignStatus :one
 UPDATE campaigns SET status = $1, update_time = $2
 WHERE campaign_id = $3 AND status = ANY ($4::text[])
-RETURNING campaign_id, seq, display_name, type, status, start_local, end_local, time_zone, start_time, end_time, eligible_tiers, rule, body, budget_points, budget_coupons, cap_points, cap_coupons, spent_points, issued_coupons, grants, request_id, actor_key_id, create_time, update_time
+RETURNING campaign_id, seq, display_name, type, status, start_local, end_local, time_zone, start_time, end_time, eligible_tiers, rule, body, budget_points, budget_coupons, cap_points, cap_coupons, request_id, actor_key_id, create_time, update_time
 `
 
 type SetCampaignStatusParams struct {
@@ -841,9 +908,6 @@ func (q *Queries) SetCampaignStatus(ctx context.Context, db DBTX, arg SetCampaig
 		&i.BudgetCoupons,
 		&i.CapPoints,
 		&i.CapCoupons,
-		&i.SpentPoints,
-		&i.IssuedCoupons,
-		&i.Grants,
 		&i.RequestID,
 		&i.ActorKeyID,
 		&i.CreateTime,

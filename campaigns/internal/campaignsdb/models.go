@@ -48,13 +48,20 @@ type Campaign struct {
 	BudgetCoupons *int64
 	CapPoints     *int64
 	CapCoupons    *int32
-	SpentPoints   int64
-	IssuedCoupons int64
-	Grants        int64
 	RequestID     string
 	ActorKeyID    string
 	CreateTime    time.Time
 	UpdateTime    time.Time
+}
+
+type CampaignBudgetSlice struct {
+	CampaignID    string
+	Slice         int16
+	BudgetPoints  *int64
+	BudgetCoupons *int64
+	SpentPoints   int64
+	IssuedCoupons int64
+	Grants        int64
 }
 
 type CampaignMember struct {

@@ -16,12 +16,14 @@ WITH paid AS (
     FROM postings
     WHERE account LIKE 'system:campaign:%'
     GROUP BY account
+), spent AS (
+    SELECT campaign_id, sum(spent_points)::bigint AS points FROM campaign_budget_slices GROUP BY campaign_id
 )
 SELECT coalesce(c.campaign_id, p.campaign_id)::text AS campaign_id,
-       coalesce(c.spent_points, 0)::bigint AS spent_points, coalesce(p.points, 0)::bigint AS paid_points
-FROM campaigns c
+       coalesce(c.points, 0)::bigint AS spent_points, coalesce(p.points, 0)::bigint AS paid_points
+FROM spent c
 FULL JOIN paid p ON p.campaign_id = c.campaign_id
-WHERE coalesce(c.spent_points, 0) <> coalesce(p.points, 0)
+WHERE coalesce(c.points, 0) <> coalesce(p.points, 0)
 ORDER BY 1
 LIMIT 100
 `

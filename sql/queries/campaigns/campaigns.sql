@@ -7,23 +7,53 @@ VALUES (@campaign_id, @display_name, @type, 'DRAFT', @start_local, @end_local, @
         sqlc.narg(cap_points), sqlc.narg(cap_coupons), @request_id, @actor_key_id, @now, @now)
 RETURNING *;
 
+-- name: InsertBudgetSlices :exec
+-- The campaign's budget split into slices: slice i gets the i-th of the budgets
+-- given (NULL where unbounded).
+INSERT INTO campaign_budget_slices (campaign_id, slice, budget_points, budget_coupons)
+SELECT @campaign_id, i - 1,
+       CASE WHEN @bounded_points::boolean THEN (@budget_points::bigint[])[i] END,
+       CASE WHEN @bounded_coupons::boolean THEN (@budget_coupons::bigint[])[i] END
+FROM generate_series(1, @slices::int) AS i;
+
 -- name: CampaignByRequest :one
-SELECT * FROM campaigns WHERE request_id = @request_id;
+SELECT sqlc.embed(c), s.spent_points, s.issued_coupons, s.grants
+FROM campaigns c
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(b.spent_points), 0)::bigint AS spent_points, coalesce(sum(b.issued_coupons), 0)::bigint AS issued_coupons,
+           coalesce(sum(b.grants), 0)::bigint AS grants
+    FROM campaign_budget_slices b WHERE b.campaign_id = c.campaign_id
+) AS s
+WHERE c.request_id = @request_id;
 
 -- name: GetCampaign :one
-SELECT * FROM campaigns WHERE campaign_id = @campaign_id;
+-- A campaign with its counters, summed over its budget slices.
+SELECT sqlc.embed(c), s.spent_points, s.issued_coupons, s.grants
+FROM campaigns c
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(b.spent_points), 0)::bigint AS spent_points, coalesce(sum(b.issued_coupons), 0)::bigint AS issued_coupons,
+           coalesce(sum(b.grants), 0)::bigint AS grants
+    FROM campaign_budget_slices b WHERE b.campaign_id = c.campaign_id
+) AS s
+WHERE c.campaign_id = @campaign_id;
 
 -- name: ListCampaigns :many
 -- Newest first, keyset-paginated by creation order, filtered by the status at @now
 -- (the schedule decides, whether or not the job has written it down yet).
-SELECT * FROM campaigns
-WHERE seq < @before_seq
+SELECT sqlc.embed(c), s.spent_points, s.issued_coupons, s.grants
+FROM campaigns c
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(b.spent_points), 0)::bigint AS spent_points, coalesce(sum(b.issued_coupons), 0)::bigint AS issued_coupons,
+           coalesce(sum(b.grants), 0)::bigint AS grants
+    FROM campaign_budget_slices b WHERE b.campaign_id = c.campaign_id
+) AS s
+WHERE c.seq < @before_seq
   AND (@status::text = '' OR
-       CASE WHEN status IN ('DRAFT', 'PAUSED', 'ENDED') THEN status
-            WHEN end_time IS NOT NULL AND @now::timestamptz >= end_time THEN 'ENDED'
-            WHEN start_time IS NOT NULL AND @now::timestamptz < start_time THEN 'SCHEDULED'
+       CASE WHEN c.status IN ('DRAFT', 'PAUSED', 'ENDED') THEN c.status
+            WHEN c.end_time IS NOT NULL AND @now::timestamptz >= c.end_time THEN 'ENDED'
+            WHEN c.start_time IS NOT NULL AND @now::timestamptz < c.start_time THEN 'SCHEDULED'
             ELSE 'ACTIVE' END = @status::text)
-ORDER BY seq DESC
+ORDER BY c.seq DESC
 LIMIT @page_size;
 
 -- name: SetCampaignStatus :one

@@ -1,0 +1,150 @@
+-- +goose Up
+
+-- A campaign's budget and counters, split into slices (rows). A grant takes from the
+-- slice its member hashes to, and from the others only when that one runs dry, so
+-- concurrent grants of one campaign (every order on Double 11) lock different rows
+-- instead of queueing on one; the budget stays exact: a slice never gives more than
+-- it holds, and the slices add up to the budget.
+CREATE TABLE campaign_budget_slices (
+    campaign_id    text     NOT NULL,
+    slice          smallint NOT NULL,
+    -- NULL: unbounded (the slice only counts).
+    budget_points  bigint   CHECK (budget_points >= 0),
+    budget_coupons bigint   CHECK (budget_coupons >= 0),
+    spent_points   bigint   NOT NULL DEFAULT 0 CHECK (spent_points >= 0 AND (budget_points IS NULL OR spent_points <= budget_points)),
+    issued_coupons bigint   NOT NULL DEFAULT 0 CHECK (issued_coupons >= 0 AND (budget_coupons IS NULL OR issued_coupons <= budget_coupons)),
+    grants         bigint   NOT NULL DEFAULT 0,
+    PRIMARY KEY (campaign_id, slice)
+);
+
+-- Campaigns made before slices keep their counters in one slice.
+INSERT INTO campaign_budget_slices (campaign_id, slice, budget_points, budget_coupons, spent_points, issued_coupons, grants)
+SELECT campaign_id, 0, budget_points, budget_coupons, spent_points, issued_coupons, grants FROM campaigns;
+
+ALTER TABLE campaigns DROP COLUMN spent_points, DROP COLUMN issued_coupons, DROP COLUMN grants;
+
+-- campaign_take grants what a campaign can still give a member: up to p_points
+-- points and p_coupons coupons, less what the member's cap and the budget leave.
+-- Locks: the member's cap row, then budget slices, starting with the member's own
+-- slice; the campaign's row itself is only read (its status: a campaign paused or
+-- ended meanwhile refuses). Refuses, granting nothing, when the campaign is not
+-- active at p_now, the member's cap is reached, or every slice is spent. Grants
+-- commit with the caller's transaction, or not at all.
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION campaign_take(p_campaign text, p_member text, p_points bigint, p_coupons integer, p_now timestamptz,
+                                         OUT granted_points bigint, OUT granted_coupons integer, OUT refusal text)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    m        campaign_members;
+    c        campaigns;
+    sl       campaign_budget_slices;
+    v_slices int;
+    v_start  int;
+    v_want_p bigint;
+    v_want_c integer;
+    v_p      bigint;
+    v_c      integer;
+    v_first  boolean := true;
+BEGIN
+    granted_points := 0;
+    granted_coupons := 0;
+    refusal := '';
+    SELECT * INTO c FROM campaigns WHERE campaign_id = p_campaign;
+    IF c.campaign_id IS NULL OR c.status NOT IN ('SCHEDULED', 'ACTIVE')
+       OR (c.start_time IS NOT NULL AND p_now < c.start_time) OR (c.end_time IS NOT NULL AND p_now >= c.end_time) THEN
+        refusal := 'CAMPAIGN_NOT_ACTIVE';
+        RETURN;
+    END IF;
+    INSERT INTO campaign_members (campaign_id, member_id) VALUES (p_campaign, p_member) ON CONFLICT DO NOTHING;
+    SELECT * INTO m FROM campaign_members WHERE campaign_id = p_campaign AND member_id = p_member FOR UPDATE;
+    IF (c.cap_points IS NOT NULL AND p_points > 0 AND m.points >= c.cap_points)
+       OR (c.cap_coupons IS NOT NULL AND p_coupons > 0 AND m.coupons >= c.cap_coupons) THEN
+        refusal := 'MEMBER_CAP_REACHED';
+        RETURN;
+    END IF;
+    v_want_p := least(p_points, coalesce(c.cap_points - m.points, p_points));
+    v_want_c := least(p_coupons, coalesce(c.cap_coupons - m.coupons, p_coupons));
+    SELECT count(*) INTO v_slices FROM campaign_budget_slices WHERE campaign_id = p_campaign;
+    v_start := abs(hashtext(p_member)) % greatest(v_slices, 1);
+    FOR i IN 0 .. v_slices - 1 LOOP
+        EXIT WHEN granted_points >= v_want_p AND granted_coupons >= v_want_c;
+        -- A look without a lock first: a dry slice is passed over without waiting.
+        SELECT * INTO sl FROM campaign_budget_slices WHERE campaign_id = p_campaign AND slice = (v_start + i) % v_slices;
+        CONTINUE WHEN NOT ((granted_points < v_want_p AND (sl.budget_points IS NULL OR sl.spent_points < sl.budget_points))
+                        OR (granted_coupons < v_want_c AND (sl.budget_coupons IS NULL OR sl.issued_coupons < sl.budget_coupons)));
+        SELECT * INTO sl FROM campaign_budget_slices WHERE campaign_id = p_campaign AND slice = (v_start + i) % v_slices FOR UPDATE;
+        v_p := least(v_want_p - granted_points, coalesce(sl.budget_points - sl.spent_points, v_want_p - granted_points));
+        v_c := least(v_want_c - granted_coupons, coalesce(sl.budget_coupons - sl.issued_coupons, v_want_c - granted_coupons));
+        CONTINUE WHEN v_p <= 0 AND v_c <= 0;
+        v_p := greatest(v_p, 0);
+        v_c := greatest(v_c, 0);
+        UPDATE campaign_budget_slices
+        SET spent_points = spent_points + v_p, issued_coupons = issued_coupons + v_c,
+            grants = grants + CASE WHEN v_first THEN 1 ELSE 0 END
+        WHERE campaign_id = p_campaign AND slice = sl.slice;
+        v_first := false;
+        granted_points := granted_points + v_p;
+        granted_coupons := granted_coupons + v_c;
+    END LOOP;
+    IF granted_points = 0 AND granted_coupons = 0 THEN
+        refusal := 'BUDGET_EXHAUSTED';
+        RETURN;
+    END IF;
+    UPDATE campaign_members SET points = points + granted_points, coupons = coupons + granted_coupons
+    WHERE campaign_id = p_campaign AND member_id = p_member;
+END
+$$;
+-- +goose StatementEnd
+
+-- campaign_give_back_slices returns points and coupons to a campaign's slices,
+-- starting with the member's own.
+-- +goose StatementBegin
+CREATE FUNCTION campaign_give_back_slices(p_campaign text, p_member text, p_points bigint, p_coupons bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    sl       campaign_budget_slices;
+    v_slices int;
+    v_start  int;
+    v_p      bigint;
+    v_c      bigint;
+BEGIN
+    SELECT count(*) INTO v_slices FROM campaign_budget_slices WHERE campaign_id = p_campaign;
+    v_start := abs(hashtext(p_member)) % greatest(v_slices, 1);
+    FOR i IN 0 .. v_slices - 1 LOOP
+        EXIT WHEN p_points <= 0 AND p_coupons <= 0;
+        SELECT * INTO sl FROM campaign_budget_slices WHERE campaign_id = p_campaign AND slice = (v_start + i) % v_slices FOR UPDATE;
+        v_p := least(p_points, sl.spent_points);
+        v_c := least(p_coupons, sl.issued_coupons);
+        CONTINUE WHEN v_p <= 0 AND v_c <= 0;
+        UPDATE campaign_budget_slices SET spent_points = spent_points - v_p, issued_coupons = issued_coupons - v_c
+        WHERE campaign_id = p_campaign AND slice = sl.slice;
+        p_points := p_points - v_p;
+        p_coupons := p_coupons - v_c;
+    END LOOP;
+END
+$$;
+-- +goose StatementEnd
+
+-- campaign_give_back returns points a refund took back to the member's cap and the
+-- campaign's budget.
+-- +goose StatementBegin
+CREATE OR REPLACE FUNCTION campaign_give_back(p_campaign text, p_member text, p_points bigint) RETURNS void
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    UPDATE campaign_members SET points = greatest(points - p_points, 0) WHERE campaign_id = p_campaign AND member_id = p_member;
+    PERFORM campaign_give_back_slices(p_campaign, p_member, p_points, 0);
+END
+$$;
+-- +goose StatementEnd
+
+-- +goose Down
+-- (campaign_take and campaign_give_back keep this migration's bodies: run 00008's
+-- down too, or re-create them from 00008, before using campaigns again.)
+ALTER TABLE campaigns ADD COLUMN spent_points bigint NOT NULL DEFAULT 0, ADD COLUMN issued_coupons bigint NOT NULL DEFAULT 0,
+    ADD COLUMN grants bigint NOT NULL DEFAULT 0;
+UPDATE campaigns c SET spent_points = s.p, issued_coupons = s.c, grants = s.g
+FROM (SELECT campaign_id, sum(spent_points) AS p, sum(issued_coupons) AS c, sum(grants) AS g
+      FROM campaign_budget_slices GROUP BY campaign_id) s
+WHERE s.campaign_id = c.campaign_id;
+DROP FUNCTION campaign_give_back_slices;
+DROP TABLE campaign_budget_slices;
