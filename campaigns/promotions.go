@@ -67,7 +67,13 @@ func (s *Service) Grant(ctx context.Context, tx pgx.Tx, e ledger.PromotedEarning
 			continue
 		}
 		if facts == nil {
-			f, err := s.earningFacts(ctx, tx, e)
+			f, err := s.earningFacts(ctx, tx, e, c.rule != nil)
+			if err != nil {
+				return nil, nil, err
+			}
+			facts = &f
+		} else if c.rule != nil && facts.Member.JoinTime.IsZero() {
+			f, err := s.earningFacts(ctx, tx, e, true)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -77,7 +83,7 @@ func (s *Service) Grant(ctx context.Context, tx pgx.Tx, e ledger.PromotedEarning
 			continue
 		}
 		got, err := s.q.TakeFromCampaign(ctx, tx, campaignsdb.TakeFromCampaignParams{
-			CampaignID: c.ID, MemberID: e.MemberID, Points: want, Now: e.Now,
+			CampaignID: c.ID, MemberID: e.MemberID, Points: want, Now: e.Now, OrderID: e.OrderID,
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("take from campaign %s: %w", c.ID, err)
@@ -85,11 +91,6 @@ func (s *Service) Grant(ctx context.Context, tx pgx.Tx, e ledger.PromotedEarning
 		if got.Refusal != "" {
 			refusals = append(refusals, ledger.BonusRefusal{CampaignID: c.ID, Reason: got.Refusal})
 			continue
-		}
-		if err := s.q.InsertOrderGrant(ctx, tx, campaignsdb.InsertOrderGrantParams{
-			MemberID: e.MemberID, OrderID: e.OrderID, CampaignID: c.ID, Points: got.GrantedPoints,
-		}); err != nil {
-			return nil, nil, fmt.Errorf("record grant of campaign %s: %w", c.ID, err)
 		}
 		bonuses = append(bonuses, ledger.Bonus{CampaignID: c.ID, Account: Account(c.ID), Points: got.GrantedPoints,
 			Description: c.describe(got.GrantedPoints < want)})
@@ -108,11 +109,15 @@ func (c Campaign) describe(capped bool) string {
 	return d
 }
 
-// earningFacts are the rule inputs of an earning.
-func (s *Service) earningFacts(ctx context.Context, db campaignsdb.DBTX, e ledger.PromotedEarning) (Facts, error) {
-	join, err := s.q.MemberJoinTime(ctx, db, e.MemberID)
-	if err != nil {
-		return Facts{}, fmt.Errorf("member %q: %w", e.MemberID, err)
+// earningFacts are the rule inputs of an earning; the member's join time is read
+// only for a campaign with a rule (the one fact the earning does not carry).
+func (s *Service) earningFacts(ctx context.Context, db campaignsdb.DBTX, e ledger.PromotedEarning, withJoin bool) (Facts, error) {
+	var join time.Time
+	if withJoin {
+		var err error
+		if join, err = s.q.MemberJoinTime(ctx, db, e.MemberID); err != nil {
+			return Facts{}, fmt.Errorf("member %q: %w", e.MemberID, err)
+		}
 	}
 	return Facts{
 		Member: MemberFacts{TierID: e.TierID, MemberID: e.MemberID, JoinTime: join},

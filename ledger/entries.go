@@ -230,10 +230,9 @@ func (s *Service) earnWithCampaigns(ctx context.Context, cmd Earn, p plan, res E
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		out, q = res, p
 		out.Breakdown = slices.Clone(res.Breakdown)
-		if e, found, err := s.stored(ctx, tx, p); found || err != nil {
-			entry = e
-			return err
-		}
+		// No look for a stored answer first: a repeat takes its bonuses again, then
+		// fails on the request's unique key, and the rollback gives them back;
+		// settlePost answers the first result.
 		bonuses, refusals, err := s.promotions.Grant(ctx, tx, PromotedEarning{
 			MemberID: cmd.MemberID, TierID: tierID, OrderID: cmd.OrderID, SpendMinor: cmd.SpendMinor,
 			Currency: cmd.Currency, BasePoints: base, Now: now,

@@ -28,11 +28,13 @@ ALTER TABLE campaigns DROP COLUMN spent_points, DROP COLUMN issued_coupons, DROP
 -- Locks: the member's cap row, then budget slices, starting with the member's own
 -- slice; the campaign's row itself is only read (its status: a campaign paused or
 -- ended meanwhile refuses). Refuses, granting nothing, when the campaign is not
--- active at p_now, the member's cap is reached, or every slice is spent. Grants
--- commit with the caller's transaction, or not at all.
+-- active at p_now, the member's cap is reached, or every slice is spent. With an
+-- order (p_order), what its earning got is recorded for refunds. Grants commit with
+-- the caller's transaction, or not at all.
+DROP FUNCTION campaign_take(text, text, bigint, integer, timestamptz);
 -- +goose StatementBegin
-CREATE OR REPLACE FUNCTION campaign_take(p_campaign text, p_member text, p_points bigint, p_coupons integer, p_now timestamptz,
-                                         OUT granted_points bigint, OUT granted_coupons integer, OUT refusal text)
+CREATE FUNCTION campaign_take(p_campaign text, p_member text, p_points bigint, p_coupons integer, p_now timestamptz,
+                              p_order text, OUT granted_points bigint, OUT granted_coupons integer, OUT refusal text)
 LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     m        campaign_members;
@@ -92,6 +94,14 @@ BEGIN
     END IF;
     UPDATE campaign_members SET points = points + granted_points, coupons = coupons + granted_coupons
     WHERE campaign_id = p_campaign AND member_id = p_member;
+    -- What an order's earning got, for its refunds.
+    IF p_order <> '' AND granted_points > 0 THEN
+        -- A repeat of the earning's request finds the first one's row: its own
+        -- transaction fails on the request's key and rolls back.
+        INSERT INTO campaign_order_grants (member_id, order_id, campaign_id, points)
+        VALUES (p_member, p_order, p_campaign, granted_points)
+        ON CONFLICT DO NOTHING;
+    END IF;
 END
 $$;
 -- +goose StatementEnd
@@ -138,8 +148,8 @@ $$;
 -- +goose StatementEnd
 
 -- +goose Down
--- (campaign_take and campaign_give_back keep this migration's bodies: run 00008's
--- down too, or re-create them from 00008, before using campaigns again.)
+-- (campaign_give_back keeps this migration's body and campaign_take is dropped: run
+-- 00008's down too, or re-create them from 00008, before using campaigns again.)
 ALTER TABLE campaigns ADD COLUMN spent_points bigint NOT NULL DEFAULT 0, ADD COLUMN issued_coupons bigint NOT NULL DEFAULT 0,
     ADD COLUMN grants bigint NOT NULL DEFAULT 0;
 UPDATE campaigns c SET spent_points = s.p, issued_coupons = s.c, grants = s.g
@@ -147,4 +157,5 @@ FROM (SELECT campaign_id, sum(spent_points) AS p, sum(issued_coupons) AS c, sum(
       FROM campaign_budget_slices GROUP BY campaign_id) s
 WHERE s.campaign_id = c.campaign_id;
 DROP FUNCTION campaign_give_back_slices;
+DROP FUNCTION campaign_take(text, text, bigint, integer, timestamptz, text);
 DROP TABLE campaign_budget_slices;

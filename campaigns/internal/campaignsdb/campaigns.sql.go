@@ -483,27 +483,6 @@ func (q *Queries) InsertCoupon(ctx context.Context, db DBTX, arg InsertCouponPar
 	return i, err
 }
 
-const insertOrderGrant = `-- name: InsertOrderGrant :exec
-INSERT INTO campaign_order_grants (member_id, order_id, campaign_id, points) VALUES ($1, $2, $3, $4)
-`
-
-type InsertOrderGrantParams struct {
-	MemberID   string
-	OrderID    string
-	CampaignID string
-	Points     int64
-}
-
-func (q *Queries) InsertOrderGrant(ctx context.Context, db DBTX, arg InsertOrderGrantParams) error {
-	_, err := db.Exec(ctx, insertOrderGrant,
-		arg.MemberID,
-		arg.OrderID,
-		arg.CampaignID,
-		arg.Points,
-	)
-	return err
-}
-
 const listCampaigns = `-- name: ListCampaigns :many
 SELECT c.campaign_id, c.seq, c.display_name, c.type, c.status, c.start_local, c.end_local, c.time_zone, c.start_time, c.end_time, c.eligible_tiers, c.rule, c.body, c.budget_points, c.budget_coupons, c.cap_points, c.cap_coupons, c.request_id, c.actor_key_id, c.create_time, c.update_time, s.spent_points, s.issued_coupons, s.grants
 FROM campaigns c
@@ -931,7 +910,7 @@ func (q *Queries) StartDueCampaigns(ctx context.Context, db DBTX, now time.Time)
 
 const takeFromCampaign = `-- name: TakeFromCampaign :one
 SELECT t.granted_points::bigint AS granted_points, t.granted_coupons::int AS granted_coupons, t.refusal::text AS refusal
-FROM campaign_take($1::text, $2::text, $3::bigint, $4::int, $5::timestamptz) AS t
+FROM campaign_take($1::text, $2::text, $3::bigint, $4::int, $5::timestamptz, $6::text) AS t
 `
 
 type TakeFromCampaignParams struct {
@@ -940,6 +919,7 @@ type TakeFromCampaignParams struct {
 	Points     int64
 	Coupons    int32
 	Now        time.Time
+	OrderID    string
 }
 
 type TakeFromCampaignRow struct {
@@ -955,6 +935,7 @@ func (q *Queries) TakeFromCampaign(ctx context.Context, db DBTX, arg TakeFromCam
 		arg.Points,
 		arg.Coupons,
 		arg.Now,
+		arg.OrderID,
 	)
 	var i TakeFromCampaignRow
 	err := row.Scan(&i.GrantedPoints, &i.GrantedCoupons, &i.Refusal)

@@ -78,7 +78,7 @@ WHERE status IN ('SCHEDULED', 'ACTIVE', 'PAUSED') AND end_time <= @now;
 
 -- name: TakeFromCampaign :one
 SELECT t.granted_points::bigint AS granted_points, t.granted_coupons::int AS granted_coupons, t.refusal::text AS refusal
-FROM campaign_take(@campaign_id::text, @member_id::text, @points::bigint, @coupons::int, @now::timestamptz) AS t;
+FROM campaign_take(@campaign_id::text, @member_id::text, @points::bigint, @coupons::int, @now::timestamptz, @order_id::text) AS t;
 
 -- name: GiveBackToCampaign :exec
 SELECT campaign_give_back(@campaign_id::text, @member_id::text, @points::bigint);
@@ -87,9 +87,6 @@ SELECT campaign_give_back(@campaign_id::text, @member_id::text, @points::bigint)
 SELECT coalesce(sum(cm.points), 0)::bigint AS points, coalesce(sum(cm.coupons), 0)::int AS coupons
 FROM campaign_members cm
 WHERE cm.campaign_id = @campaign_id AND cm.member_id = @member_id;
-
--- name: InsertOrderGrant :exec
-INSERT INTO campaign_order_grants (member_id, order_id, campaign_id, points) VALUES (@member_id, @order_id, @campaign_id, @points);
 
 -- name: ReturnOrderGrant :exec
 UPDATE campaign_order_grants SET returned = returned + @points
