@@ -190,14 +190,7 @@ var scenarios = map[string]call{
 	},
 	// An order's earning: a spend at the program's rate, pending through the return
 	// window, with the order recorded for refunds.
-	"rest-order-earn": func(ctx context.Context, t *target, w *worker) error {
-		m := w.member()
-		id := w.requestID()
-		body := []byte(`{"requestId":"` + id + `","orderId":"` + id + `","spend":{"amountMinor":"` +
-			strconv.FormatInt(t.points*100, 10) + `"}}`)
-		_, err := t.rest(ctx, http.MethodPost, t.earnPaths[m], body)
-		return err
-	},
+	"rest-order-earn": orderEarn,
 	// Redeems one point, consuming the member's lots earliest expiry first (run it
 	// after the earn scenarios, which give every member points).
 	"rest-redeem": func(ctx context.Context, t *target, w *worker) error {
@@ -227,14 +220,7 @@ var scenarios = map[string]call{
 	},
 	// An order's earning while a points campaign runs: the campaign takes its
 	// bonus from its budget in the earning's own transaction (set up by setUp).
-	"rest-campaign-earn": func(ctx context.Context, t *target, w *worker) error {
-		m := w.member()
-		id := w.requestID()
-		body := []byte(`{"requestId":"` + id + `","orderId":"` + id + `","spend":{"amountMinor":"` +
-			strconv.FormatInt(t.points*100, 10) + `"}}`)
-		_, err := t.rest(ctx, http.MethodPost, t.earnPaths[m], body)
-		return err
-	},
+	"rest-campaign-earn": orderEarn,
 	// Reads that do not need the ledger: a baseline for the harness itself.
 	"rest-member": func(ctx context.Context, t *target, w *worker) error {
 		_, err := t.rest(ctx, http.MethodGet, t.memberPath[w.member()], nil)
@@ -284,4 +270,15 @@ func setUp(ctx context.Context, t *target, scenario string, length time.Duration
 	return func() {
 		_, _ = t.rest(context.WithoutCancel(ctx), http.MethodPost, "/v1/campaigns/"+c.CampaignID+":end", []byte(`{}`))
 	}, nil
+}
+
+// orderEarn is an order's earning: a spend at the program's rate, pending through
+// the return window, with the order recorded for refunds.
+func orderEarn(ctx context.Context, t *target, w *worker) error {
+	m := w.member()
+	id := w.requestID()
+	body := []byte(`{"requestId":"` + id + `","orderId":"` + id + `","spend":{"amountMinor":"` +
+		strconv.FormatInt(t.points*100, 10) + `"}}`)
+	_, err := t.rest(ctx, http.MethodPost, t.earnPaths[m], body)
+	return err
 }

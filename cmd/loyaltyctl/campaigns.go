@@ -15,13 +15,9 @@ import (
 // campaignCall runs a call on one campaign, named by the only argument.
 func campaignCall(help string, call func(ctx context.Context, c *client, id string) (proto.Message, error)) command {
 	return command{args: "CAMPAIGN_ID", help: help,
-		run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
-			pos, err := parse(fs, args, 1)
-			if err != nil {
-				return nil, err
-			}
-			return call(ctx, c, pos[0])
-		}}
+		run: byID(func(ctx context.Context, c *client, id string) (proto.Message, error) {
+			return call(ctx, c, id)
+		})}
 }
 
 func init() {

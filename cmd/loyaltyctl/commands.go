@@ -112,13 +112,9 @@ func init() {
 				return c.keys().CreateApiKey(ctx, &loyaltyv1.CreateApiKeyRequest{Name: *name, Role: *role})
 			}},
 		"revoke": {args: "KEY_ID", help: "revoke an API key at once (admin)",
-			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
-				pos, err := parse(fs, args, 1)
-				if err != nil {
-					return nil, err
-				}
-				return c.keys().RevokeApiKey(ctx, &loyaltyv1.RevokeApiKeyRequest{KeyId: pos[0]})
-			}},
+			run: byID(func(ctx context.Context, c *client, id string) (proto.Message, error) {
+				return c.keys().RevokeApiKey(ctx, &loyaltyv1.RevokeApiKeyRequest{KeyId: id})
+			})},
 		"list": {args: "", help: "list API keys without their secrets (admin)",
 			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
 				if _, err := parse(fs, args, 0); err != nil {
@@ -138,21 +134,13 @@ func init() {
 				return c.members().EnrollMember(ctx, &loyaltyv1.EnrollMemberRequest{MemberId: pos[0], DisplayName: *name})
 			}},
 		"get": {args: "MEMBER_ID", help: "show a member",
-			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
-				pos, err := parse(fs, args, 1)
-				if err != nil {
-					return nil, err
-				}
-				return c.members().GetMember(ctx, &loyaltyv1.GetMemberRequest{MemberId: pos[0]})
-			}},
+			run: byID(func(ctx context.Context, c *client, id string) (proto.Message, error) {
+				return c.members().GetMember(ctx, &loyaltyv1.GetMemberRequest{MemberId: id})
+			})},
 		"perks": {args: "MEMBER_ID", help: "a member's tier, its perks and the progress towards the next tier",
-			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
-				pos, err := parse(fs, args, 1)
-				if err != nil {
-					return nil, err
-				}
-				return c.tiers().GetPerks(ctx, &loyaltyv1.GetPerksRequest{MemberId: pos[0]})
-			}},
+			run: byID(func(ctx context.Context, c *client, id string) (proto.Message, error) {
+				return c.tiers().GetPerks(ctx, &loyaltyv1.GetPerksRequest{MemberId: id})
+			})},
 		"tier-history": {args: "MEMBER_ID [--page-size N] [--page-token T]", help: "a member's tier changes with their reasons, newest first",
 			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
 				size := fs.Int("page-size", 0, "changes per page, 1-500 (default 50)")
@@ -218,13 +206,9 @@ func init() {
 				return c.points().Redeem(ctx, &loyaltyv1.RedeemRequest{MemberId: pos[0], RequestId: id, Points: *points, OrderId: *orderID, Memo: *memo})
 			}},
 		"balance": {args: "MEMBER_ID", help: "show a member's available, pending and held points",
-			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
-				pos, err := parse(fs, args, 1)
-				if err != nil {
-					return nil, err
-				}
-				return c.points().GetBalance(ctx, &loyaltyv1.GetBalanceRequest{MemberId: pos[0]})
-			}},
+			run: byID(func(ctx context.Context, c *client, id string) (proto.Message, error) {
+				return c.points().GetBalance(ctx, &loyaltyv1.GetBalanceRequest{MemberId: id})
+			})},
 		"activity": {args: "MEMBER_ID [--page-size N] [--page-token T]", help: "a member's statement, newest first",
 			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
 				size := fs.Int("page-size", 0, "entries per page, 1-200 (default 50)")
@@ -349,13 +333,9 @@ func init() {
 				return resp.GetMembership(), err
 			}},
 		"list": {args: "MEMBER_ID", help: "a member's paid memberships, newest first",
-			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
-				pos, err := parse(fs, args, 1)
-				if err != nil {
-					return nil, err
-				}
-				return c.tiers().ListMemberships(ctx, &loyaltyv1.ListMembershipsRequest{MemberId: pos[0]})
-			}},
+			run: byID(func(ctx context.Context, c *client, id string) (proto.Message, error) {
+				return c.tiers().ListMemberships(ctx, &loyaltyv1.ListMembershipsRequest{MemberId: id})
+			})},
 		"cancel": {args: "MEMBER_ID MEMBERSHIP_ID", help: "end a paid membership now",
 			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
 				pos, err := parse(fs, args, 2)

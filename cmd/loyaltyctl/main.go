@@ -48,6 +48,17 @@ type command struct {
 	run  func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error)
 }
 
+// byID is a command that takes one positional argument, an id, and no flags.
+func byID(call func(ctx context.Context, c *client, id string) (proto.Message, error)) func(context.Context, *client, *flag.FlagSet, []string) (proto.Message, error) {
+	return func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+		pos, err := parse(fs, args, 1)
+		if err != nil {
+			return nil, err
+		}
+		return call(ctx, c, pos[0])
+	}
+}
+
 // commands holds every command by group and name; see commands.go.
 var commands = map[string]map[string]command{}
 
