@@ -156,3 +156,30 @@ func TestPolicyValidationNamesTheField(t *testing.T) {
 		})
 	}
 }
+
+// The window is the day of the instant and the WindowDays-1 days before it, in UTC
+// days: a point earned on a day counts until the window slides past that day.
+func TestWindowSlidesByUTCDays(t *testing.T) {
+	p := DefaultPolicy()
+	cases := []struct {
+		at     time.Time
+		window int32
+		start  time.Time
+	}{
+		{time.Date(2026, 3, 1, 23, 59, 59, 0, time.UTC), 365, time.Date(2025, 3, 2, 0, 0, 0, 0, time.UTC)},
+		{time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), 365, time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC)},
+		{time.Date(2028, 3, 1, 12, 0, 0, 0, time.UTC), 365, time.Date(2027, 3, 3, 0, 0, 0, 0, time.UTC)}, // across a leap day
+		{time.Date(2026, 11, 11, 1, 0, 0, 0, time.FixedZone("CST", 8*3600)), 1, time.Date(2026, 11, 10, 0, 0, 0, 0, time.UTC)},
+		{time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), 30, time.Date(2025, 12, 3, 0, 0, 0, 0, time.UTC)},
+	}
+	for _, c := range cases {
+		p.WindowDays = c.window
+		if got := p.WindowStart(c.at); !got.Equal(c.start) {
+			t.Errorf("window of %d days at %s starts %s, want %s", c.window, c.at, got, c.start)
+		}
+	}
+	q := DefaultPolicy().QualificationAt(t0)
+	if len(q.TierIDs) != 4 || q.Thresholds[3] != 20000 || !q.PeriodEnd.Equal(t0.Add(days(365))) || q.Metric != MetricQualifyingPoints {
+		t.Fatalf("qualification %+v", q)
+	}
+}
