@@ -7,6 +7,3 @@
 // statement (tier_qualify, in the migrations), which also upgrades at once; the
 // downgrade side runs in EvaluateDue, a job. See docs/TIERS.md.
 package tiers
-
-// DefaultTierID is the tier every member starts in.
-const DefaultTierID = "member"
