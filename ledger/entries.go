@@ -35,6 +35,11 @@ type Entry struct {
 	ReasonCode      string
 	TicketID        string
 	CreateTime      time.Time
+
+	// The tier's part of an earning the write statement applied, and the tier
+	// (only on the answer to the request that posted it).
+	tierPoints int64
+	tierID     string
 }
 
 // Delta is the entry's net change to one account.
@@ -134,9 +139,13 @@ func (s *Service) Earn(ctx context.Context, actor Actor, cmd Earn) (EarnResult, 
 	}
 	now := s.clock.Now()
 	// An order's earning applies the member's tier (its multiplier on a spend)
-	// and records it with its perks, for the order's refunds.
+	// and records it with its perks, for the order's refunds. The write statement
+	// does it (tier_part), unless campaigns may apply: they need the tier first,
+	// for their eligibility.
+	promoted := s.promotions != nil && cmd.OrderID != "" && cmd.SpendMinor > 0 && s.promotions.MayApply(ctx, now)
+	tierInStatement := (cmd.OrderID != "" || cmd.SpendMinor > 0) && !promoted
 	var standing *tiers.Standing
-	if cmd.OrderID != "" || cmd.SpendMinor > 0 {
+	if promoted {
 		st, err := s.tiers.StandingAt(ctx, s.pool, policy, cmd.MemberID, now)
 		if err != nil {
 			return EarnResult{}, err
@@ -155,7 +164,6 @@ func (s *Service) Earn(ctx context.Context, actor Actor, cmd Earn) (EarnResult, 
 		}
 	}
 	res := EarnResult{Points: points, Breakdown: breakdown}
-	promoted := s.promotions != nil && cmd.OrderID != "" && cmd.SpendMinor > 0 && s.promotions.MayApply(ctx, now)
 	if points == 0 && !promoted {
 		return res, nil
 	}
@@ -166,11 +174,18 @@ func (s *Service) Earn(ctx context.Context, actor Actor, cmd Earn) (EarnResult, 
 		lotExpire: prog.LotExpiry(now),
 		qualify:   qualification(policy, now, qualifyingPoints, cmd.SpendMinor),
 	}
+	if tierInStatement {
+		if p.tier, err = tierPlanOf(policy, breakdown, now); err != nil {
+			return EarnResult{}, err
+		}
+	}
 	if cmd.OrderID != "" {
 		p.recordOrder, p.orderSpendMinor, p.orderCurrency, p.orderPoints = true, cmd.SpendMinor, cmd.Currency, points
-		p.orderTierID = standing.TierID
-		if p.orderPerks, err = json.Marshal(standing.Perks); err != nil {
-			return EarnResult{}, fmt.Errorf("encode perks: %w", err)
+		if standing != nil {
+			p.orderTierID = standing.TierID
+			if p.orderPerks, err = json.Marshal(standing.Perks); err != nil {
+				return EarnResult{}, fmt.Errorf("encode perks: %w", err)
+			}
 		}
 		if prog.ReturnWindowDays > 0 {
 			p.postings = pendingEarnPostings(points)
@@ -181,6 +196,10 @@ func (s *Service) Earn(ctx context.Context, actor Actor, cmd Earn) (EarnResult, 
 		res, err = s.earnWithCampaigns(ctx, cmd, p, res, standing.TierID, policy, now)
 	} else {
 		res.Entry, err = s.post(ctx, p)
+		if err == nil && res.Entry.tierPoints > 0 {
+			res.Breakdown = append(res.Breakdown, tierLine(policy, res.Entry.tierID, res.Entry.tierPoints))
+			res.Points += res.Entry.tierPoints
+		}
 	}
 	if database.IsUniqueViolation(err, "entries_order_earned_once") {
 		if e, found, serr := s.stored(ctx, s.pool, p); found || serr != nil {
@@ -198,7 +217,8 @@ func (s *Service) Earn(ctx context.Context, actor Actor, cmd Earn) (EarnResult, 
 // withStoredCampaignLines makes the answer to a repeated earning show what the
 // stored entry holds: a repeat does not ask the campaigns again (they granted
 // once), so its campaign lines come from the entry's postings, one per campaign
-// account, and its points are the entry's.
+// account; its tier part is what the entry credited beyond the base and the
+// campaigns; and its points are the entry's.
 func withStoredCampaignLines(res EarnResult) EarnResult {
 	if res.Entry.ID == 0 {
 		return res
@@ -207,14 +227,53 @@ func withStoredCampaignLines(res EarnResult) EarnResult {
 	if credit == res.Points {
 		return res
 	}
-	lines := slices.DeleteFunc(slices.Clone(res.Breakdown), func(l BreakdownLine) bool { return l.Source == tiers.SourceCampaign })
+	lines := slices.DeleteFunc(slices.Clone(res.Breakdown), func(l BreakdownLine) bool {
+		return l.Source == tiers.SourceCampaign || l.Source == tiers.SourceTier
+	})
+	var known int64
+	for _, l := range lines {
+		known += l.Points
+	}
+	var campaigns []BreakdownLine
 	for _, p := range res.Entry.Postings {
 		if id, ok := strings.CutPrefix(p.Account, campaignAccountPrefix); ok && p.Amount < 0 {
-			lines = append(lines, BreakdownLine{Source: tiers.SourceCampaign, CampaignID: id, Points: -p.Amount, Description: "campaign " + id})
+			campaigns = append(campaigns, BreakdownLine{Source: tiers.SourceCampaign, CampaignID: id, Points: -p.Amount, Description: "campaign " + id})
+			known -= p.Amount
 		}
 	}
-	res.Breakdown, res.Points = lines, credit
+	if tier := credit - known; tier > 0 {
+		lines = append(lines, BreakdownLine{Source: tiers.SourceTier, Points: tier, Description: "tier part, as first recorded"})
+	}
+	res.Breakdown, res.Points = append(lines, campaigns...), credit
 	return res
+}
+
+// tierPlanOf is what the write statement needs to apply the member's tier to an
+// earning whose breakdown so far is lines (BASE, or EXPLICIT).
+func tierPlanOf(policy tiers.Policy, lines []BreakdownLine, now time.Time) (*tierPlan, error) {
+	t := &tierPlan{counts: policy.Counts(tiers.SourceTier), at: now}
+	perks := make(map[string]tiers.Perks, len(policy.Tiers))
+	for _, tier := range policy.Tiers {
+		t.ids = append(t.ids, tier.ID)
+		t.multipliers = append(t.multipliers, tier.Perks.EarnMultiplierPercent)
+		perks[tier.ID] = tier.Perks
+	}
+	for _, l := range lines {
+		if l.Source == tiers.SourceBase {
+			t.base += l.Points
+		}
+	}
+	var err error
+	if t.perks, err = json.Marshal(perks); err != nil {
+		return nil, fmt.Errorf("encode perks: %w", err)
+	}
+	return t, nil
+}
+
+// tierLine is the breakdown line of a tier's part.
+func tierLine(policy tiers.Policy, tierID string, points int64) BreakdownLine {
+	return BreakdownLine{Source: tiers.SourceTier, Points: points,
+		Description: fmt.Sprintf("%s tier: %d%% of the base", tierID, policy.Tier(tierID).Perks.EarnMultiplierPercent)}
 }
 
 // earnWithCampaigns posts an earning that campaigns may add to: in one
@@ -299,6 +358,9 @@ func earnBreakdown(prog Program, standing *tiers.Standing, cmd Earn) ([]Breakdow
 		Source: tiers.SourceBase, Points: base,
 		Description: fmt.Sprintf("%d point(s) per %d minor units spent", prog.EarnPoints, prog.EarnPerAmountMinor),
 	}}
+	if standing == nil {
+		return lines, nil // the write statement adds the tier's part
+	}
 	if m := standing.Perks.EarnMultiplierPercent; m > 100 {
 		lines = append(lines, BreakdownLine{
 			Source: tiers.SourceTier, Points: mulDiv(base, int64(m-100), 100),

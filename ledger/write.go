@@ -14,6 +14,7 @@ import (
 
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/idempotency"
+	"github.com/loyalty-engine/loyalty/internal/nullable"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
 	"github.com/loyalty-engine/loyalty/tiers"
@@ -71,6 +72,20 @@ type plan struct {
 	// qualify: the entry moves the member's qualifying metric (see tier_qualify
 	// in the migrations), which may upgrade the member at once.
 	qualify *qualifying
+	// tier: the statement applies the member's effective tier to an earning (see
+	// tier_part in the migrations): its multiplier on tier.base, and the tier and
+	// perks recorded on the order.
+	tier *tierPlan
+}
+
+// tierPlan is what the write statement needs to apply the member's tier.
+type tierPlan struct {
+	base        int64 // the BASE points the multiplier scales
+	ids         []string
+	multipliers []int32
+	perks       []byte // perks by tier id, a JSON object
+	counts      bool   // the TIER part counts towards the metric
+	at          time.Time
 }
 
 // qualifying is what an entry adds to (or, negative, takes off) the member's
@@ -117,6 +132,14 @@ func (s *Service) appendAll(ctx context.Context, db ledgerdb.DBTX, plans []plan)
 			OrderEarnedPoints: p.orderPoints, OrderTierID: optional(p.orderTierID), OrderPerks: p.orderPerks,
 			TierIds: []string{}, TierThresholds: []int64{},
 		}
+		if t := p.tier; t != nil {
+			params[i].TierInStatement, params[i].TierBasePoints, params[i].TierToPending = true, t.base, !p.releaseTime.IsZero()
+			params[i].TierIds, params[i].TierMultipliers, params[i].TierPerks, params[i].TierCounts = t.ids, t.multipliers, t.perks, t.counts
+			params[i].TierNow = t.at
+		}
+		if params[i].TierMultipliers == nil {
+			params[i].TierMultipliers = []int32{}
+		}
 		if q := p.qualify; q != nil {
 			params[i].Qualify, params[i].MetricDay, params[i].MetricPoints, params[i].MetricSpend = true, q.day, q.points, q.spend
 			params[i].TierMetric, params[i].TierWindowStart, params[i].TierPeriodEnd = q.policy.Metric, q.policy.WindowStart, q.policy.PeriodEnd
@@ -145,6 +168,7 @@ func (s *Service) appendAll(ctx context.Context, db ledgerdb.DBTX, plans []plan)
 		switch {
 		case rowErr == nil:
 			entries[i], applied[i] = toEntry(appendedEntry(row)), true
+			entries[i].tierPoints, entries[i].tierID = nullable.Value(row.TierPoints), row.TierID
 		case errors.Is(rowErr, pgx.ErrNoRows):
 		case err == nil:
 			err = fmt.Errorf("append %s entry for %s: %w", plans[i].kind, plans[i].memberID, rowErr)

@@ -109,6 +109,10 @@ func TestOrdersClimbTiersWithTheMultiplier(t *testing.T) {
 	if line(second, "BASE") != 1000 || line(second, "TIER") != 250 || second.Points != 1250 {
 		t.Fatalf("silver order breakdown %+v, want BASE 1000 + TIER 250", second.Breakdown)
 	}
+	// A repeat of the request answers the first result, tier part included.
+	if again := order(t, svc, "m", "o2", 100_000); again.Points != 1250 || line(again, "TIER") != 250 || again.Entry.ID != second.Entry.ID {
+		t.Fatalf("repeated silver order answered %+v, want the first answer (1000 + 250)", again)
+	}
 	third := order(t, svc, "m", "o3", 220_000) // 2,200 + 550: metric 5,000, gold
 	if third.Points != 2750 {
 		t.Fatalf("third order earned %d, want 2750", third.Points)

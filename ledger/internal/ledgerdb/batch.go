@@ -19,46 +19,58 @@ var (
 )
 
 const appendEntry = `-- name: AppendEntry :batchone
-WITH moved AS (
+WITH tier AS (
+    -- An order's earning on the fast path (tier_in_statement) applies the member's
+    -- effective tier here rather than in a read before it (see tier_part).
+    SELECT tier_id, points, to_available, to_pending FROM tier_part($19::boolean, $20::text, $17::timestamptz, $14::text[],
+                            $21::integer[], $22::bigint, $23::boolean)
+), moved AS (
     UPDATE member_balances AS b
-    SET available = b.available + $2::bigint,
-        pending   = b.pending + $18::bigint,
-        held      = b.held + $19::bigint
+    SET available = b.available + tier.to_available + $2::bigint,
+        pending   = b.pending + tier.to_pending + $24::bigint,
+        held      = b.held + $25::bigint
+    FROM tier
     WHERE b.member_id = $20::text
       -- A credit always applies (even to a balance in debt); a debit only if it
       -- leaves the balance at zero or above, unless the plan allows debt.
-      AND (NOT $21::boolean OR $2::bigint >= 0 OR b.available + $2::bigint >= 0)
+      AND (NOT $26::boolean OR $2::bigint >= 0 OR b.available + $2::bigint >= 0)
     RETURNING b.member_id, b.available, b.pending, b.held
 ), entry AS (
     INSERT INTO entries (member_id, kind, accounts, amounts, available_after, pending_after, held_after,
                          request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id,
                          reason_code, ticket_id)
-    SELECT moved.member_id, $22::text, $23::text[], $24::bigint[],
+    -- The tier's part goes to the first posting (the credit) and comes from the
+    -- second (system:issued), where the fast path's earnings have them.
+    SELECT moved.member_id, $27::text, $28::text[],
+           CASE WHEN tier.points = 0 THEN $29::bigint[]
+                ELSE array_cat(ARRAY[($29::bigint[])[1] + tier.points, ($29::bigint[])[2] - tier.points],
+                               ($29::bigint[])[3:]) END,
            moved.available, moved.pending, moved.held,
-           $25::text, $26::bytea, $27::text, $28::bigint,
-           $29::bigint, $30::text, $31::text,
-           $32::text, $33::text
-    FROM moved
+           $30::text, $31::bytea, $32::text, $33::bigint,
+           $34::bigint, $35::text, $36::text,
+           $37::text, $38::text
+    FROM moved, tier
     RETURNING entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time, reason_code, ticket_id
 ), pend AS (
     -- Pending earnings wait for their release (release_time set only for them).
     INSERT INTO pending_releases (entry_id, member_id, order_id, points, release_time, lot_expire_time)
-    SELECT entry.entry_id, entry.member_id, entry.order_id, $18::bigint, $34::timestamptz,
+    SELECT entry.entry_id, entry.member_id, entry.order_id, tier.to_pending + $24::bigint, $39::timestamptz,
            $3::timestamptz
-    FROM entry
-    WHERE $34::timestamptz IS NOT NULL
+    FROM entry, tier
+    WHERE $39::timestamptz IS NOT NULL
 ), ord AS (
     -- An order's earning (record_order set only for them), for refunds.
     -- With the member's tier and perks at this moment, which its refunds use.
     INSERT INTO orders (member_id, order_id, earn_entry_id, spend_minor, currency, earned_points,
                         tier_id, perks, metric_points, metric_spend, metric_day)
-    SELECT entry.member_id, entry.order_id, entry.entry_id, $35::bigint, $36::text,
-           $37::bigint, $38::text, $39::jsonb,
-           CASE WHEN $7::boolean THEN $9::bigint ELSE 0 END,
-           CASE WHEN $7::boolean THEN $10::bigint ELSE 0 END,
+    SELECT entry.member_id, entry.order_id, entry.entry_id, $40::bigint, $41::text,
+           tier.points + $42::bigint, coalesce(tier.tier_id, $43::text),
+           CASE WHEN tier.tier_id IS NOT NULL THEN $44::jsonb -> tier.tier_id ELSE $45::jsonb END,
+           CASE WHEN $7::boolean THEN (CASE WHEN $9::boolean THEN tier.points ELSE 0 END) + $10::bigint ELSE 0 END,
+           CASE WHEN $7::boolean THEN $11::bigint ELSE 0 END,
            CASE WHEN $7::boolean THEN $8::date END
-    FROM entry
-    WHERE $40::boolean
+    FROM entry, tier
+    WHERE $46::boolean
     ON CONFLICT (member_id, order_id) DO UPDATE
         SET earn_entry_id = excluded.earn_entry_id, spend_minor = excluded.spend_minor,
             currency = excluded.currency, earned_points = excluded.earned_points,
@@ -69,28 +81,31 @@ WITH moved AS (
     -- zero, the rest repays debt (the rule of ledger_settle_lots).
     INSERT INTO lots (member_id, entry_id, origin_entry_id, points, remaining, expire_time)
     SELECT entry.member_id, entry.entry_id, coalesce($4::bigint, entry.entry_id),
-           least($2::bigint, entry.available_after), least($2::bigint, entry.available_after),
+           least(tier.to_available + $2::bigint, entry.available_after),
+           least(tier.to_available + $2::bigint, entry.available_after),
            $3::timestamptz
-    FROM entry
-    WHERE $41::boolean AND least($2::bigint, entry.available_after) > 0
+    FROM entry, tier
+    WHERE $47::boolean AND least(tier.to_available + $2::bigint, entry.available_after) > 0
 ), sys AS (
     INSERT INTO system_deltas (account, amount)
-    SELECT ($42::text[])[i], ($43::bigint[])[i]
-    FROM entry, generate_subscripts($42::text[], 1) AS i
+    SELECT ($48::text[])[i],
+           ($49::bigint[])[i] - CASE WHEN ($48::text[])[i] = 'system:issued' THEN tier.points ELSE 0 END
+    FROM entry, tier, generate_subscripts($48::text[], 1) AS i
 )
-SELECT entry.entry_id, entry.member_id, entry.kind, entry.accounts, entry.amounts, entry.available_after, entry.pending_after, entry.held_after, entry.request_id, entry.fingerprint, entry.order_id, entry.hold_id, entry.reverses_entry_id, entry.memo, entry.actor_key_id, entry.create_time, entry.reason_code, entry.ticket_id,
+SELECT entry.entry_id, entry.member_id, entry.kind, entry.accounts, entry.amounts, entry.available_after, entry.pending_after, entry.held_after, entry.request_id, entry.fingerprint, entry.order_id, entry.hold_id, entry.reverses_entry_id, entry.memo, entry.actor_key_id, entry.create_time, entry.reason_code, entry.ticket_id, tier.points AS tier_points, coalesce(tier.tier_id, '')::text AS tier_id,
        CASE WHEN $1::boolean THEN
            ledger_settle_lots(entry.member_id, entry.entry_id, $2::bigint, entry.available_after,
                               $3::timestamptz, $4::bigint,
                               $5::bigint, $6::bigint[])
        ELSE 0 END::bigint AS lot_points,
        coalesce(CASE WHEN $7::boolean THEN
-           tier_qualify(entry.member_id, entry.entry_id, entry.order_id, $8::date, $9::bigint,
-                        $10::bigint, $11::text, $12::date, $13::text[],
-                        $14::bigint[], $15::timestamptz, $16::timestamptz,
-                        $17::bigint)
+           tier_qualify(entry.member_id, entry.entry_id, entry.order_id, $8::date,
+                        (CASE WHEN $9::boolean THEN tier.points ELSE 0 END) + $10::bigint,
+                        $11::bigint, $12::text, $13::date, $14::text[],
+                        $15::bigint[], $16::timestamptz, $17::timestamptz,
+                        $18::bigint)
        END, '')::text AS upgraded_to
-FROM entry
+FROM entry, tier
 `
 
 type AppendEntryBatchResults struct {
@@ -108,6 +123,7 @@ type AppendEntryParams struct {
 	RestoreFrom       []int64
 	Qualify           bool
 	MetricDay         time.Time
+	TierCounts        bool
 	MetricPoints      int64
 	MetricSpend       int64
 	TierMetric        string
@@ -117,9 +133,13 @@ type AppendEntryParams struct {
 	TierPeriodEnd     time.Time
 	TierNow           time.Time
 	TierPolicyVersion int64
+	TierInStatement   bool
+	MemberID          string
+	TierMultipliers   []int32
+	TierBasePoints    int64
+	TierToPending     bool
 	DPending          int64
 	DHeld             int64
-	MemberID          string
 	CheckAvailable    bool
 	Kind              string
 	Accounts          []string
@@ -138,6 +158,7 @@ type AppendEntryParams struct {
 	OrderCurrency     string
 	OrderEarnedPoints int64
 	OrderTierID       *string
+	TierPerks         json.RawMessage
 	OrderPerks        json.RawMessage
 	RecordOrder       bool
 	LotInStatement    bool
@@ -164,6 +185,8 @@ type AppendEntryRow struct {
 	CreateTime      time.Time
 	ReasonCode      *string
 	TicketID        *string
+	TierPoints      *int64
+	TierID          string
 	LotPoints       int64
 	UpgradedTo      string
 }
@@ -193,6 +216,7 @@ func (q *Queries) AppendEntry(ctx context.Context, db DBTX, arg []AppendEntryPar
 			a.RestoreFrom,
 			a.Qualify,
 			a.MetricDay,
+			a.TierCounts,
 			a.MetricPoints,
 			a.MetricSpend,
 			a.TierMetric,
@@ -202,9 +226,13 @@ func (q *Queries) AppendEntry(ctx context.Context, db DBTX, arg []AppendEntryPar
 			a.TierPeriodEnd,
 			a.TierNow,
 			a.TierPolicyVersion,
+			a.TierInStatement,
+			a.MemberID,
+			a.TierMultipliers,
+			a.TierBasePoints,
+			a.TierToPending,
 			a.DPending,
 			a.DHeld,
-			a.MemberID,
 			a.CheckAvailable,
 			a.Kind,
 			a.Accounts,
@@ -223,6 +251,7 @@ func (q *Queries) AppendEntry(ctx context.Context, db DBTX, arg []AppendEntryPar
 			a.OrderCurrency,
 			a.OrderEarnedPoints,
 			a.OrderTierID,
+			a.TierPerks,
 			a.OrderPerks,
 			a.RecordOrder,
 			a.LotInStatement,
@@ -265,6 +294,8 @@ func (b *AppendEntryBatchResults) QueryRow(f func(int, AppendEntryRow, error)) {
 			&i.CreateTime,
 			&i.ReasonCode,
 			&i.TicketID,
+			&i.TierPoints,
+			&i.TierID,
 			&i.LotPoints,
 			&i.UpgradedTo,
 		)

@@ -12,11 +12,17 @@
 -- An earning that counts towards the tiers (qualify) moves the member's qualifying
 -- metric through tier_qualify, also under the row lock, which upgrades the member
 -- at once when the metric reaches a higher tier.
-WITH moved AS (
+WITH tier AS (
+    -- An order's earning on the fast path (tier_in_statement) applies the member's
+    -- effective tier here rather than in a read before it (see tier_part).
+    SELECT * FROM tier_part(@tier_in_statement::boolean, @member_id::text, @tier_now::timestamptz, @tier_ids::text[],
+                            @tier_multipliers::integer[], @tier_base_points::bigint, @tier_to_pending::boolean)
+), moved AS (
     UPDATE member_balances AS b
-    SET available = b.available + @d_available::bigint,
-        pending   = b.pending + @d_pending::bigint,
+    SET available = b.available + tier.to_available + @d_available::bigint,
+        pending   = b.pending + tier.to_pending + @d_pending::bigint,
         held      = b.held + @d_held::bigint
+    FROM tier
     WHERE b.member_id = @member_id::text
       -- A credit always applies (even to a balance in debt); a debit only if it
       -- leaves the balance at zero or above, unless the plan allows debt.
@@ -26,19 +32,24 @@ WITH moved AS (
     INSERT INTO entries (member_id, kind, accounts, amounts, available_after, pending_after, held_after,
                          request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id,
                          reason_code, ticket_id)
-    SELECT moved.member_id, @kind::text, @accounts::text[], @amounts::bigint[],
+    -- The tier's part goes to the first posting (the credit) and comes from the
+    -- second (system:issued), where the fast path's earnings have them.
+    SELECT moved.member_id, @kind::text, @accounts::text[],
+           CASE WHEN tier.points = 0 THEN @amounts::bigint[]
+                ELSE array_cat(ARRAY[(@amounts::bigint[])[1] + tier.points, (@amounts::bigint[])[2] - tier.points],
+                               (@amounts::bigint[])[3:]) END,
            moved.available, moved.pending, moved.held,
            @request_id::text, @fingerprint::bytea, sqlc.narg(order_id)::text, sqlc.narg(hold_id)::bigint,
            sqlc.narg(reverses_entry_id)::bigint, @memo::text, @actor_key_id::text,
            sqlc.narg(reason_code)::text, sqlc.narg(ticket_id)::text
-    FROM moved
+    FROM moved, tier
     RETURNING *
 ), pend AS (
     -- Pending earnings wait for their release (release_time set only for them).
     INSERT INTO pending_releases (entry_id, member_id, order_id, points, release_time, lot_expire_time)
-    SELECT entry.entry_id, entry.member_id, entry.order_id, @d_pending::bigint, sqlc.narg(release_time)::timestamptz,
+    SELECT entry.entry_id, entry.member_id, entry.order_id, tier.to_pending + @d_pending::bigint, sqlc.narg(release_time)::timestamptz,
            sqlc.narg(lot_expire_time)::timestamptz
-    FROM entry
+    FROM entry, tier
     WHERE sqlc.narg(release_time)::timestamptz IS NOT NULL
 ), ord AS (
     -- An order's earning (record_order set only for them), for refunds.
@@ -46,11 +57,12 @@ WITH moved AS (
     INSERT INTO orders (member_id, order_id, earn_entry_id, spend_minor, currency, earned_points,
                         tier_id, perks, metric_points, metric_spend, metric_day)
     SELECT entry.member_id, entry.order_id, entry.entry_id, sqlc.narg(order_spend_minor)::bigint, @order_currency::text,
-           @order_earned_points::bigint, sqlc.narg(order_tier_id)::text, sqlc.narg(order_perks)::jsonb,
-           CASE WHEN @qualify::boolean THEN @metric_points::bigint ELSE 0 END,
+           tier.points + @order_earned_points::bigint, coalesce(tier.tier_id, sqlc.narg(order_tier_id)::text),
+           CASE WHEN tier.tier_id IS NOT NULL THEN @tier_perks::jsonb -> tier.tier_id ELSE sqlc.narg(order_perks)::jsonb END,
+           CASE WHEN @qualify::boolean THEN (CASE WHEN @tier_counts::boolean THEN tier.points ELSE 0 END) + @metric_points::bigint ELSE 0 END,
            CASE WHEN @qualify::boolean THEN @metric_spend::bigint ELSE 0 END,
            CASE WHEN @qualify::boolean THEN @metric_day::date END
-    FROM entry
+    FROM entry, tier
     WHERE @record_order::boolean
     ON CONFLICT (member_id, order_id) DO UPDATE
         SET earn_entry_id = excluded.earn_entry_id, spend_minor = excluded.spend_minor,
@@ -62,28 +74,31 @@ WITH moved AS (
     -- zero, the rest repays debt (the rule of ledger_settle_lots).
     INSERT INTO lots (member_id, entry_id, origin_entry_id, points, remaining, expire_time)
     SELECT entry.member_id, entry.entry_id, coalesce(sqlc.narg(lot_origin_entry_id)::bigint, entry.entry_id),
-           least(@d_available::bigint, entry.available_after), least(@d_available::bigint, entry.available_after),
+           least(tier.to_available + @d_available::bigint, entry.available_after),
+           least(tier.to_available + @d_available::bigint, entry.available_after),
            sqlc.narg(lot_expire_time)::timestamptz
-    FROM entry
-    WHERE @lot_in_statement::boolean AND least(@d_available::bigint, entry.available_after) > 0
+    FROM entry, tier
+    WHERE @lot_in_statement::boolean AND least(tier.to_available + @d_available::bigint, entry.available_after) > 0
 ), sys AS (
     INSERT INTO system_deltas (account, amount)
-    SELECT (@system_accounts::text[])[i], (@system_amounts::bigint[])[i]
-    FROM entry, generate_subscripts(@system_accounts::text[], 1) AS i
+    SELECT (@system_accounts::text[])[i],
+           (@system_amounts::bigint[])[i] - CASE WHEN (@system_accounts::text[])[i] = 'system:issued' THEN tier.points ELSE 0 END
+    FROM entry, tier, generate_subscripts(@system_accounts::text[], 1) AS i
 )
-SELECT entry.*,
+SELECT entry.*, tier.points AS tier_points, coalesce(tier.tier_id, '')::text AS tier_id,
        CASE WHEN @lot_in_function::boolean THEN
            ledger_settle_lots(entry.member_id, entry.entry_id, @d_available::bigint, entry.available_after,
                               sqlc.narg(lot_expire_time)::timestamptz, sqlc.narg(lot_origin_entry_id)::bigint,
                               sqlc.narg(prefer_lot_origin)::bigint, @restore_from::bigint[])
        ELSE 0 END::bigint AS lot_points,
        coalesce(CASE WHEN @qualify::boolean THEN
-           tier_qualify(entry.member_id, entry.entry_id, entry.order_id, @metric_day::date, @metric_points::bigint,
+           tier_qualify(entry.member_id, entry.entry_id, entry.order_id, @metric_day::date,
+                        (CASE WHEN @tier_counts::boolean THEN tier.points ELSE 0 END) + @metric_points::bigint,
                         @metric_spend::bigint, @tier_metric::text, @tier_window_start::date, @tier_ids::text[],
                         @tier_thresholds::bigint[], @tier_period_end::timestamptz, @tier_now::timestamptz,
                         @tier_policy_version::bigint)
        END, '')::text AS upgraded_to
-FROM entry;
+FROM entry, tier;
 
 -- name: EntryByRequest :one
 SELECT * FROM entries WHERE member_id = $1 AND request_id = $2;
