@@ -6,29 +6,41 @@
 -- active then, as a position in the policy's ladder p_ids, ascending; the bottom tier
 -- when neither is found), and base * (its multiplier - 100) / 100 points, rounded
 -- down, credited to pending (p_to_pending: an order in its return window) or to
--- available. With p_enabled false it reads nothing and gives nothing.
+-- available. With p_enabled false (every other entry) it reads nothing and gives
+-- nothing. PL/pgSQL, so its queries are planned once per connection, not per call.
 -- +goose StatementBegin
 CREATE FUNCTION tier_part(p_enabled boolean, p_member text, p_at timestamptz, p_ids text[], p_multipliers integer[],
                           p_base bigint, p_to_pending boolean,
                           OUT tier_id text, OUT points bigint, OUT to_available bigint, OUT to_pending bigint)
-LANGUAGE sql STABLE AS $$
-    SELECT CASE WHEN p_enabled THEN p_ids[s.idx] END,
-           CASE WHEN p_enabled THEN p_base * greatest(p_multipliers[s.idx] - 100, 0) / 100 ELSE 0 END,
-           CASE WHEN p_enabled AND NOT p_to_pending THEN p_base * greatest(p_multipliers[s.idx] - 100, 0) / 100 ELSE 0 END,
-           CASE WHEN p_enabled AND p_to_pending THEN p_base * greatest(p_multipliers[s.idx] - 100, 0) / 100 ELSE 0 END
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_idx int;
+BEGIN
+    points := 0;
+    to_available := 0;
+    to_pending := 0;
+    IF NOT p_enabled THEN
+        RETURN;
+    END IF;
+    SELECT coalesce(max(x.i), 1) INTO v_idx
     FROM (
-        SELECT coalesce(max(x.i), 1) AS idx
-        FROM (
-            SELECT array_position(p_ids, t.tier_id) AS i
-            FROM member_tiers t
-            WHERE p_enabled AND t.member_id = p_member
-            UNION ALL
-            SELECT array_position(p_ids, ms.tier_id)
-            FROM memberships ms
-            WHERE p_enabled AND ms.member_id = p_member AND ms.start_time <= p_at
-              AND p_at < least(ms.end_time, coalesce(ms.cancel_time, ms.end_time))
-        ) AS x
-    ) AS s
+        SELECT array_position(p_ids, t.tier_id) AS i
+        FROM member_tiers t
+        WHERE t.member_id = p_member
+        UNION ALL
+        SELECT array_position(p_ids, ms.tier_id)
+        FROM memberships ms
+        WHERE ms.member_id = p_member AND ms.start_time <= p_at
+          AND p_at < least(ms.end_time, coalesce(ms.cancel_time, ms.end_time))
+    ) AS x;
+    tier_id := p_ids[v_idx];
+    points := p_base * greatest(p_multipliers[v_idx] - 100, 0) / 100;
+    IF p_to_pending THEN
+        to_pending := points;
+    ELSE
+        to_available := points;
+    END IF;
+END
 $$;
 -- +goose StatementEnd
 
