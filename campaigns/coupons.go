@@ -196,13 +196,6 @@ func (s *Service) storedCoupon(ctx context.Context, db campaignsdb.DBTX, cmd Iss
 
 // memberFacts are the rule inputs of a member outside an order.
 func (s *Service) memberFacts(ctx context.Context, db campaignsdb.DBTX, memberID string, now time.Time) (Facts, error) {
-	join, err := s.q.MemberJoinTime(ctx, db, memberID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Facts{}, problem.New(problem.NotFound, "MEMBER_NOT_FOUND", "member not found").With("member %q not found", memberID)
-	}
-	if err != nil {
-		return Facts{}, fmt.Errorf("member %q: %w", memberID, err)
-	}
 	policy, err := s.tiers.Policy(ctx)
 	if err != nil {
 		return Facts{}, err
@@ -211,7 +204,7 @@ func (s *Service) memberFacts(ctx context.Context, db campaignsdb.DBTX, memberID
 	if err != nil {
 		return Facts{}, err
 	}
-	return Facts{Member: MemberFacts{TierID: st.TierID, MemberID: memberID, JoinTime: join}}, nil
+	return Facts{Member: MemberFacts{TierID: st.TierID, MemberID: memberID, JoinTime: st.JoinTime}}, nil
 }
 
 // RedeemCoupon redeems a member's coupon on an order.

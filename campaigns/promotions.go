@@ -58,28 +58,15 @@ func (s *Service) Grant(ctx context.Context, tx pgx.Tx, e ledger.PromotedEarning
 	if err != nil {
 		return nil, nil, err
 	}
-	var facts *Facts
+	facts := Facts{
+		Member: MemberFacts{TierID: e.TierID, MemberID: e.MemberID, JoinTime: e.JoinTime},
+		Order:  OrderFacts{OrderID: e.OrderID, SpendMinor: e.SpendMinor, Currency: e.Currency},
+	}
 	var bonuses []ledger.Bonus
 	var refusals []ledger.BonusRefusal
 	for _, c := range running {
 		want := c.Bonus(e.BasePoints)
-		if want <= 0 {
-			continue
-		}
-		if facts == nil {
-			f, err := s.earningFacts(ctx, tx, e, c.rule != nil)
-			if err != nil {
-				return nil, nil, err
-			}
-			facts = &f
-		} else if c.rule != nil && facts.Member.JoinTime.IsZero() {
-			f, err := s.earningFacts(ctx, tx, e, true)
-			if err != nil {
-				return nil, nil, err
-			}
-			facts = &f
-		}
-		if !c.Eligible(*facts) {
+		if want <= 0 || !c.Eligible(facts) {
 			continue
 		}
 		got, err := s.q.TakeFromCampaign(ctx, tx, campaignsdb.TakeFromCampaignParams{
@@ -107,22 +94,6 @@ func (c Campaign) describe(capped bool) string {
 		d += " (capped by the budget or the member's cap)"
 	}
 	return d
-}
-
-// earningFacts are the rule inputs of an earning; the member's join time is read
-// only for a campaign with a rule (the one fact the earning does not carry).
-func (s *Service) earningFacts(ctx context.Context, db campaignsdb.DBTX, e ledger.PromotedEarning, withJoin bool) (Facts, error) {
-	var join time.Time
-	if withJoin {
-		var err error
-		if join, err = s.q.MemberJoinTime(ctx, db, e.MemberID); err != nil {
-			return Facts{}, fmt.Errorf("member %q: %w", e.MemberID, err)
-		}
-	}
-	return Facts{
-		Member: MemberFacts{TierID: e.TierID, MemberID: e.MemberID, JoinTime: join},
-		Order:  OrderFacts{OrderID: e.OrderID, SpendMinor: e.SpendMinor, Currency: e.Currency},
-	}, nil
 }
 
 // OrderGrants are the points campaigns gave an order's earning.

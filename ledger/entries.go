@@ -193,7 +193,7 @@ func (s *Service) Earn(ctx context.Context, actor Actor, cmd Earn) (EarnResult, 
 		}
 	}
 	if promoted {
-		res, err = s.earnWithCampaigns(ctx, cmd, p, res, standing.TierID, policy, now)
+		res, err = s.earnWithCampaigns(ctx, cmd, p, res, *standing, policy, now)
 	} else {
 		res.Entry, err = s.post(ctx, p)
 		if err == nil && res.Entry.tierPoints > 0 {
@@ -281,7 +281,7 @@ func tierLine(policy tiers.Policy, tierID string, points int64) BreakdownLine {
 // caps, and the entry credits base, tier and campaign points together, each from
 // its own account (system:issued, system:campaign:<id>). A repeat of the request
 // answers the first result and takes nothing.
-func (s *Service) earnWithCampaigns(ctx context.Context, cmd Earn, p plan, res EarnResult, tierID string, policy tiers.Policy, now time.Time) (EarnResult, error) {
+func (s *Service) earnWithCampaigns(ctx context.Context, cmd Earn, p plan, res EarnResult, standing tiers.Standing, policy tiers.Policy, now time.Time) (EarnResult, error) {
 	base := res.Breakdown[0].Points
 	var out EarnResult
 	q := p
@@ -293,7 +293,7 @@ func (s *Service) earnWithCampaigns(ctx context.Context, cmd Earn, p plan, res E
 		// fails on the request's unique key, and the rollback gives them back;
 		// settlePost answers the first result.
 		bonuses, refusals, err := s.promotions.Grant(ctx, tx, PromotedEarning{
-			MemberID: cmd.MemberID, TierID: tierID, OrderID: cmd.OrderID, SpendMinor: cmd.SpendMinor,
+			MemberID: cmd.MemberID, TierID: standing.TierID, JoinTime: standing.JoinTime, OrderID: cmd.OrderID, SpendMinor: cmd.SpendMinor,
 			Currency: cmd.Currency, BasePoints: base, Now: now,
 		})
 		if err != nil {

@@ -42,6 +42,7 @@ type OrderGrant struct {
 type PromotedEarning struct {
 	MemberID   string
 	TierID     string
+	JoinTime   time.Time
 	OrderID    string
 	SpendMinor int64
 	Currency   string

@@ -132,13 +132,13 @@ func (s *Service) appendAll(ctx context.Context, db ledgerdb.DBTX, plans []plan)
 			OrderEarnedPoints: p.orderPoints, OrderTierID: optional(p.orderTierID), OrderPerks: p.orderPerks,
 			TierIds: []string{}, TierThresholds: []int64{},
 		}
+		params[i].TierMultipliers = []int32{}
+		// Both tier_part and tier_qualify take the policy's ladder (tier ids) and
+		// the instant; an earning that needs both has them from one policy read.
 		if t := p.tier; t != nil {
 			params[i].TierInStatement, params[i].TierBasePoints, params[i].TierToPending = true, t.base, !p.releaseTime.IsZero()
-			params[i].TierIds, params[i].TierMultipliers, params[i].TierPerks, params[i].TierCounts = t.ids, t.multipliers, t.perks, t.counts
-			params[i].TierNow = t.at
-		}
-		if params[i].TierMultipliers == nil {
-			params[i].TierMultipliers = []int32{}
+			params[i].TierMultipliers, params[i].TierPerks, params[i].TierCounts = t.multipliers, t.perks, t.counts
+			params[i].TierIds, params[i].TierNow = t.ids, t.at
 		}
 		if q := p.qualify; q != nil {
 			params[i].Qualify, params[i].MetricDay, params[i].MetricPoints, params[i].MetricSpend = true, q.day, q.points, q.spend

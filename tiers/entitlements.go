@@ -90,13 +90,6 @@ func (s *Service) CheckEntitlement(ctx context.Context, memberID, perk string) (
 
 // entitlement is the member's quota of a perk and the cycle at now, without use.
 func (s *Service) entitlement(ctx context.Context, db tiersdb.DBTX, memberID, perk string, now time.Time) (Entitlement, error) {
-	join, err := s.q.MemberExists(ctx, db, memberID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Entitlement{}, ErrMemberNotFound.With("member %q not found", memberID)
-	}
-	if err != nil {
-		return Entitlement{}, fmt.Errorf("member %q: %w", memberID, err)
-	}
 	p, err := s.PolicyOn(ctx, db)
 	if err != nil {
 		return Entitlement{}, err
@@ -106,7 +99,7 @@ func (s *Service) entitlement(ctx context.Context, db tiersdb.DBTX, memberID, pe
 		return Entitlement{}, err
 	}
 	quota, _ := st.Perks.Quota(perk)
-	start, end := Cycle(join, now)
+	start, end := Cycle(st.JoinTime, now)
 	return Entitlement{MemberID: memberID, Perk: perk, TierID: st.TierID, Quota: quota, CycleStart: start, CycleEnd: end}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -84,12 +85,15 @@ func (s *Service) Perks(ctx context.Context, memberID string) (MemberPerks, erro
 		}
 	}
 	qualified := max(p.Index(nullable.Value(row.TierID)), 0)
-	mp := MemberPerks{MemberID: memberID, Tier: p.Tiers[qualified], PolicyVersion: p.Version, AsOf: now}
-	for _, m := range active {
-		if i := p.Index(m.TierID); i > p.Index(mp.Tier.ID) {
-			ms := toMembership(m)
-			mp.Tier, mp.Paid, mp.Membership = p.Tiers[i], true, &ms
-		}
+	memberships := make([]Membership, len(active))
+	for i, m := range active {
+		memberships[i] = toMembership(m)
+	}
+	id, paid := Effective(p, p.Tiers[qualified].ID, memberships, now)
+	mp := MemberPerks{MemberID: memberID, Tier: p.Tier(id), Paid: paid, PolicyVersion: p.Version, AsOf: now}
+	if paid {
+		i := slices.IndexFunc(memberships, func(m Membership) bool { return m.TierID == id && m.ActiveAt(now) })
+		mp.Membership = &memberships[i]
 	}
 	mp.Progress = progress(p, qualified, row)
 	return mp, nil

@@ -112,9 +112,22 @@ func (m Membership) ActiveAt(t time.Time) bool {
 // Effective is the tier a member has at t: the better of the qualified tier and
 // any paid membership active then, and whether it comes from a membership.
 func Effective(p Policy, qualifiedTierID string, memberships []Membership, t time.Time) (tierID string, paid bool) {
-	best := max(p.Index(qualifiedTierID), 0)
+	var active []string
 	for _, m := range memberships {
-		if i := p.Index(m.TierID); m.ActiveAt(t) && i > best {
+		if m.ActiveAt(t) {
+			active = append(active, m.TierID)
+		}
+	}
+	return Better(p, qualifiedTierID, active)
+}
+
+// Better is the better of a qualified tier and the tiers of active paid
+// memberships, and whether it is a paid one. Tiers the policy does not have count
+// as the bottom tier. (The write statement's tier_part applies the same rule.)
+func Better(p Policy, qualifiedTierID string, paidTierIDs []string) (tierID string, paid bool) {
+	best := max(p.Index(qualifiedTierID), 0)
+	for _, id := range paidTierIDs {
+		if i := p.Index(id); i > best {
 			best, paid = i, true
 		}
 	}

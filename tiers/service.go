@@ -118,6 +118,8 @@ type Standing struct {
 	// Paid: the tier comes from a paid membership, not from qualification.
 	Paid  bool
 	Perks Perks
+	// JoinTime is when the member joined (quota cycles and rules use it).
+	JoinTime time.Time
 }
 
 // StandingAt is the member's effective tier at t: the better of the qualified tier
@@ -130,13 +132,6 @@ func (s *Service) StandingAt(ctx context.Context, db tiersdb.DBTX, p Policy, mem
 	if err != nil {
 		return Standing{}, fmt.Errorf("tier of member %q: %w", memberID, err)
 	}
-	best := max(p.Index(nullable.Value(row.TierID)), 0)
-	st := Standing{}
-	for _, id := range row.PaidTierIds {
-		if i := p.Index(id); i > best {
-			best, st.Paid = i, true
-		}
-	}
-	st.TierID, st.Perks = p.Tiers[best].ID, p.Tiers[best].Perks
-	return st, nil
+	id, paid := Better(p, nullable.Value(row.TierID), row.PaidTierIds)
+	return Standing{TierID: id, Paid: paid, Perks: p.Tier(id).Perks, JoinTime: row.JoinTime}, nil
 }

@@ -5,9 +5,9 @@ SELECT * FROM tier_policies ORDER BY version DESC LIMIT 1;
 INSERT INTO tier_policies (policy, actor_key_id) VALUES (@policy, @actor_key_id) RETURNING *;
 
 -- name: MemberTierAt :one
--- What the ledger needs at order time: the qualified tier and the tiers of paid
--- memberships active at the instant.
-SELECT m.member_id, t.tier_id,
+-- A member's standing at an instant, in one read: the join time, the qualified
+-- tier and the tiers of paid memberships active then.
+SELECT m.member_id, m.join_time, t.tier_id,
        coalesce((SELECT array_agg(ms.tier_id ORDER BY ms.membership_id) FROM memberships ms
                  WHERE ms.member_id = m.member_id AND ms.start_time <= @at
                    AND @at < least(ms.end_time, coalesce(ms.cancel_time, ms.end_time))), '{}')::text[] AS paid_tier_ids

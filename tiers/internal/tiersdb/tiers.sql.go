@@ -610,7 +610,7 @@ func (q *Queries) MemberStanding(ctx context.Context, db DBTX, arg MemberStandin
 }
 
 const memberTierAt = `-- name: MemberTierAt :one
-SELECT m.member_id, t.tier_id,
+SELECT m.member_id, m.join_time, t.tier_id,
        coalesce((SELECT array_agg(ms.tier_id ORDER BY ms.membership_id) FROM memberships ms
                  WHERE ms.member_id = m.member_id AND ms.start_time <= $1
                    AND $1 < least(ms.end_time, coalesce(ms.cancel_time, ms.end_time))), '{}')::text[] AS paid_tier_ids
@@ -626,16 +626,22 @@ type MemberTierAtParams struct {
 
 type MemberTierAtRow struct {
 	MemberID    string
+	JoinTime    time.Time
 	TierID      *string
 	PaidTierIds []string
 }
 
-// What the ledger needs at order time: the qualified tier and the tiers of paid
-// memberships active at the instant.
+// A member's standing at an instant, in one read: the join time, the qualified
+// tier and the tiers of paid memberships active then.
 func (q *Queries) MemberTierAt(ctx context.Context, db DBTX, arg MemberTierAtParams) (MemberTierAtRow, error) {
 	row := db.QueryRow(ctx, memberTierAt, arg.At, arg.MemberID)
 	var i MemberTierAtRow
-	err := row.Scan(&i.MemberID, &i.TierID, &i.PaidTierIds)
+	err := row.Scan(
+		&i.MemberID,
+		&i.JoinTime,
+		&i.TierID,
+		&i.PaidTierIds,
+	)
 	return i, err
 }
 
