@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/loyalty-engine/loyalty/internal/audit"
 )
 
 // committer is group commit for the single-statement writes (earn, redeem,
@@ -51,8 +53,9 @@ func (c *committer) submit(ctx context.Context, p plan) (Entry, error) {
 	if c.flushers < c.maxFlushers {
 		c.flushers++
 		// The work of a batch belongs to every caller in it: one caller giving up
-		// must not cancel the others' writes.
-		go c.drain(context.WithoutCancel(ctx))
+		// must not cancel the others' writes, and no caller's audit record is the
+		// batch's (each plan carries its own).
+		go c.drain(audit.Detach(context.WithoutCancel(ctx)))
 	}
 	c.mu.Unlock()
 	select {
