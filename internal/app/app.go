@@ -11,6 +11,7 @@ import (
 
 	"github.com/loyalty-engine/loyalty/access"
 	"github.com/loyalty-engine/loyalty/campaigns"
+	"github.com/loyalty-engine/loyalty/internal/audit"
 	"github.com/loyalty-engine/loyalty/internal/businessclock"
 	"github.com/loyalty-engine/loyalty/internal/server"
 	"github.com/loyalty-engine/loyalty/ledger"
@@ -37,6 +38,7 @@ type App struct {
 	Ledger    *ledger.Service
 	Tiers     *tiers.Service
 	Campaigns *campaigns.Service
+	Audit     *audit.Store
 	Server    *server.Server
 	// Clock is the movable business clock when TimeTravel is on, else nil.
 	Clock *businessclock.Clock
@@ -44,7 +46,7 @@ type App struct {
 
 // New builds the services on the pool and the server in front of them.
 func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options) (*App, error) {
-	a := &App{Keys: access.NewService(pool)}
+	a := &App{}
 	lopts := ledgerOptions(opts)
 	var topts []tiers.Option
 	if opts.TimeTravel {
@@ -52,12 +54,15 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options
 		lopts = append(lopts, ledger.WithClock(a.Clock))
 		topts = append(topts, tiers.WithClock(a.Clock))
 	}
-	a.Tiers = tiers.NewService(pool, topts...)
-	a.Ledger = ledger.NewService(pool, append(lopts, ledger.WithTiers(a.Tiers))...)
 	var clock ledger.Clock = ledger.WallClock
 	if a.Clock != nil {
 		clock = a.Clock
 	}
+	// The audit trail and the keys' last use run on business time, like the entries.
+	a.Keys = access.NewService(pool, access.WithClock(clock))
+	a.Audit = audit.NewStore(pool, clock)
+	a.Tiers = tiers.NewService(pool, topts...)
+	a.Ledger = ledger.NewService(pool, append(lopts, ledger.WithTiers(a.Tiers))...)
 	a.Campaigns = campaigns.NewService(pool, a.Ledger, clock)
 	if opts.AdminKey != "" {
 		if _, err := a.Keys.EnsureAdmin(ctx, opts.AdminKey); err != nil {
@@ -65,7 +70,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options
 		}
 	}
 	a.Server = server.New(server.Deps{
-		Pool: pool, Keys: a.Keys, Ledger: a.Ledger, Tiers: a.Tiers, Campaigns: a.Campaigns, Log: log, Clock: a.Clock,
+		Pool: pool, Keys: a.Keys, Ledger: a.Ledger, Tiers: a.Tiers, Campaigns: a.Campaigns, Audit: a.Audit, Log: log, Clock: a.Clock,
 		MaxBodyBytes: opts.MaxBodyBytes, ShutdownTimeout: opts.ShutdownTimeout,
 	})
 	return a, nil

@@ -132,7 +132,9 @@ func Committed(ctx context.Context, tx pgx.Tx) {
 type ctxKey struct{}
 
 // With puts the pending record of a call in the context.
-func With(ctx context.Context, p *Pending) context.Context { return context.WithValue(ctx, ctxKey{}, p) }
+func With(ctx context.Context, p *Pending) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
+}
 
 // From is the pending record of the call, or nil outside an audited call.
 func From(ctx context.Context) *Pending {
@@ -142,7 +144,9 @@ func From(ctx context.Context) *Pending {
 
 // Detach is ctx without the call's record, for work done on behalf of several
 // calls (a group commit), which must not be written as any one call's.
-func Detach(ctx context.Context) context.Context { return context.WithValue(ctx, ctxKey{}, (*Pending)(nil)) }
+func Detach(ctx context.Context) context.Context {
+	return context.WithValue(ctx, ctxKey{}, (*Pending)(nil))
+}
 
 // Clock gives business time, the time of every record.
 type Clock interface{ Now() time.Time }

@@ -54,6 +54,7 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 		loyaltyv1.RegisterCampaignServiceHandlerClient(ctx, gw, loyaltyv1.NewCampaignServiceClient(s.inproc)),
 		loyaltyv1.RegisterCouponServiceHandlerClient(ctx, gw, loyaltyv1.NewCouponServiceClient(s.inproc)),
 		loyaltyv1.RegisterAfterSalesServiceHandlerClient(ctx, gw, loyaltyv1.NewAfterSalesServiceClient(s.inproc)),
+		loyaltyv1.RegisterAuditServiceHandlerClient(ctx, gw, loyaltyv1.NewAuditServiceClient(s.inproc)),
 	} {
 		if err != nil {
 			return nil, fmt.Errorf("register gateway: %w", err)

@@ -122,6 +122,7 @@ var roleMatrix = map[string]matrixCase{
 		[]access.Role{access.RoleMarketer, access.RoleAgent}},
 	loyaltyv1.AfterSalesService_ReportAfterSalesEvent_FullMethodName: {&loyaltyv1.ReportAfterSalesEventRequest{RequestId: "m-after-sales",
 		MemberId: "matrix-member", OrderId: "matrix-order", Type: "LATE_DELIVERY", DelayHours: 72}, []access.Role{access.RoleApp, access.RoleAgent}},
+	loyaltyv1.AuditService_ListAuditLog_FullMethodName: {&loyaltyv1.ListAuditLogRequest{MemberId: "matrix-member"}, []access.Role{access.RoleAuditor}},
 }
 
 // apiMethods lists every method of every service in package loyalty.v1.

@@ -22,6 +22,7 @@ import (
 	"github.com/loyalty-engine/loyalty/access"
 	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
 	"github.com/loyalty-engine/loyalty/campaigns"
+	"github.com/loyalty-engine/loyalty/internal/audit"
 	"github.com/loyalty-engine/loyalty/internal/businessclock"
 	"github.com/loyalty-engine/loyalty/ledger"
 	"github.com/loyalty-engine/loyalty/tiers"
@@ -35,7 +36,9 @@ type Deps struct {
 	Tiers  *tiers.Service
 	// Campaigns run campaigns, coupons and after-sales compensation.
 	Campaigns *campaigns.Service
-	Log       *slog.Logger
+	// Audit records every mutating call and reads the log.
+	Audit *audit.Store
+	Log   *slog.Logger
 	// Clock is the business clock an admin may move forward (time travel, for
 	// demos); nil: the wall clock, which cannot be moved.
 	Clock *businessclock.Clock
@@ -69,12 +72,14 @@ func New(d Deps) *Server {
 
 	// Outermost first: the request id is known to every log line; recovery sits
 	// inside logging and metrics so a panic is counted and logged as INTERNAL;
-	// errors are mapped before they are counted; auth runs last, just before the
-	// handler, and its errors are mapped like any other.
+	// errors are mapped before they are counted; the audit trail sees the final
+	// status, panics included; auth runs last, just before the handler, and its
+	// errors are mapped like any other.
 	unary := []grpc.UnaryServerInterceptor{
 		withRequestID,
 		logCalls(d.Log),
 		metrics.UnaryServerInterceptor(),
+		auditCalls(d.Audit, d.Log),
 		recoverPanics(d.Log),
 		mapErrors(d.Log),
 		authorize(d.Keys),
@@ -102,6 +107,7 @@ func New(d Deps) *Server {
 		loyaltyv1.RegisterCampaignServiceServer(reg, &campaignServer{campaigns: d.Campaigns, tiers: d.Tiers})
 		loyaltyv1.RegisterCouponServiceServer(reg, &couponServer{campaigns: d.Campaigns})
 		loyaltyv1.RegisterAfterSalesServiceServer(reg, &afterSalesServer{campaigns: d.Campaigns})
+		loyaltyv1.RegisterAuditServiceServer(reg, &auditServer{store: d.Audit})
 	}
 	metrics.InitializeMetrics(gs)
 	return &Server{deps: d, grpc: gs, inproc: inproc, registry: registry}

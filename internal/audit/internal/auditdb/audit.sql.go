@@ -49,7 +49,7 @@ func (q *Queries) InsertRecord(ctx context.Context, db DBTX, arg InsertRecordPar
 
 const insertRecordsForEntries = `-- name: InsertRecordsForEntries :many
 INSERT INTO audit_log (call_id, key_id, role, method, target, member_id, request_id, outcome, time)
-SELECT DISTINCT ON (r.call_id) r.call_id, r.key_id, r.role, r.method, r.target, nullif(r.member_id, ''), r.request_id, 'OK', r.time
+SELECT DISTINCT ON (r.call_id) r.call_id, r.key_id, r.role, r.method, r.target, coalesce(nullif(r.member_id, ''), r.entry_member_id), r.request_id, 'OK', r.time
 FROM (
     SELECT unnest($1::text[]) AS call_id, unnest($2::text[]) AS key_id, unnest($3::text[]) AS role,
            unnest($4::text[]) AS method, unnest($5::text[]) AS target, unnest($6::text[]) AS member_id,
@@ -79,7 +79,8 @@ type InsertRecordsForEntriesParams struct {
 }
 
 // Queued in the ledger's write batch after its entries, so the records commit with
-// them: the records (outcome OK) of the calls whose entry (entry_member_id,
+// them: the records (outcome OK, the entry's member unless the call named one) of
+// the calls whose entry (entry_member_id,
 // entry_request_id) this very transaction wrote. A call whose entry was refused
 // (overdraft) or written earlier (a racing repeat) gets no row here; its record is
 // written after the call with its real outcome.
