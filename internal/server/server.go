@@ -58,6 +58,9 @@ type Server struct {
 
 // New builds the gRPC server with every service and interceptor.
 func New(d Deps) *Server {
+	if d.Audit == nil {
+		panic("server: Deps.Audit is required: every mutating call is recorded")
+	}
 	if d.MaxBodyBytes == 0 {
 		d.MaxBodyBytes = 1 << 20
 	}
