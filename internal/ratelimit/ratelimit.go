@@ -59,11 +59,15 @@ type shard struct {
 	buckets map[string]*bucket
 }
 
+// bucket is a key's limiter and the Limit it was made for, swapped as one when
+// the key's limit changes, so the hot path reads it with one atomic load.
 type bucket struct {
-	lim *rate.Limiter
-	// shape is the Limit the limiter was last set to, packed as PerSecond<<32 |
-	// Burst, so that a changed limit is noticed without taking the limiter's lock.
-	shape atomic.Uint64
+	cur atomic.Pointer[shaped]
+}
+
+type shaped struct {
+	lim   *rate.Limiter
+	limit Limit
 }
 
 // New returns empty Limiters that keep the buckets of at most maxKeys keys (0:
@@ -79,16 +83,17 @@ func New(maxKeys int) *Limiters {
 	return l
 }
 
-// Take spends cost tokens of key's bucket at now if they are there. A bucket that
-// is new starts full; a limit that differs from the bucket's applies from now on,
-// keeping the tokens the bucket has (capped at the new burst). On the hot path
-// (a known key, an unchanged limit) it allocates nothing.
+// Take spends cost tokens of key's bucket at now if they are there. A new bucket
+// starts full, and so does the bucket of a key whose limit changed: an admin who
+// raises a throttled key's limit means it to go at once, and one who lowers it
+// gives it at most the new burst. On the hot path (a known key, an unchanged
+// limit) it allocates nothing.
 func (l *Limiters) Take(key string, limit Limit, cost int, now time.Time) Decision {
-	b := l.bucket(key, limit, now)
-	if b.lim.AllowN(now, cost) {
-		return decision(true, limit, b.lim.TokensAt(now), 0)
+	lim := l.limiter(key, limit, now)
+	if lim.AllowN(now, cost) {
+		return decision(true, limit, lim.TokensAt(now), 0)
 	}
-	tokens := b.lim.TokensAt(now)
+	tokens := lim.TokensAt(now)
 	return decision(false, limit, tokens, wait(float64(cost)-tokens, limit))
 }
 
@@ -96,11 +101,11 @@ func (l *Limiters) Take(key string, limit Limit, cost int, now time.Time) Decisi
 // turned out to cost more than it was let in for (a failed coupon lookup) pays the
 // rest, and the key's next calls wait for it. At most one burst is charged.
 func (l *Limiters) Charge(key string, limit Limit, n int, now time.Time) Decision {
-	b := l.bucket(key, limit, now)
+	lim := l.limiter(key, limit, now)
 	// ReserveN without a Cancel takes the tokens even when they are not there yet:
 	// the bucket goes below zero and refills from there.
-	b.lim.ReserveN(now, min(n, limit.Burst))
-	return decision(true, limit, b.lim.TokensAt(now), 0)
+	lim.ReserveN(now, min(n, limit.Burst))
+	return decision(true, limit, lim.TokensAt(now), 0)
 }
 
 func decision(allowed bool, limit Limit, tokens float64, retryAfter time.Duration) Decision {
@@ -123,39 +128,41 @@ func wait(tokens float64, limit Limit) time.Duration {
 	return time.Duration(math.Ceil(tokens / float64(limit.PerSecond) * float64(time.Second)))
 }
 
-func (l *Limiters) bucket(key string, limit Limit, now time.Time) *bucket {
+func (l *Limiters) limiter(key string, limit Limit, now time.Time) *rate.Limiter {
 	s := &l.shards[maphash.String(l.seed, key)%shards]
-	shape := uint64(limit.PerSecond)<<32 | uint64(uint32(limit.Burst))
 	s.mu.RLock()
 	b, ok := s.buckets[key]
 	s.mu.RUnlock()
 	if ok {
-		if b.shape.Load() != shape {
-			// Racing calls may both set it; they set the same values.
-			b.lim.SetLimitAt(now, rate.Limit(limit.PerSecond))
-			b.lim.SetBurstAt(now, limit.Burst)
-			b.shape.Store(shape)
+		cur := b.cur.Load()
+		if cur.limit == limit {
+			return cur.lim
 		}
-		return b
+		next := &shaped{lim: rate.NewLimiter(rate.Limit(limit.PerSecond), limit.Burst), limit: limit}
+		if b.cur.CompareAndSwap(cur, next) {
+			return next.lim
+		}
+		return b.cur.Load().lim // a racing call changed it first
 	}
 	s.mu.Lock()
 	if b, ok = s.buckets[key]; !ok {
-		b = &bucket{lim: rate.NewLimiter(rate.Limit(limit.PerSecond), limit.Burst)}
-		b.shape.Store(shape)
+		b = &bucket{}
+		b.cur.Store(&shaped{lim: rate.NewLimiter(rate.Limit(limit.PerSecond), limit.Burst), limit: limit})
 		s.buckets[key] = b
 	}
 	s.mu.Unlock()
 	if !ok && l.count.Add(1) > l.maxKeys {
-		l.evict(now)
+		l.evict(key, now)
 	}
-	return b
+	return b.cur.Load().lim
 }
 
 // evict makes room once more keys than maxKeys have buckets. Full buckets go
 // first: a full bucket is the same as a new one, so forgetting it changes nothing.
 // If that is not enough, buckets go in map order until a quarter is free: those
-// keys start afresh, full, which only ever lets a key through sooner.
-func (l *Limiters) evict(now time.Time) {
+// keys start afresh, full, which only ever lets a key through sooner. The bucket
+// of keep, the key whose call is under way, stays.
+func (l *Limiters) evict(keep string, now time.Time) {
 	if !l.sweep.TryLock() {
 		return // another call is already making room
 	}
@@ -169,7 +176,10 @@ func (l *Limiters) evict(now time.Time) {
 				if l.count.Load() <= target {
 					break
 				}
-				if !full || b.lim.TokensAt(now) >= float64(b.lim.Burst()) {
+				if k == keep {
+					continue
+				}
+				if lim := b.cur.Load().lim; !full || lim.TokensAt(now) >= float64(lim.Burst()) {
 					delete(s.buckets, k)
 					l.count.Add(-1)
 				}

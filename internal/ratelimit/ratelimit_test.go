@@ -55,7 +55,7 @@ func TestAChangedLimitAppliesFromTheNextCall(t *testing.T) {
 	l := New(0)
 	l.Take("k", Limit{PerSecond: 100, Burst: 100}, 1, t0) // 99 left
 	tight := Limit{PerSecond: 1, Burst: 2}
-	d := l.Take("k", tight, 1, t0) // capped at 2, then one spent
+	d := l.Take("k", tight, 1, t0) // a new, full bucket of 2, then one spent
 	if !d.Allowed || d.Remaining != 1 || d.Limit != tight {
 		t.Fatalf("first call under the new limit: %+v", d)
 	}

@@ -23,6 +23,7 @@ import (
 	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
 	"github.com/loyalty-engine/loyalty/campaigns"
 	"github.com/loyalty-engine/loyalty/internal/businessclock"
+	"github.com/loyalty-engine/loyalty/internal/ratelimit"
 	"github.com/loyalty-engine/loyalty/ledger"
 	"github.com/loyalty-engine/loyalty/tiers"
 )
@@ -69,8 +70,9 @@ func New(d Deps) *Server {
 
 	// Outermost first: the request id is known to every log line; recovery sits
 	// inside logging and metrics so a panic is counted and logged as INTERNAL;
-	// errors are mapped before they are counted; auth runs last, just before the
-	// handler, and its errors are mapped like any other.
+	// errors are mapped before they are counted; auth runs just before the
+	// handler, and its errors are mapped like any other; the rate limit runs once
+	// the key is known, and a refused call never reaches the handler.
 	unary := []grpc.UnaryServerInterceptor{
 		withRequestID,
 		logCalls(d.Log),
@@ -78,6 +80,7 @@ func New(d Deps) *Server {
 		recoverPanics(d.Log),
 		mapErrors(d.Log),
 		authorize(d.Keys),
+		limitRate(ratelimit.New(0)),
 	}
 	gs := grpc.NewServer(
 		grpc.MaxRecvMsgSize(d.MaxBodyBytes),
