@@ -2,6 +2,8 @@ package ratelimit
 
 import (
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -146,5 +148,27 @@ func TestSecondsRoundUp(t *testing.T) {
 		if got := Seconds(tc.d); got != tc.want {
 			t.Errorf("Seconds(%v) = %d, want %d", tc.d, got, tc.want)
 		}
+	}
+}
+
+func TestConcurrentCallsNeverGetMoreThanTheBurst(t *testing.T) {
+	l := New(0)
+	limit := Limit{PerSecond: 1, Burst: 500}
+	var allowed atomic.Int64
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				if l.Take("k", limit, 1, t0).Allowed {
+					allowed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := allowed.Load(); n != 500 {
+		t.Fatalf("%d calls allowed at one instant, want the burst, 500", n)
 	}
 }
