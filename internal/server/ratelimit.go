@@ -50,7 +50,7 @@ func limitRate(limiters *ratelimit.Limiters) grpc.UnaryServerInterceptor {
 		if !d.Allowed {
 			setRateLimitHeaders(ctx, d)
 			return nil, ratelimit.ErrRateLimited.
-				With("API key %s is over its rate limit of %d requests a second (bursts of %d); retry in %d s",
+				With("API key %s is over its rate limit (requestsPerSecond %d, burst %d); retry in %d s",
 					key.ID, limit.PerSecond, limit.Burst, ratelimit.Seconds(d.RetryAfter)).
 				WithRetryAfter(d.RetryAfter)
 		}

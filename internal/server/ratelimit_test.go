@@ -85,7 +85,7 @@ func TestAKeyOverItsRateLimitIsRefusedWithRetryInfoAndTheHeaders(t *testing.T) {
 	if reason != "RATE_LIMITED" || retry <= 0 || retry > time.Second {
 		t.Errorf("refusal details: reason %q, retry %v; want RATE_LIMITED and a wait of at most 1 s", reason, retry)
 	}
-	if msg := status.Convert(err).Message(); !strings.Contains(msg, "rate limit of 1 requests a second") {
+	if msg := status.Convert(err).Message(); !strings.Contains(msg, "over its rate limit (requestsPerSecond 1, burst 3); retry in 1 s") {
 		t.Errorf("message %q does not say the limit", msg)
 	}
 	if got := md.Get("ratelimit"); len(got) != 1 || got[0] != `"key";r=0;t=1` {
