@@ -13,7 +13,7 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: postgres
-postgres: ## Install the PostgreSQL server binaries if they are missing
+postgres: ## Install what is missing: PostgreSQL server binaries, curl, jq (Debian packages)
 	@scripts/ensure-postgres.sh
 
 .PHONY: build

@@ -54,6 +54,9 @@ type Key struct {
 	Role       Role
 	CreateTime time.Time
 	RevokeTime *time.Time
+	// OwnRateLimit is the key's own rate limit; nil: its role's default (see
+	// RateLimit).
+	OwnRateLimit *RateLimit
 	// PublicPrefix recognises the key (see PublicPrefix); empty for keys created
 	// before prefixes were stored.
 	PublicPrefix string
@@ -196,6 +199,11 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Key, error) 
 		return Key{}, ErrUnauthenticated
 	}
 	key := toKey(row)
+	// The limit rides on the cached key, so a change reaches every replica within
+	// CacheTTL without a query per call.
+	if key.OwnRateLimit, err = s.ownRateLimit(ctx, key.ID); err != nil {
+		return Key{}, err
+	}
 	s.mu.Lock()
 	if len(s.cache) >= maxCachedKeys {
 		clear(s.cache)

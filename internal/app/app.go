@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"time"
 
@@ -30,6 +31,8 @@ type Options struct {
 	// TimeTravel runs business time on a clock an admin can move forward
 	// (POST /v1/clock:advance), for demos; off, business time is the wall clock.
 	TimeTravel bool
+	// TLS, when set, serves gRPC and REST over TLS with it; nil: plain text.
+	TLS *tls.Config
 }
 
 // App is the wired application.
@@ -71,7 +74,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options
 	}
 	a.Server = server.New(server.Deps{
 		Pool: pool, Keys: a.Keys, Ledger: a.Ledger, Tiers: a.Tiers, Campaigns: a.Campaigns, Audit: a.Audit, Log: log, Clock: a.Clock,
-		MaxBodyBytes: opts.MaxBodyBytes, ShutdownTimeout: opts.ShutdownTimeout,
+		MaxBodyBytes: opts.MaxBodyBytes, ShutdownTimeout: opts.ShutdownTimeout, TLS: opts.TLS,
 	})
 	return a, nil
 }

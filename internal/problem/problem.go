@@ -7,6 +7,7 @@ package problem
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies an error the way a caller must react to it.
@@ -31,6 +32,9 @@ const (
 	PermissionDenied
 	// Unavailable: a dependency is down; retrying later may work.
 	Unavailable
+	// Exhausted: the caller used up a quota (a rate limit); RetryAfter says when
+	// trying again can work.
+	Exhausted
 )
 
 // FieldViolation names one invalid field of a request and what is wrong with it.
@@ -47,6 +51,9 @@ type Error struct {
 	Fields  []FieldViolation
 	// Metadata is extra machine-readable context (e.g. available points).
 	Metadata map[string]string
+	// RetryAfter is how long the caller should wait before trying again; zero: no
+	// advice.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -88,6 +95,13 @@ func (e *Error) WithMetadata(kv ...string) *Error {
 	for i := 0; i+1 < len(kv); i += 2 {
 		c.Metadata[kv[i]] = kv[i+1]
 	}
+	return &c
+}
+
+// WithRetryAfter returns a copy advising the caller to wait d before trying again.
+func (e *Error) WithRetryAfter(d time.Duration) *Error {
+	c := *e
+	c.RetryAfter = d
 	return &c
 }
 

@@ -51,6 +51,9 @@ var auditedMethods = map[string]auditTarget{
 	v1.ApiKeyService_RevokeApiKey_FullMethodName: on(func(r *v1.RevokeApiKeyRequest, _ *v1.RevokeApiKeyResponse) string {
 		return "apiKeys/" + r.GetKeyId()
 	}),
+	v1.ApiKeyService_SetApiKeyRateLimit_FullMethodName: on(func(r *v1.SetApiKeyRateLimitRequest, _ *v1.SetApiKeyRateLimitResponse) string {
+		return "apiKeys/" + r.GetKeyId() + "/rateLimit"
+	}),
 
 	v1.PointsService_Earn_FullMethodName: on(func(r *v1.EarnRequest, _ *v1.EarnResponse) string {
 		return "members/" + r.GetMemberId()
@@ -140,6 +143,7 @@ var auditedMethods = map[string]auditTarget{
 var readMethods = map[string]bool{
 	v1.MemberService_GetMember_FullMethodName:          true,
 	v1.ApiKeyService_ListApiKeys_FullMethodName:        true,
+	v1.ApiKeyService_GetApiKeyRateLimit_FullMethodName: true,
 	v1.PointsService_GetHold_FullMethodName:            true,
 	v1.PointsService_GetBalance_FullMethodName:         true,
 	v1.PointsService_ListActivity_FullMethodName:       true,

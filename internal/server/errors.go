@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/loyalty-engine/loyalty/internal/problem"
 )
@@ -24,6 +25,7 @@ var kindCodes = map[problem.Kind]codes.Code{
 	problem.Unauthenticated:  codes.Unauthenticated,
 	problem.PermissionDenied: codes.PermissionDenied,
 	problem.Unavailable:      codes.Unavailable,
+	problem.Exhausted:        codes.ResourceExhausted,
 }
 
 // toStatus is the one place where errors become gRPC statuses. Declared domain
@@ -62,6 +64,9 @@ func declaredStatus(code codes.Code, p *problem.Error) error {
 			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: f.Field, Description: f.Description})
 		}
 		details = append(details, br)
+	}
+	if p.RetryAfter > 0 {
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(p.RetryAfter)})
 	}
 	withDetails, err := st.WithDetails(details...)
 	if err != nil {

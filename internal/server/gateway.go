@@ -20,8 +20,9 @@ const idempotencyKeyHeader = "idempotency-key"
 
 // httpHandler is the REST side: the gateway, which calls the services through the
 // in-process channel so that every REST call passes the same interceptors (auth!) as
-// a gRPC call, plus the operational endpoints.
-func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
+// a gRPC call, plus the operational endpoints (/metrics too, unless it has its own
+// listener).
+func (s *Server) httpHandler(ctx context.Context, withMetrics bool) (http.Handler, error) {
 	gw := runtime.NewServeMux(
 		runtime.WithIncomingHeaderMatcher(func(h string) (string, bool) {
 			switch strings.ToLower(h) {
@@ -78,13 +79,21 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 		}
 		writeText(w, http.StatusOK, "ready")
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	if withMetrics {
+		mux.Handle("GET /metrics", s.metricsHandler())
+	}
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(doc)
 	})
 	mux.Handle("/", limitBody(gw, int64(s.deps.MaxBodyBytes)))
 	return mux, nil
+}
+
+func (s *Server) metricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	return mux
 }
 
 // limitBody refuses bodies over the limit: at once when the length is declared, and

@@ -32,6 +32,13 @@ type ApiKey struct {
 	LastUseTime  *time.Time
 }
 
+type ApiKeyRateLimit struct {
+	KeyID             string
+	RequestsPerSecond int32
+	Burst             int32
+	UpdateTime        time.Time
+}
+
 type AuditLog struct {
 	AuditID   int64
 	CallID    string
