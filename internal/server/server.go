@@ -69,8 +69,9 @@ func New(d Deps) *Server {
 
 	// Outermost first: the request id is known to every log line; recovery sits
 	// inside logging and metrics so a panic is counted and logged as INTERNAL;
-	// errors are mapped before they are counted; auth runs last, just before the
-	// handler, and its errors are mapped like any other.
+	// errors are mapped before they are counted; auth runs last but one, and its
+	// errors are mapped like any other; then every string of the request is checked
+	// for NUL, control characters and invalid UTF-8.
 	unary := []grpc.UnaryServerInterceptor{
 		withRequestID,
 		logCalls(d.Log),
@@ -78,9 +79,11 @@ func New(d Deps) *Server {
 		recoverPanics(d.Log),
 		mapErrors(d.Log),
 		authorize(d.Keys),
+		refuseBadText,
 	}
 	gs := grpc.NewServer(
 		grpc.MaxRecvMsgSize(d.MaxBodyBytes),
+		grpc.ForceServerCodecV2(newRequestCodec()),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(denyStreams),
 	)
