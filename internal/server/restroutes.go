@@ -180,4 +180,3 @@ func (r *restRoute) matchPath(comps []string) (map[int]string, bool) {
 	}
 	return values, true
 }
-
