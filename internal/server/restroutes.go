@@ -163,6 +163,11 @@ func (r *restRoute) matchPath(comps []string) (map[int]string, bool) {
 			return nil, false
 		}
 		last = trimmed
+	} else if strings.Contains(last, ":") {
+		// A ':' in the last segment starts a custom verb (ids may not contain
+		// one): GET /v1/members/alice:earn is the earn route with the wrong
+		// method, not the member "alice:earn".
+		return nil, false
 	}
 	values := map[int]string{}
 	for i, seg := range r.segments {
