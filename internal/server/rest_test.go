@@ -310,7 +310,9 @@ func TestGRPCRefusesNULAndControlCharactersNamingTheField(t *testing.T) {
 // invalid UTF-8 itself.
 type rawCodec struct{}
 
-func (rawCodec) Marshal(v any) (mem.BufferSlice, error) { return mem.BufferSlice{mem.SliceBuffer(v.([]byte))}, nil }
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(v.([]byte))}, nil
+}
 func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	*(v.(*[]byte)) = data.Materialize()
 	return nil
