@@ -164,8 +164,8 @@ func permissionDenied(role access.Role, fullMethod string) error {
 
 // denyStreams refuses every streaming call: the API has none, and a stream must
 // never slip past the unary role table.
-func denyStreams(_ any, _ grpc.ServerStream, info *grpc.StreamServerInfo, _ grpc.StreamHandler) error {
-	return status.Errorf(codes.PermissionDenied, "%s is not allowed", info.FullMethod)
+func denyStreams(_ any, _ grpc.ServerStream, _ *grpc.StreamServerInfo, _ grpc.StreamHandler) error {
+	return declaredStatus(codes.PermissionDenied, errPermissionDenied.With("streaming calls are not part of this API"))
 }
 
 func bearerSecret(ctx context.Context) string {
