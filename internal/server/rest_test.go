@@ -65,6 +65,10 @@ func hostileRequests() []hostile {
 		{"body mapped to one field", "PUT", "/v1/program", "admin", `{"earnPoints":"two"}`, 400, "INVALID_FIELD_VALUE", "earnPoints", nil},
 		{"invalid UTF-8", "POST", "/v1/members", "app", []byte("{\"memberId\":\"zed\",\"displayName\":\"Z\xffd\"}"),
 			400, "INVALID_FIELD_VALUE", "displayName", nil},
+		{"lone surrogate", "POST", "/v1/members", "app", `{"memberId":"zed","displayName":"a\ud800b"}`, 400, "INVALID_FIELD_VALUE", "displayName", nil},
+		{"integer out of range", "POST", earn, "app", `{"requestId":"h-big","points":"9223372036854775808"}`, 400, "INVALID_FIELD_VALUE", "points", nil},
+		{"time without a zone", "POST", "/v1/members/alice/memberships", "app", `{"requestId":"h-m","tierId":"gold","endTime":"2027-01-01T00:00:00"}`,
+			400, "INVALID_FIELD_VALUE", "endTime", nil},
 		// NUL and control characters in free text, on every kind of command.
 		{"NUL in displayName", "POST", "/v1/members", "app", `{"memberId":"zed","displayName":"Ze\u0000d"}`, 400, "INVALID_ARGUMENT", "displayName", nil},
 		{"escape in displayName", "POST", "/v1/members", "app", `{"memberId":"zed","displayName":"\u001b[31mred"}`, 400, "INVALID_ARGUMENT", "displayName", nil},

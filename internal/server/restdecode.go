@@ -245,14 +245,26 @@ func (w *bodyWalker) value(fd protoreflect.FieldDescriptor, path string) error {
 		}
 		return invalidValue(path, expectation(fd))
 	}
-	// encoding/json has already replaced bad bytes in a string; the raw ones tell.
-	if _, ok := tok.(string); ok && !utf8.Valid(w.body[start:w.dec.InputOffset()]) {
+	if s, ok := tok.(string); ok && !validJSONText(s, w.body[start:w.dec.InputOffset()]) {
 		return invalidValue(path, validation.TextDescription)
 	}
 	if !fits(fd, tok) {
 		return invalidValue(path, expectation(fd))
 	}
 	return nil
+}
+
+// validJSONText tells whether a JSON string was valid text as sent: encoding/json
+// has replaced invalid UTF-8 and lone surrogate escapes (\ud800) with U+FFFD,
+// which protojson refuses, so the raw bytes tell.
+func validJSONText(decoded string, raw []byte) bool {
+	if !utf8.Valid(raw) {
+		return false
+	}
+	if !strings.ContainsRune(decoded, utf8.RuneError) {
+		return true
+	}
+	return bytes.Contains(bytes.ToLower(raw), []byte(`\ufffd`)) || bytes.ContainsRune(raw, utf8.RuneError)
 }
 
 // skip reads one value of any shape (google.protobuf.Struct and Value take any JSON).
@@ -371,6 +383,15 @@ func fits(fd protoreflect.FieldDescriptor, tok json.Token) bool {
 func parsesAsInt(text string, lo, hi float64) bool {
 	if text == "" {
 		return false
+	}
+	if !strings.ContainsAny(text, ".eE") {
+		// Exact, where float64 would round 2^63 into range.
+		if lo < 0 {
+			n, err := strconv.ParseInt(text, 10, 64)
+			return err == nil && float64(n) >= lo && float64(n) <= hi
+		}
+		n, err := strconv.ParseUint(text, 10, 64)
+		return err == nil && float64(n) <= hi
 	}
 	f, err := strconv.ParseFloat(text, 64)
 	if err != nil || f != math.Trunc(f) || f < lo || f > hi {

@@ -132,7 +132,14 @@ func (e restErrors) status(ctx context.Context, err error) (*status.Status, int)
 	if !ok {
 		st = status.Convert(toStatus(ctx, e.log, err))
 	}
-	st = withErrorInfo(st)
+	if reasonOf(st) == "" {
+		// A status no one declared (the gateway's own, say, for a header it
+		// cannot pass on): at least a sentence, and an ErrorInfo; other details
+		// (a RetryInfo) stay.
+		sp := st.Proto()
+		sp.Message = problem.New(problem.Internal, "", sp.GetMessage()).Sentence()
+		st = withErrorInfo(status.FromProto(sp))
+	}
 	return st, runtime.HTTPStatusFromCode(st.Code())
 }
 
