@@ -362,3 +362,30 @@ func checkGRPCField(t *testing.T, field string, err error) {
 	}
 	checkSentence(t, "gRPC "+field, st.Message())
 }
+
+func TestGRPCAuthRefusalsCarryErrorInfo(t *testing.T) {
+	env := apitest.Start(t)
+	points := loyaltyv1.NewPointsServiceClient(env.Conn)
+	for _, tc := range []struct {
+		key    string
+		code   codes.Code
+		reason string
+	}{
+		{"", codes.Unauthenticated, "UNAUTHENTICATED"},
+		{"lk_not_a_key", codes.Unauthenticated, "UNAUTHENTICATED"},
+		{env.Key(access.RoleApp), codes.PermissionDenied, "PERMISSION_DENIED"},
+	} {
+		_, err := points.ReverseEntry(env.Ctx(tc.key), &loyaltyv1.ReverseEntryRequest{EntryId: "1", RequestId: "r-1", Reason: "x"})
+		st := status.Convert(err)
+		reason := ""
+		for _, d := range st.Details() {
+			if info, ok := d.(*errdetails.ErrorInfo); ok {
+				reason = info.GetReason()
+			}
+		}
+		if st.Code() != tc.code || reason != tc.reason {
+			t.Errorf("key %q: %v %q, want %v %s", tc.key, st.Code(), reason, tc.code, tc.reason)
+		}
+		checkSentence(t, tc.reason, st.Message())
+	}
+}
