@@ -29,15 +29,17 @@ var kindCodes = map[problem.Kind]codes.Code{
 }
 
 // toStatus is the one place where errors become gRPC statuses. Declared domain
-// errors keep their message and carry an ErrorInfo (reason) and, for bad input, a
-// BadRequest naming the fields. Anything else is logged once here and answered as a
-// generic INTERNAL, so no internals leak.
+// errors keep their message, as a sentence (problem.Error.Sentence), and carry an
+// ErrorInfo (reason) and, for bad input, a BadRequest naming the fields. Statuses
+// made elsewhere (an interceptor's) pass as they are, with an ErrorInfo added if
+// they have none. Anything else is logged once here and answered as a generic
+// INTERNAL, so no internals leak.
 func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 	if err == nil {
 		return nil
 	}
-	if _, ok := status.FromError(err); ok {
-		return err
+	if st, ok := status.FromError(err); ok {
+		return withErrorInfo(st).Err()
 	}
 	if p, ok := problem.As(err); ok {
 		code, known := kindCodes[p.Kind]

@@ -7,6 +7,10 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -62,5 +66,23 @@ func TestAMethodMissingFromTheRoleTableIsRefusedEvenToAdmins(t *testing.T) {
 		func(context.Context, any) (any, error) { called = true; return nil, nil })
 	if status.Code(toStatus(context.Background(), quiet, err)) != codes.PermissionDenied || called {
 		t.Fatalf("got %v (handler called: %v), want PermissionDenied and no call", err, called)
+	}
+}
+
+func TestStatusesFromElsewhereKeepTheirDetailsAndGainAnErrorInfo(t *testing.T) {
+	limited, _ := status.New(codes.ResourceExhausted, "Too many requests.").
+		WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Second)})
+	st := status.Convert(toStatus(context.Background(), quiet, limited.Err()))
+	var retry, info bool
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.RetryInfo:
+			retry = true
+		case *errdetails.ErrorInfo:
+			info = d.GetReason() == "RESOURCE_EXHAUSTED" && d.GetDomain() == errorDomain
+		}
+	}
+	if st.Code() != codes.ResourceExhausted || !retry || !info || st.Message() != "Too many requests." {
+		t.Errorf("got %v %q %v", st.Code(), st.Message(), st.Details())
 	}
 }
