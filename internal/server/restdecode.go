@@ -165,8 +165,7 @@ func (w *bodyWalker) object(md protoreflect.MessageDescriptor, path string) erro
 		name, _ := tok.(string)
 		fd := fieldByName(md, name)
 		if fd == nil {
-			return errUnknownField.With("the request has no field %q", name).
-				WithField(join(path, name), "is not a field of this request")
+			return errUnknownField.WithField(join(path, name), "is not a field of this request")
 		}
 		field := join(path, fd.JSONName())
 		if seen[fd.Number()] {
