@@ -75,9 +75,10 @@ func New(d Deps) *Server {
 
 	// Outermost first: the request id is known to every log line; recovery sits
 	// inside logging and metrics so a panic is counted and logged as INTERNAL;
-	// errors are mapped before they are counted; auth runs just before the
-	// handler, and its errors are mapped like any other; the rate limit runs once
-	// the key is known, and a refused call never reaches the handler.
+	// errors are mapped before they are counted; then auth, whose errors are mapped
+	// like any other; the rate limit runs once the key is known, and a refused call
+	// never reaches the handler; last, every string of the request is checked for
+	// NUL, control characters and invalid UTF-8.
 	unary := []grpc.UnaryServerInterceptor{
 		withRequestID,
 		logCalls(d.Log),
@@ -86,9 +87,11 @@ func New(d Deps) *Server {
 		mapErrors(d.Log),
 		authorize(d.Keys),
 		limitRate(ratelimit.New(0)),
+		refuseBadText,
 	}
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(d.MaxBodyBytes),
+		grpc.ForceServerCodecV2(newRequestCodec()),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(denyStreams),
 	}
