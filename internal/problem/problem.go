@@ -7,7 +7,10 @@ package problem
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Kind classifies an error the way a caller must react to it.
@@ -71,6 +74,47 @@ func (e *Error) Error() string {
 	return msg
 }
 
+// Sentence is the error as a caller reads it: the message with a capital letter
+// (unless it starts with a field name such as requestId), each field's violation
+// after it, and a full stop. Error stays in Go's lower-case style for wrapping
+// and logs.
+func (e *Error) Sentence() string {
+	msg := capitalize(e.Message)
+	for i, f := range e.Fields {
+		sep := "; "
+		if i == 0 {
+			sep = ": "
+		}
+		msg += sep + f.Field + " " + f.Description
+	}
+	return Sentence(msg)
+}
+
+// Sentence ends msg with a full stop unless it ends with punctuation already.
+func Sentence(msg string) string {
+	msg = strings.TrimSpace(msg)
+	if msg == "" {
+		return msg
+	}
+	switch msg[len(msg)-1] {
+	case '.', '!', '?':
+		return msg
+	}
+	return msg + "."
+}
+
+// capitalize upper-cases the first letter of msg unless its first word is an
+// identifier (a lower-case word with an upper-case letter inside, such as
+// requestId), which keeps its spelling.
+func capitalize(msg string) string {
+	first, _, _ := strings.Cut(msg, " ")
+	r, size := utf8.DecodeRuneInString(first)
+	if size == 0 || !unicode.IsLower(r) || strings.IndexFunc(first, unicode.IsUpper) >= 0 {
+		return msg
+	}
+	return string(unicode.ToUpper(r)) + msg[size:]
+}
+
 // Is makes errors.Is(err, sentinel) true for every error of the same kind and reason,
 // so a sentinel refined with With or WithMetadata still matches it.
 func (e *Error) Is(target error) bool {
@@ -102,6 +146,13 @@ func (e *Error) WithMetadata(kv ...string) *Error {
 func (e *Error) WithRetryAfter(d time.Duration) *Error {
 	c := *e
 	c.RetryAfter = d
+	return &c
+}
+
+// WithField returns a copy that also names an offending field.
+func (e *Error) WithField(field, description string) *Error {
+	c := *e
+	c.Fields = append(append([]FieldViolation(nil), e.Fields...), FieldViolation{Field: field, Description: description})
 	return &c
 }
 

@@ -82,9 +82,11 @@ func New(d Deps) *Server {
 	// Outermost first: the request id is known to every log line; recovery sits
 	// inside logging and metrics so a panic is counted and logged as INTERNAL;
 	// errors are mapped before they are counted; the audit trail sees the final
-	// status, panics included; auth runs just before the handler, and its errors
-	// are mapped like any other; the rate limit runs once the key is known, and a
-	// refused call never reaches the handler (it is recorded, with its key).
+	// status, panics included; then auth, whose errors are mapped like any other
+	// (it names the key on the audit record first, so refusals are recorded with
+	// it); the rate limit runs once the key is known, and a refused call never
+	// reaches the handler; last, every string of the request is checked for NUL,
+	// control characters and invalid UTF-8.
 	unary := []grpc.UnaryServerInterceptor{
 		withRequestID,
 		logCalls(d.Log),
@@ -94,9 +96,11 @@ func New(d Deps) *Server {
 		mapErrors(d.Log),
 		authorize(d.Keys),
 		limitRate(ratelimit.New(0)),
+		refuseBadText,
 	}
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(d.MaxBodyBytes),
+		grpc.ForceServerCodecV2(newRequestCodec()),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(denyStreams),
 	}
