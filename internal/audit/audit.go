@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,7 +75,7 @@ func (p *Pending) Identify(keyID, role string) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.rec.KeyID, p.rec.Role = keyID, role
+	p.rec.KeyID, p.rec.Role = Clean(keyID), Clean(role)
 }
 
 // Describe sets what the call acts on.
@@ -84,7 +85,29 @@ func (p *Pending) Describe(target, memberID, requestID string) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.rec.Target, p.rec.MemberID, p.rec.RequestID = target, memberID, requestID
+	p.rec.Target, p.rec.MemberID, p.rec.RequestID = Clean(target), Clean(memberID), Clean(requestID)
+}
+
+// MaxText bounds each text of a record, in bytes.
+const MaxText = 200
+
+// Clean is a request's text as a record keeps it: a refused call is recorded with
+// what it sent, however hostile, so invalid UTF-8 and NUL (which PostgreSQL text
+// cannot hold) become U+FFFD, and text beyond MaxText bytes is cut at a character
+// boundary and marked with "…".
+func Clean(s string) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	if len(s) <= MaxText {
+		return s
+	}
+	cut := 0
+	for i := range s {
+		if i > MaxText-len("…") {
+			break
+		}
+		cut = i
+	}
+	return s[:cut] + "…"
 }
 
 // Snapshot is the record as it stands.

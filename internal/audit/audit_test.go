@@ -1,8 +1,10 @@
 package audit
 
 import (
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/loyalty-engine/loyalty/internal/problem"
 )
@@ -43,5 +45,27 @@ func TestQueryValidation(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestClean(t *testing.T) {
+	long := strings.Repeat("a", MaxText+10)
+	wide := strings.Repeat("é", MaxText) // 2 bytes each
+	for _, tc := range []struct{ in, want string }{
+		{"members/alice", "members/alice"},
+		{"", ""},
+		{"a\x00b", "a\uFFFDb"},
+		{"bad \xff utf8", "bad \uFFFD utf8"},
+		{strings.Repeat("a", MaxText), strings.Repeat("a", MaxText)},
+		{long, strings.Repeat("a", MaxText-len("…")) + "…"},
+		{wide, strings.Repeat("é", (MaxText-len("…"))/2) + "…"},
+	} {
+		got := Clean(tc.in)
+		if got != tc.want {
+			t.Errorf("Clean(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if len(got) > MaxText || !utf8.ValidString(got) || strings.Contains(got, "\x00") {
+			t.Errorf("Clean(%q) = %q: too long, invalid or with NUL", tc.in, got)
+		}
 	}
 }

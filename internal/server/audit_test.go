@@ -103,6 +103,18 @@ func TestAuditTrailRecordsWritesOnBothTransports(t *testing.T) {
 	}
 	refused(t, "earn without points", env.REST("POST", "/v1/members/aud-1:earn", app, map[string]any{"requestId": "aud-earn-3"}),
 		http.StatusBadRequest, "INVALID_ARGUMENT")
+	// Refused by the REST front door or the body decoder, before the gRPC server.
+	if r := env.REST("POST", "/v1/members/aud-1:earn", agent, map[string]any{"points": 1}, "Idempotency-Key", "aud-earn-5"); r.Status != http.StatusForbidden {
+		t.Fatalf("agent earn on REST: %d %s", r.Status, r.Raw)
+	}
+	if r := env.REST("POST", "/v1/members/aud-1:earn", app, `{"points": 1, "pionts": 2}`, "Idempotency-Key", "aud-earn-6"); r.Status != http.StatusBadRequest {
+		t.Fatalf("unknown field: %d %s", r.Status, r.Raw)
+	}
+	// Hostile text is recorded as text PostgreSQL can hold.
+	_, err = points.Earn(env.Ctx(app), &loyaltyv1.EarnRequest{MemberId: "aud\x00-1", RequestId: "aud-earn-7", Points: 1})
+	if status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("NUL in memberId: %v", err)
+	}
 	// Reads are not recorded; calls without a valid key are by no key, so neither.
 	must200(t, "balance", env.REST("GET", "/v1/members/aud-1/balance", app, nil))
 	if r := env.REST("POST", "/v1/members/aud-1:earn", "lk_nope", map[string]any{"requestId": "aud-earn-4", "points": 1}); r.Status != http.StatusUnauthorized {
@@ -118,15 +130,18 @@ func TestAuditTrailRecordsWritesOnBothTransports(t *testing.T) {
 		{marketerID, loyaltyv1.CampaignService_CreateCampaign_FullMethodName, "campaigns/" + cmp.GetCampaign().GetCampaignId(), "", "aud-cmp-1", "OK", ""},
 		{adminID, loyaltyv1.ApiKeyService_CreateApiKey_FullMethodName, "apiKeys/" + created["keyId"].(string), "", "", "OK", ""},
 		{appID, loyaltyv1.PointsService_Redeem_FullMethodName, "members/aud-1", "aud-1", "aud-redeem-2", "FAILED_PRECONDITION", "INSUFFICIENT_POINTS"},
-		{agentID, loyaltyv1.PointsService_Earn_FullMethodName, "members/aud-1", "aud-1", "aud-earn-2", "PERMISSION_DENIED", ""},
+		{agentID, loyaltyv1.PointsService_Earn_FullMethodName, "members/aud-1", "aud-1", "aud-earn-2", "PERMISSION_DENIED", "PERMISSION_DENIED"},
 		{appID, loyaltyv1.PointsService_Earn_FullMethodName, "members/aud-1", "aud-1", "aud-earn-3", "INVALID_ARGUMENT", "INVALID_ARGUMENT"},
+		{agentID, loyaltyv1.PointsService_Earn_FullMethodName, "members/aud-1", "aud-1", "aud-earn-5", "PERMISSION_DENIED", "PERMISSION_DENIED"},
+		{appID, loyaltyv1.PointsService_Earn_FullMethodName, "members/aud-1", "aud-1", "aud-earn-6", "INVALID_ARGUMENT", "UNKNOWN_FIELD"},
+		{appID, loyaltyv1.PointsService_Earn_FullMethodName, "members/aud\uFFFD-1", "aud\uFFFD-1", "aud-earn-7", "INVALID_ARGUMENT", "INVALID_ARGUMENT"},
 	} {
 		if !findRecord(records, want) {
 			t.Errorf("no audit record %+v in\n%v", want, records)
 		}
 	}
-	if len(records) != 9 {
-		t.Errorf("%d audit records, want the 9 calls with a key that write: %v", len(records), records)
+	if len(records) != 12 {
+		t.Errorf("%d audit records, want the 12 calls with a key that write: %v", len(records), records)
 	}
 	for _, r := range records {
 		if r["method"] == loyaltyv1.PointsService_GetBalance_FullMethodName {
@@ -151,7 +166,7 @@ func TestAuditTrailRecordsWritesOnBothTransports(t *testing.T) {
 
 	// Filters, newest first.
 	byMember := auditLog(t, env, auditor, url.Values{"memberId": {"aud-1"}, "method": {loyaltyv1.PointsService_Earn_FullMethodName}})
-	if len(byMember) != 3 || byMember[0]["requestId"] != "aud-earn-3" || byMember[2]["requestId"] != "aud-earn-1" {
+	if len(byMember) != 5 || byMember[0]["requestId"] != "aud-earn-6" || byMember[4]["requestId"] != "aud-earn-1" {
 		t.Errorf("earns of aud-1, newest first: %v", byMember)
 	}
 	if byKey := auditLog(t, env, auditor, url.Values{"keyId": {marketerID}}); len(byKey) != 1 {

@@ -67,7 +67,7 @@ func (s *Server) httpHandler(ctx context.Context, withMetrics bool) (http.Handle
 			return nil, fmt.Errorf("register gateway: %w", err)
 		}
 	}
-	api := &restFront{routes: routes, keys: s.deps.Keys, gateway: gw, errors: errs, maxBody: int64(s.deps.MaxBodyBytes)}
+	api := &restFront{routes: routes, keys: s.deps.Keys, gateway: gw, errors: errs, maxBody: int64(s.deps.MaxBodyBytes), audit: s.deps.Audit}
 
 	ops := map[string]http.Handler{
 		"/healthz": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
