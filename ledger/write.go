@@ -310,18 +310,11 @@ func (s *Service) postInTx(ctx context.Context, p plan, check func(pgx.Tx) error
 }
 
 // inTx runs fn in a transaction, again after a deadlock or serialization failure.
-// After the commit the call's audit record, if fn's entries wrote it, is written.
+// The call's audit record commits in it: with fn's entries, or written last when
+// fn wrote none (a goodwill grant waiting for approval, a rejection).
 func (s *Service) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return s.retry(ctx, func() error {
-		var run pgx.Tx
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			run = tx
-			return fn(tx)
-		})
-		if err == nil {
-			audit.Committed(ctx, run)
-		}
-		return err
+		return audit.InTx(ctx, s.pool, fn)
 	})
 }
 

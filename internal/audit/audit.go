@@ -197,11 +197,7 @@ func (s *Store) Finish(ctx context.Context, p *Pending, outcome, reason string) 
 		return nil
 	}
 	r := p.Snapshot()
-	err := s.q.InsertRecord(ctx, s.pool, auditdb.InsertRecordParams{
-		CallID: r.CallID, KeyID: r.KeyID, Role: r.Role, Method: r.Method, Target: r.Target,
-		MemberID: nullable.Of(r.MemberID), RequestID: r.RequestID, Outcome: outcome, Reason: reason, Time: r.Time,
-	})
-	if err != nil {
+	if err := s.q.InsertRecord(ctx, s.pool, insertParams(r, outcome, reason)); err != nil {
 		return fmt.Errorf("write audit record of %s: %w", r.Method, err)
 	}
 	return nil
@@ -284,4 +280,65 @@ func (q Query) validate() error {
 		return problem.InvalidFields(v...)
 	}
 	return nil
+}
+
+// WriteTx writes the record of the call in ctx in tx, as a success: a domain
+// transaction that carries a call's whole effect writes it last, so that the record
+// commits with the effect, and reports the commit (Committed). Outside an audited
+// call it does nothing.
+func WriteTx(ctx context.Context, tx pgx.Tx) error {
+	p := From(ctx)
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	already := p.stagedIn == tx // the ledger's batch wrote it with the entry
+	p.mu.Unlock()
+	if already {
+		return nil
+	}
+	r := p.Snapshot()
+	if err := auditdb.New().InsertRecord(ctx, tx, insertParams(r, OutcomeOK, "")); err != nil {
+		return fmt.Errorf("write audit record of %s: %w", r.Method, err)
+	}
+	p.staged(tx)
+	return nil
+}
+
+// InTx runs fn in a transaction on pool, as pgx.BeginFunc does, with the record of
+// the call in ctx written last in it (WriteTx) when fn succeeds, and counted as
+// written once the transaction has committed.
+func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
+	var run pgx.Tx
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		run = tx
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return WriteTx(ctx, tx)
+	})
+	if err == nil {
+		Committed(ctx, run)
+	}
+	return err
+}
+
+// Retarget records a written call against target, what its answer says it created.
+func (s *Store) Retarget(ctx context.Context, p *Pending, target string) error {
+	target = Clean(target)
+	p.mu.Lock()
+	p.rec.Target = target
+	callID := p.rec.CallID
+	p.mu.Unlock()
+	if err := s.q.RetargetRecord(ctx, s.pool, auditdb.RetargetRecordParams{CallID: callID, Target: target}); err != nil {
+		return fmt.Errorf("retarget audit record: %w", err)
+	}
+	return nil
+}
+
+func insertParams(r Record, outcome, reason string) auditdb.InsertRecordParams {
+	return auditdb.InsertRecordParams{
+		CallID: r.CallID, KeyID: r.KeyID, Role: r.Role, Method: r.Method, Target: r.Target,
+		MemberID: nullable.Of(r.MemberID), RequestID: r.RequestID, Outcome: outcome, Reason: reason, Time: r.Time,
+	}
 }

@@ -193,17 +193,32 @@ func auditCalls(store *audit.Store, log *slog.Logger) grpc.UnaryServerIntercepto
 		call := store.Start(info.FullMethod)
 		call.Describe(target(msg, nil), memberOf(msg), auditRequestID(ctx, msg))
 		resp, err := handler(audit.With(ctx, call), req)
-		if call.Written() || call.Snapshot().KeyID == "" {
+		if call.Snapshot().KeyID == "" {
 			return resp, err
 		}
-		if err == nil {
-			out, _ := resp.(proto.Message)
-			call.Describe(target(msg, out), memberOf(msg), auditRequestID(ctx, msg))
-		}
-		outcome, reason := outcomeOf(err)
 		// The caller may be gone; the record is still owed.
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
+		var created string
+		if err == nil {
+			out, _ := resp.(proto.Message)
+			created = target(msg, out)
+		}
+		if call.Written() {
+			// Written in the effect's transaction, before the answer named what the
+			// call created (a campaign's id): one more write, for creations only.
+			if created != "" && created != call.Snapshot().Target {
+				if werr := store.Retarget(wctx, call, created); werr != nil {
+					log.ErrorContext(ctx, "audit record not retargeted", "error", werr, "method", info.FullMethod,
+						"requestId", requestIDFrom(ctx))
+				}
+			}
+			return resp, err
+		}
+		if created != "" {
+			call.Describe(created, memberOf(msg), auditRequestID(ctx, msg))
+		}
+		outcome, reason := outcomeOf(err)
 		if werr := store.Finish(wctx, call, outcome, reason); werr != nil {
 			// The effect stands, so the answer does too; a retry (same requestId)
 			// would be recorded, a call without one could be applied twice.

@@ -39,3 +39,8 @@ WHERE audit_id < @before_id
   AND (sqlc.narg(end_time)::timestamptz IS NULL OR time < sqlc.narg(end_time))
 ORDER BY audit_id DESC
 LIMIT @page_size;
+
+-- name: RetargetRecord :exec
+-- A call that created something, recorded in its transaction before the answer
+-- named it, is recorded against what it created.
+UPDATE audit_log SET target = @target WHERE call_id = @call_id;

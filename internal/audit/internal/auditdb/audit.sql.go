@@ -177,3 +177,19 @@ func (q *Queries) ListRecords(ctx context.Context, db DBTX, arg ListRecordsParam
 	}
 	return items, nil
 }
+
+const retargetRecord = `-- name: RetargetRecord :exec
+UPDATE audit_log SET target = $1 WHERE call_id = $2
+`
+
+type RetargetRecordParams struct {
+	Target string
+	CallID string
+}
+
+// A call that created something, recorded in its transaction before the answer
+// named it, is recorded against what it created.
+func (q *Queries) RetargetRecord(ctx context.Context, db DBTX, arg RetargetRecordParams) error {
+	_, err := db.Exec(ctx, retargetRecord, arg.Target, arg.CallID)
+	return err
+}
