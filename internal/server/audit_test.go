@@ -89,6 +89,9 @@ func TestAuditTrailRecordsWritesOnBothTransports(t *testing.T) {
 	must200(t, "redeem", env.REST("POST", "/v1/members/aud-1:redeem", app, map[string]any{"points": 100}, "Idempotency-Key", "aud-redeem-1"))
 	must200(t, "goodwill", env.REST("POST", "/v1/members/aud-1:grantGoodwill", agent, map[string]any{
 		"requestId": "aud-gw-1", "points": 50, "reasonCode": "LATE_DELIVERY", "ticketId": "ZD-1"}))
+	// Above the agent's limits: an approval, no entry.
+	must200(t, "goodwill for approval", env.REST("POST", "/v1/members/aud-1:grantGoodwill", agent, map[string]any{
+		"requestId": "aud-gw-2", "points": 800, "reasonCode": "DAMAGED_ITEM", "ticketId": "ZD-2"}))
 	cmp, err := loyaltyv1.NewCampaignServiceClient(env.Conn).CreateCampaign(env.Ctx(marketer), &loyaltyv1.CreateCampaignRequest{
 		RequestId: "aud-cmp-1", DisplayName: "Audit double points", Type: "POINTS_MULTIPLIER", MultiplierPercent: 200})
 	if err != nil {
@@ -127,6 +130,7 @@ func TestAuditTrailRecordsWritesOnBothTransports(t *testing.T) {
 		{appID, loyaltyv1.PointsService_Earn_FullMethodName, "members/aud-1", "aud-1", "aud-earn-1", "OK", ""},
 		{appID, loyaltyv1.PointsService_Redeem_FullMethodName, "members/aud-1", "aud-1", "aud-redeem-1", "OK", ""},
 		{agentID, loyaltyv1.GoodwillService_GrantGoodwill_FullMethodName, "members/aud-1", "aud-1", "aud-gw-1", "OK", ""},
+		{agentID, loyaltyv1.GoodwillService_GrantGoodwill_FullMethodName, "members/aud-1", "aud-1", "aud-gw-2", "OK", ""},
 		{marketerID, loyaltyv1.CampaignService_CreateCampaign_FullMethodName, "campaigns/" + cmp.GetCampaign().GetCampaignId(), "", "aud-cmp-1", "OK", ""},
 		{adminID, loyaltyv1.ApiKeyService_CreateApiKey_FullMethodName, "apiKeys/" + created["keyId"].(string), "", "", "OK", ""},
 		{appID, loyaltyv1.PointsService_Redeem_FullMethodName, "members/aud-1", "aud-1", "aud-redeem-2", "FAILED_PRECONDITION", "INSUFFICIENT_POINTS"},
@@ -140,8 +144,8 @@ func TestAuditTrailRecordsWritesOnBothTransports(t *testing.T) {
 			t.Errorf("no audit record %+v in\n%v", want, records)
 		}
 	}
-	if len(records) != 12 {
-		t.Errorf("%d audit records, want the 12 calls with a key that write: %v", len(records), records)
+	if len(records) != 13 {
+		t.Errorf("%d audit records, want the 13 calls with a key that write: %v", len(records), records)
 	}
 	for _, r := range records {
 		if r["method"] == loyaltyv1.PointsService_GetBalance_FullMethodName {
@@ -162,6 +166,16 @@ func TestAuditTrailRecordsWritesOnBothTransports(t *testing.T) {
 	}
 	if apart != 0 || together != 3 {
 		t.Errorf("%d ledger records in their entry's transaction (want 3: earn, redeem, goodwill), %d apart from it", together, apart)
+	}
+
+	// So is the approval's, written last in the ledger's transaction.
+	var approvalTogether bool
+	if err := env.Pool.QueryRow(t.Context(), `SELECT a.xmin::text = g.xmin::text FROM audit_log a
+		JOIN goodwill_approvals g ON g.member_id = a.member_id AND g.request_id = a.request_id WHERE a.request_id = 'aud-gw-2'`).Scan(&approvalTogether); err != nil {
+		t.Fatal(err)
+	}
+	if !approvalTogether {
+		t.Error("the record of a goodwill grant waiting for approval is not in the approval's transaction")
 	}
 
 	// Filters, newest first.
