@@ -25,6 +25,7 @@ type config struct {
 	MaxBodyBytes    int
 	MaxDBConns      int
 	ShutdownTimeout time.Duration
+	CallTimeout     time.Duration
 	PprofAddr       string
 	GroupCommit     int
 	CommitFlushers  int
@@ -63,6 +64,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.CommitFlushers, "commit-flushers", envInt("LOYALTY_COMMIT_FLUSHERS", 2), "group-commit batches in flight at once (LOYALTY_COMMIT_FLUSHERS)")
 	timeTravel := fs.String("time-travel", env("LOYALTY_TIME_TRAVEL", "auto"), "let an admin move business time forward (POST /v1/clock:advance): on, off, or auto = on with -demo only (LOYALTY_TIME_TRAVEL)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long in-flight calls may finish at shutdown")
+	callTimeout := fs.String("call-timeout", env("LOYALTY_CALL_TIMEOUT", "10s"), "the server's deadline for every call, its SQL included; a client's shorter deadline wins (LOYALTY_CALL_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -84,6 +86,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	default:
 		return config{}, errors.New("time travel must be on, off or auto")
 	}
+	callTimeoutValue, err := time.ParseDuration(*callTimeout)
+	if err != nil || callTimeoutValue < 100*time.Millisecond || callTimeoutValue > 10*time.Minute {
+		return config{}, fmt.Errorf("call timeout %q must be a duration from 100ms to 10m", *callTimeout)
+	}
+	c.CallTimeout = callTimeoutValue
 	if c.MaxBodyBytes < 1024 {
 		return config{}, errors.New("max body bytes must be at least 1024")
 	}
@@ -103,7 +110,7 @@ func (c config) logAttrs() []any {
 	return []any{
 		"httpAddr", c.HTTPAddr, "grpcAddr", c.GRPCAddr, "database", db, "adminKey", adminKey,
 		"demo", c.Demo, "logLevel", c.LogLevel.String(), "maxBodyBytes", c.MaxBodyBytes,
-		"maxDBConns", c.MaxDBConns, "shutdownTimeout", c.ShutdownTimeout, "pprofAddr", c.PprofAddr,
+		"maxDBConns", c.MaxDBConns, "shutdownTimeout", c.ShutdownTimeout, "callTimeout", c.CallTimeout, "pprofAddr", c.PprofAddr,
 		"groupCommit", c.GroupCommit, "commitFlushers", c.CommitFlushers, "timeTravel", c.TimeTravel,
 	}
 }

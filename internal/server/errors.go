@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 )
 
@@ -43,19 +46,38 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 			return declaredStatus(code, p)
 		}
 	}
-	switch {
-	case errors.Is(err, context.Canceled):
+	// Past the call's deadline, whatever failed failed because of it (a cancelled
+	// statement, a cut connection).
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+		return declaredStatus(codes.DeadlineExceeded, errDeadline)
+	}
+	if u := database.Unavailable(err); u != nil {
+		p, _ := problem.As(u)
+		return declaredStatus(codes.Unavailable, p)
+	}
+	if errors.Is(err, context.Canceled) {
 		return status.Error(codes.Canceled, "request canceled")
-	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
 	}
 	log.ErrorContext(ctx, "internal error", "error", err, "requestId", requestIDFrom(ctx))
 	return status.Errorf(codes.Internal, "internal error (request id %s)", requestIDFrom(ctx))
 }
 
+// errDeadline answers a call that ran out of time (its own deadline or the server's
+// call timeout). Its write may still have committed: a retry with the same
+// requestId answers what was done.
+var errDeadline = problem.New(problem.Internal, "DEADLINE_EXCEEDED",
+	"The call did not finish before its deadline; retry the same request to learn its outcome.")
+
+// retryAfter is what an UNAVAILABLE answer tells the caller to wait (RetryInfo,
+// which REST sends as Retry-After).
+const retryAfter = time.Second
+
 func declaredStatus(code codes.Code, p *problem.Error) error {
 	st := status.New(code, p.Error())
 	details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: p.Reason, Domain: errorDomain, Metadata: p.Metadata}}
+	if code == codes.Unavailable {
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(retryAfter)})
+	}
 	if len(p.Fields) > 0 {
 		br := &errdetails.BadRequest{}
 		for _, f := range p.Fields {
