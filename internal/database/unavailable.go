@@ -25,7 +25,8 @@ var ErrUnavailable = problem.New(problem.Unavailable, "DATABASE_UNAVAILABLE",
 // other error (a constraint violation, a bug, a deadline, nil itself).
 //
 // Out of reach means: no connection could be made (pgconn.ConnectError), the
-// connection broke under the call (network errors, an unexpected end of stream),
+// connection broke under the call (network errors, an unexpected end of stream, a
+// connection pgx already closed),
 // the server said so (SQLSTATE class 08, connection exception; 57P01 admin
 // shutdown, 57P02 crash shutdown, 57P03 cannot connect now), or the pool is closed
 // (loyaltyd is stopping).
@@ -44,6 +45,7 @@ func Unavailable(err error) error {
 	var netErr net.Error
 	switch {
 	case errors.As(err, &connectErr),
+		errors.Is(err, pgconn.ErrConnClosed),
 		errors.Is(err, puddle.ErrClosedPool),
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE),

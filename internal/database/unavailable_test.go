@@ -42,6 +42,7 @@ func TestUnavailableClassifiesConnectionFailures(t *testing.T) {
 		{"starting up", &pgconn.PgError{Code: "57P03"}, true},
 		{"connection exception class", &pgconn.PgError{Code: "08006"}, true},
 		{"connection does not exist", &pgconn.PgError{Code: "08003"}, true},
+		{"connection already closed", fmt.Errorf("begin: %w", pgconn.ErrConnClosed), true},
 		{"closed pool", fmt.Errorf("acquire: %w", puddle.ErrClosedPool), true},
 		{"stream ended", fmt.Errorf("receive message: %w", io.ErrUnexpectedEOF), true},
 		{"reset by peer", &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}, true},
