@@ -75,7 +75,9 @@ func TestCrashesLoseNoAcknowledgedWrite(t *testing.T) {
 	progress := func(after string, n int) {
 		t.Helper()
 		from, start := l.acked(), time.Now()
-		defer func() { t.Logf("%d writes acknowledged in %s after %s", n, time.Since(start).Round(time.Millisecond), after) }()
+		defer func() {
+			t.Logf("%d writes acknowledged in %s after %s", n, time.Since(start).Round(time.Millisecond), after)
+		}()
 		if err := waitFor(2*time.Minute, func() bool { return l.acked() >= from+n }); err != nil {
 			t.Fatalf("after %s: no %d writes acknowledged within 2 minutes (%d so far)", after, n, l.acked()-from)
 		}
