@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,6 +34,24 @@ type rest struct {
 	http    *http.Client
 	giveUp  time.Time
 	retries atomic.Int64
+
+	mu      sync.Mutex
+	retried map[string]int // why: "transport error" or the 5xx status
+}
+
+func (r *rest) noteRetry(why string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.retried == nil {
+		r.retried = map[string]int{}
+	}
+	r.retried[why]++
+}
+
+func (r *rest) retryCounts() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.retried)
 }
 
 // answer is a definite (not 5xx) REST answer.
@@ -60,11 +80,17 @@ func (r *rest) post(path string, body []byte) (answer, bool) {
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := r.http.Do(req)
 		if err != nil {
+			r.noteRetry("transport error")
 			continue
 		}
 		raw, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if err != nil || resp.StatusCode >= 500 {
+		if err != nil {
+			r.noteRetry("transport error")
+			continue
+		}
+		if resp.StatusCode >= 500 {
+			r.noteRetry(strconv.Itoa(resp.StatusCode))
 			continue
 		}
 		a := answer{status: resp.StatusCode, raw: raw}
