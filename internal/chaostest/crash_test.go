@@ -45,6 +45,7 @@ func chaosDuration(t *testing.T) time.Duration {
 // client saw acknowledged still answers the same entry when replayed, and the books
 // verify.
 func TestCrashesLoseNoAcknowledgedWrite(t *testing.T) {
+	t.Parallel() // each test has a cluster of its own
 	duration := chaosDuration(t)
 	began := time.Now()
 	// Build while initdb runs: both take a while on a busy machine.

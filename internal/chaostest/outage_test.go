@@ -42,7 +42,9 @@ type outageEnv struct {
 
 func startOutageEnv(t *testing.T) *outageEnv {
 	t.Helper()
-	pg := startCluster(t, false)
+	// Durable: with synchronous_commit off, a crash right after a write may lose it,
+	// and the test would blame the outage handling for PostgreSQL's trade-off.
+	pg := startCluster(t, true)
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
@@ -98,6 +100,36 @@ func startOutageEnv(t *testing.T) *outageEnv {
 	}
 }
 
+// logJobs logs the job queue's state, to tell why a job did not run.
+func (e *outageEnv) logJobs(t *testing.T) {
+	t.Helper()
+	rows, err := e.pool.Query(context.Background(), `SELECT kind, state, attempt, scheduled_at, errors::text
+		FROM river_job ORDER BY id DESC LIMIT 20`)
+	if err != nil {
+		t.Logf("river_job: %v", err)
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind, state string
+		var attempt int
+		var scheduled time.Time
+		var errs *string
+		if err := rows.Scan(&kind, &state, &attempt, &scheduled, &errs); err != nil {
+			t.Logf("river_job: %v", err)
+			return
+		}
+		msg := ""
+		if errs != nil {
+			msg = *errs
+		}
+		t.Logf("job %s %s attempt %d scheduled %s %s", kind, state, attempt, scheduled.Format(time.RFC3339Nano), msg)
+	}
+	var leader string
+	err = e.pool.QueryRow(context.Background(), "SELECT leader_id || ' until ' || expires_at::text FROM river_leader").Scan(&leader)
+	t.Logf("leader: %s (%v); now %s", leader, err, time.Now().UTC().Format(time.RFC3339Nano))
+}
+
 func adminCtx() context.Context {
 	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+adminKey)
 }
@@ -143,6 +175,7 @@ func wantUnavailable(t *testing.T, what string, took time.Duration, err error) {
 // its return, without restarting the server; calls meanwhile fail fast with
 // UNAVAILABLE and a retry delay, and change nothing; the jobs resume afterwards.
 func TestDatabaseOutageFailsFastAndRecovers(t *testing.T) {
+	t.Parallel() // each test has a cluster of its own
 	e := startOutageEnv(t)
 	ctx := adminCtx()
 	if _, err := e.members.EnrollMember(ctx, &loyaltyv1.EnrollMemberRequest{MemberId: "olga"}); err != nil {
@@ -193,6 +226,7 @@ func TestDatabaseOutageFailsFastAndRecovers(t *testing.T) {
 		return err == nil && b.GetPending() == 0 && b.GetAvailable() == 100+pending
 	}); err != nil {
 		b, err := e.points.GetBalance(ctx, &loyaltyv1.GetBalanceRequest{MemberId: "olga"})
+		e.logJobs(t)
 		t.Fatalf("balance %v (%v) a minute after the outage: the release job did not resume", b, err)
 	}
 
@@ -221,6 +255,7 @@ func TestDatabaseOutageFailsFastAndRecovers(t *testing.T) {
 // /readyz 503 (the Retry-After header comes from the gateway's error writer, which
 // turns the status's RetryInfo into it).
 func TestDatabaseOutageRESTAnswers503WithRetryAfter(t *testing.T) {
+	t.Parallel() // each test has a cluster of its own
 	e := startOutageEnv(t)
 	ctx := adminCtx()
 	if _, err := e.members.EnrollMember(ctx, &loyaltyv1.EnrollMemberRequest{MemberId: "rita"}); err != nil {

@@ -47,36 +47,33 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		}
 	}
 	// Past the call's deadline, whatever failed failed because of it (a cancelled
-	// statement, a cut connection).
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
-		return declaredStatus(codes.DeadlineExceeded, errDeadline)
+	// statement, a cut connection): the caller hears DEADLINE_EXCEEDED.
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = context.DeadlineExceeded
 	}
 	if u := database.Unavailable(err); u != nil {
 		p, _ := problem.As(u)
 		return declaredStatus(codes.Unavailable, p)
 	}
-	if errors.Is(err, context.Canceled) {
+	switch {
+	case errors.Is(err, context.Canceled):
 		return status.Error(codes.Canceled, "request canceled")
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
 	}
 	log.ErrorContext(ctx, "internal error", "error", err, "requestId", requestIDFrom(ctx))
 	return status.Errorf(codes.Internal, "internal error (request id %s)", requestIDFrom(ctx))
 }
 
-// errDeadline answers a call that ran out of time (its own deadline or the server's
-// call timeout). Its write may still have committed: a retry with the same
-// requestId answers what was done.
-var errDeadline = problem.New(problem.Internal, "DEADLINE_EXCEEDED",
-	"The call did not finish before its deadline; retry the same request to learn its outcome.")
-
-// retryAfter is what an UNAVAILABLE answer tells the caller to wait (RetryInfo,
-// which REST sends as Retry-After).
-const retryAfter = time.Second
+// unavailableRetryDelay is what an UNAVAILABLE answer tells the caller to wait
+// (RetryInfo, which REST sends as Retry-After).
+const unavailableRetryDelay = time.Second
 
 func declaredStatus(code codes.Code, p *problem.Error) error {
 	st := status.New(code, p.Error())
 	details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: p.Reason, Domain: errorDomain, Metadata: p.Metadata}}
 	if code == codes.Unavailable {
-		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(retryAfter)})
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(unavailableRetryDelay)})
 	}
 	if len(p.Fields) > 0 {
 		br := &errdetails.BadRequest{}
