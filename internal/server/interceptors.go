@@ -54,18 +54,6 @@ func withRequestID(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handle
 	return handler(context.WithValue(ctx, callKey, &call{requestID: id}), req)
 }
 
-// withDeadline gives every call the server's deadline. context.WithTimeout keeps
-// an earlier deadline, so a client asking for less gets less. Everything under the
-// call (SQL statements included: the pool sends PostgreSQL a cancel request) stops
-// when it passes, and the caller gets DEADLINE_EXCEEDED (REST 504).
-func withDeadline(timeout time.Duration) grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		ctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		return handler(ctx, req)
-	}
-}
-
 func requestIDFrom(ctx context.Context) string {
 	if c, ok := ctx.Value(callKey).(*call); ok {
 		return c.requestID
