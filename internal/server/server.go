@@ -77,8 +77,8 @@ func New(d Deps) *Server {
 	registry.MustRegister(d.Ledger.Collectors()...)
 
 	// Outermost first: the request id is known to every log line; the deadline
-	// bounds everything after it, auth included; recovery sits
-	// inside logging and metrics so a panic is counted and logged as INTERNAL;
+	// bounds everything after it, auth included; recovery sits inside logging
+	// and metrics so a panic is counted and logged as INTERNAL;
 	// errors are mapped before they are counted; auth runs last, just before the
 	// handler, and its errors are mapped like any other.
 	unary := []grpc.UnaryServerInterceptor{
