@@ -51,6 +51,10 @@ test-short: ## The suite without the race detector (faster while developing)
 bench: postgres build ## Load-test REST and gRPC next to pgbench tpcb-like on one PostgreSQL (docs/BENCHMARKS.md)
 	@scripts/bench.sh
 
+.PHONY: chaos
+chaos: postgres ## Crash test, longer: kill loyaltyd and PostgreSQL under load for CHAOS_DURATION (60s), then prove nothing was lost
+	@scripts/chaos.sh
+
 .PHONY: clean
 clean: ## Remove build output (keeps .data/)
 	rm -rf bin/

@@ -23,6 +23,9 @@ type Options struct {
 	AdminKey        string // guaranteed to exist as an admin key, if set
 	MaxBodyBytes    int
 	ShutdownTimeout time.Duration
+	// CallTimeout is the server's deadline for every call (zero: the server's
+	// default); a client's shorter deadline wins.
+	CallTimeout time.Duration
 	// GroupCommitBatch and GroupCommitFlushers tune the ledger's group commit
 	// (zero: the ledger's defaults; a batch of 1 commits every entry alone).
 	GroupCommitBatch    int
@@ -69,7 +72,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options
 	}
 	a.Server = server.New(server.Deps{
 		Pool: pool, Keys: a.Keys, Ledger: a.Ledger, Tiers: a.Tiers, Campaigns: a.Campaigns, Log: log, Clock: a.Clock,
-		MaxBodyBytes: opts.MaxBodyBytes, ShutdownTimeout: opts.ShutdownTimeout, TLS: opts.TLS,
+		MaxBodyBytes: opts.MaxBodyBytes, ShutdownTimeout: opts.ShutdownTimeout, TLS: opts.TLS, CallTimeout: opts.CallTimeout,
 	})
 	return a, nil
 }

@@ -49,7 +49,13 @@ type Deps struct {
 	// TLS, when set, is the server side of TLS on both the gRPC and the REST
 	// listener (its Certificates at least); nil: plain text.
 	TLS *tls.Config
+	// CallTimeout is the server's deadline for every call (default 10 s); a
+	// client's shorter deadline wins. It cancels the call's SQL statements too.
+	CallTimeout time.Duration
 }
+
+// DefaultCallTimeout is the server's deadline for a call when none is configured.
+const DefaultCallTimeout = 10 * time.Second
 
 // Server serves gRPC and REST.
 type Server struct {
@@ -67,20 +73,25 @@ func New(d Deps) *Server {
 	if d.ShutdownTimeout == 0 {
 		d.ShutdownTimeout = 20 * time.Second
 	}
+	if d.CallTimeout == 0 {
+		d.CallTimeout = DefaultCallTimeout
+	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	registry.MustRegister(metrics)
 	registry.MustRegister(d.Ledger.Collectors()...)
 
-	// Outermost first: the request id is known to every log line; recovery sits
-	// inside logging and metrics so a panic is counted and logged as INTERNAL;
-	// errors are mapped before they are counted; then auth, whose errors are mapped
-	// like any other; the rate limit runs once the key is known, and a refused call
-	// never reaches the handler; last, every string of the request is checked for
-	// NUL, control characters and invalid UTF-8.
+	// Outermost first: the request id is known to every log line; the deadline
+	// bounds everything after it, auth included; recovery sits inside logging and
+	// metrics so a panic is counted and logged as INTERNAL; errors are mapped before
+	// they are counted; then auth, whose errors are mapped like any other; the rate
+	// limit runs once the key is known, and a refused call never reaches the
+	// handler; last, every string of the request is checked for NUL, control
+	// characters and invalid UTF-8.
 	unary := []grpc.UnaryServerInterceptor{
 		withRequestID,
+		withDeadline(d.CallTimeout),
 		logCalls(d.Log),
 		metrics.UnaryServerInterceptor(),
 		recoverPanics(d.Log),
