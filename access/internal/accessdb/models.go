@@ -30,6 +30,11 @@ type ApiKey struct {
 	RevokeTime *time.Time
 }
 
+type BusinessClock struct {
+	Singleton    bool
+	OffsetMicros int64
+}
+
 type Campaign struct {
 	CampaignID    string
 	Seq           int64
@@ -208,10 +213,11 @@ type Member struct {
 }
 
 type MemberBalance struct {
-	MemberID  string
-	Available int64
-	Pending   int64
-	Held      int64
+	MemberID      string
+	Available     int64
+	Pending       int64
+	Held          int64
+	LastEntryTime *time.Time
 }
 
 type MemberTier struct {
