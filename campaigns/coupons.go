@@ -196,7 +196,10 @@ func (s *Service) storedCoupon(ctx context.Context, db campaignsdb.DBTX, cmd Iss
 
 // memberFacts are the rule inputs of a member outside an order.
 func (s *Service) memberFacts(ctx context.Context, db campaignsdb.DBTX, memberID string, now time.Time) (Facts, error) {
-	policy, err := s.tiers.Policy(ctx)
+	// Read on db, not the pool: called inside a transaction, a wait for a second
+	// connection deadlocks once every pooled connection is such a transaction
+	// (200 racing coupon issues did, whenever the policy cache went stale).
+	policy, err := s.tiers.PolicyOn(ctx, db)
 	if err != nil {
 		return Facts{}, err
 	}

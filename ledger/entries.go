@@ -173,6 +173,7 @@ func (s *Service) Earn(ctx context.Context, actor Actor, cmd Earn) (EarnResult, 
 		orderID: cmd.OrderID, memo: cmd.Reason, actorKeyID: actor.KeyID,
 		lotExpire: prog.LotExpiry(now),
 		qualify:   qualification(policy, now, qualifyingPoints, cmd.SpendMinor),
+		at:        now,
 	}
 	if tierInStatement {
 		if p.tier, err = tierPlanOf(policy, breakdown, now); err != nil {

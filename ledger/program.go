@@ -127,7 +127,7 @@ func (s *Service) UpdateProgram(ctx context.Context, actor Actor, p Program) (Pr
 	row, err := s.q.InsertProgram(ctx, s.pool, ledgerdb.InsertProgramParams{
 		EarnPoints: p.EarnPoints, EarnPerAmountMinor: p.EarnPerAmountMinor, ReturnWindowDays: p.ReturnWindowDays,
 		ExpiryKind: p.ExpiryKind, ExpiryDays: p.ExpiryDays, PointsPerUnit: p.PointsPerUnit,
-		Currency: p.Currency, TimeZone: p.TimeZone, ActorKeyID: actor.KeyID,
+		Currency: p.Currency, TimeZone: p.TimeZone, ActorKeyID: actor.KeyID, UpdateTime: s.clock.Now(),
 	})
 	if err != nil {
 		return Program{}, fmt.Errorf("update program settings: %w", err)

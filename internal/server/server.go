@@ -39,9 +39,10 @@ type Deps struct {
 	// Campaigns run campaigns, coupons and after-sales compensation.
 	Campaigns *campaigns.Service
 	Log       *slog.Logger
-	// Clock is the business clock an admin may move forward (time travel, for
-	// demos); nil: the wall clock, which cannot be moved.
-	Clock *businessclock.Clock
+	// Clock is the business clock; with TimeTravel an admin may move it forward
+	// (for demos).
+	Clock      *businessclock.Clock
+	TimeTravel bool
 	// MaxBodyBytes bounds REST request bodies and gRPC messages (default 1 MiB).
 	MaxBodyBytes int
 	// ShutdownTimeout bounds how long in-flight calls may finish (default 20 s).
@@ -123,7 +124,7 @@ func New(d Deps) *Server {
 		loyaltyv1.RegisterLedgerServiceServer(reg, &ledgerServer{ledger: d.Ledger})
 		loyaltyv1.RegisterProgramServiceServer(reg, &programServer{ledger: d.Ledger})
 		loyaltyv1.RegisterGoodwillServiceServer(reg, &goodwillServer{ledger: d.Ledger})
-		loyaltyv1.RegisterClockServiceServer(reg, &clockServer{clock: d.Clock})
+		loyaltyv1.RegisterClockServiceServer(reg, &clockServer{clock: d.Clock, timeTravel: d.TimeTravel})
 		loyaltyv1.RegisterTierServiceServer(reg, &tierServer{tiers: d.Tiers})
 		loyaltyv1.RegisterCampaignServiceServer(reg, &campaignServer{campaigns: d.Campaigns, tiers: d.Tiers})
 		loyaltyv1.RegisterCouponServiceServer(reg, &couponServer{campaigns: d.Campaigns})

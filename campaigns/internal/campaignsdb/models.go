@@ -37,6 +37,11 @@ type ApiKeyRateLimit struct {
 	UpdateTime        time.Time
 }
 
+type BusinessClock struct {
+	Singleton    bool
+	OffsetMicros int64
+}
+
 type Campaign struct {
 	CampaignID    string
 	Seq           int64
@@ -215,10 +220,11 @@ type Member struct {
 }
 
 type MemberBalance struct {
-	MemberID  string
-	Available int64
-	Pending   int64
-	Held      int64
+	MemberID      string
+	Available     int64
+	Pending       int64
+	Held          int64
+	LastEntryTime *time.Time
 }
 
 type MemberTier struct {

@@ -7,6 +7,7 @@ package ledgerdb
 
 import (
 	"context"
+	"time"
 )
 
 const currentProgram = `-- name: CurrentProgram :one
@@ -34,9 +35,9 @@ func (q *Queries) CurrentProgram(ctx context.Context, db DBTX) (ProgramSetting, 
 
 const insertProgram = `-- name: InsertProgram :one
 INSERT INTO program_settings (earn_points, earn_per_amount_minor, return_window_days, expiry_kind, expiry_days,
-                              points_per_unit, currency, time_zone, actor_key_id)
+                              points_per_unit, currency, time_zone, actor_key_id, update_time)
 VALUES ($1, $2, $3, $4, $5,
-        $6, $7, $8, $9)
+        $6, $7, $8, $9, $10)
 RETURNING version, earn_points, earn_per_amount_minor, return_window_days, expiry_kind, expiry_days, points_per_unit, currency, time_zone, actor_key_id, update_time
 `
 
@@ -50,6 +51,7 @@ type InsertProgramParams struct {
 	Currency           string
 	TimeZone           string
 	ActorKeyID         string
+	UpdateTime         time.Time
 }
 
 func (q *Queries) InsertProgram(ctx context.Context, db DBTX, arg InsertProgramParams) (ProgramSetting, error) {
@@ -63,6 +65,7 @@ func (q *Queries) InsertProgram(ctx context.Context, db DBTX, arg InsertProgramP
 		arg.Currency,
 		arg.TimeZone,
 		arg.ActorKeyID,
+		arg.UpdateTime,
 	)
 	var i ProgramSetting
 	err := row.Scan(
