@@ -118,7 +118,7 @@ func TestLoyaltyctlPointsAndLedger(t *testing.T) {
 
 	// No return window: points earned on orders are available at once.
 	if _, err := env.App.Ledger.UpdateProgram(context.Background(), ledger.Actor{}, ledger.Program{EarnPoints: 1, EarnPerAmountMinor: 100,
-		ExpiryKind: ledger.ExpiryEndOfFollowingYear, PointsPerUnit: 100, TimeZone: "UTC"}); err != nil {
+		ExpiryKind: ledger.ExpiryEndOfFollowingYear, PointsPerUnit: 100, TimeZone: "UTC", Currencies: ledger.DefaultCurrencies}); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut := ctl(app, "points", "earn", "yan", "--points", "120", "--request-id", "ctl-earn-1", "--order-id", "o-1")
