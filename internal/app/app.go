@@ -58,7 +58,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options
 	if a.Clock != nil {
 		clock = a.Clock
 	}
-	a.Campaigns = campaigns.NewService(pool, a.Ledger, clock)
+	a.Campaigns = campaigns.NewService(pool, a.Ledger, clock, campaigns.WithLogger(log))
 	if opts.AdminKey != "" {
 		if _, err := a.Keys.EnsureAdmin(ctx, opts.AdminKey); err != nil {
 			return nil, err

@@ -66,6 +66,7 @@ func New(d Deps) *Server {
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	registry.MustRegister(metrics)
 	registry.MustRegister(d.Ledger.Collectors()...)
+	registry.MustRegister(d.Campaigns.Collectors()...)
 
 	// Outermost first: the request id is known to every log line; recovery sits
 	// inside logging and metrics so a panic is counted and logged as INTERNAL;
