@@ -11,8 +11,8 @@ import (
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/checker"
 	celast "github.com/google/cel-go/common/ast"
-	"github.com/google/cel-go/parser"
 	"github.com/google/cel-go/ext"
+	"github.com/google/cel-go/parser"
 
 	"github.com/loyalty-engine/loyalty/internal/problem"
 )
