@@ -129,6 +129,12 @@ func TestRuleErrorsAtRunTimeAreRefusedCountedAndLogged(t *testing.T) {
 		t.Errorf("simulate where the rule fails: %+v %v", sim, err)
 	}
 
+	// A dry run in a currency the program does not earn in is refused like the earning.
+	_, err = svc.Simulate(ctx, campaigns.Simulate{CampaignID: points.ID, MemberID: "bob", SpendMinor: 20000, Currency: "USD"})
+	if pe, ok := problem.As(err); !ok || len(pe.Fields) != 1 || pe.Fields[0].Field != "spend.currency" || !strings.Contains(pe.Fields[0].Description, "accepts CNY") {
+		t.Errorf("simulate in USD: %v", err)
+	}
+
 	for _, c := range []campaigns.Campaign{points, late, drop} {
 		if n := ruleErrors(t, svc, c.ID); n != 1 {
 			t.Errorf("campaign %s: %v rule errors counted, want 1", c.DisplayName, n)

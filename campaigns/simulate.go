@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/loyalty-engine/loyalty/campaigns/internal/campaignsdb"
+	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/validation"
 )
 
@@ -16,7 +17,8 @@ type Simulate struct {
 	MemberID   string `json:"memberId" validate:"required,shopid"`
 	OrderID    string `json:"orderId" validate:"omitempty,shopid"`
 	SpendMinor int64  `json:"spend.amountMinor" validate:"gte=0,lte=10000000000000"`
-	Currency   string `json:"spend.currency" validate:"omitempty,len=3,uppercase,alpha"`
+	// Currency, when given, must be one the program earns in (ledger's CurrencyRule).
+	Currency   string `json:"spend.currency"`
 	EventType  string `json:"eventType" validate:"omitempty,oneof=LATE_DELIVERY DAMAGED_ITEM WRONG_ITEM MISSING_ITEM REFUND_DELAY SERVICE_COMPLAINT OTHER"`
 	DelayHours int32  `json:"delayHours" validate:"gte=0,lte=8760"`
 }
@@ -65,6 +67,11 @@ func (s *Service) Simulate(ctx context.Context, q Simulate) (Simulation, error) 
 	prog, err := s.ledger.Program(ctx)
 	if err != nil {
 		return Simulation{}, err
+	}
+	if q.Currency != "" {
+		if v := prog.CurrencyRule(q.Currency); v != nil {
+			return Simulation{}, problem.InvalidFields(*v)
+		}
 	}
 	sim := Simulation{CampaignID: c.ID, ActiveNow: c.ActiveAt(now), TierID: facts.Member.TierID,
 		BasePoints: prog.PointsForSpend(q.SpendMinor)}
