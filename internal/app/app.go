@@ -65,7 +65,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options
 	a := &App{Keys: access.NewService(pool), Clock: clock}
 	a.Tiers = tiers.NewService(pool, tiers.WithClock(clock))
 	a.Ledger = ledger.NewService(pool, append(ledgerOptions(opts), ledger.WithClock(clock), ledger.WithTiers(a.Tiers))...)
-	a.Campaigns = campaigns.NewService(pool, a.Ledger, clock)
+	a.Campaigns = campaigns.NewService(pool, a.Ledger, clock, campaigns.WithLogger(log))
 	if opts.AdminKey != "" {
 		if _, err := a.Keys.EnsureAdmin(ctx, opts.AdminKey); err != nil {
 			return nil, err

@@ -82,6 +82,7 @@ func New(d Deps) *Server {
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	registry.MustRegister(metrics)
 	registry.MustRegister(d.Ledger.Collectors()...)
+	registry.MustRegister(d.Campaigns.Collectors()...)
 
 	// Outermost first: the request id is known to every log line; the deadline
 	// bounds everything after it, auth included; recovery sits inside logging and

@@ -298,10 +298,10 @@ type ProgramSetting struct {
 	ExpiryKind         string
 	ExpiryDays         int32
 	PointsPerUnit      int64
-	Currency           string
 	TimeZone           string
 	ActorKeyID         string
 	UpdateTime         time.Time
+	Currencies         []string
 }
 
 type Refund struct {

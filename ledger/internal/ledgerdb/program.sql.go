@@ -11,7 +11,7 @@ import (
 )
 
 const currentProgram = `-- name: CurrentProgram :one
-SELECT version, earn_points, earn_per_amount_minor, return_window_days, expiry_kind, expiry_days, points_per_unit, currency, time_zone, actor_key_id, update_time FROM program_settings ORDER BY version DESC LIMIT 1
+SELECT version, earn_points, earn_per_amount_minor, return_window_days, expiry_kind, expiry_days, points_per_unit, time_zone, actor_key_id, update_time, currencies FROM program_settings ORDER BY version DESC LIMIT 1
 `
 
 func (q *Queries) CurrentProgram(ctx context.Context, db DBTX) (ProgramSetting, error) {
@@ -25,20 +25,20 @@ func (q *Queries) CurrentProgram(ctx context.Context, db DBTX) (ProgramSetting, 
 		&i.ExpiryKind,
 		&i.ExpiryDays,
 		&i.PointsPerUnit,
-		&i.Currency,
 		&i.TimeZone,
 		&i.ActorKeyID,
 		&i.UpdateTime,
+		&i.Currencies,
 	)
 	return i, err
 }
 
 const insertProgram = `-- name: InsertProgram :one
 INSERT INTO program_settings (earn_points, earn_per_amount_minor, return_window_days, expiry_kind, expiry_days,
-                              points_per_unit, currency, time_zone, actor_key_id, update_time)
+                              points_per_unit, currencies, time_zone, actor_key_id, update_time)
 VALUES ($1, $2, $3, $4, $5,
         $6, $7, $8, $9, $10)
-RETURNING version, earn_points, earn_per_amount_minor, return_window_days, expiry_kind, expiry_days, points_per_unit, currency, time_zone, actor_key_id, update_time
+RETURNING version, earn_points, earn_per_amount_minor, return_window_days, expiry_kind, expiry_days, points_per_unit, time_zone, actor_key_id, update_time, currencies
 `
 
 type InsertProgramParams struct {
@@ -48,7 +48,7 @@ type InsertProgramParams struct {
 	ExpiryKind         string
 	ExpiryDays         int32
 	PointsPerUnit      int64
-	Currency           string
+	Currencies         []string
 	TimeZone           string
 	ActorKeyID         string
 	UpdateTime         time.Time
@@ -62,7 +62,7 @@ func (q *Queries) InsertProgram(ctx context.Context, db DBTX, arg InsertProgramP
 		arg.ExpiryKind,
 		arg.ExpiryDays,
 		arg.PointsPerUnit,
-		arg.Currency,
+		arg.Currencies,
 		arg.TimeZone,
 		arg.ActorKeyID,
 		arg.UpdateTime,
@@ -76,10 +76,10 @@ func (q *Queries) InsertProgram(ctx context.Context, db DBTX, arg InsertProgramP
 		&i.ExpiryKind,
 		&i.ExpiryDays,
 		&i.PointsPerUnit,
-		&i.Currency,
 		&i.TimeZone,
 		&i.ActorKeyID,
 		&i.UpdateTime,
+		&i.Currencies,
 	)
 	return i, err
 }
