@@ -6,7 +6,7 @@ GO        ?= go
 BUF       := $(GO) tool -modfile=tools/go.mod buf
 SQLC      := $(GO) tool -modfile=tools/go.mod sqlc
 # Directories whose contents are generated (protobuf, gateway, OpenAPI, sqlc).
-GENERATED := api access/internal/accessdb ledger/internal/ledgerdb tiers/internal/tiersdb campaigns/internal/campaignsdb internal/audit/internal/auditdb
+GENERATED := api access/internal/accessdb ledger/internal/ledgerdb tiers/internal/tiersdb campaigns/internal/campaignsdb internal/audit/internal/auditdb internal/businessclock/internal/clockdb
 
 .PHONY: help
 help: ## List the targets
@@ -50,6 +50,10 @@ test-short: ## The suite without the race detector (faster while developing)
 .PHONY: bench
 bench: postgres build ## Load-test REST and gRPC next to pgbench tpcb-like on one PostgreSQL (docs/BENCHMARKS.md)
 	@scripts/bench.sh
+
+.PHONY: chaos
+chaos: postgres ## Crash test, longer: kill loyaltyd and PostgreSQL under load for CHAOS_DURATION (60s), then prove nothing was lost
+	@scripts/chaos.sh
 
 .PHONY: clean
 clean: ## Remove build output (keeps .data/)

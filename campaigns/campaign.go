@@ -3,6 +3,7 @@ package campaigns
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/loyalty-engine/loyalty/internal/problem"
@@ -165,6 +166,10 @@ func (d Definition) compile(knownTier func(string) bool) (start, end time.Time, 
 		bad("budget.points", "a coupon drop grants no points")
 	}
 	rule, err = CompileRule(d.Eligibility.Rule)
+	if err == nil && rule != nil {
+		samples, what := d.ruleSamples()
+		err = rule.checkOnAll(samples, what)
+	}
 	if pe, ok := problem.As(err); ok {
 		fields = append(fields, pe.Fields...)
 	} else if err != nil {
@@ -241,12 +246,40 @@ func (c Campaign) EffectiveStatus(t time.Time) string {
 // ActiveAt tells whether the campaign applies at t.
 func (c Campaign) ActiveAt(t time.Time) bool { return c.EffectiveStatus(t) == StatusActive }
 
-// Eligible tells whether a member and an order (or event) qualify.
-func (c Campaign) Eligible(f Facts) bool {
+// Eligible tells whether a member and an order (or event) qualify. A rule that
+// fails at run time does not qualify; the error (a *RuleError) says why.
+func (c Campaign) Eligible(f Facts) (bool, error) {
 	if len(c.Eligibility.Tiers) > 0 && !slices.Contains(c.Eligibility.Tiers, f.Member.TierID) {
-		return false
+		return false, nil
 	}
 	return c.rule.Eval(f)
+}
+
+// ruleSamples are facts like those the campaign's rule will see, for the check at
+// save: points campaigns see orders with a spend, coupon drops a member alone,
+// compensations the events they cover (at their minimum delay and later).
+func (d Definition) ruleSamples() ([]Facts, string) {
+	member := MemberFacts{TierID: "member", MemberID: "sample-member", JoinTime: time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC)}
+	if len(d.Eligibility.Tiers) > 0 {
+		member.TierID = d.Eligibility.Tiers[0]
+	}
+	var samples []Facts
+	switch d.Type {
+	case TypeCouponDrop:
+		return []Facts{{Member: member}}, "a member (a coupon drop sees no order or event)"
+	case TypeCompensation:
+		for _, t := range d.Compensation.EventTypes {
+			for _, late := range []int64{0, 48} {
+				samples = append(samples, Facts{Member: member, Order: OrderFacts{OrderID: "sample-order"},
+					Event: EventFacts{Type: t, DelayHours: int64(d.Compensation.MinDelayHours) + late}})
+			}
+		}
+		return samples, "every event it covers that was tried (" + strings.Join(d.Compensation.EventTypes, ", ") + ", at the minimum delay and 48 hours later)"
+	}
+	for _, spend := range []int64{100, 10_000, 1_000_000} {
+		samples = append(samples, Facts{Member: member, Order: OrderFacts{OrderID: "sample-order", SpendMinor: spend, Currency: "CNY"}})
+	}
+	return samples, "every order tried (spends of 100, 10000 and 1000000 minor units in CNY)"
 }
 
 // Account is the campaign's ledger account, which funds the points it grants.

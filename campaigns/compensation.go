@@ -45,6 +45,8 @@ type CompensationGrant struct {
 type Refusal struct {
 	CampaignID string `json:"campaignId"`
 	Reason     string `json:"reason"`
+	// RuleError is the error of a RULE_ERROR refusal.
+	RuleError string `json:"ruleError,omitempty"`
 }
 
 // CompensationResult is the answer to an after-sales event: what the member got, or why
@@ -124,7 +126,15 @@ func (s *Service) compensate(ctx context.Context, tx pgx.Tx, actor ledger.Actor,
 		return CompensationResult{}, err
 	}
 	for _, c := range running {
-		if !c.compensates(ev) || !c.Eligible(facts) {
+		if !c.compensates(ev) {
+			continue
+		}
+		ok, ruleErr := s.eligible(ctx, c, facts)
+		if ruleErr != nil {
+			out.Refusals = append(out.Refusals, Refusal{CampaignID: c.ID, Reason: RefusedRuleError, RuleError: ruleErr.Err.Error()})
+			continue
+		}
+		if !ok {
 			continue
 		}
 		pct := c.Compensation.tierPercent(facts.Member.TierID)

@@ -35,6 +35,7 @@ var (
 	ErrCouponMinSpend   = problem.New(problem.Precondition, "COUPON_MIN_SPEND_NOT_MET", "the order does not reach the coupon's minimum spend")
 	ErrNotCouponDrop    = problem.New(problem.Precondition, "NOT_A_COUPON_DROP", "the campaign does not issue coupons on request")
 	ErrNotEligible      = problem.New(problem.Precondition, "NOT_ELIGIBLE", "the member is not eligible for the campaign")
+	ErrRuleFailed       = problem.New(problem.Precondition, RefusedRuleError, "the campaign's eligibility rule failed at run time")
 	ErrBudgetExhausted  = problem.New(problem.Precondition, RefusedBudgetExhausted, "the campaign's budget is spent")
 	ErrMemberCapReached = problem.New(problem.Precondition, RefusedMemberCap, "the member has had all the campaign allows")
 	ErrCampaignInactive = problem.New(problem.Precondition, RefusedNotActive, "the campaign is not active")
@@ -124,7 +125,12 @@ func (s *Service) IssueCoupon(ctx context.Context, cmd IssueCoupon) (Coupon, err
 		if err != nil {
 			return err
 		}
-		if !c.Eligible(facts) {
+		ok, ruleErr := s.eligible(ctx, c, facts)
+		if ruleErr != nil {
+			return ErrRuleFailed.With("the eligibility rule of campaign %s failed for member %q, so no coupon was issued: %v",
+				c.ID, cmd.MemberID, ruleErr.Err)
+		}
+		if !ok {
 			return ErrNotEligible.With("member %q is not eligible for campaign %s", cmd.MemberID, c.ID)
 		}
 		out, err = s.issue(ctx, tx, c, cmd.MemberID, cmd.RequestID, now, "", "")
@@ -196,7 +202,10 @@ func (s *Service) storedCoupon(ctx context.Context, db campaignsdb.DBTX, cmd Iss
 
 // memberFacts are the rule inputs of a member outside an order.
 func (s *Service) memberFacts(ctx context.Context, db campaignsdb.DBTX, memberID string, now time.Time) (Facts, error) {
-	policy, err := s.tiers.Policy(ctx)
+	// Read on db, not the pool: called inside a transaction, a wait for a second
+	// connection deadlocks once every pooled connection is such a transaction
+	// (200 racing coupon issues did, whenever the policy cache went stale).
+	policy, err := s.tiers.PolicyOn(ctx, db)
 	if err != nil {
 		return Facts{}, err
 	}

@@ -16,6 +16,9 @@ const (
 	RefusedBudgetExhausted = "BUDGET_EXHAUSTED"
 	RefusedMemberCap       = "MEMBER_CAP_REACHED"
 	RefusedNotActive       = "CAMPAIGN_NOT_ACTIVE"
+	// RefusedRuleError: the campaign's eligibility rule failed at run time (the
+	// refusal carries its error).
+	RefusedRuleError = "RULE_ERROR"
 )
 
 var _ ledger.Promotions = (*Service)(nil)
@@ -66,7 +69,15 @@ func (s *Service) Grant(ctx context.Context, tx pgx.Tx, e ledger.PromotedEarning
 	var refusals []ledger.BonusRefusal
 	for _, c := range running {
 		want := c.Bonus(e.BasePoints)
-		if want <= 0 || !c.Eligible(facts) {
+		if want <= 0 {
+			continue
+		}
+		ok, ruleErr := s.eligible(ctx, c, facts)
+		if ruleErr != nil {
+			refusals = append(refusals, ledger.BonusRefusal{CampaignID: c.ID, Reason: RefusedRuleError, RuleError: ruleErr.Err.Error()})
+			continue
+		}
+		if !ok {
 			continue
 		}
 		got, err := s.q.TakeFromCampaign(ctx, tx, campaignsdb.TakeFromCampaignParams{

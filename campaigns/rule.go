@@ -1,6 +1,7 @@
 package campaigns
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -8,7 +9,10 @@ import (
 	"time"
 
 	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/checker"
+	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/ext"
+	"github.com/google/cel-go/parser"
 
 	"github.com/loyalty-engine/loyalty/internal/problem"
 )
@@ -56,50 +60,184 @@ var ruleEnv = sync.OnceValues(func() (*cel.Env, error) {
 // maxRuleLength bounds a rule's source.
 const maxRuleLength = 2000
 
+// ruleCostLimit bounds what one evaluation of a rule may cost, in CEL's cost
+// units; a rule whose estimated cost is above it is refused at save, so a saved
+// rule never hits it at run time.
+const ruleCostLimit = 10_000
+
+// maxFactLength bounds the strings among the facts (ids are at most 64
+// characters), for the cost estimate of what a rule does with them.
+const maxFactLength = 64
+
 // Rule is a compiled, type-checked eligibility rule.
 type Rule struct {
 	source  string
 	program cel.Program
 }
 
+// ruleField is the field rule problems are reported on.
+const ruleField = "eligibility.rule"
+
 // CompileRule parses and type-checks a rule, which must be a boolean expression
-// over member, order and event. The error is an Invalid problem on the field
-// eligibility.rule saying where the rule is wrong.
+// over member, order and event, and refuses a rule that can be known to fail
+// whenever it runs: a constant part that fails (1 / 0, an overflow), or an
+// estimated cost over the limit. The error is an Invalid problem on the field
+// eligibility.rule saying where and why.
 func CompileRule(source string) (*Rule, error) {
-	if strings.TrimSpace(source) == "" {
-		return nil, nil
-	}
-	if len(source) > maxRuleLength {
-		return nil, problem.InvalidField("eligibility.rule", fmt.Sprintf("must be at most %d characters", maxRuleLength))
+	rule, checked, err := compileRule(source)
+	if rule == nil || err != nil {
+		return rule, err
 	}
 	env, err := ruleEnv()
 	if err != nil {
 		return nil, fmt.Errorf("rule environment: %w", err)
 	}
-	ast, iss := env.Compile(source)
-	if iss.Err() != nil {
-		return nil, problem.InvalidField("eligibility.rule", strings.TrimSpace(iss.Err().Error()))
-	}
-	if !ast.OutputType().IsExactType(cel.BoolType) {
-		return nil, problem.InvalidField("eligibility.rule", "must be a boolean expression, this one is "+ast.OutputType().String())
-	}
-	prg, err := env.Program(ast, cel.CostLimit(10_000))
+	// The estimate comes first, so that only a rule known to be cheap has its
+	// constant parts evaluated.
+	cost, err := env.EstimateCost(checked, factSizes{})
 	if err != nil {
-		return nil, problem.InvalidField("eligibility.rule", err.Error())
+		return nil, problem.InvalidField(ruleField, "its cost cannot be estimated: "+err.Error())
 	}
-	return &Rule{source: source, program: prg}, nil
+	if cost.Max > ruleCostLimit {
+		return nil, problem.InvalidField(ruleField, fmt.Sprintf(
+			"is too costly: it may cost up to %d to run, over the limit of %d, so it would fail; make it simpler", cost.Max, ruleCostLimit))
+	}
+	if part, err := constantFailure(env, checked); err != nil {
+		return nil, problem.InvalidField(ruleField, fmt.Sprintf("its constant part %s always fails, so the rule would not apply: %v", part, err))
+	}
+	return rule, nil
 }
 
-// Eval tells whether the facts satisfy the rule (a nil rule is always satisfied). A
-// rule that fails at run time (a division by zero, its cost limit) is not satisfied.
-func (r *Rule) Eval(f Facts) bool {
+// compileRule parses and type-checks a rule (nil for an empty one), without the
+// checks of a save: stored rules load with it.
+func compileRule(source string) (*Rule, *cel.Ast, error) {
+	if strings.TrimSpace(source) == "" {
+		return nil, nil, nil
+	}
+	if len(source) > maxRuleLength {
+		return nil, nil, problem.InvalidField(ruleField, fmt.Sprintf("must be at most %d characters", maxRuleLength))
+	}
+	env, err := ruleEnv()
+	if err != nil {
+		return nil, nil, fmt.Errorf("rule environment: %w", err)
+	}
+	checked, iss := env.Compile(source)
+	if iss.Err() != nil {
+		return nil, nil, problem.InvalidField(ruleField, strings.TrimSpace(iss.Err().Error()))
+	}
+	if !checked.OutputType().IsExactType(cel.BoolType) {
+		return nil, nil, problem.InvalidField(ruleField, "must be a boolean expression, this one is "+checked.OutputType().String())
+	}
+	prg, err := env.Program(checked, cel.CostLimit(ruleCostLimit))
+	if err != nil {
+		return nil, nil, problem.InvalidField(ruleField, err.Error())
+	}
+	return &Rule{source: source, program: prg}, checked, nil
+}
+
+// loadRule compiles a stored rule. It was checked when it was saved; checks
+// added since do not make its campaign unreadable.
+func loadRule(source string) (*Rule, error) {
+	rule, _, err := compileRule(source)
+	return rule, err
+}
+
+// constantFailure finds a part of the rule that uses no facts and fails whenever
+// it is evaluated (1 / 0, an overflow), like CEL's constant folding does, and
+// answers the smallest such part and its error.
+func constantFailure(env *cel.Env, checked *cel.Ast) (string, error) {
+	native := checked.NativeRep()
+	constant := func(e celast.NavigableExpr) bool {
+		if e.Kind() != celast.CallKind {
+			return false
+		}
+		usesFacts := false
+		celast.PreOrderVisit(e, celast.NewExprVisitor(func(x celast.Expr) {
+			usesFacts = usesFacts || x.Kind() == celast.IdentKind || x.Kind() == celast.ComprehensionKind
+		}))
+		return !usesFacts
+	}
+	var part string
+	var failure error
+	for _, e := range celast.MatchDescendants(celast.NavigateAST(native), constant) {
+		src, err := parser.Unparse(e, native.SourceInfo())
+		if err != nil || (failure != nil && len(src) >= len(part)) {
+			continue
+		}
+		sub, iss := env.Compile(src)
+		if iss.Err() != nil {
+			continue
+		}
+		prg, err := env.Program(sub, cel.CostLimit(ruleCostLimit))
+		if err != nil {
+			continue
+		}
+		if _, _, err := prg.Eval(cel.NoVars()); err != nil {
+			part, failure = src, err
+		}
+	}
+	return part, failure
+}
+
+// factSizes tells CEL's cost estimate how long the facts' strings can be; the
+// facts hold no lists or maps.
+type factSizes struct{}
+
+func (factSizes) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
+	if len(n.Path()) > 0 {
+		return &checker.SizeEstimate{Min: 0, Max: maxFactLength}
+	}
+	return nil
+}
+
+func (factSizes) EstimateCallCost(function, overloadID string, target *checker.AstNode, args []checker.AstNode) *checker.CallEstimate {
+	return nil
+}
+
+// RuleError is a rule that failed at run time on some facts (a division by zero,
+// an overflow): the campaign does not apply, and its text is safe to show.
+type RuleError struct {
+	Err error
+}
+
+func (e *RuleError) Error() string { return "the eligibility rule failed: " + e.Err.Error() }
+
+func (e *RuleError) Unwrap() error { return e.Err }
+
+// Eval tells whether the facts satisfy the rule (a nil rule is always satisfied).
+// A rule that fails at run time is not satisfied, and the error (a *RuleError)
+// says why.
+func (r *Rule) Eval(f Facts) (bool, error) {
 	if r == nil {
-		return true
+		return true, nil
 	}
 	out, _, err := r.program.Eval(map[string]any{"member": f.Member, "order": f.Order, "event": f.Event})
 	if err != nil {
-		return false
+		return false, &RuleError{Err: err}
 	}
 	ok, _ := out.Value().(bool)
-	return ok
+	return ok, nil
+}
+
+// checkOnAll refuses, at save, a rule that fails on every one of the samples,
+// facts like those it will see (an overflow on any spend, a division by a field
+// that is always zero there): such a rule would never apply. One that works on
+// some of them may well be meant.
+func (r *Rule) checkOnAll(samples []Facts, what string) error {
+	var last error
+	for _, f := range samples {
+		_, err := r.Eval(f)
+		if err == nil {
+			return nil
+		}
+		last = err
+	}
+	var re *RuleError
+	if errors.As(last, &re) {
+		last = re.Err
+	}
+	if last == nil {
+		return nil
+	}
+	return problem.InvalidField(ruleField, fmt.Sprintf("fails on %s, so the campaign would never apply: %v", what, last))
 }

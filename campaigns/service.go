@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loyalty-engine/loyalty/campaigns/internal/campaignsdb"
 	"github.com/loyalty-engine/loyalty/internal/audit"
@@ -39,18 +41,61 @@ type Service struct {
 	ledger *ledger.Service
 	tiers  *tiers.Service
 	clock  ledger.Clock
+	log    *slog.Logger
+	// ruleErrors counts rules that failed at run time, by campaign.
+	ruleErrors *prometheus.CounterVec
 
 	running runningCache
 }
 
+// Option configures the campaigns.
+type Option func(*Service)
+
+// WithLogger sets where the campaigns report what goes wrong without failing a
+// call (a rule that fails at run time); without it nothing is logged.
+func WithLogger(log *slog.Logger) Option { return func(s *Service) { s.log = log } }
+
 // NewService returns the campaigns, and makes the ledger apply them to earnings.
-func NewService(pool *pgxpool.Pool, l *ledger.Service, clock ledger.Clock) *Service {
+func NewService(pool *pgxpool.Pool, l *ledger.Service, clock ledger.Clock, opts ...Option) *Service {
 	if clock == nil {
 		clock = ledger.WallClock
 	}
-	s := &Service{pool: pool, q: campaignsdb.New(), ledger: l, tiers: l.Tiers(), clock: clock}
+	s := &Service{pool: pool, q: campaignsdb.New(), ledger: l, tiers: l.Tiers(), clock: clock,
+		log: slog.New(slog.DiscardHandler),
+		ruleErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "loyalty_campaign_rule_errors_total",
+			Help: "Campaign eligibility rules that failed at run time (the campaign did not apply), by campaign.",
+		}, []string{"campaign"}),
+	}
+	for _, o := range opts {
+		o(s)
+	}
 	l.SetPromotions(s)
 	return s
+}
+
+// Collectors are the campaigns' metrics, for the server's registry.
+func (s *Service) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{s.ruleErrors}
+}
+
+// eligible is Campaign.Eligible for a real grant (not a dry run): a rule that
+// fails at run time is counted and logged, and its error answered so that the
+// caller reports RULE_ERROR.
+func (s *Service) eligible(ctx context.Context, c Campaign, f Facts) (bool, *RuleError) {
+	ok, err := c.Eligible(f)
+	if err == nil {
+		return ok, nil
+	}
+	re, isRule := errors.AsType[*RuleError](err)
+	if !isRule {
+		re = &RuleError{Err: err}
+	}
+	s.ruleErrors.WithLabelValues(c.ID).Inc()
+	s.log.WarnContext(ctx, "campaign rule failed at run time; the campaign did not apply",
+		slog.String("campaignId", c.ID), slog.String("memberId", f.Member.MemberID), slog.String("orderId", f.Order.OrderID),
+		slog.String("rule", c.Eligibility.Rule), slog.String("error", re.Err.Error()))
+	return false, re
 }
 
 // Create is a campaign to create, in DRAFT. RequestID makes the call idempotent
@@ -311,7 +356,7 @@ func toCampaign(r campaignsdb.Campaign, spentPoints, issuedCoupons, grants int64
 	if err := json.Unmarshal(r.Body, &d); err != nil {
 		return Campaign{}, fmt.Errorf("decode campaign %s: %w", r.CampaignID, err)
 	}
-	rule, err := CompileRule(d.Eligibility.Rule)
+	rule, err := loadRule(d.Eligibility.Rule)
 	if err != nil {
 		return Campaign{}, fmt.Errorf("rule of campaign %s: %w", r.CampaignID, err)
 	}

@@ -72,7 +72,7 @@ func (e engine) launch(t testing.TB, d campaigns.Definition) campaigns.Campaign 
 
 func (e engine) order(t testing.TB, member, orderID string, spendMinor int64) ledger.EarnResult {
 	t.Helper()
-	res, err := e.ledger.Earn(ctx, actor, ledger.Earn{MemberID: member, RequestID: "earn-" + orderID, OrderID: orderID, SpendMinor: spendMinor})
+	res, err := e.ledger.Earn(ctx, actor, ledger.Earn{MemberID: member, RequestID: "earn-" + orderID, OrderID: orderID, SpendMinor: spendMinor, Currency: "CNY"})
 	if err != nil {
 		t.Fatalf("earn on %s: %v", orderID, err)
 	}
@@ -366,7 +366,7 @@ func TestRacingOrdersNeverExceedThePointsBudget(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			m := members[i%len(members)]
-			res, err := e.ledger.Earn(ctx, actor, ledger.Earn{MemberID: m, RequestID: fmt.Sprintf("o%d", i), OrderID: fmt.Sprintf("o%d", i), SpendMinor: 1000})
+			res, err := e.ledger.Earn(ctx, actor, ledger.Earn{MemberID: m, RequestID: fmt.Sprintf("o%d", i), OrderID: fmt.Sprintf("o%d", i), SpendMinor: 1000, Currency: "CNY"})
 			if err != nil {
 				t.Error(err)
 				return

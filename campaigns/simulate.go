@@ -2,9 +2,11 @@ package campaigns
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/loyalty-engine/loyalty/campaigns/internal/campaignsdb"
+	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/validation"
 )
 
@@ -15,7 +17,8 @@ type Simulate struct {
 	MemberID   string `json:"memberId" validate:"required,shopid"`
 	OrderID    string `json:"orderId" validate:"omitempty,shopid"`
 	SpendMinor int64  `json:"spend.amountMinor" validate:"gte=0,lte=10000000000000"`
-	Currency   string `json:"spend.currency" validate:"omitempty,len=3,uppercase,alpha"`
+	// Currency, when given, must be one the program earns in (ledger's CurrencyRule).
+	Currency   string `json:"spend.currency"`
 	EventType  string `json:"eventType" validate:"omitempty,oneof=LATE_DELIVERY DAMAGED_ITEM WRONG_ITEM MISSING_ITEM REFUND_DELAY SERVICE_COMPLAINT OTHER"`
 	DelayHours int32  `json:"delayHours" validate:"gte=0,lte=8760"`
 }
@@ -31,9 +34,11 @@ type Simulation struct {
 	BasePoints int64
 	Points     int64
 	Coupons    int32
-	// Reason is why nothing would be granted: NOT_ELIGIBLE, BUDGET_EXHAUSTED,
-	// MEMBER_CAP_REACHED, NO_SPEND, EVENT_NOT_COVERED.
+	// Reason is why nothing would be granted: NOT_ELIGIBLE, RULE_ERROR,
+	// BUDGET_EXHAUSTED, MEMBER_CAP_REACHED, NO_SPEND, EVENT_NOT_COVERED.
 	Reason string
+	// RuleError is why the eligibility rule failed on these facts (RULE_ERROR).
+	RuleError string
 	// Left in the budget and the member's cap (-1: unbounded).
 	BudgetPointsLeft  int64
 	BudgetCouponsLeft int64
@@ -63,8 +68,22 @@ func (s *Service) Simulate(ctx context.Context, q Simulate) (Simulation, error) 
 	if err != nil {
 		return Simulation{}, err
 	}
-	sim := Simulation{CampaignID: c.ID, ActiveNow: c.ActiveAt(now), Eligible: c.Eligible(facts), TierID: facts.Member.TierID,
+	if q.Currency != "" {
+		if v := prog.CurrencyRule(q.Currency); v != nil {
+			return Simulation{}, problem.InvalidFields(*v)
+		}
+	}
+	sim := Simulation{CampaignID: c.ID, ActiveNow: c.ActiveAt(now), TierID: facts.Member.TierID,
 		BasePoints: prog.PointsForSpend(q.SpendMinor)}
+	// A dry run reports a failing rule in its answer; it is not counted or logged
+	// like a rule that failed on a real order.
+	var ruleErr error
+	sim.Eligible, ruleErr = c.Eligible(facts)
+	if re, ok := errors.AsType[*RuleError](ruleErr); ok {
+		sim.RuleError = re.Err.Error()
+	} else if ruleErr != nil {
+		return Simulation{}, ruleErr
+	}
 	used, err := s.q.CampaignMember(ctx, s.pool, campaignsdb.CampaignMemberParams{CampaignID: c.ID, MemberID: q.MemberID})
 	if err != nil {
 		return Simulation{}, fmt.Errorf("member's use of campaign %s: %w", c.ID, err)
@@ -121,6 +140,8 @@ func (s *Service) Simulate(ctx context.Context, q Simulate) (Simulation, error) 
 	c64, couponsWhy = limit(int64(coupons), sim.BudgetCouponsLeft, sim.CapCouponsLeft)
 	sim.Coupons = int32(c64)
 	switch {
+	case sim.RuleError != "":
+		sim.Reason, sim.Points, sim.Coupons = RefusedRuleError, 0, 0
 	case !sim.Eligible:
 		sim.Reason, sim.Points, sim.Coupons = "NOT_ELIGIBLE", 0, 0
 	case sim.Reason != "":

@@ -323,7 +323,7 @@ func TestLifecycleAttackKeepsTheBooks(t *testing.T) {
 				var err error
 				switch r.IntN(7) {
 				case 0:
-					_, err = svc.Earn(ctx, actor, ledger.Earn{MemberID: m, RequestID: id, OrderID: "order-" + id, SpendMinor: 100 * (1 + r.Int64N(50))})
+					_, err = svc.Earn(ctx, actor, ledger.Earn{MemberID: m, RequestID: id, OrderID: "order-" + id, SpendMinor: 100 * (1 + r.Int64N(50)), Currency: "CNY"})
 					if err == nil {
 						ordersMu.Lock()
 						orders = append(orders, [2]string{m, "order-" + id})

@@ -96,9 +96,10 @@ type Earn struct {
 	RequestID  string `json:"requestId" validate:"required,requestid"`
 	Points     int64  `json:"points" validate:"gte=0,lte=1000000000000"`
 	SpendMinor int64  `json:"spend.amountMinor" validate:"gte=0,lte=10000000000000"`
-	Currency   string `json:"spend.currency" validate:"omitempty,len=3,uppercase,alpha"`
-	OrderID    string `json:"orderId" validate:"omitempty,shopid"`
-	Reason     string `json:"reason" validate:"max=200"`
+	// Currency is checked against the program's currencies (SpendRule).
+	Currency string `json:"spend.currency"`
+	OrderID  string `json:"orderId" validate:"omitempty,shopid"`
+	Reason   string `json:"reason" validate:"max=200"`
 }
 
 // EarnResult is an earning and how it was computed. Entry is zero when the spend
@@ -173,6 +174,7 @@ func (s *Service) Earn(ctx context.Context, actor Actor, cmd Earn) (EarnResult, 
 		orderID: cmd.OrderID, memo: cmd.Reason, actorKeyID: actor.KeyID,
 		lotExpire: prog.LotExpiry(now),
 		qualify:   qualification(policy, now, qualifyingPoints, cmd.SpendMinor),
+		at:        now,
 	}
 	if tierInStatement {
 		if p.tier, err = tierPlanOf(policy, breakdown, now); err != nil {
@@ -343,6 +345,8 @@ func earnBreakdown(prog Program, standing *tiers.Standing, cmd Earn) ([]Breakdow
 	switch {
 	case cmd.Points > 0 && cmd.SpendMinor > 0:
 		return nil, problem.InvalidField("points", "cannot be given together with spend")
+	case cmd.Points > 0 && cmd.Currency != "":
+		return nil, problem.InvalidField("spend.currency", "is only used with spend.amountMinor, not with points")
 	case cmd.Points > 0:
 		return []BreakdownLine{{Source: tiers.SourceExplicit, Points: cmd.Points, Description: "explicit points"}}, nil
 	case cmd.SpendMinor == 0:
@@ -350,8 +354,8 @@ func earnBreakdown(prog Program, standing *tiers.Standing, cmd Earn) ([]Breakdow
 			problem.FieldViolation{Field: "points", Description: "give points or a spend"},
 			problem.FieldViolation{Field: "spend.amountMinor", Description: "give points or a spend"})
 	}
-	if prog.Currency != "" && cmd.Currency != prog.Currency {
-		return nil, problem.InvalidField("spend.currency", "must be "+prog.Currency+", the program's currency")
+	if err := SpendRule(prog, cmd.OrderID, cmd.Currency); err != nil {
+		return nil, err
 	}
 	base := prog.PointsForSpend(cmd.SpendMinor)
 	lines := []BreakdownLine{{

@@ -52,6 +52,8 @@ func (s *Service) ExpireLots(ctx context.Context, limit int32) (int, error) {
 				fingerprint: fingerprint("expiry", due), postings: expiryPostings(due.Points),
 				memo:       fmt.Sprintf("%d lot(s) expired", due.Lots),
 				actorKeyID: "system",
+				// Stamped no earlier than the instant its lots were found due.
+				at: now,
 			})
 			posted = err == nil
 			return err

@@ -130,6 +130,7 @@ func (s *Service) GrantGoodwill(ctx context.Context, actor Actor, cmd GrantGoodw
 				row, err := s.q.InsertApproval(ctx, tx, ledgerdb.InsertApprovalParams{
 					MemberID: cmd.MemberID, RequestID: cmd.RequestID, Fingerprint: p.fingerprint, Points: cmd.Points,
 					ReasonCode: cmd.ReasonCode, TicketID: cmd.TicketID, Note: cmd.Note, RequestedBy: actor.KeyID,
+					CreateTime: s.clock.Now(),
 				})
 				if err != nil {
 					return fmt.Errorf("record approval: %w", err)
@@ -255,7 +256,7 @@ func (s *Service) DecideApproval(ctx context.Context, actor Actor, approvalID in
 			entryID = &entry.ID
 		}
 		decided, err := s.q.DecideApproval(ctx, tx, ledgerdb.DecideApprovalParams{
-			ApprovalID: approvalID, Status: status, DecidedBy: &actor.KeyID, EntryID: entryID,
+			ApprovalID: approvalID, Status: status, DecidedBy: &actor.KeyID, EntryID: entryID, DecideTime: s.clock.Now(),
 		})
 		if err != nil {
 			return fmt.Errorf("decide approval %d: %w", approvalID, err)

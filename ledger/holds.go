@@ -96,7 +96,7 @@ func (s *Service) CreateHold(ctx context.Context, actor Actor, cmd CreateHold) (
 		if err != nil {
 			return fmt.Errorf("insert hold: %w", err)
 		}
-		p.holdID = row.HoldID
+		p.holdID, p.at = row.HoldID, now
 		e, err := s.append(ctx, tx, p)
 		if err != nil {
 			return err

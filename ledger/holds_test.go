@@ -70,12 +70,13 @@ func TestAnExpiredHoldCannotBeCapturedAndIsReleasedOnceByRacingSweepers(t *testi
 }
 
 func TestBalanceAsOfAndStatementFilters(t *testing.T) {
-	svc, _ := newLedger(t, "m")
+	svc, clock := newLedger(t, "m")
 	ctx := context.Background()
 	e1 := mustEarn(t, svc, "m", "e1", 100)
-	time.Sleep(5 * time.Millisecond)
-	between := time.Now()
-	time.Sleep(5 * time.Millisecond)
+	// Entries are stamped with business time, not the wall clock.
+	clock.Advance(5 * time.Millisecond)
+	between := clock.Now()
+	clock.Advance(5 * time.Millisecond)
 	if _, err := svc.Redeem(ctx, actor, ledger.Redeem{MemberID: "m", RequestID: "r1", Points: 30}); err != nil {
 		t.Fatal(err)
 	}

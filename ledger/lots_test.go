@@ -290,7 +290,7 @@ func TestEarningsRepayDebtBeforeOpeningALot(t *testing.T) {
 	svc, clock := newLedger(t, "m")
 	ctx := context.Background()
 	setProgram(t, svc, func(p *ledger.Program) { p.ReturnWindowDays = 0 })
-	if _, err := svc.Earn(ctx, actor, ledger.Earn{MemberID: "m", RequestID: "o", OrderID: "order-1", SpendMinor: 10000}); err != nil {
+	if _, err := svc.Earn(ctx, actor, ledger.Earn{MemberID: "m", RequestID: "o", OrderID: "order-1", SpendMinor: 10000, Currency: "CNY"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := svc.Redeem(ctx, actor, ledger.Redeem{MemberID: "m", RequestID: "r", Points: 80}); err != nil {

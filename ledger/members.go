@@ -38,7 +38,7 @@ func (s *Service) Enroll(ctx context.Context, cmd EnrollMember) (m Member, creat
 	if err := validation.Struct(cmd); err != nil {
 		return Member{}, false, err
 	}
-	row, err := s.q.InsertMember(ctx, s.pool, ledgerdb.InsertMemberParams{MemberID: cmd.MemberID, DisplayName: cmd.DisplayName})
+	row, err := s.q.InsertMember(ctx, s.pool, ledgerdb.InsertMemberParams{MemberID: cmd.MemberID, DisplayName: cmd.DisplayName, JoinTime: s.clock.Now()})
 	if err == nil {
 		m, err = s.withTier(ctx, toMember(ledgerdb.Member(row)))
 		return m, true, err

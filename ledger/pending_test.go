@@ -19,7 +19,7 @@ func TestOrderPointsStayPendingThroughTheReturnWindow(t *testing.T) {
 	ctx := context.Background()
 	var earnings []ledger.Entry
 	for i := 0; i < 30; i++ {
-		res, err := svc.Earn(ctx, actor, ledger.Earn{MemberID: "m", RequestID: fmt.Sprintf("o%d", i), OrderID: fmt.Sprintf("order-%d", i), SpendMinor: 1000})
+		res, err := svc.Earn(ctx, actor, ledger.Earn{MemberID: "m", RequestID: fmt.Sprintf("o%d", i), OrderID: fmt.Sprintf("order-%d", i), SpendMinor: 1000, Currency: "CNY"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,8 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/loyalty-engine/loyalty/internal/problem"
@@ -25,8 +27,9 @@ type Program struct {
 	ExpiryKind         string `json:"expiry.kind" validate:"oneof=END_OF_FOLLOWING_YEAR ROLLING_DAYS"`
 	ExpiryDays         int32  `json:"expiry.days" validate:"gte=0,lte=36500"`
 	PointsPerUnit      int64  `json:"pointsPerUnit" validate:"gte=1,lte=1000000"`
-	Currency           string `json:"currency" validate:"omitempty,len=3,uppercase,alpha"`
-	TimeZone           string `json:"timeZone" validate:"required,max=64"`
+	// Currencies are the ISO 4217 codes spends may be in (CurrencyRule).
+	Currencies []string `json:"currencies"`
+	TimeZone   string   `json:"timeZone" validate:"required,max=64"`
 
 	Version    int64     `json:"-"`
 	UpdateTime time.Time `json:"-"`
@@ -75,8 +78,86 @@ func (p Program) validate() error {
 	if p.ExpiryKind == ExpiryEndOfFollowingYear && p.ExpiryDays != 0 {
 		fields = append(fields, problem.FieldViolation{Field: "expiry.days", Description: "must be 0 (omitted) for END_OF_FOLLOWING_YEAR"})
 	}
+	fields = append(fields, currencyViolations(p.Currencies)...)
 	if _, err := time.LoadLocation(p.TimeZone); p.TimeZone != "" && (err != nil || p.TimeZone == "Local") {
 		fields = append(fields, problem.FieldViolation{Field: "timeZone", Description: "is not an IANA time zone such as UTC or Asia/Shanghai"})
+	}
+	if len(fields) > 0 {
+		return problem.InvalidFields(fields...)
+	}
+	return nil
+}
+
+// MaxCurrencies bounds the currencies a program earns in.
+const MaxCurrencies = 20
+
+// DefaultCurrencies are what a fresh install earns in (the migration's default).
+var DefaultCurrencies = []string{"CNY"}
+
+// isCurrencyCode tells whether code has the shape of an ISO 4217 code: three
+// uppercase letters A-Z.
+func isCurrencyCode(code string) bool {
+	if len(code) != 3 {
+		return false
+	}
+	for _, c := range []byte(code) {
+		if c < 'A' || c > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// currencyViolations checks the program's list of currencies: 1 to MaxCurrencies
+// ISO 4217 codes, each once.
+func currencyViolations(codes []string) []problem.FieldViolation {
+	if len(codes) == 0 {
+		return []problem.FieldViolation{{Field: "currencies", Description: "must list at least one ISO 4217 currency code, such as CNY"}}
+	}
+	if len(codes) > MaxCurrencies {
+		return []problem.FieldViolation{{Field: "currencies", Description: fmt.Sprintf("must list at most %d currencies", MaxCurrencies)}}
+	}
+	var fields []problem.FieldViolation
+	for i, code := range codes {
+		field := fmt.Sprintf("currencies[%d]", i)
+		switch {
+		case !isCurrencyCode(code):
+			fields = append(fields, problem.FieldViolation{Field: field, Description: fmt.Sprintf("%q is not an ISO 4217 code: it must be three uppercase letters, such as CNY", code)})
+		case slices.Contains(codes[:i], code):
+			fields = append(fields, problem.FieldViolation{Field: field, Description: code + " is listed twice"})
+		}
+	}
+	return fields
+}
+
+// CurrencyRule says whether a spend in currency may earn: the program earns only
+// in the currencies it lists. It returns the violation of the field spend.currency,
+// or nil.
+func (p Program) CurrencyRule(currency string) *problem.FieldViolation {
+	switch {
+	case currency == "":
+		return &problem.FieldViolation{Field: "spend.currency", Description: "is required: the program earns in " + p.currencyList()}
+	case !slices.Contains(p.Currencies, currency):
+		return &problem.FieldViolation{Field: "spend.currency", Description: fmt.Sprintf(
+			"%s is not a currency the program earns in; it accepts %s", currency, p.currencyList())}
+	}
+	return nil
+}
+
+func (p Program) currencyList() string { return strings.Join(p.Currencies, ", ") }
+
+// SpendRule checks what an earning from a spend needs before it earns: an order
+// (its points wait out the return window, campaigns apply to it, and only an order
+// can be refunded) and a currency the program earns in. It names every missing or
+// wrong field at once.
+func SpendRule(p Program, orderID, currency string) error {
+	var fields []problem.FieldViolation
+	if orderID == "" {
+		fields = append(fields, problem.FieldViolation{Field: "orderId", Description: "is required with a spend: " +
+			"points earned on an order wait out the return window, get the order's campaigns and come back on a refund"})
+	}
+	if v := p.CurrencyRule(currency); v != nil {
+		fields = append(fields, *v)
 	}
 	if len(fields) > 0 {
 		return problem.InvalidFields(fields...)
@@ -127,7 +208,7 @@ func (s *Service) UpdateProgram(ctx context.Context, actor Actor, p Program) (Pr
 	row, err := s.q.InsertProgram(ctx, s.pool, ledgerdb.InsertProgramParams{
 		EarnPoints: p.EarnPoints, EarnPerAmountMinor: p.EarnPerAmountMinor, ReturnWindowDays: p.ReturnWindowDays,
 		ExpiryKind: p.ExpiryKind, ExpiryDays: p.ExpiryDays, PointsPerUnit: p.PointsPerUnit,
-		Currency: p.Currency, TimeZone: p.TimeZone, ActorKeyID: actor.KeyID,
+		Currencies: p.Currencies, TimeZone: p.TimeZone, ActorKeyID: actor.KeyID, UpdateTime: s.clock.Now(),
 	})
 	if err != nil {
 		return Program{}, fmt.Errorf("update program settings: %w", err)
@@ -145,6 +226,6 @@ func toProgram(r ledgerdb.ProgramSetting) Program {
 	return Program{loc: loc,
 		EarnPoints: r.EarnPoints, EarnPerAmountMinor: r.EarnPerAmountMinor, ReturnWindowDays: r.ReturnWindowDays,
 		ExpiryKind: r.ExpiryKind, ExpiryDays: r.ExpiryDays, PointsPerUnit: r.PointsPerUnit,
-		Currency: r.Currency, TimeZone: r.TimeZone, Version: r.Version, UpdateTime: r.UpdateTime,
+		Currencies: r.Currencies, TimeZone: r.TimeZone, Version: r.Version, UpdateTime: r.UpdateTime,
 	}
 }

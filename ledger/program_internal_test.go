@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/loyalty-engine/loyalty/internal/problem"
@@ -9,7 +10,7 @@ import (
 
 func defaultProgram() Program {
 	return Program{EarnPoints: 1, EarnPerAmountMinor: 100, ReturnWindowDays: 7, ExpiryKind: ExpiryEndOfFollowingYear,
-		PointsPerUnit: 100, TimeZone: "UTC"}
+		PointsPerUnit: 100, TimeZone: "UTC", Currencies: DefaultCurrencies}
 }
 
 func TestPointsForSpendRoundsDown(t *testing.T) {
@@ -43,7 +44,13 @@ func TestProgramValidationNamesTheField(t *testing.T) {
 		"rolling without days":   {func(p *Program) { p.ExpiryKind = ExpiryRollingDays }, "expiry.days"},
 		"year end with days":     {func(p *Program) { p.ExpiryDays = 30 }, "expiry.days"},
 		"unknown time zone":      {func(p *Program) { p.TimeZone = "Mars/Olympus" }, "timeZone"},
-		"lower-case currency":    {func(p *Program) { p.Currency = "cny" }, "currency"},
+		"lower-case currency":    {func(p *Program) { p.Currencies = []string{"CNY", "usd"} }, "currencies[1]"},
+		"no currency":            {func(p *Program) { p.Currencies = nil }, "currencies"},
+		"empty currency":         {func(p *Program) { p.Currencies = []string{""} }, "currencies[0]"},
+		"four letters":           {func(p *Program) { p.Currencies = []string{"YUAN"} }, "currencies[0]"},
+		"a digit":                {func(p *Program) { p.Currencies = []string{"CN1"} }, "currencies[0]"},
+		"listed twice":           {func(p *Program) { p.Currencies = []string{"CNY", "HKD", "CNY"} }, "currencies[2]"},
+		"21 currencies":          {func(p *Program) { p.Currencies = manyCurrencies(21) }, "currencies"},
 		"point value of zero":    {func(p *Program) { p.PointsPerUnit = 0 }, "pointsPerUnit"},
 		"missing time zone":      {func(p *Program) { p.TimeZone = "" }, "timeZone"},
 		"local is not a zone id": {func(p *Program) { p.TimeZone = "Local" }, "timeZone"},
@@ -58,8 +65,58 @@ func TestProgramValidationNamesTheField(t *testing.T) {
 		}
 	}
 	ok := defaultProgram()
-	ok.ExpiryKind, ok.ExpiryDays, ok.TimeZone, ok.Currency = ExpiryRollingDays, 365, "Asia/Shanghai", "CNY"
+	ok.ExpiryKind, ok.ExpiryDays, ok.TimeZone, ok.Currencies = ExpiryRollingDays, 365, "Asia/Shanghai", manyCurrencies(20)
 	if err := ok.validate(); err != nil {
 		t.Errorf("valid program refused: %v", err)
+	}
+}
+
+// manyCurrencies makes n distinct currency-shaped codes: AAA, AAB, ...
+func manyCurrencies(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = string([]byte{'A', 'A' + byte(i/26), 'A' + byte(i%26)})
+	}
+	return out
+}
+
+func TestSpendRuleNeedsAnOrderAndAProgramCurrency(t *testing.T) {
+	p := defaultProgram()
+	p.Currencies = []string{"CNY", "HKD"}
+	cases := []struct {
+		name, orderID, currency string
+		fields                  []string
+		mentions                string // in the first violation's description
+	}{
+		{"order in CNY", "o-1", "CNY", nil, ""},
+		{"order in HKD", "o-1", "HKD", nil, ""},
+		{"no order", "", "CNY", []string{"orderId"}, "return window"},
+		{"no currency", "o-1", "", []string{"spend.currency"}, "is required: the program earns in CNY, HKD"},
+		{"another currency", "o-1", "USD", []string{"spend.currency"}, "USD is not a currency the program earns in; it accepts CNY, HKD"},
+		{"made-up currency", "o-1", "XXX", []string{"spend.currency"}, "accepts CNY, HKD"},
+		{"lower case", "o-1", "cny", []string{"spend.currency"}, "cny is not"},
+		{"neither", "", "", []string{"orderId", "spend.currency"}, "is required with a spend"},
+	}
+	for _, c := range cases {
+		err := SpendRule(p, c.orderID, c.currency)
+		if c.fields == nil {
+			if err != nil {
+				t.Errorf("%s: refused: %v", c.name, err)
+			}
+			continue
+		}
+		pe, ok := problem.As(err)
+		if !ok || pe.Kind != problem.Invalid || len(pe.Fields) != len(c.fields) {
+			t.Errorf("%s: %v, want violations of %v", c.name, err, c.fields)
+			continue
+		}
+		for i, f := range c.fields {
+			if pe.Fields[i].Field != f {
+				t.Errorf("%s: violation %d is of %s, want %s", c.name, i, pe.Fields[i].Field, f)
+			}
+		}
+		if !strings.Contains(pe.Fields[0].Description, c.mentions) {
+			t.Errorf("%s: %q does not say %q", c.name, pe.Fields[0].Description, c.mentions)
+		}
 	}
 }

@@ -60,10 +60,12 @@ type Bonus struct {
 }
 
 // BonusRefusal is a campaign the earning qualified for that gave nothing, and why
-// (BUDGET_EXHAUSTED, MEMBER_CAP_REACHED, CAMPAIGN_NOT_ACTIVE).
+// (BUDGET_EXHAUSTED, MEMBER_CAP_REACHED, CAMPAIGN_NOT_ACTIVE, or RULE_ERROR when
+// its eligibility rule failed at run time, with RuleError its error).
 type BonusRefusal struct {
 	CampaignID string
 	Reason     string
+	RuleError  string
 }
 
 // campaignAccountPrefix starts the ledger account of a campaign's budget.

@@ -172,7 +172,7 @@ func (s *Service) refund(ctx context.Context, tx pgx.Tx, actor Actor, cmd Refund
 		PointsVoided: res.PointsVoided, PointsClawedBack: res.PointsClawedBack, PointsReturned: res.PointsReturned,
 		TakeEntryID: optionalID(take.entry.ID), ReturnEntryID: optionalID(ret.ID),
 		OrderRefundedMinor: o.RefundedMinor, OrderFullyRefunded: o.FullyRefunded,
-		OrderPointsTakenBack: o.PointsTakenBack, OrderPointsReturned: o.PointsReturned,
+		OrderPointsTakenBack: o.PointsTakenBack, OrderPointsReturned: o.PointsReturned, CreateTime: s.clock.Now(),
 	}); err != nil {
 		return RefundResult{}, fmt.Errorf("record refund: %w", err)
 	}

@@ -15,7 +15,7 @@ import (
 
 func earnOrder(t testing.TB, svc *ledger.Service, member, order string, spendMinor int64) ledger.Entry {
 	t.Helper()
-	res, err := svc.Earn(context.Background(), actor, ledger.Earn{MemberID: member, RequestID: "earn-" + order, OrderID: order, SpendMinor: spendMinor})
+	res, err := svc.Earn(context.Background(), actor, ledger.Earn{MemberID: member, RequestID: "earn-" + order, OrderID: order, SpendMinor: spendMinor, Currency: "CNY"})
 	if err != nil {
 		t.Fatalf("earn on %s: %v", order, err)
 	}

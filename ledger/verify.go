@@ -54,7 +54,7 @@ type Verification struct {
 func (s *Service) Verify(ctx context.Context) (Verification, error) {
 	var v Verification
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		v = Verification{Time: time.Now()}
+		v = Verification{Time: s.clock.Now()}
 		counts, err := s.q.VerifyCounts(ctx, tx)
 		if err != nil {
 			return fmt.Errorf("count: %w", err)

@@ -48,6 +48,10 @@ type plan struct {
 	ticketID      string
 	// releaseTime, for a pending earning: when its points become available.
 	releaseTime time.Time
+	// at is the business time the entry's rules were judged at (zero: the time it
+	// is sent). The write statement stamps the entry with it, or with the member's
+	// last entry's time if that is later, so a member's entries are in time order.
+	at time.Time
 
 	// Lots (see ledger_settle_lots in the migrations). lotExpire is the expiry of
 	// the lot a credit to available opens, and every such credit names one, even
@@ -111,6 +115,7 @@ var errNotApplied = errors.New("entry not applied")
 // row (unknown member or overdraft), which does not fail the others.
 func (s *Service) appendAll(ctx context.Context, db ledgerdb.DBTX, plans []plan) (entries []Entry, applied []bool, err error) {
 	params := make([]ledgerdb.AppendEntryParams, len(plans))
+	sentAt := s.clock.Now()
 	for i, p := range plans {
 		if err := checkBalanced(p.postings); err != nil {
 			return nil, nil, fmt.Errorf("%s entry for %s: %w", p.kind, p.memberID, err)
@@ -136,7 +141,10 @@ func (s *Service) appendAll(ctx context.Context, db ledgerdb.DBTX, plans []plan)
 			PreferLotOrigin: optionalID(p.preferLotOrigin), RestoreFrom: p.restoreFrom,
 			RecordOrder: p.recordOrder, OrderSpendMinor: optionalID(p.orderSpendMinor), OrderCurrency: p.orderCurrency,
 			OrderEarnedPoints: p.orderPoints, OrderTierID: optional(p.orderTierID), OrderPerks: p.orderPerks,
-			TierIds: []string{}, TierThresholds: []int64{},
+			TierIds: []string{}, TierThresholds: []int64{}, CreateTime: sentAt,
+		}
+		if !p.at.IsZero() {
+			params[i].CreateTime = p.at
 		}
 		params[i].TierMultipliers = []int32{}
 		// Both tier_part and tier_qualify take the policy's ladder (tier ids) and

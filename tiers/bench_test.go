@@ -26,7 +26,7 @@ func BenchmarkPerksParallel(b *testing.B) {
 	for d := range 30 {
 		for _, m := range members {
 			id := fmt.Sprintf("o%d", d)
-			if _, err := svc.Earn(ctx, actor, ledger.Earn{MemberID: m, RequestID: id, OrderID: id, SpendMinor: 20_000}); err != nil {
+			if _, err := svc.Earn(ctx, actor, ledger.Earn{MemberID: m, RequestID: id, OrderID: id, SpendMinor: 20_000, Currency: "CNY"}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -90,7 +90,7 @@ func (s *Service) UpdatePolicy(ctx context.Context, actorKeyID string, p Policy)
 	if err != nil {
 		return Policy{}, fmt.Errorf("encode tier policy: %w", err)
 	}
-	row, err := s.q.InsertPolicy(ctx, s.pool, tiersdb.InsertPolicyParams{Policy: body, ActorKeyID: actorKeyID})
+	row, err := s.q.InsertPolicy(ctx, s.pool, tiersdb.InsertPolicyParams{Policy: body, ActorKeyID: actorKeyID, CreateTime: s.clock.Now()})
 	if err != nil {
 		return Policy{}, fmt.Errorf("update tier policy: %w", err)
 	}

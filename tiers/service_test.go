@@ -48,7 +48,7 @@ func newEngine(t testing.TB, members ...string) (*ledger.Service, *tiers.Service
 
 func order(t testing.TB, svc *ledger.Service, member, orderID string, spendMinor int64) ledger.EarnResult {
 	t.Helper()
-	res, err := svc.Earn(ctx, actor, ledger.Earn{MemberID: member, RequestID: "earn-" + orderID, OrderID: orderID, SpendMinor: spendMinor})
+	res, err := svc.Earn(ctx, actor, ledger.Earn{MemberID: member, RequestID: "earn-" + orderID, OrderID: orderID, SpendMinor: spendMinor, Currency: "CNY"})
 	if err != nil {
 		t.Fatalf("earn on %s: %v", orderID, err)
 	}
@@ -221,7 +221,7 @@ func TestRacingEarningsUpgradeOnceEach(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				id := fmt.Sprintf("%s-%d", m, i)
-				_, err := svc.Earn(ctx, actor, ledger.Earn{MemberID: m, RequestID: id, OrderID: id, SpendMinor: 20_000})
+				_, err := svc.Earn(ctx, actor, ledger.Earn{MemberID: m, RequestID: id, OrderID: id, SpendMinor: 20_000, Currency: "CNY"})
 				if err == nil && i%10 == 0 {
 					_, err = svc.RefundOrder(ctx, actor, ledger.Refund{MemberID: m, OrderID: id, RequestID: "r" + id})
 				}

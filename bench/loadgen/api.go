@@ -278,7 +278,7 @@ func orderEarn(ctx context.Context, t *target, w *worker) error {
 	m := w.member()
 	id := w.requestID()
 	body := []byte(`{"requestId":"` + id + `","orderId":"` + id + `","spend":{"amountMinor":"` +
-		strconv.FormatInt(t.points*100, 10) + `"}}`)
+		strconv.FormatInt(t.points*100, 10) + `","currency":"CNY"}}`)
 	_, err := t.rest(ctx, http.MethodPost, t.earnPaths[m], body)
 	return err
 }

@@ -26,7 +26,8 @@ func init() {
 			help: "save a campaign in DRAFT (marketer); the file is the REST body of POST /v1/campaigns",
 			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
 				file := fs.String("file", "", "the campaign, as JSON: displayName, type, schedule, eligibility, multiplierPercent, ...")
-				reqID := fs.String("request-id", "", "idempotency key; overrides a requestId in the file (default: the file's, or a new one)")
+				reqID := fs.String("request-id", "", "idempotency key; overrides a requestId in the file (default: the file's, "+
+					"or one derived from the file's contents, so creating from the same file again does nothing)")
 				if _, err := parse(fs, args, 0); err != nil {
 					return nil, err
 				}
@@ -41,8 +42,8 @@ func init() {
 				if err := protojson.Unmarshal(raw, req); err != nil {
 					return nil, fmt.Errorf("%s is not a campaign: %w", *file, err)
 				}
-				if *reqID != "" {
-					req.RequestId = *reqID
+				if *reqID != "" || req.RequestId == "" {
+					req.RequestId = c.requestID(fs, nil, string(raw))
 				}
 				resp, err := c.campaigns().CreateCampaign(ctx, req)
 				return resp.GetCampaign(), err
@@ -105,18 +106,15 @@ func init() {
 	}
 	commands["coupons"] = map[string]command{
 		"issue": {args: "MEMBER_ID --campaign ID [--request-id ID]",
-			help: "issue a coupon of a coupon drop to a member, within its budget (pass --request-id to make retries safe)",
+			help: "issue a coupon of a coupon drop to a member, within its budget (once: running it again does nothing, see --request-id)",
 			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
 				campaign := fs.String("campaign", "", "the COUPON_DROP campaign")
-				reqID := fs.String("request-id", "", requestIDHelp)
+				fs.String("request-id", "", requestIDHelp)
 				pos, err := parse(fs, args, 1)
 				if err != nil {
 					return nil, err
 				}
-				id, err := requestID(*reqID)
-				if err != nil {
-					return nil, err
-				}
+				id := c.requestID(fs, pos)
 				resp, err := c.coupons().IssueCoupon(ctx, &loyaltyv1.IssueCouponRequest{MemberId: pos[0], RequestId: id, CampaignId: *campaign})
 				return resp.GetCoupon(), err
 			}},
@@ -144,20 +142,17 @@ func init() {
 				return resp.GetCoupon(), err
 			}},
 		"redeem": {args: "CODE --member ID --order ID [--spend MINOR] [--request-id ID]",
-			help: "redeem a member's coupon on an order, exactly once (pass --request-id to make retries safe)",
+			help: "redeem a member's coupon on an order, exactly once (once: running it again does nothing, see --request-id)",
 			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
 				member := fs.String("member", "", "the member redeeming it (must be the coupon's)")
 				order := fs.String("order", "", "the shop's order id")
 				spend := fs.Int64("spend", 0, "the order's spend in minor units, checked against the coupon's minimum")
-				reqID := fs.String("request-id", "", requestIDHelp)
+				fs.String("request-id", "", requestIDHelp)
 				pos, err := parse(fs, args, 1)
 				if err != nil {
 					return nil, err
 				}
-				id, err := requestID(*reqID)
-				if err != nil {
-					return nil, err
-				}
+				id := c.requestID(fs, pos)
 				resp, err := c.coupons().RedeemCoupon(ctx, &loyaltyv1.RedeemCouponRequest{
 					Code: pos[0], RequestId: id, MemberId: *member, OrderId: *order, SpendMinor: *spend,
 				})
@@ -182,7 +177,7 @@ func init() {
 				typ := fs.String("type", "", "LATE_DELIVERY, DAMAGED_ITEM, WRONG_ITEM, MISSING_ITEM, REFUND_DELAY, SERVICE_COMPLAINT or OTHER")
 				delay := fs.Int("delay-hours", 0, "how late, in hours")
 				note := fs.String("note", "", "what happened")
-				reqID := fs.String("request-id", "", requestIDHelp)
+				fs.String("request-id", "", requestIDHelp)
 				if _, err := parse(fs, args, 0); err != nil {
 					return nil, err
 				}
@@ -190,10 +185,7 @@ func init() {
 				if err != nil {
 					return nil, err
 				}
-				id, err := requestID(*reqID)
-				if err != nil {
-					return nil, err
-				}
+				id := c.requestID(fs, nil)
 				return c.afterSales().ReportAfterSalesEvent(ctx, &loyaltyv1.ReportAfterSalesEventRequest{
 					RequestId: id, MemberId: *member, OrderId: *order, Type: *typ, DelayHours: hours, Note: *note,
 				})

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -19,7 +22,12 @@ import (
 )
 
 // client holds the connection; each command makes the service client it needs.
-type client struct{ conn *grpc.ClientConn }
+// stderr is where commands say what they chose for the caller (a derived request
+// id).
+type client struct {
+	conn   *grpc.ClientConn
+	stderr io.Writer
+}
 
 func (c *client) keys() loyaltyv1.ApiKeyServiceClient {
 	return loyaltyv1.NewApiKeyServiceClient(c.conn)
@@ -54,34 +62,68 @@ func (c *client) afterSales() loyaltyv1.AfterSalesServiceClient {
 	return loyaltyv1.NewAfterSalesServiceClient(c.conn)
 }
 
-// requestIDHelp explains --request-id on every command that moves points.
-const requestIDHelp = "idempotency key; pass the same one to retry safely (default: a new random one, so a retry would apply again)"
+// requestIDHelp explains --request-id on every command that writes.
+const requestIDHelp = "idempotency key (default: derived from the command and its arguments, so a retry or a second run of the same command does nothing)"
 
-// requestID is the given --request-id or, without one, a random one.
-func requestID(given string) (string, error) {
-	if given != "" {
-		return given, nil
+// requestID is the idempotency key of a write: the given --request-id or, without
+// one, a key derived from the command and its arguments (positional ones and the
+// flags given, whatever their order or spelling), so that running the same command
+// twice, by mistake or to retry after a timeout, applies it once. extra are inputs
+// the arguments only name (a file's contents). It says on stderr when it derives
+// one.
+func (c *client) requestID(fs *flag.FlagSet, pos []string, extra ...string) string {
+	if f := fs.Lookup("request-id"); f != nil && f.Value.String() != "" {
+		return f.Value.String()
 	}
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
+	id := derivedRequestID(fs, pos, extra...)
+	fmt.Fprintf(c.stderr, "request id %s: derived from the arguments, so running this again does nothing; pass --request-id to make another\n", id)
+	return id
+}
+
+// derivedRequestID is "ctl-" and the first 16 hex digits of the SHA-256 of the
+// command's name and its canonical arguments: the positional arguments in order,
+// then the flags given (but --request-id) sorted by name, each with its value.
+func derivedRequestID(fs *flag.FlagSet, pos []string, extra ...string) string {
+	canonical := struct {
+		Command string      `json:"command"`
+		Args    []string    `json:"args"`
+		Flags   [][2]string `json:"flags"`
+		Extra   []string    `json:"extra,omitempty"`
+	}{Command: fs.Name(), Args: pos, Flags: [][2]string{}, Extra: extra}
+	fs.Visit(func(f *flag.Flag) { // in lexical order of names
+		if f.Name != "request-id" {
+			canonical.Flags = append(canonical.Flags, [2]string{f.Name, f.Value.String()})
+		}
+	})
+	raw, _ := json.Marshal(canonical) // strings and slices of them always encode
+	sum := sha256.Sum256(raw)
+	return "ctl-" + hex.EncodeToString(sum[:])[:16]
+}
+
+// timeValue is a flag holding an RFC 3339 instant, spelled back as given (the
+// derived request id reads it).
+type timeValue struct {
+	ts  *timestamppb.Timestamp
+	raw string
+}
+
+func (v *timeValue) String() string { return v.raw }
+
+func (v *timeValue) Set(s string) error {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return fmt.Errorf("not an RFC 3339 time such as 2027-12-31T00:00:00Z: %q", s)
 	}
-	return "ctl-" + hex.EncodeToString(b), nil
+	v.ts, v.raw = timestamppb.New(t), s
+	return nil
 }
 
 // timeFlag defines a flag holding an RFC 3339 instant; a value that does not parse
 // is a command-line mistake, reported by the flag package.
 func timeFlag(fs *flag.FlagSet, name, usage string) **timestamppb.Timestamp {
-	var ts *timestamppb.Timestamp
-	fs.Func(name, usage, func(v string) error {
-		t, err := time.Parse(time.RFC3339, v)
-		if err != nil {
-			return fmt.Errorf("not an RFC 3339 time such as 2027-12-31T00:00:00Z: %q", v)
-		}
-		ts = timestamppb.New(t)
-		return nil
-	})
-	return &ts
+	v := &timeValue{}
+	fs.Var(v, name, usage)
+	return &v.ts
 }
 
 // flagSet tells whether the flag was given on the command line.
@@ -168,10 +210,10 @@ func init() {
 	}
 	commands["points"] = map[string]command{
 		"earn": {args: "MEMBER_ID (--points N | --spend MINOR [--currency C]) [--request-id ID] [--order-id ID] [--reason TEXT]",
-			help: "credit explicit points or what a spend earns (pass --request-id to make retries safe)",
+			help: "credit explicit points or what a spend earns (once: running it again does nothing, see --request-id)",
 			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
 				points := fs.Int64("points", 0, "points to credit")
-				reqID := fs.String("request-id", "", requestIDHelp)
+				fs.String("request-id", "", requestIDHelp)
 				orderID := fs.String("order-id", "", "the order the points are for")
 				reason := fs.String("reason", "", "why the points are credited")
 				spend := fs.Int64("spend", 0, "amount spent, in minor units (cents); the program's rate gives the points")
@@ -180,10 +222,7 @@ func init() {
 				if err != nil {
 					return nil, err
 				}
-				id, err := requestID(*reqID)
-				if err != nil {
-					return nil, err
-				}
+				id := c.requestID(fs, pos)
 				req := &loyaltyv1.EarnRequest{MemberId: pos[0], RequestId: id, Points: *points, OrderId: *orderID, Reason: *reason}
 				if *spend != 0 || *currency != "" {
 					req.Spend = &loyaltyv1.Money{AmountMinor: *spend, Currency: *currency}
@@ -191,20 +230,17 @@ func init() {
 				return c.points().Earn(ctx, req)
 			}},
 		"redeem": {args: "MEMBER_ID --points N [--request-id ID] [--order-id ID] [--memo TEXT]",
-			help: "spend available points (pass --request-id to make retries safe)",
+			help: "spend available points (once: running it again does nothing, see --request-id)",
 			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
 				points := fs.Int64("points", 0, "points to spend")
-				reqID := fs.String("request-id", "", requestIDHelp)
+				fs.String("request-id", "", requestIDHelp)
 				orderID := fs.String("order-id", "", "the order the points pay for")
 				memo := fs.String("memo", "", "a note on the entry")
 				pos, err := parse(fs, args, 1)
 				if err != nil {
 					return nil, err
 				}
-				id, err := requestID(*reqID)
-				if err != nil {
-					return nil, err
-				}
+				id := c.requestID(fs, pos)
 				return c.points().Redeem(ctx, &loyaltyv1.RedeemRequest{MemberId: pos[0], RequestId: id, Points: *points, OrderId: *orderID, Memo: *memo})
 			}},
 		"balance": {args: "MEMBER_ID", help: "show a member's available, pending and held points",
@@ -235,20 +271,17 @@ func init() {
 			}},
 	}
 	commands["orders"] = map[string]command{
-		"refund": {args: "--member ID --order ID [--amount MINOR] --request-id ID",
+		"refund": {args: "--member ID --order ID [--amount MINOR] [--request-id ID]",
 			help: "refund an order in full or in part: takes back its points, gives back points redeemed on it",
 			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
 				member := fs.String("member", "", "the member whose order it is")
 				order := fs.String("order", "", "the shop's order id")
 				amount := fs.Int64("amount", 0, "minor units refunded (cents); omitted: the rest of the order, in full")
-				reqID := fs.String("request-id", "", "idempotency key (required): pass the same one to retry safely")
+				fs.String("request-id", "", requestIDHelp+"; a second partial refund of the same amount needs its own")
 				if _, err := parse(fs, args, 0); err != nil {
 					return nil, err
 				}
-				if *reqID == "" {
-					return nil, errUsage
-				}
-				req := &loyaltyv1.RefundOrderRequest{MemberId: *member, OrderId: *order, RequestId: *reqID}
+				req := &loyaltyv1.RefundOrderRequest{MemberId: *member, OrderId: *order, RequestId: c.requestID(fs, nil)}
 				if flagSet(fs, "amount") {
 					req.RefundAmountMinor = amount
 				}
@@ -280,6 +313,38 @@ func init() {
 					return nil, err
 				}
 				return c.program().GetProgram(ctx, &loyaltyv1.GetProgramRequest{})
+			}},
+		"set": {args: "[--file PROGRAM.json] [--currencies CNY,HKD]",
+			help: "put new program settings in force (admin): the current ones, replaced by the file's, then by the flags",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				file := fs.String("file", "", "settings as `program get` prints them (version and updateTime are ignored)")
+				currencies := fs.String("currencies", "", "the ISO 4217 codes spends may be in, comma-separated, e.g. CNY,HKD")
+				if _, err := parse(fs, args, 0); err != nil {
+					return nil, err
+				}
+				if *file == "" && *currencies == "" {
+					return nil, errUsage
+				}
+				current, err := c.program().GetProgram(ctx, &loyaltyv1.GetProgramRequest{})
+				if err != nil {
+					return nil, err
+				}
+				prog := current.GetProgram()
+				if *file != "" {
+					raw, err := os.ReadFile(*file)
+					if err != nil {
+						return nil, err
+					}
+					prog = &loyaltyv1.Program{}
+					if err := protojson.Unmarshal(raw, prog); err != nil {
+						return nil, fmt.Errorf("%s is not program settings: %w", *file, err)
+					}
+				}
+				if *currencies != "" {
+					prog.Currencies = strings.Split(*currencies, ",")
+				}
+				resp, err := c.program().UpdateProgram(ctx, &loyaltyv1.UpdateProgramRequest{Program: prog})
+				return resp.GetProgram(), err
 			}},
 	}
 	commands["tiers"] = map[string]command{
@@ -314,21 +379,18 @@ func init() {
 	}
 	commands["memberships"] = map[string]command{
 		"buy": {args: "MEMBER_ID --tier TIER --end TIME [--start TIME] [--order ID] [--request-id ID]",
-			help: "record a paid membership: the member has the tier until --end (pass --request-id to make retries safe)",
+			help: "record a paid membership: the member has the tier until --end (once: running it again does nothing, see --request-id)",
 			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
 				tier := fs.String("tier", "", "the tier bought, e.g. platinum")
 				end := timeFlag(fs, "end", "when the membership ends (RFC 3339, e.g. 2027-12-31T00:00:00Z)")
 				start := timeFlag(fs, "start", "when it starts (RFC 3339; default: now)")
 				order := fs.String("order", "", "the shop's order the membership was bought with")
-				reqID := fs.String("request-id", "", requestIDHelp)
+				fs.String("request-id", "", requestIDHelp)
 				pos, err := parse(fs, args, 1)
 				if err != nil {
 					return nil, err
 				}
-				id, err := requestID(*reqID)
-				if err != nil {
-					return nil, err
-				}
+				id := c.requestID(fs, pos)
 				resp, err := c.tiers().CreateMembership(ctx, &loyaltyv1.CreateMembershipRequest{
 					MemberId: pos[0], RequestId: id, TierId: *tier, StartTime: *start, EndTime: *end, OrderId: *order,
 				})
@@ -359,18 +421,15 @@ func init() {
 				return resp.GetEntitlement(), err
 			}},
 		"consume": {args: "MEMBER_ID PERK [--order ID] [--request-id ID]",
-			help: "use one of a quota perk, once per request id (pass --request-id to make retries safe)",
+			help: "use one of a quota perk, once per request id (once: running it again does nothing, see --request-id)",
 			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
 				order := fs.String("order", "", "the shop's order the use is for")
-				reqID := fs.String("request-id", "", requestIDHelp)
+				fs.String("request-id", "", requestIDHelp)
 				pos, err := parse(fs, args, 2)
 				if err != nil {
 					return nil, err
 				}
-				id, err := requestID(*reqID)
-				if err != nil {
-					return nil, err
-				}
+				id := c.requestID(fs, pos)
 				return c.tiers().ConsumeEntitlement(ctx, &loyaltyv1.ConsumeEntitlementRequest{
 					MemberId: pos[0], Perk: pos[1], RequestId: id, OrderId: *order,
 				})

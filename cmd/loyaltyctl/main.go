@@ -117,7 +117,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "usage: loyaltyctl %s %s\n  %s\n", fs.Name(), cmd.args, cmd.help)
 		fs.PrintDefaults()
 	}
-	msg, err := cmd.run(ctx, &client{conn: conn}, fs, rest[2:])
+	msg, err := cmd.run(ctx, &client{conn: conn, stderr: stderr}, fs, rest[2:])
 	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
 		if errors.Is(err, errUsage) && !errors.Is(err, errBadFlag) {
 			fs.Usage()

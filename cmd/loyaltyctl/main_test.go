@@ -118,7 +118,7 @@ func TestLoyaltyctlPointsAndLedger(t *testing.T) {
 
 	// No return window: points earned on orders are available at once.
 	if _, err := env.App.Ledger.UpdateProgram(context.Background(), ledger.Actor{}, ledger.Program{EarnPoints: 1, EarnPerAmountMinor: 100,
-		ExpiryKind: ledger.ExpiryEndOfFollowingYear, PointsPerUnit: 100, TimeZone: "UTC"}); err != nil {
+		ExpiryKind: ledger.ExpiryEndOfFollowingYear, PointsPerUnit: 100, TimeZone: "UTC", Currencies: ledger.DefaultCurrencies}); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut := ctl(app, "points", "earn", "yan", "--points", "120", "--request-id", "ctl-earn-1", "--order-id", "o-1")
@@ -133,14 +133,32 @@ func TestLoyaltyctlPointsAndLedger(t *testing.T) {
 	if code, out, _ := ctl(app, "points", "earn", "yan", "--points", "120", "--request-id", "ctl-earn-1", "--order-id", "o-1"); code != exitOK || printed(out).EntryID != first.EntryID {
 		t.Errorf("repeated points earn: exit %d, %s", code, out)
 	}
-	// Without --request-id a random one is made up, so each call is a new earning.
-	code, out, _ = ctl(app, "points", "earn", "yan", "--points", "5")
-	random := printed(out)
-	if code != exitOK || random.RequestID == "" || random.EntryID == first.EntryID || random.BalanceAfter != "125" {
-		t.Errorf("points earn without --request-id: exit %d, %+v", code, random)
+	// Without --request-id one is derived from the command and its arguments, and
+	// said on stderr: running the same command again credits once, whatever the
+	// order or spelling of its flags; other arguments make another earning.
+	code, out, errOut = ctl(app, "points", "earn", "yan", "--points", "5", "--reason", "apology")
+	derived := printed(out)
+	if code != exitOK || !strings.HasPrefix(derived.RequestID, "ctl-") || len(derived.RequestID) != len("ctl-")+16 || derived.BalanceAfter != "125" {
+		t.Errorf("points earn without --request-id: exit %d, %+v", code, derived)
 	}
-	if code, out, _ := ctl(app, "points", "earn", "yan", "--points", "5"); code != exitOK || printed(out).RequestID == random.RequestID {
-		t.Errorf("two earns without --request-id shared request id %q", random.RequestID)
+	if want := "request id " + derived.RequestID + ": derived from the arguments, so running this again does nothing; pass --request-id to make another\n"; errOut != want {
+		t.Errorf("stderr %q, want %q", errOut, want)
+	}
+	for _, again := range [][]string{
+		{"points", "earn", "yan", "--points", "5", "--reason", "apology"},
+		{"points", "earn", "--reason=apology", "yan", "-points=5"},
+	} {
+		code, out, _ := ctl(app, again...)
+		if e := printed(out); code != exitOK || e.RequestID != derived.RequestID || e.EntryID != derived.EntryID || e.BalanceAfter != "125" {
+			t.Errorf("%v again: exit %d, %+v, want the first earning %s answered", again, code, e, derived.EntryID)
+		}
+	}
+	code, out, _ = ctl(app, "points", "earn", "yan", "--points", "5", "--reason", "second apology")
+	if other := printed(out); code != exitOK || other.RequestID == derived.RequestID || other.BalanceAfter != "130" {
+		t.Errorf("earn with other arguments: exit %d, %+v, want a new earning", code, other)
+	}
+	if code, _, errOut := ctl(app, "points", "earn", "yan", "--points", "120", "--request-id", "ctl-earn-1", "--order-id", "o-1"); code != exitOK || errOut != "" {
+		t.Errorf("earn with --request-id: exit %d, stderr %q, want nothing said", code, errOut)
 	}
 
 	code, out, errOut = ctl(auditor, "points", "balance", "yan")
@@ -371,7 +389,6 @@ func TestLoyaltyctlOrdersLotsAndReports(t *testing.T) {
 
 	// Command-line mistakes: nothing is sent.
 	for _, args := range [][]string{
-		{"orders", "refund", "--member", "una", "--order", "o-1"}, // no --request-id
 		{"orders", "refund", "--member", "una", "--order", "o-1", "--amount", "ten", "--request-id", "x"},
 		{"orders", "get", "o-1"},
 		{"members", "lots"},

@@ -26,6 +26,7 @@ type config struct {
 	MaxBodyBytes    int
 	MaxDBConns      int
 	ShutdownTimeout time.Duration
+	CallTimeout     time.Duration
 	PprofAddr       string
 	GroupCommit     int
 	CommitFlushers  int
@@ -71,6 +72,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.TLSKey, "tls-key", env("LOYALTY_TLS_KEY", ""), "PEM private key file of -tls-cert (LOYALTY_TLS_KEY)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("LOYALTY_METRICS_ADDR", ""), "serve /metrics (plain HTTP) on this address instead of the REST listener; empty: on the REST listener (LOYALTY_METRICS_ADDR)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long in-flight calls may finish at shutdown")
+	callTimeout := fs.String("call-timeout", env("LOYALTY_CALL_TIMEOUT", "10s"), "the server's deadline for every call, its SQL included; a client's shorter deadline wins (LOYALTY_CALL_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -95,6 +97,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return config{}, errors.New("TLS needs both a certificate and a key: set --tls-cert and --tls-key (LOYALTY_TLS_CERT, LOYALTY_TLS_KEY) together, or neither for plain text")
 	}
+	callTimeoutValue, err := time.ParseDuration(*callTimeout)
+	if err != nil || callTimeoutValue < 100*time.Millisecond || callTimeoutValue > 10*time.Minute {
+		return config{}, fmt.Errorf("call timeout %q must be a duration from 100ms to 10m", *callTimeout)
+	}
+	c.CallTimeout = callTimeoutValue
 	if c.MaxBodyBytes < 1024 {
 		return config{}, errors.New("max body bytes must be at least 1024")
 	}
@@ -114,7 +121,7 @@ func (c config) logAttrs() []any {
 	return []any{
 		"httpAddr", c.HTTPAddr, "grpcAddr", c.GRPCAddr, "database", db, "adminKey", adminKey,
 		"demo", c.Demo, "logLevel", c.LogLevel.String(), "maxBodyBytes", c.MaxBodyBytes,
-		"maxDBConns", c.MaxDBConns, "shutdownTimeout", c.ShutdownTimeout, "pprofAddr", c.PprofAddr,
+		"maxDBConns", c.MaxDBConns, "shutdownTimeout", c.ShutdownTimeout, "callTimeout", c.CallTimeout, "pprofAddr", c.PprofAddr,
 		"groupCommit", c.GroupCommit, "commitFlushers", c.CommitFlushers, "timeTravel", c.TimeTravel,
 		"tlsCert", c.TLSCert, "tlsKey", c.TLSKey, "metricsAddr", c.MetricsAddr,
 	}

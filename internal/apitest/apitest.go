@@ -48,7 +48,13 @@ type Env struct {
 // trust the server's first certificate.
 func Start(t testing.TB, edits ...func(*app.Options)) *Env {
 	t.Helper()
-	pool := dbtest.NewPool(t)
+	return StartOn(t, dbtest.NewPool(t), edits...)
+}
+
+// StartOn runs a server on an existing database until the test ends: another
+// replica of an Env's database, or the same one after a restart.
+func StartOn(t testing.TB, pool *pgxpool.Pool, edits ...func(*app.Options)) *Env {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithCancel(context.Background())
 	opts := app.Options{AdminKey: AdminKey, ShutdownTimeout: 15 * time.Second}

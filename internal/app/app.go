@@ -24,12 +24,16 @@ type Options struct {
 	AdminKey        string // guaranteed to exist as an admin key, if set
 	MaxBodyBytes    int
 	ShutdownTimeout time.Duration
+	// CallTimeout is the server's deadline for every call (zero: the server's
+	// default); a client's shorter deadline wins.
+	CallTimeout time.Duration
 	// GroupCommitBatch and GroupCommitFlushers tune the ledger's group commit
 	// (zero: the ledger's defaults; a batch of 1 commits every entry alone).
 	GroupCommitBatch    int
 	GroupCommitFlushers int
-	// TimeTravel runs business time on a clock an admin can move forward
-	// (POST /v1/clock:advance), for demos; off, business time is the wall clock.
+	// TimeTravel lets an admin move business time forward (POST /v1/clock:advance),
+	// for demos. Off, the clock cannot be moved, but an offset persisted while it
+	// was on still applies: business time never goes back.
 	TimeTravel bool
 	// TLS, when set, serves gRPC and REST over TLS with it; nil: plain text.
 	TLS *tls.Config
@@ -43,38 +47,36 @@ type App struct {
 	Campaigns *campaigns.Service
 	Audit     *audit.Store
 	Server    *server.Server
-	// Clock is the movable business clock when TimeTravel is on, else nil.
+	// Clock is the one business clock every service runs on, shared through the
+	// database with the other replicas.
 	Clock *businessclock.Clock
 }
 
-// New builds the services on the pool and the server in front of them.
+// New builds the services on the pool and the server in front of them. The business
+// clock follows the offset persisted in the database (advances made by other
+// replicas) until ctx ends.
 func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options) (*App, error) {
-	a := &App{}
-	lopts := ledgerOptions(opts)
-	var topts []tiers.Option
-	if opts.TimeTravel {
-		a.Clock = &businessclock.Clock{}
-		lopts = append(lopts, ledger.WithClock(a.Clock))
-		topts = append(topts, tiers.WithClock(a.Clock))
+	clock, err := businessclock.Open(ctx, pool)
+	if err != nil {
+		return nil, err
 	}
-	var clock ledger.Clock = ledger.WallClock
-	if a.Clock != nil {
-		clock = a.Clock
+	if offset := clock.Offset(); offset > 0 {
+		log.Info("business time runs ahead of the wall clock", "offset", offset.String(), "timeTravel", opts.TimeTravel)
 	}
+	go clock.Follow(ctx, log)
 	// The audit trail and the keys' last use run on business time, like the entries.
-	a.Keys = access.NewService(pool, access.WithClock(clock))
-	a.Audit = audit.NewStore(pool, clock)
-	a.Tiers = tiers.NewService(pool, topts...)
-	a.Ledger = ledger.NewService(pool, append(lopts, ledger.WithTiers(a.Tiers))...)
-	a.Campaigns = campaigns.NewService(pool, a.Ledger, clock)
+	a := &App{Keys: access.NewService(pool, access.WithClock(clock)), Audit: audit.NewStore(pool, clock), Clock: clock}
+	a.Tiers = tiers.NewService(pool, tiers.WithClock(clock))
+	a.Ledger = ledger.NewService(pool, append(ledgerOptions(opts), ledger.WithClock(clock), ledger.WithTiers(a.Tiers))...)
+	a.Campaigns = campaigns.NewService(pool, a.Ledger, clock, campaigns.WithLogger(log))
 	if opts.AdminKey != "" {
 		if _, err := a.Keys.EnsureAdmin(ctx, opts.AdminKey); err != nil {
 			return nil, err
 		}
 	}
 	a.Server = server.New(server.Deps{
-		Pool: pool, Keys: a.Keys, Ledger: a.Ledger, Tiers: a.Tiers, Campaigns: a.Campaigns, Audit: a.Audit, Log: log, Clock: a.Clock,
-		MaxBodyBytes: opts.MaxBodyBytes, ShutdownTimeout: opts.ShutdownTimeout, TLS: opts.TLS,
+		Pool: pool, Keys: a.Keys, Ledger: a.Ledger, Tiers: a.Tiers, Campaigns: a.Campaigns, Audit: a.Audit, Log: log, Clock: clock, TimeTravel: opts.TimeTravel,
+		MaxBodyBytes: opts.MaxBodyBytes, ShutdownTimeout: opts.ShutdownTimeout, TLS: opts.TLS, CallTimeout: opts.CallTimeout,
 	})
 	return a, nil
 }

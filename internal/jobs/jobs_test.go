@@ -195,7 +195,7 @@ func TestTwoReplicasDowngradeTiersOnce(t *testing.T) {
 		if _, _, err := l.Enroll(ctx, ledger.EnrollMember{MemberID: m}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := l.Earn(ctx, ledger.Actor{}, ledger.Earn{MemberID: m, RequestID: "o", OrderID: "o", SpendMinor: 500_000}); err != nil {
+		if _, err := l.Earn(ctx, ledger.Actor{}, ledger.Earn{MemberID: m, RequestID: "o", OrderID: "o", SpendMinor: 500_000, Currency: "CNY"}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -89,7 +89,7 @@ func (s *campaignServer) SimulateCampaign(ctx context.Context, req *loyaltyv1.Si
 		CampaignId: sim.CampaignID, ActiveNow: sim.ActiveNow, Eligible: sim.Eligible, TierId: sim.TierID,
 		BasePoints: sim.BasePoints, Points: sim.Points, Coupons: sim.Coupons, Reason: sim.Reason,
 		BudgetPointsLeft: sim.BudgetPointsLeft, BudgetCouponsLeft: sim.BudgetCouponsLeft,
-		CapPointsLeft: sim.CapPointsLeft, CapCouponsLeft: sim.CapCouponsLeft,
+		CapPointsLeft: sim.CapPointsLeft, CapCouponsLeft: sim.CapCouponsLeft, RuleError: sim.RuleError,
 	}, nil
 }
 
@@ -277,7 +277,7 @@ func (s *afterSalesServer) ReportAfterSalesEvent(ctx context.Context, req *loyal
 			CouponCode: g.CouponCode, TierPercent: g.TierPercent}
 	}
 	for i, r := range res.Refusals {
-		resp.Refusals[i] = &loyaltyv1.CampaignRefusal{CampaignId: r.CampaignID, Reason: r.Reason}
+		resp.Refusals[i] = &loyaltyv1.CampaignRefusal{CampaignId: r.CampaignID, Reason: r.Reason, RuleError: r.RuleError}
 	}
 	return resp, nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -10,49 +11,66 @@ import (
 	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
 	"github.com/loyalty-engine/loyalty/internal/businessclock"
 	"github.com/loyalty-engine/loyalty/internal/problem"
-	"github.com/loyalty-engine/loyalty/ledger"
 )
 
-// errTimeTravelOff refuses to move the clock of a server running on the wall clock.
+// errTimeTravelOff refuses to move the clock of a server running without time
+// travel. Business time may still run ahead of the wall clock (an offset persisted
+// while time travel was on keeps applying: business time never goes back); only
+// moving it is off.
 var errTimeTravelOff = problem.New(problem.Precondition, "TIME_TRAVEL_OFF",
-	"business time is the wall clock: start loyaltyd with --demo or --time-travel=on to move it")
+	"time travel is off: start loyaltyd with --demo or --time-travel=on to move business time")
 
 type clockServer struct {
 	loyaltyv1.UnimplementedClockServiceServer
-	clock *businessclock.Clock // nil: no time travel
+	clock *businessclock.Clock
+	// timeTravel: an admin may move the clock forward.
+	timeTravel bool
 }
 
 func (s *clockServer) GetClock(context.Context, *loyaltyv1.GetClockRequest) (*loyaltyv1.GetClockResponse, error) {
-	now, offset := s.now()
-	return &loyaltyv1.GetClockResponse{Now: timestamppb.New(now), Offset: durationpb.New(offset), TimeTravel: s.clock != nil}, nil
+	now, offset := s.clock.Read()
+	return &loyaltyv1.GetClockResponse{Now: timestamppb.New(now), Offset: durationpb.New(offset), TimeTravel: s.timeTravel,
+		MaxOffset: durationpb.New(businessclock.MaxOffset)}, nil
 }
 
-func (s *clockServer) AdvanceClock(_ context.Context, req *loyaltyv1.AdvanceClockRequest) (*loyaltyv1.AdvanceClockResponse, error) {
-	const maxDays = 3650
-	var fields []problem.FieldViolation
-	if req.GetDays() < 0 || req.GetDays() > maxDays {
-		fields = append(fields, problem.FieldViolation{Field: "days", Description: "must be 0-3650"})
+func (s *clockServer) AdvanceClock(ctx context.Context, req *loyaltyv1.AdvanceClockRequest) (*loyaltyv1.AdvanceClockResponse, error) {
+	d, err := advanceBy(req.GetDays(), req.GetHours())
+	if err != nil {
+		return nil, err
 	}
-	if req.GetHours() < 0 || req.GetHours() > maxDays*24 {
-		fields = append(fields, problem.FieldViolation{Field: "hours", Description: "must be 0-87600"})
-	}
-	if len(fields) == 0 && req.GetDays() == 0 && req.GetHours() == 0 {
-		fields = append(fields, problem.FieldViolation{Field: "days", Description: "give days or hours to move forward"})
-	}
-	if len(fields) > 0 {
-		return nil, problem.InvalidFields(fields...)
-	}
-	if s.clock == nil {
+	if !s.timeTravel {
 		return nil, errTimeTravelOff
 	}
-	s.clock.Advance(time.Duration(req.GetDays())*24*time.Hour + time.Duration(req.GetHours())*time.Hour)
-	now, offset := s.now()
-	return &loyaltyv1.AdvanceClockResponse{Now: timestamppb.New(now), Offset: durationpb.New(offset), TimeTravel: true}, nil
+	now, offset, err := s.clock.Advance(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	return &loyaltyv1.AdvanceClockResponse{Now: timestamppb.New(now), Offset: durationpb.New(offset), TimeTravel: true,
+		MaxOffset: durationpb.New(businessclock.MaxOffset)}, nil
 }
 
-func (s *clockServer) now() (time.Time, time.Duration) {
-	if s.clock == nil {
-		return ledger.WallClock.Now(), 0
+// advanceBy is how far a request moves the clock. Each field is bounded by the
+// limit on its own first, so that the sum cannot overflow; the limit on the total
+// offset is businessclock.NextOffset's.
+func advanceBy(days, hours int32) (time.Duration, error) {
+	maxDays := int32(businessclock.MaxOffset / (24 * time.Hour))
+	var fields []problem.FieldViolation
+	check := func(field string, v, most int32) {
+		switch {
+		case v < 0:
+			fields = append(fields, problem.FieldViolation{Field: field, Description: "must not be negative: business time never goes back"})
+		case v > most:
+			fields = append(fields, problem.FieldViolation{Field: field,
+				Description: fmt.Sprintf("must be at most %d: business time may run at most %d days (20 years) ahead of the wall clock", most, maxDays)})
+		}
 	}
-	return s.clock.Now(), s.clock.Offset()
+	check("days", days, maxDays)
+	check("hours", hours, maxDays*24)
+	if len(fields) == 0 && days == 0 && hours == 0 {
+		fields = append(fields, problem.FieldViolation{Field: "days", Description: "give days or hours to move business time forward"})
+	}
+	if len(fields) > 0 {
+		return 0, problem.InvalidFields(fields...)
+	}
+	return time.Duration(days)*24*time.Hour + time.Duration(hours)*time.Hour, nil
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 )
 
@@ -48,6 +49,15 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 		if known {
 			return declaredStatus(code, p)
 		}
+	}
+	// Past the call's deadline, whatever failed failed because of it (a cancelled
+	// statement, a cut connection): the caller hears DEADLINE_EXCEEDED.
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		err = context.DeadlineExceeded
+	}
+	if u := database.Unavailable(err); u != nil {
+		p, _ := problem.As(u)
+		return declaredStatus(codes.Unavailable, p)
 	}
 	switch {
 	case errors.Is(err, context.Canceled):

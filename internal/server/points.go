@@ -41,7 +41,7 @@ func (s *pointsServer) Earn(ctx context.Context, req *loyaltyv1.EarnRequest) (*l
 			CampaignId: l.CampaignID})
 	}
 	for _, r := range res.CampaignRefusals {
-		resp.CampaignRefusals = append(resp.CampaignRefusals, &loyaltyv1.CampaignRefusal{CampaignId: r.CampaignID, Reason: r.Reason})
+		resp.CampaignRefusals = append(resp.CampaignRefusals, &loyaltyv1.CampaignRefusal{CampaignId: r.CampaignID, Reason: r.Reason, RuleError: r.RuleError})
 	}
 	return resp, nil
 }

@@ -31,7 +31,7 @@ func (s *programServer) UpdateProgram(ctx context.Context, req *loyaltyv1.Update
 	p, err := s.ledger.UpdateProgram(ctx, actorOf(ctx), ledger.Program{
 		EarnPoints: in.GetEarnPoints(), EarnPerAmountMinor: in.GetEarnPerAmountMinor(),
 		ReturnWindowDays: in.GetReturnWindowDays(), ExpiryKind: in.GetExpiry().GetKind(), ExpiryDays: in.GetExpiry().GetDays(),
-		PointsPerUnit: in.GetPointsPerUnit(), Currency: in.GetCurrency(), TimeZone: in.GetTimeZone(),
+		PointsPerUnit: in.GetPointsPerUnit(), Currencies: in.GetCurrencies(), TimeZone: in.GetTimeZone(),
 	})
 	if err != nil {
 		return nil, err
@@ -43,7 +43,7 @@ func programPB(p ledger.Program) *loyaltyv1.Program {
 	return &loyaltyv1.Program{
 		EarnPoints: p.EarnPoints, EarnPerAmountMinor: p.EarnPerAmountMinor, ReturnWindowDays: p.ReturnWindowDays,
 		Expiry:        &loyaltyv1.ExpiryPolicy{Kind: p.ExpiryKind, Days: p.ExpiryDays},
-		PointsPerUnit: p.PointsPerUnit, Currency: p.Currency, TimeZone: p.TimeZone,
+		PointsPerUnit: p.PointsPerUnit, Currencies: p.Currencies, TimeZone: p.TimeZone,
 		Version: p.Version, UpdateTime: timestamppb.New(p.UpdateTime),
 	}
 }

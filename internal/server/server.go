@@ -42,9 +42,10 @@ type Deps struct {
 	// Audit records every mutating call and reads the log.
 	Audit *audit.Store
 	Log   *slog.Logger
-	// Clock is the business clock an admin may move forward (time travel, for
-	// demos); nil: the wall clock, which cannot be moved.
-	Clock *businessclock.Clock
+	// Clock is the business clock; with TimeTravel an admin may move it forward
+	// (for demos).
+	Clock      *businessclock.Clock
+	TimeTravel bool
 	// MaxBodyBytes bounds REST request bodies and gRPC messages (default 1 MiB).
 	MaxBodyBytes int
 	// ShutdownTimeout bounds how long in-flight calls may finish (default 20 s).
@@ -52,7 +53,13 @@ type Deps struct {
 	// TLS, when set, is the server side of TLS on both the gRPC and the REST
 	// listener (its Certificates at least); nil: plain text.
 	TLS *tls.Config
+	// CallTimeout is the server's deadline for every call (default 10 s); a
+	// client's shorter deadline wins. It cancels the call's SQL statements too.
+	CallTimeout time.Duration
 }
+
+// DefaultCallTimeout is the server's deadline for a call when none is configured.
+const DefaultCallTimeout = 10 * time.Second
 
 // Server serves gRPC and REST.
 type Server struct {
@@ -73,22 +80,28 @@ func New(d Deps) *Server {
 	if d.ShutdownTimeout == 0 {
 		d.ShutdownTimeout = 20 * time.Second
 	}
+	if d.CallTimeout == 0 {
+		d.CallTimeout = DefaultCallTimeout
+	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	registry.MustRegister(metrics)
 	registry.MustRegister(d.Ledger.Collectors()...)
+	registry.MustRegister(d.Campaigns.Collectors()...)
 
-	// Outermost first: the request id is known to every log line; recovery sits
-	// inside logging and metrics so a panic is counted and logged as INTERNAL;
-	// errors are mapped before they are counted; the audit trail sees the final
-	// status, panics included; then auth, whose errors are mapped like any other
-	// (it names the key on the audit record first, so refusals are recorded with
-	// it); the rate limit runs once the key is known, and a refused call never
-	// reaches the handler; last, every string of the request is checked for NUL,
-	// control characters and invalid UTF-8.
+	// Outermost first: the request id is known to every log line; the deadline
+	// bounds everything after it, auth included; recovery sits inside logging and
+	// metrics so a panic is counted and logged as INTERNAL; errors are mapped before
+	// they are counted; the audit trail sees the final status, panics included;
+	// then auth, whose errors are mapped like any other (it names the key on the
+	// audit record first, so refusals are recorded with it); the rate limit runs
+	// once the key is known, and a refused call never reaches the handler; last,
+	// every string of the request is checked for NUL, control characters and
+	// invalid UTF-8.
 	unary := []grpc.UnaryServerInterceptor{
 		withRequestID,
+		withDeadline(d.CallTimeout),
 		logCalls(d.Log),
 		metrics.UnaryServerInterceptor(),
 		auditCalls(d.Audit, d.Log),
@@ -121,7 +134,7 @@ func New(d Deps) *Server {
 		loyaltyv1.RegisterLedgerServiceServer(reg, &ledgerServer{ledger: d.Ledger})
 		loyaltyv1.RegisterProgramServiceServer(reg, &programServer{ledger: d.Ledger})
 		loyaltyv1.RegisterGoodwillServiceServer(reg, &goodwillServer{ledger: d.Ledger})
-		loyaltyv1.RegisterClockServiceServer(reg, &clockServer{clock: d.Clock})
+		loyaltyv1.RegisterClockServiceServer(reg, &clockServer{clock: d.Clock, timeTravel: d.TimeTravel})
 		loyaltyv1.RegisterTierServiceServer(reg, &tierServer{tiers: d.Tiers})
 		loyaltyv1.RegisterCampaignServiceServer(reg, &campaignServer{campaigns: d.Campaigns, tiers: d.Tiers})
 		loyaltyv1.RegisterCouponServiceServer(reg, &couponServer{campaigns: d.Campaigns})

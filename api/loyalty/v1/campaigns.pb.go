@@ -1403,16 +1403,19 @@ type SimulateCampaignResponse struct {
 	// What the campaign would grant, within its budget and the member's cap.
 	Points  int64 `protobuf:"varint,6,opt,name=points,proto3" json:"points,omitempty"`
 	Coupons int32 `protobuf:"varint,7,opt,name=coupons,proto3" json:"coupons,omitempty"`
-	// Why nothing would be granted: NOT_ELIGIBLE, BUDGET_EXHAUSTED,
-	// MEMBER_CAP_REACHED, NO_SPEND, EVENT_NOT_COVERED; empty otherwise.
+	// Why nothing would be granted: NOT_ELIGIBLE, RULE_ERROR (the eligibility rule
+	// failed on these facts), BUDGET_EXHAUSTED, MEMBER_CAP_REACHED, NO_SPEND,
+	// EVENT_NOT_COVERED; empty otherwise.
 	Reason string `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"`
 	// Left in the budget and in the member's cap (-1: unbounded).
 	BudgetPointsLeft  int64 `protobuf:"varint,9,opt,name=budget_points_left,json=budgetPointsLeft,proto3" json:"budget_points_left,omitempty"`
 	BudgetCouponsLeft int64 `protobuf:"varint,10,opt,name=budget_coupons_left,json=budgetCouponsLeft,proto3" json:"budget_coupons_left,omitempty"`
 	CapPointsLeft     int64 `protobuf:"varint,11,opt,name=cap_points_left,json=capPointsLeft,proto3" json:"cap_points_left,omitempty"`
 	CapCouponsLeft    int64 `protobuf:"varint,12,opt,name=cap_coupons_left,json=capCouponsLeft,proto3" json:"cap_coupons_left,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// For RULE_ERROR: the rule's error, e.g. "division by zero".
+	RuleError     string `protobuf:"bytes,13,opt,name=rule_error,json=ruleError,proto3" json:"rule_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SimulateCampaignResponse) Reset() {
@@ -1527,6 +1530,13 @@ func (x *SimulateCampaignResponse) GetCapCouponsLeft() int64 {
 		return x.CapCouponsLeft
 	}
 	return 0
+}
+
+func (x *SimulateCampaignResponse) GetRuleError() string {
+	if x != nil {
+		return x.RuleError
+	}
+	return ""
 }
 
 var File_loyalty_v1_campaigns_proto protoreflect.FileDescriptor
@@ -1649,7 +1659,7 @@ const file_loyalty_v1_campaigns_proto_rawDesc = "" +
 	"\n" +
 	"event_type\x18\x05 \x01(\tR\teventType\x12\x1f\n" +
 	"\vdelay_hours\x18\x06 \x01(\x05R\n" +
-	"delayHours\"\xaa\x03\n" +
+	"delayHours\"\xc9\x03\n" +
 	"\x18SimulateCampaignResponse\x12\x1f\n" +
 	"\vcampaign_id\x18\x01 \x01(\tR\n" +
 	"campaignId\x12\x1d\n" +
@@ -1666,7 +1676,9 @@ const file_loyalty_v1_campaigns_proto_rawDesc = "" +
 	"\x13budget_coupons_left\x18\n" +
 	" \x01(\x03R\x11budgetCouponsLeft\x12&\n" +
 	"\x0fcap_points_left\x18\v \x01(\x03R\rcapPointsLeft\x12(\n" +
-	"\x10cap_coupons_left\x18\f \x01(\x03R\x0ecapCouponsLeft2\xf4\x04\n" +
+	"\x10cap_coupons_left\x18\f \x01(\x03R\x0ecapCouponsLeft\x12\x1d\n" +
+	"\n" +
+	"rule_error\x18\r \x01(\tR\truleError2\xf4\x04\n" +
 	"\x0fCampaignService\x12W\n" +
 	"\x0eCreateCampaign\x12!.loyalty.v1.CreateCampaignRequest\x1a\".loyalty.v1.CreateCampaignResponse\x12N\n" +
 	"\vGetCampaign\x12\x1e.loyalty.v1.GetCampaignRequest\x1a\x1f.loyalty.v1.GetCampaignResponse\x12T\n" +

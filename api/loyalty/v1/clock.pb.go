@@ -66,7 +66,9 @@ type GetClockResponse struct {
 	// How far business time runs ahead of the wall clock.
 	Offset *durationpb.Duration `protobuf:"bytes,2,opt,name=offset,proto3" json:"offset,omitempty"`
 	// Whether AdvanceClock is allowed.
-	TimeTravel    bool `protobuf:"varint,3,opt,name=time_travel,json=timeTravel,proto3" json:"time_travel,omitempty"`
+	TimeTravel bool `protobuf:"varint,3,opt,name=time_travel,json=timeTravel,proto3" json:"time_travel,omitempty"`
+	// The most the offset may reach (7300 days).
+	MaxOffset     *durationpb.Duration `protobuf:"bytes,4,opt,name=max_offset,json=maxOffset,proto3" json:"max_offset,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -122,9 +124,17 @@ func (x *GetClockResponse) GetTimeTravel() bool {
 	return false
 }
 
+func (x *GetClockResponse) GetMaxOffset() *durationpb.Duration {
+	if x != nil {
+		return x.MaxOffset
+	}
+	return nil
+}
+
 type AdvanceClockRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Days and hours to move forward (at least one of them, 10 years at most).
+	// Days and hours to move forward (at least one of them; the offset they lead to
+	// must stay within max_offset).
 	Days          int32 `protobuf:"varint,1,opt,name=days,proto3" json:"days,omitempty"`
 	Hours         int32 `protobuf:"varint,2,opt,name=hours,proto3" json:"hours,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -180,6 +190,7 @@ type AdvanceClockResponse struct {
 	Now           *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=now,proto3" json:"now,omitempty"`
 	Offset        *durationpb.Duration   `protobuf:"bytes,2,opt,name=offset,proto3" json:"offset,omitempty"`
 	TimeTravel    bool                   `protobuf:"varint,3,opt,name=time_travel,json=timeTravel,proto3" json:"time_travel,omitempty"`
+	MaxOffset     *durationpb.Duration   `protobuf:"bytes,4,opt,name=max_offset,json=maxOffset,proto3" json:"max_offset,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -235,26 +246,37 @@ func (x *AdvanceClockResponse) GetTimeTravel() bool {
 	return false
 }
 
+func (x *AdvanceClockResponse) GetMaxOffset() *durationpb.Duration {
+	if x != nil {
+		return x.MaxOffset
+	}
+	return nil
+}
+
 var File_loyalty_v1_clock_proto protoreflect.FileDescriptor
 
 const file_loyalty_v1_clock_proto_rawDesc = "" +
 	"\n" +
 	"\x16loyalty/v1/clock.proto\x12\n" +
 	"loyalty.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x11\n" +
-	"\x0fGetClockRequest\"\x94\x01\n" +
+	"\x0fGetClockRequest\"\xce\x01\n" +
 	"\x10GetClockResponse\x12,\n" +
 	"\x03now\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x121\n" +
 	"\x06offset\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06offset\x12\x1f\n" +
 	"\vtime_travel\x18\x03 \x01(\bR\n" +
-	"timeTravel\"?\n" +
+	"timeTravel\x128\n" +
+	"\n" +
+	"max_offset\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\tmaxOffset\"?\n" +
 	"\x13AdvanceClockRequest\x12\x12\n" +
 	"\x04days\x18\x01 \x01(\x05R\x04days\x12\x14\n" +
-	"\x05hours\x18\x02 \x01(\x05R\x05hours\"\x98\x01\n" +
+	"\x05hours\x18\x02 \x01(\x05R\x05hours\"\xd2\x01\n" +
 	"\x14AdvanceClockResponse\x12,\n" +
 	"\x03now\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x03now\x121\n" +
 	"\x06offset\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06offset\x12\x1f\n" +
 	"\vtime_travel\x18\x03 \x01(\bR\n" +
-	"timeTravel2\xa8\x01\n" +
+	"timeTravel\x128\n" +
+	"\n" +
+	"max_offset\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\tmaxOffset2\xa8\x01\n" +
 	"\fClockService\x12E\n" +
 	"\bGetClock\x12\x1b.loyalty.v1.GetClockRequest\x1a\x1c.loyalty.v1.GetClockResponse\x12Q\n" +
 	"\fAdvanceClock\x12\x1f.loyalty.v1.AdvanceClockRequest\x1a .loyalty.v1.AdvanceClockResponseB<Z:github.com/loyalty-engine/loyalty/api/loyalty/v1;loyaltyv1b\x06proto3"
@@ -283,17 +305,19 @@ var file_loyalty_v1_clock_proto_goTypes = []any{
 var file_loyalty_v1_clock_proto_depIdxs = []int32{
 	4, // 0: loyalty.v1.GetClockResponse.now:type_name -> google.protobuf.Timestamp
 	5, // 1: loyalty.v1.GetClockResponse.offset:type_name -> google.protobuf.Duration
-	4, // 2: loyalty.v1.AdvanceClockResponse.now:type_name -> google.protobuf.Timestamp
-	5, // 3: loyalty.v1.AdvanceClockResponse.offset:type_name -> google.protobuf.Duration
-	0, // 4: loyalty.v1.ClockService.GetClock:input_type -> loyalty.v1.GetClockRequest
-	2, // 5: loyalty.v1.ClockService.AdvanceClock:input_type -> loyalty.v1.AdvanceClockRequest
-	1, // 6: loyalty.v1.ClockService.GetClock:output_type -> loyalty.v1.GetClockResponse
-	3, // 7: loyalty.v1.ClockService.AdvanceClock:output_type -> loyalty.v1.AdvanceClockResponse
-	6, // [6:8] is the sub-list for method output_type
-	4, // [4:6] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	5, // 2: loyalty.v1.GetClockResponse.max_offset:type_name -> google.protobuf.Duration
+	4, // 3: loyalty.v1.AdvanceClockResponse.now:type_name -> google.protobuf.Timestamp
+	5, // 4: loyalty.v1.AdvanceClockResponse.offset:type_name -> google.protobuf.Duration
+	5, // 5: loyalty.v1.AdvanceClockResponse.max_offset:type_name -> google.protobuf.Duration
+	0, // 6: loyalty.v1.ClockService.GetClock:input_type -> loyalty.v1.GetClockRequest
+	2, // 7: loyalty.v1.ClockService.AdvanceClock:input_type -> loyalty.v1.AdvanceClockRequest
+	1, // 8: loyalty.v1.ClockService.GetClock:output_type -> loyalty.v1.GetClockResponse
+	3, // 9: loyalty.v1.ClockService.AdvanceClock:output_type -> loyalty.v1.AdvanceClockResponse
+	8, // [8:10] is the sub-list for method output_type
+	6, // [6:8] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_loyalty_v1_clock_proto_init() }

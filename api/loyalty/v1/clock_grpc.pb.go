@@ -27,15 +27,20 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// ClockService shows the engine's business time: the time pending points are
-// released, holds time out and points expire by. When loyaltyd runs with time travel
-// (on by default with --demo, off otherwise), an admin can move it forward to watch
-// a return window close or points expire without waiting.
+// ClockService shows the engine's business time: the one clock every stored time is
+// stamped with and pending points are released, holds time out and points expire by.
+// It is the wall clock plus an offset. When loyaltyd runs with time travel (on by
+// default with --demo, off otherwise), an admin can move it forward to watch a return
+// window close or points expire without waiting. The offset is kept in the database:
+// it survives restarts, applies to every replica (within about a second), only grows,
+// and is at most 7300 days (20 years). A server without time travel still applies an
+// offset persisted earlier; it only cannot move it.
 type ClockServiceClient interface {
 	// GetClock returns the business time.
 	GetClock(ctx context.Context, in *GetClockRequest, opts ...grpc.CallOption) (*GetClockResponse, error)
 	// AdvanceClock moves business time forward. FAILED_PRECONDITION
-	// (TIME_TRAVEL_OFF) unless loyaltyd runs with time travel.
+	// (TIME_TRAVEL_OFF) unless loyaltyd runs with time travel; INVALID_ARGUMENT
+	// (TIME_TRAVEL_LIMIT, naming days and hours) past the 7300-day limit.
 	AdvanceClock(ctx context.Context, in *AdvanceClockRequest, opts ...grpc.CallOption) (*AdvanceClockResponse, error)
 }
 
@@ -71,15 +76,20 @@ func (c *clockServiceClient) AdvanceClock(ctx context.Context, in *AdvanceClockR
 // All implementations must embed UnimplementedClockServiceServer
 // for forward compatibility.
 //
-// ClockService shows the engine's business time: the time pending points are
-// released, holds time out and points expire by. When loyaltyd runs with time travel
-// (on by default with --demo, off otherwise), an admin can move it forward to watch
-// a return window close or points expire without waiting.
+// ClockService shows the engine's business time: the one clock every stored time is
+// stamped with and pending points are released, holds time out and points expire by.
+// It is the wall clock plus an offset. When loyaltyd runs with time travel (on by
+// default with --demo, off otherwise), an admin can move it forward to watch a return
+// window close or points expire without waiting. The offset is kept in the database:
+// it survives restarts, applies to every replica (within about a second), only grows,
+// and is at most 7300 days (20 years). A server without time travel still applies an
+// offset persisted earlier; it only cannot move it.
 type ClockServiceServer interface {
 	// GetClock returns the business time.
 	GetClock(context.Context, *GetClockRequest) (*GetClockResponse, error)
 	// AdvanceClock moves business time forward. FAILED_PRECONDITION
-	// (TIME_TRAVEL_OFF) unless loyaltyd runs with time travel.
+	// (TIME_TRAVEL_OFF) unless loyaltyd runs with time travel; INVALID_ARGUMENT
+	// (TIME_TRAVEL_LIMIT, naming days and hours) past the 7300-day limit.
 	AdvanceClock(context.Context, *AdvanceClockRequest) (*AdvanceClockResponse, error)
 	mustEmbedUnimplementedClockServiceServer()
 }

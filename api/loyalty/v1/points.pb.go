@@ -492,11 +492,14 @@ func (x *BreakdownLine) GetCampaignId() string {
 }
 
 // CampaignRefusal is a campaign the call qualified for that gave nothing, and why:
-// BUDGET_EXHAUSTED, MEMBER_CAP_REACHED or CAMPAIGN_NOT_ACTIVE.
+// BUDGET_EXHAUSTED, MEMBER_CAP_REACHED, CAMPAIGN_NOT_ACTIVE, or RULE_ERROR when the
+// campaign's eligibility rule failed at run time on this call's facts.
 type CampaignRefusal struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	CampaignId    string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
-	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	CampaignId string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	Reason     string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// For RULE_ERROR: the rule's error, e.g. "division by zero".
+	RuleError     string `protobuf:"bytes,3,opt,name=rule_error,json=ruleError,proto3" json:"rule_error,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -541,6 +544,13 @@ func (x *CampaignRefusal) GetCampaignId() string {
 func (x *CampaignRefusal) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+func (x *CampaignRefusal) GetRuleError() string {
+	if x != nil {
+		return x.RuleError
 	}
 	return ""
 }
@@ -3062,11 +3072,13 @@ const file_loyalty_v1_points_proto_rawDesc = "" +
 	"\x06points\x18\x02 \x01(\x03R\x06points\x12 \n" +
 	"\vdescription\x18\x03 \x01(\tR\vdescription\x12\x1f\n" +
 	"\vcampaign_id\x18\x04 \x01(\tR\n" +
-	"campaignId\"J\n" +
+	"campaignId\"i\n" +
 	"\x0fCampaignRefusal\x12\x1f\n" +
 	"\vcampaign_id\x18\x01 \x01(\tR\n" +
 	"campaignId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\xd2\x01\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x1d\n" +
+	"\n" +
+	"rule_error\x18\x03 \x01(\tR\truleError\"\xd2\x01\n" +
 	"\fEarnResponse\x12'\n" +
 	"\x05entry\x18\x01 \x01(\v2\x11.loyalty.v1.EntryR\x05entry\x127\n" +
 	"\tbreakdown\x18\x02 \x03(\v2\x19.loyalty.v1.BreakdownLineR\tbreakdown\x12\x16\n" +

@@ -86,8 +86,10 @@ type Program struct {
 	Expiry           *ExpiryPolicy `protobuf:"bytes,4,opt,name=expiry,proto3" json:"expiry,omitempty"`
 	// Points worth one major currency unit (default 100).
 	PointsPerUnit int64 `protobuf:"varint,5,opt,name=points_per_unit,json=pointsPerUnit,proto3" json:"points_per_unit,omitempty"`
-	// ISO 4217 code spends must be in; empty accepts any currency.
-	Currency string `protobuf:"bytes,6,opt,name=currency,proto3" json:"currency,omitempty"`
+	// The ISO 4217 codes (three uppercase letters) spends may be in, 1 to 20 of
+	// them (default ["CNY"]); a spend in another currency, or without one, earns
+	// nothing and is refused.
+	Currencies []string `protobuf:"bytes,10,rep,name=currencies,proto3" json:"currencies,omitempty"`
 	// IANA time zone of expiry dates (default UTC).
 	TimeZone string `protobuf:"bytes,7,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
 	// Output only: the version and when it was set.
@@ -162,11 +164,11 @@ func (x *Program) GetPointsPerUnit() int64 {
 	return 0
 }
 
-func (x *Program) GetCurrency() string {
+func (x *Program) GetCurrencies() []string {
 	if x != nil {
-		return x.Currency
+		return x.Currencies
 	}
-	return ""
+	return nil
 }
 
 func (x *Program) GetTimeZone() string {
@@ -366,19 +368,22 @@ const file_loyalty_v1_program_proto_rawDesc = "" +
 	"loyalty.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"6\n" +
 	"\fExpiryPolicy\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
-	"\x04days\x18\x02 \x01(\x05R\x04days\"\xf5\x02\n" +
+	"\x04days\x18\x02 \x01(\x05R\x04days\"\x89\x03\n" +
 	"\aProgram\x12\x1f\n" +
 	"\vearn_points\x18\x01 \x01(\x03R\n" +
 	"earnPoints\x121\n" +
 	"\x15earn_per_amount_minor\x18\x02 \x01(\x03R\x12earnPerAmountMinor\x12,\n" +
 	"\x12return_window_days\x18\x03 \x01(\x05R\x10returnWindowDays\x120\n" +
 	"\x06expiry\x18\x04 \x01(\v2\x18.loyalty.v1.ExpiryPolicyR\x06expiry\x12&\n" +
-	"\x0fpoints_per_unit\x18\x05 \x01(\x03R\rpointsPerUnit\x12\x1a\n" +
-	"\bcurrency\x18\x06 \x01(\tR\bcurrency\x12\x1b\n" +
+	"\x0fpoints_per_unit\x18\x05 \x01(\x03R\rpointsPerUnit\x12\x1e\n" +
+	"\n" +
+	"currencies\x18\n" +
+	" \x03(\tR\n" +
+	"currencies\x12\x1b\n" +
 	"\ttime_zone\x18\a \x01(\tR\btimeZone\x12\x18\n" +
 	"\aversion\x18\b \x01(\x03R\aversion\x12;\n" +
 	"\vupdate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\x13\n" +
+	"updateTimeJ\x04\b\x06\x10\aR\bcurrency\"\x13\n" +
 	"\x11GetProgramRequest\"C\n" +
 	"\x12GetProgramResponse\x12-\n" +
 	"\aprogram\x18\x01 \x01(\v2\x13.loyalty.v1.ProgramR\aprogram\"E\n" +

@@ -28,49 +28,52 @@ WITH tier AS (
     UPDATE member_balances AS b
     SET available = b.available + tier.to_available + $2::bigint,
         pending   = b.pending + tier.to_pending + $24::bigint,
-        held      = b.held + $25::bigint
+        held      = b.held + $25::bigint,
+        -- The entry's time: business time, never before the member's last entry
+        -- (entries of a member are in time order by id; see the migration).
+        last_entry_time = greatest(b.last_entry_time, $26::timestamptz)
     FROM tier
     WHERE b.member_id = $20::text
       -- A credit always applies (even to a balance in debt); a debit only if it
       -- leaves the balance at zero or above, unless the plan allows debt.
-      AND (NOT $26::boolean OR $2::bigint >= 0 OR b.available + $2::bigint >= 0)
-    RETURNING b.member_id, b.available, b.pending, b.held
+      AND (NOT $27::boolean OR $2::bigint >= 0 OR b.available + $2::bigint >= 0)
+    RETURNING b.member_id, b.available, b.pending, b.held, b.last_entry_time
 ), entry AS (
     INSERT INTO entries (member_id, kind, accounts, amounts, available_after, pending_after, held_after,
                          request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id,
-                         reason_code, ticket_id)
+                         reason_code, ticket_id, create_time)
     -- The tier's part goes to the first posting (the credit) and comes from the
     -- second (system:issued), where the fast path's earnings have them.
-    SELECT moved.member_id, $27::text, $28::text[],
-           CASE WHEN tier.points = 0 THEN $29::bigint[]
-                ELSE array_cat(ARRAY[($29::bigint[])[1] + tier.points, ($29::bigint[])[2] - tier.points],
-                               ($29::bigint[])[3:]) END,
+    SELECT moved.member_id, $28::text, $29::text[],
+           CASE WHEN tier.points = 0 THEN $30::bigint[]
+                ELSE array_cat(ARRAY[($30::bigint[])[1] + tier.points, ($30::bigint[])[2] - tier.points],
+                               ($30::bigint[])[3:]) END,
            moved.available, moved.pending, moved.held,
-           $30::text, $31::bytea, $32::text, $33::bigint,
-           $34::bigint, $35::text, $36::text,
-           $37::text, $38::text
+           $31::text, $32::bytea, $33::text, $34::bigint,
+           $35::bigint, $36::text, $37::text,
+           $38::text, $39::text, moved.last_entry_time
     FROM moved, tier
     RETURNING entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time, reason_code, ticket_id
 ), pend AS (
     -- Pending earnings wait for their release (release_time set only for them).
     INSERT INTO pending_releases (entry_id, member_id, order_id, points, release_time, lot_expire_time)
-    SELECT entry.entry_id, entry.member_id, entry.order_id, tier.to_pending + $24::bigint, $39::timestamptz,
+    SELECT entry.entry_id, entry.member_id, entry.order_id, tier.to_pending + $24::bigint, $40::timestamptz,
            $3::timestamptz
     FROM entry, tier
-    WHERE $39::timestamptz IS NOT NULL
+    WHERE $40::timestamptz IS NOT NULL
 ), ord AS (
     -- An order's earning (record_order set only for them), for refunds.
     -- With the member's tier and perks at this moment, which its refunds use.
     INSERT INTO orders (member_id, order_id, earn_entry_id, spend_minor, currency, earned_points,
                         tier_id, perks, metric_points, metric_spend, metric_day)
-    SELECT entry.member_id, entry.order_id, entry.entry_id, $40::bigint, $41::text,
-           tier.points + $42::bigint, coalesce(tier.tier_id, $43::text),
-           CASE WHEN tier.tier_id IS NOT NULL THEN $44::jsonb -> tier.tier_id ELSE $45::jsonb END,
+    SELECT entry.member_id, entry.order_id, entry.entry_id, $41::bigint, $42::text,
+           tier.points + $43::bigint, coalesce(tier.tier_id, $44::text),
+           CASE WHEN tier.tier_id IS NOT NULL THEN $45::jsonb -> tier.tier_id ELSE $46::jsonb END,
            CASE WHEN $7::boolean THEN (CASE WHEN $9::boolean THEN tier.points ELSE 0 END) + $10::bigint ELSE 0 END,
            CASE WHEN $7::boolean THEN $11::bigint ELSE 0 END,
            CASE WHEN $7::boolean THEN $8::date END
     FROM entry, tier
-    WHERE $46::boolean
+    WHERE $47::boolean
     ON CONFLICT (member_id, order_id) DO UPDATE
         SET earn_entry_id = excluded.earn_entry_id, spend_minor = excluded.spend_minor,
             currency = excluded.currency, earned_points = excluded.earned_points,
@@ -79,24 +82,24 @@ WITH tier AS (
 ), lot AS (
     -- A plain credit (lot_in_statement) opens its lot here; only what is above
     -- zero, the rest repays debt (the rule of ledger_settle_lots).
-    INSERT INTO lots (member_id, entry_id, origin_entry_id, points, remaining, expire_time)
+    INSERT INTO lots (member_id, entry_id, origin_entry_id, points, remaining, expire_time, create_time)
     SELECT entry.member_id, entry.entry_id, coalesce($4::bigint, entry.entry_id),
            least(tier.to_available + $2::bigint, entry.available_after),
            least(tier.to_available + $2::bigint, entry.available_after),
-           $3::timestamptz
+           $3::timestamptz, entry.create_time
     FROM entry, tier
-    WHERE $47::boolean AND least(tier.to_available + $2::bigint, entry.available_after) > 0
+    WHERE $48::boolean AND least(tier.to_available + $2::bigint, entry.available_after) > 0
 ), sys AS (
     INSERT INTO system_deltas (account, amount)
-    SELECT ($48::text[])[i],
-           ($49::bigint[])[i] - CASE WHEN ($48::text[])[i] = 'system:issued' THEN tier.points ELSE 0 END
-    FROM entry, tier, generate_subscripts($48::text[], 1) AS i
+    SELECT ($49::text[])[i],
+           ($50::bigint[])[i] - CASE WHEN ($49::text[])[i] = 'system:issued' THEN tier.points ELSE 0 END
+    FROM entry, tier, generate_subscripts($49::text[], 1) AS i
 )
 SELECT entry.entry_id, entry.member_id, entry.kind, entry.accounts, entry.amounts, entry.available_after, entry.pending_after, entry.held_after, entry.request_id, entry.fingerprint, entry.order_id, entry.hold_id, entry.reverses_entry_id, entry.memo, entry.actor_key_id, entry.create_time, entry.reason_code, entry.ticket_id, tier.points AS tier_points, coalesce(tier.tier_id, '')::text AS tier_id,
        CASE WHEN $1::boolean THEN
            ledger_settle_lots(entry.member_id, entry.entry_id, $2::bigint, entry.available_after,
                               $3::timestamptz, $4::bigint,
-                              $5::bigint, $6::bigint[])
+                              $5::bigint, $6::bigint[], entry.create_time)
        ELSE 0 END::bigint AS lot_points,
        coalesce(CASE WHEN $7::boolean THEN
            tier_qualify(entry.member_id, entry.entry_id, entry.order_id, $8::date,
@@ -140,6 +143,7 @@ type AppendEntryParams struct {
 	TierToPending     bool
 	DPending          int64
 	DHeld             int64
+	CreateTime        time.Time
 	CheckAvailable    bool
 	Kind              string
 	Accounts          []string
@@ -233,6 +237,7 @@ func (q *Queries) AppendEntry(ctx context.Context, db DBTX, arg []AppendEntryPar
 			a.TierToPending,
 			a.DPending,
 			a.DHeld,
+			a.CreateTime,
 			a.CheckAvailable,
 			a.Kind,
 			a.Accounts,

@@ -76,7 +76,7 @@ func (q *Queries) GetEntry(ctx context.Context, db DBTX, entryID int64) (Entry, 
 }
 
 const getMemberBalance = `-- name: GetMemberBalance :one
-SELECT member_id, available, pending, held FROM member_balances WHERE member_id = $1
+SELECT member_id, available, pending, held, last_entry_time FROM member_balances WHERE member_id = $1
 `
 
 func (q *Queries) GetMemberBalance(ctx context.Context, db DBTX, memberID string) (MemberBalance, error) {
@@ -87,6 +87,7 @@ func (q *Queries) GetMemberBalance(ctx context.Context, db DBTX, memberID string
 		&i.Available,
 		&i.Pending,
 		&i.Held,
+		&i.LastEntryTime,
 	)
 	return i, err
 }

@@ -58,14 +58,15 @@ func (q *Queries) ApprovalByRequest(ctx context.Context, db DBTX, arg ApprovalBy
 
 const decideApproval = `-- name: DecideApproval :one
 UPDATE goodwill_approvals
-SET status = $1, decided_by = $2, decide_time = now(), entry_id = $3
-WHERE approval_id = $4 AND status = 'PENDING'
+SET status = $1, decided_by = $2, decide_time = $3::timestamptz, entry_id = $4
+WHERE approval_id = $5 AND status = 'PENDING'
 RETURNING approval_id, member_id, request_id, fingerprint, points, reason_code, ticket_id, note, requested_by, status, decided_by, decide_time, entry_id, create_time
 `
 
 type DecideApprovalParams struct {
 	Status     string
 	DecidedBy  *string
+	DecideTime time.Time
 	EntryID    *int64
 	ApprovalID int64
 }
@@ -74,6 +75,7 @@ func (q *Queries) DecideApproval(ctx context.Context, db DBTX, arg DecideApprova
 	row := db.QueryRow(ctx, decideApproval,
 		arg.Status,
 		arg.DecidedBy,
+		arg.DecideTime,
 		arg.EntryID,
 		arg.ApprovalID,
 	)
@@ -150,8 +152,9 @@ func (q *Queries) GetGoodwillLimits(ctx context.Context, db DBTX, keyID string) 
 }
 
 const insertApproval = `-- name: InsertApproval :one
-INSERT INTO goodwill_approvals (member_id, request_id, fingerprint, points, reason_code, ticket_id, note, requested_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO goodwill_approvals (member_id, request_id, fingerprint, points, reason_code, ticket_id, note, requested_by,
+                                create_time)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 RETURNING approval_id, member_id, request_id, fingerprint, points, reason_code, ticket_id, note, requested_by, status, decided_by, decide_time, entry_id, create_time
 `
 
@@ -164,6 +167,7 @@ type InsertApprovalParams struct {
 	TicketID    string
 	Note        string
 	RequestedBy string
+	CreateTime  time.Time
 }
 
 func (q *Queries) InsertApproval(ctx context.Context, db DBTX, arg InsertApprovalParams) (GoodwillApproval, error) {
@@ -176,6 +180,7 @@ func (q *Queries) InsertApproval(ctx context.Context, db DBTX, arg InsertApprova
 		arg.TicketID,
 		arg.Note,
 		arg.RequestedBy,
+		arg.CreateTime,
 	)
 	var i GoodwillApproval
 	err := row.Scan(

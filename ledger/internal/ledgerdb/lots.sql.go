@@ -200,7 +200,7 @@ func (q *Queries) ListMemberLots(ctx context.Context, db DBTX, arg ListMemberLot
 }
 
 const lockMemberBalance = `-- name: LockMemberBalance :one
-SELECT member_id, available, pending, held FROM member_balances WHERE member_id = $1 FOR UPDATE
+SELECT member_id, available, pending, held, last_entry_time FROM member_balances WHERE member_id = $1 FOR UPDATE
 `
 
 func (q *Queries) LockMemberBalance(ctx context.Context, db DBTX, memberID string) (MemberBalance, error) {
@@ -211,6 +211,7 @@ func (q *Queries) LockMemberBalance(ctx context.Context, db DBTX, memberID strin
 		&i.Available,
 		&i.Pending,
 		&i.Held,
+		&i.LastEntryTime,
 	)
 	return i, err
 }

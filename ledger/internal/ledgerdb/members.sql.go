@@ -23,8 +23,8 @@ func (q *Queries) GetMember(ctx context.Context, db DBTX, memberID string) (Memb
 
 const insertMember = `-- name: InsertMember :one
 WITH m AS (
-    INSERT INTO members (member_id, display_name)
-    VALUES ($1, $2)
+    INSERT INTO members (member_id, display_name, join_time)
+    VALUES ($1, $2, $3)
     ON CONFLICT (member_id) DO NOTHING
     RETURNING member_id, display_name, join_time
 ), b AS (
@@ -36,6 +36,7 @@ SELECT member_id, display_name, join_time FROM m
 type InsertMemberParams struct {
 	MemberID    string
 	DisplayName string
+	JoinTime    time.Time
 }
 
 type InsertMemberRow struct {
@@ -47,7 +48,7 @@ type InsertMemberRow struct {
 // Returns no row when the member already exists. The member's balance row is
 // created with it.
 func (q *Queries) InsertMember(ctx context.Context, db DBTX, arg InsertMemberParams) (InsertMemberRow, error) {
-	row := db.QueryRow(ctx, insertMember, arg.MemberID, arg.DisplayName)
+	row := db.QueryRow(ctx, insertMember, arg.MemberID, arg.DisplayName, arg.JoinTime)
 	var i InsertMemberRow
 	err := row.Scan(&i.MemberID, &i.DisplayName, &i.JoinTime)
 	return i, err

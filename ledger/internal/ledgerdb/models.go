@@ -53,6 +53,11 @@ type AuditLog struct {
 	Time      time.Time
 }
 
+type BusinessClock struct {
+	Singleton    bool
+	OffsetMicros int64
+}
+
 type Campaign struct {
 	CampaignID    string
 	Seq           int64
@@ -231,10 +236,11 @@ type Member struct {
 }
 
 type MemberBalance struct {
-	MemberID  string
-	Available int64
-	Pending   int64
-	Held      int64
+	MemberID      string
+	Available     int64
+	Pending       int64
+	Held          int64
+	LastEntryTime *time.Time
 }
 
 type MemberTier struct {
@@ -308,10 +314,10 @@ type ProgramSetting struct {
 	ExpiryKind         string
 	ExpiryDays         int32
 	PointsPerUnit      int64
-	Currency           string
 	TimeZone           string
 	ActorKeyID         string
 	UpdateTime         time.Time
+	Currencies         []string
 }
 
 type Refund struct {

@@ -7,10 +7,11 @@ package ledgerdb
 
 import (
 	"context"
+	"time"
 )
 
 const currentProgram = `-- name: CurrentProgram :one
-SELECT version, earn_points, earn_per_amount_minor, return_window_days, expiry_kind, expiry_days, points_per_unit, currency, time_zone, actor_key_id, update_time FROM program_settings ORDER BY version DESC LIMIT 1
+SELECT version, earn_points, earn_per_amount_minor, return_window_days, expiry_kind, expiry_days, points_per_unit, time_zone, actor_key_id, update_time, currencies FROM program_settings ORDER BY version DESC LIMIT 1
 `
 
 func (q *Queries) CurrentProgram(ctx context.Context, db DBTX) (ProgramSetting, error) {
@@ -24,20 +25,20 @@ func (q *Queries) CurrentProgram(ctx context.Context, db DBTX) (ProgramSetting, 
 		&i.ExpiryKind,
 		&i.ExpiryDays,
 		&i.PointsPerUnit,
-		&i.Currency,
 		&i.TimeZone,
 		&i.ActorKeyID,
 		&i.UpdateTime,
+		&i.Currencies,
 	)
 	return i, err
 }
 
 const insertProgram = `-- name: InsertProgram :one
 INSERT INTO program_settings (earn_points, earn_per_amount_minor, return_window_days, expiry_kind, expiry_days,
-                              points_per_unit, currency, time_zone, actor_key_id)
+                              points_per_unit, currencies, time_zone, actor_key_id, update_time)
 VALUES ($1, $2, $3, $4, $5,
-        $6, $7, $8, $9)
-RETURNING version, earn_points, earn_per_amount_minor, return_window_days, expiry_kind, expiry_days, points_per_unit, currency, time_zone, actor_key_id, update_time
+        $6, $7, $8, $9, $10)
+RETURNING version, earn_points, earn_per_amount_minor, return_window_days, expiry_kind, expiry_days, points_per_unit, time_zone, actor_key_id, update_time, currencies
 `
 
 type InsertProgramParams struct {
@@ -47,9 +48,10 @@ type InsertProgramParams struct {
 	ExpiryKind         string
 	ExpiryDays         int32
 	PointsPerUnit      int64
-	Currency           string
+	Currencies         []string
 	TimeZone           string
 	ActorKeyID         string
+	UpdateTime         time.Time
 }
 
 func (q *Queries) InsertProgram(ctx context.Context, db DBTX, arg InsertProgramParams) (ProgramSetting, error) {
@@ -60,9 +62,10 @@ func (q *Queries) InsertProgram(ctx context.Context, db DBTX, arg InsertProgramP
 		arg.ExpiryKind,
 		arg.ExpiryDays,
 		arg.PointsPerUnit,
-		arg.Currency,
+		arg.Currencies,
 		arg.TimeZone,
 		arg.ActorKeyID,
+		arg.UpdateTime,
 	)
 	var i ProgramSetting
 	err := row.Scan(
@@ -73,10 +76,10 @@ func (q *Queries) InsertProgram(ctx context.Context, db DBTX, arg InsertProgramP
 		&i.ExpiryKind,
 		&i.ExpiryDays,
 		&i.PointsPerUnit,
-		&i.Currency,
 		&i.TimeZone,
 		&i.ActorKeyID,
 		&i.UpdateTime,
+		&i.Currencies,
 	)
 	return i, err
 }

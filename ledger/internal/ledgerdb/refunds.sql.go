@@ -7,6 +7,7 @@ package ledgerdb
 
 import (
 	"context"
+	"time"
 )
 
 const ensureOrder = `-- name: EnsureOrder :exec
@@ -105,10 +106,10 @@ func (q *Queries) HoldEntryID(ctx context.Context, db DBTX, holdID *int64) (int6
 const insertRefund = `-- name: InsertRefund :one
 INSERT INTO refunds (member_id, request_id, order_id, fingerprint, amount_minor, points_voided, points_clawed_back,
                      points_returned, take_entry_id, return_entry_id, order_refunded_minor, order_fully_refunded,
-                     order_points_taken_back, order_points_returned)
+                     order_points_taken_back, order_points_returned, create_time)
 VALUES ($1, $2, $3, $4, $5, $6, $7,
         $8, $9, $10, $11, $12,
-        $13, $14)
+        $13, $14, $15)
 RETURNING member_id, request_id, order_id, fingerprint, amount_minor, points_voided, points_clawed_back, points_returned, take_entry_id, return_entry_id, order_refunded_minor, order_fully_refunded, order_points_taken_back, order_points_returned, create_time
 `
 
@@ -127,6 +128,7 @@ type InsertRefundParams struct {
 	OrderFullyRefunded   bool
 	OrderPointsTakenBack int64
 	OrderPointsReturned  int64
+	CreateTime           time.Time
 }
 
 func (q *Queries) InsertRefund(ctx context.Context, db DBTX, arg InsertRefundParams) (Refund, error) {
@@ -145,6 +147,7 @@ func (q *Queries) InsertRefund(ctx context.Context, db DBTX, arg InsertRefundPar
 		arg.OrderFullyRefunded,
 		arg.OrderPointsTakenBack,
 		arg.OrderPointsReturned,
+		arg.CreateTime,
 	)
 	var i Refund
 	err := row.Scan(

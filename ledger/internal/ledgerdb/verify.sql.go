@@ -189,17 +189,24 @@ ORDER BY b.member_id
 LIMIT 100
 `
 
+type VerifyNegativeBalancesRow struct {
+	MemberID  string
+	Available int64
+	Pending   int64
+	Held      int64
+}
+
 // Balances below zero, but for an available balance in debt after a refund's
 // claw-back (the one way it may go negative).
-func (q *Queries) VerifyNegativeBalances(ctx context.Context, db DBTX) ([]MemberBalance, error) {
+func (q *Queries) VerifyNegativeBalances(ctx context.Context, db DBTX) ([]VerifyNegativeBalancesRow, error) {
 	rows, err := db.Query(ctx, verifyNegativeBalances)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []MemberBalance
+	var items []VerifyNegativeBalancesRow
 	for rows.Next() {
-		var i MemberBalance
+		var i VerifyNegativeBalancesRow
 		if err := rows.Scan(
 			&i.MemberID,
 			&i.Available,

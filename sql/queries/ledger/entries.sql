@@ -21,17 +21,20 @@ WITH tier AS (
     UPDATE member_balances AS b
     SET available = b.available + tier.to_available + @d_available::bigint,
         pending   = b.pending + tier.to_pending + @d_pending::bigint,
-        held      = b.held + @d_held::bigint
+        held      = b.held + @d_held::bigint,
+        -- The entry's time: business time, never before the member's last entry
+        -- (entries of a member are in time order by id; see the migration).
+        last_entry_time = greatest(b.last_entry_time, @create_time::timestamptz)
     FROM tier
     WHERE b.member_id = @member_id::text
       -- A credit always applies (even to a balance in debt); a debit only if it
       -- leaves the balance at zero or above, unless the plan allows debt.
       AND (NOT @check_available::boolean OR @d_available::bigint >= 0 OR b.available + @d_available::bigint >= 0)
-    RETURNING b.member_id, b.available, b.pending, b.held
+    RETURNING b.member_id, b.available, b.pending, b.held, b.last_entry_time
 ), entry AS (
     INSERT INTO entries (member_id, kind, accounts, amounts, available_after, pending_after, held_after,
                          request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id,
-                         reason_code, ticket_id)
+                         reason_code, ticket_id, create_time)
     -- The tier's part goes to the first posting (the credit) and comes from the
     -- second (system:issued), where the fast path's earnings have them.
     SELECT moved.member_id, @kind::text, @accounts::text[],
@@ -41,7 +44,7 @@ WITH tier AS (
            moved.available, moved.pending, moved.held,
            @request_id::text, @fingerprint::bytea, sqlc.narg(order_id)::text, sqlc.narg(hold_id)::bigint,
            sqlc.narg(reverses_entry_id)::bigint, @memo::text, @actor_key_id::text,
-           sqlc.narg(reason_code)::text, sqlc.narg(ticket_id)::text
+           sqlc.narg(reason_code)::text, sqlc.narg(ticket_id)::text, moved.last_entry_time
     FROM moved, tier
     RETURNING *
 ), pend AS (
@@ -72,11 +75,11 @@ WITH tier AS (
 ), lot AS (
     -- A plain credit (lot_in_statement) opens its lot here; only what is above
     -- zero, the rest repays debt (the rule of ledger_settle_lots).
-    INSERT INTO lots (member_id, entry_id, origin_entry_id, points, remaining, expire_time)
+    INSERT INTO lots (member_id, entry_id, origin_entry_id, points, remaining, expire_time, create_time)
     SELECT entry.member_id, entry.entry_id, coalesce(sqlc.narg(lot_origin_entry_id)::bigint, entry.entry_id),
            least(tier.to_available + @d_available::bigint, entry.available_after),
            least(tier.to_available + @d_available::bigint, entry.available_after),
-           sqlc.narg(lot_expire_time)::timestamptz
+           sqlc.narg(lot_expire_time)::timestamptz, entry.create_time
     FROM entry, tier
     WHERE @lot_in_statement::boolean AND least(tier.to_available + @d_available::bigint, entry.available_after) > 0
 ), sys AS (
@@ -89,7 +92,7 @@ SELECT entry.*, tier.points AS tier_points, coalesce(tier.tier_id, '')::text AS 
        CASE WHEN @lot_in_function::boolean THEN
            ledger_settle_lots(entry.member_id, entry.entry_id, @d_available::bigint, entry.available_after,
                               sqlc.narg(lot_expire_time)::timestamptz, sqlc.narg(lot_origin_entry_id)::bigint,
-                              sqlc.narg(prefer_lot_origin)::bigint, @restore_from::bigint[])
+                              sqlc.narg(prefer_lot_origin)::bigint, @restore_from::bigint[], entry.create_time)
        ELSE 0 END::bigint AS lot_points,
        coalesce(CASE WHEN @qualify::boolean THEN
            tier_qualify(entry.member_id, entry.entry_id, entry.order_id, @metric_day::date,

@@ -17,8 +17,9 @@ ON CONFLICT (key_id) DO UPDATE SET per_grant = excluded.per_grant, per_day = exc
 RETURNING *;
 
 -- name: InsertApproval :one
-INSERT INTO goodwill_approvals (member_id, request_id, fingerprint, points, reason_code, ticket_id, note, requested_by)
-VALUES (@member_id, @request_id, @fingerprint, @points, @reason_code, @ticket_id, @note, @requested_by)
+INSERT INTO goodwill_approvals (member_id, request_id, fingerprint, points, reason_code, ticket_id, note, requested_by,
+                                create_time)
+VALUES (@member_id, @request_id, @fingerprint, @points, @reason_code, @ticket_id, @note, @requested_by, @create_time)
 RETURNING *;
 
 -- name: ApprovalByRequest :one
@@ -32,7 +33,7 @@ SELECT * FROM goodwill_approvals WHERE approval_id = $1 FOR UPDATE;
 
 -- name: DecideApproval :one
 UPDATE goodwill_approvals
-SET status = @status, decided_by = @decided_by, decide_time = now(), entry_id = sqlc.narg(entry_id)
+SET status = @status, decided_by = @decided_by, decide_time = @decide_time::timestamptz, entry_id = sqlc.narg(entry_id)
 WHERE approval_id = @approval_id AND status = 'PENDING'
 RETURNING *;
 

@@ -2,8 +2,8 @@
 -- Returns no row when the member already exists. The member's balance row is
 -- created with it.
 WITH m AS (
-    INSERT INTO members (member_id, display_name)
-    VALUES (@member_id, @display_name)
+    INSERT INTO members (member_id, display_name, join_time)
+    VALUES (@member_id, @display_name, @join_time)
     ON CONFLICT (member_id) DO NOTHING
     RETURNING *
 ), b AS (

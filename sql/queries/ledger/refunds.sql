@@ -42,10 +42,10 @@ WHERE member_id = @member_id AND order_id = @order_id;
 -- name: InsertRefund :one
 INSERT INTO refunds (member_id, request_id, order_id, fingerprint, amount_minor, points_voided, points_clawed_back,
                      points_returned, take_entry_id, return_entry_id, order_refunded_minor, order_fully_refunded,
-                     order_points_taken_back, order_points_returned)
+                     order_points_taken_back, order_points_returned, create_time)
 VALUES (@member_id, @request_id, @order_id, @fingerprint, @amount_minor, @points_voided, @points_clawed_back,
         @points_returned, sqlc.narg(take_entry_id), sqlc.narg(return_entry_id), @order_refunded_minor, @order_fully_refunded,
-        @order_points_taken_back, @order_points_returned)
+        @order_points_taken_back, @order_points_returned, @create_time)
 RETURNING *;
 
 -- name: GetRefund :one

@@ -2,7 +2,7 @@
 SELECT * FROM tier_policies ORDER BY version DESC LIMIT 1;
 
 -- name: InsertPolicy :one
-INSERT INTO tier_policies (policy, actor_key_id) VALUES (@policy, @actor_key_id) RETURNING *;
+INSERT INTO tier_policies (policy, actor_key_id, create_time) VALUES (@policy, @actor_key_id, @create_time) RETURNING *;
 
 -- name: MemberTierAt :one
 -- A member's standing at an instant, in one read: the join time, the qualified

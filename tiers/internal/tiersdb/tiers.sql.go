@@ -346,16 +346,17 @@ func (q *Queries) InsertMembership(ctx context.Context, db DBTX, arg InsertMembe
 }
 
 const insertPolicy = `-- name: InsertPolicy :one
-INSERT INTO tier_policies (policy, actor_key_id) VALUES ($1, $2) RETURNING version, policy, actor_key_id, create_time
+INSERT INTO tier_policies (policy, actor_key_id, create_time) VALUES ($1, $2, $3) RETURNING version, policy, actor_key_id, create_time
 `
 
 type InsertPolicyParams struct {
 	Policy     json.RawMessage
 	ActorKeyID string
+	CreateTime time.Time
 }
 
 func (q *Queries) InsertPolicy(ctx context.Context, db DBTX, arg InsertPolicyParams) (TierPolicy, error) {
-	row := db.QueryRow(ctx, insertPolicy, arg.Policy, arg.ActorKeyID)
+	row := db.QueryRow(ctx, insertPolicy, arg.Policy, arg.ActorKeyID, arg.CreateTime)
 	var i TierPolicy
 	err := row.Scan(
 		&i.Version,
