@@ -27,7 +27,7 @@ func TestInTxCommitsTheRecordWithTheEffect(t *testing.T) {
 	ctx := context.Background()
 	insertMember := func(id string) func(pgx.Tx) error {
 		return func(tx pgx.Tx) error {
-			_, err := tx.Exec(ctx, `INSERT INTO members (member_id) VALUES ($1)`, id)
+			_, err := tx.Exec(ctx, `INSERT INTO members (member_id, join_time) VALUES ($1, now())`, id)
 			return err
 		}
 	}
