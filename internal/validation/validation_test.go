@@ -51,7 +51,7 @@ func TestTheMembersConstraintAgreesWithShopID(t *testing.T) {
 		if strings.ContainsRune(tc.id, 0) {
 			continue // PostgreSQL text cannot hold NUL at all
 		}
-		_, err := pool.Exec(context.Background(), `INSERT INTO members (member_id) VALUES ($1)`, tc.id)
+		_, err := pool.Exec(context.Background(), `INSERT INTO members (member_id, join_time) VALUES ($1, now())`, tc.id)
 		if (err == nil) != tc.ok {
 			t.Errorf("insert member %q: %v; ShopID says %v", tc.id, err, tc.ok)
 		}
