@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/loyalty-engine/loyalty/access/internal/accessdb"
+	"github.com/loyalty-engine/loyalty/internal/nullable"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/validation"
 )
@@ -56,6 +57,19 @@ type Key struct {
 	// OwnRateLimit is the key's own rate limit; nil: its role's default (see
 	// RateLimit).
 	OwnRateLimit *RateLimit
+	// PublicPrefix recognises the key (see PublicPrefix); empty for keys created
+	// before prefixes were stored.
+	PublicPrefix string
+	// LastUseTime is when the key was last used, to about TouchInterval; nil if never.
+	LastUseTime *time.Time
+}
+
+// PublicPrefix is the part of a secret a key list shows so that people recognise
+// a key: the first characters, never more than a quarter of the secret and at most
+// 9 ("lk_" and 6 of the 52 random characters of a generated secret, 30 of its 256
+// bits), so that it is useless for guessing the rest.
+func PublicPrefix(secret string) string {
+	return secret[:min(9, len(secret)/4)]
 }
 
 // CreateKey is the command to create a key.
@@ -72,14 +86,34 @@ const CacheTTL = 2 * time.Second
 // maxCachedKeys bounds the cache; past it the cache starts afresh.
 const maxCachedKeys = 10_000
 
+// TouchInterval is how often, at most, a replica records the use of a key: the
+// last use time costs one write per key per interval, not one per call.
+const TouchInterval = time.Minute
+
+// Clock gives business time, the time of a key's last use.
+type Clock interface{ Now() time.Time }
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+// Option configures a Service.
+type Option func(*Service)
+
+// WithClock sets the business clock (default: the wall clock).
+func WithClock(c Clock) Option { return func(s *Service) { s.clock = c } }
+
 // Service manages keys.
 type Service struct {
-	pool *pgxpool.Pool
-	q    *accessdb.Queries
+	pool  *pgxpool.Pool
+	q     *accessdb.Queries
+	clock Clock
 
 	mu    sync.Mutex
 	cache map[[sha256.Size]byte]cachedKey
-	now   func() time.Time
+	// touched is when this replica last recorded each key's use (wall time).
+	touched map[string]time.Time
+	now     func() time.Time // wall time, for the cache and touched
 }
 
 type cachedKey struct {
@@ -88,8 +122,13 @@ type cachedKey struct {
 }
 
 // NewService returns a Service on the pool.
-func NewService(pool *pgxpool.Pool) *Service {
-	return &Service{pool: pool, q: accessdb.New(), cache: map[[sha256.Size]byte]cachedKey{}, now: time.Now}
+func NewService(pool *pgxpool.Pool, opts ...Option) *Service {
+	s := &Service{pool: pool, q: accessdb.New(), clock: wallClock{}, cache: map[[sha256.Size]byte]cachedKey{},
+		touched: map[string]time.Time{}, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Create makes a key and returns it with its secret, which is never shown again.
@@ -106,7 +145,7 @@ func (s *Service) Create(ctx context.Context, cmd CreateKey) (Key, string, error
 		return Key{}, "", err
 	}
 	row, err := s.q.CreateKey(ctx, s.pool, accessdb.CreateKeyParams{
-		KeyID: id, Name: cmd.Name, Role: cmd.Role, SecretHash: hashSecret(secret),
+		KeyID: id, Name: cmd.Name, Role: cmd.Role, SecretHash: hashSecret(secret), PublicPrefix: nullable.Of(PublicPrefix(secret)),
 	})
 	if err != nil {
 		return Key{}, "", fmt.Errorf("create api key: %w", err)
@@ -125,7 +164,7 @@ func (s *Service) EnsureAdmin(ctx context.Context, secret string) (Key, error) {
 		return Key{}, err
 	}
 	row, err := s.q.EnsureAdminKey(ctx, s.pool, accessdb.EnsureAdminKeyParams{
-		KeyID: id, Name: "bootstrap admin", SecretHash: hashSecret(secret),
+		KeyID: id, Name: "bootstrap admin", SecretHash: hashSecret(secret), PublicPrefix: nullable.Of(PublicPrefix(secret)),
 	})
 	if err != nil {
 		return Key{}, fmt.Errorf("ensure admin key: %w", err)
@@ -146,6 +185,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Key, error) 
 	c, ok := s.cache[hash]
 	s.mu.Unlock()
 	if ok && now.Before(c.expires) {
+		s.touch(ctx, c.key.ID, now)
 		return c.key, nil
 	}
 	row, err := s.q.KeyBySecretHash(ctx, s.pool, hash[:])
@@ -170,7 +210,32 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Key, error) 
 	}
 	s.cache[hash] = cachedKey{key: key, expires: now.Add(CacheTTL)}
 	s.mu.Unlock()
+	s.touch(ctx, key.ID, now)
 	return key, nil
+}
+
+// touch records that the key is in use, at most once per TouchInterval on this
+// replica. A failed write is not the caller's problem: the next call tries again.
+func (s *Service) touch(ctx context.Context, keyID string, now time.Time) {
+	s.mu.Lock()
+	last, ok := s.touched[keyID]
+	due := !ok || now.Sub(last) >= TouchInterval
+	if due {
+		if len(s.touched) >= maxCachedKeys {
+			clear(s.touched)
+		}
+		s.touched[keyID] = now
+	}
+	s.mu.Unlock()
+	if !due {
+		return
+	}
+	useTime := s.clock.Now()
+	if err := s.q.TouchKey(ctx, s.pool, accessdb.TouchKeyParams{KeyID: keyID, UseTime: &useTime}); err != nil {
+		s.mu.Lock()
+		delete(s.touched, keyID)
+		s.mu.Unlock()
+	}
 }
 
 // forget drops a key from this replica's cache.
@@ -214,7 +279,8 @@ func (s *Service) List(ctx context.Context) ([]Key, error) {
 }
 
 func toKey(r accessdb.ApiKey) Key {
-	return Key{ID: r.KeyID, Name: r.Name, Role: Role(r.Role), CreateTime: r.CreateTime, RevokeTime: r.RevokeTime}
+	return Key{ID: r.KeyID, Name: r.Name, Role: Role(r.Role), CreateTime: r.CreateTime, RevokeTime: r.RevokeTime,
+		PublicPrefix: nullable.Value(r.PublicPrefix), LastUseTime: r.LastUseTime}
 }
 
 // newSecret returns "lk_" and 256 random bits in lower-case base32.

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loyalty-engine/loyalty/campaigns/internal/campaignsdb"
+	"github.com/loyalty-engine/loyalty/internal/audit"
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/nullable"
 	"github.com/loyalty-engine/loyalty/internal/pagetoken"
@@ -374,9 +375,12 @@ func nonNil(s []string) []string {
 // inTx runs fn in a transaction, again (a few times) when PostgreSQL aborted it for
 // a deadlock or a serialization failure: grants that run dry in their own budget
 // slice move on to others, and two of them may then wait for each other's slices.
+//
+// The record of the audited call in ctx, if any, is written last in the
+// transaction, so it commits with the call's effect (audit.InTx).
 func (s *Service) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	for attempt := 1; ; attempt++ {
-		err := pgx.BeginFunc(ctx, s.pool, fn)
+		err := audit.InTx(ctx, s.pool, fn)
 		if err == nil || !database.IsRetryable(err) || attempt == 5 {
 			return err
 		}

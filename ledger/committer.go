@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/loyalty-engine/loyalty/internal/audit"
 )
 
 // committer is group commit for the single-statement writes (earn, redeem,
@@ -58,8 +60,9 @@ func (c *committer) submit(ctx context.Context, p plan) (Entry, error) {
 	if c.flushers < c.maxFlushers {
 		c.flushers++
 		// The flusher outlives this caller; each batch gets a context of its own
-		// (see batchContext).
-		go c.drain(context.WithoutCancel(ctx))
+		// (see batchContext), and no caller's audit record is the batch's (each
+		// plan carries its own).
+		go c.drain(audit.Detach(context.WithoutCancel(ctx)))
 	}
 	c.mu.Unlock()
 	select {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/loyalty-engine/loyalty/internal/audit"
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/idempotency"
 	"github.com/loyalty-engine/loyalty/internal/nullable"
@@ -80,6 +81,11 @@ type plan struct {
 	// tier_part in the migrations): its multiplier on tier.base, and the tier and
 	// perks recorded on the order.
 	tier *tierPlan
+
+	// call is the audit record of the API call the entry is the effect of (nil for
+	// the engine's own entries): written in the entry's transaction, if it writes
+	// the entry.
+	call *audit.Pending
 }
 
 // tierPlan is what the write statement needs to apply the member's tier.
@@ -171,6 +177,11 @@ func (s *Service) appendAll(ctx context.Context, db ledgerdb.DBTX, plans []plan)
 	entries = make([]Entry, len(plans))
 	applied = make([]bool, len(plans))
 	sent := &closeOnceDB{DBTX: db}
+	for _, p := range plans {
+		if p.call != nil {
+			sent.calls = append(sent.calls, audit.EntryCall{Call: p.call, MemberID: p.memberID, RequestID: p.requestID})
+		}
+	}
 	results := s.q.AppendEntry(ctx, sent, params)
 	results.QueryRow(func(i int, row ledgerdb.AppendEntryRow, rowErr error) {
 		switch {
@@ -188,6 +199,8 @@ func (s *Service) appendAll(ctx context.Context, db ledgerdb.DBTX, plans []plan)
 	if err != nil {
 		return nil, nil, err
 	}
+	tx, _ := db.(pgx.Tx)
+	sent.auditSent(tx)
 	return entries, applied, nil
 }
 
@@ -206,12 +219,18 @@ func appendedEntry(r ledgerdb.AppendEntryRow) ledgerdb.Entry {
 // error. sqlc's QueryRow closes the batch itself and drops that error, which is the
 // commit's outcome for an implicit transaction; and closing pgx pool batch results a
 // second time would touch a connection already back in the pool.
+//
+// It also adds to the batch, last, the statement that writes the audit records of
+// the calls whose entries the batch writes, so that they commit together.
 type closeOnceDB struct {
 	ledgerdb.DBTX
-	results *closeOnceResults
+	results   *closeOnceResults
+	calls     []audit.EntryCall
+	auditSent func(pgx.Tx)
 }
 
 func (d *closeOnceDB) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	d.auditSent = audit.QueueForEntries(b, d.calls)
 	d.results = &closeOnceResults{BatchResults: d.DBTX.SendBatch(ctx, b)}
 	return d.results
 }
@@ -230,6 +249,9 @@ func (r *closeOnceResults) Close() error {
 // append runs the write statement for one plan, inside the caller's transaction
 // or, on the pool, as its own.
 func (s *Service) append(ctx context.Context, db ledgerdb.DBTX, p plan) (Entry, error) {
+	if p.call == nil {
+		p.call = audit.From(ctx)
+	}
 	entries, applied, err := s.appendAll(ctx, db, []plan{p})
 	if err != nil {
 		return Entry{}, err
@@ -248,6 +270,7 @@ func (s *Service) post(ctx context.Context, p plan) (Entry, error) {
 		entry Entry
 		err   error
 	)
+	p.call = audit.From(ctx) // the group committer runs it on a context of its own
 	if s.committer.maxBatch > 1 {
 		entry, err = s.committer.submit(ctx, p)
 	} else {
@@ -295,9 +318,11 @@ func (s *Service) postInTx(ctx context.Context, p plan, check func(pgx.Tx) error
 }
 
 // inTx runs fn in a transaction, again after a deadlock or serialization failure.
+// The call's audit record commits in it: with fn's entries, or written last when
+// fn wrote none (a goodwill grant waiting for approval, a rejection).
 func (s *Service) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return s.retry(ctx, func() error {
-		return pgx.BeginFunc(ctx, s.pool, fn)
+		return audit.InTx(ctx, s.pool, fn)
 	})
 }
 

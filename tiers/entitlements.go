@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/loyalty-engine/loyalty/internal/audit"
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/idempotency"
 	"github.com/loyalty-engine/loyalty/internal/nullable"
@@ -125,7 +126,7 @@ func (s *Service) ConsumeEntitlement(ctx context.Context, actorKeyID string, cmd
 	fp := idempotency.Fingerprint("consume", cmd)
 	now := s.clock.Now()
 	var c Consumption
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := audit.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		if stored, found, err := s.storedUse(ctx, tx, cmd, fp); found || err != nil {
 			c = stored
 			return err

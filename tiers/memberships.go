@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/loyalty-engine/loyalty/internal/audit"
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/idempotency"
 	"github.com/loyalty-engine/loyalty/internal/nullable"
@@ -66,7 +67,7 @@ func (s *Service) BuyMembership(ctx context.Context, actorKeyID string, cmd BuyM
 		return Membership{}, err
 	}
 	var m Membership
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = audit.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		if stored, found, err := s.storedMembership(ctx, tx, cmd, fp); found || err != nil {
 			m = stored
 			return err
@@ -145,7 +146,7 @@ func (s *Service) CancelMembership(ctx context.Context, memberID string, members
 	}
 	now := s.clock.Now()
 	var m Membership
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = audit.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		row, err := s.q.LockMembership(ctx, tx, tiersdb.LockMembershipParams{MemberID: memberID, MembershipID: membershipID})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrMembershipNotFound.With("member %q has no membership %d", memberID, membershipID)

@@ -79,6 +79,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return exitUsage
 	}
 	rest := global.Args()
+	// A group with a command named "" runs it when no command is named: `audit --member bob`.
+	if _, ok := commands[rest0(rest)][""]; ok && (len(rest) == 1 || strings.HasPrefix(rest[1], "-")) {
+		rest = append([]string{rest[0], ""}, rest[1:]...)
+	}
 	if len(rest) < 2 {
 		usage(stderr, global)
 		return exitUsage
@@ -107,10 +111,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+*key), *timeout)
 	defer cancel()
 
-	fs := flag.NewFlagSet(rest[0]+" "+rest[1], flag.ContinueOnError)
+	fs := flag.NewFlagSet(strings.TrimSpace(rest[0]+" "+rest[1]), flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: loyaltyctl %s %s %s\n  %s\n", rest[0], rest[1], cmd.args, cmd.help)
+		fmt.Fprintf(stderr, "usage: loyaltyctl %s %s\n  %s\n", fs.Name(), cmd.args, cmd.help)
 		fs.PrintDefaults()
 	}
 	msg, err := cmd.run(ctx, &client{conn: conn, stderr: stderr}, fs, rest[2:])
@@ -137,6 +141,14 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	fmt.Fprintln(stdout, out.String())
 	return exitOK
+}
+
+// rest0 is the first argument, or "" if there is none.
+func rest0(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
 }
 
 // parse parses the command's flags and checks the number of positional arguments.

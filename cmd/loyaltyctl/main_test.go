@@ -773,3 +773,48 @@ func TestLoyaltyctlCampaignsCouponsAndAfterSales(t *testing.T) {
 		}
 	}
 }
+
+func TestLoyaltyctlAudit(t *testing.T) {
+	env := apitest.Start(t)
+	ctl := func(key string, args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		getenv := func(name string) string {
+			switch name {
+			case "LOYALTY_GRPC_ADDR":
+				return env.GRPCAddr
+			case "LOYALTY_API_KEY":
+				return key
+			}
+			return ""
+		}
+		code := run(args, getenv, &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	auditor := env.Key(access.RoleAuditor)
+	if code, _, _ := ctl(apitest.AdminKey, "members", "enroll", "ava"); code != exitOK {
+		t.Fatalf("enroll: exit %d", code)
+	}
+	if code, _, _ := ctl(apitest.AdminKey, "points", "earn", "ava", "--points", "5", "--request-id", "ava-1"); code != exitOK {
+		t.Fatalf("earn: exit %d", code)
+	}
+	code, out, errOut := ctl(auditor, "audit", "--member", "ava", "--method", "PointsService/Earn", "--since", "2000-01-01T00:00:00Z")
+	var page struct {
+		Records []struct{ Method, Target, RequestID, Outcome string }
+	}
+	if code != exitOK || json.Unmarshal([]byte(out), &page) != nil {
+		t.Fatalf("audit: exit %d, %s %s", code, out, errOut)
+	}
+	if len(page.Records) != 1 || page.Records[0].Method != "/loyalty.v1.PointsService/Earn" || page.Records[0].Target != "members/ava" ||
+		page.Records[0].RequestID != "ava-1" || page.Records[0].Outcome != "OK" {
+		t.Errorf("audit --member ava --method PointsService/Earn: %s", out)
+	}
+	if code, out, _ := ctl(auditor, "audit"); code != exitOK || strings.Count(out, `"auditId"`) != 2 {
+		t.Errorf("audit: exit %d, %s", code, out)
+	}
+	if code, _, errOut := ctl(auditor, "audit", "--since", "2027-01-02T00:00:00Z", "--until", "2027-01-01T00:00:00Z"); code != exitError || !strings.Contains(errOut, "endTime:") {
+		t.Errorf("until before since: exit %d, %q", code, errOut)
+	}
+	if code, _, _ := ctl(auditor, "audit", "--since", "yesterday"); code != exitUsage {
+		t.Errorf("a time that does not parse: exit %d, want %d", code, exitUsage)
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/loyalty-engine/loyalty/access"
 	"github.com/loyalty-engine/loyalty/campaigns"
+	"github.com/loyalty-engine/loyalty/internal/audit"
 	"github.com/loyalty-engine/loyalty/internal/businessclock"
 	"github.com/loyalty-engine/loyalty/internal/server"
 	"github.com/loyalty-engine/loyalty/ledger"
@@ -44,6 +45,7 @@ type App struct {
 	Ledger    *ledger.Service
 	Tiers     *tiers.Service
 	Campaigns *campaigns.Service
+	Audit     *audit.Store
 	Server    *server.Server
 	// Clock is the one business clock every service runs on, shared through the
 	// database with the other replicas.
@@ -62,7 +64,8 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options
 		log.Info("business time runs ahead of the wall clock", "offset", offset.String(), "timeTravel", opts.TimeTravel)
 	}
 	go clock.Follow(ctx, log)
-	a := &App{Keys: access.NewService(pool), Clock: clock}
+	// The audit trail and the keys' last use run on business time, like the entries.
+	a := &App{Keys: access.NewService(pool, access.WithClock(clock)), Audit: audit.NewStore(pool, clock), Clock: clock}
 	a.Tiers = tiers.NewService(pool, tiers.WithClock(clock))
 	a.Ledger = ledger.NewService(pool, append(ledgerOptions(opts), ledger.WithClock(clock), ledger.WithTiers(a.Tiers))...)
 	a.Campaigns = campaigns.NewService(pool, a.Ledger, clock, campaigns.WithLogger(log))
@@ -72,7 +75,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options
 		}
 	}
 	a.Server = server.New(server.Deps{
-		Pool: pool, Keys: a.Keys, Ledger: a.Ledger, Tiers: a.Tiers, Campaigns: a.Campaigns, Log: log, Clock: clock, TimeTravel: opts.TimeTravel,
+		Pool: pool, Keys: a.Keys, Ledger: a.Ledger, Tiers: a.Tiers, Campaigns: a.Campaigns, Audit: a.Audit, Log: log, Clock: clock, TimeTravel: opts.TimeTravel,
 		MaxBodyBytes: opts.MaxBodyBytes, ShutdownTimeout: opts.ShutdownTimeout, TLS: opts.TLS, CallTimeout: opts.CallTimeout,
 	})
 	return a, nil

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // clients is how many REST clients put load on loyaltyd at once.
@@ -134,6 +136,21 @@ func TestCrashesLoseNoAcknowledgedWrite(t *testing.T) {
 	verify := getJSON(t, d.baseURL()+"/v1/ledger:verify")
 	if verify["ok"] != true {
 		t.Errorf("the books do not verify after the faults: %v", verify)
+	}
+	// The audit trail lost nothing either: every entry a call made committed in one
+	// transaction with that call's audit record (entries of the engine's own jobs
+	// have no call).
+	if conn, err := pgx.Connect(ctx, pg.url()); err != nil {
+		t.Errorf("connect to check the audit trail: %v", err)
+	} else {
+		var orphans, entries int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.xmin::text = e.xmin::text)), count(*)
+			FROM entries e WHERE e.request_id NOT LIKE 'system#%'`).Scan(&orphans, &entries); err != nil {
+			t.Errorf("check the audit trail: %v", err)
+		} else if orphans != 0 || entries == 0 {
+			t.Errorf("%d of %d entries made by calls committed without their call's audit record", orphans, entries)
+		}
+		_ = conn.Close(ctx)
 	}
 	acked := l.acked()
 	if acked < minAcksPerRun {

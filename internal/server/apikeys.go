@@ -43,9 +43,13 @@ func (s *apiKeyServer) ListApiKeys(ctx context.Context, _ *loyaltyv1.ListApiKeys
 }
 
 func apiKeyPB(k access.Key) *loyaltyv1.ApiKey {
-	pb := &loyaltyv1.ApiKey{KeyId: k.ID, Name: k.Name, Role: string(k.Role), CreateTime: timestamppb.New(k.CreateTime)}
+	pb := &loyaltyv1.ApiKey{KeyId: k.ID, Name: k.Name, Role: string(k.Role), CreateTime: timestamppb.New(k.CreateTime),
+		PublicPrefix: k.PublicPrefix}
 	if k.RevokeTime != nil {
 		pb.RevokeTime = timestamppb.New(*k.RevokeTime)
+	}
+	if k.LastUseTime != nil {
+		pb.LastUseTime = timestamppb.New(*k.LastUseTime)
 	}
 	return pb
 }

@@ -2,8 +2,10 @@ package server_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -85,4 +87,35 @@ func TestBootstrapAdminKeyIsRestoredAtStart(t *testing.T) {
 	if r := env.REST("GET", "/v1/apiKeys", apitest.AdminKey, nil); r.Status != http.StatusOK {
 		t.Fatalf("bootstrap key not restored: %d", r.Status)
 	}
+}
+
+// Create and list answer a key's public prefix, and the list its last use.
+func TestKeysShowPublicPrefixAndLastUse(t *testing.T) {
+	env := apitest.Start(t)
+	created := must200(t, "create key", env.REST("POST", "/v1/apiKeys", apitest.AdminKey, map[string]any{"name": "till", "role": "app"})).Body
+	secret := created["secret"].(string)
+	key := created["key"].(map[string]any)
+	if key["publicPrefix"] != secret[:9] {
+		t.Fatalf("publicPrefix %v of secret %s", key["publicPrefix"], secret)
+	}
+	if key["lastUseTime"] != nil {
+		t.Errorf("a new key was used at %v", key["lastUseTime"])
+	}
+	must200(t, "use the key", env.REST("GET", "/v1/program", secret, nil))
+	list := must200(t, "list keys", env.REST("GET", "/v1/apiKeys", apitest.AdminKey, nil)).Body["keys"].([]any)
+	for _, k := range list {
+		k := k.(map[string]any)
+		if k["keyId"] != created["keyId"] {
+			continue
+		}
+		if k["publicPrefix"] != secret[:9] {
+			t.Errorf("listed publicPrefix %v", k["publicPrefix"])
+		}
+		used, err := time.Parse(time.RFC3339Nano, fmt.Sprint(k["lastUseTime"]))
+		if err != nil || time.Since(used) > time.Minute || time.Until(used) > time.Minute {
+			t.Errorf("lastUseTime %v after a use just now", k["lastUseTime"])
+		}
+		return
+	}
+	t.Fatal("the key is not listed")
 }

@@ -61,12 +61,13 @@ func (s *Server) httpHandler(ctx context.Context, withMetrics bool) (http.Handle
 		loyaltyv1.RegisterCampaignServiceHandlerClient(ctx, gw, loyaltyv1.NewCampaignServiceClient(s.inproc)),
 		loyaltyv1.RegisterCouponServiceHandlerClient(ctx, gw, loyaltyv1.NewCouponServiceClient(s.inproc)),
 		loyaltyv1.RegisterAfterSalesServiceHandlerClient(ctx, gw, loyaltyv1.NewAfterSalesServiceClient(s.inproc)),
+		loyaltyv1.RegisterAuditServiceHandlerClient(ctx, gw, loyaltyv1.NewAuditServiceClient(s.inproc)),
 	} {
 		if err != nil {
 			return nil, fmt.Errorf("register gateway: %w", err)
 		}
 	}
-	api := &restFront{routes: routes, keys: s.deps.Keys, gateway: gw, errors: errs, maxBody: int64(s.deps.MaxBodyBytes)}
+	api := &restFront{routes: routes, keys: s.deps.Keys, gateway: gw, errors: errs, maxBody: int64(s.deps.MaxBodyBytes), audit: s.deps.Audit}
 
 	ops := map[string]http.Handler{
 		"/healthz": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

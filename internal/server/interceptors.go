@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/loyalty-engine/loyalty/access"
+	"github.com/loyalty-engine/loyalty/internal/audit"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 )
 
@@ -144,6 +145,8 @@ func authorize(keys authenticator) grpc.UnaryServerInterceptor {
 		if c, ok := ctx.Value(callKey).(*call); ok {
 			c.keyID = key.ID
 		}
+		// Before the role check: a refused call is recorded with its key too.
+		audit.From(ctx).Identify(key.ID, string(key.Role))
 		if !Allowed(key.Role, info.FullMethod) {
 			return nil, permissionDenied(key.Role, info.FullMethod)
 		}

@@ -12,6 +12,8 @@ import (
 	"github.com/grpc-ecosystem/grpc-gateway/v2/utilities"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/loyalty-engine/loyalty/internal/audit"
 )
 
 // restFront is the REST front door, in front of the gateway. The gateway's
@@ -31,6 +33,8 @@ type restFront struct {
 	gateway http.Handler
 	errors  restErrors
 	maxBody int64
+	// audit records the calls by a key this door refuses (audit_rest.go).
+	audit *audit.Store
 }
 
 type restCallKeyType struct{}
@@ -79,20 +83,27 @@ func (f *restFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.errors.refuse(ctx, w, r, err)
 		return
 	}
+	refuse := func(err error) {
+		f.auditRefusal(ctx, r, route, vars, key, err)
+		f.errors.refuse(ctx, w, r, err)
+	}
 	if !Allowed(key.Role, route.fullMethod) {
-		f.errors.refuse(ctx, w, r, permissionDenied(key.Role, route.fullMethod))
+		refuse(permissionDenied(key.Role, route.fullMethod))
 		return
 	}
 	if r.ContentLength > f.maxBody {
-		f.errors.refuse(ctx, w, r, bodyTooLarge(f.maxBody))
+		refuse(bodyTooLarge(f.maxBody))
 		return
 	}
 	if err := route.checkPathAndQuery(vars, r.URL.RawQuery); err != nil {
-		f.errors.refuse(ctx, w, r, err)
+		refuse(err)
 		return
 	}
 	r.Body = &restBody{ReadCloser: http.MaxBytesReader(w, r.Body, f.maxBody), call: call}
 	f.gateway.ServeHTTP(w, r)
+	if call.decodeErr != nil { // refused by the decoder: the call never reached the server
+		f.auditRefusal(ctx, r, route, vars, key, call.decodeErr)
+	}
 }
 
 // validRequestID accepts a caller's request id that fits in gRPC metadata:

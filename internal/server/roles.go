@@ -85,6 +85,8 @@ var methodRoles = map[string][]access.Role{
 	loyaltyv1.CouponService_RevokeCoupon_FullMethodName: {access.RoleMarketer, access.RoleAgent},
 
 	loyaltyv1.AfterSalesService_ReportAfterSalesEvent_FullMethodName: appsAndAgents,
+
+	loyaltyv1.AuditService_ListAuditLog_FullMethodName: auditors,
 }
 
 // Allowed tells whether role may call the method.

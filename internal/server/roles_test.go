@@ -124,6 +124,7 @@ var roleMatrix = map[string]matrixCase{
 		[]access.Role{access.RoleMarketer, access.RoleAgent}},
 	loyaltyv1.AfterSalesService_ReportAfterSalesEvent_FullMethodName: {&loyaltyv1.ReportAfterSalesEventRequest{RequestId: "m-after-sales",
 		MemberId: "matrix-member", OrderId: "matrix-order", Type: "LATE_DELIVERY", DelayHours: 72}, []access.Role{access.RoleApp, access.RoleAgent}},
+	loyaltyv1.AuditService_ListAuditLog_FullMethodName: {&loyaltyv1.ListAuditLogRequest{MemberId: "matrix-member"}, []access.Role{access.RoleAuditor}},
 }
 
 // apiMethods lists every method of every service in package loyalty.v1.
@@ -211,11 +212,13 @@ func TestEveryMethodIsInTheRoleMatrixAndHasARestRoute(t *testing.T) {
 }
 
 // countRows is a fingerprint of the database's contents, to prove denied calls
-// change nothing.
+// change nothing. The audit log is left out: it records refused calls too, the one
+// thing they write (see auditRecords).
 func countRows(t *testing.T, env *apitest.Env) map[string]int64 {
 	t.Helper()
 	ctx := context.Background()
-	rows, err := env.Pool.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`)
+	rows, err := env.Pool.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
+		AND table_name <> 'audit_log' ORDER BY 1`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,6 +239,16 @@ func countRows(t *testing.T, env *apitest.Env) map[string]int64 {
 		counts[tbl] = n
 	}
 	return counts
+}
+
+// auditRecords is the number of records in the audit log.
+func auditRecords(t *testing.T, env *apitest.Env) int64 {
+	t.Helper()
+	var n int64
+	if err := env.Pool.QueryRow(t.Context(), `SELECT count(*) FROM audit_log`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func sameCounts(a, b map[string]int64) bool {
@@ -299,7 +312,7 @@ func TestRoleMatrixOnGRPCAndREST(t *testing.T) {
 			}
 
 			// Denied callers first, and prove they changed nothing.
-			before := countRows(t, env)
+			before, auditBefore := countRows(t, env), auditRecords(t, env)
 			for _, key := range []string{"", "lk_not_a_key"} {
 				if got := callGRPC(key); got != codes.Unauthenticated {
 					t.Errorf("gRPC with key %q: got %v, want Unauthenticated", key, got)
@@ -318,6 +331,22 @@ func TestRoleMatrixOnGRPCAndREST(t *testing.T) {
 				if got := callREST(keys[r]); got != http.StatusForbidden {
 					t.Errorf("REST as %s: got %d, want 403", r, got)
 				}
+			}
+			// The one thing a denied call may write is its audit record (writes
+			// only, and only with a key): one PERMISSION_DENIED per call.
+			denied := 0
+			for _, r := range access.Roles {
+				if !isAllowed(r) {
+					denied += 2
+				}
+			}
+			var refusals int64
+			if err := env.Pool.QueryRow(t.Context(), `SELECT count(*) FROM audit_log WHERE method = $1 AND outcome = 'PERMISSION_DENIED'`,
+				name).Scan(&refusals); err != nil {
+				t.Fatal(err)
+			}
+			if grown := auditRecords(t, env) - auditBefore; (grown != 0 && grown != int64(denied)) || refusals != grown {
+				t.Errorf("denied calls wrote %d audit records, %d of them refusals of %s; want none (a read) or %d", grown, refusals, name, denied)
 			}
 			if after := countRows(t, env); !sameCounts(before, after) {
 				t.Errorf("denied calls changed the database: before %v, after %v", before, after)

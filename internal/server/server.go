@@ -24,6 +24,7 @@ import (
 	"github.com/loyalty-engine/loyalty/access"
 	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
 	"github.com/loyalty-engine/loyalty/campaigns"
+	"github.com/loyalty-engine/loyalty/internal/audit"
 	"github.com/loyalty-engine/loyalty/internal/businessclock"
 	"github.com/loyalty-engine/loyalty/internal/ratelimit"
 	"github.com/loyalty-engine/loyalty/ledger"
@@ -38,7 +39,9 @@ type Deps struct {
 	Tiers  *tiers.Service
 	// Campaigns run campaigns, coupons and after-sales compensation.
 	Campaigns *campaigns.Service
-	Log       *slog.Logger
+	// Audit records every mutating call and reads the log.
+	Audit *audit.Store
+	Log   *slog.Logger
 	// Clock is the business clock; with TimeTravel an admin may move it forward
 	// (for demos).
 	Clock      *businessclock.Clock
@@ -68,6 +71,9 @@ type Server struct {
 
 // New builds the gRPC server with every service and interceptor.
 func New(d Deps) *Server {
+	if d.Audit == nil {
+		panic("server: Deps.Audit is required: every mutating call is recorded")
+	}
 	if d.MaxBodyBytes == 0 {
 		d.MaxBodyBytes = 1 << 20
 	}
@@ -87,15 +93,18 @@ func New(d Deps) *Server {
 	// Outermost first: the request id is known to every log line; the deadline
 	// bounds everything after it, auth included; recovery sits inside logging and
 	// metrics so a panic is counted and logged as INTERNAL; errors are mapped before
-	// they are counted; then auth, whose errors are mapped like any other; the rate
-	// limit runs once the key is known, and a refused call never reaches the
-	// handler; last, every string of the request is checked for NUL, control
-	// characters and invalid UTF-8.
+	// they are counted; the audit trail sees the final status, panics included;
+	// then auth, whose errors are mapped like any other (it names the key on the
+	// audit record first, so refusals are recorded with it); the rate limit runs
+	// once the key is known, and a refused call never reaches the handler; last,
+	// every string of the request is checked for NUL, control characters and
+	// invalid UTF-8.
 	unary := []grpc.UnaryServerInterceptor{
 		withRequestID,
 		withDeadline(d.CallTimeout),
 		logCalls(d.Log),
 		metrics.UnaryServerInterceptor(),
+		auditCalls(d.Audit, d.Log),
 		recoverPanics(d.Log),
 		mapErrors(d.Log),
 		authorize(d.Keys),
@@ -130,6 +139,7 @@ func New(d Deps) *Server {
 		loyaltyv1.RegisterCampaignServiceServer(reg, &campaignServer{campaigns: d.Campaigns, tiers: d.Tiers})
 		loyaltyv1.RegisterCouponServiceServer(reg, &couponServer{campaigns: d.Campaigns})
 		loyaltyv1.RegisterAfterSalesServiceServer(reg, &afterSalesServer{campaigns: d.Campaigns})
+		loyaltyv1.RegisterAuditServiceServer(reg, &auditServer{store: d.Audit})
 	}
 	metrics.InitializeMetrics(gs)
 	return &Server{deps: d, grpc: gs, inproc: inproc, registry: registry}

@@ -7,6 +7,7 @@ package accessdb
 
 import (
 	"context"
+	"time"
 )
 
 const clearRateLimit = `-- name: ClearRateLimit :exec
@@ -19,16 +20,17 @@ func (q *Queries) ClearRateLimit(ctx context.Context, db DBTX, keyID string) err
 }
 
 const createKey = `-- name: CreateKey :one
-INSERT INTO api_keys (key_id, name, role, secret_hash)
-VALUES ($1, $2, $3, $4)
-RETURNING key_id, name, role, secret_hash, create_time, revoke_time
+INSERT INTO api_keys (key_id, name, role, secret_hash, public_prefix)
+VALUES ($1, $2, $3, $4, $5)
+RETURNING key_id, name, role, secret_hash, create_time, revoke_time, public_prefix, last_use_time
 `
 
 type CreateKeyParams struct {
-	KeyID      string
-	Name       string
-	Role       string
-	SecretHash []byte
+	KeyID        string
+	Name         string
+	Role         string
+	SecretHash   []byte
+	PublicPrefix *string
 }
 
 func (q *Queries) CreateKey(ctx context.Context, db DBTX, arg CreateKeyParams) (ApiKey, error) {
@@ -37,6 +39,7 @@ func (q *Queries) CreateKey(ctx context.Context, db DBTX, arg CreateKeyParams) (
 		arg.Name,
 		arg.Role,
 		arg.SecretHash,
+		arg.PublicPrefix,
 	)
 	var i ApiKey
 	err := row.Scan(
@@ -46,26 +49,35 @@ func (q *Queries) CreateKey(ctx context.Context, db DBTX, arg CreateKeyParams) (
 		&i.SecretHash,
 		&i.CreateTime,
 		&i.RevokeTime,
+		&i.PublicPrefix,
+		&i.LastUseTime,
 	)
 	return i, err
 }
 
 const ensureAdminKey = `-- name: EnsureAdminKey :one
-INSERT INTO api_keys (key_id, name, role, secret_hash)
-VALUES ($1, $2, 'admin', $3)
-ON CONFLICT (secret_hash) DO UPDATE SET role = 'admin', revoke_time = NULL
-RETURNING key_id, name, role, secret_hash, create_time, revoke_time
+INSERT INTO api_keys (key_id, name, role, secret_hash, public_prefix)
+VALUES ($1, $2, 'admin', $3, $4)
+ON CONFLICT (secret_hash) DO UPDATE SET role = 'admin', revoke_time = NULL, public_prefix = EXCLUDED.public_prefix
+RETURNING key_id, name, role, secret_hash, create_time, revoke_time, public_prefix, last_use_time
 `
 
 type EnsureAdminKeyParams struct {
-	KeyID      string
-	Name       string
-	SecretHash []byte
+	KeyID        string
+	Name         string
+	SecretHash   []byte
+	PublicPrefix *string
 }
 
 // Bootstrap: the key with this secret exists, is an admin key and is not revoked.
+// A bootstrap key made before public prefixes were stored gets its prefix here.
 func (q *Queries) EnsureAdminKey(ctx context.Context, db DBTX, arg EnsureAdminKeyParams) (ApiKey, error) {
-	row := db.QueryRow(ctx, ensureAdminKey, arg.KeyID, arg.Name, arg.SecretHash)
+	row := db.QueryRow(ctx, ensureAdminKey,
+		arg.KeyID,
+		arg.Name,
+		arg.SecretHash,
+		arg.PublicPrefix,
+	)
 	var i ApiKey
 	err := row.Scan(
 		&i.KeyID,
@@ -74,12 +86,14 @@ func (q *Queries) EnsureAdminKey(ctx context.Context, db DBTX, arg EnsureAdminKe
 		&i.SecretHash,
 		&i.CreateTime,
 		&i.RevokeTime,
+		&i.PublicPrefix,
+		&i.LastUseTime,
 	)
 	return i, err
 }
 
 const keyByID = `-- name: KeyByID :one
-SELECT key_id, name, role, secret_hash, create_time, revoke_time FROM api_keys WHERE key_id = $1
+SELECT key_id, name, role, secret_hash, create_time, revoke_time, public_prefix, last_use_time FROM api_keys WHERE key_id = $1
 `
 
 func (q *Queries) KeyByID(ctx context.Context, db DBTX, keyID string) (ApiKey, error) {
@@ -92,12 +106,14 @@ func (q *Queries) KeyByID(ctx context.Context, db DBTX, keyID string) (ApiKey, e
 		&i.SecretHash,
 		&i.CreateTime,
 		&i.RevokeTime,
+		&i.PublicPrefix,
+		&i.LastUseTime,
 	)
 	return i, err
 }
 
 const keyBySecretHash = `-- name: KeyBySecretHash :one
-SELECT key_id, name, role, secret_hash, create_time, revoke_time FROM api_keys WHERE secret_hash = $1
+SELECT key_id, name, role, secret_hash, create_time, revoke_time, public_prefix, last_use_time FROM api_keys WHERE secret_hash = $1
 `
 
 func (q *Queries) KeyBySecretHash(ctx context.Context, db DBTX, secretHash []byte) (ApiKey, error) {
@@ -110,12 +126,14 @@ func (q *Queries) KeyBySecretHash(ctx context.Context, db DBTX, secretHash []byt
 		&i.SecretHash,
 		&i.CreateTime,
 		&i.RevokeTime,
+		&i.PublicPrefix,
+		&i.LastUseTime,
 	)
 	return i, err
 }
 
 const listKeys = `-- name: ListKeys :many
-SELECT key_id, name, role, secret_hash, create_time, revoke_time FROM api_keys ORDER BY create_time DESC, key_id
+SELECT key_id, name, role, secret_hash, create_time, revoke_time, public_prefix, last_use_time FROM api_keys ORDER BY create_time DESC, key_id
 `
 
 func (q *Queries) ListKeys(ctx context.Context, db DBTX) ([]ApiKey, error) {
@@ -134,6 +152,8 @@ func (q *Queries) ListKeys(ctx context.Context, db DBTX) ([]ApiKey, error) {
 			&i.SecretHash,
 			&i.CreateTime,
 			&i.RevokeTime,
+			&i.PublicPrefix,
+			&i.LastUseTime,
 		); err != nil {
 			return nil, err
 		}
@@ -165,7 +185,7 @@ func (q *Queries) RateLimitOfKey(ctx context.Context, db DBTX, keyID string) (Ra
 const revokeKey = `-- name: RevokeKey :one
 UPDATE api_keys SET revoke_time = coalesce(revoke_time, now())
 WHERE key_id = $1
-RETURNING key_id, name, role, secret_hash, create_time, revoke_time
+RETURNING key_id, name, role, secret_hash, create_time, revoke_time, public_prefix, last_use_time
 `
 
 func (q *Queries) RevokeKey(ctx context.Context, db DBTX, keyID string) (ApiKey, error) {
@@ -178,6 +198,8 @@ func (q *Queries) RevokeKey(ctx context.Context, db DBTX, keyID string) (ApiKey,
 		&i.SecretHash,
 		&i.CreateTime,
 		&i.RevokeTime,
+		&i.PublicPrefix,
+		&i.LastUseTime,
 	)
 	return i, err
 }
@@ -206,4 +228,20 @@ func (q *Queries) SetRateLimit(ctx context.Context, db DBTX, arg SetRateLimitPar
 	var i SetRateLimitRow
 	err := row.Scan(&i.RequestsPerSecond, &i.Burst)
 	return i, err
+}
+
+const touchKey = `-- name: TouchKey :exec
+UPDATE api_keys SET last_use_time = $1
+WHERE key_id = $2 AND (last_use_time IS NULL OR last_use_time < $1)
+`
+
+type TouchKeyParams struct {
+	UseTime *time.Time
+	KeyID   string
+}
+
+// Records a use of the key; another replica's later use is kept.
+func (q *Queries) TouchKey(ctx context.Context, db DBTX, arg TouchKeyParams) error {
+	_, err := db.Exec(ctx, touchKey, arg.UseTime, arg.KeyID)
+	return err
 }

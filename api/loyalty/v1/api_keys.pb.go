@@ -30,7 +30,12 @@ type ApiKey struct {
 	Role       string                 `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// Set once the key is revoked.
-	RevokeTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	RevokeTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	// The first characters of the secret (e.g. lk_3fa9c2), to recognise a key; too
+	// few to use it. Empty for keys created before prefixes were stored.
+	PublicPrefix string `protobuf:"bytes,6,opt,name=public_prefix,json=publicPrefix,proto3" json:"public_prefix,omitempty"`
+	// When the key was last used, to about a minute; unset if never.
+	LastUseTime   *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_use_time,json=lastUseTime,proto3" json:"last_use_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -96,6 +101,20 @@ func (x *ApiKey) GetCreateTime() *timestamppb.Timestamp {
 func (x *ApiKey) GetRevokeTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.RevokeTime
+	}
+	return nil
+}
+
+func (x *ApiKey) GetPublicPrefix() string {
+	if x != nil {
+		return x.PublicPrefix
+	}
+	return ""
+}
+
+func (x *ApiKey) GetLastUseTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastUseTime
 	}
 	return nil
 }
@@ -651,7 +670,7 @@ var File_loyalty_v1_api_keys_proto protoreflect.FileDescriptor
 const file_loyalty_v1_api_keys_proto_rawDesc = "" +
 	"\n" +
 	"\x19loyalty/v1/api_keys.proto\x12\n" +
-	"loyalty.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc1\x01\n" +
+	"loyalty.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x02\n" +
 	"\x06ApiKey\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
@@ -659,7 +678,9 @@ const file_loyalty_v1_api_keys_proto_rawDesc = "" +
 	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vrevoke_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"revokeTime\"=\n" +
+	"revokeTime\x12#\n" +
+	"\rpublic_prefix\x18\x06 \x01(\tR\fpublicPrefix\x12>\n" +
+	"\rlast_use_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vlastUseTime\"=\n" +
 	"\x13CreateApiKeyRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\"k\n" +
@@ -729,26 +750,27 @@ var file_loyalty_v1_api_keys_proto_goTypes = []any{
 var file_loyalty_v1_api_keys_proto_depIdxs = []int32{
 	12, // 0: loyalty.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
 	12, // 1: loyalty.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
-	0,  // 2: loyalty.v1.CreateApiKeyResponse.key:type_name -> loyalty.v1.ApiKey
-	0,  // 3: loyalty.v1.RevokeApiKeyResponse.key:type_name -> loyalty.v1.ApiKey
-	0,  // 4: loyalty.v1.ListApiKeysResponse.keys:type_name -> loyalty.v1.ApiKey
-	7,  // 5: loyalty.v1.SetApiKeyRateLimitResponse.rate_limit:type_name -> loyalty.v1.ApiKeyRateLimit
-	7,  // 6: loyalty.v1.GetApiKeyRateLimitResponse.rate_limit:type_name -> loyalty.v1.ApiKeyRateLimit
-	1,  // 7: loyalty.v1.ApiKeyService.CreateApiKey:input_type -> loyalty.v1.CreateApiKeyRequest
-	3,  // 8: loyalty.v1.ApiKeyService.RevokeApiKey:input_type -> loyalty.v1.RevokeApiKeyRequest
-	5,  // 9: loyalty.v1.ApiKeyService.ListApiKeys:input_type -> loyalty.v1.ListApiKeysRequest
-	8,  // 10: loyalty.v1.ApiKeyService.SetApiKeyRateLimit:input_type -> loyalty.v1.SetApiKeyRateLimitRequest
-	10, // 11: loyalty.v1.ApiKeyService.GetApiKeyRateLimit:input_type -> loyalty.v1.GetApiKeyRateLimitRequest
-	2,  // 12: loyalty.v1.ApiKeyService.CreateApiKey:output_type -> loyalty.v1.CreateApiKeyResponse
-	4,  // 13: loyalty.v1.ApiKeyService.RevokeApiKey:output_type -> loyalty.v1.RevokeApiKeyResponse
-	6,  // 14: loyalty.v1.ApiKeyService.ListApiKeys:output_type -> loyalty.v1.ListApiKeysResponse
-	9,  // 15: loyalty.v1.ApiKeyService.SetApiKeyRateLimit:output_type -> loyalty.v1.SetApiKeyRateLimitResponse
-	11, // 16: loyalty.v1.ApiKeyService.GetApiKeyRateLimit:output_type -> loyalty.v1.GetApiKeyRateLimitResponse
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	12, // 2: loyalty.v1.ApiKey.last_use_time:type_name -> google.protobuf.Timestamp
+	0,  // 3: loyalty.v1.CreateApiKeyResponse.key:type_name -> loyalty.v1.ApiKey
+	0,  // 4: loyalty.v1.RevokeApiKeyResponse.key:type_name -> loyalty.v1.ApiKey
+	0,  // 5: loyalty.v1.ListApiKeysResponse.keys:type_name -> loyalty.v1.ApiKey
+	7,  // 6: loyalty.v1.SetApiKeyRateLimitResponse.rate_limit:type_name -> loyalty.v1.ApiKeyRateLimit
+	7,  // 7: loyalty.v1.GetApiKeyRateLimitResponse.rate_limit:type_name -> loyalty.v1.ApiKeyRateLimit
+	1,  // 8: loyalty.v1.ApiKeyService.CreateApiKey:input_type -> loyalty.v1.CreateApiKeyRequest
+	3,  // 9: loyalty.v1.ApiKeyService.RevokeApiKey:input_type -> loyalty.v1.RevokeApiKeyRequest
+	5,  // 10: loyalty.v1.ApiKeyService.ListApiKeys:input_type -> loyalty.v1.ListApiKeysRequest
+	8,  // 11: loyalty.v1.ApiKeyService.SetApiKeyRateLimit:input_type -> loyalty.v1.SetApiKeyRateLimitRequest
+	10, // 12: loyalty.v1.ApiKeyService.GetApiKeyRateLimit:input_type -> loyalty.v1.GetApiKeyRateLimitRequest
+	2,  // 13: loyalty.v1.ApiKeyService.CreateApiKey:output_type -> loyalty.v1.CreateApiKeyResponse
+	4,  // 14: loyalty.v1.ApiKeyService.RevokeApiKey:output_type -> loyalty.v1.RevokeApiKeyResponse
+	6,  // 15: loyalty.v1.ApiKeyService.ListApiKeys:output_type -> loyalty.v1.ListApiKeysResponse
+	9,  // 16: loyalty.v1.ApiKeyService.SetApiKeyRateLimit:output_type -> loyalty.v1.SetApiKeyRateLimitResponse
+	11, // 17: loyalty.v1.ApiKeyService.GetApiKeyRateLimit:output_type -> loyalty.v1.GetApiKeyRateLimitResponse
+	13, // [13:18] is the sub-list for method output_type
+	8,  // [8:13] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_loyalty_v1_api_keys_proto_init() }

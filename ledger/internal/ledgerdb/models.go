@@ -22,12 +22,14 @@ type AfterSalesEvent struct {
 }
 
 type ApiKey struct {
-	KeyID      string
-	Name       string
-	Role       string
-	SecretHash []byte
-	CreateTime time.Time
-	RevokeTime *time.Time
+	KeyID        string
+	Name         string
+	Role         string
+	SecretHash   []byte
+	CreateTime   time.Time
+	RevokeTime   *time.Time
+	PublicPrefix *string
+	LastUseTime  *time.Time
 }
 
 type ApiKeyRateLimit struct {
@@ -35,6 +37,20 @@ type ApiKeyRateLimit struct {
 	RequestsPerSecond int32
 	Burst             int32
 	UpdateTime        time.Time
+}
+
+type AuditLog struct {
+	AuditID   int64
+	CallID    string
+	KeyID     string
+	Role      string
+	Method    string
+	Target    string
+	MemberID  *string
+	RequestID string
+	Outcome   string
+	Reason    string
+	Time      time.Time
 }
 
 type BusinessClock struct {

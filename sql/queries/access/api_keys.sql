@@ -1,13 +1,14 @@
 -- name: CreateKey :one
-INSERT INTO api_keys (key_id, name, role, secret_hash)
-VALUES ($1, $2, $3, $4)
+INSERT INTO api_keys (key_id, name, role, secret_hash, public_prefix)
+VALUES ($1, $2, $3, $4, $5)
 RETURNING *;
 
 -- name: EnsureAdminKey :one
 -- Bootstrap: the key with this secret exists, is an admin key and is not revoked.
-INSERT INTO api_keys (key_id, name, role, secret_hash)
-VALUES ($1, $2, 'admin', $3)
-ON CONFLICT (secret_hash) DO UPDATE SET role = 'admin', revoke_time = NULL
+-- A bootstrap key made before public prefixes were stored gets its prefix here.
+INSERT INTO api_keys (key_id, name, role, secret_hash, public_prefix)
+VALUES ($1, $2, 'admin', $3, $4)
+ON CONFLICT (secret_hash) DO UPDATE SET role = 'admin', revoke_time = NULL, public_prefix = EXCLUDED.public_prefix
 RETURNING *;
 
 -- name: KeyBySecretHash :one
@@ -37,3 +38,8 @@ RETURNING requests_per_second, burst;
 
 -- name: ClearRateLimit :exec
 DELETE FROM api_key_rate_limits WHERE key_id = $1;
+
+-- name: TouchKey :exec
+-- Records a use of the key; another replica's later use is kept.
+UPDATE api_keys SET last_use_time = @use_time
+WHERE key_id = @key_id AND (last_use_time IS NULL OR last_use_time < @use_time);

@@ -1,0 +1,104 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/loyalty-engine/loyalty/internal/audit/internal/auditdb"
+)
+
+// EntryCall is a call whose effect is a ledger entry: its record is written in the
+// entry's transaction if, and only if, that transaction writes the entry.
+type EntryCall struct {
+	Call *Pending
+	// The entry's member and request id, which identify it.
+	MemberID, RequestID string
+}
+
+// QueueForEntries adds to b, after the statements that write the calls' entries,
+// the one statement that writes the records of the calls whose entry b wrote. Sent
+// on the pool, b is one implicit transaction: the records commit with the entries or
+// not at all. The caller calls sent once b's results are closed without error; tx is
+// the transaction b was sent in, nil on the pool (b has committed then); in a
+// transaction the records count as written once its runner reports the commit
+// (Committed).
+func QueueForEntries(b *pgx.Batch, calls []EntryCall) (sent func(tx pgx.Tx)) {
+	if len(calls) == 0 {
+		return func(pgx.Tx) {}
+	}
+	var written []string
+	byID := make(map[string]*Pending, len(calls))
+	var arg auditdb.InsertRecordsForEntriesParams
+	for _, c := range calls {
+		r := c.Call.Snapshot()
+		byID[r.CallID] = c.Call
+		arg.CallIds = append(arg.CallIds, r.CallID)
+		arg.KeyIds = append(arg.KeyIds, r.KeyID)
+		arg.Roles = append(arg.Roles, r.Role)
+		arg.Methods = append(arg.Methods, r.Method)
+		arg.Targets = append(arg.Targets, r.Target)
+		arg.MemberIds = append(arg.MemberIds, r.MemberID)
+		arg.RequestIds = append(arg.RequestIds, r.RequestID)
+		arg.Times = append(arg.Times, r.Time)
+		arg.EntryMemberIds = append(arg.EntryMemberIds, c.MemberID)
+		arg.EntryRequestIds = append(arg.EntryRequestIds, c.RequestID)
+	}
+	sql, args := statementOf(func(db auditdb.DBTX) error {
+		_, err := auditdb.New().InsertRecordsForEntries(context.Background(), db, arg)
+		return err
+	})
+	b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
+		var err error
+		if written, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return fmt.Errorf("write audit records: %w", err)
+		}
+		return nil
+	})
+	return func(tx pgx.Tx) {
+		for _, id := range written {
+			byID[id].staged(tx)
+		}
+	}
+}
+
+// statementOf is the SQL and arguments a sqlc query sends, so that the query can
+// join a batch it did not build while its text and parameters stay in
+// sql/queries/audit, typed by sqlc.
+func statementOf(run func(auditdb.DBTX) error) (string, []any) {
+	var c capture
+	if err := run(&c); !errors.Is(err, errCaptured) {
+		panic(fmt.Sprintf("audit: capturing a statement: %v", err))
+	}
+	return c.sql, c.args
+}
+
+var errCaptured = errors.New("statement captured")
+
+// capture is a DBTX that records the statement it is given and runs nothing.
+type capture struct {
+	sql  string
+	args []any
+}
+
+func (c *capture) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	c.sql, c.args = sql, args
+	return pgconn.CommandTag{}, errCaptured
+}
+
+func (c *capture) Query(_ context.Context, sql string, args ...any) (pgx.Rows, error) {
+	c.sql, c.args = sql, args
+	return nil, errCaptured
+}
+
+func (c *capture) QueryRow(_ context.Context, sql string, args ...any) pgx.Row {
+	c.sql, c.args = sql, args
+	return errRow{}
+}
+
+type errRow struct{}
+
+func (errRow) Scan(...any) error { return errCaptured }
