@@ -6,7 +6,7 @@ GO        ?= go
 BUF       := $(GO) tool -modfile=tools/go.mod buf
 SQLC      := $(GO) tool -modfile=tools/go.mod sqlc
 # Directories whose contents are generated (protobuf, gateway, OpenAPI, sqlc).
-GENERATED := api access/internal/accessdb ledger/internal/ledgerdb
+GENERATED := api access/internal/accessdb ledger/internal/ledgerdb internal/serversecret/internal/secretdb
 
 .PHONY: help
 help: ## List the targets

@@ -39,15 +39,27 @@ type Service struct {
 	tiers  *tiers.Service
 	clock  ledger.Clock
 
-	running runningCache
+	running    runningCache
+	pageTokens *pagetoken.Codec
 }
 
+// Option configures the Service.
+type Option func(*Service)
+
+// WithPageTokens sets the key of the campaign and coupon lists' page tokens. It must
+// be the same on every replica and outlive restarts; without it tokens are good only
+// within this process.
+func WithPageTokens(c *pagetoken.Codec) Option { return func(s *Service) { s.pageTokens = c } }
+
 // NewService returns the campaigns, and makes the ledger apply them to earnings.
-func NewService(pool *pgxpool.Pool, l *ledger.Service, clock ledger.Clock) *Service {
+func NewService(pool *pgxpool.Pool, l *ledger.Service, clock ledger.Clock, opts ...Option) *Service {
 	if clock == nil {
 		clock = ledger.WallClock
 	}
-	s := &Service{pool: pool, q: campaignsdb.New(), ledger: l, tiers: l.Tiers(), clock: clock}
+	s := &Service{pool: pool, q: campaignsdb.New(), ledger: l, tiers: l.Tiers(), clock: clock, pageTokens: pagetoken.Ephemeral()}
+	for _, o := range opts {
+		o(s)
+	}
 	l.SetPromotions(s)
 	return s
 }
@@ -168,11 +180,12 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]Campaign, string, er
 	if q.PageSize == 0 {
 		q.PageSize = 50
 	}
+	page := pagetoken.For("campaigns", q.Status)
 	before := int64(math.MaxInt64)
 	if q.PageToken != "" {
-		id, err := pagetoken.Decode('c', q.PageToken)
+		id, err := s.pageTokens.DecodeID(page, q.PageToken)
 		if err != nil {
-			return nil, "", problem.InvalidField("pageToken", "is not a token from a previous page")
+			return nil, "", err
 		}
 		before = id
 	}
@@ -185,7 +198,7 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]Campaign, string, er
 	var next string
 	if len(rows) > int(q.PageSize) {
 		rows = rows[:q.PageSize]
-		next = pagetoken.Encode('c', rows[len(rows)-1].Campaign.Seq)
+		next = s.pageTokens.EncodeID(page, rows[len(rows)-1].Campaign.Seq)
 	}
 	out := make([]Campaign, 0, len(rows))
 	for _, r := range rows {

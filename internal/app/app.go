@@ -12,7 +12,9 @@ import (
 	"github.com/loyalty-engine/loyalty/access"
 	"github.com/loyalty-engine/loyalty/campaigns"
 	"github.com/loyalty-engine/loyalty/internal/businessclock"
+	"github.com/loyalty-engine/loyalty/internal/pagetoken"
 	"github.com/loyalty-engine/loyalty/internal/server"
+	"github.com/loyalty-engine/loyalty/internal/serversecret"
 	"github.com/loyalty-engine/loyalty/ledger"
 	"github.com/loyalty-engine/loyalty/tiers"
 )
@@ -45,8 +47,17 @@ type App struct {
 // New builds the services on the pool and the server in front of them.
 func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options) (*App, error) {
 	a := &App{Keys: access.NewService(pool)}
-	lopts := ledgerOptions(opts)
-	var topts []tiers.Option
+	// Page tokens are signed with a key every replica shares and restarts keep.
+	secret, err := serversecret.Get(ctx, pool, serversecret.PageTokens)
+	if err != nil {
+		return nil, err
+	}
+	pageTokens, err := pagetoken.New(secret)
+	if err != nil {
+		return nil, err
+	}
+	lopts := append(ledgerOptions(opts), ledger.WithPageTokens(pageTokens))
+	topts := []tiers.Option{tiers.WithPageTokens(pageTokens)}
 	if opts.TimeTravel {
 		a.Clock = &businessclock.Clock{}
 		lopts = append(lopts, ledger.WithClock(a.Clock))
@@ -58,7 +69,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options
 	if a.Clock != nil {
 		clock = a.Clock
 	}
-	a.Campaigns = campaigns.NewService(pool, a.Ledger, clock)
+	a.Campaigns = campaigns.NewService(pool, a.Ledger, clock, campaigns.WithPageTokens(pageTokens))
 	if opts.AdminKey != "" {
 		if _, err := a.Keys.EnsureAdmin(ctx, opts.AdminKey); err != nil {
 			return nil, err
