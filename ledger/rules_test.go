@@ -98,4 +98,3 @@ func TestOnlyEarningsRedemptionsAndCapturesAreReversible(t *testing.T) {
 		}
 	}
 }
-
