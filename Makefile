@@ -47,6 +47,11 @@ test: postgres check-generated lint ## Everything CI runs: generated-code check,
 test-short: ## The suite without the race detector (faster while developing)
 	$(GO) test -count=1 ./...
 
+FUZZTIME ?= 60s
+.PHONY: fuzz
+fuzz: postgres ## Run every fuzz target for FUZZTIME (60s) each, one after another; fail on a finding
+	@FUZZTIME=$(FUZZTIME) FUZZPARALLEL=$(FUZZPARALLEL) scripts/fuzz.sh
+
 .PHONY: bench
 bench: postgres build ## Load-test REST and gRPC next to pgbench tpcb-like on one PostgreSQL (docs/BENCHMARKS.md)
 	@scripts/bench.sh
