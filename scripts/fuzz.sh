@@ -14,6 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 FUZZTIME=${FUZZTIME:-60s}
+# Minimizing a new input can otherwise take the whole FUZZTIME (default 60s).
+FUZZMINIMIZETIME=${FUZZMINIMIZETIME:-5s}
 GO=${GO:-go}
 targets=(
   "./internal/pagetoken FuzzPageToken"
@@ -55,7 +57,7 @@ failed=()
 for t in "${targets[@]}"; do
   pkg=${t% *} name=${t#* }
   echo "=== $name ($pkg, $FUZZTIME)"
-  if ! $GO test -run='^$' -fuzz="^${name}\$" -fuzztime="$FUZZTIME" "${parallel[@]}" "$pkg"; then
+  if ! $GO test -run='^$' -fuzz="^${name}\$" -fuzztime="$FUZZTIME" -fuzzminimizetime="$FUZZMINIMIZETIME" "${parallel[@]}" "$pkg"; then
     failed+=("$name ($pkg/testdata/fuzz/$name/)")
   fi
 done
