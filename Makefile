@@ -13,7 +13,7 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: postgres
-postgres: ## Install the PostgreSQL server binaries if they are missing
+postgres: ## Install what is missing: PostgreSQL server binaries, curl, jq (Debian packages)
 	@scripts/ensure-postgres.sh
 
 .PHONY: build
@@ -55,6 +55,10 @@ fuzz: postgres ## Run every fuzz target for FUZZTIME (60s) each, one after anoth
 .PHONY: bench
 bench: postgres build ## Load-test REST and gRPC next to pgbench tpcb-like on one PostgreSQL (docs/BENCHMARKS.md)
 	@scripts/bench.sh
+
+.PHONY: chaos
+chaos: postgres ## Crash test, longer: kill loyaltyd and PostgreSQL under load for CHAOS_DURATION (60s), then prove nothing was lost
+	@scripts/chaos.sh
 
 .PHONY: clean
 clean: ## Remove build output (keeps .data/)

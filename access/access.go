@@ -53,6 +53,9 @@ type Key struct {
 	Role       Role
 	CreateTime time.Time
 	RevokeTime *time.Time
+	// OwnRateLimit is the key's own rate limit; nil: its role's default (see
+	// RateLimit).
+	OwnRateLimit *RateLimit
 }
 
 // CreateKey is the command to create a key.
@@ -156,6 +159,11 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Key, error) 
 		return Key{}, ErrUnauthenticated
 	}
 	key := toKey(row)
+	// The limit rides on the cached key, so a change reaches every replica within
+	// CacheTTL without a query per call.
+	if key.OwnRateLimit, err = s.ownRateLimit(ctx, key.ID); err != nil {
+		return Key{}, err
+	}
 	s.mu.Lock()
 	if len(s.cache) >= maxCachedKeys {
 		clear(s.cache)

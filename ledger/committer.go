@@ -19,6 +19,12 @@ import (
 // same order and cannot deadlock each other. If any statement fails (a duplicate
 // request id racing in, say), the batch rolls back as a whole and its entries are
 // run again one by one, so each caller gets its own answer.
+//
+// A batch is one transaction, so a caller that gives up (its deadline passed)
+// never leaves it half done: the batch goes on for the callers still waiting, and
+// its entry may commit with theirs. Once every caller of a batch has given up, the
+// batch is cancelled, which cancels its statement in PostgreSQL and rolls it all
+// back. Either way a retry with the same request id answers what was done.
 type committer struct {
 	s           *Service
 	maxBatch    int
@@ -32,6 +38,7 @@ type committer struct {
 }
 
 type pendingPost struct {
+	ctx   context.Context // the caller's
 	p     plan
 	entry Entry
 	err   error
@@ -45,13 +52,13 @@ func newCommitter(s *Service, maxBatch, maxFlushers int) *committer {
 // submit queues a plan and returns its outcome once its batch is committed: the
 // entry, errNotApplied, or the error of running it alone.
 func (c *committer) submit(ctx context.Context, p plan) (Entry, error) {
-	mine := &pendingPost{p: p, done: make(chan struct{})}
+	mine := &pendingPost{ctx: ctx, p: p, done: make(chan struct{})}
 	c.mu.Lock()
 	c.queue = append(c.queue, mine)
 	if c.flushers < c.maxFlushers {
 		c.flushers++
-		// The work of a batch belongs to every caller in it: one caller giving up
-		// must not cancel the others' writes.
+		// The flusher outlives this caller; each batch gets a context of its own
+		// (see batchContext).
 		go c.drain(context.WithoutCancel(ctx))
 	}
 	c.mu.Unlock()
@@ -81,10 +88,37 @@ func (c *committer) drain(ctx context.Context) {
 	}
 }
 
-func (c *committer) flush(ctx context.Context, batch []*pendingPost) {
+// batchContext is done once every caller of the batch has given up: the work of a
+// batch belongs to all of them, so one caller leaving must not cancel the others'
+// writes, but nobody waits for a batch nobody is waiting for.
+func batchContext(base context.Context, batch []*pendingPost) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(base)
+	var mu sync.Mutex
+	waiting := len(batch)
+	stops := make([]func() bool, len(batch))
+	for i, b := range batch {
+		stops[i] = context.AfterFunc(b.ctx, func() {
+			mu.Lock()
+			defer mu.Unlock()
+			if waiting--; waiting == 0 {
+				cancel()
+			}
+		})
+	}
+	return ctx, func() {
+		for _, stop := range stops {
+			stop()
+		}
+		cancel()
+	}
+}
+
+func (c *committer) flush(base context.Context, batch []*pendingPost) {
 	if c.beforeFlush != nil {
 		c.beforeFlush()
 	}
+	ctx, release := batchContext(base, batch)
+	defer release()
 	slices.SortStableFunc(batch, func(a, b *pendingPost) int { return strings.Compare(a.p.memberID, b.p.memberID) })
 	plans := make([]plan, len(batch))
 	for i, b := range batch {
@@ -116,10 +150,12 @@ func (c *committer) flush(ctx context.Context, batch []*pendingPost) {
 		close(batch[0].done)
 		return
 	}
+	// One by one, each on its caller's context: a caller who has left needs no
+	// answer, and its entry is not written behind its back.
 	for _, b := range batch {
-		b.err = c.s.retry(ctx, func() error {
+		b.err = c.s.retry(b.ctx, func() error {
 			var err error
-			b.entry, err = c.s.append(ctx, c.s.pool, b.p)
+			b.entry, err = c.s.append(b.ctx, c.s.pool, b.p)
 			return err
 		})
 		close(b.done)

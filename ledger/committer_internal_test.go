@@ -144,3 +144,137 @@ func TestGroupCommitNeverMakesACallerWaitForOthers(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// waitForLockWaiters waits (bounded) until n statements of the database wait for a
+// lock, and fails the test if they never do.
+func waitForLockWaiters(t *testing.T, s *Service, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var waiting int
+		if err := s.pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d statements wait for a lock, want %d", waiting, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A batch whose only caller gives up is cancelled in PostgreSQL too: no statement is
+// left waiting for the lock, nothing is written, and the retry writes the entry once.
+func TestGroupCommitCancelsABatchNobodyWaitsFor(t *testing.T) {
+	s := NewService(dbtest.NewPool(t), WithGroupCommit(64, 1))
+	ctx := context.Background()
+	if _, _, err := s.Enroll(ctx, EnrollMember{MemberID: "m"}); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM member_balances WHERE member_id = 'm' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	callCtx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	if _, err := s.Earn(callCtx, Actor{}, Earn{MemberID: "m", RequestID: "gone", Points: 5}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("earn past its deadline: %v, want the deadline", err)
+	}
+	waitForLockWaiters(t, s, 0)
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := s.Balance(ctx, "m"); err != nil || b.Available != 0 {
+		t.Fatalf("balance %+v (%v): the cancelled batch wrote", b, err)
+	}
+	res, err := s.Earn(ctx, Actor{}, Earn{MemberID: "m", RequestID: "gone", Points: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := s.Balance(ctx, "m"); err != nil || b.Available != 5 || res.Entry.AvailableAfter != 5 {
+		t.Fatalf("balance %+v (%v) after the retry, want 5 once", b, err)
+	}
+}
+
+// A caller who gives up does not cancel the batch it shares with a caller still
+// waiting: both entries commit together, and the leaver's retry answers its entry.
+func TestGroupCommitKeepsABatchForTheCallersStillWaiting(t *testing.T) {
+	s := NewService(dbtest.NewPool(t), WithGroupCommit(64, 1))
+	ctx := context.Background()
+	for _, m := range []string{"m", "x"} {
+		if _, _, err := s.Enroll(ctx, EnrollMember{MemberID: m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM member_balances WHERE member_id = 'm' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	// The first batch (an earn on x) waits until both earns on m are queued, so
+	// they make the next batch together.
+	var once sync.Once
+	s.committer.beforeFlush = func() {
+		once.Do(func() {
+			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+				s.committer.mu.Lock()
+				queued := len(s.committer.queue)
+				s.committer.mu.Unlock()
+				if queued == 2 {
+					return
+				}
+			}
+		})
+	}
+	first := make(chan error, 1)
+	go func() {
+		_, err := s.Earn(ctx, Actor{}, Earn{MemberID: "x", RequestID: "x", Points: 1})
+		first <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // the earn on x is flushing
+	leaverCtx, cancel := context.WithTimeout(ctx, 700*time.Millisecond)
+	defer cancel()
+	leaver := make(chan error, 1)
+	go func() {
+		_, err := s.Earn(leaverCtx, Actor{}, Earn{MemberID: "m", RequestID: "leaver", Points: 5})
+		leaver <- err
+	}()
+	stayer := make(chan error, 1)
+	go func() {
+		_, err := s.Earn(ctx, Actor{}, Earn{MemberID: "m", RequestID: "stayer", Points: 7})
+		stayer <- err
+	}()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-leaver; !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("leaver: %v, want its deadline", err)
+	}
+	waitForLockWaiters(t, s, 1) // the batch still waits, for the stayer
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-stayer; err != nil {
+		t.Fatal(err)
+	}
+	if b, err := s.Balance(ctx, "m"); err != nil || b.Available != 12 {
+		t.Fatalf("balance %+v (%v), want both entries (5 + 7) committed together", b, err)
+	}
+	res, err := s.Earn(ctx, Actor{}, Earn{MemberID: "m", RequestID: "leaver", Points: 5})
+	if err != nil || res.Entry.AvailableAfter > 12 {
+		t.Fatalf("retry of the leaver: %+v %v, want its committed entry", res.Entry, err)
+	}
+	if b, err := s.Balance(ctx, "m"); err != nil || b.Available != 12 {
+		t.Fatalf("balance %+v (%v) after the retry, want still 12", b, err)
+	}
+}

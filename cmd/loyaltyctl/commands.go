@@ -122,6 +122,8 @@ func init() {
 				}
 				return c.keys().ListApiKeys(ctx, &loyaltyv1.ListApiKeysRequest{})
 			}},
+		"rate-limit":     rateLimitCommand,
+		"set-rate-limit": setRateLimitCommand,
 	}
 	commands["members"] = map[string]command{
 		"enroll": {args: "MEMBER_ID [--name NAME]", help: "enroll a member (returns the existing one if enrolled)",

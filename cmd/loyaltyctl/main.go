@@ -1,8 +1,9 @@
 // Command loyaltyctl is the command-line client of loyaltyd (over gRPC).
 //
-//	loyaltyctl [--addr HOST:PORT] [--key SECRET] GROUP COMMAND [flags] [args]
+//	loyaltyctl [--addr HOST:PORT] [--key SECRET] [--tls | --tls-ca FILE] GROUP COMMAND [flags] [args]
 //
-// The address and key also come from LOYALTY_GRPC_ADDR and LOYALTY_API_KEY.
+// The address and key also come from LOYALTY_GRPC_ADDR and LOYALTY_API_KEY, TLS
+// from LOYALTY_TLS=1 or LOYALTY_TLS_CA.
 package main
 
 import (
@@ -20,7 +21,6 @@ import (
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -72,6 +72,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	addr := global.String("addr", envOr(getenv, "LOYALTY_GRPC_ADDR", "127.0.0.1:9090"), "loyaltyd gRPC address (LOYALTY_GRPC_ADDR)")
 	key := global.String("key", getenv("LOYALTY_API_KEY"), "API key secret (LOYALTY_API_KEY)")
 	timeout := global.Duration("timeout", 30*time.Second, "time limit of the call")
+	useTLS := global.Bool("tls", getenv("LOYALTY_TLS") == "1", "talk TLS, trusting the system's certificate authorities (LOYALTY_TLS=1)")
+	tlsCA := global.String("tls-ca", getenv("LOYALTY_TLS_CA"), "talk TLS, trusting only the CA certificate(s) in this PEM file (LOYALTY_TLS_CA)")
 	global.Usage = func() { usage(stderr, global) }
 	if err := global.Parse(args); err != nil {
 		return exitUsage
@@ -91,7 +93,12 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintln(stderr, "loyaltyctl: no API key: pass --key or set LOYALTY_API_KEY")
 		return exitUsage
 	}
-	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	creds, err := transportCredentials(*useTLS, *tlsCA)
+	if err != nil {
+		fmt.Fprintln(stderr, "loyaltyctl:", err)
+		return exitUsage
+	}
+	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		fmt.Fprintln(stderr, "loyaltyctl:", err)
 		return exitUsage
@@ -186,7 +193,7 @@ func printError(w io.Writer, err error) {
 }
 
 func usage(w io.Writer, global *flag.FlagSet) {
-	fmt.Fprintln(w, "usage: loyaltyctl [--addr HOST:PORT] [--key SECRET] GROUP COMMAND [flags] [args]")
+	fmt.Fprintln(w, "usage: loyaltyctl [--addr HOST:PORT] [--key SECRET] [--tls | --tls-ca FILE] GROUP COMMAND [flags] [args]")
 	fmt.Fprintln(w, "\ncommands:")
 	groups := make([]string, 0, len(commands))
 	for g := range commands {

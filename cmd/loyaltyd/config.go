@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,10 +26,15 @@ type config struct {
 	MaxBodyBytes    int
 	MaxDBConns      int
 	ShutdownTimeout time.Duration
+	CallTimeout     time.Duration
 	PprofAddr       string
 	GroupCommit     int
 	CommitFlushers  int
 	TimeTravel      bool
+	// TLSCert and TLSKey are PEM files; both set: gRPC and REST serve TLS.
+	TLSCert, TLSKey string
+	// MetricsAddr, when set, serves /metrics there instead of on the REST listener.
+	MetricsAddr string
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -62,7 +68,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.GroupCommit, "group-commit", envInt("LOYALTY_GROUP_COMMIT", 64), "most entries committed together by group commit; 1 turns it off (LOYALTY_GROUP_COMMIT)")
 	fs.IntVar(&c.CommitFlushers, "commit-flushers", envInt("LOYALTY_COMMIT_FLUSHERS", 2), "group-commit batches in flight at once (LOYALTY_COMMIT_FLUSHERS)")
 	timeTravel := fs.String("time-travel", env("LOYALTY_TIME_TRAVEL", "auto"), "let an admin move business time forward (POST /v1/clock:advance): on, off, or auto = on with -demo only (LOYALTY_TIME_TRAVEL)")
+	fs.StringVar(&c.TLSCert, "tls-cert", env("LOYALTY_TLS_CERT", ""), "PEM certificate (chain) file: with -tls-key, gRPC and REST serve TLS (LOYALTY_TLS_CERT)")
+	fs.StringVar(&c.TLSKey, "tls-key", env("LOYALTY_TLS_KEY", ""), "PEM private key file of -tls-cert (LOYALTY_TLS_KEY)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("LOYALTY_METRICS_ADDR", ""), "serve /metrics (plain HTTP) on this address instead of the REST listener; empty: on the REST listener (LOYALTY_METRICS_ADDR)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long in-flight calls may finish at shutdown")
+	callTimeout := fs.String("call-timeout", env("LOYALTY_CALL_TIMEOUT", "10s"), "the server's deadline for every call, its SQL included; a client's shorter deadline wins (LOYALTY_CALL_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -84,6 +94,14 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	default:
 		return config{}, errors.New("time travel must be on, off or auto")
 	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return config{}, errors.New("TLS needs both a certificate and a key: set --tls-cert and --tls-key (LOYALTY_TLS_CERT, LOYALTY_TLS_KEY) together, or neither for plain text")
+	}
+	callTimeoutValue, err := time.ParseDuration(*callTimeout)
+	if err != nil || callTimeoutValue < 100*time.Millisecond || callTimeoutValue > 10*time.Minute {
+		return config{}, fmt.Errorf("call timeout %q must be a duration from 100ms to 10m", *callTimeout)
+	}
+	c.CallTimeout = callTimeoutValue
 	if c.MaxBodyBytes < 1024 {
 		return config{}, errors.New("max body bytes must be at least 1024")
 	}
@@ -103,9 +121,22 @@ func (c config) logAttrs() []any {
 	return []any{
 		"httpAddr", c.HTTPAddr, "grpcAddr", c.GRPCAddr, "database", db, "adminKey", adminKey,
 		"demo", c.Demo, "logLevel", c.LogLevel.String(), "maxBodyBytes", c.MaxBodyBytes,
-		"maxDBConns", c.MaxDBConns, "shutdownTimeout", c.ShutdownTimeout, "pprofAddr", c.PprofAddr,
+		"maxDBConns", c.MaxDBConns, "shutdownTimeout", c.ShutdownTimeout, "callTimeout", c.CallTimeout, "pprofAddr", c.PprofAddr,
 		"groupCommit", c.GroupCommit, "commitFlushers", c.CommitFlushers, "timeTravel", c.TimeTravel,
+		"tlsCert", c.TLSCert, "tlsKey", c.TLSKey, "metricsAddr", c.MetricsAddr,
 	}
+}
+
+// serverTLS loads the certificate and key, if configured; nil: plain text.
+func (c config) serverTLS() (*tls.Config, error) {
+	if c.TLSCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("TLS: load certificate %s and key %s: %w", c.TLSCert, c.TLSKey, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
 }
 
 func redactURL(raw string) string {

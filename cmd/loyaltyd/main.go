@@ -25,6 +25,7 @@ import (
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/jobs"
 	"github.com/loyalty-engine/loyalty/internal/pgcluster"
+	"github.com/loyalty-engine/loyalty/internal/server"
 )
 
 func main() {
@@ -46,6 +47,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := newLogger(cfg, stderr)
 	log.Info("starting loyaltyd", cfg.logAttrs()...)
+	// Before anything starts: a certificate that does not load stops us at once.
+	serverTLS, err := cfg.serverTLS()
+	if err != nil {
+		return err
+	}
 
 	dbURL := cfg.DatabaseURL
 	if dbURL == "" {
@@ -85,8 +91,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	application, err := app.New(ctx, pool, log, app.Options{
-		AdminKey: adminKey, MaxBodyBytes: cfg.MaxBodyBytes, ShutdownTimeout: cfg.ShutdownTimeout,
+		AdminKey: adminKey, MaxBodyBytes: cfg.MaxBodyBytes, ShutdownTimeout: cfg.ShutdownTimeout, CallTimeout: cfg.CallTimeout,
 		GroupCommitBatch: cfg.GroupCommit, GroupCommitFlushers: cfg.CommitFlushers, TimeTravel: cfg.TimeTravel,
+		TLS: serverTLS,
 	})
 	if err != nil {
 		return err
@@ -101,6 +108,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		grpcLis.Close()
 		return fmt.Errorf("listen REST on %s: %w", cfg.HTTPAddr, err)
 	}
+	listeners := server.Listeners{GRPC: grpcLis, HTTP: httpLis}
+	if cfg.MetricsAddr != "" {
+		if listeners.Metrics, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			grpcLis.Close()
+			httpLis.Close()
+			return fmt.Errorf("listen metrics on %s: %w", cfg.MetricsAddr, err)
+		}
+	}
 	if cfg.Demo {
 		if err := seedDemo(ctx, application.Ledger); err != nil {
 			return err
@@ -112,7 +127,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 	}
-	log.Info("serving", "rest", httpLis.Addr().String(), "grpc", grpcLis.Addr().String())
+	serving := []any{"rest", httpLis.Addr().String(), "grpc", grpcLis.Addr().String(), "tls", serverTLS != nil}
+	if listeners.Metrics != nil {
+		serving = append(serving, "metrics", listeners.Metrics.Addr().String())
+	}
+	log.Info("serving", serving...)
 	runner, err := jobs.New(pool, application.Ledger, log, jobs.Options{Campaigns: application.Campaigns})
 	if err != nil {
 		return err
@@ -122,7 +141,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := runner.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
-	serveErr := application.Server.Serve(ctx, grpcLis, httpLis)
+	serveErr := application.Server.ServeListeners(ctx, listeners)
 	stopCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if err := runner.Stop(stopCtx); err != nil && serveErr == nil {

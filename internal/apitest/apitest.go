@@ -5,6 +5,8 @@ package apitest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
@@ -41,7 +44,8 @@ type Env struct {
 }
 
 // Start runs a server on a fresh database until the test ends; edits change the
-// server's options (time travel, say).
+// server's options (time travel, say). With Options.TLS the clients speak TLS and
+// trust the server's first certificate.
 func Start(t testing.TB, edits ...func(*app.Options)) *Env {
 	t.Helper()
 	pool := dbtest.NewPool(t)
@@ -65,7 +69,20 @@ func Start(t testing.TB, edits ...func(*app.Options)) *Env {
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Server.Serve(ctx, grpcLis, httpLis) }()
-	conn, err := grpc.NewClient(grpcLis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	creds, httpClient, scheme := insecure.NewCredentials(), &http.Client{Timeout: 30 * time.Second}, "http://"
+	if opts.TLS != nil {
+		// The clients trust the server's own (self-signed) certificate.
+		leaf, err := x509.ParseCertificate(opts.TLS.Certificates[0].Certificate[0])
+		if err != nil {
+			t.Fatalf("apitest: server certificate: %v", err)
+		}
+		roots := x509.NewCertPool()
+		roots.AddCert(leaf)
+		clientTLS := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+		creds, scheme = credentials.NewTLS(clientTLS), "https://"
+		httpClient.Transport = &http.Transport{TLSClientConfig: clientTLS, ForceAttemptHTTP2: true}
+	}
+	conn, err := grpc.NewClient(grpcLis.Addr().String(), grpc.WithTransportCredentials(creds))
 	if err != nil {
 		t.Fatalf("apitest: grpc client: %v", err)
 	}
@@ -84,8 +101,8 @@ func Start(t testing.TB, edits ...func(*app.Options)) *Env {
 			t.Errorf("apitest: serve: %v", err)
 		}
 	})
-	return &Env{t: t, shutdown: shutdown, Pool: pool, App: a, Conn: conn, BaseURL: "http://" + httpLis.Addr().String(),
-		GRPCAddr: grpcLis.Addr().String(), HTTP: &http.Client{Timeout: 30 * time.Second}}
+	return &Env{t: t, shutdown: shutdown, Pool: pool, App: a, Conn: conn, BaseURL: scheme + httpLis.Addr().String(),
+		GRPCAddr: grpcLis.Addr().String(), HTTP: httpClient}
 }
 
 // Shutdown stops the server gracefully, as SIGTERM does, and returns when it has

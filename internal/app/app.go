@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"time"
 
@@ -24,6 +25,9 @@ type Options struct {
 	AdminKey        string // guaranteed to exist as an admin key, if set
 	MaxBodyBytes    int
 	ShutdownTimeout time.Duration
+	// CallTimeout is the server's deadline for every call (zero: the server's
+	// default); a client's shorter deadline wins.
+	CallTimeout time.Duration
 	// GroupCommitBatch and GroupCommitFlushers tune the ledger's group commit
 	// (zero: the ledger's defaults; a batch of 1 commits every entry alone).
 	GroupCommitBatch    int
@@ -31,6 +35,8 @@ type Options struct {
 	// TimeTravel runs business time on a clock an admin can move forward
 	// (POST /v1/clock:advance), for demos; off, business time is the wall clock.
 	TimeTravel bool
+	// TLS, when set, serves gRPC and REST over TLS with it; nil: plain text.
+	TLS *tls.Config
 }
 
 // App is the wired application.
@@ -77,7 +83,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options
 	}
 	a.Server = server.New(server.Deps{
 		Pool: pool, Keys: a.Keys, Ledger: a.Ledger, Tiers: a.Tiers, Campaigns: a.Campaigns, Log: log, Clock: a.Clock,
-		MaxBodyBytes: opts.MaxBodyBytes, ShutdownTimeout: opts.ShutdownTimeout,
+		MaxBodyBytes: opts.MaxBodyBytes, ShutdownTimeout: opts.ShutdownTimeout, TLS: opts.TLS, CallTimeout: opts.CallTimeout,
 	})
 	return a, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for goose
 	"github.com/pressly/goose/v3"
@@ -22,6 +23,18 @@ import (
 	"github.com/loyalty-engine/loyalty/sql/migrations"
 )
 
+// How the pool behaves when PostgreSQL is slow or gone.
+const (
+	// connectTimeout bounds a new connection when the URL sets no connect_timeout:
+	// while the server is down, calls fail within it instead of at their deadline.
+	connectTimeout = 2 * time.Second
+	// pingTimeout bounds the liveness check of a connection taken from the pool.
+	pingTimeout = time.Second
+	// cancelGrace is how long a cancelled statement has to stop after the cancel
+	// request before its connection is cut.
+	cancelGrace = time.Second
+)
+
 // Open connects a pool and checks that the server answers.
 func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
@@ -30,6 +43,17 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 	}
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = connectTimeout
+	}
+	cfg.PingTimeout = pingTimeout
+	// A cancelled context (a call past its deadline, a client gone) sends
+	// PostgreSQL a cancel request, so the statement stops on the server too. pgx's
+	// default only cuts the socket, and a backend waiting for a lock does not
+	// notice that: it would wait on, holding its place in the lock queue.
+	cfg.ConnConfig.BuildContextWatcherHandler = func(conn *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: conn, DeadlineDelay: cancelGrace}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

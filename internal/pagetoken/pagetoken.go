@@ -26,8 +26,8 @@ import (
 // ErrInvalid is the answer to a token this server did not give for the query.
 var ErrInvalid = &problem.Error{
 	Kind: problem.Invalid, Reason: "INVALID_PAGE_TOKEN", Message: "invalid page token",
-	Fields: []problem.FieldViolation{{Field: "pageToken", Description: "is not a token this list gave for the same filters; " +
-		"start again without pageToken, or send the nextPageToken of the previous page with the same filters"}},
+	Fields: []problem.FieldViolation{{Field: "pageToken", Description: "was not given by this list for the same filters " +
+		"(start again without pageToken, or send the previous page's nextPageToken with the same filters)"}},
 }
 
 // MinKeyBytes is the shortest key New accepts: the tag is only as strong as the key.

@@ -135,6 +135,20 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	return nil
 }
 
+// Crash stops the server the way a power cut or an OOM kill would (immediate mode:
+// no checkpoint, sessions cut; the next start recovers from the WAL). For fault
+// tests; Start on the same Dir and Port brings it back.
+func (c *Cluster) Crash(ctx context.Context) error {
+	out, err := c.command(ctx, "pg_ctl", "-D", c.dataDir(), "-m", "immediate", "-w", "stop").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pg_ctl stop -m immediate: %w: %s", err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// Options are the cluster's options, its port included, for starting it again.
+func (c *Cluster) Options() Options { return c.opts }
+
 // Remove deletes the cluster's directory. Stop it first.
 func (c *Cluster) Remove() error { return os.RemoveAll(c.opts.Dir) }
 

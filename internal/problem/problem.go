@@ -7,6 +7,10 @@ package problem
 import (
 	"errors"
 	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Kind classifies an error the way a caller must react to it.
@@ -31,6 +35,9 @@ const (
 	PermissionDenied
 	// Unavailable: a dependency is down; retrying later may work.
 	Unavailable
+	// Exhausted: the caller used up a quota (a rate limit); RetryAfter says when
+	// trying again can work.
+	Exhausted
 )
 
 // FieldViolation names one invalid field of a request and what is wrong with it.
@@ -47,6 +54,9 @@ type Error struct {
 	Fields  []FieldViolation
 	// Metadata is extra machine-readable context (e.g. available points).
 	Metadata map[string]string
+	// RetryAfter is how long the caller should wait before trying again; zero: no
+	// advice.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -62,6 +72,47 @@ func (e *Error) Error() string {
 		msg += sep + f.Field + " " + f.Description
 	}
 	return msg
+}
+
+// Sentence is the error as a caller reads it: the message with a capital letter
+// (unless it starts with a field name such as requestId), each field's violation
+// after it, and a full stop. Error stays in Go's lower-case style for wrapping
+// and logs.
+func (e *Error) Sentence() string {
+	msg := capitalize(e.Message)
+	for i, f := range e.Fields {
+		sep := "; "
+		if i == 0 {
+			sep = ": "
+		}
+		msg += sep + f.Field + " " + f.Description
+	}
+	return Sentence(msg)
+}
+
+// Sentence ends msg with a full stop unless it ends with punctuation already.
+func Sentence(msg string) string {
+	msg = strings.TrimSpace(msg)
+	if msg == "" {
+		return msg
+	}
+	switch msg[len(msg)-1] {
+	case '.', '!', '?':
+		return msg
+	}
+	return msg + "."
+}
+
+// capitalize upper-cases the first letter of msg unless its first word is an
+// identifier (a lower-case word with an upper-case letter inside, such as
+// requestId), which keeps its spelling.
+func capitalize(msg string) string {
+	first, _, _ := strings.Cut(msg, " ")
+	r, size := utf8.DecodeRuneInString(first)
+	if size == 0 || !unicode.IsLower(r) || strings.IndexFunc(first, unicode.IsUpper) >= 0 {
+		return msg
+	}
+	return string(unicode.ToUpper(r)) + msg[size:]
 }
 
 // Is makes errors.Is(err, sentinel) true for every error of the same kind and reason,
@@ -88,6 +139,20 @@ func (e *Error) WithMetadata(kv ...string) *Error {
 	for i := 0; i+1 < len(kv); i += 2 {
 		c.Metadata[kv[i]] = kv[i+1]
 	}
+	return &c
+}
+
+// WithRetryAfter returns a copy advising the caller to wait d before trying again.
+func (e *Error) WithRetryAfter(d time.Duration) *Error {
+	c := *e
+	c.RetryAfter = d
+	return &c
+}
+
+// WithField returns a copy that also names an offending field.
+func (e *Error) WithField(field, description string) *Error {
+	c := *e
+	c.Fields = append(append([]FieldViolation(nil), e.Fields...), FieldViolation{Field: field, Description: description})
 	return &c
 }
 

@@ -49,3 +49,27 @@ func apiKeyPB(k access.Key) *loyaltyv1.ApiKey {
 	}
 	return pb
 }
+
+func (s *apiKeyServer) SetApiKeyRateLimit(ctx context.Context, req *loyaltyv1.SetApiKeyRateLimitRequest) (*loyaltyv1.SetApiKeyRateLimitResponse, error) {
+	l, err := s.keys.SetRateLimit(ctx, access.SetRateLimit{
+		KeyID: req.GetKeyId(), RequestsPerSecond: int(req.GetRequestsPerSecond()), Burst: int(req.GetBurst()),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &loyaltyv1.SetApiKeyRateLimitResponse{RateLimit: rateLimitPB(l)}, nil
+}
+
+func (s *apiKeyServer) GetApiKeyRateLimit(ctx context.Context, req *loyaltyv1.GetApiKeyRateLimitRequest) (*loyaltyv1.GetApiKeyRateLimitResponse, error) {
+	l, err := s.keys.RateLimitOf(ctx, req.GetKeyId())
+	if err != nil {
+		return nil, err
+	}
+	return &loyaltyv1.GetApiKeyRateLimitResponse{RateLimit: rateLimitPB(l)}, nil
+}
+
+func rateLimitPB(l access.KeyRateLimit) *loyaltyv1.ApiKeyRateLimit {
+	return &loyaltyv1.ApiKeyRateLimit{
+		KeyId: l.KeyID, RequestsPerSecond: int32(l.Limit.RequestsPerSecond), Burst: int32(l.Limit.Burst), RoleDefault: l.RoleDefault,
+	}
+}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
 	"github.com/loyalty-engine/loyalty/api/openapi"
@@ -18,10 +17,21 @@ import (
 // idempotencyKeyHeader is the REST alternative to a requestId in the body.
 const idempotencyKeyHeader = "idempotency-key"
 
-// httpHandler is the REST side: the gateway, which calls the services through the
-// in-process channel so that every REST call passes the same interceptors (auth!) as
-// a gRPC call, plus the operational endpoints.
-func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
+// httpHandler is the REST side: the front door (rest.go) and the gateway behind it,
+// which calls the services through the in-process channel so that every REST call
+// passes the same interceptors (auth!) as a gRPC call, plus the operational
+// endpoints (/metrics too, unless it has its own listener). Nothing here redirects: a path is answered as it was sent.
+func (s *Server) httpHandler(ctx context.Context, withMetrics bool) (http.Handler, error) {
+	doc, err := openapi.Document()
+	if err != nil {
+		return nil, fmt.Errorf("openapi document: %w", err)
+	}
+	routes, err := loadRESTRoutes(doc)
+	if err != nil {
+		return nil, err
+	}
+	marshaler := newRESTMarshaler()
+	errs := restErrors{log: s.deps.Log, marshaler: marshaler}
 	gw := runtime.NewServeMux(
 		runtime.WithIncomingHeaderMatcher(func(h string) (string, bool) {
 			switch strings.ToLower(h) {
@@ -30,17 +40,14 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 			}
 			return runtime.DefaultHeaderMatcher(h)
 		}),
-		runtime.WithOutgoingHeaderMatcher(func(h string) (string, bool) {
-			if h == requestIDHeader {
-				return "X-Request-Id", true
-			}
-			return "", false
-		}),
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
-			MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: true},
-			// Unknown fields are refused: a misspelt field is an error, not a no-op.
-			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, marshaler),
+		runtime.WithErrorHandler(errs.handle),
+		runtime.WithRoutingErrorHandler(errs.routing(routes)),
+		// The front door matched the route by method and path; a form-encoded POST
+		// must not turn into another method behind its back.
+		runtime.WithDisablePathLengthFallback(),
+		runtime.WithDisableHTTPMethodOverride(),
 	)
 	for _, err := range []error{
 		loyaltyv1.RegisterMemberServiceHandlerClient(ctx, gw, loyaltyv1.NewMemberServiceClient(s.inproc)),
@@ -59,46 +66,50 @@ func (s *Server) httpHandler(ctx context.Context) (http.Handler, error) {
 			return nil, fmt.Errorf("register gateway: %w", err)
 		}
 	}
-	doc, err := openapi.Document()
-	if err != nil {
-		return nil, fmt.Errorf("openapi document: %w", err)
-	}
+	api := &restFront{routes: routes, keys: s.deps.Keys, gateway: gw, errors: errs, maxBody: int64(s.deps.MaxBodyBytes)}
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeText(w, http.StatusOK, "ok")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := s.deps.Pool.Ping(ctx); err != nil {
-			writeText(w, http.StatusServiceUnavailable, "database unreachable")
+	ops := map[string]http.Handler{
+		"/healthz": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			writeText(w, http.StatusOK, "ok")
+		}),
+		"/readyz": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+			defer cancel()
+			if err := s.deps.Pool.Ping(ctx); err != nil {
+				writeText(w, http.StatusServiceUnavailable, "database unreachable")
+				return
+			}
+			writeText(w, http.StatusOK, "ready")
+		}),
+		"/openapi.json": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(doc)
+		}),
+	}
+	if withMetrics {
+		ops["/metrics"] = promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
+	}
+	// Not an http.ServeMux: it cleans paths and redirects (/v1/members/../balance
+	// to /v1/balance), and the API must answer every path as sent.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		op, ok := ops[r.URL.Path]
+		if !ok {
+			api.ServeHTTP(w, r)
 			return
 		}
-		writeText(w, http.StatusOK, "ready")
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(doc)
-	})
-	mux.Handle("/", limitBody(gw, int64(s.deps.MaxBodyBytes)))
-	return mux, nil
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeText(w, http.StatusMethodNotAllowed, "method not allowed")
+			return
+		}
+		op.ServeHTTP(w, r)
+	}), nil
 }
 
-// limitBody refuses bodies over the limit: at once when the length is declared, and
-// while reading otherwise.
-func limitBody(next http.Handler, limit int64) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > limit {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusRequestEntityTooLarge)
-			_, _ = fmt.Fprintf(w, `{"code":3,"message":"request body larger than %d bytes","details":[]}`, limit)
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		next.ServeHTTP(w, r)
-	})
+func (s *Server) metricsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	return mux
 }
 
 func writeText(w http.ResponseWriter, code int, body string) {

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/loyalty-engine/loyalty/access"
+	"github.com/loyalty-engine/loyalty/internal/problem"
 )
 
 type ctxKey int
@@ -46,12 +47,17 @@ func withRequestID(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handle
 		}
 	}
 	if id == "" {
-		b := make([]byte, 8)
-		_, _ = rand.Read(b)
-		id = hex.EncodeToString(b)
+		id = newRequestID()
 	}
 	_ = grpc.SetHeader(ctx, metadata.Pairs(requestIDHeader, id))
 	return handler(context.WithValue(ctx, callKey, &call{requestID: id}), req)
+}
+
+// newRequestID makes a request id for a caller that sent none.
+func newRequestID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 func requestIDFrom(ctx context.Context) string {
@@ -105,7 +111,7 @@ func logCalls(log *slog.Logger) grpc.UnaryServerInterceptor {
 func recoverPanics(log *slog.Logger) grpc.UnaryServerInterceptor {
 	return recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic", "panic", p, "requestId", requestIDFrom(ctx), "stack", string(debug.Stack()))
-		return status.Errorf(codes.Internal, "internal error (request id %s)", requestIDFrom(ctx))
+		return internalStatus(ctx).Err()
 	}))
 }
 
@@ -126,7 +132,9 @@ type authenticator interface {
 }
 
 // authorize authenticates the bearer key and checks the role table. It runs for
-// gRPC and REST alike, because the gateway calls the gRPC server.
+// gRPC and REST alike, because the gateway calls the gRPC server: the REST front
+// door (rest.go) checks the same before it reads a body, and this check stays the
+// one that decides, for every call whatever its way in.
 func authorize(keys authenticator) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		key, err := keys.Authenticate(ctx, bearerSecret(ctx))
@@ -137,16 +145,27 @@ func authorize(keys authenticator) grpc.UnaryServerInterceptor {
 			c.keyID = key.ID
 		}
 		if !Allowed(key.Role, info.FullMethod) {
-			return nil, status.Errorf(codes.PermissionDenied, "role %s may not call %s", key.Role, info.FullMethod)
+			return nil, permissionDenied(key.Role, info.FullMethod)
 		}
 		return handler(context.WithValue(ctx, principalKey, key), req)
 	}
 }
 
+// errPermissionDenied is the refusal of a key whose role may not call a method.
+var errPermissionDenied = problem.New(problem.PermissionDenied, "PERMISSION_DENIED", "this key's role may not call this method")
+
+// permissionDenied names the role and the method ("PointsService.ReverseEntry"),
+// also as ErrorInfo metadata.
+func permissionDenied(role access.Role, fullMethod string) error {
+	method := strings.ReplaceAll(strings.TrimPrefix(strings.TrimPrefix(fullMethod, "/"), "loyalty.v1."), "/", ".")
+	return errPermissionDenied.With("the %s role may not call %s", role, method).
+		WithMetadata("role", string(role), "method", method)
+}
+
 // denyStreams refuses every streaming call: the API has none, and a stream must
 // never slip past the unary role table.
-func denyStreams(_ any, _ grpc.ServerStream, info *grpc.StreamServerInfo, _ grpc.StreamHandler) error {
-	return status.Errorf(codes.PermissionDenied, "%s is not allowed", info.FullMethod)
+func denyStreams(_ any, _ grpc.ServerStream, _ *grpc.StreamServerInfo, _ grpc.StreamHandler) error {
+	return declaredStatus(codes.PermissionDenied, errPermissionDenied.With("streaming calls are not part of this API"))
 }
 
 func bearerSecret(ctx context.Context) string {
@@ -158,7 +177,13 @@ func bearerSecret(ctx context.Context) string {
 	if len(v) == 0 {
 		return ""
 	}
-	scheme, secret, ok := strings.Cut(strings.TrimSpace(v[0]), " ")
+	return parseBearer(v[0])
+}
+
+// parseBearer returns the secret of "Bearer <secret>", or "" for any other
+// scheme (Basic...), which then fails authentication like a missing key.
+func parseBearer(authorization string) string {
+	scheme, secret, ok := strings.Cut(strings.TrimSpace(authorization), " ")
 	if !ok || !strings.EqualFold(scheme, "bearer") {
 		return ""
 	}

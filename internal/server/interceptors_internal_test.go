@@ -7,10 +7,13 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/loyalty-engine/loyalty/access"
 	"github.com/loyalty-engine/loyalty/internal/problem"
@@ -60,7 +63,25 @@ func TestAMethodMissingFromTheRoleTableIsRefusedEvenToAdmins(t *testing.T) {
 	called := false
 	_, err := authorize(admin)(context.Background(), nil, &grpc.UnaryServerInfo{FullMethod: "/loyalty.v1.Hidden/DropTables"},
 		func(context.Context, any) (any, error) { called = true; return nil, nil })
-	if status.Code(err) != codes.PermissionDenied || called {
+	if status.Code(toStatus(context.Background(), quiet, err)) != codes.PermissionDenied || called {
 		t.Fatalf("got %v (handler called: %v), want PermissionDenied and no call", err, called)
+	}
+}
+
+func TestStatusesFromElsewhereKeepTheirDetailsAndGainAnErrorInfo(t *testing.T) {
+	limited, _ := status.New(codes.ResourceExhausted, "Too many requests.").
+		WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Second)})
+	st := status.Convert(toStatus(context.Background(), quiet, limited.Err()))
+	var retry, info bool
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.RetryInfo:
+			retry = true
+		case *errdetails.ErrorInfo:
+			info = d.GetReason() == "RESOURCE_EXHAUSTED" && d.GetDomain() == errorDomain
+		}
+	}
+	if st.Code() != codes.ResourceExhausted || !retry || !info || st.Message() != "Too many requests." {
+		t.Errorf("got %v %q %v", st.Code(), st.Message(), st.Details())
 	}
 }

@@ -308,6 +308,9 @@ func restSeeds(w *restWorld) []restSeed {
 		post("/v1/campaigns", "{\"displayName\":\"\xed\xa0\x80\",\"type\":\"POINTS_MULTIPLIER\",\"multiplierPercent\":200}"),
 		restSeed{route: "/v1/members/{memberId}/balance", ids: "\xff\xfe"},
 		restSeed{route: "/v1/coupons/{code}", ids: "\xc3\x28"},
+		restSeed{route: "/v1/campaigns/{campaignId}", ids: "\x80"},
+		restSeed{route: "/v1/approvals", query: "\xbc=1"},
+		post("/v1/members", "{\"memberId\":\"utf-3\",\"\xbc\":1}"),
 		// Huge numbers.
 		post("/v1/members/{memberId}:earn", `{"requestId":"big-1","points":9223372036854775807}`),
 		post("/v1/members/{memberId}:earn", `{"requestId":"big-2","points":1e30}`),
@@ -408,6 +411,11 @@ func restSeeds(w *restWorld) []restSeed {
 		post("/v1/campaigns", `{"displayName":"r","type":"POINTS_MULTIPLIER","multiplierPercent":200,"schedule":{"startTime":"2027-01-01T00:00:00","timeZone":"../../etc/passwd"}}`),
 		post("/v1/campaigns", `{"displayName":"r","type":"POINTS_MULTIPLIER","multiplierPercent":200,"schedule":{"startTime":"2027-01-01T00:00:00","endTime":"2026-01-01T00:00:00","timeZone":"Local"}}`),
 		post("/v1/program", `{"earnPoints":1,"earnPerAmountMinor":100,"returnWindowDays":7,"expiry":{"kind":"END_OF_FOLLOWING_YEAR"},"pointsPerUnit":100,"timeZone":"../../../etc/localtime"}`),
+		// The largest settings and spend the API allows: 10,000 points per minor
+		// unit on 10^13 minor units, at a tier above 100 %.
+		post("/v1/program", `{"earnPoints":10000,"earnPerAmountMinor":1,"returnWindowDays":0,"expiry":{"kind":"END_OF_FOLLOWING_YEAR"},"pointsPerUnit":1,"timeZone":"UTC"}`),
+		post("/v1/members/{memberId}:earn", `{"requestId":"big-10","orderId":"BIG-10","spend":{"amountMinor":10000000000000,"currency":"CNY"}}`),
+		post("/v1/program", sampleBodies["/v1/program"]),
 		// One request id, two bodies.
 		post("/v1/members/{memberId}:earn", `{"requestId":"seed-earn","points":99}`),
 		// A body over the limit.

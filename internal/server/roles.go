@@ -51,9 +51,11 @@ var methodRoles = map[string][]access.Role{
 	loyaltyv1.ProgramService_GetProgram_FullMethodName:    everyone,
 	loyaltyv1.ProgramService_UpdateProgram_FullMethodName: adminOnly,
 
-	loyaltyv1.ApiKeyService_CreateApiKey_FullMethodName: adminOnly,
-	loyaltyv1.ApiKeyService_RevokeApiKey_FullMethodName: adminOnly,
-	loyaltyv1.ApiKeyService_ListApiKeys_FullMethodName:  adminOnly,
+	loyaltyv1.ApiKeyService_CreateApiKey_FullMethodName:       adminOnly,
+	loyaltyv1.ApiKeyService_RevokeApiKey_FullMethodName:       adminOnly,
+	loyaltyv1.ApiKeyService_ListApiKeys_FullMethodName:        adminOnly,
+	loyaltyv1.ApiKeyService_SetApiKeyRateLimit_FullMethodName: adminOnly,
+	loyaltyv1.ApiKeyService_GetApiKeyRateLimit_FullMethodName: adminOnly,
 
 	loyaltyv1.ClockService_GetClock_FullMethodName:     everyone,
 	loyaltyv1.ClockService_AdvanceClock_FullMethodName: adminOnly,

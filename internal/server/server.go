@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,11 +19,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/loyalty-engine/loyalty/access"
 	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
 	"github.com/loyalty-engine/loyalty/campaigns"
 	"github.com/loyalty-engine/loyalty/internal/businessclock"
+	"github.com/loyalty-engine/loyalty/internal/ratelimit"
 	"github.com/loyalty-engine/loyalty/ledger"
 	"github.com/loyalty-engine/loyalty/tiers"
 )
@@ -43,7 +46,16 @@ type Deps struct {
 	MaxBodyBytes int
 	// ShutdownTimeout bounds how long in-flight calls may finish (default 20 s).
 	ShutdownTimeout time.Duration
+	// TLS, when set, is the server side of TLS on both the gRPC and the REST
+	// listener (its Certificates at least); nil: plain text.
+	TLS *tls.Config
+	// CallTimeout is the server's deadline for every call (default 10 s); a
+	// client's shorter deadline wins. It cancels the call's SQL statements too.
+	CallTimeout time.Duration
 }
+
+// DefaultCallTimeout is the server's deadline for a call when none is configured.
+const DefaultCallTimeout = 10 * time.Second
 
 // Server serves gRPC and REST.
 type Server struct {
@@ -61,29 +73,43 @@ func New(d Deps) *Server {
 	if d.ShutdownTimeout == 0 {
 		d.ShutdownTimeout = 20 * time.Second
 	}
+	if d.CallTimeout == 0 {
+		d.CallTimeout = DefaultCallTimeout
+	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	registry.MustRegister(metrics)
 	registry.MustRegister(d.Ledger.Collectors()...)
 
-	// Outermost first: the request id is known to every log line; recovery sits
-	// inside logging and metrics so a panic is counted and logged as INTERNAL;
-	// errors are mapped before they are counted; auth runs last, just before the
-	// handler, and its errors are mapped like any other.
+	// Outermost first: the request id is known to every log line; the deadline
+	// bounds everything after it, auth included; recovery sits inside logging and
+	// metrics so a panic is counted and logged as INTERNAL; errors are mapped before
+	// they are counted; then auth, whose errors are mapped like any other; the rate
+	// limit runs once the key is known, and a refused call never reaches the
+	// handler; last, every string of the request is checked for NUL, control
+	// characters and invalid UTF-8.
 	unary := []grpc.UnaryServerInterceptor{
 		withRequestID,
+		withDeadline(d.CallTimeout),
 		logCalls(d.Log),
 		metrics.UnaryServerInterceptor(),
 		recoverPanics(d.Log),
 		mapErrors(d.Log),
 		authorize(d.Keys),
+		limitRate(ratelimit.New(0)),
+		refuseBadText,
 	}
-	gs := grpc.NewServer(
+	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(d.MaxBodyBytes),
+		grpc.ForceServerCodecV2(newRequestCodec()),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(denyStreams),
-	)
+	}
+	if d.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(d.TLS.Clone())))
+	}
+	gs := grpc.NewServer(opts...)
 	// The REST gateway calls the same services through an in-process channel with
 	// the same interceptor chain: same auth, logs and metrics as gRPC, without a
 	// loopback connection and a second round of serialization.
@@ -110,10 +136,23 @@ func New(d Deps) *Server {
 // Registry is the server's metrics registry, for the domain's own collectors.
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
 
+// Listeners are where the server listens: gRPC and REST (with TLS when Deps.TLS is
+// set), and optionally Metrics, which then serves /metrics in plain HTTP instead of
+// the REST listener, so that the scrape endpoint can sit on a private address.
+type Listeners struct {
+	GRPC, HTTP, Metrics net.Listener
+}
+
 // Serve serves gRPC on grpcLis and REST on httpLis until ctx is done, then shuts
 // down gracefully: no new calls are accepted, in-flight calls finish.
 func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error {
-	handler, err := s.httpHandler(ctx)
+	return s.ServeListeners(ctx, Listeners{GRPC: grpcLis, HTTP: httpLis})
+}
+
+// ServeListeners is Serve with a choice of listeners.
+func (s *Server) ServeListeners(ctx context.Context, lis Listeners) error {
+	grpcLis, httpLis := lis.GRPC, lis.HTTP
+	handler, err := s.httpHandler(ctx, lis.Metrics == nil)
 	if err != nil {
 		return err
 	}
@@ -125,13 +164,29 @@ func (s *Server) Serve(ctx context.Context, grpcLis, httpLis net.Listener) error
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
-	errc := make(chan error, 2)
+	serveHTTP := httpSrv.Serve
+	if s.deps.TLS != nil {
+		httpSrv.TLSConfig = s.deps.TLS.Clone()
+		serveHTTP = func(l net.Listener) error { return httpSrv.ServeTLS(l, "", "") }
+	}
+	// The metrics server has nothing in flight worth waiting for: it is closed, not
+	// drained, when the others stop.
+	metricsSrv := &http.Server{Handler: s.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+	defer metricsSrv.Close()
+	errc := make(chan error, 3)
 	go func() { errc <- s.grpc.Serve(grpcLis) }()
 	go func() {
-		if err := httpSrv.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
+		if err := serveHTTP(httpLis); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
 		}
 	}()
+	if lis.Metrics != nil {
+		go func() {
+			if err := metricsSrv.Serve(lis.Metrics); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("metrics: %w", err)
+			}
+		}()
+	}
 
 	select {
 	case err := <-errc:

@@ -29,7 +29,7 @@ func TestOrderWalkThroughWithTimeTravel(t *testing.T) {
 	}
 	verifyOK(t, env)
 
-	refused(t, "app moving the clock", env.REST("POST", "/v1/clock:advance", app, map[string]any{"days": 8}), http.StatusForbidden, "")
+	refused(t, "app moving the clock", env.REST("POST", "/v1/clock:advance", app, map[string]any{"days": 8}), http.StatusForbidden, "PERMISSION_DENIED")
 	before := must200(t, "clock", env.REST("GET", "/v1/clock", app, nil))
 	if before.Body["timeTravel"] != true {
 		t.Fatalf("clock %s: time travel should be on", before.Raw)

@@ -9,6 +9,15 @@ import (
 	"context"
 )
 
+const clearRateLimit = `-- name: ClearRateLimit :exec
+DELETE FROM api_key_rate_limits WHERE key_id = $1
+`
+
+func (q *Queries) ClearRateLimit(ctx context.Context, db DBTX, keyID string) error {
+	_, err := db.Exec(ctx, clearRateLimit, keyID)
+	return err
+}
+
 const createKey = `-- name: CreateKey :one
 INSERT INTO api_keys (key_id, name, role, secret_hash)
 VALUES ($1, $2, $3, $4)
@@ -57,6 +66,24 @@ type EnsureAdminKeyParams struct {
 // Bootstrap: the key with this secret exists, is an admin key and is not revoked.
 func (q *Queries) EnsureAdminKey(ctx context.Context, db DBTX, arg EnsureAdminKeyParams) (ApiKey, error) {
 	row := db.QueryRow(ctx, ensureAdminKey, arg.KeyID, arg.Name, arg.SecretHash)
+	var i ApiKey
+	err := row.Scan(
+		&i.KeyID,
+		&i.Name,
+		&i.Role,
+		&i.SecretHash,
+		&i.CreateTime,
+		&i.RevokeTime,
+	)
+	return i, err
+}
+
+const keyByID = `-- name: KeyByID :one
+SELECT key_id, name, role, secret_hash, create_time, revoke_time FROM api_keys WHERE key_id = $1
+`
+
+func (q *Queries) KeyByID(ctx context.Context, db DBTX, keyID string) (ApiKey, error) {
+	row := db.QueryRow(ctx, keyByID, keyID)
 	var i ApiKey
 	err := row.Scan(
 		&i.KeyID,
@@ -118,6 +145,23 @@ func (q *Queries) ListKeys(ctx context.Context, db DBTX) ([]ApiKey, error) {
 	return items, nil
 }
 
+const rateLimitOfKey = `-- name: RateLimitOfKey :one
+SELECT requests_per_second, burst FROM api_key_rate_limits WHERE key_id = $1
+`
+
+type RateLimitOfKeyRow struct {
+	RequestsPerSecond int32
+	Burst             int32
+}
+
+// A key's own rate limit; no row: the role's default.
+func (q *Queries) RateLimitOfKey(ctx context.Context, db DBTX, keyID string) (RateLimitOfKeyRow, error) {
+	row := db.QueryRow(ctx, rateLimitOfKey, keyID)
+	var i RateLimitOfKeyRow
+	err := row.Scan(&i.RequestsPerSecond, &i.Burst)
+	return i, err
+}
+
 const revokeKey = `-- name: RevokeKey :one
 UPDATE api_keys SET revoke_time = coalesce(revoke_time, now())
 WHERE key_id = $1
@@ -135,5 +179,31 @@ func (q *Queries) RevokeKey(ctx context.Context, db DBTX, keyID string) (ApiKey,
 		&i.CreateTime,
 		&i.RevokeTime,
 	)
+	return i, err
+}
+
+const setRateLimit = `-- name: SetRateLimit :one
+INSERT INTO api_key_rate_limits (key_id, requests_per_second, burst)
+VALUES ($1, $2, $3)
+ON CONFLICT (key_id) DO UPDATE
+SET requests_per_second = excluded.requests_per_second, burst = excluded.burst, update_time = now()
+RETURNING requests_per_second, burst
+`
+
+type SetRateLimitParams struct {
+	KeyID             string
+	RequestsPerSecond int32
+	Burst             int32
+}
+
+type SetRateLimitRow struct {
+	RequestsPerSecond int32
+	Burst             int32
+}
+
+func (q *Queries) SetRateLimit(ctx context.Context, db DBTX, arg SetRateLimitParams) (SetRateLimitRow, error) {
+	row := db.QueryRow(ctx, setRateLimit, arg.KeyID, arg.RequestsPerSecond, arg.Burst)
+	var i SetRateLimitRow
+	err := row.Scan(&i.RequestsPerSecond, &i.Burst)
 	return i, err
 }

@@ -30,6 +30,13 @@ type ApiKey struct {
 	RevokeTime *time.Time
 }
 
+type ApiKeyRateLimit struct {
+	KeyID             string
+	RequestsPerSecond int32
+	Burst             int32
+	UpdateTime        time.Time
+}
+
 type Campaign struct {
 	CampaignID    string
 	Seq           int64

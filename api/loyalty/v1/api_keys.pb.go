@@ -381,6 +381,271 @@ func (x *ListApiKeysResponse) GetKeys() []*ApiKey {
 	return nil
 }
 
+// ApiKeyRateLimit is a key's token bucket: it refills at requests_per_second and
+// holds at most burst requests.
+type ApiKeyRateLimit struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	KeyId             string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	RequestsPerSecond int32                  `protobuf:"varint,2,opt,name=requests_per_second,json=requestsPerSecond,proto3" json:"requests_per_second,omitempty"`
+	Burst             int32                  `protobuf:"varint,3,opt,name=burst,proto3" json:"burst,omitempty"`
+	// True when the key has no limit of its own and gets its role's default.
+	RoleDefault   bool `protobuf:"varint,4,opt,name=role_default,json=roleDefault,proto3" json:"role_default,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ApiKeyRateLimit) Reset() {
+	*x = ApiKeyRateLimit{}
+	mi := &file_loyalty_v1_api_keys_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ApiKeyRateLimit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ApiKeyRateLimit) ProtoMessage() {}
+
+func (x *ApiKeyRateLimit) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_api_keys_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ApiKeyRateLimit.ProtoReflect.Descriptor instead.
+func (*ApiKeyRateLimit) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_api_keys_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ApiKeyRateLimit) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *ApiKeyRateLimit) GetRequestsPerSecond() int32 {
+	if x != nil {
+		return x.RequestsPerSecond
+	}
+	return 0
+}
+
+func (x *ApiKeyRateLimit) GetBurst() int32 {
+	if x != nil {
+		return x.Burst
+	}
+	return 0
+}
+
+func (x *ApiKeyRateLimit) GetRoleDefault() bool {
+	if x != nil {
+		return x.RoleDefault
+	}
+	return false
+}
+
+type SetApiKeyRateLimitRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	KeyId string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// 1-1000000; 0 returns the key to its role's default (burst must then be 0 too).
+	RequestsPerSecond int32 `protobuf:"varint,2,opt,name=requests_per_second,json=requestsPerSecond,proto3" json:"requests_per_second,omitempty"`
+	// 1-1000000 requests at once; 0 means as many as requests_per_second.
+	Burst         int32 `protobuf:"varint,3,opt,name=burst,proto3" json:"burst,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetApiKeyRateLimitRequest) Reset() {
+	*x = SetApiKeyRateLimitRequest{}
+	mi := &file_loyalty_v1_api_keys_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetApiKeyRateLimitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetApiKeyRateLimitRequest) ProtoMessage() {}
+
+func (x *SetApiKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_api_keys_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetApiKeyRateLimitRequest.ProtoReflect.Descriptor instead.
+func (*SetApiKeyRateLimitRequest) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_api_keys_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *SetApiKeyRateLimitRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *SetApiKeyRateLimitRequest) GetRequestsPerSecond() int32 {
+	if x != nil {
+		return x.RequestsPerSecond
+	}
+	return 0
+}
+
+func (x *SetApiKeyRateLimitRequest) GetBurst() int32 {
+	if x != nil {
+		return x.Burst
+	}
+	return 0
+}
+
+type SetApiKeyRateLimitResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RateLimit     *ApiKeyRateLimit       `protobuf:"bytes,1,opt,name=rate_limit,json=rateLimit,proto3" json:"rate_limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetApiKeyRateLimitResponse) Reset() {
+	*x = SetApiKeyRateLimitResponse{}
+	mi := &file_loyalty_v1_api_keys_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetApiKeyRateLimitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetApiKeyRateLimitResponse) ProtoMessage() {}
+
+func (x *SetApiKeyRateLimitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_api_keys_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetApiKeyRateLimitResponse.ProtoReflect.Descriptor instead.
+func (*SetApiKeyRateLimitResponse) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_api_keys_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *SetApiKeyRateLimitResponse) GetRateLimit() *ApiKeyRateLimit {
+	if x != nil {
+		return x.RateLimit
+	}
+	return nil
+}
+
+type GetApiKeyRateLimitRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KeyId         string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetApiKeyRateLimitRequest) Reset() {
+	*x = GetApiKeyRateLimitRequest{}
+	mi := &file_loyalty_v1_api_keys_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetApiKeyRateLimitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetApiKeyRateLimitRequest) ProtoMessage() {}
+
+func (x *GetApiKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_api_keys_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetApiKeyRateLimitRequest.ProtoReflect.Descriptor instead.
+func (*GetApiKeyRateLimitRequest) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_api_keys_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetApiKeyRateLimitRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+type GetApiKeyRateLimitResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RateLimit     *ApiKeyRateLimit       `protobuf:"bytes,1,opt,name=rate_limit,json=rateLimit,proto3" json:"rate_limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetApiKeyRateLimitResponse) Reset() {
+	*x = GetApiKeyRateLimitResponse{}
+	mi := &file_loyalty_v1_api_keys_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetApiKeyRateLimitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetApiKeyRateLimitResponse) ProtoMessage() {}
+
+func (x *GetApiKeyRateLimitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_api_keys_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetApiKeyRateLimitResponse.ProtoReflect.Descriptor instead.
+func (*GetApiKeyRateLimitResponse) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_api_keys_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GetApiKeyRateLimitResponse) GetRateLimit() *ApiKeyRateLimit {
+	if x != nil {
+		return x.RateLimit
+	}
+	return nil
+}
+
 var File_loyalty_v1_api_keys_proto protoreflect.FileDescriptor
 
 const file_loyalty_v1_api_keys_proto_rawDesc = "" +
@@ -408,11 +673,30 @@ const file_loyalty_v1_api_keys_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\v2\x12.loyalty.v1.ApiKeyR\x03key\"\x14\n" +
 	"\x12ListApiKeysRequest\"=\n" +
 	"\x13ListApiKeysResponse\x12&\n" +
-	"\x04keys\x18\x01 \x03(\v2\x12.loyalty.v1.ApiKeyR\x04keys2\x85\x02\n" +
+	"\x04keys\x18\x01 \x03(\v2\x12.loyalty.v1.ApiKeyR\x04keys\"\x91\x01\n" +
+	"\x0fApiKeyRateLimit\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12.\n" +
+	"\x13requests_per_second\x18\x02 \x01(\x05R\x11requestsPerSecond\x12\x14\n" +
+	"\x05burst\x18\x03 \x01(\x05R\x05burst\x12!\n" +
+	"\frole_default\x18\x04 \x01(\bR\vroleDefault\"x\n" +
+	"\x19SetApiKeyRateLimitRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12.\n" +
+	"\x13requests_per_second\x18\x02 \x01(\x05R\x11requestsPerSecond\x12\x14\n" +
+	"\x05burst\x18\x03 \x01(\x05R\x05burst\"X\n" +
+	"\x1aSetApiKeyRateLimitResponse\x12:\n" +
+	"\n" +
+	"rate_limit\x18\x01 \x01(\v2\x1b.loyalty.v1.ApiKeyRateLimitR\trateLimit\"2\n" +
+	"\x19GetApiKeyRateLimitRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\"X\n" +
+	"\x1aGetApiKeyRateLimitResponse\x12:\n" +
+	"\n" +
+	"rate_limit\x18\x01 \x01(\v2\x1b.loyalty.v1.ApiKeyRateLimitR\trateLimit2\xcf\x03\n" +
 	"\rApiKeyService\x12Q\n" +
 	"\fCreateApiKey\x12\x1f.loyalty.v1.CreateApiKeyRequest\x1a .loyalty.v1.CreateApiKeyResponse\x12Q\n" +
 	"\fRevokeApiKey\x12\x1f.loyalty.v1.RevokeApiKeyRequest\x1a .loyalty.v1.RevokeApiKeyResponse\x12N\n" +
-	"\vListApiKeys\x12\x1e.loyalty.v1.ListApiKeysRequest\x1a\x1f.loyalty.v1.ListApiKeysResponseB<Z:github.com/loyalty-engine/loyalty/api/loyalty/v1;loyaltyv1b\x06proto3"
+	"\vListApiKeys\x12\x1e.loyalty.v1.ListApiKeysRequest\x1a\x1f.loyalty.v1.ListApiKeysResponse\x12c\n" +
+	"\x12SetApiKeyRateLimit\x12%.loyalty.v1.SetApiKeyRateLimitRequest\x1a&.loyalty.v1.SetApiKeyRateLimitResponse\x12c\n" +
+	"\x12GetApiKeyRateLimit\x12%.loyalty.v1.GetApiKeyRateLimitRequest\x1a&.loyalty.v1.GetApiKeyRateLimitResponseB<Z:github.com/loyalty-engine/loyalty/api/loyalty/v1;loyaltyv1b\x06proto3"
 
 var (
 	file_loyalty_v1_api_keys_proto_rawDescOnce sync.Once
@@ -426,34 +710,45 @@ func file_loyalty_v1_api_keys_proto_rawDescGZIP() []byte {
 	return file_loyalty_v1_api_keys_proto_rawDescData
 }
 
-var file_loyalty_v1_api_keys_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_loyalty_v1_api_keys_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_loyalty_v1_api_keys_proto_goTypes = []any{
-	(*ApiKey)(nil),                // 0: loyalty.v1.ApiKey
-	(*CreateApiKeyRequest)(nil),   // 1: loyalty.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),  // 2: loyalty.v1.CreateApiKeyResponse
-	(*RevokeApiKeyRequest)(nil),   // 3: loyalty.v1.RevokeApiKeyRequest
-	(*RevokeApiKeyResponse)(nil),  // 4: loyalty.v1.RevokeApiKeyResponse
-	(*ListApiKeysRequest)(nil),    // 5: loyalty.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),   // 6: loyalty.v1.ListApiKeysResponse
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(*ApiKey)(nil),                     // 0: loyalty.v1.ApiKey
+	(*CreateApiKeyRequest)(nil),        // 1: loyalty.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),       // 2: loyalty.v1.CreateApiKeyResponse
+	(*RevokeApiKeyRequest)(nil),        // 3: loyalty.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),       // 4: loyalty.v1.RevokeApiKeyResponse
+	(*ListApiKeysRequest)(nil),         // 5: loyalty.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),        // 6: loyalty.v1.ListApiKeysResponse
+	(*ApiKeyRateLimit)(nil),            // 7: loyalty.v1.ApiKeyRateLimit
+	(*SetApiKeyRateLimitRequest)(nil),  // 8: loyalty.v1.SetApiKeyRateLimitRequest
+	(*SetApiKeyRateLimitResponse)(nil), // 9: loyalty.v1.SetApiKeyRateLimitResponse
+	(*GetApiKeyRateLimitRequest)(nil),  // 10: loyalty.v1.GetApiKeyRateLimitRequest
+	(*GetApiKeyRateLimitResponse)(nil), // 11: loyalty.v1.GetApiKeyRateLimitResponse
+	(*timestamppb.Timestamp)(nil),      // 12: google.protobuf.Timestamp
 }
 var file_loyalty_v1_api_keys_proto_depIdxs = []int32{
-	7, // 0: loyalty.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	7, // 1: loyalty.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
-	0, // 2: loyalty.v1.CreateApiKeyResponse.key:type_name -> loyalty.v1.ApiKey
-	0, // 3: loyalty.v1.RevokeApiKeyResponse.key:type_name -> loyalty.v1.ApiKey
-	0, // 4: loyalty.v1.ListApiKeysResponse.keys:type_name -> loyalty.v1.ApiKey
-	1, // 5: loyalty.v1.ApiKeyService.CreateApiKey:input_type -> loyalty.v1.CreateApiKeyRequest
-	3, // 6: loyalty.v1.ApiKeyService.RevokeApiKey:input_type -> loyalty.v1.RevokeApiKeyRequest
-	5, // 7: loyalty.v1.ApiKeyService.ListApiKeys:input_type -> loyalty.v1.ListApiKeysRequest
-	2, // 8: loyalty.v1.ApiKeyService.CreateApiKey:output_type -> loyalty.v1.CreateApiKeyResponse
-	4, // 9: loyalty.v1.ApiKeyService.RevokeApiKey:output_type -> loyalty.v1.RevokeApiKeyResponse
-	6, // 10: loyalty.v1.ApiKeyService.ListApiKeys:output_type -> loyalty.v1.ListApiKeysResponse
-	8, // [8:11] is the sub-list for method output_type
-	5, // [5:8] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	12, // 0: loyalty.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	12, // 1: loyalty.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
+	0,  // 2: loyalty.v1.CreateApiKeyResponse.key:type_name -> loyalty.v1.ApiKey
+	0,  // 3: loyalty.v1.RevokeApiKeyResponse.key:type_name -> loyalty.v1.ApiKey
+	0,  // 4: loyalty.v1.ListApiKeysResponse.keys:type_name -> loyalty.v1.ApiKey
+	7,  // 5: loyalty.v1.SetApiKeyRateLimitResponse.rate_limit:type_name -> loyalty.v1.ApiKeyRateLimit
+	7,  // 6: loyalty.v1.GetApiKeyRateLimitResponse.rate_limit:type_name -> loyalty.v1.ApiKeyRateLimit
+	1,  // 7: loyalty.v1.ApiKeyService.CreateApiKey:input_type -> loyalty.v1.CreateApiKeyRequest
+	3,  // 8: loyalty.v1.ApiKeyService.RevokeApiKey:input_type -> loyalty.v1.RevokeApiKeyRequest
+	5,  // 9: loyalty.v1.ApiKeyService.ListApiKeys:input_type -> loyalty.v1.ListApiKeysRequest
+	8,  // 10: loyalty.v1.ApiKeyService.SetApiKeyRateLimit:input_type -> loyalty.v1.SetApiKeyRateLimitRequest
+	10, // 11: loyalty.v1.ApiKeyService.GetApiKeyRateLimit:input_type -> loyalty.v1.GetApiKeyRateLimitRequest
+	2,  // 12: loyalty.v1.ApiKeyService.CreateApiKey:output_type -> loyalty.v1.CreateApiKeyResponse
+	4,  // 13: loyalty.v1.ApiKeyService.RevokeApiKey:output_type -> loyalty.v1.RevokeApiKeyResponse
+	6,  // 14: loyalty.v1.ApiKeyService.ListApiKeys:output_type -> loyalty.v1.ListApiKeysResponse
+	9,  // 15: loyalty.v1.ApiKeyService.SetApiKeyRateLimit:output_type -> loyalty.v1.SetApiKeyRateLimitResponse
+	11, // 16: loyalty.v1.ApiKeyService.GetApiKeyRateLimit:output_type -> loyalty.v1.GetApiKeyRateLimitResponse
+	12, // [12:17] is the sub-list for method output_type
+	7,  // [7:12] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_loyalty_v1_api_keys_proto_init() }
@@ -467,7 +762,7 @@ func file_loyalty_v1_api_keys_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_loyalty_v1_api_keys_proto_rawDesc), len(file_loyalty_v1_api_keys_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,9 +19,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ApiKeyService_CreateApiKey_FullMethodName = "/loyalty.v1.ApiKeyService/CreateApiKey"
-	ApiKeyService_RevokeApiKey_FullMethodName = "/loyalty.v1.ApiKeyService/RevokeApiKey"
-	ApiKeyService_ListApiKeys_FullMethodName  = "/loyalty.v1.ApiKeyService/ListApiKeys"
+	ApiKeyService_CreateApiKey_FullMethodName       = "/loyalty.v1.ApiKeyService/CreateApiKey"
+	ApiKeyService_RevokeApiKey_FullMethodName       = "/loyalty.v1.ApiKeyService/RevokeApiKey"
+	ApiKeyService_ListApiKeys_FullMethodName        = "/loyalty.v1.ApiKeyService/ListApiKeys"
+	ApiKeyService_SetApiKeyRateLimit_FullMethodName = "/loyalty.v1.ApiKeyService/SetApiKeyRateLimit"
+	ApiKeyService_GetApiKeyRateLimit_FullMethodName = "/loyalty.v1.ApiKeyService/GetApiKeyRateLimit"
 )
 
 // ApiKeyServiceClient is the client API for ApiKeyService service.
@@ -36,6 +38,11 @@ type ApiKeyServiceClient interface {
 	RevokeApiKey(ctx context.Context, in *RevokeApiKeyRequest, opts ...grpc.CallOption) (*RevokeApiKeyResponse, error)
 	// ListApiKeys lists the keys, newest first, without their secrets.
 	ListApiKeys(ctx context.Context, in *ListApiKeysRequest, opts ...grpc.CallOption) (*ListApiKeysResponse, error)
+	// SetApiKeyRateLimit sets a key's rate limit; requests_per_second 0 returns the key
+	// to its role's default. Every replica applies it within a few seconds.
+	SetApiKeyRateLimit(ctx context.Context, in *SetApiKeyRateLimitRequest, opts ...grpc.CallOption) (*SetApiKeyRateLimitResponse, error)
+	// GetApiKeyRateLimit answers the rate limit a key gets: its own, or its role's default.
+	GetApiKeyRateLimit(ctx context.Context, in *GetApiKeyRateLimitRequest, opts ...grpc.CallOption) (*GetApiKeyRateLimitResponse, error)
 }
 
 type apiKeyServiceClient struct {
@@ -76,6 +83,26 @@ func (c *apiKeyServiceClient) ListApiKeys(ctx context.Context, in *ListApiKeysRe
 	return out, nil
 }
 
+func (c *apiKeyServiceClient) SetApiKeyRateLimit(ctx context.Context, in *SetApiKeyRateLimitRequest, opts ...grpc.CallOption) (*SetApiKeyRateLimitResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetApiKeyRateLimitResponse)
+	err := c.cc.Invoke(ctx, ApiKeyService_SetApiKeyRateLimit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *apiKeyServiceClient) GetApiKeyRateLimit(ctx context.Context, in *GetApiKeyRateLimitRequest, opts ...grpc.CallOption) (*GetApiKeyRateLimitResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetApiKeyRateLimitResponse)
+	err := c.cc.Invoke(ctx, ApiKeyService_GetApiKeyRateLimit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ApiKeyServiceServer is the server API for ApiKeyService service.
 // All implementations must embed UnimplementedApiKeyServiceServer
 // for forward compatibility.
@@ -88,6 +115,11 @@ type ApiKeyServiceServer interface {
 	RevokeApiKey(context.Context, *RevokeApiKeyRequest) (*RevokeApiKeyResponse, error)
 	// ListApiKeys lists the keys, newest first, without their secrets.
 	ListApiKeys(context.Context, *ListApiKeysRequest) (*ListApiKeysResponse, error)
+	// SetApiKeyRateLimit sets a key's rate limit; requests_per_second 0 returns the key
+	// to its role's default. Every replica applies it within a few seconds.
+	SetApiKeyRateLimit(context.Context, *SetApiKeyRateLimitRequest) (*SetApiKeyRateLimitResponse, error)
+	// GetApiKeyRateLimit answers the rate limit a key gets: its own, or its role's default.
+	GetApiKeyRateLimit(context.Context, *GetApiKeyRateLimitRequest) (*GetApiKeyRateLimitResponse, error)
 	mustEmbedUnimplementedApiKeyServiceServer()
 }
 
@@ -106,6 +138,12 @@ func (UnimplementedApiKeyServiceServer) RevokeApiKey(context.Context, *RevokeApi
 }
 func (UnimplementedApiKeyServiceServer) ListApiKeys(context.Context, *ListApiKeysRequest) (*ListApiKeysResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListApiKeys not implemented")
+}
+func (UnimplementedApiKeyServiceServer) SetApiKeyRateLimit(context.Context, *SetApiKeyRateLimitRequest) (*SetApiKeyRateLimitResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetApiKeyRateLimit not implemented")
+}
+func (UnimplementedApiKeyServiceServer) GetApiKeyRateLimit(context.Context, *GetApiKeyRateLimitRequest) (*GetApiKeyRateLimitResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetApiKeyRateLimit not implemented")
 }
 func (UnimplementedApiKeyServiceServer) mustEmbedUnimplementedApiKeyServiceServer() {}
 func (UnimplementedApiKeyServiceServer) testEmbeddedByValue()                       {}
@@ -182,6 +220,42 @@ func _ApiKeyService_ListApiKeys_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ApiKeyService_SetApiKeyRateLimit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetApiKeyRateLimitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ApiKeyServiceServer).SetApiKeyRateLimit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ApiKeyService_SetApiKeyRateLimit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ApiKeyServiceServer).SetApiKeyRateLimit(ctx, req.(*SetApiKeyRateLimitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ApiKeyService_GetApiKeyRateLimit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetApiKeyRateLimitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ApiKeyServiceServer).GetApiKeyRateLimit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ApiKeyService_GetApiKeyRateLimit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ApiKeyServiceServer).GetApiKeyRateLimit(ctx, req.(*GetApiKeyRateLimitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ApiKeyService_ServiceDesc is the grpc.ServiceDesc for ApiKeyService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -200,6 +274,14 @@ var ApiKeyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListApiKeys",
 			Handler:    _ApiKeyService_ListApiKeys_Handler,
+		},
+		{
+			MethodName: "SetApiKeyRateLimit",
+			Handler:    _ApiKeyService_SetApiKeyRateLimit_Handler,
+		},
+		{
+			MethodName: "GetApiKeyRateLimit",
+			Handler:    _ApiKeyService_GetApiKeyRateLimit_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
