@@ -309,6 +309,8 @@ func restSeeds(w *restWorld) []restSeed {
 		restSeed{route: "/v1/members/{memberId}/balance", ids: "\xff\xfe"},
 		restSeed{route: "/v1/coupons/{code}", ids: "\xc3\x28"},
 		restSeed{route: "/v1/campaigns/{campaignId}", ids: "\x80"},
+		restSeed{route: "/v1/coupons/{code}", ids: "ÄÄÄÄÄÄÄÄ"}, // valid UTF-8, 16 bytes
+		restSeed{route: "/v1/coupons/{code}:redeem", ids: "ÄÄÄÄÄÄÄÄ", body: `{"requestId":"utf-4","memberId":"fz","orderId":"FZ-9","spendMinor":10000}`},
 		restSeed{route: "/v1/approvals", query: "\xbc=1"},
 		post("/v1/members", "{\"memberId\":\"utf-3\",\"\xbc\":1}"),
 		// Huge numbers.
