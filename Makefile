@@ -6,7 +6,7 @@ GO        ?= go
 BUF       := $(GO) tool -modfile=tools/go.mod buf
 SQLC      := $(GO) tool -modfile=tools/go.mod sqlc
 # Directories whose contents are generated (protobuf, gateway, OpenAPI, sqlc).
-GENERATED := api access/internal/accessdb ledger/internal/ledgerdb tiers/internal/tiersdb campaigns/internal/campaignsdb internal/audit/internal/auditdb internal/businessclock/internal/clockdb
+GENERATED := api access/internal/accessdb ledger/internal/ledgerdb tiers/internal/tiersdb campaigns/internal/campaignsdb internal/audit/internal/auditdb internal/businessclock/internal/clockdb internal/serversecret/internal/secretdb
 
 .PHONY: help
 help: ## List the targets
@@ -46,6 +46,11 @@ test: postgres check-generated lint ## Everything CI runs: generated-code check,
 .PHONY: test-short
 test-short: ## The suite without the race detector (faster while developing)
 	$(GO) test -count=1 ./...
+
+FUZZTIME ?= 60s
+.PHONY: fuzz
+fuzz: postgres ## Run every fuzz target for FUZZTIME (60s) each, one after another; fail on a finding
+	@FUZZTIME=$(FUZZTIME) FUZZPARALLEL=$(FUZZPARALLEL) scripts/fuzz.sh
 
 .PHONY: bench
 bench: postgres build ## Load-test REST and gRPC next to pgbench tpcb-like on one PostgreSQL (docs/BENCHMARKS.md)

@@ -13,6 +13,7 @@ import (
 	"github.com/loyalty-engine/loyalty/campaigns/internal/campaignsdb"
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/nullable"
+	"github.com/loyalty-engine/loyalty/internal/pagetoken"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/validation"
 )
@@ -319,11 +320,18 @@ func (s *Service) Coupons(ctx context.Context, q CouponQuery) ([]Coupon, string,
 		return nil, "", problem.New(problem.NotFound, "MEMBER_NOT_FOUND", "member not found").With("member %q not found", q.MemberID)
 	}
 	params := campaignsdb.ListMemberCouponsParams{MemberID: q.MemberID, PageSize: q.PageSize + 1}
+	page := pagetoken.For("coupons", q.MemberID)
 	if q.PageToken != "" {
-		at, code, ok := strings.Cut(q.PageToken, "_")
+		pos, err := s.pageTokens.Decode(page, q.PageToken)
+		if err != nil {
+			return nil, "", err
+		}
+		// The position is the last coupon's issue time and code: only this server
+		// made it, so it parses.
+		at, code, ok := strings.Cut(pos, "_")
 		t, err := time.Parse(time.RFC3339Nano, at)
-		if !ok || err != nil {
-			return nil, "", problem.InvalidField("pageToken", "is not a token from a previous page")
+		if !ok || err != nil || code == "" {
+			return nil, "", pagetoken.ErrInvalid
 		}
 		params.BeforeTime, params.BeforeCode = t, code
 	}
@@ -335,7 +343,7 @@ func (s *Service) Coupons(ctx context.Context, q CouponQuery) ([]Coupon, string,
 	if len(rows) > int(q.PageSize) {
 		rows = rows[:q.PageSize]
 		last := rows[len(rows)-1]
-		next = last.IssueTime.Format(time.RFC3339Nano) + "_" + last.Code
+		next = s.pageTokens.Encode(page, last.IssueTime.UTC().Format(time.RFC3339Nano)+"_"+last.Code)
 	}
 	out := make([]Coupon, len(rows))
 	for i, r := range rows {

@@ -45,7 +45,8 @@ type Service struct {
 	// ruleErrors counts rules that failed at run time, by campaign.
 	ruleErrors *prometheus.CounterVec
 
-	running runningCache
+	running    runningCache
+	pageTokens *pagetoken.Codec
 }
 
 // Option configures the campaigns.
@@ -55,12 +56,17 @@ type Option func(*Service)
 // call (a rule that fails at run time); without it nothing is logged.
 func WithLogger(log *slog.Logger) Option { return func(s *Service) { s.log = log } }
 
+// WithPageTokens sets the key of the campaign and coupon lists' page tokens. It must
+// be the same on every replica and outlive restarts; without it tokens are good only
+// within this process.
+func WithPageTokens(c *pagetoken.Codec) Option { return func(s *Service) { s.pageTokens = c } }
+
 // NewService returns the campaigns, and makes the ledger apply them to earnings.
 func NewService(pool *pgxpool.Pool, l *ledger.Service, clock ledger.Clock, opts ...Option) *Service {
 	if clock == nil {
 		clock = ledger.WallClock
 	}
-	s := &Service{pool: pool, q: campaignsdb.New(), ledger: l, tiers: l.Tiers(), clock: clock,
+	s := &Service{pool: pool, q: campaignsdb.New(), ledger: l, tiers: l.Tiers(), clock: clock, pageTokens: pagetoken.Ephemeral(),
 		log: slog.New(slog.DiscardHandler),
 		ruleErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "loyalty_campaign_rule_errors_total",
@@ -214,11 +220,12 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]Campaign, string, er
 	if q.PageSize == 0 {
 		q.PageSize = 50
 	}
+	page := pagetoken.For("campaigns", q.Status)
 	before := int64(math.MaxInt64)
 	if q.PageToken != "" {
-		id, err := pagetoken.Decode('c', q.PageToken)
+		id, err := s.pageTokens.DecodeID(page, q.PageToken)
 		if err != nil {
-			return nil, "", problem.InvalidField("pageToken", "is not a token from a previous page")
+			return nil, "", err
 		}
 		before = id
 	}
@@ -231,7 +238,7 @@ func (s *Service) List(ctx context.Context, q ListQuery) ([]Campaign, string, er
 	var next string
 	if len(rows) > int(q.PageSize) {
 		rows = rows[:q.PageSize]
-		next = pagetoken.Encode('c', rows[len(rows)-1].Campaign.Seq)
+		next = s.pageTokens.EncodeID(page, rows[len(rows)-1].Campaign.Seq)
 	}
 	out := make([]Campaign, 0, len(rows))
 	for _, r := range rows {

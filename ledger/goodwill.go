@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/loyalty-engine/loyalty/internal/database"
+	"github.com/loyalty-engine/loyalty/internal/pagetoken"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/validation"
 	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
@@ -278,11 +279,12 @@ func (s *Service) ListApprovals(ctx context.Context, status string, pageSize int
 	if pageSize == 0 {
 		pageSize = DefaultPageSize
 	}
+	page := pagetoken.For("approvals", status)
 	before := int64(math.MaxInt64)
 	if pageToken != "" {
-		id, err := decodePageToken(pageToken)
+		id, err := s.pageTokens.DecodeID(page, pageToken)
 		if err != nil {
-			return nil, "", errBadPageToken
+			return nil, "", err
 		}
 		before = id
 	}
@@ -293,7 +295,7 @@ func (s *Service) ListApprovals(ctx context.Context, status string, pageSize int
 	next := ""
 	if len(rows) > int(pageSize) {
 		rows = rows[:pageSize]
-		next = encodePageToken(rows[len(rows)-1].ApprovalID)
+		next = s.pageTokens.EncodeID(page, rows[len(rows)-1].ApprovalID)
 	}
 	out := make([]Approval, len(rows))
 	for i, r := range rows {

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/loyalty-engine/loyalty/internal/pagetoken"
 	"github.com/loyalty-engine/loyalty/internal/settingscache"
 	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
 	"github.com/loyalty-engine/loyalty/tiers"
@@ -41,6 +42,7 @@ type Service struct {
 	tiers     *tiers.Service
 	// promotions are the campaigns earnings apply (nil: none).
 	promotions Promotions
+	pageTokens *pagetoken.Codec
 }
 
 // Option configures the Service.
@@ -55,6 +57,8 @@ func NewService(pool *pgxpool.Pool, opts ...Option) *Service {
 		pool:  pool,
 		q:     ledgerdb.New(),
 		clock: WallClock,
+		// Until WithPageTokens: tokens good for this process only.
+		pageTokens: pagetoken.Ephemeral(),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "loyalty_ledger_tx_retries_total",
 			Help: "Ledger transactions run again after a deadlock or serialization failure.",
@@ -70,10 +74,16 @@ func NewService(pool *pgxpool.Pool, opts ...Option) *Service {
 		o(s)
 	}
 	if s.tiers == nil {
-		s.tiers = tiers.NewService(pool, tiers.WithClock(s.clock))
+		s.tiers = tiers.NewService(pool, tiers.WithClock(s.clock), tiers.WithPageTokens(s.pageTokens))
 	}
 	return s
 }
+
+// WithPageTokens sets the key of the statement's and the approvals' page tokens. It
+// must be the same on every replica and outlive restarts (a token from one replica
+// is sent to whichever serves the next page); without it tokens are good only
+// within this process.
+func WithPageTokens(c *pagetoken.Codec) Option { return func(s *Service) { s.pageTokens = c } }
 
 // WithTiers sets the tiers the ledger applies to earnings (the tier multiplier, the
 // qualifying metric, the order's tier snapshot). Without it the ledger makes its

@@ -165,8 +165,6 @@ type Activity struct {
 	NextPageToken string
 }
 
-var errBadPageToken = problem.InvalidField("pageToken", "is not a token from a previous page")
-
 // ListActivity returns the member's entries, newest first, keyset-paginated.
 func (s *Service) ListActivity(ctx context.Context, q ListActivity) (Activity, error) {
 	if err := validation.Struct(q); err != nil {
@@ -178,11 +176,12 @@ func (s *Service) ListActivity(ctx context.Context, q ListActivity) (Activity, e
 	if err := s.checkMember(ctx, q.MemberID); err != nil {
 		return Activity{}, err
 	}
+	page := activityPages(q)
 	before := int64(math.MaxInt64)
 	if q.PageToken != "" {
-		id, err := decodePageToken(q.PageToken)
+		id, err := s.pageTokens.DecodeID(page, q.PageToken)
 		if err != nil {
-			return Activity{}, errBadPageToken
+			return Activity{}, err
 		}
 		before = id
 	}
@@ -209,7 +208,7 @@ func (s *Service) ListActivity(ctx context.Context, q ListActivity) (Activity, e
 	var a Activity
 	if len(rows) > int(size) {
 		rows = rows[:size]
-		a.NextPageToken = encodePageToken(rows[len(rows)-1].EntryID)
+		a.NextPageToken = s.pageTokens.EncodeID(page, rows[len(rows)-1].EntryID)
 	}
 	a.Entries = make([]Entry, len(rows))
 	for i, r := range rows {
@@ -218,10 +217,12 @@ func (s *Service) ListActivity(ctx context.Context, q ListActivity) (Activity, e
 	return a, nil
 }
 
-// Page tokens are opaque to callers: an entry id, encoded.
-func encodePageToken(entryID int64) string { return pagetoken.Encode('e', entryID) }
-
-func decodePageToken(tok string) (int64, error) { return pagetoken.Decode('e', tok) }
+// activityPages is what a statement page token is bound to: the member and every
+// filter (a token is good only for the statement it came from; the page size may
+// change between pages).
+func activityPages(q ListActivity) pagetoken.Query {
+	return pagetoken.For("activity", q.MemberID, pagetoken.Set(q.Kinds), pagetoken.Time(q.StartTime), pagetoken.Time(q.EndTime))
+}
 
 // SystemBalance is a system account's balance.
 type SystemBalance struct {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/loyalty-engine/loyalty/internal/nullable"
 	"github.com/loyalty-engine/loyalty/internal/pagetoken"
-	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/validation"
 	"github.com/loyalty-engine/loyalty/tiers/internal/tiersdb"
 )
@@ -56,11 +55,12 @@ func (s *Service) History(ctx context.Context, q HistoryQuery) (History, error) 
 	if q.PageSize == 0 {
 		q.PageSize = 50
 	}
+	page := pagetoken.For("tierHistory", q.MemberID)
 	before := int64(math.MaxInt64)
 	if q.PageToken != "" {
-		id, err := pagetoken.Decode('t', q.PageToken)
+		id, err := s.pageTokens.DecodeID(page, q.PageToken)
 		if err != nil {
-			return History{}, problem.InvalidField("pageToken", "is not a token from a previous page")
+			return History{}, err
 		}
 		before = id
 	}
@@ -74,7 +74,7 @@ func (s *Service) History(ctx context.Context, q HistoryQuery) (History, error) 
 	var h History
 	if len(rows) > int(q.PageSize) {
 		rows = rows[:q.PageSize]
-		h.NextPageToken = pagetoken.Encode('t', rows[len(rows)-1].ChangeID)
+		h.NextPageToken = s.pageTokens.EncodeID(page, rows[len(rows)-1].ChangeID)
 	}
 	for _, r := range rows {
 		h.Changes = append(h.Changes, HistoryEntry{ID: r.ChangeID, MemberID: r.MemberID, From: r.FromTier, To: r.ToTier,

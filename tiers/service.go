@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/loyalty-engine/loyalty/internal/nullable"
+	"github.com/loyalty-engine/loyalty/internal/pagetoken"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/settingscache"
 	"github.com/loyalty-engine/loyalty/tiers/internal/tiersdb"
@@ -34,6 +35,8 @@ type Service struct {
 	q        *tiersdb.Queries
 	clock    Clock
 	policies settingscache.Cache[Policy]
+	// pageTokens sign the tier history's page tokens.
+	pageTokens *pagetoken.Codec
 }
 
 // Option configures the Service.
@@ -42,9 +45,14 @@ type Option func(*Service)
 // WithClock sets the business clock.
 func WithClock(c Clock) Option { return func(s *Service) { s.clock = c } }
 
+// WithPageTokens sets the key of the tier history's page tokens. It must be the
+// same on every replica and outlive restarts; without it tokens are good only
+// within this process.
+func WithPageTokens(c *pagetoken.Codec) Option { return func(s *Service) { s.pageTokens = c } }
+
 // NewService returns the tiers on the pool.
 func NewService(pool *pgxpool.Pool, opts ...Option) *Service {
-	s := &Service{pool: pool, q: tiersdb.New(), clock: wallClock{}}
+	s := &Service{pool: pool, q: tiersdb.New(), clock: wallClock{}, pageTokens: pagetoken.Ephemeral()}
 	for _, o := range opts {
 		o(s)
 	}

@@ -14,7 +14,9 @@ import (
 	"github.com/loyalty-engine/loyalty/campaigns"
 	"github.com/loyalty-engine/loyalty/internal/audit"
 	"github.com/loyalty-engine/loyalty/internal/businessclock"
+	"github.com/loyalty-engine/loyalty/internal/pagetoken"
 	"github.com/loyalty-engine/loyalty/internal/server"
+	"github.com/loyalty-engine/loyalty/internal/serversecret"
 	"github.com/loyalty-engine/loyalty/ledger"
 	"github.com/loyalty-engine/loyalty/tiers"
 )
@@ -63,12 +65,21 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options
 	if offset := clock.Offset(); offset > 0 {
 		log.Info("business time runs ahead of the wall clock", "offset", offset.String(), "timeTravel", opts.TimeTravel)
 	}
+	// Page tokens are signed with a key every replica shares and restarts keep.
+	secret, err := serversecret.Get(ctx, pool, serversecret.PageTokens)
+	if err != nil {
+		return nil, err
+	}
+	pageTokens, err := pagetoken.New(secret)
+	if err != nil {
+		return nil, err
+	}
 	go clock.Follow(ctx, log)
 	// The audit trail and the keys' last use run on business time, like the entries.
-	a := &App{Keys: access.NewService(pool, access.WithClock(clock)), Audit: audit.NewStore(pool, clock), Clock: clock}
-	a.Tiers = tiers.NewService(pool, tiers.WithClock(clock))
-	a.Ledger = ledger.NewService(pool, append(ledgerOptions(opts), ledger.WithClock(clock), ledger.WithTiers(a.Tiers))...)
-	a.Campaigns = campaigns.NewService(pool, a.Ledger, clock, campaigns.WithLogger(log))
+	a := &App{Keys: access.NewService(pool, access.WithClock(clock)), Audit: audit.NewStore(pool, clock, pageTokens), Clock: clock}
+	a.Tiers = tiers.NewService(pool, tiers.WithClock(clock), tiers.WithPageTokens(pageTokens))
+	a.Ledger = ledger.NewService(pool, append(ledgerOptions(opts), ledger.WithClock(clock), ledger.WithTiers(a.Tiers), ledger.WithPageTokens(pageTokens))...)
+	a.Campaigns = campaigns.NewService(pool, a.Ledger, clock, campaigns.WithLogger(log), campaigns.WithPageTokens(pageTokens))
 	if opts.AdminKey != "" {
 		if _, err := a.Keys.EnsureAdmin(ctx, opts.AdminKey); err != nil {
 			return nil, err

@@ -176,14 +176,19 @@ type Clock interface{ Now() time.Time }
 
 // Store writes and reads the audit log.
 type Store struct {
-	pool  *pgxpool.Pool
-	q     *auditdb.Queries
-	clock Clock
+	pool       *pgxpool.Pool
+	q          *auditdb.Queries
+	clock      Clock
+	pageTokens *pagetoken.Codec
 }
 
-// NewStore returns a Store on the pool, timing records by clock.
-func NewStore(pool *pgxpool.Pool, clock Clock) *Store {
-	return &Store{pool: pool, q: auditdb.New(), clock: clock}
+// NewStore returns a Store on the pool, timing records by clock. Page tokens of the
+// log are signed with pageTokens (nil: a key good only within this process).
+func NewStore(pool *pgxpool.Pool, clock Clock, pageTokens *pagetoken.Codec) *Store {
+	if pageTokens == nil {
+		pageTokens = pagetoken.Ephemeral()
+	}
+	return &Store{pool: pool, q: auditdb.New(), clock: clock, pageTokens: pageTokens}
 }
 
 // Start begins the record of a call to method, now.
@@ -223,8 +228,6 @@ const (
 	MaxPageSize     = 200
 )
 
-const pageTag = 'A'
-
 // methodName is a gRPC full method name.
 var methodName = regexp.MustCompile(`^/[A-Za-z0-9_.]+/[A-Za-z0-9_]+$`)
 
@@ -236,11 +239,13 @@ func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 	if q.PageSize == 0 {
 		q.PageSize = DefaultPageSize
 	}
+	// A token is bound to the filters it was made for (not to the page size).
+	page := pagetoken.For("auditLog", q.KeyID, q.MemberID, q.Method, pagetoken.Time(q.Start), pagetoken.Time(q.End))
 	before := int64(math.MaxInt64)
 	if q.PageToken != "" {
-		id, err := pagetoken.Decode(pageTag, q.PageToken)
+		id, err := s.pageTokens.DecodeID(page, q.PageToken)
 		if err != nil {
-			return Page{}, problem.InvalidField("pageToken", "is not a page token of the audit log")
+			return Page{}, err
 		}
 		before = id
 	}
@@ -251,18 +256,18 @@ func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 	if err != nil {
 		return Page{}, fmt.Errorf("list audit log: %w", err)
 	}
-	var page Page
+	var out Page
 	if len(rows) > int(q.PageSize) {
 		rows = rows[:q.PageSize]
-		page.NextPageToken = pagetoken.Encode(pageTag, rows[len(rows)-1].AuditID)
+		out.NextPageToken = s.pageTokens.EncodeID(page, rows[len(rows)-1].AuditID)
 	}
-	page.Records = make([]Record, len(rows))
+	out.Records = make([]Record, len(rows))
 	for i, r := range rows {
-		page.Records[i] = Record{ID: r.AuditID, CallID: r.CallID, KeyID: r.KeyID, Role: r.Role, Method: r.Method,
+		out.Records[i] = Record{ID: r.AuditID, CallID: r.CallID, KeyID: r.KeyID, Role: r.Role, Method: r.Method,
 			Target: r.Target, MemberID: nullable.Value(r.MemberID), RequestID: r.RequestID, Outcome: r.Outcome,
 			Reason: r.Reason, Time: r.Time}
 	}
-	return page, nil
+	return out, nil
 }
 
 func (q Query) validate() error {

@@ -23,7 +23,7 @@ func (c fixedClock) Now() time.Time { return time.Time(c) }
 func TestInTxCommitsTheRecordWithTheEffect(t *testing.T) {
 	pool := dbtest.NewPool(t)
 	at := time.Date(2027, 11, 11, 0, 0, 0, 0, time.UTC)
-	store := NewStore(pool, fixedClock(at))
+	store := NewStore(pool, fixedClock(at), nil)
 	ctx := context.Background()
 	insertMember := func(id string) func(pgx.Tx) error {
 		return func(tx pgx.Tx) error {

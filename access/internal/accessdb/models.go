@@ -338,6 +338,11 @@ type Refund struct {
 	CreateTime           time.Time
 }
 
+type ServerSecret struct {
+	Name   string
+	Secret []byte
+}
+
 type SystemBalance struct {
 	Account string
 	Balance int64
