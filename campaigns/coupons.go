@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 
@@ -88,7 +89,9 @@ func newCode() string {
 func NormalizeCode(code string) string {
 	r := strings.NewReplacer("-", "", " ", "", "O", "0", "I", "1", "L", "1")
 	c := r.Replace(strings.ToUpper(strings.TrimSpace(code)))
-	if len(c) != 16 {
+	// Only a code of 16 ASCII characters is grouped: cutting anything else every 4
+	// bytes could split a multi-byte character into invalid UTF-8 (a fuzzing find).
+	if len(c) != 16 || strings.IndexFunc(c, func(r rune) bool { return r > unicode.MaxASCII }) >= 0 {
 		return c
 	}
 	return c[0:4] + "-" + c[4:8] + "-" + c[8:12] + "-" + c[12:16]

@@ -358,6 +358,12 @@ func earnBreakdown(prog Program, standing *tiers.Standing, cmd Earn) ([]Breakdow
 		return nil, err
 	}
 	base := prog.PointsForSpend(cmd.SpendMinor)
+	if base > MaxPoints {
+		// Past this the tier's and campaigns' parts could overflow in the write
+		// statement; no real order earns a trillion points.
+		return nil, problem.InvalidField("spend.amountMinor", fmt.Sprintf(
+			"earns %d points at the program's rate, more than the %d one entry may move", base, int64(MaxPoints)))
+	}
 	lines := []BreakdownLine{{
 		Source: tiers.SourceBase, Points: base,
 		Description: fmt.Sprintf("%d point(s) per %d minor units spent", prog.EarnPoints, prog.EarnPerAmountMinor),

@@ -120,3 +120,36 @@ func TestSpendRuleNeedsAnOrderAndAProgramCurrency(t *testing.T) {
 		}
 	}
 }
+
+// An earning from a spend moves at most MaxPoints: past it the tier's and the
+// campaigns' parts could overflow in the write statement (a fuzzing finding: 10^13
+// minor units at 10,000 points each was a 500).
+func TestEarnBreakdownRefusesMoreThanMaxPoints(t *testing.T) {
+	cases := []struct {
+		name         string
+		earn, spend  int64
+		refusedField string
+	}{
+		{"the default rate on a large order", 1, 100_000_000_000_000 / 100, ""},
+		{"exactly the most one entry may move", 1, MaxPoints * 100, ""},
+		{"one point more", 1, (MaxPoints + 1) * 100, "spend.amountMinor"},
+		{"the largest rate and spend", 10000, 10_000_000_000_000, "spend.amountMinor"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := defaultProgram()
+			p.EarnPoints = c.earn
+			lines, err := earnBreakdown(p, nil, Earn{MemberID: "m", RequestID: "r", OrderID: "o", SpendMinor: c.spend, Currency: "CNY"})
+			if c.refusedField == "" {
+				if err != nil || len(lines) == 0 || lines[0].Points > MaxPoints {
+					t.Fatalf("lines %v, err %v; want the base line within MaxPoints", lines, err)
+				}
+				return
+			}
+			pe, ok := problem.As(err)
+			if !ok || pe.Kind != problem.Invalid || len(pe.Fields) != 1 || pe.Fields[0].Field != c.refusedField {
+				t.Fatalf("err %v, want a 400 naming %s", err, c.refusedField)
+			}
+		})
+	}
+}

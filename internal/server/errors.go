@@ -106,13 +106,22 @@ func codeReason(c codes.Code) string {
 	return b.String()
 }
 
+// validText makes a text that may echo the caller's input (a query parameter's
+// name, a value) valid UTF-8: a status whose strings are not cannot be encoded, and
+// the caller would get an INTERNAL instead of the 400 it earned.
+func validText(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+
 func declaredStatus(code codes.Code, p *problem.Error) error {
-	st := status.New(code, p.Sentence())
-	details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: p.Reason, Domain: errorDomain, Metadata: p.Metadata}}
+	st := status.New(code, validText(p.Sentence()))
+	metadata := make(map[string]string, len(p.Metadata))
+	for k, v := range p.Metadata {
+		metadata[validText(k)] = validText(v)
+	}
+	details := []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: p.Reason, Domain: errorDomain, Metadata: metadata}}
 	if len(p.Fields) > 0 {
 		br := &errdetails.BadRequest{}
 		for _, f := range p.Fields {
-			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: f.Field, Description: f.Description})
+			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: validText(f.Field), Description: validText(f.Description)})
 		}
 		details = append(details, br)
 	}
