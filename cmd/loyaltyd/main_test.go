@@ -3,45 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
-	"net"
 	"net/http"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/loyalty-engine/loyalty/internal/dbtest"
+	"github.com/loyalty-engine/loyalty/internal/proctest"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// syncBuffer collects a server's log safely across goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // Two replicas starting at once on an empty database: the migration lock lets one
 // migrate while the other waits, and both come up and serve.
@@ -53,12 +24,12 @@ func TestTwoInstancesStartingAtOnceBothMigrateAndServe(t *testing.T) {
 	type instance struct {
 		http string
 		done chan error
-		log  *syncBuffer
+		log  *proctest.Output
 	}
 	var instances []*instance
 	for i := 0; i < 2; i++ {
-		in := &instance{http: freeAddr(t), done: make(chan error, 1), log: &syncBuffer{}}
-		args := []string{"--database-url", dbURL, "--http-addr", in.http, "--grpc-addr", freeAddr(t),
+		in := &instance{http: proctest.FreeAddr(t), done: make(chan error, 1), log: &proctest.Output{}}
+		args := []string{"--database-url", dbURL, "--http-addr", in.http, "--grpc-addr", proctest.FreeAddr(t),
 			"--admin-key", "lk_test_admin_secret_0123456789", "--shutdown-timeout", "5s"}
 		go func() { in.done <- run(ctx, args, func(string) string { return "" }, &bytes.Buffer{}, in.log) }()
 		instances = append(instances, in)

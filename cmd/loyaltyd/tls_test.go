@@ -15,6 +15,7 @@ import (
 
 	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
 	"github.com/loyalty-engine/loyalty/internal/dbtest"
+	"github.com/loyalty-engine/loyalty/internal/proctest"
 	"github.com/loyalty-engine/loyalty/internal/tlstest"
 )
 
@@ -26,8 +27,8 @@ func TestTLSOnBothListenersAndMetricsOnItsOwnAddress(t *testing.T) {
 	dbURL := dbtest.EmptyDatabase(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	httpAddr, grpcAddr, metricsAddr := freeAddr(t), freeAddr(t), freeAddr(t)
-	log := &syncBuffer{}
+	httpAddr, grpcAddr, metricsAddr := proctest.FreeAddr(t), proctest.FreeAddr(t), proctest.FreeAddr(t)
+	log := &proctest.Output{}
 	env := map[string]string{"LOYALTY_TLS_CERT": certFile, "LOYALTY_TLS_KEY": keyFile, "LOYALTY_METRICS_ADDR": metricsAddr}
 	done := make(chan error, 1)
 	go func() {

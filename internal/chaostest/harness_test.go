@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/loyalty-engine/loyalty/internal/pgcluster"
+	"github.com/loyalty-engine/loyalty/internal/proctest"
 )
 
 // adminKey is the bootstrap admin secret of the daemons the tests run.
@@ -125,11 +125,11 @@ type daemon struct {
 
 func newDaemon(t *testing.T, bin, databaseURL string, extraEnv ...string) *daemon {
 	t.Helper()
-	d := &daemon{t: t, bin: bin, httpAddr: freeAddr(t), logPath: filepath.Join(t.TempDir(), "loyaltyd.log")}
+	d := &daemon{t: t, bin: bin, httpAddr: proctest.FreeAddr(t), logPath: filepath.Join(t.TempDir(), "loyaltyd.log")}
 	d.env = append(os.Environ(),
 		"LOYALTY_DATABASE_URL="+databaseURL,
 		"LOYALTY_HTTP_ADDR="+d.httpAddr,
-		"LOYALTY_GRPC_ADDR="+freeAddr(t),
+		"LOYALTY_GRPC_ADDR="+proctest.FreeAddr(t),
 		"LOYALTY_ADMIN_KEY="+adminKey,
 		"LOYALTY_LOG_LEVEL=warn",
 	)
@@ -229,16 +229,6 @@ func waitFor(limit time.Duration, cond func() bool) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return nil
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func lastLines(b []byte, n int) string {

@@ -21,7 +21,6 @@ package readmetest
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -34,9 +33,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/loyalty-engine/loyalty/internal/proctest"
 )
 
 // command is one shell command of the README with what the README says it answers.
@@ -195,8 +195,8 @@ func TestReadmeRunsTopToBottom(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 
-	httpAddr, grpcAddr := freeAddr(t), freeAddr(t)
-	_, pgPort, _ := net.SplitHostPort(freeAddr(t))
+	httpAddr, grpcAddr := proctest.FreeAddr(t), proctest.FreeAddr(t)
+	_, pgPort, _ := net.SplitHostPort(proctest.FreeAddr(t))
 	env := append(cleanEnv(),
 		"LOYALTY_HTTP_ADDR="+httpAddr, "LOYALTY_GRPC_ADDR="+grpcAddr, "LOYALTY_LOCAL_PG_PORT="+pgPort)
 	server := startDemo(t, work, env)
@@ -463,7 +463,7 @@ func (s *shell) run(t *testing.T, text string) (string, int) {
 // startDemo starts loyaltyd --demo in dir; the channel closes when it exits.
 func startDemo(t *testing.T, dir string, env []string) <-chan struct{} {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &proctest.Output{}
 	cmd := exec.Command(filepath.Join(dir, "bin", "loyaltyd"), "--demo")
 	cmd.Dir, cmd.Env = dir, env
 	cmd.Stdout, cmd.Stderr = logs, logs
@@ -508,24 +508,6 @@ func waitReady(t *testing.T, api string, exited <-chan struct{}) {
 	t.Fatal("loyaltyd --demo not ready within 3 minutes")
 }
 
-// lockedBuffer collects a process's output from its two pipes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // cleanEnv is the environment without the LOYALTY_ settings of whoever runs the test
 // (but where the PostgreSQL binaries are), so the README runs with the defaults a new
 // user has.
@@ -538,16 +520,6 @@ func cleanEnv() []string {
 		env = append(env, kv)
 	}
 	return env
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func truncate(s string, n int) string {
