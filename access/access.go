@@ -195,15 +195,13 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Key, error) 
 	if err != nil {
 		return Key{}, fmt.Errorf("look up api key: %w", err)
 	}
-	if row.RevokeTime != nil {
+	if row.ApiKey.RevokeTime != nil {
 		return Key{}, ErrUnauthenticated
 	}
-	key := toKey(row)
 	// The limit rides on the cached key, so a change reaches every replica within
 	// CacheTTL without a query per call.
-	if key.OwnRateLimit, err = s.ownRateLimit(ctx, key.ID); err != nil {
-		return Key{}, err
-	}
+	key := toKey(row.ApiKey)
+	key.OwnRateLimit = ownRateLimit(row.RequestsPerSecond, row.Burst)
 	s.mu.Lock()
 	if len(s.cache) >= maxCachedKeys {
 		clear(s.cache)

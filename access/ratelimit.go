@@ -122,23 +122,16 @@ func (s *Service) keyByID(ctx context.Context, keyID string) (Key, error) {
 	if err != nil {
 		return Key{}, fmt.Errorf("look up api key %s: %w", keyID, err)
 	}
-	key := toKey(row)
-	if key.OwnRateLimit, err = s.ownRateLimit(ctx, keyID); err != nil {
-		return Key{}, err
-	}
+	key := toKey(row.ApiKey)
+	key.OwnRateLimit = ownRateLimit(row.RequestsPerSecond, row.Burst)
 	return key, nil
 }
 
-// ownRateLimit reads the key's own rate limit; nil: it has none. It is a second
-// query rather than a join so that it runs only when a key is (re)cached, every
-// CacheTTL at most, and leaves the key queries alone.
-func (s *Service) ownRateLimit(ctx context.Context, keyID string) (*RateLimit, error) {
-	row, err := s.q.RateLimitOfKey(ctx, s.pool, keyID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
+// ownRateLimit is the key's own limit from its row's joined columns; nil (no row
+// in api_key_rate_limits): its role's default applies.
+func ownRateLimit(requestsPerSecond, burst *int32) *RateLimit {
+	if requestsPerSecond == nil || burst == nil {
+		return nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("look up rate limit of %s: %w", keyID, err)
-	}
-	return &RateLimit{RequestsPerSecond: int(row.RequestsPerSecond), Burst: int(row.Burst)}, nil
+	return &RateLimit{RequestsPerSecond: int(*requestsPerSecond), Burst: int(*burst)}
 }

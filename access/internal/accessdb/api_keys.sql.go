@@ -93,41 +93,64 @@ func (q *Queries) EnsureAdminKey(ctx context.Context, db DBTX, arg EnsureAdminKe
 }
 
 const keyByID = `-- name: KeyByID :one
-SELECT key_id, name, role, secret_hash, create_time, revoke_time, public_prefix, last_use_time FROM api_keys WHERE key_id = $1
+SELECT k.key_id, k.name, k.role, k.secret_hash, k.create_time, k.revoke_time, k.public_prefix, k.last_use_time, r.requests_per_second, r.burst
+FROM api_keys k LEFT JOIN api_key_rate_limits r USING (key_id)
+WHERE k.key_id = $1
 `
 
-func (q *Queries) KeyByID(ctx context.Context, db DBTX, keyID string) (ApiKey, error) {
+type KeyByIDRow struct {
+	ApiKey            ApiKey
+	RequestsPerSecond *int32
+	Burst             *int32
+}
+
+// The key with its own rate limit, if it has one (NULLs: its role's default).
+func (q *Queries) KeyByID(ctx context.Context, db DBTX, keyID string) (KeyByIDRow, error) {
 	row := db.QueryRow(ctx, keyByID, keyID)
-	var i ApiKey
+	var i KeyByIDRow
 	err := row.Scan(
-		&i.KeyID,
-		&i.Name,
-		&i.Role,
-		&i.SecretHash,
-		&i.CreateTime,
-		&i.RevokeTime,
-		&i.PublicPrefix,
-		&i.LastUseTime,
+		&i.ApiKey.KeyID,
+		&i.ApiKey.Name,
+		&i.ApiKey.Role,
+		&i.ApiKey.SecretHash,
+		&i.ApiKey.CreateTime,
+		&i.ApiKey.RevokeTime,
+		&i.ApiKey.PublicPrefix,
+		&i.ApiKey.LastUseTime,
+		&i.RequestsPerSecond,
+		&i.Burst,
 	)
 	return i, err
 }
 
 const keyBySecretHash = `-- name: KeyBySecretHash :one
-SELECT key_id, name, role, secret_hash, create_time, revoke_time, public_prefix, last_use_time FROM api_keys WHERE secret_hash = $1
+SELECT k.key_id, k.name, k.role, k.secret_hash, k.create_time, k.revoke_time, k.public_prefix, k.last_use_time, r.requests_per_second, r.burst
+FROM api_keys k LEFT JOIN api_key_rate_limits r USING (key_id)
+WHERE k.secret_hash = $1
 `
 
-func (q *Queries) KeyBySecretHash(ctx context.Context, db DBTX, secretHash []byte) (ApiKey, error) {
+type KeyBySecretHashRow struct {
+	ApiKey            ApiKey
+	RequestsPerSecond *int32
+	Burst             *int32
+}
+
+// The key with its own rate limit, if it has one (NULLs: its role's default), in
+// one round trip: Authenticate caches both together.
+func (q *Queries) KeyBySecretHash(ctx context.Context, db DBTX, secretHash []byte) (KeyBySecretHashRow, error) {
 	row := db.QueryRow(ctx, keyBySecretHash, secretHash)
-	var i ApiKey
+	var i KeyBySecretHashRow
 	err := row.Scan(
-		&i.KeyID,
-		&i.Name,
-		&i.Role,
-		&i.SecretHash,
-		&i.CreateTime,
-		&i.RevokeTime,
-		&i.PublicPrefix,
-		&i.LastUseTime,
+		&i.ApiKey.KeyID,
+		&i.ApiKey.Name,
+		&i.ApiKey.Role,
+		&i.ApiKey.SecretHash,
+		&i.ApiKey.CreateTime,
+		&i.ApiKey.RevokeTime,
+		&i.ApiKey.PublicPrefix,
+		&i.ApiKey.LastUseTime,
+		&i.RequestsPerSecond,
+		&i.Burst,
 	)
 	return i, err
 }
@@ -163,23 +186,6 @@ func (q *Queries) ListKeys(ctx context.Context, db DBTX) ([]ApiKey, error) {
 		return nil, err
 	}
 	return items, nil
-}
-
-const rateLimitOfKey = `-- name: RateLimitOfKey :one
-SELECT requests_per_second, burst FROM api_key_rate_limits WHERE key_id = $1
-`
-
-type RateLimitOfKeyRow struct {
-	RequestsPerSecond int32
-	Burst             int32
-}
-
-// A key's own rate limit; no row: the role's default.
-func (q *Queries) RateLimitOfKey(ctx context.Context, db DBTX, keyID string) (RateLimitOfKeyRow, error) {
-	row := db.QueryRow(ctx, rateLimitOfKey, keyID)
-	var i RateLimitOfKeyRow
-	err := row.Scan(&i.RequestsPerSecond, &i.Burst)
-	return i, err
 }
 
 const revokeKey = `-- name: RevokeKey :one

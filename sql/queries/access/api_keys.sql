@@ -12,7 +12,11 @@ ON CONFLICT (secret_hash) DO UPDATE SET role = 'admin', revoke_time = NULL, publ
 RETURNING *;
 
 -- name: KeyBySecretHash :one
-SELECT * FROM api_keys WHERE secret_hash = $1;
+-- The key with its own rate limit, if it has one (NULLs: its role's default), in
+-- one round trip: Authenticate caches both together.
+SELECT sqlc.embed(k), r.requests_per_second, r.burst
+FROM api_keys k LEFT JOIN api_key_rate_limits r USING (key_id)
+WHERE k.secret_hash = $1;
 
 -- name: RevokeKey :one
 UPDATE api_keys SET revoke_time = coalesce(revoke_time, now())
@@ -23,11 +27,10 @@ RETURNING *;
 SELECT * FROM api_keys ORDER BY create_time DESC, key_id;
 
 -- name: KeyByID :one
-SELECT * FROM api_keys WHERE key_id = $1;
-
--- name: RateLimitOfKey :one
--- A key's own rate limit; no row: the role's default.
-SELECT requests_per_second, burst FROM api_key_rate_limits WHERE key_id = $1;
+-- The key with its own rate limit, if it has one (NULLs: its role's default).
+SELECT sqlc.embed(k), r.requests_per_second, r.burst
+FROM api_keys k LEFT JOIN api_key_rate_limits r USING (key_id)
+WHERE k.key_id = $1;
 
 -- name: SetRateLimit :one
 INSERT INTO api_key_rate_limits (key_id, requests_per_second, burst)
