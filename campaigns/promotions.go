@@ -3,7 +3,6 @@ package campaigns
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -23,20 +22,6 @@ const (
 
 var _ ledger.Promotions = (*Service)(nil)
 
-// MayApply tells whether any points campaign runs at now (from the cache).
-func (s *Service) MayApply(ctx context.Context, now time.Time) bool {
-	running, err := s.runningAt(ctx, now)
-	if err != nil {
-		return true // let Grant read again and report the error
-	}
-	for _, c := range running {
-		if c.Type == TypeMultiplier || c.Type == TypeBonus {
-			return true
-		}
-	}
-	return false
-}
-
 // Bonus is what a points campaign adds to an earning of base points, before
 // budgets and caps: a multiplier's extra share of the base (200% adds the base once
 // more), or a bonus's fixed points. Stacking rule: every campaign an order
@@ -51,49 +36,6 @@ func (c Campaign) Bonus(base int64) int64 {
 		return c.BonusPoints
 	}
 	return 0
-}
-
-// Grant applies every running points campaign the member and the order qualify for,
-// taking each bonus from the campaign's budget and the member's cap inside tx, and
-// records what each gave the order (for refunds).
-func (s *Service) Grant(ctx context.Context, tx pgx.Tx, e ledger.PromotedEarning) ([]ledger.Bonus, []ledger.BonusRefusal, error) {
-	running, err := s.runningAt(ctx, e.Now)
-	if err != nil {
-		return nil, nil, err
-	}
-	facts := Facts{
-		Member: MemberFacts{TierID: e.TierID, MemberID: e.MemberID, JoinTime: e.JoinTime},
-		Order:  OrderFacts{OrderID: e.OrderID, SpendMinor: e.SpendMinor, Currency: e.Currency},
-	}
-	var bonuses []ledger.Bonus
-	var refusals []ledger.BonusRefusal
-	for _, c := range running {
-		want := c.Bonus(e.BasePoints)
-		if want <= 0 {
-			continue
-		}
-		ok, ruleErr := s.eligible(ctx, c, facts)
-		if ruleErr != nil {
-			refusals = append(refusals, ledger.BonusRefusal{CampaignID: c.ID, Reason: RefusedRuleError, RuleError: ruleErr.Err.Error()})
-			continue
-		}
-		if !ok {
-			continue
-		}
-		got, err := s.q.TakeFromCampaign(ctx, tx, campaignsdb.TakeFromCampaignParams{
-			CampaignID: c.ID, MemberID: e.MemberID, Points: want, Now: e.Now, OrderID: e.OrderID,
-		})
-		if err != nil {
-			return nil, nil, fmt.Errorf("take from campaign %s: %w", c.ID, err)
-		}
-		if got.Refusal != "" {
-			refusals = append(refusals, ledger.BonusRefusal{CampaignID: c.ID, Reason: got.Refusal})
-			continue
-		}
-		bonuses = append(bonuses, ledger.Bonus{CampaignID: c.ID, Account: Account(c.ID), Points: got.GrantedPoints,
-			Description: c.describe(got.GrantedPoints < want)})
-	}
-	return bonuses, refusals, nil
 }
 
 func (c Campaign) describe(capped bool) string {

@@ -3,13 +3,13 @@ package ledger
 import (
 	"context"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/loyalty-engine/loyalty/internal/audit"
 )
 
-// committer is group commit for the single-statement writes (earn, redeem,
+// committer is group commit for the write path's commands that need no
+// transaction of their caller (earn, campaign earnings included, redeem,
 // reversal). Concurrent posts queue up; while fewer than maxFlushers batches are in
 // flight, a flusher goroutine takes everything queued, up to maxBatch entries, and
 // sends it as one pipelined round trip that PostgreSQL runs as one transaction: one
@@ -17,10 +17,12 @@ import (
 // load a batch holds one entry and nothing waits. Flushers are goroutines of their
 // own, never a caller, so no caller waits for other callers' batches.
 //
-// Within a batch entries are ordered by member, so batches lock member rows in the
-// same order and cannot deadlock each other. If any statement fails (a duplicate
-// request id racing in, say), the batch rolls back as a whole and its entries are
-// run again one by one, so each caller gets its own answer.
+// A batch locks its member rows in member order, so batches cannot deadlock each
+// other; within it, commands apply in the order they came. A command refused (an
+// overdraft, a repeat) is answered on its own and does not fail the others. If
+// the batch fails as a whole (a constraint the rules should have kept, say), it
+// rolls back and its commands run again one by one, so each caller gets its own
+// answer.
 //
 // A batch is one transaction, so a caller that gives up (its deadline passed)
 // never leaves it half done: the batch goes on for the callers still waiting, and
@@ -40,20 +42,20 @@ type committer struct {
 }
 
 type pendingPost struct {
-	ctx   context.Context // the caller's
-	p     plan
-	entry Entry
-	err   error
-	done  chan struct{}
+	ctx  context.Context // the caller's
+	p    plan
+	out  outcome
+	err  error
+	done chan struct{}
 }
 
 func newCommitter(s *Service, maxBatch, maxFlushers int) *committer {
 	return &committer{s: s, maxBatch: maxBatch, maxFlushers: maxFlushers}
 }
 
-// submit queues a plan and returns its outcome once its batch is committed: the
-// entry, errNotApplied, or the error of running it alone.
-func (c *committer) submit(ctx context.Context, p plan) (Entry, error) {
+// submit queues a plan and returns its outcome once its batch is committed, or the
+// error of running it alone.
+func (c *committer) submit(ctx context.Context, p plan) (outcome, error) {
 	mine := &pendingPost{ctx: ctx, p: p, done: make(chan struct{})}
 	c.mu.Lock()
 	c.queue = append(c.queue, mine)
@@ -67,10 +69,10 @@ func (c *committer) submit(ctx context.Context, p plan) (Entry, error) {
 	c.mu.Unlock()
 	select {
 	case <-mine.done:
-		return mine.entry, mine.err
+		return mine.out, mine.err
 	case <-ctx.Done():
 		// The write may still commit; a retry with the same request id answers it.
-		return Entry{}, ctx.Err()
+		return outcome{}, ctx.Err()
 	}
 }
 
@@ -122,28 +124,20 @@ func (c *committer) flush(base context.Context, batch []*pendingPost) {
 	}
 	ctx, release := batchContext(base, batch)
 	defer release()
-	slices.SortStableFunc(batch, func(a, b *pendingPost) int { return strings.Compare(a.p.memberID, b.p.memberID) })
 	plans := make([]plan, len(batch))
 	for i, b := range batch {
 		plans[i] = b.p
 	}
-	var (
-		entries []Entry
-		applied []bool
-	)
+	var out []outcome
 	err := c.s.retry(ctx, func() error {
 		var err error
-		entries, applied, err = c.s.appendAll(ctx, c.s.pool, plans)
+		out, err = c.s.appendAll(ctx, c.s.pool, plans)
 		return err
 	})
 	c.s.batchSize.Observe(float64(len(batch)))
 	if err == nil {
 		for i, b := range batch {
-			if applied[i] {
-				b.entry = entries[i]
-			} else {
-				b.err = errNotApplied
-			}
+			b.out = out[i]
 			close(b.done)
 		}
 		return
@@ -157,8 +151,10 @@ func (c *committer) flush(base context.Context, batch []*pendingPost) {
 	// answer, and its entry is not written behind its back.
 	for _, b := range batch {
 		b.err = c.s.retry(b.ctx, func() error {
-			var err error
-			b.entry, err = c.s.append(b.ctx, c.s.pool, b.p)
+			out, err := c.s.appendAll(b.ctx, c.s.pool, []plan{b.p})
+			if err == nil {
+				b.out = out[0]
+			}
 			return err
 		})
 		close(b.done)

@@ -2,15 +2,12 @@ package ledger
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 
-	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/validation"
 	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
@@ -35,11 +32,6 @@ type Entry struct {
 	ReasonCode      string
 	TicketID        string
 	CreateTime      time.Time
-
-	// The tier's part of an earning the write statement applied, and the tier
-	// (only on the answer to the request that posted it).
-	tierPoints int64
-	tierID     string
 }
 
 // Delta is the entry's net change to one account.
@@ -124,7 +116,10 @@ type BreakdownLine struct {
 var ErrOrderAlreadyEarned = problem.New(problem.Conflict, "ORDER_ALREADY_EARNED", "this order has already earned points")
 
 // Earn credits points: to available, or, for an order while the program has a
-// return window, to pending until the window is over.
+// return window, to pending until the window is over. The member's tier part and
+// the campaigns' bonuses are decided in the write path, under the member's lock
+// (decideEarn), so an earning needs no read before it and is group-committed with
+// others, campaign earnings included.
 func (s *Service) Earn(ctx context.Context, actor Actor, cmd Earn) (EarnResult, error) {
 	if err := validation.Struct(cmd); err != nil {
 		return EarnResult{}, err
@@ -139,81 +134,59 @@ func (s *Service) Earn(ctx context.Context, actor Actor, cmd Earn) (EarnResult, 
 		return EarnResult{}, err
 	}
 	now := s.clock.Now()
-	// An order's earning applies the member's tier (its multiplier on a spend)
-	// and records it with its perks, for the order's refunds. The write statement
-	// does it (tier_part), unless campaigns may apply: they need the tier first,
-	// for their eligibility.
-	promoted := s.promotions != nil && cmd.OrderID != "" && cmd.SpendMinor > 0 && s.promotions.MayApply(ctx, now)
-	tierInStatement := (cmd.OrderID != "" || cmd.SpendMinor > 0) && !promoted
-	var standing *tiers.Standing
-	if promoted {
-		st, err := s.tiers.StandingAt(ctx, s.pool, policy, cmd.MemberID, now)
-		if err != nil {
-			return EarnResult{}, err
-		}
-		standing = &st
-	}
-	breakdown, err := earnBreakdown(prog, standing, cmd)
+	fp := fingerprint("earn", cmd)
+	lines, err := earnBreakdown(prog, cmd)
 	if err != nil {
+		// A repeat answers its first result even if today's settings refuse it.
+		if e, found, serr := s.stored(ctx, s.pool, plan{memberID: cmd.MemberID, requestID: cmd.RequestID, fingerprint: fp}); found && serr == nil {
+			return withStoredCampaignLines(EarnResult{Entry: e}), nil
+		}
 		return EarnResult{}, err
 	}
-	var points, qualifyingPoints int64
-	for _, l := range breakdown {
-		points += l.Points
+	ep := &earnPlan{policy: policy, lines: lines, spend: cmd.SpendMinor, credit: AccountAvailable,
+		applyTier: cmd.OrderID != "" || cmd.SpendMinor > 0}
+	for _, l := range lines {
+		ep.points += l.Points
+		if l.Source == tiers.SourceBase {
+			ep.base += l.Points
+		}
 		if policy.Counts(l.Source) {
-			qualifyingPoints += l.Points
+			ep.qualifyingPoints += l.Points
 		}
 	}
-	res := EarnResult{Points: points, Breakdown: breakdown}
-	if points == 0 && !promoted {
+	if s.promotions != nil && cmd.OrderID != "" && cmd.SpendMinor > 0 {
+		if ep.campaigns, err = s.promotions.PointsCampaignsAt(ctx, now); err != nil {
+			return EarnResult{}, err
+		}
+	}
+	res := EarnResult{Points: ep.points, Breakdown: lines}
+	if ep.points == 0 && len(ep.campaigns) == 0 {
 		return res, nil
 	}
 	p := plan{
-		memberID: cmd.MemberID, kind: KindEarn, requestID: cmd.RequestID,
-		fingerprint: fingerprint("earn", cmd), postings: earnPostings(points),
+		memberID: cmd.MemberID, kind: KindEarn, requestID: cmd.RequestID, fingerprint: fp,
 		orderID: cmd.OrderID, memo: cmd.Reason, actorKeyID: actor.KeyID,
-		lotExpire: prog.LotExpiry(now),
-		qualify:   qualification(policy, now, qualifyingPoints, cmd.SpendMinor),
-		at:        now,
-	}
-	if tierInStatement {
-		if p.tier, err = tierPlanOf(policy, breakdown, now); err != nil {
-			return EarnResult{}, err
-		}
+		lotExpire: prog.LotExpiry(now), at: now, earn: ep,
 	}
 	if cmd.OrderID != "" {
-		p.recordOrder, p.orderSpendMinor, p.orderCurrency, p.orderPoints = true, cmd.SpendMinor, cmd.Currency, points
-		if standing != nil {
-			p.orderTierID = standing.TierID
-			if p.orderPerks, err = json.Marshal(standing.Perks); err != nil {
-				return EarnResult{}, fmt.Errorf("encode perks: %w", err)
-			}
-		}
+		p.recordOrder, p.orderSpendMinor, p.orderCurrency = true, cmd.SpendMinor, cmd.Currency
 		if prog.ReturnWindowDays > 0 {
-			p.postings = pendingEarnPostings(points)
+			ep.credit = AccountPending
 			p.releaseTime = now.AddDate(0, 0, int(prog.ReturnWindowDays))
 		}
 	}
-	if promoted {
-		res, err = s.earnWithCampaigns(ctx, cmd, p, res, *standing, policy, now)
-	} else {
-		res.Entry, err = s.post(ctx, p)
-		if err == nil && res.Entry.tierPoints > 0 {
-			res.Breakdown = append(res.Breakdown, tierLine(policy, res.Entry.tierID, res.Entry.tierPoints))
-			res.Points += res.Entry.tierPoints
-		}
-	}
-	if database.IsUniqueViolation(err, "entries_order_earned_once") {
-		if e, found, serr := s.stored(ctx, s.pool, p); found || serr != nil {
-			res.Entry = e
-			return withStoredCampaignLines(res), serr
-		}
-		return EarnResult{}, ErrOrderAlreadyEarned.With("order %q has already earned points for member %q", cmd.OrderID, cmd.MemberID)
-	}
-	if err != nil {
+	o, err := s.post(ctx, p)
+	switch {
+	case err != nil:
 		return EarnResult{}, err
+	case o.err != nil:
+		return EarnResult{}, o.err
+	case o.replayed:
+		res.Entry = o.entry
+		return withStoredCampaignLines(res), nil
 	}
-	return withStoredCampaignLines(res), nil
+	res.Entry, res.Breakdown, res.Points, res.CampaignRefusals = o.entry, o.breakdown, o.points, o.refusals
+	return res, nil
 }
 
 // withStoredCampaignLines makes the answer to a repeated earning show what the
@@ -250,98 +223,9 @@ func withStoredCampaignLines(res EarnResult) EarnResult {
 	return res
 }
 
-// tierPlanOf is what the write statement needs to apply the member's tier to an
-// earning whose breakdown so far is lines (BASE, or EXPLICIT).
-func tierPlanOf(policy tiers.Policy, lines []BreakdownLine, now time.Time) (*tierPlan, error) {
-	t := &tierPlan{counts: policy.Counts(tiers.SourceTier), at: now}
-	perks := make(map[string]tiers.Perks, len(policy.Tiers))
-	for _, tier := range policy.Tiers {
-		t.ids = append(t.ids, tier.ID)
-		t.multipliers = append(t.multipliers, tier.Perks.EarnMultiplierPercent)
-		perks[tier.ID] = tier.Perks
-	}
-	for _, l := range lines {
-		if l.Source == tiers.SourceBase {
-			t.base += l.Points
-		}
-	}
-	var err error
-	if t.perks, err = json.Marshal(perks); err != nil {
-		return nil, fmt.Errorf("encode perks: %w", err)
-	}
-	return t, nil
-}
-
-// tierLine is the breakdown line of a tier's part.
-func tierLine(policy tiers.Policy, tierID string, points int64) BreakdownLine {
-	return BreakdownLine{Source: tiers.SourceTier, Points: points,
-		Description: fmt.Sprintf("%s tier: %d%% of the base", tierID, policy.Tier(tierID).Perks.EarnMultiplierPercent)}
-}
-
-// earnWithCampaigns posts an earning that campaigns may add to: in one
-// transaction, the campaigns take their bonuses from their budgets and the member's
-// caps, and the entry credits base, tier and campaign points together, each from
-// its own account (system:issued, system:campaign:<id>). A repeat of the request
-// answers the first result and takes nothing.
-func (s *Service) earnWithCampaigns(ctx context.Context, cmd Earn, p plan, res EarnResult, standing tiers.Standing, policy tiers.Policy, now time.Time) (EarnResult, error) {
-	base := res.Breakdown[0].Points
-	var out EarnResult
-	q := p
-	var entry Entry
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		out, q = res, p
-		out.Breakdown = slices.Clone(res.Breakdown)
-		// No look for a stored answer first: a repeat takes its bonuses again, then
-		// fails on the request's unique key, and the rollback gives them back;
-		// settlePost answers the first result.
-		bonuses, refusals, err := s.promotions.Grant(ctx, tx, PromotedEarning{
-			MemberID: cmd.MemberID, TierID: standing.TierID, JoinTime: standing.JoinTime, OrderID: cmd.OrderID, SpendMinor: cmd.SpendMinor,
-			Currency: cmd.Currency, BasePoints: base, Now: now,
-		})
-		if err != nil {
-			return err
-		}
-		out.CampaignRefusals = refusals
-		credit := p.postings[0].Account // available, or pending for an order in its return window
-		var qualifyingBonus int64
-		q.postings = nil
-		if out.Points > 0 {
-			q.postings = []Posting{{AccountIssued, -out.Points}}
-		}
-		for _, b := range bonuses {
-			out.Breakdown = append(out.Breakdown, BreakdownLine{Source: tiers.SourceCampaign, CampaignID: b.CampaignID, Points: b.Points, Description: b.Description})
-			out.Points += b.Points
-			q.postings = append(q.postings, Posting{b.Account, -b.Points})
-			if policy.Counts(tiers.SourceCampaign) {
-				qualifyingBonus += b.Points
-			}
-		}
-		if out.Points == 0 {
-			return nil
-		}
-		q.postings = append([]Posting{{credit, out.Points}}, q.postings...)
-		q.orderPoints = out.Points
-		if qualifyingBonus > 0 {
-			var qualifyingPoints int64
-			if p.qualify != nil {
-				qualifyingPoints = p.qualify.points
-			}
-			q.qualify = qualification(policy, now, qualifyingPoints+qualifyingBonus, cmd.SpendMinor)
-		}
-		entry, err = s.append(ctx, tx, q)
-		return err
-	})
-	if out.Points == 0 && err == nil && entry.ID == 0 {
-		return out, nil
-	}
-	out.Entry, err = s.settlePost(ctx, q, entry, err)
-	return out, err
-}
-
-// earnBreakdown computes what an earning is made of: explicit points, or the base
-// rate applied to the spend and the tier's multiplier on top (rounded down, each
-// part on its own).
-func earnBreakdown(prog Program, standing *tiers.Standing, cmd Earn) ([]BreakdownLine, error) {
+// earnBreakdown computes what an earning is made of before the member's tier and
+// the campaigns add to it: explicit points, or the base rate applied to the spend.
+func earnBreakdown(prog Program, cmd Earn) ([]BreakdownLine, error) {
 	switch {
 	case cmd.Points > 0 && cmd.SpendMinor > 0:
 		return nil, problem.InvalidField("points", "cannot be given together with spend")
@@ -368,15 +252,6 @@ func earnBreakdown(prog Program, standing *tiers.Standing, cmd Earn) ([]Breakdow
 		Source: tiers.SourceBase, Points: base,
 		Description: fmt.Sprintf("%d point(s) per %d minor units spent", prog.EarnPoints, prog.EarnPerAmountMinor),
 	}}
-	if standing == nil {
-		return lines, nil // the write statement adds the tier's part
-	}
-	if m := standing.Perks.EarnMultiplierPercent; m > 100 {
-		lines = append(lines, BreakdownLine{
-			Source: tiers.SourceTier, Points: mulDiv(base, int64(m-100), 100),
-			Description: fmt.Sprintf("%s tier: %d%% of the base", standing.TierID, m),
-		})
-	}
 	return lines, nil
 }
 
@@ -386,7 +261,7 @@ func qualification(policy tiers.Policy, now time.Time, points, spend int64) *qua
 	if points <= 0 && spend <= 0 {
 		return nil
 	}
-	return &qualifying{day: tiers.Day(now), points: points, spend: spend, policy: policy.QualificationAt(now)}
+	return &qualifying{day: tiers.Day(now), points: points, spend: spend, policy: policy, at: now}
 }
 
 // Redeem spends available points.
@@ -404,7 +279,7 @@ func (s *Service) Redeem(ctx context.Context, actor Actor, cmd Redeem) (Entry, e
 	if err := validation.Struct(cmd); err != nil {
 		return Entry{}, err
 	}
-	return s.post(ctx, plan{
+	return s.postEntry(ctx, plan{
 		memberID: cmd.MemberID, kind: KindRedeem, requestID: cmd.RequestID,
 		fingerprint: fingerprint("redeem", cmd), postings: redeemPostings(cmd.Points),
 		orderID: cmd.OrderID, memo: cmd.Memo, actorKeyID: actor.KeyID,

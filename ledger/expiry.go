@@ -58,7 +58,7 @@ func (s *Service) ExpireLots(ctx context.Context, limit int32) (int, error) {
 			posted = err == nil
 			return err
 		})
-		if errors.Is(err, errNotApplied) {
+		if errors.Is(err, ErrInsufficientPoints) {
 			// Cannot happen while lots hold max(available, 0); verify would say.
 			return expired, fmt.Errorf("expire lots of %s: due points exceed the available balance", memberID)
 		}

@@ -158,9 +158,7 @@ func (s *Service) GrantGoodwill(ctx context.Context, actor Actor, cmd GrantGoodw
 		return nil
 	})
 	switch {
-	case errors.Is(err, errNotApplied):
-		return GoodwillResult{}, s.whyNotApplied(ctx, s.pool, p)
-	case database.IsUniqueViolation(err, "entries_request_idx"):
+	case errors.Is(err, errRepeated):
 		// An unlimited key's racing duplicate committed first: answer its entry.
 		e, err := s.replay(ctx, p)
 		return GoodwillResult{Entry: e}, err
@@ -248,9 +246,6 @@ func (s *Service) DecideApproval(ctx context.Context, actor Actor, approvalID in
 				memo:       row.Note + " (approved by " + actor.KeyID + ", approval " + strconv.FormatInt(row.ApprovalID, 10) + ")",
 				reasonCode: row.ReasonCode, ticketID: row.TicketID, lotExpire: expire, qualify: qualify,
 			})
-			if errors.Is(err, errNotApplied) {
-				return ErrMemberNotFound.With("member %q not found", row.MemberID)
-			}
 			if err != nil {
 				return err
 			}

@@ -114,9 +114,6 @@ func (s *Service) CreateHold(ctx context.Context, actor Actor, cmd CreateHold) (
 		}
 		return s.holdResult(ctx, e)
 	}
-	if errors.Is(err, errNotApplied) {
-		return HoldResult{}, s.whyNotApplied(ctx, s.pool, p)
-	}
 	return HoldResult{}, err
 }
 

@@ -139,7 +139,7 @@ func TestEarnBreakdownRefusesMoreThanMaxPoints(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			p := defaultProgram()
 			p.EarnPoints = c.earn
-			lines, err := earnBreakdown(p, nil, Earn{MemberID: "m", RequestID: "r", OrderID: "o", SpendMinor: c.spend, Currency: "CNY"})
+			lines, err := earnBreakdown(p, Earn{MemberID: "m", RequestID: "r", OrderID: "o", SpendMinor: c.spend, Currency: "CNY"})
 			if c.refusedField == "" {
 				if err != nil || len(lines) == 0 || lines[0].Points > MaxPoints {
 					t.Fatalf("lines %v, err %v; want the base line within MaxPoints", lines, err)

@@ -2,32 +2,46 @@ package ledger
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/loyalty-engine/loyalty/internal/database"
+
 	"github.com/loyalty-engine/loyalty/tiers"
 )
 
-// Promotions are the campaigns an earning from spend may add points from. The
-// ledger asks inside the earning's transaction, so the budgets a campaign spends
-// and the entry that credits its points commit together or not at all; a refund
-// of the order gives the campaign its share back in the refund's transaction. The
-// campaigns package implements it (the ledger knows nothing of campaigns).
+// Promotions are the campaigns an earning from spend may add points from. An
+// earning's bonuses are decided in the ledger's write path, with the batch's other
+// rules: the budgets and the member caps are locked and read with the batch's
+// reads, taken from in memory by the campaigns' own rule (Budgets.Grant), and
+// written with the batch's writes, so the entry that credits a campaign's points
+// and the budget it spends commit together or not at all. A refund of the order
+// gives the campaign its share back in the refund's transaction. The campaigns
+// package implements it (the ledger knows nothing of campaigns).
 type Promotions interface {
-	// MayApply tells, from caches only, whether a campaign could apply at now; when
-	// it is false the earning stays on the fast, group-committed path.
-	MayApply(ctx context.Context, now time.Time) bool
-	// Grant decides the campaign bonuses of an earning and takes them from the
-	// campaigns' budgets and the member's caps, inside tx.
-	Grant(ctx context.Context, tx pgx.Tx, e PromotedEarning) ([]Bonus, []BonusRefusal, error)
+	// PointsCampaignsAt lists, from caches, the points campaigns that may add to
+	// an earning at now (none: the earning asks no campaign).
+	PointsCampaignsAt(ctx context.Context, now time.Time) ([]string, error)
+	// QueueBudgets queues on pipe, among the batch's reads and after its member
+	// locks, the locks and reads of what the campaigns can still give the members;
+	// read returns them once the pipeline has been sent.
+	QueueBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string) (read func() (Budgets, error))
 	// OrderGrants are the campaign points an order's earning got, and how much of
 	// them refunds gave back so far.
 	OrderGrants(ctx context.Context, tx pgx.Tx, memberID, orderID string) ([]OrderGrant, error)
 	// GiveBack returns points a refund took back to the campaign's budget and the
 	// member's cap, inside tx.
 	GiveBack(ctx context.Context, tx pgx.Tx, memberID, orderID, campaignID string, points int64) error
+}
+
+// Budgets are campaigns' budgets and members' caps as a batch read them, under lock.
+type Budgets interface {
+	// Grant decides the bonuses of one earning, in memory: the campaigns it
+	// qualifies for, each bonus within what the budget and the member's cap leave.
+	Grant(ctx context.Context, e PromotedEarning) ([]Bonus, []BonusRefusal)
+	// QueueWrites queues on pipe the writes of what the grants took.
+	QueueWrites(ctx context.Context, pipe *database.Pipeline)
 }
 
 // OrderGrant is what a campaign gave an order's earning.
@@ -113,9 +127,5 @@ func (s *Service) CreditCampaignTx(ctx context.Context, tx pgx.Tx, actor Actor, 
 	if policy.Counts(tiers.SourceCampaign) {
 		p.qualify = qualification(policy, s.clock.Now(), c.Points, 0)
 	}
-	e, err := s.append(ctx, tx, p)
-	if errors.Is(err, errNotApplied) {
-		return Entry{}, ErrMemberNotFound.With("member %q not found", c.MemberID)
-	}
-	return e, err
+	return s.append(ctx, tx, p)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/bits"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -227,9 +228,6 @@ func (s *Service) refundTakeBack(ctx context.Context, tx pgx.Tx, actor Actor, cm
 		tb.clawedBack = points
 	}
 	if tb.entry, err = s.append(ctx, tx, p); err != nil {
-		if errors.Is(err, errNotApplied) {
-			return takeBack{}, ErrMemberNotFound.With("member %q not found", o.MemberID)
-		}
 		return takeBack{}, err
 	}
 	if pending {
@@ -285,10 +283,13 @@ func (s *Service) lowerMetric(ctx context.Context, tx pgx.Tx, order ledgerdb.Ord
 	if order.MetricDay == nil || (points == 0 && spend == 0) {
 		return taken, nil
 	}
-	if _, err := s.q.AddMetricMove(ctx, tx, ledgerdb.AddMetricMoveParams{
-		MemberID: order.MemberID, EntryID: optionalID(takeEntryID), OrderID: &order.OrderID, Day: *order.MetricDay,
-		Points: -points, SpendMinor: -spend, Now: s.clock.Now(),
-	}); err != nil {
+	var err error
+	s.q.WriteMetricMoves(ctx, tx, []ledgerdb.WriteMetricMovesParams{{
+		MemberIds: []string{order.MemberID}, EntryIds: []int64{takeEntryID}, OrderIds: []string{order.OrderID},
+		Days: []time.Time{*order.MetricDay}, Points: []int64{-points}, SpendMinor: []int64{-spend},
+		CreateTimes: []time.Time{s.clock.Now()},
+	}}).Exec(func(_ int, e error) { err = e })
+	if err != nil {
 		return refundMetric{}, fmt.Errorf("lower the qualifying metric of order %q: %w", order.OrderID, err)
 	}
 	return taken, nil

@@ -70,7 +70,7 @@ func (s *Service) Reverse(ctx context.Context, actor Actor, cmd Reverse) (Entry,
 			return s.giveBackCampaigns(ctx, tx, original)
 		})
 	} else {
-		e, err = s.post(ctx, p)
+		e, err = s.postEntry(ctx, p)
 	}
 	if database.IsUniqueViolation(err, "entries_reversed_once") {
 		// Reversed meanwhile: by a racing duplicate of this request (answer its
@@ -138,7 +138,7 @@ func (s *Service) reversalQualification(ctx context.Context, original Entry, p *
 		return err
 	}
 	now := s.clock.Now()
-	p.qualify = &qualifying{day: move.Day, points: -move.Points, spend: -move.SpendMinor, policy: policy.QualificationAt(now)}
+	p.qualify = &qualifying{day: move.Day, points: -move.Points, spend: -move.SpendMinor, policy: policy, at: now}
 	return nil
 }
 

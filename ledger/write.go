@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,7 +14,6 @@ import (
 	"github.com/loyalty-engine/loyalty/internal/audit"
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/idempotency"
-	"github.com/loyalty-engine/loyalty/internal/nullable"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
 	"github.com/loyalty-engine/loyalty/tiers"
@@ -53,7 +51,7 @@ type plan struct {
 	// last entry's time if that is later, so a member's entries are in time order.
 	at time.Time
 
-	// Lots (see ledger_settle_lots in the migrations). lotExpire is the expiry of
+	// Lots (see batchState.settleLots). lotExpire is the expiry of
 	// the lot a credit to available opens, and every such credit names one, even
 	// one that gives back consumed points, in case there is nothing to give back;
 	// for a pending earning it is kept until release. lotOrigin is the earning a
@@ -74,13 +72,12 @@ type plan struct {
 	orderTierID     string
 	orderPerks      []byte
 
-	// qualify: the entry moves the member's qualifying metric (see tier_qualify
-	// in the migrations), which may upgrade the member at once.
+	// qualify: the entry moves the member's qualifying metric, which may upgrade
+	// the member at once (batchState.qualify).
 	qualify *qualifying
-	// tier: the statement applies the member's effective tier to an earning (see
-	// tier_part in the migrations): its multiplier on tier.base, and the tier and
-	// perks recorded on the order.
-	tier *tierPlan
+	// earn: an earning whose tier and campaign parts the apply step decides; its
+	// postings and qualify are set then.
+	earn *earnPlan
 
 	// call is the audit record of the API call the entry is the effect of (nil for
 	// the engine's own entries): written in the entry's transaction, if it writes
@@ -88,233 +85,105 @@ type plan struct {
 	call *audit.Pending
 }
 
-// tierPlan is what the write statement needs to apply the member's tier.
-type tierPlan struct {
-	base        int64 // the BASE points the multiplier scales
-	ids         []string
-	multipliers []int32
-	perks       []byte // perks by tier id, a JSON object
-	counts      bool   // the TIER part counts towards the metric
-	at          time.Time
+// earnPlan is an earning whose tier and campaign parts, and so its postings, the
+// apply step decides from the state it reads under the member's lock.
+type earnPlan struct {
+	policy tiers.Policy
+	// lines are the parts known before: the BASE points of a spend, or EXPLICIT
+	// points; points is their sum.
+	lines  []BreakdownLine
+	points int64
+	// base: the BASE points the tier's multiplier and the campaigns scale.
+	base int64
+	// qualifyingPoints: of points, those the policy counts towards the tiers.
+	qualifyingPoints int64
+	spend            int64
+	// applyTier: an order's or a spend's earning gets the member's tier part, and
+	// its order records the tier and its perks.
+	applyTier bool
+	// campaigns: the points campaigns that may add to the earning.
+	campaigns []string
+	// credit: the account the earning credits (available, or pending while the
+	// order's return window runs).
+	credit string
 }
 
 // qualifying is what an entry adds to (or, negative, takes off) the member's
-// qualifying metric, on which day, under which policy.
+// qualifying metric, on which day, under which policy, at which instant.
 type qualifying struct {
 	day           time.Time
 	points, spend int64
-	policy        tiers.Qualification
+	policy        tiers.Policy
+	at            time.Time
 }
 
-// errNotApplied: the append matched no balance row (unknown member or overdraft).
-var errNotApplied = errors.New("entry not applied")
+// errRepeated: in a caller's transaction, the plan's request id had produced its
+// entry already. The caller rolls back and answers the first result.
+var errRepeated = errors.New("request already applied")
 
-// appendAll runs the write statement for each plan in one round trip on db. On the
-// pool the statements form one implicit transaction: they commit together, or, when
-// err is set, none of them does. applied[i] is false when plan i matched no balance
-// row (unknown member or overdraft), which does not fail the others.
-func (s *Service) appendAll(ctx context.Context, db ledgerdb.DBTX, plans []plan) (entries []Entry, applied []bool, err error) {
-	params := make([]ledgerdb.AppendEntryParams, len(plans))
-	sentAt := s.clock.Now()
-	for i, p := range plans {
-		if err := checkBalanced(p.postings); err != nil {
-			return nil, nil, fmt.Errorf("%s entry for %s: %w", p.kind, p.memberID, err)
-		}
-		d, sysAccounts, sysAmounts := split(p.postings)
-		if d.available > 0 && p.lotExpire.IsZero() {
-			return nil, nil, fmt.Errorf("%s entry for %s credits available points without a lot expiry", p.kind, p.memberID)
-		}
-		accounts := make([]string, len(p.postings))
-		amounts := make([]int64, len(p.postings))
-		for j, posting := range p.postings {
-			accounts[j], amounts[j] = posting.Account, posting.Amount
-		}
-		params[i] = ledgerdb.AppendEntryParams{
-			DAvailable: d.available, DPending: d.pending, DHeld: d.held,
-			MemberID: p.memberID, CheckAvailable: !p.allowNegative,
-			Kind: string(p.kind), Accounts: accounts, Amounts: amounts,
-			RequestID: p.requestID, Fingerprint: p.fingerprint, OrderID: optional(p.orderID), HoldID: optionalID(p.holdID),
-			ReversesEntryID: optionalID(p.reverses), Memo: p.memo, ActorKeyID: p.actorKeyID,
-			ReasonCode: optional(p.reasonCode), TicketID: optional(p.ticketID), ReleaseTime: optionalTime(p.releaseTime),
-			SystemAccounts: sysAccounts, SystemAmounts: sysAmounts,
-			LotExpireTime: optionalTime(p.lotExpire), LotOriginEntryID: optionalID(p.lotOrigin),
-			PreferLotOrigin: optionalID(p.preferLotOrigin), RestoreFrom: p.restoreFrom,
-			RecordOrder: p.recordOrder, OrderSpendMinor: optionalID(p.orderSpendMinor), OrderCurrency: p.orderCurrency,
-			OrderEarnedPoints: p.orderPoints, OrderTierID: optional(p.orderTierID), OrderPerks: p.orderPerks,
-			TierIds: []string{}, TierThresholds: []int64{}, CreateTime: sentAt,
-		}
-		if !p.at.IsZero() {
-			params[i].CreateTime = p.at
-		}
-		params[i].TierMultipliers = []int32{}
-		// Both tier_part and tier_qualify take the policy's ladder (tier ids) and
-		// the instant; an earning that needs both has them from one policy read.
-		if t := p.tier; t != nil {
-			params[i].TierInStatement, params[i].TierBasePoints, params[i].TierToPending = true, t.base, !p.releaseTime.IsZero()
-			params[i].TierMultipliers, params[i].TierPerks, params[i].TierCounts = t.multipliers, t.perks, t.counts
-			params[i].TierIds, params[i].TierNow = t.ids, t.at
-		}
-		if q := p.qualify; q != nil {
-			params[i].Qualify, params[i].MetricDay, params[i].MetricPoints, params[i].MetricSpend = true, q.day, q.points, q.spend
-			params[i].TierMetric, params[i].TierWindowStart, params[i].TierPeriodEnd = q.policy.Metric, q.policy.WindowStart, q.policy.PeriodEnd
-			params[i].TierIds, params[i].TierThresholds, params[i].TierPolicyVersion = q.policy.TierIDs, q.policy.Thresholds, q.policy.Version
-			params[i].TierNow = q.policy.At
-		}
-		if params[i].RestoreFrom == nil {
-			params[i].RestoreFrom = []int64{}
-		}
-		// Where the lots are settled: a pending earning opens its lot on release;
-		// a plain credit opens one in the statement; anything else moving the
-		// available balance goes through ledger_settle_lots.
-		switch {
-		case !p.releaseTime.IsZero() || d.available == 0:
-		case d.available > 0 && len(p.restoreFrom) == 0:
-			params[i].LotInStatement = true
-		default:
-			params[i].LotInFunction = true
-		}
-	}
-	entries = make([]Entry, len(plans))
-	applied = make([]bool, len(plans))
-	sent := &closeOnceDB{DBTX: db}
-	for _, p := range plans {
-		if p.call != nil {
-			sent.calls = append(sent.calls, audit.EntryCall{Call: p.call, MemberID: p.memberID, RequestID: p.requestID})
-		}
-	}
-	results := s.q.AppendEntry(ctx, sent, params)
-	results.QueryRow(func(i int, row ledgerdb.AppendEntryRow, rowErr error) {
-		switch {
-		case rowErr == nil:
-			entries[i], applied[i] = toEntry(appendedEntry(row)), true
-			entries[i].tierPoints, entries[i].tierID = nullable.Value(row.TierPoints), row.TierID
-		case errors.Is(rowErr, pgx.ErrNoRows):
-		case err == nil:
-			err = fmt.Errorf("append %s entry for %s: %w", plans[i].kind, plans[i].memberID, rowErr)
-		}
-	})
-	if closeErr := sent.results.Close(); err == nil && closeErr != nil {
-		err = fmt.Errorf("append entries: %w", closeErr)
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	tx, _ := db.(pgx.Tx)
-	sent.auditSent(tx)
-	return entries, applied, nil
-}
-
-// appendedEntry is the entry part of the write statement's answer.
-func appendedEntry(r ledgerdb.AppendEntryRow) ledgerdb.Entry {
-	return ledgerdb.Entry{
-		EntryID: r.EntryID, MemberID: r.MemberID, Kind: r.Kind, Accounts: r.Accounts, Amounts: r.Amounts,
-		AvailableAfter: r.AvailableAfter, PendingAfter: r.PendingAfter, HeldAfter: r.HeldAfter,
-		RequestID: r.RequestID, Fingerprint: r.Fingerprint, OrderID: r.OrderID, HoldID: r.HoldID,
-		ReversesEntryID: r.ReversesEntryID, Memo: r.Memo, ActorKeyID: r.ActorKeyID, CreateTime: r.CreateTime,
-		ReasonCode: r.ReasonCode, TicketID: r.TicketID,
-	}
-}
-
-// closeOnceDB hands sqlc batch results whose Close runs once and remembers its
-// error. sqlc's QueryRow closes the batch itself and drops that error, which is the
-// commit's outcome for an implicit transaction; and closing pgx pool batch results a
-// second time would touch a connection already back in the pool.
-//
-// It also adds to the batch, last, the statement that writes the audit records of
-// the calls whose entries the batch writes, so that they commit together.
-type closeOnceDB struct {
-	ledgerdb.DBTX
-	results   *closeOnceResults
-	calls     []audit.EntryCall
-	auditSent func(pgx.Tx)
-}
-
-func (d *closeOnceDB) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	d.auditSent = audit.QueueForEntries(b, d.calls)
-	d.results = &closeOnceResults{BatchResults: d.DBTX.SendBatch(ctx, b)}
-	return d.results
-}
-
-type closeOnceResults struct {
-	pgx.BatchResults
-	once sync.Once
-	err  error
-}
-
-func (r *closeOnceResults) Close() error {
-	r.once.Do(func() { r.err = r.BatchResults.Close() })
-	return r.err
-}
-
-// append runs the write statement for one plan, inside the caller's transaction
-// or, on the pool, as its own.
-func (s *Service) append(ctx context.Context, db ledgerdb.DBTX, p plan) (Entry, error) {
+// append runs one plan through the write path inside the caller's transaction
+// (refunds, holds, jobs): the entry, or its refusal.
+func (s *Service) append(ctx context.Context, tx pgx.Tx, p plan) (Entry, error) {
 	if p.call == nil {
 		p.call = audit.From(ctx)
 	}
-	entries, applied, err := s.appendAll(ctx, db, []plan{p})
+	out, err := s.appendAll(ctx, tx, []plan{p})
 	if err != nil {
 		return Entry{}, err
 	}
-	if !applied[0] {
-		return Entry{}, errNotApplied
+	switch o := out[0]; {
+	case o.err != nil:
+		return Entry{}, o.err
+	case o.replayed:
+		return o.entry, errRepeated
+	default:
+		return o.entry, nil
 	}
-	return entries[0], nil
 }
 
-// post appends a plan that needs nothing read first. Concurrent posts are grouped
-// into one round trip and one commit (see committer); repeats and refusals are
-// sorted out afterwards.
-func (s *Service) post(ctx context.Context, p plan) (Entry, error) {
-	var (
-		entry Entry
-		err   error
-	)
+// post runs a plan through the write path on its own: concurrent posts are grouped
+// into one batch, one transaction and one commit (see committer).
+func (s *Service) post(ctx context.Context, p plan) (outcome, error) {
 	p.call = audit.From(ctx) // the group committer runs it on a context of its own
 	if s.committer.maxBatch > 1 {
-		entry, err = s.committer.submit(ctx, p)
-	} else {
-		err = s.retry(ctx, func() error {
-			entry, err = s.append(ctx, s.pool, p)
-			return err
-		})
+		return s.committer.submit(ctx, p)
 	}
-	return s.settlePost(ctx, p, entry, err)
+	var out outcome
+	err := s.retry(ctx, func() error {
+		o, err := s.appendAll(ctx, s.pool, []plan{p})
+		if err == nil {
+			out = o[0]
+		}
+		return err
+	})
+	return out, err
 }
 
-// settlePost turns the outcome of appending a plan into the caller's answer: a
-// repeated request gets its first result, a refusal says why.
-func (s *Service) settlePost(ctx context.Context, p plan, entry Entry, err error) (Entry, error) {
-	switch {
-	case err == nil:
-		return entry, nil
-	case database.IsUniqueViolation(err, "entries_request_idx"):
-		return s.replay(ctx, p)
-	case errors.Is(err, errNotApplied):
-		// A racing duplicate may have committed first and spent the points: it
-		// answers the first result, not a refusal.
-		if e, found, rerr := s.stored(ctx, s.pool, p); found || rerr != nil {
-			return e, rerr
-		}
-		return Entry{}, s.whyNotApplied(ctx, s.pool, p)
-	default:
+// postEntry is post for a plan whose answer is its entry.
+func (s *Service) postEntry(ctx context.Context, p plan) (Entry, error) {
+	o, err := s.post(ctx, p)
+	if err != nil {
 		return Entry{}, err
 	}
+	return o.entry, o.err
 }
 
-// postInTx appends a plan in a transaction, after check has run in it (taking the
-// locks the decision needs), and sorts out repeats and refusals like post.
+// postInTx runs a plan in a transaction, after check has run in it (taking the
+// locks the decision needs); a repeat answers its first result.
 func (s *Service) postInTx(ctx context.Context, p plan, check func(pgx.Tx) error) (Entry, error) {
-	var entry Entry
+	var e Entry
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if err := check(tx); err != nil {
 			return err
 		}
 		var err error
-		entry, err = s.append(ctx, tx, p)
+		e, err = s.append(ctx, tx, p)
 		return err
 	})
-	return s.settlePost(ctx, p, entry, err)
+	if errors.Is(err, errRepeated) {
+		return s.replay(ctx, p)
+	}
+	return e, err
 }
 
 // inTx runs fn in a transaction, again after a deadlock or serialization failure.
@@ -372,21 +241,6 @@ func (s *Service) replay(ctx context.Context, p plan) (Entry, error) {
 		return Entry{}, fmt.Errorf("request %q conflicted but is not stored", p.requestID)
 	}
 	return e, nil
-}
-
-// whyNotApplied tells an unknown member from an overdraft.
-func (s *Service) whyNotApplied(ctx context.Context, db ledgerdb.DBTX, p plan) error {
-	bal, err := s.q.GetMemberBalance(ctx, db, p.memberID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return ErrMemberNotFound.With("member %q not found", p.memberID)
-	}
-	if err != nil {
-		return fmt.Errorf("read balance of %s: %w", p.memberID, err)
-	}
-	d, _, _ := split(p.postings)
-	return ErrInsufficientPoints.
-		With("member %q has %d available points, %d needed", p.memberID, bal.Available, -d.available).
-		WithMetadata("available", strconv.FormatInt(bal.Available, 10), "requested", strconv.FormatInt(-d.available, 10))
 }
 
 // fingerprint hashes an operation and its command.

@@ -169,6 +169,15 @@ func (p Policy) QualifiedIndex(metric int64) int {
 // Counts tells whether points of a source count towards the metric.
 func (p Policy) Counts(source string) bool { return slices.Contains(p.QualifyingSources, source) }
 
+// MetricOf is the qualifying metric of qualifying points and spend: whichever of
+// them the policy qualifies by.
+func (p Policy) MetricOf(points, spend int64) int64 {
+	if p.Metric == MetricQualifyingSpend {
+		return spend
+	}
+	return points
+}
+
 // Bottom is the tier every member has at least.
 func (p Policy) Bottom() Tier { return p.Tiers[0] }
 

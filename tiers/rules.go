@@ -1,6 +1,9 @@
 package tiers
 
-import "time"
+import (
+	"math/bits"
+	"time"
+)
 
 // Reasons a member's qualified tier changes (or is confirmed), as recorded in the
 // tier history.
@@ -121,9 +124,21 @@ func Effective(p Policy, qualifiedTierID string, memberships []Membership, t tim
 	return Better(p, qualifiedTierID, active)
 }
 
+// MultiplierPart is the tier's part of an earning: what a multiplier of percent
+// (150: half as much again) adds to base points, rounded down. Below 100% a tier
+// adds nothing (it never takes away).
+func MultiplierPart(base int64, percent int32) int64 {
+	if percent <= 100 || base <= 0 {
+		return 0
+	}
+	hi, lo := bits.Mul64(uint64(base), uint64(percent-100))
+	q, _ := bits.Div64(hi, lo, 100) // percent is at most a few thousand: the quotient fits
+	return int64(q)
+}
+
 // Better is the better of a qualified tier and the tiers of active paid
 // memberships, and whether it is a paid one. Tiers the policy does not have count
-// as the bottom tier. (The write statement's tier_part applies the same rule.)
+// as the bottom tier.
 func Better(p Policy, qualifiedTierID string, paidTierIDs []string) (tierID string, paid bool) {
 	best := max(p.Index(qualifiedTierID), 0)
 	for _, id := range paidTierIDs {

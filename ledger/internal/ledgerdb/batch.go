@@ -7,7 +7,6 @@ package ledgerdb
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -18,261 +17,297 @@ var (
 	ErrBatchAlreadyClosed = errors.New("batch already closed")
 )
 
-const appendEntry = `-- name: AppendEntry :batchone
-WITH tier AS (
-    -- An order's earning on the fast path (tier_in_statement) applies the member's
-    -- effective tier here rather than in a read before it (see tier_part).
-    SELECT tier_id, points, to_available, to_pending FROM tier_part($19::boolean, $20::text, $17::timestamptz, $14::text[],
-                            $21::integer[], $22::bigint, $23::boolean)
-), moved AS (
-    UPDATE member_balances AS b
-    SET available = b.available + tier.to_available + $2::bigint,
-        pending   = b.pending + tier.to_pending + $24::bigint,
-        held      = b.held + $25::bigint,
-        -- The entry's time: business time, never before the member's last entry
-        -- (entries of a member are in time order by id; see the migration).
-        last_entry_time = greatest(b.last_entry_time, $26::timestamptz)
-    FROM tier
-    WHERE b.member_id = $20::text
-      -- A credit always applies (even to a balance in debt); a debit only if it
-      -- leaves the balance at zero or above, unless the plan allows debt.
-      AND (NOT $27::boolean OR $2::bigint >= 0 OR b.available + $2::bigint >= 0)
-    RETURNING b.member_id, b.available, b.pending, b.held, b.last_entry_time
-), entry AS (
-    INSERT INTO entries (member_id, kind, accounts, amounts, available_after, pending_after, held_after,
-                         request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id,
-                         reason_code, ticket_id, create_time)
-    -- The tier's part goes to the first posting (the credit) and comes from the
-    -- second (system:issued), where the fast path's earnings have them.
-    SELECT moved.member_id, $28::text, $29::text[],
-           CASE WHEN tier.points = 0 THEN $30::bigint[]
-                ELSE array_cat(ARRAY[($30::bigint[])[1] + tier.points, ($30::bigint[])[2] - tier.points],
-                               ($30::bigint[])[3:]) END,
-           moved.available, moved.pending, moved.held,
-           $31::text, $32::bytea, $33::text, $34::bigint,
-           $35::bigint, $36::text, $37::text,
-           $38::text, $39::text, moved.last_entry_time
-    FROM moved, tier
-    RETURNING entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time, reason_code, ticket_id
-), pend AS (
-    -- Pending earnings wait for their release (release_time set only for them).
-    INSERT INTO pending_releases (entry_id, member_id, order_id, points, release_time, lot_expire_time)
-    SELECT entry.entry_id, entry.member_id, entry.order_id, tier.to_pending + $24::bigint, $40::timestamptz,
-           $3::timestamptz
-    FROM entry, tier
-    WHERE $40::timestamptz IS NOT NULL
-), ord AS (
-    -- An order's earning (record_order set only for them), for refunds.
-    -- With the member's tier and perks at this moment, which its refunds use.
-    INSERT INTO orders (member_id, order_id, earn_entry_id, spend_minor, currency, earned_points,
-                        tier_id, perks, metric_points, metric_spend, metric_day)
-    SELECT entry.member_id, entry.order_id, entry.entry_id, $41::bigint, $42::text,
-           tier.points + $43::bigint, coalesce(tier.tier_id, $44::text),
-           CASE WHEN tier.tier_id IS NOT NULL THEN $45::jsonb -> tier.tier_id ELSE $46::jsonb END,
-           CASE WHEN $7::boolean THEN (CASE WHEN $9::boolean THEN tier.points ELSE 0 END) + $10::bigint ELSE 0 END,
-           CASE WHEN $7::boolean THEN $11::bigint ELSE 0 END,
-           CASE WHEN $7::boolean THEN $8::date END
-    FROM entry, tier
-    WHERE $47::boolean
-    ON CONFLICT (member_id, order_id) DO UPDATE
-        SET earn_entry_id = excluded.earn_entry_id, spend_minor = excluded.spend_minor,
-            currency = excluded.currency, earned_points = excluded.earned_points,
-            tier_id = excluded.tier_id, perks = excluded.perks, metric_points = excluded.metric_points,
-            metric_spend = excluded.metric_spend, metric_day = excluded.metric_day
-), lot AS (
-    -- A plain credit (lot_in_statement) opens its lot here; only what is above
-    -- zero, the rest repays debt (the rule of ledger_settle_lots).
-    INSERT INTO lots (member_id, entry_id, origin_entry_id, points, remaining, expire_time, create_time)
-    SELECT entry.member_id, entry.entry_id, coalesce($4::bigint, entry.entry_id),
-           least(tier.to_available + $2::bigint, entry.available_after),
-           least(tier.to_available + $2::bigint, entry.available_after),
-           $3::timestamptz, entry.create_time
-    FROM entry, tier
-    WHERE $48::boolean AND least(tier.to_available + $2::bigint, entry.available_after) > 0
-), sys AS (
-    INSERT INTO system_deltas (account, amount)
-    SELECT ($49::text[])[i],
-           ($50::bigint[])[i] - CASE WHEN ($49::text[])[i] = 'system:issued' THEN tier.points ELSE 0 END
-    FROM entry, tier, generate_subscripts($49::text[], 1) AS i
-)
-SELECT entry.entry_id, entry.member_id, entry.kind, entry.accounts, entry.amounts, entry.available_after, entry.pending_after, entry.held_after, entry.request_id, entry.fingerprint, entry.order_id, entry.hold_id, entry.reverses_entry_id, entry.memo, entry.actor_key_id, entry.create_time, entry.reason_code, entry.ticket_id, tier.points AS tier_points, coalesce(tier.tier_id, '')::text AS tier_id,
-       CASE WHEN $1::boolean THEN
-           ledger_settle_lots(entry.member_id, entry.entry_id, $2::bigint, entry.available_after,
-                              $3::timestamptz, $4::bigint,
-                              $5::bigint, $6::bigint[], entry.create_time)
-       ELSE 0 END::bigint AS lot_points,
-       coalesce(CASE WHEN $7::boolean THEN
-           tier_qualify(entry.member_id, entry.entry_id, entry.order_id, $8::date,
-                        (CASE WHEN $9::boolean THEN tier.points ELSE 0 END) + $10::bigint,
-                        $11::bigint, $12::text, $13::date, $14::text[],
-                        $15::bigint[], $16::timestamptz, $17::timestamptz,
-                        $18::bigint)
-       END, '')::text AS upgraded_to
-FROM entry, tier
+const lockBatchMembers = `-- name: LockBatchMembers :batchmany
+
+SELECT b.member_id, b.available, b.pending, b.held, b.last_entry_time, m.join_time
+FROM member_balances b
+JOIN members m ON m.member_id = b.member_id
+WHERE b.member_id = ANY ($1::text[])
+ORDER BY b.member_id
+FOR UPDATE OF b
 `
 
-type AppendEntryBatchResults struct {
+type LockBatchMembersBatchResults struct {
 	br     pgx.BatchResults
 	tot    int
 	closed bool
 }
 
-type AppendEntryParams struct {
-	LotInFunction     bool
-	DAvailable        int64
-	LotExpireTime     *time.Time
-	LotOriginEntryID  *int64
-	PreferLotOrigin   *int64
-	RestoreFrom       []int64
-	Qualify           bool
-	MetricDay         time.Time
-	TierCounts        bool
-	MetricPoints      int64
-	MetricSpend       int64
-	TierMetric        string
-	TierWindowStart   time.Time
-	TierIds           []string
-	TierThresholds    []int64
-	TierPeriodEnd     time.Time
-	TierNow           time.Time
-	TierPolicyVersion int64
-	TierInStatement   bool
-	MemberID          string
-	TierMultipliers   []int32
-	TierBasePoints    int64
-	TierToPending     bool
-	DPending          int64
-	DHeld             int64
-	CreateTime        time.Time
-	CheckAvailable    bool
-	Kind              string
-	Accounts          []string
-	Amounts           []int64
-	RequestID         string
-	Fingerprint       []byte
-	OrderID           *string
-	HoldID            *int64
-	ReversesEntryID   *int64
-	Memo              string
-	ActorKeyID        string
-	ReasonCode        *string
-	TicketID          *string
-	ReleaseTime       *time.Time
-	OrderSpendMinor   *int64
-	OrderCurrency     string
-	OrderEarnedPoints int64
-	OrderTierID       *string
-	TierPerks         json.RawMessage
-	OrderPerks        json.RawMessage
-	RecordOrder       bool
-	LotInStatement    bool
-	SystemAccounts    []string
-	SystemAmounts     []int64
+type LockBatchMembersRow struct {
+	MemberID      string
+	Available     int64
+	Pending       int64
+	Held          int64
+	LastEntryTime *time.Time
+	JoinTime      time.Time
 }
 
-type AppendEntryRow struct {
-	EntryID         int64
-	MemberID        string
-	Kind            string
-	Accounts        []string
-	Amounts         []int64
-	AvailableAfter  int64
-	PendingAfter    int64
-	HeldAfter       int64
-	RequestID       string
-	Fingerprint     []byte
-	OrderID         *string
-	HoldID          *int64
-	ReversesEntryID *int64
-	Memo            string
-	ActorKeyID      string
-	CreateTime      time.Time
-	ReasonCode      *string
-	TicketID        *string
-	TierPoints      *int64
-	TierID          string
-	LotPoints       int64
-	UpgradedTo      string
+// The ledger's write path, in two round trips per batch of commands (see
+// docs/LEDGER.md): the statements marked "read" are sent together, first, under the
+// member locks the first one takes; the rules then run in Go (ledger/apply.go),
+// and the statements marked "write" are sent together with the commit. Each works
+// on every row of the batch at once (unnest of arrays), so a batch of 64 earnings
+// is a handful of statements, not 64 times 8.
+// read: the balances of the batch's members, locked in member order (so batches
+// never deadlock each other), and what the rules need of the member.
+func (q *Queries) LockBatchMembers(ctx context.Context, db DBTX, memberIds [][]string) *LockBatchMembersBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range memberIds {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(lockBatchMembers, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &LockBatchMembersBatchResults{br, len(memberIds), false}
 }
 
-// The one write path of the ledger, in a single statement: move the member's
-// balances (refusing an overdraft under the row lock), insert the entry with its
-// running balances and the request's idempotency key, record an order's earning
-// and a pending earning's release, queue the system postings for the roll-up, and
-// settle the member's lots: a plain credit opens its lot in the statement, any other
-// change of the available balance calls ledger_settle_lots, which runs once the
-// member's row is locked.
-// No row comes back when the member is unknown or the available balance would go
-// below zero (with check_available); a repeated (member, request id) fails on
-// entries_request_idx. Either way nothing is written.
-// An earning that counts towards the tiers (qualify) moves the member's qualifying
-// metric through tier_qualify, also under the row lock, which upgrades the member
-// at once when the metric reaches a higher tier.
-func (q *Queries) AppendEntry(ctx context.Context, db DBTX, arg []AppendEntryParams) *AppendEntryBatchResults {
+func (b *LockBatchMembersBatchResults) Query(f func(int, []LockBatchMembersRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []LockBatchMembersRow
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i LockBatchMembersRow
+				if err := rows.Scan(
+					&i.MemberID,
+					&i.Available,
+					&i.Pending,
+					&i.Held,
+					&i.LastEntryTime,
+					&i.JoinTime,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *LockBatchMembersBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const membershipsOf = `-- name: MembershipsOf :batchmany
+SELECT member_id, tier_id, start_time, end_time, cancel_time
+FROM memberships
+WHERE member_id = ANY ($1::text[]) AND end_time > $2::timestamptz
+`
+
+type MembershipsOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type MembershipsOfParams struct {
+	MemberIds []string
+	After     time.Time
+}
+
+type MembershipsOfRow struct {
+	MemberID   string
+	TierID     string
+	StartTime  time.Time
+	EndTime    time.Time
+	CancelTime *time.Time
+}
+
+// read: their paid memberships that have not ended by the instant (which of them
+// is active is tiers.Membership.ActiveAt's to say).
+func (q *Queries) MembershipsOf(ctx context.Context, db DBTX, arg []MembershipsOfParams) *MembershipsOfBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
 		vals := []interface{}{
-			a.LotInFunction,
-			a.DAvailable,
-			a.LotExpireTime,
-			a.LotOriginEntryID,
-			a.PreferLotOrigin,
-			a.RestoreFrom,
-			a.Qualify,
-			a.MetricDay,
-			a.TierCounts,
-			a.MetricPoints,
-			a.MetricSpend,
-			a.TierMetric,
-			a.TierWindowStart,
-			a.TierIds,
-			a.TierThresholds,
-			a.TierPeriodEnd,
-			a.TierNow,
-			a.TierPolicyVersion,
-			a.TierInStatement,
-			a.MemberID,
-			a.TierMultipliers,
-			a.TierBasePoints,
-			a.TierToPending,
-			a.DPending,
-			a.DHeld,
-			a.CreateTime,
-			a.CheckAvailable,
-			a.Kind,
-			a.Accounts,
-			a.Amounts,
-			a.RequestID,
-			a.Fingerprint,
-			a.OrderID,
-			a.HoldID,
-			a.ReversesEntryID,
-			a.Memo,
-			a.ActorKeyID,
-			a.ReasonCode,
-			a.TicketID,
-			a.ReleaseTime,
-			a.OrderSpendMinor,
-			a.OrderCurrency,
-			a.OrderEarnedPoints,
-			a.OrderTierID,
-			a.TierPerks,
-			a.OrderPerks,
-			a.RecordOrder,
-			a.LotInStatement,
-			a.SystemAccounts,
-			a.SystemAmounts,
+			a.MemberIds,
+			a.After,
 		}
-		batch.Queue(appendEntry, vals...)
+		batch.Queue(membershipsOf, vals...)
 	}
 	br := db.SendBatch(ctx, batch)
-	return &AppendEntryBatchResults{br, len(arg), false}
+	return &MembershipsOfBatchResults{br, len(arg), false}
 }
 
-func (b *AppendEntryBatchResults) QueryRow(f func(int, AppendEntryRow, error)) {
+func (b *MembershipsOfBatchResults) Query(f func(int, []MembershipsOfRow, error)) {
 	defer b.br.Close()
 	for t := 0; t < b.tot; t++ {
-		var i AppendEntryRow
+		var items []MembershipsOfRow
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i MembershipsOfRow
+				if err := rows.Scan(
+					&i.MemberID,
+					&i.TierID,
+					&i.StartTime,
+					&i.EndTime,
+					&i.CancelTime,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *MembershipsOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const metricsOf = `-- name: MetricsOf :batchmany
+SELECT k.member_id::text AS member_id, k.window_start::date AS window_start,
+       coalesce(sum(d.points), 0)::bigint AS points, coalesce(sum(d.spend_minor), 0)::bigint AS spend_minor
+FROM (SELECT unnest($1::text[]) AS member_id, unnest($2::date[]) AS window_start) AS k
+LEFT JOIN tier_metric_days d ON d.member_id = k.member_id AND d.day >= k.window_start
+GROUP BY k.member_id, k.window_start
+`
+
+type MetricsOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type MetricsOfParams struct {
+	MemberIds    []string
+	WindowStarts []time.Time
+}
+
+type MetricsOfRow struct {
+	MemberID    string
+	WindowStart time.Time
+	Points      int64
+	SpendMinor  int64
+}
+
+// read: the qualifying metric of members over windows starting on the given days.
+func (q *Queries) MetricsOf(ctx context.Context, db DBTX, arg []MetricsOfParams) *MetricsOfBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.WindowStarts,
+		}
+		batch.Queue(metricsOf, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &MetricsOfBatchResults{br, len(arg), false}
+}
+
+func (b *MetricsOfBatchResults) Query(f func(int, []MetricsOfRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []MetricsOfRow
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i MetricsOfRow
+				if err := rows.Scan(
+					&i.MemberID,
+					&i.WindowStart,
+					&i.Points,
+					&i.SpendMinor,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *MetricsOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const nextBatchIDs = `-- name: NextBatchIDs :batchone
+SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('entries', 'entry_id')) FROM generate_series(1, $1::int))::bigint[] AS entry_ids,
+       ARRAY(SELECT nextval(pg_get_serial_sequence('lots', 'lot_id')) FROM generate_series(1, $2::int))::bigint[] AS lot_ids
+`
+
+type NextBatchIDsBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type NextBatchIDsParams struct {
+	Entries int32
+	Lots    int32
+}
+
+type NextBatchIDsRow struct {
+	EntryIds []int64
+	LotIds   []int64
+}
+
+// read: ids for the entries and lots the batch may write. Taken after the member
+// locks, so a member's entries are in id order.
+func (q *Queries) NextBatchIDs(ctx context.Context, db DBTX, arg []NextBatchIDsParams) *NextBatchIDsBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.Entries,
+			a.Lots,
+		}
+		batch.Queue(nextBatchIDs, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &NextBatchIDsBatchResults{br, len(arg), false}
+}
+
+func (b *NextBatchIDsBatchResults) QueryRow(f func(int, NextBatchIDsRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var i NextBatchIDsRow
 		if b.closed {
 			if f != nil {
 				f(t, i, ErrBatchAlreadyClosed)
@@ -280,37 +315,1201 @@ func (b *AppendEntryBatchResults) QueryRow(f func(int, AppendEntryRow, error)) {
 			continue
 		}
 		row := b.br.QueryRow()
-		err := row.Scan(
-			&i.EntryID,
-			&i.MemberID,
-			&i.Kind,
-			&i.Accounts,
-			&i.Amounts,
-			&i.AvailableAfter,
-			&i.PendingAfter,
-			&i.HeldAfter,
-			&i.RequestID,
-			&i.Fingerprint,
-			&i.OrderID,
-			&i.HoldID,
-			&i.ReversesEntryID,
-			&i.Memo,
-			&i.ActorKeyID,
-			&i.CreateTime,
-			&i.ReasonCode,
-			&i.TicketID,
-			&i.TierPoints,
-			&i.TierID,
-			&i.LotPoints,
-			&i.UpgradedTo,
-		)
+		err := row.Scan(&i.EntryIds, &i.LotIds)
 		if f != nil {
 			f(t, i, err)
 		}
 	}
 }
 
-func (b *AppendEntryBatchResults) Close() error {
+func (b *NextBatchIDsBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const openLotsOf = `-- name: OpenLotsOf :batchmany
+SELECT lot_id, member_id, coalesce(origin_entry_id, 0)::bigint AS origin_entry_id, remaining, expire_time
+FROM lots
+WHERE member_id = ANY ($1::text[]) AND remaining > 0
+ORDER BY member_id, expire_time, lot_id
+`
+
+type OpenLotsOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type OpenLotsOfRow struct {
+	LotID         int64
+	MemberID      string
+	OriginEntryID int64
+	Remaining     int64
+	ExpireTime    time.Time
+}
+
+// read: the open lots of the members the batch debits.
+func (q *Queries) OpenLotsOf(ctx context.Context, db DBTX, memberIds [][]string) *OpenLotsOfBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range memberIds {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(openLotsOf, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &OpenLotsOfBatchResults{br, len(memberIds), false}
+}
+
+func (b *OpenLotsOfBatchResults) Query(f func(int, []OpenLotsOfRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []OpenLotsOfRow
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i OpenLotsOfRow
+				if err := rows.Scan(
+					&i.LotID,
+					&i.MemberID,
+					&i.OriginEntryID,
+					&i.Remaining,
+					&i.ExpireTime,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *OpenLotsOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const ordersEarnedOf = `-- name: OrdersEarnedOf :batchmany
+SELECT e.member_id, e.order_id::text AS order_id
+FROM (SELECT unnest($1::text[]) AS member_id, unnest($2::text[]) AS order_id) AS k
+JOIN entries e ON e.member_id = k.member_id AND e.order_id = k.order_id AND e.kind = 'EARN'
+`
+
+type OrdersEarnedOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type OrdersEarnedOfParams struct {
+	MemberIds []string
+	OrderIds  []string
+}
+
+type OrdersEarnedOfRow struct {
+	MemberID string
+	OrderID  string
+}
+
+// read: which of the batch's orders already earned.
+func (q *Queries) OrdersEarnedOf(ctx context.Context, db DBTX, arg []OrdersEarnedOfParams) *OrdersEarnedOfBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.OrderIds,
+		}
+		batch.Queue(ordersEarnedOf, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &OrdersEarnedOfBatchResults{br, len(arg), false}
+}
+
+func (b *OrdersEarnedOfBatchResults) Query(f func(int, []OrdersEarnedOfRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []OrdersEarnedOfRow
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i OrdersEarnedOfRow
+				if err := rows.Scan(&i.MemberID, &i.OrderID); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *OrdersEarnedOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const restorableLotsOf = `-- name: RestorableLotsOf :batchmany
+SELECT m.source_entry_id, m.lot_id, (-sum(m.points))::bigint AS restorable,
+       l.member_id, l.remaining, l.expire_time, coalesce(l.origin_entry_id, 0)::bigint AS origin_entry_id
+FROM lot_moves m
+JOIN lots l ON l.lot_id = m.lot_id
+WHERE m.member_id = ANY ($1::text[]) AND m.source_entry_id = ANY ($2::bigint[])
+GROUP BY m.source_entry_id, m.lot_id, l.member_id, l.remaining, l.expire_time, l.origin_entry_id
+HAVING sum(m.points) < 0
+`
+
+type RestorableLotsOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type RestorableLotsOfParams struct {
+	MemberIds      []string
+	SourceEntryIds []int64
+}
+
+type RestorableLotsOfRow struct {
+	SourceEntryID int64
+	LotID         int64
+	Restorable    int64
+	MemberID      string
+	Remaining     int64
+	ExpireTime    time.Time
+	OriginEntryID int64
+}
+
+// read: what the entries the batch gives back consumed from lots, and has not had
+// back yet, per lot.
+func (q *Queries) RestorableLotsOf(ctx context.Context, db DBTX, arg []RestorableLotsOfParams) *RestorableLotsOfBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.SourceEntryIds,
+		}
+		batch.Queue(restorableLotsOf, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &RestorableLotsOfBatchResults{br, len(arg), false}
+}
+
+func (b *RestorableLotsOfBatchResults) Query(f func(int, []RestorableLotsOfRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []RestorableLotsOfRow
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i RestorableLotsOfRow
+				if err := rows.Scan(
+					&i.SourceEntryID,
+					&i.LotID,
+					&i.Restorable,
+					&i.MemberID,
+					&i.Remaining,
+					&i.ExpireTime,
+					&i.OriginEntryID,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *RestorableLotsOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const reversalsOf = `-- name: ReversalsOf :batchmany
+SELECT reverses_entry_id::bigint AS entry_id FROM entries WHERE reverses_entry_id = ANY ($1::bigint[])
+`
+
+type ReversalsOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+// read: which of the entries the batch reverses are reversed already.
+func (q *Queries) ReversalsOf(ctx context.Context, db DBTX, entryIds [][]int64) *ReversalsOfBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range entryIds {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(reversalsOf, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &ReversalsOfBatchResults{br, len(entryIds), false}
+}
+
+func (b *ReversalsOfBatchResults) Query(f func(int, []int64, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []int64
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var entry_id int64
+				if err := rows.Scan(&entry_id); err != nil {
+					return err
+				}
+				items = append(items, entry_id)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *ReversalsOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const storedEntriesOf = `-- name: StoredEntriesOf :batchmany
+SELECT e.entry_id, e.member_id, e.kind, e.accounts, e.amounts, e.available_after, e.pending_after, e.held_after, e.request_id, e.fingerprint, e.order_id, e.hold_id, e.reverses_entry_id, e.memo, e.actor_key_id, e.create_time, e.reason_code, e.ticket_id
+FROM (SELECT unnest($1::text[]) AS member_id, unnest($2::text[]) AS request_id) AS k
+JOIN entries e ON e.member_id = k.member_id AND e.request_id = k.request_id
+`
+
+type StoredEntriesOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type StoredEntriesOfParams struct {
+	MemberIds  []string
+	RequestIds []string
+}
+
+type StoredEntriesOfRow struct {
+	Entry Entry
+}
+
+// read: entries the batch's request ids already produced (a repeat, or a reuse).
+func (q *Queries) StoredEntriesOf(ctx context.Context, db DBTX, arg []StoredEntriesOfParams) *StoredEntriesOfBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.RequestIds,
+		}
+		batch.Queue(storedEntriesOf, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &StoredEntriesOfBatchResults{br, len(arg), false}
+}
+
+func (b *StoredEntriesOfBatchResults) Query(f func(int, []StoredEntriesOfRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []StoredEntriesOfRow
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i StoredEntriesOfRow
+				if err := rows.Scan(
+					&i.Entry.EntryID,
+					&i.Entry.MemberID,
+					&i.Entry.Kind,
+					&i.Entry.Accounts,
+					&i.Entry.Amounts,
+					&i.Entry.AvailableAfter,
+					&i.Entry.PendingAfter,
+					&i.Entry.HeldAfter,
+					&i.Entry.RequestID,
+					&i.Entry.Fingerprint,
+					&i.Entry.OrderID,
+					&i.Entry.HoldID,
+					&i.Entry.ReversesEntryID,
+					&i.Entry.Memo,
+					&i.Entry.ActorKeyID,
+					&i.Entry.CreateTime,
+					&i.Entry.ReasonCode,
+					&i.Entry.TicketID,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *StoredEntriesOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const tierStatesOf = `-- name: TierStatesOf :batchmany
+SELECT member_id, tier_id, period_end, grace_end FROM member_tiers WHERE member_id = ANY ($1::text[])
+`
+
+type TierStatesOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type TierStatesOfRow struct {
+	MemberID  string
+	TierID    string
+	PeriodEnd *time.Time
+	GraceEnd  *time.Time
+}
+
+// read: the qualified tiers of the members whose tier the batch applies or moves.
+func (q *Queries) TierStatesOf(ctx context.Context, db DBTX, memberIds [][]string) *TierStatesOfBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range memberIds {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(tierStatesOf, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &TierStatesOfBatchResults{br, len(memberIds), false}
+}
+
+func (b *TierStatesOfBatchResults) Query(f func(int, []TierStatesOfRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []TierStatesOfRow
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i TierStatesOfRow
+				if err := rows.Scan(
+					&i.MemberID,
+					&i.TierID,
+					&i.PeriodEnd,
+					&i.GraceEnd,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *TierStatesOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const writeBalances = `-- name: WriteBalances :batchexec
+UPDATE member_balances AS b
+SET available = u.available, pending = u.pending, held = u.held, last_entry_time = u.last_entry_time
+FROM (SELECT unnest($1::text[]) AS member_id,
+            unnest($2::bigint[]) AS available,
+            unnest($3::bigint[]) AS pending,
+            unnest($4::bigint[]) AS held,
+            unnest($5::timestamptz[]) AS last_entry_time) AS u
+WHERE b.member_id = u.member_id
+`
+
+type WriteBalancesBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WriteBalancesParams struct {
+	MemberIds      []string
+	Available      []int64
+	Pending        []int64
+	Held           []int64
+	LastEntryTimes []time.Time
+}
+
+// write: the members' balances as the batch leaves them.
+func (q *Queries) WriteBalances(ctx context.Context, db DBTX, arg []WriteBalancesParams) *WriteBalancesBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.Available,
+			a.Pending,
+			a.Held,
+			a.LastEntryTimes,
+		}
+		batch.Queue(writeBalances, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WriteBalancesBatchResults{br, len(arg), false}
+}
+
+func (b *WriteBalancesBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WriteBalancesBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const writeEntries = `-- name: WriteEntries :batchexec
+INSERT INTO entries (entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after,
+                     request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id,
+                     reason_code, ticket_id, create_time)
+OVERRIDING SYSTEM VALUE
+SELECT u.entry_id, u.member_id, u.kind, ($1::text[])[u.first:u.last], ($2::bigint[])[u.first:u.last],
+       u.available_after, u.pending_after, u.held_after, u.request_id, u.fingerprint, nullif(u.order_id, ''),
+       nullif(u.hold_id, 0), nullif(u.reverses_entry_id, 0), u.memo, u.actor_key_id, nullif(u.reason_code, ''),
+       nullif(u.ticket_id, ''), u.create_time
+FROM (SELECT unnest($3::bigint[]) AS entry_id,
+            unnest($4::text[]) AS member_id,
+            unnest($5::text[]) AS kind,
+            unnest($6::int[]) AS first,
+            unnest($7::int[]) AS last,
+            unnest($8::bigint[]) AS available_after,
+            unnest($9::bigint[]) AS pending_after,
+            unnest($10::bigint[]) AS held_after,
+            unnest($11::text[]) AS request_id,
+            unnest($12::bytea[]) AS fingerprint,
+            unnest($13::text[]) AS order_id,
+            unnest($14::bigint[]) AS hold_id,
+            unnest($15::bigint[]) AS reverses_entry_id,
+            unnest($16::text[]) AS memo,
+            unnest($17::text[]) AS actor_key_id,
+            unnest($18::text[]) AS reason_code,
+            unnest($19::text[]) AS ticket_id,
+            unnest($20::timestamptz[]) AS create_time) AS u
+`
+
+type WriteEntriesBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WriteEntriesParams struct {
+	Accounts         []string
+	Amounts          []int64
+	EntryIds         []int64
+	MemberIds        []string
+	Kinds            []string
+	Firsts           []int32
+	Lasts            []int32
+	AvailableAfter   []int64
+	PendingAfter     []int64
+	HeldAfter        []int64
+	RequestIds       []string
+	Fingerprints     [][]byte
+	OrderIds         []string
+	HoldIds          []int64
+	ReversesEntryIds []int64
+	Memos            []string
+	ActorKeyIds      []string
+	ReasonCodes      []string
+	TicketIds        []string
+	CreateTimes      []time.Time
+}
+
+// write: the batch's entries. Postings travel flattened: entry i's are
+// accounts[first_i:last_i] and amounts[first_i:last_i].
+func (q *Queries) WriteEntries(ctx context.Context, db DBTX, arg []WriteEntriesParams) *WriteEntriesBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.Accounts,
+			a.Amounts,
+			a.EntryIds,
+			a.MemberIds,
+			a.Kinds,
+			a.Firsts,
+			a.Lasts,
+			a.AvailableAfter,
+			a.PendingAfter,
+			a.HeldAfter,
+			a.RequestIds,
+			a.Fingerprints,
+			a.OrderIds,
+			a.HoldIds,
+			a.ReversesEntryIds,
+			a.Memos,
+			a.ActorKeyIds,
+			a.ReasonCodes,
+			a.TicketIds,
+			a.CreateTimes,
+		}
+		batch.Queue(writeEntries, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WriteEntriesBatchResults{br, len(arg), false}
+}
+
+func (b *WriteEntriesBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WriteEntriesBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const writeLotMoves = `-- name: WriteLotMoves :batchexec
+INSERT INTO lot_moves (member_id, lot_id, entry_id, source_entry_id, points)
+SELECT member_ids, lot_ids, entry_ids, source_entry_ids, points FROM (SELECT unnest($1::text[]) AS member_ids,
+            unnest($2::bigint[]) AS lot_ids,
+            unnest($3::bigint[]) AS entry_ids,
+            unnest($4::bigint[]) AS source_entry_ids,
+            unnest($5::bigint[]) AS points) AS u
+`
+
+type WriteLotMovesBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WriteLotMovesParams struct {
+	MemberIds      []string
+	LotIds         []int64
+	EntryIds       []int64
+	SourceEntryIds []int64
+	Points         []int64
+}
+
+func (q *Queries) WriteLotMoves(ctx context.Context, db DBTX, arg []WriteLotMovesParams) *WriteLotMovesBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.LotIds,
+			a.EntryIds,
+			a.SourceEntryIds,
+			a.Points,
+		}
+		batch.Queue(writeLotMoves, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WriteLotMovesBatchResults{br, len(arg), false}
+}
+
+func (b *WriteLotMovesBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WriteLotMovesBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const writeLotsRemaining = `-- name: WriteLotsRemaining :batchexec
+UPDATE lots AS l SET remaining = u.remaining
+FROM (SELECT unnest($1::bigint[]) AS lot_id, unnest($2::bigint[]) AS remaining) AS u
+WHERE l.lot_id = u.lot_id
+`
+
+type WriteLotsRemainingBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WriteLotsRemainingParams struct {
+	LotIds    []int64
+	Remaining []int64
+}
+
+// write: what is left of the older lots the batch moved.
+func (q *Queries) WriteLotsRemaining(ctx context.Context, db DBTX, arg []WriteLotsRemainingParams) *WriteLotsRemainingBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.LotIds,
+			a.Remaining,
+		}
+		batch.Queue(writeLotsRemaining, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WriteLotsRemainingBatchResults{br, len(arg), false}
+}
+
+func (b *WriteLotsRemainingBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WriteLotsRemainingBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const writeMetricMoves = `-- name: WriteMetricMoves :batchexec
+WITH moves AS (
+    INSERT INTO tier_metric_moves (member_id, entry_id, order_id, day, points, spend_minor, create_time)
+    SELECT u.member_id, nullif(u.entry_id, 0), nullif(u.order_id, ''), u.day, u.points, u.spend_minor, u.create_time
+    FROM (SELECT unnest($1::text[]) AS member_id,
+                unnest($2::bigint[]) AS entry_id,
+                unnest($3::text[]) AS order_id,
+                unnest($4::date[]) AS day,
+                unnest($5::bigint[]) AS points,
+                unnest($6::bigint[]) AS spend_minor,
+                unnest($7::timestamptz[]) AS create_time) AS u
+    RETURNING member_id, day, points, spend_minor
+)
+INSERT INTO tier_metric_days AS d (member_id, day, points, spend_minor)
+SELECT member_id, day, sum(points), sum(spend_minor) FROM moves GROUP BY member_id, day
+ON CONFLICT (member_id, day) DO UPDATE
+    SET points = d.points + excluded.points, spend_minor = d.spend_minor + excluded.spend_minor
+`
+
+type WriteMetricMovesBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WriteMetricMovesParams struct {
+	MemberIds   []string
+	EntryIds    []int64
+	OrderIds    []string
+	Days        []time.Time
+	Points      []int64
+	SpendMinor  []int64
+	CreateTimes []time.Time
+}
+
+// write: the moves of the qualifying metric, and their sums per member and day.
+func (q *Queries) WriteMetricMoves(ctx context.Context, db DBTX, arg []WriteMetricMovesParams) *WriteMetricMovesBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.EntryIds,
+			a.OrderIds,
+			a.Days,
+			a.Points,
+			a.SpendMinor,
+			a.CreateTimes,
+		}
+		batch.Queue(writeMetricMoves, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WriteMetricMovesBatchResults{br, len(arg), false}
+}
+
+func (b *WriteMetricMovesBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WriteMetricMovesBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const writeNewLots = `-- name: WriteNewLots :batchexec
+INSERT INTO lots (lot_id, member_id, entry_id, origin_entry_id, points, remaining, expire_time, create_time)
+OVERRIDING SYSTEM VALUE
+SELECT lot_ids, member_ids, entry_ids, origin_entry_ids, points, remaining, expire_times, create_times FROM (SELECT unnest($1::bigint[]) AS lot_ids,
+            unnest($2::text[]) AS member_ids,
+            unnest($3::bigint[]) AS entry_ids,
+            unnest($4::bigint[]) AS origin_entry_ids,
+            unnest($5::bigint[]) AS points,
+            unnest($6::bigint[]) AS remaining,
+            unnest($7::timestamptz[]) AS expire_times,
+            unnest($8::timestamptz[]) AS create_times) AS u
+`
+
+type WriteNewLotsBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WriteNewLotsParams struct {
+	LotIds         []int64
+	MemberIds      []string
+	EntryIds       []int64
+	OriginEntryIds []int64
+	Points         []int64
+	Remaining      []int64
+	ExpireTimes    []time.Time
+	CreateTimes    []time.Time
+}
+
+// write: the lots the batch opened, with what is left of them.
+func (q *Queries) WriteNewLots(ctx context.Context, db DBTX, arg []WriteNewLotsParams) *WriteNewLotsBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.LotIds,
+			a.MemberIds,
+			a.EntryIds,
+			a.OriginEntryIds,
+			a.Points,
+			a.Remaining,
+			a.ExpireTimes,
+			a.CreateTimes,
+		}
+		batch.Queue(writeNewLots, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WriteNewLotsBatchResults{br, len(arg), false}
+}
+
+func (b *WriteNewLotsBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WriteNewLotsBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const writeOrders = `-- name: WriteOrders :batchexec
+INSERT INTO orders (member_id, order_id, earn_entry_id, spend_minor, currency, earned_points,
+                    tier_id, perks, metric_points, metric_spend, metric_day)
+SELECT u.member_id, u.order_id, u.earn_entry_id, nullif(u.spend_minor, 0), u.currency, u.earned_points,
+       nullif(u.tier_id, ''), nullif(u.perks, '')::jsonb, u.metric_points, u.metric_spend,
+       CASE WHEN u.qualifies THEN u.metric_day END
+FROM (SELECT unnest($1::text[]) AS member_id,
+            unnest($2::text[]) AS order_id,
+            unnest($3::bigint[]) AS earn_entry_id,
+            unnest($4::bigint[]) AS spend_minor,
+            unnest($5::text[]) AS currency,
+            unnest($6::bigint[]) AS earned_points,
+            unnest($7::text[]) AS tier_id,
+            unnest($8::text[]) AS perks,
+            unnest($9::bigint[]) AS metric_points,
+            unnest($10::bigint[]) AS metric_spend,
+            unnest($11::boolean[]) AS qualifies,
+            unnest($12::date[]) AS metric_day) AS u
+ON CONFLICT (member_id, order_id) DO UPDATE
+    SET earn_entry_id = excluded.earn_entry_id, spend_minor = excluded.spend_minor,
+        currency = excluded.currency, earned_points = excluded.earned_points,
+        tier_id = excluded.tier_id, perks = excluded.perks, metric_points = excluded.metric_points,
+        metric_spend = excluded.metric_spend, metric_day = excluded.metric_day
+`
+
+type WriteOrdersBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WriteOrdersParams struct {
+	MemberIds    []string
+	OrderIds     []string
+	EarnEntryIds []int64
+	SpendMinor   []int64
+	Currencies   []string
+	EarnedPoints []int64
+	TierIds      []string
+	Perks        []string
+	MetricPoints []int64
+	MetricSpend  []int64
+	Qualifies    []bool
+	MetricDays   []time.Time
+}
+
+// write: orders' earnings, with the member's tier and perks at that moment, for
+// their refunds. An order only redeemed on may have its row already.
+func (q *Queries) WriteOrders(ctx context.Context, db DBTX, arg []WriteOrdersParams) *WriteOrdersBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.OrderIds,
+			a.EarnEntryIds,
+			a.SpendMinor,
+			a.Currencies,
+			a.EarnedPoints,
+			a.TierIds,
+			a.Perks,
+			a.MetricPoints,
+			a.MetricSpend,
+			a.Qualifies,
+			a.MetricDays,
+		}
+		batch.Queue(writeOrders, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WriteOrdersBatchResults{br, len(arg), false}
+}
+
+func (b *WriteOrdersBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WriteOrdersBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const writePendingReleases = `-- name: WritePendingReleases :batchexec
+INSERT INTO pending_releases (entry_id, member_id, order_id, points, release_time, lot_expire_time)
+SELECT entry_ids, member_ids, order_ids, points, release_times, lot_expire_times FROM (SELECT unnest($1::bigint[]) AS entry_ids,
+            unnest($2::text[]) AS member_ids,
+            unnest($3::text[]) AS order_ids,
+            unnest($4::bigint[]) AS points,
+            unnest($5::timestamptz[]) AS release_times,
+            unnest($6::timestamptz[]) AS lot_expire_times) AS u
+`
+
+type WritePendingReleasesBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WritePendingReleasesParams struct {
+	EntryIds       []int64
+	MemberIds      []string
+	OrderIds       []string
+	Points         []int64
+	ReleaseTimes   []time.Time
+	LotExpireTimes []time.Time
+}
+
+// write: pending earnings, waiting for their release.
+func (q *Queries) WritePendingReleases(ctx context.Context, db DBTX, arg []WritePendingReleasesParams) *WritePendingReleasesBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.EntryIds,
+			a.MemberIds,
+			a.OrderIds,
+			a.Points,
+			a.ReleaseTimes,
+			a.LotExpireTimes,
+		}
+		batch.Queue(writePendingReleases, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WritePendingReleasesBatchResults{br, len(arg), false}
+}
+
+func (b *WritePendingReleasesBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WritePendingReleasesBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const writeSystemDeltas = `-- name: WriteSystemDeltas :batchexec
+INSERT INTO system_deltas (account, amount)
+SELECT accounts, amounts FROM (SELECT unnest($1::text[]) AS accounts, unnest($2::bigint[]) AS amounts) AS u
+`
+
+type WriteSystemDeltasBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WriteSystemDeltasParams struct {
+	Accounts []string
+	Amounts  []int64
+}
+
+// write: the batch's system postings, one row per account, for the roll-up.
+func (q *Queries) WriteSystemDeltas(ctx context.Context, db DBTX, arg []WriteSystemDeltasParams) *WriteSystemDeltasBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.Accounts,
+			a.Amounts,
+		}
+		batch.Queue(writeSystemDeltas, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WriteSystemDeltasBatchResults{br, len(arg), false}
+}
+
+func (b *WriteSystemDeltasBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WriteSystemDeltasBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const writeUpgrades = `-- name: WriteUpgrades :batchexec
+WITH up AS (
+    INSERT INTO member_tiers AS t (member_id, tier_id, period_end, grace_end, update_time)
+    SELECT u.member_id, u.to_tier, u.period_end, NULL, u.create_time
+    FROM (SELECT unnest($9::text[]) AS member_id,
+                unnest($10::text[]) AS to_tier,
+                unnest($11::timestamptz[]) AS period_end,
+                unnest($12::timestamptz[]) AS create_time) AS u
+    ON CONFLICT (member_id) DO UPDATE
+        SET tier_id = excluded.tier_id, period_end = excluded.period_end, grace_end = NULL,
+            update_time = excluded.update_time
+)
+INSERT INTO tier_history (member_id, from_tier, to_tier, reason, metric, period_end, policy_version, create_time)
+SELECT history_member_ids, from_tiers, history_to_tiers, reasons, metrics, history_period_ends, policy_versions, history_create_times FROM (SELECT unnest($1::text[]) AS history_member_ids,
+            unnest($2::text[]) AS from_tiers,
+            unnest($3::text[]) AS history_to_tiers,
+            unnest($4::text[]) AS reasons,
+            unnest($5::bigint[]) AS metrics,
+            unnest($6::timestamptz[]) AS history_period_ends,
+            unnest($7::bigint[]) AS policy_versions,
+            unnest($8::timestamptz[]) AS history_create_times) AS u
+`
+
+type WriteUpgradesBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WriteUpgradesParams struct {
+	HistoryMemberIds   []string
+	FromTiers          []string
+	HistoryToTiers     []string
+	Reasons            []string
+	Metrics            []int64
+	HistoryPeriodEnds  []time.Time
+	PolicyVersions     []int64
+	HistoryCreateTimes []time.Time
+	MemberIds          []string
+	ToTiers            []string
+	PeriodEnds         []time.Time
+	CreateTimes        []time.Time
+}
+
+// write: members upgraded by the batch's earnings, and the history of it.
+func (q *Queries) WriteUpgrades(ctx context.Context, db DBTX, arg []WriteUpgradesParams) *WriteUpgradesBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.HistoryMemberIds,
+			a.FromTiers,
+			a.HistoryToTiers,
+			a.Reasons,
+			a.Metrics,
+			a.HistoryPeriodEnds,
+			a.PolicyVersions,
+			a.HistoryCreateTimes,
+			a.MemberIds,
+			a.ToTiers,
+			a.PeriodEnds,
+			a.CreateTimes,
+		}
+		batch.Queue(writeUpgrades, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WriteUpgradesBatchResults{br, len(arg), false}
+}
+
+func (b *WriteUpgradesBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WriteUpgradesBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

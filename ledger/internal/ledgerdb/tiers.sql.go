@@ -7,41 +7,7 @@ package ledgerdb
 
 import (
 	"context"
-	"time"
 )
-
-const addMetricMove = `-- name: AddMetricMove :one
-SELECT coalesce(tier_qualify($1::text, $2::bigint, $3::text, $4::date,
-                             $5::bigint, $6::bigint, '', $4::date, '{}'::text[], '{}'::bigint[],
-                             $7::timestamptz, $7::timestamptz, 0), '')::text
-`
-
-type AddMetricMoveParams struct {
-	MemberID   string
-	EntryID    *int64
-	OrderID    *string
-	Day        time.Time
-	Points     int64
-	SpendMinor int64
-	Now        time.Time
-}
-
-// A move of the qualifying metric outside the write statement (refunds): only
-// losses go this way, so it never upgrades.
-func (q *Queries) AddMetricMove(ctx context.Context, db DBTX, arg AddMetricMoveParams) (string, error) {
-	row := db.QueryRow(ctx, addMetricMove,
-		arg.MemberID,
-		arg.EntryID,
-		arg.OrderID,
-		arg.Day,
-		arg.Points,
-		arg.SpendMinor,
-		arg.Now,
-	)
-	var column_1 string
-	err := row.Scan(&column_1)
-	return column_1, err
-}
 
 const metricMoveOfEntry = `-- name: MetricMoveOfEntry :one
 SELECT move_id, member_id, entry_id, order_id, day, points, spend_minor, create_time FROM tier_metric_moves WHERE entry_id = $1

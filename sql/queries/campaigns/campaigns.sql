@@ -138,3 +138,66 @@ VALUES (@member_id, @order_id, @event_type, @request_id, @fingerprint, @delay_ho
 
 -- name: OrderGrants :many
 SELECT * FROM campaign_order_grants WHERE member_id = @member_id AND order_id = @order_id ORDER BY campaign_id FOR UPDATE;
+
+-- The budgets and caps of points campaigns, as the ledger's batched write path reads
+-- and writes them (campaigns/budgets.go): read under lock with the batch's other
+-- reads, taken from in Go, written back with the batch's other writes.
+
+-- name: EnsureCampaignUses :batchexec
+-- read: a row for each (campaign, member) pair first, so that the lock below
+-- also covers a pair whose first grant races in.
+INSERT INTO campaign_members (campaign_id, member_id)
+SELECT * FROM (SELECT unnest(@campaign_ids::text[]) AS campaign_ids,
+            unnest(@member_ids::text[]) AS member_ids) AS u
+ORDER BY 1, 2
+ON CONFLICT DO NOTHING;
+
+-- name: LockCampaignUses :batchmany
+-- read: what those members got from those campaigns so far, locked.
+SELECT cm.campaign_id, cm.member_id, cm.points, cm.coupons
+FROM campaign_members cm
+JOIN (SELECT unnest(@campaign_ids::text[]) AS campaign_id, unnest(@member_ids::text[]) AS member_id) AS k
+    ON cm.campaign_id = k.campaign_id AND cm.member_id = k.member_id
+ORDER BY cm.campaign_id, cm.member_id
+FOR UPDATE OF cm;
+
+-- name: LockCampaignBudgets :batchmany
+-- read: the campaigns as they stand (a pause or an end since the cache was read
+-- refuses), with their budget slices, locked in a fixed order.
+SELECT c.campaign_id, c.status, c.start_time, c.end_time, c.cap_points, c.cap_coupons,
+       s.slice, s.budget_points, s.budget_coupons, s.spent_points, s.issued_coupons, s.grants
+FROM campaigns c
+JOIN campaign_budget_slices s ON s.campaign_id = c.campaign_id
+WHERE c.campaign_id = ANY (@campaign_ids::text[])
+ORDER BY c.campaign_id, s.slice
+FOR UPDATE OF s;
+
+-- name: WriteCampaignBudgets :batchexec
+-- write: the slices as the batch left them.
+UPDATE campaign_budget_slices AS s
+SET spent_points = u.spent_points, issued_coupons = u.issued_coupons, grants = u.grants
+FROM (SELECT unnest(@campaign_ids::text[]) AS campaign_id,
+            unnest(@slices::smallint[]) AS slice,
+            unnest(@spent_points::bigint[]) AS spent_points,
+            unnest(@issued_coupons::bigint[]) AS issued_coupons,
+            unnest(@grants::bigint[]) AS grants) AS u
+WHERE s.campaign_id = u.campaign_id AND s.slice = u.slice;
+
+-- name: WriteCampaignUses :batchexec
+-- write: what the members got, as the batch left it.
+UPDATE campaign_members AS cm
+SET points = u.points, coupons = u.coupons
+FROM (SELECT unnest(@campaign_ids::text[]) AS campaign_id,
+            unnest(@member_ids::text[]) AS member_id,
+            unnest(@points::bigint[]) AS points,
+            unnest(@coupons::int[]) AS coupons) AS u
+WHERE cm.campaign_id = u.campaign_id AND cm.member_id = u.member_id;
+
+-- name: WriteOrderGrants :batchexec
+-- write: what each order's earning got from each campaign, for its refunds.
+INSERT INTO campaign_order_grants (member_id, order_id, campaign_id, points)
+SELECT * FROM (SELECT unnest(@member_ids::text[]) AS member_ids,
+            unnest(@order_ids::text[]) AS order_ids,
+            unnest(@campaign_ids::text[]) AS campaign_ids,
+            unnest(@points::bigint[]) AS points) AS u
+ON CONFLICT DO NOTHING;

@@ -1,0 +1,312 @@
+package campaigns
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/loyalty-engine/loyalty/campaigns/internal/campaignsdb"
+	"github.com/loyalty-engine/loyalty/internal/database"
+	"github.com/loyalty-engine/loyalty/internal/nullable"
+	"github.com/loyalty-engine/loyalty/ledger"
+)
+
+// budgetSlice is one slice of a campaign's budget (see the budget slices
+// migration): a grant takes from its member's slice first, from the others when
+// that one runs dry, so concurrent grants spread over rows; the slices add up to
+// the budget.
+type budgetSlice struct {
+	slice                       int16
+	budgetPoints, budgetCoupons int64 // -1: unbounded
+	spentPoints, issuedCoupons  int64
+	grants                      int64
+	changed                     bool
+}
+
+// campaignBudget is a campaign's state as a grant needs it: whether it still runs,
+// its per-member caps (zero: none), and its slices.
+type campaignBudget struct {
+	campaign   Campaign // status and schedule as stored now
+	capPoints  int64
+	capCoupons int64
+	slices     []*budgetSlice
+}
+
+// memberUse is what a member got from a campaign so far.
+type memberUse struct {
+	points, coupons int64
+	changed         bool
+}
+
+// TakeResult is what a grant got from a campaign's budget and a member's cap.
+type takeResult struct {
+	points, coupons int64
+	refusal         string
+}
+
+// take is the budget and cap rule of every grant (earnings' bonuses, coupon drops,
+// compensations, and their dry runs): a campaign that no longer runs at now
+// refuses; a member whose cap is reached for what is asked refuses; otherwise the
+// grant gets what is asked, less what the member's cap and the budget leave, taken
+// slice by slice from start; nothing left anywhere refuses. It moves the counters.
+func take(b *campaignBudget, use *memberUse, wantPoints, wantCoupons int64, start int, now time.Time) takeResult {
+	if !b.campaign.ActiveAt(now) {
+		return takeResult{refusal: RefusedNotActive}
+	}
+	if (b.capPoints > 0 && wantPoints > 0 && use.points >= b.capPoints) ||
+		(b.capCoupons > 0 && wantCoupons > 0 && use.coupons >= b.capCoupons) {
+		return takeResult{refusal: RefusedMemberCap}
+	}
+	if b.capPoints > 0 {
+		wantPoints = min(wantPoints, b.capPoints-use.points)
+	}
+	if b.capCoupons > 0 {
+		wantCoupons = min(wantCoupons, b.capCoupons-use.coupons)
+	}
+	var got takeResult
+	first := true
+	for i := range b.slices {
+		if got.points >= wantPoints && got.coupons >= wantCoupons {
+			break
+		}
+		sl := b.slices[(start+i)%len(b.slices)]
+		p := leftOf(sl.budgetPoints, sl.spentPoints, wantPoints-got.points)
+		c := leftOf(sl.budgetCoupons, sl.issuedCoupons, wantCoupons-got.coupons)
+		if p <= 0 && c <= 0 {
+			continue
+		}
+		p, c = max(p, 0), max(c, 0)
+		sl.spentPoints += p
+		sl.issuedCoupons += c
+		if first {
+			sl.grants++
+			first = false
+		}
+		sl.changed = true
+		got.points += p
+		got.coupons += c
+	}
+	if got.points == 0 && got.coupons == 0 {
+		return takeResult{refusal: RefusedBudgetExhausted}
+	}
+	use.points += got.points
+	use.coupons += got.coupons
+	use.changed = true
+	return got
+}
+
+// leftOf is how much of want a slice can still give (budget -1: unbounded).
+func leftOf(budget, spent, want int64) int64 {
+	if budget < 0 {
+		return want
+	}
+	return min(want, budget-spent)
+}
+
+// sliceOf is the slice a member takes from first.
+func sliceOf(memberID string, slices int) int {
+	if slices <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	h.Write([]byte(memberID))
+	return int(h.Sum32() % uint32(slices))
+}
+
+// budgets are the budgets and member caps a batch of earnings read under lock, and
+// what its grants took (ledger.Budgets).
+type budgets struct {
+	s         *Service
+	campaigns []Campaign // the running points campaigns asked, in their order
+	state     map[string]*campaignBudget
+	uses      map[useKey]*memberUse
+	grants    []orderGrant
+}
+
+type useKey struct{ campaignID, memberID string }
+
+type orderGrant struct {
+	memberID, orderID, campaignID string
+	points                        int64
+}
+
+var _ ledger.Budgets = (*budgets)(nil)
+
+// PointsCampaignsAt lists the points campaigns running at now (from the cache).
+func (s *Service) PointsCampaignsAt(ctx context.Context, now time.Time) ([]string, error) {
+	running, err := s.runningAt(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, c := range running {
+		if c.Type == TypeMultiplier || c.Type == TypeBonus {
+			ids = append(ids, c.ID)
+		}
+	}
+	return ids, nil
+}
+
+// QueueBudgets queues the locks and reads of the campaigns' budgets and of what
+// the members got from them: a row for each pair first, then the pairs locked,
+// then the slices locked, in a fixed order.
+func (s *Service) QueueBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string) func() (ledger.Budgets, error) {
+	var pairs campaignsdb.EnsureCampaignUsesParams
+	for _, c := range campaignIDs {
+		for _, m := range memberIDs {
+			pairs.CampaignIds = append(pairs.CampaignIds, c)
+			pairs.MemberIds = append(pairs.MemberIds, m)
+		}
+	}
+	ensure := s.q.EnsureCampaignUses(ctx, pipe, []campaignsdb.EnsureCampaignUsesParams{pairs})
+	uses := s.q.LockCampaignUses(ctx, pipe, []campaignsdb.LockCampaignUsesParams{campaignsdb.LockCampaignUsesParams(pairs)})
+	slices := s.q.LockCampaignBudgets(ctx, pipe, [][]string{campaignIDs})
+	return func() (ledger.Budgets, error) {
+		b := &budgets{s: s, state: map[string]*campaignBudget{}, uses: map[useKey]*memberUse{}}
+		var errs []error
+		ensure.Exec(func(_ int, err error) {
+			if err != nil {
+				errs = append(errs, err)
+			}
+		})
+		uses.Query(func(_ int, rows []campaignsdb.CampaignMember, err error) {
+			if err != nil {
+				errs = append(errs, err)
+			}
+			for _, r := range rows {
+				b.uses[useKey{r.CampaignID, r.MemberID}] = &memberUse{points: r.Points, coupons: int64(r.Coupons)}
+			}
+		})
+		slices.Query(func(_ int, rows []campaignsdb.LockCampaignBudgetsRow, err error) {
+			if err != nil {
+				errs = append(errs, err)
+			}
+			for _, r := range rows {
+				cb := b.state[r.CampaignID]
+				if cb == nil {
+					cb = &campaignBudget{
+						campaign:  Campaign{ID: r.CampaignID, Status: r.Status, Start: nullable.Value(r.StartTime), End: nullable.Value(r.EndTime)},
+						capPoints: nullable.Value(r.CapPoints), capCoupons: int64(nullable.Value(r.CapCoupons)),
+					}
+					b.state[r.CampaignID] = cb
+				}
+				cb.slices = append(cb.slices, &budgetSlice{slice: r.Slice, budgetPoints: unboundedIfNull(r.BudgetPoints),
+					budgetCoupons: unboundedIfNull(r.BudgetCoupons), spentPoints: r.SpentPoints, issuedCoupons: r.IssuedCoupons, grants: r.Grants})
+			}
+		})
+		if len(errs) > 0 {
+			return nil, fmt.Errorf("campaign budgets: %w", errs[0])
+		}
+		// The campaigns' definitions (type, rule, bonus) come from the cache, in
+		// their order; a campaign gone from it since the earning asked is skipped.
+		s.running.mu.Lock()
+		for _, c := range s.running.campaigns {
+			if _, ok := b.state[c.ID]; ok && contains(campaignIDs, c.ID) {
+				b.campaigns = append(b.campaigns, c)
+			}
+		}
+		s.running.mu.Unlock()
+		return b, nil
+	}
+}
+
+func unboundedIfNull(v *int64) int64 {
+	if v == nil {
+		return -1
+	}
+	return *v
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Grant applies every running points campaign the member and the order qualify for:
+// each bonus (Campaign.Bonus) within what the budget and the member's cap leave
+// (take), and records what each gave the order, for refunds.
+func (b *budgets) Grant(ctx context.Context, e ledger.PromotedEarning) ([]ledger.Bonus, []ledger.BonusRefusal) {
+	facts := Facts{
+		Member: MemberFacts{TierID: e.TierID, MemberID: e.MemberID, JoinTime: e.JoinTime},
+		Order:  OrderFacts{OrderID: e.OrderID, SpendMinor: e.SpendMinor, Currency: e.Currency},
+	}
+	var bonuses []ledger.Bonus
+	var refusals []ledger.BonusRefusal
+	for _, c := range b.campaigns {
+		want := c.Bonus(e.BasePoints)
+		if want <= 0 {
+			continue
+		}
+		ok, ruleErr := b.s.eligible(ctx, c, facts)
+		if ruleErr != nil {
+			refusals = append(refusals, ledger.BonusRefusal{CampaignID: c.ID, Reason: RefusedRuleError, RuleError: ruleErr.Err.Error()})
+			continue
+		}
+		if !ok {
+			continue
+		}
+		cb := b.state[c.ID]
+		use := b.uses[useKey{c.ID, e.MemberID}]
+		if use == nil {
+			use = &memberUse{}
+			b.uses[useKey{c.ID, e.MemberID}] = use
+		}
+		got := take(cb, use, want, 0, sliceOf(e.MemberID, len(cb.slices)), e.Now)
+		if got.refusal != "" {
+			refusals = append(refusals, ledger.BonusRefusal{CampaignID: c.ID, Reason: got.refusal})
+			continue
+		}
+		if e.OrderID != "" {
+			b.grants = append(b.grants, orderGrant{memberID: e.MemberID, orderID: e.OrderID, campaignID: c.ID, points: got.points})
+		}
+		bonuses = append(bonuses, ledger.Bonus{CampaignID: c.ID, Account: Account(c.ID), Points: got.points,
+			Description: c.describe(got.points < want)})
+	}
+	return bonuses, refusals
+}
+
+// QueueWrites queues the slices, member uses and order grants the batch changed.
+func (b *budgets) QueueWrites(ctx context.Context, pipe *database.Pipeline) {
+	var sl campaignsdb.WriteCampaignBudgetsParams
+	for id, cb := range b.state {
+		for _, s := range cb.slices {
+			if s.changed {
+				sl.CampaignIds = append(sl.CampaignIds, id)
+				sl.Slices = append(sl.Slices, s.slice)
+				sl.SpentPoints = append(sl.SpentPoints, s.spentPoints)
+				sl.IssuedCoupons = append(sl.IssuedCoupons, s.issuedCoupons)
+				sl.Grants = append(sl.Grants, s.grants)
+			}
+		}
+	}
+	if len(sl.CampaignIds) > 0 {
+		b.s.q.WriteCampaignBudgets(ctx, pipe, []campaignsdb.WriteCampaignBudgetsParams{sl})
+	}
+	var uses campaignsdb.WriteCampaignUsesParams
+	for k, u := range b.uses {
+		if u.changed {
+			uses.CampaignIds = append(uses.CampaignIds, k.campaignID)
+			uses.MemberIds = append(uses.MemberIds, k.memberID)
+			uses.Points = append(uses.Points, u.points)
+			uses.Coupons = append(uses.Coupons, int32(u.coupons))
+		}
+	}
+	if len(uses.CampaignIds) > 0 {
+		b.s.q.WriteCampaignUses(ctx, pipe, []campaignsdb.WriteCampaignUsesParams{uses})
+	}
+	if len(b.grants) > 0 {
+		var g campaignsdb.WriteOrderGrantsParams
+		for _, o := range b.grants {
+			g.MemberIds = append(g.MemberIds, o.memberID)
+			g.OrderIds = append(g.OrderIds, o.orderID)
+			g.CampaignIds = append(g.CampaignIds, o.campaignID)
+			g.Points = append(g.Points, o.points)
+		}
+		b.s.q.WriteOrderGrants(ctx, pipe, []campaignsdb.WriteOrderGrantsParams{g})
+	}
+}

@@ -1,0 +1,431 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/loyalty-engine/loyalty/tiers"
+)
+
+// The apply step of the write path (see docs/LEDGER.md): pure Go, no I/O. It applies
+// the commands of a batch, in order, to the state the read step loaded under the
+// batch's locks, exactly as if they ran one by one, and leaves the rows to write
+// (writeSet) and each command's answer (outcome). Every rule it applies is a named
+// function of its own (rules.go, lotrules.go, the tiers and campaigns packages).
+
+// batchState is what the rules of a batch need, as read under its locks and as the
+// batch's own commands change it.
+type batchState struct {
+	// sentAt stamps entries that name no business time of their own.
+	sentAt  time.Time
+	members map[string]*memberState
+	// stored: what request ids already produced, by member and request id.
+	stored map[requestKey]storedEntry
+	// earned: orders that have an earning already.
+	earned map[orderKey]bool
+	// reversed: entries reversed already.
+	reversed map[int64]bool
+	// restorable: what each entry consumed from lots and has not had back.
+	restorable map[int64][]*restorable
+	// metrics: the qualifying metric over a window as stored; moves: the batch's.
+	metrics map[metricKey]metricSum
+	moves   map[string][]metricMove
+	// Ids for the batch's entries and lots, drawn in the read step.
+	entryIDs, lotIDs []int64
+	budgets          Budgets
+	out              writeSet
+}
+
+type requestKey struct{ memberID, requestID string }
+
+type orderKey struct{ memberID, orderID string }
+
+type metricKey struct {
+	memberID    string
+	windowStart time.Time
+}
+
+type metricSum struct{ points, spend int64 }
+
+type storedEntry struct {
+	entry       Entry
+	fingerprint []byte
+}
+
+// memberState is a member's balances and what the rules know of the member.
+type memberState struct {
+	id                       string
+	available, pending, held int64
+	lastEntryTime            time.Time
+	joinTime                 time.Time
+	// lots the batch knows of: the open ones (read for a debit), those entries it
+	// gives back consumed from, and those it opens; kept in consumption order.
+	lots []*lotState
+	tier *tierState
+	// touched: the batch changed the balances (they are written back).
+	touched bool
+}
+
+type lotState struct {
+	id, origin int64
+	remaining  int64
+	expire     time.Time
+	// A lot the batch opened (inserted with what is left of it), or one it moved
+	// (its remaining is written back).
+	opened, moved bool
+	entryID       int64
+	points        int64
+	createTime    time.Time
+}
+
+// restorable is what an entry consumed from one lot and may get back.
+type restorable struct {
+	lot    *lotState
+	points int64
+}
+
+type tierState struct {
+	state       tiers.State
+	memberships []tiers.Membership
+	// upgraded: the batch upgraded the member (member_tiers is written back).
+	upgraded bool
+}
+
+type metricMove struct {
+	day           time.Time
+	points, spend int64
+}
+
+// outcome is a command's answer: its entry, or why it was refused.
+type outcome struct {
+	entry Entry
+	err   error
+	// replayed: the entry is a repeated request's first result.
+	replayed bool
+	// skipped: the command had nothing to post (an earning of zero points).
+	skipped bool
+	// An earning's parts the apply step decided.
+	breakdown []BreakdownLine
+	points    int64
+	refusals  []BonusRefusal
+}
+
+// apply runs the batch's plans in order.
+func (st *batchState) apply(ctx context.Context, plans []plan) []outcome {
+	out := make([]outcome, len(plans))
+	for i := range plans {
+		out[i] = st.applyOne(ctx, plans[i])
+	}
+	return out
+}
+
+// applyOne applies one command: a repeat answers its first result; otherwise the
+// command is checked against the state and, if it holds, its rows join the write
+// set and the state moves on.
+func (st *batchState) applyOne(ctx context.Context, p plan) outcome {
+	if stored, ok := st.stored[requestKey{p.memberID, p.requestID}]; ok {
+		if !bytes.Equal(stored.fingerprint, p.fingerprint) {
+			return outcome{err: ErrIdempotencyConflict.With("requestId %q was already used with a different request", p.requestID)}
+		}
+		return outcome{entry: stored.entry, replayed: true}
+	}
+	m := st.members[p.memberID]
+	if m == nil {
+		return outcome{err: ErrMemberNotFound.With("member %q not found", p.memberID)}
+	}
+	if p.kind == KindEarn && p.orderID != "" && st.earned[orderKey{p.memberID, p.orderID}] {
+		return outcome{err: ErrOrderAlreadyEarned.With("order %q has already earned points for member %q", p.orderID, p.memberID)}
+	}
+	if p.reverses != 0 && st.reversed[p.reverses] {
+		return outcome{err: ErrAlreadyReversed.With("entry %d is already reversed", p.reverses)}
+	}
+	var res outcome
+	if p.earn != nil {
+		var ok bool
+		if p, res, ok = st.decideEarn(ctx, p, m); !ok {
+			return res
+		}
+	}
+	if err := checkBalanced(p.postings); err != nil {
+		return outcome{err: fmt.Errorf("%s entry for %s: %w", p.kind, p.memberID, err)}
+	}
+	d, _, _ := split(p.postings)
+	if refusesOverdraft(m.available, d.available, p.allowNegative) {
+		return outcome{err: ErrInsufficientPoints.
+			With("member %q has %d available points, %d needed", p.memberID, m.available, -d.available).
+			WithMetadata("available", strconv.FormatInt(m.available, 10), "requested", strconv.FormatInt(-d.available, 10))}
+	}
+	if m.pending+d.pending < 0 || m.held+d.held < 0 {
+		return outcome{err: fmt.Errorf("%s entry for %s would leave pending or held below zero", p.kind, p.memberID)}
+	}
+	if d.available > 0 && p.lotExpire.IsZero() && p.releaseTime.IsZero() {
+		return outcome{err: fmt.Errorf("%s entry for %s credits available points without a lot expiry", p.kind, p.memberID)}
+	}
+	e := st.post(p, m, d)
+	if err := st.settleLots(p, m, e, d.available); err != nil {
+		return outcome{err: err}
+	}
+	st.recordEffects(p, e, d)
+	st.stored[requestKey{p.memberID, p.requestID}] = storedEntry{entry: e, fingerprint: p.fingerprint}
+	if p.kind == KindEarn && p.orderID != "" {
+		st.earned[orderKey{p.memberID, p.orderID}] = true
+	}
+	if p.reverses != 0 {
+		st.reversed[p.reverses] = true
+	}
+	res.entry = e
+	return res
+}
+
+// post moves the member's balances and adds the entry to the write set.
+func (st *batchState) post(p plan, m *memberState, d memberDeltas) Entry {
+	at := p.at
+	if at.IsZero() {
+		at = st.sentAt
+	}
+	m.available += d.available
+	m.pending += d.pending
+	m.held += d.held
+	m.lastEntryTime = entryTime(m.lastEntryTime, at)
+	m.touched = true
+	e := Entry{
+		ID: st.entryIDs[len(st.out.entries)], MemberID: p.memberID, Kind: p.kind, Postings: p.postings,
+		AvailableAfter: m.available, PendingAfter: m.pending, HeldAfter: m.held,
+		RequestID: p.requestID, OrderID: p.orderID, HoldID: p.holdID, ReversesEntryID: p.reverses,
+		Memo: p.memo, ActorKeyID: p.actorKeyID, ReasonCode: p.reasonCode, TicketID: p.ticketID,
+		CreateTime: m.lastEntryTime,
+	}
+	st.out.entries = append(st.out.entries, entryRow{entry: e, fingerprint: p.fingerprint})
+	for _, posting := range p.postings {
+		if IsSystemAccount(posting.Account) {
+			st.out.addSystem(posting.Account, posting.Amount)
+		}
+	}
+	return e
+}
+
+// settleLots brings the member's lots in line with an entry that changed the
+// available balance by delta: a credit fills lots with what is above zero (the rest
+// repays debt), first giving back what the entries it restores consumed, then
+// opening a lot for the rest; a debit consumes lots earliest expiry first. A
+// pending earning opens its lot on release instead.
+func (st *batchState) settleLots(p plan, m *memberState, e Entry, delta int64) error {
+	switch {
+	case delta > 0:
+		left := lotCredit(delta, m.available)
+		for _, r := range restoreOrder(st.restorableOf(p.restoreFrom)) {
+			if left == 0 {
+				break
+			}
+			take := min(left, r.points)
+			r.points -= take
+			r.lot.remaining += take
+			st.moveLot(m, r.lot, e.ID, r.source, take)
+			left -= take
+		}
+		if left > 0 {
+			origin := p.lotOrigin
+			if origin == 0 {
+				origin = e.ID
+			}
+			if len(st.lotIDs) == 0 {
+				return fmt.Errorf("%s entry for %s opens a lot, and the batch drew no lot id for it", p.kind, p.memberID)
+			}
+			lot := &lotState{id: st.lotIDs[0], origin: origin, remaining: left, expire: p.lotExpire,
+				opened: true, entryID: e.ID, points: left, createTime: e.CreateTime}
+			st.lotIDs = st.lotIDs[1:]
+			m.addLot(lot)
+			st.out.newLots = append(st.out.newLots, newLot{memberID: m.id, lot: lot})
+		}
+	case delta < 0:
+		left := lotDebit(delta, m.available-delta)
+		for _, lot := range consumeOrder(m.lots, p.preferLotOrigin) {
+			if left == 0 {
+				break
+			}
+			take := min(left, lot.remaining)
+			lot.remaining -= take
+			st.moveLot(m, lot, e.ID, e.ID, -take)
+			left -= take
+			// What this entry consumed, a later command of the batch may give back.
+			st.restorable[e.ID] = append(st.restorable[e.ID], &restorable{lot: lot, points: take})
+		}
+		if left > 0 {
+			return fmt.Errorf("lots of member %s are %d points short for a %s entry", p.memberID, left, p.kind)
+		}
+	}
+	return nil
+}
+
+// moveLot records a move of a lot by an entry (negative: consumed).
+func (st *batchState) moveLot(m *memberState, lot *lotState, entryID, source, points int64) {
+	if !lot.opened && !lot.moved {
+		lot.moved = true
+		st.out.movedLots = append(st.out.movedLots, lot)
+	}
+	st.out.lotMoves = append(st.out.lotMoves, lotMove{memberID: m.id, lotID: lot.id, entryID: entryID, source: source, points: points})
+}
+
+// restorableOf is what the given entries consumed and may get back, with the
+// entry each part came from.
+func (st *batchState) restorableOf(sources []int64) []sourcedRestorable {
+	var out []sourcedRestorable
+	for _, s := range sources {
+		for _, r := range st.restorable[s] {
+			if r.points > 0 {
+				out = append(out, sourcedRestorable{restorable: r, source: s})
+			}
+		}
+	}
+	return out
+}
+
+type sourcedRestorable struct {
+	*restorable
+	source int64
+}
+
+// addLot adds a lot the member did not have in the batch's view.
+func (m *memberState) addLot(lot *lotState) {
+	for _, l := range m.lots {
+		if l.id == lot.id {
+			return
+		}
+	}
+	m.lots = append(m.lots, lot)
+}
+
+// recordEffects adds the rows an entry causes besides itself: its pending release,
+// its order, and its move of the qualifying metric (with the upgrade it may bring).
+func (st *batchState) recordEffects(p plan, e Entry, d memberDeltas) {
+	if !p.releaseTime.IsZero() {
+		st.out.pending = append(st.out.pending, pendingRow{entryID: e.ID, memberID: p.memberID, orderID: p.orderID,
+			points: d.pending, releaseTime: p.releaseTime, lotExpire: p.lotExpire})
+	}
+	if p.recordOrder {
+		o := orderRow{memberID: p.memberID, orderID: p.orderID, earnEntryID: e.ID, spendMinor: p.orderSpendMinor,
+			currency: p.orderCurrency, earnedPoints: p.orderPoints, tierID: p.orderTierID, perks: string(p.orderPerks)}
+		if q := p.qualify; q != nil {
+			o.qualifies, o.metricPoints, o.metricSpend, o.metricDay = true, q.points, q.spend, q.day
+		}
+		st.out.orders = append(st.out.orders, o)
+	}
+	if q := p.qualify; q != nil {
+		st.qualify(p.memberID, e, q)
+	}
+}
+
+// qualify moves the member's qualifying metric and, on a gain, upgrades the member
+// at once if the metric over the window now reaches a higher tier (tiers.Evaluate;
+// downgrades wait for the end of the period, which the tiers' job decides).
+func (st *batchState) qualify(memberID string, e Entry, q *qualifying) {
+	st.out.metricMoves = append(st.out.metricMoves, metricMoveRow{memberID: memberID, entryID: e.ID, orderID: e.OrderID,
+		day: q.day, points: q.points, spend: q.spend, at: e.CreateTime})
+	st.moves[memberID] = append(st.moves[memberID], metricMove{day: q.day, points: q.points, spend: q.spend})
+	if q.points <= 0 && q.spend <= 0 {
+		return
+	}
+	windowStart := q.policy.WindowStart(q.at)
+	sum := st.metrics[metricKey{memberID, windowStart}]
+	for _, mv := range st.moves[memberID] {
+		if !mv.day.Before(windowStart) {
+			sum.points += mv.points
+			sum.spend += mv.spend
+		}
+	}
+	metric := q.policy.MetricOf(sum.points, sum.spend)
+	ts := st.tierOf(memberID)
+	next, change := tiers.Evaluate(q.policy, ts.state, metric, q.at)
+	if change == nil || change.Reason != tiers.ReasonUpgrade {
+		return
+	}
+	from := change.From
+	if from == "" {
+		from = q.policy.Bottom().ID
+	}
+	ts.state, ts.upgraded = next, true
+	st.out.upgrades = append(st.out.upgrades, upgradeRow{memberID: memberID, from: from, to: next.TierID, metric: metric,
+		periodEnd: next.PeriodEnd, version: q.policy.Version, at: q.at})
+}
+
+// tierOf is the member's qualified tier and paid memberships, as read (the bottom
+// tier, none, when the read step had no reason to read them).
+func (st *batchState) tierOf(memberID string) *tierState {
+	m := st.members[memberID]
+	if m.tier == nil {
+		m.tier = &tierState{}
+	}
+	return m.tier
+}
+
+// decideEarn settles an earning's parts from the state: the tier's (the member's
+// effective tier, its multiplier on the base), the campaigns' (eligibility, budgets
+// and caps), and from them the entry's postings, its qualifying move and its
+// order's record. ok is false when the earning is answered without an entry.
+func (st *batchState) decideEarn(ctx context.Context, p plan, m *memberState) (plan, outcome, bool) {
+	e := p.earn
+	res := outcome{breakdown: slices.Clone(e.lines), points: e.points}
+	var tierID string
+	var perks tiers.Perks
+	if e.applyTier || len(e.campaigns) > 0 {
+		ts := st.tierOf(p.memberID)
+		tierID, _ = tiers.Effective(e.policy, ts.state.TierID, ts.memberships, p.at)
+		perks = e.policy.Tier(tierID).Perks
+	}
+	var tierPoints int64
+	if e.applyTier {
+		if tierPoints = tiers.MultiplierPart(e.base, perks.EarnMultiplierPercent); tierPoints > 0 {
+			res.breakdown = append(res.breakdown, tierLine(tierID, perks.EarnMultiplierPercent, tierPoints))
+		}
+	}
+	var bonuses []Bonus
+	if len(e.campaigns) > 0 && st.budgets != nil {
+		bonuses, res.refusals = st.budgets.Grant(ctx, PromotedEarning{
+			MemberID: p.memberID, TierID: tierID, JoinTime: m.joinTime, OrderID: p.orderID, SpendMinor: e.spend,
+			Currency: p.orderCurrency, BasePoints: e.base, Now: p.at,
+		})
+	}
+	issued := e.points + tierPoints
+	res.points = issued
+	qualifying := e.qualifyingPoints
+	if e.policy.Counts(tiers.SourceTier) {
+		qualifying += tierPoints
+	}
+	p.postings = nil
+	if issued > 0 {
+		p.postings = []Posting{{AccountIssued, -issued}}
+	}
+	for _, b := range bonuses {
+		res.breakdown = append(res.breakdown, BreakdownLine{Source: tiers.SourceCampaign, CampaignID: b.CampaignID, Points: b.Points, Description: b.Description})
+		res.points += b.Points
+		p.postings = append(p.postings, Posting{b.Account, -b.Points})
+		if e.policy.Counts(tiers.SourceCampaign) {
+			qualifying += b.Points
+		}
+	}
+	if res.points == 0 {
+		res.skipped = true
+		return p, res, false
+	}
+	p.postings = append([]Posting{{e.credit, res.points}}, p.postings...)
+	p.qualify = qualification(e.policy, p.at, qualifying, e.spend)
+	if p.recordOrder {
+		p.orderPoints = res.points
+		if e.applyTier {
+			p.orderTierID = tierID
+			p.orderPerks, _ = json.Marshal(perks) // a struct of numbers and bools: never fails
+		}
+	}
+	return p, res, true
+}
+
+// tierLine is the breakdown line of a tier's part.
+func tierLine(tierID string, multiplierPercent int32, points int64) BreakdownLine {
+	return BreakdownLine{Source: tiers.SourceTier, Points: points,
+		Description: fmt.Sprintf("%s tier: %d%% of the base", tierID, multiplierPercent)}
+}

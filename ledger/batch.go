@@ -1,0 +1,611 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/loyalty-engine/loyalty/internal/audit"
+	"github.com/loyalty-engine/loyalty/internal/database"
+	"github.com/loyalty-engine/loyalty/internal/nullable"
+	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
+	"github.com/loyalty-engine/loyalty/tiers"
+)
+
+// appendAll runs a batch of plans through the write path's three steps (see
+// docs/LEDGER.md) in one transaction and at most two round trips:
+//
+//  1. lock and read: the batch's member rows, locked in member order, and
+//     everything the rules need under those locks (readBatch);
+//  2. apply: the rules, in Go, command after command (batchState.apply);
+//  3. write: every row the batch produced, a handful of set-based statements,
+//     sent with the commit (queueWrites).
+//
+// On the pool it opens its own transaction (its BEGIN travels with the reads, its
+// COMMIT with the writes); in a caller's transaction tx it runs in it and the
+// caller commits. A command's refusal is its outcome's err and does not fail the
+// others; err is set when the batch as a whole failed and wrote nothing.
+func (s *Service) appendAll(ctx context.Context, db ledgerdb.DBTX, plans []plan) ([]outcome, error) {
+	if tx, ok := db.(pgx.Tx); ok {
+		return s.runBatch(ctx, tx, tx, plans)
+	}
+	pool, ok := db.(*pgxpool.Pool)
+	if !ok {
+		return nil, fmt.Errorf("ledger: the write path runs on the pool or in a transaction, not on %T", db)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("acquire a connection: %w", err)
+	}
+	defer conn.Release()
+	out, err := s.runBatch(ctx, conn, nil, plans)
+	if err != nil && conn.Conn().PgConn().TxStatus() != 'I' && !conn.Conn().IsClosed() {
+		// A connection left in a transaction is destroyed by the pool on release;
+		// rolling back keeps it.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		_, _ = conn.Exec(rctx, "ROLLBACK")
+		cancel()
+	}
+	return out, err
+}
+
+// batchSender is a connection, or a transaction.
+type batchSender interface {
+	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
+}
+
+// runBatch runs the three steps on db: its own transaction when tx is nil, else
+// tx's.
+func (s *Service) runBatch(ctx context.Context, db batchSender, tx pgx.Tx, plans []plan) ([]outcome, error) {
+	own := tx == nil
+	st, err := s.readBatch(ctx, db, own, plans)
+	if err != nil {
+		return nil, err
+	}
+	out := st.apply(ctx, plans)
+
+	var write database.Pipeline
+	s.queueWrites(ctx, &write, &st.out)
+	if st.budgets != nil {
+		st.budgets.QueueWrites(ctx, &write)
+	}
+	var calls []audit.EntryCall
+	for i, p := range plans {
+		if p.call != nil && out[i].err == nil && !out[i].replayed && !out[i].skipped {
+			calls = append(calls, audit.EntryCall{Call: p.call, MemberID: p.memberID, RequestID: p.requestID})
+		}
+	}
+	auditSent := audit.QueueForEntries(write.Batch(), calls)
+	if own {
+		write.Queue("COMMIT")
+	}
+	if write.Len() == 0 {
+		return out, nil
+	}
+	write.Send(ctx, db)
+	if err := write.Close(); err != nil {
+		return nil, fmt.Errorf("write a batch of %d entries: %w", len(st.out.entries), err)
+	}
+	auditSent(tx)
+	return out, nil
+}
+
+// readBatch is step 1: it queues the locks and reads the batch needs, sends them in
+// one round trip (after BEGIN when own), and builds the state the rules start from.
+func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans []plan) (*batchState, error) {
+	need := needsOf(plans)
+	var read database.Pipeline
+	if own {
+		read.Queue("BEGIN")
+	}
+	q := s.q
+	members := q.LockBatchMembers(ctx, &read, [][]string{need.members})
+	ids := q.NextBatchIDs(ctx, &read, []ledgerdb.NextBatchIDsParams{{Entries: int32(len(plans)), Lots: int32(need.lots)}})
+	stored := q.StoredEntriesOf(ctx, &read, []ledgerdb.StoredEntriesOfParams{{MemberIds: need.requestMembers, RequestIds: need.requestIDs}})
+	var (
+		earned      *ledgerdb.OrdersEarnedOfBatchResults
+		reversed    *ledgerdb.ReversalsOfBatchResults
+		lots        *ledgerdb.OpenLotsOfBatchResults
+		restorables *ledgerdb.RestorableLotsOfBatchResults
+		tierStates  *ledgerdb.TierStatesOfBatchResults
+		memberships *ledgerdb.MembershipsOfBatchResults
+		metrics     *ledgerdb.MetricsOfBatchResults
+		budgets     func() (Budgets, error)
+	)
+	if len(need.orderIDs) > 0 {
+		earned = q.OrdersEarnedOf(ctx, &read, []ledgerdb.OrdersEarnedOfParams{{MemberIds: need.orderMembers, OrderIds: need.orderIDs}})
+	}
+	if len(need.reverses) > 0 {
+		reversed = q.ReversalsOf(ctx, &read, [][]int64{need.reverses})
+	}
+	if len(need.lotMembers) > 0 {
+		lots = q.OpenLotsOf(ctx, &read, [][]string{need.lotMembers})
+	}
+	if len(need.restoreSources) > 0 {
+		restorables = q.RestorableLotsOf(ctx, &read, []ledgerdb.RestorableLotsOfParams{{MemberIds: need.restoreMembers, SourceEntryIds: need.restoreSources}})
+	}
+	if len(need.tierMembers) > 0 {
+		tierStates = q.TierStatesOf(ctx, &read, [][]string{need.tierMembers})
+		memberships = q.MembershipsOf(ctx, &read, []ledgerdb.MembershipsOfParams{{MemberIds: need.tierMembers, After: need.tierAfter}})
+	}
+	if len(need.metricMembers) > 0 {
+		metrics = q.MetricsOf(ctx, &read, []ledgerdb.MetricsOfParams{{MemberIds: need.metricMembers, WindowStarts: need.metricStarts}})
+	}
+	if len(need.campaigns) > 0 && s.promotions != nil {
+		budgets = s.promotions.QueueBudgets(ctx, &read, need.campaigns, need.campaignMembers)
+	}
+
+	read.Send(ctx, db)
+	st := &batchState{
+		sentAt: s.clock.Now(), members: map[string]*memberState{}, stored: map[requestKey]storedEntry{},
+		earned: map[orderKey]bool{}, reversed: map[int64]bool{}, restorable: map[int64][]*restorable{},
+		metrics: map[metricKey]metricSum{}, moves: map[string][]metricMove{},
+	}
+	var errs []error
+	fail := func(what string, err error) {
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", what, err))
+		}
+	}
+	if own {
+		_, err := read.ExecNext()
+		fail("begin", err)
+	}
+	members.Query(func(_ int, rows []ledgerdb.LockBatchMembersRow, err error) {
+		fail("lock members", err)
+		for _, r := range rows {
+			st.members[r.MemberID] = &memberState{id: r.MemberID, available: r.Available, pending: r.Pending, held: r.Held,
+				lastEntryTime: nullable.Value(r.LastEntryTime), joinTime: r.JoinTime}
+		}
+	})
+	ids.QueryRow(func(_ int, r ledgerdb.NextBatchIDsRow, err error) {
+		fail("draw ids", err)
+		st.entryIDs, st.lotIDs = r.EntryIds, r.LotIds
+		slices.Sort(st.entryIDs)
+		slices.Sort(st.lotIDs)
+	})
+	stored.Query(func(_ int, rows []ledgerdb.StoredEntriesOfRow, err error) {
+		fail("stored entries", err)
+		for _, r := range rows {
+			st.stored[requestKey{r.Entry.MemberID, r.Entry.RequestID}] = storedEntry{entry: toEntry(r.Entry), fingerprint: r.Entry.Fingerprint}
+		}
+	})
+	if earned != nil {
+		earned.Query(func(_ int, rows []ledgerdb.OrdersEarnedOfRow, err error) {
+			fail("earned orders", err)
+			for _, r := range rows {
+				st.earned[orderKey{r.MemberID, r.OrderID}] = true
+			}
+		})
+	}
+	if reversed != nil {
+		reversed.Query(func(_ int, rows []int64, err error) {
+			fail("reversals", err)
+			for _, id := range rows {
+				st.reversed[id] = true
+			}
+		})
+	}
+	lotByID := map[int64]*lotState{}
+	lotOf := func(memberID string, id, origin, remaining int64, expire time.Time) *lotState {
+		if l, ok := lotByID[id]; ok {
+			return l
+		}
+		l := &lotState{id: id, origin: origin, remaining: remaining, expire: expire}
+		lotByID[id] = l
+		if m := st.members[memberID]; m != nil {
+			m.addLot(l)
+		}
+		return l
+	}
+	if lots != nil {
+		lots.Query(func(_ int, rows []ledgerdb.OpenLotsOfRow, err error) {
+			fail("open lots", err)
+			for _, r := range rows {
+				lotOf(r.MemberID, r.LotID, r.OriginEntryID, r.Remaining, r.ExpireTime)
+			}
+		})
+	}
+	if restorables != nil {
+		restorables.Query(func(_ int, rows []ledgerdb.RestorableLotsOfRow, err error) {
+			fail("restorable lots", err)
+			for _, r := range rows {
+				l := lotOf(r.MemberID, r.LotID, r.OriginEntryID, r.Remaining, r.ExpireTime)
+				st.restorable[r.SourceEntryID] = append(st.restorable[r.SourceEntryID], &restorable{lot: l, points: r.Restorable})
+			}
+		})
+	}
+	if tierStates != nil {
+		for _, id := range need.tierMembers {
+			if m := st.members[id]; m != nil {
+				m.tier = &tierState{}
+			}
+		}
+		tierStates.Query(func(_ int, rows []ledgerdb.TierStatesOfRow, err error) {
+			fail("tiers", err)
+			for _, r := range rows {
+				if m := st.members[r.MemberID]; m != nil {
+					m.tier.state = tiersState(r)
+				}
+			}
+		})
+		memberships.Query(func(_ int, rows []ledgerdb.MembershipsOfRow, err error) {
+			fail("memberships", err)
+			for _, r := range rows {
+				if m := st.members[r.MemberID]; m != nil {
+					m.tier.memberships = append(m.tier.memberships, toTierMembership(r))
+				}
+			}
+		})
+	}
+	if metrics != nil {
+		metrics.Query(func(_ int, rows []ledgerdb.MetricsOfRow, err error) {
+			fail("qualifying metrics", err)
+			for _, r := range rows {
+				st.metrics[metricKey{r.MemberID, r.WindowStart}] = metricSum{points: r.Points, spend: r.SpendMinor}
+			}
+		})
+	}
+	if budgets != nil {
+		b, err := budgets()
+		fail("campaign budgets", err)
+		st.budgets = b
+	}
+	fail("read", read.Close())
+	if len(errs) > 0 {
+		return nil, errs[0]
+	}
+	return st, nil
+}
+
+// batchNeeds is what the read step reads for a batch.
+type batchNeeds struct {
+	members                    []string // sorted, unique
+	lots                       int      // lots the batch may open
+	requestMembers, requestIDs []string
+	orderMembers, orderIDs     []string
+	reverses                   []int64
+	lotMembers                 []string
+	restoreMembers             []string
+	restoreSources             []int64
+	tierMembers                []string
+	tierAfter                  time.Time
+	metricMembers              []string
+	metricStarts               []time.Time
+	campaigns                  []string
+	campaignMembers            []string
+}
+
+// needsOf is what the rules will need to apply plans.
+func needsOf(plans []plan) batchNeeds {
+	var n batchNeeds
+	seen := map[string]bool{}
+	addMember := func(list *[]string, id string, key string) {
+		if !seen[key] {
+			seen[key] = true
+			*list = append(*list, id)
+		}
+	}
+	metricSeen := map[metricKey]bool{}
+	for _, p := range plans {
+		addMember(&n.members, p.memberID, "m:"+p.memberID)
+		n.requestMembers = append(n.requestMembers, p.memberID)
+		n.requestIDs = append(n.requestIDs, p.requestID)
+		if p.kind == KindEarn && p.orderID != "" {
+			n.orderMembers = append(n.orderMembers, p.memberID)
+			n.orderIDs = append(n.orderIDs, p.orderID)
+		}
+		if p.reverses != 0 {
+			n.reverses = append(n.reverses, p.reverses)
+		}
+		d, _, _ := split(p.postings)
+		if p.earn != nil {
+			d.available = 0 // an earning credits: it reads no lots
+			if p.releaseTime.IsZero() {
+				n.lots++
+			}
+		} else if d.available > 0 {
+			n.lots++
+		}
+		if d.available < 0 {
+			addMember(&n.lotMembers, p.memberID, "l:"+p.memberID)
+		}
+		if len(p.restoreFrom) > 0 {
+			addMember(&n.restoreMembers, p.memberID, "r:"+p.memberID)
+			n.restoreSources = append(n.restoreSources, p.restoreFrom...)
+		}
+		var policyAt time.Time
+		if p.earn != nil && (p.earn.applyTier || len(p.earn.campaigns) > 0) {
+			addMember(&n.tierMembers, p.memberID, "t:"+p.memberID)
+			if n.tierAfter.IsZero() || p.at.Before(n.tierAfter) {
+				n.tierAfter = p.at
+			}
+		}
+		var policy *tiers.Policy
+		switch {
+		case p.earn != nil:
+			policy, policyAt = &p.earn.policy, p.at
+		case p.qualify != nil && (p.qualify.points > 0 || p.qualify.spend > 0):
+			policy, policyAt = &p.qualify.policy, p.qualify.at
+		}
+		if policy != nil {
+			// An upgrade compares against the member's qualified tier.
+			addMember(&n.tierMembers, p.memberID, "t:"+p.memberID)
+			if n.tierAfter.IsZero() || policyAt.Before(n.tierAfter) {
+				n.tierAfter = policyAt
+			}
+			k := metricKey{p.memberID, policy.WindowStart(policyAt)}
+			if !metricSeen[k] {
+				metricSeen[k] = true
+				n.metricMembers = append(n.metricMembers, k.memberID)
+				n.metricStarts = append(n.metricStarts, k.windowStart)
+			}
+		}
+		if p.earn != nil {
+			for _, c := range p.earn.campaigns {
+				addMember(&n.campaigns, c, "c:"+c)
+			}
+			if len(p.earn.campaigns) > 0 {
+				addMember(&n.campaignMembers, p.memberID, "cm:"+p.memberID)
+			}
+		}
+	}
+	slices.Sort(n.members)
+	return n
+}
+
+// writeSet is every row a batch writes.
+type writeSet struct {
+	entries  []entryRow
+	newLots  []newLot
+	lotMoves []lotMove
+	// movedLots: lots opened before the batch that its moves changed.
+	movedLots   []*lotState
+	pending     []pendingRow
+	orders      []orderRow
+	metricMoves []metricMoveRow
+	upgrades    []upgradeRow
+	// system postings summed per account, in the order accounts first appear.
+	systemAccounts []string
+	systemAmounts  []int64
+}
+
+func (w *writeSet) addSystem(account string, amount int64) {
+	if i := slices.Index(w.systemAccounts, account); i >= 0 {
+		w.systemAmounts[i] += amount
+		return
+	}
+	w.systemAccounts = append(w.systemAccounts, account)
+	w.systemAmounts = append(w.systemAmounts, amount)
+}
+
+type entryRow struct {
+	entry       Entry
+	fingerprint []byte
+}
+
+type newLot struct {
+	memberID string
+	lot      *lotState
+}
+
+type lotMove struct {
+	memberID               string
+	lotID, entryID, source int64
+	points                 int64
+}
+
+type pendingRow struct {
+	entryID     int64
+	memberID    string
+	orderID     string
+	points      int64
+	releaseTime time.Time
+	lotExpire   time.Time
+}
+
+type orderRow struct {
+	memberID, orderID       string
+	earnEntryID, spendMinor int64
+	currency                string
+	earnedPoints            int64
+	tierID, perks           string
+	qualifies               bool
+	metricPoints            int64
+	metricSpend             int64
+	metricDay               time.Time
+}
+
+type metricMoveRow struct {
+	memberID      string
+	entryID       int64
+	orderID       string
+	day           time.Time
+	points, spend int64
+	at            time.Time
+}
+
+type upgradeRow struct {
+	memberID, from, to string
+	metric             int64
+	periodEnd          time.Time
+	version            int64
+	at                 time.Time
+}
+
+// queueWrites is step 3: the batch's rows, one statement per kind of row.
+func (s *Service) queueWrites(ctx context.Context, pipe *database.Pipeline, w *writeSet) {
+	if len(w.entries) == 0 {
+		return
+	}
+	q := s.q
+	// Members in lock order, each once, with their balances as the batch left them.
+	var bal ledgerdb.WriteBalancesParams
+	seen := map[string]bool{}
+	for _, e := range w.entries {
+		if !seen[e.entry.MemberID] {
+			seen[e.entry.MemberID] = true
+			bal.MemberIds = append(bal.MemberIds, e.entry.MemberID)
+		}
+	}
+	slices.Sort(bal.MemberIds)
+	last := map[string]Entry{}
+	for _, e := range w.entries {
+		last[e.entry.MemberID] = e.entry
+	}
+	for _, id := range bal.MemberIds {
+		e := last[id]
+		bal.Available = append(bal.Available, e.AvailableAfter)
+		bal.Pending = append(bal.Pending, e.PendingAfter)
+		bal.Held = append(bal.Held, e.HeldAfter)
+		bal.LastEntryTimes = append(bal.LastEntryTimes, e.CreateTime)
+	}
+	q.WriteBalances(ctx, pipe, []ledgerdb.WriteBalancesParams{bal})
+
+	var ent ledgerdb.WriteEntriesParams
+	for _, r := range w.entries {
+		e := r.entry
+		ent.Firsts = append(ent.Firsts, int32(len(ent.Accounts)+1))
+		for _, p := range e.Postings {
+			ent.Accounts = append(ent.Accounts, p.Account)
+			ent.Amounts = append(ent.Amounts, p.Amount)
+		}
+		ent.Lasts = append(ent.Lasts, int32(len(ent.Accounts)))
+		ent.EntryIds = append(ent.EntryIds, e.ID)
+		ent.MemberIds = append(ent.MemberIds, e.MemberID)
+		ent.Kinds = append(ent.Kinds, string(e.Kind))
+		ent.AvailableAfter = append(ent.AvailableAfter, e.AvailableAfter)
+		ent.PendingAfter = append(ent.PendingAfter, e.PendingAfter)
+		ent.HeldAfter = append(ent.HeldAfter, e.HeldAfter)
+		ent.RequestIds = append(ent.RequestIds, e.RequestID)
+		ent.Fingerprints = append(ent.Fingerprints, r.fingerprint)
+		ent.OrderIds = append(ent.OrderIds, e.OrderID)
+		ent.HoldIds = append(ent.HoldIds, e.HoldID)
+		ent.ReversesEntryIds = append(ent.ReversesEntryIds, e.ReversesEntryID)
+		ent.Memos = append(ent.Memos, e.Memo)
+		ent.ActorKeyIds = append(ent.ActorKeyIds, e.ActorKeyID)
+		ent.ReasonCodes = append(ent.ReasonCodes, e.ReasonCode)
+		ent.TicketIds = append(ent.TicketIds, e.TicketID)
+		ent.CreateTimes = append(ent.CreateTimes, e.CreateTime)
+	}
+	q.WriteEntries(ctx, pipe, []ledgerdb.WriteEntriesParams{ent})
+
+	if len(w.newLots) > 0 {
+		var p ledgerdb.WriteNewLotsParams
+		for _, n := range w.newLots {
+			l := n.lot
+			p.LotIds = append(p.LotIds, l.id)
+			p.MemberIds = append(p.MemberIds, n.memberID)
+			p.EntryIds = append(p.EntryIds, l.entryID)
+			p.OriginEntryIds = append(p.OriginEntryIds, l.origin)
+			p.Points = append(p.Points, l.points)
+			p.Remaining = append(p.Remaining, l.remaining)
+			p.ExpireTimes = append(p.ExpireTimes, l.expire)
+			p.CreateTimes = append(p.CreateTimes, l.createTime)
+		}
+		q.WriteNewLots(ctx, pipe, []ledgerdb.WriteNewLotsParams{p})
+	}
+	if len(w.lotMoves) > 0 {
+		var moves ledgerdb.WriteLotMovesParams
+		var remaining ledgerdb.WriteLotsRemainingParams
+		for _, m := range w.lotMoves {
+			moves.MemberIds = append(moves.MemberIds, m.memberID)
+			moves.LotIds = append(moves.LotIds, m.lotID)
+			moves.EntryIds = append(moves.EntryIds, m.entryID)
+			moves.SourceEntryIds = append(moves.SourceEntryIds, m.source)
+			moves.Points = append(moves.Points, m.points)
+		}
+		for _, l := range w.movedLots {
+			remaining.LotIds = append(remaining.LotIds, l.id)
+			remaining.Remaining = append(remaining.Remaining, l.remaining)
+		}
+		q.WriteLotMoves(ctx, pipe, []ledgerdb.WriteLotMovesParams{moves})
+		if len(remaining.LotIds) > 0 {
+			q.WriteLotsRemaining(ctx, pipe, []ledgerdb.WriteLotsRemainingParams{remaining})
+		}
+	}
+	if len(w.pending) > 0 {
+		var p ledgerdb.WritePendingReleasesParams
+		for _, r := range w.pending {
+			p.EntryIds = append(p.EntryIds, r.entryID)
+			p.MemberIds = append(p.MemberIds, r.memberID)
+			p.OrderIds = append(p.OrderIds, r.orderID)
+			p.Points = append(p.Points, r.points)
+			p.ReleaseTimes = append(p.ReleaseTimes, r.releaseTime)
+			p.LotExpireTimes = append(p.LotExpireTimes, r.lotExpire)
+		}
+		q.WritePendingReleases(ctx, pipe, []ledgerdb.WritePendingReleasesParams{p})
+	}
+	if len(w.orders) > 0 {
+		var p ledgerdb.WriteOrdersParams
+		for _, o := range w.orders {
+			p.MemberIds = append(p.MemberIds, o.memberID)
+			p.OrderIds = append(p.OrderIds, o.orderID)
+			p.EarnEntryIds = append(p.EarnEntryIds, o.earnEntryID)
+			p.SpendMinor = append(p.SpendMinor, o.spendMinor)
+			p.Currencies = append(p.Currencies, o.currency)
+			p.EarnedPoints = append(p.EarnedPoints, o.earnedPoints)
+			p.TierIds = append(p.TierIds, o.tierID)
+			p.Perks = append(p.Perks, o.perks)
+			p.MetricPoints = append(p.MetricPoints, o.metricPoints)
+			p.MetricSpend = append(p.MetricSpend, o.metricSpend)
+			p.Qualifies = append(p.Qualifies, o.qualifies)
+			p.MetricDays = append(p.MetricDays, o.metricDay)
+		}
+		q.WriteOrders(ctx, pipe, []ledgerdb.WriteOrdersParams{p})
+	}
+	if len(w.systemAccounts) > 0 {
+		q.WriteSystemDeltas(ctx, pipe, []ledgerdb.WriteSystemDeltasParams{{Accounts: w.systemAccounts, Amounts: w.systemAmounts}})
+	}
+	if len(w.metricMoves) > 0 {
+		var p ledgerdb.WriteMetricMovesParams
+		for _, m := range w.metricMoves {
+			p.MemberIds = append(p.MemberIds, m.memberID)
+			p.EntryIds = append(p.EntryIds, m.entryID)
+			p.OrderIds = append(p.OrderIds, m.orderID)
+			p.Days = append(p.Days, m.day)
+			p.Points = append(p.Points, m.points)
+			p.SpendMinor = append(p.SpendMinor, m.spend)
+			p.CreateTimes = append(p.CreateTimes, m.at)
+		}
+		q.WriteMetricMoves(ctx, pipe, []ledgerdb.WriteMetricMovesParams{p})
+	}
+	if len(w.upgrades) > 0 {
+		var p ledgerdb.WriteUpgradesParams
+		final := map[string]int{} // member_tiers gets each member's last upgrade
+		for i, u := range w.upgrades {
+			final[u.memberID] = i
+		}
+		for i, u := range w.upgrades {
+			if final[u.memberID] == i {
+				p.MemberIds = append(p.MemberIds, u.memberID)
+				p.ToTiers = append(p.ToTiers, u.to)
+				p.PeriodEnds = append(p.PeriodEnds, u.periodEnd)
+				p.CreateTimes = append(p.CreateTimes, u.at)
+			}
+			p.HistoryMemberIds = append(p.HistoryMemberIds, u.memberID)
+			p.FromTiers = append(p.FromTiers, u.from)
+			p.HistoryToTiers = append(p.HistoryToTiers, u.to)
+			p.Reasons = append(p.Reasons, "UPGRADE")
+			p.Metrics = append(p.Metrics, u.metric)
+			p.HistoryPeriodEnds = append(p.HistoryPeriodEnds, u.periodEnd)
+			p.PolicyVersions = append(p.PolicyVersions, u.version)
+			p.HistoryCreateTimes = append(p.HistoryCreateTimes, u.at)
+		}
+		q.WriteUpgrades(ctx, pipe, []ledgerdb.WriteUpgradesParams{p})
+	}
+}
+
+// tierState is a member's qualified tier as stored.
+func tiersState(r ledgerdb.TierStatesOfRow) tiers.State {
+	return tiers.State{TierID: r.TierID, PeriodEnd: nullable.Value(r.PeriodEnd), GraceEnd: nullable.Value(r.GraceEnd)}
+}
+
+func toTierMembership(r ledgerdb.MembershipsOfRow) tiers.Membership {
+	return tiers.Membership{MemberID: r.MemberID, TierID: r.TierID, StartTime: r.StartTime, EndTime: r.EndTime,
+		CancelTime: nullable.Value(r.CancelTime)}
+}
