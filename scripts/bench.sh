@@ -217,6 +217,17 @@ run_go_bench() {
   echo "$GO_BENCH_LINES" | sed 's/^/    /'
 }
 
+# go_bench_markdown turns go test's result lines into a markdown table (digits grouped
+# as in docs/BENCHMARKS.md; the -2 GOMAXPROCS suffix dropped).
+go_bench_markdown() {
+  echo "| in process, fsync off | ns/op | B/op | allocs/op |"
+  echo "|---|---:|---:|---:|"
+  awk 'function group(n,   s) { s = ""; while (length(n) > 3) { s = "," substr(n, length(n) - 2) s; n = substr(n, 1, length(n) - 3) } return n s }
+    { name = $1; sub(/-[0-9]+$/, "", name); v["ns/op"] = v["B/op"] = v["allocs/op"] = "–"
+      for (i = 3; i < NF; i++) if ($(i + 1) in v) v[$(i + 1)] = group(sprintf("%.0f", $i))
+      printf "| %s | %s | %s | %s |\n", name, v["ns/op"], v["B/op"], v["allocs/op"] }'
+}
+
 machine() {
   local cpu mem
   cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
@@ -346,6 +357,10 @@ main() {
   local lat_flag=()
   [ -z "$lat_before" ] || [ -z "$lat_after" ] || lat_flag=(-pgbench-latency "$lat_before,$lat_after")
   bin/loadgen -report "$LG_JSON" -pgbench-tps "$tps_before,$tps_after" "${lat_flag[@]}" -markdown
+  if [ -n "$GO_BENCH_LINES" ]; then
+    echo
+    echo "$GO_BENCH_LINES" | go_bench_markdown
+  fi
   if [ -n "$BENCH_RATE_SCENARIOS" ]; then
     echo
     bin/loadgen -report "$LG_RATE_JSON" -markdown

@@ -151,7 +151,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if ctx.Err() != nil {
 			break
 		}
-		fmt.Fprintf(stdout, "%-13s running...", name)
+		fmt.Fprintf(stdout, "%-18s running...", name)
 		teardown, err := setUp(ctx, t, name, o.warmup+o.duration)
 		if err != nil {
 			fmt.Fprintf(stderr, "loadgen: set up %s: %v\n", name, err)

@@ -8,13 +8,13 @@ import (
 	"strings"
 )
 
-// printTable prints one row per scenario. Open-loop scenarios add their target rate
-// next to the ops/s they achieved (closed-loop tables stay as they were). With
-// pgbenchTPS > 0 it adds the ratio of each write scenario's ops/s to pgbench's tps
-// (reads have no counterpart there).
+// printTable prints one row per scenario (the name column fits rest-campaign-earn).
+// Open-loop scenarios add their target rate next to the ops/s they achieved
+// (closed-loop tables stay as they were). With pgbenchTPS > 0 it adds the ratio of
+// each write scenario's ops/s to pgbench's tps (reads have no counterpart there).
 func printTable(w io.Writer, ss []summary, pgbenchTPS float64) {
 	paced := anyRate(ss)
-	fmt.Fprintf(w, "%-15s %9s %10s", "scenario", "ops", "ops/s")
+	fmt.Fprintf(w, "%-18s %9s %10s", "scenario", "ops", "ops/s")
 	if paced {
 		fmt.Fprintf(w, " %9s", "rate")
 	}
@@ -24,7 +24,7 @@ func printTable(w io.Writer, ss []summary, pgbenchTPS float64) {
 	}
 	fmt.Fprintln(w)
 	for _, s := range ss {
-		fmt.Fprintf(w, "%-15s %9d %10.1f", s.Name, s.Ops, s.OpsPerSec)
+		fmt.Fprintf(w, "%-18s %9d %10.1f", s.Name, s.Ops, s.OpsPerSec)
 		if paced {
 			fmt.Fprintf(w, " %9s", fmtRate(s.Rate))
 		}
