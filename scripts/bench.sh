@@ -2,15 +2,17 @@
 # Benchmarks loyaltyd and pgbench tpcb-like on the same PostgreSQL server in one run
 # (`make bench`; see docs/BENCHMARKS.md). Starts bin/loyaltyd with its own durable
 # cluster under .data/bench, runs pgbench, the load generator (bench/loadgen), pgbench
-# again, prints a summary with the ratios, stops everything it started and writes the
-# transcript to bench/results/<timestamp>.txt.
+# again, stops loyaltyd, runs the in-process Go benchmarks of an earn (allocations per
+# call: internal/server's BenchmarkRESTEarn and BenchmarkGRPCEarn), prints a summary
+# with the ratios and a markdown table for docs/BENCHMARKS.md, stops everything it
+# started and writes the transcript to bench/results/<timestamp>.txt.
 #
 # Environment knobs (defaults):
 #   BENCH_DURATION=20s        measured time of each loadgen scenario and each pgbench run
 #   BENCH_WARMUP=3s           unmeasured loadgen time before each scenario
 #   BENCH_WORKERS=32          loadgen workers
 #   BENCH_MEMBERS=10000       members bench-0..N-1
-#   BENCH_SCENARIOS=rest-earn,grpc-earn,rest-order-earn,rest-redeem,rest-balance,grpc-balance,rest-perks
+#   BENCH_SCENARIOS=rest-earn,grpc-earn,rest-order-earn,rest-campaign-earn,rest-redeem,rest-balance,grpc-balance,rest-perks
 #   BENCH_RATE=               loadgen -rate: open loop at this many calls/s per scenario, latency
 #                             from each call's intended start (empty: closed loop)
 #   BENCH_RATE_SCENARIOS=     with BENCH_RATE: BENCH_SCENARIOS run closed loop as usual, then
@@ -25,6 +27,7 @@
 #   BENCH_ADMIN_KEY=lk_bench_admin_key_0123456789
 #   BENCH_READY_TIMEOUT=180   seconds to wait for /readyz (the first run runs initdb)
 #   BENCH_LOYALTYD_ARGS=      extra loyaltyd flags, split on spaces (e.g. --group-commit=1)
+#   BENCH_GO_BENCHTIME=2000x  go test -benchtime of the earn benchmarks (2000x, 3s; off: skip them)
 # Exit status: 0; 1 if something failed; 2 if the load generator saw failing calls
 # (the summary is printed all the same, marked as not valid).
 set -euo pipefail
@@ -37,7 +40,7 @@ BENCH_DURATION=${BENCH_DURATION:-20s}
 BENCH_WARMUP=${BENCH_WARMUP:-3s}
 BENCH_WORKERS=${BENCH_WORKERS:-32}
 BENCH_MEMBERS=${BENCH_MEMBERS:-10000}
-BENCH_SCENARIOS=${BENCH_SCENARIOS:-rest-earn,grpc-earn,rest-order-earn,rest-redeem,rest-balance,grpc-balance,rest-perks}
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-rest-earn,grpc-earn,rest-order-earn,rest-campaign-earn,rest-redeem,rest-balance,grpc-balance,rest-perks}
 BENCH_RATE=${BENCH_RATE:-}
 BENCH_RATE_SCENARIOS=${BENCH_RATE_SCENARIOS:-}
 BENCH_DB_CONNS=${BENCH_DB_CONNS:-32}
@@ -51,6 +54,7 @@ BENCH_DATA_DIR=${BENCH_DATA_DIR:-.data/bench}
 BENCH_ADMIN_KEY=${BENCH_ADMIN_KEY:-lk_bench_admin_key_0123456789}
 BENCH_READY_TIMEOUT=${BENCH_READY_TIMEOUT:-180}
 BENCH_LOYALTYD_ARGS=${BENCH_LOYALTYD_ARGS:-}
+BENCH_GO_BENCHTIME=${BENCH_GO_BENCHTIME:-2000x}
 
 # Settings from the environment must not change what is measured (PGOPTIONS could
 # turn synchronous_commit off for pgbench, for one).
@@ -75,6 +79,8 @@ for v in BENCH_WORKERS BENCH_MEMBERS BENCH_DB_CONNS BENCH_PGBENCH_SCALE BENCH_PG
 done
 [ ${#BENCH_ADMIN_KEY} -ge 16 ] || die "BENCH_ADMIN_KEY must be at least 16 characters"
 [ -z "$BENCH_RATE" ] || [[ $BENCH_RATE =~ ^[1-9][0-9]*$ ]] || die "BENCH_RATE=$BENCH_RATE: want calls per second, a positive integer (or empty: closed loop)"
+[[ $BENCH_GO_BENCHTIME =~ ^(off|[1-9][0-9]*x|[0-9]+(\.[0-9]+)?(ms|s|m))$ ]] ||
+  die "BENCH_GO_BENCHTIME=$BENCH_GO_BENCHTIME: want a count (2000x), a duration (3s) or off"
 [ -z "$BENCH_RATE_SCENARIOS" ] || [ -n "$BENCH_RATE" ] || die "BENCH_RATE_SCENARIOS needs BENCH_RATE (the calls per second to run them at)"
 # BENCH_RATE alone paces the main run; with BENCH_RATE_SCENARIOS it paces only the
 # extra run, so that the main run's ratios stay the saturated, closed-loop ones.
@@ -121,27 +127,37 @@ stop_cluster() {
 }
 
 LOYALTYD_PID=""
+# stop_loyaltyd sends SIGTERM (loyaltyd drains and stops its cluster) and waits, 120 s
+# at most, then kills it. A bad exit status is reported, not fatal: the figures are
+# taken by then.
+stop_loyaltyd() {
+  if [ -z "$LOYALTYD_PID" ] || ! kill -0 "$LOYALTYD_PID" 2>/dev/null; then
+    LOYALTYD_PID=""
+    return 0
+  fi
+  echo "==> stopping loyaltyd (pid $LOYALTYD_PID) and its PostgreSQL"
+  kill -TERM "$LOYALTYD_PID"
+  local i lrc=0
+  for ((i = 0; i < 1200; i++)); do kill -0 "$LOYALTYD_PID" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$LOYALTYD_PID" 2>/dev/null; then
+    echo "bench: loyaltyd did not stop within 120 s: killing it" >&2
+    kill -KILL "$LOYALTYD_PID"
+  fi
+  wait "$LOYALTYD_PID" || lrc=$?
+  LOYALTYD_PID=""
+  if [ "$lrc" -ne 0 ]; then
+    echo "bench: loyaltyd exited with status $lrc; the end of $LOG:" >&2
+    tail -n 20 "$LOG" >&2
+  fi
+  return 0
+}
+
 cleanup() {
   local rc=$?
   set +e
   # Bounded (120 s at most), and not to be cut short: it is what leaves nothing running.
   trap '' INT TERM
-  if [ -n "$LOYALTYD_PID" ] && kill -0 "$LOYALTYD_PID" 2>/dev/null; then
-    echo "==> stopping loyaltyd (pid $LOYALTYD_PID) and its PostgreSQL"
-    kill -TERM "$LOYALTYD_PID"
-    local i
-    for ((i = 0; i < 1200; i++)); do kill -0 "$LOYALTYD_PID" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$LOYALTYD_PID" 2>/dev/null; then
-      echo "bench: loyaltyd did not stop within 120 s: killing it" >&2
-      kill -KILL "$LOYALTYD_PID"
-    fi
-    wait "$LOYALTYD_PID"
-    local lrc=$?
-    if [ "$lrc" -ne 0 ]; then
-      echo "bench: loyaltyd exited with status $lrc; the end of $LOG:" >&2
-      tail -n 20 "$LOG" >&2
-    fi
-  fi
+  stop_loyaltyd
   # loyaltyd stops the cluster it started; this catches a kill, or a cluster it reused.
   stop_cluster
   exit "$rc"
@@ -176,6 +192,40 @@ run_loadgen() {
     130) exit 130 ;;
     *) die "the load generator failed (status $LG_RC)" ;;
   esac
+}
+
+# GO_BENCH_PKG and GO_BENCH_PATTERN are the in-process earn benchmarks: allocations
+# per call through the real server stack (internal/server/bench_test.go).
+GO_BENCH_PKG=./internal/server/
+GO_BENCH_PATTERN='^Benchmark(REST|GRPC)Earn$'
+
+# run_go_bench runs them once loyaltyd and its cluster are stopped, so that they have
+# the machine to themselves; sets GO_BENCH_LINES (their result lines, empty when
+# BENCH_GO_BENCHTIME=off). They start a throwaway test cluster of their own (fsync
+# off), so ns/op is not durable latency: what they are for is B/op and allocs/op.
+run_go_bench() {
+  GO_BENCH_LINES=""
+  [ "$BENCH_GO_BENCHTIME" != off ] || return 0
+  echo "==> go test -run '^\$' -bench '$GO_BENCH_PATTERN' -benchtime $BENCH_GO_BENCHTIME $GO_BENCH_PKG"
+  local out
+  if ! out=$("$GO" test -count=1 -run '^$' -bench "$GO_BENCH_PATTERN" -benchtime "$BENCH_GO_BENCHTIME" "$GO_BENCH_PKG" 2>&1); then
+    echo "$out" >&2
+    die "the Go benchmarks failed"
+  fi
+  GO_BENCH_LINES=$(echo "$out" | grep -E '^Benchmark' || true)
+  [ -n "$GO_BENCH_LINES" ] || { echo "$out" >&2; die "the Go benchmarks printed no results"; }
+  echo "$GO_BENCH_LINES" | sed 's/^/    /'
+}
+
+# go_bench_markdown turns go test's result lines into a markdown table (digits grouped
+# as in docs/BENCHMARKS.md; the -2 GOMAXPROCS suffix dropped).
+go_bench_markdown() {
+  echo "| in process, fsync off | ns/op | B/op | allocs/op |"
+  echo "|---|---:|---:|---:|"
+  awk 'function group(n,   s) { s = ""; while (length(n) > 3) { s = "," substr(n, length(n) - 2) s; n = substr(n, 1, length(n) - 3) } return n s }
+    { name = $1; sub(/-[0-9]+$/, "", name); v["ns/op"] = v["B/op"] = v["allocs/op"] = "–"
+      for (i = 3; i < NF; i++) if ($(i + 1) in v) v[$(i + 1)] = group(sprintf("%.0f", $i))
+      printf "| %s | %s | %s | %s |\n", name, v["ns/op"], v["B/op"], v["allocs/op"] }'
 }
 
 machine() {
@@ -274,6 +324,10 @@ main() {
     [ "$lg_rc" -ne 0 ] || lg_rc=$LG_RC
   fi
 
+  stop_loyaltyd
+  stop_cluster
+  run_go_bench
+
   echo
   echo "==================================== summary ===================================="
   echo "date:     $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
@@ -290,6 +344,26 @@ main() {
     # the server can do.
     echo
     bin/loadgen -report "$LG_RATE_JSON"
+  fi
+  if [ -n "$GO_BENCH_LINES" ]; then
+    echo
+    echo "Allocations per earn, in process (go test -bench, -benchtime $BENCH_GO_BENCHTIME, test cluster with fsync off;"
+    echo "serial: one call at a time; parallel: 16 callers per CPU):"
+    echo "$GO_BENCH_LINES"
+  fi
+  echo
+  echo "For docs/BENCHMARKS.md:"
+  echo
+  local lat_flag=()
+  [ -z "$lat_before" ] || [ -z "$lat_after" ] || lat_flag=(-pgbench-latency "$lat_before,$lat_after")
+  bin/loadgen -report "$LG_JSON" -pgbench-tps "$tps_before,$tps_after" "${lat_flag[@]}" -markdown
+  if [ -n "$GO_BENCH_LINES" ]; then
+    echo
+    echo "$GO_BENCH_LINES" | go_bench_markdown
+  fi
+  if [ -n "$BENCH_RATE_SCENARIOS" ]; then
+    echo
+    bin/loadgen -report "$LG_RATE_JSON" -markdown
   fi
   echo "================================================================================="
   echo "results: $RESULT (and $LG_JSON${BENCH_RATE_SCENARIOS:+, $LG_RATE_JSON})"

@@ -62,9 +62,12 @@ type options struct {
 	jsonOut      string
 	report       string
 	pgbenchTPS   []float64
+	pgbenchLat   []float64
+	markdown     bool
 	seed         uint64
 	scenarioList string
 	pgbenchList  string
+	pgbenchLats  string
 }
 
 // results is the -json file.
@@ -103,7 +106,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	if o.report != "" {
-		if err := report(stdout, o.report, o.pgbenchTPS); err != nil {
+		if err := report(stdout, o.report, pgbenchRuns{tps: o.pgbenchTPS, latencyMs: o.pgbenchLat}, o.markdown); err != nil {
 			fmt.Fprintln(stderr, "loadgen:", err)
 			return exitFailed
 		}
@@ -148,7 +151,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if ctx.Err() != nil {
 			break
 		}
-		fmt.Fprintf(stdout, "%-13s running...", name)
+		fmt.Fprintf(stdout, "%-18s running...", name)
 		teardown, err := setUp(ctx, t, name, o.warmup+o.duration)
 		if err != nil {
 			fmt.Fprintf(stderr, "loadgen: set up %s: %v\n", name, err)
@@ -207,18 +210,23 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Uint64Var(&o.seed, "seed", 0, "seed of the member choice (0: random)")
 	fs.StringVar(&o.report, "report", "", "send nothing: print the results in this -json file next to -pgbench-tps")
 	fs.StringVar(&o.pgbenchList, "pgbench-tps", "", "with -report: pgbench tps figures of the same run, comma-separated")
+	fs.StringVar(&o.pgbenchLats, "pgbench-latency", "", "with -report -markdown: pgbench's latency averages in ms, in the order of -pgbench-tps")
+	fs.BoolVar(&o.markdown, "markdown", false, "with -report: print the summary as a markdown table (docs/BENCHMARKS.md) instead")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	for _, f := range strings.FieldsFunc(o.pgbenchList, func(r rune) bool { return r == ',' || r == ' ' }) {
-		v, err := strconv.ParseFloat(f, 64)
-		if err != nil || v <= 0 {
-			return o, fmt.Errorf("-pgbench-tps: %q is not a positive number", f)
-		}
-		o.pgbenchTPS = append(o.pgbenchTPS, v)
+	var err error
+	if o.pgbenchTPS, err = positiveNumbers(o.pgbenchList); err != nil {
+		return o, fmt.Errorf("-pgbench-tps: %w", err)
+	}
+	if o.pgbenchLat, err = positiveNumbers(o.pgbenchLats); err != nil {
+		return o, fmt.Errorf("-pgbench-latency: %w", err)
+	}
+	if len(o.pgbenchLat) > 0 && len(o.pgbenchLat) != len(o.pgbenchTPS) {
+		return o, errors.New("-pgbench-latency needs one figure per -pgbench-tps figure")
 	}
 	if o.report != "" {
 		return o, nil
@@ -275,6 +283,19 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o.seed = binary.LittleEndian.Uint64(b[:]) | 1
 	}
 	return o, nil
+}
+
+// positiveNumbers parses a list separated by commas or spaces.
+func positiveNumbers(list string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' }) {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("%q is not a positive number", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // describeLoad says how the workers send: "32 workers" (closed loop) or

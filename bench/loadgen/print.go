@@ -8,13 +8,13 @@ import (
 	"strings"
 )
 
-// printTable prints one row per scenario. Open-loop scenarios add their target rate
-// next to the ops/s they achieved (closed-loop tables stay as they were). With
-// pgbenchTPS > 0 it adds the ratio of each write scenario's ops/s to pgbench's tps
-// (reads have no counterpart there).
+// printTable prints one row per scenario (the name column fits rest-campaign-earn).
+// Open-loop scenarios add their target rate next to the ops/s they achieved
+// (closed-loop tables stay as they were). With pgbenchTPS > 0 it adds the ratio of
+// each write scenario's ops/s to pgbench's tps (reads have no counterpart there).
 func printTable(w io.Writer, ss []summary, pgbenchTPS float64) {
 	paced := anyRate(ss)
-	fmt.Fprintf(w, "%-15s %9s %10s", "scenario", "ops", "ops/s")
+	fmt.Fprintf(w, "%-18s %9s %10s", "scenario", "ops", "ops/s")
 	if paced {
 		fmt.Fprintf(w, " %9s", "rate")
 	}
@@ -24,7 +24,7 @@ func printTable(w io.Writer, ss []summary, pgbenchTPS float64) {
 	}
 	fmt.Fprintln(w)
 	for _, s := range ss {
-		fmt.Fprintf(w, "%-15s %9d %10.1f", s.Name, s.Ops, s.OpsPerSec)
+		fmt.Fprintf(w, "%-18s %9d %10.1f", s.Name, s.Ops, s.OpsPerSec)
 		if paced {
 			fmt.Fprintf(w, " %9s", fmtRate(s.Rate))
 		}
@@ -32,7 +32,7 @@ func printTable(w io.Writer, ss []summary, pgbenchTPS float64) {
 			fmtMs(s.P50Ms), fmtMs(s.P90Ms), fmtMs(s.P99Ms), fmtMs(s.MaxMs), s.Errors+s.WarmupErrors)
 		if pgbenchTPS > 0 {
 			ratio := "-"
-			if strings.HasSuffix(s.Name, "-earn") || strings.HasSuffix(s.Name, "-redeem") {
+			if isWrite(s.Name) {
 				ratio = fmt.Sprintf("%.2fx", s.OpsPerSec/pgbenchTPS)
 			}
 			fmt.Fprintf(w, " %12s", ratio)
@@ -47,6 +47,11 @@ func printTable(w io.Writer, ss []summary, pgbenchTPS float64) {
 		}
 		fmt.Fprintln(w)
 	}
+}
+
+// isWrite tells the write scenarios, which pgbench's tpcb-like is the counterpart of.
+func isWrite(scenario string) bool {
+	return strings.HasSuffix(scenario, "-earn") || strings.HasSuffix(scenario, "-redeem")
 }
 
 func anyRate(ss []summary) bool {
@@ -111,8 +116,29 @@ func printErrors(w io.Writer, ss []summary) bool {
 	return true
 }
 
-// report prints an earlier run's results next to pgbench's tps figures.
-func report(w io.Writer, path string, tps []float64) error {
+// pgbenchRuns are pgbench's figures of the same run, in run order (before, after).
+type pgbenchRuns struct {
+	tps       []float64
+	latencyMs []float64 // latency averages, empty if not given
+}
+
+// meanTPS is the mean tps and the spread (max − min) ÷ mean; 0, 0 without figures.
+func (p pgbenchRuns) meanTPS() (mean, spread float64) {
+	if len(p.tps) == 0 {
+		return 0, 0
+	}
+	lo, hi := p.tps[0], p.tps[0]
+	for _, v := range p.tps {
+		mean += v
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	mean /= float64(len(p.tps))
+	return mean, (hi - lo) / mean
+}
+
+// report prints an earlier run's results next to pgbench's tps figures: the text
+// table, or with markdown the table for docs/BENCHMARKS.md.
+func report(w io.Writer, path string, pgb pgbenchRuns, markdown bool) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -121,21 +147,19 @@ func report(w io.Writer, path string, tps []float64) error {
 	if err := json.Unmarshal(b, &res); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	var mean float64
-	if len(tps) > 0 {
-		lo, hi := tps[0], tps[0]
-		for _, v := range tps {
-			mean += v
-			lo, hi = min(lo, v), max(hi, v)
-		}
-		mean /= float64(len(tps))
-		parts := make([]string, len(tps))
-		for i, v := range tps {
+	if markdown {
+		printMarkdown(w, res.Scenarios, pgb)
+		return nil
+	}
+	mean, spread := pgb.meanTPS()
+	if len(pgb.tps) > 0 {
+		parts := make([]string, len(pgb.tps))
+		for i, v := range pgb.tps {
 			parts[i] = fmt.Sprintf("%.1f", v)
 		}
 		fmt.Fprintf(w, "pgbench tpcb-like tps, in run order: %s; mean %.1f", strings.Join(parts, ", "), mean)
-		if len(tps) > 1 {
-			fmt.Fprintf(w, " (spread %.1f%% of the mean)", 100*(hi-lo)/mean)
+		if len(pgb.tps) > 1 {
+			fmt.Fprintf(w, " (spread %.1f%% of the mean)", 100*spread)
 		}
 		fmt.Fprintln(w)
 	}
