@@ -23,13 +23,18 @@ run: postgres build ## Start PostgreSQL under .data/, migrate, serve with demo d
 	./bin/loyaltyd --demo
 
 .PHONY: generate
-generate: ## Regenerate protobuf, gateway, OpenAPI and sqlc code
+generate: postgres ## Regenerate protobuf, gateway, OpenAPI, sqlc code and sql/schema.sql
 	$(BUF) generate
 	$(SQLC) generate -f sql/sqlc.yaml
+	$(GO) run ./internal/schemadump -o sql/schema.sql
+
+.PHONY: schema
+schema: postgres ## Regenerate sql/schema.sql: the migrated schema, dumped by pg_dump from a throwaway cluster
+	$(GO) run ./internal/schemadump -o sql/schema.sql
 
 .PHONY: check-generated
-check-generated: ## Fail if any generated file is stale (sqlc diff for every sql/sqlc.yaml package, buf for api/)
-	@BUF='$(BUF)' SQLC='$(SQLC)' scripts/check-generated.sh
+check-generated: postgres ## Fail if any generated file is stale (sqlc diff for every sql/sqlc.yaml package, buf for api/, sql/schema.sql)
+	@GO='$(GO)' BUF='$(BUF)' SQLC='$(SQLC)' scripts/check-generated.sh
 
 .PHONY: lint
 lint: ## go vet, gofmt and buf lint

@@ -6,9 +6,12 @@
 #   - buf (protobuf, gRPC, gateway, OpenAPI under api/): buf has no diff mode, so api/ is
 #     regenerated in place and compared before and after. That works in a clean clone
 #     (CI) and in a working tree with uncommitted but consistent changes alike.
-# BUF and SQLC are the generator commands (the Makefile passes them).
+#   - sql/schema.sql: dumped again from a throwaway cluster (a few seconds) into a
+#     temporary file and compared.
+# GO, BUF and SQLC are the commands (the Makefile passes them).
 set -euo pipefail
 : "${BUF:?BUF must name the buf command}" "${SQLC:?SQLC must name the sqlc command}"
+GO=${GO:-go}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -29,11 +32,20 @@ check_api() {
   fi
 }
 
+check_schema() {
+  $GO run ./internal/schemadump -o "$tmp/schema.sql"
+  if ! diff -u sql/schema.sql "$tmp/schema.sql"; then
+    echo "sql/schema.sql is stale: the migrations changed the schema. Run 'make schema' and commit it." >&2
+    return 1
+  fi
+}
+
 snapshot_api() { find api -type f \( -name '*.go' -o -name '*.json' \) -print0 | sort -z | xargs -0 sha256sum; }
 
 failed=0
 check_sqlc || failed=1
 check_api || failed=1
+check_schema || failed=1
 if [ "$failed" -ne 0 ]; then
   exit 1
 fi
