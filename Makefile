@@ -5,8 +5,6 @@ SHELL := /bin/bash
 GO        ?= go
 BUF       := $(GO) tool -modfile=tools/go.mod buf
 SQLC      := $(GO) tool -modfile=tools/go.mod sqlc
-# Directories whose contents are generated (protobuf, gateway, OpenAPI, sqlc).
-GENERATED := api access/internal/accessdb ledger/internal/ledgerdb tiers/internal/tiersdb campaigns/internal/campaignsdb internal/audit/internal/auditdb internal/businessclock/internal/clockdb internal/serversecret/internal/secretdb
 
 .PHONY: help
 help: ## List the targets
@@ -25,13 +23,18 @@ run: postgres build ## Start PostgreSQL under .data/, migrate, serve with demo d
 	./bin/loyaltyd --demo
 
 .PHONY: generate
-generate: ## Regenerate protobuf, gateway, OpenAPI and sqlc code
+generate: postgres ## Regenerate protobuf, gateway, OpenAPI, sqlc code and sql/schema.sql
 	$(BUF) generate
 	$(SQLC) generate -f sql/sqlc.yaml
+	$(GO) run ./internal/schemadump -o sql/schema.sql
+
+.PHONY: schema
+schema: postgres ## Regenerate sql/schema.sql: the migrated schema, dumped by pg_dump from a throwaway cluster
+	$(GO) run ./internal/schemadump -o sql/schema.sql
 
 .PHONY: check-generated
-check-generated: ## Fail if regenerating changes any generated file
-	@scripts/check-generated.sh $(GENERATED)
+check-generated: postgres ## Fail if any generated file is stale (sqlc diff for every sql/sqlc.yaml package, buf for api/, sql/schema.sql)
+	@GO='$(GO)' BUF='$(BUF)' SQLC='$(SQLC)' scripts/check-generated.sh
 
 .PHONY: lint
 lint: ## go vet, gofmt and buf lint

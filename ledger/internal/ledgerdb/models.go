@@ -9,146 +9,6 @@ import (
 	"time"
 )
 
-type AfterSalesEvent struct {
-	MemberID    string
-	OrderID     string
-	EventType   string
-	RequestID   string
-	Fingerprint []byte
-	DelayHours  int32
-	Outcome     json.RawMessage
-	ActorKeyID  string
-	CreateTime  time.Time
-}
-
-type ApiKey struct {
-	KeyID        string
-	Name         string
-	Role         string
-	SecretHash   []byte
-	CreateTime   time.Time
-	RevokeTime   *time.Time
-	PublicPrefix *string
-	LastUseTime  *time.Time
-}
-
-type ApiKeyRateLimit struct {
-	KeyID             string
-	RequestsPerSecond int32
-	Burst             int32
-	UpdateTime        time.Time
-}
-
-type AuditLog struct {
-	AuditID   int64
-	CallID    string
-	KeyID     string
-	Role      string
-	Method    string
-	Target    string
-	MemberID  *string
-	RequestID string
-	Outcome   string
-	Reason    string
-	Time      time.Time
-}
-
-type BusinessClock struct {
-	Singleton    bool
-	OffsetMicros int64
-}
-
-type Campaign struct {
-	CampaignID    string
-	Seq           int64
-	DisplayName   string
-	Type          string
-	Status        string
-	StartLocal    string
-	EndLocal      string
-	TimeZone      string
-	StartTime     *time.Time
-	EndTime       *time.Time
-	EligibleTiers []string
-	Rule          string
-	Body          json.RawMessage
-	BudgetPoints  *int64
-	BudgetCoupons *int64
-	CapPoints     *int64
-	CapCoupons    *int32
-	RequestID     string
-	ActorKeyID    string
-	CreateTime    time.Time
-	UpdateTime    time.Time
-}
-
-type CampaignBudgetSlice struct {
-	CampaignID    string
-	Slice         int16
-	BudgetPoints  *int64
-	BudgetCoupons *int64
-	SpentPoints   int64
-	IssuedCoupons int64
-	Grants        int64
-}
-
-type CampaignMember struct {
-	CampaignID string
-	MemberID   string
-	Points     int64
-	Coupons    int32
-}
-
-type CampaignOrderGrant struct {
-	MemberID   string
-	OrderID    string
-	CampaignID string
-	Points     int64
-	Returned   int64
-}
-
-type Coupon struct {
-	Code            string
-	MemberID        string
-	CampaignID      string
-	RequestID       string
-	Kind            string
-	AmountOffMinor  int64
-	PercentOff      int32
-	MinSpendMinor   int64
-	Status          string
-	IssueTime       time.Time
-	ValidUntil      time.Time
-	RedeemTime      *time.Time
-	RedeemOrderID   *string
-	RedeemRequestID *string
-	RevokeTime      *time.Time
-	EventOrderID    *string
-	EventType       *string
-}
-
-type EntitlementCycle struct {
-	MemberID   string
-	Perk       string
-	CycleStart time.Time
-	Used       int32
-}
-
-type EntitlementUse struct {
-	MemberID    string
-	Perk        string
-	RequestID   string
-	Fingerprint []byte
-	OrderID     *string
-	TierID      string
-	Quota       int32
-	UsedAfter   int32
-	CycleStart  time.Time
-	CycleEnd    time.Time
-	ActorKeyID  string
-	UseTime     time.Time
-}
-
 type Entry struct {
 	EntryID         int64
 	MemberID        string
@@ -191,12 +51,6 @@ type GoodwillLimit struct {
 	KeyID    string
 	PerGrant int64
 	PerDay   int64
-}
-
-type GoodwillUsage struct {
-	KeyID   string
-	Day     time.Time
-	Granted int64
 }
 
 type Hold struct {
@@ -243,30 +97,6 @@ type MemberBalance struct {
 	LastEntryTime *time.Time
 }
 
-type MemberTier struct {
-	MemberID   string
-	TierID     string
-	PeriodEnd  *time.Time
-	GraceEnd   *time.Time
-	DueTime    *time.Time
-	UpdateTime time.Time
-}
-
-type Membership struct {
-	MembershipID int64
-	MemberID     string
-	RequestID    string
-	Fingerprint  []byte
-	TierID       string
-	StartTime    time.Time
-	EndTime      time.Time
-	CancelTime   *time.Time
-	OrderID      *string
-	ActorKeyID   string
-	Ended        bool
-	CreateTime   time.Time
-}
-
 type Order struct {
 	MemberID          string
 	OrderID           string
@@ -295,15 +125,6 @@ type PendingRelease struct {
 	ReleaseTime   time.Time
 	Released      bool
 	LotExpireTime time.Time
-}
-
-type Posting struct {
-	EntryID    int64
-	MemberID   interface{}
-	Account    interface{}
-	Amount     interface{}
-	Kind       string
-	CreateTime time.Time
 }
 
 type ProgramSetting struct {
@@ -338,42 +159,6 @@ type Refund struct {
 	CreateTime           time.Time
 }
 
-type ServerSecret struct {
-	Name   string
-	Secret []byte
-}
-
-type SystemBalance struct {
-	Account string
-	Balance int64
-}
-
-type SystemDelta struct {
-	Account string
-	Amount  int64
-}
-
-type TierHistory struct {
-	ChangeID      int64
-	MemberID      string
-	FromTier      string
-	ToTier        string
-	Reason        string
-	Metric        int64
-	PeriodEnd     *time.Time
-	GraceEnd      *time.Time
-	MembershipID  *int64
-	PolicyVersion int64
-	CreateTime    time.Time
-}
-
-type TierMetricDay struct {
-	MemberID   string
-	Day        time.Time
-	Points     int64
-	SpendMinor int64
-}
-
 type TierMetricMove struct {
 	MoveID     int64
 	MemberID   string
@@ -382,12 +167,5 @@ type TierMetricMove struct {
 	Day        time.Time
 	Points     int64
 	SpendMinor int64
-	CreateTime time.Time
-}
-
-type TierPolicy struct {
-	Version    int64
-	Policy     json.RawMessage
-	ActorKeyID string
 	CreateTime time.Time
 }
