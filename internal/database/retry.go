@@ -31,6 +31,9 @@ var txRetries = prometheus.NewCounterVec(prometheus.CounterOpts{
 	Help: "Database work run again after a deadlock or serialization failure, by component and SQLSTATE.",
 }, []string{"component", "reason"})
 
+// unnamed is the component of the zero Runner.
+const unnamed = "unnamed"
+
 // Collectors are the runner's metrics, for the server's registry.
 func Collectors() []prometheus.Collector { return []prometheus.Collector{txRetries} }
 
@@ -41,8 +44,9 @@ func TxRetries(component, reason string) prometheus.Counter {
 }
 
 // Runner runs database work, again after a deadlock or serialization failure, and
-// counts each retry under its component. The zero Runner is not usable: make one
-// with NewRunner.
+// counts each retry under its component (NewRunner). The zero Runner works too and
+// counts under component="unnamed": a forgotten NewRunner must not turn the first
+// deadlock into a panic.
 type Runner struct {
 	retries *prometheus.CounterVec // curried with the component
 }
@@ -89,9 +93,14 @@ func (r Runner) Retry(ctx context.Context, fn func() error) error {
 // count counts a retry under the SQLSTATE that caused it.
 func (r Runner) count(err error) {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		r.retries.WithLabelValues(pgErr.Code).Inc()
+	if !errors.As(err, &pgErr) {
+		return
 	}
+	if r.retries == nil {
+		txRetries.WithLabelValues(unnamed, pgErr.Code).Inc()
+		return
+	}
+	r.retries.WithLabelValues(pgErr.Code).Inc()
 }
 
 // backoff is the wait after the attempt-th run: attempt² ms, plus up to as much

@@ -254,3 +254,22 @@ func TestInTxStopsWhenContextIsDone(t *testing.T) {
 		t.Errorf("cell = %d, want 0: the cancelled transaction rolled back", v)
 	}
 }
+
+// The zero Runner retries like any other and counts under component="unnamed".
+func TestZeroRunnerRetriesAndCounts(t *testing.T) {
+	before := testutil.ToFloat64(database.TxRetries("unnamed", "40P01"))
+	var r database.Runner
+	attempts := 0
+	err := r.Retry(context.Background(), func() error {
+		if attempts++; attempts == 1 {
+			return &pgconn.PgError{Code: "40P01"}
+		}
+		return nil
+	})
+	if err != nil || attempts != 2 {
+		t.Fatalf("Retry = %v after %d attempts, want nil after 2", err, attempts)
+	}
+	if got := testutil.ToFloat64(database.TxRetries("unnamed", "40P01")) - before; got != 1 {
+		t.Errorf("counted %v, want 1", got)
+	}
+}
