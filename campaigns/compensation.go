@@ -202,8 +202,10 @@ func (s *Service) storedEvent(ctx context.Context, db campaignsdb.DBTX, ev After
 		if errors.Is(err, pgx.ErrNoRows) {
 			return CompensationResult{}, false, nil
 		}
-		if err == nil && string(row.Fingerprint) != string(fp) {
-			return CompensationResult{}, true, ErrIdempotencyConflict.With("requestId %q was already used for another event", ev.RequestID)
+		if err == nil {
+			if err := idempotency.Checkf(row.Fingerprint, fp, "requestId %q was already used for another event", ev.RequestID); err != nil {
+				return CompensationResult{}, true, err
+			}
 		}
 	}
 	if err != nil {

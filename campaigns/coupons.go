@@ -13,6 +13,7 @@ import (
 
 	"github.com/loyalty-engine/loyalty/campaigns/internal/campaignsdb"
 	"github.com/loyalty-engine/loyalty/internal/database"
+	"github.com/loyalty-engine/loyalty/internal/idempotency"
 	"github.com/loyalty-engine/loyalty/internal/nullable"
 	"github.com/loyalty-engine/loyalty/internal/pagetoken"
 	"github.com/loyalty-engine/loyalty/internal/problem"
@@ -198,8 +199,10 @@ func (s *Service) storedCoupon(ctx context.Context, db campaignsdb.DBTX, cmd Iss
 	if err != nil {
 		return Coupon{}, false, fmt.Errorf("coupon of request %q: %w", cmd.RequestID, err)
 	}
-	if row.CampaignID != cmd.CampaignID {
-		return Coupon{}, true, ErrIdempotencyConflict.With("requestId %q already issued a coupon of campaign %s", cmd.RequestID, row.CampaignID)
+	// A coupon request is identified by the campaign it asks a coupon of.
+	if err := idempotency.Checkf([]byte(row.CampaignID), []byte(cmd.CampaignID),
+		"requestId %q already issued a coupon of campaign %s", cmd.RequestID, row.CampaignID); err != nil {
+		return Coupon{}, true, err
 	}
 	return toCoupon(row, s.clock.Now()), true, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/loyalty-engine/loyalty/campaigns/internal/campaignsdb"
 	"github.com/loyalty-engine/loyalty/internal/audit"
 	"github.com/loyalty-engine/loyalty/internal/database"
+	"github.com/loyalty-engine/loyalty/internal/idempotency"
 	"github.com/loyalty-engine/loyalty/internal/nullable"
 	"github.com/loyalty-engine/loyalty/internal/pagetoken"
 	"github.com/loyalty-engine/loyalty/internal/problem"
@@ -28,15 +29,19 @@ import (
 
 // Errors of campaigns.
 var (
-	ErrCampaignNotFound    = problem.New(problem.NotFound, "CAMPAIGN_NOT_FOUND", "campaign not found")
-	ErrBadTransition       = problem.New(problem.Precondition, "CAMPAIGN_STATUS", "the campaign cannot go to that status from the one it is in")
-	ErrIdempotencyConflict = problem.New(problem.Conflict, "IDEMPOTENCY_CONFLICT", "this requestId was already used with a different request")
+	ErrCampaignNotFound = problem.New(problem.NotFound, "CAMPAIGN_NOT_FOUND", "campaign not found")
+	ErrBadTransition    = problem.New(problem.Precondition, "CAMPAIGN_STATUS", "the campaign cannot go to that status from the one it is in")
+	// ErrIdempotencyConflict is the module's one idempotency refusal, named here
+	// for callers of the campaigns.
+	ErrIdempotencyConflict = idempotency.ErrConflict
 )
 
 // Service runs campaigns, coupons and after-sales compensation on top of the ledger
 // (which credits points from campaign accounts) and the tiers (eligibility).
 type Service struct {
-	pool   *pgxpool.Pool
+	pool *pgxpool.Pool
+	// tx runs the transactions, again after a deadlock or serialization failure.
+	tx     database.Runner
 	q      *campaignsdb.Queries
 	ledger *ledger.Service
 	tiers  *tiers.Service
@@ -66,7 +71,7 @@ func NewService(pool *pgxpool.Pool, l *ledger.Service, clock ledger.Clock, opts 
 	if clock == nil {
 		clock = ledger.WallClock
 	}
-	s := &Service{pool: pool, q: campaignsdb.New(), ledger: l, tiers: l.Tiers(), clock: clock, pageTokens: pagetoken.Ephemeral(),
+	s := &Service{pool: pool, tx: database.NewRunner("campaigns"), q: campaignsdb.New(), ledger: l, tiers: l.Tiers(), clock: clock, pageTokens: pagetoken.Ephemeral(),
 		log: slog.New(slog.DiscardHandler),
 		ruleErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "loyalty_campaign_rule_errors_total",
@@ -159,10 +164,14 @@ func (s *Service) Create(ctx context.Context, actorKeyID string, cmd Create) (Ca
 			return Campaign{}, fmt.Errorf("campaign of request %q: %w", cmd.RequestID, err)
 		}
 		c, err := toCampaign(stored.Campaign, stored.SpentPoints, stored.IssuedCoupons, stored.Grants)
-		if err == nil && !sameDefinition(c.Definition, cmd.Definition) {
-			return Campaign{}, ErrIdempotencyConflict.With("requestId %q already created campaign %s with another definition", cmd.RequestID, c.ID)
+		if err != nil {
+			return Campaign{}, err
 		}
-		return c, err
+		if err := idempotency.Checkf(definitionJSON(c.Definition), definitionJSON(cmd.Definition),
+			"requestId %q already created campaign %s with another definition", cmd.RequestID, c.ID); err != nil {
+			return Campaign{}, err
+		}
+		return c, nil
 	}
 	if err != nil {
 		return Campaign{}, fmt.Errorf("create campaign: %w", err)
@@ -186,10 +195,11 @@ func split(budget int64, n int) []int64 {
 	return parts
 }
 
-func sameDefinition(a, b Definition) bool {
-	x, _ := json.Marshal(a)
-	y, _ := json.Marshal(b)
-	return string(x) == string(y)
+// definitionJSON is a definition in the one form two of them compare in: the stored
+// body is jsonb, whose text is PostgreSQL's, so both sides are decoded first.
+func definitionJSON(d Definition) []byte {
+	b, _ := json.Marshal(d) // a Definition is plain data
+	return b
 }
 
 // Get returns a campaign.
@@ -386,15 +396,5 @@ func nonNil(s []string) []string {
 // The record of the audited call in ctx, if any, is written last in the
 // transaction, so it commits with the call's effect (audit.InTx).
 func (s *Service) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
-	for attempt := 1; ; attempt++ {
-		err := audit.InTx(ctx, s.pool, fn)
-		if err == nil || !database.IsRetryable(err) || attempt == 5 {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(attempt*attempt) * time.Millisecond):
-		}
-	}
+	return audit.RunInTx(ctx, s.tx, s.pool, fn)
 }

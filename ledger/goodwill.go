@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/loyalty-engine/loyalty/internal/database"
+	"github.com/loyalty-engine/loyalty/internal/idempotency"
 	"github.com/loyalty-engine/loyalty/internal/pagetoken"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/validation"
@@ -175,8 +176,8 @@ func (s *Service) storedApproval(ctx context.Context, db ledgerdb.DBTX, p plan) 
 	if err != nil {
 		return nil, false, fmt.Errorf("look up approval of request %q: %w", p.requestID, err)
 	}
-	if string(row.Fingerprint) != string(p.fingerprint) {
-		return nil, true, ErrIdempotencyConflict.With("requestId %q was already used with a different request", p.requestID)
+	if err := idempotency.Check(row.Fingerprint, p.fingerprint, p.requestID); err != nil {
+		return nil, true, err
 	}
 	a := toApproval(row)
 	return &a, true, nil

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/loyalty-engine/loyalty/internal/database"
+	"github.com/loyalty-engine/loyalty/internal/idempotency"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/validation"
 	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
@@ -376,8 +377,8 @@ func (s *Service) storedRefund(ctx context.Context, tx pgx.Tx, cmd Refund, fp []
 	if err != nil {
 		return RefundResult{}, false, fmt.Errorf("look up refund %q: %w", cmd.RequestID, err)
 	}
-	if string(row.Fingerprint) != string(fp) {
-		return RefundResult{}, true, ErrIdempotencyConflict.With("requestId %q was already used with a different request", cmd.RequestID)
+	if err := idempotency.Check(row.Fingerprint, fp, cmd.RequestID); err != nil {
+		return RefundResult{}, true, err
 	}
 	order, err := s.q.GetOrder(ctx, tx, ledgerdb.GetOrderParams{MemberID: row.MemberID, OrderID: row.OrderID})
 	if err != nil {

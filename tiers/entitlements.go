@@ -126,7 +126,7 @@ func (s *Service) ConsumeEntitlement(ctx context.Context, actorKeyID string, cmd
 	fp := idempotency.Fingerprint("consume", cmd)
 	now := s.clock.Now()
 	var c Consumption
-	err := audit.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err := audit.RunInTx(ctx, s.tx, s.pool, func(tx pgx.Tx) error {
 		if stored, found, err := s.storedUse(ctx, tx, cmd, fp); found || err != nil {
 			c = stored
 			return err
@@ -178,8 +178,8 @@ func (s *Service) storedUse(ctx context.Context, db tiersdb.DBTX, cmd ConsumeEnt
 	if err != nil {
 		return Consumption{}, false, fmt.Errorf("look up use %q: %w", cmd.RequestID, err)
 	}
-	if string(row.Fingerprint) != string(fp) {
-		return Consumption{}, true, ErrIdempotencyConflict.With("requestId %q was already used with a different request", cmd.RequestID)
+	if err := idempotency.Check(row.Fingerprint, fp, cmd.RequestID); err != nil {
+		return Consumption{}, true, err
 	}
 	return toConsumption(row), true, nil
 }

@@ -109,7 +109,7 @@ func (s *Service) EvaluateDue(ctx context.Context, limit int32) (int, error) {
 		return 0, fmt.Errorf("members due for tier evaluation: %w", err)
 	}
 	for _, id := range ids {
-		if err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.evaluate(ctx, tx, id, now) }); err != nil {
+		if err := s.tx.InTx(ctx, s.pool, func(tx pgx.Tx) error { return s.evaluate(ctx, tx, id, now) }); err != nil {
 			return 0, err
 		}
 	}

@@ -26,10 +26,11 @@ const (
 
 // Errors of memberships.
 var (
-	ErrMembershipNotFound  = problem.New(problem.NotFound, "MEMBERSHIP_NOT_FOUND", "membership not found")
-	ErrMembershipEnded     = problem.New(problem.Precondition, "MEMBERSHIP_ENDED", "the membership has already ended")
-	ErrIdempotencyConflict = problem.New(problem.Conflict, "IDEMPOTENCY_CONFLICT",
-		"this requestId was already used with a different request")
+	ErrMembershipNotFound = problem.New(problem.NotFound, "MEMBERSHIP_NOT_FOUND", "membership not found")
+	ErrMembershipEnded    = problem.New(problem.Precondition, "MEMBERSHIP_ENDED", "the membership has already ended")
+	// ErrIdempotencyConflict is the module's one idempotency refusal, named here
+	// for callers of the tiers.
+	ErrIdempotencyConflict = idempotency.ErrConflict
 )
 
 // maxMembership bounds a paid membership's length.
@@ -67,7 +68,7 @@ func (s *Service) BuyMembership(ctx context.Context, actorKeyID string, cmd BuyM
 		return Membership{}, err
 	}
 	var m Membership
-	err = audit.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err = audit.RunInTx(ctx, s.tx, s.pool, func(tx pgx.Tx) error {
 		if stored, found, err := s.storedMembership(ctx, tx, cmd, fp); found || err != nil {
 			m = stored
 			return err
@@ -128,8 +129,8 @@ func (s *Service) storedMembership(ctx context.Context, db tiersdb.DBTX, cmd Buy
 	if err != nil {
 		return Membership{}, false, fmt.Errorf("look up membership request %q: %w", cmd.RequestID, err)
 	}
-	if string(row.Fingerprint) != string(fp) {
-		return Membership{}, true, ErrIdempotencyConflict.With("requestId %q was already used with a different request", cmd.RequestID)
+	if err := idempotency.Check(row.Fingerprint, fp, cmd.RequestID); err != nil {
+		return Membership{}, true, err
 	}
 	return toMembership(row), true, nil
 }
@@ -146,7 +147,7 @@ func (s *Service) CancelMembership(ctx context.Context, memberID string, members
 	}
 	now := s.clock.Now()
 	var m Membership
-	err = audit.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+	err = audit.RunInTx(ctx, s.tx, s.pool, func(tx pgx.Tx) error {
 		row, err := s.q.LockMembership(ctx, tx, tiersdb.LockMembershipParams{MemberID: memberID, MembershipID: membershipID})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrMembershipNotFound.With("member %q has no membership %d", memberID, membershipID)
@@ -203,7 +204,7 @@ func (s *Service) EndMemberships(ctx context.Context, limit int32) (int, error) 
 	}
 	now := s.clock.Now()
 	var n int
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = s.tx.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		rows, err := s.q.EndingMemberships(ctx, tx, tiersdb.EndingMembershipsParams{Now: now, MaxRows: limit})
 		if err != nil {
 			return fmt.Errorf("ending memberships: %w", err)

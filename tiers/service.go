@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/nullable"
 	"github.com/loyalty-engine/loyalty/internal/pagetoken"
 	"github.com/loyalty-engine/loyalty/internal/problem"
@@ -31,7 +32,9 @@ func (wallClock) Now() time.Time { return time.Now() }
 // entitlements. The qualifying metric is moved by the ledger's write statement (see
 // tier_qualify in the migrations), which this service reads.
 type Service struct {
-	pool     *pgxpool.Pool
+	pool *pgxpool.Pool
+	// tx runs the transactions, again after a deadlock or serialization failure.
+	tx       database.Runner
 	q        *tiersdb.Queries
 	clock    Clock
 	policies settingscache.Cache[Policy]
@@ -52,7 +55,7 @@ func WithPageTokens(c *pagetoken.Codec) Option { return func(s *Service) { s.pag
 
 // NewService returns the tiers on the pool.
 func NewService(pool *pgxpool.Pool, opts ...Option) *Service {
-	s := &Service{pool: pool, q: tiersdb.New(), clock: wallClock{}, pageTokens: pagetoken.Ephemeral()}
+	s := &Service{pool: pool, tx: database.NewRunner("tiers"), q: tiersdb.New(), clock: wallClock{}, pageTokens: pagetoken.Ephemeral()}
 	for _, o := range opts {
 		o(s)
 	}
@@ -98,7 +101,11 @@ func (s *Service) UpdatePolicy(ctx context.Context, actorKeyID string, p Policy)
 	if err != nil {
 		return Policy{}, fmt.Errorf("encode tier policy: %w", err)
 	}
-	row, err := s.q.InsertPolicy(ctx, s.pool, tiersdb.InsertPolicyParams{Policy: body, ActorKeyID: actorKeyID, CreateTime: s.clock.Now()})
+	var row tiersdb.TierPolicy
+	err = s.tx.Retry(ctx, func() (err error) {
+		row, err = s.q.InsertPolicy(ctx, s.pool, tiersdb.InsertPolicyParams{Policy: body, ActorKeyID: actorKeyID, CreateTime: s.clock.Now()})
+		return err
+	})
 	if err != nil {
 		return Policy{}, fmt.Errorf("update tier policy: %w", err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/loyalty-engine/loyalty/internal/audit/internal/auditdb"
+	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/nullable"
 	"github.com/loyalty-engine/loyalty/internal/pagetoken"
 	"github.com/loyalty-engine/loyalty/internal/problem"
@@ -310,9 +311,18 @@ func WriteTx(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
+// RunInTx is InTx under the runner r: the whole transaction, the record with it,
+// runs again after a deadlock or a serialization failure. Each attempt writes the
+// record in its own transaction (a rolled-back one took it with it), so the record
+// commits once, with the attempt that commits.
+func RunInTx(ctx context.Context, r database.Runner, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
+	return r.Retry(ctx, func() error { return InTx(ctx, pool, fn) })
+}
+
 // InTx runs fn in a transaction on pool, as pgx.BeginFunc does, with the record of
 // the call in ctx written last in it (WriteTx) when fn succeeds, and counted as
-// written once the transaction has committed.
+// written once the transaction has committed. It makes one attempt: RunInTx runs
+// it again after a deadlock.
 func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
 	var run pgx.Tx
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {

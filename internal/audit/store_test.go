@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/dbtest"
 )
 
@@ -82,5 +84,46 @@ func TestInTxCommitsTheRecordWithTheEffect(t *testing.T) {
 	}
 	if all, _ := store.List(ctx, Query{}); len(all.Records) != 2 {
 		t.Fatalf("a transaction outside a call wrote a record: %+v", all.Records)
+	}
+}
+
+// RunInTx runs the transaction again after a deadlock: the record an aborted
+// attempt had written went with it, and the attempt that commits writes it again,
+// with its effect.
+func TestRunInTxCommitsTheRecordOnceWithTheAttemptThatCommits(t *testing.T) {
+	pool := dbtest.NewPool(t)
+	store := NewStore(pool, fixedClock(time.Date(2027, 11, 11, 0, 0, 0, 0, time.UTC)), nil)
+	call := store.Start("/loyalty.v1.MemberService/EnrollMember")
+	call.Describe("members/m1", "m1", "")
+	ctx := With(context.Background(), call)
+
+	attempts := 0
+	err := RunInTx(ctx, database.NewRunner("test-audit"), pool, func(tx pgx.Tx) error {
+		attempts++
+		if _, err := tx.Exec(ctx, `INSERT INTO members (member_id, join_time) VALUES ('m1', now())`); err != nil {
+			return err
+		}
+		if attempts == 1 { // the record is in, then PostgreSQL aborts the transaction
+			if err := WriteTx(ctx, tx); err != nil {
+				return err
+			}
+			return &pgconn.PgError{Code: "40P01"}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 2 || !call.Written() {
+		t.Fatalf("attempts %d, written %v; want 2, true", attempts, call.Written())
+	}
+	var records int
+	var same bool
+	if err := pool.QueryRow(ctx, `SELECT count(*), bool_and(a.xmin::text = m.xmin::text) FROM audit_log a, members m
+		WHERE a.call_id = $1 AND m.member_id = 'm1'`, call.Snapshot().CallID).Scan(&records, &same); err != nil {
+		t.Fatal(err)
+	}
+	if records != 1 || !same {
+		t.Fatalf("records %d, in the effect's transaction %v; want 1, true", records, same)
 	}
 }

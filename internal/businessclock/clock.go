@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/loyalty-engine/loyalty/internal/businessclock/internal/clockdb"
+	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 )
 
@@ -78,6 +79,8 @@ func daysHours(d time.Duration) string {
 // Clock is the business clock, safe for concurrent use.
 type Clock struct {
 	pool *pgxpool.Pool
+	// tx runs the advance's transaction, again after a deadlock or serialization failure.
+	tx   database.Runner
 	q    *clockdb.Queries
 	wall func() time.Time
 
@@ -89,7 +92,7 @@ type Clock struct {
 // Open reads the persisted offset and returns the clock running on it. Call Follow
 // to pick up advances made by other replicas.
 func Open(ctx context.Context, pool *pgxpool.Pool) (*Clock, error) {
-	c := &Clock{pool: pool, q: clockdb.New(), wall: time.Now}
+	c := &Clock{pool: pool, tx: database.NewRunner("businessclock"), q: clockdb.New(), wall: time.Now}
 	if err := c.Refresh(ctx); err != nil {
 		return nil, err
 	}
@@ -134,7 +137,7 @@ func (c *Clock) Offset() time.Duration {
 // what is refused) and returns the new business time and offset.
 func (c *Clock) Advance(ctx context.Context, d time.Duration) (time.Time, time.Duration, error) {
 	var next time.Duration
-	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+	err := c.tx.InTx(ctx, c.pool, func(tx pgx.Tx) error {
 		micros, err := c.q.LockClockOffset(ctx, tx)
 		if err != nil {
 			return fmt.Errorf("read business clock: %w", err)

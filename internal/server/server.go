@@ -26,6 +26,7 @@ import (
 	"github.com/loyalty-engine/loyalty/campaigns"
 	"github.com/loyalty-engine/loyalty/internal/audit"
 	"github.com/loyalty-engine/loyalty/internal/businessclock"
+	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/ratelimit"
 	"github.com/loyalty-engine/loyalty/ledger"
 	"github.com/loyalty-engine/loyalty/tiers"
@@ -89,6 +90,8 @@ func New(d Deps) *Server {
 	registry.MustRegister(metrics)
 	registry.MustRegister(d.Ledger.Collectors()...)
 	registry.MustRegister(d.Campaigns.Collectors()...)
+	// Every component's transaction retries are one metric, registered once here.
+	registry.MustRegister(database.Collectors()...)
 
 	// Outermost first: the request id is known to every log line; the deadline
 	// bounds everything after it, auth included; recovery sits inside logging and
