@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/loyalty-engine/loyalty/internal/idempotency"
 	"github.com/loyalty-engine/loyalty/tiers"
 )
 
@@ -129,8 +129,8 @@ func (st *batchState) apply(ctx context.Context, plans []plan) []outcome {
 // set and the state moves on.
 func (st *batchState) applyOne(ctx context.Context, p plan) outcome {
 	if stored, ok := st.stored[requestKey{p.memberID, p.requestID}]; ok {
-		if !bytes.Equal(stored.fingerprint, p.fingerprint) {
-			return outcome{err: ErrIdempotencyConflict.With("requestId %q was already used with a different request", p.requestID)}
+		if err := idempotency.Check(stored.fingerprint, p.fingerprint, p.requestID); err != nil {
+			return outcome{err: err}
 		}
 		return outcome{entry: stored.entry, replayed: true}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/pagetoken"
 	"github.com/loyalty-engine/loyalty/internal/settingscache"
 	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
@@ -35,7 +36,7 @@ type Service struct {
 	pool      *pgxpool.Pool
 	q         *ledgerdb.Queries
 	clock     Clock
-	retries   *prometheus.CounterVec
+	tx        database.Runner
 	committer *committer
 	batchSize prometheus.Histogram
 	programs  settingscache.Cache[Program]
@@ -59,10 +60,7 @@ func NewService(pool *pgxpool.Pool, opts ...Option) *Service {
 		clock: WallClock,
 		// Until WithPageTokens: tokens good for this process only.
 		pageTokens: pagetoken.Ephemeral(),
-		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "loyalty_ledger_tx_retries_total",
-			Help: "Ledger transactions run again after a deadlock or serialization failure.",
-		}, []string{"reason"}),
+		tx:         database.NewRunner("ledger"),
 	}
 	s.batchSize = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "loyalty_ledger_commit_batch_entries",
@@ -107,5 +105,5 @@ func WithGroupCommit(maxBatch, maxFlushers int) Option {
 
 // Collectors are the ledger's metrics, for the server's registry.
 func (s *Service) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{s.retries, s.batchSize}
+	return []prometheus.Collector{s.batchSize}
 }

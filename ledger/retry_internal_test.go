@@ -7,10 +7,13 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/loyalty-engine/loyalty/internal/database"
 )
 
 func TestRetryRerunsDeadlocksAndSerializationFailuresBoundedAndCounted(t *testing.T) {
 	s := NewService(nil)
+	before := testutil.ToFloat64(database.TxRetries("ledger", "40P01"))
 	calls := 0
 	err := s.retry(context.Background(), func() error {
 		calls++
@@ -22,14 +25,14 @@ func TestRetryRerunsDeadlocksAndSerializationFailuresBoundedAndCounted(t *testin
 	if err != nil || calls != 3 {
 		t.Fatalf("err %v after %d calls, want success on the third", err, calls)
 	}
-	if got := testutil.ToFloat64(s.retries.WithLabelValues("40P01")); got != 2 {
+	if got := testutil.ToFloat64(database.TxRetries("ledger", "40P01")) - before; got != 2 {
 		t.Fatalf("retries counted %v, want 2", got)
 	}
 
 	calls = 0
 	err = s.retry(context.Background(), func() error { calls++; return &pgconn.PgError{Code: "40001"} })
-	if calls != maxAttempts || err == nil {
-		t.Fatalf("%d calls, err %v: want %d bounded attempts and the error", calls, err, maxAttempts)
+	if calls != database.MaxAttempts || err == nil {
+		t.Fatalf("%d calls, err %v: want %d bounded attempts and the error", calls, err, database.MaxAttempts)
 	}
 
 	calls = 0

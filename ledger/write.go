@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,10 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/loyalty-engine/loyalty/internal/audit"
-	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/idempotency"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
@@ -22,8 +19,7 @@ import (
 // Errors of the write path.
 var (
 	ErrInsufficientPoints  = problem.New(problem.Precondition, "INSUFFICIENT_POINTS", "not enough available points")
-	ErrIdempotencyConflict = problem.New(problem.Conflict, "IDEMPOTENCY_CONFLICT",
-		"this requestId was already used with a different request")
+	ErrIdempotencyConflict = idempotency.ErrConflict
 )
 
 // plan is an entry about to be appended: the outcome of a pure domain step.
@@ -190,31 +186,11 @@ func (s *Service) postInTx(ctx context.Context, p plan, check func(pgx.Tx) error
 // The call's audit record commits in it: with fn's entries, or written last when
 // fn wrote none (a goodwill grant waiting for approval, a rejection).
 func (s *Service) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return s.retry(ctx, func() error {
-		return audit.InTx(ctx, s.pool, fn)
-	})
+	return audit.RunInTx(ctx, s.tx, s.pool, fn)
 }
 
-const maxAttempts = 5
-
-// retry runs fn again, a bounded number of times with a little jittered backoff, when
-// PostgreSQL aborted it for a deadlock or serialization failure; each retry is counted.
-func (s *Service) retry(ctx context.Context, fn func() error) error {
-	for attempt := 1; ; attempt++ {
-		err := fn()
-		if err == nil || !database.IsRetryable(err) || attempt == maxAttempts {
-			return err
-		}
-		var pgErr *pgconn.PgError
-		errors.As(err, &pgErr)
-		s.retries.WithLabelValues(pgErr.Code).Inc()
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(attempt*attempt) * time.Millisecond):
-		}
-	}
-}
+// retry runs fn again after a deadlock or serialization failure (bounded, counted).
+func (s *Service) retry(ctx context.Context, fn func() error) error { return s.tx.Retry(ctx, fn) }
 
 // stored returns the entry a request already produced, if it did.
 func (s *Service) stored(ctx context.Context, db ledgerdb.DBTX, p plan) (Entry, bool, error) {
@@ -225,8 +201,8 @@ func (s *Service) stored(ctx context.Context, db ledgerdb.DBTX, p plan) (Entry, 
 	if err != nil {
 		return Entry{}, false, fmt.Errorf("look up request %q: %w", p.requestID, err)
 	}
-	if !bytes.Equal(row.Fingerprint, p.fingerprint) {
-		return Entry{}, true, ErrIdempotencyConflict.With("requestId %q was already used with a different request", p.requestID)
+	if err := idempotency.Check(row.Fingerprint, p.fingerprint, p.requestID); err != nil {
+		return Entry{}, true, err
 	}
 	return toEntry(row), true, nil
 }

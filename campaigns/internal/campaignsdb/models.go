@@ -45,6 +45,13 @@ type Campaign struct {
 	UpdateTime    time.Time
 }
 
+type CampaignMember struct {
+	CampaignID string
+	MemberID   string
+	Points     int64
+	Coupons    int32
+}
+
 type CampaignOrderGrant struct {
 	MemberID   string
 	OrderID    string
