@@ -319,7 +319,7 @@ func needsOf(plans []plan) batchNeeds {
 			n.restoreSources = append(n.restoreSources, p.restoreFrom...)
 		}
 		var policyAt time.Time
-		if p.earn != nil && (p.earn.applyTier || len(p.earn.campaigns) > 0) {
+		if e := p.earn; e != nil && (e.applyTier || len(e.campaigns) > 0) {
 			addMember(&n.tierMembers, p.memberID, "t:"+p.memberID)
 			if n.tierAfter.IsZero() || p.at.Before(n.tierAfter) {
 				n.tierAfter = p.at
@@ -327,7 +327,7 @@ func needsOf(plans []plan) batchNeeds {
 		}
 		var policy *tiers.Policy
 		switch {
-		case p.earn != nil:
+		case p.earn != nil && p.earn.mayQualify():
 			policy, policyAt = &p.earn.policy, p.at
 		case p.qualify != nil && (p.qualify.points > 0 || p.qualify.spend > 0):
 			policy, policyAt = &p.qualify.policy, p.qualify.at

@@ -104,6 +104,14 @@ type earnPlan struct {
 	credit string
 }
 
+// mayQualify tells whether the earning may move the qualifying metric up (and so
+// upgrade the member): some part of it counts, or it has a spend. The read step reads
+// the metric and the tier only then.
+func (e *earnPlan) mayQualify() bool {
+	return e.qualifyingPoints > 0 || e.spend > 0 ||
+		(e.applyTier && e.policy.Counts(tiers.SourceTier)) || (len(e.campaigns) > 0 && e.policy.Counts(tiers.SourceCampaign))
+}
+
 // qualifying is what an entry adds to (or, negative, takes off) the member's
 // qualifying metric, on which day, under which policy, at which instant.
 type qualifying struct {
