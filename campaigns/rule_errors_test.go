@@ -79,10 +79,9 @@ func ruleErrors(t *testing.T, s *campaigns.Service, campaignID string) float64 {
 func TestRuleErrorsAtRunTimeAreRefusedCountedAndLogged(t *testing.T) {
 	clock := fakeclock.At(time.Now())
 	pool := dbtest.NewPool(t)
-	l := ledger.NewService(pool, ledger.WithClock(clock))
 	logs := &lockedBuffer{}
-	svc := campaigns.NewService(pool, l, clock, campaigns.WithLogger(slog.New(slog.NewJSONHandler(logs, nil))))
-	e := engine{ledger: l, tiers: l.Tiers(), campaigns: svc, clock: clock}
+	e := wire(pool, clock, campaigns.WithLogger(slog.New(slog.NewJSONHandler(logs, nil))))
+	l, svc := e.ledger, e.campaigns
 	for _, m := range []string{"bob", "carla"} {
 		if _, _, err := l.Enroll(ctx, ledger.EnrollMember{MemberID: m}); err != nil {
 			t.Fatal(err)

@@ -66,12 +66,17 @@ func WithLogger(log *slog.Logger) Option { return func(s *Service) { s.log = log
 // within this process.
 func WithPageTokens(c *pagetoken.Codec) Option { return func(s *Service) { s.pageTokens = c } }
 
-// NewService returns the campaigns, and makes the ledger apply them to earnings.
-func NewService(pool *pgxpool.Pool, l *ledger.Service, clock ledger.Clock, opts ...Option) *Service {
+// NewService returns the campaigns on the ledger l and the tiers t (the same tiers
+// the ledger applies). It changes neither: the ledger applies the campaigns to
+// earnings only once the wiring calls l.SetPromotions with them.
+func NewService(pool *pgxpool.Pool, l *ledger.Service, t *tiers.Service, clock ledger.Clock, opts ...Option) *Service {
+	if l == nil || t == nil {
+		panic("campaigns.NewService: the ledger and the tiers services are required")
+	}
 	if clock == nil {
 		clock = ledger.WallClock
 	}
-	s := &Service{pool: pool, tx: database.NewRunner("campaigns"), q: campaignsdb.New(), ledger: l, tiers: l.Tiers(), clock: clock, pageTokens: pagetoken.Ephemeral(),
+	s := &Service{pool: pool, tx: database.NewRunner("campaigns"), q: campaignsdb.New(), ledger: l, tiers: t, clock: clock, pageTokens: pagetoken.Ephemeral(),
 		log: slog.New(slog.DiscardHandler),
 		ruleErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "loyalty_campaign_rule_errors_total",
@@ -81,7 +86,6 @@ func NewService(pool *pgxpool.Pool, l *ledger.Service, clock ledger.Clock, opts 
 	for _, o := range opts {
 		o(s)
 	}
-	l.SetPromotions(s)
 	return s
 }
 

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/loyalty-engine/loyalty/campaigns"
 	"github.com/loyalty-engine/loyalty/internal/dbtest"
 	"github.com/loyalty-engine/loyalty/internal/fakeclock"
@@ -39,8 +41,8 @@ func newEngine(t testing.TB, members ...string) engine {
 	t.Helper()
 	clock := fakeclock.At(time.Now())
 	pool := dbtest.NewPool(t)
-	l := ledger.NewService(pool, ledger.WithClock(clock))
-	e := engine{ledger: l, tiers: l.Tiers(), campaigns: campaigns.NewService(pool, l, clock), clock: clock}
+	e := wire(pool, clock)
+	l := e.ledger
 	prog, err := l.Program(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +57,16 @@ func newEngine(t testing.TB, members ...string) engine {
 		}
 	}
 	return e
+}
+
+// wire builds the tiers, the ledger and the campaigns as internal/app does: the
+// ledger applies the campaigns to earnings.
+func wire(pool *pgxpool.Pool, clock *fakeclock.Clock, opts ...campaigns.Option) engine {
+	t := tiers.NewService(pool, tiers.WithClock(clock))
+	l := ledger.NewService(pool, t, ledger.WithClock(clock))
+	c := campaigns.NewService(pool, l, t, clock, opts...)
+	l.SetPromotions(c)
+	return engine{ledger: l, tiers: t, campaigns: c, clock: clock}
 }
 
 // launch creates and activates a campaign.

@@ -11,12 +11,20 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/loyalty-engine/loyalty/internal/dbtest"
+	"github.com/loyalty-engine/loyalty/tiers"
 )
+
+// onFreshDB is a ledger, with its tiers, on a fresh database.
+func onFreshDB(t *testing.T, opts ...Option) *Service {
+	t.Helper()
+	pool := dbtest.NewPool(t)
+	return NewService(pool, tiers.NewService(pool), opts...)
+}
 
 // A flood of concurrent posts is committed in batches, and every caller still gets
 // its own answer: its entry, a refusal, or the first result of a duplicate.
 func TestGroupCommitBatchesAndAnswersEachCaller(t *testing.T) {
-	s := NewService(dbtest.NewPool(t), WithGroupCommit(64, 1))
+	s := onFreshDB(t, WithGroupCommit(64, 1))
 	ctx := context.Background()
 	for _, m := range []string{"a", "b", "c"} {
 		if _, _, err := s.Enroll(ctx, EnrollMember{MemberID: m}); err != nil {
@@ -95,7 +103,7 @@ func TestGroupCommitBatchesAndAnswersEachCaller(t *testing.T) {
 // returns once its own batch is committed, even while a load that never lets the
 // queue empty goes on.
 func TestGroupCommitNeverMakesACallerWaitForOthers(t *testing.T) {
-	s := NewService(dbtest.NewPool(t), WithGroupCommit(4, 1))
+	s := onFreshDB(t, WithGroupCommit(4, 1))
 	ctx := context.Background()
 	for _, m := range []string{"bg", "fg"} {
 		if _, _, err := s.Enroll(ctx, EnrollMember{MemberID: m}); err != nil {
@@ -169,7 +177,7 @@ func waitForLockWaiters(t *testing.T, s *Service, n int) {
 // A batch whose only caller gives up is cancelled in PostgreSQL too: no statement is
 // left waiting for the lock, nothing is written, and the retry writes the entry once.
 func TestGroupCommitCancelsABatchNobodyWaitsFor(t *testing.T) {
-	s := NewService(dbtest.NewPool(t), WithGroupCommit(64, 1))
+	s := onFreshDB(t, WithGroupCommit(64, 1))
 	ctx := context.Background()
 	if _, _, err := s.Enroll(ctx, EnrollMember{MemberID: "m"}); err != nil {
 		t.Fatal(err)
@@ -206,7 +214,7 @@ func TestGroupCommitCancelsABatchNobodyWaitsFor(t *testing.T) {
 // A caller who gives up does not cancel the batch it shares with a caller still
 // waiting: both entries commit together, and the leaver's retry answers its entry.
 func TestGroupCommitKeepsABatchForTheCallersStillWaiting(t *testing.T) {
-	s := NewService(dbtest.NewPool(t), WithGroupCommit(64, 1))
+	s := onFreshDB(t, WithGroupCommit(64, 1))
 	ctx := context.Background()
 	for _, m := range []string{"m", "x"} {
 		if _, _, err := s.Enroll(ctx, EnrollMember{MemberID: m}); err != nil {

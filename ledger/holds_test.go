@@ -13,6 +13,7 @@ import (
 
 	"github.com/loyalty-engine/loyalty/internal/dbtest"
 	"github.com/loyalty-engine/loyalty/ledger"
+	"github.com/loyalty-engine/loyalty/tiers"
 )
 
 func TestAnExpiredHoldCannotBeCapturedAndIsReleasedOnceByRacingSweepers(t *testing.T) {
@@ -126,7 +127,7 @@ func TestBalanceAsOfAndStatementFilters(t *testing.T) {
 func rawPool(t *testing.T) (*ledger.Service, *pgxpool.Pool) {
 	t.Helper()
 	pool := dbtest.NewPool(t)
-	svc := ledger.NewService(pool)
+	svc := ledger.NewService(pool, tiers.NewService(pool))
 	for _, m := range []string{"a", "b"} {
 		if _, _, err := svc.Enroll(context.Background(), ledger.EnrollMember{MemberID: m}); err != nil {
 			t.Fatal(err)

@@ -52,11 +52,18 @@ type Option func(*Service)
 // WithClock sets the business clock.
 func WithClock(c Clock) Option { return func(s *Service) { s.clock = c } }
 
-// NewService returns the ledger on the pool.
-func NewService(pool *pgxpool.Pool, opts ...Option) *Service {
+// NewService returns the ledger on the pool, applying t to earnings (the tier
+// multiplier, the qualifying metric, the order's tier snapshot). The ledger builds
+// no service of its own: the caller (internal/app in production) wires them, and
+// the ledger has no campaigns until SetPromotions.
+func NewService(pool *pgxpool.Pool, t *tiers.Service, opts ...Option) *Service {
+	if t == nil {
+		panic("ledger.NewService: the tiers service is required (build it with tiers.NewService and pass it)")
+	}
 	s := &Service{
 		pool:  pool,
 		q:     ledgerdb.New(),
+		tiers: t,
 		clock: WallClock,
 		// Until WithPageTokens: tokens good for this process only.
 		pageTokens: pagetoken.Ephemeral(),
@@ -71,9 +78,6 @@ func NewService(pool *pgxpool.Pool, opts ...Option) *Service {
 	for _, o := range opts {
 		o(s)
 	}
-	if s.tiers == nil {
-		s.tiers = tiers.NewService(pool, tiers.WithClock(s.clock), tiers.WithPageTokens(s.pageTokens))
-	}
 	return s
 }
 
@@ -82,14 +86,6 @@ func NewService(pool *pgxpool.Pool, opts ...Option) *Service {
 // is sent to whichever serves the next page); without it tokens are good only
 // within this process.
 func WithPageTokens(c *pagetoken.Codec) Option { return func(s *Service) { s.pageTokens = c } }
-
-// WithTiers sets the tiers the ledger applies to earnings (the tier multiplier, the
-// qualifying metric, the order's tier snapshot). Without it the ledger makes its
-// own on the same pool and clock.
-func WithTiers(t *tiers.Service) Option { return func(s *Service) { s.tiers = t } }
-
-// Tiers is the tiers the ledger applies.
-func (s *Service) Tiers() *tiers.Service { return s.tiers }
 
 // Group commit defaults: at most this many entries per batch, and batches in flight.
 const (

@@ -9,6 +9,7 @@ import (
 	"github.com/loyalty-engine/loyalty/internal/dbtest"
 	"github.com/loyalty-engine/loyalty/internal/fakeclock"
 	"github.com/loyalty-engine/loyalty/ledger"
+	"github.com/loyalty-engine/loyalty/tiers"
 )
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
@@ -19,7 +20,8 @@ var actor = ledger.Actor{KeyID: "key_test"}
 func newLedger(t testing.TB, members ...string) (*ledger.Service, *fakeclock.Clock) {
 	t.Helper()
 	clock := fakeclock.At(time.Now())
-	svc := ledger.NewService(dbtest.NewPool(t), ledger.WithClock(clock))
+	pool := dbtest.NewPool(t)
+	svc := ledger.NewService(pool, tiers.NewService(pool, tiers.WithClock(clock)), ledger.WithClock(clock))
 	for _, m := range members {
 		if _, _, err := svc.Enroll(context.Background(), ledger.EnrollMember{MemberID: m}); err != nil {
 			t.Fatal(err)

@@ -88,11 +88,11 @@ const campaignAccountPrefix = "system:campaign:"
 // CampaignAccount is the ledger account that funds a campaign's points.
 func CampaignAccount(campaignID string) string { return campaignAccountPrefix + campaignID }
 
-// WithPromotions sets the campaigns earnings apply.
-func WithPromotions(p Promotions) Option { return func(s *Service) { s.promotions = p } }
-
-// SetPromotions sets the campaigns earnings apply, once the campaigns (which use
-// the ledger) exist.
+// SetPromotions sets the campaigns earnings apply. It is the one link set after
+// construction: the campaigns are built on the ledger, so the ledger cannot be given
+// them when it is built. Only the wiring (internal/app) and tests call it, before
+// the ledger serves anything (it is not synchronised with earnings in flight);
+// internal/archtest checks that. Until it is called earnings ask no campaign.
 func (s *Service) SetPromotions(p Promotions) { s.promotions = p }
 
 // CampaignCredit credits a member points from a campaign's budget outside an

@@ -9,10 +9,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/loyalty-engine/loyalty/internal/database"
+	"github.com/loyalty-engine/loyalty/tiers"
 )
 
 func TestRetryRerunsDeadlocksAndSerializationFailuresBoundedAndCounted(t *testing.T) {
-	s := NewService(nil)
+	s := NewService(nil, tiers.NewService(nil))
 	before := testutil.ToFloat64(database.TxRetries("ledger", "40P01"))
 	calls := 0
 	err := s.retry(context.Background(), func() error {

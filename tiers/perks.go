@@ -2,12 +2,9 @@ package tiers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/loyalty-engine/loyalty/internal/nullable"
 	"github.com/loyalty-engine/loyalty/internal/validation"
@@ -58,8 +55,8 @@ type memberRef struct {
 }
 
 // Perks answers a member's effective tier, its typed perks and the progress, in
-// one read of the member's standing (and a second for the memberships, only for
-// members who have one active).
+// one read: the member's standing and the paid memberships not over now, of which
+// Effective keeps the active ones.
 func (s *Service) Perks(ctx context.Context, memberID string) (MemberPerks, error) {
 	if err := validation.Struct(memberRef{MemberID: memberID}); err != nil {
 		return MemberPerks{}, err
@@ -69,26 +66,18 @@ func (s *Service) Perks(ctx context.Context, memberID string) (MemberPerks, erro
 		return MemberPerks{}, err
 	}
 	now := s.clock.Now()
-	row, err := s.q.MemberStanding(ctx, s.pool, tiersdb.MemberStandingParams{
+	rows, err := s.q.MemberStanding(ctx, s.pool, tiersdb.MemberStandingParams{
 		MemberID: memberID, Metric: p.Metric, WindowStart: p.WindowStart(now), WindowDays: p.WindowDays, At: now,
 	})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return MemberPerks{}, ErrMemberNotFound.With("member %q not found", memberID)
-	}
 	if err != nil {
 		return MemberPerks{}, fmt.Errorf("standing of member %q: %w", memberID, err)
 	}
-	var active []tiersdb.Membership
-	if row.Paid {
-		if active, err = s.q.ActiveMemberships(ctx, s.pool, tiersdb.ActiveMembershipsParams{MemberID: memberID, At: now}); err != nil {
-			return MemberPerks{}, fmt.Errorf("memberships of member %q: %w", memberID, err)
-		}
+	if len(rows) == 0 {
+		return MemberPerks{}, ErrMemberNotFound.With("member %q not found", memberID)
 	}
+	row := rows[0]
+	memberships := standingMemberships(memberID, rows)
 	qualified := max(p.Index(nullable.Value(row.TierID)), 0)
-	memberships := make([]Membership, len(active))
-	for i, m := range active {
-		memberships[i] = toMembership(m)
-	}
 	id, paid := Effective(p, p.Tiers[qualified].ID, memberships, now)
 	mp := MemberPerks{MemberID: memberID, Tier: p.Tier(id), Paid: paid, PolicyVersion: p.Version, AsOf: now}
 	if paid {
@@ -97,6 +86,21 @@ func (s *Service) Perks(ctx context.Context, memberID string) (MemberPerks, erro
 	}
 	mp.Progress = progress(p, qualified, row)
 	return mp, nil
+}
+
+// standingMemberships are the memberships MemberStanding read beside the standing
+// (rows without one have no membership id), oldest first.
+func standingMemberships(memberID string, rows []tiersdb.MemberStandingRow) []Membership {
+	var out []Membership
+	for _, r := range rows {
+		if r.MembershipID == nil {
+			continue
+		}
+		out = append(out, Membership{ID: *r.MembershipID, MemberID: memberID, RequestID: *r.PaidRequestID,
+			OrderID: nullable.Value(r.PaidOrderID), CreateTime: *r.PaidCreateTime, TierID: *r.PaidTierID,
+			StartTime: *r.PaidStartTime, EndTime: *r.PaidEndTime, CancelTime: nullable.Value(r.PaidCancelTime)})
+	}
+	return out
 }
 
 // progress is where the metric leaves the member against the qualified tier and

@@ -20,7 +20,8 @@ import (
 func TestEvaluationKilledByADeadlockIsRunAgain(t *testing.T) {
 	pool := dbtest.NewPool(t)
 	clock := fakeclock.At(time.Now())
-	svc := ledger.NewService(pool, ledger.WithClock(clock))
+	ts := tiers.NewService(pool, tiers.WithClock(clock))
+	svc := ledger.NewService(pool, ts, ledger.WithClock(clock))
 	prog, err := svc.Program(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -33,8 +34,7 @@ func TestEvaluationKilledByADeadlockIsRunAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	order(t, svc, "m", "big", 500_000) // gold for a period
-	ts := svc.Tiers()
-	clock.Advance(365 * day) // the period is over: the member is due
+	clock.Advance(365 * day)           // the period is over: the member is due
 	retries := database.TxRetries("tiers", "40P01")
 	before := testutil.ToFloat64(retries)
 

@@ -138,15 +138,23 @@ type Standing struct {
 }
 
 // StandingAt is the member's effective tier at t: the better of the qualified tier
-// and the paid memberships active then. db is the pool or a transaction.
+// and the paid memberships active then (Effective), in one read. db is the pool or
+// a transaction.
 func (s *Service) StandingAt(ctx context.Context, db tiersdb.DBTX, p Policy, memberID string, t time.Time) (Standing, error) {
-	row, err := s.q.MemberTierAt(ctx, db, tiersdb.MemberTierAtParams{MemberID: memberID, At: t})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Standing{}, ErrMemberNotFound.With("member %q not found", memberID)
-	}
+	rows, err := s.q.MemberTierAt(ctx, db, tiersdb.MemberTierAtParams{MemberID: memberID, At: t})
 	if err != nil {
 		return Standing{}, fmt.Errorf("tier of member %q: %w", memberID, err)
 	}
-	id, paid := Better(p, nullable.Value(row.TierID), row.PaidTierIds)
-	return Standing{TierID: id, Paid: paid, Perks: p.Tier(id).Perks, JoinTime: row.JoinTime}, nil
+	if len(rows) == 0 {
+		return Standing{}, ErrMemberNotFound.With("member %q not found", memberID)
+	}
+	var candidates []Membership
+	for _, r := range rows {
+		if r.PaidTierID != nil {
+			candidates = append(candidates, Membership{MemberID: memberID, TierID: *r.PaidTierID,
+				StartTime: *r.PaidStartTime, EndTime: *r.PaidEndTime, CancelTime: nullable.Value(r.PaidCancelTime)})
+		}
+	}
+	id, paid := Effective(p, nullable.Value(rows[0].TierID), candidates, t)
+	return Standing{TierID: id, Paid: paid, Perks: p.Tier(id).Perks, JoinTime: rows[0].JoinTime}, nil
 }

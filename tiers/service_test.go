@@ -29,7 +29,9 @@ var (
 func newEngine(t testing.TB, members ...string) (*ledger.Service, *tiers.Service, *fakeclock.Clock) {
 	t.Helper()
 	clock := fakeclock.At(time.Now())
-	svc := ledger.NewService(dbtest.NewPool(t), ledger.WithClock(clock))
+	pool := dbtest.NewPool(t)
+	ts := tiers.NewService(pool, tiers.WithClock(clock))
+	svc := ledger.NewService(pool, ts, ledger.WithClock(clock))
 	prog, err := svc.Program(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +45,7 @@ func newEngine(t testing.TB, members ...string) (*ledger.Service, *tiers.Service
 			t.Fatal(err)
 		}
 	}
-	return svc, svc.Tiers(), clock
+	return svc, ts, clock
 }
 
 func order(t testing.TB, svc *ledger.Service, member, orderID string, spendMinor int64) ledger.EarnResult {

@@ -132,7 +132,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		serving = append(serving, "metrics", listeners.Metrics.Addr().String())
 	}
 	log.Info("serving", serving...)
-	runner, err := jobs.New(pool, application.Ledger, log, jobs.Options{Campaigns: application.Campaigns})
+	runner, err := jobs.New(pool, application.Ledger, application.Tiers, log, jobs.Options{Campaigns: application.Campaigns})
 	if err != nil {
 		return err
 	}

@@ -78,8 +78,13 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options
 	// The audit trail and the keys' last use run on business time, like the entries.
 	a := &App{Keys: access.NewService(pool, access.WithClock(clock)), Audit: audit.NewStore(pool, clock, pageTokens), Clock: clock}
 	a.Tiers = tiers.NewService(pool, tiers.WithClock(clock), tiers.WithPageTokens(pageTokens))
-	a.Ledger = ledger.NewService(pool, append(ledgerOptions(opts), ledger.WithClock(clock), ledger.WithTiers(a.Tiers), ledger.WithPageTokens(pageTokens))...)
-	a.Campaigns = campaigns.NewService(pool, a.Ledger, clock, campaigns.WithLogger(log), campaigns.WithPageTokens(pageTokens))
+	a.Ledger = ledger.NewService(pool, a.Tiers, append(ledgerOptions(opts), ledger.WithClock(clock), ledger.WithPageTokens(pageTokens))...)
+	a.Campaigns = campaigns.NewService(pool, a.Ledger, a.Tiers, clock, campaigns.WithLogger(log), campaigns.WithPageTokens(pageTokens))
+	// The one link made after construction: the campaigns are built on the ledger
+	// (they credit points through it), and the ledger applies the campaigns to
+	// earnings (its Promotions), so one of the two must be set once both exist.
+	// It is set here, before anything serves, and nowhere else.
+	a.Ledger.SetPromotions(a.Campaigns)
 	if opts.AdminKey != "" {
 		if _, err := a.Keys.EnsureAdmin(ctx, opts.AdminKey); err != nil {
 			return nil, err

@@ -71,7 +71,7 @@ func startOutageEnv(t *testing.T) *outageEnv {
 	}
 	served := make(chan error, 1)
 	go func() { served <- a.Server.Serve(ctx, grpcLis, httpLis) }()
-	runner, err := jobs.New(pool, a.Ledger, log, jobs.Options{Every: 200 * time.Millisecond})
+	runner, err := jobs.New(pool, a.Ledger, a.Tiers, log, jobs.Options{Every: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -160,7 +160,7 @@ type Runner struct {
 }
 
 // New builds the runner; Start starts it.
-func New(pool *pgxpool.Pool, l *ledger.Service, log *slog.Logger, opts Options) (*Runner, error) {
+func New(pool *pgxpool.Pool, l *ledger.Service, t *tiers.Service, log *slog.Logger, opts Options) (*Runner, error) {
 	if opts.Every == 0 {
 		opts.Every = 2 * time.Second
 	}
@@ -172,7 +172,7 @@ func New(pool *pgxpool.Pool, l *ledger.Service, log *slog.Logger, opts Options) 
 	river.AddWorker(workers, &rollUpWorker{ledger: l})
 	river.AddWorker(workers, &releasePendingWorker{ledger: l, log: log})
 	river.AddWorker(workers, &expireLotsWorker{ledger: l, log: log})
-	river.AddWorker(workers, &evaluateTiersWorker{tiers: l.Tiers(), log: log})
+	river.AddWorker(workers, &evaluateTiersWorker{tiers: t, log: log})
 	if opts.Campaigns != nil {
 		river.AddWorker(workers, &advanceCampaignsWorker{campaigns: opts.Campaigns, log: log})
 	}

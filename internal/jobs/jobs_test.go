@@ -23,7 +23,8 @@ func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 func TestTwoReplicasReleaseExpiredHoldsAndRollUpOnce(t *testing.T) {
 	pool := dbtest.NewPool(t)
 	clk := fakeclock.At(time.Now())
-	l := ledger.NewService(pool, ledger.WithClock(clk))
+	ts := tiers.NewService(pool, tiers.WithClock(clk))
+	l := ledger.NewService(pool, ts, ledger.WithClock(clk))
 	ctx := context.Background()
 	if _, _, err := l.Enroll(ctx, ledger.EnrollMember{MemberID: "m"}); err != nil {
 		t.Fatal(err)
@@ -47,7 +48,7 @@ func TestTwoReplicasReleaseExpiredHoldsAndRollUpOnce(t *testing.T) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	var runners []*jobs.Runner
 	for i := 0; i < 2; i++ {
-		r, err := jobs.New(pool, l, quiet, jobs.Options{Every: 100 * time.Millisecond})
+		r, err := jobs.New(pool, l, ts, quiet, jobs.Options{Every: 100 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +113,8 @@ func TestTwoReplicasReleaseExpiredHoldsAndRollUpOnce(t *testing.T) {
 func TestTwoReplicasExpireLotsOnce(t *testing.T) {
 	pool := dbtest.NewPool(t)
 	clk := fakeclock.At(time.Now())
-	l := ledger.NewService(pool, ledger.WithClock(clk))
+	ts := tiers.NewService(pool, tiers.WithClock(clk))
+	l := ledger.NewService(pool, ts, ledger.WithClock(clk))
 	ctx := context.Background()
 	prog, err := l.Program(ctx)
 	if err != nil {
@@ -140,7 +142,7 @@ func TestTwoReplicasExpireLotsOnce(t *testing.T) {
 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for i := 0; i < 2; i++ {
-		r, err := jobs.New(pool, l, quiet, jobs.Options{Every: 100 * time.Millisecond})
+		r, err := jobs.New(pool, l, ts, quiet, jobs.Options{Every: 100 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,7 +190,8 @@ func TestTwoReplicasExpireLotsOnce(t *testing.T) {
 func TestTwoReplicasDowngradeTiersOnce(t *testing.T) {
 	pool := dbtest.NewPool(t)
 	clk := fakeclock.At(time.Now())
-	l := ledger.NewService(pool, ledger.WithClock(clk))
+	ts := tiers.NewService(pool, tiers.WithClock(clk))
+	l := ledger.NewService(pool, ts, ledger.WithClock(clk))
 	ctx := context.Background()
 	members := []string{"a", "b", "c"}
 	for _, m := range members {
@@ -199,14 +202,14 @@ func TestTwoReplicasDowngradeTiersOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := l.Tiers().BuyMembership(ctx, "k", tiers.BuyMembership{MemberID: "a", RequestID: "p", TierID: "platinum", EndTime: clk.Now().Add(24 * time.Hour)}); err != nil {
+	if _, err := ts.BuyMembership(ctx, "k", tiers.BuyMembership{MemberID: "a", RequestID: "p", TierID: "platinum", EndTime: clk.Now().Add(24 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(400 * 24 * time.Hour) // past gold's period and grace
 
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for i := 0; i < 2; i++ {
-		r, err := jobs.New(pool, l, quiet, jobs.Options{Every: 100 * time.Millisecond})
+		r, err := jobs.New(pool, l, ts, quiet, jobs.Options{Every: 100 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,41 +4,48 @@ SELECT * FROM tier_policies ORDER BY version DESC LIMIT 1;
 -- name: InsertPolicy :one
 INSERT INTO tier_policies (policy, actor_key_id, create_time) VALUES (@policy, @actor_key_id, @create_time) RETURNING *;
 
--- name: MemberTierAt :one
+-- name: MemberTierAt :many
 -- A member's standing at an instant, in one read: the join time, the qualified
--- tier and the tiers of paid memberships active then.
+-- tier, and one row per paid membership not over by then (a member without one:
+-- one row, its membership columns null; an unknown member: no row). Which of them
+-- is active is tiers.Membership.ActiveAt's to say: end_time > @at only bounds the
+-- read, on memberships_member_idx.
 SELECT m.member_id, m.join_time, t.tier_id,
-       coalesce((SELECT array_agg(ms.tier_id ORDER BY ms.membership_id) FROM memberships ms
-                 WHERE ms.member_id = m.member_id AND ms.start_time <= @at
-                   AND @at < least(ms.end_time, coalesce(ms.cancel_time, ms.end_time))), '{}')::text[] AS paid_tier_ids
+       ms.tier_id AS paid_tier_id, ms.start_time AS paid_start_time, ms.end_time AS paid_end_time,
+       ms.cancel_time AS paid_cancel_time
 FROM members m
 LEFT JOIN member_tiers t ON t.member_id = m.member_id
-WHERE m.member_id = @member_id;
+LEFT JOIN memberships ms ON ms.member_id = m.member_id AND ms.end_time > @at
+WHERE m.member_id = @member_id
+ORDER BY ms.membership_id;
 
--- name: MemberStanding :one
+-- name: MemberStanding :many
 -- Everything the perks answer needs, in one read: the member, the qualified tier
 -- and its period, the metric over the window, the part of it still counted when
--- the tier's period (or grace) ends, and whether a paid membership is active (most
--- members have none, which spares the second read).
-SELECT m.member_id, m.join_time, t.tier_id, t.period_end, t.grace_end,
-       coalesce((SELECT sum(CASE WHEN @metric::text = 'QUALIFYING_SPEND' THEN d.spend_minor ELSE d.points END)
-                 FROM tier_metric_days d
-                 WHERE d.member_id = m.member_id AND d.day >= @window_start::date), 0)::bigint AS metric,
-       coalesce((SELECT sum(CASE WHEN @metric::text = 'QUALIFYING_SPEND' THEN d.spend_minor ELSE d.points END)
-                 FROM tier_metric_days d
-                 WHERE d.member_id = m.member_id
-                   AND d.day >= ((coalesce(t.grace_end, t.period_end) AT TIME ZONE 'UTC')::date - sqlc.arg(window_days)::int + 1)), 0)::bigint AS metric_kept,
-       EXISTS (SELECT 1 FROM memberships ms
-               WHERE ms.member_id = m.member_id AND ms.start_time <= @at::timestamptz
-                 AND @at::timestamptz < least(ms.end_time, coalesce(ms.cancel_time, ms.end_time))) AS paid
-FROM members m
-LEFT JOIN member_tiers t ON t.member_id = m.member_id
-WHERE m.member_id = @member_id;
-
--- name: ActiveMemberships :many
-SELECT * FROM memberships
-WHERE member_id = @member_id AND start_time <= @at AND @at < least(end_time, coalesce(cancel_time, end_time))
-ORDER BY membership_id;
+-- the tier's period (or grace) ends, and one row per paid membership not over at
+-- @at (as in MemberTierAt: the membership columns are null for a member without
+-- one, ActiveAt decides which are active). The member's part is materialised so
+-- that its sums are computed once, not once per membership.
+WITH s AS MATERIALIZED (
+    SELECT m.member_id, m.join_time, t.tier_id, t.period_end, t.grace_end,
+           coalesce((SELECT sum(CASE WHEN @metric::text = 'QUALIFYING_SPEND' THEN d.spend_minor ELSE d.points END)
+                     FROM tier_metric_days d
+                     WHERE d.member_id = m.member_id AND d.day >= @window_start::date), 0)::bigint AS metric,
+           coalesce((SELECT sum(CASE WHEN @metric::text = 'QUALIFYING_SPEND' THEN d.spend_minor ELSE d.points END)
+                     FROM tier_metric_days d
+                     WHERE d.member_id = m.member_id
+                       AND d.day >= ((coalesce(t.grace_end, t.period_end) AT TIME ZONE 'UTC')::date - sqlc.arg(window_days)::int + 1)), 0)::bigint AS metric_kept
+    FROM members m
+    LEFT JOIN member_tiers t ON t.member_id = m.member_id
+    WHERE m.member_id = @member_id
+)
+SELECT s.member_id, s.join_time, s.tier_id, s.period_end, s.grace_end, s.metric, s.metric_kept,
+       ms.membership_id, ms.request_id AS paid_request_id, ms.tier_id AS paid_tier_id,
+       ms.start_time AS paid_start_time, ms.end_time AS paid_end_time, ms.cancel_time AS paid_cancel_time,
+       ms.order_id AS paid_order_id, ms.create_time AS paid_create_time
+FROM s
+LEFT JOIN memberships ms ON ms.member_id = s.member_id AND ms.end_time > @at::timestamptz
+ORDER BY ms.membership_id;
 
 -- name: ListMemberships :many
 SELECT * FROM memberships WHERE member_id = @member_id ORDER BY membership_id DESC LIMIT 100;

@@ -11,50 +11,6 @@ import (
 	"time"
 )
 
-const activeMemberships = `-- name: ActiveMemberships :many
-SELECT membership_id, member_id, request_id, fingerprint, tier_id, start_time, end_time, cancel_time, order_id, actor_key_id, ended, create_time FROM memberships
-WHERE member_id = $1 AND start_time <= $2 AND $2 < least(end_time, coalesce(cancel_time, end_time))
-ORDER BY membership_id
-`
-
-type ActiveMembershipsParams struct {
-	MemberID string
-	At       time.Time
-}
-
-func (q *Queries) ActiveMemberships(ctx context.Context, db DBTX, arg ActiveMembershipsParams) ([]Membership, error) {
-	rows, err := db.Query(ctx, activeMemberships, arg.MemberID, arg.At)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []Membership
-	for rows.Next() {
-		var i Membership
-		if err := rows.Scan(
-			&i.MembershipID,
-			&i.MemberID,
-			&i.RequestID,
-			&i.Fingerprint,
-			&i.TierID,
-			&i.StartTime,
-			&i.EndTime,
-			&i.CancelTime,
-			&i.OrderID,
-			&i.ActorKeyID,
-			&i.Ended,
-			&i.CreateTime,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const cancelMembership = `-- name: CancelMembership :one
 UPDATE memberships SET cancel_time = $1, ended = true
 WHERE membership_id = $2
@@ -548,76 +504,112 @@ func (q *Queries) MemberExists(ctx context.Context, db DBTX, memberID string) (t
 	return join_time, err
 }
 
-const memberStanding = `-- name: MemberStanding :one
-SELECT m.member_id, m.join_time, t.tier_id, t.period_end, t.grace_end,
-       coalesce((SELECT sum(CASE WHEN $1::text = 'QUALIFYING_SPEND' THEN d.spend_minor ELSE d.points END)
-                 FROM tier_metric_days d
-                 WHERE d.member_id = m.member_id AND d.day >= $2::date), 0)::bigint AS metric,
-       coalesce((SELECT sum(CASE WHEN $1::text = 'QUALIFYING_SPEND' THEN d.spend_minor ELSE d.points END)
-                 FROM tier_metric_days d
-                 WHERE d.member_id = m.member_id
-                   AND d.day >= ((coalesce(t.grace_end, t.period_end) AT TIME ZONE 'UTC')::date - $3::int + 1)), 0)::bigint AS metric_kept,
-       EXISTS (SELECT 1 FROM memberships ms
-               WHERE ms.member_id = m.member_id AND ms.start_time <= $4::timestamptz
-                 AND $4::timestamptz < least(ms.end_time, coalesce(ms.cancel_time, ms.end_time))) AS paid
-FROM members m
-LEFT JOIN member_tiers t ON t.member_id = m.member_id
-WHERE m.member_id = $5
+const memberStanding = `-- name: MemberStanding :many
+WITH s AS MATERIALIZED (
+    SELECT m.member_id, m.join_time, t.tier_id, t.period_end, t.grace_end,
+           coalesce((SELECT sum(CASE WHEN $2::text = 'QUALIFYING_SPEND' THEN d.spend_minor ELSE d.points END)
+                     FROM tier_metric_days d
+                     WHERE d.member_id = m.member_id AND d.day >= $3::date), 0)::bigint AS metric,
+           coalesce((SELECT sum(CASE WHEN $2::text = 'QUALIFYING_SPEND' THEN d.spend_minor ELSE d.points END)
+                     FROM tier_metric_days d
+                     WHERE d.member_id = m.member_id
+                       AND d.day >= ((coalesce(t.grace_end, t.period_end) AT TIME ZONE 'UTC')::date - $4::int + 1)), 0)::bigint AS metric_kept
+    FROM members m
+    LEFT JOIN member_tiers t ON t.member_id = m.member_id
+    WHERE m.member_id = $5
+)
+SELECT s.member_id, s.join_time, s.tier_id, s.period_end, s.grace_end, s.metric, s.metric_kept,
+       ms.membership_id, ms.request_id AS paid_request_id, ms.tier_id AS paid_tier_id,
+       ms.start_time AS paid_start_time, ms.end_time AS paid_end_time, ms.cancel_time AS paid_cancel_time,
+       ms.order_id AS paid_order_id, ms.create_time AS paid_create_time
+FROM s
+LEFT JOIN memberships ms ON ms.member_id = s.member_id AND ms.end_time > $1::timestamptz
+ORDER BY ms.membership_id
 `
 
 type MemberStandingParams struct {
+	At          time.Time
 	Metric      string
 	WindowStart time.Time
 	WindowDays  int32
-	At          time.Time
 	MemberID    string
 }
 
 type MemberStandingRow struct {
-	MemberID   string
-	JoinTime   time.Time
-	TierID     *string
-	PeriodEnd  *time.Time
-	GraceEnd   *time.Time
-	Metric     int64
-	MetricKept int64
-	Paid       bool
+	MemberID       string
+	JoinTime       time.Time
+	TierID         *string
+	PeriodEnd      *time.Time
+	GraceEnd       *time.Time
+	Metric         int64
+	MetricKept     int64
+	MembershipID   *int64
+	PaidRequestID  *string
+	PaidTierID     *string
+	PaidStartTime  *time.Time
+	PaidEndTime    *time.Time
+	PaidCancelTime *time.Time
+	PaidOrderID    *string
+	PaidCreateTime *time.Time
 }
 
 // Everything the perks answer needs, in one read: the member, the qualified tier
 // and its period, the metric over the window, the part of it still counted when
-// the tier's period (or grace) ends, and whether a paid membership is active (most
-// members have none, which spares the second read).
-func (q *Queries) MemberStanding(ctx context.Context, db DBTX, arg MemberStandingParams) (MemberStandingRow, error) {
-	row := db.QueryRow(ctx, memberStanding,
+// the tier's period (or grace) ends, and one row per paid membership not over at
+// @at (as in MemberTierAt: the membership columns are null for a member without
+// one, ActiveAt decides which are active). The member's part is materialised so
+// that its sums are computed once, not once per membership.
+func (q *Queries) MemberStanding(ctx context.Context, db DBTX, arg MemberStandingParams) ([]MemberStandingRow, error) {
+	rows, err := db.Query(ctx, memberStanding,
+		arg.At,
 		arg.Metric,
 		arg.WindowStart,
 		arg.WindowDays,
-		arg.At,
 		arg.MemberID,
 	)
-	var i MemberStandingRow
-	err := row.Scan(
-		&i.MemberID,
-		&i.JoinTime,
-		&i.TierID,
-		&i.PeriodEnd,
-		&i.GraceEnd,
-		&i.Metric,
-		&i.MetricKept,
-		&i.Paid,
-	)
-	return i, err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []MemberStandingRow
+	for rows.Next() {
+		var i MemberStandingRow
+		if err := rows.Scan(
+			&i.MemberID,
+			&i.JoinTime,
+			&i.TierID,
+			&i.PeriodEnd,
+			&i.GraceEnd,
+			&i.Metric,
+			&i.MetricKept,
+			&i.MembershipID,
+			&i.PaidRequestID,
+			&i.PaidTierID,
+			&i.PaidStartTime,
+			&i.PaidEndTime,
+			&i.PaidCancelTime,
+			&i.PaidOrderID,
+			&i.PaidCreateTime,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
-const memberTierAt = `-- name: MemberTierAt :one
+const memberTierAt = `-- name: MemberTierAt :many
 SELECT m.member_id, m.join_time, t.tier_id,
-       coalesce((SELECT array_agg(ms.tier_id ORDER BY ms.membership_id) FROM memberships ms
-                 WHERE ms.member_id = m.member_id AND ms.start_time <= $1
-                   AND $1 < least(ms.end_time, coalesce(ms.cancel_time, ms.end_time))), '{}')::text[] AS paid_tier_ids
+       ms.tier_id AS paid_tier_id, ms.start_time AS paid_start_time, ms.end_time AS paid_end_time,
+       ms.cancel_time AS paid_cancel_time
 FROM members m
 LEFT JOIN member_tiers t ON t.member_id = m.member_id
+LEFT JOIN memberships ms ON ms.member_id = m.member_id AND ms.end_time > $1
 WHERE m.member_id = $2
+ORDER BY ms.membership_id
 `
 
 type MemberTierAtParams struct {
@@ -626,24 +618,46 @@ type MemberTierAtParams struct {
 }
 
 type MemberTierAtRow struct {
-	MemberID    string
-	JoinTime    time.Time
-	TierID      *string
-	PaidTierIds []string
+	MemberID       string
+	JoinTime       time.Time
+	TierID         *string
+	PaidTierID     *string
+	PaidStartTime  *time.Time
+	PaidEndTime    *time.Time
+	PaidCancelTime *time.Time
 }
 
 // A member's standing at an instant, in one read: the join time, the qualified
-// tier and the tiers of paid memberships active then.
-func (q *Queries) MemberTierAt(ctx context.Context, db DBTX, arg MemberTierAtParams) (MemberTierAtRow, error) {
-	row := db.QueryRow(ctx, memberTierAt, arg.At, arg.MemberID)
-	var i MemberTierAtRow
-	err := row.Scan(
-		&i.MemberID,
-		&i.JoinTime,
-		&i.TierID,
-		&i.PaidTierIds,
-	)
-	return i, err
+// tier, and one row per paid membership not over by then (a member without one:
+// one row, its membership columns null; an unknown member: no row). Which of them
+// is active is tiers.Membership.ActiveAt's to say: end_time > @at only bounds the
+// read, on memberships_member_idx.
+func (q *Queries) MemberTierAt(ctx context.Context, db DBTX, arg MemberTierAtParams) ([]MemberTierAtRow, error) {
+	rows, err := db.Query(ctx, memberTierAt, arg.At, arg.MemberID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []MemberTierAtRow
+	for rows.Next() {
+		var i MemberTierAtRow
+		if err := rows.Scan(
+			&i.MemberID,
+			&i.JoinTime,
+			&i.TierID,
+			&i.PaidTierID,
+			&i.PaidStartTime,
+			&i.PaidEndTime,
+			&i.PaidCancelTime,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const membershipByRequest = `-- name: MembershipByRequest :one
