@@ -79,14 +79,22 @@ func (s *Service) Compensate(ctx context.Context, actor ledger.Actor, ev AfterSa
 	}
 	fp := idempotency.Fingerprint("after-sales", ev)
 	now := s.clock.Now()
+	// The running campaigns are read (on the pool, when the cache is stale) before
+	// the transaction: inside it, a wait for a second connection deadlocks once
+	// every pooled connection is such a transaction (40 racing events did). Their
+	// status and budgets are read again under lock when granting.
+	running, err := s.runningAt(ctx, now)
+	if err != nil {
+		return CompensationResult{}, err
+	}
 	var out CompensationResult
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		if stored, found, err := s.storedEvent(ctx, tx, ev, fp); found || err != nil {
 			out = stored
 			return err
 		}
 		var err error
-		out, err = s.compensate(ctx, tx, actor, ev, now)
+		out, err = s.compensate(ctx, tx, actor, ev, running, now)
 		if err != nil || len(out.Grants) == 0 {
 			// Nothing granted, nothing recorded: the same event reported later (a
 			// longer delay, a campaign launched since) may still be compensated.
@@ -117,7 +125,7 @@ func (s *Service) Compensate(ctx context.Context, actor ledger.Actor, ev AfterSa
 // from in Go (take) and written back, and only then are the points credited (which
 // locks the member, as the ledger's write path does after the campaigns' rows) and
 // the coupons issued. Grants and refusals keep the campaigns' order.
-func (s *Service) compensate(ctx context.Context, tx pgx.Tx, actor ledger.Actor, ev AfterSalesEvent, now time.Time) (CompensationResult, error) {
+func (s *Service) compensate(ctx context.Context, tx pgx.Tx, actor ledger.Actor, ev AfterSalesEvent, running []Campaign, now time.Time) (CompensationResult, error) {
 	out := CompensationResult{MemberID: ev.MemberID, OrderID: ev.OrderID, Type: ev.Type, RequestID: ev.RequestID, Time: now,
 		Grants: []CompensationGrant{}, Refusals: []Refusal{}}
 	facts, err := s.memberFacts(ctx, tx, ev.MemberID, now)
@@ -126,10 +134,7 @@ func (s *Service) compensate(ctx context.Context, tx pgx.Tx, actor ledger.Actor,
 	}
 	facts.Order = OrderFacts{OrderID: ev.OrderID}
 	facts.Event = EventFacts{Type: ev.Type, DelayHours: int64(ev.DelayHours)}
-	asks, err := s.compensationAsks(ctx, ev, facts, now)
-	if err != nil {
-		return CompensationResult{}, err
-	}
+	asks := s.compensationAsks(ctx, running, ev, facts)
 	grants, refusals, err := s.takeCompensations(ctx, tx, ev.MemberID, asks, now)
 	if err != nil {
 		return CompensationResult{}, err
@@ -205,11 +210,7 @@ type compensationTake struct {
 
 // compensationAsks are the running campaigns that cover the event and for which the
 // member is eligible, in the campaigns' order, with what each asks.
-func (s *Service) compensationAsks(ctx context.Context, ev AfterSalesEvent, facts Facts, now time.Time) ([]compensationAsk, error) {
-	running, err := s.runningAt(ctx, now)
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) compensationAsks(ctx context.Context, running []Campaign, ev AfterSalesEvent, facts Facts) []compensationAsk {
 	var asks []compensationAsk
 	for _, c := range running {
 		if !c.compensates(ev) {
@@ -225,7 +226,7 @@ func (s *Service) compensationAsks(ctx context.Context, ev AfterSalesEvent, fact
 		}
 		asks = append(asks, c.compensationAsk(facts.Member.TierID))
 	}
-	return asks, nil
+	return asks
 }
 
 // compensationAsk is what the campaign asks for a member of the tier: its points
