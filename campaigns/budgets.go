@@ -233,9 +233,9 @@ func (s *Service) writeBudgets(ctx context.Context, tx pgx.Tx, b *budgets) error
 
 // readBudgets queues the locks and reads of the campaigns' budgets and of what the
 // members got from them: a row for each pair first, then the pairs locked, then
-// the slices locked, in a fixed order (the same for every caller, so that grants
-// and give-backs of several campaigns wait for each other without deadlocking).
-// read answers them once pipe has been sent.
+// the slices locked, each sorted by campaign (and member), for every caller alike:
+// two grants or give-backs never wait for each other's rows of these tables in a
+// cycle. read answers them once pipe has been sent.
 func (s *Service) readBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string) (read func() (*budgets, error)) {
 	var pairs campaignsdb.EnsureCampaignUsesParams
 	for _, c := range campaignIDs {
