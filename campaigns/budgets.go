@@ -6,6 +6,8 @@ import (
 	"hash/fnv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/loyalty-engine/loyalty/campaigns/internal/campaignsdb"
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/nullable"
@@ -96,6 +98,33 @@ func take(b *campaignBudget, use *memberUse, wantPoints, wantCoupons int64, star
 	return got
 }
 
+// giveBack is the rule of a refund or a reversal returning campaign points: the
+// member's use goes down by them (never below zero), so the cap allows them again,
+// and the slices get them back, starting at start, none below zero spent. Slices
+// are shards of one budget, so any start returns the same total; the member's own
+// slice first keeps give-backs where that member's grants took from. Nothing is
+// given back for points <= 0.
+func giveBack(b *campaignBudget, use *memberUse, points int64, start int) {
+	if points <= 0 {
+		return
+	}
+	use.points = max(use.points-points, 0)
+	use.changed = true
+	for i := range b.slices {
+		if points == 0 {
+			break
+		}
+		sl := b.slices[(start+i)%len(b.slices)]
+		p := min(points, sl.spentPoints)
+		if p <= 0 {
+			continue
+		}
+		sl.spentPoints -= p
+		sl.changed = true
+		points -= p
+	}
+}
+
 // leftOf is how much of want a slice can still give (budget -1: unbounded).
 func leftOf(budget, spent, want int64) int64 {
 	if budget < 0 {
@@ -114,8 +143,9 @@ func sliceOf(memberID string, slices int) int {
 	return int(h.Sum32() % uint32(slices))
 }
 
-// budgets are the budgets and member caps a batch of earnings read under lock, and
-// what its grants took (ledger.Budgets).
+// budgets are the budgets and member caps read under lock (by a batch of earnings,
+// a coupon drop, a compensation or a give-back), and what was taken from them or
+// given back (ledger.Budgets for earnings).
 type budgets struct {
 	s         *Service
 	campaigns []Campaign // the running points campaigns asked, in their order
@@ -149,9 +179,64 @@ func (s *Service) PointsCampaignsAt(ctx context.Context, now time.Time) ([]strin
 }
 
 // QueueBudgets queues the locks and reads of the campaigns' budgets and of what
-// the members got from them: a row for each pair first, then the pairs locked,
-// then the slices locked, in a fixed order.
+// the members got from them (readBudgets), and adds the campaigns' definitions
+// from the cache.
 func (s *Service) QueueBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string) func() (ledger.Budgets, error) {
+	read := s.readBudgets(ctx, pipe, campaignIDs, memberIDs)
+	return func() (ledger.Budgets, error) {
+		b, err := read()
+		if err != nil {
+			return nil, err
+		}
+		// The campaigns' definitions (type, rule, bonus) come from the cache, in
+		// their order; a campaign gone from it since the earning asked is skipped.
+		s.running.mu.Lock()
+		for _, c := range s.running.campaigns {
+			if _, ok := b.state[c.ID]; ok && contains(campaignIDs, c.ID) {
+				b.campaigns = append(b.campaigns, c)
+			}
+		}
+		s.running.mu.Unlock()
+		return b, nil
+	}
+}
+
+// lockBudgets reads under lock, in the caller's transaction and in one round trip,
+// the campaigns' budgets and what the members got from them (readBudgets): what a
+// coupon drop, a compensation or a give-back changes in Go and writes back with
+// writeBudgets before it commits.
+func (s *Service) lockBudgets(ctx context.Context, tx pgx.Tx, campaignIDs, memberIDs []string) (*budgets, error) {
+	var pipe database.Pipeline
+	read := s.readBudgets(ctx, &pipe, campaignIDs, memberIDs)
+	pipe.Send(ctx, tx)
+	b, err := read()
+	if cerr := pipe.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("campaign budgets: %w", cerr)
+	}
+	return b, err
+}
+
+// writeBudgets writes back, in the caller's transaction, the slices and uses that
+// b's takes and give-backs changed (one round trip, none when nothing changed).
+func (s *Service) writeBudgets(ctx context.Context, tx pgx.Tx, b *budgets) error {
+	var pipe database.Pipeline
+	b.QueueWrites(ctx, &pipe)
+	if pipe.Len() == 0 {
+		return nil
+	}
+	pipe.Send(ctx, tx)
+	if err := pipe.Close(); err != nil {
+		return fmt.Errorf("write campaign budgets: %w", err)
+	}
+	return nil
+}
+
+// readBudgets queues the locks and reads of the campaigns' budgets and of what the
+// members got from them: a row for each pair first, then the pairs locked, then
+// the slices locked, each sorted by campaign (and member), for every caller alike:
+// two grants or give-backs never wait for each other's rows of these tables in a
+// cycle. read answers them once pipe has been sent.
+func (s *Service) readBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string) (read func() (*budgets, error)) {
 	var pairs campaignsdb.EnsureCampaignUsesParams
 	for _, c := range campaignIDs {
 		for _, m := range memberIDs {
@@ -162,7 +247,7 @@ func (s *Service) QueueBudgets(ctx context.Context, pipe *database.Pipeline, cam
 	ensure := s.q.EnsureCampaignUses(ctx, pipe, []campaignsdb.EnsureCampaignUsesParams{pairs})
 	uses := s.q.LockCampaignUses(ctx, pipe, []campaignsdb.LockCampaignUsesParams{campaignsdb.LockCampaignUsesParams(pairs)})
 	slices := s.q.LockCampaignBudgets(ctx, pipe, [][]string{campaignIDs})
-	return func() (ledger.Budgets, error) {
+	return func() (*budgets, error) {
 		b := &budgets{s: s, state: map[string]*campaignBudget{}, uses: map[useKey]*memberUse{}}
 		var errs []error
 		ensure.Exec(func(_ int, err error) {
@@ -198,17 +283,30 @@ func (s *Service) QueueBudgets(ctx context.Context, pipe *database.Pipeline, cam
 		if len(errs) > 0 {
 			return nil, fmt.Errorf("campaign budgets: %w", errs[0])
 		}
-		// The campaigns' definitions (type, rule, bonus) come from the cache, in
-		// their order; a campaign gone from it since the earning asked is skipped.
-		s.running.mu.Lock()
-		for _, c := range s.running.campaigns {
-			if _, ok := b.state[c.ID]; ok && contains(campaignIDs, c.ID) {
-				b.campaigns = append(b.campaigns, c)
-			}
-		}
-		s.running.mu.Unlock()
 		return b, nil
 	}
+}
+
+// use is what the member got from the campaign so far, as read (zero if unread).
+func (b *budgets) use(campaignID, memberID string) *memberUse {
+	k := useKey{campaignID, memberID}
+	u := b.uses[k]
+	if u == nil {
+		u = &memberUse{}
+		b.uses[k] = u
+	}
+	return u
+}
+
+// take applies the budget and cap rule (take) to a grant of the campaign to the
+// member, starting at the member's slice. A campaign without a budget read (gone)
+// is not active, as it was for campaign_take.
+func (b *budgets) take(campaignID, memberID string, wantPoints, wantCoupons int64, now time.Time) takeResult {
+	cb := b.state[campaignID]
+	if cb == nil {
+		return takeResult{refusal: RefusedNotActive}
+	}
+	return take(cb, b.use(campaignID, memberID), wantPoints, wantCoupons, sliceOf(memberID, len(cb.slices)), now)
 }
 
 func unboundedIfNull(v *int64) int64 {
@@ -250,13 +348,7 @@ func (b *budgets) Grant(ctx context.Context, e ledger.PromotedEarning) ([]ledger
 		if !ok {
 			continue
 		}
-		cb := b.state[c.ID]
-		use := b.uses[useKey{c.ID, e.MemberID}]
-		if use == nil {
-			use = &memberUse{}
-			b.uses[useKey{c.ID, e.MemberID}] = use
-		}
-		got := take(cb, use, want, 0, sliceOf(e.MemberID, len(cb.slices)), e.Now)
+		got := b.take(c.ID, e.MemberID, want, 0, e.Now)
 		if got.refusal != "" {
 			refusals = append(refusals, ledger.BonusRefusal{CampaignID: c.ID, Reason: got.refusal})
 			continue
@@ -270,7 +362,7 @@ func (b *budgets) Grant(ctx context.Context, e ledger.PromotedEarning) ([]ledger
 	return bonuses, refusals
 }
 
-// QueueWrites queues the slices, member uses and order grants the batch changed.
+// QueueWrites queues the slices, member uses and order grants that were changed.
 func (b *budgets) QueueWrites(ctx context.Context, pipe *database.Pipeline) {
 	var sl campaignsdb.WriteCampaignBudgetsParams
 	for id, cb := range b.state {

@@ -79,14 +79,22 @@ func (s *Service) Compensate(ctx context.Context, actor ledger.Actor, ev AfterSa
 	}
 	fp := idempotency.Fingerprint("after-sales", ev)
 	now := s.clock.Now()
+	// The running campaigns are read (on the pool, when the cache is stale) before
+	// the transaction: inside it, a wait for a second connection deadlocks once
+	// every pooled connection is such a transaction (40 racing events did). Their
+	// status and budgets are read again under lock when granting.
+	running, err := s.runningAt(ctx, now)
+	if err != nil {
+		return CompensationResult{}, err
+	}
 	var out CompensationResult
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		if stored, found, err := s.storedEvent(ctx, tx, ev, fp); found || err != nil {
 			out = stored
 			return err
 		}
 		var err error
-		out, err = s.compensate(ctx, tx, actor, ev, now)
+		out, err = s.compensate(ctx, tx, actor, ev, running, now)
 		if err != nil || len(out.Grants) == 0 {
 			// Nothing granted, nothing recorded: the same event reported later (a
 			// longer delay, a campaign launched since) may still be compensated.
@@ -112,7 +120,12 @@ func (s *Service) Compensate(ctx context.Context, actor ledger.Actor, ev AfterSa
 	return out, err
 }
 
-func (s *Service) compensate(ctx context.Context, tx pgx.Tx, actor ledger.Actor, ev AfterSalesEvent, now time.Time) (CompensationResult, error) {
+// compensate grants what the matching campaigns give for the event: the eligible
+// ones' budgets and the member's uses are read under lock in one round trip, taken
+// from in Go (take) and written back, and only then are the points credited (which
+// locks the member, as the ledger's write path does after the campaigns' rows) and
+// the coupons issued. Grants and refusals keep the campaigns' order.
+func (s *Service) compensate(ctx context.Context, tx pgx.Tx, actor ledger.Actor, ev AfterSalesEvent, running []Campaign, now time.Time) (CompensationResult, error) {
 	out := CompensationResult{MemberID: ev.MemberID, OrderID: ev.OrderID, Type: ev.Type, RequestID: ev.RequestID, Time: now,
 		Grants: []CompensationGrant{}, Refusals: []Refusal{}}
 	facts, err := s.memberFacts(ctx, tx, ev.MemberID, now)
@@ -121,55 +134,16 @@ func (s *Service) compensate(ctx context.Context, tx pgx.Tx, actor ledger.Actor,
 	}
 	facts.Order = OrderFacts{OrderID: ev.OrderID}
 	facts.Event = EventFacts{Type: ev.Type, DelayHours: int64(ev.DelayHours)}
-	running, err := s.runningAt(ctx, now)
+	asks := s.compensationAsks(ctx, running, ev, facts)
+	grants, refusals, err := s.takeCompensations(ctx, tx, ev.MemberID, asks, now)
 	if err != nil {
 		return CompensationResult{}, err
 	}
-	for _, c := range running {
-		if !c.compensates(ev) {
-			continue
-		}
-		ok, ruleErr := s.eligible(ctx, c, facts)
-		if ruleErr != nil {
-			out.Refusals = append(out.Refusals, Refusal{CampaignID: c.ID, Reason: RefusedRuleError, RuleError: ruleErr.Err.Error()})
-			continue
-		}
-		if !ok {
-			continue
-		}
-		pct := c.Compensation.tierPercent(facts.Member.TierID)
-		points := c.Compensation.Points * int64(pct) / 100
-		var coupons int32
-		if c.Coupon.Kind != "" {
-			coupons = 1
-		}
-		got, err := s.q.TakeFromCampaign(ctx, tx, campaignsdb.TakeFromCampaignParams{
-			CampaignID: c.ID, MemberID: ev.MemberID, Points: points, Coupons: coupons, Now: now,
-		})
+	out.Refusals = append(out.Refusals, refusals...)
+	for _, t := range grants {
+		g, err := s.grantCompensation(ctx, tx, actor, ev, now, t)
 		if err != nil {
-			return CompensationResult{}, fmt.Errorf("take from campaign %s: %w", c.ID, err)
-		}
-		if got.Refusal != "" {
-			out.Refusals = append(out.Refusals, Refusal{CampaignID: c.ID, Reason: got.Refusal})
-			continue
-		}
-		g := CompensationGrant{CampaignID: c.ID, Points: got.GrantedPoints, TierPercent: pct}
-		if got.GrantedPoints > 0 {
-			e, err := s.ledger.CreditCampaignTx(ctx, tx, actor, ledger.CampaignCredit{
-				MemberID: ev.MemberID, RequestID: ev.RequestID + "#" + c.ID, CampaignID: c.ID, Points: got.GrantedPoints,
-				OrderID: ev.OrderID, Memo: fmt.Sprintf("%s: %s", c.DisplayName, ev.Type),
-			})
-			if err != nil {
-				return CompensationResult{}, err
-			}
-			g.EntryID = e.ID
-		}
-		if got.GrantedCoupons > 0 {
-			cp, err := s.insertCoupon(ctx, tx, c, ev.MemberID, ev.RequestID+"#"+c.ID, now, ev.OrderID, ev.Type)
-			if err != nil {
-				return CompensationResult{}, err
-			}
-			g.CouponCode = cp.Code
+			return CompensationResult{}, err
 		}
 		out.Grants = append(out.Grants, g)
 	}
@@ -177,6 +151,118 @@ func (s *Service) compensate(ctx context.Context, tx pgx.Tx, actor ledger.Actor,
 		out.Reason = NoMatchingCampaign
 	}
 	return out, nil
+}
+
+// takeCompensations takes what each ask asks from its campaign's budget and the
+// member's cap, read under lock and written back in tx, and answers the grants and
+// the refusals (an ask's own, or the budget's), each in the asks' order.
+func (s *Service) takeCompensations(ctx context.Context, tx pgx.Tx, memberID string, asks []compensationAsk, now time.Time) ([]compensationTake, []Refusal, error) {
+	var ids []string
+	for _, a := range asks {
+		if a.refusal == nil {
+			ids = append(ids, a.c.ID)
+		}
+	}
+	var b *budgets
+	if len(ids) > 0 {
+		var err error
+		if b, err = s.lockBudgets(ctx, tx, ids, []string{memberID}); err != nil {
+			return nil, nil, fmt.Errorf("compensation budgets: %w", err)
+		}
+	}
+	var grants []compensationTake
+	var refusals []Refusal
+	for _, a := range asks {
+		if a.refusal != nil {
+			refusals = append(refusals, *a.refusal)
+			continue
+		}
+		got := b.take(a.c.ID, memberID, a.points, a.coupons, now)
+		if got.refusal != "" {
+			refusals = append(refusals, Refusal{CampaignID: a.c.ID, Reason: got.refusal})
+			continue
+		}
+		grants = append(grants, compensationTake{ask: a, got: got})
+	}
+	if b != nil {
+		if err := s.writeBudgets(ctx, tx, b); err != nil {
+			return nil, nil, err
+		}
+	}
+	return grants, refusals, nil
+}
+
+// compensationAsk is what a running campaign that covers the event asks of its
+// budget for the member (points scaled by the tier, a coupon if it has one), or
+// why it gives nothing before its budget is looked at (a failing rule).
+type compensationAsk struct {
+	c               Campaign
+	pct             int32
+	points, coupons int64
+	refusal         *Refusal
+}
+
+// compensationTake is an ask its budget and the member's cap granted.
+type compensationTake struct {
+	ask compensationAsk
+	got takeResult
+}
+
+// compensationAsks are the running campaigns that cover the event and for which the
+// member is eligible, in the campaigns' order, with what each asks.
+func (s *Service) compensationAsks(ctx context.Context, running []Campaign, ev AfterSalesEvent, facts Facts) []compensationAsk {
+	var asks []compensationAsk
+	for _, c := range running {
+		if !c.compensates(ev) {
+			continue
+		}
+		ok, ruleErr := s.eligible(ctx, c, facts)
+		if ruleErr != nil {
+			asks = append(asks, compensationAsk{c: c, refusal: &Refusal{CampaignID: c.ID, Reason: RefusedRuleError, RuleError: ruleErr.Err.Error()}})
+			continue
+		}
+		if !ok {
+			continue
+		}
+		asks = append(asks, c.compensationAsk(facts.Member.TierID))
+	}
+	return asks
+}
+
+// compensationAsk is what the campaign asks for a member of the tier: its points
+// scaled by the tier, and its coupon if it has one.
+func (c Campaign) compensationAsk(tierID string) compensationAsk {
+	pct := c.Compensation.tierPercent(tierID)
+	a := compensationAsk{c: c, pct: pct, points: c.Compensation.Points * int64(pct) / 100}
+	if c.Coupon.Kind != "" {
+		a.coupons = 1
+	}
+	return a
+}
+
+// grantCompensation credits the points and issues the coupon a campaign's budget
+// granted for the event.
+func (s *Service) grantCompensation(ctx context.Context, tx pgx.Tx, actor ledger.Actor, ev AfterSalesEvent, now time.Time, t compensationTake) (CompensationGrant, error) {
+	c := t.ask.c
+	g := CompensationGrant{CampaignID: c.ID, Points: t.got.points, TierPercent: t.ask.pct}
+	if t.got.points > 0 {
+		e, err := s.ledger.CreditCampaignTx(ctx, tx, actor, ledger.CampaignCredit{
+			MemberID: ev.MemberID, RequestID: ev.RequestID + "#" + c.ID, CampaignID: c.ID, Points: t.got.points,
+			OrderID: ev.OrderID, Memo: fmt.Sprintf("%s: %s", c.DisplayName, ev.Type),
+		})
+		if err != nil {
+			return CompensationGrant{}, err
+		}
+		g.EntryID = e.ID
+	}
+	if t.got.coupons > 0 {
+		cp, err := s.insertCoupon(ctx, tx, c, ev.MemberID, ev.RequestID+"#"+c.ID, now, ev.OrderID, ev.Type)
+		if err != nil {
+			return CompensationGrant{}, err
+		}
+		g.CouponCode = cp.Code
+	}
+	return g, nil
 }
 
 // compensates tells whether a compensation campaign covers the event.

@@ -150,14 +150,19 @@ func (s *Service) IssueCoupon(ctx context.Context, cmd IssueCoupon) (Coupon, err
 	return out, err
 }
 
-// issue takes one coupon from the campaign and the member's cap and issues it.
+// issue takes one coupon from the campaign and the member's cap (take, on the
+// budget and the use read under lock, written back in tx) and issues it.
 func (s *Service) issue(ctx context.Context, tx pgx.Tx, c Campaign, memberID, requestID string, now time.Time, eventOrder, eventType string) (Coupon, error) {
-	got, err := s.q.TakeFromCampaign(ctx, tx, campaignsdb.TakeFromCampaignParams{CampaignID: c.ID, MemberID: memberID, Coupons: 1, Now: now})
+	b, err := s.lockBudgets(ctx, tx, []string{c.ID}, []string{memberID})
 	if err != nil {
 		return Coupon{}, fmt.Errorf("take a coupon from campaign %s: %w", c.ID, err)
 	}
-	if err := refusalError(got.Refusal, c.ID); err != nil {
+	got := b.take(c.ID, memberID, 0, 1, now)
+	if err := refusalError(got.refusal, c.ID); err != nil {
 		return Coupon{}, err
+	}
+	if err := s.writeBudgets(ctx, tx, b); err != nil {
+		return Coupon{}, fmt.Errorf("take a coupon from campaign %s: %w", c.ID, err)
 	}
 	return s.insertCoupon(ctx, tx, c, memberID, requestID, now, eventOrder, eventType)
 }

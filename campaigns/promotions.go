@@ -62,10 +62,18 @@ func (s *Service) OrderGrants(ctx context.Context, tx pgx.Tx, memberID, orderID 
 	return out, nil
 }
 
-// GiveBack returns refunded campaign points to the campaign's budget and the
-// member's cap, and counts them as returned on the order.
+// GiveBack returns refunded (or reversed) campaign points to the campaign's budget
+// and the member's cap (giveBack, on the slices and the use read under lock), and
+// counts them as returned on the order.
 func (s *Service) GiveBack(ctx context.Context, tx pgx.Tx, memberID, orderID, campaignID string, points int64) error {
-	if err := s.q.GiveBackToCampaign(ctx, tx, campaignsdb.GiveBackToCampaignParams{CampaignID: campaignID, MemberID: memberID, Points: points}); err != nil {
+	b, err := s.lockBudgets(ctx, tx, []string{campaignID}, []string{memberID})
+	if err != nil {
+		return fmt.Errorf("give back to campaign %s: %w", campaignID, err)
+	}
+	if cb := b.state[campaignID]; cb != nil {
+		giveBack(cb, b.use(campaignID, memberID), points, sliceOf(memberID, len(cb.slices)))
+	}
+	if err := s.writeBudgets(ctx, tx, b); err != nil {
 		return fmt.Errorf("give back to campaign %s: %w", campaignID, err)
 	}
 	if err := s.q.ReturnOrderGrant(ctx, tx, campaignsdb.ReturnOrderGrantParams{

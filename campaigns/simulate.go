@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/loyalty-engine/loyalty/campaigns/internal/campaignsdb"
 	"github.com/loyalty-engine/loyalty/internal/problem"
@@ -97,59 +98,57 @@ func (s *Service) Simulate(ctx context.Context, q Simulate) (Simulation, error) 
 	sim.BudgetPointsLeft, sim.BudgetCouponsLeft = left(c.Budget.Points, c.SpentPoints), left(c.Budget.Coupons, c.IssuedCoupons)
 	sim.CapPointsLeft, sim.CapCouponsLeft = left(c.PerMemberCap.Points, used.Points), left(int64(c.PerMemberCap.Coupons), int64(used.Coupons))
 
-	var points int64
-	var coupons int32
+	// Why nothing would be granted, first reason first: the rule, the facts the
+	// campaign needs, then what the real grant's rule (take) refuses.
+	got := c.dryTake(used.Points, int64(used.Coupons), sim.TierID, sim.BasePoints, now)
+	switch {
+	case sim.RuleError != "":
+		sim.Reason = RefusedRuleError
+	case !sim.Eligible:
+		sim.Reason = "NOT_ELIGIBLE"
+	case q.SpendMinor == 0 && (c.Type == TypeMultiplier || c.Type == TypeBonus):
+		sim.Reason = "NO_SPEND"
+	case c.Type == TypeCompensation && !c.compensates(AfterSalesEvent{Type: q.EventType, DelayHours: q.DelayHours}):
+		sim.Reason = "EVENT_NOT_COVERED"
+	case got.refusal != "":
+		sim.Reason = got.refusal
+	default:
+		sim.Points, sim.Coupons = got.points, int32(got.coupons)
+	}
+	return sim, nil
+}
+
+// dryTake is what a real grant of the campaign would take (take, the same rule) for
+// a member who got usedPoints and usedCoupons from it so far, from a copy of its
+// counters as read now (one slice: the slices are shards of one budget, so their
+// sums answer the same), as if it ran now. A points campaign asking nothing is not
+// applied (no refusal), as on an earning.
+func (c Campaign) dryTake(usedPoints, usedCoupons int64, tierID string, basePoints int64, now time.Time) takeResult {
+	var points, coupons int64
 	switch c.Type {
 	case TypeMultiplier, TypeBonus:
-		points = c.Bonus(sim.BasePoints)
-		if q.SpendMinor == 0 {
-			sim.Reason = "NO_SPEND"
+		if points = c.Bonus(basePoints); points <= 0 {
+			return takeResult{}
 		}
 	case TypeCouponDrop:
 		coupons = 1
 	case TypeCompensation:
-		if !c.compensates(AfterSalesEvent{Type: q.EventType, DelayHours: q.DelayHours}) {
-			sim.Reason = "EVENT_NOT_COVERED"
-		}
-		points = c.Compensation.Points * int64(c.Compensation.tierPercent(sim.TierID)) / 100
-		if c.Coupon.Kind != "" {
-			coupons = 1
-		}
+		a := c.compensationAsk(tierID)
+		points, coupons = a.points, a.coupons
 	}
-	limit := func(want, budgetLeft, capLeft int64) (int64, string) {
-		switch {
-		case want == 0:
-			return 0, ""
-		case capLeft == 0:
-			return 0, RefusedMemberCap
-		case budgetLeft == 0:
-			return 0, RefusedBudgetExhausted
-		}
-		got := want
-		if capLeft > 0 {
-			got = min(got, capLeft)
-		}
-		if budgetLeft > 0 {
-			got = min(got, budgetLeft)
-		}
-		return got, ""
+	dry := &campaignBudget{
+		campaign:  Campaign{ID: c.ID, Status: StatusActive}, // were it active: ActiveNow says whether it is
+		capPoints: c.PerMemberCap.Points, capCoupons: int64(c.PerMemberCap.Coupons),
+		slices: []*budgetSlice{{budgetPoints: boundedOrUnbounded(c.Budget.Points), budgetCoupons: boundedOrUnbounded(c.Budget.Coupons),
+			spentPoints: c.SpentPoints, issuedCoupons: c.IssuedCoupons}},
 	}
-	var pointsWhy, couponsWhy string
-	sim.Points, pointsWhy = limit(points, sim.BudgetPointsLeft, sim.CapPointsLeft)
-	var c64 int64
-	c64, couponsWhy = limit(int64(coupons), sim.BudgetCouponsLeft, sim.CapCouponsLeft)
-	sim.Coupons = int32(c64)
-	switch {
-	case sim.RuleError != "":
-		sim.Reason, sim.Points, sim.Coupons = RefusedRuleError, 0, 0
-	case !sim.Eligible:
-		sim.Reason, sim.Points, sim.Coupons = "NOT_ELIGIBLE", 0, 0
-	case sim.Reason != "":
-		sim.Points, sim.Coupons = 0, 0
-	case pointsWhy != "":
-		sim.Reason = pointsWhy
-	case couponsWhy != "":
-		sim.Reason = couponsWhy
+	return take(dry, &memberUse{points: usedPoints, coupons: usedCoupons}, points, coupons, 0, now)
+}
+
+// boundedOrUnbounded is a definition's budget as a slice holds it (0: unbounded, -1).
+func boundedOrUnbounded(budget int64) int64 {
+	if budget == 0 {
+		return -1
 	}
-	return sim, nil
+	return budget
 }

@@ -37,9 +37,10 @@ type EnsureCampaignUsesParams struct {
 	MemberIds   []string
 }
 
-// The budgets and caps of points campaigns, as the ledger's batched write path reads
-// and writes them (campaigns/budgets.go): read under lock with the batch's other
-// reads, taken from in Go, written back with the batch's other writes.
+// The budgets and caps of campaigns, as every grant and give-back reads and writes
+// them (campaigns/budgets.go): read under lock (with the ledger batch's other reads,
+// for earnings), taken from or given back to in Go, written back (with the batch's
+// other writes, for earnings).
 // read: a row for each (campaign, member) pair first, so that the lock below
 // also covers a pair whose first grant races in.
 func (q *Queries) EnsureCampaignUses(ctx context.Context, db DBTX, arg []EnsureCampaignUsesParams) *EnsureCampaignUsesBatchResults {

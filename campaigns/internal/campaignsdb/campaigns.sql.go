@@ -264,21 +264,6 @@ func (q *Queries) GetCoupon(ctx context.Context, db DBTX, code string) (Coupon, 
 	return i, err
 }
 
-const giveBackToCampaign = `-- name: GiveBackToCampaign :exec
-SELECT campaign_give_back($1::text, $2::text, $3::bigint)
-`
-
-type GiveBackToCampaignParams struct {
-	CampaignID string
-	MemberID   string
-	Points     int64
-}
-
-func (q *Queries) GiveBackToCampaign(ctx context.Context, db DBTX, arg GiveBackToCampaignParams) error {
-	_, err := db.Exec(ctx, giveBackToCampaign, arg.CampaignID, arg.MemberID, arg.Points)
-	return err
-}
-
 const insertAfterSalesEvent = `-- name: InsertAfterSalesEvent :exec
 INSERT INTO after_sales_events (member_id, order_id, event_type, request_id, fingerprint, delay_hours, outcome,
                                 actor_key_id, create_time)
@@ -906,38 +891,4 @@ func (q *Queries) StartDueCampaigns(ctx context.Context, db DBTX, now time.Time)
 		return 0, err
 	}
 	return result.RowsAffected(), nil
-}
-
-const takeFromCampaign = `-- name: TakeFromCampaign :one
-SELECT t.granted_points::bigint AS granted_points, t.granted_coupons::int AS granted_coupons, t.refusal::text AS refusal
-FROM campaign_take($1::text, $2::text, $3::bigint, $4::int, $5::timestamptz, $6::text) AS t
-`
-
-type TakeFromCampaignParams struct {
-	CampaignID string
-	MemberID   string
-	Points     int64
-	Coupons    int32
-	Now        time.Time
-	OrderID    string
-}
-
-type TakeFromCampaignRow struct {
-	GrantedPoints  int64
-	GrantedCoupons int32
-	Refusal        string
-}
-
-func (q *Queries) TakeFromCampaign(ctx context.Context, db DBTX, arg TakeFromCampaignParams) (TakeFromCampaignRow, error) {
-	row := db.QueryRow(ctx, takeFromCampaign,
-		arg.CampaignID,
-		arg.MemberID,
-		arg.Points,
-		arg.Coupons,
-		arg.Now,
-		arg.OrderID,
-	)
-	var i TakeFromCampaignRow
-	err := row.Scan(&i.GrantedPoints, &i.GrantedCoupons, &i.Refusal)
-	return i, err
 }

@@ -76,13 +76,6 @@ WHERE status = 'SCHEDULED' AND (start_time IS NULL OR start_time <= @now);
 UPDATE campaigns SET status = 'ENDED', update_time = @now
 WHERE status IN ('SCHEDULED', 'ACTIVE', 'PAUSED') AND end_time <= @now;
 
--- name: TakeFromCampaign :one
-SELECT t.granted_points::bigint AS granted_points, t.granted_coupons::int AS granted_coupons, t.refusal::text AS refusal
-FROM campaign_take(@campaign_id::text, @member_id::text, @points::bigint, @coupons::int, @now::timestamptz, @order_id::text) AS t;
-
--- name: GiveBackToCampaign :exec
-SELECT campaign_give_back(@campaign_id::text, @member_id::text, @points::bigint);
-
 -- name: CampaignMember :one
 SELECT coalesce(sum(cm.points), 0)::bigint AS points, coalesce(sum(cm.coupons), 0)::int AS coupons
 FROM campaign_members cm
@@ -139,9 +132,10 @@ VALUES (@member_id, @order_id, @event_type, @request_id, @fingerprint, @delay_ho
 -- name: OrderGrants :many
 SELECT * FROM campaign_order_grants WHERE member_id = @member_id AND order_id = @order_id ORDER BY campaign_id FOR UPDATE;
 
--- The budgets and caps of points campaigns, as the ledger's batched write path reads
--- and writes them (campaigns/budgets.go): read under lock with the batch's other
--- reads, taken from in Go, written back with the batch's other writes.
+-- The budgets and caps of campaigns, as every grant and give-back reads and writes
+-- them (campaigns/budgets.go): read under lock (with the ledger batch's other reads,
+-- for earnings), taken from or given back to in Go, written back (with the batch's
+-- other writes, for earnings).
 
 -- name: EnsureCampaignUses :batchexec
 -- read: a row for each (campaign, member) pair first, so that the lock below
