@@ -183,3 +183,54 @@ func TestWindowSlidesByUTCDays(t *testing.T) {
 		t.Fatalf("qualification %+v", q)
 	}
 }
+
+func TestMultiplierPartRoundsDownAndNeverTakesAway(t *testing.T) {
+	cases := []struct {
+		name    string
+		base    int64
+		percent int32
+		want    int64
+	}{
+		{"100% adds nothing", 1000, 100, 0},
+		{"150% adds half", 1000, 150, 500},
+		{"125% rounds down", 3, 125, 0},
+		{"125% of 7 is 1.75 more: 1", 7, 125, 1},
+		{"125% of 10 is 2.5 more: 2", 10, 125, 2},
+		{"below 100% takes nothing away", 1000, 80, 0},
+		{"a base of 0 gets nothing", 0, 200, 0},
+		{"a negative base gets nothing", -10, 200, 0},
+		{"a base near 1e12 at 1000% does not overflow", 999_999_999_999, 1000, 8_999_999_999_991},
+		{"1e12 at 1000%", 1_000_000_000_000, 1000, 9_000_000_000_000},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := MultiplierPart(c.base, c.percent); got != c.want {
+				t.Fatalf("MultiplierPart(%d, %d) = %d, want %d", c.base, c.percent, got, c.want)
+			}
+		})
+	}
+}
+
+func TestMetricOfFollowsThePolicysMetric(t *testing.T) {
+	byPoints := DefaultPolicy()
+	bySpend := DefaultPolicy()
+	bySpend.Metric = MetricQualifyingSpend
+	cases := []struct {
+		name          string
+		policy        Policy
+		points, spend int64
+		want          int64
+	}{
+		{"qualifying points: the points", byPoints, 120, 9000, 120},
+		{"qualifying points, no points: zero", byPoints, 0, 9000, 0},
+		{"qualifying spend: the spend", bySpend, 120, 9000, 9000},
+		{"qualifying spend, negative after a refund: as it is", bySpend, 10, -500, -500},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := c.policy.MetricOf(c.points, c.spend); got != c.want {
+				t.Fatalf("MetricOf(%d, %d) = %d, want %d", c.points, c.spend, got, c.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,260 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/loyalty-engine/loyalty/internal/dbtest"
+	"github.com/loyalty-engine/loyalty/internal/fakeclock"
+	"github.com/loyalty-engine/loyalty/internal/problem"
+	"github.com/loyalty-engine/loyalty/tiers"
+)
+
+// The batch property: a batch of commands applied as ONE batch leaves the same
+// answers and the same rows as the same commands applied one per batch, in order,
+// on a database in the same starting state. Entry and lot ids differ (a batch draws
+// its ids at once) and are compared by their rank.
+
+var propertyMembers = []string{"pa", "pb", "pc", "pd", "pe"}
+
+// propertyLedger is a ledger on a fresh database with the property's members and
+// their starting state: earnings, a redemption each (so reversals have lots to
+// give back to), and one member in debt (a claw-back), the same on every call.
+func propertyLedger(t *testing.T) (*Service, *pgxpool.Pool, []Entry) {
+	t.Helper()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	s := NewService(pool, WithClock(fakeclock.At(applyT0)))
+	var setup []Entry
+	for i, m := range propertyMembers {
+		if _, _, err := s.Enroll(ctx, EnrollMember{MemberID: m}); err != nil {
+			t.Fatal(err)
+		}
+		res, err := s.Earn(ctx, Actor{KeyID: "setup"}, Earn{MemberID: m, RequestID: "setup-earn", Points: int64(200 + 100*i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		setup = append(setup, res.Entry)
+		e, err := s.Redeem(ctx, Actor{KeyID: "setup"}, Redeem{MemberID: m, RequestID: "setup-redeem", Points: int64(50 + 10*i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		setup = append(setup, e)
+	}
+	// pe goes into debt: a refund's claw-back of more than it has.
+	claw := plan{memberID: "pe", kind: KindRefund, requestID: "setup-claw", fingerprint: fingerprint("claw", 1),
+		postings: []Posting{{AccountAvailable, -1000}, {AccountIssued, 1000}}, allowNegative: true, at: applyT0}
+	out, err := s.appendAll(ctx, pool, []plan{claw})
+	if err != nil || out[0].err != nil {
+		t.Fatalf("claw-back: %v %v", err, out)
+	}
+	return s, pool, append(setup, out[0].entry)
+}
+
+// propertyBatch is a random batch of commands drawn from seed: earnings with and
+// without an order and a spend (some pending), redemptions that sometimes
+// overdraw, goodwill credits (some qualifying), reversals of the starting entries,
+// repeats of earlier commands, and request ids reused with other bodies. It draws
+// the same plans for the same seed.
+func propertyBatch(seed uint64, setup []Entry) []plan {
+	r := rand.New(rand.NewPCG(seed, 0x5eed))
+	policy := tiers.DefaultPolicy()
+	policy.Version = 1
+	n := 20 + r.IntN(21)
+	var plans []plan
+	var orders []string
+	member := func() string { return propertyMembers[r.IntN(len(propertyMembers))] }
+	for i := range n {
+		m := member()
+		req := fmt.Sprintf("q%d", i)
+		var p plan
+		switch k := r.IntN(100); {
+		case k < 15:
+			p = explicitEarn(m, req, 1+r.Int64N(300), 5+r.IntN(400))
+		case k < 35:
+			order := fmt.Sprintf("o%d", i)
+			if len(orders) > 0 && r.IntN(5) == 0 {
+				order = orders[r.IntN(len(orders))] // a second earning of an order: refused
+			}
+			orders = append(orders, order)
+			p = orderEarn(policy, m, req, order, 100+r.Int64N(900), applyT0)
+			if r.IntN(4) == 0 {
+				p.earn.credit, p.releaseTime = AccountPending, applyT0.AddDate(0, 0, 14)
+			}
+		case k < 60:
+			p = redeemPlan(m, req, 1+r.Int64N(400))
+		case k < 70:
+			p = goodwillPlan(m, req, 1+r.Int64N(200))
+			if r.IntN(2) == 0 {
+				p.qualify = qualification(policy, applyT0, p.postings[0].Amount, 0)
+			}
+		case k < 80:
+			e := setup[r.IntN(len(setup))]
+			if !reversible(e.Kind) {
+				e = setup[0]
+			}
+			p = reversalPlan(e.MemberID, req, e.ID, e.Postings)
+		case k < 90 && len(plans) > 0:
+			p = plans[r.IntN(len(plans))] // a repeat, as sent again
+		case len(plans) > 0:
+			prev := plans[r.IntN(len(plans))]
+			p = redeemPlan(prev.memberID, prev.requestID, 1+r.Int64N(50)) // the id again, another body
+		default:
+			p = redeemPlan(m, req, 10)
+		}
+		p.at = applyT0
+		plans = append(plans, p)
+	}
+	return plans
+}
+
+func TestOneBatchIsTheSameAsOneCommandPerBatch(t *testing.T) {
+	ctx := context.Background()
+	for _, seed := range []uint64{1, 2, 3, 4, 5} {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			a, poolA, setupA := propertyLedger(t)
+			b, poolB, setupB := propertyLedger(t)
+			if fmt.Sprint(setupA) != fmt.Sprint(setupB) {
+				t.Fatalf("the two databases start apart:\n%v\n%v", setupA, setupB)
+			}
+			plansA, plansB := propertyBatch(seed, setupA), propertyBatch(seed, setupB)
+
+			outA, err := a.appendAll(ctx, poolA, plansA)
+			if err != nil {
+				t.Fatalf("one batch: %v", err)
+			}
+			outB := make([]outcome, len(plansB))
+			for i, p := range plansB {
+				o, err := b.appendAll(ctx, poolB, []plan{p})
+				if err != nil {
+					t.Fatalf("command %d alone: %v", i, err)
+				}
+				outB[i] = o[0]
+			}
+
+			ranksA, ranksB := entryRanks(t, poolA), entryRanks(t, poolB)
+			var posted, refused, replayed int
+			for i := range plansA {
+				ga, gb := answer(outA[i], ranksA), answer(outB[i], ranksB)
+				if ga != gb {
+					t.Errorf("command %d (%s %s of %s) answered\n one batch: %s\n one each:  %s",
+						i, plansA[i].kind, plansA[i].requestID, plansA[i].memberID, ga, gb)
+				}
+				switch o := outA[i]; {
+				case o.err != nil:
+					refused++
+				case o.replayed:
+					replayed++
+				default:
+					posted++
+				}
+			}
+			// The batch is a real test only if it posts, refuses and replays.
+			if posted == 0 || refused == 0 || replayed == 0 {
+				t.Fatalf("seed %d posted %d, refused %d, replayed %d: not a mixed batch", seed, posted, refused, replayed)
+			}
+			counts := map[string]int{}
+			for _, q := range propertyTables {
+				ra, rb := tableRows(t, poolA, q.sql), tableRows(t, poolB, q.sql)
+				counts[q.name] = len(ra)
+				if !slices.Equal(ra, rb) {
+					t.Errorf("%s differ\n one batch:\n  %s\n one each:\n  %s", q.name, strings.Join(ra, "\n  "), strings.Join(rb, "\n  "))
+				}
+			}
+			t.Logf("%d commands: %d posted, %d refused, %d replayed; rows %v", len(plansA), posted, refused, replayed, counts)
+		})
+	}
+}
+
+// entryRanks maps each entry id to its rank among the database's entries.
+func entryRanks(t *testing.T, pool *pgxpool.Pool) map[int64]int {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), "SELECT entry_id FROM entries ORDER BY entry_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	ranks := map[int64]int{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ranks[id] = len(ranks) + 1
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return ranks
+}
+
+// answer is a command's answer with its entry id as a rank.
+func answer(o outcome, ranks map[int64]int) string {
+	if o.err != nil {
+		if p, ok := problem.As(o.err); ok {
+			return "refused " + p.Reason + fmt.Sprint(p.Metadata)
+		}
+		return "failed " + o.err.Error()
+	}
+	e := o.entry
+	return fmt.Sprintf("entry #%d %s %v after %d/%d/%d reverses #%d order %q replayed %v skipped %v points %d %s",
+		ranks[e.ID], e.Kind, e.Postings, e.AvailableAfter, e.PendingAfter, e.HeldAfter, ranks[e.ReversesEntryID], e.OrderID,
+		o.replayed, o.skipped, o.points, earnLines(o.breakdown))
+}
+
+// The rows the property compares, each table's as text with entry and lot ids
+// replaced by their ranks (e.n, l.n), in an order that does not depend on ids.
+const rankCTE = `WITH e AS (SELECT entry_id, row_number() OVER (ORDER BY entry_id) AS n FROM entries),
+	l AS (SELECT lot_id, row_number() OVER (ORDER BY lot_id) AS n FROM lots) `
+
+var propertyTables = []struct{ name, sql string }{
+	{"entries", rankCTE + `SELECT ROW(e.n, x.member_id, x.kind, x.accounts, x.amounts, x.available_after, x.pending_after,
+		x.held_after, x.request_id, x.fingerprint, x.order_id, x.hold_id, (SELECT n FROM e r WHERE r.entry_id = x.reverses_entry_id),
+		x.memo, x.actor_key_id, x.create_time, x.reason_code, x.ticket_id)::text AS row
+		FROM entries x JOIN e USING (entry_id) ORDER BY 1`},
+	{"lots", rankCTE + `SELECT ROW(l.n, x.member_id, (SELECT n FROM e WHERE e.entry_id = x.entry_id),
+		(SELECT n FROM e WHERE e.entry_id = x.origin_entry_id), x.points, x.remaining, x.expire_time, x.create_time)::text
+		FROM lots x JOIN l USING (lot_id) ORDER BY 1`},
+	{"lot moves", rankCTE + `SELECT ROW(x.member_id, (SELECT n FROM l WHERE l.lot_id = x.lot_id), (SELECT n FROM e WHERE e.entry_id = x.entry_id),
+		(SELECT n FROM e WHERE e.entry_id = x.source_entry_id), x.points)::text AS row FROM lot_moves x ORDER BY 1`},
+	{"balances", `SELECT ROW(x.*)::text FROM member_balances x ORDER BY member_id`},
+	{"orders", rankCTE + `SELECT ROW(x.member_id, x.order_id, (SELECT n FROM e WHERE e.entry_id = x.earn_entry_id), x.spend_minor,
+		x.currency, x.earned_points, x.refunded_minor, x.fully_refunded, x.points_taken_back, x.points_returned, x.tier_id, x.perks,
+		x.metric_points, x.metric_spend, x.metric_day, x.metric_points_taken, x.metric_spend_taken)::text
+		FROM orders x ORDER BY x.member_id, x.order_id`},
+	{"system accounts", `SELECT account || ' ' || sum(amount) FROM system_deltas GROUP BY account ORDER BY account`},
+	{"pending releases", rankCTE + `SELECT ROW((SELECT n FROM e WHERE e.entry_id = x.entry_id), x.member_id, x.order_id, x.points,
+		x.release_time, x.released, x.lot_expire_time)::text AS row FROM pending_releases x ORDER BY 1`},
+	{"metric moves", rankCTE + `SELECT ROW(x.member_id, (SELECT n FROM e WHERE e.entry_id = x.entry_id), x.order_id, x.day, x.points,
+		x.spend_minor, x.create_time)::text AS row FROM tier_metric_moves x ORDER BY 1`},
+	{"tier history", `SELECT ROW(x.member_id, x.from_tier, x.to_tier, x.reason, x.metric, x.period_end, x.grace_end,
+		x.membership_id, x.policy_version, x.create_time)::text FROM tier_history x ORDER BY x.change_id`},
+	{"member tiers", `SELECT ROW(x.member_id, x.tier_id, x.period_end, x.grace_end, x.update_time)::text FROM member_tiers x ORDER BY 1`},
+}
+
+func tableRows(t *testing.T, pool *pgxpool.Pool, sql string) []string {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), sql)
+	if err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
