@@ -39,6 +39,9 @@ type batchState struct {
 	entryIDs, lotIDs []int64
 	budgets          Budgets
 	out              writeSet
+	// broken: a command found the books out of line with a rule (lots short of the
+	// balance, say) after its entry joined the write set; the batch must not commit.
+	broken error
 }
 
 type requestKey struct{ memberID, requestID string }
@@ -115,11 +118,14 @@ type outcome struct {
 	refusals  []BonusRefusal
 }
 
-// apply runs the batch's plans in order.
+// apply runs the batch's plans in order. It stops at a command that broke an
+// invariant half-way (st.broken): nothing of the batch may be written then.
 func (st *batchState) apply(ctx context.Context, plans []plan) []outcome {
 	out := make([]outcome, len(plans))
 	for i := range plans {
-		out[i] = st.applyOne(ctx, plans[i])
+		if out[i] = st.applyOne(ctx, plans[i]); st.broken != nil {
+			break
+		}
 	}
 	return out
 }
@@ -168,6 +174,7 @@ func (st *batchState) applyOne(ctx context.Context, p plan) outcome {
 	}
 	e := st.post(p, m, d)
 	if err := st.settleLots(p, m, e, d.available); err != nil {
+		st.broken = err
 		return outcome{err: err}
 	}
 	st.recordEffects(p, e, d)

@@ -67,6 +67,9 @@ func (s *Service) runBatch(ctx context.Context, db batchSender, tx pgx.Tx, plans
 		return nil, err
 	}
 	out := st.apply(ctx, plans)
+	if st.broken != nil {
+		return nil, st.broken
+	}
 
 	var write database.Pipeline
 	s.queueWrites(ctx, &write, &st.out)

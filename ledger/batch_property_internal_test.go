@@ -30,7 +30,8 @@ func propertyLedger(t *testing.T) (*Service, *pgxpool.Pool, []Entry) {
 	t.Helper()
 	ctx := context.Background()
 	pool := dbtest.NewPool(t)
-	s := NewService(pool, WithClock(fakeclock.At(applyT0)))
+	clock := fakeclock.At(applyT0)
+	s := NewService(pool, tiers.NewService(pool, tiers.WithClock(clock)), WithClock(clock))
 	var setup []Entry
 	for i, m := range propertyMembers {
 		if _, _, err := s.Enroll(ctx, EnrollMember{MemberID: m}); err != nil {

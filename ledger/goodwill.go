@@ -95,7 +95,7 @@ func (s *Service) GrantGoodwill(ctx context.Context, actor Actor, cmd GrantGoodw
 		memo: cmd.Note, actorKeyID: actor.KeyID, reasonCode: cmd.ReasonCode, ticketID: cmd.TicketID,
 	}
 	var err error
-	if p.qualify, err = s.goodwillQualification(ctx, cmd.Points); err != nil {
+	if p.qualify, err = s.goodwillQualification(ctx, s.pool, cmd.Points); err != nil {
 		return GoodwillResult{}, err
 	}
 	var res GoodwillResult
@@ -235,7 +235,7 @@ func (s *Service) DecideApproval(ctx context.Context, actor Actor, approvalID in
 			if err != nil {
 				return err
 			}
-			qualify, err := s.goodwillQualification(ctx, row.Points)
+			qualify, err := s.goodwillQualification(ctx, tx, row.Points)
 			if err != nil {
 				return err
 			}
@@ -317,8 +317,12 @@ func toApproval(r ledgerdb.GoodwillApproval) Approval {
 
 // goodwillQualification is what goodwill points add to the qualifying metric: nothing
 // unless the tier policy counts GOODWILL.
-func (s *Service) goodwillQualification(ctx context.Context, points int64) (*qualifying, error) {
-	policy, err := s.tiers.Policy(ctx)
+//
+// db is the caller's transaction when it has one: a read on the pool from inside a
+// transaction waits for a second connection, which never comes once every pooled
+// connection is such a transaction.
+func (s *Service) goodwillQualification(ctx context.Context, db ledgerdb.DBTX, points int64) (*qualifying, error) {
+	policy, err := s.tiers.PolicyOn(ctx, db)
 	if err != nil || !policy.Counts(tiers.SourceGoodwill) {
 		return nil, err
 	}
