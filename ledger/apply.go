@@ -32,6 +32,8 @@ type batchState struct {
 	reversed map[int64]bool
 	// restorable: what each entry consumed from lots and has not had back.
 	restorable map[int64][]*restorable
+	// holds: the holds the batch closes, locked, with the entry that placed each.
+	holds map[int64]*holdState
 	// metrics: the qualifying metric over a window as stored; moves: the batch's.
 	metrics map[metricKey]metricSum
 	moves   map[string][]metricMove
@@ -99,6 +101,11 @@ type tierState struct {
 	upgraded bool
 }
 
+type holdState struct {
+	hold    Hold
+	entryID int64
+}
+
 type metricMove struct {
 	day           time.Time
 	points, spend int64
@@ -116,6 +123,8 @@ type outcome struct {
 	breakdown []BreakdownLine
 	points    int64
 	refusals  []BonusRefusal
+	// hold: the hold a capture or void closed (or found, for a repeat).
+	hold Hold
 }
 
 // apply runs the batch's plans in order. It stops at a command that broke an
@@ -134,11 +143,22 @@ func (st *batchState) apply(ctx context.Context, plans []plan) []outcome {
 // command is checked against the state and, if it holds, its rows join the write
 // set and the state moves on.
 func (st *batchState) applyOne(ctx context.Context, p plan) outcome {
+	var hold *holdState
+	if p.close != nil {
+		if hold = st.holds[p.close.holdID]; hold == nil {
+			return outcome{err: ErrHoldNotFound.With("hold %d not found", p.close.holdID)}
+		}
+		p.memberID, p.orderID, p.holdID = hold.hold.MemberID, hold.hold.OrderID, hold.hold.ID
+	}
 	if stored, ok := st.stored[requestKey{p.memberID, p.requestID}]; ok {
 		if err := idempotency.Check(stored.fingerprint, p.fingerprint, p.requestID); err != nil {
 			return outcome{err: err}
 		}
-		return outcome{entry: stored.entry, replayed: true}
+		o := outcome{entry: stored.entry, replayed: true}
+		if hold != nil {
+			o.hold = hold.hold
+		}
+		return o
 	}
 	m := st.members[p.memberID]
 	if m == nil {
@@ -151,6 +171,12 @@ func (st *batchState) applyOne(ctx context.Context, p plan) outcome {
 		return outcome{err: ErrAlreadyReversed.With("entry %d is already reversed", p.reverses)}
 	}
 	var res outcome
+	if hold != nil {
+		var err error
+		if p, err = st.decideClose(p, hold); err != nil {
+			return outcome{err: err}
+		}
+	}
 	if p.earn != nil {
 		var ok bool
 		if p, res, ok = st.decideEarn(ctx, p, m); !ok {
@@ -185,8 +211,58 @@ func (st *batchState) applyOne(ctx context.Context, p plan) outcome {
 	if p.reverses != 0 {
 		st.reversed[p.reverses] = true
 	}
+	if hold != nil {
+		hold.hold.Status = closedStatus(p.kind)
+		if p.kind == KindHoldCapture {
+			hold.hold.CapturedPoints = p.close.captured(hold.hold.Points)
+		}
+		st.out.closedHolds = append(st.out.closedHolds, hold.hold)
+		res.hold = hold.hold
+	}
 	res.entry = e
 	return res
+}
+
+// decideClose checks that a hold can be closed now and sets the closing entry:
+// a capture redeems (part of) the points and releases the rest, a void releases
+// them all; released points go back to the lots the hold consumed.
+func (st *batchState) decideClose(p plan, h *holdState) (plan, error) {
+	if h.hold.Status != HoldActive {
+		return p, ErrHoldNotActive.With("hold %d is %s", h.hold.ID, h.hold.Status)
+	}
+	if !st.sentAt.Before(h.hold.ExpireTime) {
+		return p, ErrHoldExpired.With("hold %d expired at %s", h.hold.ID, h.hold.ExpireTime.UTC().Format(time.RFC3339))
+	}
+	if p.close.capture {
+		captured := p.close.captured(h.hold.Points)
+		if captured > h.hold.Points {
+			return p, ErrOverCapture.With("hold %d has %d points, %d asked", h.hold.ID, h.hold.Points, captured).
+				WithMetadata("held", strconv.FormatInt(h.hold.Points, 10))
+		}
+		p.kind, p.postings = KindHoldCapture, capturePostings(h.hold.Points, captured)
+	} else {
+		p.kind, p.postings = KindHoldVoid, releasePostings(h.hold.Points)
+	}
+	if h.entryID != 0 {
+		p.restoreFrom = []int64{h.entryID}
+	}
+	return p, nil
+}
+
+// captured is what a capture takes of a hold of held points.
+func (c *holdClose) captured(held int64) int64 {
+	if c.points == 0 {
+		return held
+	}
+	return c.points
+}
+
+// closedStatus is the status a closing entry leaves its hold in.
+func closedStatus(k Kind) string {
+	if k == KindHoldCapture {
+		return HoldCaptured
+	}
+	return HoldVoided
 }
 
 // post moves the member's balances and adds the entry to the write set.

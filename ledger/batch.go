@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -79,7 +80,8 @@ func (s *Service) runBatch(ctx context.Context, db batchSender, tx pgx.Tx, plans
 	var calls []audit.EntryCall
 	for i, p := range plans {
 		if p.call != nil && out[i].err == nil && !out[i].replayed && !out[i].skipped {
-			calls = append(calls, audit.EntryCall{Call: p.call, MemberID: p.memberID, RequestID: p.requestID})
+			// The entry's member: a hold's capture or void learns it in the batch.
+			calls = append(calls, audit.EntryCall{Call: p.call, MemberID: out[i].entry.MemberID, RequestID: p.requestID})
 		}
 	}
 	auditSent := audit.QueueForEntries(write.Batch(), calls)
@@ -106,10 +108,12 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans
 		read.Queue("BEGIN")
 	}
 	q := s.q
-	members := q.LockBatchMembers(ctx, &read, [][]string{need.members})
+	members := q.LockBatchMembers(ctx, &read, []ledgerdb.LockBatchMembersParams{{MemberIds: need.members, HoldIds: need.holds}})
 	ids := q.NextBatchIDs(ctx, &read, []ledgerdb.NextBatchIDsParams{{Entries: int32(len(plans)), Lots: int32(need.lots)}})
 	stored := q.StoredEntriesOf(ctx, &read, []ledgerdb.StoredEntriesOfParams{{MemberIds: need.requestMembers, RequestIds: need.requestIDs}})
 	var (
+		holds       *ledgerdb.LockHoldsOfBatchResults
+		holdStored  *ledgerdb.StoredEntriesOfHoldsBatchResults
 		earned      *ledgerdb.OrdersEarnedOfBatchResults
 		reversed    *ledgerdb.ReversalsOfBatchResults
 		lots        *ledgerdb.OpenLotsOfBatchResults
@@ -119,6 +123,10 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans
 		metrics     *ledgerdb.MetricsOfBatchResults
 		budgets     func() (Budgets, error)
 	)
+	if len(need.holds) > 0 {
+		holds = q.LockHoldsOf(ctx, &read, [][]int64{need.holds})
+		holdStored = q.StoredEntriesOfHolds(ctx, &read, []ledgerdb.StoredEntriesOfHoldsParams{{HoldIds: need.holdRequestHolds, RequestIds: need.holdRequestIDs}})
+	}
 	if len(need.orderIDs) > 0 {
 		earned = q.OrdersEarnedOf(ctx, &read, []ledgerdb.OrdersEarnedOfParams{{MemberIds: need.orderMembers, OrderIds: need.orderIDs}})
 	}
@@ -128,8 +136,8 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans
 	if len(need.lotMembers) > 0 {
 		lots = q.OpenLotsOf(ctx, &read, [][]string{need.lotMembers})
 	}
-	if len(need.restoreSources) > 0 {
-		restorables = q.RestorableLotsOf(ctx, &read, []ledgerdb.RestorableLotsOfParams{{MemberIds: need.restoreMembers, SourceEntryIds: need.restoreSources}})
+	if len(need.restoreSources) > 0 || len(need.holds) > 0 {
+		restorables = q.RestorableLotsOf(ctx, &read, []ledgerdb.RestorableLotsOfParams{{SourceEntryIds: need.restoreSources, HoldIds: need.holds}})
 	}
 	if len(need.tierMembers) > 0 {
 		tierStates = q.TierStatesOf(ctx, &read, [][]string{need.tierMembers})
@@ -145,7 +153,7 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans
 	read.Send(ctx, db)
 	st := &batchState{
 		sentAt: s.clock.Now(), members: map[string]*memberState{}, stored: map[requestKey]storedEntry{},
-		earned: map[orderKey]bool{}, reversed: map[int64]bool{}, restorable: map[int64][]*restorable{},
+		earned: map[orderKey]bool{}, reversed: map[int64]bool{}, restorable: map[int64][]*restorable{}, holds: map[int64]*holdState{},
 		metrics: map[metricKey]metricSum{}, moves: map[string][]metricMove{},
 	}
 	var errs []error
@@ -177,6 +185,20 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans
 			st.stored[requestKey{r.Entry.MemberID, r.Entry.RequestID}] = storedEntry{entry: toEntry(r.Entry), fingerprint: r.Entry.Fingerprint}
 		}
 	})
+	if holds != nil {
+		holds.Query(func(_ int, rows []ledgerdb.LockHoldsOfRow, err error) {
+			fail("lock holds", err)
+			for _, r := range rows {
+				st.holds[r.Hold.HoldID] = &holdState{hold: toHold(r.Hold), entryID: r.HoldEntryID}
+			}
+		})
+		holdStored.Query(func(_ int, rows []ledgerdb.StoredEntriesOfHoldsRow, err error) {
+			fail("stored entries of holds", err)
+			for _, r := range rows {
+				st.stored[requestKey{r.Entry.MemberID, r.Entry.RequestID}] = storedEntry{entry: toEntry(r.Entry), fingerprint: r.Entry.Fingerprint}
+			}
+		})
+	}
 	if earned != nil {
 		earned.Query(func(_ int, rows []ledgerdb.OrdersEarnedOfRow, err error) {
 			fail("earned orders", err)
@@ -267,13 +289,15 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans
 
 // batchNeeds is what the read step reads for a batch.
 type batchNeeds struct {
+	holds                      []int64 // the holds the batch closes
+	holdRequestHolds           []int64
+	holdRequestIDs             []string
 	members                    []string // sorted, unique
 	lots                       int      // lots the batch may open
 	requestMembers, requestIDs []string
 	orderMembers, orderIDs     []string
 	reverses                   []int64
 	lotMembers                 []string
-	restoreMembers             []string
 	restoreSources             []int64
 	tierMembers                []string
 	tierAfter                  time.Time
@@ -295,6 +319,18 @@ func needsOf(plans []plan) batchNeeds {
 	}
 	metricSeen := map[metricKey]bool{}
 	for _, p := range plans {
+		if p.close != nil {
+			// Known by hold id only: its member is locked and its lots read by
+			// way of the hold; a release may open a lot.
+			if !seen["h:"+strconv.FormatInt(p.close.holdID, 10)] {
+				seen["h:"+strconv.FormatInt(p.close.holdID, 10)] = true
+				n.holds = append(n.holds, p.close.holdID)
+			}
+			n.holdRequestHolds = append(n.holdRequestHolds, p.close.holdID)
+			n.holdRequestIDs = append(n.holdRequestIDs, p.requestID)
+			n.lots++
+			continue
+		}
 		addMember(&n.members, p.memberID, "m:"+p.memberID)
 		n.requestMembers = append(n.requestMembers, p.memberID)
 		n.requestIDs = append(n.requestIDs, p.requestID)
@@ -318,7 +354,6 @@ func needsOf(plans []plan) batchNeeds {
 			addMember(&n.lotMembers, p.memberID, "l:"+p.memberID)
 		}
 		if len(p.restoreFrom) > 0 {
-			addMember(&n.restoreMembers, p.memberID, "r:"+p.memberID)
 			n.restoreSources = append(n.restoreSources, p.restoreFrom...)
 		}
 		var policyAt time.Time
@@ -366,6 +401,8 @@ type writeSet struct {
 	entries  []entryRow
 	newLots  []newLot
 	lotMoves []lotMove
+	// closedHolds: the holds the batch captured or voided, as it left them.
+	closedHolds []Hold
 	// movedLots: lots opened before the batch that its moves changed.
 	movedLots   []*lotState
 	pending     []pendingRow
@@ -560,6 +597,15 @@ func (s *Service) queueWrites(ctx context.Context, pipe *database.Pipeline, w *w
 			p.MetricDays = append(p.MetricDays, o.metricDay)
 		}
 		q.WriteOrders(ctx, pipe, []ledgerdb.WriteOrdersParams{p})
+	}
+	if len(w.closedHolds) > 0 {
+		var p ledgerdb.WriteHoldsClosedParams
+		for _, h := range w.closedHolds {
+			p.HoldIds = append(p.HoldIds, h.ID)
+			p.Statuses = append(p.Statuses, h.Status)
+			p.CapturedPoints = append(p.CapturedPoints, h.CapturedPoints)
+		}
+		q.WriteHoldsClosed(ctx, pipe, []ledgerdb.WriteHoldsClosedParams{p})
 	}
 	if len(w.systemAccounts) > 0 {
 		q.WriteSystemDeltas(ctx, pipe, []ledgerdb.WriteSystemDeltasParams{{Accounts: w.systemAccounts, Amounts: w.systemAmounts}})

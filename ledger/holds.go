@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -130,17 +129,7 @@ func (s *Service) CaptureHold(ctx context.Context, actor Actor, cmd CaptureHold)
 	if err := validation.Struct(cmd); err != nil {
 		return HoldResult{}, err
 	}
-	return s.closeHold(ctx, cmd.HoldID, cmd.RequestID, fingerprint("capture", cmd), actor, func(h Hold) (Kind, string, int64, []Posting, error) {
-		captured := cmd.Points
-		if captured == 0 {
-			captured = h.Points
-		}
-		if captured > h.Points {
-			return "", "", 0, nil, ErrOverCapture.With("hold %d has %d points, %d asked", h.ID, h.Points, captured).
-				WithMetadata("held", strconv.FormatInt(h.Points, 10))
-		}
-		return KindHoldCapture, HoldCaptured, captured, capturePostings(h.Points, captured), nil
-	})
+	return s.closeHold(ctx, actor, cmd.RequestID, fingerprint("capture", cmd), &holdClose{holdID: cmd.HoldID, capture: true, points: cmd.Points})
 }
 
 // VoidHold is the command to release a hold.
@@ -154,64 +143,27 @@ func (s *Service) VoidHold(ctx context.Context, actor Actor, cmd VoidHold) (Hold
 	if err := validation.Struct(cmd); err != nil {
 		return HoldResult{}, err
 	}
-	return s.closeHold(ctx, cmd.HoldID, cmd.RequestID, fingerprint("void", cmd), actor, func(h Hold) (Kind, string, int64, []Posting, error) {
-		return KindHoldVoid, HoldVoided, 0, releasePostings(h.Points), nil
-	})
+	return s.closeHold(ctx, actor, cmd.RequestID, fingerprint("void", cmd), &holdClose{holdID: cmd.HoldID})
 }
 
-// closeDecision turns an active hold into its closing entry: kind, new status,
-// captured points and postings.
-type closeDecision func(h Hold) (Kind, string, int64, []Posting, error)
-
-// closeHold locks the hold, answers repeats, checks it is active and not expired,
-// and appends the closing entry, all in one transaction.
-func (s *Service) closeHold(ctx context.Context, holdID int64, requestID string, fp []byte, actor Actor, decide closeDecision) (HoldResult, error) {
-	var res HoldResult
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		row, err := s.q.LockHold(ctx, tx, holdID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrHoldNotFound.With("hold %d not found", holdID)
-		}
-		if err != nil {
-			return fmt.Errorf("lock hold %d: %w", holdID, err)
-		}
-		h := toHold(row)
-		p := plan{memberID: h.MemberID, requestID: requestID, fingerprint: fp, holdID: h.ID,
-			orderID: h.OrderID, actorKeyID: actor.KeyID}
-		// The hold row is locked, so a racing duplicate waits here and then finds
-		// the first one's result.
-		if e, found, err := s.stored(ctx, tx, p); found || err != nil {
-			if err == nil {
-				res = HoldResult{Hold: h, Entry: e}
-			}
-			return err
-		}
-		if h.Status != HoldActive {
-			return ErrHoldNotActive.With("hold %d is %s", h.ID, h.Status)
-		}
-		if !s.clock.Now().Before(h.ExpireTime) {
-			return ErrHoldExpired.With("hold %d expired at %s", h.ID, h.ExpireTime.UTC().Format(time.RFC3339))
-		}
-		kind, status, captured, postings, err := decide(h)
-		if err != nil {
-			return err
-		}
-		p.kind, p.postings = kind, postings
-		if err := s.givesBackHold(ctx, tx, &p); err != nil {
-			return err
-		}
-		e, err := s.append(ctx, tx, p)
-		if err != nil {
-			return err
-		}
-		closed, err := s.q.CloseHold(ctx, tx, ledgerdb.CloseHoldParams{HoldID: h.ID, Status: status, CapturedPoints: captured})
-		if err != nil {
-			return fmt.Errorf("close hold %d: %w", h.ID, err)
-		}
-		res = HoldResult{Hold: toHold(closed), Entry: e}
-		return nil
-	})
-	return res, err
+// closeHold captures or voids a hold through the write path, group-committed: the
+// batch locks the hold's member and the hold, answers a repeat, checks that the
+// hold is active and not expired, and posts the closing entry (decideClose).
+// Released points go back to the lots the hold consumed; points it consumed from no
+// lot (holds placed before lots existed) open a lot expiring by today's settings.
+func (s *Service) closeHold(ctx context.Context, actor Actor, requestID string, fp []byte, c *holdClose) (HoldResult, error) {
+	expire, err := s.lotExpiry(ctx, s.pool)
+	if err != nil {
+		return HoldResult{}, err
+	}
+	o, err := s.post(ctx, plan{requestID: requestID, fingerprint: fp, close: c, actorKeyID: actor.KeyID, lotExpire: expire})
+	if err != nil {
+		return HoldResult{}, err
+	}
+	if o.err != nil {
+		return HoldResult{}, o.err
+	}
+	return HoldResult{Hold: o.hold, Entry: o.entry}, nil
 }
 
 // GetHold returns a hold.

@@ -74,6 +74,9 @@ type plan struct {
 	// earn: an earning whose tier and campaign parts the apply step decides; its
 	// postings and qualify are set then.
 	earn *earnPlan
+	// close: a capture or void of a hold known by id; the apply step finds its
+	// member, checks it and sets kind and postings.
+	close *holdClose
 
 	// call is the audit record of the API call the entry is the effect of (nil for
 	// the engine's own entries): written in the entry's transaction, if it writes
@@ -102,6 +105,13 @@ type earnPlan struct {
 	// credit: the account the earning credits (available, or pending while the
 	// order's return window runs).
 	credit string
+}
+
+// holdClose is a capture (of points, zero: all of them) or a void of a hold.
+type holdClose struct {
+	holdID  int64
+	capture bool
+	points  int64
 }
 
 // mayQualify tells whether the earning may move the qualifying metric up (and so

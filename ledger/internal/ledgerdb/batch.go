@@ -23,6 +23,8 @@ SELECT b.member_id, b.available, b.pending, b.held, b.last_entry_time, m.join_ti
 FROM member_balances b
 JOIN members m ON m.member_id = b.member_id
 WHERE b.member_id = ANY ($1::text[])
+   -- the owners of the holds the batch closes, known only by hold id
+   OR b.member_id IN (SELECT h.member_id FROM holds h WHERE h.hold_id = ANY ($2::bigint[]))
 ORDER BY b.member_id
 FOR UPDATE OF b
 `
@@ -31,6 +33,11 @@ type LockBatchMembersBatchResults struct {
 	br     pgx.BatchResults
 	tot    int
 	closed bool
+}
+
+type LockBatchMembersParams struct {
+	MemberIds []string
+	HoldIds   []int64
 }
 
 type LockBatchMembersRow struct {
@@ -50,16 +57,17 @@ type LockBatchMembersRow struct {
 // is a handful of statements, not 64 times 8.
 // read: the balances of the batch's members, locked in member order (so batches
 // never deadlock each other), and what the rules need of the member.
-func (q *Queries) LockBatchMembers(ctx context.Context, db DBTX, memberIds [][]string) *LockBatchMembersBatchResults {
+func (q *Queries) LockBatchMembers(ctx context.Context, db DBTX, arg []LockBatchMembersParams) *LockBatchMembersBatchResults {
 	batch := &pgx.Batch{}
-	for _, a := range memberIds {
+	for _, a := range arg {
 		vals := []interface{}{
-			a,
+			a.MemberIds,
+			a.HoldIds,
 		}
 		batch.Queue(lockBatchMembers, vals...)
 	}
 	br := db.SendBatch(ctx, batch)
-	return &LockBatchMembersBatchResults{br, len(memberIds), false}
+	return &LockBatchMembersBatchResults{br, len(arg), false}
 }
 
 func (b *LockBatchMembersBatchResults) Query(f func(int, []LockBatchMembersRow, error)) {
@@ -101,6 +109,86 @@ func (b *LockBatchMembersBatchResults) Query(f func(int, []LockBatchMembersRow, 
 }
 
 func (b *LockBatchMembersBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const lockHoldsOf = `-- name: LockHoldsOf :batchmany
+SELECT h.hold_id, h.member_id, h.points, h.status, h.captured_points, h.order_id, h.create_time, h.expire_time,
+       coalesce((SELECT e.entry_id FROM entries e WHERE e.hold_id = h.hold_id AND e.kind = 'HOLD'), 0)::bigint AS hold_entry_id
+FROM holds h
+WHERE h.hold_id = ANY ($1::bigint[])
+ORDER BY h.hold_id
+FOR UPDATE OF h
+`
+
+type LockHoldsOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type LockHoldsOfRow struct {
+	Hold        Hold
+	HoldEntryID int64
+}
+
+// read: the holds the batch closes, locked after their members, each with the
+// entry that placed it (whose lot consumption a release gives back).
+func (q *Queries) LockHoldsOf(ctx context.Context, db DBTX, holdIds [][]int64) *LockHoldsOfBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range holdIds {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(lockHoldsOf, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &LockHoldsOfBatchResults{br, len(holdIds), false}
+}
+
+func (b *LockHoldsOfBatchResults) Query(f func(int, []LockHoldsOfRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []LockHoldsOfRow
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i LockHoldsOfRow
+				if err := rows.Scan(
+					&i.Hold.HoldID,
+					&i.Hold.MemberID,
+					&i.Hold.Points,
+					&i.Hold.Status,
+					&i.Hold.CapturedPoints,
+					&i.Hold.OrderID,
+					&i.Hold.CreateTime,
+					&i.Hold.ExpireTime,
+					&i.HoldEntryID,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *LockHoldsOfBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }
@@ -480,7 +568,9 @@ SELECT m.source_entry_id, m.lot_id, (-sum(m.points))::bigint AS restorable,
        l.member_id, l.remaining, l.expire_time, coalesce(l.origin_entry_id, 0)::bigint AS origin_entry_id
 FROM lot_moves m
 JOIN lots l ON l.lot_id = m.lot_id
-WHERE m.member_id = ANY ($1::text[]) AND m.source_entry_id = ANY ($2::bigint[])
+WHERE m.source_entry_id = ANY ($1::bigint[])
+   -- what the holds the batch closes consumed
+   OR m.source_entry_id IN (SELECT e.entry_id FROM entries e WHERE e.hold_id = ANY ($2::bigint[]) AND e.kind = 'HOLD')
 GROUP BY m.source_entry_id, m.lot_id, l.member_id, l.remaining, l.expire_time, l.origin_entry_id
 HAVING sum(m.points) < 0
 `
@@ -492,8 +582,8 @@ type RestorableLotsOfBatchResults struct {
 }
 
 type RestorableLotsOfParams struct {
-	MemberIds      []string
 	SourceEntryIds []int64
+	HoldIds        []int64
 }
 
 type RestorableLotsOfRow struct {
@@ -512,8 +602,8 @@ func (q *Queries) RestorableLotsOf(ctx context.Context, db DBTX, arg []Restorabl
 	batch := &pgx.Batch{}
 	for _, a := range arg {
 		vals := []interface{}{
-			a.MemberIds,
 			a.SourceEntryIds,
+			a.HoldIds,
 		}
 		batch.Queue(restorableLotsOf, vals...)
 	}
@@ -710,6 +800,97 @@ func (b *StoredEntriesOfBatchResults) Query(f func(int, []StoredEntriesOfRow, er
 }
 
 func (b *StoredEntriesOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const storedEntriesOfHolds = `-- name: StoredEntriesOfHolds :batchmany
+SELECT e.entry_id, e.member_id, e.kind, e.accounts, e.amounts, e.available_after, e.pending_after, e.held_after, e.request_id, e.fingerprint, e.order_id, e.hold_id, e.reverses_entry_id, e.memo, e.actor_key_id, e.create_time, e.reason_code, e.ticket_id
+FROM (SELECT unnest($1::bigint[]) AS hold_id, unnest($2::text[]) AS request_id) AS k
+JOIN holds h ON h.hold_id = k.hold_id
+JOIN entries e ON e.member_id = h.member_id AND e.request_id = k.request_id
+`
+
+type StoredEntriesOfHoldsBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type StoredEntriesOfHoldsParams struct {
+	HoldIds    []int64
+	RequestIds []string
+}
+
+type StoredEntriesOfHoldsRow struct {
+	Entry Entry
+}
+
+// read: entries the request ids of the batch's hold closings already produced.
+func (q *Queries) StoredEntriesOfHolds(ctx context.Context, db DBTX, arg []StoredEntriesOfHoldsParams) *StoredEntriesOfHoldsBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.HoldIds,
+			a.RequestIds,
+		}
+		batch.Queue(storedEntriesOfHolds, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &StoredEntriesOfHoldsBatchResults{br, len(arg), false}
+}
+
+func (b *StoredEntriesOfHoldsBatchResults) Query(f func(int, []StoredEntriesOfHoldsRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []StoredEntriesOfHoldsRow
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i StoredEntriesOfHoldsRow
+				if err := rows.Scan(
+					&i.Entry.EntryID,
+					&i.Entry.MemberID,
+					&i.Entry.Kind,
+					&i.Entry.Accounts,
+					&i.Entry.Amounts,
+					&i.Entry.AvailableAfter,
+					&i.Entry.PendingAfter,
+					&i.Entry.HeldAfter,
+					&i.Entry.RequestID,
+					&i.Entry.Fingerprint,
+					&i.Entry.OrderID,
+					&i.Entry.HoldID,
+					&i.Entry.ReversesEntryID,
+					&i.Entry.Memo,
+					&i.Entry.ActorKeyID,
+					&i.Entry.CreateTime,
+					&i.Entry.ReasonCode,
+					&i.Entry.TicketID,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *StoredEntriesOfHoldsBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }
@@ -956,6 +1137,61 @@ func (b *WriteEntriesBatchResults) Exec(f func(int, error)) {
 }
 
 func (b *WriteEntriesBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const writeHoldsClosed = `-- name: WriteHoldsClosed :batchexec
+UPDATE holds AS h SET status = u.status, captured_points = u.captured_points
+FROM (SELECT unnest($1::bigint[]) AS hold_id, unnest($2::text[]) AS status,
+             unnest($3::bigint[]) AS captured_points) AS u
+WHERE h.hold_id = u.hold_id
+`
+
+type WriteHoldsClosedBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WriteHoldsClosedParams struct {
+	HoldIds        []int64
+	Statuses       []string
+	CapturedPoints []int64
+}
+
+// write: the holds the batch captured or voided.
+func (q *Queries) WriteHoldsClosed(ctx context.Context, db DBTX, arg []WriteHoldsClosedParams) *WriteHoldsClosedBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.HoldIds,
+			a.Statuses,
+			a.CapturedPoints,
+		}
+		batch.Queue(writeHoldsClosed, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WriteHoldsClosedBatchResults{br, len(arg), false}
+}
+
+func (b *WriteHoldsClosedBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WriteHoldsClosedBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

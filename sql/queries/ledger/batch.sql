@@ -12,8 +12,27 @@ SELECT b.member_id, b.available, b.pending, b.held, b.last_entry_time, m.join_ti
 FROM member_balances b
 JOIN members m ON m.member_id = b.member_id
 WHERE b.member_id = ANY (@member_ids::text[])
+   -- the owners of the holds the batch closes, known only by hold id
+   OR b.member_id IN (SELECT h.member_id FROM holds h WHERE h.hold_id = ANY (@hold_ids::bigint[]))
 ORDER BY b.member_id
 FOR UPDATE OF b;
+
+-- name: LockHoldsOf :batchmany
+-- read: the holds the batch closes, locked after their members, each with the
+-- entry that placed it (whose lot consumption a release gives back).
+SELECT sqlc.embed(h),
+       coalesce((SELECT e.entry_id FROM entries e WHERE e.hold_id = h.hold_id AND e.kind = 'HOLD'), 0)::bigint AS hold_entry_id
+FROM holds h
+WHERE h.hold_id = ANY (@hold_ids::bigint[])
+ORDER BY h.hold_id
+FOR UPDATE OF h;
+
+-- name: StoredEntriesOfHolds :batchmany
+-- read: entries the request ids of the batch's hold closings already produced.
+SELECT sqlc.embed(e)
+FROM (SELECT unnest(@hold_ids::bigint[]) AS hold_id, unnest(@request_ids::text[]) AS request_id) AS k
+JOIN holds h ON h.hold_id = k.hold_id
+JOIN entries e ON e.member_id = h.member_id AND e.request_id = k.request_id;
 
 -- name: NextBatchIDs :batchone
 -- read: ids for the entries and lots the batch may write. Taken after the member
@@ -51,7 +70,9 @@ SELECT m.source_entry_id, m.lot_id, (-sum(m.points))::bigint AS restorable,
        l.member_id, l.remaining, l.expire_time, coalesce(l.origin_entry_id, 0)::bigint AS origin_entry_id
 FROM lot_moves m
 JOIN lots l ON l.lot_id = m.lot_id
-WHERE m.member_id = ANY (@member_ids::text[]) AND m.source_entry_id = ANY (@source_entry_ids::bigint[])
+WHERE m.source_entry_id = ANY (@source_entry_ids::bigint[])
+   -- what the holds the batch closes consumed
+   OR m.source_entry_id IN (SELECT e.entry_id FROM entries e WHERE e.hold_id = ANY (@hold_ids::bigint[]) AND e.kind = 'HOLD')
 GROUP BY m.source_entry_id, m.lot_id, l.member_id, l.remaining, l.expire_time, l.origin_entry_id
 HAVING sum(m.points) < 0;
 
@@ -224,3 +245,10 @@ SELECT * FROM (SELECT unnest(@history_member_ids::text[]) AS history_member_ids,
             unnest(@history_period_ends::timestamptz[]) AS history_period_ends,
             unnest(@policy_versions::bigint[]) AS policy_versions,
             unnest(@history_create_times::timestamptz[]) AS history_create_times) AS u;
+
+-- name: WriteHoldsClosed :batchexec
+-- write: the holds the batch captured or voided.
+UPDATE holds AS h SET status = u.status, captured_points = u.captured_points
+FROM (SELECT unnest(@hold_ids::bigint[]) AS hold_id, unnest(@statuses::text[]) AS status,
+             unnest(@captured_points::bigint[]) AS captured_points) AS u
+WHERE h.hold_id = u.hold_id;
