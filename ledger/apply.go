@@ -37,10 +37,10 @@ type batchState struct {
 	// metrics: the qualifying metric over a window as stored; moves: the batch's.
 	metrics map[metricKey]metricSum
 	moves   map[string][]metricMove
-	// Ids for the batch's entries and lots, drawn in the read step.
-	entryIDs, lotIDs []int64
-	budgets          Budgets
-	out              writeSet
+	// Ids for the batch's entries, lots and holds, drawn in the read step.
+	entryIDs, lotIDs, holdIDs []int64
+	budgets                   Budgets
+	out                       writeSet
 	// broken: a command found the books out of line with a rule (lots short of the
 	// balance, say) after its entry joined the write set; the batch must not commit.
 	broken error
@@ -198,6 +198,12 @@ func (st *batchState) applyOne(ctx context.Context, p plan) outcome {
 	if d.available > 0 && p.lotExpire.IsZero() && p.releaseTime.IsZero() {
 		return outcome{err: fmt.Errorf("%s entry for %s credits available points without a lot expiry", p.kind, p.memberID)}
 	}
+	if p.placeHold != nil {
+		if len(st.holdIDs) == 0 {
+			return outcome{err: fmt.Errorf("a hold for %s, and the batch drew no hold id for it", p.memberID)}
+		}
+		p.holdID, st.holdIDs = st.holdIDs[0], st.holdIDs[1:]
+	}
 	e := st.post(p, m, d)
 	if err := st.settleLots(p, m, e, d.available); err != nil {
 		st.broken = err
@@ -210,6 +216,12 @@ func (st *batchState) applyOne(ctx context.Context, p plan) outcome {
 	}
 	if p.reverses != 0 {
 		st.reversed[p.reverses] = true
+	}
+	if p.placeHold != nil {
+		h := Hold{ID: p.holdID, MemberID: p.memberID, Points: p.placeHold.points, Status: HoldActive, OrderID: p.orderID,
+			CreateTime: p.at, ExpireTime: p.placeHold.expire}
+		st.out.newHolds = append(st.out.newHolds, h)
+		res.hold = h
 	}
 	if hold != nil {
 		hold.hold.Status = closedStatus(p.kind)

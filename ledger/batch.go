@@ -109,7 +109,7 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans
 	}
 	q := s.q
 	members := q.LockBatchMembers(ctx, &read, []ledgerdb.LockBatchMembersParams{{MemberIds: need.members, HoldIds: need.holds}})
-	ids := q.NextBatchIDs(ctx, &read, []ledgerdb.NextBatchIDsParams{{Entries: int32(len(plans)), Lots: int32(need.lots)}})
+	ids := q.NextBatchIDs(ctx, &read, []ledgerdb.NextBatchIDsParams{{Entries: int32(len(plans)), Lots: int32(need.lots), Holds: int32(need.newHolds)}})
 	stored := q.StoredEntriesOf(ctx, &read, []ledgerdb.StoredEntriesOfParams{{MemberIds: need.requestMembers, RequestIds: need.requestIDs}})
 	var (
 		holds       *ledgerdb.LockHoldsOfBatchResults
@@ -175,9 +175,10 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans
 	})
 	ids.QueryRow(func(_ int, r ledgerdb.NextBatchIDsRow, err error) {
 		fail("draw ids", err)
-		st.entryIDs, st.lotIDs = r.EntryIds, r.LotIds
+		st.entryIDs, st.lotIDs, st.holdIDs = r.EntryIds, r.LotIds, r.HoldIds
 		slices.Sort(st.entryIDs)
 		slices.Sort(st.lotIDs)
+		slices.Sort(st.holdIDs)
 	})
 	stored.Query(func(_ int, rows []ledgerdb.StoredEntriesOfRow, err error) {
 		fail("stored entries", err)
@@ -289,6 +290,7 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans
 
 // batchNeeds is what the read step reads for a batch.
 type batchNeeds struct {
+	newHolds                   int     // holds the batch may place
 	holds                      []int64 // the holds the batch closes
 	holdRequestHolds           []int64
 	holdRequestIDs             []string
@@ -332,6 +334,9 @@ func needsOf(plans []plan) batchNeeds {
 			continue
 		}
 		addMember(&n.members, p.memberID, "m:"+p.memberID)
+		if p.placeHold != nil {
+			n.newHolds++
+		}
 		n.requestMembers = append(n.requestMembers, p.memberID)
 		n.requestIDs = append(n.requestIDs, p.requestID)
 		if p.kind == KindEarn && p.orderID != "" {
@@ -401,8 +406,9 @@ type writeSet struct {
 	entries  []entryRow
 	newLots  []newLot
 	lotMoves []lotMove
-	// closedHolds: the holds the batch captured or voided, as it left them.
-	closedHolds []Hold
+	// closedHolds: the holds the batch captured or voided, as it left them;
+	// newHolds: those it placed.
+	closedHolds, newHolds []Hold
 	// movedLots: lots opened before the batch that its moves changed.
 	movedLots   []*lotState
 	pending     []pendingRow
@@ -597,6 +603,18 @@ func (s *Service) queueWrites(ctx context.Context, pipe *database.Pipeline, w *w
 			p.MetricDays = append(p.MetricDays, o.metricDay)
 		}
 		q.WriteOrders(ctx, pipe, []ledgerdb.WriteOrdersParams{p})
+	}
+	if len(w.newHolds) > 0 {
+		var p ledgerdb.WriteNewHoldsParams
+		for _, h := range w.newHolds {
+			p.HoldIds = append(p.HoldIds, h.ID)
+			p.MemberIds = append(p.MemberIds, h.MemberID)
+			p.Points = append(p.Points, h.Points)
+			p.OrderIds = append(p.OrderIds, h.OrderID)
+			p.CreateTimes = append(p.CreateTimes, h.CreateTime)
+			p.ExpireTimes = append(p.ExpireTimes, h.ExpireTime)
+		}
+		q.WriteNewHolds(ctx, pipe, []ledgerdb.WriteNewHoldsParams{p})
 	}
 	if len(w.closedHolds) > 0 {
 		var p ledgerdb.WriteHoldsClosedParams

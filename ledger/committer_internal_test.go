@@ -232,8 +232,10 @@ func TestGroupCommitKeepsABatchForTheCallersStillWaiting(t *testing.T) {
 	// The first batch (an earn on x) waits until both earns on m are queued, so
 	// they make the next batch together.
 	var once sync.Once
+	flushing := make(chan struct{})
 	s.committer.beforeFlush = func() {
 		once.Do(func() {
+			close(flushing)
 			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
 				s.committer.mu.Lock()
 				queued := len(s.committer.queue)
@@ -249,7 +251,10 @@ func TestGroupCommitKeepsABatchForTheCallersStillWaiting(t *testing.T) {
 		_, err := s.Earn(ctx, Actor{}, Earn{MemberID: "x", RequestID: "x", Points: 1})
 		first <- err
 	}()
-	time.Sleep(50 * time.Millisecond) // the earn on x is flushing
+	// The earn on x is flushing (alone) before the earns on m are queued: on a
+	// loaded machine a fixed sleep let them overtake it into one batch, which then
+	// waited on m's lock with x in it, and the test waited for x forever.
+	<-flushing
 	leaverCtx, cancel := context.WithTimeout(ctx, 700*time.Millisecond)
 	defer cancel()
 	leaver := make(chan error, 1)

@@ -80,40 +80,22 @@ func (s *Service) CreateHold(ctx context.Context, actor Actor, cmd CreateHold) (
 	if ttl == 0 {
 		ttl = DefaultHoldTTL
 	}
-	p := plan{
+	now := s.clock.Now()
+	o, err := s.post(ctx, plan{
 		memberID: cmd.MemberID, kind: KindHold, requestID: cmd.RequestID,
 		fingerprint: fingerprint("hold", cmd), postings: holdPostings(cmd.Points),
-		orderID: cmd.OrderID, actorKeyID: actor.KeyID,
-	}
-	var res HoldResult
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		now := s.clock.Now()
-		row, err := s.q.InsertHold(ctx, tx, ledgerdb.InsertHoldParams{
-			MemberID: cmd.MemberID, Points: cmd.Points, OrderID: optional(cmd.OrderID),
-			CreateTime: now, ExpireTime: now.Add(ttl),
-		})
-		if err != nil {
-			return fmt.Errorf("insert hold: %w", err)
-		}
-		p.holdID, p.at = row.HoldID, now
-		e, err := s.append(ctx, tx, p)
-		if err != nil {
-			return err
-		}
-		res = HoldResult{Hold: toHold(row), Entry: e}
-		return nil
+		orderID: cmd.OrderID, actorKeyID: actor.KeyID, at: now,
+		placeHold: &holdPlace{points: cmd.Points, expire: now.Add(ttl)},
 	})
-	if err == nil {
-		return res, nil
+	switch {
+	case err != nil:
+		return HoldResult{}, err
+	case o.err != nil:
+		return HoldResult{}, o.err
+	case o.replayed:
+		return s.holdResult(ctx, o.entry)
 	}
-	// Repeats and refusals: the transaction rolled back (hold row included).
-	if e, found, serr := s.stored(ctx, s.pool, p); found || serr != nil {
-		if serr != nil {
-			return HoldResult{}, serr
-		}
-		return s.holdResult(ctx, e)
-	}
-	return HoldResult{}, err
+	return HoldResult{Hold: o.hold, Entry: o.entry}, nil
 }
 
 // CaptureHold is the command to capture a hold.

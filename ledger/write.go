@@ -77,6 +77,9 @@ type plan struct {
 	// close: a capture or void of a hold known by id; the apply step finds its
 	// member, checks it and sets kind and postings.
 	close *holdClose
+	// placeHold: the entry places a hold (held until expire), whose row the
+	// batch writes with the entry.
+	placeHold *holdPlace
 
 	// call is the audit record of the API call the entry is the effect of (nil for
 	// the engine's own entries): written in the entry's transaction, if it writes
@@ -105,6 +108,12 @@ type earnPlan struct {
 	// credit: the account the earning credits (available, or pending while the
 	// order's return window runs).
 	credit string
+}
+
+// holdPlace is a hold being placed.
+type holdPlace struct {
+	points int64
+	expire time.Time
 }
 
 // holdClose is a capture (of points, zero: all of them) or a void of a hold.

@@ -358,7 +358,8 @@ func (b *MetricsOfBatchResults) Close() error {
 
 const nextBatchIDs = `-- name: NextBatchIDs :batchone
 SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('entries', 'entry_id')) FROM generate_series(1, $1::int))::bigint[] AS entry_ids,
-       ARRAY(SELECT nextval(pg_get_serial_sequence('lots', 'lot_id')) FROM generate_series(1, $2::int))::bigint[] AS lot_ids
+       ARRAY(SELECT nextval(pg_get_serial_sequence('lots', 'lot_id')) FROM generate_series(1, $2::int))::bigint[] AS lot_ids,
+       ARRAY(SELECT nextval(pg_get_serial_sequence('holds', 'hold_id')) FROM generate_series(1, $3::int))::bigint[] AS hold_ids
 `
 
 type NextBatchIDsBatchResults struct {
@@ -370,21 +371,24 @@ type NextBatchIDsBatchResults struct {
 type NextBatchIDsParams struct {
 	Entries int32
 	Lots    int32
+	Holds   int32
 }
 
 type NextBatchIDsRow struct {
 	EntryIds []int64
 	LotIds   []int64
+	HoldIds  []int64
 }
 
-// read: ids for the entries and lots the batch may write. Taken after the member
-// locks, so a member's entries are in id order.
+// read: ids for the entries, lots and holds the batch may write. Taken after the
+// member locks, so a member's entries are in id order.
 func (q *Queries) NextBatchIDs(ctx context.Context, db DBTX, arg []NextBatchIDsParams) *NextBatchIDsBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
 		vals := []interface{}{
 			a.Entries,
 			a.Lots,
+			a.Holds,
 		}
 		batch.Queue(nextBatchIDs, vals...)
 	}
@@ -403,7 +407,7 @@ func (b *NextBatchIDsBatchResults) QueryRow(f func(int, NextBatchIDsRow, error))
 			continue
 		}
 		row := b.br.QueryRow()
-		err := row.Scan(&i.EntryIds, &i.LotIds)
+		err := row.Scan(&i.EntryIds, &i.LotIds, &i.HoldIds)
 		if f != nil {
 			f(t, i, err)
 		}
@@ -1379,6 +1383,69 @@ func (b *WriteMetricMovesBatchResults) Exec(f func(int, error)) {
 }
 
 func (b *WriteMetricMovesBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const writeNewHolds = `-- name: WriteNewHolds :batchexec
+INSERT INTO holds (hold_id, member_id, points, order_id, create_time, expire_time)
+OVERRIDING SYSTEM VALUE
+SELECT u.hold_id, u.member_id, u.points, nullif(u.order_id, ''), u.create_time, u.expire_time
+FROM (SELECT unnest($1::bigint[]) AS hold_id, unnest($2::text[]) AS member_id,
+             unnest($3::bigint[]) AS points, unnest($4::text[]) AS order_id,
+             unnest($5::timestamptz[]) AS create_time, unnest($6::timestamptz[]) AS expire_time) AS u
+`
+
+type WriteNewHoldsBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WriteNewHoldsParams struct {
+	HoldIds     []int64
+	MemberIds   []string
+	Points      []int64
+	OrderIds    []string
+	CreateTimes []time.Time
+	ExpireTimes []time.Time
+}
+
+// write: the holds the batch placed.
+func (q *Queries) WriteNewHolds(ctx context.Context, db DBTX, arg []WriteNewHoldsParams) *WriteNewHoldsBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.HoldIds,
+			a.MemberIds,
+			a.Points,
+			a.OrderIds,
+			a.CreateTimes,
+			a.ExpireTimes,
+		}
+		batch.Queue(writeNewHolds, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WriteNewHoldsBatchResults{br, len(arg), false}
+}
+
+func (b *WriteNewHoldsBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WriteNewHoldsBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

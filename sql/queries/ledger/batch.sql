@@ -35,10 +35,11 @@ JOIN holds h ON h.hold_id = k.hold_id
 JOIN entries e ON e.member_id = h.member_id AND e.request_id = k.request_id;
 
 -- name: NextBatchIDs :batchone
--- read: ids for the entries and lots the batch may write. Taken after the member
--- locks, so a member's entries are in id order.
+-- read: ids for the entries, lots and holds the batch may write. Taken after the
+-- member locks, so a member's entries are in id order.
 SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('entries', 'entry_id')) FROM generate_series(1, @entries::int))::bigint[] AS entry_ids,
-       ARRAY(SELECT nextval(pg_get_serial_sequence('lots', 'lot_id')) FROM generate_series(1, @lots::int))::bigint[] AS lot_ids;
+       ARRAY(SELECT nextval(pg_get_serial_sequence('lots', 'lot_id')) FROM generate_series(1, @lots::int))::bigint[] AS lot_ids,
+       ARRAY(SELECT nextval(pg_get_serial_sequence('holds', 'hold_id')) FROM generate_series(1, @holds::int))::bigint[] AS hold_ids;
 
 -- name: StoredEntriesOf :batchmany
 -- read: entries the batch's request ids already produced (a repeat, or a reuse).
@@ -252,3 +253,12 @@ UPDATE holds AS h SET status = u.status, captured_points = u.captured_points
 FROM (SELECT unnest(@hold_ids::bigint[]) AS hold_id, unnest(@statuses::text[]) AS status,
              unnest(@captured_points::bigint[]) AS captured_points) AS u
 WHERE h.hold_id = u.hold_id;
+
+-- name: WriteNewHolds :batchexec
+-- write: the holds the batch placed.
+INSERT INTO holds (hold_id, member_id, points, order_id, create_time, expire_time)
+OVERRIDING SYSTEM VALUE
+SELECT u.hold_id, u.member_id, u.points, nullif(u.order_id, ''), u.create_time, u.expire_time
+FROM (SELECT unnest(@hold_ids::bigint[]) AS hold_id, unnest(@member_ids::text[]) AS member_id,
+             unnest(@points::bigint[]) AS points, unnest(@order_ids::text[]) AS order_id,
+             unnest(@create_times::timestamptz[]) AS create_time, unnest(@expire_times::timestamptz[]) AS expire_time) AS u;
