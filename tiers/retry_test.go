@@ -45,6 +45,12 @@ func TestEvaluationKilledByADeadlockIsRunAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Rollback(ctx) //nolint:errcheck
+	// Only the evaluation's backend may find the cycle: PostgreSQL kills the
+	// backend whose deadlock check runs first, and on a loaded machine the other's
+	// could run first too.
+	if _, err := other.Exec(ctx, "SET LOCAL deadlock_timeout = '60s'"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := other.Exec(ctx, "SELECT 1 FROM member_tiers WHERE member_id = 'm' FOR UPDATE"); err != nil {
 		t.Fatal(err)
 	}
@@ -54,8 +60,8 @@ func TestEvaluationKilledByADeadlockIsRunAgain(t *testing.T) {
 		done <- err
 	}()
 	waitForALockWait(t, pool)
-	// ...and then wants the member lock: a cycle. The evaluation has waited
-	// longest, so PostgreSQL's deadlock check runs in its backend first and kills it.
+	// ...and then wants the member lock: a cycle, which the evaluation's deadlock
+	// check finds, and PostgreSQL kills the evaluation.
 	if _, err := other.Exec(ctx, "SELECT 1 FROM member_balances WHERE member_id = 'm' FOR UPDATE"); err != nil {
 		t.Fatalf("the other transaction was the one killed: %v", err)
 	}
