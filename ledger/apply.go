@@ -242,17 +242,24 @@ func (st *batchState) decideClose(p plan, h *holdState) (plan, error) {
 	if h.hold.Status != HoldActive {
 		return p, ErrHoldNotActive.With("hold %d is %s", h.hold.ID, h.hold.Status)
 	}
-	if !st.sentAt.Before(h.hold.ExpireTime) {
+	expired := !st.sentAt.Before(h.hold.ExpireTime)
+	switch {
+	case p.close.expire && !expired:
+		return p, ErrHoldNotActive.With("hold %d does not expire before %s", h.hold.ID, h.hold.ExpireTime.UTC().Format(time.RFC3339))
+	case !p.close.expire && expired:
 		return p, ErrHoldExpired.With("hold %d expired at %s", h.hold.ID, h.hold.ExpireTime.UTC().Format(time.RFC3339))
 	}
-	if p.close.capture {
+	switch {
+	case p.close.expire:
+		p.kind, p.postings = KindHoldExpire, releasePostings(h.hold.Points)
+	case p.close.capture:
 		captured := p.close.captured(h.hold.Points)
 		if captured > h.hold.Points {
 			return p, ErrOverCapture.With("hold %d has %d points, %d asked", h.hold.ID, h.hold.Points, captured).
 				WithMetadata("held", strconv.FormatInt(h.hold.Points, 10))
 		}
 		p.kind, p.postings = KindHoldCapture, capturePostings(h.hold.Points, captured)
-	} else {
+	default:
 		p.kind, p.postings = KindHoldVoid, releasePostings(h.hold.Points)
 	}
 	if h.entryID != 0 {
@@ -271,8 +278,11 @@ func (c *holdClose) captured(held int64) int64 {
 
 // closedStatus is the status a closing entry leaves its hold in.
 func closedStatus(k Kind) string {
-	if k == KindHoldCapture {
+	switch k {
+	case KindHoldCapture:
 		return HoldCaptured
+	case KindHoldExpire:
+		return HoldExpired
 	}
 	return HoldVoided
 }

@@ -272,6 +272,7 @@ func TestLifecycleAttackKeepsTheBooks(t *testing.T) {
 	ctx := context.Background()
 	setProgram(t, svc, func(p *ledger.Program) { p.ExpiryKind, p.ExpiryDays = ledger.ExpiryRollingDays, 3 })
 	deadline := time.Now().Add(2 * time.Second)
+	hardDeadline := time.Now().Add(30 * time.Second)
 	limited := ledger.Actor{KeyID: "key_agent", GoodwillLimited: true}
 
 	done := make(chan struct{})
@@ -316,7 +317,9 @@ func TestLifecycleAttackKeepsTheBooks(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			r := rand.New(rand.NewPCG(uint64(w), 11))
-			for time.Now().Before(deadline) {
+			// At least 2 s, and on a loaded machine until 100 operations ran (at
+			// most 30 s), so that the jobs always race a real load.
+			for time.Now().Before(deadline) || (ops.Load() < 100 && time.Now().Before(hardDeadline)) {
 				m := members[r.IntN(len(members))]
 				n := seq.Add(1)
 				id := fmt.Sprintf("l%d", n)
@@ -366,6 +369,7 @@ func TestLifecycleAttackKeepsTheBooks(t *testing.T) {
 	wg.Wait()
 	close(done)
 	jobs.Wait()
+	t.Logf("%d operations in the race", ops.Load())
 	if ops.Load() < 100 {
 		t.Fatalf("only %d operations ran", ops.Load())
 	}

@@ -170,43 +170,41 @@ func (s *Service) holdResult(ctx context.Context, e Entry) (HoldResult, error) {
 }
 
 // ExpireHolds releases up to limit holds whose time is up and returns how many it
-// released. Replicas may run it at once: each hold is locked and skipped by others.
+// released, in one batch of the write path: the batch locks each hold's member and
+// then the hold (the order every closing of a hold takes, so a capture and the job
+// never wait for each other in a cycle), and a hold captured, voided or expired by
+// another replica meanwhile is skipped (its status, or its stored expiry entry).
 func (s *Service) ExpireHolds(ctx context.Context, limit int32) (int, error) {
-	return sweepDue(ctx, s,
-		func(tx pgx.Tx) ([]ledgerdb.Hold, error) {
-			rows, err := s.q.LockExpiredHolds(ctx, tx, ledgerdb.LockExpiredHoldsParams{Now: s.clock.Now(), MaxHolds: limit})
-			if err != nil {
-				return nil, fmt.Errorf("find expired holds: %w", err)
-			}
-			return rows, nil
-		},
-		func(tx pgx.Tx, row ledgerdb.Hold) error {
-			h := toHold(row)
-			p := plan{memberID: h.MemberID, kind: KindHoldExpire, requestID: systemRequestID("hold-expiry", h.ID),
-				fingerprint: fingerprint("expire", h.ID), postings: releasePostings(h.Points), holdID: h.ID,
-				orderID: h.OrderID, memo: "hold expired", actorKeyID: "system"}
-			if err := s.givesBackHold(ctx, tx, &p); err != nil {
-				return err
-			}
-			if _, err := s.append(ctx, tx, p); err != nil {
-				return err
-			}
-			if _, err := s.q.CloseHold(ctx, tx, ledgerdb.CloseHoldParams{HoldID: h.ID, Status: HoldExpired}); err != nil {
-				return fmt.Errorf("expire hold %d: %w", h.ID, err)
-			}
-			return nil
-		})
-}
-
-// givesBackHold makes a plan that releases a hold's points give them back to the
-// lots the hold consumed, with their expiry. Points the hold consumed from no lot
-// (holds placed before lots existed) open a lot expiring by the settings in force.
-func (s *Service) givesBackHold(ctx context.Context, tx pgx.Tx, p *plan) error {
-	holdEntry, err := s.q.HoldEntryID(ctx, tx, &p.holdID)
+	ids, err := s.q.ExpiredHolds(ctx, s.pool, ledgerdb.ExpiredHoldsParams{Now: s.clock.Now(), MaxHolds: limit})
 	if err != nil {
-		return fmt.Errorf("entry of hold %d: %w", p.holdID, err)
+		return 0, fmt.Errorf("find expired holds: %w", err)
 	}
-	p.restoreFrom = []int64{holdEntry}
-	p.lotExpire, err = s.lotExpiry(ctx, tx)
-	return err
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	expire, err := s.lotExpiry(ctx, s.pool)
+	if err != nil {
+		return 0, err
+	}
+	plans := make([]plan, len(ids))
+	for i, id := range ids {
+		plans[i] = plan{requestID: systemRequestID("hold-expiry", id), fingerprint: fingerprint("expire", id),
+			close: &holdClose{holdID: id, expire: true}, memo: "hold expired", actorKeyID: "system", lotExpire: expire}
+	}
+	var out []outcome
+	err = s.retry(ctx, func() error {
+		var err error
+		out, err = s.appendAll(ctx, s.pool, plans)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("expire holds: %w", err)
+	}
+	released := 0
+	for _, o := range out {
+		if o.err == nil && !o.replayed {
+			released++
+		}
+	}
+	return released, nil
 }

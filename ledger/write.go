@@ -121,6 +121,8 @@ type holdClose struct {
 	holdID  int64
 	capture bool
 	points  int64
+	// expire: the hold-expiry job's release of a hold whose time is up.
+	expire bool
 }
 
 // mayQualify tells whether the earning may move the qualifying metric up (and so

@@ -14,13 +14,14 @@ UPDATE holds SET status = @status, captured_points = @captured_points
 WHERE hold_id = @hold_id AND status = 'ACTIVE'
 RETURNING *;
 
--- name: LockExpiredHolds :many
--- Expired active holds, skipping those another replica is releasing right now.
-SELECT * FROM holds
+-- name: ExpiredHolds :many
+-- Expired active holds, for the expiry job. Not locked here: the write path locks
+-- each hold after its member, as every closing of a hold does, and a hold another
+-- replica expired meanwhile answers as a repeat.
+SELECT hold_id FROM holds
 WHERE status = 'ACTIVE' AND expire_time <= @now
 ORDER BY expire_time
-LIMIT @max_holds
-FOR UPDATE SKIP LOCKED;
+LIMIT @max_holds;
 
 -- name: LockDueReleases :many
 -- Pending earnings whose return window is over, skipping those another replica is
