@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -192,7 +193,7 @@ func (s *Service) QueueBudgets(ctx context.Context, pipe *database.Pipeline, cam
 		// their order; a campaign gone from it since the earning asked is skipped.
 		s.running.mu.Lock()
 		for _, c := range s.running.campaigns {
-			if _, ok := b.state[c.ID]; ok && contains(campaignIDs, c.ID) {
+			if _, ok := b.state[c.ID]; ok && slices.Contains(campaignIDs, c.ID) {
 				b.campaigns = append(b.campaigns, c)
 			}
 		}
@@ -246,7 +247,7 @@ func (s *Service) readBudgets(ctx context.Context, pipe *database.Pipeline, camp
 	}
 	ensure := s.q.EnsureCampaignUses(ctx, pipe, []campaignsdb.EnsureCampaignUsesParams{pairs})
 	uses := s.q.LockCampaignUses(ctx, pipe, []campaignsdb.LockCampaignUsesParams{campaignsdb.LockCampaignUsesParams(pairs)})
-	slices := s.q.LockCampaignBudgets(ctx, pipe, [][]string{campaignIDs})
+	budgetRows := s.q.LockCampaignBudgets(ctx, pipe, [][]string{campaignIDs})
 	return func() (*budgets, error) {
 		b := &budgets{s: s, state: map[string]*campaignBudget{}, uses: map[useKey]*memberUse{}}
 		var errs []error
@@ -263,7 +264,7 @@ func (s *Service) readBudgets(ctx context.Context, pipe *database.Pipeline, camp
 				b.uses[useKey{r.CampaignID, r.MemberID}] = &memberUse{points: r.Points, coupons: int64(r.Coupons)}
 			}
 		})
-		slices.Query(func(_ int, rows []campaignsdb.LockCampaignBudgetsRow, err error) {
+		budgetRows.Query(func(_ int, rows []campaignsdb.LockCampaignBudgetsRow, err error) {
 			if err != nil {
 				errs = append(errs, err)
 			}
@@ -314,15 +315,6 @@ func unboundedIfNull(v *int64) int64 {
 		return -1
 	}
 	return *v
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Grant applies every running points campaign the member and the order qualify for:

@@ -251,20 +251,6 @@ func (s *Service) replay(ctx context.Context, p plan) (Entry, error) {
 // fingerprint hashes an operation and its command.
 func fingerprint(op string, cmd any) []byte { return idempotency.Fingerprint(op, cmd) }
 
-func optional(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-func optionalTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
 func optionalID(id int64) *int64 {
 	if id == 0 {
 		return nil
