@@ -28,12 +28,16 @@ type budgetSlice struct {
 }
 
 // campaignBudget is a campaign's state as a grant needs it: whether it still runs,
-// its per-member caps (zero: none), and its slices.
+// its per-member caps (zero: none), and its slices: all of them, or (partial) those
+// of one lane (see ledger.BudgetLane).
 type campaignBudget struct {
 	campaign   Campaign // status and schedule as stored now
 	capPoints  int64
 	capCoupons int64
 	slices     []*budgetSlice
+	// partial: the campaign has slices that were not locked, so what the locked
+	// ones cannot give is not known to be missing.
+	partial bool
 }
 
 // memberUse is what a member got from a campaign so far.
@@ -46,6 +50,10 @@ type memberUse struct {
 type takeResult struct {
 	points, coupons int64
 	refusal         string
+	// incomplete: the slices read could not give all that was asked and others
+	// were not read; the answer needs every slice (the counters moved so far are
+	// to be thrown away with the batch).
+	incomplete bool
 }
 
 // take is the budget and cap rule of every grant (earnings' bonuses, coupon drops,
@@ -53,6 +61,9 @@ type takeResult struct {
 // refuses; a member whose cap is reached for what is asked refuses; otherwise the
 // grant gets what is asked, less what the member's cap and the budget leave, taken
 // slice by slice from start; nothing left anywhere refuses. It moves the counters.
+// With only some slices read (b.partial), a grant they cannot give in full is
+// incomplete: only every slice can say what is left, and the slices are shards of
+// one budget, so a grant they can give is the same whichever slices give it.
 func take(b *campaignBudget, use *memberUse, wantPoints, wantCoupons int64, start int, now time.Time) takeResult {
 	if !b.campaign.ActiveAt(now) {
 		return takeResult{refusal: RefusedNotActive}
@@ -89,6 +100,9 @@ func take(b *campaignBudget, use *memberUse, wantPoints, wantCoupons int64, star
 		sl.changed = true
 		got.points += p
 		got.coupons += c
+	}
+	if b.partial && (got.points < wantPoints || got.coupons < wantCoupons) {
+		return takeResult{incomplete: true}
 	}
 	if got.points == 0 && got.coupons == 0 {
 		return takeResult{refusal: RefusedBudgetExhausted}
@@ -182,8 +196,8 @@ func (s *Service) PointsCampaignsAt(ctx context.Context, now time.Time) ([]strin
 // QueueBudgets queues the locks and reads of the campaigns' budgets and of what
 // the members got from them (readBudgets), and adds the campaigns' definitions
 // from the cache.
-func (s *Service) QueueBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string) func() (ledger.Budgets, error) {
-	read := s.readBudgets(ctx, pipe, campaignIDs, memberIDs)
+func (s *Service) QueueBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string, lane ledger.BudgetLane) func() (ledger.Budgets, error) {
+	read := s.readBudgets(ctx, pipe, campaignIDs, memberIDs, lane)
 	return func() (ledger.Budgets, error) {
 		b, err := read()
 		if err != nil {
@@ -208,7 +222,7 @@ func (s *Service) QueueBudgets(ctx context.Context, pipe *database.Pipeline, cam
 // writeBudgets before it commits.
 func (s *Service) lockBudgets(ctx context.Context, tx pgx.Tx, campaignIDs, memberIDs []string) (*budgets, error) {
 	var pipe database.Pipeline
-	read := s.readBudgets(ctx, &pipe, campaignIDs, memberIDs)
+	read := s.readBudgets(ctx, &pipe, campaignIDs, memberIDs, ledger.AllSlices)
 	pipe.Send(ctx, tx)
 	b, err := read()
 	if cerr := pipe.Close(); err == nil && cerr != nil {
@@ -234,10 +248,11 @@ func (s *Service) writeBudgets(ctx context.Context, tx pgx.Tx, b *budgets) error
 
 // readBudgets queues the locks and reads of the campaigns' budgets and of what the
 // members got from them: a row for each pair first, then the pairs locked, then
-// the slices locked, each sorted by campaign (and member), for every caller alike:
-// two grants or give-backs never wait for each other's rows of these tables in a
-// cycle. read answers them once pipe has been sent.
-func (s *Service) readBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string) (read func() (*budgets, error)) {
+// the slices locked (all of them, or the lane's), each sorted by campaign (and
+// member), for every caller alike: two grants or give-backs never wait for each
+// other's rows of these tables in a cycle. read answers them once pipe has been
+// sent.
+func (s *Service) readBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string, lane ledger.BudgetLane) (read func() (*budgets, error)) {
 	var pairs campaignsdb.EnsureCampaignUsesParams
 	for _, c := range campaignIDs {
 		for _, m := range memberIDs {
@@ -247,7 +262,8 @@ func (s *Service) readBudgets(ctx context.Context, pipe *database.Pipeline, camp
 	}
 	ensure := s.q.EnsureCampaignUses(ctx, pipe, []campaignsdb.EnsureCampaignUsesParams{pairs})
 	uses := s.q.LockCampaignUses(ctx, pipe, []campaignsdb.LockCampaignUsesParams{campaignsdb.LockCampaignUsesParams(pairs)})
-	budgetRows := s.q.LockCampaignBudgets(ctx, pipe, [][]string{campaignIDs})
+	budgetRows := s.q.LockCampaignBudgets(ctx, pipe, []campaignsdb.LockCampaignBudgetsParams{{
+		CampaignIds: campaignIDs, Lanes: int32(lane.Lanes), Lane: int32(lane.Lane)}})
 	return func() (*budgets, error) {
 		b := &budgets{s: s, state: map[string]*campaignBudget{}, uses: map[useKey]*memberUse{}}
 		var errs []error
@@ -279,6 +295,7 @@ func (s *Service) readBudgets(ctx context.Context, pipe *database.Pipeline, camp
 				}
 				cb.slices = append(cb.slices, &budgetSlice{slice: r.Slice, budgetPoints: unboundedIfNull(r.BudgetPoints),
 					budgetCoupons: unboundedIfNull(r.BudgetCoupons), spentPoints: r.SpentPoints, issuedCoupons: r.IssuedCoupons, grants: r.Grants})
+				cb.partial = len(cb.slices) < int(r.SliceCount)
 			}
 		})
 		if len(errs) > 0 {
@@ -319,8 +336,9 @@ func unboundedIfNull(v *int64) int64 {
 
 // Grant applies every running points campaign the member and the order qualify for:
 // each bonus (Campaign.Bonus) within what the budget and the member's cap leave
-// (take), and records what each gave the order, for refunds.
-func (b *budgets) Grant(ctx context.Context, e ledger.PromotedEarning) ([]ledger.Bonus, []ledger.BonusRefusal) {
+// (take), and records what each gave the order, for refunds. A grant the lane's
+// slices cannot answer is ledger.ErrBudgetsIncomplete.
+func (b *budgets) Grant(ctx context.Context, e ledger.PromotedEarning) ([]ledger.Bonus, []ledger.BonusRefusal, error) {
 	facts := Facts{
 		Member: MemberFacts{TierID: e.TierID, MemberID: e.MemberID, JoinTime: e.JoinTime},
 		Order:  OrderFacts{OrderID: e.OrderID, SpendMinor: e.SpendMinor, Currency: e.Currency},
@@ -341,6 +359,9 @@ func (b *budgets) Grant(ctx context.Context, e ledger.PromotedEarning) ([]ledger
 			continue
 		}
 		got := b.take(c.ID, e.MemberID, want, 0, e.Now)
+		if got.incomplete {
+			return nil, nil, fmt.Errorf("campaign %s: %w", c.ID, ledger.ErrBudgetsIncomplete)
+		}
 		if got.refusal != "" {
 			refusals = append(refusals, ledger.BonusRefusal{CampaignID: c.ID, Reason: got.refusal})
 			continue
@@ -351,7 +372,7 @@ func (b *budgets) Grant(ctx context.Context, e ledger.PromotedEarning) ([]ledger
 		bonuses = append(bonuses, ledger.Bonus{CampaignID: c.ID, Account: Account(c.ID), Points: got.points,
 			Description: c.describe(got.points < want)})
 	}
-	return bonuses, refusals
+	return bonuses, refusals, nil
 }
 
 // QueueWrites queues the slices, member uses and order grants that were changed.

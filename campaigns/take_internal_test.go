@@ -88,6 +88,41 @@ func TestTake(t *testing.T) {
 	}
 }
 
+// A lane's slices (partial) answer a grant they can give in full, as every slice
+// would; one they cannot give in full, refusals included, is incomplete, because
+// the slices of the other lanes may hold what is missing.
+func TestTakeFromALane(t *testing.T) {
+	cases := []struct {
+		name           string
+		capPoints      int64
+		used           int64
+		slices         []*budgetSlice
+		want           int64
+		wantGot        int64
+		wantRefusal    string
+		wantIncomplete bool
+	}{
+		{name: "the lane gives all that is asked", slices: slicesOf([2]int64{100, 0}, [2]int64{100, 90}), want: 50, wantGot: 50},
+		{name: "the lane gives it over two of its slices", slices: slicesOf([2]int64{100, 80}, [2]int64{100, 70}), want: 50, wantGot: 50},
+		{name: "the lane runs short: incomplete, not a partial grant", slices: slicesOf([2]int64{100, 80}, [2]int64{100, 90}), want: 50,
+			wantIncomplete: true},
+		{name: "the lane is dry: incomplete, not exhausted", slices: slicesOf([2]int64{10, 10}), want: 5, wantIncomplete: true},
+		{name: "the cap trims first, the lane gives the rest in full", capPoints: 30, used: 20, slices: slicesOf([2]int64{100, 95}, [2]int64{100, 95}),
+			want: 50, wantGot: 10},
+		{name: "the cap reached refuses whatever the slices", capPoints: 30, used: 30, slices: slicesOf([2]int64{100, 100}), want: 5,
+			wantRefusal: RefusedMemberCap},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := &campaignBudget{campaign: running(), capPoints: c.capPoints, slices: c.slices, partial: true}
+			got := take(b, &memberUse{points: c.used}, c.want, 0, 0, budgetT0)
+			if got.incomplete != c.wantIncomplete || got.points != c.wantGot || got.refusal != c.wantRefusal {
+				t.Fatalf("take = %+v, want %d points, refusal %q, incomplete %v", got, c.wantGot, c.wantRefusal, c.wantIncomplete)
+			}
+		})
+	}
+}
+
 // Coupons follow the same rule as points, on their own counters and cap.
 func TestTakeCoupons(t *testing.T) {
 	cases := []struct {

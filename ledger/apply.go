@@ -490,10 +490,16 @@ func (st *batchState) decideEarn(ctx context.Context, p plan, m *memberState) (p
 	}
 	var bonuses []Bonus
 	if len(e.campaigns) > 0 && st.budgets != nil {
-		bonuses, res.refusals = st.budgets.Grant(ctx, PromotedEarning{
+		var err error
+		bonuses, res.refusals, err = st.budgets.Grant(ctx, PromotedEarning{
 			MemberID: p.memberID, TierID: tierID, JoinTime: m.joinTime, OrderID: p.orderID, SpendMinor: e.spend,
 			Currency: p.orderCurrency, BasePoints: e.base, Now: p.at,
 		})
+		if err != nil {
+			// The batch cannot be answered from what it read (ErrBudgetsIncomplete).
+			st.broken = err
+			return p, outcome{err: err}, false
+		}
 	}
 	issued := e.points + tierPoints
 	res.points = issued

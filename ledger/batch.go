@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -31,8 +32,17 @@ import (
 // caller commits. A command's refusal is its outcome's err and does not fail the
 // others; err is set when the batch as a whole failed and wrote nothing.
 func (s *Service) appendAll(ctx context.Context, db ledgerdb.DBTX, plans []plan) ([]outcome, error) {
+	return s.appendInLane(ctx, db, plans, AllSlices)
+}
+
+// appendInLane is appendAll locking only the lane's campaign budget slices (see
+// BudgetLane); when they cannot answer, it rolls back and runs the batch again
+// with every slice. The batch never waits for a second lock it did not ask for at
+// first: that could close a cycle with a batch of the other lane.
+func (s *Service) appendInLane(ctx context.Context, db ledgerdb.DBTX, plans []plan, lane BudgetLane) ([]outcome, error) {
 	if tx, ok := db.(pgx.Tx); ok {
-		return s.runBatch(ctx, tx, tx, plans)
+		// The caller's transaction cannot be run again: every slice at once.
+		return s.runBatch(ctx, tx, tx, plans, AllSlices)
 	}
 	pool, ok := db.(*pgxpool.Pool)
 	if !ok {
@@ -43,15 +53,29 @@ func (s *Service) appendAll(ctx context.Context, db ledgerdb.DBTX, plans []plan)
 		return nil, fmt.Errorf("acquire a connection: %w", err)
 	}
 	defer conn.Release()
-	out, err := s.runBatch(ctx, conn, nil, plans)
-	if err != nil && conn.Conn().PgConn().TxStatus() != 'I' && !conn.Conn().IsClosed() {
-		// A connection left in a transaction is destroyed by the pool on release;
-		// rolling back keeps it.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		_, _ = conn.Exec(rctx, "ROLLBACK")
-		cancel()
+	out, err := s.runBatch(ctx, conn, nil, plans, lane)
+	if err != nil && errors.Is(err, ErrBudgetsIncomplete) && lane != AllSlices {
+		s.lanesWidened.Inc()
+		if err = rollback(ctx, conn); err == nil {
+			out, err = s.runBatch(ctx, conn, nil, plans, AllSlices)
+		}
+	}
+	if err != nil {
+		_ = rollback(ctx, conn)
 	}
 	return out, err
+}
+
+// rollback ends the connection's transaction, if it is in one: a connection left
+// in a transaction is destroyed by the pool on release; rolling back keeps it.
+func rollback(ctx context.Context, conn *pgxpool.Conn) error {
+	if conn.Conn().PgConn().TxStatus() == 'I' || conn.Conn().IsClosed() {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	_, err := conn.Exec(rctx, "ROLLBACK")
+	return err
 }
 
 // batchSender is a connection, or a transaction.
@@ -61,9 +85,9 @@ type batchSender interface {
 
 // runBatch runs the three steps on db: its own transaction when tx is nil, else
 // tx's.
-func (s *Service) runBatch(ctx context.Context, db batchSender, tx pgx.Tx, plans []plan) ([]outcome, error) {
+func (s *Service) runBatch(ctx context.Context, db batchSender, tx pgx.Tx, plans []plan, lane BudgetLane) ([]outcome, error) {
 	own := tx == nil
-	st, err := s.readBatch(ctx, db, own, plans)
+	st, err := s.readBatch(ctx, db, own, plans, lane)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +125,7 @@ func (s *Service) runBatch(ctx context.Context, db batchSender, tx pgx.Tx, plans
 
 // readBatch is step 1: it queues the locks and reads the batch needs, sends them in
 // one round trip (after BEGIN when own), and builds the state the rules start from.
-func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans []plan) (*batchState, error) {
+func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans []plan, lane BudgetLane) (*batchState, error) {
 	need := needsOf(plans)
 	var read database.Pipeline
 	if own {
@@ -147,7 +171,7 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans
 		metrics = q.MetricsOf(ctx, &read, []ledgerdb.MetricsOfParams{{MemberIds: need.metricMembers, WindowStarts: need.metricStarts}})
 	}
 	if len(need.campaigns) > 0 && s.promotions != nil {
-		budgets = s.promotions.QueueBudgets(ctx, &read, need.campaigns, need.campaignMembers)
+		budgets = s.promotions.QueueBudgets(ctx, &read, need.campaigns, need.campaignMembers, lane)
 	}
 
 	read.Send(ctx, db)

@@ -18,7 +18,10 @@ import (
 // own, never a caller, so no caller waits for other callers' batches.
 //
 // A batch locks its member rows in member order, so batches cannot deadlock each
-// other; within it, commands apply in the order they came. A command refused (an
+// other; within it, commands apply in the order they came. Each flusher has a lane
+// of campaign budget slices of its own (BudgetLane), so two batches of earnings
+// under one campaign run side by side instead of one waiting for the other's
+// commit. A command refused (an
 // overdraft, a repeat) is answered on its own and does not fail the others. If
 // the batch fails as a whole (a constraint the rules should have kept, say), it
 // rolls back and its commands run again one by one, so each caller gets its own
@@ -37,6 +40,8 @@ type committer struct {
 	mu       sync.Mutex
 	queue    []*pendingPost
 	flushers int
+	// lanes[i]: a flusher runs in lane i.
+	lanes []bool
 
 	beforeFlush func() // tests only
 }
@@ -50,7 +55,7 @@ type pendingPost struct {
 }
 
 func newCommitter(s *Service, maxBatch, maxFlushers int) *committer {
-	return &committer{s: s, maxBatch: maxBatch, maxFlushers: maxFlushers}
+	return &committer{s: s, maxBatch: maxBatch, maxFlushers: maxFlushers, lanes: make([]bool, maxFlushers)}
 }
 
 // submit queues a plan and returns its outcome once its batch is committed, or the
@@ -61,10 +66,12 @@ func (c *committer) submit(ctx context.Context, p plan) (outcome, error) {
 	c.queue = append(c.queue, mine)
 	if c.flushers < c.maxFlushers {
 		c.flushers++
+		lane := slices.Index(c.lanes, false)
+		c.lanes[lane] = true
 		// The flusher outlives this caller; each batch gets a context of its own
 		// (see batchContext), and no caller's audit record is the batch's (each
 		// plan carries its own).
-		go c.drain(audit.Detach(context.WithoutCancel(ctx)))
+		go c.drain(audit.Detach(context.WithoutCancel(ctx)), BudgetLane{Lane: lane, Lanes: c.maxFlushers})
 	}
 	c.mu.Unlock()
 	select {
@@ -76,20 +83,21 @@ func (c *committer) submit(ctx context.Context, p plan) (outcome, error) {
 	}
 }
 
-// drain flushes batches until the queue is empty, then ends.
-func (c *committer) drain(ctx context.Context) {
+// drain flushes batches in its lane until the queue is empty, then ends.
+func (c *committer) drain(ctx context.Context, lane BudgetLane) {
 	for {
 		c.mu.Lock()
 		n := min(len(c.queue), c.maxBatch)
 		if n == 0 {
 			c.flushers--
+			c.lanes[lane.Lane] = false
 			c.mu.Unlock()
 			return
 		}
 		batch := slices.Clone(c.queue[:n])
 		c.queue = slices.Delete(c.queue, 0, n)
 		c.mu.Unlock()
-		c.flush(ctx, batch)
+		c.flush(ctx, batch, lane)
 	}
 }
 
@@ -118,7 +126,7 @@ func batchContext(base context.Context, batch []*pendingPost) (context.Context, 
 	}
 }
 
-func (c *committer) flush(base context.Context, batch []*pendingPost) {
+func (c *committer) flush(base context.Context, batch []*pendingPost, lane BudgetLane) {
 	if c.beforeFlush != nil {
 		c.beforeFlush()
 	}
@@ -131,7 +139,7 @@ func (c *committer) flush(base context.Context, batch []*pendingPost) {
 	var out []outcome
 	err := c.s.retry(ctx, func() error {
 		var err error
-		out, err = c.s.appendAll(ctx, c.s.pool, plans)
+		out, err = c.s.appendInLane(ctx, c.s.pool, plans, lane)
 		return err
 	})
 	c.s.batchSize.Observe(float64(len(batch)))
@@ -151,7 +159,7 @@ func (c *committer) flush(base context.Context, batch []*pendingPost) {
 	// answer, and its entry is not written behind its back.
 	for _, b := range batch {
 		b.err = c.s.retry(b.ctx, func() error {
-			out, err := c.s.appendAll(b.ctx, c.s.pool, []plan{b.p})
+			out, err := c.s.appendInLane(b.ctx, c.s.pool, []plan{b.p}, lane)
 			if err == nil {
 				b.out = out[0]
 			}

@@ -39,8 +39,10 @@ type Service struct {
 	tx        database.Runner
 	committer *committer
 	batchSize prometheus.Histogram
-	programs  settingscache.Cache[Program]
-	tiers     *tiers.Service
+	// lanesWidened counts batches run again with every budget slice.
+	lanesWidened prometheus.Counter
+	programs     settingscache.Cache[Program]
+	tiers        *tiers.Service
 	// promotions are the campaigns earnings apply (nil: none).
 	promotions Promotions
 	pageTokens *pagetoken.Codec
@@ -74,6 +76,10 @@ func NewService(pool *pgxpool.Pool, t *tiers.Service, opts ...Option) *Service {
 		Help:    "Entries committed together by group commit.",
 		Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
 	})
+	s.lanesWidened = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "loyalty_ledger_budget_lane_widened_total",
+		Help: "Batches whose lane of campaign budget slices could not answer a grant, run again with every slice.",
+	})
 	s.committer = newCommitter(s, DefaultMaxBatch, DefaultMaxFlushers)
 	for _, o := range opts {
 		o(s)
@@ -101,5 +107,5 @@ func WithGroupCommit(maxBatch, maxFlushers int) Option {
 
 // Collectors are the ledger's metrics, for the server's registry.
 func (s *Service) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{s.batchSize}
+	return []prometheus.Collector{s.batchSize, s.lanesWidened}
 }

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,9 +25,10 @@ type Promotions interface {
 	// an earning at now (none: the earning asks no campaign).
 	PointsCampaignsAt(ctx context.Context, now time.Time) ([]string, error)
 	// QueueBudgets queues on pipe, among the batch's reads and after its member
-	// locks, the locks and reads of what the campaigns can still give the members;
-	// read returns them once the pipeline has been sent.
-	QueueBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string) (read func() (Budgets, error))
+	// locks, the locks and reads of what the campaigns can still give the members
+	// (from the lane's budget slices); read returns them once the pipeline has
+	// been sent.
+	QueueBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string, lane BudgetLane) (read func() (Budgets, error))
 	// OrderGrants are the campaign points an order's earning got, and how much of
 	// them refunds gave back so far.
 	OrderGrants(ctx context.Context, tx pgx.Tx, memberID, orderID string) ([]OrderGrant, error)
@@ -39,10 +41,27 @@ type Promotions interface {
 type Budgets interface {
 	// Grant decides the bonuses of one earning, in memory: the campaigns it
 	// qualifies for, each bonus within what the budget and the member's cap leave.
-	Grant(ctx context.Context, e PromotedEarning) ([]Bonus, []BonusRefusal)
+	// It is ErrBudgetsIncomplete when the lane's slices cannot tell.
+	Grant(ctx context.Context, e PromotedEarning) ([]Bonus, []BonusRefusal, error)
 	// QueueWrites queues on pipe the writes of what the grants took.
 	QueueWrites(ctx context.Context, pipe *database.Pipeline)
 }
+
+// BudgetLane is the share of every campaign's budget slices a batch locks: the
+// group committer gives each of its flushers a lane of its own (slices whose number
+// modulo Lanes is Lane), so batches in flight at once never wait for each other on
+// a campaign's budget, however many members they share a slice with. A lane whose
+// slices cannot answer a grant (they run dry before the budget does) makes the
+// batch ErrBudgetsIncomplete, and the batch runs again with every slice: budgets
+// stay exact either way. The zero value, AllSlices, locks every slice.
+type BudgetLane struct{ Lane, Lanes int }
+
+// AllSlices is the lane of every slice.
+var AllSlices = BudgetLane{}
+
+// ErrBudgetsIncomplete: a batch's lane of budget slices could not answer one of its
+// grants; the batch is thrown away and runs again with every slice.
+var ErrBudgetsIncomplete = errors.New("the lane's budget slices cannot answer the grant")
 
 // OrderGrant is what a campaign gave an order's earning.
 type OrderGrant struct {

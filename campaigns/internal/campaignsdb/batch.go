@@ -79,10 +79,13 @@ func (b *EnsureCampaignUsesBatchResults) Close() error {
 
 const lockCampaignBudgets = `-- name: LockCampaignBudgets :batchmany
 SELECT c.campaign_id, c.status, c.start_time, c.end_time, c.cap_points, c.cap_coupons,
-       s.slice, s.budget_points, s.budget_coupons, s.spent_points, s.issued_coupons, s.grants
+       s.slice, s.budget_points, s.budget_coupons, s.spent_points, s.issued_coupons, s.grants,
+       n.slice_count
 FROM campaigns c
 JOIN campaign_budget_slices s ON s.campaign_id = c.campaign_id
+CROSS JOIN LATERAL (SELECT count(*)::int AS slice_count FROM campaign_budget_slices x WHERE x.campaign_id = c.campaign_id) n
 WHERE c.campaign_id = ANY ($1::text[])
+  AND ($2::int <= 1 OR n.slice_count < $2::int OR s.slice % $2::int = $3::int)
 ORDER BY c.campaign_id, s.slice
 FOR UPDATE OF s
 `
@@ -91,6 +94,12 @@ type LockCampaignBudgetsBatchResults struct {
 	br     pgx.BatchResults
 	tot    int
 	closed bool
+}
+
+type LockCampaignBudgetsParams struct {
+	CampaignIds []string
+	Lanes       int32
+	Lane        int32
 }
 
 type LockCampaignBudgetsRow struct {
@@ -106,20 +115,26 @@ type LockCampaignBudgetsRow struct {
 	SpentPoints   int64
 	IssuedCoupons int64
 	Grants        int64
+	SliceCount    int32
 }
 
 // read: the campaigns as they stand (a pause or an end since the cache was read
-// refuses), with their budget slices, locked in a fixed order.
-func (q *Queries) LockCampaignBudgets(ctx context.Context, db DBTX, campaignIds [][]string) *LockCampaignBudgetsBatchResults {
+// refuses), with their budget slices, locked in a fixed order, and how many slices
+// each has. With lanes > 1, only the slices of one lane (slice modulo lanes =
+// lane) are locked, so batches of different lanes never wait for each other's; a
+// campaign with fewer slices than lanes has all of them locked.
+func (q *Queries) LockCampaignBudgets(ctx context.Context, db DBTX, arg []LockCampaignBudgetsParams) *LockCampaignBudgetsBatchResults {
 	batch := &pgx.Batch{}
-	for _, a := range campaignIds {
+	for _, a := range arg {
 		vals := []interface{}{
-			a,
+			a.CampaignIds,
+			a.Lanes,
+			a.Lane,
 		}
 		batch.Queue(lockCampaignBudgets, vals...)
 	}
 	br := db.SendBatch(ctx, batch)
-	return &LockCampaignBudgetsBatchResults{br, len(campaignIds), false}
+	return &LockCampaignBudgetsBatchResults{br, len(arg), false}
 }
 
 func (b *LockCampaignBudgetsBatchResults) Query(f func(int, []LockCampaignBudgetsRow, error)) {
@@ -153,6 +168,7 @@ func (b *LockCampaignBudgetsBatchResults) Query(f func(int, []LockCampaignBudget
 					&i.SpentPoints,
 					&i.IssuedCoupons,
 					&i.Grants,
+					&i.SliceCount,
 				); err != nil {
 					return err
 				}

@@ -157,12 +157,18 @@ FOR UPDATE OF cm;
 
 -- name: LockCampaignBudgets :batchmany
 -- read: the campaigns as they stand (a pause or an end since the cache was read
--- refuses), with their budget slices, locked in a fixed order.
+-- refuses), with their budget slices, locked in a fixed order, and how many slices
+-- each has. With lanes > 1, only the slices of one lane (slice modulo lanes =
+-- lane) are locked, so batches of different lanes never wait for each other's; a
+-- campaign with fewer slices than lanes has all of them locked.
 SELECT c.campaign_id, c.status, c.start_time, c.end_time, c.cap_points, c.cap_coupons,
-       s.slice, s.budget_points, s.budget_coupons, s.spent_points, s.issued_coupons, s.grants
+       s.slice, s.budget_points, s.budget_coupons, s.spent_points, s.issued_coupons, s.grants,
+       n.slice_count
 FROM campaigns c
 JOIN campaign_budget_slices s ON s.campaign_id = c.campaign_id
+CROSS JOIN LATERAL (SELECT count(*)::int AS slice_count FROM campaign_budget_slices x WHERE x.campaign_id = c.campaign_id) n
 WHERE c.campaign_id = ANY (@campaign_ids::text[])
+  AND (@lanes::int <= 1 OR n.slice_count < @lanes::int OR s.slice % @lanes::int = @lane::int)
 ORDER BY c.campaign_id, s.slice
 FOR UPDATE OF s;
 
