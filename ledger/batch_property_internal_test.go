@@ -260,7 +260,7 @@ const expiryByRank = `CASE WHEN x.kind = 'EXPIRY'
 
 var propertyTables = []struct{ name, sql string }{
 	{"entries", rankCTE + `SELECT ROW(e.n, x.member_id, x.kind, x.accounts, x.amounts, x.available_after, x.pending_after,
-		x.held_after, `+expiryByRank+`, x.order_id, x.hold_id, (SELECT n FROM e r WHERE r.entry_id = x.reverses_entry_id),
+		x.held_after, ` + expiryByRank + `, x.order_id, x.hold_id, (SELECT n FROM e r WHERE r.entry_id = x.reverses_entry_id),
 		x.memo, x.actor_key_id, x.create_time, x.reason_code, x.ticket_id)::text AS row
 		FROM entries x JOIN e USING (entry_id) ORDER BY 1`},
 	{"lots", rankCTE + `SELECT ROW(l.n, x.member_id, (SELECT n FROM e WHERE e.entry_id = x.entry_id),
