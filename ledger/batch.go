@@ -420,16 +420,17 @@ type writeSet struct {
 	// newHolds: those it placed.
 	closedHolds, newHolds []Hold
 	// movedLots: lots opened before the batch that its moves changed.
-	movedLots []*lotState
-	pending   []pendingRow
-	// released: the pending earnings the batch released.
-	released    []int64
+	movedLots   []*lotState
+	pending     []pendingRow
 	orders      []orderRow
 	metricMoves []metricMoveRow
 	upgrades    []upgradeRow
 	// system postings summed per account, in the order accounts first appear.
 	systemAccounts []string
 	systemAmounts  []int64
+
+	// released: the pending earnings the batch released.
+	released []int64
 }
 
 func (w *writeSet) addSystem(account string, amount int64) {
