@@ -34,6 +34,8 @@ type batchState struct {
 	restorable map[int64][]*restorable
 	// holds: the holds the batch closes, locked, with the entry that placed each.
 	holds map[int64]*holdState
+	// releases: the pending earnings the batch releases, locked, by entry id.
+	releases map[int64]*pendingState
 	// metrics: the qualifying metric over a window as stored; moves: the batch's.
 	metrics map[metricKey]metricSum
 	moves   map[string][]metricMove
@@ -117,7 +119,8 @@ type outcome struct {
 	err   error
 	// replayed: the entry is a repeated request's first result.
 	replayed bool
-	// skipped: the command had nothing to post (an earning of zero points).
+	// skipped: the command had nothing to post (an earning of zero points, a
+	// job's release or expiry that another run or command settled first).
 	skipped bool
 	// An earning's parts the apply step decided.
 	breakdown []BreakdownLine
@@ -181,6 +184,13 @@ func (st *batchState) applyOne(ctx context.Context, p plan) outcome {
 		var ok bool
 		if p, res, ok = st.decideEarn(ctx, p, m); !ok {
 			return res
+		}
+	}
+	if p.release != nil || p.expireLots != nil {
+		var ok bool
+		var err error
+		if p, ok, err = st.decideJob(p, m); err != nil || !ok {
+			return outcome{err: err, skipped: err == nil}
 		}
 	}
 	if err := checkBalanced(p.postings); err != nil {
@@ -423,6 +433,7 @@ func (st *batchState) recordEffects(p plan, e Entry, d memberDeltas) {
 	if q := p.qualify; q != nil {
 		st.qualify(p.memberID, e, q)
 	}
+	st.recordRelease(p)
 }
 
 // qualify moves the member's qualifying metric and, on a gain, upgrades the member

@@ -173,6 +173,7 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans
 	if len(need.campaigns) > 0 && s.promotions != nil {
 		budgets = s.promotions.QueueBudgets(ctx, &read, need.campaigns, need.campaignMembers, lane)
 	}
+	releases := s.queueReleaseLocks(ctx, &read, need.releases)
 
 	read.Send(ctx, db)
 	st := &batchState{
@@ -305,6 +306,7 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans
 		fail("campaign budgets", err)
 		st.budgets = b
 	}
+	st.releases = releases(fail)
 	fail("read", read.Close())
 	if len(errs) > 0 {
 		return nil, errs[0]
@@ -315,6 +317,7 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans
 // batchNeeds is what the read step reads for a batch.
 type batchNeeds struct {
 	newHolds                   int     // holds the batch may place
+	releases                   []int64 // the pending earnings the batch releases
 	holds                      []int64 // the holds the batch closes
 	holdRequestHolds           []int64
 	holdRequestIDs             []string
@@ -369,6 +372,13 @@ func needsOf(plans []plan) batchNeeds {
 		}
 		if p.reverses != 0 {
 			n.reverses = append(n.reverses, p.reverses)
+		}
+		if p.release != nil {
+			n.releases = append(n.releases, p.release.entryID)
+			n.lots++ // its postings are set in the apply step; it opens a lot
+		}
+		if p.expireLots != nil {
+			addMember(&n.lotMembers, p.memberID, "l:"+p.memberID) // the lots it expires
 		}
 		d, _, _ := split(p.postings)
 		if p.earn != nil {
@@ -442,6 +452,9 @@ type writeSet struct {
 	// system postings summed per account, in the order accounts first appear.
 	systemAccounts []string
 	systemAmounts  []int64
+
+	// released: the pending earnings the batch released.
+	released []int64
 }
 
 func (w *writeSet) addSystem(account string, amount int64) {
@@ -649,6 +662,7 @@ func (s *Service) queueWrites(ctx context.Context, pipe *database.Pipeline, w *w
 		}
 		q.WriteHoldsClosed(ctx, pipe, []ledgerdb.WriteHoldsClosedParams{p})
 	}
+	s.queueReleased(ctx, pipe, w.released)
 	if len(w.systemAccounts) > 0 {
 		q.WriteSystemDeltas(ctx, pipe, []ledgerdb.WriteSystemDeltasParams{{Accounts: w.systemAccounts, Amounts: w.systemAmounts}})
 	}

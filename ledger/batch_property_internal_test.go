@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -25,7 +26,8 @@ var propertyMembers = []string{"pa", "pb", "pc", "pd", "pe"}
 
 // propertyLedger is a ledger on a fresh database with the property's members and
 // their starting state: earnings, a redemption each (so reversals have lots to
-// give back to), and one member in debt (a claw-back), the same on every call.
+// give back to), one member in debt (a claw-back), and pending earnings whose
+// return window is over (for the release job), the same on every call.
 func propertyLedger(t *testing.T) (*Service, *pgxpool.Pool, []Entry) {
 	t.Helper()
 	ctx := context.Background()
@@ -55,14 +57,27 @@ func propertyLedger(t *testing.T) (*Service, *pgxpool.Pool, []Entry) {
 	if err != nil || out[0].err != nil {
 		t.Fatalf("claw-back: %v %v", err, out)
 	}
-	return s, pool, append(setup, out[0].entry)
+	setup = append(setup, out[0].entry)
+	for i, m := range propertyMembers[:3] {
+		for j := range 2 {
+			p := orderEarn(tiers.DefaultPolicy(), m, fmt.Sprintf("setup-pending-%d", j), fmt.Sprintf("setup-o%d", j), int64(100+10*i+j), applyT0)
+			p.earn.credit, p.releaseTime = AccountPending, applyT0.Add(-time.Hour)
+			out, err := s.appendAll(ctx, pool, []plan{p})
+			if err != nil || out[0].err != nil {
+				t.Fatalf("pending earning: %v %v", err, out)
+			}
+			setup = append(setup, out[0].entry)
+		}
+	}
+	return s, pool, setup
 }
 
 // propertyBatch is a random batch of commands drawn from seed: earnings with and
 // without an order and a spend (some pending), redemptions that sometimes
 // overdraw, goodwill credits (some qualifying), reversals of the starting entries,
-// repeats of earlier commands, and request ids reused with other bodies. It draws
-// the same plans for the same seed.
+// the jobs' releases of the starting pending earnings and expiries of lots due at
+// some instant, repeats of earlier commands, and request ids reused with other
+// bodies. It draws the same plans for the same seed.
 func propertyBatch(seed uint64, setup []Entry) []plan {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
 	policy := tiers.DefaultPolicy()
@@ -70,6 +85,12 @@ func propertyBatch(seed uint64, setup []Entry) []plan {
 	n := 20 + r.IntN(21)
 	var plans []plan
 	var orders []string
+	var pending []Entry
+	for _, e := range setup {
+		if e.Delta(AccountPending) > 0 {
+			pending = append(pending, e)
+		}
+	}
 	member := func() string { return propertyMembers[r.IntN(len(propertyMembers))] }
 	for i := range n {
 		m := member()
@@ -95,16 +116,27 @@ func propertyBatch(seed uint64, setup []Entry) []plan {
 			if r.IntN(2) == 0 {
 				p.qualify = qualification(policy, applyT0, p.postings[0].Amount, 0)
 			}
-		case k < 80:
+		case k < 76:
 			e := setup[r.IntN(len(setup))]
-			if !reversible(e.Kind) {
+			if !reversible(e.Kind) || e.Delta(AccountPending) != 0 {
 				e = setup[0]
 			}
 			p = reversalPlan(e.MemberID, req, e.ID, e.Postings)
-		case k < 90 && len(plans) > 0:
+		case k < 80:
+			e := pending[r.IntN(len(pending))]
+			p = plan{memberID: e.MemberID, kind: KindPendingRelease, requestID: systemRequestID("release", e.ID),
+				fingerprint: fingerprint("release", e.ID), actorKeyID: "system", release: &pendingRef{entryID: e.ID, now: applyT0}}
+		case k < 84:
+			// Lots due some time from now: some of the batch's, or the setup's too.
+			now := applyT0.AddDate(0, 0, 30+r.IntN(900))
+			p = plan{memberID: m, kind: KindExpiry, actorKeyID: "system", expireLots: &lotsDue{now: now, nonce: fmt.Sprint("n", i)}}
+		case k < 92 && len(plans) > 0:
 			p = plans[r.IntN(len(plans))] // a repeat, as sent again
 		case len(plans) > 0:
 			prev := plans[r.IntN(len(plans))]
+			if prev.expireLots != nil {
+				prev.requestID = req // its id is set when it posts
+			}
 			p = redeemPlan(prev.memberID, prev.requestID, 1+r.Int64N(50)) // the id again, another body
 		default:
 			p = redeemPlan(m, req, 10)
@@ -141,6 +173,7 @@ func TestOneBatchIsTheSameAsOneCommandPerBatch(t *testing.T) {
 
 			ranksA, ranksB := entryRanks(t, poolA), entryRanks(t, poolB)
 			var posted, refused, replayed int
+			jobs := map[string]int{} // the jobs' commands, by kind and answer
 			for i := range plansA {
 				ga, gb := answer(outA[i], ranksA), answer(outB[i], ranksB)
 				if ga != gb {
@@ -155,6 +188,10 @@ func TestOneBatchIsTheSameAsOneCommandPerBatch(t *testing.T) {
 				default:
 					posted++
 				}
+				if p := plansA[i]; p.release != nil || p.expireLots != nil {
+					o := outA[i]
+					jobs[fmt.Sprintf("%s replayed %v skipped %v", p.kind, o.replayed, o.skipped)]++
+				}
 			}
 			// The batch is a real test only if it posts, refuses and replays.
 			if posted == 0 || refused == 0 || replayed == 0 {
@@ -168,7 +205,7 @@ func TestOneBatchIsTheSameAsOneCommandPerBatch(t *testing.T) {
 					t.Errorf("%s differ\n one batch:\n  %s\n one each:\n  %s", q.name, strings.Join(ra, "\n  "), strings.Join(rb, "\n  "))
 				}
 			}
-			t.Logf("%d commands: %d posted, %d refused, %d replayed; rows %v", len(plansA), posted, refused, replayed, counts)
+			t.Logf("%d commands: %d posted, %d refused, %d replayed; jobs %v; rows %v", len(plansA), posted, refused, replayed, jobs, counts)
 		})
 	}
 }
@@ -214,9 +251,16 @@ func answer(o outcome, ranks map[int64]int) string {
 const rankCTE = `WITH e AS (SELECT entry_id, row_number() OVER (ORDER BY entry_id) AS n FROM entries),
 	l AS (SELECT lot_id, row_number() OVER (ORDER BY lot_id) AS n FROM lots) `
 
+// expiryByRank is an entry's request id and fingerprint, an expiry's with the lot
+// id its request id names as a rank, and without its fingerprint (a hash of that
+// id): an expiry's id only has to be new.
+const expiryByRank = `CASE WHEN x.kind = 'EXPIRY'
+		THEN regexp_replace(x.request_id, ':\d+\.', ':l' || (SELECT n FROM l WHERE l.lot_id = substring(x.request_id FROM ':(\d+)\.')::bigint) || '.')
+		ELSE x.request_id END, CASE WHEN x.kind = 'EXPIRY' THEN NULL ELSE x.fingerprint END`
+
 var propertyTables = []struct{ name, sql string }{
 	{"entries", rankCTE + `SELECT ROW(e.n, x.member_id, x.kind, x.accounts, x.amounts, x.available_after, x.pending_after,
-		x.held_after, x.request_id, x.fingerprint, x.order_id, x.hold_id, (SELECT n FROM e r WHERE r.entry_id = x.reverses_entry_id),
+		x.held_after, ` + expiryByRank + `, x.order_id, x.hold_id, (SELECT n FROM e r WHERE r.entry_id = x.reverses_entry_id),
 		x.memo, x.actor_key_id, x.create_time, x.reason_code, x.ticket_id)::text AS row
 		FROM entries x JOIN e USING (entry_id) ORDER BY 1`},
 	{"lots", rankCTE + `SELECT ROW(l.n, x.member_id, (SELECT n FROM e WHERE e.entry_id = x.entry_id),

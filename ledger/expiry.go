@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
 )
 
@@ -19,64 +17,65 @@ func expiryPostings(points int64) []Posting {
 
 // ExpireLots posts, for up to limit members owning lots past their expiry, one
 // EXPIRY entry each moving what is left of those lots to breakage, and returns how
-// many members it expired points of. Each member is settled in a transaction of its
-// own under the member's row lock, so replicas running it at once, or a redemption
-// racing it, never expire a point twice or a point already spent: whoever comes
-// second finds nothing left to expire.
+// many members it expired points of. The members are found without a lock and
+// expired in one batch of the write path, which locks them and reads their open
+// lots: what is due is decided under the member's lock (lotsDueAt), so replicas
+// running it at once, or a redemption racing it, never expire a point twice or a
+// point already spent: whoever comes second finds nothing left to expire.
 func (s *Service) ExpireLots(ctx context.Context, limit int32) (int, error) {
 	now := s.clock.Now()
 	members, err := s.q.MembersWithDueLots(ctx, s.pool, ledgerdb.MembersWithDueLotsParams{Now: now, MaxMembers: limit})
 	if err != nil {
 		return 0, fmt.Errorf("find due lots: %w", err)
 	}
+	if len(members) == 0 {
+		return 0, nil
+	}
+	plans := make([]plan, len(members))
+	for i, memberID := range members {
+		plans[i] = plan{memberID: memberID, kind: KindExpiry, actorKeyID: "system",
+			// Stamped no earlier than the instant its lots were found due.
+			at:         now,
+			expireLots: &lotsDue{now: now, nonce: expiryNonce()}}
+	}
+	var out []outcome
+	err = s.retry(ctx, func() error {
+		var err error
+		out, err = s.appendAll(ctx, s.pool, plans)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("expire lots: %w", err)
+	}
 	expired := 0
-	for _, memberID := range members {
-		var posted bool
-		err := s.inTx(ctx, func(tx pgx.Tx) error {
-			posted = false
-			if _, err := s.q.LockMemberBalance(ctx, tx, memberID); err != nil {
-				return fmt.Errorf("lock member %s: %w", memberID, err)
-			}
-			due, err := s.q.DuePoints(ctx, tx, ledgerdb.DuePointsParams{MemberID: memberID, Now: now})
-			if err != nil {
-				return fmt.Errorf("due points of %s: %w", memberID, err)
-			}
-			if due.Points == 0 {
-				return nil // another replica was first
-			}
-			// Due lots expire before any other, so consuming earliest expiry first
-			// takes exactly them.
-			_, err = s.append(ctx, tx, plan{
-				memberID: memberID, kind: KindExpiry,
-				requestID:   expiryRequestID(due.FirstLotID),
-				fingerprint: fingerprint("expiry", due), postings: expiryPostings(due.Points),
-				memo:       fmt.Sprintf("%d lot(s) expired", due.Lots),
-				actorKeyID: "system",
-				// Stamped no earlier than the instant its lots were found due.
-				at: now,
-			})
-			posted = err == nil
-			return err
-		})
-		if errors.Is(err, ErrInsufficientPoints) {
+	// The batch committed the others: a refusal is reported after counting them.
+	var refused error
+	for i, o := range out {
+		switch {
+		case o.err != nil && refused == nil && errors.Is(o.err, ErrInsufficientPoints):
 			// Cannot happen while lots hold max(available, 0); verify would say.
-			return expired, fmt.Errorf("expire lots of %s: due points exceed the available balance", memberID)
-		}
-		if err != nil {
-			return expired, fmt.Errorf("expire lots of %s: %w", memberID, err)
-		}
-		if posted {
+			refused = fmt.Errorf("expire lots of %s: due points exceed the available balance", plans[i].memberID)
+		case o.err != nil && refused == nil:
+			refused = fmt.Errorf("expire lots of %s: %w", plans[i].memberID, o.err)
+		case o.err == nil && !o.skipped && !o.replayed:
 			expired++
 		}
 	}
-	return expired, nil
+	return expired, refused
 }
 
-// expiryRequestID names an expiry entry. A lot can expire more than once (a hold
-// voided after expiry gives points back to it), and what makes an expiry happen once
-// is the member's lock and the lots' state, not this id, which only has to be new.
-func expiryRequestID(firstLotID int64) string {
+// expiryRequestID names an expiry entry: the first lot it expires and a nonce. A
+// lot can expire more than once (a hold voided after expiry gives points back to
+// it), and what makes an expiry happen once is the member's lock and the lots'
+// state, not this id, which only has to be new. The nonce is drawn when the job
+// builds its plans (expiryNonce), so the apply step stays free of I/O.
+func expiryRequestID(firstLotID int64, nonce string) string {
+	return systemRequestID("expiry", firstLotID) + "." + nonce
+}
+
+// expiryNonce is a random nonce for expiryRequestID.
+func expiryNonce() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
-	return systemRequestID("expiry", firstLotID) + "." + hex.EncodeToString(b[:])
+	return hex.EncodeToString(b[:])
 }

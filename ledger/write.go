@@ -80,6 +80,12 @@ type plan struct {
 	// placeHold: the entry places a hold (held until expire), whose row the
 	// batch writes with the entry.
 	placeHold *holdPlace
+	// release: the release job's posting of a pending earning, known by its entry
+	// id; expireLots: the expiry job's for a member's due lots. The apply step
+	// decides, under the locks, whether there is still something to post and sets
+	// the postings (batchState.decideJob).
+	release    *pendingRef
+	expireLots *lotsDue
 
 	// call is the audit record of the API call the entry is the effect of (nil for
 	// the engine's own entries): written in the entry's transaction, if it writes

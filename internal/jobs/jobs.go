@@ -38,8 +38,8 @@ type expireHoldsWorker struct {
 	log    *slog.Logger
 }
 
-// perTx bounds one sweep (holds or pending earnings released in one transaction,
-// members whose points expire).
+// perTx bounds one sweep (holds or pending earnings released, members whose points
+// expire, in one batch of the ledger's write path).
 const perTx = 500
 
 func (w *expireHoldsWorker) Work(ctx context.Context, _ *river.Job[ExpireHoldsArgs]) error {
@@ -47,7 +47,8 @@ func (w *expireHoldsWorker) Work(ctx context.Context, _ *river.Job[ExpireHoldsAr
 }
 
 // sweepAll runs a ledger sweep, a batch per transaction, until a batch comes back
-// short: nothing due is left.
+// short: nothing due is left (or what is left was being settled by another replica
+// or a refund when the batch ran, and the next run takes it).
 func sweepAll(ctx context.Context, log *slog.Logger, done string, sweep func(context.Context, int32) (int, error)) error {
 	for {
 		n, err := sweep(ctx, perTx)

@@ -193,6 +193,78 @@ func (b *LockHoldsOfBatchResults) Close() error {
 	return b.br.Close()
 }
 
+const lockPendingReleasesOf = `-- name: LockPendingReleasesOf :batchmany
+SELECT entry_id, member_id, order_id, points, release_time, released, lot_expire_time FROM pending_releases
+WHERE entry_id = ANY ($1::bigint[])
+ORDER BY entry_id
+FOR UPDATE SKIP LOCKED
+`
+
+type LockPendingReleasesOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+// read: the pending earnings the batch releases, locked after their members. A row
+// a refund holds is skipped (the refund locks it before the member, so waiting
+// for it under the member's lock could deadlock); the next run releases it.
+func (q *Queries) LockPendingReleasesOf(ctx context.Context, db DBTX, entryIds [][]int64) *LockPendingReleasesOfBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range entryIds {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(lockPendingReleasesOf, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &LockPendingReleasesOfBatchResults{br, len(entryIds), false}
+}
+
+func (b *LockPendingReleasesOfBatchResults) Query(f func(int, []PendingRelease, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []PendingRelease
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i PendingRelease
+				if err := rows.Scan(
+					&i.EntryID,
+					&i.MemberID,
+					&i.OrderID,
+					&i.Points,
+					&i.ReleaseTime,
+					&i.Released,
+					&i.LotExpireTime,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *LockPendingReleasesOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const membershipsOf = `-- name: MembershipsOf :batchmany
 SELECT member_id, tier_id, start_time, end_time, cancel_time
 FROM memberships
@@ -1673,6 +1745,50 @@ func (b *WritePendingReleasesBatchResults) Exec(f func(int, error)) {
 }
 
 func (b *WritePendingReleasesBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const writeReleased = `-- name: WriteReleased :batchexec
+UPDATE pending_releases SET released = true WHERE entry_id = ANY ($1::bigint[])
+`
+
+type WriteReleasedBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+// write: the pending earnings the batch released.
+func (q *Queries) WriteReleased(ctx context.Context, db DBTX, entryIds [][]int64) *WriteReleasedBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range entryIds {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(writeReleased, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WriteReleasedBatchResults{br, len(entryIds), false}
+}
+
+func (b *WriteReleasedBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WriteReleasedBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

@@ -129,49 +129,6 @@ func (q *Queries) InsertHold(ctx context.Context, db DBTX, arg InsertHoldParams)
 	return i, err
 }
 
-const lockDueReleases = `-- name: LockDueReleases :many
-SELECT entry_id, member_id, order_id, points, release_time, released, lot_expire_time FROM pending_releases
-WHERE NOT released AND release_time <= $1
-ORDER BY release_time
-LIMIT $2
-FOR UPDATE SKIP LOCKED
-`
-
-type LockDueReleasesParams struct {
-	Now         time.Time
-	MaxReleases int32
-}
-
-// Pending earnings whose return window is over, skipping those another replica is
-// releasing right now.
-func (q *Queries) LockDueReleases(ctx context.Context, db DBTX, arg LockDueReleasesParams) ([]PendingRelease, error) {
-	rows, err := db.Query(ctx, lockDueReleases, arg.Now, arg.MaxReleases)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []PendingRelease
-	for rows.Next() {
-		var i PendingRelease
-		if err := rows.Scan(
-			&i.EntryID,
-			&i.MemberID,
-			&i.OrderID,
-			&i.Points,
-			&i.ReleaseTime,
-			&i.Released,
-			&i.LotExpireTime,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const lockHold = `-- name: LockHold :one
 SELECT hold_id, member_id, points, status, captured_points, order_id, create_time, expire_time FROM holds WHERE hold_id = $1 FOR UPDATE
 `
@@ -190,13 +147,4 @@ func (q *Queries) LockHold(ctx context.Context, db DBTX, holdID int64) (Hold, er
 		&i.ExpireTime,
 	)
 	return i, err
-}
-
-const markReleased = `-- name: MarkReleased :exec
-UPDATE pending_releases SET released = true WHERE entry_id = $1
-`
-
-func (q *Queries) MarkReleased(ctx context.Context, db DBTX, entryID int64) error {
-	_, err := db.Exec(ctx, markReleased, entryID)
-	return err
 }

@@ -10,31 +10,6 @@ import (
 	"time"
 )
 
-const duePoints = `-- name: DuePoints :one
-SELECT coalesce(sum(remaining), 0)::bigint AS points, count(*)::bigint AS lots, coalesce(min(lot_id), 0)::bigint AS first_lot_id
-FROM lots
-WHERE member_id = $1 AND remaining > 0 AND expire_time <= $2
-`
-
-type DuePointsParams struct {
-	MemberID string
-	Now      time.Time
-}
-
-type DuePointsRow struct {
-	Points     int64
-	Lots       int64
-	FirstLotID int64
-}
-
-// What is left of the member's due lots (call with the member's row locked).
-func (q *Queries) DuePoints(ctx context.Context, db DBTX, arg DuePointsParams) (DuePointsRow, error) {
-	row := db.QueryRow(ctx, duePoints, arg.MemberID, arg.Now)
-	var i DuePointsRow
-	err := row.Scan(&i.Points, &i.Lots, &i.FirstLotID)
-	return i, err
-}
-
 const getBalanceWithExpiring = `-- name: GetBalanceWithExpiring :one
 SELECT b.available, b.pending, b.held,
        coalesce(x.times, '{}')::timestamptz[] AS expire_times,
@@ -197,23 +172,6 @@ func (q *Queries) ListMemberLots(ctx context.Context, db DBTX, arg ListMemberLot
 		return nil, err
 	}
 	return items, nil
-}
-
-const lockMemberBalance = `-- name: LockMemberBalance :one
-SELECT member_id, available, pending, held, last_entry_time FROM member_balances WHERE member_id = $1 FOR UPDATE
-`
-
-func (q *Queries) LockMemberBalance(ctx context.Context, db DBTX, memberID string) (MemberBalance, error) {
-	row := db.QueryRow(ctx, lockMemberBalance, memberID)
-	var i MemberBalance
-	err := row.Scan(
-		&i.MemberID,
-		&i.Available,
-		&i.Pending,
-		&i.Held,
-		&i.LastEntryTime,
-	)
-	return i, err
 }
 
 const lotMovesOfEntry = `-- name: LotMovesOfEntry :many

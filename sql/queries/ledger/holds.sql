@@ -23,14 +23,3 @@ WHERE status = 'ACTIVE' AND expire_time <= @now
 ORDER BY expire_time
 LIMIT @max_holds;
 
--- name: LockDueReleases :many
--- Pending earnings whose return window is over, skipping those another replica is
--- releasing right now.
-SELECT * FROM pending_releases
-WHERE NOT released AND release_time <= @now
-ORDER BY release_time
-LIMIT @max_releases
-FOR UPDATE SKIP LOCKED;
-
--- name: MarkReleased :exec
-UPDATE pending_releases SET released = true WHERE entry_id = $1;

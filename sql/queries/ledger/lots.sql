@@ -15,15 +15,6 @@ SELECT DISTINCT member_id FROM lots
 WHERE remaining > 0 AND expire_time <= @now
 LIMIT @max_members;
 
--- name: LockMemberBalance :one
-SELECT * FROM member_balances WHERE member_id = $1 FOR UPDATE;
-
--- name: DuePoints :one
--- What is left of the member's due lots (call with the member's row locked).
-SELECT coalesce(sum(remaining), 0)::bigint AS points, count(*)::bigint AS lots, coalesce(min(lot_id), 0)::bigint AS first_lot_id
-FROM lots
-WHERE member_id = @member_id AND remaining > 0 AND expire_time <= @now;
-
 -- name: VerifyLotsMatchAvailable :many
 -- A member's open lots hold exactly max(available, 0).
 SELECT b.member_id, b.available, coalesce(l.remaining, 0)::bigint AS lot_points
