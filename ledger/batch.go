@@ -74,6 +74,7 @@ func (s *Service) runBatch(ctx context.Context, db batchSender, tx pgx.Tx, plans
 
 	var write database.Pipeline
 	s.queueWrites(ctx, &write, &st.out)
+	s.queueGoodwillWrites(ctx, &write, &st.out.goodwill)
 	if st.budgets != nil {
 		st.budgets.QueueWrites(ctx, &write)
 	}
@@ -149,6 +150,7 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans
 	if len(need.campaigns) > 0 && s.promotions != nil {
 		budgets = s.promotions.QueueBudgets(ctx, &read, need.campaigns, need.campaignMembers)
 	}
+	goodwill := s.queueGoodwillReads(ctx, &read, need.goodwill)
 
 	read.Send(ctx, db)
 	st := &batchState{
@@ -281,6 +283,7 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans
 		fail("campaign budgets", err)
 		st.budgets = b
 	}
+	fail("goodwill", goodwill(st))
 	fail("read", read.Close())
 	if len(errs) > 0 {
 		return nil, errs[0]
@@ -307,6 +310,7 @@ type batchNeeds struct {
 	metricStarts               []time.Time
 	campaigns                  []string
 	campaignMembers            []string
+	goodwill                   goodwillNeeds
 }
 
 // needsOf is what the rules will need to apply plans.
@@ -398,6 +402,7 @@ func needsOf(plans []plan) batchNeeds {
 		}
 	}
 	slices.Sort(n.members)
+	n.goodwill = goodwillNeedsOf(plans)
 	return n
 }
 
@@ -418,6 +423,9 @@ type writeSet struct {
 	// system postings summed per account, in the order accounts first appear.
 	systemAccounts []string
 	systemAmounts  []int64
+	// goodwill: approvals recorded and decided, keys' usage (written with or
+	// without entries).
+	goodwill goodwillWrites
 }
 
 func (w *writeSet) addSystem(account string, amount int64) {

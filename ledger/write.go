@@ -80,6 +80,11 @@ type plan struct {
 	// placeHold: the entry places a hold (held until expire), whose row the
 	// batch writes with the entry.
 	placeHold *holdPlace
+	// goodwill: a goodwill grant, which a limited key's limits may turn into an
+	// approval instead of an entry; decide: an admin's decision on an approval
+	// (apply_goodwill.go).
+	goodwill *goodwillGrant
+	decide   *approvalDecision
 
 	// call is the audit record of the API call the entry is the effect of (nil for
 	// the engine's own entries): written in the entry's transaction, if it writes
