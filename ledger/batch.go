@@ -86,6 +86,7 @@ func (s *Service) runBatch(ctx context.Context, db batchSender, tx pgx.Tx, plans
 		}
 	}
 	auditSent := audit.QueueForEntries(write.Batch(), calls)
+	approvalsAuditSent := audit.QueueForEffects(write.Batch(), goodwillCalls(plans, out))
 	if own {
 		write.Queue("COMMIT")
 	}
@@ -97,6 +98,7 @@ func (s *Service) runBatch(ctx context.Context, db batchSender, tx pgx.Tx, plans
 		return nil, fmt.Errorf("write a batch of %d entries: %w", len(st.out.entries), err)
 	}
 	auditSent(tx)
+	approvalsAuditSent(tx)
 	return out, nil
 }
 

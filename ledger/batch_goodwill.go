@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loyalty-engine/loyalty/internal/audit"
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
 )
@@ -148,6 +149,20 @@ func (s *Service) queueGoodwillReads(ctx context.Context, read *database.Pipelin
 		}
 		return nil
 	}
+}
+
+// goodwillCalls are the calls whose effect is an approval the batch writes without
+// an entry (one recorded, one rejected): their audit records commit with it. A
+// repeat answered with its approval wrote nothing; its record is written after the
+// call, like a repeated entry's.
+func goodwillCalls(plans []plan, out []outcome) []*audit.Pending {
+	var calls []*audit.Pending
+	for i, p := range plans {
+		if o := out[i]; p.call != nil && o.err == nil && o.approval != nil && !o.replayed && o.entry.ID == 0 {
+			calls = append(calls, p.call)
+		}
+	}
+	return calls
 }
 
 func toApprovalState(r ledgerdb.GoodwillApproval) *approvalState {
