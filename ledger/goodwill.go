@@ -188,6 +188,9 @@ func (s *Service) DecideApproval(ctx context.Context, actor Actor, approvalID in
 	if o.err != nil {
 		return Approval{}, Entry{}, o.err
 	}
+	if o.approval == nil {
+		return Approval{}, Entry{}, fmt.Errorf("approval %d: the batch answered no decision", approvalID)
+	}
 	return *o.approval, o.entry, nil
 }
 

@@ -218,7 +218,7 @@ func (s *Service) postInTx(ctx context.Context, p plan, check func(pgx.Tx) error
 
 // inTx runs fn in a transaction, again after a deadlock or serialization failure.
 // The call's audit record commits in it: with fn's entries, or written last when
-// fn wrote none (a goodwill grant waiting for approval, a rejection).
+// fn wrote none.
 func (s *Service) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return audit.RunInTx(ctx, s.tx, s.pool, fn)
 }
