@@ -42,6 +42,7 @@ type batchState struct {
 	// Ids for the batch's entries, lots and holds, drawn in the read step.
 	entryIDs, lotIDs, holdIDs []int64
 	budgets                   Budgets
+	goodwill                  goodwillState
 	out                       writeSet
 	// broken: a command found the books out of line with a rule (lots short of the
 	// balance, say) after its entry joined the write set; the batch must not commit.
@@ -120,7 +121,8 @@ type outcome struct {
 	// replayed: the entry is a repeated request's first result.
 	replayed bool
 	// skipped: the command had nothing to post (an earning of zero points, a
-	// job's release or expiry that another run or command settled first).
+	// job's release or expiry that another run or command settled first, a grant
+	// answered with an approval, a rejection).
 	skipped bool
 	// An earning's parts the apply step decided.
 	breakdown []BreakdownLine
@@ -128,6 +130,9 @@ type outcome struct {
 	refusals  []BonusRefusal
 	// hold: the hold a capture or void closed (or found, for a repeat).
 	hold Hold
+	// approval: a goodwill grant's approval (recorded instead of an entry, or found
+	// for a repeat), or the approval a decision closed.
+	approval *Approval
 }
 
 // apply runs the batch's plans in order. It stops at a command that broke an
@@ -153,6 +158,11 @@ func (st *batchState) applyOne(ctx context.Context, p plan) outcome {
 		}
 		p.memberID, p.orderID, p.holdID = hold.hold.MemberID, hold.hold.OrderID, hold.hold.ID
 	}
+	if p.decide != nil {
+		if o, done := st.openDecision(p); done {
+			return o
+		}
+	}
 	if stored, ok := st.stored[requestKey{p.memberID, p.requestID}]; ok {
 		if err := idempotency.Check(stored.fingerprint, p.fingerprint, p.requestID); err != nil {
 			return outcome{err: err}
@@ -162,6 +172,11 @@ func (st *batchState) applyOne(ctx context.Context, p plan) outcome {
 			o.hold = hold.hold
 		}
 		return o
+	}
+	if p.goodwill != nil {
+		if o, done := st.grantOrAsk(p); done {
+			return o
+		}
 	}
 	m := st.members[p.memberID]
 	if m == nil {
@@ -242,6 +257,7 @@ func (st *batchState) applyOne(ctx context.Context, p plan) outcome {
 		res.hold = hold.hold
 	}
 	res.entry = e
+	st.goodwillPosted(p, e, &res)
 	return res
 }
 

@@ -98,6 +98,7 @@ func (s *Service) runBatch(ctx context.Context, db batchSender, tx pgx.Tx, plans
 
 	var write database.Pipeline
 	s.queueWrites(ctx, &write, &st.out)
+	s.queueGoodwillWrites(ctx, &write, &st.out.goodwill)
 	if st.budgets != nil {
 		st.budgets.QueueWrites(ctx, &write)
 	}
@@ -109,6 +110,7 @@ func (s *Service) runBatch(ctx context.Context, db batchSender, tx pgx.Tx, plans
 		}
 	}
 	auditSent := audit.QueueForEntries(write.Batch(), calls)
+	approvalsAuditSent := audit.QueueForEffects(write.Batch(), goodwillCalls(plans, out))
 	if own {
 		write.Queue("COMMIT")
 	}
@@ -120,6 +122,7 @@ func (s *Service) runBatch(ctx context.Context, db batchSender, tx pgx.Tx, plans
 		return nil, fmt.Errorf("write a batch of %d entries: %w", len(st.out.entries), err)
 	}
 	auditSent(tx)
+	approvalsAuditSent(tx)
 	return out, nil
 }
 
@@ -174,6 +177,7 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans
 		budgets = s.promotions.QueueBudgets(ctx, &read, need.campaigns, need.campaignMembers, lane)
 	}
 	releases := s.queueReleaseLocks(ctx, &read, need.releases)
+	goodwill := s.queueGoodwillReads(ctx, &read, need.goodwill)
 
 	read.Send(ctx, db)
 	st := &batchState{
@@ -307,6 +311,7 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans
 		st.budgets = b
 	}
 	st.releases = releases(fail)
+	fail("goodwill", goodwill(st))
 	fail("read", read.Close())
 	if len(errs) > 0 {
 		return nil, errs[0]
@@ -334,6 +339,7 @@ type batchNeeds struct {
 	metricStarts               []time.Time
 	campaigns                  []string
 	campaignMembers            []string
+	goodwill                   goodwillNeeds
 }
 
 // needsOf is what the rules will need to apply plans.
@@ -432,6 +438,7 @@ func needsOf(plans []plan) batchNeeds {
 		}
 	}
 	slices.Sort(n.members)
+	n.goodwill = goodwillNeedsOf(plans)
 	return n
 }
 
@@ -455,6 +462,9 @@ type writeSet struct {
 
 	// released: the pending earnings the batch released.
 	released []int64
+	// goodwill: approvals recorded and decided, keys' usage (written with or
+	// without entries).
+	goodwill goodwillWrites
 }
 
 func (w *writeSet) addSystem(account string, amount int64) {

@@ -69,7 +69,33 @@ func propertyLedger(t *testing.T) (*Service, *pgxpool.Pool, []Entry) {
 			setup = append(setup, out[0].entry)
 		}
 	}
+	// Grants above an agent's limits, waiting for the batch's decisions.
+	for _, cmd := range propertyApprovals {
+		if res, err := s.GrantGoodwill(ctx, propertyAgent, cmd); err != nil || res.Approval == nil {
+			t.Fatalf("setup approval: %+v %v", res, err)
+		}
+	}
 	return s, pool, setup
+}
+
+var propertyAgent = Actor{KeyID: "setup-agent", GoodwillLimited: true}
+
+// propertyApprovals wait for approval in the starting state, as approvals 1, 2, 3.
+var propertyApprovals = []GrantGoodwill{
+	{MemberID: "pa", RequestID: "setup-gw-1", Points: 600, ReasonCode: "OTHER", TicketID: "T-1"},
+	{MemberID: "pb", RequestID: "setup-gw-2", Points: 700, ReasonCode: "OTHER", TicketID: "T-2"},
+	{MemberID: "pc", RequestID: "setup-gw-3", Points: 800, ReasonCode: "OTHER", TicketID: "T-3"},
+}
+
+// propertyDecision is DecideApproval's plan for the starting approval i.
+func propertyDecision(i int, approve bool) plan {
+	cmd := propertyApprovals[i]
+	p := plan{memberID: cmd.MemberID, kind: KindGoodwill, requestID: cmd.RequestID, fingerprint: fingerprint("goodwill", cmd),
+		actorKeyID: propertyAgent.KeyID, decide: &approvalDecision{approvalID: int64(i + 1), approve: approve, decidedBy: "admin"}}
+	if approve {
+		p.postings, p.reasonCode, p.ticketID, p.lotExpire = goodwillPostings(cmd.Points, cmd.ReasonCode), cmd.ReasonCode, cmd.TicketID, applyT0.AddDate(1, 0, 0)
+	}
+	return p
 }
 
 // propertyBatch is a random batch of commands drawn from seed: earnings with and
@@ -116,17 +142,25 @@ func propertyBatch(seed uint64, setup []Entry) []plan {
 			if r.IntN(2) == 0 {
 				p.qualify = qualification(policy, applyT0, p.postings[0].Amount, 0)
 			}
-		case k < 76:
+			// Most grants by an agent key whose limits the batch's grants soon reach.
+			p.goodwill = &goodwillGrant{points: p.postings[0].Amount}
+			if r.IntN(4) != 0 {
+				p.goodwill.limited, p.goodwill.keyID, p.goodwill.day = true, "prop-agent", applyT0.Truncate(24*time.Hour)
+				p.goodwill.perGrant, p.goodwill.perDay = 100, 200
+			}
+		case k < 73:
+			p = propertyDecision(r.IntN(len(propertyApprovals)), r.IntN(3) != 0)
+		case k < 77:
 			e := setup[r.IntN(len(setup))]
 			if !reversible(e.Kind) || e.Delta(AccountPending) != 0 {
 				e = setup[0]
 			}
 			p = reversalPlan(e.MemberID, req, e.ID, e.Postings)
-		case k < 80:
+		case k < 81:
 			e := pending[r.IntN(len(pending))]
 			p = plan{memberID: e.MemberID, kind: KindPendingRelease, requestID: systemRequestID("release", e.ID),
 				fingerprint: fingerprint("release", e.ID), actorKeyID: "system", release: &pendingRef{entryID: e.ID, now: applyT0}}
-		case k < 84:
+		case k < 85:
 			// Lots due some time from now: some of the batch's, or the setup's too.
 			now := applyT0.AddDate(0, 0, 30+r.IntN(900))
 			p = plan{memberID: m, kind: KindExpiry, actorKeyID: "system", expireLots: &lotsDue{now: now, nonce: fmt.Sprint("n", i)}}
@@ -171,14 +205,18 @@ func TestOneBatchIsTheSameAsOneCommandPerBatch(t *testing.T) {
 				outB[i] = o[0]
 			}
 
-			ranksA, ranksB := entryRanks(t, poolA), entryRanks(t, poolB)
-			var posted, refused, replayed int
+			ranksA, ranksB := idRanks(t, poolA, entryIDs), idRanks(t, poolB, entryIDs)
+			approvalsA, approvalsB := idRanks(t, poolA, approvalIDs), idRanks(t, poolB, approvalIDs)
+			var posted, refused, replayed, approvals int
 			jobs := map[string]int{} // the jobs' commands, by kind and answer
 			for i := range plansA {
-				ga, gb := answer(outA[i], ranksA), answer(outB[i], ranksB)
+				ga, gb := answer(outA[i], ranksA, approvalsA), answer(outB[i], ranksB, approvalsB)
 				if ga != gb {
 					t.Errorf("command %d (%s %s of %s) answered\n one batch: %s\n one each:  %s",
 						i, plansA[i].kind, plansA[i].requestID, plansA[i].memberID, ga, gb)
+				}
+				if outA[i].approval != nil {
+					approvals++
 				}
 				switch o := outA[i]; {
 				case o.err != nil:
@@ -194,7 +232,7 @@ func TestOneBatchIsTheSameAsOneCommandPerBatch(t *testing.T) {
 				}
 			}
 			// The batch is a real test only if it posts, refuses and replays.
-			if posted == 0 || refused == 0 || replayed == 0 {
+			if posted == 0 || refused == 0 || replayed == 0 || approvals == 0 {
 				t.Fatalf("seed %d posted %d, refused %d, replayed %d: not a mixed batch", seed, posted, refused, replayed)
 			}
 			counts := map[string]int{}
@@ -205,15 +243,21 @@ func TestOneBatchIsTheSameAsOneCommandPerBatch(t *testing.T) {
 					t.Errorf("%s differ\n one batch:\n  %s\n one each:\n  %s", q.name, strings.Join(ra, "\n  "), strings.Join(rb, "\n  "))
 				}
 			}
-			t.Logf("%d commands: %d posted, %d refused, %d replayed; jobs %v; rows %v", len(plansA), posted, refused, replayed, jobs, counts)
+			t.Logf("%d commands: %d posted, %d refused, %d replayed, %d answered with an approval; jobs %v; rows %v",
+				len(plansA), posted, refused, replayed, approvals, jobs, counts)
 		})
 	}
 }
 
-// entryRanks maps each entry id to its rank among the database's entries.
-func entryRanks(t *testing.T, pool *pgxpool.Pool) map[int64]int {
+const (
+	entryIDs    = "SELECT entry_id FROM entries ORDER BY entry_id"
+	approvalIDs = "SELECT approval_id FROM goodwill_approvals ORDER BY approval_id"
+)
+
+// idRanks maps each id the query lists, in order, to its rank.
+func idRanks(t *testing.T, pool *pgxpool.Pool, query string) map[int64]int {
 	t.Helper()
-	rows, err := pool.Query(context.Background(), "SELECT entry_id FROM entries ORDER BY entry_id")
+	rows, err := pool.Query(context.Background(), query)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,8 +276,8 @@ func entryRanks(t *testing.T, pool *pgxpool.Pool) map[int64]int {
 	return ranks
 }
 
-// answer is a command's answer with its entry id as a rank.
-func answer(o outcome, ranks map[int64]int) string {
+// answer is a command's answer with its entry and approval ids as ranks.
+func answer(o outcome, ranks, approvalRanks map[int64]int) string {
 	if o.err != nil {
 		if p, ok := problem.As(o.err); ok {
 			return "refused " + p.Reason + fmt.Sprint(p.Metadata)
@@ -241,6 +285,10 @@ func answer(o outcome, ranks map[int64]int) string {
 		return "failed " + o.err.Error()
 	}
 	e := o.entry
+	if a := o.approval; a != nil {
+		return fmt.Sprintf("approval %d %s of %d for %s entry #%d replayed %v skipped %v, entry #%d",
+			approvalRanks[a.ID], a.Status, a.Points, a.MemberID, ranks[a.EntryID], o.replayed, o.skipped, ranks[e.ID])
+	}
 	return fmt.Sprintf("entry #%d %s %v after %d/%d/%d reverses #%d order %q replayed %v skipped %v points %d %s",
 		ranks[e.ID], e.Kind, e.Postings, e.AvailableAfter, e.PendingAfter, e.HeldAfter, ranks[e.ReversesEntryID], e.OrderID,
 		o.replayed, o.skipped, o.points, earnLines(o.breakdown))
@@ -281,6 +329,12 @@ var propertyTables = []struct{ name, sql string }{
 	{"tier history", `SELECT ROW(x.member_id, x.from_tier, x.to_tier, x.reason, x.metric, x.period_end, x.grace_end,
 		x.membership_id, x.policy_version, x.create_time)::text FROM tier_history x ORDER BY x.change_id`},
 	{"member tiers", `SELECT ROW(x.member_id, x.tier_id, x.period_end, x.grace_end, x.update_time)::text FROM member_tiers x ORDER BY 1`},
+	// Approval ids of the batch differ like entry ids (ids drawn and not used):
+	// approvals are compared in id order, without their ids.
+	{"approvals", rankCTE + `SELECT ROW(x.member_id, x.request_id, x.fingerprint, x.points, x.reason_code, x.ticket_id, x.note,
+		x.requested_by, x.status, x.decided_by, x.decide_time, (SELECT n FROM e WHERE e.entry_id = x.entry_id), x.create_time)::text
+		FROM goodwill_approvals x ORDER BY x.approval_id`},
+	{"goodwill usage", `SELECT ROW(x.*)::text FROM goodwill_usage x ORDER BY x.key_id, x.day`},
 }
 
 func tableRows(t *testing.T, pool *pgxpool.Pool, sql string) []string {

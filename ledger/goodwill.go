@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/loyalty-engine/loyalty/internal/database"
-	"github.com/loyalty-engine/loyalty/internal/idempotency"
 	"github.com/loyalty-engine/loyalty/internal/pagetoken"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/validation"
@@ -83,8 +82,10 @@ type GoodwillLimits struct {
 
 // GrantGoodwill credits goodwill points, or, when the grant is above a limited key's
 // per-grant limit or would take its day's total above the daily limit, records an
-// approval for an admin. The key's usage row is locked while the grant is decided,
-// so racing grants cannot pass the daily limit together.
+// approval for an admin. It goes through the write path's group commit: the batch
+// locks the member, then the key's usage row of the day, so racing grants of one
+// key are decided one after the other (goodwillNeedsApproval) and cannot pass the
+// daily limit together. The limits, like the program's settings, are read before.
 func (s *Service) GrantGoodwill(ctx context.Context, actor Actor, cmd GrantGoodwill) (GoodwillResult, error) {
 	if err := validation.Struct(cmd); err != nil {
 		return GoodwillResult{}, err
@@ -93,94 +94,35 @@ func (s *Service) GrantGoodwill(ctx context.Context, actor Actor, cmd GrantGoodw
 		memberID: cmd.MemberID, kind: KindGoodwill, requestID: cmd.RequestID,
 		fingerprint: fingerprint("goodwill", cmd), postings: goodwillPostings(cmd.Points, cmd.ReasonCode),
 		memo: cmd.Note, actorKeyID: actor.KeyID, reasonCode: cmd.ReasonCode, ticketID: cmd.TicketID,
+		goodwill: &goodwillGrant{points: cmd.Points},
 	}
 	var err error
 	if p.qualify, err = s.goodwillQualification(ctx, s.pool, cmd.Points); err != nil {
 		return GoodwillResult{}, err
 	}
-	var res GoodwillResult
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		res = GoodwillResult{}
-		day := s.clock.Now().UTC().Truncate(24 * time.Hour)
-		if actor.GoodwillLimited {
-			// Lock first: a repeat of this request waits here for the first.
-			if err := s.q.EnsureGoodwillUsage(ctx, tx, ledgerdb.EnsureGoodwillUsageParams{KeyID: actor.KeyID, Day: day}); err != nil {
-				return fmt.Errorf("goodwill usage: %w", err)
-			}
-		}
-		var granted int64
-		if actor.GoodwillLimited {
-			var err error
-			if granted, err = s.q.LockGoodwillUsage(ctx, tx, ledgerdb.LockGoodwillUsageParams{KeyID: actor.KeyID, Day: day}); err != nil {
-				return fmt.Errorf("lock goodwill usage: %w", err)
-			}
-		}
-		if e, found, err := s.stored(ctx, tx, p); found || err != nil {
-			res.Entry = e
-			return err
-		}
-		if a, found, err := s.storedApproval(ctx, tx, p); found || err != nil {
-			res.Approval = a
-			return err
-		}
-		if actor.GoodwillLimited {
-			limits, err := s.goodwillLimits(ctx, tx, actor.KeyID)
-			if err != nil {
-				return err
-			}
-			if cmd.Points > limits.PerGrant || granted > math.MaxInt64-cmd.Points || granted+cmd.Points > limits.PerDay {
-				row, err := s.q.InsertApproval(ctx, tx, ledgerdb.InsertApprovalParams{
-					MemberID: cmd.MemberID, RequestID: cmd.RequestID, Fingerprint: p.fingerprint, Points: cmd.Points,
-					ReasonCode: cmd.ReasonCode, TicketID: cmd.TicketID, Note: cmd.Note, RequestedBy: actor.KeyID,
-					CreateTime: s.clock.Now(),
-				})
-				if err != nil {
-					return fmt.Errorf("record approval: %w", err)
-				}
-				a := toApproval(row)
-				res.Approval = &a
-				return nil
-			}
-		}
-		var err error
-		if p.lotExpire, err = s.lotExpiry(ctx, tx); err != nil {
-			return err
-		}
-		e, err := s.append(ctx, tx, p)
+	if p.lotExpire, err = s.lotExpiry(ctx, s.pool); err != nil {
+		return GoodwillResult{}, err
+	}
+	if actor.GoodwillLimited {
+		limits, err := s.goodwillLimits(ctx, s.pool, actor.KeyID)
 		if err != nil {
-			return err
+			return GoodwillResult{}, err
 		}
-		if actor.GoodwillLimited {
-			if err := s.q.AddGoodwillUsage(ctx, tx, ledgerdb.AddGoodwillUsageParams{KeyID: actor.KeyID, Day: day, Points: cmd.Points}); err != nil {
-				return fmt.Errorf("count goodwill usage: %w", err)
-			}
-		}
-		res.Entry = e
-		return nil
-	})
-	switch {
-	case errors.Is(err, errRepeated):
-		// An unlimited key's racing duplicate committed first: answer its entry.
-		e, err := s.replay(ctx, p)
-		return GoodwillResult{Entry: e}, err
+		g := p.goodwill
+		g.limited, g.keyID, g.perGrant, g.perDay = true, actor.KeyID, limits.PerGrant, limits.PerDay
+		g.day = s.clock.Now().UTC().Truncate(24 * time.Hour)
 	}
-	return res, err
-}
-
-// storedApproval returns the approval a request already produced, if it did.
-func (s *Service) storedApproval(ctx context.Context, db ledgerdb.DBTX, p plan) (*Approval, bool, error) {
-	row, err := s.q.ApprovalByRequest(ctx, db, ledgerdb.ApprovalByRequestParams{MemberID: p.memberID, RequestID: p.requestID})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, false, nil
-	}
+	o, err := s.post(ctx, p)
 	if err != nil {
-		return nil, false, fmt.Errorf("look up approval of request %q: %w", p.requestID, err)
+		return GoodwillResult{}, err
 	}
-	if err := idempotency.Check(row.Fingerprint, p.fingerprint, p.requestID); err != nil {
-		return nil, true, err
+	if o.err != nil {
+		return GoodwillResult{}, o.err
 	}
-	a := toApproval(row)
-	return &a, true, nil
+	if o.approval != nil {
+		return GoodwillResult{Approval: o.approval}, nil
+	}
+	return GoodwillResult{Entry: o.entry}, nil
 }
 
 func (s *Service) goodwillLimits(ctx context.Context, db ledgerdb.DBTX, keyID string) (GoodwillLimits, error) {
@@ -210,58 +152,46 @@ func (s *Service) SetGoodwillLimits(ctx context.Context, l GoodwillLimits) (Good
 }
 
 // DecideApproval approves (posting the grant) or rejects a waiting grant. Deciding a
-// decided approval is refused.
+// decided approval is refused. It goes through the write path's group commit: the
+// batch locks the approval's member, then the approval, and decides it
+// (approvalStatusAfter). The approval's grant (member, request, points) never
+// changes, so it is read before, with the program's settings, to build the plan.
 func (s *Service) DecideApproval(ctx context.Context, actor Actor, approvalID int64, approve bool) (Approval, Entry, error) {
-	var (
-		out   Approval
-		entry Entry
-	)
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		row, err := s.q.LockApproval(ctx, tx, approvalID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrApprovalNotFound.With("approval %d not found", approvalID)
+	row, err := s.q.GetApproval(ctx, s.pool, approvalID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Approval{}, Entry{}, ErrApprovalNotFound.With("approval %d not found", approvalID)
+	}
+	if err != nil {
+		return Approval{}, Entry{}, fmt.Errorf("get approval %d: %w", approvalID, err)
+	}
+	// The entry carries the grant's own request id and fingerprint: a retry of the
+	// agent's original request then answers this entry.
+	p := plan{
+		memberID: row.MemberID, kind: KindGoodwill, requestID: row.RequestID, fingerprint: row.Fingerprint,
+		actorKeyID: row.RequestedBy, decide: &approvalDecision{approvalID: approvalID, approve: approve, decidedBy: actor.KeyID},
+	}
+	if approve {
+		p.postings = goodwillPostings(row.Points, row.ReasonCode)
+		p.memo = row.Note + " (approved by " + actor.KeyID + ", approval " + strconv.FormatInt(row.ApprovalID, 10) + ")"
+		p.reasonCode, p.ticketID = row.ReasonCode, row.TicketID
+		if p.lotExpire, err = s.lotExpiry(ctx, s.pool); err != nil {
+			return Approval{}, Entry{}, err
 		}
-		if err != nil {
-			return fmt.Errorf("lock approval %d: %w", approvalID, err)
+		if p.qualify, err = s.goodwillQualification(ctx, s.pool, row.Points); err != nil {
+			return Approval{}, Entry{}, err
 		}
-		if row.Status != ApprovalPending {
-			return ErrApprovalNotPending.With("approval %d is already %s", approvalID, row.Status)
-		}
-		status := ApprovalRejected
-		var entryID *int64
-		if approve {
-			status = ApprovalApproved
-			expire, err := s.lotExpiry(ctx, tx)
-			if err != nil {
-				return err
-			}
-			qualify, err := s.goodwillQualification(ctx, tx, row.Points)
-			if err != nil {
-				return err
-			}
-			// The entry carries the grant's own request id and fingerprint: a retry
-			// of the agent's original request then answers this entry.
-			entry, err = s.append(ctx, tx, plan{
-				memberID: row.MemberID, kind: KindGoodwill, requestID: row.RequestID, fingerprint: row.Fingerprint,
-				postings: goodwillPostings(row.Points, row.ReasonCode), actorKeyID: row.RequestedBy,
-				memo:       row.Note + " (approved by " + actor.KeyID + ", approval " + strconv.FormatInt(row.ApprovalID, 10) + ")",
-				reasonCode: row.ReasonCode, ticketID: row.TicketID, lotExpire: expire, qualify: qualify,
-			})
-			if err != nil {
-				return err
-			}
-			entryID = &entry.ID
-		}
-		decided, err := s.q.DecideApproval(ctx, tx, ledgerdb.DecideApprovalParams{
-			ApprovalID: approvalID, Status: status, DecidedBy: &actor.KeyID, EntryID: entryID, DecideTime: s.clock.Now(),
-		})
-		if err != nil {
-			return fmt.Errorf("decide approval %d: %w", approvalID, err)
-		}
-		out = toApproval(decided)
-		return nil
-	})
-	return out, entry, err
+	}
+	o, err := s.post(ctx, p)
+	if err != nil {
+		return Approval{}, Entry{}, err
+	}
+	if o.err != nil {
+		return Approval{}, Entry{}, o.err
+	}
+	if o.approval == nil {
+		return Approval{}, Entry{}, fmt.Errorf("approval %d: the batch answered no decision", approvalID)
+	}
+	return *o.approval, o.entry, nil
 }
 
 // ListApprovals lists approvals, newest first, optionally only those of a status.

@@ -86,6 +86,11 @@ type plan struct {
 	// the postings (batchState.decideJob).
 	release    *pendingRef
 	expireLots *lotsDue
+	// goodwill: a goodwill grant, which a limited key's limits may turn into an
+	// approval instead of an entry; decide: an admin's decision on an approval
+	// (apply_goodwill.go).
+	goodwill *goodwillGrant
+	decide   *approvalDecision
 
 	// call is the audit record of the API call the entry is the effect of (nil for
 	// the engine's own entries): written in the entry's transaction, if it writes
@@ -219,7 +224,7 @@ func (s *Service) postInTx(ctx context.Context, p plan, check func(pgx.Tx) error
 
 // inTx runs fn in a transaction, again after a deadlock or serialization failure.
 // The call's audit record commits in it: with fn's entries, or written last when
-// fn wrote none (a goodwill grant waiting for approval, a rejection).
+// fn wrote none.
 func (s *Service) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	return audit.RunInTx(ctx, s.tx, s.pool, fn)
 }

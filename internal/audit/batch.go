@@ -65,6 +65,49 @@ func QueueForEntries(b *pgx.Batch, calls []EntryCall) (sent func(tx pgx.Tx)) {
 	}
 }
 
+// QueueForEffects adds to b, after the statements that write the calls' effects,
+// the one statement that writes the records of calls whose effect is a row other
+// than an entry (a goodwill grant recorded as an approval, a rejection). The caller
+// queues only calls whose effect b writes: sent on the pool, b is one implicit
+// transaction, so each record commits with its effect or not at all. sent is as
+// QueueForEntries'.
+func QueueForEffects(b *pgx.Batch, calls []*Pending) (sent func(tx pgx.Tx)) {
+	if len(calls) == 0 {
+		return func(pgx.Tx) {}
+	}
+	var written []string
+	byID := make(map[string]*Pending, len(calls))
+	var arg auditdb.InsertRecordsOfEffectsParams
+	for _, c := range calls {
+		r := c.Snapshot()
+		byID[r.CallID] = c
+		arg.CallIds = append(arg.CallIds, r.CallID)
+		arg.KeyIds = append(arg.KeyIds, r.KeyID)
+		arg.Roles = append(arg.Roles, r.Role)
+		arg.Methods = append(arg.Methods, r.Method)
+		arg.Targets = append(arg.Targets, r.Target)
+		arg.MemberIds = append(arg.MemberIds, r.MemberID)
+		arg.RequestIds = append(arg.RequestIds, r.RequestID)
+		arg.Times = append(arg.Times, r.Time)
+	}
+	sql, args := statementOf(func(db auditdb.DBTX) error {
+		_, err := auditdb.New().InsertRecordsOfEffects(context.Background(), db, arg)
+		return err
+	})
+	b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
+		var err error
+		if written, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return fmt.Errorf("write audit records: %w", err)
+		}
+		return nil
+	})
+	return func(tx pgx.Tx) {
+		for _, id := range written {
+			byID[id].staged(tx)
+		}
+	}
+}
+
 // statementOf is the SQL and arguments a sqlc query sends, so that the query can
 // join a batch it did not build while its text and parameters stay in
 // sql/queries/audit, typed by sqlc.

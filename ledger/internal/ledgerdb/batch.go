@@ -17,6 +17,230 @@ var (
 	ErrBatchAlreadyClosed = errors.New("batch already closed")
 )
 
+const approvalsOfRequests = `-- name: ApprovalsOfRequests :batchmany
+SELECT a.approval_id, a.member_id, a.request_id, a.fingerprint, a.points, a.reason_code, a.ticket_id, a.note, a.requested_by, a.status, a.decided_by, a.decide_time, a.entry_id, a.create_time
+FROM (SELECT unnest($1::text[]) AS member_id, unnest($2::text[]) AS request_id) AS k
+JOIN goodwill_approvals a ON a.member_id = k.member_id AND a.request_id = k.request_id
+`
+
+type ApprovalsOfRequestsBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type ApprovalsOfRequestsParams struct {
+	MemberIds  []string
+	RequestIds []string
+}
+
+type ApprovalsOfRequestsRow struct {
+	GoodwillApproval GoodwillApproval
+}
+
+// read: approvals the request ids of the batch's grants already produced (a repeat
+// of a grant that waits, or waited, for an admin).
+func (q *Queries) ApprovalsOfRequests(ctx context.Context, db DBTX, arg []ApprovalsOfRequestsParams) *ApprovalsOfRequestsBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.RequestIds,
+		}
+		batch.Queue(approvalsOfRequests, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &ApprovalsOfRequestsBatchResults{br, len(arg), false}
+}
+
+func (b *ApprovalsOfRequestsBatchResults) Query(f func(int, []ApprovalsOfRequestsRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []ApprovalsOfRequestsRow
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i ApprovalsOfRequestsRow
+				if err := rows.Scan(
+					&i.GoodwillApproval.ApprovalID,
+					&i.GoodwillApproval.MemberID,
+					&i.GoodwillApproval.RequestID,
+					&i.GoodwillApproval.Fingerprint,
+					&i.GoodwillApproval.Points,
+					&i.GoodwillApproval.ReasonCode,
+					&i.GoodwillApproval.TicketID,
+					&i.GoodwillApproval.Note,
+					&i.GoodwillApproval.RequestedBy,
+					&i.GoodwillApproval.Status,
+					&i.GoodwillApproval.DecidedBy,
+					&i.GoodwillApproval.DecideTime,
+					&i.GoodwillApproval.EntryID,
+					&i.GoodwillApproval.CreateTime,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *ApprovalsOfRequestsBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const ensureGoodwillUsageOf = `-- name: EnsureGoodwillUsageOf :batchexec
+
+INSERT INTO goodwill_usage (key_id, day)
+SELECT key_id, day FROM (SELECT unnest($1::text[]) AS key_id, unnest($2::date[]) AS day) AS u
+ON CONFLICT (key_id, day) DO NOTHING
+`
+
+type EnsureGoodwillUsageOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type EnsureGoodwillUsageOfParams struct {
+	KeyIds []string
+	Days   []time.Time
+}
+
+// Goodwill in the write path's batches (see batch.sql and docs/LEDGER.md): a grant
+// by a limited key is decided against the key's usage of the day, an admin's
+// decision against the approval's status. Both rows are locked by the read step
+// AFTER the batch's member rows (usage rows first, then approvals, each in key
+// order), like every other row the write path locks.
+// read: the usage rows of the (key, day)s whose grants the batch decides, created
+// when missing (sorted, so racing creations wait for each other in one order).
+// Queued after the member locks, never before.
+func (q *Queries) EnsureGoodwillUsageOf(ctx context.Context, db DBTX, arg []EnsureGoodwillUsageOfParams) *EnsureGoodwillUsageOfBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.KeyIds,
+			a.Days,
+		}
+		batch.Queue(ensureGoodwillUsageOf, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &EnsureGoodwillUsageOfBatchResults{br, len(arg), false}
+}
+
+func (b *EnsureGoodwillUsageOfBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *EnsureGoodwillUsageOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const lockApprovalsOf = `-- name: LockApprovalsOf :batchmany
+SELECT approval_id, member_id, request_id, fingerprint, points, reason_code, ticket_id, note, requested_by, status, decided_by, decide_time, entry_id, create_time FROM goodwill_approvals
+WHERE approval_id = ANY ($1::bigint[])
+ORDER BY approval_id
+FOR UPDATE
+`
+
+type LockApprovalsOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+// read: the approvals the batch decides, locked in id order.
+func (q *Queries) LockApprovalsOf(ctx context.Context, db DBTX, approvalIds [][]int64) *LockApprovalsOfBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range approvalIds {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(lockApprovalsOf, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &LockApprovalsOfBatchResults{br, len(approvalIds), false}
+}
+
+func (b *LockApprovalsOfBatchResults) Query(f func(int, []GoodwillApproval, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []GoodwillApproval
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i GoodwillApproval
+				if err := rows.Scan(
+					&i.ApprovalID,
+					&i.MemberID,
+					&i.RequestID,
+					&i.Fingerprint,
+					&i.Points,
+					&i.ReasonCode,
+					&i.TicketID,
+					&i.Note,
+					&i.RequestedBy,
+					&i.Status,
+					&i.DecidedBy,
+					&i.DecideTime,
+					&i.EntryID,
+					&i.CreateTime,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *LockApprovalsOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const lockBatchMembers = `-- name: LockBatchMembers :batchmany
 
 SELECT b.member_id, b.available, b.pending, b.held, b.last_entry_time, m.join_time
@@ -109,6 +333,77 @@ func (b *LockBatchMembersBatchResults) Query(f func(int, []LockBatchMembersRow, 
 }
 
 func (b *LockBatchMembersBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const lockGoodwillUsageOf = `-- name: LockGoodwillUsageOf :batchmany
+SELECT g.key_id, g.day, g.granted
+FROM goodwill_usage g
+JOIN (SELECT unnest($1::text[]) AS key_id, unnest($2::date[]) AS day) AS k
+  ON g.key_id = k.key_id AND g.day = k.day
+ORDER BY g.key_id, g.day
+FOR UPDATE OF g
+`
+
+type LockGoodwillUsageOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type LockGoodwillUsageOfParams struct {
+	KeyIds []string
+	Days   []time.Time
+}
+
+// read: those usage rows, locked in key order: racing grants of one key are decided
+// one batch after the other.
+func (q *Queries) LockGoodwillUsageOf(ctx context.Context, db DBTX, arg []LockGoodwillUsageOfParams) *LockGoodwillUsageOfBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.KeyIds,
+			a.Days,
+		}
+		batch.Queue(lockGoodwillUsageOf, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &LockGoodwillUsageOfBatchResults{br, len(arg), false}
+}
+
+func (b *LockGoodwillUsageOfBatchResults) Query(f func(int, []GoodwillUsage, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []GoodwillUsage
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i GoodwillUsage
+				if err := rows.Scan(&i.KeyID, &i.Day, &i.Granted); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *LockGoodwillUsageOfBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }
@@ -424,6 +719,54 @@ func (b *MetricsOfBatchResults) Query(f func(int, []MetricsOfRow, error)) {
 }
 
 func (b *MetricsOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const nextApprovalIDs = `-- name: NextApprovalIDs :batchone
+SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('goodwill_approvals', 'approval_id'))
+             FROM generate_series(1, $1::int))::bigint[] AS approval_ids
+`
+
+type NextApprovalIDsBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+// read: ids for the approvals the batch may record, so that its answers name them
+// before the write step (as entry, lot and hold ids).
+func (q *Queries) NextApprovalIDs(ctx context.Context, db DBTX, approvals []int32) *NextApprovalIDsBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range approvals {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(nextApprovalIDs, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &NextApprovalIDsBatchResults{br, len(approvals), false}
+}
+
+func (b *NextApprovalIDsBatchResults) QueryRow(f func(int, []int64, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var approval_ids []int64
+		if b.closed {
+			if f != nil {
+				f(t, approval_ids, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		row := b.br.QueryRow()
+		err := row.Scan(&approval_ids)
+		if f != nil {
+			f(t, approval_ids, err)
+		}
+	}
+}
+
+func (b *NextApprovalIDsBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }
@@ -1042,6 +1385,69 @@ func (b *TierStatesOfBatchResults) Close() error {
 	return b.br.Close()
 }
 
+const writeApprovalsDecided = `-- name: WriteApprovalsDecided :batchexec
+UPDATE goodwill_approvals AS a
+SET status = u.status, decided_by = u.decided_by, decide_time = u.decide_time, entry_id = nullif(u.entry_id, 0)
+FROM (SELECT unnest($1::bigint[]) AS approval_id,
+             unnest($2::text[]) AS status,
+             unnest($3::text[]) AS decided_by,
+             unnest($4::timestamptz[]) AS decide_time,
+             unnest($5::bigint[]) AS entry_id) AS u
+WHERE a.approval_id = u.approval_id
+`
+
+type WriteApprovalsDecidedBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WriteApprovalsDecidedParams struct {
+	ApprovalIds []int64
+	Statuses    []string
+	DecidedBy   []string
+	DecideTimes []time.Time
+	EntryIds    []int64
+}
+
+// write: the approvals the batch approved (with the entry it posted) or rejected.
+func (q *Queries) WriteApprovalsDecided(ctx context.Context, db DBTX, arg []WriteApprovalsDecidedParams) *WriteApprovalsDecidedBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.ApprovalIds,
+			a.Statuses,
+			a.DecidedBy,
+			a.DecideTimes,
+			a.EntryIds,
+		}
+		batch.Queue(writeApprovalsDecided, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WriteApprovalsDecidedBatchResults{br, len(arg), false}
+}
+
+func (b *WriteApprovalsDecidedBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WriteApprovalsDecidedBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const writeBalances = `-- name: WriteBalances :batchexec
 UPDATE member_balances AS b
 SET available = u.available, pending = u.pending, held = u.held, last_entry_time = u.last_entry_time
@@ -1213,6 +1619,61 @@ func (b *WriteEntriesBatchResults) Exec(f func(int, error)) {
 }
 
 func (b *WriteEntriesBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const writeGoodwillUsage = `-- name: WriteGoodwillUsage :batchexec
+UPDATE goodwill_usage AS g SET granted = u.granted
+FROM (SELECT unnest($1::text[]) AS key_id, unnest($2::date[]) AS day,
+             unnest($3::bigint[]) AS granted) AS u
+WHERE g.key_id = u.key_id AND g.day = u.day
+`
+
+type WriteGoodwillUsageBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WriteGoodwillUsageParams struct {
+	KeyIds  []string
+	Days    []time.Time
+	Granted []int64
+}
+
+// write: what each key granted of the day, as the batch leaves it.
+func (q *Queries) WriteGoodwillUsage(ctx context.Context, db DBTX, arg []WriteGoodwillUsageParams) *WriteGoodwillUsageBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.KeyIds,
+			a.Days,
+			a.Granted,
+		}
+		batch.Queue(writeGoodwillUsage, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WriteGoodwillUsageBatchResults{br, len(arg), false}
+}
+
+func (b *WriteGoodwillUsageBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WriteGoodwillUsageBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }
@@ -1455,6 +1916,84 @@ func (b *WriteMetricMovesBatchResults) Exec(f func(int, error)) {
 }
 
 func (b *WriteMetricMovesBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const writeNewApprovals = `-- name: WriteNewApprovals :batchexec
+INSERT INTO goodwill_approvals (approval_id, member_id, request_id, fingerprint, points, reason_code, ticket_id, note,
+                                requested_by, create_time)
+OVERRIDING SYSTEM VALUE
+SELECT approval_id, member_id, request_id, fingerprint, points, reason_code, ticket_id, note, requested_by, create_time FROM (SELECT unnest($1::bigint[]) AS approval_id,
+            unnest($2::text[]) AS member_id,
+            unnest($3::text[]) AS request_id,
+            unnest($4::bytea[]) AS fingerprint,
+            unnest($5::bigint[]) AS points,
+            unnest($6::text[]) AS reason_code,
+            unnest($7::text[]) AS ticket_id,
+            unnest($8::text[]) AS note,
+            unnest($9::text[]) AS requested_by,
+            unnest($10::timestamptz[]) AS create_time) AS u
+`
+
+type WriteNewApprovalsBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WriteNewApprovalsParams struct {
+	ApprovalIds  []int64
+	MemberIds    []string
+	RequestIds   []string
+	Fingerprints [][]byte
+	Points       []int64
+	ReasonCodes  []string
+	TicketIds    []string
+	Notes        []string
+	RequestedBy  []string
+	CreateTimes  []time.Time
+}
+
+// write: grants above their key's limits, waiting for an admin.
+func (q *Queries) WriteNewApprovals(ctx context.Context, db DBTX, arg []WriteNewApprovalsParams) *WriteNewApprovalsBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.ApprovalIds,
+			a.MemberIds,
+			a.RequestIds,
+			a.Fingerprints,
+			a.Points,
+			a.ReasonCodes,
+			a.TicketIds,
+			a.Notes,
+			a.RequestedBy,
+			a.CreateTimes,
+		}
+		batch.Queue(writeNewApprovals, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WriteNewApprovalsBatchResults{br, len(arg), false}
+}
+
+func (b *WriteNewApprovalsBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WriteNewApprovalsBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

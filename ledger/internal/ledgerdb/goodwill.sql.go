@@ -7,112 +7,7 @@ package ledgerdb
 
 import (
 	"context"
-	"time"
 )
-
-const addGoodwillUsage = `-- name: AddGoodwillUsage :exec
-UPDATE goodwill_usage SET granted = granted + $1 WHERE key_id = $2 AND day = $3
-`
-
-type AddGoodwillUsageParams struct {
-	Points int64
-	KeyID  string
-	Day    time.Time
-}
-
-func (q *Queries) AddGoodwillUsage(ctx context.Context, db DBTX, arg AddGoodwillUsageParams) error {
-	_, err := db.Exec(ctx, addGoodwillUsage, arg.Points, arg.KeyID, arg.Day)
-	return err
-}
-
-const approvalByRequest = `-- name: ApprovalByRequest :one
-SELECT approval_id, member_id, request_id, fingerprint, points, reason_code, ticket_id, note, requested_by, status, decided_by, decide_time, entry_id, create_time FROM goodwill_approvals WHERE member_id = $1 AND request_id = $2
-`
-
-type ApprovalByRequestParams struct {
-	MemberID  string
-	RequestID string
-}
-
-func (q *Queries) ApprovalByRequest(ctx context.Context, db DBTX, arg ApprovalByRequestParams) (GoodwillApproval, error) {
-	row := db.QueryRow(ctx, approvalByRequest, arg.MemberID, arg.RequestID)
-	var i GoodwillApproval
-	err := row.Scan(
-		&i.ApprovalID,
-		&i.MemberID,
-		&i.RequestID,
-		&i.Fingerprint,
-		&i.Points,
-		&i.ReasonCode,
-		&i.TicketID,
-		&i.Note,
-		&i.RequestedBy,
-		&i.Status,
-		&i.DecidedBy,
-		&i.DecideTime,
-		&i.EntryID,
-		&i.CreateTime,
-	)
-	return i, err
-}
-
-const decideApproval = `-- name: DecideApproval :one
-UPDATE goodwill_approvals
-SET status = $1, decided_by = $2, decide_time = $3::timestamptz, entry_id = $4
-WHERE approval_id = $5 AND status = 'PENDING'
-RETURNING approval_id, member_id, request_id, fingerprint, points, reason_code, ticket_id, note, requested_by, status, decided_by, decide_time, entry_id, create_time
-`
-
-type DecideApprovalParams struct {
-	Status     string
-	DecidedBy  *string
-	DecideTime time.Time
-	EntryID    *int64
-	ApprovalID int64
-}
-
-func (q *Queries) DecideApproval(ctx context.Context, db DBTX, arg DecideApprovalParams) (GoodwillApproval, error) {
-	row := db.QueryRow(ctx, decideApproval,
-		arg.Status,
-		arg.DecidedBy,
-		arg.DecideTime,
-		arg.EntryID,
-		arg.ApprovalID,
-	)
-	var i GoodwillApproval
-	err := row.Scan(
-		&i.ApprovalID,
-		&i.MemberID,
-		&i.RequestID,
-		&i.Fingerprint,
-		&i.Points,
-		&i.ReasonCode,
-		&i.TicketID,
-		&i.Note,
-		&i.RequestedBy,
-		&i.Status,
-		&i.DecidedBy,
-		&i.DecideTime,
-		&i.EntryID,
-		&i.CreateTime,
-	)
-	return i, err
-}
-
-const ensureGoodwillUsage = `-- name: EnsureGoodwillUsage :exec
-INSERT INTO goodwill_usage (key_id, day) VALUES ($1, $2)
-ON CONFLICT (key_id, day) DO NOTHING
-`
-
-type EnsureGoodwillUsageParams struct {
-	KeyID string
-	Day   time.Time
-}
-
-func (q *Queries) EnsureGoodwillUsage(ctx context.Context, db DBTX, arg EnsureGoodwillUsageParams) error {
-	_, err := db.Exec(ctx, ensureGoodwillUsage, arg.KeyID, arg.Day)
-	return err
-}
 
 const getApproval = `-- name: GetApproval :one
 SELECT approval_id, member_id, request_id, fingerprint, points, reason_code, ticket_id, note, requested_by, status, decided_by, decide_time, entry_id, create_time FROM goodwill_approvals WHERE approval_id = $1
@@ -148,57 +43,6 @@ func (q *Queries) GetGoodwillLimits(ctx context.Context, db DBTX, keyID string) 
 	row := db.QueryRow(ctx, getGoodwillLimits, keyID)
 	var i GoodwillLimit
 	err := row.Scan(&i.KeyID, &i.PerGrant, &i.PerDay)
-	return i, err
-}
-
-const insertApproval = `-- name: InsertApproval :one
-INSERT INTO goodwill_approvals (member_id, request_id, fingerprint, points, reason_code, ticket_id, note, requested_by,
-                                create_time)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-RETURNING approval_id, member_id, request_id, fingerprint, points, reason_code, ticket_id, note, requested_by, status, decided_by, decide_time, entry_id, create_time
-`
-
-type InsertApprovalParams struct {
-	MemberID    string
-	RequestID   string
-	Fingerprint []byte
-	Points      int64
-	ReasonCode  string
-	TicketID    string
-	Note        string
-	RequestedBy string
-	CreateTime  time.Time
-}
-
-func (q *Queries) InsertApproval(ctx context.Context, db DBTX, arg InsertApprovalParams) (GoodwillApproval, error) {
-	row := db.QueryRow(ctx, insertApproval,
-		arg.MemberID,
-		arg.RequestID,
-		arg.Fingerprint,
-		arg.Points,
-		arg.ReasonCode,
-		arg.TicketID,
-		arg.Note,
-		arg.RequestedBy,
-		arg.CreateTime,
-	)
-	var i GoodwillApproval
-	err := row.Scan(
-		&i.ApprovalID,
-		&i.MemberID,
-		&i.RequestID,
-		&i.Fingerprint,
-		&i.Points,
-		&i.ReasonCode,
-		&i.TicketID,
-		&i.Note,
-		&i.RequestedBy,
-		&i.Status,
-		&i.DecidedBy,
-		&i.DecideTime,
-		&i.EntryID,
-		&i.CreateTime,
-	)
 	return i, err
 }
 
@@ -248,48 +92,6 @@ func (q *Queries) ListApprovals(ctx context.Context, db DBTX, arg ListApprovalsP
 		return nil, err
 	}
 	return items, nil
-}
-
-const lockApproval = `-- name: LockApproval :one
-SELECT approval_id, member_id, request_id, fingerprint, points, reason_code, ticket_id, note, requested_by, status, decided_by, decide_time, entry_id, create_time FROM goodwill_approvals WHERE approval_id = $1 FOR UPDATE
-`
-
-func (q *Queries) LockApproval(ctx context.Context, db DBTX, approvalID int64) (GoodwillApproval, error) {
-	row := db.QueryRow(ctx, lockApproval, approvalID)
-	var i GoodwillApproval
-	err := row.Scan(
-		&i.ApprovalID,
-		&i.MemberID,
-		&i.RequestID,
-		&i.Fingerprint,
-		&i.Points,
-		&i.ReasonCode,
-		&i.TicketID,
-		&i.Note,
-		&i.RequestedBy,
-		&i.Status,
-		&i.DecidedBy,
-		&i.DecideTime,
-		&i.EntryID,
-		&i.CreateTime,
-	)
-	return i, err
-}
-
-const lockGoodwillUsage = `-- name: LockGoodwillUsage :one
-SELECT granted FROM goodwill_usage WHERE key_id = $1 AND day = $2 FOR UPDATE
-`
-
-type LockGoodwillUsageParams struct {
-	KeyID string
-	Day   time.Time
-}
-
-func (q *Queries) LockGoodwillUsage(ctx context.Context, db DBTX, arg LockGoodwillUsageParams) (int64, error) {
-	row := db.QueryRow(ctx, lockGoodwillUsage, arg.KeyID, arg.Day)
-	var granted int64
-	err := row.Scan(&granted)
-	return granted, err
 }
 
 const setGoodwillLimits = `-- name: SetGoodwillLimits :one

@@ -53,6 +53,12 @@ type GoodwillLimit struct {
 	PerDay   int64
 }
 
+type GoodwillUsage struct {
+	KeyID   string
+	Day     time.Time
+	Granted int64
+}
+
 type Hold struct {
 	HoldID         int64
 	MemberID       string

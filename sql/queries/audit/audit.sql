@@ -28,6 +28,20 @@ WHERE EXISTS (
 ON CONFLICT (call_id) DO NOTHING
 RETURNING call_id;
 
+-- name: InsertRecordsOfEffects :many
+-- Queued in the ledger's write batch after rows it writes without an entry (a
+-- goodwill grant recorded as an approval, a rejection), so the records (outcome OK)
+-- commit with them: the batch queues them only for calls whose effect it writes.
+INSERT INTO audit_log (call_id, key_id, role, method, target, member_id, request_id, outcome, time)
+SELECT r.call_id, r.key_id, r.role, r.method, r.target, nullif(r.member_id, ''), r.request_id, 'OK', r.time
+FROM (
+    SELECT unnest(@call_ids::text[]) AS call_id, unnest(@key_ids::text[]) AS key_id, unnest(@roles::text[]) AS role,
+           unnest(@methods::text[]) AS method, unnest(@targets::text[]) AS target, unnest(@member_ids::text[]) AS member_id,
+           unnest(@request_ids::text[]) AS request_id, unnest(@times::timestamptz[]) AS time
+) AS r
+ON CONFLICT (call_id) DO NOTHING
+RETURNING call_id;
+
 -- name: ListRecords :many
 -- Newest first, after the keyset before_id; empty filters match everything.
 SELECT * FROM audit_log

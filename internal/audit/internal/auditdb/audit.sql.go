@@ -115,6 +115,61 @@ func (q *Queries) InsertRecordsForEntries(ctx context.Context, db DBTX, arg Inse
 	return items, nil
 }
 
+const insertRecordsOfEffects = `-- name: InsertRecordsOfEffects :many
+INSERT INTO audit_log (call_id, key_id, role, method, target, member_id, request_id, outcome, time)
+SELECT r.call_id, r.key_id, r.role, r.method, r.target, nullif(r.member_id, ''), r.request_id, 'OK', r.time
+FROM (
+    SELECT unnest($1::text[]) AS call_id, unnest($2::text[]) AS key_id, unnest($3::text[]) AS role,
+           unnest($4::text[]) AS method, unnest($5::text[]) AS target, unnest($6::text[]) AS member_id,
+           unnest($7::text[]) AS request_id, unnest($8::timestamptz[]) AS time
+) AS r
+ON CONFLICT (call_id) DO NOTHING
+RETURNING call_id
+`
+
+type InsertRecordsOfEffectsParams struct {
+	CallIds    []string
+	KeyIds     []string
+	Roles      []string
+	Methods    []string
+	Targets    []string
+	MemberIds  []string
+	RequestIds []string
+	Times      []time.Time
+}
+
+// Queued in the ledger's write batch after rows it writes without an entry (a
+// goodwill grant recorded as an approval, a rejection), so the records (outcome OK)
+// commit with them: the batch queues them only for calls whose effect it writes.
+func (q *Queries) InsertRecordsOfEffects(ctx context.Context, db DBTX, arg InsertRecordsOfEffectsParams) ([]string, error) {
+	rows, err := db.Query(ctx, insertRecordsOfEffects,
+		arg.CallIds,
+		arg.KeyIds,
+		arg.Roles,
+		arg.Methods,
+		arg.Targets,
+		arg.MemberIds,
+		arg.RequestIds,
+		arg.Times,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var call_id string
+		if err := rows.Scan(&call_id); err != nil {
+			return nil, err
+		}
+		items = append(items, call_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listRecords = `-- name: ListRecords :many
 SELECT audit_id, call_id, key_id, role, method, target, member_id, request_id, outcome, reason, time FROM audit_log
 WHERE audit_id < $1
