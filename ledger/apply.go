@@ -40,7 +40,10 @@ type batchState struct {
 	// Ids for the batch's entries, lots and holds, drawn in the read step.
 	entryIDs, lotIDs, holdIDs []int64
 	budgets                   Budgets
-	out                       writeSet
+	// refunds: the orders the batch refunds and what their rules need (nil when
+	// the batch refunds nothing).
+	refunds *refundState
+	out     writeSet
 	// broken: a command found the books out of line with a rule (lots short of the
 	// balance, say) after its entry joined the write set; the batch must not commit.
 	broken error
@@ -125,6 +128,8 @@ type outcome struct {
 	refusals  []BonusRefusal
 	// hold: the hold a capture or void closed (or found, for a repeat).
 	hold Hold
+	// refund: what a refund did (or, for a repeat, its first answer).
+	refund *RefundResult
 }
 
 // apply runs the batch's plans in order. It stops at a command that broke an
@@ -143,6 +148,9 @@ func (st *batchState) apply(ctx context.Context, plans []plan) []outcome {
 // command is checked against the state and, if it holds, its rows join the write
 // set and the state moves on.
 func (st *batchState) applyOne(ctx context.Context, p plan) outcome {
+	if p.refund != nil {
+		return st.applyRefund(ctx, p)
+	}
 	var hold *holdState
 	if p.close != nil {
 		if hold = st.holds[p.close.holdID]; hold == nil {
@@ -423,6 +431,7 @@ func (st *batchState) recordEffects(p plan, e Entry, d memberDeltas) {
 	if q := p.qualify; q != nil {
 		st.qualify(p.memberID, e, q)
 	}
+	st.noteOrderEntry(p, e, d)
 }
 
 // qualify moves the member's qualifying metric and, on a gain, upgrades the member

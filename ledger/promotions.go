@@ -16,9 +16,10 @@ import (
 // rules: the budgets and the member caps are locked and read with the batch's
 // reads, taken from in memory by the campaigns' own rule (Budgets.Grant), and
 // written with the batch's writes, so the entry that credits a campaign's points
-// and the budget it spends commit together or not at all. A refund of the order
-// gives the campaign its share back in the refund's transaction. The campaigns
-// package implements it (the ledger knows nothing of campaigns).
+// and the budget it spends commit together or not at all. A refund of the order is
+// decided in the same way: what campaigns gave the order is read with the batch's
+// reads, and the campaigns' shares go back to their budgets with its writes. The
+// campaigns package implements it (the ledger knows nothing of campaigns).
 type Promotions interface {
 	// PointsCampaignsAt lists, from caches, the points campaigns that may add to
 	// an earning at now (none: the earning asks no campaign).
@@ -27,11 +28,19 @@ type Promotions interface {
 	// locks, the locks and reads of what the campaigns can still give the members;
 	// read returns them once the pipeline has been sent.
 	QueueBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string) (read func() (Budgets, error))
-	// OrderGrants are the campaign points an order's earning got, and how much of
-	// them refunds gave back so far.
-	OrderGrants(ctx context.Context, tx pgx.Tx, memberID, orderID string) ([]OrderGrant, error)
-	// GiveBack returns points a refund took back to the campaign's budget and the
-	// member's cap, inside tx.
+	// QueueOrderGrants queues on pipe, among the batch's reads and after its
+	// member locks, the read of the campaign points the orders' earnings got
+	// (order i is memberIDs[i]'s orderIDs[i]) and of how much of them refunds gave
+	// back so far; read returns them once the pipeline has been sent.
+	QueueOrderGrants(ctx context.Context, pipe *database.Pipeline, memberIDs, orderIDs []string) (read func() ([]OrderGrant, error))
+	// QueueGiveBacks queues on pipe, among the batch's writes and after the
+	// budgets' (Budgets.QueueWrites), what refunds give back: to the campaigns'
+	// budgets and the members' caps, and counted as returned on the orders'
+	// grants. The writes are relative, so they are exact whatever else the
+	// campaigns' rows went through since they were read.
+	QueueGiveBacks(ctx context.Context, pipe *database.Pipeline, backs []CampaignGiveBack)
+	// GiveBack returns points a reversal took back to the campaign's budget and
+	// the member's cap, inside tx.
 	GiveBack(ctx context.Context, tx pgx.Tx, memberID, orderID, campaignID string, points int64) error
 }
 
@@ -46,10 +55,21 @@ type Budgets interface {
 
 // OrderGrant is what a campaign gave an order's earning.
 type OrderGrant struct {
+	MemberID   string
+	OrderID    string
 	CampaignID string
 	Account    string
 	Points     int64
 	Returned   int64
+}
+
+// CampaignGiveBack is what a refund gives back to a campaign, taken back from a
+// member's order.
+type CampaignGiveBack struct {
+	MemberID   string
+	OrderID    string
+	CampaignID string
+	Points     int64
 }
 
 // PromotedEarning is what campaigns judge an earning by.

@@ -80,6 +80,9 @@ type plan struct {
 	// placeHold: the entry places a hold (held until expire), whose row the
 	// batch writes with the entry.
 	placeHold *holdPlace
+	// refund: a refund of the order (orderID); the apply step decides its
+	// entries, a take-back and a give-back, from the order as the batch locked it.
+	refund *refundPlan
 
 	// call is the audit record of the API call the entry is the effect of (nil for
 	// the engine's own entries): written in the entry's transaction, if it writes

@@ -77,6 +77,140 @@ func (b *EnsureCampaignUsesBatchResults) Close() error {
 	return b.br.Close()
 }
 
+const giveBackSlices = `-- name: GiveBackSlices :batchexec
+WITH back AS (
+    SELECT unnest($1::text[]) AS campaign_id, unnest($2::bigint[]) AS member_hash,
+           unnest($3::bigint[]) AS points
+), locked AS (
+    SELECT s.campaign_id, s.slice, s.spent_points
+    FROM campaign_budget_slices s
+    WHERE s.campaign_id IN (SELECT campaign_id FROM back)
+    ORDER BY s.campaign_id, s.slice
+    FOR UPDATE
+), positioned AS (
+    SELECT l.campaign_id, l.slice, l.spent_points,
+           (row_number() OVER (PARTITION BY l.campaign_id ORDER BY l.slice) - 1)::bigint AS pos,
+           count(*) OVER (PARTITION BY l.campaign_id) AS n
+    FROM locked l
+), spread AS (
+    SELECT p.campaign_id, p.slice, p.spent_points, b.points,
+           coalesce(sum(p.spent_points) OVER (PARTITION BY p.campaign_id ORDER BY (p.pos - b.member_hash % p.n + p.n) % p.n
+                                              ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)::bigint AS before
+    FROM positioned p
+    JOIN back b ON b.campaign_id = p.campaign_id
+)
+UPDATE campaign_budget_slices AS s
+SET spent_points = s.spent_points - least(sp.spent_points, sp.points - sp.before)
+FROM spread sp
+WHERE s.campaign_id = sp.campaign_id AND s.slice = sp.slice AND sp.points > sp.before AND sp.spent_points > 0
+`
+
+type GiveBackSlicesBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type GiveBackSlicesParams struct {
+	CampaignIds  []string
+	MemberHashes []int64
+	Points       []int64
+}
+
+// write: the budgets get the points back, as giveBack spreads them: slice after
+// slice from the member's (its hash modulo the slice count), none below zero
+// spent. The slices are locked first, in the fixed order of every budget lock, and
+// the spread is computed on them as locked, so it is exact under concurrent grants.
+func (q *Queries) GiveBackSlices(ctx context.Context, db DBTX, arg []GiveBackSlicesParams) *GiveBackSlicesBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.CampaignIds,
+			a.MemberHashes,
+			a.Points,
+		}
+		batch.Queue(giveBackSlices, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &GiveBackSlicesBatchResults{br, len(arg), false}
+}
+
+func (b *GiveBackSlicesBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *GiveBackSlicesBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const giveBackUses = `-- name: GiveBackUses :batchexec
+UPDATE campaign_members AS cm SET points = greatest(cm.points - u.points, 0)
+FROM (SELECT unnest($1::text[]) AS campaign_id, unnest($2::text[]) AS member_id,
+             unnest($3::bigint[]) AS points) AS u
+WHERE cm.campaign_id = u.campaign_id AND cm.member_id = u.member_id
+`
+
+type GiveBackUsesBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type GiveBackUsesParams struct {
+	CampaignIds []string
+	MemberIds   []string
+	Points      []int64
+}
+
+// write: the members' uses go down by what was given back (never below zero).
+func (q *Queries) GiveBackUses(ctx context.Context, db DBTX, arg []GiveBackUsesParams) *GiveBackUsesBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.CampaignIds,
+			a.MemberIds,
+			a.Points,
+		}
+		batch.Queue(giveBackUses, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &GiveBackUsesBatchResults{br, len(arg), false}
+}
+
+func (b *GiveBackUsesBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *GiveBackUsesBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const lockCampaignBudgets = `-- name: LockCampaignBudgets :batchmany
 SELECT c.campaign_id, c.status, c.start_time, c.end_time, c.cap_points, c.cap_coupons,
        s.slice, s.budget_points, s.budget_coupons, s.spent_points, s.issued_coupons, s.grants
@@ -242,6 +376,142 @@ func (b *LockCampaignUsesBatchResults) Query(f func(int, []CampaignMember, error
 }
 
 func (b *LockCampaignUsesBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const orderGrantsOf = `-- name: OrderGrantsOf :batchmany
+
+SELECT g.member_id, g.order_id, g.campaign_id, g.points, g.returned
+FROM campaign_order_grants g
+JOIN (SELECT unnest($1::text[]) AS member_id, unnest($2::text[]) AS order_id) AS k
+    ON g.member_id = k.member_id AND g.order_id = k.order_id
+ORDER BY g.member_id, g.order_id, g.campaign_id
+`
+
+type OrderGrantsOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type OrderGrantsOfParams struct {
+	MemberIds []string
+	OrderIds  []string
+}
+
+// Refunds in the ledger's batch (campaigns/giveback.go): the campaign points an
+// order's earning got, read with the batch's reads, and what refunds give back,
+// written with its writes as relative updates.
+// read: what campaigns gave the orders' earnings, and what refunds returned so far.
+func (q *Queries) OrderGrantsOf(ctx context.Context, db DBTX, arg []OrderGrantsOfParams) *OrderGrantsOfBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.OrderIds,
+		}
+		batch.Queue(orderGrantsOf, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &OrderGrantsOfBatchResults{br, len(arg), false}
+}
+
+func (b *OrderGrantsOfBatchResults) Query(f func(int, []CampaignOrderGrant, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []CampaignOrderGrant
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i CampaignOrderGrant
+				if err := rows.Scan(
+					&i.MemberID,
+					&i.OrderID,
+					&i.CampaignID,
+					&i.Points,
+					&i.Returned,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *OrderGrantsOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const returnOrderGrants = `-- name: ReturnOrderGrants :batchexec
+UPDATE campaign_order_grants AS g SET returned = g.returned + u.points
+FROM (SELECT unnest($1::text[]) AS member_id, unnest($2::text[]) AS order_id,
+             unnest($3::text[]) AS campaign_id, unnest($4::bigint[]) AS points) AS u
+WHERE g.member_id = u.member_id AND g.order_id = u.order_id AND g.campaign_id = u.campaign_id
+`
+
+type ReturnOrderGrantsBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type ReturnOrderGrantsParams struct {
+	MemberIds   []string
+	OrderIds    []string
+	CampaignIds []string
+	Points      []int64
+}
+
+// write: the points refunds gave back, counted on the orders' grants.
+func (q *Queries) ReturnOrderGrants(ctx context.Context, db DBTX, arg []ReturnOrderGrantsParams) *ReturnOrderGrantsBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.OrderIds,
+			a.CampaignIds,
+			a.Points,
+		}
+		batch.Queue(returnOrderGrants, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &ReturnOrderGrantsBatchResults{br, len(arg), false}
+}
+
+func (b *ReturnOrderGrantsBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *ReturnOrderGrantsBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

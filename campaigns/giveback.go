@@ -1,0 +1,102 @@
+package campaigns
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+
+	"github.com/loyalty-engine/loyalty/campaigns/internal/campaignsdb"
+	"github.com/loyalty-engine/loyalty/internal/database"
+	"github.com/loyalty-engine/loyalty/ledger"
+)
+
+// Refunds run in the ledger's batch: what campaigns gave the refunded orders is read
+// with the batch's reads (QueueOrderGrants), the ledger decides each campaign's
+// share, and what goes back is written with the batch's writes (QueueGiveBacks).
+
+// QueueOrderGrants queues the read of what campaigns gave the orders' earnings. The
+// rows need no lock of their own: they change only with an earning, a refund or a
+// reversal of the member's order, and each of those holds the member's row lock.
+func (s *Service) QueueOrderGrants(ctx context.Context, pipe *database.Pipeline, memberIDs, orderIDs []string) func() ([]ledger.OrderGrant, error) {
+	rows := s.q.OrderGrantsOf(ctx, pipe, []campaignsdb.OrderGrantsOfParams{{MemberIds: memberIDs, OrderIds: orderIDs}})
+	return func() ([]ledger.OrderGrant, error) {
+		var out []ledger.OrderGrant
+		var qerr error
+		rows.Query(func(_ int, rows []campaignsdb.CampaignOrderGrant, err error) {
+			qerr = err
+			for _, r := range rows {
+				out = append(out, ledger.OrderGrant{MemberID: r.MemberID, OrderID: r.OrderID, CampaignID: r.CampaignID,
+					Account: Account(r.CampaignID), Points: r.Points, Returned: r.Returned})
+			}
+		})
+		if qerr != nil {
+			return nil, fmt.Errorf("campaign grants of the refunded orders: %w", qerr)
+		}
+		return out, nil
+	}
+}
+
+// QueueGiveBacks queues what refunds give back, as relative updates: the members'
+// uses go down (giveBack's rule: never below zero), the budgets get the points back
+// slice by slice from the first giving member's slice (giveBack's spread, computed
+// on the slices as locked by the statement), and the orders' grants count them as
+// returned. Several give-backs to one campaign are summed into one spread: slices are
+// shards of one budget, so the total is the same.
+func (s *Service) QueueGiveBacks(ctx context.Context, pipe *database.Pipeline, backs []ledger.CampaignGiveBack) {
+	if len(backs) == 0 {
+		return
+	}
+	var uses campaignsdb.GiveBackUsesParams
+	var slices campaignsdb.GiveBackSlicesParams
+	var grants campaignsdb.ReturnOrderGrantsParams
+	useAt := map[useKey]int{}
+	sliceAt := map[string]int{}
+	type grantKey struct{ memberID, orderID, campaignID string }
+	grantAt := map[grantKey]int{}
+	for _, b := range backs {
+		if b.Points <= 0 {
+			continue
+		}
+		if i, ok := useAt[useKey{b.CampaignID, b.MemberID}]; ok {
+			uses.Points[i] += b.Points
+		} else {
+			useAt[useKey{b.CampaignID, b.MemberID}] = len(uses.CampaignIds)
+			uses.CampaignIds = append(uses.CampaignIds, b.CampaignID)
+			uses.MemberIds = append(uses.MemberIds, b.MemberID)
+			uses.Points = append(uses.Points, b.Points)
+		}
+		if i, ok := sliceAt[b.CampaignID]; ok {
+			slices.Points[i] += b.Points
+		} else {
+			sliceAt[b.CampaignID] = len(slices.CampaignIds)
+			slices.CampaignIds = append(slices.CampaignIds, b.CampaignID)
+			slices.MemberHashes = append(slices.MemberHashes, int64(memberHash(b.MemberID)))
+			slices.Points = append(slices.Points, b.Points)
+		}
+		k := grantKey{b.MemberID, b.OrderID, b.CampaignID}
+		if i, ok := grantAt[k]; ok {
+			grants.Points[i] += b.Points
+		} else {
+			grantAt[k] = len(grants.CampaignIds)
+			grants.MemberIds = append(grants.MemberIds, b.MemberID)
+			grants.OrderIds = append(grants.OrderIds, b.OrderID)
+			grants.CampaignIds = append(grants.CampaignIds, b.CampaignID)
+			grants.Points = append(grants.Points, b.Points)
+		}
+	}
+	if len(uses.CampaignIds) == 0 {
+		return
+	}
+	// The uses before the slices, as every budget lock takes them (readBudgets).
+	s.q.GiveBackUses(ctx, pipe, []campaignsdb.GiveBackUsesParams{uses})
+	s.q.GiveBackSlices(ctx, pipe, []campaignsdb.GiveBackSlicesParams{slices})
+	s.q.ReturnOrderGrants(ctx, pipe, []campaignsdb.ReturnOrderGrantsParams{grants})
+}
+
+// memberHash is the hash sliceOf takes modulo the slice count: the member's slice,
+// where a give-back starts, is computed by GiveBackSlices on the slices it locks.
+func memberHash(memberID string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(memberID))
+	return h.Sum32()
+}
