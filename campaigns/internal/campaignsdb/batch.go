@@ -381,7 +381,6 @@ func (b *LockCampaignUsesBatchResults) Close() error {
 }
 
 const orderGrantsOf = `-- name: OrderGrantsOf :batchmany
-
 SELECT g.member_id, g.order_id, g.campaign_id, g.points, g.returned
 FROM campaign_order_grants g
 JOIN (SELECT unnest($1::text[]) AS member_id, unnest($2::text[]) AS order_id) AS k
@@ -400,10 +399,7 @@ type OrderGrantsOfParams struct {
 	OrderIds  []string
 }
 
-// Refunds in the ledger's batch (campaigns/giveback.go): the campaign points an
-// order's earning got, read with the batch's reads, and what refunds give back,
-// written with its writes as relative updates.
-// read: what campaigns gave the orders' earnings, and what refunds returned so far.
+// Refunds in the ledger's batch (campaigns/giveback.go). read: what campaigns gave the orders' earnings, and what refunds returned so far.
 func (q *Queries) OrderGrantsOf(ctx context.Context, db DBTX, arg []OrderGrantsOfParams) *OrderGrantsOfBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {

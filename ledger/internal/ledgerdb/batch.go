@@ -197,7 +197,6 @@ func (b *LockBatchMembersBatchResults) Close() error {
 }
 
 const lockBatchOrders = `-- name: LockBatchOrders :batchmany
-
 SELECT o.member_id, o.order_id, o.earn_entry_id, o.spend_minor, o.currency, o.earned_points, o.refunded_minor, o.fully_refunded, o.points_taken_back, o.points_returned, o.tier_id, o.perks, o.metric_points, o.metric_spend, o.metric_day, o.metric_points_taken, o.metric_spend_taken
 FROM orders o
 JOIN (SELECT unnest($1::text[]) AS member_id, unnest($2::text[]) AS order_id) AS k
@@ -217,9 +216,7 @@ type LockBatchOrdersParams struct {
 	OrderIds  []string
 }
 
-// Refunds in the write path's batch (ledger/batch_refund.go): read under the
-// member locks the batch takes first, then written with the batch's other rows.
-// read: the orders the batch refunds, locked after their members. An order the
+// Refunds in the write path's batch (ledger/batch_refund.go). read: the orders the batch refunds, locked after their members. An order the
 // member only redeemed on has no row yet: the write step inserts it.
 func (q *Queries) LockBatchOrders(ctx context.Context, db DBTX, arg []LockBatchOrdersParams) *LockBatchOrdersBatchResults {
 	batch := &pgx.Batch{}

@@ -1,9 +1,5 @@
--- Refunds in the ledger's batch (campaigns/giveback.go): the campaign points an
--- order's earning got, read with the batch's reads, and what refunds give back,
--- written with its writes as relative updates.
-
 -- name: OrderGrantsOf :batchmany
--- read: what campaigns gave the orders' earnings, and what refunds returned so far.
+-- Refunds in the ledger's batch (campaigns/giveback.go). read: what campaigns gave the orders' earnings, and what refunds returned so far.
 SELECT g.*
 FROM campaign_order_grants g
 JOIN (SELECT unnest(@member_ids::text[]) AS member_id, unnest(@order_ids::text[]) AS order_id) AS k

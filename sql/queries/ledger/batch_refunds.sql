@@ -1,8 +1,5 @@
--- Refunds in the write path's batch (ledger/batch_refund.go): read under the
--- member locks the batch takes first, then written with the batch's other rows.
-
 -- name: LockBatchOrders :batchmany
--- read: the orders the batch refunds, locked after their members. An order the
+-- Refunds in the write path's batch (ledger/batch_refund.go). read: the orders the batch refunds, locked after their members. An order the
 -- member only redeemed on has no row yet: the write step inserts it.
 SELECT o.*
 FROM orders o
