@@ -47,6 +47,20 @@ func propertyLedger(t *testing.T) (*Service, *pgxpool.Pool, []Entry) {
 			t.Fatal(err)
 		}
 		setup = append(setup, e)
+		// An order to refund, with points redeemed on it, and an order only
+		// redeemed on.
+		res, err = s.Earn(ctx, Actor{KeyID: "setup"}, Earn{MemberID: m, RequestID: "setup-order", OrderID: "so", SpendMinor: int64(3000 + 1000*i), Currency: "CNY"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		setup = append(setup, res.Entry)
+		for _, order := range []string{"so", "sr"} {
+			e, err := s.Redeem(ctx, Actor{KeyID: "setup"}, Redeem{MemberID: m, RequestID: "setup-redeem-" + order, Points: int64(20 + 5*i), OrderID: order})
+			if err != nil {
+				t.Fatal(err)
+			}
+			setup = append(setup, e)
+		}
 	}
 	// pe goes into debt: a refund's claw-back of more than it has.
 	claw := plan{memberID: "pe", kind: KindRefund, requestID: "setup-claw", fingerprint: fingerprint("claw", 1),
@@ -61,6 +75,7 @@ func propertyLedger(t *testing.T) (*Service, *pgxpool.Pool, []Entry) {
 // propertyBatch is a random batch of commands drawn from seed: earnings with and
 // without an order and a spend (some pending), redemptions that sometimes
 // overdraw, goodwill credits (some qualifying), reversals of the starting entries,
+// refunds (whole or in part, of the starting orders and of orders the batch earns),
 // repeats of earlier commands, and request ids reused with other bodies. It draws
 // the same plans for the same seed.
 func propertyBatch(seed uint64, setup []Entry) []plan {
@@ -90,18 +105,28 @@ func propertyBatch(seed uint64, setup []Entry) []plan {
 			}
 		case k < 60:
 			p = redeemPlan(m, req, 1+r.Int64N(400))
-		case k < 70:
+		case k < 64:
 			p = goodwillPlan(m, req, 1+r.Int64N(200))
 			if r.IntN(2) == 0 {
 				p.qualify = qualification(policy, applyT0, p.postings[0].Amount, 0)
 			}
-		case k < 80:
+		case k < 76:
+			order := []string{"so", "so", "sr", "none"}[r.IntN(4)]
+			if len(orders) > 0 && r.IntN(3) == 0 {
+				order = orders[r.IntN(len(orders))] // earned in the batch, or refused
+			}
+			var amount int64
+			if order != "sr" && r.IntN(4) > 0 {
+				amount = 100 + r.Int64N(1500)
+			}
+			p = refundCmd(m, order, req, amount)
+		case k < 82:
 			e := setup[r.IntN(len(setup))]
 			if !reversible(e.Kind) {
 				e = setup[0]
 			}
 			p = reversalPlan(e.MemberID, req, e.ID, e.Postings)
-		case k < 90 && len(plans) > 0:
+		case k < 91 && len(plans) > 0:
 			p = plans[r.IntN(len(plans))] // a repeat, as sent again
 		case len(plans) > 0:
 			prev := plans[r.IntN(len(plans))]
@@ -204,6 +229,15 @@ func answer(o outcome, ranks map[int64]int) string {
 		return "failed " + o.err.Error()
 	}
 	e := o.entry
+	if r := o.refund; r != nil {
+		var entries []int
+		for _, e := range r.Entries {
+			entries = append(entries, ranks[e.ID])
+		}
+		return fmt.Sprintf("refund %d voided %d clawed back %d returned %d entries %v order %d/%d %v taken %d returned %d replayed %v",
+			r.AmountMinor, r.PointsVoided, r.PointsClawedBack, r.PointsReturned, entries, r.Order.RefundedMinor, r.Order.SpendMinor,
+			r.Order.FullyRefunded, r.Order.PointsTakenBack, r.Order.PointsReturned, o.replayed)
+	}
 	return fmt.Sprintf("entry #%d %s %v after %d/%d/%d reverses #%d order %q replayed %v skipped %v points %d %s",
 		ranks[e.ID], e.Kind, e.Postings, e.AvailableAfter, e.PendingAfter, e.HeldAfter, ranks[e.ReversesEntryID], e.OrderID,
 		o.replayed, o.skipped, o.points, earnLines(o.breakdown))
@@ -236,6 +270,10 @@ var propertyTables = []struct{ name, sql string }{
 		x.spend_minor, x.create_time)::text AS row FROM tier_metric_moves x ORDER BY 1`},
 	{"tier history", `SELECT ROW(x.member_id, x.from_tier, x.to_tier, x.reason, x.metric, x.period_end, x.grace_end,
 		x.membership_id, x.policy_version, x.create_time)::text FROM tier_history x ORDER BY x.change_id`},
+	{"refunds", rankCTE + `SELECT ROW(x.member_id, x.request_id, x.order_id, x.fingerprint, x.amount_minor, x.points_voided,
+		x.points_clawed_back, x.points_returned, (SELECT n FROM e WHERE e.entry_id = x.take_entry_id),
+		(SELECT n FROM e WHERE e.entry_id = x.return_entry_id), x.order_refunded_minor, x.order_fully_refunded,
+		x.order_points_taken_back, x.order_points_returned, x.create_time)::text FROM refunds x ORDER BY 1`},
 	{"member tiers", `SELECT ROW(x.member_id, x.tier_id, x.period_end, x.grace_end, x.update_time)::text FROM member_tiers x ORDER BY 1`},
 }
 

@@ -22,10 +22,12 @@ import (
 // orders are read without a lock for the same reason.
 
 // refundNeeds is what the read step reads for the batch's refunds: the orders
-// (member and order id, pairwise) and the refunds' request ids.
+// (member and order id, pairwise, each once: the reads join on them) and the
+// refunds' request ids.
 type refundNeeds struct {
 	orderMembers, orderIDs     []string
 	requestMembers, requestIDs []string
+	seen                       map[orderKey]bool
 }
 
 // addRefund adds what a refund needs to n: its order and request id, the entries
@@ -33,8 +35,14 @@ type refundNeeds struct {
 // a lot its give-back may open, and a second entry id.
 func (n *batchNeeds) addRefund(p plan, addMember func(list *[]string, id, key string)) {
 	r := &n.refunds
-	r.orderMembers = append(r.orderMembers, p.memberID)
-	r.orderIDs = append(r.orderIDs, p.orderID)
+	if k := (orderKey{p.memberID, p.orderID}); !r.seen[k] {
+		if r.seen == nil {
+			r.seen = map[orderKey]bool{}
+		}
+		r.seen[k] = true
+		r.orderMembers = append(r.orderMembers, p.memberID)
+		r.orderIDs = append(r.orderIDs, p.orderID)
+	}
 	r.requestMembers = append(r.requestMembers, p.memberID)
 	r.requestIDs = append(r.requestIDs, p.requestID)
 	n.requestMembers = append(n.requestMembers, p.memberID)
