@@ -292,7 +292,7 @@ func (st *batchState) recordRefund(p plan, o *refundOrder, earning *earningState
 	if d.metricPoints != 0 || d.metricSpend != 0 {
 		mv := metricMoveRow{memberID: p.memberID, entryID: take.ID, orderID: p.orderID, day: *o.row.MetricDay,
 			points: -d.metricPoints, spend: -d.metricSpend, at: st.sentAt}
-		st.out.metricMoves = append(st.out.metricMoves, mv)
+		st.out.refunds.metricMoves = append(st.out.refunds.metricMoves, mv)
 		// A later earning of the batch qualifies on the lowered metric.
 		st.moves[p.memberID] = append(st.moves[p.memberID], metricMove{day: mv.day, points: mv.points, spend: mv.spend})
 	}

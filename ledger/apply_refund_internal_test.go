@@ -187,7 +187,7 @@ func TestRefundsOfAnOrderInOneBatchSeeEachOther(t *testing.T) {
 	if len(st.out.refunds.records) != 2 || len(st.out.refunds.voids) != 2 || len(st.refunds.changed) != 1 {
 		t.Fatalf("write set: %+v, orders changed %d", st.out.refunds, len(st.refunds.changed))
 	}
-	if moves := st.out.metricMoves; len(moves) != 2 || moves[0].points+moves[1].points != -100 {
+	if moves := st.out.refunds.metricMoves; len(moves) != 2 || moves[0].points+moves[1].points != -100 {
 		t.Fatalf("metric moves %+v, want 100 points off in all", moves)
 	}
 }

@@ -162,9 +162,13 @@ type lotAdder func(memberID string, id, origin, remaining int64, expire time.Tim
 
 // refundWrites are the rows the batch's refunds write besides their entries.
 type refundWrites struct {
-	records   []ledgerdb.Refund
-	voids     []pendingVoid
-	giveBacks []CampaignGiveBack
+	records []ledgerdb.Refund
+	voids   []pendingVoid
+	// metricMoves: written by queueRefundWrites, not with the earnings' moves,
+	// because a refund whose shares round to no points still lowers the metric, in
+	// a batch that may write no entry (queueWrites writes nothing then).
+	metricMoves []metricMoveRow
+	giveBacks   []CampaignGiveBack
 }
 
 type pendingVoid struct {
@@ -173,7 +177,9 @@ type pendingVoid struct {
 
 // queueRefundWrites queues the refunds' rows: the orders as they left them, their
 // records (after the entries they name), the pending points they voided, summed per
-// earning.
+// earning, and their moves of the qualifying metric. It runs whether or not the
+// batch wrote an entry: a refund whose shares round to nothing writes its rows all
+// the same.
 func (s *Service) queueRefundWrites(ctx context.Context, pipe *database.Pipeline, st *batchState) {
 	w := &st.out.refunds
 	if st.refunds == nil || len(st.refunds.changed) == 0 {
@@ -227,6 +233,19 @@ func (s *Service) queueRefundWrites(ctx context.Context, pipe *database.Pipeline
 			voids.Points = append(voids.Points, v.points)
 		}
 		q.WritePendingVoids(ctx, pipe, []ledgerdb.WritePendingVoidsParams{voids})
+	}
+	if len(w.metricMoves) > 0 {
+		var p ledgerdb.WriteMetricMovesParams
+		for _, m := range w.metricMoves {
+			p.MemberIds = append(p.MemberIds, m.memberID)
+			p.EntryIds = append(p.EntryIds, m.entryID)
+			p.OrderIds = append(p.OrderIds, m.orderID)
+			p.Days = append(p.Days, m.day)
+			p.Points = append(p.Points, m.points)
+			p.SpendMinor = append(p.SpendMinor, m.spend)
+			p.CreateTimes = append(p.CreateTimes, m.at)
+		}
+		q.WriteMetricMoves(ctx, pipe, []ledgerdb.WriteMetricMovesParams{p})
 	}
 }
 
