@@ -84,9 +84,9 @@ func (s *Service) Reverse(ctx context.Context, actor Actor, cmd Reverse) (Entry,
 	return e, err
 }
 
-// checkOrderNotRefunded locks the member and the order of an entry about to be reversed and
-// refuses if a refund already undid the entry's points: taken back an earning, or
-// given back a redemption.
+// checkOrderNotRefunded locks the member and the order of an entry about to be
+// reversed and refuses if a refund already undid the entry's points: taken back an
+// earning, or given back a redemption.
 func (s *Service) checkOrderNotRefunded(ctx context.Context, tx pgx.Tx, original Entry) error {
 	// The member first, as batches lock it before the orders they refund: the
 	// member's lock is what serialises the refunds and reversals of its orders.

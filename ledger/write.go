@@ -150,7 +150,8 @@ type qualifying struct {
 var errRepeated = errors.New("request already applied")
 
 // append runs one plan through the write path inside the caller's transaction
-// (refunds, holds, jobs): the entry, or its refusal.
+// (reversals of an order's entries, goodwill, campaign credits, jobs): the entry,
+// or its refusal.
 func (s *Service) append(ctx context.Context, tx pgx.Tx, p plan) (Entry, error) {
 	if p.call == nil {
 		p.call = audit.From(ctx)
