@@ -42,6 +42,13 @@ func (s *Service) QueueOrderGrants(ctx context.Context, pipe *database.Pipeline,
 // on the slices as locked by the statement), and the orders' grants count them as
 // returned. Several give-backs to one campaign are summed into one spread: slices are
 // shards of one budget, so the total is the same.
+//
+// The rows are locked when the batch writes, after every lock of its reads, in the
+// order every budget lock takes them (uses, then slices by campaign and slice). The
+// batch's earnings, if any, locked the running points campaigns' rows already, the
+// refunded order's campaign among them while it runs; an earning later in the same
+// batch does not see what a refund gave back (it sees the budget as the batch read
+// it), which can only refuse it BUDGET_EXHAUSTED where a later batch would not.
 func (s *Service) QueueGiveBacks(ctx context.Context, pipe *database.Pipeline, backs []ledger.CampaignGiveBack) {
 	if len(backs) == 0 {
 		return

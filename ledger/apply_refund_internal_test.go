@@ -214,3 +214,39 @@ func TestRefundRefusals(t *testing.T) {
 		t.Fatalf("claw-back: %+v %v", res.refund, res.err)
 	}
 }
+
+// A refund whose shares round to no points posts no entry, in a batch that writes no
+// other: its order, its record and its move of the qualifying metric are written all
+// the same, and a repeat answers it.
+func TestARefundWithoutEntriesWritesItsRows(t *testing.T) {
+	s := onFreshDB(t)
+	ctx := context.Background()
+	if _, _, err := s.Enroll(ctx, EnrollMember{MemberID: "m"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Earn(ctx, Actor{KeyID: "k"}, Earn{MemberID: "m", RequestID: "e", OrderID: "o", SpendMinor: 10000, Currency: "CNY"}); err != nil {
+		t.Fatal(err)
+	}
+	spend := func() (n int64) {
+		if err := s.pool.QueryRow(ctx, "SELECT coalesce(sum(spend_minor), 0) FROM tier_metric_days WHERE member_id = 'm'").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := spend()
+	cmd := Refund{MemberID: "m", OrderID: "o", RequestID: "r", AmountMinor: 50}
+	res, err := s.RefundOrder(ctx, Actor{KeyID: "k"}, cmd)
+	if err != nil || len(res.Entries) != 0 || res.AmountMinor != 50 || res.Order.RefundedMinor != 50 {
+		t.Fatalf("refund of 50: %+v %v, want 50 refunded and no entry", res, err)
+	}
+	if o, err := s.GetOrder(ctx, "m", "o"); err != nil || o.RefundedMinor != 50 {
+		t.Fatalf("order after: %+v %v", o, err)
+	}
+	if after := spend(); after != before-50 {
+		t.Fatalf("qualifying spend %d after the refund, want %d", after, before-50)
+	}
+	again, err := s.RefundOrder(ctx, Actor{KeyID: "k"}, cmd)
+	if err != nil || !reflect.DeepEqual(again.Order, res.Order) || again.AmountMinor != 50 {
+		t.Fatalf("repeat: %+v %v, want %+v", again, err, res)
+	}
+}
