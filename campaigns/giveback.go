@@ -43,12 +43,14 @@ func (s *Service) QueueOrderGrants(ctx context.Context, pipe *database.Pipeline,
 // returned. Several give-backs to one campaign are summed into one spread: slices are
 // shards of one budget, so the total is the same.
 //
-// The rows are locked when the batch writes, after every lock of its reads, in the
-// order every budget lock takes them (uses, then slices by campaign and slice). The
-// batch's earnings, if any, locked the running points campaigns' rows already, the
-// refunded order's campaign among them while it runs; an earning later in the same
-// batch does not see what a refund gave back (it sees the budget as the batch read
-// it), which can only refuse it BUDGET_EXHAUSTED where a later batch would not.
+// What the batch's earnings read under lock, the refund gave back in memory already
+// (budgets.GiveBack): those are skipped here. The rest is locked when the batch
+// writes, after every lock of its reads, in the order every budget lock takes them
+// (uses, then slices by campaign and slice): the slices of a campaign the batch's
+// earnings did not read (all of them when it has no campaign earning; else one that
+// no longer runs, which no earning locks), the uses of members without a campaign
+// earning in the batch. A deadlock with a compensation, which locks budgets before
+// the member, is retried like any.
 func (s *Service) QueueGiveBacks(ctx context.Context, pipe *database.Pipeline, backs []ledger.CampaignGiveBack) {
 	if len(backs) == 0 {
 		return
@@ -64,17 +66,17 @@ func (s *Service) QueueGiveBacks(ctx context.Context, pipe *database.Pipeline, b
 		if b.Points <= 0 {
 			continue
 		}
-		if i, ok := useAt[useKey{b.CampaignID, b.MemberID}]; ok {
+		if i, ok := useAt[useKey{b.CampaignID, b.MemberID}]; ok && !b.InLimit {
 			uses.Points[i] += b.Points
-		} else {
+		} else if !b.InLimit {
 			useAt[useKey{b.CampaignID, b.MemberID}] = len(uses.CampaignIds)
 			uses.CampaignIds = append(uses.CampaignIds, b.CampaignID)
 			uses.MemberIds = append(uses.MemberIds, b.MemberID)
 			uses.Points = append(uses.Points, b.Points)
 		}
-		if i, ok := sliceAt[b.CampaignID]; ok {
+		if i, ok := sliceAt[b.CampaignID]; ok && !b.InBudget {
 			slices.Points[i] += b.Points
-		} else {
+		} else if !b.InBudget {
 			sliceAt[b.CampaignID] = len(slices.CampaignIds)
 			slices.CampaignIds = append(slices.CampaignIds, b.CampaignID)
 			slices.MemberHashes = append(slices.MemberHashes, int64(memberHash(b.MemberID)))
@@ -91,13 +93,34 @@ func (s *Service) QueueGiveBacks(ctx context.Context, pipe *database.Pipeline, b
 			grants.Points = append(grants.Points, b.Points)
 		}
 	}
-	if len(uses.CampaignIds) == 0 {
+	if len(grants.CampaignIds) == 0 {
 		return
 	}
 	// The uses before the slices, as every budget lock takes them (readBudgets).
-	s.q.GiveBackUses(ctx, pipe, []campaignsdb.GiveBackUsesParams{uses})
-	s.q.GiveBackSlices(ctx, pipe, []campaignsdb.GiveBackSlicesParams{slices})
+	if len(uses.CampaignIds) > 0 {
+		s.q.GiveBackUses(ctx, pipe, []campaignsdb.GiveBackUsesParams{uses})
+	}
+	if len(slices.CampaignIds) > 0 {
+		s.q.GiveBackSlices(ctx, pipe, []campaignsdb.GiveBackSlicesParams{slices})
+	}
 	s.q.ReturnOrderGrants(ctx, pipe, []campaignsdb.ReturnOrderGrantsParams{grants})
+}
+
+// GiveBack is giveBack on what the batch read under lock: the campaign's slices, if
+// the batch's earnings read them, and the member's use, if one of them was the
+// member's. What it gives back is written with QueueWrites, as it left it; the rest
+// is QueueGiveBacks'.
+func (b *budgets) GiveBack(memberID, campaignID string, points int64) (budget, limit bool) {
+	cb := b.state[campaignID]
+	if cb == nil {
+		return false, false
+	}
+	use, read := b.uses[useKey{campaignID, memberID}]
+	if !read {
+		use = &memberUse{} // not read: QueueGiveBacks lowers it where it is stored
+	}
+	giveBack(cb, use, points, sliceOf(memberID, len(cb.slices)))
+	return true, read
 }
 
 // memberHash is the hash sliceOf takes modulo the slice count: the member's slice,

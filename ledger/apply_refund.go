@@ -285,8 +285,12 @@ func (st *batchState) recordRefund(p plan, o *refundOrder, earning *earningState
 	for i, back := range d.backs {
 		if back > 0 {
 			o.grants[i].Returned += back
-			st.out.refunds.giveBacks = append(st.out.refunds.giveBacks, CampaignGiveBack{
-				MemberID: p.memberID, OrderID: p.orderID, CampaignID: o.grants[i].CampaignID, Points: back})
+			g := CampaignGiveBack{MemberID: p.memberID, OrderID: p.orderID, CampaignID: o.grants[i].CampaignID, Points: back}
+			if st.budgets != nil {
+				// Budgets the batch read: a later earning of it sees the points back.
+				g.InBudget, g.InLimit = st.budgets.GiveBack(p.memberID, g.CampaignID, back)
+			}
+			st.out.refunds.giveBacks = append(st.out.refunds.giveBacks, g)
 		}
 	}
 	if d.metricPoints != 0 || d.metricSpend != 0 {

@@ -49,7 +49,13 @@ type Budgets interface {
 	// Grant decides the bonuses of one earning, in memory: the campaigns it
 	// qualifies for, each bonus within what the budget and the member's cap leave.
 	Grant(ctx context.Context, e PromotedEarning) ([]Bonus, []BonusRefusal)
-	// QueueWrites queues on pipe the writes of what the grants took.
+	// GiveBack gives a refund's campaign points back, in memory, to what the batch
+	// read under lock: the campaign's budget (budget) and the member's use of it
+	// (limit), if it read them; QueueWrites writes them then, and a later earning
+	// of the batch sees them. What it did not read, QueueGiveBacks gives back.
+	GiveBack(memberID, campaignID string, points int64) (budget, limit bool)
+	// QueueWrites queues on pipe the writes of what the grants took and the
+	// give-backs returned.
 	QueueWrites(ctx context.Context, pipe *database.Pipeline)
 }
 
@@ -70,6 +76,9 @@ type CampaignGiveBack struct {
 	OrderID    string
 	CampaignID string
 	Points     int64
+	// InBudget, InLimit: the batch's Budgets gave them back already to the
+	// budget, to the member's use (Budgets.GiveBack).
+	InBudget, InLimit bool
 }
 
 // PromotedEarning is what campaigns judge an earning by.
