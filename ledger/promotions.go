@@ -35,9 +35,10 @@ type Promotions interface {
 	QueueOrderGrants(ctx context.Context, pipe *database.Pipeline, memberIDs, orderIDs []string) (read func() ([]OrderGrant, error))
 	// QueueGiveBacks queues on pipe, among the batch's writes and after the
 	// budgets' (Budgets.QueueWrites), what refunds give back: to the campaigns'
-	// budgets and the members' caps, and counted as returned on the orders'
-	// grants. The writes are relative, so they are exact whatever else the
-	// campaigns' rows went through since they were read.
+	// budgets and the members' caps the batch's Budgets did not take back already
+	// (CampaignGiveBack.InBudget, InLimit), and counted as returned on the
+	// orders' grants. The writes are relative, so they are exact whatever else
+	// the campaigns' rows went through since the batch began.
 	QueueGiveBacks(ctx context.Context, pipe *database.Pipeline, backs []CampaignGiveBack)
 	// GiveBack returns points a reversal took back to the campaign's budget and
 	// the member's cap, inside tx.
