@@ -49,20 +49,7 @@ func (c Campaign) describe(capped bool) string {
 	return d
 }
 
-// OrderGrants are the points campaigns gave an order's earning.
-func (s *Service) OrderGrants(ctx context.Context, tx pgx.Tx, memberID, orderID string) ([]ledger.OrderGrant, error) {
-	rows, err := s.q.OrderGrants(ctx, tx, campaignsdb.OrderGrantsParams{MemberID: memberID, OrderID: orderID})
-	if err != nil {
-		return nil, fmt.Errorf("campaign grants of order %q: %w", orderID, err)
-	}
-	out := make([]ledger.OrderGrant, len(rows))
-	for i, r := range rows {
-		out[i] = ledger.OrderGrant{CampaignID: r.CampaignID, Account: Account(r.CampaignID), Points: r.Points, Returned: r.Returned}
-	}
-	return out, nil
-}
-
-// GiveBack returns refunded (or reversed) campaign points to the campaign's budget
+// GiveBack returns reversed campaign points to the campaign's budget
 // and the member's cap (giveBack, on the slices and the use read under lock), and
 // counts them as returned on the order.
 func (s *Service) GiveBack(ctx context.Context, tx pgx.Tx, memberID, orderID, campaignID string, points int64) error {

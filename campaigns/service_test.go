@@ -477,3 +477,53 @@ func TestSimulateChangesNothing(t *testing.T) {
 		t.Fatalf("a dry run changed the campaign: %+v", got)
 	}
 }
+
+// Refunds of a campaign order go through the group commit and race campaign
+// earnings of other members on a small budget: every point refunded goes back to the
+// budget exactly once, so what the budget spent is what the orders kept.
+func TestRacingRefundsGiveBackToTheBudgetExactly(t *testing.T) {
+	members := []string{"a", "b", "c", "d"}
+	e := newEngine(t, members...)
+	c := e.launch(t, campaigns.Definition{DisplayName: "double points", Type: campaigns.TypeMultiplier, MultiplierPercent: 200,
+		Budget: campaigns.Budget{Points: 2000}})
+	if got := campaignPoints(e.order(t, "a", "a1", 100_000), c.ID); got != 1000 {
+		t.Fatalf("a1's bonus %d, want 1000", got)
+	}
+	var wg sync.WaitGroup
+	var granted atomic.Int64
+	for i := range 10 { // a1 refunded in ten parts, each sent twice
+		for range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := e.ledger.RefundOrder(ctx, actor, ledger.Refund{MemberID: "a", OrderID: "a1", RequestID: fmt.Sprintf("r%d", i), AmountMinor: 10_000})
+				if err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+	}
+	for i := range 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := members[1+i%3]
+			res, err := e.ledger.Earn(ctx, actor, ledger.Earn{MemberID: m, RequestID: fmt.Sprintf("o%d", i), OrderID: fmt.Sprintf("o%d", i), SpendMinor: 10_000, Currency: "CNY"})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			granted.Add(campaignPoints(res, c.ID))
+		}()
+	}
+	wg.Wait()
+	o, err := e.ledger.GetOrder(ctx, "a", "a1")
+	if err != nil || !o.FullyRefunded || o.PointsTakenBack != 2000 {
+		t.Fatalf("a1 after its refunds: %+v %v, want fully refunded, 2000 points taken back", o, err)
+	}
+	got, _ := e.campaigns.Get(ctx, c.ID)
+	if got.SpentPoints != granted.Load() || e.campaignAccount(t, c.ID) != -granted.Load() {
+		t.Fatalf("spent %d, account %d; want what the other orders kept, %d", got.SpentPoints, e.campaignAccount(t, c.ID), granted.Load())
+	}
+	e.mustVerify(t)
+}

@@ -43,7 +43,10 @@ type batchState struct {
 	entryIDs, lotIDs, holdIDs []int64
 	budgets                   Budgets
 	goodwill                  goodwillState
-	out                       writeSet
+	// refunds: the orders the batch refunds and what their rules need (nil when
+	// the batch refunds nothing).
+	refunds *refundState
+	out     writeSet
 	// broken: a command found the books out of line with a rule (lots short of the
 	// balance, say) after its entry joined the write set; the batch must not commit.
 	broken error
@@ -133,6 +136,8 @@ type outcome struct {
 	// approval: a goodwill grant's approval (recorded instead of an entry, or found
 	// for a repeat), or the approval a decision closed.
 	approval *Approval
+	// refund: what a refund did (or, for a repeat, its first answer).
+	refund *RefundResult
 }
 
 // apply runs the batch's plans in order. It stops at a command that broke an
@@ -151,6 +156,9 @@ func (st *batchState) apply(ctx context.Context, plans []plan) []outcome {
 // command is checked against the state and, if it holds, its rows join the write
 // set and the state moves on.
 func (st *batchState) applyOne(ctx context.Context, p plan) outcome {
+	if p.refund != nil {
+		return st.applyRefund(ctx, p)
+	}
 	var hold *holdState
 	if p.close != nil {
 		if hold = st.holds[p.close.holdID]; hold == nil {
@@ -450,6 +458,7 @@ func (st *batchState) recordEffects(p plan, e Entry, d memberDeltas) {
 		st.qualify(p.memberID, e, q)
 	}
 	st.recordRelease(p)
+	st.noteOrderEntry(p, e, d)
 }
 
 // qualify moves the member's qualifying metric and, on a gain, upgrades the member

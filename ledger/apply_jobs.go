@@ -79,8 +79,7 @@ func (st *batchState) decideJob(p plan, m *memberState) (_ plan, ok bool, err er
 	case p.release != nil:
 		r := st.releases[p.release.entryID]
 		if r == nil {
-			// Not found, or skipped by the lock because a refund holds it right
-			// now: a later run releases what the refund leaves.
+			// Not found: nothing to release.
 			return p, false, nil
 		}
 		if r.memberID != p.memberID {

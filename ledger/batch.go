@@ -99,14 +99,17 @@ func (s *Service) runBatch(ctx context.Context, db batchSender, tx pgx.Tx, plans
 	var write database.Pipeline
 	s.queueWrites(ctx, &write, &st.out)
 	s.queueGoodwillWrites(ctx, &write, &st.out.goodwill)
+	s.queueRefundWrites(ctx, &write, st)
 	if st.budgets != nil {
 		st.budgets.QueueWrites(ctx, &write)
 	}
+	s.queueGiveBacks(ctx, &write, st)
 	var calls []audit.EntryCall
 	for i, p := range plans {
-		if p.call != nil && out[i].err == nil && !out[i].replayed && !out[i].skipped {
-			// The entry's member: a hold's capture or void learns it in the batch.
-			calls = append(calls, audit.EntryCall{Call: p.call, MemberID: out[i].entry.MemberID, RequestID: p.requestID})
+		if p.call != nil && out[i].err == nil && !out[i].replayed && !out[i].skipped && out[i].entry.ID != 0 {
+			// The entry's member: a hold's capture or void learns it in the batch;
+			// its request id: a refund that gives back only has its "#return" entry.
+			calls = append(calls, audit.EntryCall{Call: p.call, MemberID: out[i].entry.MemberID, RequestID: out[i].entry.RequestID})
 		}
 	}
 	auditSent := audit.QueueForEntries(write.Batch(), calls)
@@ -136,7 +139,7 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans
 	}
 	q := s.q
 	members := q.LockBatchMembers(ctx, &read, []ledgerdb.LockBatchMembersParams{{MemberIds: need.members, HoldIds: need.holds}})
-	ids := q.NextBatchIDs(ctx, &read, []ledgerdb.NextBatchIDsParams{{Entries: int32(len(plans)), Lots: int32(need.lots), Holds: int32(need.newHolds)}})
+	ids := q.NextBatchIDs(ctx, &read, []ledgerdb.NextBatchIDsParams{{Entries: int32(need.entries), Lots: int32(need.lots), Holds: int32(need.newHolds)}})
 	stored := q.StoredEntriesOf(ctx, &read, []ledgerdb.StoredEntriesOfParams{{MemberIds: need.requestMembers, RequestIds: need.requestIDs}})
 	var (
 		holds       *ledgerdb.LockHoldsOfBatchResults
@@ -173,11 +176,15 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans
 	if len(need.metricMembers) > 0 {
 		metrics = q.MetricsOf(ctx, &read, []ledgerdb.MetricsOfParams{{MemberIds: need.metricMembers, WindowStarts: need.metricStarts}})
 	}
+	if need.allSlices {
+		lane = AllSlices
+	}
 	if len(need.campaigns) > 0 && s.promotions != nil {
 		budgets = s.promotions.QueueBudgets(ctx, &read, need.campaigns, need.campaignMembers, lane)
 	}
 	releases := s.queueReleaseLocks(ctx, &read, need.releases)
 	goodwill := s.queueGoodwillReads(ctx, &read, need.goodwill)
+	refunds := s.queueRefundReads(ctx, &read, need.refunds)
 
 	read.Send(ctx, db)
 	st := &batchState{
@@ -312,6 +319,7 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans
 	}
 	st.releases = releases(fail)
 	fail("goodwill", goodwill(st))
+	fail("refunds", refunds(st, lotOf))
 	fail("read", read.Close())
 	if len(errs) > 0 {
 		return nil, errs[0]
@@ -321,6 +329,7 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans
 
 // batchNeeds is what the read step reads for a batch.
 type batchNeeds struct {
+	entries                    int     // entry ids the batch may use
 	newHolds                   int     // holds the batch may place
 	releases                   []int64 // the pending earnings the batch releases
 	holds                      []int64 // the holds the batch closes
@@ -339,7 +348,11 @@ type batchNeeds struct {
 	metricStarts               []time.Time
 	campaigns                  []string
 	campaignMembers            []string
-	goodwill                   goodwillNeeds
+	// allSlices: the batch locks every budget slice whatever its lane (refunds
+	// give campaign points back).
+	allSlices bool
+	goodwill  goodwillNeeds
+	refunds   refundNeeds
 }
 
 // needsOf is what the rules will need to apply plans.
@@ -354,6 +367,7 @@ func needsOf(plans []plan) batchNeeds {
 	}
 	metricSeen := map[metricKey]bool{}
 	for _, p := range plans {
+		n.entries++
 		if p.close != nil {
 			// Known by hold id only: its member is locked and its lots read by
 			// way of the hold; a release may open a lot.
@@ -385,6 +399,9 @@ func needsOf(plans []plan) batchNeeds {
 		}
 		if p.expireLots != nil {
 			addMember(&n.lotMembers, p.memberID, "l:"+p.memberID) // the lots it expires
+		}
+		if p.refund != nil {
+			n.addRefund(p, addMember)
 		}
 		d, _, _ := split(p.postings)
 		if p.earn != nil {
@@ -456,6 +473,7 @@ type writeSet struct {
 	orders      []orderRow
 	metricMoves []metricMoveRow
 	upgrades    []upgradeRow
+	refunds     refundWrites
 	// system postings summed per account, in the order accounts first appear.
 	systemAccounts []string
 	systemAmounts  []int64

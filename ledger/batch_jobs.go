@@ -8,8 +8,8 @@ import (
 )
 
 // queueReleaseLocks is the read step's part for the pending earnings a batch
-// releases: their rows, locked after the members (LockPendingReleasesOf, which
-// skips a row a refund holds). The function it returns reads them back, in the
+// releases: their rows, locked after the members (LockPendingReleasesOf), as a
+// refund's batch locks them. The function it returns reads them back, in the
 // pipeline's order, into the state's releases.
 func (s *Service) queueReleaseLocks(ctx context.Context, read *database.Pipeline, entryIDs []int64) func(fail func(string, error)) map[int64]*pendingState {
 	if len(entryIDs) == 0 {

@@ -49,6 +49,20 @@ func propertyLedger(t *testing.T) (*Service, *pgxpool.Pool, []Entry) {
 			t.Fatal(err)
 		}
 		setup = append(setup, e)
+		// An order to refund, with points redeemed on it, and an order only
+		// redeemed on.
+		res, err = s.Earn(ctx, Actor{KeyID: "setup"}, Earn{MemberID: m, RequestID: "setup-order", OrderID: "so", SpendMinor: int64(3000 + 1000*i), Currency: "CNY"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		setup = append(setup, res.Entry)
+		for _, order := range []string{"so", "sr"} {
+			e, err := s.Redeem(ctx, Actor{KeyID: "setup"}, Redeem{MemberID: m, RequestID: "setup-redeem-" + order, Points: int64(20 + 5*i), OrderID: order})
+			if err != nil {
+				t.Fatal(err)
+			}
+			setup = append(setup, e)
+		}
 	}
 	// pe goes into debt: a refund's claw-back of more than it has.
 	claw := plan{memberID: "pe", kind: KindRefund, requestID: "setup-claw", fingerprint: fingerprint("claw", 1),
@@ -101,6 +115,8 @@ func propertyDecision(i int, approve bool) plan {
 // propertyBatch is a random batch of commands drawn from seed: earnings with and
 // without an order and a spend (some pending), redemptions that sometimes
 // overdraw, goodwill credits (some qualifying), reversals of the starting entries,
+// goodwill grants of limited and unlimited keys and decisions on approvals,
+// refunds (whole or in part, of the starting orders and of orders the batch earns),
 // the jobs' releases of the starting pending earnings and expiries of lots due at
 // some instant, repeats of earlier commands, and request ids reused with other
 // bodies. It draws the same plans for the same seed.
@@ -108,7 +124,7 @@ func propertyBatch(seed uint64, setup []Entry) []plan {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
 	policy := tiers.DefaultPolicy()
 	policy.Version = 1
-	n := 20 + r.IntN(21)
+	n := 40 + r.IntN(21)
 	var plans []plan
 	var orders []string
 	var pending []Entry
@@ -123,9 +139,9 @@ func propertyBatch(seed uint64, setup []Entry) []plan {
 		req := fmt.Sprintf("q%d", i)
 		var p plan
 		switch k := r.IntN(100); {
-		case k < 15:
+		case k < 12:
 			p = explicitEarn(m, req, 1+r.Int64N(300), 5+r.IntN(400))
-		case k < 35:
+		case k < 30:
 			order := fmt.Sprintf("o%d", i)
 			if len(orders) > 0 && r.IntN(5) == 0 {
 				order = orders[r.IntN(len(orders))] // a second earning of an order: refused
@@ -135,9 +151,9 @@ func propertyBatch(seed uint64, setup []Entry) []plan {
 			if r.IntN(4) == 0 {
 				p.earn.credit, p.releaseTime = AccountPending, applyT0.AddDate(0, 0, 14)
 			}
-		case k < 60:
+		case k < 50:
 			p = redeemPlan(m, req, 1+r.Int64N(400))
-		case k < 70:
+		case k < 58:
 			p = goodwillPlan(m, req, 1+r.Int64N(200))
 			if r.IntN(2) == 0 {
 				p.qualify = qualification(policy, applyT0, p.postings[0].Amount, 0)
@@ -148,23 +164,33 @@ func propertyBatch(seed uint64, setup []Entry) []plan {
 				p.goodwill.limited, p.goodwill.keyID, p.goodwill.day = true, "prop-agent", applyT0.Truncate(24*time.Hour)
 				p.goodwill.perGrant, p.goodwill.perDay = 100, 200
 			}
-		case k < 73:
+		case k < 62:
 			p = propertyDecision(r.IntN(len(propertyApprovals)), r.IntN(3) != 0)
-		case k < 77:
+		case k < 72:
+			order := []string{"so", "so", "sr", "none"}[r.IntN(4)]
+			if len(orders) > 0 && r.IntN(3) == 0 {
+				order = orders[r.IntN(len(orders))] // earned in the batch, or refused
+			}
+			var amount int64
+			if order != "sr" && r.IntN(4) > 0 {
+				amount = 100 + r.Int64N(1500)
+			}
+			p = refundCmd(m, order, req, amount)
+		case k < 76:
 			e := setup[r.IntN(len(setup))]
 			if !reversible(e.Kind) || e.Delta(AccountPending) != 0 {
 				e = setup[0]
 			}
 			p = reversalPlan(e.MemberID, req, e.ID, e.Postings)
-		case k < 81:
+		case k < 80:
 			e := pending[r.IntN(len(pending))]
 			p = plan{memberID: e.MemberID, kind: KindPendingRelease, requestID: systemRequestID("release", e.ID),
 				fingerprint: fingerprint("release", e.ID), actorKeyID: "system", release: &pendingRef{entryID: e.ID, now: applyT0}}
-		case k < 85:
+		case k < 84:
 			// Lots due some time from now: some of the batch's, or the setup's too.
 			now := applyT0.AddDate(0, 0, 30+r.IntN(900))
 			p = plan{memberID: m, kind: KindExpiry, actorKeyID: "system", expireLots: &lotsDue{now: now, nonce: fmt.Sprint("n", i)}}
-		case k < 92 && len(plans) > 0:
+		case k < 94 && len(plans) > 0:
 			p = plans[r.IntN(len(plans))] // a repeat, as sent again
 		case len(plans) > 0:
 			prev := plans[r.IntN(len(plans))]
@@ -231,9 +257,10 @@ func TestOneBatchIsTheSameAsOneCommandPerBatch(t *testing.T) {
 					jobs[fmt.Sprintf("%s replayed %v skipped %v", p.kind, o.replayed, o.skipped)]++
 				}
 			}
-			// The batch is a real test only if it posts, refuses and replays.
+			// The batch is a real test only if it posts, refuses, replays and asks
+			// for approval.
 			if posted == 0 || refused == 0 || replayed == 0 || approvals == 0 {
-				t.Fatalf("seed %d posted %d, refused %d, replayed %d: not a mixed batch", seed, posted, refused, replayed)
+				t.Fatalf("seed %d posted %d, refused %d, replayed %d, asked approval %d: not a mixed batch", seed, posted, refused, replayed, approvals)
 			}
 			counts := map[string]int{}
 			for _, q := range propertyTables {
@@ -289,6 +316,15 @@ func answer(o outcome, ranks, approvalRanks map[int64]int) string {
 		return fmt.Sprintf("approval %d %s of %d for %s entry #%d replayed %v skipped %v, entry #%d",
 			approvalRanks[a.ID], a.Status, a.Points, a.MemberID, ranks[a.EntryID], o.replayed, o.skipped, ranks[e.ID])
 	}
+	if r := o.refund; r != nil {
+		var entries []int
+		for _, e := range r.Entries {
+			entries = append(entries, ranks[e.ID])
+		}
+		return fmt.Sprintf("refund %d voided %d clawed back %d returned %d entries %v order %d/%d %v taken %d returned %d replayed %v",
+			r.AmountMinor, r.PointsVoided, r.PointsClawedBack, r.PointsReturned, entries, r.Order.RefundedMinor, r.Order.SpendMinor,
+			r.Order.FullyRefunded, r.Order.PointsTakenBack, r.Order.PointsReturned, o.replayed)
+	}
 	return fmt.Sprintf("entry #%d %s %v after %d/%d/%d reverses #%d order %q replayed %v skipped %v points %d %s",
 		ranks[e.ID], e.Kind, e.Postings, e.AvailableAfter, e.PendingAfter, e.HeldAfter, ranks[e.ReversesEntryID], e.OrderID,
 		o.replayed, o.skipped, o.points, earnLines(o.breakdown))
@@ -328,6 +364,10 @@ var propertyTables = []struct{ name, sql string }{
 		x.spend_minor, x.create_time)::text AS row FROM tier_metric_moves x ORDER BY 1`},
 	{"tier history", `SELECT ROW(x.member_id, x.from_tier, x.to_tier, x.reason, x.metric, x.period_end, x.grace_end,
 		x.membership_id, x.policy_version, x.create_time)::text FROM tier_history x ORDER BY x.change_id`},
+	{"refunds", rankCTE + `SELECT ROW(x.member_id, x.request_id, x.order_id, x.fingerprint, x.amount_minor, x.points_voided,
+		x.points_clawed_back, x.points_returned, (SELECT n FROM e WHERE e.entry_id = x.take_entry_id),
+		(SELECT n FROM e WHERE e.entry_id = x.return_entry_id), x.order_refunded_minor, x.order_fully_refunded,
+		x.order_points_taken_back, x.order_points_returned, x.create_time)::text FROM refunds x ORDER BY 1`},
 	{"member tiers", `SELECT ROW(x.member_id, x.tier_id, x.period_end, x.grace_end, x.update_time)::text FROM member_tiers x ORDER BY 1`},
 	// Approval ids of the batch differ like entry ids (ids drawn and not used):
 	// approvals are compared in id order, without their ids.

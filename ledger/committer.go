@@ -10,8 +10,8 @@ import (
 
 // committer is group commit for the write path's commands that need no
 // transaction of their caller (earn, campaign earnings included, redeem,
-// reversal). Concurrent posts queue up; while fewer than maxFlushers batches are in
-// flight, a flusher goroutine takes everything queued, up to maxBatch entries, and
+// reversal, holds, refunds). Concurrent posts queue up; while fewer than
+// maxFlushers batches are in flight, a flusher goroutine takes everything queued, up to maxBatch entries, and
 // sends it as one pipelined round trip that PostgreSQL runs as one transaction: one
 // commit and one WAL flush for the whole batch instead of one per entry. Under light
 // load a batch holds one entry and nothing waits. Flushers are goroutines of their

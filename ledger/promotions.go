@@ -17,9 +17,10 @@ import (
 // rules: the budgets and the member caps are locked and read with the batch's
 // reads, taken from in memory by the campaigns' own rule (Budgets.Grant), and
 // written with the batch's writes, so the entry that credits a campaign's points
-// and the budget it spends commit together or not at all. A refund of the order
-// gives the campaign its share back in the refund's transaction. The campaigns
-// package implements it (the ledger knows nothing of campaigns).
+// and the budget it spends commit together or not at all. A refund of the order is
+// decided in the same way: what campaigns gave the order is read with the batch's
+// reads, and the campaigns' shares go back to their budgets with its writes. The
+// campaigns package implements it (the ledger knows nothing of campaigns).
 type Promotions interface {
 	// PointsCampaignsAt lists, from caches, the points campaigns that may add to
 	// an earning at now (none: the earning asks no campaign).
@@ -29,11 +30,21 @@ type Promotions interface {
 	// (from the lane's budget slices); read returns them once the pipeline has
 	// been sent.
 	QueueBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string, lane BudgetLane) (read func() (Budgets, error))
-	// OrderGrants are the campaign points an order's earning got, and how much of
-	// them refunds gave back so far.
-	OrderGrants(ctx context.Context, tx pgx.Tx, memberID, orderID string) ([]OrderGrant, error)
-	// GiveBack returns points a refund took back to the campaign's budget and the
-	// member's cap, inside tx.
+	// QueueOrderGrants queues on pipe, among the batch's reads and after its
+	// member locks, the read of the campaign points the orders' earnings got
+	// (order i is memberIDs[i]'s orderIDs[i]) and of how much of them refunds gave
+	// back so far; read returns them once the pipeline has been sent.
+	QueueOrderGrants(ctx context.Context, pipe *database.Pipeline, memberIDs, orderIDs []string) (read func() ([]OrderGrant, error))
+	// OrderCampaigns lists the campaigns that gave points to the member's order's
+	// earning (read before a refund's batch, which then locks their budgets: the
+	// list is fixed once the order earned).
+	OrderCampaigns(ctx context.Context, memberID, orderID string) ([]string, error)
+	// QueueGrantsReturned queues on pipe, among the batch's writes, what refunds
+	// gave back counted as returned on the orders' grants (relative updates); the
+	// points themselves went back to the budgets in memory (Budgets.GiveBack).
+	QueueGrantsReturned(ctx context.Context, pipe *database.Pipeline, backs []CampaignGiveBack)
+	// GiveBack returns points a reversal took back to the campaign's budget and
+	// the member's cap, inside tx.
 	GiveBack(ctx context.Context, tx pgx.Tx, memberID, orderID, campaignID string, points int64) error
 }
 
@@ -43,7 +54,15 @@ type Budgets interface {
 	// qualifies for, each bonus within what the budget and the member's cap leave.
 	// It is ErrBudgetsIncomplete when the lane's slices cannot tell.
 	Grant(ctx context.Context, e PromotedEarning) ([]Bonus, []BonusRefusal, error)
-	// QueueWrites queues on pipe the writes of what the grants took.
+	// Holds tells whether the batch read, under lock, the campaign's budget and
+	// the member's use of it: a refund gives back only to what it holds.
+	Holds(memberID, campaignID string) bool
+	// GiveBack gives a refund's campaign points back, in memory, to the budget
+	// and the member's use of it (Holds must be true); QueueWrites writes them, and
+	// a later earning of the batch sees them.
+	GiveBack(memberID, campaignID string, points int64)
+	// QueueWrites queues on pipe the writes of what the grants took and the
+	// give-backs returned.
 	QueueWrites(ctx context.Context, pipe *database.Pipeline)
 }
 
@@ -65,10 +84,21 @@ var ErrBudgetsIncomplete = errors.New("the lane's budget slices cannot answer th
 
 // OrderGrant is what a campaign gave an order's earning.
 type OrderGrant struct {
+	MemberID   string
+	OrderID    string
 	CampaignID string
 	Account    string
 	Points     int64
 	Returned   int64
+}
+
+// CampaignGiveBack is what a refund gives back to a campaign, taken back from a
+// member's order.
+type CampaignGiveBack struct {
+	MemberID   string
+	OrderID    string
+	CampaignID string
+	Points     int64
 }
 
 // PromotedEarning is what campaigns judge an earning by.

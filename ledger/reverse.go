@@ -10,6 +10,7 @@ import (
 
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/validation"
+	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
 )
 
 // Reverse corrects an entry by posting its exact opposite, once. Reversing a
@@ -83,10 +84,15 @@ func (s *Service) Reverse(ctx context.Context, actor Actor, cmd Reverse) (Entry,
 	return e, err
 }
 
-// checkOrderNotRefunded locks the order of an entry about to be reversed and
-// refuses if a refund already undid the entry's points: taken back an earning, or
-// given back a redemption.
+// checkOrderNotRefunded locks the member and the order of an entry about to be
+// reversed and refuses if a refund already undid the entry's points: taken back an
+// earning, or given back a redemption.
 func (s *Service) checkOrderNotRefunded(ctx context.Context, tx pgx.Tx, original Entry) error {
+	// The member first, as batches lock it before the orders they refund: the
+	// member's lock is what serialises the refunds and reversals of its orders.
+	if _, err := s.q.LockMemberBalance(ctx, tx, original.MemberID); err != nil {
+		return fmt.Errorf("lock member %q: %w", original.MemberID, err)
+	}
 	order, err := s.ensureAndLockOrder(ctx, tx, original.MemberID, original.OrderID)
 	if err != nil {
 		return err
@@ -156,4 +162,18 @@ func (s *Service) giveBackCampaigns(ctx context.Context, tx pgx.Tx, original Ent
 		}
 	}
 	return nil
+}
+
+// ensureAndLockOrder locks the member's order, giving it a row first if it has none
+// (an order the member only redeemed on has none until refunded or reversed).
+func (s *Service) ensureAndLockOrder(ctx context.Context, tx pgx.Tx, memberID, orderID string) (ledgerdb.Order, error) {
+	key := ledgerdb.LockOrderParams{MemberID: memberID, OrderID: orderID}
+	if err := s.q.EnsureOrder(ctx, tx, ledgerdb.EnsureOrderParams(key)); err != nil {
+		return ledgerdb.Order{}, fmt.Errorf("record order %q: %w", orderID, err)
+	}
+	row, err := s.q.LockOrder(ctx, tx, key)
+	if err != nil {
+		return ledgerdb.Order{}, fmt.Errorf("lock order %q: %w", orderID, err)
+	}
+	return row, nil
 }

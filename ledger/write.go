@@ -91,6 +91,9 @@ type plan struct {
 	// (apply_goodwill.go).
 	goodwill *goodwillGrant
 	decide   *approvalDecision
+	// refund: a refund of the order (orderID); the apply step decides its
+	// entries, a take-back and a give-back, from the order as the batch locked it.
+	refund *refundPlan
 
 	// call is the audit record of the API call the entry is the effect of (nil for
 	// the engine's own entries): written in the entry's transaction, if it writes
@@ -158,7 +161,8 @@ type qualifying struct {
 var errRepeated = errors.New("request already applied")
 
 // append runs one plan through the write path inside the caller's transaction
-// (refunds, holds, jobs): the entry, or its refusal.
+// (reversals of an order's entries, goodwill, campaign credits, jobs): the entry,
+// or its refusal.
 func (s *Service) append(ctx context.Context, tx pgx.Tx, p plan) (Entry, error) {
 	if p.call == nil {
 		p.call = audit.From(ctx)

@@ -262,6 +262,138 @@ func (b *LockCampaignUsesBatchResults) Close() error {
 	return b.br.Close()
 }
 
+const orderGrantsOf = `-- name: OrderGrantsOf :batchmany
+SELECT g.member_id, g.order_id, g.campaign_id, g.points, g.returned
+FROM campaign_order_grants g
+JOIN (SELECT unnest($1::text[]) AS member_id, unnest($2::text[]) AS order_id) AS k
+    ON g.member_id = k.member_id AND g.order_id = k.order_id
+ORDER BY g.member_id, g.order_id, g.campaign_id
+`
+
+type OrderGrantsOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type OrderGrantsOfParams struct {
+	MemberIds []string
+	OrderIds  []string
+}
+
+// Refunds in the ledger's batch (campaigns/giveback.go). read: what campaigns gave the orders' earnings, and what refunds returned so far.
+func (q *Queries) OrderGrantsOf(ctx context.Context, db DBTX, arg []OrderGrantsOfParams) *OrderGrantsOfBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.OrderIds,
+		}
+		batch.Queue(orderGrantsOf, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &OrderGrantsOfBatchResults{br, len(arg), false}
+}
+
+func (b *OrderGrantsOfBatchResults) Query(f func(int, []CampaignOrderGrant, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []CampaignOrderGrant
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i CampaignOrderGrant
+				if err := rows.Scan(
+					&i.MemberID,
+					&i.OrderID,
+					&i.CampaignID,
+					&i.Points,
+					&i.Returned,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *OrderGrantsOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const returnOrderGrants = `-- name: ReturnOrderGrants :batchexec
+UPDATE campaign_order_grants AS g SET returned = g.returned + u.points
+FROM (SELECT unnest($1::text[]) AS member_id, unnest($2::text[]) AS order_id,
+             unnest($3::text[]) AS campaign_id, unnest($4::bigint[]) AS points) AS u
+WHERE g.member_id = u.member_id AND g.order_id = u.order_id AND g.campaign_id = u.campaign_id
+`
+
+type ReturnOrderGrantsBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type ReturnOrderGrantsParams struct {
+	MemberIds   []string
+	OrderIds    []string
+	CampaignIds []string
+	Points      []int64
+}
+
+// write: the points refunds gave back, counted on the orders' grants.
+func (q *Queries) ReturnOrderGrants(ctx context.Context, db DBTX, arg []ReturnOrderGrantsParams) *ReturnOrderGrantsBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.OrderIds,
+			a.CampaignIds,
+			a.Points,
+		}
+		batch.Queue(returnOrderGrants, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &ReturnOrderGrantsBatchResults{br, len(arg), false}
+}
+
+func (b *ReturnOrderGrantsBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *ReturnOrderGrantsBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const writeCampaignBudgets = `-- name: WriteCampaignBudgets :batchexec
 UPDATE campaign_budget_slices AS s
 SET spent_points = u.spent_points, issued_coupons = u.issued_coupons, grants = u.grants

@@ -649,41 +649,6 @@ func (q *Queries) MemberJoinTime(ctx context.Context, db DBTX, memberID string) 
 	return join_time, err
 }
 
-const orderGrants = `-- name: OrderGrants :many
-SELECT member_id, order_id, campaign_id, points, returned FROM campaign_order_grants WHERE member_id = $1 AND order_id = $2 ORDER BY campaign_id FOR UPDATE
-`
-
-type OrderGrantsParams struct {
-	MemberID string
-	OrderID  string
-}
-
-func (q *Queries) OrderGrants(ctx context.Context, db DBTX, arg OrderGrantsParams) ([]CampaignOrderGrant, error) {
-	rows, err := db.Query(ctx, orderGrants, arg.MemberID, arg.OrderID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []CampaignOrderGrant
-	for rows.Next() {
-		var i CampaignOrderGrant
-		if err := rows.Scan(
-			&i.MemberID,
-			&i.OrderID,
-			&i.CampaignID,
-			&i.Points,
-			&i.Returned,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const redeemCoupon = `-- name: RedeemCoupon :one
 UPDATE coupons SET status = 'REDEEMED', redeem_time = $1, redeem_order_id = $2, redeem_request_id = $3
 WHERE code = $4

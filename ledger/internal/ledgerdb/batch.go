@@ -104,6 +104,89 @@ func (b *ApprovalsOfRequestsBatchResults) Close() error {
 	return b.br.Close()
 }
 
+const earningStatesOf = `-- name: EarningStatesOf :batchmany
+SELECT o.member_id, o.order_id, o.earn_entry_id::bigint AS earn_entry_id,
+       EXISTS (SELECT 1 FROM entries r WHERE r.reverses_entry_id = o.earn_entry_id) AS reversed
+FROM orders o
+JOIN (SELECT unnest($1::text[]) AS member_id, unnest($2::text[]) AS order_id) AS k
+    ON o.member_id = k.member_id AND o.order_id = k.order_id
+WHERE o.earn_entry_id IS NOT NULL
+`
+
+type EarningStatesOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type EarningStatesOfParams struct {
+	MemberIds []string
+	OrderIds  []string
+}
+
+type EarningStatesOfRow struct {
+	MemberID    string
+	OrderID     string
+	EarnEntryID int64
+	Reversed    bool
+}
+
+// read: the earnings of the orders the batch refunds, and whether each was
+// reversed.
+func (q *Queries) EarningStatesOf(ctx context.Context, db DBTX, arg []EarningStatesOfParams) *EarningStatesOfBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.OrderIds,
+		}
+		batch.Queue(earningStatesOf, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &EarningStatesOfBatchResults{br, len(arg), false}
+}
+
+func (b *EarningStatesOfBatchResults) Query(f func(int, []EarningStatesOfRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []EarningStatesOfRow
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i EarningStatesOfRow
+				if err := rows.Scan(
+					&i.MemberID,
+					&i.OrderID,
+					&i.EarnEntryID,
+					&i.Reversed,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *EarningStatesOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const ensureGoodwillUsageOf = `-- name: EnsureGoodwillUsageOf :batchexec
 
 INSERT INTO goodwill_usage (key_id, day)
@@ -337,6 +420,95 @@ func (b *LockBatchMembersBatchResults) Close() error {
 	return b.br.Close()
 }
 
+const lockBatchOrders = `-- name: LockBatchOrders :batchmany
+SELECT o.member_id, o.order_id, o.earn_entry_id, o.spend_minor, o.currency, o.earned_points, o.refunded_minor, o.fully_refunded, o.points_taken_back, o.points_returned, o.tier_id, o.perks, o.metric_points, o.metric_spend, o.metric_day, o.metric_points_taken, o.metric_spend_taken
+FROM orders o
+JOIN (SELECT unnest($1::text[]) AS member_id, unnest($2::text[]) AS order_id) AS k
+    ON o.member_id = k.member_id AND o.order_id = k.order_id
+ORDER BY o.member_id, o.order_id
+FOR UPDATE OF o
+`
+
+type LockBatchOrdersBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type LockBatchOrdersParams struct {
+	MemberIds []string
+	OrderIds  []string
+}
+
+// Refunds in the write path's batch (ledger/batch_refund.go). read: the orders the batch refunds, locked after their members. An order the
+// member only redeemed on has no row yet: the write step inserts it.
+func (q *Queries) LockBatchOrders(ctx context.Context, db DBTX, arg []LockBatchOrdersParams) *LockBatchOrdersBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.OrderIds,
+		}
+		batch.Queue(lockBatchOrders, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &LockBatchOrdersBatchResults{br, len(arg), false}
+}
+
+func (b *LockBatchOrdersBatchResults) Query(f func(int, []Order, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []Order
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i Order
+				if err := rows.Scan(
+					&i.MemberID,
+					&i.OrderID,
+					&i.EarnEntryID,
+					&i.SpendMinor,
+					&i.Currency,
+					&i.EarnedPoints,
+					&i.RefundedMinor,
+					&i.FullyRefunded,
+					&i.PointsTakenBack,
+					&i.PointsReturned,
+					&i.TierID,
+					&i.Perks,
+					&i.MetricPoints,
+					&i.MetricSpend,
+					&i.MetricDay,
+					&i.MetricPointsTaken,
+					&i.MetricSpendTaken,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *LockBatchOrdersBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const lockGoodwillUsageOf = `-- name: LockGoodwillUsageOf :batchmany
 SELECT g.key_id, g.day, g.granted
 FROM goodwill_usage g
@@ -492,7 +664,7 @@ const lockPendingReleasesOf = `-- name: LockPendingReleasesOf :batchmany
 SELECT entry_id, member_id, order_id, points, release_time, released, lot_expire_time FROM pending_releases
 WHERE entry_id = ANY ($1::bigint[])
 ORDER BY entry_id
-FOR UPDATE SKIP LOCKED
+FOR UPDATE
 `
 
 type LockPendingReleasesOfBatchResults struct {
@@ -501,9 +673,8 @@ type LockPendingReleasesOfBatchResults struct {
 	closed bool
 }
 
-// read: the pending earnings the batch releases, locked after their members. A row
-// a refund holds is skipped (the refund locks it before the member, so waiting
-// for it under the member's lock could deadlock); the next run releases it.
+// read: the pending earnings the batch releases, locked after their members (as a
+// refund's batch locks them, after the member and the order).
 func (q *Queries) LockPendingReleasesOf(ctx context.Context, db DBTX, entryIds [][]int64) *LockPendingReleasesOfBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range entryIds {
@@ -556,6 +727,87 @@ func (b *LockPendingReleasesOfBatchResults) Query(f func(int, []PendingRelease, 
 }
 
 func (b *LockPendingReleasesOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const lockRefundedPendingReleases = `-- name: LockRefundedPendingReleases :batchmany
+SELECT p.entry_id, p.member_id, p.order_id, p.points, p.release_time, p.released, p.lot_expire_time
+FROM pending_releases p
+WHERE p.entry_id IN (
+    SELECT o.earn_entry_id
+    FROM orders o
+    JOIN (SELECT unnest($1::text[]) AS member_id, unnest($2::text[]) AS order_id) AS k
+        ON o.member_id = k.member_id AND o.order_id = k.order_id)
+ORDER BY p.entry_id
+FOR UPDATE OF p
+`
+
+type LockRefundedPendingReleasesBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type LockRefundedPendingReleasesParams struct {
+	MemberIds []string
+	OrderIds  []string
+}
+
+// read: the pending releases of those earnings, locked after the orders.
+func (q *Queries) LockRefundedPendingReleases(ctx context.Context, db DBTX, arg []LockRefundedPendingReleasesParams) *LockRefundedPendingReleasesBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.OrderIds,
+		}
+		batch.Queue(lockRefundedPendingReleases, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &LockRefundedPendingReleasesBatchResults{br, len(arg), false}
+}
+
+func (b *LockRefundedPendingReleasesBatchResults) Query(f func(int, []PendingRelease, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []PendingRelease
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i PendingRelease
+				if err := rows.Scan(
+					&i.EntryID,
+					&i.MemberID,
+					&i.OrderID,
+					&i.Points,
+					&i.ReleaseTime,
+					&i.Released,
+					&i.LotExpireTime,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *LockRefundedPendingReleasesBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }
@@ -910,6 +1162,95 @@ func (b *OpenLotsOfBatchResults) Close() error {
 	return b.br.Close()
 }
 
+const orderRedemptionsOf = `-- name: OrderRedemptionsOf :batchmany
+SELECT e.member_id, e.order_id::text AS order_id, e.entry_id,
+       (SELECT coalesce(sum(e.amounts[i]), 0) FROM generate_subscripts(e.accounts, 1) AS i WHERE e.accounts[i] = 'system:redeemed')::bigint AS redeemed,
+       coalesce(CASE e.kind
+                    WHEN 'REDEEM' THEN e.entry_id
+                    WHEN 'HOLD_CAPTURE' THEN (SELECT h.entry_id FROM entries h WHERE h.hold_id = e.hold_id AND h.kind = 'HOLD')
+                END, 0)::bigint AS lot_source_entry_id
+FROM entries e
+JOIN (SELECT unnest($1::text[]) AS member_id, unnest($2::text[]) AS order_id) AS k
+    ON e.member_id = k.member_id AND e.order_id = k.order_id
+WHERE e.kind IN ('REDEEM', 'HOLD_CAPTURE', 'REVERSAL')
+ORDER BY e.entry_id
+`
+
+type OrderRedemptionsOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type OrderRedemptionsOfParams struct {
+	MemberIds []string
+	OrderIds  []string
+}
+
+type OrderRedemptionsOfRow struct {
+	MemberID         string
+	OrderID          string
+	EntryID          int64
+	Redeemed         int64
+	LotSourceEntryID int64
+}
+
+// read: what OrderRedemptions reads, for every order the batch refunds.
+func (q *Queries) OrderRedemptionsOf(ctx context.Context, db DBTX, arg []OrderRedemptionsOfParams) *OrderRedemptionsOfBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.OrderIds,
+		}
+		batch.Queue(orderRedemptionsOf, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &OrderRedemptionsOfBatchResults{br, len(arg), false}
+}
+
+func (b *OrderRedemptionsOfBatchResults) Query(f func(int, []OrderRedemptionsOfRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []OrderRedemptionsOfRow
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i OrderRedemptionsOfRow
+				if err := rows.Scan(
+					&i.MemberID,
+					&i.OrderID,
+					&i.EntryID,
+					&i.Redeemed,
+					&i.LotSourceEntryID,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *OrderRedemptionsOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const ordersEarnedOf = `-- name: OrdersEarnedOf :batchmany
 SELECT e.member_id, e.order_id::text AS order_id
 FROM (SELECT unnest($1::text[]) AS member_id, unnest($2::text[]) AS order_id) AS k
@@ -1070,6 +1411,102 @@ func (b *RestorableLotsOfBatchResults) Query(f func(int, []RestorableLotsOfRow, 
 }
 
 func (b *RestorableLotsOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const restorableLotsOfOrders = `-- name: RestorableLotsOfOrders :batchmany
+SELECT m.source_entry_id, m.lot_id, (-sum(m.points))::bigint AS restorable,
+       l.member_id, l.remaining, l.expire_time, coalesce(l.origin_entry_id, 0)::bigint AS origin_entry_id
+FROM lot_moves m
+JOIN lots l ON l.lot_id = m.lot_id
+WHERE m.source_entry_id IN (
+    SELECT CASE e.kind WHEN 'REDEEM' THEN e.entry_id
+                       ELSE (SELECT h.entry_id FROM entries h WHERE h.hold_id = e.hold_id AND h.kind = 'HOLD') END
+    FROM entries e
+    JOIN (SELECT unnest($1::text[]) AS member_id, unnest($2::text[]) AS order_id) AS k
+        ON e.member_id = k.member_id AND e.order_id = k.order_id
+    WHERE e.kind IN ('REDEEM', 'HOLD_CAPTURE'))
+GROUP BY m.source_entry_id, m.lot_id, l.member_id, l.remaining, l.expire_time, l.origin_entry_id
+HAVING sum(m.points) < 0
+`
+
+type RestorableLotsOfOrdersBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type RestorableLotsOfOrdersParams struct {
+	MemberIds []string
+	OrderIds  []string
+}
+
+type RestorableLotsOfOrdersRow struct {
+	SourceEntryID int64
+	LotID         int64
+	Restorable    int64
+	MemberID      string
+	Remaining     int64
+	ExpireTime    time.Time
+	OriginEntryID int64
+}
+
+// read: what the redemptions on the orders the batch refunds consumed from lots
+// and have not had back yet, per lot (RestorableLotsOf, by order).
+func (q *Queries) RestorableLotsOfOrders(ctx context.Context, db DBTX, arg []RestorableLotsOfOrdersParams) *RestorableLotsOfOrdersBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.OrderIds,
+		}
+		batch.Queue(restorableLotsOfOrders, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &RestorableLotsOfOrdersBatchResults{br, len(arg), false}
+}
+
+func (b *RestorableLotsOfOrdersBatchResults) Query(f func(int, []RestorableLotsOfOrdersRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []RestorableLotsOfOrdersRow
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i RestorableLotsOfOrdersRow
+				if err := rows.Scan(
+					&i.SourceEntryID,
+					&i.LotID,
+					&i.Restorable,
+					&i.MemberID,
+					&i.Remaining,
+					&i.ExpireTime,
+					&i.OriginEntryID,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *RestorableLotsOfOrdersBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }
@@ -1310,6 +1747,90 @@ func (b *StoredEntriesOfHoldsBatchResults) Query(f func(int, []StoredEntriesOfHo
 }
 
 func (b *StoredEntriesOfHoldsBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const storedRefundsOf = `-- name: StoredRefundsOf :batchmany
+SELECT r.member_id, r.request_id, r.order_id, r.fingerprint, r.amount_minor, r.points_voided, r.points_clawed_back, r.points_returned, r.take_entry_id, r.return_entry_id, r.order_refunded_minor, r.order_fully_refunded, r.order_points_taken_back, r.order_points_returned, r.create_time
+FROM refunds r
+JOIN (SELECT unnest($1::text[]) AS member_id, unnest($2::text[]) AS request_id) AS k
+    ON r.member_id = k.member_id AND r.request_id = k.request_id
+`
+
+type StoredRefundsOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type StoredRefundsOfParams struct {
+	MemberIds  []string
+	RequestIds []string
+}
+
+// read: the refunds the batch's request ids already made.
+func (q *Queries) StoredRefundsOf(ctx context.Context, db DBTX, arg []StoredRefundsOfParams) *StoredRefundsOfBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.RequestIds,
+		}
+		batch.Queue(storedRefundsOf, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &StoredRefundsOfBatchResults{br, len(arg), false}
+}
+
+func (b *StoredRefundsOfBatchResults) Query(f func(int, []Refund, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []Refund
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i Refund
+				if err := rows.Scan(
+					&i.MemberID,
+					&i.RequestID,
+					&i.OrderID,
+					&i.Fingerprint,
+					&i.AmountMinor,
+					&i.PointsVoided,
+					&i.PointsClawedBack,
+					&i.PointsReturned,
+					&i.TakeEntryID,
+					&i.ReturnEntryID,
+					&i.OrderRefundedMinor,
+					&i.OrderFullyRefunded,
+					&i.OrderPointsTakenBack,
+					&i.OrderPointsReturned,
+					&i.CreateTime,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *StoredRefundsOfBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }
@@ -2284,6 +2805,231 @@ func (b *WritePendingReleasesBatchResults) Exec(f func(int, error)) {
 }
 
 func (b *WritePendingReleasesBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const writePendingVoids = `-- name: WritePendingVoids :batchexec
+UPDATE pending_releases AS p SET points = p.points - u.points, released = (p.points - u.points = 0)
+FROM (SELECT unnest($1::bigint[]) AS entry_id, unnest($2::bigint[]) AS points) AS u
+WHERE p.entry_id = u.entry_id
+`
+
+type WritePendingVoidsBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WritePendingVoidsParams struct {
+	EntryIds []int64
+	Points   []int64
+}
+
+// write: refunds inside the return window lower what is left to release (one row
+// per earning, the batch's voids of it summed).
+func (q *Queries) WritePendingVoids(ctx context.Context, db DBTX, arg []WritePendingVoidsParams) *WritePendingVoidsBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.EntryIds,
+			a.Points,
+		}
+		batch.Queue(writePendingVoids, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WritePendingVoidsBatchResults{br, len(arg), false}
+}
+
+func (b *WritePendingVoidsBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WritePendingVoidsBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const writeRefundedOrders = `-- name: WriteRefundedOrders :batchexec
+INSERT INTO orders AS o (member_id, order_id, refunded_minor, fully_refunded, points_taken_back, points_returned,
+                         metric_points_taken, metric_spend_taken)
+SELECT member_id, order_id, refunded_minor, fully_refunded, points_taken_back, points_returned, metric_points_taken, metric_spend_taken FROM (SELECT unnest($1::text[]) AS member_id,
+            unnest($2::text[]) AS order_id,
+            unnest($3::bigint[]) AS refunded_minor,
+            unnest($4::boolean[]) AS fully_refunded,
+            unnest($5::bigint[]) AS points_taken_back,
+            unnest($6::bigint[]) AS points_returned,
+            unnest($7::bigint[]) AS metric_points_taken,
+            unnest($8::bigint[]) AS metric_spend_taken) AS u
+ON CONFLICT (member_id, order_id) DO UPDATE
+    SET refunded_minor = excluded.refunded_minor, fully_refunded = excluded.fully_refunded,
+        points_taken_back = excluded.points_taken_back, points_returned = excluded.points_returned,
+        metric_points_taken = excluded.metric_points_taken, metric_spend_taken = excluded.metric_spend_taken
+`
+
+type WriteRefundedOrdersBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WriteRefundedOrdersParams struct {
+	MemberIds         []string
+	OrderIds          []string
+	RefundedMinor     []int64
+	FullyRefunded     []bool
+	PointsTakenBack   []int64
+	PointsReturned    []int64
+	MetricPointsTaken []int64
+	MetricSpendTaken  []int64
+}
+
+// write: the orders as the batch's refunds left them (a row for an order only
+// redeemed on, too).
+func (q *Queries) WriteRefundedOrders(ctx context.Context, db DBTX, arg []WriteRefundedOrdersParams) *WriteRefundedOrdersBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.OrderIds,
+			a.RefundedMinor,
+			a.FullyRefunded,
+			a.PointsTakenBack,
+			a.PointsReturned,
+			a.MetricPointsTaken,
+			a.MetricSpendTaken,
+		}
+		batch.Queue(writeRefundedOrders, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WriteRefundedOrdersBatchResults{br, len(arg), false}
+}
+
+func (b *WriteRefundedOrdersBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WriteRefundedOrdersBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const writeRefunds = `-- name: WriteRefunds :batchexec
+INSERT INTO refunds (member_id, request_id, order_id, fingerprint, amount_minor, points_voided, points_clawed_back,
+                     points_returned, take_entry_id, return_entry_id, order_refunded_minor, order_fully_refunded,
+                     order_points_taken_back, order_points_returned, create_time)
+SELECT u.member_id, u.request_id, u.order_id, u.fingerprint, u.amount_minor, u.points_voided, u.points_clawed_back,
+       u.points_returned, nullif(u.take_entry_id, 0), nullif(u.return_entry_id, 0), u.order_refunded_minor,
+       u.order_fully_refunded, u.order_points_taken_back, u.order_points_returned, u.create_time
+FROM (SELECT unnest($1::text[]) AS member_id,
+            unnest($2::text[]) AS request_id,
+            unnest($3::text[]) AS order_id,
+            unnest($4::bytea[]) AS fingerprint,
+            unnest($5::bigint[]) AS amount_minor,
+            unnest($6::bigint[]) AS points_voided,
+            unnest($7::bigint[]) AS points_clawed_back,
+            unnest($8::bigint[]) AS points_returned,
+            unnest($9::bigint[]) AS take_entry_id,
+            unnest($10::bigint[]) AS return_entry_id,
+            unnest($11::bigint[]) AS order_refunded_minor,
+            unnest($12::boolean[]) AS order_fully_refunded,
+            unnest($13::bigint[]) AS order_points_taken_back,
+            unnest($14::bigint[]) AS order_points_returned,
+            unnest($15::timestamptz[]) AS create_time) AS u
+`
+
+type WriteRefundsBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WriteRefundsParams struct {
+	MemberIds            []string
+	RequestIds           []string
+	OrderIds             []string
+	Fingerprints         [][]byte
+	AmountMinor          []int64
+	PointsVoided         []int64
+	PointsClawedBack     []int64
+	PointsReturned       []int64
+	TakeEntryIds         []int64
+	ReturnEntryIds       []int64
+	OrderRefundedMinor   []int64
+	OrderFullyRefunded   []bool
+	OrderPointsTakenBack []int64
+	OrderPointsReturned  []int64
+	CreateTimes          []time.Time
+}
+
+// write: the batch's refunds, each with the order as it left it.
+func (q *Queries) WriteRefunds(ctx context.Context, db DBTX, arg []WriteRefundsParams) *WriteRefundsBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.RequestIds,
+			a.OrderIds,
+			a.Fingerprints,
+			a.AmountMinor,
+			a.PointsVoided,
+			a.PointsClawedBack,
+			a.PointsReturned,
+			a.TakeEntryIds,
+			a.ReturnEntryIds,
+			a.OrderRefundedMinor,
+			a.OrderFullyRefunded,
+			a.OrderPointsTakenBack,
+			a.OrderPointsReturned,
+			a.CreateTimes,
+		}
+		batch.Queue(writeRefunds, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WriteRefundsBatchResults{br, len(arg), false}
+}
+
+func (b *WriteRefundsBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WriteRefundsBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

@@ -174,6 +174,25 @@ func (q *Queries) ListMemberLots(ctx context.Context, db DBTX, arg ListMemberLot
 	return items, nil
 }
 
+const lockMemberBalance = `-- name: LockMemberBalance :one
+SELECT member_id, available, pending, held, last_entry_time FROM member_balances WHERE member_id = $1 FOR UPDATE
+`
+
+// The member's row locked, before an order of the member (a reversal of an order's
+// entry): batches lock the member before the orders they refund.
+func (q *Queries) LockMemberBalance(ctx context.Context, db DBTX, memberID string) (MemberBalance, error) {
+	row := db.QueryRow(ctx, lockMemberBalance, memberID)
+	var i MemberBalance
+	err := row.Scan(
+		&i.MemberID,
+		&i.Available,
+		&i.Pending,
+		&i.Held,
+		&i.LastEntryTime,
+	)
+	return i, err
+}
+
 const lotMovesOfEntry = `-- name: LotMovesOfEntry :many
 SELECT member_id, lot_id, entry_id, source_entry_id, points FROM lot_moves WHERE entry_id = $1 ORDER BY points < 0 DESC, lot_id
 `

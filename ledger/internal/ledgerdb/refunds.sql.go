@@ -7,7 +7,6 @@ package ledgerdb
 
 import (
 	"context"
-	"time"
 )
 
 const ensureOrder = `-- name: EnsureOrder :exec
@@ -20,7 +19,8 @@ type EnsureOrderParams struct {
 	OrderID  string
 }
 
-// An order the member only redeemed on gets a row when first refunded.
+// An order the member only redeemed on gets a row when first reversed on (a
+// refund's batch inserts it with the refund).
 func (q *Queries) EnsureOrder(ctx context.Context, db DBTX, arg EnsureOrderParams) error {
 	_, err := db.Exec(ctx, ensureOrder, arg.MemberID, arg.OrderID)
 	return err
@@ -60,38 +60,6 @@ func (q *Queries) GetOrder(ctx context.Context, db DBTX, arg GetOrderParams) (Or
 	return i, err
 }
 
-const getRefund = `-- name: GetRefund :one
-SELECT member_id, request_id, order_id, fingerprint, amount_minor, points_voided, points_clawed_back, points_returned, take_entry_id, return_entry_id, order_refunded_minor, order_fully_refunded, order_points_taken_back, order_points_returned, create_time FROM refunds WHERE member_id = $1 AND request_id = $2
-`
-
-type GetRefundParams struct {
-	MemberID  string
-	RequestID string
-}
-
-func (q *Queries) GetRefund(ctx context.Context, db DBTX, arg GetRefundParams) (Refund, error) {
-	row := db.QueryRow(ctx, getRefund, arg.MemberID, arg.RequestID)
-	var i Refund
-	err := row.Scan(
-		&i.MemberID,
-		&i.RequestID,
-		&i.OrderID,
-		&i.Fingerprint,
-		&i.AmountMinor,
-		&i.PointsVoided,
-		&i.PointsClawedBack,
-		&i.PointsReturned,
-		&i.TakeEntryID,
-		&i.ReturnEntryID,
-		&i.OrderRefundedMinor,
-		&i.OrderFullyRefunded,
-		&i.OrderPointsTakenBack,
-		&i.OrderPointsReturned,
-		&i.CreateTime,
-	)
-	return i, err
-}
-
 const holdEntryID = `-- name: HoldEntryID :one
 SELECT entry_id FROM entries WHERE hold_id = $1 AND kind = 'HOLD'
 `
@@ -101,73 +69,6 @@ func (q *Queries) HoldEntryID(ctx context.Context, db DBTX, holdID *int64) (int6
 	var entry_id int64
 	err := row.Scan(&entry_id)
 	return entry_id, err
-}
-
-const insertRefund = `-- name: InsertRefund :one
-INSERT INTO refunds (member_id, request_id, order_id, fingerprint, amount_minor, points_voided, points_clawed_back,
-                     points_returned, take_entry_id, return_entry_id, order_refunded_minor, order_fully_refunded,
-                     order_points_taken_back, order_points_returned, create_time)
-VALUES ($1, $2, $3, $4, $5, $6, $7,
-        $8, $9, $10, $11, $12,
-        $13, $14, $15)
-RETURNING member_id, request_id, order_id, fingerprint, amount_minor, points_voided, points_clawed_back, points_returned, take_entry_id, return_entry_id, order_refunded_minor, order_fully_refunded, order_points_taken_back, order_points_returned, create_time
-`
-
-type InsertRefundParams struct {
-	MemberID             string
-	RequestID            string
-	OrderID              string
-	Fingerprint          []byte
-	AmountMinor          int64
-	PointsVoided         int64
-	PointsClawedBack     int64
-	PointsReturned       int64
-	TakeEntryID          *int64
-	ReturnEntryID        *int64
-	OrderRefundedMinor   int64
-	OrderFullyRefunded   bool
-	OrderPointsTakenBack int64
-	OrderPointsReturned  int64
-	CreateTime           time.Time
-}
-
-func (q *Queries) InsertRefund(ctx context.Context, db DBTX, arg InsertRefundParams) (Refund, error) {
-	row := db.QueryRow(ctx, insertRefund,
-		arg.MemberID,
-		arg.RequestID,
-		arg.OrderID,
-		arg.Fingerprint,
-		arg.AmountMinor,
-		arg.PointsVoided,
-		arg.PointsClawedBack,
-		arg.PointsReturned,
-		arg.TakeEntryID,
-		arg.ReturnEntryID,
-		arg.OrderRefundedMinor,
-		arg.OrderFullyRefunded,
-		arg.OrderPointsTakenBack,
-		arg.OrderPointsReturned,
-		arg.CreateTime,
-	)
-	var i Refund
-	err := row.Scan(
-		&i.MemberID,
-		&i.RequestID,
-		&i.OrderID,
-		&i.Fingerprint,
-		&i.AmountMinor,
-		&i.PointsVoided,
-		&i.PointsClawedBack,
-		&i.PointsReturned,
-		&i.TakeEntryID,
-		&i.ReturnEntryID,
-		&i.OrderRefundedMinor,
-		&i.OrderFullyRefunded,
-		&i.OrderPointsTakenBack,
-		&i.OrderPointsReturned,
-		&i.CreateTime,
-	)
-	return i, err
 }
 
 const lockOrder = `-- name: LockOrder :one
@@ -202,125 +103,4 @@ func (q *Queries) LockOrder(ctx context.Context, db DBTX, arg LockOrderParams) (
 		&i.MetricSpendTaken,
 	)
 	return i, err
-}
-
-const lockPendingRelease = `-- name: LockPendingRelease :one
-SELECT entry_id, member_id, order_id, points, release_time, released, lot_expire_time FROM pending_releases WHERE entry_id = $1 FOR UPDATE
-`
-
-func (q *Queries) LockPendingRelease(ctx context.Context, db DBTX, entryID int64) (PendingRelease, error) {
-	row := db.QueryRow(ctx, lockPendingRelease, entryID)
-	var i PendingRelease
-	err := row.Scan(
-		&i.EntryID,
-		&i.MemberID,
-		&i.OrderID,
-		&i.Points,
-		&i.ReleaseTime,
-		&i.Released,
-		&i.LotExpireTime,
-	)
-	return i, err
-}
-
-const orderRedemptions = `-- name: OrderRedemptions :many
-SELECT e.entry_id, e.kind,
-       (SELECT coalesce(sum(e.amounts[i]), 0) FROM generate_subscripts(e.accounts, 1) AS i WHERE e.accounts[i] = 'system:redeemed')::bigint AS redeemed,
-       coalesce(CASE e.kind
-                    WHEN 'REDEEM' THEN e.entry_id
-                    WHEN 'HOLD_CAPTURE' THEN (SELECT h.entry_id FROM entries h WHERE h.hold_id = e.hold_id AND h.kind = 'HOLD')
-                END, 0)::bigint AS lot_source_entry_id
-FROM entries e
-WHERE e.member_id = $1 AND e.order_id = $2::text
-  AND e.kind IN ('REDEEM', 'HOLD_CAPTURE', 'REVERSAL')
-ORDER BY e.entry_id
-`
-
-type OrderRedemptionsParams struct {
-	MemberID string
-	OrderID  string
-}
-
-type OrderRedemptionsRow struct {
-	EntryID          int64
-	Kind             string
-	Redeemed         int64
-	LotSourceEntryID int64
-}
-
-// The entries that redeemed points on an order and their reversals, each with what
-// it redeemed and the entry whose lot consumption it stands for (a redemption's
-// own, a capture's hold; 0 for a reversal).
-func (q *Queries) OrderRedemptions(ctx context.Context, db DBTX, arg OrderRedemptionsParams) ([]OrderRedemptionsRow, error) {
-	rows, err := db.Query(ctx, orderRedemptions, arg.MemberID, arg.OrderID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []OrderRedemptionsRow
-	for rows.Next() {
-		var i OrderRedemptionsRow
-		if err := rows.Scan(
-			&i.EntryID,
-			&i.Kind,
-			&i.Redeemed,
-			&i.LotSourceEntryID,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
-const updateOrderRefunded = `-- name: UpdateOrderRefunded :exec
-UPDATE orders
-SET refunded_minor = $1, fully_refunded = $2,
-    points_taken_back = $3, points_returned = $4,
-    metric_points_taken = $5, metric_spend_taken = $6
-WHERE member_id = $7 AND order_id = $8
-`
-
-type UpdateOrderRefundedParams struct {
-	RefundedMinor     int64
-	FullyRefunded     bool
-	PointsTakenBack   int64
-	PointsReturned    int64
-	MetricPointsTaken int64
-	MetricSpendTaken  int64
-	MemberID          string
-	OrderID           string
-}
-
-func (q *Queries) UpdateOrderRefunded(ctx context.Context, db DBTX, arg UpdateOrderRefundedParams) error {
-	_, err := db.Exec(ctx, updateOrderRefunded,
-		arg.RefundedMinor,
-		arg.FullyRefunded,
-		arg.PointsTakenBack,
-		arg.PointsReturned,
-		arg.MetricPointsTaken,
-		arg.MetricSpendTaken,
-		arg.MemberID,
-		arg.OrderID,
-	)
-	return err
-}
-
-const voidPending = `-- name: VoidPending :exec
-UPDATE pending_releases SET points = points - $1, released = (points - $1 = 0)
-WHERE entry_id = $2
-`
-
-type VoidPendingParams struct {
-	Points  int64
-	EntryID int64
-}
-
-// A refund inside the return window lowers what is left to release.
-func (q *Queries) VoidPending(ctx context.Context, db DBTX, arg VoidPendingParams) error {
-	_, err := db.Exec(ctx, voidPending, arg.Points, arg.EntryID)
-	return err
 }

@@ -129,9 +129,6 @@ INSERT INTO after_sales_events (member_id, order_id, event_type, request_id, fin
                                 actor_key_id, create_time)
 VALUES (@member_id, @order_id, @event_type, @request_id, @fingerprint, @delay_hours, @outcome, @actor_key_id, @create_time);
 
--- name: OrderGrants :many
-SELECT * FROM campaign_order_grants WHERE member_id = @member_id AND order_id = @order_id ORDER BY campaign_id FOR UPDATE;
-
 -- The budgets and caps of campaigns, as every grant and give-back reads and writes
 -- them (campaigns/budgets.go): read under lock (with the ledger batch's other reads,
 -- for earnings), taken from or given back to in Go, written back (with the batch's

@@ -10,13 +10,12 @@ ORDER BY release_time
 LIMIT @max_releases;
 
 -- name: LockPendingReleasesOf :batchmany
--- read: the pending earnings the batch releases, locked after their members. A row
--- a refund holds is skipped (the refund locks it before the member, so waiting
--- for it under the member's lock could deadlock); the next run releases it.
+-- read: the pending earnings the batch releases, locked after their members (as a
+-- refund's batch locks them, after the member and the order).
 SELECT * FROM pending_releases
 WHERE entry_id = ANY (@entry_ids::bigint[])
 ORDER BY entry_id
-FOR UPDATE SKIP LOCKED;
+FOR UPDATE;
 
 -- name: WriteReleased :batchexec
 -- write: the pending earnings the batch released.

@@ -77,3 +77,8 @@ LEFT JOIN LATERAL (
     ) y
 ) x ON true
 WHERE b.member_id = @member_id;
+
+-- name: LockMemberBalance :one
+-- The member's row locked, before an order of the member (a reversal of an order's
+-- entry): batches lock the member before the orders they refund.
+SELECT * FROM member_balances WHERE member_id = $1 FOR UPDATE;
