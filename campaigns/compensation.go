@@ -89,6 +89,10 @@ func (s *Service) Compensate(ctx context.Context, actor ledger.Actor, ev AfterSa
 	}
 	var out CompensationResult
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		// The member first, as the ledger's batches lock it before the budgets.
+		if err := s.ledger.LockMemberTx(ctx, tx, ev.MemberID); err != nil {
+			return err
+		}
 		if stored, found, err := s.storedEvent(ctx, tx, ev, fp); found || err != nil {
 			out = stored
 			return err
@@ -122,8 +126,8 @@ func (s *Service) Compensate(ctx context.Context, actor ledger.Actor, ev AfterSa
 
 // compensate grants what the matching campaigns give for the event: the eligible
 // ones' budgets and the member's uses are read under lock in one round trip, taken
-// from in Go (take) and written back, and only then are the points credited (which
-// locks the member, as the ledger's write path does after the campaigns' rows) and
+// from in Go (take) and written back (the member's row is locked already, before
+// them, as the ledger's batches lock it), and only then are the points credited and
 // the coupons issued. Grants and refusals keep the campaigns' order.
 func (s *Service) compensate(ctx context.Context, tx pgx.Tx, actor ledger.Actor, ev AfterSalesEvent, running []Campaign, now time.Time) (CompensationResult, error) {
 	out := CompensationResult{MemberID: ev.MemberID, OrderID: ev.OrderID, Type: ev.Type, RequestID: ev.RequestID, Time: now,

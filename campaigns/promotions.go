@@ -1,12 +1,8 @@
 package campaigns
 
 import (
-	"context"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/loyalty-engine/loyalty/campaigns/internal/campaignsdb"
 	"github.com/loyalty-engine/loyalty/ledger"
 )
 
@@ -47,26 +43,4 @@ func (c Campaign) describe(capped bool) string {
 		d += " (capped by the budget or the member's cap)"
 	}
 	return d
-}
-
-// GiveBack returns reversed campaign points to the campaign's budget
-// and the member's cap (giveBack, on the slices and the use read under lock), and
-// counts them as returned on the order.
-func (s *Service) GiveBack(ctx context.Context, tx pgx.Tx, memberID, orderID, campaignID string, points int64) error {
-	b, err := s.lockBudgets(ctx, tx, []string{campaignID}, []string{memberID})
-	if err != nil {
-		return fmt.Errorf("give back to campaign %s: %w", campaignID, err)
-	}
-	if cb := b.state[campaignID]; cb != nil {
-		giveBack(cb, b.use(campaignID, memberID), points, sliceOf(memberID, len(cb.slices)))
-	}
-	if err := s.writeBudgets(ctx, tx, b); err != nil {
-		return fmt.Errorf("give back to campaign %s: %w", campaignID, err)
-	}
-	if err := s.q.ReturnOrderGrant(ctx, tx, campaignsdb.ReturnOrderGrantParams{
-		MemberID: memberID, OrderID: orderID, CampaignID: campaignID, Points: points,
-	}); err != nil {
-		return fmt.Errorf("return grant of campaign %s: %w", campaignID, err)
-	}
-	return nil
 }

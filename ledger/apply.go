@@ -196,6 +196,11 @@ func (st *batchState) applyOne(ctx context.Context, p plan) outcome {
 	if p.reverses != 0 && st.reversed[p.reverses] {
 		return outcome{err: ErrAlreadyReversed.With("entry %d is already reversed", p.reverses)}
 	}
+	if p.reverseOrder != nil {
+		if err := st.checkOrderReversal(p); err != nil {
+			return outcome{err: err}
+		}
+	}
 	var res outcome
 	if hold != nil {
 		var err error
@@ -442,6 +447,9 @@ func (m *memberState) addLot(lot *lotState) {
 // recordEffects adds the rows an entry causes besides itself: its pending release,
 // its order, and its move of the qualifying metric (with the upgrade it may bring).
 func (st *batchState) recordEffects(p plan, e Entry, d memberDeltas) {
+	if p.reverseOrder != nil {
+		st.giveBackReversed(p)
+	}
 	if !p.releaseTime.IsZero() {
 		st.out.pending = append(st.out.pending, pendingRow{entryID: e.ID, memberID: p.memberID, orderID: p.orderID,
 			points: d.pending, releaseTime: p.releaseTime, lotExpire: p.lotExpire})

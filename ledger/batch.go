@@ -403,6 +403,9 @@ func needsOf(plans []plan) batchNeeds {
 		if p.refund != nil {
 			n.addRefund(p, addMember)
 		}
+		if p.reverseOrder != nil {
+			n.addOrderReversal(p, addMember)
+		}
 		d, _, _ := split(p.postings)
 		if p.earn != nil {
 			d.available = 0 // an earning credits: it reads no lots

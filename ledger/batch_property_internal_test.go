@@ -182,6 +182,10 @@ func propertyBatch(seed uint64, setup []Entry) []plan {
 				e = setup[0]
 			}
 			p = reversalPlan(e.MemberID, req, e.ID, e.Postings)
+			if e.OrderID != "" {
+				// Decided against the order's refunds, as Reverse does.
+				p.orderID, p.reverseOrder = e.OrderID, &orderReversal{original: e.Kind, campaigns: campaignGiveBacks(e)}
+			}
 		case k < 80:
 			e := pending[r.IntN(len(pending))]
 			p = plan{memberID: e.MemberID, kind: KindPendingRelease, requestID: systemRequestID("release", e.ID),

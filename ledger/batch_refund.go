@@ -18,7 +18,7 @@ import (
 // is missing there, because the member's row lock serialises everything that writes
 // a member's order or what refunds read of it: refunds and earnings (both in a batch
 // that locks the member first), and reversals of the order's entries (which lock the
-// member before the order, see checkOrderNotRefunded). The campaigns' grants of the
+// member first too, in a batch). The campaigns' grants of the
 // orders are read without a lock for the same reason.
 
 // refundNeeds is what the read step reads for the batch's refunds: the orders
@@ -35,14 +35,7 @@ type refundNeeds struct {
 // a lot its give-back may open, and a second entry id.
 func (n *batchNeeds) addRefund(p plan, addMember func(list *[]string, id, key string)) {
 	r := &n.refunds
-	if k := (orderKey{p.memberID, p.orderID}); !r.seen[k] {
-		if r.seen == nil {
-			r.seen = map[orderKey]bool{}
-		}
-		r.seen[k] = true
-		r.orderMembers = append(r.orderMembers, p.memberID)
-		r.orderIDs = append(r.orderIDs, p.orderID)
-	}
+	r.addOrder(p.memberID, p.orderID)
 	r.requestMembers = append(r.requestMembers, p.memberID)
 	r.requestIDs = append(r.requestIDs, p.requestID)
 	n.requestMembers = append(n.requestMembers, p.memberID)
@@ -54,6 +47,29 @@ func (n *batchNeeds) addRefund(p plan, addMember func(list *[]string, id, key st
 	// given back to a lane could not tell where the budget's spending is.
 	for _, c := range p.refund.campaigns {
 		addMember(&n.campaigns, c, "c:"+c)
+		addMember(&n.campaignMembers, p.memberID, "cm:"+p.memberID)
+		n.allSlices = true
+	}
+}
+
+// addOrder adds an order whose row the batch locks and reads, once.
+func (r *refundNeeds) addOrder(memberID, orderID string) {
+	if k := (orderKey{memberID, orderID}); !r.seen[k] {
+		if r.seen == nil {
+			r.seen = map[orderKey]bool{}
+		}
+		r.seen[k] = true
+		r.orderMembers = append(r.orderMembers, memberID)
+		r.orderIDs = append(r.orderIDs, orderID)
+	}
+}
+
+// addOrderReversal adds what a reversal of an entry on an order needs to n: the
+// order, and the budgets of the campaigns the entry's points came from (every slice).
+func (n *batchNeeds) addOrderReversal(p plan, addMember func(list *[]string, id, key string)) {
+	n.refunds.addOrder(p.memberID, p.orderID)
+	for _, g := range p.reverseOrder.campaigns {
+		addMember(&n.campaigns, g.CampaignID, "c:"+g.CampaignID)
 		addMember(&n.campaignMembers, p.memberID, "cm:"+p.memberID)
 		n.allSlices = true
 	}

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,9 +44,6 @@ type Promotions interface {
 	// gave back counted as returned on the orders' grants (relative updates); the
 	// points themselves went back to the budgets in memory (Budgets.GiveBack).
 	QueueGrantsReturned(ctx context.Context, pipe *database.Pipeline, backs []CampaignGiveBack)
-	// GiveBack returns points a reversal took back to the campaign's budget and
-	// the member's cap, inside tx.
-	GiveBack(ctx context.Context, tx pgx.Tx, memberID, orderID, campaignID string, points int64) error
 }
 
 // Budgets are campaigns' budgets and members' caps as a batch read them, under lock.
@@ -153,6 +151,17 @@ type CampaignCredit struct {
 	Points     int64
 	OrderID    string
 	Memo       string
+}
+
+// LockMemberTx locks the member's row in the caller's transaction, as the write path
+// does before anything else: a caller that locks other rows the write path locks too
+// (a compensation, the campaigns' budgets) takes the member first, so it and the
+// batches never wait for each other in a cycle. An unknown member locks nothing.
+func (s *Service) LockMemberTx(ctx context.Context, tx pgx.Tx, memberID string) error {
+	if _, err := s.q.LockMember(ctx, tx, memberID); err != nil {
+		return fmt.Errorf("lock member %q: %w", memberID, err)
+	}
+	return nil
 }
 
 // CreditCampaignTx posts a CAMPAIGN entry in the caller's transaction, so that the

@@ -10,7 +10,6 @@ import (
 
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/validation"
-	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
 )
 
 // Reverse corrects an entry by posting its exact opposite, once. Reversing a
@@ -59,20 +58,13 @@ func (s *Service) Reverse(ctx context.Context, actor Actor, cmd Reverse) (Entry,
 	if err := s.reversalQualification(ctx, original, &p); err != nil {
 		return Entry{}, err
 	}
-	var e Entry
 	if original.OrderID != "" {
 		// Refunds of the order take back its earning and give back its
-		// redemptions too, so a reversal and a refund are decided one after the
-		// other, under the order's lock, and never both undo the same points.
-		e, err = s.postInTx(ctx, p, func(tx pgx.Tx) error {
-			if err := s.checkOrderNotRefunded(ctx, tx, original); err != nil {
-				return err
-			}
-			return s.giveBackCampaigns(ctx, tx, original)
-		})
-	} else {
-		e, err = s.postEntry(ctx, p)
+		// redemptions too: the batch locks the order and decides the reversal
+		// against it (refundedBefore), and the campaigns get their points back.
+		p.reverseOrder = &orderReversal{original: original.Kind, campaigns: campaignGiveBacks(original)}
 	}
+	e, err := s.postEntry(ctx, p)
 	if database.IsUniqueViolation(err, "entries_reversed_once") {
 		// Reversed meanwhile: by a racing duplicate of this request (answer its
 		// result) or by another request.
@@ -82,30 +74,6 @@ func (s *Service) Reverse(ctx context.Context, actor Actor, cmd Reverse) (Entry,
 		return Entry{}, ErrAlreadyReversed.With("entry %d is already reversed", original.ID)
 	}
 	return e, err
-}
-
-// checkOrderNotRefunded locks the member and the order of an entry about to be
-// reversed and refuses if a refund already undid the entry's points: taken back an
-// earning, or given back a redemption.
-func (s *Service) checkOrderNotRefunded(ctx context.Context, tx pgx.Tx, original Entry) error {
-	// The member first, as batches lock it before the orders they refund: the
-	// member's lock is what serialises the refunds and reversals of its orders.
-	if _, err := s.q.LockMemberBalance(ctx, tx, original.MemberID); err != nil {
-		return fmt.Errorf("lock member %q: %w", original.MemberID, err)
-	}
-	order, err := s.ensureAndLockOrder(ctx, tx, original.MemberID, original.OrderID)
-	if err != nil {
-		return err
-	}
-	switch {
-	case original.Kind == KindEarn && order.PointsTakenBack > 0:
-		return ErrNotReversible.With("order %q was refunded: its refunds already took back %d of entry %d's points",
-			original.OrderID, order.PointsTakenBack, original.ID)
-	case (original.Kind == KindRedeem || original.Kind == KindHoldCapture) && order.PointsReturned > 0:
-		return ErrNotReversible.With("order %q was refunded: its refunds already gave back %d points redeemed on it",
-			original.OrderID, order.PointsReturned)
-	}
-	return nil
 }
 
 // reversalLots settles which lots a reversal moves: points it gives back return to
@@ -148,32 +116,17 @@ func (s *Service) reversalQualification(ctx context.Context, original Entry, p *
 	return nil
 }
 
-// giveBackCampaigns returns to their budgets what campaigns gave an earning being
-// reversed.
-func (s *Service) giveBackCampaigns(ctx context.Context, tx pgx.Tx, original Entry) error {
-	if s.promotions == nil || (original.Kind != KindEarn && original.Kind != KindCampaign) {
+// campaignGiveBacks is what campaigns gave an earning on an order (its bonuses,
+// debited from their accounts), which its reversal gives back to them.
+func campaignGiveBacks(original Entry) []CampaignGiveBack {
+	if original.Kind != KindEarn && original.Kind != KindCampaign {
 		return nil
 	}
+	var out []CampaignGiveBack
 	for _, p := range original.Postings {
 		if id, ok := strings.CutPrefix(p.Account, campaignAccountPrefix); ok && p.Amount < 0 {
-			if err := s.promotions.GiveBack(ctx, tx, original.MemberID, original.OrderID, id, -p.Amount); err != nil {
-				return err
-			}
+			out = append(out, CampaignGiveBack{MemberID: original.MemberID, OrderID: original.OrderID, CampaignID: id, Points: -p.Amount})
 		}
 	}
-	return nil
-}
-
-// ensureAndLockOrder locks the member's order, giving it a row first if it has none
-// (an order the member only redeemed on has none until refunded or reversed).
-func (s *Service) ensureAndLockOrder(ctx context.Context, tx pgx.Tx, memberID, orderID string) (ledgerdb.Order, error) {
-	key := ledgerdb.LockOrderParams{MemberID: memberID, OrderID: orderID}
-	if err := s.q.EnsureOrder(ctx, tx, ledgerdb.EnsureOrderParams(key)); err != nil {
-		return ledgerdb.Order{}, fmt.Errorf("record order %q: %w", orderID, err)
-	}
-	row, err := s.q.LockOrder(ctx, tx, key)
-	if err != nil {
-		return ledgerdb.Order{}, fmt.Errorf("lock order %q: %w", orderID, err)
-	}
-	return row, nil
+	return out
 }

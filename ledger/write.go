@@ -94,6 +94,8 @@ type plan struct {
 	// refund: a refund of the order (orderID); the apply step decides its
 	// entries, a take-back and a give-back, from the order as the batch locked it.
 	refund *refundPlan
+	// reverseOrder: a reversal of an entry on an order (apply_reverse.go).
+	reverseOrder *orderReversal
 
 	// call is the audit record of the API call the entry is the effect of (nil for
 	// the engine's own entries): written in the entry's transaction, if it writes
@@ -208,23 +210,6 @@ func (s *Service) postEntry(ctx context.Context, p plan) (Entry, error) {
 	return o.entry, o.err
 }
 
-// postInTx runs a plan in a transaction, after check has run in it (taking the
-// locks the decision needs); a repeat answers its first result.
-func (s *Service) postInTx(ctx context.Context, p plan, check func(pgx.Tx) error) (Entry, error) {
-	var e Entry
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := check(tx); err != nil {
-			return err
-		}
-		var err error
-		e, err = s.append(ctx, tx, p)
-		return err
-	})
-	if errors.Is(err, errRepeated) {
-		return s.replay(ctx, p)
-	}
-	return e, err
-}
 
 // inTx runs fn in a transaction, again after a deadlock or serialization failure.
 // The call's audit record commits in it: with fn's entries, or written last when

@@ -692,28 +692,6 @@ func (q *Queries) RedeemCoupon(ctx context.Context, db DBTX, arg RedeemCouponPar
 	return i, err
 }
 
-const returnOrderGrant = `-- name: ReturnOrderGrant :exec
-UPDATE campaign_order_grants SET returned = returned + $1
-WHERE member_id = $2 AND order_id = $3 AND campaign_id = $4
-`
-
-type ReturnOrderGrantParams struct {
-	Points     int64
-	MemberID   string
-	OrderID    string
-	CampaignID string
-}
-
-func (q *Queries) ReturnOrderGrant(ctx context.Context, db DBTX, arg ReturnOrderGrantParams) error {
-	_, err := db.Exec(ctx, returnOrderGrant,
-		arg.Points,
-		arg.MemberID,
-		arg.OrderID,
-		arg.CampaignID,
-	)
-	return err
-}
-
 const revokeCoupon = `-- name: RevokeCoupon :one
 UPDATE coupons SET status = 'REVOKED', revoke_time = $1 WHERE code = $2 RETURNING code, member_id, campaign_id, request_id, kind, amount_off_minor, percent_off, min_spend_minor, status, issue_time, valid_until, redeem_time, redeem_order_id, redeem_request_id, revoke_time, event_order_id, event_type
 `

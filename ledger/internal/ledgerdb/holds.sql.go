@@ -10,34 +10,6 @@ import (
 	"time"
 )
 
-const closeHold = `-- name: CloseHold :one
-UPDATE holds SET status = $1, captured_points = $2
-WHERE hold_id = $3 AND status = 'ACTIVE'
-RETURNING hold_id, member_id, points, status, captured_points, order_id, create_time, expire_time
-`
-
-type CloseHoldParams struct {
-	Status         string
-	CapturedPoints int64
-	HoldID         int64
-}
-
-func (q *Queries) CloseHold(ctx context.Context, db DBTX, arg CloseHoldParams) (Hold, error) {
-	row := db.QueryRow(ctx, closeHold, arg.Status, arg.CapturedPoints, arg.HoldID)
-	var i Hold
-	err := row.Scan(
-		&i.HoldID,
-		&i.MemberID,
-		&i.Points,
-		&i.Status,
-		&i.CapturedPoints,
-		&i.OrderID,
-		&i.CreateTime,
-		&i.ExpireTime,
-	)
-	return i, err
-}
-
 const expiredHolds = `-- name: ExpiredHolds :many
 SELECT hold_id FROM holds
 WHERE status = 'ACTIVE' AND expire_time <= $1
@@ -79,62 +51,6 @@ SELECT hold_id, member_id, points, status, captured_points, order_id, create_tim
 
 func (q *Queries) GetHold(ctx context.Context, db DBTX, holdID int64) (Hold, error) {
 	row := db.QueryRow(ctx, getHold, holdID)
-	var i Hold
-	err := row.Scan(
-		&i.HoldID,
-		&i.MemberID,
-		&i.Points,
-		&i.Status,
-		&i.CapturedPoints,
-		&i.OrderID,
-		&i.CreateTime,
-		&i.ExpireTime,
-	)
-	return i, err
-}
-
-const insertHold = `-- name: InsertHold :one
-INSERT INTO holds (member_id, points, order_id, create_time, expire_time)
-VALUES ($1, $2, $3, $4, $5)
-RETURNING hold_id, member_id, points, status, captured_points, order_id, create_time, expire_time
-`
-
-type InsertHoldParams struct {
-	MemberID   string
-	Points     int64
-	OrderID    *string
-	CreateTime time.Time
-	ExpireTime time.Time
-}
-
-func (q *Queries) InsertHold(ctx context.Context, db DBTX, arg InsertHoldParams) (Hold, error) {
-	row := db.QueryRow(ctx, insertHold,
-		arg.MemberID,
-		arg.Points,
-		arg.OrderID,
-		arg.CreateTime,
-		arg.ExpireTime,
-	)
-	var i Hold
-	err := row.Scan(
-		&i.HoldID,
-		&i.MemberID,
-		&i.Points,
-		&i.Status,
-		&i.CapturedPoints,
-		&i.OrderID,
-		&i.CreateTime,
-		&i.ExpireTime,
-	)
-	return i, err
-}
-
-const lockHold = `-- name: LockHold :one
-SELECT hold_id, member_id, points, status, captured_points, order_id, create_time, expire_time FROM holds WHERE hold_id = $1 FOR UPDATE
-`
-
-func (q *Queries) LockHold(ctx context.Context, db DBTX, holdID int64) (Hold, error) {
-	row := db.QueryRow(ctx, lockHold, holdID)
 	var i Hold
 	err := row.Scan(
 		&i.HoldID,

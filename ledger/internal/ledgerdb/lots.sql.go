@@ -174,23 +174,30 @@ func (q *Queries) ListMemberLots(ctx context.Context, db DBTX, arg ListMemberLot
 	return items, nil
 }
 
-const lockMemberBalance = `-- name: LockMemberBalance :one
-SELECT member_id, available, pending, held, last_entry_time FROM member_balances WHERE member_id = $1 FOR UPDATE
+const lockMember = `-- name: LockMember :many
+SELECT member_id FROM member_balances WHERE member_id = $1 FOR UPDATE
 `
 
-// The member's row locked, before an order of the member (a reversal of an order's
-// entry): batches lock the member before the orders they refund.
-func (q *Queries) LockMemberBalance(ctx context.Context, db DBTX, memberID string) (MemberBalance, error) {
-	row := db.QueryRow(ctx, lockMemberBalance, memberID)
-	var i MemberBalance
-	err := row.Scan(
-		&i.MemberID,
-		&i.Available,
-		&i.Pending,
-		&i.Held,
-		&i.LastEntryTime,
-	)
-	return i, err
+// The member's row locked in a caller's transaction, first, as every batch of the
+// write path locks it before anything else (a compensation, before the budgets).
+func (q *Queries) LockMember(ctx context.Context, db DBTX, memberID string) ([]string, error) {
+	rows, err := db.Query(ctx, lockMember, memberID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var member_id string
+		if err := rows.Scan(&member_id); err != nil {
+			return nil, err
+		}
+		items = append(items, member_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const lotMovesOfEntry = `-- name: LotMovesOfEntry :many

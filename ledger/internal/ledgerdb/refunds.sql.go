@@ -9,23 +9,6 @@ import (
 	"context"
 )
 
-const ensureOrder = `-- name: EnsureOrder :exec
-INSERT INTO orders (member_id, order_id) VALUES ($1, $2)
-ON CONFLICT (member_id, order_id) DO NOTHING
-`
-
-type EnsureOrderParams struct {
-	MemberID string
-	OrderID  string
-}
-
-// An order the member only redeemed on gets a row when first reversed on (a
-// refund's batch inserts it with the refund).
-func (q *Queries) EnsureOrder(ctx context.Context, db DBTX, arg EnsureOrderParams) error {
-	_, err := db.Exec(ctx, ensureOrder, arg.MemberID, arg.OrderID)
-	return err
-}
-
 const getOrder = `-- name: GetOrder :one
 SELECT member_id, order_id, earn_entry_id, spend_minor, currency, earned_points, refunded_minor, fully_refunded, points_taken_back, points_returned, tier_id, perks, metric_points, metric_spend, metric_day, metric_points_taken, metric_spend_taken FROM orders WHERE member_id = $1 AND order_id = $2
 `
@@ -69,38 +52,4 @@ func (q *Queries) HoldEntryID(ctx context.Context, db DBTX, holdID *int64) (int6
 	var entry_id int64
 	err := row.Scan(&entry_id)
 	return entry_id, err
-}
-
-const lockOrder = `-- name: LockOrder :one
-SELECT member_id, order_id, earn_entry_id, spend_minor, currency, earned_points, refunded_minor, fully_refunded, points_taken_back, points_returned, tier_id, perks, metric_points, metric_spend, metric_day, metric_points_taken, metric_spend_taken FROM orders WHERE member_id = $1 AND order_id = $2 FOR UPDATE
-`
-
-type LockOrderParams struct {
-	MemberID string
-	OrderID  string
-}
-
-func (q *Queries) LockOrder(ctx context.Context, db DBTX, arg LockOrderParams) (Order, error) {
-	row := db.QueryRow(ctx, lockOrder, arg.MemberID, arg.OrderID)
-	var i Order
-	err := row.Scan(
-		&i.MemberID,
-		&i.OrderID,
-		&i.EarnEntryID,
-		&i.SpendMinor,
-		&i.Currency,
-		&i.EarnedPoints,
-		&i.RefundedMinor,
-		&i.FullyRefunded,
-		&i.PointsTakenBack,
-		&i.PointsReturned,
-		&i.TierID,
-		&i.Perks,
-		&i.MetricPoints,
-		&i.MetricSpend,
-		&i.MetricDay,
-		&i.MetricPointsTaken,
-		&i.MetricSpendTaken,
-	)
-	return i, err
 }

@@ -81,10 +81,6 @@ SELECT coalesce(sum(cm.points), 0)::bigint AS points, coalesce(sum(cm.coupons), 
 FROM campaign_members cm
 WHERE cm.campaign_id = @campaign_id AND cm.member_id = @member_id;
 
--- name: ReturnOrderGrant :exec
-UPDATE campaign_order_grants SET returned = returned + @points
-WHERE member_id = @member_id AND order_id = @order_id AND campaign_id = @campaign_id;
-
 -- name: MemberJoinTime :one
 SELECT join_time FROM members WHERE member_id = @member_id;
 

@@ -78,7 +78,7 @@ LEFT JOIN LATERAL (
 ) x ON true
 WHERE b.member_id = @member_id;
 
--- name: LockMemberBalance :one
--- The member's row locked, before an order of the member (a reversal of an order's
--- entry): batches lock the member before the orders they refund.
-SELECT * FROM member_balances WHERE member_id = $1 FOR UPDATE;
+-- name: LockMember :many
+-- The member's row locked in a caller's transaction, first, as every batch of the
+-- write path locks it before anything else (a compensation, before the budgets).
+SELECT member_id FROM member_balances WHERE member_id = $1 FOR UPDATE;
