@@ -210,7 +210,6 @@ func (s *Service) postEntry(ctx context.Context, p plan) (Entry, error) {
 	return o.entry, o.err
 }
 
-
 // inTx runs fn in a transaction, again after a deadlock or serialization failure.
 // The call's audit record commits in it: with fn's entries, or written last when
 // fn wrote none.
