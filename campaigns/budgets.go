@@ -167,6 +167,10 @@ type budgets struct {
 	state     map[string]*campaignBudget
 	uses      map[useKey]*memberUse
 	grants    []orderGrant
+	// read: the pairs whose uses were read (a pair without a row has none yet);
+	// usesLocked: they were locked (else only their points are written back).
+	read       map[useKey]bool
+	usesLocked bool
 }
 
 type useKey struct{ campaignID, memberID string }
@@ -197,7 +201,7 @@ func (s *Service) PointsCampaignsAt(ctx context.Context, now time.Time) ([]strin
 // the members got from them (readBudgets), and adds the campaigns' definitions
 // from the cache.
 func (s *Service) QueueBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string, lane ledger.BudgetLane) func() (ledger.Budgets, error) {
-	read := s.readBudgets(ctx, pipe, campaignIDs, memberIDs, lane)
+	read := s.readBudgets(ctx, pipe, campaignIDs, memberIDs, lane, false)
 	return func() (ledger.Budgets, error) {
 		b, err := read()
 		if err != nil {
@@ -222,7 +226,7 @@ func (s *Service) QueueBudgets(ctx context.Context, pipe *database.Pipeline, cam
 // writeBudgets before it commits.
 func (s *Service) lockBudgets(ctx context.Context, tx pgx.Tx, campaignIDs, memberIDs []string) (*budgets, error) {
 	var pipe database.Pipeline
-	read := s.readBudgets(ctx, &pipe, campaignIDs, memberIDs, ledger.AllSlices)
+	read := s.readBudgets(ctx, &pipe, campaignIDs, memberIDs, ledger.AllSlices, true)
 	pipe.Send(ctx, tx)
 	b, err := read()
 	if cerr := pipe.Close(); err == nil && cerr != nil {
@@ -247,12 +251,19 @@ func (s *Service) writeBudgets(ctx context.Context, tx pgx.Tx, b *budgets) error
 }
 
 // readBudgets queues the locks and reads of the campaigns' budgets and of what the
-// members got from them: a row for each pair first, then the pairs locked, then
-// the slices locked (all of them, or the lane's), each sorted by campaign (and
-// member), for every caller alike: two grants or give-backs never wait for each
-// other's rows of these tables in a cycle. read answers them once pipe has been
-// sent.
-func (s *Service) readBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string, lane ledger.BudgetLane) (read func() (*budgets, error)) {
+// members got from them, then the slices locked (all of them, or the lane's), each
+// sorted by campaign (and member), for every caller alike: two grants or give-backs
+// never wait for each other's rows of these tables in a cycle. read answers them
+// once pipe has been sent.
+//
+// What the members got (campaign_members) is locked (lockUses: a row for each pair
+// first, then the pairs locked) by a coupon drop or a compensation in a transaction
+// of its own. The ledger's batches read it without a lock and write back only the
+// points, with an upsert: every change of a member's points from a campaign holds
+// the member's row lock (batches, compensations), so what a batch read under that
+// lock stays true until it commits, and a batch writes one row version per pair
+// instead of three (insert, lock, update).
+func (s *Service) readBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string, lane ledger.BudgetLane, lockUses bool) (read func() (*budgets, error)) {
 	var pairs campaignsdb.EnsureCampaignUsesParams
 	for _, c := range campaignIDs {
 		for _, m := range memberIDs {
@@ -260,18 +271,31 @@ func (s *Service) readBudgets(ctx context.Context, pipe *database.Pipeline, camp
 			pairs.MemberIds = append(pairs.MemberIds, m)
 		}
 	}
-	ensure := s.q.EnsureCampaignUses(ctx, pipe, []campaignsdb.EnsureCampaignUsesParams{pairs})
-	uses := s.q.LockCampaignUses(ctx, pipe, []campaignsdb.LockCampaignUsesParams{campaignsdb.LockCampaignUsesParams(pairs)})
+	var ensure *campaignsdb.EnsureCampaignUsesBatchResults
+	var uses interface {
+		Query(func(int, []campaignsdb.CampaignMember, error))
+	}
+	if lockUses {
+		ensure = s.q.EnsureCampaignUses(ctx, pipe, []campaignsdb.EnsureCampaignUsesParams{pairs})
+		uses = s.q.LockCampaignUses(ctx, pipe, []campaignsdb.LockCampaignUsesParams{campaignsdb.LockCampaignUsesParams(pairs)})
+	} else {
+		uses = s.q.CampaignUsesOf(ctx, pipe, []campaignsdb.CampaignUsesOfParams{campaignsdb.CampaignUsesOfParams(pairs)})
+	}
 	budgetRows := s.q.LockCampaignBudgets(ctx, pipe, []campaignsdb.LockCampaignBudgetsParams{{
 		CampaignIds: campaignIDs, Lanes: int32(lane.Lanes), Lane: int32(lane.Lane)}})
 	return func() (*budgets, error) {
-		b := &budgets{s: s, state: map[string]*campaignBudget{}, uses: map[useKey]*memberUse{}}
+		b := &budgets{s: s, state: map[string]*campaignBudget{}, uses: map[useKey]*memberUse{}, usesLocked: lockUses, read: map[useKey]bool{}}
+		for i := range pairs.CampaignIds {
+			b.read[useKey{pairs.CampaignIds[i], pairs.MemberIds[i]}] = true
+		}
 		var errs []error
-		ensure.Exec(func(_ int, err error) {
-			if err != nil {
-				errs = append(errs, err)
-			}
-		})
+		if ensure != nil {
+			ensure.Exec(func(_ int, err error) {
+				if err != nil {
+					errs = append(errs, err)
+				}
+			})
+		}
 		uses.Query(func(_ int, rows []campaignsdb.CampaignMember, err error) {
 			if err != nil {
 				errs = append(errs, err)
@@ -401,8 +425,13 @@ func (b *budgets) QueueWrites(ctx context.Context, pipe *database.Pipeline) {
 			uses.Coupons = append(uses.Coupons, int32(u.coupons))
 		}
 	}
-	if len(uses.CampaignIds) > 0 {
+	switch {
+	case len(uses.CampaignIds) == 0:
+	case b.usesLocked:
 		b.s.q.WriteCampaignUses(ctx, pipe, []campaignsdb.WriteCampaignUsesParams{uses})
+	default:
+		b.s.q.WriteCampaignUsePoints(ctx, pipe, []campaignsdb.WriteCampaignUsePointsParams{{
+			CampaignIds: uses.CampaignIds, MemberIds: uses.MemberIds, Points: uses.Points}})
 	}
 	if len(b.grants) > 0 {
 		var g campaignsdb.WriteOrderGrantsParams

@@ -78,8 +78,7 @@ func (s *Service) QueueGrantsReturned(ctx context.Context, pipe *database.Pipeli
 // Holds tells whether the batch read under lock the campaign's budget slices and
 // the member's use of it.
 func (b *budgets) Holds(memberID, campaignID string) bool {
-	_, use := b.uses[useKey{campaignID, memberID}]
-	return b.state[campaignID] != nil && use
+	return b.state[campaignID] != nil && b.read[useKey{campaignID, memberID}]
 }
 
 // GiveBack is giveBack on what the batch read under lock (Holds): the campaign's

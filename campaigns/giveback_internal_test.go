@@ -23,13 +23,14 @@ func TestBudgetsHoldAndGiveBackWhatTheBatchRead(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			b := &budgets{state: map[string]*campaignBudget{}, uses: map[useKey]*memberUse{}}
+			b := &budgets{state: map[string]*campaignBudget{}, uses: map[useKey]*memberUse{}, read: map[useKey]bool{}}
 			cb := &campaignBudget{campaign: running(), slices: slicesOf([2]int64{100, 20}, [2]int64{100, 20})}
 			if c.readCampaign {
 				b.state["c1"] = cb
 			}
 			use := &memberUse{points: 30}
 			if c.readUse {
+				b.read[useKey{"c1", "m"}] = true
 				b.uses[useKey{"c1", "m"}] = use
 			}
 			if got := b.Holds("m", "c1"); got != c.wantHolds {

@@ -3,6 +3,8 @@ package campaigns_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -97,4 +99,42 @@ func TestBudgetLanesLockDisjointSlicesAndAnswerOnlyWhatTheyHold(t *testing.T) {
 	if err != nil || len(refusals) != 0 || len(bonuses) != 1 || bonuses[0].Points != 900 {
 		t.Fatalf("every slice granting 900 of 1,600: %+v %+v %v", bonuses, refusals, err)
 	}
+}
+
+// Racing orders of a few members under a per-member cap: the batches read what each
+// member got without a lock (under the member's row lock) and write it back, so each
+// member ends at the cap exactly, however the orders fall into batches and lanes.
+func TestRacingOrdersStopAtTheMembersCapExactly(t *testing.T) {
+	members := []string{"a", "b", "c", "d", "e"}
+	e := newEngine(t, members...)
+	c := e.launch(t, campaigns.Definition{DisplayName: "capped", Type: campaigns.TypeBonus, BonusPoints: 70,
+		Budget: campaigns.Budget{Points: 1_000_000}, PerMemberCap: campaigns.Cap{Points: 300}})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	got := map[string]int64{}
+	for i := range 80 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := members[i%len(members)]
+			res, err := e.ledger.Earn(ctx, actor, ledger.Earn{MemberID: m, RequestID: fmt.Sprintf("o%d", i), OrderID: fmt.Sprintf("o%d", i), SpendMinor: 1000, Currency: "CNY"})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			got[m] += campaignPoints(res, c.ID)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for _, m := range members {
+		if got[m] != 300 {
+			t.Errorf("member %s got %d points from the campaign, want the cap, 300", m, got[m])
+		}
+	}
+	if spent, _ := e.campaigns.Get(ctx, c.ID); spent.SpentPoints != 1500 || e.campaignAccount(t, c.ID) != -1500 {
+		t.Fatalf("spent %d, account %d; want 1500 each", spent.SpentPoints, e.campaignAccount(t, c.ID))
+	}
+	e.mustVerify(t)
 }

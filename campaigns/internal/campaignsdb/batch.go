@@ -17,6 +17,81 @@ var (
 	ErrBatchAlreadyClosed = errors.New("batch already closed")
 )
 
+const campaignUsesOf = `-- name: CampaignUsesOf :batchmany
+SELECT cm.campaign_id, cm.member_id, cm.points, cm.coupons
+FROM campaign_members cm
+JOIN (SELECT unnest($1::text[]) AS campaign_id, unnest($2::text[]) AS member_id) AS k
+    ON cm.campaign_id = k.campaign_id AND cm.member_id = k.member_id
+ORDER BY cm.campaign_id, cm.member_id
+`
+
+type CampaignUsesOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type CampaignUsesOfParams struct {
+	CampaignIds []string
+	MemberIds   []string
+}
+
+// read: what those members got from those campaigns so far, without a lock (the
+// ledger's batches, under the members' row locks; see readBudgets).
+func (q *Queries) CampaignUsesOf(ctx context.Context, db DBTX, arg []CampaignUsesOfParams) *CampaignUsesOfBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.CampaignIds,
+			a.MemberIds,
+		}
+		batch.Queue(campaignUsesOf, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &CampaignUsesOfBatchResults{br, len(arg), false}
+}
+
+func (b *CampaignUsesOfBatchResults) Query(f func(int, []CampaignMember, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []CampaignMember
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i CampaignMember
+				if err := rows.Scan(
+					&i.CampaignID,
+					&i.MemberID,
+					&i.Points,
+					&i.Coupons,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *CampaignUsesOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const ensureCampaignUses = `-- name: EnsureCampaignUses :batchexec
 
 INSERT INTO campaign_members (campaign_id, member_id)
@@ -453,6 +528,64 @@ func (b *WriteCampaignBudgetsBatchResults) Exec(f func(int, error)) {
 }
 
 func (b *WriteCampaignBudgetsBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const writeCampaignUsePoints = `-- name: WriteCampaignUsePoints :batchexec
+INSERT INTO campaign_members AS cm (campaign_id, member_id, points)
+SELECT campaign_id, member_id, points FROM (SELECT unnest($1::text[]) AS campaign_id,
+            unnest($2::text[]) AS member_id,
+            unnest($3::bigint[]) AS points) AS u
+ORDER BY 1, 2
+ON CONFLICT (campaign_id, member_id) DO UPDATE SET points = excluded.points
+`
+
+type WriteCampaignUsePointsBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WriteCampaignUsePointsParams struct {
+	CampaignIds []string
+	MemberIds   []string
+	Points      []int64
+}
+
+// write: the points the members got, as the batch left them (a row for a pair's
+// first grant; the coupons are a coupon drop's, not the batch's).
+func (q *Queries) WriteCampaignUsePoints(ctx context.Context, db DBTX, arg []WriteCampaignUsePointsParams) *WriteCampaignUsePointsBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.CampaignIds,
+			a.MemberIds,
+			a.Points,
+		}
+		batch.Queue(writeCampaignUsePoints, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WriteCampaignUsePointsBatchResults{br, len(arg), false}
+}
+
+func (b *WriteCampaignUsePointsBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WriteCampaignUsePointsBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

@@ -148,6 +148,15 @@ JOIN (SELECT unnest(@campaign_ids::text[]) AS campaign_id, unnest(@member_ids::t
 ORDER BY cm.campaign_id, cm.member_id
 FOR UPDATE OF cm;
 
+-- name: CampaignUsesOf :batchmany
+-- read: what those members got from those campaigns so far, without a lock (the
+-- ledger's batches, under the members' row locks; see readBudgets).
+SELECT cm.campaign_id, cm.member_id, cm.points, cm.coupons
+FROM campaign_members cm
+JOIN (SELECT unnest(@campaign_ids::text[]) AS campaign_id, unnest(@member_ids::text[]) AS member_id) AS k
+    ON cm.campaign_id = k.campaign_id AND cm.member_id = k.member_id
+ORDER BY cm.campaign_id, cm.member_id;
+
 -- name: LockCampaignBudgets :batchmany
 -- read: the campaigns as they stand (a pause or an end since the cache was read
 -- refuses), with their budget slices, locked in a fixed order, and how many slices
@@ -185,6 +194,16 @@ FROM (SELECT unnest(@campaign_ids::text[]) AS campaign_id,
             unnest(@points::bigint[]) AS points,
             unnest(@coupons::int[]) AS coupons) AS u
 WHERE cm.campaign_id = u.campaign_id AND cm.member_id = u.member_id;
+
+-- name: WriteCampaignUsePoints :batchexec
+-- write: the points the members got, as the batch left them (a row for a pair's
+-- first grant; the coupons are a coupon drop's, not the batch's).
+INSERT INTO campaign_members AS cm (campaign_id, member_id, points)
+SELECT * FROM (SELECT unnest(@campaign_ids::text[]) AS campaign_id,
+            unnest(@member_ids::text[]) AS member_id,
+            unnest(@points::bigint[]) AS points) AS u
+ORDER BY 1, 2
+ON CONFLICT (campaign_id, member_id) DO UPDATE SET points = excluded.points;
 
 -- name: WriteOrderGrants :batchexec
 -- write: what each order's earning got from each campaign, for its refunds.
