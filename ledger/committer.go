@@ -8,11 +8,12 @@ import (
 	"github.com/loyalty-engine/loyalty/internal/audit"
 )
 
-// committer is group commit for the write path's commands that need no
-// transaction of their caller (earn, campaign earnings included, redeem,
-// reversal, holds, refunds). Concurrent posts queue up; while fewer than
-// maxFlushers batches are in flight, a flusher goroutine takes everything queued, up to maxBatch entries, and
-// sends it as one pipelined round trip that PostgreSQL runs as one transaction: one
+// committer is group commit for the write path's commands: every command that
+// moves member points outside a transaction of its caller (earn, campaign earnings
+// included, redeem, reversal, holds, refunds, goodwill and its approvals; the jobs
+// send each sweep as one batch of their own). Concurrent posts queue up; while
+// fewer than maxFlushers batches are in flight, a flusher goroutine takes
+// everything queued, up to maxBatch entries, and sends it as one pipelined round trip that PostgreSQL runs as one transaction: one
 // commit and one WAL flush for the whole batch instead of one per entry. Under light
 // load a batch holds one entry and nothing waits. Flushers are goroutines of their
 // own, never a caller, so no caller waits for other callers' batches.

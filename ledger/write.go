@@ -162,9 +162,8 @@ type qualifying struct {
 // entry already. The caller rolls back and answers the first result.
 var errRepeated = errors.New("request already applied")
 
-// append runs one plan through the write path inside the caller's transaction
-// (reversals of an order's entries, goodwill, campaign credits, jobs): the entry,
-// or its refusal.
+// append runs one plan through the write path inside the caller's transaction (a
+// campaign's compensation credit, CreditCampaignTx): the entry, or its refusal.
 func (s *Service) append(ctx context.Context, tx pgx.Tx, p plan) (Entry, error) {
 	if p.call == nil {
 		p.call = audit.From(ctx)
