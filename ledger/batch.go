@@ -698,17 +698,7 @@ func (s *Service) queueWrites(ctx context.Context, pipe *database.Pipeline, w *w
 		q.WriteSystemDeltas(ctx, pipe, []ledgerdb.WriteSystemDeltasParams{{Accounts: w.systemAccounts, Amounts: w.systemAmounts}})
 	}
 	if len(w.metricMoves) > 0 {
-		var p ledgerdb.WriteMetricMovesParams
-		for _, m := range w.metricMoves {
-			p.MemberIds = append(p.MemberIds, m.memberID)
-			p.EntryIds = append(p.EntryIds, m.entryID)
-			p.OrderIds = append(p.OrderIds, m.orderID)
-			p.Days = append(p.Days, m.day)
-			p.Points = append(p.Points, m.points)
-			p.SpendMinor = append(p.SpendMinor, m.spend)
-			p.CreateTimes = append(p.CreateTimes, m.at)
-		}
-		q.WriteMetricMoves(ctx, pipe, []ledgerdb.WriteMetricMovesParams{p})
+		q.WriteMetricMoves(ctx, pipe, []ledgerdb.WriteMetricMovesParams{metricMovesParams(w.metricMoves)})
 	}
 	if len(w.upgrades) > 0 {
 		var p ledgerdb.WriteUpgradesParams
@@ -734,6 +724,21 @@ func (s *Service) queueWrites(ctx context.Context, pipe *database.Pipeline, w *w
 		}
 		q.WriteUpgrades(ctx, pipe, []ledgerdb.WriteUpgradesParams{p})
 	}
+}
+
+// metricMovesParams are the rows of moves of the qualifying metric, as arrays.
+func metricMovesParams(moves []metricMoveRow) ledgerdb.WriteMetricMovesParams {
+	var p ledgerdb.WriteMetricMovesParams
+	for _, m := range moves {
+		p.MemberIds = append(p.MemberIds, m.memberID)
+		p.EntryIds = append(p.EntryIds, m.entryID)
+		p.OrderIds = append(p.OrderIds, m.orderID)
+		p.Days = append(p.Days, m.day)
+		p.Points = append(p.Points, m.points)
+		p.SpendMinor = append(p.SpendMinor, m.spend)
+		p.CreateTimes = append(p.CreateTimes, m.at)
+	}
+	return p
 }
 
 // tierState is a member's qualified tier as stored.

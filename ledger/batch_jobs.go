@@ -36,3 +36,16 @@ func (s *Service) queueReleased(ctx context.Context, write *database.Pipeline, e
 		s.q.WriteReleased(ctx, write, [][]int64{entryIDs})
 	}
 }
+
+// sweep runs a job's plans as one batch of the write path on the pool, again after a
+// deadlock or a serialization failure: a command refused is its outcome's err, and
+// the others commit.
+func (s *Service) sweep(ctx context.Context, plans []plan) ([]outcome, error) {
+	var out []outcome
+	err := s.retry(ctx, func() error {
+		var err error
+		out, err = s.appendAll(ctx, s.pool, plans)
+		return err
+	})
+	return out, err
+}

@@ -258,17 +258,7 @@ func (s *Service) queueRefundWrites(ctx context.Context, pipe *database.Pipeline
 		q.WritePendingVoids(ctx, pipe, []ledgerdb.WritePendingVoidsParams{voids})
 	}
 	if len(w.metricMoves) > 0 {
-		var p ledgerdb.WriteMetricMovesParams
-		for _, m := range w.metricMoves {
-			p.MemberIds = append(p.MemberIds, m.memberID)
-			p.EntryIds = append(p.EntryIds, m.entryID)
-			p.OrderIds = append(p.OrderIds, m.orderID)
-			p.Days = append(p.Days, m.day)
-			p.Points = append(p.Points, m.points)
-			p.SpendMinor = append(p.SpendMinor, m.spend)
-			p.CreateTimes = append(p.CreateTimes, m.at)
-		}
-		q.WriteMetricMoves(ctx, pipe, []ledgerdb.WriteMetricMovesParams{p})
+		q.WriteMetricMoves(ctx, pipe, []ledgerdb.WriteMetricMovesParams{metricMovesParams(w.metricMoves)})
 	}
 }
 

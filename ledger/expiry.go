@@ -38,12 +38,7 @@ func (s *Service) ExpireLots(ctx context.Context, limit int32) (int, error) {
 			at:         now,
 			expireLots: &lotsDue{now: now, nonce: expiryNonce()}}
 	}
-	var out []outcome
-	err = s.retry(ctx, func() error {
-		var err error
-		out, err = s.appendAll(ctx, s.pool, plans)
-		return err
-	})
+	out, err := s.sweep(ctx, plans)
 	if err != nil {
 		return 0, fmt.Errorf("expire lots: %w", err)
 	}

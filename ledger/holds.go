@@ -191,12 +191,7 @@ func (s *Service) ExpireHolds(ctx context.Context, limit int32) (int, error) {
 		plans[i] = plan{requestID: systemRequestID("hold-expiry", id), fingerprint: fingerprint("expire", id),
 			close: &holdClose{holdID: id, expire: true}, memo: "hold expired", actorKeyID: "system", lotExpire: expire}
 	}
-	var out []outcome
-	err = s.retry(ctx, func() error {
-		var err error
-		out, err = s.appendAll(ctx, s.pool, plans)
-		return err
-	})
+	out, err := s.sweep(ctx, plans)
 	if err != nil {
 		return 0, fmt.Errorf("expire holds: %w", err)
 	}

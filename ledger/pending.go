@@ -31,12 +31,7 @@ func (s *Service) ReleasePending(ctx context.Context, limit int32) (int, error) 
 			memo:        "return window over (entry " + strconv.FormatInt(r.EntryID, 10) + ")", actorKeyID: "system",
 			release: &pendingRef{entryID: r.EntryID, now: now}}
 	}
-	var out []outcome
-	err = s.retry(ctx, func() error {
-		var err error
-		out, err = s.appendAll(ctx, s.pool, plans)
-		return err
-	})
+	out, err := s.sweep(ctx, plans)
 	if err != nil {
 		return 0, fmt.Errorf("release pending points: %w", err)
 	}

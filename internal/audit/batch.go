@@ -30,7 +30,6 @@ func QueueForEntries(b *pgx.Batch, calls []EntryCall) (sent func(tx pgx.Tx)) {
 	if len(calls) == 0 {
 		return func(pgx.Tx) {}
 	}
-	var written []string
 	byID := make(map[string]*Pending, len(calls))
 	var arg auditdb.InsertRecordsForEntriesParams
 	for _, c := range calls {
@@ -47,22 +46,10 @@ func QueueForEntries(b *pgx.Batch, calls []EntryCall) (sent func(tx pgx.Tx)) {
 		arg.EntryMemberIds = append(arg.EntryMemberIds, c.MemberID)
 		arg.EntryRequestIds = append(arg.EntryRequestIds, c.RequestID)
 	}
-	sql, args := statementOf(func(db auditdb.DBTX) error {
+	return queueRecords(b, byID, func(db auditdb.DBTX) error {
 		_, err := auditdb.New().InsertRecordsForEntries(context.Background(), db, arg)
 		return err
 	})
-	b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
-		var err error
-		if written, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-			return fmt.Errorf("write audit records: %w", err)
-		}
-		return nil
-	})
-	return func(tx pgx.Tx) {
-		for _, id := range written {
-			byID[id].staged(tx)
-		}
-	}
 }
 
 // QueueForEffects adds to b, after the statements that write the calls' effects,
@@ -75,7 +62,6 @@ func QueueForEffects(b *pgx.Batch, calls []*Pending) (sent func(tx pgx.Tx)) {
 	if len(calls) == 0 {
 		return func(pgx.Tx) {}
 	}
-	var written []string
 	byID := make(map[string]*Pending, len(calls))
 	var arg auditdb.InsertRecordsOfEffectsParams
 	for _, c := range calls {
@@ -90,10 +76,17 @@ func QueueForEffects(b *pgx.Batch, calls []*Pending) (sent func(tx pgx.Tx)) {
 		arg.RequestIds = append(arg.RequestIds, r.RequestID)
 		arg.Times = append(arg.Times, r.Time)
 	}
-	sql, args := statementOf(func(db auditdb.DBTX) error {
+	return queueRecords(b, byID, func(db auditdb.DBTX) error {
 		_, err := auditdb.New().InsertRecordsOfEffects(context.Background(), db, arg)
 		return err
 	})
+}
+
+// queueRecords queues on b the statement insert runs, which returns the call ids it
+// wrote; sent marks those calls' records written by tx (see QueueForEntries).
+func queueRecords(b *pgx.Batch, byID map[string]*Pending, insert func(auditdb.DBTX) error) (sent func(tx pgx.Tx)) {
+	var written []string
+	sql, args := statementOf(insert)
 	b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
 		var err error
 		if written, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
