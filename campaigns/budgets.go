@@ -2,6 +2,7 @@ package campaigns
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"slices"
@@ -148,6 +149,26 @@ func leftOf(budget, spent, want int64) int64 {
 	return min(want, budget-spent)
 }
 
+// memberLane is the lane of one slice, the member's own: a coupon drop or a
+// compensation, one member per transaction, locks only that slice first, so racing
+// drops of one campaign to different members mostly lock different rows; a grant the
+// slice cannot give in full runs again with every slice (inLanes).
+func memberLane(memberID string) ledger.BudgetLane {
+	return ledger.BudgetLane{Lane: sliceOf(memberID, budgetSlices), Lanes: budgetSlices}
+}
+
+// inLanes runs a transaction that takes from a member's budgets with the member's
+// lane, and again with every slice if that lane could not answer
+// (ledger.ErrBudgetsIncomplete): the second run rolls the first back and locks
+// every slice from the start, so it never waits for a lock it asked for later.
+func (s *Service) inLanes(ctx context.Context, memberID string, fn func(tx pgx.Tx, lane ledger.BudgetLane) error) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error { return fn(tx, memberLane(memberID)) })
+	if errors.Is(err, ledger.ErrBudgetsIncomplete) {
+		err = s.inTx(ctx, func(tx pgx.Tx) error { return fn(tx, ledger.AllSlices) })
+	}
+	return err
+}
+
 // sliceOf is the slice a member takes from first.
 func sliceOf(memberID string, slices int) int {
 	if slices <= 1 {
@@ -221,12 +242,12 @@ func (s *Service) QueueBudgets(ctx context.Context, pipe *database.Pipeline, cam
 }
 
 // lockBudgets reads under lock, in the caller's transaction and in one round trip,
-// the campaigns' budgets and what the members got from them (readBudgets): what a
-// coupon drop, a compensation or a give-back changes in Go and writes back with
-// writeBudgets before it commits.
-func (s *Service) lockBudgets(ctx context.Context, tx pgx.Tx, campaignIDs, memberIDs []string) (*budgets, error) {
+// the campaigns' budgets (the lane's slices) and what the members got from them
+// (readBudgets): what a coupon drop or a compensation changes in Go and writes back
+// with writeBudgets before it commits.
+func (s *Service) lockBudgets(ctx context.Context, tx pgx.Tx, campaignIDs, memberIDs []string, lane ledger.BudgetLane) (*budgets, error) {
 	var pipe database.Pipeline
-	read := s.readBudgets(ctx, &pipe, campaignIDs, memberIDs, ledger.AllSlices, true)
+	read := s.readBudgets(ctx, &pipe, campaignIDs, memberIDs, lane, true)
 	pipe.Send(ctx, tx)
 	b, err := read()
 	if cerr := pipe.Close(); err == nil && cerr != nil {

@@ -88,7 +88,7 @@ func (s *Service) Compensate(ctx context.Context, actor ledger.Actor, ev AfterSa
 		return CompensationResult{}, err
 	}
 	var out CompensationResult
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inLanes(ctx, ev.MemberID, func(tx pgx.Tx, lane ledger.BudgetLane) error {
 		// The member first, as the ledger's batches lock it before the budgets.
 		if err := s.ledger.LockMemberTx(ctx, tx, ev.MemberID); err != nil {
 			return err
@@ -98,7 +98,7 @@ func (s *Service) Compensate(ctx context.Context, actor ledger.Actor, ev AfterSa
 			return err
 		}
 		var err error
-		out, err = s.compensate(ctx, tx, actor, ev, running, now)
+		out, err = s.compensate(ctx, tx, lane, actor, ev, running, now)
 		if err != nil || len(out.Grants) == 0 {
 			// Nothing granted, nothing recorded: the same event reported later (a
 			// longer delay, a campaign launched since) may still be compensated.
@@ -129,7 +129,7 @@ func (s *Service) Compensate(ctx context.Context, actor ledger.Actor, ev AfterSa
 // from in Go (take) and written back (the member's row is locked already, before
 // them, as the ledger's batches lock it), and only then are the points credited and
 // the coupons issued. Grants and refusals keep the campaigns' order.
-func (s *Service) compensate(ctx context.Context, tx pgx.Tx, actor ledger.Actor, ev AfterSalesEvent, running []Campaign, now time.Time) (CompensationResult, error) {
+func (s *Service) compensate(ctx context.Context, tx pgx.Tx, lane ledger.BudgetLane, actor ledger.Actor, ev AfterSalesEvent, running []Campaign, now time.Time) (CompensationResult, error) {
 	out := CompensationResult{MemberID: ev.MemberID, OrderID: ev.OrderID, Type: ev.Type, RequestID: ev.RequestID, Time: now,
 		Grants: []CompensationGrant{}, Refusals: []Refusal{}}
 	facts, err := s.memberFacts(ctx, tx, ev.MemberID, now)
@@ -139,7 +139,7 @@ func (s *Service) compensate(ctx context.Context, tx pgx.Tx, actor ledger.Actor,
 	facts.Order = OrderFacts{OrderID: ev.OrderID}
 	facts.Event = EventFacts{Type: ev.Type, DelayHours: int64(ev.DelayHours)}
 	asks := s.compensationAsks(ctx, running, ev, facts)
-	grants, refusals, err := s.takeCompensations(ctx, tx, ev.MemberID, asks, now)
+	grants, refusals, err := s.takeCompensations(ctx, tx, lane, ev.MemberID, asks, now)
 	if err != nil {
 		return CompensationResult{}, err
 	}
@@ -160,7 +160,7 @@ func (s *Service) compensate(ctx context.Context, tx pgx.Tx, actor ledger.Actor,
 // takeCompensations takes what each ask asks from its campaign's budget and the
 // member's cap, read under lock and written back in tx, and answers the grants and
 // the refusals (an ask's own, or the budget's), each in the asks' order.
-func (s *Service) takeCompensations(ctx context.Context, tx pgx.Tx, memberID string, asks []compensationAsk, now time.Time) ([]compensationTake, []Refusal, error) {
+func (s *Service) takeCompensations(ctx context.Context, tx pgx.Tx, lane ledger.BudgetLane, memberID string, asks []compensationAsk, now time.Time) ([]compensationTake, []Refusal, error) {
 	var ids []string
 	for _, a := range asks {
 		if a.refusal == nil {
@@ -170,7 +170,7 @@ func (s *Service) takeCompensations(ctx context.Context, tx pgx.Tx, memberID str
 	var b *budgets
 	if len(ids) > 0 {
 		var err error
-		if b, err = s.lockBudgets(ctx, tx, ids, []string{memberID}); err != nil {
+		if b, err = s.lockBudgets(ctx, tx, ids, []string{memberID}, lane); err != nil {
 			return nil, nil, fmt.Errorf("compensation budgets: %w", err)
 		}
 	}
@@ -182,6 +182,9 @@ func (s *Service) takeCompensations(ctx context.Context, tx pgx.Tx, memberID str
 			continue
 		}
 		got := b.take(a.c.ID, memberID, a.points, a.coupons, now)
+		if got.incomplete {
+			return nil, nil, ledger.ErrBudgetsIncomplete
+		}
 		if got.refusal != "" {
 			refusals = append(refusals, Refusal{CampaignID: a.c.ID, Reason: got.refusal})
 			continue

@@ -18,6 +18,7 @@ import (
 	"github.com/loyalty-engine/loyalty/internal/pagetoken"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/validation"
+	"github.com/loyalty-engine/loyalty/ledger"
 )
 
 // Coupon statuses as answered (EXPIRED is an ISSUED coupon past its validity).
@@ -121,7 +122,7 @@ func (s *Service) IssueCoupon(ctx context.Context, cmd IssueCoupon) (Coupon, err
 	}
 	now := s.clock.Now()
 	var out Coupon
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inLanes(ctx, cmd.MemberID, func(tx pgx.Tx, lane ledger.BudgetLane) error {
 		if stored, found, err := s.storedCoupon(ctx, tx, cmd); found || err != nil {
 			out = stored
 			return err
@@ -138,7 +139,7 @@ func (s *Service) IssueCoupon(ctx context.Context, cmd IssueCoupon) (Coupon, err
 		if !ok {
 			return ErrNotEligible.With("member %q is not eligible for campaign %s", cmd.MemberID, c.ID)
 		}
-		out, err = s.issue(ctx, tx, c, cmd.MemberID, cmd.RequestID, now, "", "")
+		out, err = s.issue(ctx, tx, lane, c, cmd.MemberID, cmd.RequestID, now, "", "")
 		return err
 	})
 	if database.IsUniqueViolation(err, "coupons_member_id_request_id_key") {
@@ -152,12 +153,15 @@ func (s *Service) IssueCoupon(ctx context.Context, cmd IssueCoupon) (Coupon, err
 
 // issue takes one coupon from the campaign and the member's cap (take, on the
 // budget and the use read under lock, written back in tx) and issues it.
-func (s *Service) issue(ctx context.Context, tx pgx.Tx, c Campaign, memberID, requestID string, now time.Time, eventOrder, eventType string) (Coupon, error) {
-	b, err := s.lockBudgets(ctx, tx, []string{c.ID}, []string{memberID})
+func (s *Service) issue(ctx context.Context, tx pgx.Tx, lane ledger.BudgetLane, c Campaign, memberID, requestID string, now time.Time, eventOrder, eventType string) (Coupon, error) {
+	b, err := s.lockBudgets(ctx, tx, []string{c.ID}, []string{memberID}, lane)
 	if err != nil {
 		return Coupon{}, fmt.Errorf("take a coupon from campaign %s: %w", c.ID, err)
 	}
 	got := b.take(c.ID, memberID, 0, 1, now)
+	if got.incomplete {
+		return Coupon{}, ledger.ErrBudgetsIncomplete
+	}
 	if err := refusalError(got.refusal, c.ID); err != nil {
 		return Coupon{}, err
 	}

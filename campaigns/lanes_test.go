@@ -138,3 +138,32 @@ func TestRacingOrdersStopAtTheMembersCapExactly(t *testing.T) {
 	}
 	e.mustVerify(t)
 }
+
+// A coupon drop locks only its member's slice first: a member whose slice is dry
+// still gets a coupon while any slice has one (the drop runs again with every
+// slice), and the budget is exhausted only when every slice is.
+func TestCouponDropsFromADrySliceTakeFromTheOthers(t *testing.T) {
+	members := make([]string, 17)
+	for i := range members {
+		members[i] = fmt.Sprintf("m%d", i)
+	}
+	e := newEngine(t, members...)
+	// 16 coupons: one in each of the 16 slices; 17 members share them.
+	c := e.launch(t, campaigns.Definition{
+		DisplayName: "one per slice", Type: campaigns.TypeCouponDrop,
+		Coupon: campaigns.CouponTemplate{Kind: campaigns.CouponFreeShipping, ValidDays: 30},
+		Budget: campaigns.Budget{Coupons: 16},
+	})
+	for i, m := range members {
+		_, err := e.campaigns.IssueCoupon(ctx, campaigns.IssueCoupon{MemberID: m, RequestID: "drop", CampaignID: c.ID})
+		switch {
+		case i < 16 && err != nil:
+			t.Fatalf("coupon %d of 16 (member %s): %v", i+1, m, err)
+		case i == 16 && !errors.Is(err, campaigns.ErrBudgetExhausted):
+			t.Fatalf("a 17th coupon of 16: %v, want BUDGET_EXHAUSTED", err)
+		}
+	}
+	if got, _ := e.campaigns.Get(ctx, c.ID); got.IssuedCoupons != 16 {
+		t.Fatalf("issued %d coupons, want 16", got.IssuedCoupons)
+	}
+}
