@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"testing"
@@ -212,6 +213,27 @@ func TestRefundRefusals(t *testing.T) {
 	res := st.applyOne(ctx, refundCmd("m", "o", "r", 0))
 	if res.err != nil || res.refund.PointsClawedBack != 100 || st.members["m"].available != 0 {
 		t.Fatalf("claw-back: %+v %v", res.refund, res.err)
+	}
+}
+
+// A refund of an order a campaign funded gives the campaign's share back only to a
+// budget the batch locked: if the campaign was not among those the batch read (the
+// order earned from it after the refund listed its campaigns), the refund is refused
+// with the campaigns to read, before anything of it is posted.
+func TestARefundWithAnUnreadCampaignPostsNothing(t *testing.T) {
+	ctx := context.Background()
+	st := newApplyState(stateMember("m", 100, openLot(1, 7, 100, 30)))
+	o := &refundOrder{row: spendOrder(10000, 100), exists: true,
+		grants: []OrderGrant{{MemberID: "m", OrderID: "o", CampaignID: "c1", Account: CampaignAccount("c1"), Points: 40}}}
+	st.refunds = refundStateOf(o, map[int64]*earningState{7: {}})
+
+	res := st.applyOne(ctx, refundCmd("m", "o", "r", 0))
+	unread, ok := errors.AsType[*errCampaignsUnread](res.err)
+	if !ok || len(unread.campaigns) != 1 || unread.campaigns[0] != "c1" {
+		t.Fatalf("refund with campaign c1 unread: %v, want errCampaignsUnread naming c1", res.err)
+	}
+	if len(st.out.entries) != 0 || len(st.out.refunds.records) != 0 || st.refunds.changed != nil || st.members["m"].available != 100 {
+		t.Fatalf("the refused refund changed the batch: %+v, available %d", st.out, st.members["m"].available)
 	}
 }
 
