@@ -97,7 +97,7 @@ func (s *Service) GrantGoodwill(ctx context.Context, actor Actor, cmd GrantGoodw
 		goodwill: &goodwillGrant{points: cmd.Points},
 	}
 	var err error
-	if p.qualify, err = s.goodwillQualification(ctx, s.pool, cmd.Points); err != nil {
+	if p.qualify, err = s.goodwillQualification(ctx, cmd.Points); err != nil {
 		return GoodwillResult{}, err
 	}
 	if p.lotExpire, err = s.lotExpiry(ctx, s.pool); err != nil {
@@ -177,7 +177,7 @@ func (s *Service) DecideApproval(ctx context.Context, actor Actor, approvalID in
 		if p.lotExpire, err = s.lotExpiry(ctx, s.pool); err != nil {
 			return Approval{}, Entry{}, err
 		}
-		if p.qualify, err = s.goodwillQualification(ctx, s.pool, row.Points); err != nil {
+		if p.qualify, err = s.goodwillQualification(ctx, row.Points); err != nil {
 			return Approval{}, Entry{}, err
 		}
 	}
@@ -246,13 +246,9 @@ func toApproval(r ledgerdb.GoodwillApproval) Approval {
 }
 
 // goodwillQualification is what goodwill points add to the qualifying metric: nothing
-// unless the tier policy counts GOODWILL.
-//
-// db is the caller's transaction when it has one: a read on the pool from inside a
-// transaction waits for a second connection, which never comes once every pooled
-// connection is such a transaction.
-func (s *Service) goodwillQualification(ctx context.Context, db ledgerdb.DBTX, points int64) (*qualifying, error) {
-	policy, err := s.tiers.PolicyOn(ctx, db)
+// unless the tier policy counts GOODWILL (a setting, read before the batch).
+func (s *Service) goodwillQualification(ctx context.Context, points int64) (*qualifying, error) {
+	policy, err := s.tiers.Policy(ctx)
 	if err != nil || !policy.Counts(tiers.SourceGoodwill) {
 		return nil, err
 	}

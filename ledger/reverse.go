@@ -47,11 +47,7 @@ func (s *Service) Reverse(ctx context.Context, actor Actor, cmd Reverse) (Entry,
 	if !reversible(original.Kind) {
 		return Entry{}, ErrNotReversible.With("a %s entry cannot be reversed", original.Kind)
 	}
-	if _, err := s.q.GetReversal(ctx, s.pool, &original.ID); err == nil {
-		return Entry{}, ErrAlreadyReversed.With("entry %d is already reversed", original.ID)
-	} else if !errors.Is(err, pgx.ErrNoRows) {
-		return Entry{}, fmt.Errorf("look up reversal of %d: %w", original.ID, err)
-	}
+	// Whether it is reversed already the batch reads under the member's lock.
 	if err := s.reversalLots(ctx, original, &p); err != nil {
 		return Entry{}, err
 	}

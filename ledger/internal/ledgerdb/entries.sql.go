@@ -111,36 +111,6 @@ func (q *Queries) GetPendingRelease(ctx context.Context, db DBTX, entryID int64)
 	return i, err
 }
 
-const getReversal = `-- name: GetReversal :one
-SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time, reason_code, ticket_id FROM entries WHERE reverses_entry_id = $1
-`
-
-func (q *Queries) GetReversal(ctx context.Context, db DBTX, reversesEntryID *int64) (Entry, error) {
-	row := db.QueryRow(ctx, getReversal, reversesEntryID)
-	var i Entry
-	err := row.Scan(
-		&i.EntryID,
-		&i.MemberID,
-		&i.Kind,
-		&i.Accounts,
-		&i.Amounts,
-		&i.AvailableAfter,
-		&i.PendingAfter,
-		&i.HeldAfter,
-		&i.RequestID,
-		&i.Fingerprint,
-		&i.OrderID,
-		&i.HoldID,
-		&i.ReversesEntryID,
-		&i.Memo,
-		&i.ActorKeyID,
-		&i.CreateTime,
-		&i.ReasonCode,
-		&i.TicketID,
-	)
-	return i, err
-}
-
 const listMemberEntries = `-- name: ListMemberEntries :many
 SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time, reason_code, ticket_id FROM entries
 WHERE member_id = $1

@@ -4,9 +4,6 @@ SELECT * FROM entries WHERE member_id = $1 AND request_id = $2;
 -- name: GetEntry :one
 SELECT * FROM entries WHERE entry_id = $1;
 
--- name: GetReversal :one
-SELECT * FROM entries WHERE reverses_entry_id = $1;
-
 -- name: GetMemberBalance :one
 SELECT * FROM member_balances WHERE member_id = $1;
 
