@@ -149,8 +149,8 @@ func leftOf(budget, spent, want int64) int64 {
 	return min(want, budget-spent)
 }
 
-// memberLane is the lane of one slice, the member's own: a coupon drop or a
-// compensation, one member per transaction, locks only that slice first, so racing
+// memberLane is the lane of one slice, the member's own: a coupon drop, one
+// member per transaction, locks only that slice first, so racing
 // drops of one campaign to different members mostly lock different rows; a grant the
 // slice cannot give in full runs again with every slice (inLanes).
 func memberLane(memberID string) ledger.BudgetLane {
@@ -179,9 +179,9 @@ func sliceOf(memberID string, slices int) int {
 	return int(h.Sum32() % uint32(slices))
 }
 
-// budgets are the budgets and member caps read under lock (by a batch of earnings,
-// a coupon drop, a compensation or a give-back), and what was taken from them or
-// given back (ledger.Budgets for earnings).
+// budgets are the budgets and member caps read under lock (by a ledger batch of
+// earnings, compensations and give-backs, or by a coupon drop), and what was taken
+// from them or given back (ledger.Budgets for the batches).
 type budgets struct {
 	s         *Service
 	campaigns []Campaign // the running points campaigns asked, in their order
@@ -192,6 +192,8 @@ type budgets struct {
 	// usesLocked: they were locked (else only their points are written back).
 	read       map[useKey]bool
 	usesLocked bool
+	// claims: the batch's compensation claims (nil outside a batch with some).
+	claims *claims
 }
 
 type useKey struct{ campaignID, memberID string }
@@ -219,13 +221,19 @@ func (s *Service) PointsCampaignsAt(ctx context.Context, now time.Time) ([]strin
 }
 
 // QueueBudgets queues the locks and reads of the campaigns' budgets and of what
-// the members got from them (readBudgets), and adds the campaigns' definitions
-// from the cache.
-func (s *Service) QueueBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string, lane ledger.BudgetLane) func() (ledger.Budgets, error) {
-	read := s.readBudgets(ctx, pipe, campaignIDs, memberIDs, lane, false)
+// the members got from them (readBudgets), and of the outcomes recorded for the
+// compensation claims (queueClaims), and adds the campaigns' definitions from the
+// cache. A batch with claims locks the members' uses and writes them back whole:
+// a claim counts its coupon against the member's cap as well as its points.
+func (s *Service) QueueBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string, lane ledger.BudgetLane, cs []ledger.CompensationClaim) func() (ledger.Budgets, error) {
+	read := s.readBudgets(ctx, pipe, campaignIDs, memberIDs, lane, len(cs) > 0)
+	readClaims := s.queueClaims(ctx, pipe, cs)
 	return func() (ledger.Budgets, error) {
 		b, err := read()
 		if err != nil {
+			return nil, err
+		}
+		if err := readClaims(b); err != nil {
 			return nil, err
 		}
 		// The campaigns' definitions (type, rule, bonus) come from the cache, in
@@ -243,8 +251,8 @@ func (s *Service) QueueBudgets(ctx context.Context, pipe *database.Pipeline, cam
 
 // lockBudgets reads under lock, in the caller's transaction and in one round trip,
 // the campaigns' budgets (the lane's slices) and what the members got from them
-// (readBudgets): what a coupon drop or a compensation changes in Go and writes back
-// with writeBudgets before it commits.
+// (readBudgets): what a coupon drop changes in Go and writes back with
+// writeBudgets before it commits.
 func (s *Service) lockBudgets(ctx context.Context, tx pgx.Tx, campaignIDs, memberIDs []string, lane ledger.BudgetLane) (*budgets, error) {
 	var pipe database.Pipeline
 	read := s.readBudgets(ctx, &pipe, campaignIDs, memberIDs, lane, true)
@@ -278,12 +286,13 @@ func (s *Service) writeBudgets(ctx context.Context, tx pgx.Tx, b *budgets) error
 // once pipe has been sent.
 //
 // What the members got (campaign_members) is locked (lockUses: a row for each pair
-// first, then the pairs locked) by a coupon drop or a compensation in a transaction
-// of its own. The ledger's batches read it without a lock and write back only the
-// points, with an upsert: every change of a member's points from a campaign holds
-// the member's row lock (batches, compensations), so what a batch read under that
-// lock stays true until it commits, and a batch writes one row version per pair
-// instead of three (insert, lock, update).
+// first, then the pairs locked) by a coupon drop, in a transaction of its own, and
+// by a ledger batch with compensation claims (their coupons count too). Other
+// batches read it without a lock and write back only the points, with an upsert:
+// every change of a member's points from a campaign holds the member's row lock
+// (the batches), so what a batch read under that lock stays true until it
+// commits, and a batch writes one row version per pair instead of three (insert,
+// lock, update).
 func (s *Service) readBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string, lane ledger.BudgetLane, lockUses bool) (read func() (*budgets, error)) {
 	var pairs campaignsdb.EnsureCampaignUsesParams
 	for _, c := range campaignIDs {
@@ -464,4 +473,5 @@ func (b *budgets) QueueWrites(ctx context.Context, pipe *database.Pipeline) {
 		}
 		b.s.q.WriteOrderGrants(ctx, pipe, []campaignsdb.WriteOrderGrantsParams{g})
 	}
+	b.queueClaimWrites(ctx, pipe)
 }

@@ -138,6 +138,10 @@ type outcome struct {
 	approval *Approval
 	// refund: what a refund did (or, for a repeat, its first answer).
 	refund *RefundResult
+	// compensation: the campaigns' answer to a compensation claim; compensated:
+	// the claim's outcome was recorded by this batch.
+	compensation any
+	compensated  bool
 }
 
 // apply runs the batch's plans in order. It stops at a command that broke an
@@ -158,6 +162,9 @@ func (st *batchState) apply(ctx context.Context, plans []plan) []outcome {
 func (st *batchState) applyOne(ctx context.Context, p plan) outcome {
 	if p.refund != nil {
 		return st.applyRefund(ctx, p)
+	}
+	if p.compensation != nil {
+		return st.applyCompensation(ctx, p)
 	}
 	var hold *holdState
 	if p.close != nil {

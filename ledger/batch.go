@@ -27,37 +27,28 @@ import (
 //  3. write: every row the batch produced, a handful of set-based statements,
 //     sent with the commit (queueWrites).
 //
-// On the pool it opens its own transaction (its BEGIN travels with the reads, its
-// COMMIT with the writes); in a caller's transaction tx it runs in it and the
-// caller commits. A command's refusal is its outcome's err and does not fail the
+// It opens its own transaction on the pool (its BEGIN travels with the reads, its
+// COMMIT with the writes). A command's refusal is its outcome's err and does not fail the
 // others; err is set when the batch as a whole failed and wrote nothing.
-func (s *Service) appendAll(ctx context.Context, db ledgerdb.DBTX, plans []plan) ([]outcome, error) {
-	return s.appendInLane(ctx, db, plans, AllSlices)
+func (s *Service) appendAll(ctx context.Context, pool *pgxpool.Pool, plans []plan) ([]outcome, error) {
+	return s.appendInLane(ctx, pool, plans, AllSlices)
 }
 
 // appendInLane is appendAll locking only the lane's campaign budget slices (see
 // BudgetLane); when they cannot answer, it rolls back and runs the batch again
 // with every slice. The batch never waits for a second lock it did not ask for at
 // first: that could close a cycle with a batch of the other lane.
-func (s *Service) appendInLane(ctx context.Context, db ledgerdb.DBTX, plans []plan, lane BudgetLane) ([]outcome, error) {
-	if tx, ok := db.(pgx.Tx); ok {
-		// The caller's transaction cannot be run again: every slice at once.
-		return s.runBatch(ctx, tx, tx, plans, AllSlices)
-	}
-	pool, ok := db.(*pgxpool.Pool)
-	if !ok {
-		return nil, fmt.Errorf("ledger: the write path runs on the pool or in a transaction, not on %T", db)
-	}
+func (s *Service) appendInLane(ctx context.Context, pool *pgxpool.Pool, plans []plan, lane BudgetLane) ([]outcome, error) {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("acquire a connection: %w", err)
 	}
 	defer conn.Release()
-	out, err := s.runBatch(ctx, conn, nil, plans, lane)
+	out, err := s.runBatch(ctx, conn, plans, lane)
 	if err != nil && errors.Is(err, ErrBudgetsIncomplete) && lane != AllSlices {
 		s.lanesWidened.Inc()
 		if err = rollback(ctx, conn); err == nil {
-			out, err = s.runBatch(ctx, conn, nil, plans, AllSlices)
+			out, err = s.runBatch(ctx, conn, plans, AllSlices)
 		}
 	}
 	if err != nil {
@@ -83,11 +74,9 @@ type batchSender interface {
 	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
 }
 
-// runBatch runs the three steps on db: its own transaction when tx is nil, else
-// tx's.
-func (s *Service) runBatch(ctx context.Context, db batchSender, tx pgx.Tx, plans []plan, lane BudgetLane) ([]outcome, error) {
-	own := tx == nil
-	st, err := s.readBatch(ctx, db, own, plans, lane)
+// runBatch runs the three steps on db, in a transaction of its own.
+func (s *Service) runBatch(ctx context.Context, db batchSender, plans []plan, lane BudgetLane) ([]outcome, error) {
+	st, err := s.readBatch(ctx, db, plans, lane)
 	if err != nil {
 		return nil, err
 	}
@@ -113,30 +102,24 @@ func (s *Service) runBatch(ctx context.Context, db batchSender, tx pgx.Tx, plans
 		}
 	}
 	auditSent := audit.QueueForEntries(write.Batch(), calls)
-	approvalsAuditSent := audit.QueueForEffects(write.Batch(), goodwillCalls(plans, out))
-	if own {
-		write.Queue("COMMIT")
-	}
-	if write.Len() == 0 {
-		return out, nil
-	}
+	approvalsAuditSent := audit.QueueForEffects(write.Batch(), append(goodwillCalls(plans, out), compensationCalls(plans, out)...))
+	write.Queue("COMMIT")
 	write.Send(ctx, db)
 	if err := write.Close(); err != nil {
 		return nil, fmt.Errorf("write a batch of %d entries: %w", len(st.out.entries), err)
 	}
-	auditSent(tx)
-	approvalsAuditSent(tx)
+	// Sent on the pool: the batch has committed (no caller's transaction).
+	auditSent(nil)
+	approvalsAuditSent(nil)
 	return out, nil
 }
 
 // readBatch is step 1: it queues the locks and reads the batch needs, sends them in
-// one round trip (after BEGIN when own), and builds the state the rules start from.
-func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans []plan, lane BudgetLane) (*batchState, error) {
+// one round trip (after BEGIN), and builds the state the rules start from.
+func (s *Service) readBatch(ctx context.Context, db batchSender, plans []plan, lane BudgetLane) (*batchState, error) {
 	need := needsOf(plans)
 	var read database.Pipeline
-	if own {
-		read.Queue("BEGIN")
-	}
+	read.Queue("BEGIN")
 	q := s.q
 	members := q.LockBatchMembers(ctx, &read, []ledgerdb.LockBatchMembersParams{{MemberIds: need.members, HoldIds: need.holds}})
 	ids := q.NextBatchIDs(ctx, &read, []ledgerdb.NextBatchIDsParams{{Entries: int32(need.entries), Lots: int32(need.lots), Holds: int32(need.newHolds)}})
@@ -179,8 +162,8 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans
 	if need.allSlices {
 		lane = AllSlices
 	}
-	if len(need.campaigns) > 0 && s.promotions != nil {
-		budgets = s.promotions.QueueBudgets(ctx, &read, need.campaigns, need.campaignMembers, lane)
+	if (len(need.campaigns) > 0 || len(need.claims) > 0) && s.promotions != nil {
+		budgets = s.promotions.QueueBudgets(ctx, &read, need.campaigns, need.campaignMembers, lane, need.claims)
 	}
 	releases := s.queueReleaseLocks(ctx, &read, need.releases)
 	goodwill := s.queueGoodwillReads(ctx, &read, need.goodwill)
@@ -198,10 +181,8 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, own bool, plans
 			errs = append(errs, fmt.Errorf("%s: %w", what, err))
 		}
 	}
-	if own {
-		_, err := read.ExecNext()
-		fail("begin", err)
-	}
+	_, berr := read.ExecNext()
+	fail("begin", berr)
 	members.Query(func(_ int, rows []ledgerdb.LockBatchMembersRow, err error) {
 		fail("lock members", err)
 		for _, r := range rows {
@@ -353,6 +334,8 @@ type batchNeeds struct {
 	allSlices bool
 	goodwill  goodwillNeeds
 	refunds   refundNeeds
+	// claims: the batch's compensation claims, whose recorded outcomes are read.
+	claims []CompensationClaim
 }
 
 // needsOf is what the rules will need to apply plans.
@@ -383,6 +366,12 @@ func needsOf(plans []plan) batchNeeds {
 		addMember(&n.members, p.memberID, "m:"+p.memberID)
 		if p.placeHold != nil {
 			n.newHolds++
+		}
+		if p.compensation != nil {
+			// Its entries are the campaigns' to name: the claim's record is what
+			// a repeat finds.
+			n.addCompensation(p, addMember, metricSeen)
+			continue
 		}
 		n.requestMembers = append(n.requestMembers, p.memberID)
 		n.requestIDs = append(n.requestIDs, p.requestID)

@@ -9,8 +9,8 @@ import (
 )
 
 // committer is group commit for the write path's commands: every command that
-// moves member points outside a transaction of its caller (earn, campaign earnings
-// included, redeem, reversal, holds, refunds, goodwill and its approvals; the jobs
+// moves member points (earn, campaign earnings included, redeem, reversal, holds,
+// refunds, goodwill and its approvals, compensations; the jobs
 // send each sweep as one batch of their own). Concurrent posts queue up; while
 // fewer than maxFlushers batches are in flight, a flusher goroutine takes
 // everything queued, up to maxBatch entries, and sends it as one pipelined round trip that PostgreSQL runs as one transaction: one

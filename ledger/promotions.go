@@ -3,14 +3,9 @@ package ledger
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/loyalty-engine/loyalty/internal/database"
-
-	"github.com/loyalty-engine/loyalty/tiers"
 )
 
 // Promotions are the campaigns an earning from spend may add points from. An
@@ -28,9 +23,10 @@ type Promotions interface {
 	PointsCampaignsAt(ctx context.Context, now time.Time) ([]string, error)
 	// QueueBudgets queues on pipe, among the batch's reads and after its member
 	// locks, the locks and reads of what the campaigns can still give the members
-	// (from the lane's budget slices); read returns them once the pipeline has
-	// been sent.
-	QueueBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string, lane BudgetLane) (read func() (Budgets, error))
+	// (from the lane's budget slices) and of the outcomes recorded for the
+	// batch's compensation claims; read returns them once the pipeline has been
+	// sent.
+	QueueBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string, lane BudgetLane, claims []CompensationClaim) (read func() (Budgets, error))
 	// QueueOrderGrants queues on pipe, among the batch's reads and after its
 	// member locks, the read of the campaign points the orders' earnings got
 	// (order i is memberIDs[i]'s orderIDs[i]) and of how much of them refunds gave
@@ -59,8 +55,18 @@ type Budgets interface {
 	// and the member's use of it (Holds must be true); QueueWrites writes them, and
 	// a later earning of the batch sees them.
 	GiveBack(memberID, campaignID string, points int64)
-	// QueueWrites queues on pipe the writes of what the grants took and the
-	// give-backs returned.
+	// Compensate decides a compensation claim in memory: a repeat's first answer,
+	// or what each campaign covering the event gives the member within its budget
+	// and cap (CAMPAIGN credits, coupons). It is ErrBudgetsIncomplete when the
+	// slices read cannot tell; a later claim of the batch sees this one's takes.
+	Compensate(ctx context.Context, c CompensationClaim, m CompensatedMember) (CompensationDecision, error)
+	// Compensated records a decision whose credits were posted (entries[i] for
+	// Credits[i]): its outcome and coupons join QueueWrites, a later claim of the
+	// same order and type or request id in the batch finds it, and it returns
+	// the claim's answer.
+	Compensated(d CompensationDecision, entries []Entry) any
+	// QueueWrites queues on pipe the writes of what the grants took, the
+	// give-backs returned and the compensations recorded.
 	QueueWrites(ctx context.Context, pipe *database.Pipeline)
 }
 
@@ -142,48 +148,13 @@ func CampaignAccount(campaignID string) string { return campaignAccountPrefix + 
 // internal/archtest checks that. Until it is called earnings ask no campaign.
 func (s *Service) SetPromotions(p Promotions) { s.promotions = p }
 
-// CampaignCredit credits a member points from a campaign's budget outside an
-// earning (an after-sales compensation).
+// CampaignCredit is a CAMPAIGN entry a compensation decision credits: points from
+// a campaign's budget outside an earning.
 type CampaignCredit struct {
 	MemberID   string
-	RequestID  string // callers derive it from their own request, with a '#'
+	RequestID  string // the campaigns derive it from the claim's, with a '#'
 	CampaignID string
 	Points     int64
 	OrderID    string
 	Memo       string
-}
-
-// LockMemberTx locks the member's row in the caller's transaction, as the write path
-// does before anything else: a caller that locks other rows the write path locks too
-// (a compensation, the campaigns' budgets) takes the member first, so it and the
-// batches never wait for each other in a cycle. An unknown member locks nothing.
-func (s *Service) LockMemberTx(ctx context.Context, tx pgx.Tx, memberID string) error {
-	if _, err := s.q.LockMember(ctx, tx, memberID); err != nil {
-		return fmt.Errorf("lock member %q: %w", memberID, err)
-	}
-	return nil
-}
-
-// CreditCampaignTx posts a CAMPAIGN entry in the caller's transaction, so that the
-// campaign's budget and the points commit together. The points open a lot like any
-// credit, and count towards the tiers if the policy counts CAMPAIGN points.
-func (s *Service) CreditCampaignTx(ctx context.Context, tx pgx.Tx, actor Actor, c CampaignCredit) (Entry, error) {
-	expire, err := s.lotExpiry(ctx, tx)
-	if err != nil {
-		return Entry{}, err
-	}
-	policy, err := s.tiers.PolicyOn(ctx, tx)
-	if err != nil {
-		return Entry{}, err
-	}
-	p := plan{
-		memberID: c.MemberID, kind: KindCampaign, requestID: c.RequestID,
-		fingerprint: fingerprint("campaign", c),
-		postings:    []Posting{{AccountAvailable, c.Points}, {CampaignAccount(c.CampaignID), -c.Points}},
-		orderID:     c.OrderID, memo: c.Memo, actorKeyID: actor.KeyID, lotExpire: expire,
-	}
-	if policy.Counts(tiers.SourceCampaign) {
-		p.qualify = qualification(policy, s.clock.Now(), c.Points, 0)
-	}
-	return s.append(ctx, tx, p)
 }

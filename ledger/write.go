@@ -96,6 +96,9 @@ type plan struct {
 	refund *refundPlan
 	// reverseOrder: a reversal of an entry on an order (apply_reverse.go).
 	reverseOrder *orderReversal
+	// compensation: an after-sales claim on the compensation campaigns, which
+	// they decide in the apply step (compensation.go).
+	compensation *compensationPlan
 
 	// call is the audit record of the API call the entry is the effect of (nil for
 	// the engine's own entries): written in the entry's transaction, if it writes
@@ -156,30 +159,6 @@ type qualifying struct {
 	points, spend int64
 	policy        tiers.Policy
 	at            time.Time
-}
-
-// errRepeated: in a caller's transaction, the plan's request id had produced its
-// entry already. The caller rolls back and answers the first result.
-var errRepeated = errors.New("request already applied")
-
-// append runs one plan through the write path inside the caller's transaction (a
-// campaign's compensation credit, CreditCampaignTx): the entry, or its refusal.
-func (s *Service) append(ctx context.Context, tx pgx.Tx, p plan) (Entry, error) {
-	if p.call == nil {
-		p.call = audit.From(ctx)
-	}
-	out, err := s.appendAll(ctx, tx, []plan{p})
-	if err != nil {
-		return Entry{}, err
-	}
-	switch o := out[0]; {
-	case o.err != nil:
-		return Entry{}, o.err
-	case o.replayed:
-		return o.entry, errRepeated
-	default:
-		return o.entry, nil
-	}
 }
 
 // post runs a plan through the write path on its own: concurrent posts are grouped

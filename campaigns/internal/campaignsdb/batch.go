@@ -7,6 +7,7 @@ package campaignsdb
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -16,6 +17,94 @@ import (
 var (
 	ErrBatchAlreadyClosed = errors.New("batch already closed")
 )
+
+const afterSalesEventsOf = `-- name: AfterSalesEventsOf :batchmany
+
+SELECT e.member_id, e.order_id, e.event_type, e.request_id, e.fingerprint, e.delay_hours, e.outcome, e.actor_key_id, e.create_time FROM after_sales_events e
+JOIN (SELECT unnest($1::text[]) AS member_id, unnest($2::text[]) AS order_id,
+             unnest($3::text[]) AS event_type, unnest($4::text[]) AS request_id) AS k
+    ON e.member_id = k.member_id
+   AND ((e.order_id = k.order_id AND e.event_type = k.event_type) OR e.request_id = k.request_id)
+`
+
+type AfterSalesEventsOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type AfterSalesEventsOfParams struct {
+	MemberIds  []string
+	OrderIds   []string
+	EventTypes []string
+	RequestIds []string
+}
+
+// Compensation claims on the ledger's group commit (campaigns/compensation_batch.go):
+// read under the members' row locks with the batch's other reads, written with its
+// other writes.
+// read: the outcomes recorded for the claims, by (member, order, type) or by
+// (member, request id); every outcome of a member is written under its row lock.
+func (q *Queries) AfterSalesEventsOf(ctx context.Context, db DBTX, arg []AfterSalesEventsOfParams) *AfterSalesEventsOfBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.OrderIds,
+			a.EventTypes,
+			a.RequestIds,
+		}
+		batch.Queue(afterSalesEventsOf, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &AfterSalesEventsOfBatchResults{br, len(arg), false}
+}
+
+func (b *AfterSalesEventsOfBatchResults) Query(f func(int, []AfterSalesEvent, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []AfterSalesEvent
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i AfterSalesEvent
+				if err := rows.Scan(
+					&i.MemberID,
+					&i.OrderID,
+					&i.EventType,
+					&i.RequestID,
+					&i.Fingerprint,
+					&i.DelayHours,
+					&i.Outcome,
+					&i.ActorKeyID,
+					&i.CreateTime,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *AfterSalesEventsOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
 
 const campaignUsesOf = `-- name: CampaignUsesOf :batchmany
 SELECT cm.campaign_id, cm.member_id, cm.points, cm.coupons
@@ -469,6 +558,76 @@ func (b *ReturnOrderGrantsBatchResults) Close() error {
 	return b.br.Close()
 }
 
+const writeAfterSalesEvents = `-- name: WriteAfterSalesEvents :batchexec
+INSERT INTO after_sales_events (member_id, order_id, event_type, request_id, fingerprint, delay_hours, outcome,
+                                actor_key_id, create_time)
+SELECT member_id, order_id, event_type, request_id, fingerprint, delay_hours, outcome, actor_key_id, create_time FROM (SELECT unnest($1::text[]) AS member_id, unnest($2::text[]) AS order_id,
+            unnest($3::text[]) AS event_type, unnest($4::text[]) AS request_id,
+            unnest($5::bytea[]) AS fingerprint, unnest($6::int[]) AS delay_hours,
+            unnest($7::jsonb[]) AS outcome, unnest($8::text[]) AS actor_key_id,
+            unnest($9::timestamptz[]) AS create_time) AS u
+`
+
+type WriteAfterSalesEventsBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WriteAfterSalesEventsParams struct {
+	MemberIds    []string
+	OrderIds     []string
+	EventTypes   []string
+	RequestIds   []string
+	Fingerprints [][]byte
+	DelayHours   []int32
+	Outcomes     []json.RawMessage
+	ActorKeyIds  []string
+	CreateTimes  []time.Time
+}
+
+// write: the outcomes of the claims that granted something.
+func (q *Queries) WriteAfterSalesEvents(ctx context.Context, db DBTX, arg []WriteAfterSalesEventsParams) *WriteAfterSalesEventsBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.OrderIds,
+			a.EventTypes,
+			a.RequestIds,
+			a.Fingerprints,
+			a.DelayHours,
+			a.Outcomes,
+			a.ActorKeyIds,
+			a.CreateTimes,
+		}
+		batch.Queue(writeAfterSalesEvents, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WriteAfterSalesEventsBatchResults{br, len(arg), false}
+}
+
+func (b *WriteAfterSalesEventsBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WriteAfterSalesEventsBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const writeCampaignBudgets = `-- name: WriteCampaignBudgets :batchexec
 UPDATE campaign_budget_slices AS s
 SET spent_points = u.spent_points, issued_coupons = u.issued_coupons, grants = u.grants
@@ -646,6 +805,85 @@ func (b *WriteCampaignUsesBatchResults) Exec(f func(int, error)) {
 }
 
 func (b *WriteCampaignUsesBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const writeCompensationCoupons = `-- name: WriteCompensationCoupons :batchexec
+INSERT INTO coupons (code, member_id, campaign_id, request_id, kind, amount_off_minor, percent_off, min_spend_minor,
+                     status, issue_time, valid_until, event_order_id, event_type)
+SELECT u.code, u.member_id, u.campaign_id, u.request_id, u.kind, u.amount_off_minor, u.percent_off, u.min_spend_minor,
+       'ISSUED', u.issue_time, u.valid_until, u.event_order_id, u.event_type
+FROM (SELECT unnest($1::text[]) AS code, unnest($2::text[]) AS member_id,
+             unnest($3::text[]) AS campaign_id, unnest($4::text[]) AS request_id,
+             unnest($5::text[]) AS kind, unnest($6::bigint[]) AS amount_off_minor,
+             unnest($7::int[]) AS percent_off, unnest($8::bigint[]) AS min_spend_minor,
+             unnest($9::timestamptz[]) AS issue_time, unnest($10::timestamptz[]) AS valid_until,
+             unnest($11::text[]) AS event_order_id, unnest($12::text[]) AS event_type) AS u
+`
+
+type WriteCompensationCouponsBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WriteCompensationCouponsParams struct {
+	Codes           []string
+	MemberIds       []string
+	CampaignIds     []string
+	RequestIds      []string
+	Kinds           []string
+	AmountsOffMinor []int64
+	PercentsOff     []int32
+	MinSpendsMinor  []int64
+	IssueTimes      []time.Time
+	ValidUntils     []time.Time
+	EventOrderIds   []string
+	EventTypes      []string
+}
+
+// write: the coupons the claims issued (their codes drawn in Go).
+func (q *Queries) WriteCompensationCoupons(ctx context.Context, db DBTX, arg []WriteCompensationCouponsParams) *WriteCompensationCouponsBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.Codes,
+			a.MemberIds,
+			a.CampaignIds,
+			a.RequestIds,
+			a.Kinds,
+			a.AmountsOffMinor,
+			a.PercentsOff,
+			a.MinSpendsMinor,
+			a.IssueTimes,
+			a.ValidUntils,
+			a.EventOrderIds,
+			a.EventTypes,
+		}
+		batch.Queue(writeCompensationCoupons, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WriteCompensationCouponsBatchResults{br, len(arg), false}
+}
+
+func (b *WriteCompensationCouponsBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WriteCompensationCouponsBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

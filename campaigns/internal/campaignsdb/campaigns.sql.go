@@ -11,32 +11,6 @@ import (
 	"time"
 )
 
-const afterSalesEventByRequest = `-- name: AfterSalesEventByRequest :one
-SELECT member_id, order_id, event_type, request_id, fingerprint, delay_hours, outcome, actor_key_id, create_time FROM after_sales_events WHERE member_id = $1 AND request_id = $2
-`
-
-type AfterSalesEventByRequestParams struct {
-	MemberID  string
-	RequestID string
-}
-
-func (q *Queries) AfterSalesEventByRequest(ctx context.Context, db DBTX, arg AfterSalesEventByRequestParams) (AfterSalesEvent, error) {
-	row := db.QueryRow(ctx, afterSalesEventByRequest, arg.MemberID, arg.RequestID)
-	var i AfterSalesEvent
-	err := row.Scan(
-		&i.MemberID,
-		&i.OrderID,
-		&i.EventType,
-		&i.RequestID,
-		&i.Fingerprint,
-		&i.DelayHours,
-		&i.Outcome,
-		&i.ActorKeyID,
-		&i.CreateTime,
-	)
-	return i, err
-}
-
 const campaignByRequest = `-- name: CampaignByRequest :one
 SELECT c.campaign_id, c.seq, c.display_name, c.type, c.status, c.start_local, c.end_local, c.time_zone, c.start_time, c.end_time, c.eligible_tiers, c.rule, c.body, c.budget_points, c.budget_coupons, c.cap_points, c.cap_coupons, c.request_id, c.actor_key_id, c.create_time, c.update_time, s.spent_points, s.issued_coupons, s.grants
 FROM campaigns c
@@ -157,33 +131,6 @@ func (q *Queries) EndDueCampaigns(ctx context.Context, db DBTX, now time.Time) (
 	return result.RowsAffected(), nil
 }
 
-const getAfterSalesEvent = `-- name: GetAfterSalesEvent :one
-SELECT member_id, order_id, event_type, request_id, fingerprint, delay_hours, outcome, actor_key_id, create_time FROM after_sales_events WHERE member_id = $1 AND order_id = $2 AND event_type = $3
-`
-
-type GetAfterSalesEventParams struct {
-	MemberID  string
-	OrderID   string
-	EventType string
-}
-
-func (q *Queries) GetAfterSalesEvent(ctx context.Context, db DBTX, arg GetAfterSalesEventParams) (AfterSalesEvent, error) {
-	row := db.QueryRow(ctx, getAfterSalesEvent, arg.MemberID, arg.OrderID, arg.EventType)
-	var i AfterSalesEvent
-	err := row.Scan(
-		&i.MemberID,
-		&i.OrderID,
-		&i.EventType,
-		&i.RequestID,
-		&i.Fingerprint,
-		&i.DelayHours,
-		&i.Outcome,
-		&i.ActorKeyID,
-		&i.CreateTime,
-	)
-	return i, err
-}
-
 const getCampaign = `-- name: GetCampaign :one
 SELECT c.campaign_id, c.seq, c.display_name, c.type, c.status, c.start_local, c.end_local, c.time_zone, c.start_time, c.end_time, c.eligible_tiers, c.rule, c.body, c.budget_points, c.budget_coupons, c.cap_points, c.cap_coupons, c.request_id, c.actor_key_id, c.create_time, c.update_time, s.spent_points, s.issued_coupons, s.grants
 FROM campaigns c
@@ -262,39 +209,6 @@ func (q *Queries) GetCoupon(ctx context.Context, db DBTX, code string) (Coupon, 
 		&i.EventType,
 	)
 	return i, err
-}
-
-const insertAfterSalesEvent = `-- name: InsertAfterSalesEvent :exec
-INSERT INTO after_sales_events (member_id, order_id, event_type, request_id, fingerprint, delay_hours, outcome,
-                                actor_key_id, create_time)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-`
-
-type InsertAfterSalesEventParams struct {
-	MemberID    string
-	OrderID     string
-	EventType   string
-	RequestID   string
-	Fingerprint []byte
-	DelayHours  int32
-	Outcome     json.RawMessage
-	ActorKeyID  string
-	CreateTime  time.Time
-}
-
-func (q *Queries) InsertAfterSalesEvent(ctx context.Context, db DBTX, arg InsertAfterSalesEventParams) error {
-	_, err := db.Exec(ctx, insertAfterSalesEvent,
-		arg.MemberID,
-		arg.OrderID,
-		arg.EventType,
-		arg.RequestID,
-		arg.Fingerprint,
-		arg.DelayHours,
-		arg.Outcome,
-		arg.ActorKeyID,
-		arg.CreateTime,
-	)
-	return err
 }
 
 const insertBudgetSlices = `-- name: InsertBudgetSlices :exec

@@ -114,17 +114,6 @@ WHERE member_id = @member_id AND (@before_code::text = '' OR (issue_time, code) 
 ORDER BY issue_time DESC, code DESC
 LIMIT @page_size;
 
--- name: GetAfterSalesEvent :one
-SELECT * FROM after_sales_events WHERE member_id = @member_id AND order_id = @order_id AND event_type = @event_type;
-
--- name: AfterSalesEventByRequest :one
-SELECT * FROM after_sales_events WHERE member_id = @member_id AND request_id = @request_id;
-
--- name: InsertAfterSalesEvent :exec
-INSERT INTO after_sales_events (member_id, order_id, event_type, request_id, fingerprint, delay_hours, outcome,
-                                actor_key_id, create_time)
-VALUES (@member_id, @order_id, @event_type, @request_id, @fingerprint, @delay_hours, @outcome, @actor_key_id, @create_time);
-
 -- The budgets and caps of campaigns, as every grant and give-back reads and writes
 -- them (campaigns/budgets.go): read under lock (with the ledger batch's other reads,
 -- for earnings), taken from or given back to in Go, written back (with the batch's
@@ -213,3 +202,39 @@ SELECT * FROM (SELECT unnest(@member_ids::text[]) AS member_ids,
             unnest(@campaign_ids::text[]) AS campaign_ids,
             unnest(@points::bigint[]) AS points) AS u
 ON CONFLICT DO NOTHING;
+
+-- Compensation claims on the ledger's group commit (campaigns/compensation_batch.go):
+-- read under the members' row locks with the batch's other reads, written with its
+-- other writes.
+
+-- name: AfterSalesEventsOf :batchmany
+-- read: the outcomes recorded for the claims, by (member, order, type) or by
+-- (member, request id); every outcome of a member is written under its row lock.
+SELECT e.* FROM after_sales_events e
+JOIN (SELECT unnest(@member_ids::text[]) AS member_id, unnest(@order_ids::text[]) AS order_id,
+             unnest(@event_types::text[]) AS event_type, unnest(@request_ids::text[]) AS request_id) AS k
+    ON e.member_id = k.member_id
+   AND ((e.order_id = k.order_id AND e.event_type = k.event_type) OR e.request_id = k.request_id);
+
+-- name: WriteAfterSalesEvents :batchexec
+-- write: the outcomes of the claims that granted something.
+INSERT INTO after_sales_events (member_id, order_id, event_type, request_id, fingerprint, delay_hours, outcome,
+                                actor_key_id, create_time)
+SELECT * FROM (SELECT unnest(@member_ids::text[]) AS member_id, unnest(@order_ids::text[]) AS order_id,
+            unnest(@event_types::text[]) AS event_type, unnest(@request_ids::text[]) AS request_id,
+            unnest(@fingerprints::bytea[]) AS fingerprint, unnest(@delay_hours::int[]) AS delay_hours,
+            unnest(@outcomes::jsonb[]) AS outcome, unnest(@actor_key_ids::text[]) AS actor_key_id,
+            unnest(@create_times::timestamptz[]) AS create_time) AS u;
+
+-- name: WriteCompensationCoupons :batchexec
+-- write: the coupons the claims issued (their codes drawn in Go).
+INSERT INTO coupons (code, member_id, campaign_id, request_id, kind, amount_off_minor, percent_off, min_spend_minor,
+                     status, issue_time, valid_until, event_order_id, event_type)
+SELECT u.code, u.member_id, u.campaign_id, u.request_id, u.kind, u.amount_off_minor, u.percent_off, u.min_spend_minor,
+       'ISSUED', u.issue_time, u.valid_until, u.event_order_id, u.event_type
+FROM (SELECT unnest(@codes::text[]) AS code, unnest(@member_ids::text[]) AS member_id,
+             unnest(@campaign_ids::text[]) AS campaign_id, unnest(@request_ids::text[]) AS request_id,
+             unnest(@kinds::text[]) AS kind, unnest(@amounts_off_minor::bigint[]) AS amount_off_minor,
+             unnest(@percents_off::int[]) AS percent_off, unnest(@min_spends_minor::bigint[]) AS min_spend_minor,
+             unnest(@issue_times::timestamptz[]) AS issue_time, unnest(@valid_untils::timestamptz[]) AS valid_until,
+             unnest(@event_order_ids::text[]) AS event_order_id, unnest(@event_types::text[]) AS event_type) AS u;
