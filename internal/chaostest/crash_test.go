@@ -66,6 +66,7 @@ func TestCrashesLoseNoAcknowledgedWrite(t *testing.T) {
 	// at giveUp (far beyond any recovery here; a write given up on was never
 	// acknowledged, so it is owed nothing).
 	l := newLoad(t, d.baseURL(), time.Now().Add(duration+5*time.Minute))
+	l.launchCompensation()
 	var wg sync.WaitGroup
 	for c := 0; c < clients; c++ {
 		wg.Add(1)

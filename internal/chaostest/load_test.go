@@ -20,7 +20,7 @@ import (
 
 // ack is a write a client saw acknowledged (2xx), with what it answered.
 type ack struct {
-	kind   string // earn, redeem, hold, capture, orderEarn, refund, goodwill
+	kind   string // earn, redeem, hold, capture, orderEarn, refund, compensation, goodwill
 	path   string
 	body   []byte
 	answer string // the ids of what it produced (see answerOf)
@@ -182,6 +182,25 @@ func (l *load) write(kind, path string, req map[string]any) map[string]any {
 	}
 }
 
+// launchCompensation creates and activates the COMPENSATION campaign late
+// deliveries of the load are compensated from (before the faults; not a write the
+// replay owes anything).
+func (l *load) launchCompensation() {
+	post := func(path string, req map[string]any) map[string]any {
+		body, _ := json.Marshal(req)
+		a, ok := l.rest.post(path, body)
+		if !ok || a.status != http.StatusOK {
+			l.t.Fatalf("%s: %d %s", path, a.status, a.raw)
+		}
+		return a.body
+	}
+	c := post("/v1/campaigns", map[string]any{"displayName": "Late delivery", "type": "COMPENSATION",
+		"compensation": map[string]any{"eventTypes": []string{"LATE_DELIVERY"}, "minDelayHours": 48, "points": 30},
+		"coupon":       map[string]any{"kind": "FREE_SHIPPING", "validDays": 30}})
+	id, _ := c["campaignId"].(string)
+	post("/v1/campaigns/"+id+":activate", map[string]any{})
+}
+
 // run works member "c<client>" until stop is set.
 func (l *load) run(client int) {
 	member := fmt.Sprintf("c%d", client)
@@ -211,6 +230,11 @@ func (l *load) run(client int) {
 				"requestId": id("order-earn"), "orderId": order, "spend": map[string]any{"amountMinor": spend, "currency": "CNY"},
 			}) == nil {
 				continue
+			}
+			if rnd.IntN(3) == 0 {
+				// A late delivery: points and a coupon from the compensation campaign.
+				l.write("compensation", "/v1/afterSalesEvents", map[string]any{
+					"requestId": id("late"), "memberId": member, "orderId": order, "type": "LATE_DELIVERY", "delayHours": 72})
 			}
 			l.write("refund", "/v1/orders/"+order+":refund", map[string]any{"requestId": id("refund"), "memberId": member, "refundAmountMinor": spend / 4})
 		default:
