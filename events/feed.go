@@ -37,7 +37,6 @@ const (
 	MaxPageSize     = 1000
 )
 
-// ErrUnknownType is the answer to a filter naming a type outside the catalogue.
 func errUnknownType(field string, t Type) error {
 	return invalid("UNKNOWN_EVENT_TYPE", field, fmt.Sprintf("names %q, which is no event type (docs/EVENTS.md lists them)", t))
 }
@@ -55,7 +54,11 @@ func CheckTypes(field string, types []Type) error {
 // List is the page of the feed f selects: the events after f.After, in feed order,
 // that every transaction which could still write before them has ended. A consumer
 // that resumes after the last position it processed sees every event once.
-func List(ctx context.Context, db eventsdb.DBTX, f Filter) ([]Stored, error) {
+func (s *Store) List(ctx context.Context, f Filter) ([]Stored, error) {
+	return list(ctx, s.pool, f)
+}
+
+func list(ctx context.Context, db eventsdb.DBTX, f Filter) ([]Stored, error) {
 	if err := CheckTypes("types", f.Types); err != nil {
 		return nil, err
 	}
@@ -94,7 +97,11 @@ func List(ctx context.Context, db eventsdb.DBTX, f Filter) ([]Stored, error) {
 // the start, when none did). Events appear in the order they committed, roughly,
 // not by occurTime: an event after this position that occurred earlier than t is
 // replayed too, and none from t on is skipped.
-func PositionAt(ctx context.Context, db eventsdb.DBTX, t time.Time) (Position, error) {
+func (s *Store) PositionAt(ctx context.Context, t time.Time) (Position, error) {
+	return positionAt(ctx, s.pool, t)
+}
+
+func positionAt(ctx context.Context, db eventsdb.DBTX, t time.Time) (Position, error) {
 	r, err := eventsdb.New().PositionBefore(ctx, db, t)
 	if err != nil {
 		return Position{}, fmt.Errorf("find the position at %s: %w", t, err)

@@ -56,7 +56,7 @@ func (f *follower) poll(t *testing.T) []events.Stored {
 	t.Helper()
 	var got []events.Stored
 	for range 2 {
-		page, err := events.List(context.Background(), f.pool, events.Filter{After: f.pos})
+		page, err := events.NewStore(f.pool).List(context.Background(), events.Filter{After: f.pos})
 		if err != nil {
 			t.Fatal(err)
 		}

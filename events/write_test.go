@@ -41,7 +41,7 @@ func listAll(t testing.TB, pool *pgxpool.Pool, f events.Filter, want int) []even
 	var all []events.Stored
 	deadline := time.Now().Add(10 * time.Second)
 	for len(all) < want {
-		page, err := events.List(context.Background(), pool, f)
+		page, err := events.NewStore(pool).List(context.Background(), f)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +55,7 @@ func listAll(t testing.TB, pool *pgxpool.Pool, f events.Filter, want int) []even
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if extra, err := events.List(context.Background(), pool, f); err != nil || len(extra) > 0 {
+	if extra, err := events.NewStore(pool).List(context.Background(), f); err != nil || len(extra) > 0 {
 		t.Fatalf("the feed shows more than %d events: %v (%v)", want, extra, err)
 	}
 	return all
@@ -111,7 +111,7 @@ func TestAppendNumbersEachMembersEvents(t *testing.T) {
 	if len(camp) != 1 || camp[0].Position != got[3].Position {
 		t.Errorf("campaign events = %+v", camp)
 	}
-	if _, err := events.List(context.Background(), pool, events.Filter{Types: []events.Type{"points.nope"}}); err == nil {
+	if _, err := events.NewStore(pool).List(context.Background(), events.Filter{Types: []events.Type{"points.nope"}}); err == nil {
 		t.Error("an unknown type was accepted")
 	}
 }
@@ -215,7 +215,7 @@ func TestConcurrentWritersNumberWithoutGaps(t *testing.T) {
 	next := map[string]int64{}
 	var pos events.Position
 	follow := func() int {
-		page, err := events.List(ctx, pool, events.Filter{After: pos, Limit: 50})
+		page, err := events.NewStore(pool).List(ctx, events.Filter{After: pos, Limit: 50})
 		if err != nil {
 			t.Fatal(err)
 		}
