@@ -344,6 +344,47 @@ ALTER TABLE public.entries ALTER COLUMN entry_id ADD GENERATED ALWAYS AS IDENTIT
 );
 
 --
+-- Name: event_member_seqs; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.event_member_seqs (
+    member_id text NOT NULL,
+    last_seq bigint NOT NULL,
+    last_feed_xid xid8 NOT NULL,
+    CONSTRAINT event_member_seqs_last_seq_check CHECK ((last_seq > 0))
+);
+
+--
+-- Name: events; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.events (
+    feed_xid xid8 NOT NULL,
+    id bigint NOT NULL,
+    event_id uuid DEFAULT gen_random_uuid() NOT NULL,
+    type text NOT NULL,
+    occur_time timestamp with time zone NOT NULL,
+    member_id text,
+    member_seq bigint,
+    data jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT events_check CHECK (((member_id IS NULL) = (member_seq IS NULL))),
+    CONSTRAINT events_type_check CHECK ((type ~ '^[a-z_]+(\.[a-z_]+)+$'::text))
+);
+
+--
+-- Name: events_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: goodwill_approvals; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1048,6 +1089,34 @@ ALTER TABLE ONLY public.entries
     ADD CONSTRAINT entries_pkey PRIMARY KEY (entry_id);
 
 --
+-- Name: event_member_seqs event_member_seqs_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.event_member_seqs
+    ADD CONSTRAINT event_member_seqs_pkey PRIMARY KEY (member_id);
+
+--
+-- Name: events events_event_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.events
+    ADD CONSTRAINT events_event_id_key UNIQUE (event_id);
+
+--
+-- Name: events events_member_id_member_seq_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.events
+    ADD CONSTRAINT events_member_id_member_seq_key UNIQUE (member_id, member_seq);
+
+--
+-- Name: events events_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.events
+    ADD CONSTRAINT events_pkey PRIMARY KEY (feed_xid, id);
+
+--
 -- Name: goodwill_approvals goodwill_approvals_member_id_request_id_key; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1295,6 +1364,18 @@ CREATE UNIQUE INDEX entries_request_idx ON public.entries USING btree (member_id
 --
 
 CREATE UNIQUE INDEX entries_reversed_once ON public.entries USING btree (reverses_entry_id) WHERE (reverses_entry_id IS NOT NULL);
+
+--
+-- Name: events_member_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX events_member_idx ON public.events USING btree (member_id, feed_xid, id) WHERE (member_id IS NOT NULL);
+
+--
+-- Name: events_occur_time_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX events_occur_time_idx ON public.events USING btree (occur_time);
 
 --
 -- Name: goodwill_approvals_pending_idx; Type: INDEX; Schema: public; Owner: -

@@ -26,6 +26,7 @@ import (
 // id).
 type client struct {
 	conn   *grpc.ClientConn
+	stdout io.Writer // for commands that print as they go (events tail)
 	stderr io.Writer
 }
 

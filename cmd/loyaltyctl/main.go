@@ -15,8 +15,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -46,6 +48,9 @@ type command struct {
 	args string // synopsis of flags and arguments
 	help string
 	run  func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error)
+	// follows: the command runs until interrupted (no --timeout), printing as it
+	// goes, and returns no message.
+	follows bool
 }
 
 // byID is a command that takes one positional argument, an id, and no flags.
@@ -108,7 +113,14 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return exitUsage
 	}
 	defer conn.Close()
-	ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+*key), *timeout)
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+*key)
+	var cancel context.CancelFunc
+	if cmd.follows {
+		// A command that follows the server runs until interrupted, not for --timeout.
+		ctx, cancel = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	} else {
+		ctx, cancel = context.WithTimeout(ctx, *timeout)
+	}
 	defer cancel()
 
 	fs := flag.NewFlagSet(strings.TrimSpace(rest[0]+" "+rest[1]), flag.ContinueOnError)
@@ -117,7 +129,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "usage: loyaltyctl %s %s\n  %s\n", fs.Name(), cmd.args, cmd.help)
 		fs.PrintDefaults()
 	}
-	msg, err := cmd.run(ctx, &client{conn: conn, stderr: stderr}, fs, rest[2:])
+	msg, err := cmd.run(ctx, &client{conn: conn, stdout: stdout, stderr: stderr}, fs, rest[2:])
 	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
 		if errors.Is(err, errUsage) && !errors.Is(err, errBadFlag) {
 			fs.Usage()
@@ -127,6 +139,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if err != nil {
 		printError(stderr, err)
 		return exitError
+	}
+	if msg == nil {
+		return exitOK // the command printed as it went
 	}
 	raw, err := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(msg)
 	if err != nil {

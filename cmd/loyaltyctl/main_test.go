@@ -9,7 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/loyalty-engine/loyalty/access"
+	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/apitest"
 	"github.com/loyalty-engine/loyalty/internal/dbtest"
 	"github.com/loyalty-engine/loyalty/ledger"
@@ -816,5 +819,70 @@ func TestLoyaltyctlAudit(t *testing.T) {
 	}
 	if code, _, _ := ctl(auditor, "audit", "--since", "yesterday"); code != exitUsage {
 		t.Errorf("a time that does not parse: exit %d, want %d", code, exitUsage)
+	}
+}
+
+func TestLoyaltyctlEventsTail(t *testing.T) {
+	env := apitest.Start(t)
+	auditor := env.Key(access.RoleAuditor)
+	ctl := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		getenv := func(name string) string {
+			switch name {
+			case "LOYALTY_GRPC_ADDR":
+				return env.GRPCAddr
+			case "LOYALTY_API_KEY":
+				return auditor
+			}
+			return ""
+		}
+		code := run(args, getenv, &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	write := func(member string) {
+		t.Helper()
+		if err := pgx.BeginFunc(context.Background(), env.Pool, func(tx pgx.Tx) error {
+			return events.AppendTx(context.Background(), tx, events.Event{Type: events.PointsEarned, OccurTime: time.Now(), MemberID: member})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("first")
+	// The tail follows live: the second event is written after it started.
+	type result struct {
+		code     int
+		out, err string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, out, errOut := ctl("events", "tail", "--types", "points.earned", "--count", "2")
+		done <- result{code, out, errOut}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	write("second")
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("events tail did not see two events")
+	}
+	lines := strings.Split(strings.TrimSpace(r.out), "\n")
+	if r.code != exitOK || len(lines) != 2 || !strings.Contains(lines[0], `"memberId":"first"`) || !strings.Contains(lines[1], `"memberId":"second"`) {
+		t.Fatalf("events tail: exit %d, %q, %q", r.code, r.out, r.err)
+	}
+	var first struct{ Position string }
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil || first.Position == "" {
+		t.Fatalf("tail line %q: %v", lines[0], err)
+	}
+	code, out, _ := ctl("events", "tail", "--after", first.Position, "--count", "1")
+	if code != exitOK || !strings.Contains(out, `"memberId":"second"`) {
+		t.Errorf("tail --after: exit %d, %s", code, out)
+	}
+	code, out, _ = ctl("events", "list", "--member", "first")
+	if code != exitOK || !strings.Contains(out, `"memberSeq": "1"`) {
+		t.Errorf("events list: exit %d, %s", code, out)
+	}
+	if code, _, errOut := ctl("events", "tail", "--types", "nope.nope", "--count", "1"); code != exitError || !strings.Contains(errOut, "types") {
+		t.Errorf("tail of an unknown type: exit %d, %q", code, errOut)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/loyalty-engine/loyalty/access"
 	"github.com/loyalty-engine/loyalty/campaigns"
+	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/audit"
 	"github.com/loyalty-engine/loyalty/internal/businessclock"
 	"github.com/loyalty-engine/loyalty/internal/pagetoken"
@@ -48,6 +49,7 @@ type App struct {
 	Tiers     *tiers.Service
 	Campaigns *campaigns.Service
 	Audit     *audit.Store
+	Events    *events.Store
 	Server    *server.Server
 	// Clock is the one business clock every service runs on, shared through the
 	// database with the other replicas.
@@ -90,8 +92,10 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options
 			return nil, err
 		}
 	}
+	a.Events = events.NewStore(pool)
 	a.Server = server.New(server.Deps{
-		Pool: pool, Keys: a.Keys, Ledger: a.Ledger, Tiers: a.Tiers, Campaigns: a.Campaigns, Audit: a.Audit, Log: log, Clock: clock, TimeTravel: opts.TimeTravel,
+		Pool: pool, Keys: a.Keys, Ledger: a.Ledger, Tiers: a.Tiers, Campaigns: a.Campaigns, Audit: a.Audit, Events: a.Events,
+		Log: log, Clock: clock, TimeTravel: opts.TimeTravel,
 		MaxBodyBytes: opts.MaxBodyBytes, ShutdownTimeout: opts.ShutdownTimeout, TLS: opts.TLS, CallTimeout: opts.CallTimeout,
 	})
 	return a, nil

@@ -21,12 +21,15 @@ const module = "github.com/loyalty-engine/loyalty"
 var (
 	// domainMayImport lists, for each domain package, the domains below it that it
 	// may call. A domain absent from a list is out of reach: tiers knows no ledger,
-	// the ledger no campaigns, and access nobody.
+	// the ledger no campaigns, and access and events nobody.
 	domainMayImport = map[string][]string{
-		"access":    nil,
-		"tiers":     nil,
-		"ledger":    {"tiers"},
-		"campaigns": {"ledger", "tiers"},
+		"access": nil,
+		// events is the outbox every domain writes its changes' events to, in the
+		// changes' transactions: below them all, it knows none of them.
+		"events":    nil,
+		"tiers":     {"events"},
+		"ledger":    {"tiers", "events"},
+		"campaigns": {"ledger", "tiers", "events"},
 	}
 	// wiring packages put domains, transport and jobs together; only programs and
 	// wiring import them.

@@ -110,6 +110,22 @@ var auditedMethods = map[string]auditTarget{
 		return "members/" + r.GetMemberId() + "/entitlements/" + r.GetPerk()
 	}),
 
+	v1.WebhookService_CreateWebhookEndpoint_FullMethodName: on(func(_ *v1.CreateWebhookEndpointRequest, resp *v1.CreateWebhookEndpointResponse) string {
+		return child("webhookEndpoints", resp.GetEndpoint().GetEndpointId())
+	}),
+	v1.WebhookService_DeleteWebhookEndpoint_FullMethodName: on(func(r *v1.DeleteWebhookEndpointRequest, _ *v1.DeleteWebhookEndpointResponse) string {
+		return "webhookEndpoints/" + r.GetEndpointId()
+	}),
+	v1.WebhookService_RotateWebhookSecret_FullMethodName: on(func(r *v1.RotateWebhookSecretRequest, _ *v1.RotateWebhookSecretResponse) string {
+		return "webhookEndpoints/" + r.GetEndpointId()
+	}),
+	v1.WebhookService_RetryWebhookDelivery_FullMethodName: on(func(r *v1.RetryWebhookDeliveryRequest, _ *v1.RetryWebhookDeliveryResponse) string {
+		return "webhookEndpoints/" + r.GetEndpointId() + "/deliveries/" + r.GetDeliveryId()
+	}),
+	v1.WebhookService_ReplayWebhookEndpoint_FullMethodName: on(func(r *v1.ReplayWebhookEndpointRequest, _ *v1.ReplayWebhookEndpointResponse) string {
+		return "webhookEndpoints/" + r.GetEndpointId()
+	}),
+
 	v1.CampaignService_CreateCampaign_FullMethodName: on(func(_ *v1.CreateCampaignRequest, resp *v1.CreateCampaignResponse) string {
 		return child("campaigns", resp.GetCampaign().GetCampaignId())
 	}),
@@ -141,31 +157,36 @@ var auditedMethods = map[string]auditTarget{
 // readMethods are the methods that change nothing, so are not recorded. A POST may
 // be one (a dry run, a check).
 var readMethods = map[string]bool{
-	v1.MemberService_GetMember_FullMethodName:          true,
-	v1.ApiKeyService_ListApiKeys_FullMethodName:        true,
-	v1.ApiKeyService_GetApiKeyRateLimit_FullMethodName: true,
-	v1.PointsService_GetHold_FullMethodName:            true,
-	v1.PointsService_GetBalance_FullMethodName:         true,
-	v1.PointsService_ListActivity_FullMethodName:       true,
-	v1.PointsService_GetOrder_FullMethodName:           true,
-	v1.PointsService_ListLots_FullMethodName:           true,
-	v1.PointsService_ListEntryLots_FullMethodName:      true,
-	v1.LedgerService_VerifyLedger_FullMethodName:       true,
-	v1.LedgerService_GetLiabilityReport_FullMethodName: true,
-	v1.GoodwillService_ListApprovals_FullMethodName:    true,
-	v1.ProgramService_GetProgram_FullMethodName:        true,
-	v1.ClockService_GetClock_FullMethodName:            true,
-	v1.TierService_GetTierPolicy_FullMethodName:        true,
-	v1.TierService_GetPerks_FullMethodName:             true,
-	v1.TierService_ListTierHistory_FullMethodName:      true,
-	v1.TierService_ListMemberships_FullMethodName:      true,
-	v1.TierService_CheckEntitlement_FullMethodName:     true,
-	v1.CampaignService_GetCampaign_FullMethodName:      true,
-	v1.CampaignService_ListCampaigns_FullMethodName:    true,
-	v1.CampaignService_SimulateCampaign_FullMethodName: true,
-	v1.CouponService_ListCoupons_FullMethodName:        true,
-	v1.CouponService_GetCoupon_FullMethodName:          true,
-	v1.AuditService_ListAuditLog_FullMethodName:        true,
+	v1.MemberService_GetMember_FullMethodName:              true,
+	v1.ApiKeyService_ListApiKeys_FullMethodName:            true,
+	v1.ApiKeyService_GetApiKeyRateLimit_FullMethodName:     true,
+	v1.PointsService_GetHold_FullMethodName:                true,
+	v1.PointsService_GetBalance_FullMethodName:             true,
+	v1.PointsService_ListActivity_FullMethodName:           true,
+	v1.PointsService_GetOrder_FullMethodName:               true,
+	v1.PointsService_ListLots_FullMethodName:               true,
+	v1.PointsService_ListEntryLots_FullMethodName:          true,
+	v1.LedgerService_VerifyLedger_FullMethodName:           true,
+	v1.LedgerService_GetLiabilityReport_FullMethodName:     true,
+	v1.GoodwillService_ListApprovals_FullMethodName:        true,
+	v1.ProgramService_GetProgram_FullMethodName:            true,
+	v1.ClockService_GetClock_FullMethodName:                true,
+	v1.TierService_GetTierPolicy_FullMethodName:            true,
+	v1.TierService_GetPerks_FullMethodName:                 true,
+	v1.TierService_ListTierHistory_FullMethodName:          true,
+	v1.TierService_ListMemberships_FullMethodName:          true,
+	v1.TierService_CheckEntitlement_FullMethodName:         true,
+	v1.CampaignService_GetCampaign_FullMethodName:          true,
+	v1.CampaignService_ListCampaigns_FullMethodName:        true,
+	v1.CampaignService_SimulateCampaign_FullMethodName:     true,
+	v1.CouponService_ListCoupons_FullMethodName:            true,
+	v1.CouponService_GetCoupon_FullMethodName:              true,
+	v1.AuditService_ListAuditLog_FullMethodName:            true,
+	v1.EventService_ListEvents_FullMethodName:              true,
+	v1.EventService_WatchEvents_FullMethodName:             true,
+	v1.WebhookService_ListWebhookEndpoints_FullMethodName:  true,
+	v1.WebhookService_GetWebhookEndpoint_FullMethodName:    true,
+	v1.WebhookService_ListWebhookDeliveries_FullMethodName: true,
 }
 
 // child is collection/id, or the collection while the id is unknown (the call

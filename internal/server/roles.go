@@ -87,6 +87,20 @@ var methodRoles = map[string][]access.Role{
 	loyaltyv1.AfterSalesService_ReportAfterSalesEvent_FullMethodName: appsAndAgents,
 
 	loyaltyv1.AuditService_ListAuditLog_FullMethodName: auditors,
+
+	// The feed holds every member's every change: for the auditors (finance, BI)
+	// and the admin, like the audit log; integrations get it by webhook.
+	loyaltyv1.EventService_ListEvents_FullMethodName:  auditors,
+	loyaltyv1.EventService_WatchEvents_FullMethodName: auditors,
+
+	loyaltyv1.WebhookService_CreateWebhookEndpoint_FullMethodName: adminOnly,
+	loyaltyv1.WebhookService_ListWebhookEndpoints_FullMethodName:  adminOnly,
+	loyaltyv1.WebhookService_GetWebhookEndpoint_FullMethodName:    adminOnly,
+	loyaltyv1.WebhookService_DeleteWebhookEndpoint_FullMethodName: adminOnly,
+	loyaltyv1.WebhookService_RotateWebhookSecret_FullMethodName:   adminOnly,
+	loyaltyv1.WebhookService_ListWebhookDeliveries_FullMethodName: adminOnly,
+	loyaltyv1.WebhookService_RetryWebhookDelivery_FullMethodName:  adminOnly,
+	loyaltyv1.WebhookService_ReplayWebhookEndpoint_FullMethodName: adminOnly,
 }
 
 // Allowed tells whether role may call the method.

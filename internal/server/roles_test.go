@@ -125,6 +125,24 @@ var roleMatrix = map[string]matrixCase{
 	loyaltyv1.AfterSalesService_ReportAfterSalesEvent_FullMethodName: {&loyaltyv1.ReportAfterSalesEventRequest{RequestId: "m-after-sales",
 		MemberId: "matrix-member", OrderId: "matrix-order", Type: "LATE_DELIVERY", DelayHours: 72}, []access.Role{access.RoleApp, access.RoleAgent}},
 	loyaltyv1.AuditService_ListAuditLog_FullMethodName: {&loyaltyv1.ListAuditLogRequest{MemberId: "matrix-member"}, []access.Role{access.RoleAuditor}},
+
+	loyaltyv1.EventService_ListEvents_FullMethodName: {&loyaltyv1.ListEventsRequest{MemberId: "matrix-member"}, []access.Role{access.RoleAuditor}},
+	loyaltyv1.WebhookService_CreateWebhookEndpoint_FullMethodName: {&loyaltyv1.CreateWebhookEndpointRequest{
+		Url: "https://hooks.invalid/matrix", EventTypes: []string{"points.earned"}}, nil},
+	loyaltyv1.WebhookService_ListWebhookEndpoints_FullMethodName:  {&loyaltyv1.ListWebhookEndpointsRequest{}, nil},
+	loyaltyv1.WebhookService_GetWebhookEndpoint_FullMethodName:    {&loyaltyv1.GetWebhookEndpointRequest{EndpointId: "whe_matrix"}, nil},
+	loyaltyv1.WebhookService_DeleteWebhookEndpoint_FullMethodName: {&loyaltyv1.DeleteWebhookEndpointRequest{EndpointId: "whe_matrix"}, nil},
+	loyaltyv1.WebhookService_RotateWebhookSecret_FullMethodName:   {&loyaltyv1.RotateWebhookSecretRequest{EndpointId: "whe_matrix"}, nil},
+	loyaltyv1.WebhookService_ListWebhookDeliveries_FullMethodName: {&loyaltyv1.ListWebhookDeliveriesRequest{EndpointId: "whe_matrix"}, nil},
+	loyaltyv1.WebhookService_RetryWebhookDelivery_FullMethodName: {&loyaltyv1.RetryWebhookDeliveryRequest{EndpointId: "whe_matrix",
+		DeliveryId: "1"}, nil},
+	loyaltyv1.WebhookService_ReplayWebhookEndpoint_FullMethodName: {&loyaltyv1.ReplayWebhookEndpointRequest{EndpointId: "whe_matrix"}, nil},
+}
+
+// streamRoles is the expected access of the server streams, which have no REST
+// route and are checked by their own tests (TestWatchEventsRoles).
+var streamRoles = map[string][]access.Role{
+	loyaltyv1.EventService_WatchEvents_FullMethodName: {access.RoleAuditor},
 }
 
 // apiMethods lists every method of every service in package loyalty.v1.
@@ -196,7 +214,13 @@ func fillPath(t *testing.T, path string, req proto.Message) string {
 
 func TestEveryMethodIsInTheRoleMatrixAndHasARestRoute(t *testing.T) {
 	routes := restRoutes(t)
-	for name := range apiMethods(t) {
+	for name, md := range apiMethods(t) {
+		if md.IsStreamingServer() {
+			if _, ok := streamRoles[name]; !ok {
+				t.Errorf("stream %s is not in streamRoles", name)
+			}
+			continue
+		}
 		if _, ok := roleMatrix[name]; !ok {
 			t.Errorf("%s is not in the test role matrix", name)
 		}

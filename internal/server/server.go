@@ -24,6 +24,7 @@ import (
 	"github.com/loyalty-engine/loyalty/access"
 	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
 	"github.com/loyalty-engine/loyalty/campaigns"
+	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/audit"
 	"github.com/loyalty-engine/loyalty/internal/businessclock"
 	"github.com/loyalty-engine/loyalty/internal/database"
@@ -42,7 +43,12 @@ type Deps struct {
 	Campaigns *campaigns.Service
 	// Audit records every mutating call and reads the log.
 	Audit *audit.Store
-	Log   *slog.Logger
+	// Events reads the feed of events and keeps the webhook endpoints.
+	Events *events.Store
+	// WatchEvery is how often WatchEvents looks for new events once it has caught
+	// up (default 200 ms).
+	WatchEvery time.Duration
+	Log        *slog.Logger
 	// Clock is the business clock; with TimeTravel an admin may move it forward
 	// (for demos).
 	Clock      *businessclock.Clock
@@ -57,6 +63,13 @@ type Deps struct {
 	// CallTimeout is the server's deadline for every call (default 10 s); a
 	// client's shorter deadline wins. It cancels the call's SQL statements too.
 	CallTimeout time.Duration
+}
+
+func watchEvery(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 200 * time.Millisecond
+	}
+	return d
 }
 
 // DefaultCallTimeout is the server's deadline for a call when none is configured.
@@ -118,7 +131,7 @@ func New(d Deps) *Server {
 		grpc.MaxRecvMsgSize(d.MaxBodyBytes),
 		grpc.ForceServerCodecV2(newRequestCodec()),
 		grpc.ChainUnaryInterceptor(unary...),
-		grpc.ChainStreamInterceptor(denyStreams),
+		grpc.ChainStreamInterceptor(authorizeStreams(d.Keys, d.Log)),
 	}
 	if d.TLS != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(d.TLS.Clone())))
@@ -143,6 +156,7 @@ func New(d Deps) *Server {
 		loyaltyv1.RegisterCouponServiceServer(reg, &couponServer{campaigns: d.Campaigns})
 		loyaltyv1.RegisterAfterSalesServiceServer(reg, &afterSalesServer{campaigns: d.Campaigns})
 		loyaltyv1.RegisterAuditServiceServer(reg, &auditServer{store: d.Audit})
+		loyaltyv1.RegisterEventServiceServer(reg, &eventServer{store: d.Events, every: watchEvery(d.WatchEvery), log: d.Log})
 	}
 	metrics.InitializeMetrics(gs)
 	return &Server{deps: d, grpc: gs, inproc: inproc, registry: registry}

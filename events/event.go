@@ -1,0 +1,114 @@
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/loyalty-engine/loyalty/events/internal/eventsdb"
+)
+
+// Event is an event to write.
+type Event struct {
+	Type Type
+	// OccurTime is when the change happened, in business time.
+	OccurTime time.Time
+	// MemberID is the member the change is about; "" for events of no member (a
+	// campaign's status, a webhook endpoint disabled). A member's events are numbered
+	// 1, 2, 3, ... (member_seq) in the order they are written.
+	MemberID string
+	// Data is the type's data (the structs in catalog.go), marshalled to JSON. A value
+	// that does not marshal is a programming error: Queue and AppendTx panic on it.
+	Data any
+}
+
+// Queue adds to b the one statement that writes evs, in order: it numbers each
+// member's events (bumping the member's counter row, which it keeps locked until the
+// transaction ends) and inserts them. The ledger calls it in the write step of its
+// batch, while it holds its members' row locks, so that the events commit with the
+// changes or not at all. The statement's result is read in its turn, like any other
+// queued statement's; its error, if any, is the batch's.
+func Queue(b *pgx.Batch, evs []Event) {
+	if len(evs) == 0 {
+		return
+	}
+	sql, args := statementOf(func(db eventsdb.DBTX) error {
+		return eventsdb.New().AppendEvents(context.Background(), db, params(evs))
+	})
+	b.Queue(sql, args...)
+}
+
+// AppendTx writes evs in tx, for callers that own a transaction.
+func AppendTx(ctx context.Context, tx pgx.Tx, evs ...Event) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	if err := eventsdb.New().AppendEvents(ctx, tx, params(evs)); err != nil {
+		return fmt.Errorf("write %d events: %w", len(evs), err)
+	}
+	return nil
+}
+
+func params(evs []Event) eventsdb.AppendEventsParams {
+	p := eventsdb.AppendEventsParams{
+		Types: make([]string, len(evs)), OccurTimes: make([]time.Time, len(evs)),
+		MemberIds: make([]string, len(evs)), Datas: make([]string, len(evs)),
+	}
+	for i, ev := range evs {
+		if !ev.Type.Valid() {
+			panic(fmt.Sprintf("events: type %q is not in the catalogue", ev.Type))
+		}
+		data := []byte("{}")
+		if ev.Data != nil {
+			var err error
+			if data, err = json.Marshal(ev.Data); err != nil {
+				panic(fmt.Sprintf("events: data of %s does not marshal: %v", ev.Type, err))
+			}
+		}
+		p.Types[i], p.OccurTimes[i], p.MemberIds[i], p.Datas[i] = string(ev.Type), ev.OccurTime, ev.MemberID, string(data)
+	}
+	return p
+}
+
+// statementOf is the SQL and arguments a sqlc query sends, so that the query can
+// join a batch it did not build while its text stays in sql/queries/events, typed
+// by sqlc (as internal/audit does).
+func statementOf(run func(eventsdb.DBTX) error) (string, []any) {
+	var c capture
+	if err := run(&c); !errors.Is(err, errCaptured) {
+		panic(fmt.Sprintf("events: capturing a statement: %v", err))
+	}
+	return c.sql, c.args
+}
+
+var errCaptured = errors.New("statement captured")
+
+// capture is a DBTX that records the statement it is given and runs nothing.
+type capture struct {
+	sql  string
+	args []any
+}
+
+func (c *capture) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	c.sql, c.args = sql, args
+	return pgconn.CommandTag{}, errCaptured
+}
+
+func (c *capture) Query(_ context.Context, sql string, args ...any) (pgx.Rows, error) {
+	c.sql, c.args = sql, args
+	return nil, errCaptured
+}
+
+func (c *capture) QueryRow(_ context.Context, sql string, args ...any) pgx.Row {
+	c.sql, c.args = sql, args
+	return errRow{}
+}
+
+type errRow struct{}
+
+func (errRow) Scan(...any) error { return errCaptured }
