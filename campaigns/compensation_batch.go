@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/loyalty-engine/loyalty/campaigns/internal/campaignsdb"
+	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/idempotency"
 	"github.com/loyalty-engine/loyalty/ledger"
@@ -135,8 +136,9 @@ func (b *budgets) Compensate(ctx context.Context, c ledger.CompensationClaim, m 
 			out.Reason = NoMatchingCampaign
 		}
 		// Nothing granted, nothing recorded: the same event reported later (a
-		// longer delay, a campaign launched since) may still be compensated.
-		return ledger.CompensationDecision{Done: true, Answer: out}, nil
+		// longer delay, a campaign launched since) may still be compensated. A
+		// refusal is told all the same (support may want to step in).
+		return ledger.CompensationDecision{Done: true, Answer: out, Events: refusalEvents(c, out)}, nil
 	}
 	d := ledger.CompensationDecision{Handle: len(b.claims.decided)}
 	for _, t := range grants {
@@ -157,11 +159,13 @@ func grantRequestID(requestID, campaignID string) string { return requestID + "#
 
 // Compensated records a claim Compensate granted, with the entries the ledger
 // posted for its credits (ledger.Budgets): the grants with their entry ids and
-// coupons, the outcome a repeat answers, and the rows to write.
-func (b *budgets) Compensated(d ledger.CompensationDecision, entries []ledger.Entry) any {
+// coupons, the outcome a repeat answers, the rows to write, and the events of the
+// grants and coupons.
+func (b *budgets) Compensated(d ledger.CompensationDecision, entries []ledger.Entry) (any, []events.Event) {
 	dc := &b.claims.decided[d.Handle]
 	c, out := dc.claim, dc.result
 	next := 0
+	var evs []events.Event
 	for _, t := range dc.takes {
 		cp := t.ask.c
 		g := CompensationGrant{CampaignID: cp.ID, Points: t.got.points, TierPercent: t.ask.pct}
@@ -171,9 +175,14 @@ func (b *budgets) Compensated(d ledger.CompensationDecision, entries []ledger.En
 		}
 		if t.got.coupons > 0 {
 			g.CouponCode = b.claims.issueCoupon(cp, c, out)
+			evs = append(evs, events.Event{Type: events.CouponIssued, OccurTime: out.Time, MemberID: c.MemberID,
+				Data: events.CouponData{CouponID: g.CouponCode, CampaignID: cp.ID, Code: g.CouponCode, OrderID: c.OrderID}})
 		}
 		out.Grants = append(out.Grants, g)
+		evs = append(evs, events.Event{Type: events.CompensationGranted, OccurTime: out.Time, MemberID: c.MemberID,
+			Data: events.CompensationData{CampaignID: cp.ID, RequestID: c.RequestID, Points: g.Points, CouponID: g.CouponCode}})
 	}
+	evs = append(evs, refusalEvents(c, out)...)
 	outcome, err := json.Marshal(out)
 	if err != nil {
 		panic(fmt.Sprintf("encode compensation: %v", err)) // plain structs: never fails
@@ -190,7 +199,17 @@ func (b *budgets) Compensated(d ledger.CompensationDecision, entries []ledger.En
 	ev.CreateTimes = append(ev.CreateTimes, out.Time)
 	b.claims.recorded = append(b.claims.recorded, campaignsdb.AfterSalesEvent{MemberID: c.MemberID, OrderID: c.OrderID,
 		EventType: c.EventType, RequestID: c.RequestID, Fingerprint: c.Fingerprint, Outcome: outcome})
-	return out
+	return out, evs
+}
+
+// refusalEvents are the compensation.refused events of a claim's refusals.
+func refusalEvents(c ledger.CompensationClaim, out CompensationResult) []events.Event {
+	var evs []events.Event
+	for _, r := range out.Refusals {
+		evs = append(evs, events.Event{Type: events.CompensationRefused, OccurTime: out.Time, MemberID: c.MemberID,
+			Data: events.CompensationData{CampaignID: r.CampaignID, RequestID: c.RequestID, Reason: r.Reason}})
+	}
+	return evs
 }
 
 // issueCoupon draws a coupon of the campaign for the claim's member and adds it to

@@ -352,6 +352,7 @@ func (st *batchState) post(p plan, m *memberState, d memberDeltas) Entry {
 		CreateTime: m.lastEntryTime,
 	}
 	st.out.entries = append(st.out.entries, entryRow{entry: e, fingerprint: p.fingerprint})
+	st.out.events = append(st.out.events, entryEvent(e, d))
 	for _, posting := range p.postings {
 		if IsSystemAccount(posting.Account) {
 			st.out.addSystem(posting.Account, posting.Amount)
@@ -505,8 +506,10 @@ func (st *batchState) qualify(memberID string, e Entry, q *qualifying) {
 		from = q.policy.Bottom().ID
 	}
 	ts.state, ts.upgraded = next, true
-	st.out.upgrades = append(st.out.upgrades, upgradeRow{memberID: memberID, from: from, to: next.TierID, metric: metric,
-		periodEnd: next.PeriodEnd, version: q.policy.Version, at: q.at})
+	u := upgradeRow{memberID: memberID, from: from, to: next.TierID, metric: metric,
+		periodEnd: next.PeriodEnd, version: q.policy.Version, at: q.at}
+	st.out.upgrades = append(st.out.upgrades, u)
+	st.out.events = append(st.out.events, upgradeEvent(u))
 }
 
 // tierOf is the member's qualified tier and paid memberships, as read (the bottom

@@ -139,6 +139,7 @@ func (st *batchState) grantOrAsk(p plan) (outcome, bool) {
 		RequestedBy: p.actorKeyID, Status: ApprovalPending, CreateTime: st.sentAt,
 	}})
 	st.out.goodwill.newApprovals = append(st.out.goodwill.newApprovals, a)
+	st.out.events = append(st.out.events, approvalEvent(a.approval, true))
 	answer := a.approval
 	return outcome{approval: &answer, skipped: true}, true
 }
@@ -195,4 +196,5 @@ func (st *batchState) goodwillPosted(p plan, e Entry, res *outcome) {
 func (st *batchState) closeApproval(a *approvalState, status, decidedBy string, entryID int64) {
 	a.approval.Status, a.approval.DecidedBy, a.approval.DecideTime, a.approval.EntryID = status, decidedBy, st.sentAt, entryID
 	st.out.goodwill.decided = append(st.out.goodwill.decided, a.approval)
+	st.out.events = append(st.out.events, approvalEvent(a.approval, false))
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/audit"
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/nullable"
@@ -93,6 +94,7 @@ func (s *Service) runBatch(ctx context.Context, db batchSender, plans []plan, la
 		st.budgets.QueueWrites(ctx, &write)
 	}
 	s.queueGiveBacks(ctx, &write, st)
+	events.Queue(write.Batch(), st.out.events)
 	var calls []audit.EntryCall
 	for i, p := range plans {
 		if p.call != nil && out[i].err == nil && !out[i].replayed && !out[i].skipped && out[i].entry.ID != 0 {
@@ -475,6 +477,9 @@ type writeSet struct {
 	// goodwill: approvals recorded and decided, keys' usage (written with or
 	// without entries).
 	goodwill goodwillWrites
+	// events: the batch's events, in the order its commands made them
+	// (batch_events.go).
+	events []events.Event
 }
 
 func (w *writeSet) addSystem(account string, amount int64) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/audit"
 	"github.com/loyalty-engine/loyalty/tiers"
 )
@@ -41,9 +42,10 @@ type CompensatedMember struct {
 // CompensationDecision is what the campaigns decided for a claim in the apply step.
 type CompensationDecision struct {
 	// Done: Answer is the claim's whole answer (a repeat's first answer, or
-	// nothing granted) and nothing is posted or recorded.
+	// nothing granted) and nothing is posted or recorded but Events (refusals).
 	Done   bool
 	Answer any
+	Events []events.Event
 	// Credits are the CAMPAIGN entries to post, in order; Handle is the
 	// campaigns' own reference for Compensated.
 	Credits []CampaignCredit
@@ -135,6 +137,7 @@ func (st *batchState) applyCompensation(ctx context.Context, p plan) outcome {
 	case err != nil:
 		return outcome{err: err}
 	case d.Done:
+		st.out.events = append(st.out.events, d.Events...)
 		return outcome{compensation: d.Answer, skipped: true}
 	}
 	entries := make([]Entry, 0, len(d.Credits))
@@ -159,7 +162,9 @@ func (st *batchState) applyCompensation(ctx context.Context, p plan) outcome {
 		}
 		entries = append(entries, o.entry)
 	}
-	res := outcome{compensation: st.budgets.Compensated(d, entries), compensated: true}
+	answer, evs := st.budgets.Compensated(d, entries)
+	st.out.events = append(st.out.events, evs...)
+	res := outcome{compensation: answer, compensated: true}
 	if len(entries) > 0 {
 		res.entry = entries[0]
 	}

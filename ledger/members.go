@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/loyalty-engine/loyalty/events"
+
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/validation"
 	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
@@ -38,7 +40,20 @@ func (s *Service) Enroll(ctx context.Context, cmd EnrollMember) (m Member, creat
 	if err := validation.Struct(cmd); err != nil {
 		return Member{}, false, err
 	}
-	row, err := s.q.InsertMember(ctx, s.pool, ledgerdb.InsertMemberParams{MemberID: cmd.MemberID, DisplayName: cmd.DisplayName, JoinTime: s.clock.Now()})
+	policy, err := s.tiers.Policy(ctx)
+	if err != nil {
+		return Member{}, false, err
+	}
+	// The member and its member.enrolled event commit together.
+	var row ledgerdb.InsertMemberRow
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if row, err = s.q.InsertMember(ctx, tx, ledgerdb.InsertMemberParams{MemberID: cmd.MemberID, DisplayName: cmd.DisplayName, JoinTime: s.clock.Now()}); err != nil {
+			return err
+		}
+		return events.AppendTx(ctx, tx, events.Event{Type: events.MemberEnrolled, OccurTime: row.JoinTime, MemberID: row.MemberID,
+			Data: events.MemberData{MemberID: row.MemberID, DisplayName: row.DisplayName, TierID: policy.Bottom().ID, JoinTime: row.JoinTime}})
+	})
 	if err == nil {
 		m, err = s.withTier(ctx, toMember(ledgerdb.Member(row)))
 		return m, true, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/database"
 )
 
@@ -63,8 +64,8 @@ type Budgets interface {
 	// Compensated records a decision whose credits were posted (entries[i] for
 	// Credits[i]): its outcome and coupons join QueueWrites, a later claim of the
 	// same order and type or request id in the batch finds it, and it returns
-	// the claim's answer.
-	Compensated(d CompensationDecision, entries []Entry) any
+	// the claim's answer and the events of what it granted.
+	Compensated(d CompensationDecision, entries []Entry) (answer any, evs []events.Event)
 	// QueueWrites queues on pipe the writes of what the grants took, the
 	// give-backs returned and the compensations recorded.
 	QueueWrites(ctx context.Context, pipe *database.Pipeline)

@@ -1,0 +1,109 @@
+package ledger
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/loyalty-engine/loyalty/events"
+)
+
+// The events of a batch (docs/EVENTS.md): every entry, approval and upgrade the apply
+// step produces adds its event to the write set, in the order the batch applies its
+// commands, and the write step queues them as one statement (events.Queue) with the
+// batch's other rows, under the members' row locks: an event commits with its change
+// or not at all, and a member's events are numbered in the order they happened.
+
+// entryEventType is the event of an entry of kind k (a CAMPAIGN entry is a
+// campaign's compensation: the only CAMPAIGN entries there are).
+func entryEventType(k Kind) events.Type {
+	switch k {
+	case KindEarn:
+		return events.PointsEarned
+	case KindRedeem:
+		return events.PointsRedeemed
+	case KindHold:
+		return events.HoldPlaced
+	case KindHoldCapture:
+		return events.HoldCaptured
+	case KindHoldVoid:
+		return events.HoldVoided
+	case KindHoldExpire:
+		return events.HoldExpired
+	case KindReversal:
+		return events.EntryReversed
+	case KindRefund:
+		return events.PointsRefunded
+	case KindRefundReturn:
+		return events.PointsRefundReturned
+	case KindPendingRelease:
+		return events.PointsReleased
+	case KindExpiry:
+		return events.PointsExpired
+	case KindGoodwill:
+		return events.PointsGoodwill
+	case KindCampaign:
+		return events.PointsCompensation
+	}
+	return ""
+}
+
+// entryEventPoints is the change an entry's event reports: to the member's
+// available points, or, for an entry that leaves them as they are, to the pending
+// points (an earning inside its order's return window, a refund of it) or to the
+// held points (a capture of a whole hold).
+func entryEventPoints(d memberDeltas) int64 {
+	switch {
+	case d.available != 0:
+		return d.available
+	case d.pending != 0:
+		return d.pending
+	}
+	return d.held
+}
+
+// entryEvent is the event of an entry the batch posts.
+func entryEvent(e Entry, d memberDeltas) events.Event {
+	data := events.EntryData{
+		EntryID: strconv.FormatInt(e.ID, 10), Kind: string(e.Kind), Points: entryEventPoints(d),
+		Available: e.AvailableAfter, Pending: e.PendingAfter, Held: e.HeldAfter,
+		RequestID: e.RequestID, OrderID: e.OrderID, ReasonCode: e.ReasonCode, Memo: e.Memo,
+		HoldID: optionalString(e.HoldID), ReversesEntryID: optionalString(e.ReversesEntryID),
+	}
+	if e.Kind == KindCampaign {
+		// The compensating campaign (an earning's bonuses are in its breakdown).
+		for _, p := range e.Postings {
+			if id, ok := strings.CutPrefix(p.Account, campaignAccountPrefix); ok {
+				data.CampaignID = id
+			}
+		}
+	}
+	return events.Event{Type: entryEventType(e.Kind), OccurTime: e.CreateTime, MemberID: e.MemberID, Data: data}
+}
+
+// approvalEvent is the event of an approval recorded (requested) or decided.
+func approvalEvent(a Approval, requested bool) events.Event {
+	ev := events.Event{Type: events.ApprovalDecided, OccurTime: a.DecideTime, MemberID: a.MemberID}
+	data := events.ApprovalData{ApprovalID: strconv.FormatInt(a.ID, 10), Points: a.Points, ReasonCode: a.ReasonCode, RequestedBy: a.RequestedBy}
+	if requested {
+		ev.Type, ev.OccurTime = events.ApprovalRequested, a.CreateTime
+	} else {
+		data.Decision, data.DecidedBy, data.EntryID = a.Status, a.DecidedBy, optionalString(a.EntryID)
+	}
+	ev.Data = data
+	return ev
+}
+
+// upgradeEvent is the event of an upgrade the batch's qualifying move brought.
+func upgradeEvent(u upgradeRow) events.Event {
+	end := u.periodEnd
+	return events.Event{Type: events.TierChanged, OccurTime: u.at, MemberID: u.memberID, Data: events.TierData{
+		FromTierID: u.from, ToTierID: u.to, Change: "UPGRADE", Reason: "QUALIFIED", PeriodEnd: &end,
+	}}
+}
+
+func optionalString(id int64) string {
+	if id == 0 {
+		return ""
+	}
+	return strconv.FormatInt(id, 10)
+}
