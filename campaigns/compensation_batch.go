@@ -175,8 +175,8 @@ func (b *budgets) Compensated(d ledger.CompensationDecision, entries []ledger.En
 		}
 		if t.got.coupons > 0 {
 			g.CouponCode = b.claims.issueCoupon(cp, c, out)
-			evs = append(evs, events.Event{Type: events.CouponIssued, OccurTime: out.Time, MemberID: c.MemberID,
-				Data: events.CouponData{CouponID: g.CouponCode, CampaignID: cp.ID, Code: g.CouponCode, OrderID: c.OrderID}})
+			evs = append(evs, couponEvent(events.CouponIssued, Coupon{Code: g.CouponCode, MemberID: c.MemberID, CampaignID: cp.ID,
+				EventOrderID: c.OrderID}, out.Time))
 		}
 		out.Grants = append(out.Grants, g)
 		evs = append(evs, events.Event{Type: events.CompensationGranted, OccurTime: out.Time, MemberID: c.MemberID,

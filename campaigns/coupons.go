@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/loyalty-engine/loyalty/campaigns/internal/campaignsdb"
+	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/idempotency"
 	"github.com/loyalty-engine/loyalty/internal/nullable"
@@ -168,7 +169,21 @@ func (s *Service) issue(ctx context.Context, tx pgx.Tx, lane ledger.BudgetLane, 
 	if err := s.writeBudgets(ctx, tx, b); err != nil {
 		return Coupon{}, fmt.Errorf("take a coupon from campaign %s: %w", c.ID, err)
 	}
-	return s.insertCoupon(ctx, tx, c, memberID, requestID, now, eventOrder, eventType)
+	cp, err := s.insertCoupon(ctx, tx, c, memberID, requestID, now, eventOrder, eventType)
+	if err != nil {
+		return Coupon{}, err
+	}
+	return cp, events.AppendTx(ctx, tx, couponEvent(events.CouponIssued, cp, now))
+}
+
+// couponEvent is a coupon.* event of the coupon.
+func couponEvent(t events.Type, c Coupon, now time.Time) events.Event {
+	order := c.EventOrderID
+	if t == events.CouponRedeemed {
+		order = c.RedeemOrderID
+	}
+	return events.Event{Type: t, OccurTime: now, MemberID: c.MemberID,
+		Data: events.CouponData{CouponID: c.Code, CampaignID: c.CampaignID, Code: c.Code, OrderID: order}}
 }
 
 // insertCoupon issues the campaign's coupon to a member (its budget already taken).
@@ -281,7 +296,7 @@ func (s *Service) RedeemCoupon(ctx context.Context, cmd RedeemCoupon) (Coupon, e
 			return fmt.Errorf("redeem coupon %s: %w", cmd.Code, err)
 		}
 		out = toCoupon(row, now)
-		return nil
+		return events.AppendTx(ctx, tx, couponEvent(events.CouponRedeemed, out, now))
 	})
 	return out, err
 }
@@ -310,7 +325,7 @@ func (s *Service) RevokeCoupon(ctx context.Context, code string) (Coupon, error)
 			return fmt.Errorf("revoke coupon %s: %w", code, err)
 		}
 		out = toCoupon(row, now)
-		return nil
+		return events.AppendTx(ctx, tx, couponEvent(events.CouponRevoked, out, now))
 	})
 	return out, err
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loyalty-engine/loyalty/campaigns/internal/campaignsdb"
+	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/audit"
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/idempotency"
@@ -285,8 +286,20 @@ func (s *Service) End(ctx context.Context, id string) (Campaign, error) {
 // schedule decides whether it is active yet) from one of from.
 func (s *Service) transition(ctx context.Context, id, status string, from ...string) (Campaign, error) {
 	now := s.clock.Now()
-	_, err := s.q.SetCampaignStatus(ctx, s.pool, campaignsdb.SetCampaignStatusParams{
-		CampaignID: id, Status: status, FromStatuses: from, Now: now,
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		row, err := s.q.SetCampaignStatus(ctx, tx, campaignsdb.SetCampaignStatusParams{
+			CampaignID: id, Status: status, FromStatuses: from, Now: now,
+		})
+		if err != nil {
+			return err
+		}
+		start, end := nullable.Value(row.StartTime), nullable.Value(row.EndTime)
+		before := Campaign{Status: row.FromStatus, Start: start, End: end}.EffectiveStatus(now)
+		after := Campaign{Status: status, Start: start, End: end}.EffectiveStatus(now)
+		if before == after {
+			return nil
+		}
+		return events.AppendTx(ctx, tx, statusEvent(id, before, after, now))
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
 		c, err := s.Get(ctx, id)
@@ -308,21 +321,48 @@ func (s *Service) transition(ctx context.Context, id, status string, from ...str
 
 // AdvanceSchedules writes down the schedule's transitions (SCHEDULED → ACTIVE at
 // the start, → ENDED at the end); grants already follow the instants, this keeps the
-// stored status and the lists in step. It answers how many campaigns moved.
+// stored status and the lists in step. A campaign's status events tell its
+// effective status: a move an activation already told (it came after the start)
+// writes none, one the schedule made writes its event at the instant it happened.
+// It answers how many campaigns moved.
 func (s *Service) AdvanceSchedules(ctx context.Context) (int64, error) {
 	now := s.clock.Now()
-	started, err := s.q.StartDueCampaigns(ctx, s.pool, now)
-	if err != nil {
-		return 0, fmt.Errorf("start campaigns: %w", err)
-	}
-	ended, err := s.q.EndDueCampaigns(ctx, s.pool, now)
-	if err != nil {
-		return 0, fmt.Errorf("end campaigns: %w", err)
-	}
-	if started+ended > 0 {
+	var moved int64
+	err := s.tx.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		started, err := s.q.StartDueCampaigns(ctx, tx, now)
+		if err != nil {
+			return fmt.Errorf("start campaigns: %w", err)
+		}
+		ended, err := s.q.EndDueCampaigns(ctx, tx, now)
+		if err != nil {
+			return fmt.Errorf("end campaigns: %w", err)
+		}
+		var evs []events.Event
+		for _, r := range started {
+			if at := nullable.Value(r.StartTime); at.After(r.MovedTime) {
+				evs = append(evs, statusEvent(r.CampaignID, StatusScheduled, StatusActive, at))
+			}
+		}
+		for _, r := range ended {
+			if at := nullable.Value(r.EndTime); at.After(r.MovedTime) {
+				before := Campaign{Status: r.FromStatus, Start: nullable.Value(r.StartTime)}.EffectiveStatus(at.Add(-time.Nanosecond))
+				evs = append(evs, statusEvent(r.CampaignID, before, StatusEnded, at))
+			}
+		}
+		moved = int64(len(started) + len(ended))
+		return events.AppendTx(ctx, tx, evs...)
+	})
+	if moved > 0 && err == nil {
 		s.running.invalidate()
 	}
-	return started + ended, nil
+	return moved, err
+}
+
+// statusEvent is the campaign.status_changed event of a move of the campaign's
+// effective status.
+func statusEvent(id, from, to string, at time.Time) events.Event {
+	return events.Event{Type: events.CampaignStatusChanged, OccurTime: at,
+		Data: events.CampaignData{CampaignID: id, FromStatus: from, Status: to}}
 }
 
 // runningCache keeps the campaigns that apply now or will by their schedule, for

@@ -29,6 +29,7 @@ var (
 )
 
 type engine struct {
+	pool      *pgxpool.Pool
 	ledger    *ledger.Service
 	tiers     *tiers.Service
 	campaigns *campaigns.Service
@@ -66,7 +67,7 @@ func wire(pool *pgxpool.Pool, clock *fakeclock.Clock, opts ...campaigns.Option) 
 	l := ledger.NewService(pool, t, ledger.WithClock(clock))
 	c := campaigns.NewService(pool, l, t, clock, opts...)
 	l.SetPromotions(c)
-	return engine{ledger: l, tiers: t, campaigns: c, clock: clock}
+	return engine{pool: pool, ledger: l, tiers: t, campaigns: c, clock: clock}
 }
 
 // launch creates and activates a campaign.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/audit"
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/idempotency"
@@ -158,7 +159,8 @@ func (s *Service) ConsumeEntitlement(ctx context.Context, actorKeyID string, cmd
 			return fmt.Errorf("record use of %s by %q: %w", cmd.Perk, cmd.MemberID, err)
 		}
 		c = toConsumption(row)
-		return nil
+		return events.AppendTx(ctx, tx, events.Event{Type: events.EntitlementConsumed, OccurTime: now, MemberID: cmd.MemberID,
+			Data: events.EntitlementData{PerkID: cmd.Perk, RequestID: cmd.RequestID, Remaining: int64(e.Quota - used)}})
 	})
 	if database.IsUniqueViolation(err, "entitlement_uses_pkey") {
 		// A racing duplicate used it first (its count stands, ours was rolled back).

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/nullable"
 	"github.com/loyalty-engine/loyalty/internal/pagetoken"
 	"github.com/loyalty-engine/loyalty/internal/validation"
@@ -85,15 +86,26 @@ func (s *Service) History(ctx context.Context, q HistoryQuery) (History, error) 
 }
 
 // record appends a tier history row about a membership.
-func (s *Service) record(ctx context.Context, tx pgx.Tx, p Policy, memberID, from, to, reason string, membershipID int64, now time.Time) error {
+func (s *Service) record(ctx context.Context, tx pgx.Tx, p Policy, memberID, from, to, reason string, membershipID int64, now time.Time) (events.Event, bool, error) {
 	err := s.q.InsertTierChange(ctx, tx, tiersdb.InsertTierChangeParams{
 		MemberID: memberID, FromTier: from, ToTier: to, Reason: reason, MembershipID: nullable.Of(membershipID),
 		PolicyVersion: p.Version, CreateTime: now,
 	})
 	if err != nil {
-		return fmt.Errorf("record tier change of %q: %w", memberID, err)
+		return events.Event{}, false, fmt.Errorf("record tier change of %q: %w", memberID, err)
 	}
-	return nil
+	ev, ok := tierChangeEvent(memberID, from, to, reason, membershipID, time.Time{}, now)
+	return ev, ok, nil
+}
+
+// recordWithEvent is record, its event written in tx at once (for a transaction of
+// one change).
+func (s *Service) recordWithEvent(ctx context.Context, tx pgx.Tx, p Policy, memberID, from, to, reason string, membershipID int64, now time.Time) error {
+	ev, ok, err := s.record(ctx, tx, p, memberID, from, to, reason, membershipID, now)
+	if err != nil || !ok {
+		return err
+	}
+	return events.AppendTx(ctx, tx, ev)
 }
 
 // EvaluateDue applies Evaluate to members whose tier period (or grace) is over:
@@ -154,6 +166,13 @@ func (s *Service) evaluate(ctx context.Context, tx pgx.Tx, memberID string, now 
 	})
 	if err != nil {
 		return fmt.Errorf("record tier change of %q: %w", memberID, err)
+	}
+	end := next.PeriodEnd
+	if change.Reason == ReasonGraceStarted {
+		end = next.GraceEnd
+	}
+	if ev, ok := tierChangeEvent(memberID, change.From, change.To, change.Reason, 0, end, now); ok {
+		return events.AppendTx(ctx, tx, ev)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/audit"
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/idempotency"
@@ -85,7 +86,7 @@ func (s *Service) BuyMembership(ctx context.Context, actorKeyID string, cmd BuyM
 			return fmt.Errorf("record membership: %w", err)
 		}
 		m = toMembership(row)
-		return s.record(ctx, tx, p, cmd.MemberID, before.TierID, cmd.TierID, ReasonMembershipPurchased, m.ID, now)
+		return s.recordWithEvent(ctx, tx, p, cmd.MemberID, before.TierID, cmd.TierID, ReasonMembershipPurchased, m.ID, now)
 	})
 	if database.IsUniqueViolation(err, "memberships_member_id_request_id_key") {
 		// A racing duplicate of this request created it first.
@@ -174,7 +175,7 @@ func (s *Service) CancelMembership(ctx context.Context, memberID string, members
 		if err != nil {
 			return err
 		}
-		return s.record(ctx, tx, p, memberID, before.TierID, after.TierID, ReasonMembershipCancelled, m.ID, now)
+		return s.recordWithEvent(ctx, tx, p, memberID, before.TierID, after.TierID, ReasonMembershipCancelled, m.ID, now)
 	})
 	return m, err
 }
@@ -210,6 +211,7 @@ func (s *Service) EndMemberships(ctx context.Context, limit int32) (int, error) 
 			return fmt.Errorf("ending memberships: %w", err)
 		}
 		n = len(rows)
+		var evs []events.Event
 		for _, r := range rows {
 			if err := s.q.MarkMembershipEnded(ctx, tx, r.MembershipID); err != nil {
 				return fmt.Errorf("end membership %d: %w", r.MembershipID, err)
@@ -218,11 +220,15 @@ func (s *Service) EndMemberships(ctx context.Context, limit int32) (int, error) 
 			if err != nil {
 				return err
 			}
-			if err := s.record(ctx, tx, p, r.MemberID, r.TierID, after.TierID, ReasonMembershipEnded, r.MembershipID, now); err != nil {
+			ev, ok, err := s.record(ctx, tx, p, r.MemberID, r.TierID, after.TierID, ReasonMembershipEnded, r.MembershipID, now)
+			if err != nil {
 				return err
 			}
+			if ok {
+				evs = append(evs, ev)
+			}
 		}
-		return nil
+		return events.AppendTx(ctx, tx, evs...)
 	})
 	return n, err
 }

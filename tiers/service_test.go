@@ -2,13 +2,18 @@ package tiers_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/dbtest"
 	"github.com/loyalty-engine/loyalty/internal/fakeclock"
 	"github.com/loyalty-engine/loyalty/internal/problem"
@@ -28,6 +33,13 @@ var (
 // program without return window (order points are available at once).
 func newEngine(t testing.TB, members ...string) (*ledger.Service, *tiers.Service, *fakeclock.Clock) {
 	t.Helper()
+	svc, ts, clock, _ := newEngineOnPool(t, members...)
+	return svc, ts, clock
+}
+
+// newEngineOnPool is newEngine, with its pool.
+func newEngineOnPool(t testing.TB, members ...string) (*ledger.Service, *tiers.Service, *fakeclock.Clock, *pgxpool.Pool) {
+	t.Helper()
 	clock := fakeclock.At(time.Now())
 	pool := dbtest.NewPool(t)
 	ts := tiers.NewService(pool, tiers.WithClock(clock))
@@ -45,7 +57,7 @@ func newEngine(t testing.TB, members ...string) (*ledger.Service, *tiers.Service
 			t.Fatal(err)
 		}
 	}
-	return svc, ts, clock
+	return svc, ts, clock, pool
 }
 
 func order(t testing.TB, svc *ledger.Service, member, orderID string, spendMinor int64) ledger.EarnResult {
@@ -150,7 +162,7 @@ func TestOrdersClimbTiersWithTheMultiplier(t *testing.T) {
 // end the job starts grace, then drops one tier, then another: each step in the
 // history.
 func TestRefundLowersTheMetricAndTheJobDowngradesAtThePeriodEnd(t *testing.T) {
-	svc, ts, clock := newEngine(t, "m")
+	svc, ts, clock, pool := newEngineOnPool(t, "m")
 	order(t, svc, "m", "big", 500_000) // 5,000 points: gold at once
 	if _, err := svc.RefundOrder(ctx, actor, ledger.Refund{MemberID: "m", OrderID: "big", RequestID: "r1", AmountMinor: 250_000}); err != nil {
 		t.Fatal(err)
@@ -206,6 +218,24 @@ func TestRefundLowersTheMetricAndTheJobDowngradesAtThePeriodEnd(t *testing.T) {
 		t.Fatalf("history %+v, want the last step down to member", h)
 	}
 	mustVerify(t, svc)
+
+	// Each step was told as it happened.
+	feed, err := events.NewStore(pool).List(ctx, events.Filter{MemberID: "m", Limit: events.MaxPageSize,
+		Types: []events.Type{events.TierChanged, events.TierGraceStarted}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []string
+	for _, ev := range feed {
+		var d events.TierData
+		if err := json.Unmarshal(ev.Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		steps = append(steps, fmt.Sprintf("%s %s>%s", d.Change, d.FromTierID, d.ToTierID))
+	}
+	if want := []string{"UPGRADE member>gold", "GRACE gold>gold", "DOWNGRADE gold>silver", "DOWNGRADE silver>member"}; !slices.Equal(steps, want) {
+		t.Errorf("tier events %v, want %v", steps, want)
+	}
 }
 
 // Earnings, refunds and reversals racing over many members and connections: every

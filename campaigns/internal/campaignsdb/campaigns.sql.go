@@ -118,17 +118,52 @@ func (q *Queries) CouponByRequest(ctx context.Context, db DBTX, arg CouponByRequ
 	return i, err
 }
 
-const endDueCampaigns = `-- name: EndDueCampaigns :execrows
-UPDATE campaigns SET status = 'ENDED', update_time = $1
-WHERE status IN ('SCHEDULED', 'ACTIVE', 'PAUSED') AND end_time <= $1
+const endDueCampaigns = `-- name: EndDueCampaigns :many
+WITH old AS (
+    SELECT x.campaign_id, x.status, x.update_time FROM campaigns x
+    WHERE x.status IN ('SCHEDULED', 'ACTIVE', 'PAUSED') AND x.end_time <= $1::timestamptz
+    ORDER BY x.campaign_id
+    FOR UPDATE
+)
+UPDATE campaigns c SET status = 'ENDED', update_time = $1::timestamptz
+FROM old WHERE c.campaign_id = old.campaign_id
+RETURNING c.campaign_id, old.status::text AS from_status, c.start_time, c.end_time, old.update_time AS moved_time
 `
 
-func (q *Queries) EndDueCampaigns(ctx context.Context, db DBTX, now time.Time) (int64, error) {
-	result, err := db.Exec(ctx, endDueCampaigns, now)
+type EndDueCampaignsRow struct {
+	CampaignID string
+	FromStatus string
+	StartTime  *time.Time
+	EndTime    *time.Time
+	MovedTime  time.Time
+}
+
+// The campaigns whose end came, moved to ENDED, with the status each left, its
+// schedule and when it was last moved before.
+func (q *Queries) EndDueCampaigns(ctx context.Context, db DBTX, now time.Time) ([]EndDueCampaignsRow, error) {
+	rows, err := db.Query(ctx, endDueCampaigns, now)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return result.RowsAffected(), nil
+	defer rows.Close()
+	var items []EndDueCampaignsRow
+	for rows.Next() {
+		var i EndDueCampaignsRow
+		if err := rows.Scan(
+			&i.CampaignID,
+			&i.FromStatus,
+			&i.StartTime,
+			&i.EndTime,
+			&i.MovedTime,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const getCampaign = `-- name: GetCampaign :one
@@ -690,9 +725,14 @@ func (q *Queries) RunningCampaigns(ctx context.Context, db DBTX, now *time.Time)
 }
 
 const setCampaignStatus = `-- name: SetCampaignStatus :one
-UPDATE campaigns SET status = $1, update_time = $2
-WHERE campaign_id = $3 AND status = ANY ($4::text[])
-RETURNING campaign_id, seq, display_name, type, status, start_local, end_local, time_zone, start_time, end_time, eligible_tiers, rule, body, budget_points, budget_coupons, cap_points, cap_coupons, request_id, actor_key_id, create_time, update_time
+WITH old AS (
+    SELECT x.campaign_id, x.status FROM campaigns x
+    WHERE x.campaign_id = $3::text AND x.status = ANY ($4::text[])
+    FOR UPDATE
+)
+UPDATE campaigns c SET status = $1::text, update_time = $2::timestamptz
+FROM old WHERE c.campaign_id = old.campaign_id
+RETURNING old.status::text AS from_status, c.start_time, c.end_time
 `
 
 type SetCampaignStatusParams struct {
@@ -702,50 +742,62 @@ type SetCampaignStatusParams struct {
 	FromStatuses []string
 }
 
-// Moves a campaign to a status if it is in one of @from; no row otherwise.
-func (q *Queries) SetCampaignStatus(ctx context.Context, db DBTX, arg SetCampaignStatusParams) (Campaign, error) {
+type SetCampaignStatusRow struct {
+	FromStatus string
+	StartTime  *time.Time
+	EndTime    *time.Time
+}
+
+// Moves a campaign to a status if it is in one of @from, answering the status it
+// left and its schedule; no row otherwise.
+func (q *Queries) SetCampaignStatus(ctx context.Context, db DBTX, arg SetCampaignStatusParams) (SetCampaignStatusRow, error) {
 	row := db.QueryRow(ctx, setCampaignStatus,
 		arg.Status,
 		arg.Now,
 		arg.CampaignID,
 		arg.FromStatuses,
 	)
-	var i Campaign
-	err := row.Scan(
-		&i.CampaignID,
-		&i.Seq,
-		&i.DisplayName,
-		&i.Type,
-		&i.Status,
-		&i.StartLocal,
-		&i.EndLocal,
-		&i.TimeZone,
-		&i.StartTime,
-		&i.EndTime,
-		&i.EligibleTiers,
-		&i.Rule,
-		&i.Body,
-		&i.BudgetPoints,
-		&i.BudgetCoupons,
-		&i.CapPoints,
-		&i.CapCoupons,
-		&i.RequestID,
-		&i.ActorKeyID,
-		&i.CreateTime,
-		&i.UpdateTime,
-	)
+	var i SetCampaignStatusRow
+	err := row.Scan(&i.FromStatus, &i.StartTime, &i.EndTime)
 	return i, err
 }
 
-const startDueCampaigns = `-- name: StartDueCampaigns :execrows
-UPDATE campaigns SET status = 'ACTIVE', update_time = $1
-WHERE status = 'SCHEDULED' AND (start_time IS NULL OR start_time <= $1)
+const startDueCampaigns = `-- name: StartDueCampaigns :many
+WITH old AS (
+    SELECT x.campaign_id, x.update_time FROM campaigns x
+    WHERE x.status = 'SCHEDULED' AND (x.start_time IS NULL OR x.start_time <= $1::timestamptz)
+    ORDER BY x.campaign_id
+    FOR UPDATE
+)
+UPDATE campaigns c SET status = 'ACTIVE', update_time = $1::timestamptz
+FROM old WHERE c.campaign_id = old.campaign_id
+RETURNING c.campaign_id, c.start_time, old.update_time AS moved_time
 `
 
-func (q *Queries) StartDueCampaigns(ctx context.Context, db DBTX, now time.Time) (int64, error) {
-	result, err := db.Exec(ctx, startDueCampaigns, now)
+type StartDueCampaignsRow struct {
+	CampaignID string
+	StartTime  *time.Time
+	MovedTime  time.Time
+}
+
+// The campaigns whose start came, moved to ACTIVE (they were SCHEDULED), with when
+// they were last moved before.
+func (q *Queries) StartDueCampaigns(ctx context.Context, db DBTX, now time.Time) ([]StartDueCampaignsRow, error) {
+	rows, err := db.Query(ctx, startDueCampaigns, now)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return result.RowsAffected(), nil
+	defer rows.Close()
+	var items []StartDueCampaignsRow
+	for rows.Next() {
+		var i StartDueCampaignsRow
+		if err := rows.Scan(&i.CampaignID, &i.StartTime, &i.MovedTime); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

@@ -57,10 +57,16 @@ ORDER BY c.seq DESC
 LIMIT @page_size;
 
 -- name: SetCampaignStatus :one
--- Moves a campaign to a status if it is in one of @from; no row otherwise.
-UPDATE campaigns SET status = @status, update_time = @now
-WHERE campaign_id = @campaign_id AND status = ANY (@from_statuses::text[])
-RETURNING *;
+-- Moves a campaign to a status if it is in one of @from, answering the status it
+-- left and its schedule; no row otherwise.
+WITH old AS (
+    SELECT x.campaign_id, x.status FROM campaigns x
+    WHERE x.campaign_id = sqlc.arg(campaign_id)::text AND x.status = ANY (sqlc.arg(from_statuses)::text[])
+    FOR UPDATE
+)
+UPDATE campaigns c SET status = sqlc.arg(status)::text, update_time = sqlc.arg(now)::timestamptz
+FROM old WHERE c.campaign_id = old.campaign_id
+RETURNING old.status::text AS from_status, c.start_time, c.end_time;
 
 -- name: RunningCampaigns :many
 -- Campaigns that apply now or will by the schedule: what earnings and events look at.
@@ -68,13 +74,31 @@ SELECT * FROM campaigns
 WHERE status IN ('SCHEDULED', 'ACTIVE') AND (end_time IS NULL OR end_time > @now)
 ORDER BY seq;
 
--- name: StartDueCampaigns :execrows
-UPDATE campaigns SET status = 'ACTIVE', update_time = @now
-WHERE status = 'SCHEDULED' AND (start_time IS NULL OR start_time <= @now);
+-- name: StartDueCampaigns :many
+-- The campaigns whose start came, moved to ACTIVE (they were SCHEDULED), with when
+-- they were last moved before.
+WITH old AS (
+    SELECT x.campaign_id, x.update_time FROM campaigns x
+    WHERE x.status = 'SCHEDULED' AND (x.start_time IS NULL OR x.start_time <= sqlc.arg(now)::timestamptz)
+    ORDER BY x.campaign_id
+    FOR UPDATE
+)
+UPDATE campaigns c SET status = 'ACTIVE', update_time = sqlc.arg(now)::timestamptz
+FROM old WHERE c.campaign_id = old.campaign_id
+RETURNING c.campaign_id, c.start_time, old.update_time AS moved_time;
 
--- name: EndDueCampaigns :execrows
-UPDATE campaigns SET status = 'ENDED', update_time = @now
-WHERE status IN ('SCHEDULED', 'ACTIVE', 'PAUSED') AND end_time <= @now;
+-- name: EndDueCampaigns :many
+-- The campaigns whose end came, moved to ENDED, with the status each left, its
+-- schedule and when it was last moved before.
+WITH old AS (
+    SELECT x.campaign_id, x.status, x.update_time FROM campaigns x
+    WHERE x.status IN ('SCHEDULED', 'ACTIVE', 'PAUSED') AND x.end_time <= sqlc.arg(now)::timestamptz
+    ORDER BY x.campaign_id
+    FOR UPDATE
+)
+UPDATE campaigns c SET status = 'ENDED', update_time = sqlc.arg(now)::timestamptz
+FROM old WHERE c.campaign_id = old.campaign_id
+RETURNING c.campaign_id, old.status::text AS from_status, c.start_time, c.end_time, old.update_time AS moved_time;
 
 -- name: CampaignMember :one
 SELECT coalesce(sum(cm.points), 0)::bigint AS points, coalesce(sum(cm.coupons), 0)::int AS coupons
