@@ -30,6 +30,9 @@ type Program struct {
 	// Currencies are the ISO 4217 codes spends may be in (CurrencyRule).
 	Currencies []string `json:"currencies"`
 	TimeZone   string   `json:"timeZone" validate:"required,max=64"`
+	// ExpiryReminderDays: how many days before its points expire a member is
+	// reminded (points.expiring), each once; none: no reminders.
+	ExpiryReminderDays []int32 `json:"expiryReminderDays" validate:"max=5,dive,gte=1,lte=365"`
 
 	Version    int64     `json:"-"`
 	UpdateTime time.Time `json:"-"`
@@ -208,7 +211,8 @@ func (s *Service) UpdateProgram(ctx context.Context, actor Actor, p Program) (Pr
 	row, err := s.q.InsertProgram(ctx, s.pool, ledgerdb.InsertProgramParams{
 		EarnPoints: p.EarnPoints, EarnPerAmountMinor: p.EarnPerAmountMinor, ReturnWindowDays: p.ReturnWindowDays,
 		ExpiryKind: p.ExpiryKind, ExpiryDays: p.ExpiryDays, PointsPerUnit: p.PointsPerUnit,
-		Currencies: p.Currencies, TimeZone: p.TimeZone, ActorKeyID: actor.KeyID, UpdateTime: s.clock.Now(),
+		Currencies: p.Currencies, TimeZone: p.TimeZone, ExpiryReminderDays: reminderDays(p.ExpiryReminderDays),
+		ActorKeyID: actor.KeyID, UpdateTime: s.clock.Now(),
 	})
 	if err != nil {
 		return Program{}, fmt.Errorf("update program settings: %w", err)
@@ -226,6 +230,16 @@ func toProgram(r ledgerdb.ProgramSetting) Program {
 	return Program{loc: loc,
 		EarnPoints: r.EarnPoints, EarnPerAmountMinor: r.EarnPerAmountMinor, ReturnWindowDays: r.ReturnWindowDays,
 		ExpiryKind: r.ExpiryKind, ExpiryDays: r.ExpiryDays, PointsPerUnit: r.PointsPerUnit,
-		Currencies: r.Currencies, TimeZone: r.TimeZone, Version: r.Version, UpdateTime: r.UpdateTime,
+		Currencies: r.Currencies, TimeZone: r.TimeZone, ExpiryReminderDays: r.ExpiryReminderDays,
+		Version: r.Version, UpdateTime: r.UpdateTime,
 	}
+}
+
+// reminderDays are reminder days as stored: each once, the earliest reminder
+// first (never nil: the column has no NULL).
+func reminderDays(days []int32) []int32 {
+	out := slices.Clone(days)
+	slices.Sort(out)
+	slices.Reverse(out)
+	return append([]int32{}, slices.Compact(out)...)
 }

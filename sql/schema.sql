@@ -274,6 +274,19 @@ CREATE TABLE public.coupons (
 );
 
 --
+-- Name: downgrade_reminders; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.downgrade_reminders (
+    member_id text NOT NULL,
+    period_end timestamp with time zone NOT NULL,
+    days_before integer NOT NULL,
+    tier_id text NOT NULL,
+    keep_needed bigint NOT NULL,
+    create_time timestamp with time zone NOT NULL
+);
+
+--
 -- Name: entitlement_cycles; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -382,6 +395,18 @@ ALTER TABLE public.events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
+);
+
+--
+-- Name: expiry_reminders; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.expiry_reminders (
+    member_id text NOT NULL,
+    expire_time timestamp with time zone NOT NULL,
+    days_before integer NOT NULL,
+    points bigint NOT NULL,
+    create_time timestamp with time zone NOT NULL
 );
 
 --
@@ -663,11 +688,13 @@ CREATE TABLE public.program_settings (
     actor_key_id text DEFAULT ''::text NOT NULL,
     update_time timestamp with time zone DEFAULT now() NOT NULL,
     currencies text[] DEFAULT '{CNY}'::text[] NOT NULL,
+    expiry_reminder_days integer[] DEFAULT '{30,7}'::integer[] NOT NULL,
     CONSTRAINT program_settings_currencies_listed CHECK (((cardinality(currencies) >= 1) AND (cardinality(currencies) <= 20))),
     CONSTRAINT program_settings_earn_per_amount_minor_check CHECK (((earn_per_amount_minor >= 1) AND (earn_per_amount_minor <= 1000000000))),
     CONSTRAINT program_settings_earn_points_check CHECK (((earn_points >= 1) AND (earn_points <= 10000))),
     CONSTRAINT program_settings_expiry_days_check CHECK (((expiry_days >= 0) AND (expiry_days <= 36500))),
     CONSTRAINT program_settings_expiry_kind_check CHECK ((expiry_kind = ANY (ARRAY['END_OF_FOLLOWING_YEAR'::text, 'ROLLING_DAYS'::text]))),
+    CONSTRAINT program_settings_expiry_reminder_days_listed CHECK ((cardinality(expiry_reminder_days) <= 5)),
     CONSTRAINT program_settings_points_per_unit_check CHECK (((points_per_unit >= 1) AND (points_per_unit <= 1000000))),
     CONSTRAINT program_settings_return_window_days_check CHECK (((return_window_days >= 0) AND (return_window_days <= 365)))
 );
@@ -1068,6 +1095,13 @@ ALTER TABLE ONLY public.coupons
     ADD CONSTRAINT coupons_pkey PRIMARY KEY (code);
 
 --
+-- Name: downgrade_reminders downgrade_reminders_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.downgrade_reminders
+    ADD CONSTRAINT downgrade_reminders_pkey PRIMARY KEY (member_id, period_end, days_before);
+
+--
 -- Name: entitlement_cycles entitlement_cycles_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1115,6 +1149,13 @@ ALTER TABLE ONLY public.events
 
 ALTER TABLE ONLY public.events
     ADD CONSTRAINT events_pkey PRIMARY KEY (feed_xid, id);
+
+--
+-- Name: expiry_reminders expiry_reminders_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.expiry_reminders
+    ADD CONSTRAINT expiry_reminders_pkey PRIMARY KEY (member_id, expire_time, days_before);
 
 --
 -- Name: goodwill_approvals goodwill_approvals_member_id_request_id_key; Type: CONSTRAINT; Schema: public; Owner: -

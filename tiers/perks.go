@@ -113,7 +113,7 @@ func progress(p Policy, qualified int, row tiersdb.MemberStandingRow) Progress {
 		if row.GraceEnd != nil {
 			pr.HeldUntil, pr.InGrace = *row.GraceEnd, true
 		}
-		pr.KeepNeeded = max(0, pr.KeepThreshold-row.MetricKept)
+		pr.KeepNeeded = keepNeeded(pr.KeepThreshold, row.MetricKept)
 	}
 	if next := qualified + 1; next < len(p.Tiers) {
 		pr.NextTierID, pr.NextThreshold = p.Tiers[next].ID, p.Tiers[next].Threshold

@@ -85,6 +85,10 @@ type Policy struct {
 	QualifyingSources []string `json:"qualifyingSources" validate:"min=1,max=5,dive,oneof=BASE TIER EXPLICIT GOODWILL CAMPAIGN"`
 	// Tiers, by ascending threshold; the first has threshold 0.
 	Tiers []Tier `json:"tiers" validate:"min=1,max=20,dive"`
+	// DowngradeReminderDays: how many days before a tier period (or grace) ends
+	// a member not on track to keep the tier is told (tier.downgrade_due), each
+	// day once; none: no reminders.
+	DowngradeReminderDays []int32 `json:"downgradeReminderDays" validate:"max=5,dive,gte=1,lte=365"`
 
 	Version    int64     `json:"-"`
 	UpdateTime time.Time `json:"-"`
@@ -99,7 +103,7 @@ func DefaultPolicy() Policy {
 	}
 	return Policy{
 		Metric: MetricQualifyingPoints, WindowDays: 365, PeriodDays: 365, GraceDays: 30, OneDown: true,
-		QualifyingSources: []string{SourceBase, SourceTier},
+		QualifyingSources: []string{SourceBase, SourceTier}, DowngradeReminderDays: []int32{30},
 		Tiers: []Tier{
 			{ID: "member", DisplayName: "Member", Threshold: 0, Perks: perks(100, SupportStandard, 48, RefundStandard, 0, false, 0, 0, 0)},
 			{ID: "silver", DisplayName: "Silver", Threshold: 1000, Perks: perks(125, SupportStandard, 24, RefundStandard, 0, false, 100, 1, 0)},

@@ -74,11 +74,35 @@ func Evaluate(p Policy, s State, metric int64, now time.Time) (State, *Change) {
 	if !s.GraceEnd.IsZero() && now.Before(s.GraceEnd) {
 		return s, nil
 	}
-	to := qualified
+	return change(downgradeTarget(p, current, qualified), ReasonDowngrade)
+}
+
+// downgradeTarget is the tier a member of tier current drops to when its period
+// (and grace) ends with the metric at tier qualified: one down at most under
+// OneDown, else the tier the metric earns.
+func downgradeTarget(p Policy, current, qualified int) int {
 	if p.OneDown {
-		to = max(qualified, current-1)
+		return max(qualified, current-1)
 	}
-	return change(to, ReasonDowngrade)
+	return qualified
+}
+
+// keepNeeded is what a member must still earn to keep a tier of threshold, with
+// kept of the metric still counting when the tier's period ends (0: kept already).
+func keepNeeded(threshold, kept int64) int64 { return max(0, threshold-kept) }
+
+// DowngradeDue tells whether a member of tierID, with metricKept of the metric
+// still counting when the tier's period (or grace) ends, is not on track to keep
+// it, and then what it still needs and the tier it would drop to.
+func DowngradeDue(p Policy, tierID string, metricKept int64) (needed int64, nextTierID string, due bool) {
+	current := p.Index(tierID)
+	if current <= 0 {
+		return 0, "", false // the bottom tier never ends; an unknown one starts from it
+	}
+	if needed = keepNeeded(p.Tiers[current].Threshold, metricKept); needed == 0 {
+		return 0, "", false
+	}
+	return needed, p.Tiers[downgradeTarget(p, current, p.QualifiedIndex(metricKept))].ID, true
 }
 
 // DueAt is when Evaluate next has something to do without the metric changing:

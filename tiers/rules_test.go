@@ -234,3 +234,35 @@ func TestMetricOfFollowsThePolicysMetric(t *testing.T) {
 		})
 	}
 }
+
+// Table test of DowngradeDue: who is not on track to keep a tier, what it needs and
+// where it would drop.
+func TestDowngradeDue(t *testing.T) {
+	p := DefaultPolicy() // member 0, silver 1000, gold 5000, platinum 20000; one down
+	free := p
+	free.OneDown = false
+	for _, tc := range []struct {
+		name   string
+		p      Policy
+		tier   string
+		kept   int64
+		needed int64
+		next   string
+		due    bool
+	}{
+		{"kept already", p, "gold", 5000, 0, "", false},
+		{"above the threshold", p, "gold", 9000, 0, "", false},
+		{"short: one down", p, "gold", 4999, 1, "silver", true},
+		{"nothing kept: one down", p, "platinum", 0, 20000, "gold", true},
+		{"nothing kept, not one down: where the metric stands", free, "platinum", 1200, 18800, "silver", true},
+		{"the bottom tier never ends", p, "member", 0, 0, "", false},
+		{"a tier the policy no longer has", p, "diamond", 0, 0, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			needed, next, due := DowngradeDue(tc.p, tc.tier, tc.kept)
+			if needed != tc.needed || next != tc.next || due != tc.due {
+				t.Fatalf("DowngradeDue(%s, %d) = %d, %q, %v; want %d, %q, %v", tc.tier, tc.kept, needed, next, due, tc.needed, tc.next, tc.due)
+			}
+		})
+	}
+}

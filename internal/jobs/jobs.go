@@ -116,6 +116,27 @@ func (w *evaluateTiersWorker) Work(ctx context.Context, _ *river.Job[EvaluateTie
 	return sweepAll(ctx, w.log, "ended paid memberships", w.tiers.EndMemberships)
 }
 
+// RemindArgs sends the reminders that are due: points about to expire
+// (points.expiring) and tiers about to be lost (tier.downgrade_due).
+type RemindArgs struct{}
+
+// Kind names the job.
+func (RemindArgs) Kind() string { return "reminders.send" }
+
+type remindWorker struct {
+	river.WorkerDefaults[RemindArgs]
+	ledger *ledger.Service
+	tiers  *tiers.Service
+	log    *slog.Logger
+}
+
+func (w *remindWorker) Work(ctx context.Context, _ *river.Job[RemindArgs]) error {
+	if err := sweepAll(ctx, w.log, "expiry reminders sent", w.ledger.RemindExpiring); err != nil {
+		return err
+	}
+	return sweepAll(ctx, w.log, "downgrade reminders decided", w.tiers.RemindDowngrades)
+}
+
 // AdvanceCampaignsArgs writes down campaigns' scheduled starts and ends.
 type AdvanceCampaignsArgs struct{}
 
@@ -149,6 +170,10 @@ func (w *rollUpWorker) Work(ctx context.Context, _ *river.Job[RollUpArgs]) error
 type Options struct {
 	// Every is how often the periodic jobs run (default 2 s).
 	Every time.Duration
+	// RemindEvery is how often the reminders are looked for (default a minute:
+	// they are days ahead, and each look scans what comes due in the widest
+	// reminder window).
+	RemindEvery time.Duration
 	// Workers is how many jobs this replica works at once (default 2).
 	Workers int
 	// Campaigns, when set, get their schedules advanced.
@@ -168,23 +193,28 @@ func New(pool *pgxpool.Pool, l *ledger.Service, t *tiers.Service, log *slog.Logg
 	if opts.Workers == 0 {
 		opts.Workers = 2
 	}
+	if opts.RemindEvery == 0 {
+		opts.RemindEvery = time.Minute
+	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &expireHoldsWorker{ledger: l, log: log})
 	river.AddWorker(workers, &rollUpWorker{ledger: l})
 	river.AddWorker(workers, &releasePendingWorker{ledger: l, log: log})
 	river.AddWorker(workers, &expireLotsWorker{ledger: l, log: log})
 	river.AddWorker(workers, &evaluateTiersWorker{tiers: t, log: log})
+	river.AddWorker(workers, &remindWorker{ledger: l, tiers: t, log: log})
 	if opts.Campaigns != nil {
 		river.AddWorker(workers, &advanceCampaignsWorker{campaigns: opts.Campaigns, log: log})
 	}
-	periodic := func(args river.JobArgs) *river.PeriodicJob {
-		return river.NewPeriodicJob(river.PeriodicInterval(opts.Every),
+	periodicEvery := func(args river.JobArgs, every time.Duration) *river.PeriodicJob {
+		return river.NewPeriodicJob(river.PeriodicInterval(every),
 			func() (river.JobArgs, *river.InsertOpts) { return args, nil },
 			&river.PeriodicJobOpts{RunOnStart: true})
 	}
+	periodic := func(args river.JobArgs) *river.PeriodicJob { return periodicEvery(args, opts.Every) }
 	periodicJobs := []*river.PeriodicJob{
 		periodic(ExpireHoldsArgs{}), periodic(ReleasePendingArgs{}), periodic(ExpireLotsArgs{}), periodic(RollUpArgs{}),
-		periodic(EvaluateTiersArgs{}),
+		periodic(EvaluateTiersArgs{}), periodicEvery(RemindArgs{}, opts.RemindEvery),
 	}
 	if opts.Campaigns != nil {
 		periodicJobs = append(periodicJobs, periodic(AdvanceCampaignsArgs{}))

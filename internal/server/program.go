@@ -32,6 +32,7 @@ func (s *programServer) UpdateProgram(ctx context.Context, req *loyaltyv1.Update
 		EarnPoints: in.GetEarnPoints(), EarnPerAmountMinor: in.GetEarnPerAmountMinor(),
 		ReturnWindowDays: in.GetReturnWindowDays(), ExpiryKind: in.GetExpiry().GetKind(), ExpiryDays: in.GetExpiry().GetDays(),
 		PointsPerUnit: in.GetPointsPerUnit(), Currencies: in.GetCurrencies(), TimeZone: in.GetTimeZone(),
+		ExpiryReminderDays: in.GetExpiryReminderDays(),
 	})
 	if err != nil {
 		return nil, err
@@ -44,6 +45,6 @@ func programPB(p ledger.Program) *loyaltyv1.Program {
 		EarnPoints: p.EarnPoints, EarnPerAmountMinor: p.EarnPerAmountMinor, ReturnWindowDays: p.ReturnWindowDays,
 		Expiry:        &loyaltyv1.ExpiryPolicy{Kind: p.ExpiryKind, Days: p.ExpiryDays},
 		PointsPerUnit: p.PointsPerUnit, Currencies: p.Currencies, TimeZone: p.TimeZone,
-		Version: p.Version, UpdateTime: timestamppb.New(p.UpdateTime),
+		ExpiryReminderDays: p.ExpiryReminderDays, Version: p.Version, UpdateTime: timestamppb.New(p.UpdateTime),
 	}
 }

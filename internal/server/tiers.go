@@ -38,6 +38,7 @@ func (s *tierServer) UpdateTierPolicy(ctx context.Context, req *loyaltyv1.Update
 	p := tiers.Policy{
 		Metric: in.GetMetric(), WindowDays: in.GetWindowDays(), PeriodDays: in.GetPeriodDays(), GraceDays: in.GetGraceDays(),
 		OneDown: in.GetOneDown(), QualifyingSources: in.GetQualifyingSources(), Tiers: make([]tiers.Tier, len(in.GetTiers())),
+		DowngradeReminderDays: in.GetDowngradeReminderDays(),
 	}
 	for i, t := range in.GetTiers() {
 		p.Tiers[i] = tiers.Tier{ID: t.GetId(), DisplayName: t.GetDisplayName(), Threshold: t.GetThreshold(), Perks: perksOf(t.GetPerks())}
@@ -165,7 +166,7 @@ func tierPolicyPB(p tiers.Policy) *loyaltyv1.TierPolicy {
 	pb := &loyaltyv1.TierPolicy{
 		Metric: p.Metric, WindowDays: p.WindowDays, PeriodDays: p.PeriodDays, GraceDays: p.GraceDays, OneDown: p.OneDown,
 		QualifyingSources: p.QualifyingSources, Tiers: make([]*loyaltyv1.Tier, len(p.Tiers)),
-		Version: p.Version, UpdateTime: optionalTime(p.UpdateTime),
+		DowngradeReminderDays: p.DowngradeReminderDays, Version: p.Version, UpdateTime: optionalTime(p.UpdateTime),
 	}
 	for i, t := range p.Tiers {
 		pb.Tiers[i] = &loyaltyv1.Tier{Id: t.ID, DisplayName: t.DisplayName, Threshold: t.Threshold, Perks: perksPB(t.Perks)}

@@ -92,6 +92,10 @@ type Program struct {
 	Currencies []string `protobuf:"bytes,10,rep,name=currencies,proto3" json:"currencies,omitempty"`
 	// IANA time zone of expiry dates (default UTC).
 	TimeZone string `protobuf:"bytes,7,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// How many days before a member's points expire the member is reminded
+	// (a points.expiring event), up to 5 values of 1 to 365, each once; a fresh
+	// install has [30, 7]; empty: no reminders.
+	ExpiryReminderDays []int32 `protobuf:"varint,11,rep,packed,name=expiry_reminder_days,json=expiryReminderDays,proto3" json:"expiry_reminder_days,omitempty"`
 	// Output only: the version and when it was set.
 	Version       int64                  `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
 	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
@@ -176,6 +180,13 @@ func (x *Program) GetTimeZone() string {
 		return x.TimeZone
 	}
 	return ""
+}
+
+func (x *Program) GetExpiryReminderDays() []int32 {
+	if x != nil {
+		return x.ExpiryReminderDays
+	}
+	return nil
 }
 
 func (x *Program) GetVersion() int64 {
@@ -368,7 +379,7 @@ const file_loyalty_v1_program_proto_rawDesc = "" +
 	"loyalty.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"6\n" +
 	"\fExpiryPolicy\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
-	"\x04days\x18\x02 \x01(\x05R\x04days\"\x89\x03\n" +
+	"\x04days\x18\x02 \x01(\x05R\x04days\"\xbb\x03\n" +
 	"\aProgram\x12\x1f\n" +
 	"\vearn_points\x18\x01 \x01(\x03R\n" +
 	"earnPoints\x121\n" +
@@ -380,7 +391,8 @@ const file_loyalty_v1_program_proto_rawDesc = "" +
 	"currencies\x18\n" +
 	" \x03(\tR\n" +
 	"currencies\x12\x1b\n" +
-	"\ttime_zone\x18\a \x01(\tR\btimeZone\x12\x18\n" +
+	"\ttime_zone\x18\a \x01(\tR\btimeZone\x120\n" +
+	"\x14expiry_reminder_days\x18\v \x03(\x05R\x12expiryReminderDays\x12\x18\n" +
 	"\aversion\x18\b \x01(\x03R\aversion\x12;\n" +
 	"\vupdate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTimeJ\x04\b\x06\x10\aR\bcurrency\"\x13\n" +

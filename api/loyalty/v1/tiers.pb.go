@@ -229,6 +229,10 @@ type TierPolicy struct {
 	QualifyingSources []string `protobuf:"bytes,6,rep,name=qualifying_sources,json=qualifyingSources,proto3" json:"qualifying_sources,omitempty"`
 	// By strictly ascending threshold; the first has threshold 0.
 	Tiers []*Tier `protobuf:"bytes,7,rep,name=tiers,proto3" json:"tiers,omitempty"`
+	// How many days before a tier period (or grace) ends a member not on track to
+	// keep the tier is told (a tier.downgrade_due event), up to 5 values of 1 to
+	// 365, each once; the default policy has [30]; empty: no reminders.
+	DowngradeReminderDays []int32 `protobuf:"varint,10,rep,packed,name=downgrade_reminder_days,json=downgradeReminderDays,proto3" json:"downgrade_reminder_days,omitempty"`
 	// Output only: the version (0: the default of a fresh install) and when it was
 	// set.
 	Version       int64                  `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
@@ -312,6 +316,13 @@ func (x *TierPolicy) GetQualifyingSources() []string {
 func (x *TierPolicy) GetTiers() []*Tier {
 	if x != nil {
 		return x.Tiers
+	}
+	return nil
+}
+
+func (x *TierPolicy) GetDowngradeReminderDays() []int32 {
+	if x != nil {
+		return x.DowngradeReminderDays
 	}
 	return nil
 }
@@ -1882,7 +1893,7 @@ const file_loyalty_v1_tiers_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1c\n" +
 	"\tthreshold\x18\x03 \x01(\x03R\tthreshold\x12'\n" +
-	"\x05perks\x18\x04 \x01(\v2\x11.loyalty.v1.PerksR\x05perks\"\xce\x02\n" +
+	"\x05perks\x18\x04 \x01(\v2\x11.loyalty.v1.PerksR\x05perks\"\x86\x03\n" +
 	"\n" +
 	"TierPolicy\x12\x16\n" +
 	"\x06metric\x18\x01 \x01(\tR\x06metric\x12\x1f\n" +
@@ -1894,7 +1905,9 @@ const file_loyalty_v1_tiers_proto_rawDesc = "" +
 	"grace_days\x18\x04 \x01(\x05R\tgraceDays\x12\x19\n" +
 	"\bone_down\x18\x05 \x01(\bR\aoneDown\x12-\n" +
 	"\x12qualifying_sources\x18\x06 \x03(\tR\x11qualifyingSources\x12&\n" +
-	"\x05tiers\x18\a \x03(\v2\x10.loyalty.v1.TierR\x05tiers\x12\x18\n" +
+	"\x05tiers\x18\a \x03(\v2\x10.loyalty.v1.TierR\x05tiers\x126\n" +
+	"\x17downgrade_reminder_days\x18\n" +
+	" \x03(\x05R\x15downgradeReminderDays\x12\x18\n" +
 	"\aversion\x18\b \x01(\x03R\aversion\x12;\n" +
 	"\vupdate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\"\x16\n" +

@@ -145,6 +145,7 @@ type ProgramSetting struct {
 	ActorKeyID         string
 	UpdateTime         time.Time
 	Currencies         []string
+	ExpiryReminderDays []int32
 }
 
 type Refund struct {

@@ -11,7 +11,7 @@ import (
 )
 
 const currentProgram = `-- name: CurrentProgram :one
-SELECT version, earn_points, earn_per_amount_minor, return_window_days, expiry_kind, expiry_days, points_per_unit, time_zone, actor_key_id, update_time, currencies FROM program_settings ORDER BY version DESC LIMIT 1
+SELECT version, earn_points, earn_per_amount_minor, return_window_days, expiry_kind, expiry_days, points_per_unit, time_zone, actor_key_id, update_time, currencies, expiry_reminder_days FROM program_settings ORDER BY version DESC LIMIT 1
 `
 
 func (q *Queries) CurrentProgram(ctx context.Context, db DBTX) (ProgramSetting, error) {
@@ -29,16 +29,17 @@ func (q *Queries) CurrentProgram(ctx context.Context, db DBTX) (ProgramSetting, 
 		&i.ActorKeyID,
 		&i.UpdateTime,
 		&i.Currencies,
+		&i.ExpiryReminderDays,
 	)
 	return i, err
 }
 
 const insertProgram = `-- name: InsertProgram :one
 INSERT INTO program_settings (earn_points, earn_per_amount_minor, return_window_days, expiry_kind, expiry_days,
-                              points_per_unit, currencies, time_zone, actor_key_id, update_time)
+                              points_per_unit, currencies, time_zone, expiry_reminder_days, actor_key_id, update_time)
 VALUES ($1, $2, $3, $4, $5,
-        $6, $7, $8, $9, $10)
-RETURNING version, earn_points, earn_per_amount_minor, return_window_days, expiry_kind, expiry_days, points_per_unit, time_zone, actor_key_id, update_time, currencies
+        $6, $7, $8, $9, $10, $11)
+RETURNING version, earn_points, earn_per_amount_minor, return_window_days, expiry_kind, expiry_days, points_per_unit, time_zone, actor_key_id, update_time, currencies, expiry_reminder_days
 `
 
 type InsertProgramParams struct {
@@ -50,6 +51,7 @@ type InsertProgramParams struct {
 	PointsPerUnit      int64
 	Currencies         []string
 	TimeZone           string
+	ExpiryReminderDays []int32
 	ActorKeyID         string
 	UpdateTime         time.Time
 }
@@ -64,6 +66,7 @@ func (q *Queries) InsertProgram(ctx context.Context, db DBTX, arg InsertProgramP
 		arg.PointsPerUnit,
 		arg.Currencies,
 		arg.TimeZone,
+		arg.ExpiryReminderDays,
 		arg.ActorKeyID,
 		arg.UpdateTime,
 	)
@@ -80,6 +83,7 @@ func (q *Queries) InsertProgram(ctx context.Context, db DBTX, arg InsertProgramP
 		&i.ActorKeyID,
 		&i.UpdateTime,
 		&i.Currencies,
+		&i.ExpiryReminderDays,
 	)
 	return i, err
 }

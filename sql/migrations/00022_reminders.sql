@@ -1,0 +1,32 @@
+-- +goose Up
+-- Reminders (docs/EVENTS.md): points.expiring, the given number of days before a
+-- member's points expire, and tier.downgrade_due, before a tier period ends with
+-- the member not on track to keep the tier. Each is sent once per member, date and
+-- reminder day: these tables remember which were.
+ALTER TABLE program_settings
+    ADD COLUMN expiry_reminder_days integer[] NOT NULL DEFAULT '{30,7}',
+    ADD CONSTRAINT program_settings_expiry_reminder_days_listed CHECK (cardinality(expiry_reminder_days) <= 5);
+
+CREATE TABLE expiry_reminders (
+    member_id   text        NOT NULL,
+    expire_time timestamptz NOT NULL,
+    days_before integer     NOT NULL,
+    points      bigint      NOT NULL,
+    create_time timestamptz NOT NULL,
+    PRIMARY KEY (member_id, expire_time, days_before)
+);
+
+CREATE TABLE downgrade_reminders (
+    member_id   text        NOT NULL,
+    period_end  timestamptz NOT NULL,
+    days_before integer     NOT NULL,
+    tier_id     text        NOT NULL,
+    keep_needed bigint      NOT NULL,
+    create_time timestamptz NOT NULL,
+    PRIMARY KEY (member_id, period_end, days_before)
+);
+
+-- +goose Down
+DROP TABLE downgrade_reminders;
+DROP TABLE expiry_reminders;
+ALTER TABLE program_settings DROP COLUMN expiry_reminder_days;
