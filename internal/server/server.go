@@ -29,6 +29,7 @@ import (
 	"github.com/loyalty-engine/loyalty/internal/businessclock"
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/ratelimit"
+	"github.com/loyalty-engine/loyalty/internal/webhookhttp"
 	"github.com/loyalty-engine/loyalty/ledger"
 	"github.com/loyalty-engine/loyalty/tiers"
 )
@@ -45,6 +46,10 @@ type Deps struct {
 	Audit *audit.Store
 	// Events reads the feed of events and keeps the webhook endpoints.
 	Events *events.Store
+	// Webhooks keeps the webhook endpoints; WebhookGuard refuses endpoint URLs
+	// that resolve to private addresses (unless its allow-list admits them).
+	Webhooks     *events.Webhooks
+	WebhookGuard *webhookhttp.Guard
 	// WatchEvery is how often WatchEvents looks for new events once it has caught
 	// up (default 200 ms).
 	WatchEvery time.Duration
@@ -157,6 +162,7 @@ func New(d Deps) *Server {
 		loyaltyv1.RegisterAfterSalesServiceServer(reg, &afterSalesServer{campaigns: d.Campaigns})
 		loyaltyv1.RegisterAuditServiceServer(reg, &auditServer{store: d.Audit})
 		loyaltyv1.RegisterEventServiceServer(reg, &eventServer{store: d.Events, every: watchEvery(d.WatchEvery), log: d.Log})
+		loyaltyv1.RegisterWebhookServiceServer(reg, &webhookServer{hooks: d.Webhooks, guard: d.WebhookGuard})
 	}
 	metrics.InitializeMetrics(gs)
 	return &Server{deps: d, grpc: gs, inproc: inproc, registry: registry}
