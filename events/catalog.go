@@ -183,3 +183,20 @@ type WebhookDisabledData struct {
 	// FailingSince is when the attempts started failing without a success.
 	FailingSince time.Time `json:"failingSince"`
 }
+
+// entryTypes maps the ledger's entry kinds to their events.
+var entryTypes = map[string]Type{
+	"EARN": PointsEarned, "REDEEM": PointsRedeemed,
+	"HOLD": HoldPlaced, "HOLD_CAPTURE": HoldCaptured, "HOLD_VOID": HoldVoided, "HOLD_EXPIRE": HoldExpired,
+	"REVERSAL": EntryReversed, "GOODWILL": PointsGoodwill, "PENDING_RELEASE": PointsReleased, "EXPIRY": PointsExpired,
+	"REFUND": PointsRefunded, "REFUND_RETURN": PointsRefundReturned, "CAMPAIGN": PointsCampaignCredit,
+}
+
+// EntryType is the rule for the event of a ledger entry of kind (EARN, REDEEM,
+// ...): ok is false for a kind it does not know. A CAMPAIGN entry is
+// points.campaign_credited; the writer that knows it is an after-sales
+// compensation writes points.compensated instead.
+func EntryType(kind string) (Type, bool) {
+	t, ok := entryTypes[kind]
+	return t, ok
+}
