@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"time"
 
@@ -31,11 +32,10 @@ func (w *Webhooks) FanOut(ctx context.Context, now time.Time) (int, error) {
 		}
 		for _, e := range endpoints {
 			xid, _ := strconv.ParseUint(e.FeedXid, 10, 64)
-			types := make([]Type, len(e.EventTypes))
-			for i, t := range e.EventTypes {
-				types[i] = Type(t)
-			}
-			evs, err := list(ctx, tx, Filter{After: Position{Xid: xid, ID: e.FeedID}, Types: types, Limit: fanOutPage})
+			// Every type is read and the endpoint's types picked here, so that the
+			// position moves past the events it does not take too: an endpoint of a
+			// rare type does not read the same stretch of the feed again and again.
+			evs, err := list(ctx, tx, Filter{After: Position{Xid: xid, ID: e.FeedID}, Limit: fanOutPage})
 			if err != nil {
 				return err
 			}
@@ -44,12 +44,17 @@ func (w *Webhooks) FanOut(ctx context.Context, now time.Time) (int, error) {
 			}
 			arg := eventsdb.InsertDeliveriesParams{EndpointID: e.EndpointID, Now: now}
 			for _, ev := range evs {
+				if len(e.EventTypes) > 0 && !slices.Contains(e.EventTypes, string(ev.Type)) {
+					continue
+				}
 				arg.EventXids = append(arg.EventXids, strconv.FormatUint(ev.Position.Xid, 10))
 				arg.EventNums = append(arg.EventNums, ev.Position.ID)
 				arg.MemberIds = append(arg.MemberIds, ev.MemberID)
 			}
-			if err := w.q.InsertDeliveries(ctx, tx, arg); err != nil {
-				return err
+			if len(arg.EventNums) > 0 {
+				if err := w.q.InsertDeliveries(ctx, tx, arg); err != nil {
+					return err
+				}
 			}
 			last := evs[len(evs)-1].Position
 			if err := w.q.MoveEndpoint(ctx, tx, eventsdb.MoveEndpointParams{
@@ -57,7 +62,7 @@ func (w *Webhooks) FanOut(ctx context.Context, now time.Time) (int, error) {
 			}); err != nil {
 				return err
 			}
-			made += len(evs)
+			made += len(arg.EventNums)
 		}
 		return nil
 	})
@@ -177,4 +182,17 @@ func (w *Webhooks) Record(ctx context.Context, c Claim, a Attempt, now time.Time
 		return fmt.Errorf("give up webhook delivery %d: %w", c.DeliveryID, err)
 	}
 	return nil
+}
+
+// DeliveryRetention is how long a succeeded delivery stays in the deliveries list.
+const DeliveryRetention = 7 * 24 * time.Hour
+
+// ForgetOld deletes deliveries that succeeded more than DeliveryRetention before
+// now, a thousand at most per call; it returns how many.
+func (w *Webhooks) ForgetOld(ctx context.Context, now time.Time) (int64, error) {
+	n, err := w.q.DeleteOldDeliveries(ctx, w.pool, now.Add(-DeliveryRetention))
+	if err != nil {
+		return 0, fmt.Errorf("forget old webhook deliveries: %w", err)
+	}
+	return n, nil
 }

@@ -1587,6 +1587,12 @@ CREATE INDEX tier_history_member_idx ON public.tier_history USING btree (member_
 CREATE INDEX tier_metric_moves_entry_idx ON public.tier_metric_moves USING btree (entry_id) WHERE (entry_id IS NOT NULL);
 
 --
+-- Name: webhook_deliveries_done_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_done_idx ON public.webhook_deliveries USING btree (deliver_time) WHERE (status = 'SUCCEEDED'::text);
+
+--
 -- Name: webhook_deliveries_endpoint_idx; Type: INDEX; Schema: public; Owner: -
 --
 

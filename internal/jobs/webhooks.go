@@ -77,6 +77,9 @@ func (w *deliverWebhooksWorker) Timeout(*river.Job[DeliverWebhooksArgs]) time.Du
 
 func (w *deliverWebhooksWorker) Work(ctx context.Context, _ *river.Job[DeliverWebhooksArgs]) error {
 	end := time.Now().Add(w.cfg.RunFor)
+	if _, err := w.cfg.Store.ForgetOld(ctx, time.Now()); err != nil {
+		w.log.Warn("webhook deliveries not cleaned up", "error", err)
+	}
 	for time.Now().Before(end) && ctx.Err() == nil {
 		select {
 		case <-w.stopping:

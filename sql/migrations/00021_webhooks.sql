@@ -49,6 +49,8 @@ CREATE INDEX webhook_deliveries_pending_idx ON webhook_deliveries (endpoint_id, 
 CREATE INDEX webhook_deliveries_member_idx ON webhook_deliveries (endpoint_id, member_id, event_xid, event_num) WHERE status = 'PENDING';
 CREATE INDEX webhook_deliveries_endpoint_idx ON webhook_deliveries (endpoint_id, delivery_id);
 CREATE INDEX webhook_deliveries_event_idx ON webhook_deliveries (event_xid, event_num);
+-- Succeeded deliveries are kept for a week (events.DeliveryRetention), then deleted.
+CREATE INDEX webhook_deliveries_done_idx ON webhook_deliveries (deliver_time) WHERE status = 'SUCCEEDED';
 
 -- +goose Down
 DROP TABLE webhook_deliveries;

@@ -172,6 +172,24 @@ func (q *Queries) DeleteEndpoint(ctx context.Context, db DBTX, endpointID string
 	return result.RowsAffected(), nil
 }
 
+const deleteOldDeliveries = `-- name: DeleteOldDeliveries :execrows
+DELETE FROM webhook_deliveries
+WHERE delivery_id IN (
+    SELECT delivery_id FROM webhook_deliveries
+    WHERE status = 'SUCCEEDED' AND deliver_time < $1::timestamptz
+    LIMIT 1000
+)
+`
+
+// Forgets up to a thousand deliveries that succeeded before a time.
+func (q *Queries) DeleteOldDeliveries(ctx context.Context, db DBTX, before time.Time) (int64, error) {
+	result, err := db.Exec(ctx, deleteOldDeliveries, before)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const deliveries = `-- name: Deliveries :many
 SELECT d.delivery_id, d.endpoint_id, e.event_id::text AS event_id, e.type AS event_type,
        coalesce(d.member_id, '')::text AS member_id, coalesce(e.member_seq, 0)::bigint AS member_seq,

@@ -134,3 +134,12 @@ WHERE delivery_id = sqlc.arg(delivery_id)::bigint;
 UPDATE webhook_endpoints SET status = 'DISABLED', disabled_reason = sqlc.arg(reason)::text
 WHERE endpoint_id = sqlc.arg(endpoint_id)::text AND status = 'ACTIVE'
 RETURNING url;
+
+-- name: DeleteOldDeliveries :execrows
+-- Forgets up to a thousand deliveries that succeeded before a time.
+DELETE FROM webhook_deliveries
+WHERE delivery_id IN (
+    SELECT delivery_id FROM webhook_deliveries
+    WHERE status = 'SUCCEEDED' AND deliver_time < sqlc.arg(before)::timestamptz
+    LIMIT 1000
+);
