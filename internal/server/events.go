@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	v1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
 	"github.com/loyalty-engine/loyalty/events"
+	"github.com/loyalty-engine/loyalty/internal/problem"
 )
 
 type eventServer struct {
@@ -29,6 +31,9 @@ func (s *eventServer) ListEvents(ctx context.Context, req *v1.ListEventsRequest)
 	f, err := eventFilter(req.GetAfterPosition(), req.GetTypes())
 	if err != nil {
 		return nil, err
+	}
+	if ps := req.GetPageSize(); ps < 0 || ps > events.MaxPageSize {
+		return nil, problem.InvalidField("pageSize", fmt.Sprintf("must be 1-%d (0: %d)", events.MaxPageSize, events.DefaultPageSize))
 	}
 	f.MemberID, f.Limit = req.GetMemberId(), int(req.GetPageSize())
 	page, err := s.store.List(ctx, f)

@@ -113,6 +113,10 @@ func TestEventsFeedREST(t *testing.T) {
 	if r.Status != http.StatusBadRequest || fmt.Sprint(r.FieldViolations()) != "[afterPosition]" {
 		t.Errorf("bad position: %d %s", r.Status, r.Raw)
 	}
+	r = env.REST("GET", "/v1/events?pageSize=1001", auditor, nil)
+	if r.Status != http.StatusBadRequest || fmt.Sprint(r.FieldViolations()) != "[pageSize]" {
+		t.Errorf("page size too big: %d %s", r.Status, r.Raw)
+	}
 	r = env.REST("GET", "/v1/events?types=points.nope", auditor, nil)
 	if r.Status != http.StatusBadRequest || fmt.Sprint(r.FieldViolations()) != "[types]" {
 		t.Errorf("bad type: %d %s", r.Status, r.Raw)
