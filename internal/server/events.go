@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"google.golang.org/grpc"
@@ -21,8 +20,14 @@ type eventServer struct {
 	store *events.Store
 	// every is how often WatchEvents looks for new events once it has caught up.
 	every time.Duration
-	log   *slog.Logger
+	// draining is closed when the server shuts down: watches end then.
+	draining <-chan struct{}
 }
+
+// errShuttingDown ends a watch when the server shuts down; the caller watches
+// again (on another replica, or after the restart) after the last position it got.
+var errShuttingDown = problem.New(problem.Unavailable, "SHUTTING_DOWN",
+	"the server is shutting down: watch again after the last position you received")
 
 // watchPageSize is how many events WatchEvents reads at a time.
 const watchPageSize = 500
@@ -74,6 +79,8 @@ func (s *eventServer) WatchEvents(req *v1.WatchEventsRequest, stream grpc.Server
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.draining:
+			return errShuttingDown
 		case <-tick.C:
 		}
 	}

@@ -222,3 +222,35 @@ func TestWatchEventsRoles(t *testing.T) {
 		}
 	}
 }
+
+// A watch ends when the server shuts down (UNAVAILABLE: watch again elsewhere) and
+// does not hold the shutdown up.
+func TestWatchEventsEndsAtShutdown(t *testing.T) {
+	t.Parallel()
+	env := apitest.Start(t)
+	stream, err := loyaltyv1.NewEventServiceClient(env.Conn).WatchEvents(env.Ctx(env.Key(access.RoleAuditor)), &loyaltyv1.WatchEventsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	go func() {
+		_, err := stream.Recv()
+		ended <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	if err := env.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("shutdown took %v with a watch open", took)
+	}
+	select {
+	case err := <-ended:
+		if status.Code(err) != codes.Unavailable {
+			t.Errorf("watch ended with %v, want UNAVAILABLE", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watch did not end")
+	}
+}
