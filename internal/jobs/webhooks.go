@@ -80,6 +80,7 @@ func (w *deliverWebhooksWorker) Work(ctx context.Context, _ *river.Job[DeliverWe
 	if _, err := w.cfg.Store.ForgetOld(ctx, time.Now()); err != nil {
 		w.log.Warn("webhook deliveries not cleaned up", "error", err)
 	}
+	var st stepState
 	for time.Now().Before(end) && ctx.Err() == nil {
 		select {
 		case <-w.stopping:
@@ -88,7 +89,7 @@ func (w *deliverWebhooksWorker) Work(ctx context.Context, _ *river.Job[DeliverWe
 			return nil
 		default:
 		}
-		n, err := w.step(ctx)
+		n, err := w.step(ctx, &st)
 		if err != nil {
 			w.log.Warn("webhook dispatch", "error", err)
 		}
@@ -106,17 +107,33 @@ func (w *deliverWebhooksWorker) Work(ctx context.Context, _ *river.Job[DeliverWe
 // claimsPerStep bounds what one step claims.
 const claimsPerStep = 64
 
+// idleClaimEvery is how often a dispatcher that found nothing to claim looks
+// again when no new event came: the claim reads every pending delivery of a
+// backlog (an endpoint that is down), while retries are seconds apart anyway.
+const idleClaimEvery = time.Second
+
+// stepState is what a dispatcher remembers between steps.
+type stepState struct {
+	lastClaim time.Time
+	claimed   int
+}
+
 // step fans new events out and makes one round of due attempts; it returns how
 // many attempts it made.
-func (w *deliverWebhooksWorker) step(ctx context.Context) (int, error) {
-	if _, err := w.cfg.Store.FanOut(ctx, time.Now()); err != nil {
+func (w *deliverWebhooksWorker) step(ctx context.Context, st *stepState) (int, error) {
+	made, err := w.cfg.Store.FanOut(ctx, time.Now())
+	if err != nil {
 		return 0, err
+	}
+	if made == 0 && st.claimed == 0 && time.Since(st.lastClaim) < idleClaimEvery {
+		return 0, nil
 	}
 	// The lease outlasts the attempt and the recording of its result.
 	claims, err := w.cfg.Store.ClaimDue(ctx, time.Now(), w.cfg.Lease, claimsPerStep)
 	if err != nil {
 		return 0, err
 	}
+	st.lastClaim, st.claimed = time.Now(), len(claims)
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, w.cfg.Parallel)
 	for _, c := range claims {
