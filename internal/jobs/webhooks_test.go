@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/apitest"
@@ -95,6 +96,14 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 	for _, s := range r.secrets {
 		if err := verify(s, req.Header, body); err != nil {
 			r.bad = append(r.bad, err.Error())
+		}
+		// And as the Standard Webhooks reference library checks it.
+		wh, err := standardwebhooks.NewWebhook(s)
+		if err == nil {
+			err = wh.Verify(body, req.Header)
+		}
+		if err != nil {
+			r.bad = append(r.bad, "standard webhooks library: "+err.Error())
 		}
 	}
 	status := r.answer(r.n)

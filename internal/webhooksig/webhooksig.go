@@ -9,13 +9,13 @@ package webhooksig
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"strconv"
 	"strings"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
 // Prefix starts every secret as the user sees it.
@@ -43,15 +43,12 @@ func Parse(s string) ([]byte, error) {
 	return b, nil
 }
 
-// Sign is the v1 signature of a delivery with one secret.
+// Sign is the v1 signature of a delivery with one secret, made by the Standard
+// Webhooks reference library.
 func Sign(secret []byte, id string, timestamp int64, body []byte) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(id))
-	m.Write([]byte{'.'})
-	m.Write([]byte(strconv.FormatInt(timestamp, 10)))
-	m.Write([]byte{'.'})
-	m.Write(body)
-	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
+	wh, _ := standardwebhooks.NewWebhookRaw(secret)      // never fails: it only keeps the key
+	sig, _ := wh.Sign(id, time.Unix(timestamp, 0), body) // never fails either
+	return sig
 }
 
 // Header is the webhook-signature header: a signature per secret, space-separated
