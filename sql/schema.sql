@@ -1153,13 +1153,6 @@ ALTER TABLE ONLY public.event_member_seqs
     ADD CONSTRAINT event_member_seqs_pkey PRIMARY KEY (member_id);
 
 --
--- Name: events events_event_id_key; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.events
-    ADD CONSTRAINT events_event_id_key UNIQUE (event_id);
-
---
 -- Name: events events_member_id_member_seq_key; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
