@@ -371,7 +371,7 @@ const giveUpDelivery = `-- name: GiveUpDelivery :exec
 UPDATE webhook_deliveries
 SET status = 'FAILED', lease_until = NULL,
     last_status_code = $1::integer, last_latency_ms = $2::bigint, last_error = $3::text
-WHERE delivery_id = $4::bigint
+WHERE delivery_id = $4::bigint AND status = 'PENDING'
 `
 
 type GiveUpDeliveryParams struct {
@@ -475,7 +475,7 @@ const recordFailure = `-- name: RecordFailure :exec
 UPDATE webhook_deliveries
 SET next_attempt_time = $1::timestamptz, lease_until = NULL,
     last_status_code = $2::integer, last_latency_ms = $3::bigint, last_error = $4::text
-WHERE delivery_id = $5::bigint
+WHERE delivery_id = $5::bigint AND status = 'PENDING'
 `
 
 type RecordFailureParams struct {
@@ -486,6 +486,8 @@ type RecordFailureParams struct {
 	DeliveryID      int64
 }
 
+// Only a pending delivery: one whose lease ran out may have been delivered by
+// another dispatcher meanwhile, and stays delivered.
 func (q *Queries) RecordFailure(ctx context.Context, db DBTX, arg RecordFailureParams) error {
 	_, err := db.Exec(ctx, recordFailure,
 		arg.NextAttemptTime,

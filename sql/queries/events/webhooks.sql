@@ -117,16 +117,18 @@ SET status = 'SUCCEEDED', deliver_time = sqlc.arg(now)::timestamptz, lease_until
 WHERE delivery_id = sqlc.arg(delivery_id)::bigint;
 
 -- name: RecordFailure :exec
+-- Only a pending delivery: one whose lease ran out may have been delivered by
+-- another dispatcher meanwhile, and stays delivered.
 UPDATE webhook_deliveries
 SET next_attempt_time = sqlc.arg(next_attempt_time)::timestamptz, lease_until = NULL,
     last_status_code = sqlc.arg(status_code)::integer, last_latency_ms = sqlc.arg(latency_ms)::bigint, last_error = sqlc.arg(last_error)::text
-WHERE delivery_id = sqlc.arg(delivery_id)::bigint;
+WHERE delivery_id = sqlc.arg(delivery_id)::bigint AND status = 'PENDING';
 
 -- name: GiveUpDelivery :exec
 UPDATE webhook_deliveries
 SET status = 'FAILED', lease_until = NULL,
     last_status_code = sqlc.arg(status_code)::integer, last_latency_ms = sqlc.arg(latency_ms)::bigint, last_error = sqlc.arg(last_error)::text
-WHERE delivery_id = sqlc.arg(delivery_id)::bigint;
+WHERE delivery_id = sqlc.arg(delivery_id)::bigint AND status = 'PENDING';
 
 -- name: DisableEndpoint :one
 -- Disables an active endpoint; no row when it was not active (another dispatcher
