@@ -31,8 +31,13 @@ type Event struct {
 // member's events (bumping the member's counter row, which it keeps locked until the
 // transaction ends) and inserts them. The ledger calls it in the write step of its
 // batch, while it holds its members' row locks, so that the events commit with the
-// changes or not at all. The statement's result is read in its turn, like any other
-// queued statement's; its error, if any, is the batch's.
+// changes or not at all. The statement has no callback: pgx reads its result in
+// its turn (at the latest when the batch's results are closed), and its error, if
+// any, is the batch's.
+//
+// Write events last in a transaction, after the domain's own locks: the counter
+// rows stay locked from then until commit, and writers that all take them last
+// cannot deadlock on them.
 func Queue(b *pgx.Batch, evs []Event) {
 	if len(evs) == 0 {
 		return
@@ -43,7 +48,8 @@ func Queue(b *pgx.Batch, evs []Event) {
 	b.Queue(sql, args...)
 }
 
-// AppendTx writes evs in tx, for callers that own a transaction.
+// AppendTx writes evs in tx, for callers that own a transaction; like Queue, last
+// in the transaction.
 func AppendTx(ctx context.Context, tx pgx.Tx, evs ...Event) error {
 	if len(evs) == 0 {
 		return nil

@@ -71,10 +71,20 @@ func list(ctx context.Context, db eventsdb.DBTX, f Filter) ([]Stored, error) {
 	for i, t := range f.Types {
 		types[i] = string(t)
 	}
-	rows, err := eventsdb.New().ListEvents(ctx, db, eventsdb.ListEventsParams{
-		AfterXid: strconv.FormatUint(f.After.Xid, 10), AfterID: f.After.ID,
-		Types: types, MemberID: f.MemberID, PageSize: int32(limit),
-	})
+	arg := eventsdb.ListEventsParams{AfterXid: strconv.FormatUint(f.After.Xid, 10), AfterID: f.After.ID, Types: types, PageSize: int32(limit)}
+	var rows []eventsdb.ListEventsRow
+	var err error
+	if f.MemberID == "" {
+		rows, err = eventsdb.New().ListEvents(ctx, db, arg)
+	} else {
+		var member []eventsdb.ListMemberEventsRow
+		member, err = eventsdb.New().ListMemberEvents(ctx, db, eventsdb.ListMemberEventsParams{
+			MemberID: f.MemberID, AfterXid: arg.AfterXid, AfterID: arg.AfterID, Types: types, PageSize: arg.PageSize,
+		})
+		for _, r := range member {
+			rows = append(rows, eventsdb.ListEventsRow(r))
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}

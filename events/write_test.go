@@ -271,3 +271,45 @@ func TestConcurrentWritersNumberWithoutGaps(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func TestPositionAtStartsAReplayFromATime(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.NewPool(t)
+	store := events.NewStore(pool)
+	ctx := context.Background()
+	at := func(member string, d time.Duration) events.Event {
+		return events.Event{Type: events.PointsEarned, OccurTime: t0.Add(d), MemberID: member}
+	}
+	appendTx(t, pool, at("a", 0), at("b", time.Hour))
+	appendTx(t, pool, at("c", 2*time.Hour))
+	all := listAll(t, pool, events.Filter{}, 3)
+
+	for _, tc := range []struct {
+		since time.Time
+		want  []string
+	}{
+		{t0.Add(-time.Hour), []string{"a", "b", "c"}},
+		{t0.Add(time.Hour), []string{"b", "c"}},
+		{t0.Add(90 * time.Minute), []string{"c"}},
+		{t0.Add(3 * time.Hour), nil},
+	} {
+		pos, err := store.PositionAt(ctx, tc.since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, err := store.List(ctx, events.Filter{After: pos})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range page {
+			got = append(got, e.MemberID)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("from %s: %v, want %v", tc.since.Format(time.Kitchen), got, tc.want)
+		}
+	}
+	if pos, _ := store.PositionAt(ctx, t0.Add(3*time.Hour)); pos != all[2].Position {
+		t.Errorf("after every event: %v, want the last one's %v", pos, all[2].Position)
+	}
+}

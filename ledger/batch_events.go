@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/loyalty-engine/loyalty/events"
+	"github.com/loyalty-engine/loyalty/tiers"
 )
 
 // The events of a batch (docs/EVENTS.md): every entry, approval and upgrade the apply
@@ -97,7 +98,7 @@ func approvalEvent(a Approval, requested bool) events.Event {
 func upgradeEvent(u upgradeRow) events.Event {
 	end := u.periodEnd
 	return events.Event{Type: events.TierChanged, OccurTime: u.at, MemberID: u.memberID, Data: events.TierData{
-		FromTierID: u.from, ToTierID: u.to, Change: "UPGRADE", Reason: "QUALIFIED", PeriodEnd: &end,
+		FromTierID: u.from, ToTierID: u.to, Change: "UPGRADE", Reason: tiers.ReasonUpgrade, PeriodEnd: &end,
 	}}
 }
 

@@ -971,6 +971,63 @@ ALTER TABLE public.tier_policies ALTER COLUMN version ADD GENERATED ALWAYS AS ID
 );
 
 --
+-- Name: webhook_deliveries; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhook_deliveries (
+    delivery_id bigint NOT NULL,
+    endpoint_id text NOT NULL,
+    event_xid xid8 NOT NULL,
+    event_num bigint NOT NULL,
+    member_id text,
+    status text DEFAULT 'PENDING'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_time timestamp with time zone NOT NULL,
+    lease_until timestamp with time zone,
+    first_attempt_time timestamp with time zone,
+    last_status_code integer DEFAULT 0 NOT NULL,
+    last_latency_ms bigint DEFAULT 0 NOT NULL,
+    last_error text DEFAULT ''::text NOT NULL,
+    create_time timestamp with time zone NOT NULL,
+    deliver_time timestamp with time zone,
+    CONSTRAINT webhook_deliveries_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'SUCCEEDED'::text, 'FAILED'::text])))
+);
+
+--
+-- Name: webhook_deliveries_delivery_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.webhook_deliveries ALTER COLUMN delivery_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.webhook_deliveries_delivery_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: webhook_endpoints; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhook_endpoints (
+    endpoint_id text NOT NULL,
+    url text NOT NULL,
+    event_types text[] DEFAULT '{}'::text[] NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    sealed_secret bytea NOT NULL,
+    sealed_previous_secret bytea,
+    previous_secret_expire_time timestamp with time zone,
+    status text DEFAULT 'ACTIVE'::text NOT NULL,
+    disabled_reason text DEFAULT ''::text NOT NULL,
+    feed_xid xid8 NOT NULL,
+    feed_id bigint NOT NULL,
+    create_time timestamp with time zone NOT NULL,
+    CONSTRAINT webhook_endpoints_description_check CHECK ((length(description) <= 500)),
+    CONSTRAINT webhook_endpoints_status_check CHECK ((status = ANY (ARRAY['ACTIVE'::text, 'DISABLED'::text])))
+);
+
+--
 -- Name: river_job id; Type: DEFAULT; Schema: public; Owner: -
 --
 
@@ -1128,13 +1185,6 @@ ALTER TABLE ONLY public.entries
 
 ALTER TABLE ONLY public.event_member_seqs
     ADD CONSTRAINT event_member_seqs_pkey PRIMARY KEY (member_id);
-
---
--- Name: events events_event_id_key; Type: CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.events
-    ADD CONSTRAINT events_event_id_key UNIQUE (event_id);
 
 --
 -- Name: events events_member_id_member_seq_key; Type: CONSTRAINT; Schema: public; Owner: -
@@ -1347,6 +1397,20 @@ ALTER TABLE ONLY public.tier_policies
     ADD CONSTRAINT tier_policies_pkey PRIMARY KEY (version);
 
 --
+-- Name: webhook_deliveries webhook_deliveries_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (delivery_id);
+
+--
+-- Name: webhook_endpoints webhook_endpoints_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_endpoints
+    ADD CONSTRAINT webhook_endpoints_pkey PRIMARY KEY (endpoint_id);
+
+--
 -- Name: audit_log_key_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1557,6 +1621,36 @@ CREATE INDEX tier_history_member_idx ON public.tier_history USING btree (member_
 CREATE INDEX tier_metric_moves_entry_idx ON public.tier_metric_moves USING btree (entry_id) WHERE (entry_id IS NOT NULL);
 
 --
+-- Name: webhook_deliveries_done_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_done_idx ON public.webhook_deliveries USING btree (deliver_time) WHERE (status = 'SUCCEEDED'::text);
+
+--
+-- Name: webhook_deliveries_endpoint_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_endpoint_idx ON public.webhook_deliveries USING btree (endpoint_id, delivery_id);
+
+--
+-- Name: webhook_deliveries_event_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_event_idx ON public.webhook_deliveries USING btree (event_xid, event_num);
+
+--
+-- Name: webhook_deliveries_member_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_member_idx ON public.webhook_deliveries USING btree (endpoint_id, member_id, event_xid, event_num) WHERE (status = 'PENDING'::text);
+
+--
+-- Name: webhook_deliveries_pending_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_pending_idx ON public.webhook_deliveries USING btree (endpoint_id, event_xid, event_num) WHERE (status = 'PENDING'::text);
+
+--
 -- Name: entries entries_immutable; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -1623,6 +1717,20 @@ ALTER TABLE ONLY public.refunds
 
 ALTER TABLE ONLY public.refunds
     ADD CONSTRAINT refunds_take_entry_id_fkey FOREIGN KEY (take_entry_id) REFERENCES public.entries(entry_id);
+
+--
+-- Name: webhook_deliveries webhook_deliveries_endpoint_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_endpoint_id_fkey FOREIGN KEY (endpoint_id) REFERENCES public.webhook_endpoints(endpoint_id) ON DELETE CASCADE;
+
+--
+-- Name: webhook_deliveries webhook_deliveries_event_xid_event_num_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_event_xid_event_num_fkey FOREIGN KEY (event_xid, event_num) REFERENCES public.events(feed_xid, id);
 
 --
 -- PostgreSQL database dump complete

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/loyalty-engine/loyalty/access"
 	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/apitest"
+	"github.com/loyalty-engine/loyalty/internal/app"
 	"github.com/loyalty-engine/loyalty/internal/dbtest"
 	"github.com/loyalty-engine/loyalty/ledger"
 )
@@ -884,5 +886,56 @@ func TestLoyaltyctlEventsTail(t *testing.T) {
 	}
 	if code, _, errOut := ctl("events", "tail", "--types", "nope.nope", "--count", "1"); code != exitError || !strings.Contains(errOut, "types") {
 		t.Errorf("tail of an unknown type: exit %d, %q", code, errOut)
+	}
+}
+
+func TestLoyaltyctlWebhooks(t *testing.T) {
+	env := apitest.Start(t, func(o *app.Options) { o.WebhookAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} })
+	ctl := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		getenv := func(name string) string {
+			switch name {
+			case "LOYALTY_GRPC_ADDR":
+				return env.GRPCAddr
+			case "LOYALTY_API_KEY":
+				return apitest.AdminKey
+			}
+			return ""
+		}
+		code := run(args, getenv, &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	code, out, errOut := ctl("webhooks", "create", "--url", "http://127.0.0.1:9/hooks", "--types", "points.earned,tier.changed", "--description", "crm")
+	var created struct {
+		Endpoint struct{ EndpointID string }
+		Secret   string
+	}
+	if err := json.Unmarshal([]byte(out), &created); code != exitOK || err != nil || !strings.HasPrefix(created.Secret, "whsec_") {
+		t.Fatalf("webhooks create: exit %d, %s %s (%v)", code, out, errOut, err)
+	}
+	id := created.Endpoint.EndpointID
+	if code, out, _ := ctl("webhooks", "list"); code != exitOK || !strings.Contains(out, id) || strings.Contains(out, "whsec_") {
+		t.Errorf("webhooks list: exit %d, %s", code, out)
+	}
+	if code, out, _ := ctl("webhooks", "rotate", id); code != exitOK || !strings.Contains(out, "whsec_") || strings.Contains(out, created.Secret) {
+		t.Errorf("webhooks rotate: exit %d, %s", code, out)
+	}
+	if code, out, _ := ctl("webhooks", "deliveries", id); code != exitOK || !strings.Contains(out, `"deliveries": []`) {
+		t.Errorf("webhooks deliveries: exit %d, %s", code, out)
+	}
+	if code, out, _ := ctl("webhooks", "replay", id, "--since", "2026-01-01T00:00:00Z"); code != exitOK || !strings.Contains(out, `"status": "ACTIVE"`) {
+		t.Errorf("webhooks replay: exit %d, %s", code, out)
+	}
+	if code, _, errOut := ctl("webhooks", "retry", id, "12345"); code != exitError || !strings.Contains(errOut, "WEBHOOK_DELIVERY_NOT_FOUND") {
+		t.Errorf("webhooks retry: exit %d, %s", code, errOut)
+	}
+	if code, _, _ := ctl("webhooks", "delete", id); code != exitOK {
+		t.Errorf("webhooks delete: exit %d", code)
+	}
+	if code, _, errOut := ctl("webhooks", "get", id); code != exitError || !strings.Contains(errOut, "WEBHOOK_ENDPOINT_NOT_FOUND") {
+		t.Errorf("webhooks get after delete: exit %d, %s", code, errOut)
+	}
+	if code, _, errOut := ctl("webhooks", "create", "--url", "http://10.0.0.1/"); code != exitError || !strings.Contains(errOut, "WEBHOOK_URL_REFUSED") {
+		t.Errorf("private url: exit %d, %s", code, errOut)
 	}
 }

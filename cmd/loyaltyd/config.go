@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/loyalty-engine/loyalty/internal/webhookhttp"
 )
 
 // config is everything loyaltyd can be told, from flags with environment defaults.
@@ -35,6 +38,11 @@ type config struct {
 	TLSCert, TLSKey string
 	// MetricsAddr, when set, serves /metrics there instead of on the REST listener.
 	MetricsAddr string
+	// WebhookAllow admits webhook endpoints on these private networks.
+	WebhookAllow []netip.Prefix
+	// WebhookRetryFor is how long a failing delivery is retried before its
+	// endpoint is disabled; WebhookTimeout bounds one attempt.
+	WebhookRetryFor, WebhookTimeout time.Duration
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -72,6 +80,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.TLSKey, "tls-key", env("LOYALTY_TLS_KEY", ""), "PEM private key file of -tls-cert (LOYALTY_TLS_KEY)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("LOYALTY_METRICS_ADDR", ""), "serve /metrics (plain HTTP) on this address instead of the REST listener; empty: on the REST listener (LOYALTY_METRICS_ADDR)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long in-flight calls may finish at shutdown")
+	webhookAllow := fs.String("webhook-allow", env("LOYALTY_WEBHOOK_ALLOW", ""), "comma-separated networks (CIDR) webhook endpoints may be on although private or loopback, e.g. 127.0.0.0/8 for a local receiver; empty: public addresses only (LOYALTY_WEBHOOK_ALLOW)")
+	webhookRetryFor := fs.String("webhook-retry-for", env("LOYALTY_WEBHOOK_RETRY_FOR", "72h"), "how long a failing webhook delivery is retried before its endpoint is disabled (LOYALTY_WEBHOOK_RETRY_FOR)")
+	webhookTimeout := fs.String("webhook-timeout", env("LOYALTY_WEBHOOK_TIMEOUT", "10s"), "time limit of one webhook delivery attempt (LOYALTY_WEBHOOK_TIMEOUT)")
 	callTimeout := fs.String("call-timeout", env("LOYALTY_CALL_TIMEOUT", "10s"), "the server's deadline for every call, its SQL included; a client's shorter deadline wins (LOYALTY_CALL_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -102,6 +113,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return config{}, fmt.Errorf("call timeout %q must be a duration from 100ms to 10m", *callTimeout)
 	}
 	c.CallTimeout = callTimeoutValue
+	if c.WebhookAllow, err = webhookhttp.ParseAllowList(*webhookAllow); err != nil {
+		return config{}, err
+	}
+	if c.WebhookRetryFor, err = time.ParseDuration(*webhookRetryFor); err != nil || c.WebhookRetryFor < time.Minute || c.WebhookRetryFor > 30*24*time.Hour {
+		return config{}, fmt.Errorf("webhook retry period %q must be a duration from 1m to 720h", *webhookRetryFor)
+	}
+	if c.WebhookTimeout, err = time.ParseDuration(*webhookTimeout); err != nil || c.WebhookTimeout < 100*time.Millisecond || c.WebhookTimeout > time.Minute {
+		return config{}, fmt.Errorf("webhook timeout %q must be a duration from 100ms to 1m", *webhookTimeout)
+	}
 	if c.MaxBodyBytes < 1024 {
 		return config{}, errors.New("max body bytes must be at least 1024")
 	}
@@ -124,6 +144,7 @@ func (c config) logAttrs() []any {
 		"maxDBConns", c.MaxDBConns, "shutdownTimeout", c.ShutdownTimeout, "callTimeout", c.CallTimeout, "pprofAddr", c.PprofAddr,
 		"groupCommit", c.GroupCommit, "commitFlushers", c.CommitFlushers, "timeTravel", c.TimeTravel,
 		"tlsCert", c.TLSCert, "tlsKey", c.TLSKey, "metricsAddr", c.MetricsAddr,
+		"webhookAllow", fmt.Sprint(c.WebhookAllow), "webhookRetryFor", c.WebhookRetryFor, "webhookTimeout", c.WebhookTimeout,
 	}
 }
 

@@ -21,11 +21,13 @@ import (
 	"time"
 	_ "time/tzdata" // program time zones work on machines without a tz database
 
+	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/app"
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/jobs"
 	"github.com/loyalty-engine/loyalty/internal/pgcluster"
 	"github.com/loyalty-engine/loyalty/internal/server"
+	"github.com/loyalty-engine/loyalty/internal/webhookhttp"
 )
 
 func main() {
@@ -93,7 +95,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	application, err := app.New(ctx, pool, log, app.Options{
 		AdminKey: adminKey, MaxBodyBytes: cfg.MaxBodyBytes, ShutdownTimeout: cfg.ShutdownTimeout, CallTimeout: cfg.CallTimeout,
 		GroupCommitBatch: cfg.GroupCommit, GroupCommitFlushers: cfg.CommitFlushers, TimeTravel: cfg.TimeTravel,
-		TLS: serverTLS,
+		TLS: serverTLS, WebhookAllow: cfg.WebhookAllow, WebhookRetry: events.RetryPolicy{GiveUpAfter: cfg.WebhookRetryFor},
 	})
 	if err != nil {
 		return err
@@ -132,7 +134,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		serving = append(serving, "metrics", listeners.Metrics.Addr().String())
 	}
 	log.Info("serving", serving...)
-	runner, err := jobs.New(pool, application.Ledger, application.Tiers, log, jobs.Options{Campaigns: application.Campaigns})
+	runner, err := jobs.New(pool, application.Ledger, application.Tiers, log, jobs.Options{
+		Campaigns: application.Campaigns,
+		Webhooks: jobs.Webhooks{Store: application.Webhooks, Timeout: cfg.WebhookTimeout,
+			Sender: webhookhttp.NewSender(application.WebhookGuard, cfg.WebhookTimeout)},
+	})
 	if err != nil {
 		return err
 	}

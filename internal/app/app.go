@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,6 +19,7 @@ import (
 	"github.com/loyalty-engine/loyalty/internal/pagetoken"
 	"github.com/loyalty-engine/loyalty/internal/server"
 	"github.com/loyalty-engine/loyalty/internal/serversecret"
+	"github.com/loyalty-engine/loyalty/internal/webhookhttp"
 	"github.com/loyalty-engine/loyalty/ledger"
 	"github.com/loyalty-engine/loyalty/tiers"
 )
@@ -40,6 +42,12 @@ type Options struct {
 	TimeTravel bool
 	// TLS, when set, serves gRPC and REST over TLS with it; nil: plain text.
 	TLS *tls.Config
+	// WebhookAllow admits webhook endpoints on these (private) networks, which the
+	// SSRF guard refuses otherwise; nil: public addresses only.
+	WebhookAllow []netip.Prefix
+	// WebhookRetry is when failed deliveries are attempted again and given up;
+	// zero fields take events.DefaultRetryPolicy's.
+	WebhookRetry events.RetryPolicy
 }
 
 // App is the wired application.
@@ -50,7 +58,11 @@ type App struct {
 	Campaigns *campaigns.Service
 	Audit     *audit.Store
 	Events    *events.Store
-	Server    *server.Server
+	Webhooks  *events.Webhooks
+	// WebhookGuard is the SSRF guard of webhook endpoints: the API checks URLs
+	// with it, the dispatcher's sender every connection.
+	WebhookGuard *webhookhttp.Guard
+	Server       *server.Server
 	// Clock is the one business clock every service runs on, shared through the
 	// database with the other replicas.
 	Clock *businessclock.Clock
@@ -93,8 +105,18 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options
 		}
 	}
 	a.Events = events.NewStore(pool)
+	// Webhook secrets are sealed with a key every replica shares.
+	sealingKey, err := serversecret.Get(ctx, pool, serversecret.WebhookSecrets)
+	if err != nil {
+		return nil, err
+	}
+	if a.Webhooks, err = events.NewWebhooks(pool, sealingKey, pageTokens, opts.WebhookRetry); err != nil {
+		return nil, err
+	}
+	a.WebhookGuard = webhookhttp.NewGuard(opts.WebhookAllow)
 	a.Server = server.New(server.Deps{
 		Pool: pool, Keys: a.Keys, Ledger: a.Ledger, Tiers: a.Tiers, Campaigns: a.Campaigns, Audit: a.Audit, Events: a.Events,
+		Webhooks: a.Webhooks, WebhookGuard: a.WebhookGuard,
 		Log: log, Clock: clock, TimeTravel: opts.TimeTravel,
 		MaxBodyBytes: opts.MaxBodyBytes, ShutdownTimeout: opts.ShutdownTimeout, TLS: opts.TLS, CallTimeout: opts.CallTimeout,
 	})

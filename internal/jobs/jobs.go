@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -178,11 +179,17 @@ type Options struct {
 	Workers int
 	// Campaigns, when set, get their schedules advanced.
 	Campaigns *campaigns.Service
+	// Webhooks, when its Store is set, delivers events to the webhook endpoints.
+	Webhooks Webhooks
 }
 
 // Runner is the River client of this replica.
 type Runner struct {
 	client *river.Client[pgx.Tx]
+	// stopping is closed when Stop is called: long-running jobs (the webhook
+	// dispatchers) end early instead of making Stop wait for them.
+	stopping chan struct{}
+	stopOnce sync.Once
 }
 
 // New builds the runner; Start starts it.
@@ -196,6 +203,7 @@ func New(pool *pgxpool.Pool, l *ledger.Service, t *tiers.Service, log *slog.Logg
 	if opts.RemindEvery == 0 {
 		opts.RemindEvery = time.Minute
 	}
+	stopping := make(chan struct{})
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &expireHoldsWorker{ledger: l, log: log})
 	river.AddWorker(workers, &rollUpWorker{ledger: l})
@@ -219,8 +227,24 @@ func New(pool *pgxpool.Pool, l *ledger.Service, t *tiers.Service, log *slog.Logg
 	if opts.Campaigns != nil {
 		periodicJobs = append(periodicJobs, periodic(AdvanceCampaignsArgs{}))
 	}
+	if opts.Webhooks.Store != nil {
+		cfg := opts.Webhooks.withDefaults()
+		river.AddWorker(workers, &deliverWebhooksWorker{cfg: cfg, log: log, stopping: stopping})
+		// A dispatcher runs for RunFor; the next is scheduled as one ends.
+		periodicJobs = append(periodicJobs, river.NewPeriodicJob(river.PeriodicInterval(cfg.RunFor),
+			func() (river.JobArgs, *river.InsertOpts) {
+				return DeliverWebhooksArgs{}, &river.InsertOpts{Queue: webhookQueue}
+			},
+			&river.PeriodicJobOpts{RunOnStart: true}))
+	}
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}}
+	if opts.Webhooks.Store != nil {
+		// Dispatchers run for seconds at a time: in a queue of their own, they never
+		// hold up the other jobs (two, so that the next can start as one ends).
+		queues[webhookQueue] = river.QueueConfig{MaxWorkers: 2}
+	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
-		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
+		Queues:       queues,
 		Workers:      workers,
 		PeriodicJobs: periodicJobs,
 		// River reports its routine (job counts every few seconds) at info level;
@@ -233,7 +257,7 @@ func New(pool *pgxpool.Pool, l *ledger.Service, t *tiers.Service, log *slog.Logg
 	if err != nil {
 		return nil, fmt.Errorf("job queue client: %w", err)
 	}
-	return &Runner{client: client}, nil
+	return &Runner{client: client, stopping: stopping}, nil
 }
 
 // Start starts working jobs (and, on the elected replica, scheduling them).
@@ -246,6 +270,7 @@ func (r *Runner) Start(ctx context.Context) error {
 
 // Stop stops fetching new jobs and waits for running ones to finish.
 func (r *Runner) Stop(ctx context.Context) error {
+	r.stopOnce.Do(func() { close(r.stopping) })
 	if err := r.client.Stop(ctx); err != nil {
 		return fmt.Errorf("stop job queue: %w", err)
 	}

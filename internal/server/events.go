@@ -2,7 +2,7 @@ package server
 
 import (
 	"context"
-	"log/slog"
+	"fmt"
 	"time"
 
 	"google.golang.org/grpc"
@@ -12,6 +12,7 @@ import (
 
 	v1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
 	"github.com/loyalty-engine/loyalty/events"
+	"github.com/loyalty-engine/loyalty/internal/problem"
 )
 
 type eventServer struct {
@@ -19,8 +20,14 @@ type eventServer struct {
 	store *events.Store
 	// every is how often WatchEvents looks for new events once it has caught up.
 	every time.Duration
-	log   *slog.Logger
+	// draining is closed when the server shuts down: watches end then.
+	draining <-chan struct{}
 }
+
+// errShuttingDown ends a watch when the server shuts down; the caller watches
+// again (on another replica, or after the restart) after the last position it got.
+var errShuttingDown = problem.New(problem.Unavailable, "SHUTTING_DOWN",
+	"the server is shutting down: watch again after the last position you received")
 
 // watchPageSize is how many events WatchEvents reads at a time.
 const watchPageSize = 500
@@ -29,6 +36,9 @@ func (s *eventServer) ListEvents(ctx context.Context, req *v1.ListEventsRequest)
 	f, err := eventFilter(req.GetAfterPosition(), req.GetTypes())
 	if err != nil {
 		return nil, err
+	}
+	if ps := req.GetPageSize(); ps < 0 || ps > events.MaxPageSize {
+		return nil, problem.InvalidField("pageSize", fmt.Sprintf("must be 1-%d (0: %d)", events.MaxPageSize, events.DefaultPageSize))
 	}
 	f.MemberID, f.Limit = req.GetMemberId(), int(req.GetPageSize())
 	page, err := s.store.List(ctx, f)
@@ -69,6 +79,8 @@ func (s *eventServer) WatchEvents(req *v1.WatchEventsRequest, stream grpc.Server
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.draining:
+			return errShuttingDown
 		case <-tick.C:
 		}
 	}

@@ -113,6 +113,10 @@ func TestEventsFeedREST(t *testing.T) {
 	if r.Status != http.StatusBadRequest || fmt.Sprint(r.FieldViolations()) != "[afterPosition]" {
 		t.Errorf("bad position: %d %s", r.Status, r.Raw)
 	}
+	r = env.REST("GET", "/v1/events?pageSize=1001", auditor, nil)
+	if r.Status != http.StatusBadRequest || fmt.Sprint(r.FieldViolations()) != "[pageSize]" {
+		t.Errorf("page size too big: %d %s", r.Status, r.Raw)
+	}
 	r = env.REST("GET", "/v1/events?types=points.nope", auditor, nil)
 	if r.Status != http.StatusBadRequest || fmt.Sprint(r.FieldViolations()) != "[types]" {
 		t.Errorf("bad type: %d %s", r.Status, r.Raw)
@@ -216,5 +220,37 @@ func TestWatchEventsRoles(t *testing.T) {
 				t.Errorf("watch as %s: %v (allowed: %v)", r, err, ok)
 			}
 		}
+	}
+}
+
+// A watch ends when the server shuts down (UNAVAILABLE: watch again elsewhere) and
+// does not hold the shutdown up.
+func TestWatchEventsEndsAtShutdown(t *testing.T) {
+	t.Parallel()
+	env := apitest.Start(t)
+	stream, err := loyaltyv1.NewEventServiceClient(env.Conn).WatchEvents(env.Ctx(env.Key(access.RoleAuditor)), &loyaltyv1.WatchEventsRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	go func() {
+		_, err := stream.Recv()
+		ended <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	if err := env.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("shutdown took %v with a watch open", took)
+	}
+	select {
+	case err := <-ended:
+		if status.Code(err) != codes.Unavailable {
+			t.Errorf("watch ended with %v, want UNAVAILABLE", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watch did not end")
 	}
 }

@@ -63,6 +63,7 @@ func (s *Server) httpHandler(ctx context.Context, withMetrics bool) (http.Handle
 		loyaltyv1.RegisterAfterSalesServiceHandlerClient(ctx, gw, loyaltyv1.NewAfterSalesServiceClient(s.inproc)),
 		loyaltyv1.RegisterAuditServiceHandlerClient(ctx, gw, loyaltyv1.NewAuditServiceClient(s.inproc)),
 		loyaltyv1.RegisterEventServiceHandlerClient(ctx, gw, loyaltyv1.NewEventServiceClient(s.inproc)),
+		loyaltyv1.RegisterWebhookServiceHandlerClient(ctx, gw, loyaltyv1.NewWebhookServiceClient(s.inproc)),
 	} {
 		if err != nil {
 			return nil, fmt.Errorf("register gateway: %w", err)

@@ -29,6 +29,7 @@ import (
 	"github.com/loyalty-engine/loyalty/internal/businessclock"
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/ratelimit"
+	"github.com/loyalty-engine/loyalty/internal/webhookhttp"
 	"github.com/loyalty-engine/loyalty/ledger"
 	"github.com/loyalty-engine/loyalty/tiers"
 )
@@ -45,6 +46,10 @@ type Deps struct {
 	Audit *audit.Store
 	// Events reads the feed of events and keeps the webhook endpoints.
 	Events *events.Store
+	// Webhooks keeps the webhook endpoints; WebhookGuard refuses endpoint URLs
+	// that resolve to private addresses (unless its allow-list admits them).
+	Webhooks     *events.Webhooks
+	WebhookGuard *webhookhttp.Guard
 	// WatchEvery is how often WatchEvents looks for new events once it has caught
 	// up (default 200 ms).
 	WatchEvery time.Duration
@@ -77,7 +82,10 @@ const DefaultCallTimeout = 10 * time.Second
 
 // Server serves gRPC and REST.
 type Server struct {
-	deps     Deps
+	deps Deps
+	// draining is closed when shutdown starts: streams that would run until the
+	// caller hangs up (WatchEvents) end, so that they do not hold the shutdown.
+	draining chan struct{}
 	grpc     *grpc.Server
 	inproc   *inprocgrpc.Channel
 	registry *prometheus.Registry
@@ -97,6 +105,7 @@ func New(d Deps) *Server {
 	if d.CallTimeout == 0 {
 		d.CallTimeout = DefaultCallTimeout
 	}
+	draining := make(chan struct{})
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
@@ -156,10 +165,11 @@ func New(d Deps) *Server {
 		loyaltyv1.RegisterCouponServiceServer(reg, &couponServer{campaigns: d.Campaigns})
 		loyaltyv1.RegisterAfterSalesServiceServer(reg, &afterSalesServer{campaigns: d.Campaigns})
 		loyaltyv1.RegisterAuditServiceServer(reg, &auditServer{store: d.Audit})
-		loyaltyv1.RegisterEventServiceServer(reg, &eventServer{store: d.Events, every: watchEvery(d.WatchEvery), log: d.Log})
+		loyaltyv1.RegisterEventServiceServer(reg, &eventServer{store: d.Events, every: watchEvery(d.WatchEvery), draining: draining})
+		loyaltyv1.RegisterWebhookServiceServer(reg, &webhookServer{hooks: d.Webhooks, guard: d.WebhookGuard})
 	}
 	metrics.InitializeMetrics(gs)
-	return &Server{deps: d, grpc: gs, inproc: inproc, registry: registry}
+	return &Server{deps: d, draining: draining, grpc: gs, inproc: inproc, registry: registry}
 }
 
 // Registry is the server's metrics registry, for the domain's own collectors.
@@ -226,6 +236,7 @@ func (s *Server) ServeListeners(ctx context.Context, lis Listeners) error {
 	}
 
 	s.deps.Log.Info("shutting down: finishing in-flight calls", "timeout", s.deps.ShutdownTimeout)
+	close(s.draining)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.deps.ShutdownTimeout)
 	defer cancel()
 	// REST first: its in-flight requests still need the gRPC server to answer them.

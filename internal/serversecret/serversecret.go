@@ -15,6 +15,8 @@ import (
 // Names of the secrets.
 const (
 	PageTokens = "page_tokens"
+	// WebhookSecrets seals the webhook endpoints' signing secrets (AES-256-GCM).
+	WebhookSecrets = "webhook_secrets"
 )
 
 // Bytes is the length of a secret: 256 bits, as long as an HMAC-SHA256 key needs.

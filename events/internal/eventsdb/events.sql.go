@@ -89,16 +89,14 @@ FROM events e
 WHERE e.feed_xid < pg_snapshot_xmin(pg_current_snapshot())
   AND (e.feed_xid, e.id) > ($1::text::xid8, $2::bigint)
   AND (cardinality($3::text[]) = 0 OR e.type = ANY ($3::text[]))
-  AND ($4::text = '' OR e.member_id = $4::text)
 ORDER BY e.feed_xid, e.id
-LIMIT $5
+LIMIT $4
 `
 
 type ListEventsParams struct {
 	AfterXid string
 	AfterID  int64
 	Types    []string
-	MemberID string
 	PageSize int32
 }
 
@@ -121,7 +119,6 @@ func (q *Queries) ListEvents(ctx context.Context, db DBTX, arg ListEventsParams)
 		arg.AfterXid,
 		arg.AfterID,
 		arg.Types,
-		arg.MemberID,
 		arg.PageSize,
 	)
 	if err != nil {
@@ -131,6 +128,74 @@ func (q *Queries) ListEvents(ctx context.Context, db DBTX, arg ListEventsParams)
 	var items []ListEventsRow
 	for rows.Next() {
 		var i ListEventsRow
+		if err := rows.Scan(
+			&i.FeedXid,
+			&i.ID,
+			&i.EventID,
+			&i.Type,
+			&i.OccurTime,
+			&i.MemberID,
+			&i.MemberSeq,
+			&i.Data,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listMemberEvents = `-- name: ListMemberEvents :many
+SELECT e.feed_xid::text AS feed_xid, e.id, e.event_id::text AS event_id, e.type, e.occur_time,
+       coalesce(e.member_id, '')::text AS member_id, coalesce(e.member_seq, 0)::bigint AS member_seq, e.data
+FROM events e
+WHERE e.member_id = $1::text
+  AND e.feed_xid < pg_snapshot_xmin(pg_current_snapshot())
+  AND (e.feed_xid, e.id) > ($2::text::xid8, $3::bigint)
+  AND (cardinality($4::text[]) = 0 OR e.type = ANY ($4::text[]))
+ORDER BY e.feed_xid, e.id
+LIMIT $5
+`
+
+type ListMemberEventsParams struct {
+	MemberID string
+	AfterXid string
+	AfterID  int64
+	Types    []string
+	PageSize int32
+}
+
+type ListMemberEventsRow struct {
+	FeedXid   string
+	ID        int64
+	EventID   string
+	Type      string
+	OccurTime time.Time
+	MemberID  string
+	MemberSeq int64
+	Data      json.RawMessage
+}
+
+// ListEvents of one member (a query of its own, so that its plan uses the member's
+// index whatever the parameters).
+func (q *Queries) ListMemberEvents(ctx context.Context, db DBTX, arg ListMemberEventsParams) ([]ListMemberEventsRow, error) {
+	rows, err := db.Query(ctx, listMemberEvents,
+		arg.MemberID,
+		arg.AfterXid,
+		arg.AfterID,
+		arg.Types,
+		arg.PageSize,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListMemberEventsRow
+	for rows.Next() {
+		var i ListMemberEventsRow
 		if err := rows.Scan(
 			&i.FeedXid,
 			&i.ID,

@@ -42,7 +42,19 @@ FROM events e
 WHERE e.feed_xid < pg_snapshot_xmin(pg_current_snapshot())
   AND (e.feed_xid, e.id) > (sqlc.arg(after_xid)::text::xid8, sqlc.arg(after_id)::bigint)
   AND (cardinality(sqlc.arg(types)::text[]) = 0 OR e.type = ANY (sqlc.arg(types)::text[]))
-  AND (sqlc.arg(member_id)::text = '' OR e.member_id = sqlc.arg(member_id)::text)
+ORDER BY e.feed_xid, e.id
+LIMIT sqlc.arg(page_size);
+
+-- name: ListMemberEvents :many
+-- ListEvents of one member (a query of its own, so that its plan uses the member's
+-- index whatever the parameters).
+SELECT e.feed_xid::text AS feed_xid, e.id, e.event_id::text AS event_id, e.type, e.occur_time,
+       coalesce(e.member_id, '')::text AS member_id, coalesce(e.member_seq, 0)::bigint AS member_seq, e.data
+FROM events e
+WHERE e.member_id = sqlc.arg(member_id)::text
+  AND e.feed_xid < pg_snapshot_xmin(pg_current_snapshot())
+  AND (e.feed_xid, e.id) > (sqlc.arg(after_xid)::text::xid8, sqlc.arg(after_id)::bigint)
+  AND (cardinality(sqlc.arg(types)::text[]) = 0 OR e.type = ANY (sqlc.arg(types)::text[]))
 ORDER BY e.feed_xid, e.id
 LIMIT sqlc.arg(page_size);
 
