@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/loyalty-engine/loyalty/campaigns/internal/campaignsdb"
+	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/nullable"
 	"github.com/loyalty-engine/loyalty/ledger"
@@ -39,6 +40,8 @@ type campaignBudget struct {
 	// partial: the campaign has slices that were not locked, so what the locked
 	// ones cannot give is not known to be missing.
 	partial bool
+	// exhausted: its budget ran out before (campaign.budget_exhausted was told).
+	exhausted bool
 }
 
 // memberUse is what a member got from a campaign so far.
@@ -194,6 +197,9 @@ type budgets struct {
 	usesLocked bool
 	// claims: the batch's compensation claims (nil outside a batch with some).
 	claims *claims
+	// exhaustedNow: campaigns whose budget the takes ran out, and their events.
+	exhaustedNow []string
+	events       []events.Event
 }
 
 type useKey struct{ campaignID, memberID string }
@@ -313,6 +319,7 @@ func (s *Service) readBudgets(ctx context.Context, pipe *database.Pipeline, camp
 	}
 	budgetRows := s.q.LockCampaignBudgets(ctx, pipe, []campaignsdb.LockCampaignBudgetsParams{{
 		CampaignIds: campaignIDs, Lanes: int32(lane.Lanes), Lane: int32(lane.Lane)}})
+	exhaustedRows := s.q.ExhaustedCampaignsOf(ctx, pipe, [][]string{campaignIDs})
 	return func() (*budgets, error) {
 		b := &budgets{s: s, state: map[string]*campaignBudget{}, uses: map[useKey]*memberUse{}, usesLocked: lockUses, read: map[useKey]bool{}}
 		for i := range pairs.CampaignIds {
@@ -352,6 +359,16 @@ func (s *Service) readBudgets(ctx context.Context, pipe *database.Pipeline, camp
 				cb.partial = len(cb.slices) < int(r.SliceCount)
 			}
 		})
+		exhaustedRows.Query(func(_ int, ids []string, err error) {
+			if err != nil {
+				errs = append(errs, err)
+			}
+			for _, id := range ids {
+				if cb := b.state[id]; cb != nil {
+					cb.exhausted = true
+				}
+			}
+		})
 		if len(errs) > 0 {
 			return nil, fmt.Errorf("campaign budgets: %w", errs[0])
 		}
@@ -378,8 +395,51 @@ func (b *budgets) take(campaignID, memberID string, wantPoints, wantCoupons int6
 	if cb == nil {
 		return takeResult{refusal: RefusedNotActive}
 	}
-	return take(cb, b.use(campaignID, memberID), wantPoints, wantCoupons, sliceOf(memberID, len(cb.slices)), now)
+	got := take(cb, b.use(campaignID, memberID), wantPoints, wantCoupons, sliceOf(memberID, len(cb.slices)), now)
+	// Told once, by the first take that sees every slice spent: the one that
+	// spent the last of it, or, when a lane's slices gave the last points, the
+	// first later one that had to read every slice to be answered.
+	if !got.incomplete && !cb.partial && !cb.exhausted && budgetRanOut(cb) {
+		cb.exhausted = true
+		b.exhaustedNow = append(b.exhaustedNow, campaignID)
+		b.events = append(b.events, exhaustedEvent(campaignID, cb, now))
+	}
+	return got
 }
+
+// budgetRanOut is the rule of a budget that ran out: a bounded points budget or a
+// bounded coupon budget is all given (whichever comes first: the campaign cannot
+// give what its grants ask any more). Only all the slices can tell.
+func budgetRanOut(cb *campaignBudget) bool {
+	var budgetP, spentP, budgetC, issuedC int64
+	boundedP, boundedC := true, true
+	for _, sl := range cb.slices {
+		if sl.budgetPoints < 0 {
+			boundedP = false
+		}
+		if sl.budgetCoupons < 0 {
+			boundedC = false
+		}
+		budgetP, spentP = budgetP+max(sl.budgetPoints, 0), spentP+sl.spentPoints
+		budgetC, issuedC = budgetC+max(sl.budgetCoupons, 0), issuedC+sl.issuedCoupons
+	}
+	return (boundedP && budgetP > 0 && spentP >= budgetP) || (boundedC && budgetC > 0 && issuedC >= budgetC)
+}
+
+// exhaustedEvent is the campaign.budget_exhausted event of a campaign whose budget
+// ran out at now.
+func exhaustedEvent(id string, cb *campaignBudget, now time.Time) events.Event {
+	d := events.CampaignData{CampaignID: id, Status: cb.campaign.EffectiveStatus(now)}
+	for _, sl := range cb.slices {
+		d.Budget += max(sl.budgetPoints, 0)
+		d.Spent += sl.spentPoints
+	}
+	return events.Event{Type: events.CampaignBudgetSpent, OccurTime: now, Data: d}
+}
+
+// Events are the events of what the takes did to the budgets (a budget that ran
+// out), for the caller to write with the budgets (ledger.Budgets).
+func (b *budgets) Events() []events.Event { return b.events }
 
 func unboundedIfNull(v *int64) int64 {
 	if v == nil {
@@ -472,6 +532,9 @@ func (b *budgets) QueueWrites(ctx context.Context, pipe *database.Pipeline) {
 			g.Points = append(g.Points, o.points)
 		}
 		b.s.q.WriteOrderGrants(ctx, pipe, []campaignsdb.WriteOrderGrantsParams{g})
+	}
+	if len(b.exhaustedNow) > 0 {
+		b.s.q.MarkBudgetsExhausted(ctx, pipe, []campaignsdb.MarkBudgetsExhaustedParams{{CampaignIds: b.exhaustedNow, Now: b.events[0].OccurTime}})
 	}
 	b.queueClaimWrites(ctx, pipe)
 }

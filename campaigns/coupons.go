@@ -173,7 +173,7 @@ func (s *Service) issue(ctx context.Context, tx pgx.Tx, lane ledger.BudgetLane, 
 	if err != nil {
 		return Coupon{}, err
 	}
-	return cp, events.AppendTx(ctx, tx, couponEvent(events.CouponIssued, cp, now))
+	return cp, events.AppendTx(ctx, tx, append([]events.Event{couponEvent(events.CouponIssued, cp, now)}, b.Events()...)...)
 }
 
 // couponEvent is a coupon.* event of the coupon.

@@ -2,7 +2,10 @@ package campaigns_test
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -62,5 +65,49 @@ func TestStatusEventsTellTheEffectiveStatus(t *testing.T) {
 		if got := statusMoves(t, e, tc.c.ID); !slices.Equal(got, tc.want) {
 			t.Errorf("campaign %s: status events %v, want %v", tc.c.ID, got, tc.want)
 		}
+	}
+}
+
+// A budget that runs out is told once, with what it had and spent, however many
+// grants race for its end, through the group commit's lanes and the coupon drops'.
+func TestBudgetExhaustedIsToldOnce(t *testing.T) {
+	members := []string{"m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7"}
+	e := newEngine(t, members...)
+	pts := e.launch(t, campaigns.Definition{DisplayName: "Bonus", Type: campaigns.TypeBonus, BonusPoints: 100,
+		Budget: campaigns.Budget{Points: 1000}})
+	drop := e.launch(t, campaigns.Definition{DisplayName: "Drop", Type: campaigns.TypeCouponDrop,
+		Coupon: campaigns.CouponTemplate{Kind: campaigns.CouponFreeShipping, ValidDays: 30}, Budget: campaigns.Budget{Coupons: 5}})
+	var wg sync.WaitGroup
+	for i := range 40 {
+		m := members[i%len(members)]
+		wg.Go(func() { e.order(t, m, fmt.Sprintf("o%d", i), 10_000) })
+		wg.Go(func() {
+			_, err := e.campaigns.IssueCoupon(ctx, campaigns.IssueCoupon{MemberID: m, RequestID: fmt.Sprintf("d%d", i), CampaignID: drop.ID})
+			if err != nil && !errors.Is(err, campaigns.ErrBudgetExhausted) {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	feed, err := events.NewStore(e.pool).List(ctx, events.Filter{Types: []events.Type{events.CampaignBudgetSpent}, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	told := map[string]events.CampaignData{}
+	for _, ev := range feed {
+		var d events.CampaignData
+		if err := json.Unmarshal(ev.Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		if _, twice := told[d.CampaignID]; twice {
+			t.Errorf("campaign %s told twice", d.CampaignID)
+		}
+		told[d.CampaignID] = d
+	}
+	if d, ok := told[pts.ID]; !ok || d.Budget != 1000 || d.Spent != 1000 {
+		t.Errorf("points campaign: %+v (told %v), want budget and spent 1000", d, ok)
+	}
+	if _, ok := told[drop.ID]; !ok || len(told) != 2 {
+		t.Errorf("budget events %+v, want one per campaign", told)
 	}
 }

@@ -85,6 +85,9 @@ func (s *Service) runBatch(ctx context.Context, db batchSender, plans []plan, la
 	if st.broken != nil {
 		return nil, st.broken
 	}
+	if st.budgets != nil {
+		st.out.events = append(st.out.events, st.budgets.Events()...)
+	}
 
 	var write database.Pipeline
 	s.queueWrites(ctx, &write, &st.out)

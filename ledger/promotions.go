@@ -66,6 +66,9 @@ type Budgets interface {
 	// same order and type or request id in the batch finds it, and it returns
 	// the claim's answer and the events of what it granted.
 	Compensated(d CompensationDecision, entries []Entry) (answer any, evs []events.Event)
+	// Events are the events of what the takes did to the budgets (a budget that
+	// ran out), written with the batch's.
+	Events() []events.Event
 	// QueueWrites queues on pipe the writes of what the grants took, the
 	// give-backs returned and the compensations recorded.
 	QueueWrites(ctx context.Context, pipe *database.Pipeline)

@@ -226,6 +226,7 @@ CREATE TABLE public.campaigns (
     actor_key_id text DEFAULT ''::text NOT NULL,
     create_time timestamp with time zone NOT NULL,
     update_time timestamp with time zone NOT NULL,
+    budget_exhausted_time timestamp with time zone,
     CONSTRAINT campaigns_budget_coupons_check CHECK ((budget_coupons > 0)),
     CONSTRAINT campaigns_budget_points_check CHECK ((budget_points > 0)),
     CONSTRAINT campaigns_cap_coupons_check CHECK ((cap_coupons > 0)),

@@ -1,5 +1,5 @@
 -- +goose Up
--- Reminders (docs/EVENTS.md): points.expiring, the given number of days before a
+-- Events that need a memory (docs/EVENTS.md). Reminders: points.expiring, the given number of days before a
 -- member's points expire, and tier.downgrade_due, before a tier period ends with
 -- the member not on track to keep the tier. Each is sent once per member, date and
 -- reminder day: these tables remember which were.
@@ -26,7 +26,11 @@ CREATE TABLE downgrade_reminders (
     PRIMARY KEY (member_id, period_end, days_before)
 );
 
+-- When a campaign's budget ran out (campaign.budget_exhausted is written once).
+ALTER TABLE campaigns ADD COLUMN budget_exhausted_time timestamptz;
+
 -- +goose Down
+ALTER TABLE campaigns DROP COLUMN budget_exhausted_time;
 DROP TABLE downgrade_reminders;
 DROP TABLE expiry_reminders;
 ALTER TABLE program_settings DROP COLUMN expiry_reminder_days;

@@ -241,6 +241,67 @@ func (b *EnsureCampaignUsesBatchResults) Close() error {
 	return b.br.Close()
 }
 
+const exhaustedCampaignsOf = `-- name: ExhaustedCampaignsOf :batchmany
+SELECT c.campaign_id FROM campaigns c
+WHERE c.campaign_id = ANY ($1::text[]) AND c.budget_exhausted_time IS NOT NULL
+`
+
+type ExhaustedCampaignsOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+// read (after the slices' locks, so that it sees what the batch that held them
+// last wrote): which of the campaigns had their budget run out already.
+func (q *Queries) ExhaustedCampaignsOf(ctx context.Context, db DBTX, campaignIds [][]string) *ExhaustedCampaignsOfBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range campaignIds {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(exhaustedCampaignsOf, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &ExhaustedCampaignsOfBatchResults{br, len(campaignIds), false}
+}
+
+func (b *ExhaustedCampaignsOfBatchResults) Query(f func(int, []string, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []string
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var campaign_id string
+				if err := rows.Scan(&campaign_id); err != nil {
+					return err
+				}
+				items = append(items, campaign_id)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *ExhaustedCampaignsOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const lockCampaignBudgets = `-- name: LockCampaignBudgets :batchmany
 SELECT c.campaign_id, c.status, c.start_time, c.end_time, c.cap_points, c.cap_coupons,
        s.slice, s.budget_points, s.budget_coupons, s.spent_points, s.issued_coupons, s.grants,
@@ -422,6 +483,57 @@ func (b *LockCampaignUsesBatchResults) Query(f func(int, []CampaignMember, error
 }
 
 func (b *LockCampaignUsesBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const markBudgetsExhausted = `-- name: MarkBudgetsExhausted :batchexec
+UPDATE campaigns SET budget_exhausted_time = $1::timestamptz
+WHERE campaign_id = ANY ($2::text[]) AND budget_exhausted_time IS NULL
+`
+
+type MarkBudgetsExhaustedBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type MarkBudgetsExhaustedParams struct {
+	Now         time.Time
+	CampaignIds []string
+}
+
+// write: the campaigns whose budget the batch ran out.
+func (q *Queries) MarkBudgetsExhausted(ctx context.Context, db DBTX, arg []MarkBudgetsExhaustedParams) *MarkBudgetsExhaustedBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.Now,
+			a.CampaignIds,
+		}
+		batch.Queue(markBudgetsExhausted, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &MarkBudgetsExhaustedBatchResults{br, len(arg), false}
+}
+
+func (b *MarkBudgetsExhaustedBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *MarkBudgetsExhaustedBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

@@ -12,7 +12,7 @@ import (
 )
 
 const campaignByRequest = `-- name: CampaignByRequest :one
-SELECT c.campaign_id, c.seq, c.display_name, c.type, c.status, c.start_local, c.end_local, c.time_zone, c.start_time, c.end_time, c.eligible_tiers, c.rule, c.body, c.budget_points, c.budget_coupons, c.cap_points, c.cap_coupons, c.request_id, c.actor_key_id, c.create_time, c.update_time, s.spent_points, s.issued_coupons, s.grants
+SELECT c.campaign_id, c.seq, c.display_name, c.type, c.status, c.start_local, c.end_local, c.time_zone, c.start_time, c.end_time, c.eligible_tiers, c.rule, c.body, c.budget_points, c.budget_coupons, c.cap_points, c.cap_coupons, c.request_id, c.actor_key_id, c.create_time, c.update_time, c.budget_exhausted_time, s.spent_points, s.issued_coupons, s.grants
 FROM campaigns c
 CROSS JOIN LATERAL (
     SELECT coalesce(sum(b.spent_points), 0)::bigint AS spent_points, coalesce(sum(b.issued_coupons), 0)::bigint AS issued_coupons,
@@ -54,6 +54,7 @@ func (q *Queries) CampaignByRequest(ctx context.Context, db DBTX, requestID stri
 		&i.Campaign.ActorKeyID,
 		&i.Campaign.CreateTime,
 		&i.Campaign.UpdateTime,
+		&i.Campaign.BudgetExhaustedTime,
 		&i.SpentPoints,
 		&i.IssuedCoupons,
 		&i.Grants,
@@ -167,7 +168,7 @@ func (q *Queries) EndDueCampaigns(ctx context.Context, db DBTX, now time.Time) (
 }
 
 const getCampaign = `-- name: GetCampaign :one
-SELECT c.campaign_id, c.seq, c.display_name, c.type, c.status, c.start_local, c.end_local, c.time_zone, c.start_time, c.end_time, c.eligible_tiers, c.rule, c.body, c.budget_points, c.budget_coupons, c.cap_points, c.cap_coupons, c.request_id, c.actor_key_id, c.create_time, c.update_time, s.spent_points, s.issued_coupons, s.grants
+SELECT c.campaign_id, c.seq, c.display_name, c.type, c.status, c.start_local, c.end_local, c.time_zone, c.start_time, c.end_time, c.eligible_tiers, c.rule, c.body, c.budget_points, c.budget_coupons, c.cap_points, c.cap_coupons, c.request_id, c.actor_key_id, c.create_time, c.update_time, c.budget_exhausted_time, s.spent_points, s.issued_coupons, s.grants
 FROM campaigns c
 CROSS JOIN LATERAL (
     SELECT coalesce(sum(b.spent_points), 0)::bigint AS spent_points, coalesce(sum(b.issued_coupons), 0)::bigint AS issued_coupons,
@@ -210,6 +211,7 @@ func (q *Queries) GetCampaign(ctx context.Context, db DBTX, campaignID string) (
 		&i.Campaign.ActorKeyID,
 		&i.Campaign.CreateTime,
 		&i.Campaign.UpdateTime,
+		&i.Campaign.BudgetExhaustedTime,
 		&i.SpentPoints,
 		&i.IssuedCoupons,
 		&i.Grants,
@@ -284,7 +286,7 @@ INSERT INTO campaigns (campaign_id, display_name, type, status, start_local, end
 VALUES ($1, $2, $3, 'DRAFT', $4, $5, $6, $7,
         $8, $9, $10, $11, $12, $13,
         $14, $15, $16, $17, $18, $18)
-RETURNING campaign_id, seq, display_name, type, status, start_local, end_local, time_zone, start_time, end_time, eligible_tiers, rule, body, budget_points, budget_coupons, cap_points, cap_coupons, request_id, actor_key_id, create_time, update_time
+RETURNING campaign_id, seq, display_name, type, status, start_local, end_local, time_zone, start_time, end_time, eligible_tiers, rule, body, budget_points, budget_coupons, cap_points, cap_coupons, request_id, actor_key_id, create_time, update_time, budget_exhausted_time
 `
 
 type InsertCampaignParams struct {
@@ -352,6 +354,7 @@ func (q *Queries) InsertCampaign(ctx context.Context, db DBTX, arg InsertCampaig
 		&i.ActorKeyID,
 		&i.CreateTime,
 		&i.UpdateTime,
+		&i.BudgetExhaustedTime,
 	)
 	return i, err
 }
@@ -418,7 +421,7 @@ func (q *Queries) InsertCoupon(ctx context.Context, db DBTX, arg InsertCouponPar
 }
 
 const listCampaigns = `-- name: ListCampaigns :many
-SELECT c.campaign_id, c.seq, c.display_name, c.type, c.status, c.start_local, c.end_local, c.time_zone, c.start_time, c.end_time, c.eligible_tiers, c.rule, c.body, c.budget_points, c.budget_coupons, c.cap_points, c.cap_coupons, c.request_id, c.actor_key_id, c.create_time, c.update_time, s.spent_points, s.issued_coupons, s.grants
+SELECT c.campaign_id, c.seq, c.display_name, c.type, c.status, c.start_local, c.end_local, c.time_zone, c.start_time, c.end_time, c.eligible_tiers, c.rule, c.body, c.budget_points, c.budget_coupons, c.cap_points, c.cap_coupons, c.request_id, c.actor_key_id, c.create_time, c.update_time, c.budget_exhausted_time, s.spent_points, s.issued_coupons, s.grants
 FROM campaigns c
 CROSS JOIN LATERAL (
     SELECT coalesce(sum(b.spent_points), 0)::bigint AS spent_points, coalesce(sum(b.issued_coupons), 0)::bigint AS issued_coupons,
@@ -487,6 +490,7 @@ func (q *Queries) ListCampaigns(ctx context.Context, db DBTX, arg ListCampaignsP
 			&i.Campaign.ActorKeyID,
 			&i.Campaign.CreateTime,
 			&i.Campaign.UpdateTime,
+			&i.Campaign.BudgetExhaustedTime,
 			&i.SpentPoints,
 			&i.IssuedCoupons,
 			&i.Grants,
@@ -676,7 +680,7 @@ func (q *Queries) RevokeCoupon(ctx context.Context, db DBTX, arg RevokeCouponPar
 }
 
 const runningCampaigns = `-- name: RunningCampaigns :many
-SELECT campaign_id, seq, display_name, type, status, start_local, end_local, time_zone, start_time, end_time, eligible_tiers, rule, body, budget_points, budget_coupons, cap_points, cap_coupons, request_id, actor_key_id, create_time, update_time FROM campaigns
+SELECT campaign_id, seq, display_name, type, status, start_local, end_local, time_zone, start_time, end_time, eligible_tiers, rule, body, budget_points, budget_coupons, cap_points, cap_coupons, request_id, actor_key_id, create_time, update_time, budget_exhausted_time FROM campaigns
 WHERE status IN ('SCHEDULED', 'ACTIVE') AND (end_time IS NULL OR end_time > $1)
 ORDER BY seq
 `
@@ -713,6 +717,7 @@ func (q *Queries) RunningCampaigns(ctx context.Context, db DBTX, now *time.Time)
 			&i.ActorKeyID,
 			&i.CreateTime,
 			&i.UpdateTime,
+			&i.BudgetExhaustedTime,
 		); err != nil {
 			return nil, err
 		}

@@ -22,27 +22,28 @@ type AfterSalesEvent struct {
 }
 
 type Campaign struct {
-	CampaignID    string
-	Seq           int64
-	DisplayName   string
-	Type          string
-	Status        string
-	StartLocal    string
-	EndLocal      string
-	TimeZone      string
-	StartTime     *time.Time
-	EndTime       *time.Time
-	EligibleTiers []string
-	Rule          string
-	Body          json.RawMessage
-	BudgetPoints  *int64
-	BudgetCoupons *int64
-	CapPoints     *int64
-	CapCoupons    *int32
-	RequestID     string
-	ActorKeyID    string
-	CreateTime    time.Time
-	UpdateTime    time.Time
+	CampaignID          string
+	Seq                 int64
+	DisplayName         string
+	Type                string
+	Status              string
+	StartLocal          string
+	EndLocal            string
+	TimeZone            string
+	StartTime           *time.Time
+	EndTime             *time.Time
+	EligibleTiers       []string
+	Rule                string
+	Body                json.RawMessage
+	BudgetPoints        *int64
+	BudgetCoupons       *int64
+	CapPoints           *int64
+	CapCoupons          *int32
+	RequestID           string
+	ActorKeyID          string
+	CreateTime          time.Time
+	UpdateTime          time.Time
+	BudgetExhaustedTime *time.Time
 }
 
 type CampaignMember struct {

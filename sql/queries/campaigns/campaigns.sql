@@ -187,6 +187,17 @@ WHERE c.campaign_id = ANY (@campaign_ids::text[])
 ORDER BY c.campaign_id, s.slice
 FOR UPDATE OF s;
 
+-- name: ExhaustedCampaignsOf :batchmany
+-- read (after the slices' locks, so that it sees what the batch that held them
+-- last wrote): which of the campaigns had their budget run out already.
+SELECT c.campaign_id FROM campaigns c
+WHERE c.campaign_id = ANY (@campaign_ids::text[]) AND c.budget_exhausted_time IS NOT NULL;
+
+-- name: MarkBudgetsExhausted :batchexec
+-- write: the campaigns whose budget the batch ran out.
+UPDATE campaigns SET budget_exhausted_time = sqlc.arg(now)::timestamptz
+WHERE campaign_id = ANY (@campaign_ids::text[]) AND budget_exhausted_time IS NULL;
+
 -- name: WriteCampaignBudgets :batchexec
 -- write: the slices as the batch left them.
 UPDATE campaign_budget_slices AS s
