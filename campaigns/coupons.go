@@ -406,3 +406,26 @@ func (s *Service) Coupon(ctx context.Context, code string) (Coupon, error) {
 	}
 	return toCoupon(row, s.clock.Now()), nil
 }
+
+// TellExpiredCoupons writes coupon.expired for the issued coupons whose validity
+// ended (at the instant it ended), marking them told in the same transaction, up to
+// limit per call; it answers how many. A coupon's status turns EXPIRED when read,
+// with no write of its own: this job is what tells it.
+func (s *Service) TellExpiredCoupons(ctx context.Context, limit int32) (int, error) {
+	now := s.clock.Now()
+	var n int
+	err := s.tx.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := s.q.TellExpiredCoupons(ctx, tx, campaignsdb.TellExpiredCouponsParams{Now: now, MaxRows: limit})
+		if err != nil {
+			return fmt.Errorf("expired coupons: %w", err)
+		}
+		n = len(rows)
+		evs := make([]events.Event, len(rows))
+		for i, r := range rows {
+			evs[i] = couponEvent(events.CouponExpired, Coupon{Code: r.Code, MemberID: r.MemberID, CampaignID: r.CampaignID,
+				EventOrderID: nullable.Value(r.EventOrderID)}, r.ValidUntil)
+		}
+		return events.AppendTx(ctx, tx, evs...)
+	})
+	return n, err
+}

@@ -111,3 +111,43 @@ func TestBudgetExhaustedIsToldOnce(t *testing.T) {
 		t.Errorf("budget events %+v, want one per campaign", told)
 	}
 }
+
+// A coupon whose validity ends unredeemed is told expired once, at the instant it
+// ended; a redeemed one is not.
+func TestExpiredCouponsAreToldOnce(t *testing.T) {
+	e := newEngine(t, "m")
+	drop := e.launch(t, campaigns.Definition{DisplayName: "Drop", Type: campaigns.TypeCouponDrop,
+		Coupon: campaigns.CouponTemplate{Kind: campaigns.CouponFreeShipping, ValidDays: 1}})
+	kept, err := e.campaigns.IssueCoupon(ctx, campaigns.IssueCoupon{MemberID: "m", RequestID: "c1", CampaignID: drop.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	used, err := e.campaigns.IssueCoupon(ctx, campaigns.IssueCoupon{MemberID: "m", RequestID: "c2", CampaignID: drop.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.campaigns.RedeemCoupon(ctx, campaigns.RedeemCoupon{Code: used.Code, RequestID: "r", MemberID: "m", OrderID: "o"}); err != nil {
+		t.Fatal(err)
+	}
+	tell := func(want int) {
+		t.Helper()
+		if n, err := e.campaigns.TellExpiredCoupons(ctx, 100); err != nil || n != want {
+			t.Fatalf("told %d expired coupons (%v), want %d", n, err, want)
+		}
+	}
+	tell(0)
+	e.clock.Advance(2 * 24 * time.Hour)
+	tell(1)
+	tell(0)
+	feed, err := events.NewStore(e.pool).List(ctx, events.Filter{Types: []events.Type{events.CouponExpired}, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(feed) != 1 || feed[0].MemberID != "m" || !feed[0].OccurTime.Equal(kept.ValidUntil) {
+		t.Fatalf("expiry events %+v, want one for %s at %s", feed, kept.Code, kept.ValidUntil)
+	}
+	var d events.CouponData
+	if err := json.Unmarshal(feed[0].Data, &d); err != nil || d.Code != kept.Code || d.CampaignID != drop.ID {
+		t.Fatalf("data %+v (%v), want coupon %s of %s", d, err, kept.Code, drop.ID)
+	}
+}

@@ -270,6 +270,7 @@ CREATE TABLE public.coupons (
     revoke_time timestamp with time zone,
     event_order_id text,
     event_type text,
+    expiry_told_time timestamp with time zone,
     CONSTRAINT coupons_kind_check CHECK ((kind = ANY (ARRAY['AMOUNT_OFF'::text, 'PERCENT_OFF'::text, 'FREE_SHIPPING'::text]))),
     CONSTRAINT coupons_status_check CHECK ((status = ANY (ARRAY['ISSUED'::text, 'REDEEMED'::text, 'REVOKED'::text])))
 );
@@ -1434,6 +1435,12 @@ CREATE INDEX audit_log_time_idx ON public.audit_log USING btree ("time");
 --
 
 CREATE INDEX campaigns_status_idx ON public.campaigns USING btree (status, campaign_id);
+
+--
+-- Name: coupons_expiring_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX coupons_expiring_idx ON public.coupons USING btree (valid_until) WHERE ((status = 'ISSUED'::text) AND (expiry_told_time IS NULL));
 
 --
 -- Name: coupons_member_idx; Type: INDEX; Schema: public; Owner: -

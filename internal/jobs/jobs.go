@@ -138,7 +138,8 @@ func (w *remindWorker) Work(ctx context.Context, _ *river.Job[RemindArgs]) error
 	return sweepAll(ctx, w.log, "downgrade reminders decided", w.tiers.RemindDowngrades)
 }
 
-// AdvanceCampaignsArgs writes down campaigns' scheduled starts and ends.
+// AdvanceCampaignsArgs writes down campaigns' scheduled starts and ends, and tells
+// the coupons that expired.
 type AdvanceCampaignsArgs struct{}
 
 // Kind names the job.
@@ -155,7 +156,10 @@ func (w *advanceCampaignsWorker) Work(ctx context.Context, _ *river.Job[AdvanceC
 	if n > 0 {
 		w.log.Info("campaigns started or ended by their schedule", "count", n)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return sweepAll(ctx, w.log, "expired coupons told", w.campaigns.TellExpiredCoupons)
 }
 
 type rollUpWorker struct {

@@ -29,7 +29,14 @@ CREATE TABLE downgrade_reminders (
 -- When a campaign's budget ran out (campaign.budget_exhausted is written once).
 ALTER TABLE campaigns ADD COLUMN budget_exhausted_time timestamptz;
 
+-- When a coupon's expiry was told (coupon.expired: its status turns EXPIRED when
+-- read, with no write of its own to carry the event).
+ALTER TABLE coupons ADD COLUMN expiry_told_time timestamptz;
+CREATE INDEX coupons_expiring_idx ON coupons (valid_until) WHERE status = 'ISSUED' AND expiry_told_time IS NULL;
+
 -- +goose Down
+DROP INDEX coupons_expiring_idx;
+ALTER TABLE coupons DROP COLUMN expiry_told_time;
 ALTER TABLE campaigns DROP COLUMN budget_exhausted_time;
 DROP TABLE downgrade_reminders;
 DROP TABLE expiry_reminders;

@@ -86,7 +86,7 @@ func (q *Queries) CampaignMember(ctx context.Context, db DBTX, arg CampaignMembe
 }
 
 const couponByRequest = `-- name: CouponByRequest :one
-SELECT code, member_id, campaign_id, request_id, kind, amount_off_minor, percent_off, min_spend_minor, status, issue_time, valid_until, redeem_time, redeem_order_id, redeem_request_id, revoke_time, event_order_id, event_type FROM coupons WHERE member_id = $1 AND request_id = $2
+SELECT code, member_id, campaign_id, request_id, kind, amount_off_minor, percent_off, min_spend_minor, status, issue_time, valid_until, redeem_time, redeem_order_id, redeem_request_id, revoke_time, event_order_id, event_type, expiry_told_time FROM coupons WHERE member_id = $1 AND request_id = $2
 `
 
 type CouponByRequestParams struct {
@@ -115,6 +115,7 @@ func (q *Queries) CouponByRequest(ctx context.Context, db DBTX, arg CouponByRequ
 		&i.RevokeTime,
 		&i.EventOrderID,
 		&i.EventType,
+		&i.ExpiryToldTime,
 	)
 	return i, err
 }
@@ -220,7 +221,7 @@ func (q *Queries) GetCampaign(ctx context.Context, db DBTX, campaignID string) (
 }
 
 const getCoupon = `-- name: GetCoupon :one
-SELECT code, member_id, campaign_id, request_id, kind, amount_off_minor, percent_off, min_spend_minor, status, issue_time, valid_until, redeem_time, redeem_order_id, redeem_request_id, revoke_time, event_order_id, event_type FROM coupons WHERE code = $1
+SELECT code, member_id, campaign_id, request_id, kind, amount_off_minor, percent_off, min_spend_minor, status, issue_time, valid_until, redeem_time, redeem_order_id, redeem_request_id, revoke_time, event_order_id, event_type, expiry_told_time FROM coupons WHERE code = $1
 `
 
 func (q *Queries) GetCoupon(ctx context.Context, db DBTX, code string) (Coupon, error) {
@@ -244,6 +245,7 @@ func (q *Queries) GetCoupon(ctx context.Context, db DBTX, code string) (Coupon, 
 		&i.RevokeTime,
 		&i.EventOrderID,
 		&i.EventType,
+		&i.ExpiryToldTime,
 	)
 	return i, err
 }
@@ -364,7 +366,7 @@ INSERT INTO coupons (code, member_id, campaign_id, request_id, kind, amount_off_
                      status, issue_time, valid_until, event_order_id, event_type)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
         'ISSUED', $9, $10, $11, $12)
-RETURNING code, member_id, campaign_id, request_id, kind, amount_off_minor, percent_off, min_spend_minor, status, issue_time, valid_until, redeem_time, redeem_order_id, redeem_request_id, revoke_time, event_order_id, event_type
+RETURNING code, member_id, campaign_id, request_id, kind, amount_off_minor, percent_off, min_spend_minor, status, issue_time, valid_until, redeem_time, redeem_order_id, redeem_request_id, revoke_time, event_order_id, event_type, expiry_told_time
 `
 
 type InsertCouponParams struct {
@@ -416,6 +418,7 @@ func (q *Queries) InsertCoupon(ctx context.Context, db DBTX, arg InsertCouponPar
 		&i.RevokeTime,
 		&i.EventOrderID,
 		&i.EventType,
+		&i.ExpiryToldTime,
 	)
 	return i, err
 }
@@ -506,7 +509,7 @@ func (q *Queries) ListCampaigns(ctx context.Context, db DBTX, arg ListCampaignsP
 }
 
 const listMemberCoupons = `-- name: ListMemberCoupons :many
-SELECT code, member_id, campaign_id, request_id, kind, amount_off_minor, percent_off, min_spend_minor, status, issue_time, valid_until, redeem_time, redeem_order_id, redeem_request_id, revoke_time, event_order_id, event_type FROM coupons
+SELECT code, member_id, campaign_id, request_id, kind, amount_off_minor, percent_off, min_spend_minor, status, issue_time, valid_until, redeem_time, redeem_order_id, redeem_request_id, revoke_time, event_order_id, event_type, expiry_told_time FROM coupons
 WHERE member_id = $1 AND ($2::text = '' OR (issue_time, code) < ($3::timestamptz, $2::text))
 ORDER BY issue_time DESC, code DESC
 LIMIT $4
@@ -551,6 +554,7 @@ func (q *Queries) ListMemberCoupons(ctx context.Context, db DBTX, arg ListMember
 			&i.RevokeTime,
 			&i.EventOrderID,
 			&i.EventType,
+			&i.ExpiryToldTime,
 		); err != nil {
 			return nil, err
 		}
@@ -563,7 +567,7 @@ func (q *Queries) ListMemberCoupons(ctx context.Context, db DBTX, arg ListMember
 }
 
 const lockCoupon = `-- name: LockCoupon :one
-SELECT code, member_id, campaign_id, request_id, kind, amount_off_minor, percent_off, min_spend_minor, status, issue_time, valid_until, redeem_time, redeem_order_id, redeem_request_id, revoke_time, event_order_id, event_type FROM coupons WHERE code = $1 FOR UPDATE
+SELECT code, member_id, campaign_id, request_id, kind, amount_off_minor, percent_off, min_spend_minor, status, issue_time, valid_until, redeem_time, redeem_order_id, redeem_request_id, revoke_time, event_order_id, event_type, expiry_told_time FROM coupons WHERE code = $1 FOR UPDATE
 `
 
 func (q *Queries) LockCoupon(ctx context.Context, db DBTX, code string) (Coupon, error) {
@@ -587,6 +591,7 @@ func (q *Queries) LockCoupon(ctx context.Context, db DBTX, code string) (Coupon,
 		&i.RevokeTime,
 		&i.EventOrderID,
 		&i.EventType,
+		&i.ExpiryToldTime,
 	)
 	return i, err
 }
@@ -605,7 +610,7 @@ func (q *Queries) MemberJoinTime(ctx context.Context, db DBTX, memberID string) 
 const redeemCoupon = `-- name: RedeemCoupon :one
 UPDATE coupons SET status = 'REDEEMED', redeem_time = $1, redeem_order_id = $2, redeem_request_id = $3
 WHERE code = $4
-RETURNING code, member_id, campaign_id, request_id, kind, amount_off_minor, percent_off, min_spend_minor, status, issue_time, valid_until, redeem_time, redeem_order_id, redeem_request_id, revoke_time, event_order_id, event_type
+RETURNING code, member_id, campaign_id, request_id, kind, amount_off_minor, percent_off, min_spend_minor, status, issue_time, valid_until, redeem_time, redeem_order_id, redeem_request_id, revoke_time, event_order_id, event_type, expiry_told_time
 `
 
 type RedeemCouponParams struct {
@@ -641,12 +646,13 @@ func (q *Queries) RedeemCoupon(ctx context.Context, db DBTX, arg RedeemCouponPar
 		&i.RevokeTime,
 		&i.EventOrderID,
 		&i.EventType,
+		&i.ExpiryToldTime,
 	)
 	return i, err
 }
 
 const revokeCoupon = `-- name: RevokeCoupon :one
-UPDATE coupons SET status = 'REVOKED', revoke_time = $1 WHERE code = $2 RETURNING code, member_id, campaign_id, request_id, kind, amount_off_minor, percent_off, min_spend_minor, status, issue_time, valid_until, redeem_time, redeem_order_id, redeem_request_id, revoke_time, event_order_id, event_type
+UPDATE coupons SET status = 'REVOKED', revoke_time = $1 WHERE code = $2 RETURNING code, member_id, campaign_id, request_id, kind, amount_off_minor, percent_off, min_spend_minor, status, issue_time, valid_until, redeem_time, redeem_order_id, redeem_request_id, revoke_time, event_order_id, event_type, expiry_told_time
 `
 
 type RevokeCouponParams struct {
@@ -675,6 +681,7 @@ func (q *Queries) RevokeCoupon(ctx context.Context, db DBTX, arg RevokeCouponPar
 		&i.RevokeTime,
 		&i.EventOrderID,
 		&i.EventType,
+		&i.ExpiryToldTime,
 	)
 	return i, err
 }
@@ -797,6 +804,60 @@ func (q *Queries) StartDueCampaigns(ctx context.Context, db DBTX, now time.Time)
 	for rows.Next() {
 		var i StartDueCampaignsRow
 		if err := rows.Scan(&i.CampaignID, &i.StartTime, &i.MovedTime); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const tellExpiredCoupons = `-- name: TellExpiredCoupons :many
+WITH due AS (
+    SELECT x.code FROM coupons x
+    WHERE x.status = 'ISSUED' AND x.expiry_told_time IS NULL AND x.valid_until <= $1::timestamptz
+    ORDER BY x.valid_until
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE coupons c SET expiry_told_time = $1::timestamptz
+FROM due WHERE c.code = due.code
+RETURNING c.code, c.member_id, c.campaign_id, c.valid_until, c.event_order_id
+`
+
+type TellExpiredCouponsParams struct {
+	Now     time.Time
+	MaxRows int32
+}
+
+type TellExpiredCouponsRow struct {
+	Code         string
+	MemberID     string
+	CampaignID   string
+	ValidUntil   time.Time
+	EventOrderID *string
+}
+
+// The issued coupons whose validity ended by @now and whose expiry was not told,
+// marked told (at most @max_rows, the earliest first; replicas skip each other's).
+func (q *Queries) TellExpiredCoupons(ctx context.Context, db DBTX, arg TellExpiredCouponsParams) ([]TellExpiredCouponsRow, error) {
+	rows, err := db.Query(ctx, tellExpiredCoupons, arg.Now, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []TellExpiredCouponsRow
+	for rows.Next() {
+		var i TellExpiredCouponsRow
+		if err := rows.Scan(
+			&i.Code,
+			&i.MemberID,
+			&i.CampaignID,
+			&i.ValidUntil,
+			&i.EventOrderID,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

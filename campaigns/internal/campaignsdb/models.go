@@ -79,4 +79,5 @@ type Coupon struct {
 	RevokeTime      *time.Time
 	EventOrderID    *string
 	EventType       *string
+	ExpiryToldTime  *time.Time
 }

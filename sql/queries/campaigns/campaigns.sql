@@ -273,3 +273,17 @@ FROM (SELECT unnest(@codes::text[]) AS code, unnest(@member_ids::text[]) AS memb
              unnest(@percents_off::int[]) AS percent_off, unnest(@min_spends_minor::bigint[]) AS min_spend_minor,
              unnest(@issue_times::timestamptz[]) AS issue_time, unnest(@valid_untils::timestamptz[]) AS valid_until,
              unnest(@event_order_ids::text[]) AS event_order_id, unnest(@event_types::text[]) AS event_type) AS u;
+
+-- name: TellExpiredCoupons :many
+-- The issued coupons whose validity ended by @now and whose expiry was not told,
+-- marked told (at most @max_rows, the earliest first; replicas skip each other's).
+WITH due AS (
+    SELECT x.code FROM coupons x
+    WHERE x.status = 'ISSUED' AND x.expiry_told_time IS NULL AND x.valid_until <= sqlc.arg(now)::timestamptz
+    ORDER BY x.valid_until
+    LIMIT sqlc.arg(max_rows)
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE coupons c SET expiry_told_time = sqlc.arg(now)::timestamptz
+FROM due WHERE c.code = due.code
+RETURNING c.code, c.member_id, c.campaign_id, c.valid_until, c.event_order_id;
