@@ -1,0 +1,157 @@
+// The support desk, walked in headless Chromium against a real loyaltyd (started by
+// e2e_test.go, which seeded alice and an agent key limited to 500 a grant, 1,000 a
+// day). Each step leaves a screenshot in SHOTS; a failed step leaves failure.png.
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const { CONSOLE_URL, CHROMIUM, ADMIN_KEY, AGENT_KEY, SHOTS } = process.env;
+const en = JSON.parse(readFileSync(new URL("../src/i18n/en.json", import.meta.url), "utf8"));
+const zh = JSON.parse(readFileSync(new URL("../src/i18n/zh-CN.json", import.meta.url), "utf8"));
+mkdirSync(SHOTS, { recursive: true });
+
+const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-US" });
+const page = await context.newPage();
+const origin = new URL(CONSOLE_URL).origin;
+const problems = [];
+// Nothing may leave the server's origin (no CDN, no font), and nothing may break.
+await context.route("**/*", (route) => {
+  const url = route.request().url();
+  if (url.startsWith(origin) || url.startsWith("data:")) return route.continue();
+  problems.push(`outside request: ${url}`);
+  return route.abort();
+});
+page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+page.on("console", (m) => {
+  // A 4xx the walk provokes on purpose (a wrong key) is logged by Chromium too.
+  if (m.type() === "error" && !/status of 40[13]/.test(m.text())) problems.push(`console error: ${m.text()}`);
+});
+
+let step = 0;
+async function shot(name) {
+  step++;
+  await page.screenshot({ path: join(SHOTS, `${String(step).padStart(2, "0")}-${name}.png`), fullPage: true });
+  console.log(`ok ${step} ${name}`);
+}
+
+const available = page.getByTestId("available");
+async function availablePoints() {
+  await assert.doesNotReject(available.filter({ hasText: /\d/ }).waitFor());
+  return Number((await available.textContent()).replace(/[^\d-]/g, ""));
+}
+async function signIn(key) {
+  await page.getByLabel(en["signIn.key"], { exact: true }).fill(key);
+  await page.getByRole("button", { name: en["signIn.submit"] }).click();
+  await page.getByTestId("who").waitFor();
+}
+async function grant(points, reason, ticket) {
+  await page.getByLabel(en["goodwill.points"], { exact: true }).fill(String(points));
+  await page.getByLabel(en["goodwill.reason"], { exact: true }).selectOption(reason);
+  await page.getByLabel(en["goodwill.ticket"], { exact: true }).fill(ticket);
+  await page.getByLabel(en["goodwill.note"], { exact: true }).fill("Sorry for the trouble");
+  await page.getByRole("button", { name: en["goodwill.submit"], exact: true }).click();
+  return page.getByTestId("goodwill-result").textContent();
+}
+
+try {
+  // Sign in: a wrong key is refused next to the field, the agent's key is taken.
+  await page.goto(CONSOLE_URL);
+  await page.getByRole("heading", { name: en["signIn.title"] }).waitFor();
+  await page.getByLabel(en["signIn.key"], { exact: true }).fill("lk_not_a_key");
+  await page.keyboard.press("Enter");
+  await page.getByRole("alert").filter({ hasText: en["error.unauthenticated"] }).waitFor();
+  await shot("sign-in-refused");
+  await signIn(AGENT_KEY);
+  assert.match(await page.getByTestId("who").textContent(), /Desk agent/);
+  assert.equal(await page.getByRole("link", { name: en["nav.approvals"] }).count(), 0, "an agent sees no approvals queue");
+
+  // Find the member by keyboard alone.
+  await page.getByLabel(en["find.memberId"], { exact: true }).fill("alice");
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: /Alice Chen/ }).waitFor();
+  const before = await availablePoints();
+  assert.equal(before, 500);
+  await page.getByText("A100").first().waitFor();
+  await page.getByText(en["orders.refund.partial"]).waitFor();
+  await page.getByText(en["couponStatus.ISSUED"]).waitFor();
+  assert.match(await page.getByTestId("allowance").textContent(), /1,000 of your 1,000/);
+  await shot("member");
+
+  // Within the limit: posted at once, the balance and the allowance follow.
+  assert.match(await grant(100, "LATE_DELIVERY", "T-1001"), /Granted 100 points/);
+  await available.filter({ hasText: "600" }).waitFor();
+  await page.getByTestId("allowance").filter({ hasText: /900 of your 1,000/ }).waitFor();
+  await page.getByTestId("statement").getByText("T-1001").waitFor();
+  await shot("granted");
+
+  // Above the per-grant limit: it waits for a supervisor, the balance stays.
+  assert.match(await grant(800, "DAMAGED_ITEM", "T-1002"), /waiting for a supervisor/);
+  assert.equal(await availablePoints(), 600);
+  await shot("waiting-for-approval");
+
+  // The supervisor (admin) approves it in the queue.
+  await page.getByRole("button", { name: en["app.signOut"] }).click();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0, "signing out forgets the key");
+  await signIn(ADMIN_KEY);
+  await page.getByRole("link", { name: en["nav.approvals"] }).click();
+  const row = page.locator("tr", { hasText: "alice" }).filter({ hasText: "800" });
+  await row.waitFor();
+  await shot("approvals");
+  await row.getByRole("button", { name: /^Approve/ }).click();
+  await page.getByRole("status").filter({ hasText: /Approved #\d+/ }).waitFor();
+  await shot("approved");
+
+  // The member page shows the approved grant.
+  await page.getByLabel(en["approvals.status"], { exact: true }).selectOption("APPROVED");
+  await page.locator("tr", { hasText: "800" }).getByRole("link", { name: "alice" }).click();
+  await available.filter({ hasText: "1,400" }).waitFor();
+  await page.getByLabel(en["statement.kind"], { exact: true }).selectOption("GOODWILL");
+  await page.getByTestId("statement").getByText("T-1002").waitFor();
+  assert.equal(await page.getByTestId("statement").locator("tbody tr").count(), 2, "two goodwill entries");
+  await shot("member-after-approval");
+
+  // Chinese: every string switches; the choice survives a reload, and so does the key.
+  await page.getByLabel(en["app.language"], { exact: true }).selectOption("zh-CN");
+  await page.getByRole("heading", { name: zh["balance.title"] }).waitFor();
+  await page.reload();
+  await page.getByRole("heading", { name: zh["balance.title"] }).waitFor();
+  assert.equal(await page.evaluate(() => document.documentElement.lang), "zh-CN");
+  // What people wrote (names, notes, the tier policy's names) is marked translate="no".
+  const text = await page.evaluate(() => {
+    const copy = document.body.cloneNode(true);
+    copy.querySelectorAll('[translate="no"]').forEach((el) => el.remove());
+    return copy.textContent;
+  });
+  for (const [key, value] of Object.entries(en)) {
+    if (value === zh[key]) continue;
+    for (const fragment of value.split(/\{\w+\}/).map((s) => s.trim())) {
+      if (fragment.length >= 5 && /[a-z]{3}/.test(fragment)) {
+        assert.ok(!text.includes(fragment), `untranslated on the Chinese page: "${fragment}" (${key})`);
+      }
+    }
+  }
+  await shot("member-zh");
+  await page.getByRole("link", { name: zh["nav.approvals"] }).click();
+  await page.getByRole("heading", { name: zh["approvals.title"] }).waitFor();
+  await shot("approvals-zh");
+
+  // Phone width: the member page still fits.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${CONSOLE_URL}#/members/alice`);
+  await available.filter({ hasText: "1,400" }).waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone`);
+  await shot("member-phone-zh");
+
+  assert.deepEqual(problems, []);
+  console.log("walk passed");
+} catch (err) {
+  await page.screenshot({ path: join(SHOTS, "failure.png"), fullPage: true }).catch(() => {});
+  console.error(err);
+  if (problems.length) console.error(problems.join("\n"));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}

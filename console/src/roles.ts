@@ -1,0 +1,22 @@
+// What each role may do, for the console to show only that. It copies the part of
+// internal/server/roles.go the console uses; the server still decides every call.
+export type Role = "admin" | "app" | "agent" | "marketer" | "auditor";
+
+export type Ability =
+  | "readMembers" // member, balance, statement, perks, coupons, orders
+  | "checkEntitlements"
+  | "grantGoodwill"
+  | "listApprovals"
+  | "decideApprovals";
+
+const abilities: Record<Role, Ability[]> = {
+  admin: ["readMembers", "checkEntitlements", "grantGoodwill", "listApprovals", "decideApprovals"],
+  agent: ["readMembers", "checkEntitlements", "grantGoodwill"],
+  app: ["readMembers", "checkEntitlements"],
+  auditor: ["readMembers", "listApprovals"],
+  marketer: [],
+};
+
+export function can(role: string, a: Ability): boolean {
+  return (abilities[role as Role] ?? []).includes(a);
+}

@@ -1,0 +1,133 @@
+import { useState } from "preact/hooks";
+import { ApiError, call, type Defs } from "../api/client";
+import { date, dateTime, points, t, tCode } from "../i18n/i18n";
+import { useLoad } from "../load";
+import { can } from "../roles";
+import { href } from "../route";
+import type { Me } from "./App";
+import { errorText } from "./App";
+import { Coupons } from "./Coupons";
+import { Entitlements } from "./Entitlements";
+import { Goodwill } from "./Goodwill";
+import { Orders } from "./Orders";
+import { Statement } from "./Statement";
+
+export function MemberPage({ memberId, me, refreshMe }: { memberId: string; me: Me; refreshMe: () => Promise<void> }) {
+  const role = me.key?.role ?? "";
+  // changed counts the member's changes made here: the reads below run again.
+  const [changed, setChanged] = useState(0);
+  const member = useLoad(() => call("get", "/v1/members/{memberId}", { path: { memberId } }), [memberId]);
+  const balance = useLoad(() => call("get", "/v1/members/{memberId}/balance", { path: { memberId } }), [memberId, changed]);
+  const perks = useLoad(() => call("get", "/v1/members/{memberId}/perks", { path: { memberId } }), [memberId, changed]);
+  const policy = useLoad(() => call("get", "/v1/tierPolicy", {}), []);
+  // tierName shows a tier by the name the policy gives it.
+  const tierName = (id: string | undefined) => policy.value?.tiers?.find((x) => x.id === id)?.displayName || id || "";
+
+  if (member.error) {
+    const notFound = member.error instanceof ApiError && member.error.status === 404;
+    return (
+      <section class="card narrow">
+        <p role="alert">{notFound ? t("member.notFound", { id: memberId }) : errorText(member.error)}</p>
+        <a href={href({ name: "find" })}>{t("member.findAnother")}</a>
+      </section>
+    );
+  }
+  const m = member.value?.member;
+  const onChange = () => {
+    setChanged((c) => c + 1);
+    void refreshMe();
+  };
+  return (
+    <div class="member">
+      <header class="member-head">
+        <h1 translate={false}>
+          {m?.displayName || memberId} <span class="muted">{memberId}</span>
+        </h1>
+        {m?.joinTime && <p class="muted">{t("member.joined", { date: date(m.joinTime) })}</p>}
+      </header>
+      <div class="grid">
+        <section class="card" aria-labelledby="balance-title" data-testid="balance">
+          <h2 id="balance-title">{t("balance.title")}</h2>
+          {balance.error ? (
+            <p role="alert">{errorText(balance.error)}</p>
+          ) : (
+            <dl class="figures">
+              <div>
+                <dt>{t("balance.available")}</dt>
+                <dd data-testid="available">{balance.value ? points(balance.value.available) : "…"}</dd>
+              </div>
+              <div>
+                <dt>{t("balance.pending")}</dt>
+                <dd>{balance.value ? points(balance.value.pending) : "…"}</dd>
+              </div>
+              <div>
+                <dt>{t("balance.held")}</dt>
+                <dd>{balance.value ? points(balance.value.held) : "…"}</dd>
+              </div>
+              <div class="span">
+                <dt>{t("balance.nextExpiring")}</dt>
+                <dd>
+                  {balance.value?.expiring?.[0]
+                    ? t("balance.expiringOn", {
+                        points: points(balance.value.expiring[0].points),
+                        date: date(balance.value.expiring[0].expireTime),
+                      })
+                    : t("balance.nothingExpiring")}
+                </dd>
+              </div>
+            </dl>
+          )}
+        </section>
+        <section class="card" aria-labelledby="tier-title">
+          <h2 id="tier-title">{t("tier.title")}</h2>
+          {perks.error ? <p role="alert">{errorText(perks.error)}</p> : perks.value && <Tier perks={perks.value} tierName={tierName} />}
+        </section>
+        {can(role, "grantGoodwill") && (
+          <Goodwill memberId={memberId} allowance={me.goodwill} onGranted={onChange} />
+        )}
+        {can(role, "checkEntitlements") && <Entitlements memberId={memberId} changed={changed} />}
+      </div>
+      <Orders memberId={memberId} changed={changed} tierName={tierName} />
+      <Coupons memberId={memberId} changed={changed} />
+      <Statement memberId={memberId} changed={changed} />
+    </div>
+  );
+}
+
+function Tier({ perks, tierName }: { perks: Defs["v1GetPerksResponse"]; tierName: (id?: string) => string }) {
+  const p = perks.progress;
+  const k = perks.perks;
+  return (
+    <>
+      <p class="tier-name" data-testid="tier">
+        <span translate={false}>{perks.tier?.displayName || perks.tier?.id}</span>
+        <span class="badge">{tCode("tierSource", perks.source)}</span>
+      </p>
+      {p && (
+        <p>
+          {p.nextTierId
+            ? t("tier.toNext", { needed: points(p.neededForNext), next: tierName(p.nextTierId) })
+            : t("tier.top")}
+          {p.heldUntil && ` · ${t("tier.heldUntil", { date: date(p.heldUntil) })}`}
+          {p.inGrace && ` · ${t("tier.inGrace")}`}
+        </p>
+      )}
+      {p?.nextThreshold && p.nextThreshold !== "0" && (
+        <progress
+          aria-label={t("tier.progress")}
+          max={Number(p.nextThreshold)}
+          value={Math.min(Number(p.value ?? 0), Number(p.nextThreshold))}
+        />
+      )}
+      {k && (
+        <ul class="perks" aria-label={t("tier.perks")}>
+          <li>{t("perk.multiplier", { percent: k.earnMultiplierPercent ?? 100 })}</li>
+          <li>{t("perk.support", { priority: tCode("priority", k.supportPriority), hours: k.supportResponseHours ?? 0 })}</li>
+          <li>{t("perk.refund", { mode: tCode("refundMode", k.refundMode) })}</li>
+          {k.freeReturnShipping && <li>{t("perk.freeReturnShipping")}</li>}
+        </ul>
+      )}
+      {perks.asOf && <p class="muted small">{t("common.asOf", { time: dateTime(perks.asOf) })}</p>}
+    </>
+  );
+}
