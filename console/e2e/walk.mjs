@@ -2,7 +2,7 @@
 // e2e_test.go, which seeded alice and an agent key limited to 500 a grant, 1,000 a
 // day). Each step leaves a screenshot in SHOTS; a failed step leaves failure.png.
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
@@ -10,6 +10,7 @@ const { CONSOLE_URL, CHROMIUM, ADMIN_KEY, AGENT_KEY, SHOTS } = process.env;
 const en = JSON.parse(readFileSync(new URL("../src/i18n/en.json", import.meta.url), "utf8"));
 const zh = JSON.parse(readFileSync(new URL("../src/i18n/zh-CN.json", import.meta.url), "utf8"));
 mkdirSync(SHOTS, { recursive: true });
+for (const f of readdirSync(SHOTS)) if (f.endsWith(".png")) rmSync(join(SHOTS, f));
 
 const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
 const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-US" });
@@ -25,8 +26,9 @@ await context.route("**/*", (route) => {
 });
 page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
 page.on("console", (m) => {
-  // A 4xx the walk provokes on purpose (a wrong key) is logged by Chromium too.
-  if (m.type() === "error" && !/status of 40[13]/.test(m.text())) problems.push(`console error: ${m.text()}`);
+  // The 4xx the walk provokes on purpose (a wrong key, a grant without a ticket) are
+  // logged by Chromium too.
+  if (m.type() === "error" && !/status of 40[01]/.test(m.text())) problems.push(`console error: ${m.text()}`);
 });
 
 let step = 0;
@@ -79,6 +81,14 @@ try {
   assert.match(await page.getByTestId("allowance").textContent(), /1,000 of your 1,000/);
   await shot("member");
 
+  // The API's refusal shows next to the field it names (a grant needs a ticket).
+  await page.getByLabel(en["goodwill.points"], { exact: true }).fill("100");
+  await page.getByLabel(en["goodwill.reason"], { exact: true }).selectOption("LATE_DELIVERY");
+  await page.getByRole("button", { name: en["goodwill.submit"], exact: true }).click();
+  await page.locator("#gw-ticketId-error").waitFor();
+  assert.equal(await page.getByLabel(en["goodwill.ticket"], { exact: true }).getAttribute("aria-invalid"), "true");
+  await shot("field-error");
+
   // Within the limit: posted at once, the balance and the allowance follow.
   assert.match(await grant(100, "LATE_DELIVERY", "T-1001"), /Granted 100 points/);
   await available.filter({ hasText: "600" }).waitFor();
@@ -86,10 +96,24 @@ try {
   await page.getByTestId("statement").getByText("T-1001").waitFor();
   await shot("granted");
 
+  // A double click grants once.
+  await page.getByLabel(en["goodwill.points"], { exact: true }).fill("50");
+  await page.getByLabel(en["goodwill.reason"], { exact: true }).selectOption("WRONG_ITEM");
+  await page.getByLabel(en["goodwill.ticket"], { exact: true }).fill("T-1003");
+  await page.getByRole("button", { name: en["goodwill.submit"], exact: true }).dblclick();
+  await page.getByTestId("goodwill-result").filter({ hasText: /Granted 50 points/ }).waitFor();
+  await available.filter({ hasText: "650" }).waitFor();
+  await page.getByTestId("allowance").filter({ hasText: /850 of your 1,000/ }).waitFor();
+
   // Above the per-grant limit: it waits for a supervisor, the balance stays.
   assert.match(await grant(800, "DAMAGED_ITEM", "T-1002"), /waiting for a supervisor/);
-  assert.equal(await availablePoints(), 600);
+  assert.equal(await availablePoints(), 650);
   await shot("waiting-for-approval");
+
+  // The agent revokes the member's coupon (after confirming).
+  page.once("dialog", (d) => d.accept());
+  await page.getByRole("button", { name: /^Revoke / }).click();
+  await page.getByText(en["couponStatus.REVOKED"]).waitFor();
 
   // The supervisor (admin) approves it in the queue.
   await page.getByRole("button", { name: en["app.signOut"] }).click();
@@ -106,10 +130,11 @@ try {
   // The member page shows the approved grant.
   await page.getByLabel(en["approvals.status"], { exact: true }).selectOption("APPROVED");
   await page.locator("tr", { hasText: "800" }).getByRole("link", { name: "alice" }).click();
-  await available.filter({ hasText: "1,400" }).waitFor();
+  await available.filter({ hasText: "1,450" }).waitFor();
   await page.getByLabel(en["statement.kind"], { exact: true }).selectOption("GOODWILL");
   await page.getByTestId("statement").getByText("T-1002").waitFor();
-  assert.equal(await page.getByTestId("statement").locator("tbody tr").count(), 2, "two goodwill entries");
+  await page.getByTestId("statement").locator("tbody tr", { hasText: "T-1001" }).waitFor();
+  assert.equal(await page.getByTestId("statement").locator("tbody tr").count(), 3, "three goodwill entries");
   await shot("member-after-approval");
 
   // Chinese: every string switches; the choice survives a reload, and so does the key.
@@ -140,7 +165,7 @@ try {
   // Phone width: the member page still fits.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${CONSOLE_URL}#/members/alice`);
-  await available.filter({ hasText: "1,400" }).waitFor();
+  await available.filter({ hasText: "1,450" }).waitFor();
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone`);
   await shot("member-phone-zh");

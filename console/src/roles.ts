@@ -5,14 +5,24 @@ export type Role = "admin" | "app" | "agent" | "marketer" | "auditor";
 export type Ability =
   | "readMembers" // member, balance, statement, perks, coupons, orders
   | "checkEntitlements"
+  | "consumeEntitlements"
+  | "revokeCoupons"
   | "grantGoodwill"
   | "listApprovals"
   | "decideApprovals";
 
 const abilities: Record<Role, Ability[]> = {
-  admin: ["readMembers", "checkEntitlements", "grantGoodwill", "listApprovals", "decideApprovals"],
-  agent: ["readMembers", "checkEntitlements", "grantGoodwill"],
-  app: ["readMembers", "checkEntitlements"],
+  admin: [
+    "readMembers",
+    "checkEntitlements",
+    "consumeEntitlements",
+    "revokeCoupons",
+    "grantGoodwill",
+    "listApprovals",
+    "decideApprovals",
+  ],
+  agent: ["readMembers", "checkEntitlements", "consumeEntitlements", "revokeCoupons", "grantGoodwill"],
+  app: ["readMembers", "checkEntitlements", "consumeEntitlements"],
   auditor: ["readMembers", "listApprovals"],
   marketer: [],
 };

@@ -1,3 +1,4 @@
+import { useAction } from "../action";
 import { call, type Defs } from "../api/client";
 import { date, money, t, tCode } from "../i18n/i18n";
 import { useLoad } from "../load";
@@ -15,11 +16,26 @@ function couponValue(c: Defs["v1Coupon"], currency: string | undefined): string 
   }
 }
 
-export function Coupons({ memberId, changed }: { memberId: string; changed: number }) {
+export function Coupons({
+  memberId,
+  changed,
+  canRevoke,
+  onRevoked,
+}: {
+  memberId: string;
+  changed: number;
+  canRevoke: boolean;
+  onRevoked: () => void;
+}) {
   const coupons = useLoad(
     () => call("get", "/v1/members/{memberId}/coupons", { path: { memberId }, query: { pageSize: 100 } }),
     [memberId, changed],
   );
+  const revoke = useAction<string>(async (code) => {
+    if (!confirm(t("coupons.confirmRevoke", { code }))) return;
+    await call("post", "/v1/coupons/{code}:revoke", { path: { code }, body: {} });
+    onRevoked();
+  });
   const program = useLoad(() => call("get", "/v1/program", {}), []);
   const currency = program.value?.program?.currencies?.[0];
   const list = coupons.value?.coupons ?? [];
@@ -39,6 +55,7 @@ export function Coupons({ memberId, changed }: { memberId: string; changed: numb
                 <th scope="col">{t("coupons.value")}</th>
                 <th scope="col">{t("coupons.status")}</th>
                 <th scope="col">{t("coupons.validUntil")}</th>
+                {canRevoke && <th scope="col">{t("coupons.actions")}</th>}
               </tr>
             </thead>
             <tbody>
@@ -52,6 +69,26 @@ export function Coupons({ memberId, changed }: { memberId: string; changed: numb
                     <span class={`badge status-${(c.status ?? "").toLowerCase()}`}>{tCode("couponStatus", c.status)}</span>
                   </td>
                   <td>{date(c.validUntil)}</td>
+                  {canRevoke && (
+                    <td>
+                      {c.status === "ISSUED" && (
+                        <button
+                          type="button"
+                          class="secondary small-button"
+                          disabled={revoke.busy !== null}
+                          aria-label={t("coupons.revokeOne", { code: c.code ?? "" })}
+                          onClick={() => revoke.act(c.code ?? "")}
+                        >
+                          {t("coupons.revoke")}
+                        </button>
+                      )}
+                      {revoke.error && revoke.error.key === c.code && (
+                        <p class="field-error" role="alert">
+                          {errorText(revoke.error.err)}
+                        </p>
+                      )}
+                    </td>
+                  )}
                 </tr>
               ))}
             </tbody>

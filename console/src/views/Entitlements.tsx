@@ -1,3 +1,4 @@
+import { useAction } from "../action";
 import { call } from "../api/client";
 import { date, t, tCode } from "../i18n/i18n";
 import { useLoad } from "../load";
@@ -6,7 +7,17 @@ import { errorText } from "./App";
 // quotaPerks are the perks counted per monthly cycle (api: Entitlement.perk).
 const quotaPerks = ["freeReturnPickups", "monthlyCouponAllowance"] as const;
 
-export function Entitlements({ memberId, changed }: { memberId: string; changed: number }) {
+export function Entitlements({
+  memberId,
+  changed,
+  canConsume,
+  onConsumed,
+}: {
+  memberId: string;
+  changed: number;
+  canConsume: boolean;
+  onConsumed: () => void;
+}) {
   // CheckEntitlement only reads (it is a POST because it may name an order).
   const list = useLoad(
     () =>
@@ -17,6 +28,10 @@ export function Entitlements({ memberId, changed }: { memberId: string; changed:
       ),
     [memberId, changed],
   );
+  const consume = useAction<string>(async (perk, requestId) => {
+    await call("post", "/v1/members/{memberId}/entitlements/{perk}:consume", { path: { memberId, perk }, body: { requestId } });
+    onConsumed();
+  });
   return (
     <section class="card" aria-labelledby="ent-title">
       <h2 id="ent-title">{t("entitlements.title")}</h2>
@@ -27,7 +42,25 @@ export function Entitlements({ memberId, changed }: { memberId: string; changed:
           {(list.value ?? []).map((e) => (
             <div>
               <dt>{tCode("perkName", e.perk)}</dt>
-              <dd>{t("entitlements.left", { left: e.remaining ?? 0, quota: e.quota ?? 0 })}</dd>
+              <dd>
+                {t("entitlements.left", { left: e.remaining ?? 0, quota: e.quota ?? 0 })}
+                {canConsume && (
+                  <button
+                    type="button"
+                    class="secondary small-button"
+                    disabled={!e.allowed || consume.busy !== null}
+                    aria-label={t("entitlements.useOne", { perk: tCode("perkName", e.perk) })}
+                    onClick={() => consume.act(e.perk ?? "")}
+                  >
+                    {t("entitlements.use")}
+                  </button>
+                )}
+                {consume.error && consume.error.key === e.perk && (
+                  <p class="field-error" role="alert">
+                    {errorText(consume.error.err)}
+                  </p>
+                )}
+              </dd>
             </div>
           ))}
         </dl>

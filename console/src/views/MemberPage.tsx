@@ -85,10 +85,17 @@ export function MemberPage({ memberId, me, refreshMe }: { memberId: string; me: 
         {can(role, "grantGoodwill") && (
           <Goodwill memberId={memberId} allowance={me.goodwill} onGranted={onChange} />
         )}
-        {can(role, "checkEntitlements") && <Entitlements memberId={memberId} changed={changed} />}
+        {can(role, "checkEntitlements") && (
+          <Entitlements
+            memberId={memberId}
+            changed={changed}
+            canConsume={can(role, "consumeEntitlements")}
+            onConsumed={onChange}
+          />
+        )}
       </div>
       <Orders memberId={memberId} changed={changed} tierName={tierName} />
-      <Coupons memberId={memberId} changed={changed} />
+      <Coupons memberId={memberId} changed={changed} canRevoke={can(role, "revokeCoupons")} onRevoked={onChange} />
       <Statement memberId={memberId} changed={changed} />
     </div>
   );
