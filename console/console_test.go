@@ -1,6 +1,8 @@
 package console_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -106,4 +108,32 @@ func TestUnknownPathsAndMethodsAreRefused(t *testing.T) {
 			t.Errorf("%s %s: %d, want %d", c.method, c.path, got, c.want)
 		}
 	}
+}
+
+// TestFirstLoadIsSmall keeps what the first visit downloads under 250 KB gzipped.
+func TestFirstLoadIsSmall(t *testing.T) {
+	h := console.Handler()
+	index, _ := io.ReadAll(get(t, h, http.MethodGet, "/console/").Body)
+	total := gzipped(t, index)
+	for _, path := range assetPaths(t, string(index)) {
+		body, _ := io.ReadAll(get(t, h, http.MethodGet, path).Body)
+		total += gzipped(t, body)
+	}
+	t.Logf("first load: %d bytes gzipped", total)
+	if total > 250_000 {
+		t.Errorf("first load is %d bytes gzipped, over 250 KB", total)
+	}
+}
+
+func gzipped(t *testing.T, b []byte) int {
+	t.Helper()
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	if _, err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Len()
 }

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { chromium } from "playwright-core";
 
 const { CONSOLE_URL, CHROMIUM, ADMIN_KEY, AGENT_KEY, SHOTS } = process.env;
+const axeSource = readFileSync(new URL("../node_modules/axe-core/axe.min.js", import.meta.url), "utf8");
 const en = JSON.parse(readFileSync(new URL("../src/i18n/en.json", import.meta.url), "utf8"));
 const zh = JSON.parse(readFileSync(new URL("../src/i18n/zh-CN.json", import.meta.url), "utf8"));
 mkdirSync(SHOTS, { recursive: true });
@@ -31,8 +32,19 @@ page.on("console", (m) => {
   if (m.type() === "error" && !/status of 40[01]/.test(m.text())) problems.push(`console error: ${m.text()}`);
 });
 
+// accessible runs axe-core on the page (evaluated over the DevTools protocol, which the
+// page's CSP does not govern) and fails on any serious or critical violation.
+async function accessible(name) {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  const lines = bad.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  assert.deepEqual(lines, [], `${name}: accessibility violations`);
+}
+
 let step = 0;
 async function shot(name) {
+  await accessible(name);
   step++;
   await page.screenshot({ path: join(SHOTS, `${String(step).padStart(2, "0")}-${name}.png`), fullPage: true });
   console.log(`ok ${step} ${name}`);
@@ -61,7 +73,14 @@ try {
   // Sign in: a wrong key is refused next to the field, the agent's key is taken.
   await page.goto(CONSOLE_URL);
   await page.getByRole("heading", { name: en["signIn.title"] }).waitFor();
-  await page.getByLabel(en["signIn.key"], { exact: true }).fill("lk_not_a_key");
+  // Keyboard alone: Tab reaches the key field, and focus is visible.
+  await page.keyboard.press("Tab"); // the brand link
+  await page.keyboard.press("Tab"); // the language
+  await page.keyboard.press("Tab"); // the key
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "api-key");
+  const ring = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+  assert.notEqual(ring, "none", "the focused field shows a focus ring");
+  await page.keyboard.type("lk_not_a_key");
   await page.keyboard.press("Enter");
   await page.getByRole("alert").filter({ hasText: en["error.unauthenticated"] }).waitFor();
   await shot("sign-in-refused");

@@ -57,7 +57,7 @@ export function Approvals({ role }: { role: string }) {
       ) : list.value && rows.length === 0 ? (
         <p class="muted">{t("approvals.none")}</p>
       ) : (
-        <div class="scroll-x">
+        <div class="scroll-x" tabIndex={0} role="group" aria-labelledby="approvals-title">
           <table data-testid="approvals">
             <thead>
               <tr>

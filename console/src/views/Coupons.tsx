@@ -47,7 +47,7 @@ export function Coupons({
       ) : coupons.value && list.length === 0 ? (
         <p class="muted">{t("coupons.none")}</p>
       ) : (
-        <div class="scroll-x">
+        <div class="scroll-x" tabIndex={0} role="group" aria-labelledby="coupons-title">
           <table>
             <thead>
               <tr>

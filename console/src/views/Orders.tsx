@@ -50,7 +50,7 @@ export function Orders({
       ) : orders.value?.length === 0 ? (
         <p class="muted">{t("orders.none")}</p>
       ) : (
-        <div class="scroll-x">
+        <div class="scroll-x" tabIndex={0} role="group" aria-labelledby="orders-title">
           <table>
             <thead>
               <tr>

@@ -117,7 +117,7 @@ export function Statement({ memberId, changed }: { memberId: string; changed: nu
           {errorText(error)}
         </p>
       )}
-      <div class="scroll-x">
+      <div class="scroll-x" tabIndex={0} role="group" aria-labelledby="statement-title">
         <table data-testid="statement">
           <thead>
             <tr>
