@@ -45,6 +45,9 @@ func TestConsoleInChromium(t *testing.T) {
 		"type": "COUPON_DROP", "coupon": map[string]any{"kind": "AMOUNT_OFF", "amountOffMinor": 1000, "minSpendMinor": 9900, "validDays": 30},
 		"budget": map[string]any{"coupons": 10}})
 	mustREST("POST", "/v1/campaigns/"+drop["campaignId"].(string)+":activate", admin, map[string]any{})
+	late := mustREST("POST", "/v1/campaigns", admin, map[string]any{"requestId": "late", "displayName": "Late delivery apology",
+		"type": "COMPENSATION", "compensation": map[string]any{"eventTypes": []string{"LATE_DELIVERY"}, "minDelayHours": 48, "points": 100}})
+	mustREST("POST", "/v1/campaigns/"+late["campaignId"].(string)+":activate", admin, map[string]any{})
 	mustREST("POST", "/v1/members/alice/coupons", admin, map[string]any{"requestId": "coupon-alice", "campaignId": drop["campaignId"]})
 
 	shots := os.Getenv("LOYALTY_CONSOLE_SHOTS")

@@ -51,6 +51,8 @@ async function shot(name) {
 }
 
 const available = page.getByTestId("available");
+const gw = page.getByRole("region", { name: en["goodwill.title"] });
+const afterSales = page.getByRole("region", { name: en["afterSales.title"] });
 async function availablePoints() {
   await assert.doesNotReject(available.filter({ hasText: /\d/ }).waitFor());
   return Number((await available.textContent()).replace(/[^\d-]/g, ""));
@@ -61,11 +63,11 @@ async function signIn(key) {
   await page.getByTestId("who").waitFor();
 }
 async function grant(points, reason, ticket) {
-  await page.getByLabel(en["goodwill.points"], { exact: true }).fill(String(points));
-  await page.getByLabel(en["goodwill.reason"], { exact: true }).selectOption(reason);
-  await page.getByLabel(en["goodwill.ticket"], { exact: true }).fill(ticket);
-  await page.getByLabel(en["goodwill.note"], { exact: true }).fill("Sorry for the trouble");
-  await page.getByRole("button", { name: en["goodwill.submit"], exact: true }).click();
+  await gw.getByLabel(en["goodwill.points"], { exact: true }).fill(String(points));
+  await gw.getByLabel(en["goodwill.reason"], { exact: true }).selectOption(reason);
+  await gw.getByLabel(en["goodwill.ticket"], { exact: true }).fill(ticket);
+  await gw.getByLabel(en["goodwill.note"], { exact: true }).fill("Sorry for the trouble");
+  await gw.getByRole("button", { name: en["goodwill.submit"], exact: true }).click();
   return page.getByTestId("goodwill-result").textContent();
 }
 
@@ -101,11 +103,11 @@ try {
   await shot("member");
 
   // The API's refusal shows next to the field it names (a grant needs a ticket).
-  await page.getByLabel(en["goodwill.points"], { exact: true }).fill("100");
-  await page.getByLabel(en["goodwill.reason"], { exact: true }).selectOption("LATE_DELIVERY");
-  await page.getByRole("button", { name: en["goodwill.submit"], exact: true }).click();
+  await gw.getByLabel(en["goodwill.points"], { exact: true }).fill("100");
+  await gw.getByLabel(en["goodwill.reason"], { exact: true }).selectOption("LATE_DELIVERY");
+  await gw.getByRole("button", { name: en["goodwill.submit"], exact: true }).click();
   await page.locator("#gw-ticketId-error").waitFor();
-  assert.equal(await page.getByLabel(en["goodwill.ticket"], { exact: true }).getAttribute("aria-invalid"), "true");
+  assert.equal(await gw.getByLabel(en["goodwill.ticket"], { exact: true }).getAttribute("aria-invalid"), "true");
   await shot("field-error");
 
   // Within the limit: posted at once, the balance and the allowance follow.
@@ -116,10 +118,10 @@ try {
   await shot("granted");
 
   // A double click grants once.
-  await page.getByLabel(en["goodwill.points"], { exact: true }).fill("50");
-  await page.getByLabel(en["goodwill.reason"], { exact: true }).selectOption("WRONG_ITEM");
-  await page.getByLabel(en["goodwill.ticket"], { exact: true }).fill("T-1003");
-  await page.getByRole("button", { name: en["goodwill.submit"], exact: true }).dblclick();
+  await gw.getByLabel(en["goodwill.points"], { exact: true }).fill("50");
+  await gw.getByLabel(en["goodwill.reason"], { exact: true }).selectOption("WRONG_ITEM");
+  await gw.getByLabel(en["goodwill.ticket"], { exact: true }).fill("T-1003");
+  await gw.getByRole("button", { name: en["goodwill.submit"], exact: true }).dblclick();
   await page.getByTestId("goodwill-result").filter({ hasText: /Granted 50 points/ }).waitFor();
   await available.filter({ hasText: "650" }).waitFor();
   await page.getByTestId("allowance").filter({ hasText: /850 of your 1,000/ }).waitFor();
@@ -133,6 +135,19 @@ try {
   page.once("dialog", (d) => d.accept());
   await page.getByRole("button", { name: /^Revoke / }).click();
   await page.getByText(en["couponStatus.REVOKED"]).waitFor();
+
+  // After-sales events: one no campaign covers, then a late delivery that is compensated.
+  const report = async (type, hours) => {
+    await afterSales.getByLabel(en["afterSales.order"], { exact: true }).fill("A100");
+    await afterSales.getByLabel(en["afterSales.type"], { exact: true }).selectOption(type);
+    if (hours) await afterSales.getByLabel(en["afterSales.delayHours"], { exact: true }).fill(String(hours));
+    await afterSales.getByRole("button", { name: en["afterSales.submit"], exact: true }).click();
+    return page.getByTestId("after-sales-result").textContent();
+  };
+  assert.match(await report("WRONG_ITEM"), /Nothing granted: no compensation campaign covers this event/);
+  assert.match(await report("LATE_DELIVERY", 72), /100 points/);
+  await available.filter({ hasText: "750" }).waitFor();
+  await shot("after-sales");
 
   // The supervisor (admin) approves it in the queue.
   await page.getByRole("button", { name: en["app.signOut"] }).click();
@@ -149,7 +164,7 @@ try {
   // The member page shows the approved grant.
   await page.getByLabel(en["approvals.status"], { exact: true }).selectOption("APPROVED");
   await page.locator("tr", { hasText: "800" }).getByRole("link", { name: "alice" }).click();
-  await available.filter({ hasText: "1,450" }).waitFor();
+  await available.filter({ hasText: "1,550" }).waitFor();
   await page.getByLabel(en["statement.kind"], { exact: true }).selectOption("GOODWILL");
   await page.getByTestId("statement").getByText("T-1002").waitFor();
   await page.getByTestId("statement").locator("tbody tr", { hasText: "T-1001" }).waitFor();
@@ -184,7 +199,7 @@ try {
   // Phone width: the member page still fits.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${CONSOLE_URL}#/members/alice`);
-  await available.filter({ hasText: "1,450" }).waitFor();
+  await available.filter({ hasText: "1,550" }).waitFor();
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone`);
   await shot("member-phone-zh");

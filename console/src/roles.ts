@@ -8,6 +8,7 @@ export type Ability =
   | "consumeEntitlements"
   | "revokeCoupons"
   | "grantGoodwill"
+  | "reportAfterSales"
   | "listApprovals"
   | "decideApprovals";
 
@@ -18,11 +19,12 @@ const abilities: Record<Role, Ability[]> = {
     "consumeEntitlements",
     "revokeCoupons",
     "grantGoodwill",
+    "reportAfterSales",
     "listApprovals",
     "decideApprovals",
   ],
-  agent: ["readMembers", "checkEntitlements", "consumeEntitlements", "revokeCoupons", "grantGoodwill"],
-  app: ["readMembers", "checkEntitlements", "consumeEntitlements"],
+  agent: ["readMembers", "checkEntitlements", "consumeEntitlements", "revokeCoupons", "grantGoodwill", "reportAfterSales"],
+  app: ["readMembers", "checkEntitlements", "consumeEntitlements", "reportAfterSales"],
   auditor: ["readMembers", "listApprovals"],
   marketer: [],
 };

@@ -9,7 +9,8 @@ import { errorText } from "./App";
 import { Coupons } from "./Coupons";
 import { Entitlements } from "./Entitlements";
 import { Goodwill } from "./Goodwill";
-import { Orders } from "./Orders";
+import { AfterSales } from "./AfterSales";
+import { latestOrders, Orders } from "./Orders";
 import { Statement } from "./Statement";
 
 export function MemberPage({ memberId, me, refreshMe }: { memberId: string; me: Me; refreshMe: () => Promise<void> }) {
@@ -19,6 +20,7 @@ export function MemberPage({ memberId, me, refreshMe }: { memberId: string; me: 
   const member = useLoad(() => call("get", "/v1/members/{memberId}", { path: { memberId } }), [memberId]);
   const balance = useLoad(() => call("get", "/v1/members/{memberId}/balance", { path: { memberId } }), [memberId, changed]);
   const perks = useLoad(() => call("get", "/v1/members/{memberId}/perks", { path: { memberId } }), [memberId, changed]);
+  const orders = useLoad(() => latestOrders(memberId), [memberId, changed]);
   const policy = useLoad(() => call("get", "/v1/tierPolicy", {}), []);
   // tierName shows a tier by the name the policy gives it.
   const tierName = (id: string | undefined) => policy.value?.tiers?.find((x) => x.id === id)?.displayName || id || "";
@@ -82,9 +84,6 @@ export function MemberPage({ memberId, me, refreshMe }: { memberId: string; me: 
           <h2 id="tier-title">{t("tier.title")}</h2>
           {perks.error ? <p role="alert">{errorText(perks.error)}</p> : perks.value && <Tier perks={perks.value} tierName={tierName} />}
         </section>
-        {can(role, "grantGoodwill") && (
-          <Goodwill memberId={memberId} allowance={me.goodwill} onGranted={onChange} />
-        )}
         {can(role, "checkEntitlements") && (
           <Entitlements
             memberId={memberId}
@@ -94,7 +93,19 @@ export function MemberPage({ memberId, me, refreshMe }: { memberId: string; me: 
           />
         )}
       </div>
-      <Orders memberId={memberId} changed={changed} tierName={tierName} />
+      <div class="grid forms">
+        {can(role, "grantGoodwill") && (
+          <Goodwill memberId={memberId} allowance={me.goodwill} onGranted={onChange} />
+        )}
+        {can(role, "reportAfterSales") && (
+          <AfterSales
+            memberId={memberId}
+            orderIds={(orders.value ?? []).map((o) => o.orderId ?? "").filter(Boolean)}
+            onReported={onChange}
+          />
+        )}
+      </div>
+      <Orders orders={orders} tierName={tierName} />
       <Coupons memberId={memberId} changed={changed} canRevoke={can(role, "revokeCoupons")} onRevoked={onChange} />
       <Statement memberId={memberId} changed={changed} />
     </div>

@@ -1,6 +1,6 @@
 import { call, type Defs } from "../api/client";
 import { money, points, t } from "../i18n/i18n";
-import { useLoad } from "../load";
+import type { Loaded } from "../load";
 import { errorText } from "./App";
 
 // The API lists no member's orders; the statement names them. The latest orders
@@ -8,7 +8,7 @@ import { errorText } from "./App";
 const maxOrders = 10;
 const orderKinds = ["EARN", "REDEEM", "REFUND", "REFUND_RETURN"];
 
-async function latestOrders(memberId: string): Promise<Defs["v1Order"][]> {
+export async function latestOrders(memberId: string): Promise<Defs["v1Order"][]> {
   const activity = await call("get", "/v1/members/{memberId}/activity", {
     path: { memberId },
     query: { kinds: orderKinds, pageSize: 100 },
@@ -32,16 +32,7 @@ export function refundState(o: Defs["v1Order"]): "full" | "partial" | "none" {
   return "none";
 }
 
-export function Orders({
-  memberId,
-  changed,
-  tierName,
-}: {
-  memberId: string;
-  changed: number;
-  tierName: (id?: string) => string;
-}) {
-  const orders = useLoad(() => latestOrders(memberId), [memberId, changed]);
+export function Orders({ orders, tierName }: { orders: Loaded<Defs["v1Order"][]>; tierName: (id?: string) => string }) {
   return (
     <section class="card wide" aria-labelledby="orders-title">
       <h2 id="orders-title">{t("orders.title")}</h2>
