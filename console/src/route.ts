@@ -1,29 +1,9 @@
 // Routes live in the URL's fragment (#/members/alice), so that loyaltyd serves one
 // index.html and a reload or a shared link opens the same screen.
 import { useEffect, useState } from "preact/hooks";
+import { href, parseRoute, type Route } from "./logic";
 
-export type Route =
-  | { name: "find" }
-  | { name: "member"; memberId: string }
-  | { name: "approvals" };
-
-export function parseRoute(hash: string): Route {
-  const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
-  if (parts[0] === "members" && parts[1]) return { name: "member", memberId: parts[1] };
-  if (parts[0] === "approvals") return { name: "approvals" };
-  return { name: "find" };
-}
-
-export function href(r: Route): string {
-  switch (r.name) {
-    case "member":
-      return `#/members/${encodeURIComponent(r.memberId)}`;
-    case "approvals":
-      return "#/approvals";
-    default:
-      return "#/";
-  }
-}
+export { href, type Route };
 
 export function go(r: Route): void {
   location.hash = href(r);

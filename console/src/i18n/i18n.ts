@@ -3,24 +3,15 @@
 // every number and date is formatted for the chosen locale.
 import en from "./en.json";
 import zh from "./zh-CN.json";
+import { pickLocale, type Locale } from "../logic";
+
+export type { Locale };
 
 export type Key = keyof typeof en;
-export type Locale = "en" | "zh-CN";
 export const locales: Locale[] = ["en", "zh-CN"];
 
 const catalogues: Record<Locale, Record<Key, string>> = { en, "zh-CN": zh };
 const storageKey = "loyalty-console.locale";
-
-/** pickLocale chooses the remembered locale, else the browser's first supported one. */
-export function pickLocale(stored: string | null, browser: readonly string[]): Locale {
-  if (stored === "en" || stored === "zh-CN") return stored;
-  for (const tag of browser) {
-    const lower = tag.toLowerCase();
-    if (lower.startsWith("zh")) return "zh-CN";
-    if (lower.startsWith("en")) return "en";
-  }
-  return "en";
-}
 
 let current: Locale = pickLocale(localStorage.getItem(storageKey), navigator.languages ?? []);
 

@@ -1,6 +1,7 @@
 import { call, type Defs } from "../api/client";
 import { money, points, t } from "../i18n/i18n";
 import type { Loaded } from "../load";
+import { refundState } from "../logic";
 import { errorText } from "./App";
 
 // The API lists no member's orders; the statement names them. The latest orders
@@ -23,13 +24,6 @@ export async function latestOrders(memberId: string): Promise<Defs["v1Order"][]>
     ),
   );
   return orders.map((o) => o.order ?? {});
-}
-
-/** refundState names how much of an order was refunded. */
-export function refundState(o: Defs["v1Order"]): "full" | "partial" | "none" {
-  if (o.fullyRefunded) return "full";
-  if ((o.refundedMinor && o.refundedMinor !== "0") || (o.pointsTakenBack && o.pointsTakenBack !== "0")) return "partial";
-  return "none";
 }
 
 export function Orders({ orders, tierName }: { orders: Loaded<Defs["v1Order"][]>; tierName: (id?: string) => string }) {

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { call, type Defs } from "../api/client";
 import { dateTime, points, t, tCode } from "../i18n/i18n";
+import { filterQuery, type Filter } from "../logic";
 import { errorText } from "./App";
 
 // entryKinds are the kinds of statement entry (api: Entry.kind).
@@ -21,26 +22,6 @@ export const entryKinds = [
 ] as const;
 
 const pageSize = 50;
-
-export interface Filter {
-  kind: string;
-  from: string; // yyyy-mm-dd, in the viewer's time zone
-  to: string;
-}
-
-/** filterQuery turns the filter into ListActivity's query: whole local days, the
- * "to" day included. */
-export function filterQuery(f: Filter): { kinds?: string[]; startTime?: string; endTime?: string } {
-  const q: { kinds?: string[]; startTime?: string; endTime?: string } = {};
-  if (f.kind) q.kinds = [f.kind];
-  if (f.from) q.startTime = new Date(`${f.from}T00:00:00`).toISOString();
-  if (f.to) {
-    const end = new Date(`${f.to}T00:00:00`);
-    end.setDate(end.getDate() + 1);
-    q.endTime = end.toISOString();
-  }
-  return q;
-}
 
 export function Statement({ memberId, changed }: { memberId: string; changed: number }) {
   const [filter, setFilter] = useState<Filter>({ kind: "", from: "", to: "" });
