@@ -27,6 +27,7 @@ export function AfterSales({ memberId, orderIds, onReported }: { memberId: strin
   const set = (name: keyof Fields) => (e: Event) => {
     setFields({ ...fields, [name]: (e.target as HTMLInputElement).value });
     setRequestId(newRequestId());
+    setResult(null);
   };
   const submit = async (e: Event) => {
     e.preventDefault();
