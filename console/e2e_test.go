@@ -13,7 +13,7 @@ import (
 )
 
 // TestConsoleInChromium walks the support desk in a real browser against a real
-// loyaltyd on PostgreSQL: e2e/walk.mjs drives headless Chromium (Debian's package)
+// loyaltyd on PostgreSQL (the admin creates the agent's key in the console): e2e/walk.mjs drives headless Chromium (Debian's package)
 // with playwright-core. Without node, chromium or console/node_modules it skips,
 // unless LOYALTY_CONSOLE_E2E is set (make test sets it): then it fails.
 // Screenshots of every step go to LOYALTY_CONSOLE_SHOTS, or the test's temporary
@@ -30,10 +30,6 @@ func TestConsoleInChromium(t *testing.T) {
 		}
 		return r.Body
 	}
-	// An agent whose grants above 500 points (or 1,000 a day) wait for an admin.
-	agentKey := mustREST("POST", "/v1/apiKeys", admin, map[string]any{"name": "Desk agent", "role": "agent"})
-	mustREST("PUT", "/v1/apiKeys/"+agentKey["keyId"].(string)+"/goodwillLimits", admin,
-		map[string]any{"perGrant": 500, "perDay": 1000})
 	app := env.Key(access.RoleApp)
 	mustREST("POST", "/v1/members", app, map[string]any{"memberId": "alice", "displayName": "Alice Chen"})
 	mustREST("POST", "/v1/members/alice:earn", app, map[string]any{"requestId": "welcome", "points": 500})
@@ -62,7 +58,6 @@ func TestConsoleInChromium(t *testing.T) {
 		"CONSOLE_URL="+env.BaseURL+"/console/",
 		"CHROMIUM="+chromium,
 		"ADMIN_KEY="+admin,
-		"AGENT_KEY="+agentKey["secret"].(string),
 		"SHOTS="+shots,
 	)
 	out, err := cmd.CombinedOutput()

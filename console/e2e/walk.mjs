@@ -1,12 +1,13 @@
 // The support desk, walked in headless Chromium against a real loyaltyd (started by
-// e2e_test.go, which seeded alice and an agent key limited to 500 a grant, 1,000 a
-// day). Each step leaves a screenshot in SHOTS; a failed step leaves failure.png.
+// e2e_test.go, which seeded alice). The admin creates the agent's key in the console
+// (500 a grant, 1,000 a day), the agent works the desk, the admin approves. Each step
+// leaves a screenshot in SHOTS; a failed step leaves failure.png.
 import assert from "node:assert/strict";
 import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const { CONSOLE_URL, CHROMIUM, ADMIN_KEY, AGENT_KEY, SHOTS } = process.env;
+const { CONSOLE_URL, CHROMIUM, ADMIN_KEY, SHOTS } = process.env;
 const axeSource = readFileSync(new URL("../node_modules/axe-core/axe.min.js", import.meta.url), "utf8");
 const en = JSON.parse(readFileSync(new URL("../src/i18n/en.json", import.meta.url), "utf8"));
 const zh = JSON.parse(readFileSync(new URL("../src/i18n/zh-CN.json", import.meta.url), "utf8"));
@@ -86,7 +87,24 @@ try {
   await page.keyboard.press("Enter");
   await page.getByRole("alert").filter({ hasText: en["error.unauthenticated"] }).waitFor();
   await shot("sign-in-refused");
-  await signIn(AGENT_KEY);
+
+  // The admin creates the agent's key (its secret shown once) and sets its limits.
+  await signIn(ADMIN_KEY);
+  await page.getByRole("link", { name: en["nav.keys"] }).click();
+  await page.getByLabel(en["keys.name"], { exact: true }).fill("Desk agent");
+  await page.getByLabel(en["keys.role"], { exact: true }).selectOption("agent");
+  await page.getByRole("button", { name: en["keys.createSubmit"], exact: true }).click();
+  const agentKey = (await page.getByTestId("secret").textContent()).trim();
+  assert.match(agentKey, /^lk_/);
+  await page.getByRole("button", { name: "Goodwill limits of Desk agent" }).click();
+  await page.getByLabel(en["keys.perGrant"], { exact: true }).fill("500");
+  await page.getByLabel(en["keys.perDay"], { exact: true }).fill("1000");
+  await page.getByRole("button", { name: en["keys.saveLimits"] }).click();
+  await page.getByRole("status").filter({ hasText: /Saved: 500 per grant, 1,000 per day/ }).waitFor();
+  await shot("keys");
+  await page.getByRole("button", { name: en["app.signOut"] }).click();
+
+  await signIn(agentKey);
   assert.match(await page.getByTestId("who").textContent(), /Desk agent/);
   assert.equal(await page.getByRole("link", { name: en["nav.approvals"] }).count(), 0, "an agent sees no approvals queue");
 

@@ -3,13 +3,14 @@
 // statement's filter as a query, an order's refund state.
 import type { definitions } from "./api/schema";
 
-export type Route = { name: "find" } | { name: "member"; memberId: string } | { name: "approvals" };
+export type Route = { name: "find" } | { name: "member"; memberId: string } | { name: "approvals" } | { name: "keys" };
 
 /** parseRoute reads the screen from the URL's fragment (#/members/alice). */
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   if (parts[0] === "members" && parts[1]) return { name: "member", memberId: parts[1] };
   if (parts[0] === "approvals") return { name: "approvals" };
+  if (parts[0] === "keys") return { name: "keys" };
   return { name: "find" };
 }
 
@@ -20,6 +21,8 @@ export function href(r: Route): string {
       return `#/members/${encodeURIComponent(r.memberId)}`;
     case "approvals":
       return "#/approvals";
+    case "keys":
+      return "#/keys";
     default:
       return "#/";
   }

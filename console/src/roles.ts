@@ -10,7 +10,8 @@ export type Ability =
   | "grantGoodwill"
   | "reportAfterSales"
   | "listApprovals"
-  | "decideApprovals";
+  | "decideApprovals"
+  | "manageKeys";
 
 const abilities: Record<Role, Ability[]> = {
   admin: [
@@ -22,6 +23,7 @@ const abilities: Record<Role, Ability[]> = {
     "reportAfterSales",
     "listApprovals",
     "decideApprovals",
+    "manageKeys",
   ],
   agent: ["readMembers", "checkEntitlements", "consumeEntitlements", "revokeCoupons", "grantGoodwill", "reportAfterSales"],
   app: ["readMembers", "checkEntitlements", "consumeEntitlements", "reportAfterSales"],

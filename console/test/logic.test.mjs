@@ -30,6 +30,7 @@ test("routes read and write the fragment", () => {
     ["#/members/a%3Ab", { name: "member", memberId: "a:b" }],
     ["#/members/", { name: "find" }],
     ["#/approvals", { name: "approvals" }],
+    ["#/keys", { name: "keys" }],
     ["#/nowhere", { name: "find" }],
   ]) {
     assert.deepEqual(logic.parseRoute(hash), want, hash);
@@ -77,7 +78,8 @@ test("roles: the console offers only what internal/server/roles.go allows", () =
   assert.ok(!roles.can("agent", "listApprovals"));
   assert.ok(roles.can("auditor", "listApprovals") && !roles.can("auditor", "decideApprovals"));
   assert.ok(!roles.can("auditor", "grantGoodwill") && !roles.can("app", "grantGoodwill"));
-  assert.ok(roles.can("admin", "decideApprovals"));
+  assert.ok(roles.can("admin", "decideApprovals") && roles.can("admin", "manageKeys"));
+  assert.ok(!roles.can("agent", "manageKeys") && !roles.can("auditor", "manageKeys"));
   assert.ok(!roles.can("marketer", "readMembers"));
   assert.ok(!roles.can("nobody", "readMembers"));
 });

@@ -6,6 +6,7 @@ import { href, useRoute } from "../route";
 import { forgetKey, storedKey, storeKey } from "../session";
 import { Approvals } from "./Approvals";
 import { FindMember } from "./FindMember";
+import { Keys } from "./Keys";
 import { MemberPage } from "./MemberPage";
 import { SignIn } from "./SignIn";
 
@@ -89,13 +90,18 @@ function Nav({ role }: { role: string }) {
   return (
     <nav aria-label={t("nav.label")}>
       {can(role, "readMembers") && (
-        <a href={href({ name: "find" })} aria-current={route.name !== "approvals" ? "page" : undefined}>
+        <a href={href({ name: "find" })} aria-current={route.name === "find" || route.name === "member" ? "page" : undefined}>
           {t("nav.members")}
         </a>
       )}
       {can(role, "listApprovals") && (
         <a href={href({ name: "approvals" })} aria-current={route.name === "approvals" ? "page" : undefined}>
           {t("nav.approvals")}
+        </a>
+      )}
+      {can(role, "manageKeys") && (
+        <a href={href({ name: "keys" })} aria-current={route.name === "keys" ? "page" : undefined}>
+          {t("nav.keys")}
         </a>
       )}
     </nav>
@@ -106,6 +112,7 @@ function Screen({ me, refreshMe }: { me: Me; refreshMe: () => Promise<void> }) {
   const route = useRoute();
   const role = me.key?.role ?? "";
   if (route.name === "approvals" && can(role, "listApprovals")) return <Approvals role={role} />;
+  if (route.name === "keys" && can(role, "manageKeys")) return <Keys />;
   if (!can(role, "readMembers")) return <p class="notice">{t("app.nothingForRole")}</p>;
   if (route.name === "member") return <MemberPage memberId={route.memberId} me={me} refreshMe={refreshMe} />;
   return <FindMember />;
