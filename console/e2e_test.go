@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,6 +46,12 @@ func TestConsoleInChromium(t *testing.T) {
 		"type": "COMPENSATION", "compensation": map[string]any{"eventTypes": []string{"LATE_DELIVERY"}, "minDelayHours": 48, "points": 100}})
 	mustREST("POST", "/v1/campaigns/"+late["campaignId"].(string)+":activate", admin, map[string]any{})
 	mustREST("POST", "/v1/members/alice/coupons", admin, map[string]any{"requestId": "coupon-alice", "campaignId": drop["campaignId"]})
+
+	// bob has a long statement: more than one page of it.
+	mustREST("POST", "/v1/members", app, map[string]any{"memberId": "bob", "displayName": "Bob Li"})
+	for i := range 60 {
+		mustREST("POST", "/v1/members/bob:earn", app, map[string]any{"requestId": fmt.Sprintf("bob-%d", i), "points": 10 + i})
+	}
 
 	shots := os.Getenv("LOYALTY_CONSOLE_SHOTS")
 	if shots == "" {

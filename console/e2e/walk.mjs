@@ -193,6 +193,19 @@ try {
   await page.getByTestId("statement").getByText("T-1002").waitFor();
   await shot("member-after-approval");
 
+  // Infinite scroll: bob's 60 entries come 50 at a time, the rest when the end of the
+  // list comes into view; the running balance goes down the list.
+  await page.goto(`${CONSOLE_URL}#/members/bob`);
+  const rows = page.getByTestId("statement").locator("tbody tr");
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="statement"] tbody tr').length === 50);
+  await page.locator(".sentinel").scrollIntoViewIfNeeded();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="statement"] tbody tr').length === 60);
+  assert.equal((await rows.first().locator("td").last().textContent()).trim(), "2,370");
+  assert.equal((await rows.last().locator("td").last().textContent()).trim(), "10");
+  await shot("statement-scrolled");
+  await page.goto(`${CONSOLE_URL}#/members/alice`);
+  await available.filter({ hasText: "1,550" }).waitFor();
+
   // Chinese: every string switches; the choice survives a reload, and so does the key.
   await page.getByLabel(en["app.language"], { exact: true }).selectOption("zh-CN");
   await page.getByRole("heading", { name: zh["balance.title"] }).waitFor();

@@ -114,7 +114,8 @@ function Screen({ me, refreshMe }: { me: Me; refreshMe: () => Promise<void> }) {
   if (route.name === "approvals" && can(role, "listApprovals")) return <Approvals role={role} />;
   if (route.name === "keys" && can(role, "manageKeys")) return <Keys />;
   if (!can(role, "readMembers")) return <p class="notice">{t("app.nothingForRole")}</p>;
-  if (route.name === "member") return <MemberPage memberId={route.memberId} me={me} refreshMe={refreshMe} />;
+  // Keyed by member: another member starts with fresh filters and forms.
+  if (route.name === "member") return <MemberPage key={route.memberId} memberId={route.memberId} me={me} refreshMe={refreshMe} />;
   return <FindMember />;
 }
 
