@@ -173,7 +173,7 @@ try {
   assert.equal(await page.evaluate(() => sessionStorage.length), 0, "signing out forgets the key");
   await signIn(ADMIN_KEY);
   await page.getByRole("link", { name: en["nav.approvals"] }).click();
-  const row = page.locator("tr", { hasText: "alice" }).filter({ hasText: "800" });
+  const row = page.locator("tr", { hasText: "alice" }).filter({ hasText: "800" }).filter({ hasText: "Desk agent" });
   await row.waitFor();
   await shot("approvals");
   await row.getByRole("button", { name: /^Approve/ }).click();

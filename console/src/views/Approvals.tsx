@@ -11,6 +11,12 @@ const statuses = ["PENDING", "APPROVED", "REJECTED"] as const;
 export function Approvals({ role }: { role: string }) {
   const [status, setStatus] = useState<string>("PENDING");
   const list = useLoad(() => call("get", "/v1/approvals", { query: { status, pageSize: 100 } }), [status]);
+  // An admin may list the keys: the queue names the agent, not only its key id.
+  const keys = useLoad(
+    () => (can(role, "manageKeys") ? call("get", "/v1/apiKeys", {}) : Promise.resolve({ keys: [] })),
+    [role],
+  );
+  const keyName = (id: string | undefined) => keys.value?.keys?.find((k) => k.keyId === id)?.name || id;
   const [busy, setBusy] = useState("");
   const [message, setMessage] = useState<{ id: string; text: string; error: boolean } | null>(null);
 
@@ -87,7 +93,7 @@ export function Approvals({ role }: { role: string }) {
                       </div>
                     )}
                   </td>
-                  <td translate={false}>{a.requestedBy}</td>
+                  <td translate={false}>{keyName(a.requestedBy)}</td>
                   <td>
                     <span class={`badge status-${(a.status ?? "").toLowerCase()}`}>{tCode("approvalStatus", a.status)}</span>
                   </td>
