@@ -28,9 +28,9 @@ await context.route("**/*", (route) => {
 });
 page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
 page.on("console", (m) => {
-  // The 4xx the walk provokes on purpose (a wrong key, a grant without a ticket) are
-  // logged by Chromium too.
-  if (m.type() === "error" && !/status of 40[01]/.test(m.text())) problems.push(`console error: ${m.text()}`);
+  // The 4xx the walk provokes on purpose (a wrong key, a grant without a ticket, a
+  // member who does not exist) are logged by Chromium too.
+  if (m.type() === "error" && !/status of 40[014]/.test(m.text())) problems.push(`console error: ${m.text()}`);
 });
 
 // accessible runs axe-core on the page (evaluated over the DevTools protocol, which the
@@ -108,7 +108,11 @@ try {
   assert.match(await page.getByTestId("who").textContent(), /Desk agent/);
   assert.equal(await page.getByRole("link", { name: en["nav.approvals"] }).count(), 0, "an agent sees no approvals queue");
 
-  // Find the member by keyboard alone.
+  // An unknown member is said so; then find alice by keyboard alone.
+  await page.getByLabel(en["find.memberId"], { exact: true }).fill("nobody");
+  await page.keyboard.press("Enter");
+  await page.getByRole("alert").filter({ hasText: "No member nobody." }).waitFor();
+  await page.getByRole("link", { name: en["member.findAnother"] }).click();
   await page.getByLabel(en["find.memberId"], { exact: true }).fill("alice");
   await page.keyboard.press("Enter");
   await page.getByRole("heading", { name: /Alice Chen/ }).waitFor();

@@ -13,18 +13,12 @@ import { AfterSales } from "./AfterSales";
 import { latestOrders, Orders } from "./Orders";
 import { Statement } from "./Statement";
 
-export function MemberPage({ memberId, me, refreshMe }: { memberId: string; me: Me; refreshMe: () => Promise<void> }) {
-  const role = me.key?.role ?? "";
-  // changed counts the member's changes made here: the reads below run again.
-  const [changed, setChanged] = useState(0);
-  const member = useLoad(() => call("get", "/v1/members/{memberId}", { path: { memberId } }), [memberId]);
-  const balance = useLoad(() => call("get", "/v1/members/{memberId}/balance", { path: { memberId } }), [memberId, changed]);
-  const perks = useLoad(() => call("get", "/v1/members/{memberId}/perks", { path: { memberId } }), [memberId, changed]);
-  const orders = useLoad(() => latestOrders(memberId), [memberId, changed]);
-  const policy = useLoad(() => call("get", "/v1/tierPolicy", {}), []);
-  // tierName shows a tier by the name the policy gives it.
-  const tierName = (id: string | undefined) => policy.value?.tiers?.find((x) => x.id === id)?.displayName || id || "";
+type Props = { memberId: string; me: Me; refreshMe: () => Promise<void> };
 
+/** MemberPage finds the member first; the rest of the page reads only a member that exists. */
+export function MemberPage(props: Props) {
+  const { memberId } = props;
+  const member = useLoad(() => call("get", "/v1/members/{memberId}", { path: { memberId } }), [memberId]);
   if (member.error) {
     const notFound = member.error instanceof ApiError && member.error.status === 404;
     return (
@@ -34,7 +28,21 @@ export function MemberPage({ memberId, me, refreshMe }: { memberId: string; me: 
       </section>
     );
   }
-  const m = member.value?.member;
+  if (!member.value) return <p class="loading">{t("common.loading")}</p>;
+  return <MemberBody {...props} member={member.value.member ?? {}} />;
+}
+
+function MemberBody({ memberId, me, refreshMe, member: m }: Props & { member: Defs["v1Member"] }) {
+  const role = me.key?.role ?? "";
+  // changed counts the member's changes made here: the reads below run again.
+  const [changed, setChanged] = useState(0);
+  const balance = useLoad(() => call("get", "/v1/members/{memberId}/balance", { path: { memberId } }), [memberId, changed]);
+  const perks = useLoad(() => call("get", "/v1/members/{memberId}/perks", { path: { memberId } }), [memberId, changed]);
+  const orders = useLoad(() => latestOrders(memberId), [memberId, changed]);
+  const policy = useLoad(() => call("get", "/v1/tierPolicy", {}), []);
+  // tierName shows a tier by the name the policy gives it.
+  const tierName = (id: string | undefined) => policy.value?.tiers?.find((x) => x.id === id)?.displayName || id || "";
+
   const onChange = () => {
     setChanged((c) => c + 1);
     void refreshMe();
@@ -43,9 +51,9 @@ export function MemberPage({ memberId, me, refreshMe }: { memberId: string; me: 
     <div class="member">
       <header class="member-head">
         <h1 translate={false}>
-          {m?.displayName || memberId} <span class="muted">{memberId}</span>
+          {m.displayName || memberId} <span class="muted">{memberId}</span>
         </h1>
-        {m?.joinTime && <p class="muted">{t("member.joined", { date: date(m.joinTime) })}</p>}
+        {m.joinTime && <p class="muted">{t("member.joined", { date: date(m.joinTime) })}</p>}
       </header>
       <div class="grid">
         <section class="card" aria-labelledby="balance-title" data-testid="balance">
