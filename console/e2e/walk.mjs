@@ -243,6 +243,15 @@ try {
   assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone`);
   await shot("member-phone-zh");
 
+  // A browser set to Chinese starts in Chinese; signing out forgets the key, not the language.
+  await page.getByRole("button", { name: zh["app.signOut"] }).click();
+  await page.getByRole("heading", { name: zh["signIn.title"] }).waitFor();
+  const fresh = await browser.newContext({ locale: "zh-CN" });
+  const zhPage = await fresh.newPage();
+  await zhPage.goto(CONSOLE_URL);
+  await zhPage.getByRole("heading", { name: zh["signIn.title"] }).waitFor();
+  await fresh.close();
+
   assert.deepEqual(problems, []);
   console.log("walk passed");
 } catch (err) {
