@@ -16,6 +16,7 @@ export function App() {
   const [, setLang] = useState<Locale>(locale());
   const [me, setMe] = useState<Me | null>(null);
   const [restoring, setRestoring] = useState(() => storedKey() !== "");
+  const [restoreError, setRestoreError] = useState("");
 
   const signOut = () => {
     forgetKey();
@@ -42,8 +43,10 @@ export function App() {
   useEffect(() => {
     const key = storedKey();
     if (!key) return;
+    // A reload signs in again with the tab's key. Only a refused key is forgotten: when
+    // the server cannot be reached, the next reload tries the same key again.
     signIn(key)
-      .catch(() => signOut())
+      .catch((err) => (err instanceof ApiError && err.status === 401 ? signOut() : setRestoreError(errorText(err))))
       .finally(() => setRestoring(false));
   }, []);
 
@@ -80,7 +83,7 @@ export function App() {
           </>
         )}
       </header>
-      <main>{me ? <Screen me={me} refreshMe={refreshMe} /> : <SignIn signIn={signIn} />}</main>
+      <main>{me ? <Screen me={me} refreshMe={refreshMe} /> : <SignIn signIn={signIn} notice={restoreError} />}</main>
     </>
   );
 }

@@ -2,9 +2,9 @@ import { useState } from "preact/hooks";
 import { t } from "../i18n/i18n";
 import { errorText } from "./App";
 
-export function SignIn({ signIn }: { signIn: (key: string) => Promise<void> }) {
+export function SignIn({ signIn, notice }: { signIn: (key: string) => Promise<void>; notice?: string }) {
   const [key, setKey] = useState("");
-  const [error, setError] = useState("");
+  const [error, setError] = useState(notice ?? "");
   const [busy, setBusy] = useState(false);
 
   const submit = async (e: Event) => {
