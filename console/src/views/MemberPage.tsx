@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { ApiError, call, type Defs } from "../api/client";
-import { date, dateTime, points, t, tCode } from "../i18n/i18n";
+import { date, dateTime, money, points, t, tCode } from "../i18n/i18n";
 import { useLoad } from "../load";
 import { can } from "../roles";
 import { href } from "../route";
@@ -40,6 +40,8 @@ function MemberBody({ memberId, me, refreshMe, member: m }: Props & { member: De
   const perks = useLoad(() => call("get", "/v1/members/{memberId}/perks", { path: { memberId } }), [memberId, changed]);
   const orders = useLoad(() => latestOrders(memberId), [memberId, changed]);
   const policy = useLoad(() => call("get", "/v1/tierPolicy", {}), []);
+  const program = useLoad(() => call("get", "/v1/program", {}), []);
+  const currency = program.value?.program?.currencies?.[0];
   // tierName shows a tier by the name the policy gives it.
   const tierName = (id: string | undefined) => policy.value?.tiers?.find((x) => x.id === id)?.displayName || id || "";
 
@@ -90,7 +92,7 @@ function MemberBody({ memberId, me, refreshMe, member: m }: Props & { member: De
         </section>
         <section class="card" aria-labelledby="tier-title">
           <h2 id="tier-title">{t("tier.title")}</h2>
-          {perks.error ? <p role="alert">{errorText(perks.error)}</p> : perks.value && <Tier perks={perks.value} tierName={tierName} />}
+          {perks.error ? <p role="alert">{errorText(perks.error)}</p> : perks.value && <Tier perks={perks.value} tierName={tierName} currency={currency} />}
         </section>
         {can(role, "checkEntitlements") && (
           <Entitlements
@@ -120,7 +122,15 @@ function MemberBody({ memberId, me, refreshMe, member: m }: Props & { member: De
   );
 }
 
-function Tier({ perks, tierName }: { perks: Defs["v1GetPerksResponse"]; tierName: (id?: string) => string }) {
+function Tier({
+  perks,
+  tierName,
+  currency,
+}: {
+  perks: Defs["v1GetPerksResponse"];
+  tierName: (id?: string) => string;
+  currency?: string;
+}) {
   const p = perks.progress;
   const k = perks.perks;
   return (
@@ -138,6 +148,11 @@ function Tier({ perks, tierName }: { perks: Defs["v1GetPerksResponse"]; tierName
           {p.inGrace && ` · ${t("tier.inGrace")}`}
         </p>
       )}
+      {p?.keepNeeded && p.keepNeeded !== "0" && p.qualifiedTierId && (
+        <p>
+          {t("tier.toKeep", { needed: points(p.keepNeeded), tier: tierName(p.qualifiedTierId), date: date(p.heldUntil) })}
+        </p>
+      )}
       {p?.nextThreshold && p.nextThreshold !== "0" && (
         <progress
           aria-label={t("tier.progress")}
@@ -150,7 +165,13 @@ function Tier({ perks, tierName }: { perks: Defs["v1GetPerksResponse"]; tierName
           <li>{t("perk.multiplier", { percent: k.earnMultiplierPercent ?? 100 })}</li>
           <li>{t("perk.support", { priority: tCode("priority", k.supportPriority), hours: k.supportResponseHours ?? 0 })}</li>
           <li>{t("perk.refund", { mode: tCode("refundMode", k.refundMode) })}</li>
+          {k.refundMode === "INSTANT" && k.instantRefundLimitMinor && k.instantRefundLimitMinor !== "0" && (
+            <li>{t("perk.instantRefundLimit", { amount: money(k.instantRefundLimitMinor, currency) })}</li>
+          )}
           {k.freeReturnShipping && <li>{t("perk.freeReturnShipping")}</li>}
+          {k.birthdayBonusPoints && k.birthdayBonusPoints !== "0" && (
+            <li>{t("perk.birthday", { points: points(k.birthdayBonusPoints) })}</li>
+          )}
         </ul>
       )}
       {perks.asOf && <p class="muted small">{t("common.asOf", { time: dateTime(perks.asOf) })}</p>}
