@@ -47,6 +47,10 @@ func TestConsoleInChromium(t *testing.T) {
 	mustREST("POST", "/v1/campaigns/"+late["campaignId"].(string)+":activate", admin, map[string]any{})
 	mustREST("POST", "/v1/members/alice/coupons", admin, map[string]any{"requestId": "coupon-alice", "campaignId": drop["campaignId"]})
 
+	// carol is gold: two free return pickups a cycle.
+	mustREST("POST", "/v1/members", app, map[string]any{"memberId": "carol", "displayName": "Carol Wang"})
+	mustREST("POST", "/v1/members/carol:earn", app, map[string]any{"requestId": "carol-big", "orderId": "C1",
+		"spend": map[string]any{"amountMinor": 600000, "currency": "CNY"}})
 	// bob has a long statement: more than one page of it.
 	mustREST("POST", "/v1/members", app, map[string]any{"memberId": "bob", "displayName": "Bob Li"})
 	for i := range 60 {

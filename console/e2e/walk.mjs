@@ -172,6 +172,17 @@ try {
   await available.filter({ hasText: "750" }).waitFor();
   await shot("after-sales");
 
+  // A gold member's quota perk: a double click uses one, not two.
+  await page.goto(`${CONSOLE_URL}#/members/carol`);
+  await page.getByTestId("tier").filter({ hasText: "Gold" }).waitFor();
+  const perk = page.getByRole("region", { name: en["entitlements.title"] });
+  await perk.getByText("2 of 2").first().waitFor();
+  await perk.getByRole("button", { name: "Use one: Free return pickups" }).dblclick();
+  await perk.getByText("1 of 2").waitFor();
+  await page.waitForTimeout(300); // a second use would show by now
+  assert.equal(await perk.getByText("0 of 2").count(), 0, "a double click used the perk twice");
+  await shot("perk-used");
+
   // The supervisor (admin) approves it in the queue.
   await page.getByRole("button", { name: en["app.signOut"] }).click();
   assert.equal(await page.evaluate(() => sessionStorage.length), 0, "signing out forgets the key");
