@@ -52,7 +52,8 @@ async function shot(name) {
 }
 
 const available = page.getByTestId("available");
-const gw = page.getByRole("region", { name: en["goodwill.title"] });
+// The goodwill card, in whichever language the page is.
+const gw = page.locator("section", { has: page.locator("#gw-title") });
 const afterSales = page.getByRole("region", { name: en["afterSales.title"] });
 async function availablePoints() {
   await assert.doesNotReject(available.filter({ hasText: /\d/ }).waitFor());
@@ -241,6 +242,11 @@ try {
       }
     }
   }
+  // The API's field error, in Chinese.
+  await gw.getByLabel(zh["goodwill.points"], { exact: true }).fill("10");
+  await gw.getByLabel(zh["goodwill.reason"], { exact: true }).selectOption("OTHER");
+  await gw.getByRole("button", { name: zh["goodwill.submit"], exact: true }).click();
+  await page.locator("#gw-ticketId-error").filter({ hasText: zh["apiField.required"] }).waitFor();
   await shot("member-zh");
   await page.getByRole("link", { name: zh["nav.approvals"] }).click();
   await page.getByRole("heading", { name: zh["approvals.title"] }).waitFor();

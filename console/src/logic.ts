@@ -68,3 +68,23 @@ export function refundState(o: definitions["v1Order"]): "full" | "partial" | "no
   if ((o.refundedMinor && o.refundedMinor !== "0") || (o.pointsTakenBack && o.pointsTakenBack !== "0")) return "partial";
   return "none";
 }
+
+// The field violations internal/validation writes, by their English wording, so that
+// the console can say them in the viewer's language (apiField.* in the catalogues).
+const fieldPatterns: [RegExp, string][] = [
+  [/^is required$/, "required"],
+  [/^must be at least (.+)$/, "atLeast"],
+  [/^must be at most (.+)$/, "atMost"],
+  [/^must be greater than (.+)$/, "greaterThan"],
+  [/^must be one of: (.+)$/, "oneOf"],
+];
+
+/** fieldMessage recognises a field violation's description: which message, and the
+ * value it names; null for one the console does not know (it is shown as sent). */
+export function fieldMessage(description: string): { key: string; value: string } | null {
+  for (const [re, key] of fieldPatterns) {
+    const m = re.exec(description);
+    if (m) return { key, value: m[1] ?? "" };
+  }
+  return null;
+}

@@ -72,6 +72,13 @@ test("an order's refund state", () => {
   }
 });
 
+test("field violations the console can translate", () => {
+  assert.deepEqual(logic.fieldMessage("is required"), { key: "required", value: "" });
+  assert.deepEqual(logic.fieldMessage("must be at least 1"), { key: "atLeast", value: "1" });
+  assert.deepEqual(logic.fieldMessage("must be one of: A B"), { key: "oneOf", value: "A B" });
+  assert.equal(logic.fieldMessage("is not a query parameter of this request"), null);
+});
+
 test("roles: the console offers only what internal/server/roles.go allows", () => {
   assert.ok(roles.can("agent", "grantGoodwill"));
   assert.ok(!roles.can("agent", "decideApprovals"));

@@ -3,7 +3,7 @@
 // every number and date is formatted for the chosen locale.
 import en from "./en.json";
 import zh from "./zh-CN.json";
-import { pickLocale, type Locale } from "../logic";
+import { fieldMessage, pickLocale, type Locale } from "../logic";
 
 export type { Locale };
 
@@ -69,4 +69,13 @@ export function dateTime(v: string | undefined): string {
 export function date(v: string | undefined): string {
   if (!v) return "";
   return new Intl.DateTimeFormat(current, { dateStyle: "medium" }).format(new Date(v));
+}
+
+/** tField says an API field violation in the viewer's language when it is one the
+ * catalogues know, else as the API wrote it. */
+export function tField(description: string | undefined): string | undefined {
+  if (!description) return description;
+  const m = fieldMessage(description);
+  const key = m && `apiField.${m.key}`;
+  return m && key && has(key) ? t(key, { value: m.value }) : description;
 }

@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { ApiError, call, newRequestId, type Defs } from "../api/client";
-import { points, t, tCode } from "../i18n/i18n";
+import { points, t, tCode, tField } from "../i18n/i18n";
 import { errorText } from "./App";
 import { reasonCodes } from "./Goodwill";
 
@@ -56,7 +56,7 @@ export function AfterSales({ memberId, orderIds, onReported }: { memberId: strin
       setBusy(false);
     }
   };
-  const fieldError = (name: string) => (error instanceof ApiError ? error.fieldError(name) : undefined);
+  const fieldError = (name: string) => (error instanceof ApiError ? tField(error.fieldError(name)) : undefined);
   const attrs = (name: keyof Fields) => ({
     id: `as-${name}`,
     value: fields[name],

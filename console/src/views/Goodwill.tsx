@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { ApiError, call, newRequestId, type Defs } from "../api/client";
-import { dateTime, points, t, tCode } from "../i18n/i18n";
+import { dateTime, points, t, tCode, tField } from "../i18n/i18n";
 import { errorText } from "./App";
 
 // reasonCodes are the goodwill reasons the API accepts (api: GrantGoodwillRequest).
@@ -80,7 +80,7 @@ export function Goodwill({
     }
   };
 
-  const fieldError = (name: string) => (error instanceof ApiError ? error.fieldError(name) : undefined);
+  const fieldError = (name: string) => (error instanceof ApiError ? tField(error.fieldError(name)) : undefined);
   const field = (name: keyof Fields) => {
     const msg = fieldError(name);
     return {

@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { ApiError, call, type Defs } from "../api/client";
-import { dateTime, points, t, tCode } from "../i18n/i18n";
+import { dateTime, points, t, tCode, tField } from "../i18n/i18n";
 import { useLoad } from "../load";
 import { errorText } from "./App";
 
@@ -145,7 +145,7 @@ function CreateKey({ onCreated }: { onCreated: (c: Defs["v1CreateApiKeyResponse"
       setBusy(false);
     }
   };
-  const nameError = error instanceof ApiError ? error.fieldError("name") : undefined;
+  const nameError = error instanceof ApiError ? tField(error.fieldError("name")) : undefined;
   return (
     <form class="card wide" onSubmit={submit} aria-labelledby="new-key-title">
       <h2 id="new-key-title">{t("keys.create")}</h2>
@@ -207,7 +207,7 @@ function Limits({ keyId }: { keyId: string }) {
       setError(err);
     }
   };
-  const fieldError = (f: string) => (error instanceof ApiError ? error.fieldError(f) : undefined);
+  const fieldError = (f: string) => (error instanceof ApiError ? tField(error.fieldError(f)) : undefined);
   return (
     <form class="filters" onSubmit={submit} aria-label={t("keys.limits")}>
       <div>
