@@ -23,8 +23,9 @@ run: postgres build ## Start PostgreSQL under .data/, migrate, serve with demo d
 	./bin/loyaltyd --demo
 
 .PHONY: generate
-generate: postgres ## Regenerate protobuf, gateway, OpenAPI, sqlc code and sql/schema.sql
+generate: postgres ## Regenerate protobuf, gateway, OpenAPI, sqlc code, sql/schema.sql and the console (API client, assets)
 	$(BUF) generate
+	@scripts/console.sh build
 	$(SQLC) generate -f sql/sqlc.yaml
 	$(GO) run ./internal/schemadump -o sql/schema.sql
 
@@ -33,7 +34,7 @@ schema: postgres ## Regenerate sql/schema.sql: the migrated schema, dumped by pg
 	$(GO) run ./internal/schemadump -o sql/schema.sql
 
 .PHONY: check-generated
-check-generated: postgres ## Fail if any generated file is stale (sqlc diff for every sql/sqlc.yaml package, buf for api/, sql/schema.sql)
+check-generated: postgres console-check ## Fail if any generated file is stale (sqlc diff for every sql/sqlc.yaml package, buf for api/, sql/schema.sql, the console)
 	@GO='$(GO)' BUF='$(BUF)' SQLC='$(SQLC)' scripts/check-generated.sh
 
 .PHONY: lint
@@ -42,9 +43,23 @@ lint: ## go vet, gofmt and buf lint
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(BUF) lint
 
+.PHONY: console
+console: ## Build the web console: npm ci, the typed API client from the OpenAPI document, the assets in console/dist
+	@scripts/console.sh build
+
+.PHONY: console-check
+console-check: ## Fail if console/dist or its API client is stale or two builds differ; the console's unit tests
+	@scripts/console.sh check
+
+.PHONY: console-e2e
+console-e2e: postgres ## The console's browser tests alone: headless Chromium against a real loyaltyd and PostgreSQL
+	@scripts/console.sh tools browser
+	LOYALTY_CONSOLE_E2E=1 $(GO) test -count=1 -run TestConsole ./console/
+
 .PHONY: test
-test: postgres check-generated lint ## Everything CI runs: generated-code check, vet, the race-enabled suite on a real PostgreSQL
-	$(GO) test -race -count=1 -timeout 20m ./...
+test: postgres check-generated lint ## Everything CI runs: generated-code check, vet, the race-enabled suite on a real PostgreSQL, the console in Chromium
+	@scripts/console.sh tools browser
+	LOYALTY_CONSOLE_E2E=1 $(GO) test -race -count=1 -timeout 20m ./...
 
 .PHONY: test-short
 test-short: ## The suite without the race detector (faster while developing)

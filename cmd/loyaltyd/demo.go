@@ -40,8 +40,9 @@ func printDemo(w io.Writer, httpAddr, grpcAddr, adminKey string) {
 	base := "http://" + httpAddr
 	fmt.Fprintf(w, `
 loyaltyd is running with demo data.
-  REST  %[1]s   (OpenAPI: %[1]s/openapi.json)
-  gRPC  %[2]s
+  Console  %[1]s/console/   (sign in with the admin key)
+  REST     %[1]s   (OpenAPI: %[1]s/openapi.json)
+  gRPC     %[2]s
   admin key: %[3]s
 
 Try:

@@ -231,7 +231,7 @@ func classify(rel string) (layer, bool) {
 		return layerDomain, true
 	case slices.Contains(wiring, rel):
 		return layerWiring, true
-	case strings.HasPrefix(rel, "api/"):
+	case strings.HasPrefix(rel, "api/"), rel == "console":
 		return layerAPI, true
 	case strings.HasPrefix(rel, "cmd/"), strings.HasPrefix(rel, "bench/"), strings.HasPrefix(rel, "scripts/"):
 		return layerProgram, true

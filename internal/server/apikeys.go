@@ -7,11 +7,13 @@ import (
 
 	"github.com/loyalty-engine/loyalty/access"
 	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
+	"github.com/loyalty-engine/loyalty/ledger"
 )
 
 type apiKeyServer struct {
 	loyaltyv1.UnimplementedApiKeyServiceServer
-	keys *access.Service
+	keys   *access.Service
+	ledger *ledger.Service // goodwill allowances (GetCallerKey)
 }
 
 func (s *apiKeyServer) CreateApiKey(ctx context.Context, req *loyaltyv1.CreateApiKeyRequest) (*loyaltyv1.CreateApiKeyResponse, error) {

@@ -160,6 +160,7 @@ var readMethods = map[string]bool{
 	v1.MemberService_GetMember_FullMethodName:              true,
 	v1.ApiKeyService_ListApiKeys_FullMethodName:            true,
 	v1.ApiKeyService_GetApiKeyRateLimit_FullMethodName:     true,
+	v1.ApiKeyService_GetCallerKey_FullMethodName:           true,
 	v1.PointsService_GetHold_FullMethodName:                true,
 	v1.PointsService_GetBalance_FullMethodName:             true,
 	v1.PointsService_ListActivity_FullMethodName:           true,

@@ -12,6 +12,7 @@ import (
 
 	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
 	"github.com/loyalty-engine/loyalty/api/openapi"
+	"github.com/loyalty-engine/loyalty/console"
 )
 
 // idempotencyKeyHeader is the REST alternative to a requestId in the body.
@@ -92,9 +93,14 @@ func (s *Server) httpHandler(ctx context.Context, withMetrics bool) (http.Handle
 	if withMetrics {
 		ops["/metrics"] = promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
 	}
+	web := console.Handler()
 	// Not an http.ServeMux: it cleans paths and redirects (/v1/members/../balance
 	// to /v1/balance), and the API must answer every path as sent.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/console" || strings.HasPrefix(r.URL.Path, console.Prefix) {
+			web.ServeHTTP(w, r) // the web console, without a key: it asks for one
+			return
+		}
 		op, ok := ops[r.URL.Path]
 		if !ok {
 			api.ServeHTTP(w, r)

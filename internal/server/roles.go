@@ -56,6 +56,7 @@ var methodRoles = map[string][]access.Role{
 	loyaltyv1.ApiKeyService_ListApiKeys_FullMethodName:        adminOnly,
 	loyaltyv1.ApiKeyService_SetApiKeyRateLimit_FullMethodName: adminOnly,
 	loyaltyv1.ApiKeyService_GetApiKeyRateLimit_FullMethodName: adminOnly,
+	loyaltyv1.ApiKeyService_GetCallerKey_FullMethodName:       everyone,
 
 	loyaltyv1.ClockService_GetClock_FullMethodName:     everyone,
 	loyaltyv1.ClockService_AdvanceClock_FullMethodName: adminOnly,

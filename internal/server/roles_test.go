@@ -89,6 +89,7 @@ var roleMatrix = map[string]matrixCase{
 	loyaltyv1.ApiKeyService_ListApiKeys_FullMethodName:         {&loyaltyv1.ListApiKeysRequest{}, nil},
 	loyaltyv1.ApiKeyService_SetApiKeyRateLimit_FullMethodName:  {&loyaltyv1.SetApiKeyRateLimitRequest{KeyId: "key_matrix_unknown", RequestsPerSecond: 10}, nil},
 	loyaltyv1.ApiKeyService_GetApiKeyRateLimit_FullMethodName:  {&loyaltyv1.GetApiKeyRateLimitRequest{KeyId: "key_matrix_unknown"}, nil},
+	loyaltyv1.ApiKeyService_GetCallerKey_FullMethodName:        {&loyaltyv1.GetCallerKeyRequest{}, []access.Role{access.RoleApp, access.RoleAgent, access.RoleMarketer, access.RoleAuditor}},
 	loyaltyv1.ClockService_GetClock_FullMethodName:             {&loyaltyv1.GetClockRequest{}, []access.Role{access.RoleApp, access.RoleAgent, access.RoleMarketer, access.RoleAuditor}},
 	loyaltyv1.ClockService_AdvanceClock_FullMethodName:         {&loyaltyv1.AdvanceClockRequest{Hours: 1}, nil},
 	loyaltyv1.TierService_GetTierPolicy_FullMethodName: {&loyaltyv1.GetTierPolicyRequest{},

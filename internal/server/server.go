@@ -154,7 +154,7 @@ func New(d Deps) *Server {
 		WithServerStreamInterceptor(denyStreams)
 	for _, reg := range []grpc.ServiceRegistrar{gs, inproc} {
 		loyaltyv1.RegisterMemberServiceServer(reg, &memberServer{ledger: d.Ledger})
-		loyaltyv1.RegisterApiKeyServiceServer(reg, &apiKeyServer{keys: d.Keys})
+		loyaltyv1.RegisterApiKeyServiceServer(reg, &apiKeyServer{keys: d.Keys, ledger: d.Ledger})
 		loyaltyv1.RegisterPointsServiceServer(reg, &pointsServer{ledger: d.Ledger})
 		loyaltyv1.RegisterLedgerServiceServer(reg, &ledgerServer{ledger: d.Ledger})
 		loyaltyv1.RegisterProgramServiceServer(reg, &programServer{ledger: d.Ledger})

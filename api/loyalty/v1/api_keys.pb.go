@@ -665,6 +665,176 @@ func (x *GetApiKeyRateLimitResponse) GetRateLimit() *ApiKeyRateLimit {
 	return nil
 }
 
+type GetCallerKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCallerKeyRequest) Reset() {
+	*x = GetCallerKeyRequest{}
+	mi := &file_loyalty_v1_api_keys_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCallerKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCallerKeyRequest) ProtoMessage() {}
+
+func (x *GetCallerKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_api_keys_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCallerKeyRequest.ProtoReflect.Descriptor instead.
+func (*GetCallerKeyRequest) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_api_keys_proto_rawDescGZIP(), []int{12}
+}
+
+type GetCallerKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Key   *ApiKey                `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// Set for an agent key, whose goodwill grants are limited; a grant above what is
+	// left waits for an admin's approval.
+	Goodwill      *GoodwillAllowance `protobuf:"bytes,2,opt,name=goodwill,proto3" json:"goodwill,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCallerKeyResponse) Reset() {
+	*x = GetCallerKeyResponse{}
+	mi := &file_loyalty_v1_api_keys_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCallerKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCallerKeyResponse) ProtoMessage() {}
+
+func (x *GetCallerKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_api_keys_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCallerKeyResponse.ProtoReflect.Descriptor instead.
+func (*GetCallerKeyResponse) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_api_keys_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetCallerKeyResponse) GetKey() *ApiKey {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *GetCallerKeyResponse) GetGoodwill() *GoodwillAllowance {
+	if x != nil {
+		return x.Goodwill
+	}
+	return nil
+}
+
+// GoodwillAllowance is an agent key's goodwill limits and what it granted on the
+// current business day (UTC).
+type GoodwillAllowance struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	PerGrant     int64                  `protobuf:"varint,1,opt,name=per_grant,json=perGrant,proto3" json:"per_grant,omitempty"`
+	PerDay       int64                  `protobuf:"varint,2,opt,name=per_day,json=perDay,proto3" json:"per_day,omitempty"`
+	GrantedToday int64                  `protobuf:"varint,3,opt,name=granted_today,json=grantedToday,proto3" json:"granted_today,omitempty"`
+	// per_day - granted_today, never below 0.
+	RemainingToday int64 `protobuf:"varint,4,opt,name=remaining_today,json=remainingToday,proto3" json:"remaining_today,omitempty"`
+	// When the day ends and remaining_today is per_day again.
+	DayEndTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=day_end_time,json=dayEndTime,proto3" json:"day_end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GoodwillAllowance) Reset() {
+	*x = GoodwillAllowance{}
+	mi := &file_loyalty_v1_api_keys_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GoodwillAllowance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GoodwillAllowance) ProtoMessage() {}
+
+func (x *GoodwillAllowance) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_api_keys_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GoodwillAllowance.ProtoReflect.Descriptor instead.
+func (*GoodwillAllowance) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_api_keys_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GoodwillAllowance) GetPerGrant() int64 {
+	if x != nil {
+		return x.PerGrant
+	}
+	return 0
+}
+
+func (x *GoodwillAllowance) GetPerDay() int64 {
+	if x != nil {
+		return x.PerDay
+	}
+	return 0
+}
+
+func (x *GoodwillAllowance) GetGrantedToday() int64 {
+	if x != nil {
+		return x.GrantedToday
+	}
+	return 0
+}
+
+func (x *GoodwillAllowance) GetRemainingToday() int64 {
+	if x != nil {
+		return x.RemainingToday
+	}
+	return 0
+}
+
+func (x *GoodwillAllowance) GetDayEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DayEndTime
+	}
+	return nil
+}
+
 var File_loyalty_v1_api_keys_proto protoreflect.FileDescriptor
 
 const file_loyalty_v1_api_keys_proto_rawDesc = "" +
@@ -711,13 +881,25 @@ const file_loyalty_v1_api_keys_proto_rawDesc = "" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\"X\n" +
 	"\x1aGetApiKeyRateLimitResponse\x12:\n" +
 	"\n" +
-	"rate_limit\x18\x01 \x01(\v2\x1b.loyalty.v1.ApiKeyRateLimitR\trateLimit2\xcf\x03\n" +
+	"rate_limit\x18\x01 \x01(\v2\x1b.loyalty.v1.ApiKeyRateLimitR\trateLimit\"\x15\n" +
+	"\x13GetCallerKeyRequest\"w\n" +
+	"\x14GetCallerKeyResponse\x12$\n" +
+	"\x03key\x18\x01 \x01(\v2\x12.loyalty.v1.ApiKeyR\x03key\x129\n" +
+	"\bgoodwill\x18\x02 \x01(\v2\x1d.loyalty.v1.GoodwillAllowanceR\bgoodwill\"\xd5\x01\n" +
+	"\x11GoodwillAllowance\x12\x1b\n" +
+	"\tper_grant\x18\x01 \x01(\x03R\bperGrant\x12\x17\n" +
+	"\aper_day\x18\x02 \x01(\x03R\x06perDay\x12#\n" +
+	"\rgranted_today\x18\x03 \x01(\x03R\fgrantedToday\x12'\n" +
+	"\x0fremaining_today\x18\x04 \x01(\x03R\x0eremainingToday\x12<\n" +
+	"\fday_end_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"dayEndTime2\xa2\x04\n" +
 	"\rApiKeyService\x12Q\n" +
 	"\fCreateApiKey\x12\x1f.loyalty.v1.CreateApiKeyRequest\x1a .loyalty.v1.CreateApiKeyResponse\x12Q\n" +
 	"\fRevokeApiKey\x12\x1f.loyalty.v1.RevokeApiKeyRequest\x1a .loyalty.v1.RevokeApiKeyResponse\x12N\n" +
 	"\vListApiKeys\x12\x1e.loyalty.v1.ListApiKeysRequest\x1a\x1f.loyalty.v1.ListApiKeysResponse\x12c\n" +
 	"\x12SetApiKeyRateLimit\x12%.loyalty.v1.SetApiKeyRateLimitRequest\x1a&.loyalty.v1.SetApiKeyRateLimitResponse\x12c\n" +
-	"\x12GetApiKeyRateLimit\x12%.loyalty.v1.GetApiKeyRateLimitRequest\x1a&.loyalty.v1.GetApiKeyRateLimitResponseB<Z:github.com/loyalty-engine/loyalty/api/loyalty/v1;loyaltyv1b\x06proto3"
+	"\x12GetApiKeyRateLimit\x12%.loyalty.v1.GetApiKeyRateLimitRequest\x1a&.loyalty.v1.GetApiKeyRateLimitResponse\x12Q\n" +
+	"\fGetCallerKey\x12\x1f.loyalty.v1.GetCallerKeyRequest\x1a .loyalty.v1.GetCallerKeyResponseB<Z:github.com/loyalty-engine/loyalty/api/loyalty/v1;loyaltyv1b\x06proto3"
 
 var (
 	file_loyalty_v1_api_keys_proto_rawDescOnce sync.Once
@@ -731,7 +913,7 @@ func file_loyalty_v1_api_keys_proto_rawDescGZIP() []byte {
 	return file_loyalty_v1_api_keys_proto_rawDescData
 }
 
-var file_loyalty_v1_api_keys_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_loyalty_v1_api_keys_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_loyalty_v1_api_keys_proto_goTypes = []any{
 	(*ApiKey)(nil),                     // 0: loyalty.v1.ApiKey
 	(*CreateApiKeyRequest)(nil),        // 1: loyalty.v1.CreateApiKeyRequest
@@ -745,32 +927,40 @@ var file_loyalty_v1_api_keys_proto_goTypes = []any{
 	(*SetApiKeyRateLimitResponse)(nil), // 9: loyalty.v1.SetApiKeyRateLimitResponse
 	(*GetApiKeyRateLimitRequest)(nil),  // 10: loyalty.v1.GetApiKeyRateLimitRequest
 	(*GetApiKeyRateLimitResponse)(nil), // 11: loyalty.v1.GetApiKeyRateLimitResponse
-	(*timestamppb.Timestamp)(nil),      // 12: google.protobuf.Timestamp
+	(*GetCallerKeyRequest)(nil),        // 12: loyalty.v1.GetCallerKeyRequest
+	(*GetCallerKeyResponse)(nil),       // 13: loyalty.v1.GetCallerKeyResponse
+	(*GoodwillAllowance)(nil),          // 14: loyalty.v1.GoodwillAllowance
+	(*timestamppb.Timestamp)(nil),      // 15: google.protobuf.Timestamp
 }
 var file_loyalty_v1_api_keys_proto_depIdxs = []int32{
-	12, // 0: loyalty.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	12, // 1: loyalty.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
-	12, // 2: loyalty.v1.ApiKey.last_use_time:type_name -> google.protobuf.Timestamp
+	15, // 0: loyalty.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	15, // 1: loyalty.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
+	15, // 2: loyalty.v1.ApiKey.last_use_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: loyalty.v1.CreateApiKeyResponse.key:type_name -> loyalty.v1.ApiKey
 	0,  // 4: loyalty.v1.RevokeApiKeyResponse.key:type_name -> loyalty.v1.ApiKey
 	0,  // 5: loyalty.v1.ListApiKeysResponse.keys:type_name -> loyalty.v1.ApiKey
 	7,  // 6: loyalty.v1.SetApiKeyRateLimitResponse.rate_limit:type_name -> loyalty.v1.ApiKeyRateLimit
 	7,  // 7: loyalty.v1.GetApiKeyRateLimitResponse.rate_limit:type_name -> loyalty.v1.ApiKeyRateLimit
-	1,  // 8: loyalty.v1.ApiKeyService.CreateApiKey:input_type -> loyalty.v1.CreateApiKeyRequest
-	3,  // 9: loyalty.v1.ApiKeyService.RevokeApiKey:input_type -> loyalty.v1.RevokeApiKeyRequest
-	5,  // 10: loyalty.v1.ApiKeyService.ListApiKeys:input_type -> loyalty.v1.ListApiKeysRequest
-	8,  // 11: loyalty.v1.ApiKeyService.SetApiKeyRateLimit:input_type -> loyalty.v1.SetApiKeyRateLimitRequest
-	10, // 12: loyalty.v1.ApiKeyService.GetApiKeyRateLimit:input_type -> loyalty.v1.GetApiKeyRateLimitRequest
-	2,  // 13: loyalty.v1.ApiKeyService.CreateApiKey:output_type -> loyalty.v1.CreateApiKeyResponse
-	4,  // 14: loyalty.v1.ApiKeyService.RevokeApiKey:output_type -> loyalty.v1.RevokeApiKeyResponse
-	6,  // 15: loyalty.v1.ApiKeyService.ListApiKeys:output_type -> loyalty.v1.ListApiKeysResponse
-	9,  // 16: loyalty.v1.ApiKeyService.SetApiKeyRateLimit:output_type -> loyalty.v1.SetApiKeyRateLimitResponse
-	11, // 17: loyalty.v1.ApiKeyService.GetApiKeyRateLimit:output_type -> loyalty.v1.GetApiKeyRateLimitResponse
-	13, // [13:18] is the sub-list for method output_type
-	8,  // [8:13] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	0,  // 8: loyalty.v1.GetCallerKeyResponse.key:type_name -> loyalty.v1.ApiKey
+	14, // 9: loyalty.v1.GetCallerKeyResponse.goodwill:type_name -> loyalty.v1.GoodwillAllowance
+	15, // 10: loyalty.v1.GoodwillAllowance.day_end_time:type_name -> google.protobuf.Timestamp
+	1,  // 11: loyalty.v1.ApiKeyService.CreateApiKey:input_type -> loyalty.v1.CreateApiKeyRequest
+	3,  // 12: loyalty.v1.ApiKeyService.RevokeApiKey:input_type -> loyalty.v1.RevokeApiKeyRequest
+	5,  // 13: loyalty.v1.ApiKeyService.ListApiKeys:input_type -> loyalty.v1.ListApiKeysRequest
+	8,  // 14: loyalty.v1.ApiKeyService.SetApiKeyRateLimit:input_type -> loyalty.v1.SetApiKeyRateLimitRequest
+	10, // 15: loyalty.v1.ApiKeyService.GetApiKeyRateLimit:input_type -> loyalty.v1.GetApiKeyRateLimitRequest
+	12, // 16: loyalty.v1.ApiKeyService.GetCallerKey:input_type -> loyalty.v1.GetCallerKeyRequest
+	2,  // 17: loyalty.v1.ApiKeyService.CreateApiKey:output_type -> loyalty.v1.CreateApiKeyResponse
+	4,  // 18: loyalty.v1.ApiKeyService.RevokeApiKey:output_type -> loyalty.v1.RevokeApiKeyResponse
+	6,  // 19: loyalty.v1.ApiKeyService.ListApiKeys:output_type -> loyalty.v1.ListApiKeysResponse
+	9,  // 20: loyalty.v1.ApiKeyService.SetApiKeyRateLimit:output_type -> loyalty.v1.SetApiKeyRateLimitResponse
+	11, // 21: loyalty.v1.ApiKeyService.GetApiKeyRateLimit:output_type -> loyalty.v1.GetApiKeyRateLimitResponse
+	13, // 22: loyalty.v1.ApiKeyService.GetCallerKey:output_type -> loyalty.v1.GetCallerKeyResponse
+	17, // [17:23] is the sub-list for method output_type
+	11, // [11:17] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_loyalty_v1_api_keys_proto_init() }
@@ -784,7 +974,7 @@ func file_loyalty_v1_api_keys_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_loyalty_v1_api_keys_proto_rawDesc), len(file_loyalty_v1_api_keys_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

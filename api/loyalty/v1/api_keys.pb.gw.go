@@ -206,6 +206,27 @@ func local_request_ApiKeyService_GetApiKeyRateLimit_0(ctx context.Context, marsh
 	return msg, metadata, err
 }
 
+func request_ApiKeyService_GetCallerKey_0(ctx context.Context, marshaler runtime.Marshaler, client ApiKeyServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetCallerKeyRequest
+		metadata runtime.ServerMetadata
+	)
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.GetCallerKey(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_ApiKeyService_GetCallerKey_0(ctx context.Context, marshaler runtime.Marshaler, server ApiKeyServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetCallerKeyRequest
+		metadata runtime.ServerMetadata
+	)
+	msg, err := server.GetCallerKey(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterApiKeyServiceHandlerServer registers the http handlers for service ApiKeyService to "mux".
 // UnaryRPC     :call ApiKeyServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -311,6 +332,26 @@ func RegisterApiKeyServiceHandlerServer(ctx context.Context, mux *runtime.ServeM
 			return
 		}
 		forward_ApiKeyService_GetApiKeyRateLimit_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_ApiKeyService_GetCallerKey_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/loyalty.v1.ApiKeyService/GetCallerKey", runtime.WithHTTPPathPattern("/v1/apiKeys/self"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_ApiKeyService_GetCallerKey_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ApiKeyService_GetCallerKey_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
 
 	return nil
@@ -437,6 +478,23 @@ func RegisterApiKeyServiceHandlerClient(ctx context.Context, mux *runtime.ServeM
 		}
 		forward_ApiKeyService_GetApiKeyRateLimit_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_ApiKeyService_GetCallerKey_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/loyalty.v1.ApiKeyService/GetCallerKey", runtime.WithHTTPPathPattern("/v1/apiKeys/self"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_ApiKeyService_GetCallerKey_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_ApiKeyService_GetCallerKey_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
@@ -446,6 +504,7 @@ var (
 	pattern_ApiKeyService_ListApiKeys_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "apiKeys"}, ""))
 	pattern_ApiKeyService_SetApiKeyRateLimit_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "apiKeys", "key_id", "rateLimit"}, ""))
 	pattern_ApiKeyService_GetApiKeyRateLimit_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "apiKeys", "key_id", "rateLimit"}, ""))
+	pattern_ApiKeyService_GetCallerKey_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "apiKeys", "self"}, ""))
 )
 
 var (
@@ -454,4 +513,5 @@ var (
 	forward_ApiKeyService_ListApiKeys_0        = runtime.ForwardResponseMessage
 	forward_ApiKeyService_SetApiKeyRateLimit_0 = runtime.ForwardResponseMessage
 	forward_ApiKeyService_GetApiKeyRateLimit_0 = runtime.ForwardResponseMessage
+	forward_ApiKeyService_GetCallerKey_0       = runtime.ForwardResponseMessage
 )

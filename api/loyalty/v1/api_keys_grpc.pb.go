@@ -24,6 +24,7 @@ const (
 	ApiKeyService_ListApiKeys_FullMethodName        = "/loyalty.v1.ApiKeyService/ListApiKeys"
 	ApiKeyService_SetApiKeyRateLimit_FullMethodName = "/loyalty.v1.ApiKeyService/SetApiKeyRateLimit"
 	ApiKeyService_GetApiKeyRateLimit_FullMethodName = "/loyalty.v1.ApiKeyService/GetApiKeyRateLimit"
+	ApiKeyService_GetCallerKey_FullMethodName       = "/loyalty.v1.ApiKeyService/GetCallerKey"
 )
 
 // ApiKeyServiceClient is the client API for ApiKeyService service.
@@ -43,6 +44,10 @@ type ApiKeyServiceClient interface {
 	SetApiKeyRateLimit(ctx context.Context, in *SetApiKeyRateLimitRequest, opts ...grpc.CallOption) (*SetApiKeyRateLimitResponse, error)
 	// GetApiKeyRateLimit answers the rate limit a key gets: its own, or its role's default.
 	GetApiKeyRateLimit(ctx context.Context, in *GetApiKeyRateLimitRequest, opts ...grpc.CallOption) (*GetApiKeyRateLimitResponse, error)
+	// GetCallerKey answers the key the call is made with (any role may ask about its
+	// own key), and for a support agent's key what its goodwill limits leave today:
+	// what the console shows after sign-in.
+	GetCallerKey(ctx context.Context, in *GetCallerKeyRequest, opts ...grpc.CallOption) (*GetCallerKeyResponse, error)
 }
 
 type apiKeyServiceClient struct {
@@ -103,6 +108,16 @@ func (c *apiKeyServiceClient) GetApiKeyRateLimit(ctx context.Context, in *GetApi
 	return out, nil
 }
 
+func (c *apiKeyServiceClient) GetCallerKey(ctx context.Context, in *GetCallerKeyRequest, opts ...grpc.CallOption) (*GetCallerKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCallerKeyResponse)
+	err := c.cc.Invoke(ctx, ApiKeyService_GetCallerKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ApiKeyServiceServer is the server API for ApiKeyService service.
 // All implementations must embed UnimplementedApiKeyServiceServer
 // for forward compatibility.
@@ -120,6 +135,10 @@ type ApiKeyServiceServer interface {
 	SetApiKeyRateLimit(context.Context, *SetApiKeyRateLimitRequest) (*SetApiKeyRateLimitResponse, error)
 	// GetApiKeyRateLimit answers the rate limit a key gets: its own, or its role's default.
 	GetApiKeyRateLimit(context.Context, *GetApiKeyRateLimitRequest) (*GetApiKeyRateLimitResponse, error)
+	// GetCallerKey answers the key the call is made with (any role may ask about its
+	// own key), and for a support agent's key what its goodwill limits leave today:
+	// what the console shows after sign-in.
+	GetCallerKey(context.Context, *GetCallerKeyRequest) (*GetCallerKeyResponse, error)
 	mustEmbedUnimplementedApiKeyServiceServer()
 }
 
@@ -144,6 +163,9 @@ func (UnimplementedApiKeyServiceServer) SetApiKeyRateLimit(context.Context, *Set
 }
 func (UnimplementedApiKeyServiceServer) GetApiKeyRateLimit(context.Context, *GetApiKeyRateLimitRequest) (*GetApiKeyRateLimitResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetApiKeyRateLimit not implemented")
+}
+func (UnimplementedApiKeyServiceServer) GetCallerKey(context.Context, *GetCallerKeyRequest) (*GetCallerKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCallerKey not implemented")
 }
 func (UnimplementedApiKeyServiceServer) mustEmbedUnimplementedApiKeyServiceServer() {}
 func (UnimplementedApiKeyServiceServer) testEmbeddedByValue()                       {}
@@ -256,6 +278,24 @@ func _ApiKeyService_GetApiKeyRateLimit_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ApiKeyService_GetCallerKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCallerKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ApiKeyServiceServer).GetCallerKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ApiKeyService_GetCallerKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ApiKeyServiceServer).GetCallerKey(ctx, req.(*GetCallerKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ApiKeyService_ServiceDesc is the grpc.ServiceDesc for ApiKeyService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -282,6 +322,10 @@ var ApiKeyService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetApiKeyRateLimit",
 			Handler:    _ApiKeyService_GetApiKeyRateLimit_Handler,
+		},
+		{
+			MethodName: "GetCallerKey",
+			Handler:    _ApiKeyService_GetCallerKey_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,281 @@
+// The support desk, walked in headless Chromium against a real loyaltyd (started by
+// e2e_test.go, which seeded alice). The admin creates the agent's key in the console
+// (500 a grant, 1,000 a day), the agent works the desk, the admin approves. Each step
+// leaves a screenshot in SHOTS; a failed step leaves failure.png.
+import assert from "node:assert/strict";
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const { CONSOLE_URL, CHROMIUM, ADMIN_KEY, SHOTS } = process.env;
+const axeSource = readFileSync(new URL("../node_modules/axe-core/axe.min.js", import.meta.url), "utf8");
+const en = JSON.parse(readFileSync(new URL("../src/i18n/en.json", import.meta.url), "utf8"));
+const zh = JSON.parse(readFileSync(new URL("../src/i18n/zh-CN.json", import.meta.url), "utf8"));
+mkdirSync(SHOTS, { recursive: true });
+for (const f of readdirSync(SHOTS)) if (f.endsWith(".png")) rmSync(join(SHOTS, f));
+
+const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-US" });
+const page = await context.newPage();
+const origin = new URL(CONSOLE_URL).origin;
+const problems = [];
+// Nothing may leave the server's origin (no CDN, no font), and nothing may break.
+await context.route("**/*", (route) => {
+  const url = route.request().url();
+  if (url.startsWith(origin) || url.startsWith("data:")) return route.continue();
+  problems.push(`outside request: ${url}`);
+  return route.abort();
+});
+page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+page.on("console", (m) => {
+  // The 4xx the walk provokes on purpose (a wrong key, a grant without a ticket, a
+  // member who does not exist) are logged by Chromium too.
+  if (m.type() === "error" && !/status of 40[014]/.test(m.text())) problems.push(`console error: ${m.text()}`);
+});
+
+// accessible runs axe-core on the page (evaluated over the DevTools protocol, which the
+// page's CSP does not govern) and fails on any serious or critical violation.
+async function accessible(name) {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  const lines = bad.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  assert.deepEqual(lines, [], `${name}: accessibility violations`);
+}
+
+let step = 0;
+async function shot(name) {
+  await accessible(name);
+  step++;
+  await page.screenshot({ path: join(SHOTS, `${String(step).padStart(2, "0")}-${name}.png`), fullPage: true });
+  console.log(`ok ${step} ${name}`);
+}
+
+const available = page.getByTestId("available");
+// The goodwill card, in whichever language the page is.
+const gw = page.locator("section", { has: page.locator("#gw-title") });
+const afterSales = page.getByRole("region", { name: en["afterSales.title"] });
+async function availablePoints() {
+  await assert.doesNotReject(available.filter({ hasText: /\d/ }).waitFor());
+  return Number((await available.textContent()).replace(/[^\d-]/g, ""));
+}
+async function signIn(key) {
+  await page.getByLabel(en["signIn.key"], { exact: true }).fill(key);
+  await page.getByRole("button", { name: en["signIn.submit"] }).click();
+  await page.getByTestId("who").waitFor();
+}
+async function grant(points, reason, ticket, want) {
+  await gw.getByLabel(en["goodwill.points"], { exact: true }).fill(String(points));
+  await gw.getByLabel(en["goodwill.reason"], { exact: true }).selectOption(reason);
+  await gw.getByLabel(en["goodwill.ticket"], { exact: true }).fill(ticket);
+  await gw.getByLabel(en["goodwill.note"], { exact: true }).fill("Sorry for the trouble");
+  await gw.getByRole("button", { name: en["goodwill.submit"], exact: true }).click();
+  await page.getByTestId("goodwill-result").filter({ hasText: want }).waitFor();
+}
+
+try {
+  // Sign in: a wrong key is refused next to the field, the agent's key is taken.
+  await page.goto(CONSOLE_URL);
+  await page.getByRole("heading", { name: en["signIn.title"] }).waitFor();
+  // Keyboard alone: Tab reaches the key field, and focus is visible.
+  await page.keyboard.press("Tab"); // the brand link
+  await page.keyboard.press("Tab"); // the language
+  await page.keyboard.press("Tab"); // the key
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "api-key");
+  const ring = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+  assert.notEqual(ring, "none", "the focused field shows a focus ring");
+  await page.keyboard.type("lk_not_a_key");
+  await page.keyboard.press("Enter");
+  await page.getByRole("alert").filter({ hasText: en["error.unauthenticated"] }).waitFor();
+  await shot("sign-in-refused");
+
+  // The admin creates the agent's key (its secret shown once) and sets its limits.
+  await signIn(ADMIN_KEY);
+  await page.getByRole("link", { name: en["nav.keys"] }).click();
+  await page.getByLabel(en["keys.name"], { exact: true }).fill("Desk agent");
+  await page.getByLabel(en["keys.role"], { exact: true }).selectOption("agent");
+  await page.getByRole("button", { name: en["keys.createSubmit"], exact: true }).click();
+  const agentKey = (await page.getByTestId("secret").textContent()).trim();
+  assert.match(agentKey, /^lk_/);
+  await page.getByRole("button", { name: "Goodwill limits of Desk agent" }).click();
+  await page.getByLabel(en["keys.perGrant"], { exact: true }).fill("500");
+  await page.getByLabel(en["keys.perDay"], { exact: true }).fill("1000");
+  await page.getByRole("button", { name: en["keys.saveLimits"] }).click();
+  await page.getByRole("status").filter({ hasText: /Saved: 500 per grant, 1,000 per day/ }).waitFor();
+  await shot("keys");
+  await page.getByRole("button", { name: en["app.signOut"] }).click();
+
+  await signIn(agentKey);
+  assert.match(await page.getByTestId("who").textContent(), /Desk agent/);
+  assert.equal(await page.getByRole("link", { name: en["nav.approvals"] }).count(), 0, "an agent sees no approvals queue");
+
+  // An unknown member is said so; then find alice by keyboard alone.
+  await page.getByLabel(en["find.memberId"], { exact: true }).fill("nobody");
+  await page.keyboard.press("Enter");
+  await page.getByRole("alert").filter({ hasText: "No member nobody." }).waitFor();
+  await page.getByRole("link", { name: en["member.findAnother"] }).click();
+  await page.getByLabel(en["find.memberId"], { exact: true }).fill("alice");
+  await page.keyboard.press("Enter");
+  await page.getByRole("heading", { name: /Alice Chen/ }).waitFor();
+  const before = await availablePoints();
+  assert.equal(before, 500);
+  await page.getByText("A100").first().waitFor();
+  await page.getByText(en["orders.refund.partial"]).waitFor();
+  await page.getByText(en["couponStatus.ISSUED"]).waitFor();
+  assert.match(await page.getByTestId("allowance").textContent(), /1,000 of your 1,000/);
+  await shot("member");
+
+  // The API's refusal shows next to the field it names (a grant needs a ticket).
+  await gw.getByLabel(en["goodwill.points"], { exact: true }).fill("100");
+  await gw.getByLabel(en["goodwill.reason"], { exact: true }).selectOption("LATE_DELIVERY");
+  await gw.getByRole("button", { name: en["goodwill.submit"], exact: true }).click();
+  await page.locator("#gw-ticketId-error").waitFor();
+  assert.equal(await gw.getByLabel(en["goodwill.ticket"], { exact: true }).getAttribute("aria-invalid"), "true");
+  await shot("field-error");
+
+  // Within the limit: posted at once, the balance and the allowance follow.
+  await grant(100, "LATE_DELIVERY", "T-1001", /Granted 100 points/);
+  await available.filter({ hasText: "600" }).waitFor();
+  await page.getByTestId("allowance").filter({ hasText: /900 of your 1,000/ }).waitFor();
+  await page.getByTestId("statement").getByText("T-1001").waitFor();
+  await shot("granted");
+
+  // A double click grants once.
+  await gw.getByLabel(en["goodwill.points"], { exact: true }).fill("50");
+  await gw.getByLabel(en["goodwill.reason"], { exact: true }).selectOption("WRONG_ITEM");
+  await gw.getByLabel(en["goodwill.ticket"], { exact: true }).fill("T-1003");
+  await gw.getByRole("button", { name: en["goodwill.submit"], exact: true }).dblclick();
+  await page.getByTestId("goodwill-result").filter({ hasText: /Granted 50 points/ }).waitFor();
+  await available.filter({ hasText: "650" }).waitFor();
+  await page.getByTestId("allowance").filter({ hasText: /850 of your 1,000/ }).waitFor();
+
+  // Above the per-grant limit: it waits for a supervisor, the balance stays.
+  await grant(800, "DAMAGED_ITEM", "T-1002", /waiting for a supervisor/);
+  await page.getByTestId("allowance").filter({ hasText: /850 of your 1,000/ }).waitFor();
+  assert.equal(await availablePoints(), 650);
+  await shot("waiting-for-approval");
+
+  // The agent revokes the member's coupon (after confirming).
+  page.once("dialog", (d) => d.accept());
+  await page.getByRole("button", { name: /^Revoke / }).click();
+  await page.getByText(en["couponStatus.REVOKED"]).waitFor();
+
+  // After-sales events: one no campaign covers, then a late delivery that is compensated.
+  const report = async (type, hours, want) => {
+    await afterSales.getByLabel(en["afterSales.order"], { exact: true }).fill("A100");
+    await afterSales.getByLabel(en["afterSales.type"], { exact: true }).selectOption(type);
+    if (hours) await afterSales.getByLabel(en["afterSales.delayHours"], { exact: true }).fill(String(hours));
+    await afterSales.getByRole("button", { name: en["afterSales.submit"], exact: true }).click();
+    await page.getByTestId("after-sales-result").filter({ hasText: want }).waitFor();
+  };
+  await report("WRONG_ITEM", 0, /Nothing granted: no compensation campaign covers this event/);
+  await report("LATE_DELIVERY", 72, /Granted:\s*100 points/);
+  await available.filter({ hasText: "750" }).waitFor();
+  await shot("after-sales");
+
+  // A gold member's quota perk: a double click uses one, not two.
+  await page.goto(`${CONSOLE_URL}#/members/carol`);
+  await page.getByTestId("tier").filter({ hasText: "Gold" }).waitFor();
+  const perk = page.getByRole("region", { name: en["entitlements.title"] });
+  await perk.getByText("2 of 2").first().waitFor();
+  await perk.getByRole("button", { name: "Use one: Free return pickups" }).dblclick();
+  await perk.getByText("1 of 2").waitFor();
+  await page.waitForTimeout(300); // a second use would show by now
+  assert.equal(await perk.getByText("0 of 2").count(), 0, "a double click used the perk twice");
+  await shot("perk-used");
+
+  // The supervisor (admin) approves it in the queue.
+  await page.getByRole("button", { name: en["app.signOut"] }).click();
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0, "signing out forgets the key");
+  await signIn(ADMIN_KEY);
+  await page.getByRole("link", { name: en["nav.approvals"] }).click();
+  const row = page.locator("tr", { hasText: "alice" }).filter({ hasText: "800" }).filter({ hasText: "Desk agent" });
+  await row.waitFor();
+  await shot("approvals");
+  await row.getByRole("button", { name: /^Approve/ }).click();
+  await page.getByRole("status").filter({ hasText: /Approved #\d+/ }).waitFor();
+  await shot("approved");
+
+  // The member page shows the approved grant.
+  await page.getByLabel(en["approvals.status"], { exact: true }).selectOption("APPROVED");
+  await page.locator("tr", { hasText: "800" }).getByRole("link", { name: "alice" }).click();
+  await available.filter({ hasText: "1,550" }).waitFor();
+  await page.getByLabel(en["statement.kind"], { exact: true }).selectOption("GOODWILL");
+  // The filtered page replaces the whole statement: three goodwill entries, no other kind.
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('[data-testid="statement"] tbody tr')];
+    return rows.length === 3 && rows.every((r) => r.textContent.includes("Goodwill"));
+  });
+  await page.getByTestId("statement").getByText("T-1002").waitFor();
+  await shot("member-after-approval");
+
+  // Infinite scroll: bob's 60 entries come 50 at a time, the rest when the end of the
+  // list comes into view; the running balance goes down the list.
+  await page.goto(`${CONSOLE_URL}#/members/bob`);
+  const rows = page.getByTestId("statement").locator("tbody tr");
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="statement"] tbody tr').length === 50);
+  await page.locator(".sentinel").scrollIntoViewIfNeeded();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="statement"] tbody tr').length === 60);
+  assert.equal((await rows.first().locator("td").last().textContent()).trim(), "2,370");
+  assert.equal((await rows.last().locator("td").last().textContent()).trim(), "10");
+  await shot("statement-scrolled");
+  await page.goto(`${CONSOLE_URL}#/members/alice`);
+  await available.filter({ hasText: "1,550" }).waitFor();
+
+  // Chinese: every string switches; the choice survives a reload, and so does the key.
+  await page.getByLabel(en["app.language"], { exact: true }).selectOption("zh-CN");
+  await page.getByRole("heading", { name: zh["balance.title"] }).waitFor();
+  await page.reload();
+  await page.getByRole("heading", { name: zh["balance.title"] }).waitFor();
+  assert.equal(await page.evaluate(() => document.documentElement.lang), "zh-CN");
+  // What people wrote (names, notes, the tier policy's names) is marked translate="no".
+  const text = await page.evaluate(() => {
+    const copy = document.body.cloneNode(true);
+    copy.querySelectorAll('[translate="no"]').forEach((el) => el.remove());
+    return copy.textContent;
+  });
+  for (const [key, value] of Object.entries(en)) {
+    if (value === zh[key]) continue;
+    for (const fragment of value.split(/\{\w+\}/).map((s) => s.trim())) {
+      if (fragment.length >= 5 && /[a-z]{3}/.test(fragment)) {
+        assert.ok(!text.includes(fragment), `untranslated on the Chinese page: "${fragment}" (${key})`);
+      }
+    }
+  }
+  // The API's field error, in Chinese.
+  await gw.getByLabel(zh["goodwill.points"], { exact: true }).fill("10");
+  await gw.getByLabel(zh["goodwill.reason"], { exact: true }).selectOption("OTHER");
+  await gw.getByRole("button", { name: zh["goodwill.submit"], exact: true }).click();
+  await page.locator("#gw-ticketId-error").filter({ hasText: zh["apiField.required"] }).waitFor();
+  await shot("member-zh");
+  await page.getByRole("link", { name: zh["nav.approvals"] }).click();
+  await page.getByRole("heading", { name: zh["approvals.title"] }).waitFor();
+  await shot("approvals-zh");
+
+  // Phone width: the member page still fits.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${CONSOLE_URL}#/members/alice`);
+  await available.filter({ hasText: "1,550" }).waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than a phone`);
+  await shot("member-phone-zh");
+
+  // A browser set to Chinese starts in Chinese; signing out forgets the key, not the language.
+  await page.getByRole("button", { name: zh["app.signOut"] }).click();
+  await page.getByRole("heading", { name: zh["signIn.title"] }).waitFor();
+  const fresh = await browser.newContext({ locale: "zh-CN" });
+  const zhPage = await fresh.newPage();
+  await zhPage.goto(CONSOLE_URL);
+  await zhPage.getByRole("heading", { name: zh["signIn.title"] }).waitFor();
+  await fresh.close();
+
+  assert.deepEqual(problems, []);
+  console.log("walk passed");
+} catch (err) {
+  await page.screenshot({ path: join(SHOTS, "failure.png"), fullPage: true }).catch(() => {});
+  console.error(err);
+  if (problems.length) console.error(problems.join("\n"));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
