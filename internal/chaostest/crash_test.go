@@ -58,7 +58,8 @@ func TestCrashesLoseNoAcknowledgedWrite(t *testing.T) {
 	if bin == "" {
 		t.FailNow() // buildDaemon reported why
 	}
-	d := newDaemon(t, bin, pg.url())
+	// Webhooks go to a receiver in this test, on loopback.
+	d := newDaemon(t, bin, pg.url(), "LOYALTY_WEBHOOK_ALLOW=127.0.0.0/8")
 	d.start()
 	t.Logf("durable PostgreSQL and loyaltyd up after %s", time.Since(began).Round(time.Millisecond))
 
@@ -67,6 +68,8 @@ func TestCrashesLoseNoAcknowledgedWrite(t *testing.T) {
 	// acknowledged, so it is owed nothing).
 	l := newLoad(t, d.baseURL(), time.Now().Add(duration+5*time.Minute))
 	l.launchCompensation()
+	hooks := newReceiver(t)
+	hooks.register(t, l)
 	var wg sync.WaitGroup
 	for c := 0; c < clients; c++ {
 		wg.Add(1)
@@ -153,6 +156,9 @@ func TestCrashesLoseNoAcknowledgedWrite(t *testing.T) {
 		}
 		_ = conn.Close(ctx)
 	}
+	// Every change has its event, and the webhooks delivered them all, in member
+	// order, through the crashes.
+	checkEvents(t, ctx, pg.url(), hooks)
 	acked := l.acked()
 	if acked < minAcksPerRun {
 		t.Errorf("only %d writes acknowledged, want at least %d", acked, minAcksPerRun)
