@@ -19,8 +19,8 @@ build: ## Build loyaltyd and loyaltyctl into bin/
 	$(GO) build -o bin/ ./cmd/...
 
 .PHONY: run
-run: postgres build ## Start PostgreSQL under .data/, migrate, serve with demo data
-	./bin/loyaltyd --demo
+run: postgres build ## Start PostgreSQL under .data/, migrate, serve with demo data (webhooks may go to loopback: demo only)
+	./bin/loyaltyd --demo --webhook-allow 127.0.0.0/8
 
 .PHONY: generate
 generate: postgres ## Regenerate protobuf, gateway, OpenAPI, sqlc code, sql/schema.sql and the console (API client, assets)

@@ -12,7 +12,11 @@
 #   BENCH_WARMUP=3s           unmeasured loadgen time before each scenario
 #   BENCH_WORKERS=32          loadgen workers
 #   BENCH_MEMBERS=10000       members bench-0..N-1
-#   BENCH_SCENARIOS=rest-earn,grpc-earn,rest-order-earn,rest-campaign-earn,rest-redeem,rest-balance,grpc-balance,rest-perks
+#   BENCH_SCENARIOS=rest-earn,grpc-earn,rest-order-earn,rest-campaign-earn,rest-earn-webhook,rest-redeem,rest-balance,grpc-balance,rest-perks
+#                             (rest-earn-webhook: rest-earn with a webhook endpoint for every event
+#                             at a receiver in the load generator; adds the delivery lag)
+#   BENCH_WEBHOOK_DRAIN=60s   loadgen -webhook-drain: the longest wait after rest-earn-webhook's
+#                             load for its last deliveries
 #   BENCH_RATE=               loadgen -rate: open loop at this many calls/s per scenario, latency
 #                             from each call's intended start (empty: closed loop)
 #   BENCH_RATE_SCENARIOS=     with BENCH_RATE: BENCH_SCENARIOS run closed loop as usual, then
@@ -40,7 +44,8 @@ BENCH_DURATION=${BENCH_DURATION:-20s}
 BENCH_WARMUP=${BENCH_WARMUP:-3s}
 BENCH_WORKERS=${BENCH_WORKERS:-32}
 BENCH_MEMBERS=${BENCH_MEMBERS:-10000}
-BENCH_SCENARIOS=${BENCH_SCENARIOS:-rest-earn,grpc-earn,rest-order-earn,rest-campaign-earn,rest-redeem,rest-balance,grpc-balance,rest-perks}
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-rest-earn,grpc-earn,rest-order-earn,rest-campaign-earn,rest-earn-webhook,rest-redeem,rest-balance,grpc-balance,rest-perks}
+BENCH_WEBHOOK_DRAIN=${BENCH_WEBHOOK_DRAIN:-60s}
 BENCH_RATE=${BENCH_RATE:-}
 BENCH_RATE_SCENARIOS=${BENCH_RATE_SCENARIOS:-}
 BENCH_DB_CONNS=${BENCH_DB_CONNS:-32}
@@ -186,7 +191,7 @@ run_loadgen() {
   echo "==> load generator: $1${2:+ (open loop, $2 calls/s)}"
   bin/loadgen -rest "http://127.0.0.1:$BENCH_HTTP_PORT" -grpc "127.0.0.1:$BENCH_GRPC_PORT" -key "$BENCH_ADMIN_KEY" \
     -members "$BENCH_MEMBERS" -workers "$BENCH_WORKERS" -duration "${DURATION_S}s" -warmup "$BENCH_WARMUP" \
-    -scenarios "$1" -rate "${2:-0}" -json "$3" || LG_RC=$?
+    -scenarios "$1" -rate "${2:-0}" -webhook-drain "$BENCH_WEBHOOK_DRAIN" -json "$3" || LG_RC=$?
   case $LG_RC in
     0 | 2) ;;
     130) exit 130 ;;
@@ -257,8 +262,9 @@ main() {
 
   echo "==> starting loyaltyd: REST 127.0.0.1:$BENCH_HTTP_PORT, gRPC 127.0.0.1:$BENCH_GRPC_PORT, PostgreSQL 127.0.0.1:$BENCH_PG_PORT under $DATA_DIR (log: $LOG)"
   # --database-url= : always the local cluster, whatever LOYALTY_DATABASE_URL says.
+  # --webhook-allow: rest-earn-webhook's receiver is in the load generator, on loopback.
   bin/loyaltyd --database-url= --demo=false --data-dir "$DATA_DIR" --local-pg-port "$BENCH_PG_PORT" \
-    --http-addr "127.0.0.1:$BENCH_HTTP_PORT" --grpc-addr "127.0.0.1:$BENCH_GRPC_PORT" \
+    --http-addr "127.0.0.1:$BENCH_HTTP_PORT" --grpc-addr "127.0.0.1:$BENCH_GRPC_PORT" --webhook-allow 127.0.0.0/8 \
     --admin-key "$BENCH_ADMIN_KEY" --max-db-conns "$BENCH_DB_CONNS" --log-level warn \
     $BENCH_LOYALTYD_ARGS >"$LOG" 2>&1 &
   LOYALTYD_PID=$!
@@ -335,7 +341,7 @@ main() {
   echo "machine:  $(machine)"
   echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min, at the end)"
   echo "postgres: $pg_version on 127.0.0.1:$BENCH_PG_PORT, $pg_settings"
-  echo "loyaltyd: --max-db-conns $BENCH_DB_CONNS${BENCH_LOYALTYD_ARGS:+ $BENCH_LOYALTYD_ARGS}; loadgen and pgbench on the same machine"
+  echo "loyaltyd: --max-db-conns $BENCH_DB_CONNS --webhook-allow 127.0.0.0/8${BENCH_LOYALTYD_ARGS:+ $BENCH_LOYALTYD_ARGS}; loadgen and pgbench on the same machine"
   echo "pgbench:  tpcb-like, scale $BENCH_PGBENCH_SCALE, -c $BENCH_PGBENCH_CLIENTS -j $BENCH_PGBENCH_THREADS -T $DURATION_S -n;" \
     "latency average ${lat_before} ms before, ${lat_after} ms after"
   bin/loadgen -report "$LG_JSON" -pgbench-tps "$tps_before,$tps_after"

@@ -39,6 +39,8 @@ type target struct {
 	balancePath []string // /v1/members/bench-17/balance
 	memberPath  []string // /v1/members/bench-17
 	perksPath   []string // /v1/members/bench-17/perks
+
+	hooks *hookRun // while rest-earn-webhook runs
 }
 
 func newTarget(restBase, grpcAddr, key string, points int64, members, workers, grpcConns int, timeout time.Duration) (*target, error) {
@@ -221,6 +223,10 @@ var scenarios = map[string]call{
 	// An order's earning while a points campaign runs: the campaign takes its
 	// bonus from its budget in the earning's own transaction (set up by setUp).
 	"rest-campaign-earn": orderEarn,
+	// rest-earn with a webhook endpoint for every event type at a receiver in the
+	// load generator (set up by setUp): the delivery lag, and what delivering
+	// costs the earn path.
+	webhookScenario: webhookEarn,
 	// Reads that do not need the ledger: a baseline for the harness itself.
 	"rest-member": func(ctx context.Context, t *target, w *worker) error {
 		_, err := t.rest(ctx, http.MethodGet, t.memberPath[w.member()], nil)
@@ -237,7 +243,7 @@ var scenarios = map[string]call{
 	},
 }
 
-var scenarioOrder = []string{"rest-earn", "grpc-earn", "rest-order-earn", "rest-redeem", "rest-balance", "grpc-balance", "rest-perks", "rest-campaign-earn", "rest-member", "grpc-member"}
+var scenarioOrder = []string{"rest-earn", "grpc-earn", "rest-order-earn", "rest-redeem", "rest-balance", "grpc-balance", "rest-perks", "rest-campaign-earn", webhookScenario, "rest-member", "grpc-member"}
 
 // setUp prepares what a scenario needs and returns how to undo it. rest-campaign-earn
 // runs under a points campaign (150%: half the base as a bonus, a budget far above
@@ -245,6 +251,12 @@ var scenarioOrder = []string{"rest-earn", "grpc-earn", "rest-order-earn", "rest-
 // ended explicitly when the scenario is over, so that no later scenario or run earns
 // under it.
 func setUp(ctx context.Context, t *target, scenario string, length time.Duration) (teardown func(), err error) {
+	if scenario == webhookScenario {
+		if t.hooks, err = startHooks(ctx, t); err != nil {
+			return nil, err
+		}
+		return func() { t.hooks.stop(ctx, t); t.hooks = nil }, nil
+	}
 	if scenario != "rest-campaign-earn" {
 		return func() {}, nil
 	}

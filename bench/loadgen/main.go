@@ -59,6 +59,7 @@ type options struct {
 	timeout      time.Duration
 	maxErrors    int64
 	enrollTO     time.Duration
+	hookDrain    time.Duration
 	jsonOut      string
 	report       string
 	pgbenchTPS   []float64
@@ -157,18 +158,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "loadgen: set up %s: %v\n", name, err)
 			return exitFailed
 		}
+		runStart := time.Now()
 		s := runScenario(ctx, t, name, scenarios[name], p)
+		if t.hooks != nil {
+			// The earns answered in the measured window (runScenario's starts within
+			// microseconds of runStart).
+			measureStart := runStart.Add(o.warmup)
+			s.Webhook = t.hooks.finish(ctx, measureStart, measureStart.Add(o.duration), o.hookDrain)
+		}
 		teardown()
 		res.Scenarios = append(res.Scenarios, s)
 		fmt.Fprintf(stdout, " %d ops, %.1f ops/s, p50 %s, p99 %s, %d errors", s.Ops, s.OpsPerSec, fmtMs(s.P50Ms), fmtMs(s.P99Ms), s.Errors+s.WarmupErrors)
 		if s.Aborted != "" {
 			fmt.Fprintf(stdout, " (%s)", s.Aborted)
 		}
+		if s.Webhook != nil {
+			fmt.Fprintf(stdout, "; webhooks: %s", fmtLag(s.Webhook))
+		}
 		fmt.Fprintln(stdout)
 	}
 
 	fmt.Fprintln(stdout)
 	printTable(stdout, res.Scenarios, 0)
+	printLags(stdout, res.Scenarios)
 	bad := printErrors(stdout, res.Scenarios)
 
 	if o.jsonOut != "" {
@@ -206,6 +218,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "timeout of one call")
 	fs.Int64Var(&o.maxErrors, "max-errors", 1000, "stop a scenario after this many errors (0: never)")
 	fs.DurationVar(&o.enrollTO, "enroll-timeout", 5*time.Minute, "time allowed to enroll the members")
+	fs.DurationVar(&o.hookDrain, "webhook-drain", time.Minute, "rest-earn-webhook: how long to wait after the load for the last deliveries")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
 	fs.Uint64Var(&o.seed, "seed", 0, "seed of the member choice (0: random)")
 	fs.StringVar(&o.report, "report", "", "send nothing: print the results in this -json file next to -pgbench-tps")
@@ -255,8 +268,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, errors.New("-rate must be 0..1000000")
 	case o.grpcConns < 1 || o.grpcConns > 64:
 		return o, errors.New("-grpc-conns must be 1..64")
-	case o.duration <= 0 || o.warmup < 0 || o.timeout <= 0 || o.enrollTO <= 0:
-		return o, errors.New("-duration, -timeout and -enroll-timeout must be positive, -warmup not negative")
+	case o.duration <= 0 || o.warmup < 0 || o.timeout <= 0 || o.enrollTO <= 0 || o.hookDrain <= 0:
+		return o, errors.New("-duration, -timeout, -enroll-timeout and -webhook-drain must be positive, -warmup not negative")
 	case o.points < 1:
 		return o, errors.New("-points must be positive")
 	case o.maxErrors < 0:

@@ -36,6 +36,9 @@ func printMarkdown(w io.Writer, ss []summary, pgb pgbenchRuns) {
 	if line := campaignRatioLine(ss); line != "" {
 		fmt.Fprintf(w, "\n%s\n", line)
 	}
+	for _, line := range webhookMarkdownLines(ss) {
+		fmt.Fprintf(w, "\n%s\n", line)
+	}
 }
 
 // pgbenchMarkdownRow is "| pgbench tpcb-like, before / after | 2,542 / 1,936 | avg

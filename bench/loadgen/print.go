@@ -51,7 +51,7 @@ func printTable(w io.Writer, ss []summary, pgbenchTPS float64) {
 
 // isWrite tells the write scenarios, which pgbench's tpcb-like is the counterpart of.
 func isWrite(scenario string) bool {
-	return strings.HasSuffix(scenario, "-earn") || strings.HasSuffix(scenario, "-redeem")
+	return strings.HasSuffix(scenario, "-earn") || strings.HasSuffix(scenario, "-redeem") || scenario == webhookScenario
 }
 
 func anyRate(ss []summary) bool {
@@ -167,6 +167,7 @@ func report(w io.Writer, path string, pgb pgbenchRuns, markdown bool) error {
 	fmt.Fprintf(w, "loyaltyd (loadgen %s): %s, %d members, %s warmup + %s per scenario, %d gRPC conns\n\n",
 		res.RunID, describeLoad(c.Workers, c.Rate), c.Members, c.Warmup, c.Duration, c.GRPCConns)
 	printTable(w, res.Scenarios, mean)
+	printLags(w, res.Scenarios)
 	if anyRate(res.Scenarios) {
 		fmt.Fprintln(w, "\nrate = open loop's target calls/s; ops/s = achieved. Latency counts from each call's")
 		fmt.Fprintln(w, "intended start, so it includes waiting for a free worker when the server falls behind.")

@@ -26,6 +26,7 @@ type summary struct {
 	Rate            int             `json:"rate,omitempty"` // open loop's target calls/s; absent: closed loop
 	Aborted         string          `json:"aborted,omitempty"`
 	ErrorSamples    []errorSample   `json:"errorSamples,omitempty"`
+	Webhook         *webhookLag     `json:"webhook,omitempty"` // rest-earn-webhook's deliveries
 	latencies       []time.Duration // sorted
 }
 

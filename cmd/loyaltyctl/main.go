@@ -51,6 +51,8 @@ type command struct {
 	// follows: the command runs until interrupted (no --timeout), printing as it
 	// goes, and returns no message.
 	follows bool
+	// local: the command needs no server (no key, no connection): webhooks listen.
+	local bool
 }
 
 // byID is a command that takes one positional argument, an id, and no flags.
@@ -98,21 +100,23 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		usage(stderr, global)
 		return exitUsage
 	}
-	if *key == "" {
-		fmt.Fprintln(stderr, "loyaltyctl: no API key: pass --key or set LOYALTY_API_KEY")
-		return exitUsage
+	var conn *grpc.ClientConn
+	if !cmd.local {
+		if *key == "" {
+			fmt.Fprintln(stderr, "loyaltyctl: no API key: pass --key or set LOYALTY_API_KEY")
+			return exitUsage
+		}
+		creds, err := transportCredentials(*useTLS, *tlsCA)
+		if err != nil {
+			fmt.Fprintln(stderr, "loyaltyctl:", err)
+			return exitUsage
+		}
+		if conn, err = grpc.NewClient(*addr, grpc.WithTransportCredentials(creds)); err != nil {
+			fmt.Fprintln(stderr, "loyaltyctl:", err)
+			return exitUsage
+		}
+		defer conn.Close()
 	}
-	creds, err := transportCredentials(*useTLS, *tlsCA)
-	if err != nil {
-		fmt.Fprintln(stderr, "loyaltyctl:", err)
-		return exitUsage
-	}
-	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(creds))
-	if err != nil {
-		fmt.Fprintln(stderr, "loyaltyctl:", err)
-		return exitUsage
-	}
-	defer conn.Close()
 	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+*key)
 	var cancel context.CancelFunc
 	if cmd.follows {

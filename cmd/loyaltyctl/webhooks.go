@@ -15,6 +15,7 @@ func (c *client) webhooks() loyaltyv1.WebhookServiceClient {
 
 func init() {
 	commands["webhooks"] = map[string]command{
+		"listen": listenCommand(),
 		"create": {args: "--url URL [--types T,...] [--description D]",
 			help: "register a webhook endpoint (admin); prints its whsec_ secret once",
 			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {

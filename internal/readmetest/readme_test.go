@@ -16,7 +16,12 @@
 //     must exit 0. With it, the expectation is about the command's last HTTP call and
 //     the calls before it must answer 2xx.
 //   - `API=…` is pointed at the test's server; loyaltyctl finds it through
-//     LOYALTY_GRPC_ADDR.
+//     LOYALTY_GRPC_ADDR. `RECEIVER=…` (the local webhook receiver's address) is
+//     pointed at a free port.
+//   - loyaltyd runs with the flags `make run` gives it (--demo, and the loopback
+//     webhook allow-list of the demo).
+//   - A command may start a process in the background (`... &`, the webhook
+//     receiver): the test kills what is left of them when it ends.
 package readmetest
 
 import (
@@ -33,6 +38,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -221,6 +227,9 @@ curl() {
 		if strings.HasPrefix(strings.TrimSpace(text), "API=") {
 			text = "API=" + api // the README's address, pointed at this test's server
 		}
+		if strings.HasPrefix(strings.TrimSpace(text), "RECEIVER=") {
+			text = "RECEIVER=" + proctest.FreeAddr(t) // a fixed port may be taken on this machine
+		}
 		out, exit := sh.run(t, text)
 		answers := readCalls(t, calls, &seen)
 		// Errorf, not Fatalf: one run lists every example that drifted (the first
@@ -402,6 +411,9 @@ func newShell(t *testing.T, dir string, env []string) *shell {
 	t.Helper()
 	cmd := exec.Command("bash", "--noprofile", "--norc")
 	cmd.Dir, cmd.Env = dir, env
+	// Its own process group, so what the README starts in the background (bash
+	// without job control keeps it in the shell's group) ends with the shell.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -413,7 +425,7 @@ func newShell(t *testing.T, dir string, env []string) *shell {
 	}
 	t.Cleanup(func() {
 		_ = stdin.Close()
-		_ = cmd.Process.Kill()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
 		_ = pw.Close()
 	})
@@ -464,7 +476,8 @@ func (s *shell) run(t *testing.T, text string) (string, int) {
 func startDemo(t *testing.T, dir string, env []string) <-chan struct{} {
 	t.Helper()
 	logs := &proctest.Output{}
-	cmd := exec.Command(filepath.Join(dir, "bin", "loyaltyd"), "--demo")
+	// As `make run` starts it: the README's webhook receiver is on loopback.
+	cmd := exec.Command(filepath.Join(dir, "bin", "loyaltyd"), "--demo", "--webhook-allow", "127.0.0.0/8")
 	cmd.Dir, cmd.Env = dir, env
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {

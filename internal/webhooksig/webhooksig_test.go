@@ -2,7 +2,11 @@ package webhooksig_test
 
 import (
 	"bytes"
+	"net/http"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/loyalty-engine/loyalty/internal/webhooksig"
 )
@@ -63,5 +67,37 @@ func TestSealOpens(t *testing.T) {
 	other, _ := webhooksig.NewSealer(bytes.Repeat([]byte{8}, 32))
 	if _, err := other.Open(s.Seal(secret)); err == nil {
 		t.Fatal("a box opened with another key")
+	}
+}
+
+func TestVerifyAcceptsWhatHeaderSignedAndNothingElse(t *testing.T) {
+	secret, other := webhooksig.NewSecret(), webhooksig.NewSecret()
+	body := []byte(`{"type":"points.earned"}`)
+	now := time.Now().Unix()
+	header := func(id string, ts int64, sig string) http.Header {
+		h := http.Header{}
+		h.Set("webhook-id", id)
+		h.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
+		h.Set("webhook-signature", sig)
+		return h
+	}
+	good := webhooksig.Header([][]byte{other, secret}, "evt_1", now, body)
+	if err := webhooksig.Verify(secret, header("evt_1", now, good), body); err != nil {
+		t.Fatalf("a genuine delivery (second of two signatures): %v", err)
+	}
+	for name, c := range map[string]struct {
+		h    http.Header
+		body []byte
+	}{
+		"tampered body":    {header("evt_1", now, good), []byte(`{"type":"points.redeemed"}`)},
+		"another id":       {header("evt_2", now, good), body},
+		"another secret":   {header("evt_1", now, webhooksig.Sign(other, "evt_1", now, body)), body},
+		"ten minutes old":  {header("evt_1", now-600, webhooksig.Sign(secret, "evt_1", now-600, body)), body},
+		"no signature":     {header("evt_1", now, ""), body},
+		"not a v1 version": {header("evt_1", now, "v2"+strings.TrimPrefix(webhooksig.Sign(secret, "evt_1", now, body), "v1")), body},
+	} {
+		if err := webhooksig.Verify(secret, c.h, c.body); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }
