@@ -234,8 +234,9 @@ func New(pool *pgxpool.Pool, l *ledger.Service, t *tiers.Service, log *slog.Logg
 	if opts.Webhooks.Store != nil {
 		cfg := opts.Webhooks.withDefaults()
 		river.AddWorker(workers, &deliverWebhooksWorker{cfg: cfg, log: log, stopping: stopping})
-		// A dispatcher runs for RunFor; the next is scheduled as one ends.
-		periodicJobs = append(periodicJobs, river.NewPeriodicJob(river.PeriodicInterval(cfg.RunFor),
+		// A dispatcher runs for RunFor; one starts every half of it, so that the
+		// next is running before one ends.
+		periodicJobs = append(periodicJobs, river.NewPeriodicJob(river.PeriodicInterval(cfg.RunFor/2),
 			func() (river.JobArgs, *river.InsertOpts) {
 				return DeliverWebhooksArgs{}, &river.InsertOpts{Queue: webhookQueue}
 			},
@@ -244,8 +245,9 @@ func New(pool *pgxpool.Pool, l *ledger.Service, t *tiers.Service, log *slog.Logg
 	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}}
 	if opts.Webhooks.Store != nil {
 		// Dispatchers run for seconds at a time: in a queue of their own, they never
-		// hold up the other jobs (two, so that the next can start as one ends).
-		queues[webhookQueue] = river.QueueConfig{MaxWorkers: 2}
+		// hold up the other jobs (three: two overlapping, and room for one that
+		// runs past its RunFor with attempts in flight).
+		queues[webhookQueue] = river.QueueConfig{MaxWorkers: 3}
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
 		Queues:       queues,

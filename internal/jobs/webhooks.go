@@ -30,8 +30,9 @@ type Webhooks struct {
 	// Poll is how often a dispatcher looks for new events and due retries while it
 	// runs (default 100 ms): the delivery lag, at most.
 	Poll time.Duration
-	// RunFor is how long one dispatch job runs before the next takes over (default
-	// 5 s); a new one is scheduled as often.
+	// RunFor is how long one dispatch job runs (default 10 s). A new one is
+	// scheduled every half of it, so two overlap: deliveries never wait for a
+	// handover (a late schedule, a job that waits to be fetched).
 	RunFor time.Duration
 	// Parallel is how many attempts one dispatcher makes at once (default 16).
 	Parallel int
@@ -48,7 +49,7 @@ func (w Webhooks) withDefaults() Webhooks {
 		w.Poll = 100 * time.Millisecond
 	}
 	if w.RunFor <= 0 {
-		w.RunFor = 5 * time.Second
+		w.RunFor = 10 * time.Second
 	}
 	if w.Parallel <= 0 {
 		w.Parallel = 16
