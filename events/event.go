@@ -3,14 +3,13 @@ package events
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/loyalty-engine/loyalty/events/internal/eventsdb"
+	"github.com/loyalty-engine/loyalty/internal/database"
 )
 
 // Event is an event to write.
@@ -42,7 +41,7 @@ func Queue(b *pgx.Batch, evs []Event) {
 	if len(evs) == 0 {
 		return
 	}
-	sql, args := statementOf(func(db eventsdb.DBTX) error {
+	sql, args := database.StatementOf(func(db *database.Capture) error {
 		return eventsdb.New().AppendEvents(context.Background(), db, params(evs))
 	})
 	b.Queue(sql, args...)
@@ -80,41 +79,3 @@ func params(evs []Event) eventsdb.AppendEventsParams {
 	}
 	return p
 }
-
-// statementOf is the SQL and arguments a sqlc query sends, so that the query can
-// join a batch it did not build while its text stays in sql/queries/events, typed
-// by sqlc (as internal/audit does).
-func statementOf(run func(eventsdb.DBTX) error) (string, []any) {
-	var c capture
-	if err := run(&c); !errors.Is(err, errCaptured) {
-		panic(fmt.Sprintf("events: capturing a statement: %v", err))
-	}
-	return c.sql, c.args
-}
-
-var errCaptured = errors.New("statement captured")
-
-// capture is a DBTX that records the statement it is given and runs nothing.
-type capture struct {
-	sql  string
-	args []any
-}
-
-func (c *capture) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	c.sql, c.args = sql, args
-	return pgconn.CommandTag{}, errCaptured
-}
-
-func (c *capture) Query(_ context.Context, sql string, args ...any) (pgx.Rows, error) {
-	c.sql, c.args = sql, args
-	return nil, errCaptured
-}
-
-func (c *capture) QueryRow(_ context.Context, sql string, args ...any) pgx.Row {
-	c.sql, c.args = sql, args
-	return errRow{}
-}
-
-type errRow struct{}
-
-func (errRow) Scan(...any) error { return errCaptured }

@@ -9,10 +9,8 @@ import (
 	"time"
 
 	"github.com/loyalty-engine/loyalty/events"
-	"github.com/loyalty-engine/loyalty/internal/dbtest"
 	"github.com/loyalty-engine/loyalty/internal/fakeclock"
 	"github.com/loyalty-engine/loyalty/ledger"
-	"github.com/loyalty-engine/loyalty/tiers"
 )
 
 // Racing commands of several members through the group commit: every entry has
@@ -21,15 +19,12 @@ import (
 // its member.enrolled; and the feed gives them all once.
 func TestEveryEntryHasItsEventInItsTransaction(t *testing.T) {
 	ctx := context.Background()
-	pool := dbtest.NewPool(t)
-	clock := fakeclock.At(time.Now())
-	svc := ledger.NewService(pool, tiers.NewService(pool, tiers.WithClock(clock)), ledger.WithClock(clock))
 	const members, perMember = 6, 12
+	var ids []string
 	for m := range members {
-		if _, _, err := svc.Enroll(ctx, ledger.EnrollMember{MemberID: fmt.Sprintf("ev-%d", m)}); err != nil {
-			t.Fatal(err)
-		}
+		ids = append(ids, fmt.Sprintf("ev-%d", m))
 	}
+	svc, pool := newLedgerOnPool(t, fakeclock.At(time.Now()), ids...)
 	var wg sync.WaitGroup
 	for m := range members {
 		member := fmt.Sprintf("ev-%d", m)

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/loyalty-engine/loyalty/internal/dbtest"
 	"github.com/loyalty-engine/loyalty/internal/fakeclock"
 	"github.com/loyalty-engine/loyalty/ledger"
@@ -20,6 +22,13 @@ var actor = ledger.Actor{KeyID: "key_test"}
 func newLedger(t testing.TB, members ...string) (*ledger.Service, *fakeclock.Clock) {
 	t.Helper()
 	clock := fakeclock.At(time.Now())
+	svc, _ := newLedgerOnPool(t, clock, members...)
+	return svc, clock
+}
+
+// newLedgerOnPool is newLedger on the given clock, with its pool.
+func newLedgerOnPool(t testing.TB, clock *fakeclock.Clock, members ...string) (*ledger.Service, *pgxpool.Pool) {
+	t.Helper()
 	pool := dbtest.NewPool(t)
 	svc := ledger.NewService(pool, tiers.NewService(pool, tiers.WithClock(clock)), ledger.WithClock(clock))
 	for _, m := range members {
@@ -27,7 +36,7 @@ func newLedger(t testing.TB, members ...string) (*ledger.Service, *fakeclock.Clo
 			t.Fatal(err)
 		}
 	}
-	return svc, clock
+	return svc, pool
 }
 
 // mustVerify fails the test unless the books verify.

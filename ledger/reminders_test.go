@@ -8,10 +8,8 @@ import (
 	"time"
 
 	"github.com/loyalty-engine/loyalty/events"
-	"github.com/loyalty-engine/loyalty/internal/dbtest"
 	"github.com/loyalty-engine/loyalty/internal/fakeclock"
 	"github.com/loyalty-engine/loyalty/ledger"
-	"github.com/loyalty-engine/loyalty/tiers"
 )
 
 // Expiry reminders: each member is reminded once per expiry instant and reminder
@@ -20,9 +18,8 @@ import (
 // points are not reminded.
 func TestExpiryRemindersOncePerMemberDateAndDay(t *testing.T) {
 	ctx := context.Background()
-	pool := dbtest.NewPool(t)
 	clock := fakeclock.At(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
-	svc := ledger.NewService(pool, tiers.NewService(pool, tiers.WithClock(clock)), ledger.WithClock(clock))
+	svc, pool := newLedgerOnPool(t, clock)
 	prog, err := svc.Program(ctx)
 	if err != nil {
 		t.Fatal(err)

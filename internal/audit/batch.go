@@ -2,13 +2,12 @@ package audit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/loyalty-engine/loyalty/internal/audit/internal/auditdb"
+	"github.com/loyalty-engine/loyalty/internal/database"
 )
 
 // EntryCall is a call whose effect is a ledger entry: its record is written in the
@@ -46,7 +45,7 @@ func QueueForEntries(b *pgx.Batch, calls []EntryCall) (sent func(tx pgx.Tx)) {
 		arg.EntryMemberIds = append(arg.EntryMemberIds, c.MemberID)
 		arg.EntryRequestIds = append(arg.EntryRequestIds, c.RequestID)
 	}
-	return queueRecords(b, byID, func(db auditdb.DBTX) error {
+	return queueRecords(b, byID, func(db *database.Capture) error {
 		_, err := auditdb.New().InsertRecordsForEntries(context.Background(), db, arg)
 		return err
 	})
@@ -76,7 +75,7 @@ func QueueForEffects(b *pgx.Batch, calls []*Pending) (sent func(tx pgx.Tx)) {
 		arg.RequestIds = append(arg.RequestIds, r.RequestID)
 		arg.Times = append(arg.Times, r.Time)
 	}
-	return queueRecords(b, byID, func(db auditdb.DBTX) error {
+	return queueRecords(b, byID, func(db *database.Capture) error {
 		_, err := auditdb.New().InsertRecordsOfEffects(context.Background(), db, arg)
 		return err
 	})
@@ -84,9 +83,9 @@ func QueueForEffects(b *pgx.Batch, calls []*Pending) (sent func(tx pgx.Tx)) {
 
 // queueRecords queues on b the statement insert runs, which returns the call ids it
 // wrote; sent marks those calls' records written by tx (see QueueForEntries).
-func queueRecords(b *pgx.Batch, byID map[string]*Pending, insert func(auditdb.DBTX) error) (sent func(tx pgx.Tx)) {
+func queueRecords(b *pgx.Batch, byID map[string]*Pending, insert func(*database.Capture) error) (sent func(tx pgx.Tx)) {
 	var written []string
-	sql, args := statementOf(insert)
+	sql, args := database.StatementOf(insert)
 	b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
 		var err error
 		if written, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
@@ -100,41 +99,3 @@ func queueRecords(b *pgx.Batch, byID map[string]*Pending, insert func(auditdb.DB
 		}
 	}
 }
-
-// statementOf is the SQL and arguments a sqlc query sends, so that the query can
-// join a batch it did not build while its text and parameters stay in
-// sql/queries/audit, typed by sqlc.
-func statementOf(run func(auditdb.DBTX) error) (string, []any) {
-	var c capture
-	if err := run(&c); !errors.Is(err, errCaptured) {
-		panic(fmt.Sprintf("audit: capturing a statement: %v", err))
-	}
-	return c.sql, c.args
-}
-
-var errCaptured = errors.New("statement captured")
-
-// capture is a DBTX that records the statement it is given and runs nothing.
-type capture struct {
-	sql  string
-	args []any
-}
-
-func (c *capture) Exec(_ context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	c.sql, c.args = sql, args
-	return pgconn.CommandTag{}, errCaptured
-}
-
-func (c *capture) Query(_ context.Context, sql string, args ...any) (pgx.Rows, error) {
-	c.sql, c.args = sql, args
-	return nil, errCaptured
-}
-
-func (c *capture) QueryRow(_ context.Context, sql string, args ...any) pgx.Row {
-	c.sql, c.args = sql, args
-	return errRow{}
-}
-
-type errRow struct{}
-
-func (errRow) Scan(...any) error { return errCaptured }
