@@ -18,10 +18,10 @@ import (
 // Events written by concurrent transactions, many members, two dispatchers and a
 // receiver that fails one attempt in ten: every event arrives, each member's in
 // order, and an accepted event is accepted once. LOYALTY_WEBHOOK_LOAD_EVENTS sets
-// the number of events (default 2,000; the figure is 10,000).
+// the number of events (default 10,000).
 func TestWebhookConcurrentWritesArriveInMemberOrder(t *testing.T) {
 	t.Parallel()
-	total := 2000
+	total := 10_000
 	if v, err := strconv.Atoi(os.Getenv("LOYALTY_WEBHOOK_LOAD_EVENTS")); err == nil && v > 0 {
 		total = v
 	}
