@@ -184,6 +184,38 @@ func (w *Webhooks) Record(ctx context.Context, c Claim, a Attempt, now time.Time
 	return nil
 }
 
+// Result is an attempt of a claimed delivery and how it went.
+type Result struct {
+	Claim   Claim
+	Attempt Attempt
+}
+
+// RecordAll records the results of a round of attempts: the successes in one
+// statement (a round of 64 attempts commits once, not 64 times), each failure as
+// Record does. It returns the first error, having tried every result.
+func (w *Webhooks) RecordAll(ctx context.Context, results []Result, now time.Time) error {
+	var ok eventsdb.RecordSuccessesParams
+	var first error
+	for _, r := range results {
+		if r.Attempt.OK {
+			ok.DeliveryIds = append(ok.DeliveryIds, r.Claim.DeliveryID)
+			ok.StatusCodes = append(ok.StatusCodes, int32(r.Attempt.StatusCode))
+			ok.LatenciesMs = append(ok.LatenciesMs, r.Attempt.Latency.Milliseconds())
+			continue
+		}
+		if err := w.Record(ctx, r.Claim, r.Attempt, now); err != nil && first == nil {
+			first = err
+		}
+	}
+	if len(ok.DeliveryIds) > 0 {
+		ok.Now = now
+		if err := w.q.RecordSuccesses(ctx, w.pool, ok); err != nil && first == nil {
+			first = fmt.Errorf("record %d webhook deliveries: %w", len(ok.DeliveryIds), err)
+		}
+	}
+	return first
+}
+
 // DeliveryRetention is how long a succeeded delivery stays in the deliveries list.
 const DeliveryRetention = 7 * 24 * time.Hour
 

@@ -135,32 +135,87 @@ func (w *deliverWebhooksWorker) step(ctx context.Context, st *stepState) (int, e
 		return 0, err
 	}
 	st.lastClaim, st.claimed = time.Now(), len(claims)
-	var wg sync.WaitGroup
+	r := &round{done: make(chan struct{}, len(claims))}
 	slots := make(chan struct{}, w.cfg.Parallel)
 	for _, c := range claims {
-		wg.Add(1)
 		slots <- struct{}{}
 		go func() {
-			defer wg.Done()
 			defer func() { <-slots }()
-			w.attempt(ctx, c)
+			res := events.Result{Claim: c, Attempt: w.attempt(ctx, c)}
+			if !r.add(res) {
+				// The round was recorded without it (a slow attempt): its result
+				// is recorded on its own.
+				w.record(ctx, []events.Result{res})
+			}
 		}()
 	}
-	wg.Wait()
+	// The round's successes commit together, once its attempts are done, or once a
+	// straggler has held the others for straggleWait: one slow endpoint does not
+	// hold back the members whose deliveries in the round went through.
+	wait := time.NewTimer(straggleWait)
+	defer wait.Stop()
+	for n := 0; n < len(claims); n++ {
+		select {
+		case <-r.done:
+			continue
+		case <-wait.C:
+		}
+		break
+	}
+	w.record(ctx, r.close())
 	return len(claims), nil
 }
 
-func (w *deliverWebhooksWorker) attempt(ctx context.Context, c events.Claim) {
+// straggleWait is how long a round's recorded results wait for its slowest attempts.
+const straggleWait = 500 * time.Millisecond
+
+// round gathers the results of a round of attempts until it is closed.
+type round struct {
+	mu     sync.Mutex
+	closed bool
+	got    []events.Result
+	done   chan struct{}
+}
+
+// add adds a result unless the round was closed (then it is the caller's).
+func (r *round) add(res events.Result) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.got = append(r.got, res)
+	r.done <- struct{}{}
+	return true
+}
+
+// close ends the round and returns what it gathered.
+func (r *round) close() []events.Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	return r.got
+}
+
+// record writes results. They are owed even when the job is being stopped:
+// without them the deliveries wait for their leases to end and are attempted again.
+func (w *deliverWebhooksWorker) record(ctx context.Context, results []events.Result) {
+	if len(results) == 0 {
+		return
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := w.cfg.Store.RecordAll(rctx, results, time.Now()); err != nil {
+		w.log.Warn("webhook delivery results not recorded", "error", err)
+	}
+}
+
+// attempt makes one attempt of a claimed delivery.
+func (w *deliverWebhooksWorker) attempt(ctx context.Context, c events.Claim) events.Attempt {
 	r := w.cfg.Sender.Send(ctx, webhookhttp.Delivery{URL: c.URL, ID: c.EventID, Time: time.Now(), Body: c.Body, Secrets: c.Secrets})
 	a := events.Attempt{OK: r.OK(), StatusCode: r.StatusCode, Latency: r.Latency}
 	if r.Err != nil {
 		a.Error = r.Err.Error()
 	}
-	// The result is owed even when the job is being stopped: without it the
-	// delivery waits for its lease to end and is attempted again.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := w.cfg.Store.Record(rctx, c, a, time.Now()); err != nil {
-		w.log.Warn("webhook delivery result not recorded", "deliveryId", c.DeliveryID, "error", err)
-	}
+	return a
 }

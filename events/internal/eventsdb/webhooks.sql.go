@@ -523,6 +523,34 @@ func (q *Queries) RecordSuccess(ctx context.Context, db DBTX, arg RecordSuccessP
 	return err
 }
 
+const recordSuccesses = `-- name: RecordSuccesses :exec
+UPDATE webhook_deliveries d
+SET status = 'SUCCEEDED', deliver_time = $1::timestamptz, lease_until = NULL,
+    last_status_code = u.status_code, last_latency_ms = u.latency_ms, last_error = ''
+FROM (SELECT unnest($2::bigint[]) AS delivery_id, unnest($3::int[]) AS status_code,
+             unnest($4::bigint[]) AS latency_ms) AS u
+WHERE d.delivery_id = u.delivery_id
+`
+
+type RecordSuccessesParams struct {
+	Now         time.Time
+	DeliveryIds []int64
+	StatusCodes []int32
+	LatenciesMs []int64
+}
+
+// RecordSuccess for a dispatcher's round of attempts at once: one statement and one
+// commit for all the deliveries that succeeded in it.
+func (q *Queries) RecordSuccesses(ctx context.Context, db DBTX, arg RecordSuccessesParams) error {
+	_, err := db.Exec(ctx, recordSuccesses,
+		arg.Now,
+		arg.DeliveryIds,
+		arg.StatusCodes,
+		arg.LatenciesMs,
+	)
+	return err
+}
+
 const replayEndpoint = `-- name: ReplayEndpoint :one
 UPDATE webhook_endpoints
 SET feed_xid = $1::text::xid8, feed_id = $2::bigint, status = 'ACTIVE', disabled_reason = ''

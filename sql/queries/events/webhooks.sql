@@ -116,6 +116,16 @@ SET status = 'SUCCEEDED', deliver_time = sqlc.arg(now)::timestamptz, lease_until
     last_status_code = sqlc.arg(status_code)::integer, last_latency_ms = sqlc.arg(latency_ms)::bigint, last_error = ''
 WHERE delivery_id = sqlc.arg(delivery_id)::bigint;
 
+-- name: RecordSuccesses :exec
+-- RecordSuccess for a dispatcher's round of attempts at once: one statement and one
+-- commit for all the deliveries that succeeded in it.
+UPDATE webhook_deliveries d
+SET status = 'SUCCEEDED', deliver_time = sqlc.arg(now)::timestamptz, lease_until = NULL,
+    last_status_code = u.status_code, last_latency_ms = u.latency_ms, last_error = ''
+FROM (SELECT unnest(sqlc.arg(delivery_ids)::bigint[]) AS delivery_id, unnest(sqlc.arg(status_codes)::int[]) AS status_code,
+             unnest(sqlc.arg(latencies_ms)::bigint[]) AS latency_ms) AS u
+WHERE d.delivery_id = u.delivery_id;
+
 -- name: RecordFailure :exec
 -- Only a pending delivery: one whose lease ran out may have been delivered by
 -- another dispatcher meanwhile, and stays delivered.
