@@ -197,8 +197,10 @@ type budgets struct {
 	usesLocked bool
 	// claims: the batch's compensation claims (nil outside a batch with some).
 	claims *claims
-	// exhaustedNow: campaigns whose budget the takes ran out, and their events.
+	// exhaustedNow: campaigns whose budget the takes ran out (at exhaustedAt),
+	// and their events.
 	exhaustedNow []string
+	exhaustedAt  time.Time
 	events       []events.Event
 }
 
@@ -401,7 +403,7 @@ func (b *budgets) take(campaignID, memberID string, wantPoints, wantCoupons int6
 	// first later one that had to read every slice to be answered.
 	if !got.incomplete && !cb.partial && !cb.exhausted && budgetRanOut(cb) {
 		cb.exhausted = true
-		b.exhaustedNow = append(b.exhaustedNow, campaignID)
+		b.exhaustedNow, b.exhaustedAt = append(b.exhaustedNow, campaignID), now
 		b.events = append(b.events, exhaustedEvent(campaignID, cb, now))
 	}
 	return got
@@ -534,7 +536,7 @@ func (b *budgets) QueueWrites(ctx context.Context, pipe *database.Pipeline) {
 		b.s.q.WriteOrderGrants(ctx, pipe, []campaignsdb.WriteOrderGrantsParams{g})
 	}
 	if len(b.exhaustedNow) > 0 {
-		b.s.q.MarkBudgetsExhausted(ctx, pipe, []campaignsdb.MarkBudgetsExhaustedParams{{CampaignIds: b.exhaustedNow, Now: b.events[0].OccurTime}})
+		b.s.q.MarkBudgetsExhausted(ctx, pipe, []campaignsdb.MarkBudgetsExhaustedParams{{CampaignIds: b.exhaustedNow, Now: b.exhaustedAt}})
 	}
 	b.queueClaimWrites(ctx, pipe)
 }

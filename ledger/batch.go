@@ -417,10 +417,7 @@ func needsOf(plans []plan) batchNeeds {
 		}
 		var policyAt time.Time
 		if e := p.earn; e != nil && (e.applyTier || len(e.campaigns) > 0) {
-			addMember(&n.tierMembers, p.memberID, "t:"+p.memberID)
-			if n.tierAfter.IsZero() || p.at.Before(n.tierAfter) {
-				n.tierAfter = p.at
-			}
+			n.needTier(p.memberID, p.at, addMember)
 		}
 		var policy *tiers.Policy
 		switch {
@@ -431,29 +428,44 @@ func needsOf(plans []plan) batchNeeds {
 		}
 		if policy != nil {
 			// An upgrade compares against the member's qualified tier.
-			addMember(&n.tierMembers, p.memberID, "t:"+p.memberID)
-			if n.tierAfter.IsZero() || policyAt.Before(n.tierAfter) {
-				n.tierAfter = policyAt
-			}
-			k := metricKey{p.memberID, policy.WindowStart(policyAt)}
-			if !metricSeen[k] {
-				metricSeen[k] = true
-				n.metricMembers = append(n.metricMembers, k.memberID)
-				n.metricStarts = append(n.metricStarts, k.windowStart)
-			}
+			n.needTier(p.memberID, policyAt, addMember)
+			n.needMetric(p.memberID, *policy, policyAt, metricSeen)
 		}
 		if p.earn != nil {
-			for _, c := range p.earn.campaigns {
-				addMember(&n.campaigns, c, "c:"+c)
-			}
-			if len(p.earn.campaigns) > 0 {
-				addMember(&n.campaignMembers, p.memberID, "cm:"+p.memberID)
-			}
+			n.needCampaigns(p.memberID, p.earn.campaigns, addMember)
 		}
 	}
 	slices.Sort(n.members)
 	n.goodwill = goodwillNeedsOf(plans)
 	return n
+}
+
+// needTier reads the member's tier row and memberships (those not over by at).
+func (n *batchNeeds) needTier(memberID string, at time.Time, addMember func(*[]string, string, string)) {
+	addMember(&n.tierMembers, memberID, "t:"+memberID)
+	if n.tierAfter.IsZero() || at.Before(n.tierAfter) {
+		n.tierAfter = at
+	}
+}
+
+// needMetric reads the member's qualifying metric over the policy's window at at.
+func (n *batchNeeds) needMetric(memberID string, policy tiers.Policy, at time.Time, seen map[metricKey]bool) {
+	k := metricKey{memberID, policy.WindowStart(at)}
+	if !seen[k] {
+		seen[k] = true
+		n.metricMembers = append(n.metricMembers, k.memberID)
+		n.metricStarts = append(n.metricStarts, k.windowStart)
+	}
+}
+
+// needCampaigns reads the campaigns' budgets and what the member got from them.
+func (n *batchNeeds) needCampaigns(memberID string, campaignIDs []string, addMember func(*[]string, string, string)) {
+	for _, c := range campaignIDs {
+		addMember(&n.campaigns, c, "c:"+c)
+	}
+	if len(campaignIDs) > 0 {
+		addMember(&n.campaignMembers, memberID, "cm:"+memberID)
+	}
 }
 
 // writeSet is every row a batch writes.

@@ -94,22 +94,11 @@ func (n *batchNeeds) addCompensation(p plan, addMember func(*[]string, string, s
 	c := p.compensation
 	n.entries += len(c.claim.Campaigns)
 	n.lots += len(c.claim.Campaigns)
-	addMember(&n.tierMembers, p.memberID, "t:"+p.memberID)
-	if n.tierAfter.IsZero() || p.at.Before(n.tierAfter) {
-		n.tierAfter = p.at
-	}
+	n.needTier(p.memberID, p.at, addMember)
 	if c.policy.Counts(tiers.SourceCampaign) {
-		k := metricKey{p.memberID, c.policy.WindowStart(p.at)}
-		if !metricSeen[k] {
-			metricSeen[k] = true
-			n.metricMembers = append(n.metricMembers, k.memberID)
-			n.metricStarts = append(n.metricStarts, k.windowStart)
-		}
+		n.needMetric(p.memberID, c.policy, p.at, metricSeen)
 	}
-	for _, id := range c.claim.Campaigns {
-		addMember(&n.campaigns, id, "c:"+id)
-	}
-	addMember(&n.campaignMembers, p.memberID, "cm:"+p.memberID)
+	n.needCampaigns(p.memberID, c.claim.Campaigns, addMember)
 	n.claims = append(n.claims, c.claim)
 }
 
