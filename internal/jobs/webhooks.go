@@ -105,8 +105,9 @@ func (w *deliverWebhooksWorker) Work(ctx context.Context, _ *river.Job[DeliverWe
 	return nil
 }
 
-// claimsPerStep bounds what one step claims.
-const claimsPerStep = 64
+// claimsPerStep bounds what one step claims: the attempts of a round, made at
+// once, for which the sender keeps as many connections open.
+const claimsPerStep = webhookhttp.MaxAttemptsInFlight
 
 // idleClaimEvery is how often a dispatcher that found nothing to claim looks
 // again when no new event came: the claim reads every pending delivery of a

@@ -19,6 +19,10 @@ import (
 // DefaultTimeout bounds one attempt, connection to last byte of the answer.
 const DefaultTimeout = 10 * time.Second
 
+// MaxAttemptsInFlight is how many attempts a dispatcher's round makes at once, at
+// most (the dispatcher claims that many deliveries per step).
+const MaxAttemptsInFlight = 64
+
 // Sender makes delivery attempts.
 type Sender struct {
 	client *http.Client
@@ -47,7 +51,12 @@ func NewSender(g *Guard, timeout time.Duration) *Sender {
 		Proxy:               nil,
 		DialContext:         dialer.DialContext,
 		TLSHandshakeTimeout: timeout,
-		MaxIdleConnsPerHost: 4,
+		// Keep a connection for each attempt a dispatcher's round may have in flight
+		// to one endpoint: with fewer, each round closed most of its connections and
+		// opened new ones, and at a thousand deliveries a second the closed ones
+		// (TIME_WAIT, a minute each) crowd the ephemeral ports of the machine.
+		MaxIdleConnsPerHost: MaxAttemptsInFlight,
+		MaxIdleConns:        4 * MaxAttemptsInFlight,
 		IdleConnTimeout:     90 * time.Second,
 	}
 	return &Sender{client: &http.Client{
