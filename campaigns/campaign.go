@@ -165,11 +165,7 @@ func (d Definition) compile(knownTier func(string) bool) (start, end time.Time, 
 	if (d.Type == TypeCouponDrop) && d.Budget.Points > 0 {
 		bad("budget.points", "a coupon drop grants no points")
 	}
-	rule, err = CompileRule(d.Eligibility.Rule)
-	if err == nil && rule != nil {
-		samples, what := d.ruleSamples()
-		err = rule.checkOnAll(samples, what)
-	}
+	rule, err = d.checkRule()
 	if pe, ok := problem.As(err); ok {
 		fields = append(fields, pe.Fields...)
 	} else if err != nil {

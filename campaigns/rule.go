@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/checker"
+	"github.com/google/cel-go/common"
 	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/ext"
 	"github.com/google/cel-go/parser"
@@ -102,10 +103,75 @@ func CompileRule(source string) (*Rule, error) {
 		return nil, problem.InvalidField(ruleField, fmt.Sprintf(
 			"is too costly: it may cost up to %d to run, over the limit of %d, so it would fail; make it simpler", cost.Max, ruleCostLimit))
 	}
-	if part, err := constantFailure(env, checked); err != nil {
-		return nil, problem.InvalidField(ruleField, fmt.Sprintf("its constant part %s always fails, so the rule would not apply: %v", part, err))
+	if part, at, err := constantFailure(env, checked); err != nil {
+		msg := fmt.Sprintf("its constant part %s always fails, so the rule would not apply: %v", part, err)
+		return nil, &RuleIssues{Problem: problem.InvalidField(ruleField, msg), Issues: []RuleIssue{issueAt(msg, at)}}
 	}
 	return rule, nil
+}
+
+// RuleIssue is one thing wrong with a rule, and where it is when CEL knows: Line
+// and Column count from 1 (0: about the whole rule).
+type RuleIssue struct {
+	Message      string
+	Line, Column int
+}
+
+// issueAt places an issue at a CEL location, whose columns count from 0 (its
+// messages, and editors, count from 1).
+func issueAt(msg string, at common.Location) RuleIssue {
+	if at == nil || at.Line() < 1 {
+		return RuleIssue{Message: msg}
+	}
+	return RuleIssue{Message: msg, Line: at.Line(), Column: at.Column() + 1}
+}
+
+// RuleIssues is a refused rule: the problem a save answers (on eligibility.rule),
+// and each issue with its position, for an editor to show where it is.
+type RuleIssues struct {
+	Problem *problem.Error
+	Issues  []RuleIssue
+}
+
+func (e *RuleIssues) Error() string { return e.Problem.Error() }
+
+func (e *RuleIssues) Unwrap() error { return e.Problem }
+
+// CheckRule is the check a save makes of a definition's rule (its type, tiers and
+// compensation decide the samples it is run on), without saving anything: nil when
+// the rule would be accepted, else why, with positions where CEL gives them.
+func CheckRule(d Definition) ([]RuleIssue, error) {
+	switch d.Type {
+	case TypeMultiplier, TypeBonus, TypeCouponDrop, TypeCompensation:
+	default:
+		return nil, problem.InvalidField("type", "must be one of: "+strings.Join([]string{TypeMultiplier, TypeBonus, TypeCouponDrop, TypeCompensation}, " "))
+	}
+	_, err := d.checkRule()
+	if err == nil {
+		return nil, nil
+	}
+	if ri, ok := errors.AsType[*RuleIssues](err); ok {
+		return ri.Issues, nil
+	}
+	if pe, ok := problem.As(err); ok && pe.Kind == problem.Invalid {
+		issues := make([]RuleIssue, 0, len(pe.Fields))
+		for _, f := range pe.Fields {
+			issues = append(issues, RuleIssue{Message: f.Description})
+		}
+		return issues, nil
+	}
+	return nil, err
+}
+
+// checkRule is the save's check of a definition's rule: it compiles (CompileRule),
+// then must not fail on every sample of facts its campaign will see.
+func (d Definition) checkRule() (*Rule, error) {
+	rule, err := CompileRule(d.Eligibility.Rule)
+	if err == nil && rule != nil {
+		samples, what := d.ruleSamples()
+		err = rule.checkOnAll(samples, what)
+	}
+	return rule, err
 }
 
 // compileRule parses and type-checks a rule (nil for an empty one), without the
@@ -123,7 +189,11 @@ func compileRule(source string) (*Rule, *cel.Ast, error) {
 	}
 	checked, iss := env.Compile(source)
 	if iss.Err() != nil {
-		return nil, nil, problem.InvalidField(ruleField, strings.TrimSpace(iss.Err().Error()))
+		ri := &RuleIssues{Problem: problem.InvalidField(ruleField, strings.TrimSpace(iss.Err().Error()))}
+		for _, e := range iss.Errors() {
+			ri.Issues = append(ri.Issues, issueAt(e.Message, e.Location))
+		}
+		return nil, nil, ri
 	}
 	if !checked.OutputType().IsExactType(cel.BoolType) {
 		return nil, nil, problem.InvalidField(ruleField, "must be a boolean expression, this one is "+checked.OutputType().String())
@@ -144,8 +214,8 @@ func loadRule(source string) (*Rule, error) {
 
 // constantFailure finds a part of the rule that uses no facts and fails whenever
 // it is evaluated (1 / 0, an overflow), like CEL's constant folding does, and
-// answers the smallest such part and its error.
-func constantFailure(env *cel.Env, checked *cel.Ast) (string, error) {
+// answers the smallest such part, where it starts and its error.
+func constantFailure(env *cel.Env, checked *cel.Ast) (string, common.Location, error) {
 	native := checked.NativeRep()
 	constant := func(e celast.NavigableExpr) bool {
 		if e.Kind() != celast.CallKind {
@@ -158,6 +228,7 @@ func constantFailure(env *cel.Env, checked *cel.Ast) (string, error) {
 		return !usesFacts
 	}
 	var part string
+	var at common.Location = common.NoLocation
 	var failure error
 	for _, e := range celast.MatchDescendants(celast.NavigateAST(native), constant) {
 		src, err := parser.Unparse(e, native.SourceInfo())
@@ -174,9 +245,10 @@ func constantFailure(env *cel.Env, checked *cel.Ast) (string, error) {
 		}
 		if _, _, err := prg.Eval(cel.NoVars()); err != nil {
 			part, failure = src, err
+			at = native.SourceInfo().GetStartLocation(e.ID())
 		}
 	}
-	return part, failure
+	return part, at, failure
 }
 
 // factSizes tells CEL's cost estimate how long the facts' strings can be; the

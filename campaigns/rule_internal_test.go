@@ -79,3 +79,53 @@ func TestRuleErrorsAtRunTimeAreAnswered(t *testing.T) {
 		t.Errorf("stored rule: %v", err)
 	}
 }
+
+// TestCheckRuleAnswersWhatASaveWouldRefuseWithWhere checks the rule editor's check:
+// the same verdicts as a save (one home: checkRule), each issue where it is.
+func TestCheckRuleAnswersWhatASaveWouldRefuseWithWhere(t *testing.T) {
+	points := Definition{DisplayName: "d", Type: TypeMultiplier, MultiplierPercent: 200}
+	drop := Definition{DisplayName: "d", Type: TypeCouponDrop, Coupon: CouponTemplate{Kind: CouponFreeShipping, ValidDays: 3}}
+	cases := []struct {
+		name         string
+		def          Definition
+		rule         string
+		says         string // "": accepted
+		line, column int
+	}{
+		{"empty", points, "", "", 0, 0},
+		{"accepted", points, "order.spendMinor >= 10000", "", 0, 0},
+		{"an unknown field, at the field", points, "order.spendMinr >= 10000", "undefined field 'spendMinr'", 1, 6},
+		{"a syntax error on the second line", points, "order.spendMinor >= 1 &&\n  member.tierId ==", "mismatched input", 2, 19},
+		{"not a boolean", points, "order.spendMinor + 1", "must be a boolean expression", 0, 0},
+		{"a constant part that fails, at the part", points, "order.spendMinor > 1 / 0", "its constant part 1 / 0 always fails", 1, 22},
+		{"fails on every sample of its type", drop, "100 / order.spendMinor > 1", "fails on a member", 0, 0},
+		{"too costly", points, nested10, "is too costly", 0, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := c.def
+			d.Eligibility.Rule = c.rule
+			issues, err := CheckRule(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, _, saveErr := d.compile(func(string) bool { return true })
+			if c.says == "" {
+				if len(issues) != 0 || saveErr != nil {
+					t.Fatalf("issues %v, save %v; want none", issues, saveErr)
+				}
+				return
+			}
+			if len(issues) == 0 || !strings.Contains(issues[0].Message, c.says) {
+				t.Fatalf("issues %+v, want one saying %q", issues, c.says)
+			}
+			if issues[0].Line != c.line || issues[0].Column != c.column {
+				t.Fatalf("at %d:%d, want %d:%d (%s)", issues[0].Line, issues[0].Column, c.line, c.column, issues[0].Message)
+			}
+			pe, ok := problem.As(saveErr)
+			if !ok || len(pe.Fields) != 1 || pe.Fields[0].Field != "eligibility.rule" {
+				t.Fatalf("a save answers %v, want the rule refused too", saveErr)
+			}
+		})
+	}
+}

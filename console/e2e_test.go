@@ -13,8 +13,10 @@ import (
 	"github.com/loyalty-engine/loyalty/internal/apitest"
 )
 
-// TestConsoleInChromium walks the support desk in a real browser against a real
-// loyaltyd on PostgreSQL (the admin creates the agent's key in the console): e2e/walk.mjs drives headless Chromium (Debian's package)
+// TestConsoleInChromium walks the support desk, the marketer's campaigns and the
+// auditor's liability report in a real browser against a real loyaltyd on
+// PostgreSQL (the admin creates the agent's key in the console; the marketer's and
+// the auditor's keys are made here): e2e/walk.mjs drives headless Chromium (Debian's package)
 // with playwright-core. Without node, chromium or console/node_modules it skips,
 // unless LOYALTY_CONSOLE_E2E is set (make test sets it): then it fails.
 // Screenshots of every step go to LOYALTY_CONSOLE_SHOTS, or the test's temporary
@@ -62,13 +64,16 @@ func TestConsoleInChromium(t *testing.T) {
 		shots = filepath.Join(os.TempDir(), "loyalty-console-shots")
 		_ = os.RemoveAll(shots)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 420*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "e2e/walk.mjs")
 	cmd.Env = append(os.Environ(),
 		"CONSOLE_URL="+env.BaseURL+"/console/",
 		"CHROMIUM="+chromium,
 		"ADMIN_KEY="+admin,
+		"MARKETER_KEY="+env.Key(access.RoleMarketer),
+		"AUDITOR_KEY="+env.Key(access.RoleAuditor),
+		"APP_KEY="+app,
 		"SHOTS="+shots,
 	)
 	out, err := cmd.CombinedOutput()

@@ -25,6 +25,16 @@ CREATE TYPE public.river_job_state AS ENUM (
 );
 
 --
+-- Name: entry_campaign_accounts(text[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.entry_campaign_accounts(accounts text[]) RETURNS text[]
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    AS $$
+    SELECT coalesce(array_agg(a), '{}') FROM unnest(accounts) AS a WHERE a LIKE 'system:campaign:%'
+$$;
+
+--
 -- Name: ledger_amounts_balanced(bigint[]); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1437,6 +1447,12 @@ CREATE INDEX audit_log_time_idx ON public.audit_log USING btree ("time");
 CREATE INDEX campaigns_status_idx ON public.campaigns USING btree (status, campaign_id);
 
 --
+-- Name: coupons_campaign_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX coupons_campaign_idx ON public.coupons USING btree (campaign_id, issue_time);
+
+--
 -- Name: coupons_expiring_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1447,6 +1463,12 @@ CREATE INDEX coupons_expiring_idx ON public.coupons USING btree (valid_until) WH
 --
 
 CREATE INDEX coupons_member_idx ON public.coupons USING btree (member_id, issue_time DESC);
+
+--
+-- Name: entries_campaign_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX entries_campaign_idx ON public.entries USING gin (public.entry_campaign_accounts(accounts)) WHERE (public.entry_campaign_accounts(accounts) <> '{}'::text[]);
 
 --
 -- Name: entries_hold_idx; Type: INDEX; Schema: public; Owner: -

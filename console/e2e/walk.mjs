@@ -7,7 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const { CONSOLE_URL, CHROMIUM, ADMIN_KEY, SHOTS } = process.env;
+const { CONSOLE_URL, CHROMIUM, ADMIN_KEY, MARKETER_KEY, AUDITOR_KEY, APP_KEY, SHOTS } = process.env;
 const axeSource = readFileSync(new URL("../node_modules/axe-core/axe.min.js", import.meta.url), "utf8");
 const en = JSON.parse(readFileSync(new URL("../src/i18n/en.json", import.meta.url), "utf8"));
 const zh = JSON.parse(readFileSync(new URL("../src/i18n/zh-CN.json", import.meta.url), "utf8"));
@@ -15,7 +15,8 @@ mkdirSync(SHOTS, { recursive: true });
 for (const f of readdirSync(SHOTS)) if (f.endsWith(".png")) rmSync(join(SHOTS, f));
 
 const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
-const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-US" });
+// The viewer is in Berlin; the campaigns run in Shanghai: the console shows both.
+const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: "en-US", timezoneId: "Europe/Berlin" });
 const page = await context.newPage();
 const origin = new URL(CONSOLE_URL).origin;
 const problems = [];
@@ -58,6 +59,39 @@ const afterSales = page.getByRole("region", { name: en["afterSales.title"] });
 async function availablePoints() {
   await assert.doesNotReject(available.filter({ hasText: /\d/ }).waitFor());
   return Number((await available.textContent()).replace(/[^\d-]/g, ""));
+}
+// api calls the REST API as the shop would (outside the browser).
+async function api(method, path, key, body) {
+  const r = await fetch(origin + path, {
+    method,
+    headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+    body: body && JSON.stringify(body),
+  });
+  const json = await r.json();
+  assert.ok(r.ok, `${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
+  return json;
+}
+// untranslated fails on English catalogue text on a Chinese page (what people
+// wrote, marked translate="no", aside).
+async function untranslated(where) {
+  const text = await page.evaluate(() => {
+    const copy = document.body.cloneNode(true);
+    copy.querySelectorAll('[translate="no"]').forEach((el) => el.remove());
+    return copy.textContent;
+  });
+  for (const [key, value] of Object.entries(en)) {
+    if (value === zh[key]) continue;
+    for (const fragment of value.split(/\{\w+\}/).map((s) => s.trim())) {
+      if (fragment.length >= 5 && /[a-z]{3}/.test(fragment)) {
+        assert.ok(!text.includes(fragment), `untranslated on the Chinese ${where}: "${fragment}" (${key})`);
+      }
+    }
+  }
+}
+// noOverflow fails when the page is wider than the viewport (a phone).
+async function noOverflow(where) {
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `${where} is ${overflow}px wider than a phone`);
 }
 async function signIn(key) {
   await page.getByLabel(en["signIn.key"], { exact: true }).fill(key);
@@ -219,6 +253,95 @@ try {
   assert.equal((await rows.first().locator("td").last().textContent()).trim(), "2,370");
   assert.equal((await rows.last().locator("td").last().textContent()).trim(), "10");
   await shot("statement-scrolled");
+
+  // The marketer builds a Double 11 multiplier campaign; a bad rule is refused where
+  // it is, as it is typed.
+  await page.getByRole("button", { name: en["app.signOut"] }).click();
+  await signIn(MARKETER_KEY);
+  await page.getByRole("heading", { name: en["campaigns.title"] }).waitFor();
+  await page.getByRole("link", { name: "Singles Day coupon drop" }).waitFor();
+  await shot("campaigns");
+  await page.getByRole("link", { name: en["campaigns.new"] }).click();
+  const builder = page.locator("form.builder");
+  const day = (offset) => new Date(Date.now() + offset * 86400e3).toISOString().slice(0, 10);
+  await builder.getByLabel(en["builder.name"], { exact: true }).fill("Double 11 double points");
+  await builder.getByLabel(en["builder.type"], { exact: true }).selectOption("POINTS_MULTIPLIER");
+  await builder.getByLabel(en["builder.multiplierPercent"], { exact: true }).fill("200");
+  await builder.getByLabel(en["builder.start"], { exact: true }).fill(`${day(-1)}T00:00`);
+  await builder.getByLabel(en["builder.end"], { exact: true }).fill(`${day(10)}T00:00`);
+  await builder.getByLabel(en["builder.timeZone"], { exact: true }).fill("Asia/Shanghai");
+  // Shanghai's midnight is 17:00 the day before in Berlin (winter).
+  await page.getByTestId("your-time").filter({ hasText: /5:00\sPM/ }).waitFor();
+  const rule = builder.getByLabel(en["builder.rule"], { exact: true });
+  await rule.fill("order.spendMinr >= 10000");
+  await page.getByTestId("rule-issues").filter({ hasText: "Line 1, column 6:" }).filter({ hasText: "undefined field 'spendMinr'" }).waitFor();
+  assert.equal(await rule.getAttribute("aria-invalid"), "true");
+  await shot("rule-refused");
+  await rule.fill("order.spendMinor >= 10000");
+  await page.getByTestId("rule-ok").waitFor();
+  assert.equal(await rule.getAttribute("aria-invalid"), null);
+  await builder.getByLabel(en["builder.budgetPoints"], { exact: true }).fill("1000");
+  await shot("campaign-builder");
+  await builder.getByRole("button", { name: en["builder.save"] }).click();
+  await page.getByRole("heading", { name: /Double 11 double points/ }).waitFor();
+  await page.locator(".badge", { hasText: en["campaignStatus.DRAFT"] }).waitFor();
+  const campaignURL = page.url();
+
+  // The dry run: what alice would get for an order of 300 yuan (a draft: not yet).
+  const sim = page.getByRole("region", { name: en["simulate.title"] });
+  await sim.getByLabel(en["simulate.member"], { exact: true }).fill("alice");
+  await sim.getByLabel("Order spend (CNY, minor units)", { exact: true }).fill("30000");
+  await sim.getByRole("button", { name: en["simulate.submit"] }).click();
+  await page.getByTestId("simulation").filter({ hasText: /Would grant [\d,]+ points/ }).waitFor();
+  await page.getByTestId("simulation").getByText(en["simulate.notActiveNow"]).waitFor();
+  await shot("simulate");
+
+  await page.getByRole("button", { name: en["campaign.activate"] }).click();
+  await page.locator(".badge", { hasText: en["campaignStatus.ACTIVE"] }).waitFor();
+  // An order placed through the API earns the campaign's line.
+  await api("POST", "/v1/members", APP_KEY, { memberId: "dan", displayName: "Dan Zhou" });
+  const earned = await api("POST", "/v1/members/dan:earn", APP_KEY, {
+    requestId: "order-d11",
+    orderId: "D11-1",
+    spend: { amountMinor: 30000, currency: "CNY" },
+  });
+  const line = earned.breakdown.find((l) => l.source === "CAMPAIGN");
+  assert.ok(line && Number(line.points) > 0, `the order earned no campaign line: ${JSON.stringify(earned)}`);
+  await page.reload();
+  await page.getByTestId("grants").filter({ hasText: "Grants so far: 1" }).waitFor();
+  await page.locator("figure.chart svg").waitFor();
+  await shot("campaign-burn-down");
+  await page.setViewportSize({ width: 390, height: 844 });
+  await noOverflow("the campaign page");
+  await shot("campaign-phone");
+  await page.goto(`${CONSOLE_URL}#/campaigns/new`);
+  await page.locator("form.builder").waitFor();
+  await noOverflow("the campaign builder");
+  await shot("campaign-builder-phone");
+  await page.setViewportSize({ width: 1280, height: 800 });
+
+  // The auditor: the liability by expiry month, the ledger verified, the audit log,
+  // and the member page shows the order's campaign line.
+  await page.getByRole("button", { name: en["app.signOut"] }).click();
+  await signIn(AUDITOR_KEY);
+  await page.getByRole("link", { name: en["nav.liability"] }).click();
+  await page.getByRole("heading", { name: en["liability.title"] }).waitFor();
+  await page.getByTestId("liability-chart").locator("svg rect").first().waitFor();
+  await page.getByRole("button", { name: en["verify.run"] }).click();
+  await page.getByTestId("verify-result").filter({ hasText: /The books balance/ }).waitFor();
+  await shot("liability");
+  await page.getByRole("link", { name: en["nav.audit"] }).click();
+  await page.getByTestId("audit").getByText("CampaignService/ActivateCampaign").first().waitFor();
+  await shot("audit-log");
+  await page.goto(campaignURL);
+  await page.getByTestId("grants").filter({ hasText: "Grants so far: 1" }).waitFor();
+  assert.equal(await page.getByRole("button", { name: en["campaign.activate"] }).count(), 0, "an auditor cannot run campaigns");
+  await page.goto(`${CONSOLE_URL}#/members/dan`);
+  await page.getByTestId("order-campaigns").filter({ hasText: `Double 11 double points +${line.points} points` }).waitFor();
+  await shot("member-campaign-line");
+  await page.getByRole("button", { name: en["app.signOut"] }).click();
+  await signIn(ADMIN_KEY);
+
   await page.goto(`${CONSOLE_URL}#/members/alice`);
   await available.filter({ hasText: "1,550" }).waitFor();
 
@@ -229,19 +352,7 @@ try {
   await page.getByRole("heading", { name: zh["balance.title"] }).waitFor();
   assert.equal(await page.evaluate(() => document.documentElement.lang), "zh-CN");
   // What people wrote (names, notes, the tier policy's names) is marked translate="no".
-  const text = await page.evaluate(() => {
-    const copy = document.body.cloneNode(true);
-    copy.querySelectorAll('[translate="no"]').forEach((el) => el.remove());
-    return copy.textContent;
-  });
-  for (const [key, value] of Object.entries(en)) {
-    if (value === zh[key]) continue;
-    for (const fragment of value.split(/\{\w+\}/).map((s) => s.trim())) {
-      if (fragment.length >= 5 && /[a-z]{3}/.test(fragment)) {
-        assert.ok(!text.includes(fragment), `untranslated on the Chinese page: "${fragment}" (${key})`);
-      }
-    }
-  }
+  await untranslated("member page");
   // The API's field error, in Chinese.
   await gw.getByLabel(zh["goodwill.points"], { exact: true }).fill("10");
   await gw.getByLabel(zh["goodwill.reason"], { exact: true }).selectOption("OTHER");
@@ -251,6 +362,22 @@ try {
   await page.getByRole("link", { name: zh["nav.approvals"] }).click();
   await page.getByRole("heading", { name: zh["approvals.title"] }).waitFor();
   await shot("approvals-zh");
+  await page.goto(`${CONSOLE_URL}#/campaigns`);
+  await page.getByRole("link", { name: "Double 11 double points" }).waitFor();
+  await untranslated("campaign list");
+  await shot("campaigns-zh");
+  await page.goto(campaignURL);
+  await page.locator("figure.chart svg").waitFor();
+  await untranslated("campaign page");
+  await shot("campaign-zh");
+  await page.goto(`${CONSOLE_URL}#/campaigns/new`);
+  await page.getByRole("heading", { name: zh["builder.title"] }).waitFor();
+  await untranslated("campaign builder");
+  await shot("campaign-builder-zh");
+  await page.goto(`${CONSOLE_URL}#/liability`);
+  await page.getByTestId("liability-chart").locator("svg rect").first().waitFor();
+  await untranslated("liability report");
+  await shot("liability-zh");
 
   // Phone width: the member page still fits.
   await page.setViewportSize({ width: 390, height: 844 });

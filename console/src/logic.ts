@@ -3,7 +3,16 @@
 // statement's filter as a query, an order's refund state.
 import type { definitions } from "./api/schema";
 
-export type Route = { name: "find" } | { name: "member"; memberId: string } | { name: "approvals" } | { name: "keys" };
+export type Route =
+  | { name: "find" }
+  | { name: "member"; memberId: string }
+  | { name: "approvals" }
+  | { name: "keys" }
+  | { name: "campaigns" }
+  | { name: "newCampaign" }
+  | { name: "campaign"; campaignId: string }
+  | { name: "liability" }
+  | { name: "audit" };
 
 /** parseRoute reads the screen from the URL's fragment (#/members/alice). */
 export function parseRoute(hash: string): Route {
@@ -11,6 +20,11 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === "members" && parts[1]) return { name: "member", memberId: parts[1] };
   if (parts[0] === "approvals") return { name: "approvals" };
   if (parts[0] === "keys") return { name: "keys" };
+  if (parts[0] === "campaigns" && parts[1] === "new") return { name: "newCampaign" };
+  if (parts[0] === "campaigns" && parts[1]) return { name: "campaign", campaignId: parts[1] };
+  if (parts[0] === "campaigns") return { name: "campaigns" };
+  if (parts[0] === "liability") return { name: "liability" };
+  if (parts[0] === "audit") return { name: "audit" };
   return { name: "find" };
 }
 
@@ -23,6 +37,16 @@ export function href(r: Route): string {
       return "#/approvals";
     case "keys":
       return "#/keys";
+    case "campaigns":
+      return "#/campaigns";
+    case "newCampaign":
+      return "#/campaigns/new";
+    case "campaign":
+      return `#/campaigns/${encodeURIComponent(r.campaignId)}`;
+    case "liability":
+      return "#/liability";
+    case "audit":
+      return "#/audit";
     default:
       return "#/";
   }
@@ -87,4 +111,163 @@ export function fieldMessage(description: string): { key: string; value: string 
     if (m) return { key, value: m[1] ?? "" };
   }
   return null;
+}
+
+/** zoneOffsetMinutes is how far a time zone's wall clock is ahead of UTC at an
+ * instant (Asia/Shanghai: 480). */
+export function zoneOffsetMinutes(instant: number, timeZone: string): number {
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone,
+    hourCycle: "h23",
+    year: "numeric",
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+    second: "2-digit",
+  }).formatToParts(new Date(instant));
+  const n = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
+  const wall = Date.UTC(n("year"), n("month") - 1, n("day"), n("hour"), n("minute"), n("second"));
+  return Math.round((wall - Math.floor(instant / 1000) * 1000) / 60000);
+}
+
+/** wallTimeToInstant reads a local wall time ("2026-11-11T00:00" or with seconds) in
+ * an IANA time zone as the instant the server will read it as; null when either is
+ * not valid. A wall time in a DST gap moves forward, as Go's time.Date does. */
+export function wallTimeToInstant(local: string, timeZone: string): Date | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(local);
+  if (!m || !timeZone) return null;
+  const asUTC = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +(m[6] ?? 0));
+  try {
+    let instant = asUTC - zoneOffsetMinutes(asUTC, timeZone) * 60000;
+    // The offset at the guess may differ from the one at the answer (near a change).
+    instant = asUTC - zoneOffsetMinutes(instant, timeZone) * 60000;
+    return new Date(instant);
+  } catch {
+    return null; // an unknown time zone
+  }
+}
+
+/** apiWallTime is a datetime-local input's value as the API's local time (with
+ * seconds); empty stays empty. */
+export function apiWallTime(v: string): string {
+  if (!v) return "";
+  return /T\d{2}:\d{2}$/.test(v) ? `${v}:00` : v;
+}
+
+/** BurnPoint is one day of a campaign's budget burn-down: spent so far, and what
+ * the budget leaves (null without a budget). */
+export interface BurnPoint {
+  day: string;
+  spent: number;
+  left: number | null;
+}
+
+/** burnDown accumulates a campaign's days (oldest first, net points a day) into
+ * spent so far and budget left, day by day, from its first day (nothing spent yet)
+ * when that is before the first day it gave anything. */
+export function burnDown(days: { day?: string; points?: string }[], budget: number, firstDay = ""): BurnPoint[] {
+  let spent = 0;
+  const left = () => (budget > 0 ? Math.max(budget - spent, 0) : null);
+  const out: BurnPoint[] = [];
+  if (firstDay && days.length > 0 && firstDay < (days[0].day ?? "")) out.push({ day: firstDay, spent, left: left() });
+  for (const d of days) {
+    spent += Number(d.points ?? 0);
+    out.push({ day: d.day ?? "", spent, left: left() });
+  }
+  return out;
+}
+
+/** dayIn is the day (yyyy-mm-dd) an instant falls on in a time zone. */
+export function dayIn(instant: string, timeZone: string): string {
+  return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date(instant));
+}
+
+/** niceMax rounds a chart's largest value up to 1, 2 or 5 times a power of ten, so
+ * that its axis reads well (0 stays 1). */
+export function niceMax(v: number): number {
+  if (v <= 0) return 1;
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const f of [1, 2, 5, 10]) if (f * p >= v) return f * p;
+  return 10 * p;
+}
+
+/** CampaignForm is the campaign builder's fields, as typed. */
+export interface CampaignForm {
+  displayName: string;
+  type: string;
+  multiplierPercent: string;
+  bonusPoints: string;
+  couponKind: string;
+  amountOffMinor: string;
+  percentOff: string;
+  minSpendMinor: string;
+  validDays: string;
+  eventTypes: string[];
+  minDelayHours: string;
+  compensationPoints: string;
+  startTime: string;
+  endTime: string;
+  timeZone: string;
+  tiers: string[];
+  rule: string;
+  budgetPoints: string;
+  budgetCoupons: string;
+  capPoints: string;
+  capCoupons: string;
+}
+
+type CreateBody = definitions["v1CreateCampaignRequest"];
+
+/** campaignBody turns the builder's fields into CreateCampaign's body: only the
+ * type's own parts, numbers as the API takes them, empty parts left out (the server
+ * names what is missing). */
+export function campaignBody(f: CampaignForm, requestId: string): CreateBody {
+  const num = (v: string) => (v.trim() === "" ? undefined : Number(v));
+  const int64 = (v: string) => (v.trim() === "" ? undefined : v.trim());
+  const b: CreateBody = { requestId, displayName: f.displayName.trim(), type: f.type };
+  const coupon = () =>
+    f.couponKind
+      ? {
+          kind: f.couponKind,
+          amountOffMinor: f.couponKind === "AMOUNT_OFF" ? int64(f.amountOffMinor) : undefined,
+          percentOff: f.couponKind === "PERCENT_OFF" ? num(f.percentOff) : undefined,
+          minSpendMinor: int64(f.minSpendMinor),
+          validDays: num(f.validDays),
+        }
+      : undefined;
+  if (f.type === "POINTS_MULTIPLIER") b.multiplierPercent = num(f.multiplierPercent);
+  if (f.type === "POINTS_BONUS") b.bonusPoints = int64(f.bonusPoints);
+  if (f.type === "COUPON_DROP" || f.type === "COMPENSATION") b.coupon = coupon();
+  if (f.type === "COMPENSATION")
+    b.compensation = { eventTypes: f.eventTypes, minDelayHours: num(f.minDelayHours), points: int64(f.compensationPoints) };
+  if (f.startTime || f.endTime)
+    b.schedule = { startTime: apiWallTime(f.startTime), endTime: apiWallTime(f.endTime), timeZone: f.timeZone };
+  if (f.tiers.length || f.rule.trim()) b.eligibility = { tiers: f.tiers, rule: f.rule };
+  const points = f.type === "COUPON_DROP" ? undefined : int64(f.budgetPoints);
+  const coupons = f.type === "COUPON_DROP" || f.type === "COMPENSATION" ? int64(f.budgetCoupons) : undefined;
+  if (points || coupons) b.budget = { points, coupons };
+  const capPoints = f.type === "COUPON_DROP" ? undefined : int64(f.capPoints);
+  const capCoupons = f.type === "COUPON_DROP" || f.type === "COMPENSATION" ? num(f.capCoupons) : undefined;
+  if (capPoints || capCoupons) b.perMemberCap = { points: capPoints, coupons: capCoupons };
+  return b;
+}
+
+/** issueMarker is the line of a rule an issue is on, and a caret under where it is
+ * (line and column count from 1); null when the issue is about the whole rule. */
+export function issueMarker(rule: string, line: number, column: number): { text: string; caret: string } | null {
+  const lines = rule.split("\n");
+  if (line < 1 || line > lines.length) return null;
+  const text = lines[line - 1];
+  const col = Math.max(1, Math.min(column, text.length + 1));
+  return { text, caret: `${" ".repeat(col - 1)}^` };
+}
+
+/** campaignLines are what campaigns gave in an entry: its postings from campaign
+ * accounts (system:campaign:<id>, negative: the campaign paid), as points given. */
+export function campaignLines(postings: { account?: string; amount?: string }[] | undefined): { campaignId: string; points: number }[] {
+  const prefix = "system:campaign:";
+  return (postings ?? [])
+    .filter((p) => p.account?.startsWith(prefix) && Number(p.amount ?? 0) !== 0)
+    .map((p) => ({ campaignId: (p.account ?? "").slice(prefix.length), points: -Number(p.amount ?? 0) }));
 }

@@ -11,7 +11,11 @@ export type Ability =
   | "reportAfterSales"
   | "listApprovals"
   | "decideApprovals"
-  | "manageKeys";
+  | "manageKeys"
+  | "readCampaigns" // list, campaign, stats
+  | "manageCampaigns" // build, check a rule, simulate, activate, pause, end
+  | "readLiability" // the liability report and the ledger's verification
+  | "readAudit";
 
 const abilities: Record<Role, Ability[]> = {
   admin: [
@@ -24,11 +28,15 @@ const abilities: Record<Role, Ability[]> = {
     "listApprovals",
     "decideApprovals",
     "manageKeys",
+    "readCampaigns",
+    "manageCampaigns",
+    "readLiability",
+    "readAudit",
   ],
   agent: ["readMembers", "checkEntitlements", "consumeEntitlements", "revokeCoupons", "grantGoodwill", "reportAfterSales"],
   app: ["readMembers", "checkEntitlements", "consumeEntitlements", "reportAfterSales"],
-  auditor: ["readMembers", "listApprovals"],
-  marketer: [],
+  auditor: ["readMembers", "listApprovals", "readCampaigns", "readLiability", "readAudit"],
+  marketer: ["readCampaigns", "manageCampaigns"],
 };
 
 export function can(role: string, a: Ability): boolean {

@@ -31,6 +31,11 @@ test("routes read and write the fragment", () => {
     ["#/members/", { name: "find" }],
     ["#/approvals", { name: "approvals" }],
     ["#/keys", { name: "keys" }],
+    ["#/campaigns", { name: "campaigns" }],
+    ["#/campaigns/new", { name: "newCampaign" }],
+    ["#/campaigns/cmp_ABC", { name: "campaign", campaignId: "cmp_ABC" }],
+    ["#/liability", { name: "liability" }],
+    ["#/audit", { name: "audit" }],
     ["#/nowhere", { name: "find" }],
   ]) {
     assert.deepEqual(logic.parseRoute(hash), want, hash);
@@ -118,4 +123,113 @@ test("every action gets its own request id", () => {
   const a = client.newRequestId();
   assert.match(a, /^console-[0-9a-f-]{36}$/);
   assert.notEqual(a, client.newRequestId());
+});
+
+test("a wall time in a time zone is the instant the server reads", () => {
+  // Double 11 starts at 16:00 UTC the day before in Shanghai (no DST there).
+  assert.equal(logic.wallTimeToInstant("2026-11-11T00:00", "Asia/Shanghai")?.toISOString(), "2026-11-10T16:00:00.000Z");
+  assert.equal(logic.wallTimeToInstant("2026-11-11T00:00:30", "UTC")?.toISOString(), "2026-11-11T00:00:30.000Z");
+  // Either side of a DST change: New York is UTC-4 in summer, UTC-5 in winter.
+  assert.equal(logic.wallTimeToInstant("2026-07-01T12:00", "America/New_York")?.toISOString(), "2026-07-01T16:00:00.000Z");
+  assert.equal(logic.wallTimeToInstant("2026-12-01T12:00", "America/New_York")?.toISOString(), "2026-12-01T17:00:00.000Z");
+  assert.equal(logic.wallTimeToInstant("2026-11-11", "UTC"), null);
+  assert.equal(logic.wallTimeToInstant("2026-11-11T00:00", "Mars/Olympus"), null);
+  assert.equal(logic.wallTimeToInstant("2026-11-11T00:00", ""), null);
+  assert.equal(logic.zoneOffsetMinutes(Date.UTC(2026, 0, 1), "Asia/Shanghai"), 480);
+  assert.equal(logic.apiWallTime("2026-11-11T00:00"), "2026-11-11T00:00:00");
+  assert.equal(logic.apiWallTime(""), "");
+});
+
+test("a burn-down accumulates the days and what the budget leaves", () => {
+  const days = [
+    { day: "2026-11-10", points: "300" },
+    { day: "2026-11-11", points: "900" },
+    { day: "2026-11-12", points: "-200" }, // a refund gave back more than was paid
+  ];
+  assert.deepEqual(logic.burnDown(days, 1000), [
+    { day: "2026-11-10", spent: 300, left: 700 },
+    { day: "2026-11-11", spent: 1200, left: 0 },
+    { day: "2026-11-12", spent: 1000, left: 0 },
+  ]);
+  assert.deepEqual(
+    logic.burnDown(days, 0).map((d) => d.left),
+    [null, null, null],
+  );
+  // From the campaign's first day, which gave nothing.
+  assert.deepEqual(logic.burnDown(days, 1000, "2026-11-09")[0], { day: "2026-11-09", spent: 0, left: 1000 });
+  assert.equal(logic.burnDown(days, 1000, "2026-11-10").length, 3, "a first day that gave something is not repeated");
+  assert.equal(logic.dayIn("2026-11-10T16:00:00Z", "Asia/Shanghai"), "2026-11-11");
+  assert.equal(logic.dayIn("2026-11-10T16:00:00Z", "UTC"), "2026-11-10");
+  for (const [v, want] of [[0, 1], [7, 10], [10, 10], [11, 20], [1200, 2000], [4999, 5000]]) assert.equal(logic.niceMax(v), want, String(v));
+});
+
+const form = {
+  displayName: " Double 11 ",
+  type: "POINTS_MULTIPLIER",
+  multiplierPercent: "200",
+  bonusPoints: "50",
+  couponKind: "AMOUNT_OFF",
+  amountOffMinor: "1000",
+  percentOff: "",
+  minSpendMinor: "",
+  validDays: "30",
+  eventTypes: [],
+  minDelayHours: "",
+  compensationPoints: "",
+  startTime: "2026-11-11T00:00",
+  endTime: "",
+  timeZone: "Asia/Shanghai",
+  tiers: [],
+  rule: "order.spendMinor >= 10000",
+  budgetPoints: "100000",
+  budgetCoupons: "10",
+  capPoints: "",
+  capCoupons: "",
+};
+
+test("the builder sends only the type's own parts", () => {
+  assert.deepEqual(logic.campaignBody(form, "r1"), {
+    requestId: "r1",
+    displayName: "Double 11",
+    type: "POINTS_MULTIPLIER",
+    multiplierPercent: 200,
+    schedule: { startTime: "2026-11-11T00:00:00", endTime: "", timeZone: "Asia/Shanghai" },
+    eligibility: { tiers: [], rule: "order.spendMinor >= 10000" },
+    budget: { points: "100000", coupons: undefined },
+  });
+  const drop = logic.campaignBody({ ...form, type: "COUPON_DROP", startTime: "", rule: "" }, "r2");
+  assert.deepEqual(drop.coupon, { kind: "AMOUNT_OFF", amountOffMinor: "1000", percentOff: undefined, minSpendMinor: undefined, validDays: 30 });
+  assert.deepEqual(drop.budget, { points: undefined, coupons: "10" });
+  assert.equal(drop.multiplierPercent, undefined);
+  assert.equal(drop.schedule, undefined);
+  assert.equal(drop.eligibility, undefined);
+  const comp = logic.campaignBody({ ...form, type: "COMPENSATION", couponKind: "", eventTypes: ["LATE_DELIVERY"], compensationPoints: "100" }, "r3");
+  assert.deepEqual(comp.compensation, { eventTypes: ["LATE_DELIVERY"], minDelayHours: undefined, points: "100" });
+  assert.equal(comp.coupon, undefined);
+});
+
+test("a rule issue is marked under its line and column", () => {
+  assert.deepEqual(logic.issueMarker("order.spendMinr >= 1", 1, 6), { text: "order.spendMinr >= 1", caret: "     ^" });
+  assert.deepEqual(logic.issueMarker("a &&\n  b ==", 2, 7), { text: "  b ==", caret: "      ^" });
+  assert.deepEqual(logic.issueMarker("ab", 1, 99), { text: "ab", caret: "  ^" }, "a column past the end is at the end");
+  assert.equal(logic.issueMarker("ab", 0, 0), null);
+  assert.equal(logic.issueMarker("ab", 3, 1), null);
+});
+
+test("an entry's campaign lines are its campaign postings", () => {
+  const postings = [
+    { account: "member:available", amount: "590" },
+    { account: "system:issued", amount: "-331" },
+    { account: "system:campaign:cmp_A", amount: "-259" },
+    { account: "system:campaign:cmp_B", amount: "0" },
+  ];
+  assert.deepEqual(logic.campaignLines(postings), [{ campaignId: "cmp_A", points: 259 }]);
+  assert.deepEqual(logic.campaignLines(undefined), []);
+});
+
+test("marketers and auditors see their own screens", () => {
+  assert.ok(roles.can("marketer", "manageCampaigns") && roles.can("marketer", "readCampaigns"));
+  assert.ok(!roles.can("marketer", "readMembers") && !roles.can("marketer", "readLiability"));
+  assert.ok(roles.can("auditor", "readLiability") && roles.can("auditor", "readAudit") && roles.can("auditor", "readCampaigns"));
+  assert.ok(!roles.can("auditor", "manageCampaigns") && !roles.can("agent", "readCampaigns"));
 });

@@ -180,6 +180,8 @@ var readMethods = map[string]bool{
 	v1.CampaignService_GetCampaign_FullMethodName:          true,
 	v1.CampaignService_ListCampaigns_FullMethodName:        true,
 	v1.CampaignService_SimulateCampaign_FullMethodName:     true,
+	v1.CampaignService_CheckCampaignRule_FullMethodName:    true,
+	v1.CampaignService_GetCampaignStats_FullMethodName:     true,
 	v1.CouponService_ListCoupons_FullMethodName:            true,
 	v1.CouponService_GetCoupon_FullMethodName:              true,
 	v1.AuditService_ListAuditLog_FullMethodName:            true,

@@ -281,3 +281,34 @@ func (s *afterSalesServer) ReportAfterSalesEvent(ctx context.Context, req *loyal
 	}
 	return resp, nil
 }
+
+func (s *campaignServer) CheckCampaignRule(ctx context.Context, req *loyaltyv1.CheckCampaignRuleRequest) (*loyaltyv1.CheckCampaignRuleResponse, error) {
+	comp := req.GetCompensation()
+	issues, err := campaigns.CheckRule(campaigns.Definition{
+		Type:         req.GetType(),
+		Eligibility:  campaigns.Eligibility{Tiers: nilIfEmpty(req.GetTiers()), Rule: req.GetRule()},
+		Compensation: campaigns.Compensation{EventTypes: nilIfEmpty(comp.GetEventTypes()), MinDelayHours: comp.GetMinDelayHours()},
+	})
+	if err != nil {
+		return nil, err
+	}
+	resp := &loyaltyv1.CheckCampaignRuleResponse{Valid: len(issues) == 0}
+	for _, i := range issues {
+		resp.Issues = append(resp.Issues, &loyaltyv1.RuleIssue{Message: i.Message, Line: int32(i.Line), Column: int32(i.Column)})
+	}
+	return resp, nil
+}
+
+func (s *campaignServer) GetCampaignStats(ctx context.Context, req *loyaltyv1.GetCampaignStatsRequest) (*loyaltyv1.GetCampaignStatsResponse, error) {
+	st, err := s.campaigns.Stats(ctx, req.GetCampaignId())
+	if err != nil {
+		return nil, err
+	}
+	resp := &loyaltyv1.GetCampaignStatsResponse{CampaignId: st.CampaignID, TimeZone: st.TimeZone,
+		CouponsIssued: st.CouponsIssued, CouponsRedeemed: st.CouponsRedeemed, CouponsRevoked: st.CouponsRevoked, CouponsExpired: st.CouponsExpired}
+	for _, d := range st.Days {
+		resp.Days = append(resp.Days, &loyaltyv1.CampaignDay{Day: d.Day, Points: d.Points, Grants: d.Grants,
+			CouponsIssued: d.CouponsIssued, CouponsRedeemed: d.CouponsRedeemed})
+	}
+	return resp, nil
+}

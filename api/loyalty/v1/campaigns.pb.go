@@ -1539,6 +1539,415 @@ func (x *SimulateCampaignResponse) GetRuleError() string {
 	return ""
 }
 
+type CheckCampaignRuleRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule, as in CampaignEligibility.rule (empty: always, no issues).
+	Rule string `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	// POINTS_MULTIPLIER, POINTS_BONUS, COUPON_DROP or COMPENSATION.
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// The campaign's eligible tiers, as in CampaignEligibility.tiers.
+	Tiers []string `protobuf:"bytes,3,rep,name=tiers,proto3" json:"tiers,omitempty"`
+	// A COMPENSATION campaign's events: the rule is tried on each type it covers.
+	Compensation  *CampaignCompensation `protobuf:"bytes,4,opt,name=compensation,proto3" json:"compensation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckCampaignRuleRequest) Reset() {
+	*x = CheckCampaignRuleRequest{}
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckCampaignRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckCampaignRuleRequest) ProtoMessage() {}
+
+func (x *CheckCampaignRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckCampaignRuleRequest.ProtoReflect.Descriptor instead.
+func (*CheckCampaignRuleRequest) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CheckCampaignRuleRequest) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *CheckCampaignRuleRequest) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *CheckCampaignRuleRequest) GetTiers() []string {
+	if x != nil {
+		return x.Tiers
+	}
+	return nil
+}
+
+func (x *CheckCampaignRuleRequest) GetCompensation() *CampaignCompensation {
+	if x != nil {
+		return x.Compensation
+	}
+	return nil
+}
+
+// RuleIssue is one thing wrong with a rule.
+type RuleIssue struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// CEL's message or the check's, e.g. "undefined field 'spendMinr'".
+	Message string `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	// Where it is, counted from 1; 0 when the issue is about the whole rule (its
+	// cost, its type, the facts it fails on).
+	Line          int32 `protobuf:"varint,2,opt,name=line,proto3" json:"line,omitempty"`
+	Column        int32 `protobuf:"varint,3,opt,name=column,proto3" json:"column,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RuleIssue) Reset() {
+	*x = RuleIssue{}
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RuleIssue) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RuleIssue) ProtoMessage() {}
+
+func (x *RuleIssue) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RuleIssue.ProtoReflect.Descriptor instead.
+func (*RuleIssue) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *RuleIssue) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *RuleIssue) GetLine() int32 {
+	if x != nil {
+		return x.Line
+	}
+	return 0
+}
+
+func (x *RuleIssue) GetColumn() int32 {
+	if x != nil {
+		return x.Column
+	}
+	return 0
+}
+
+type CheckCampaignRuleResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rule would be accepted by CreateCampaign.
+	Valid         bool         `protobuf:"varint,1,opt,name=valid,proto3" json:"valid,omitempty"`
+	Issues        []*RuleIssue `protobuf:"bytes,2,rep,name=issues,proto3" json:"issues,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckCampaignRuleResponse) Reset() {
+	*x = CheckCampaignRuleResponse{}
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckCampaignRuleResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckCampaignRuleResponse) ProtoMessage() {}
+
+func (x *CheckCampaignRuleResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckCampaignRuleResponse.ProtoReflect.Descriptor instead.
+func (*CheckCampaignRuleResponse) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *CheckCampaignRuleResponse) GetValid() bool {
+	if x != nil {
+		return x.Valid
+	}
+	return false
+}
+
+func (x *CheckCampaignRuleResponse) GetIssues() []*RuleIssue {
+	if x != nil {
+		return x.Issues
+	}
+	return nil
+}
+
+type GetCampaignStatsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CampaignId    string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCampaignStatsRequest) Reset() {
+	*x = GetCampaignStatsRequest{}
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCampaignStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCampaignStatsRequest) ProtoMessage() {}
+
+func (x *GetCampaignStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCampaignStatsRequest.ProtoReflect.Descriptor instead.
+func (*GetCampaignStatsRequest) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GetCampaignStatsRequest) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+// CampaignDay is what a campaign gave on one day; days it gave nothing are absent.
+type CampaignDay struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The day, yyyy-mm-dd, in the stats' time zone.
+	Day string `protobuf:"bytes,1,opt,name=day,proto3" json:"day,omitempty"`
+	// Points paid out that day, less what refunds and reversals gave back.
+	Points int64 `protobuf:"varint,2,opt,name=points,proto3" json:"points,omitempty"`
+	// Payouts that day (orders, compensations).
+	Grants          int64 `protobuf:"varint,3,opt,name=grants,proto3" json:"grants,omitempty"`
+	CouponsIssued   int64 `protobuf:"varint,4,opt,name=coupons_issued,json=couponsIssued,proto3" json:"coupons_issued,omitempty"`
+	CouponsRedeemed int64 `protobuf:"varint,5,opt,name=coupons_redeemed,json=couponsRedeemed,proto3" json:"coupons_redeemed,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *CampaignDay) Reset() {
+	*x = CampaignDay{}
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CampaignDay) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CampaignDay) ProtoMessage() {}
+
+func (x *CampaignDay) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CampaignDay.ProtoReflect.Descriptor instead.
+func (*CampaignDay) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *CampaignDay) GetDay() string {
+	if x != nil {
+		return x.Day
+	}
+	return ""
+}
+
+func (x *CampaignDay) GetPoints() int64 {
+	if x != nil {
+		return x.Points
+	}
+	return 0
+}
+
+func (x *CampaignDay) GetGrants() int64 {
+	if x != nil {
+		return x.Grants
+	}
+	return 0
+}
+
+func (x *CampaignDay) GetCouponsIssued() int64 {
+	if x != nil {
+		return x.CouponsIssued
+	}
+	return 0
+}
+
+func (x *CampaignDay) GetCouponsRedeemed() int64 {
+	if x != nil {
+		return x.CouponsRedeemed
+	}
+	return 0
+}
+
+type GetCampaignStatsResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	CampaignId string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	// The IANA time zone the days fall in.
+	TimeZone string `protobuf:"bytes,2,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// Oldest first.
+	Days []*CampaignDay `protobuf:"bytes,3,rep,name=days,proto3" json:"days,omitempty"`
+	// The campaign's coupons now: issued in all, and of them redeemed, revoked, and
+	// expired unused.
+	CouponsIssued   int64 `protobuf:"varint,4,opt,name=coupons_issued,json=couponsIssued,proto3" json:"coupons_issued,omitempty"`
+	CouponsRedeemed int64 `protobuf:"varint,5,opt,name=coupons_redeemed,json=couponsRedeemed,proto3" json:"coupons_redeemed,omitempty"`
+	CouponsRevoked  int64 `protobuf:"varint,6,opt,name=coupons_revoked,json=couponsRevoked,proto3" json:"coupons_revoked,omitempty"`
+	CouponsExpired  int64 `protobuf:"varint,7,opt,name=coupons_expired,json=couponsExpired,proto3" json:"coupons_expired,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *GetCampaignStatsResponse) Reset() {
+	*x = GetCampaignStatsResponse{}
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCampaignStatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCampaignStatsResponse) ProtoMessage() {}
+
+func (x *GetCampaignStatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCampaignStatsResponse.ProtoReflect.Descriptor instead.
+func (*GetCampaignStatsResponse) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *GetCampaignStatsResponse) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *GetCampaignStatsResponse) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *GetCampaignStatsResponse) GetDays() []*CampaignDay {
+	if x != nil {
+		return x.Days
+	}
+	return nil
+}
+
+func (x *GetCampaignStatsResponse) GetCouponsIssued() int64 {
+	if x != nil {
+		return x.CouponsIssued
+	}
+	return 0
+}
+
+func (x *GetCampaignStatsResponse) GetCouponsRedeemed() int64 {
+	if x != nil {
+		return x.CouponsRedeemed
+	}
+	return 0
+}
+
+func (x *GetCampaignStatsResponse) GetCouponsRevoked() int64 {
+	if x != nil {
+		return x.CouponsRevoked
+	}
+	return 0
+}
+
+func (x *GetCampaignStatsResponse) GetCouponsExpired() int64 {
+	if x != nil {
+		return x.CouponsExpired
+	}
+	return 0
+}
+
 var File_loyalty_v1_campaigns_proto protoreflect.FileDescriptor
 
 const file_loyalty_v1_campaigns_proto_rawDesc = "" +
@@ -1678,7 +2087,37 @@ const file_loyalty_v1_campaigns_proto_rawDesc = "" +
 	"\x0fcap_points_left\x18\v \x01(\x03R\rcapPointsLeft\x12(\n" +
 	"\x10cap_coupons_left\x18\f \x01(\x03R\x0ecapCouponsLeft\x12\x1d\n" +
 	"\n" +
-	"rule_error\x18\r \x01(\tR\truleError2\xf4\x04\n" +
+	"rule_error\x18\r \x01(\tR\truleError\"\x9e\x01\n" +
+	"\x18CheckCampaignRuleRequest\x12\x12\n" +
+	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x14\n" +
+	"\x05tiers\x18\x03 \x03(\tR\x05tiers\x12D\n" +
+	"\fcompensation\x18\x04 \x01(\v2 .loyalty.v1.CampaignCompensationR\fcompensation\"Q\n" +
+	"\tRuleIssue\x12\x18\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\x12\x12\n" +
+	"\x04line\x18\x02 \x01(\x05R\x04line\x12\x16\n" +
+	"\x06column\x18\x03 \x01(\x05R\x06column\"`\n" +
+	"\x19CheckCampaignRuleResponse\x12\x14\n" +
+	"\x05valid\x18\x01 \x01(\bR\x05valid\x12-\n" +
+	"\x06issues\x18\x02 \x03(\v2\x15.loyalty.v1.RuleIssueR\x06issues\":\n" +
+	"\x17GetCampaignStatsRequest\x12\x1f\n" +
+	"\vcampaign_id\x18\x01 \x01(\tR\n" +
+	"campaignId\"\xa1\x01\n" +
+	"\vCampaignDay\x12\x10\n" +
+	"\x03day\x18\x01 \x01(\tR\x03day\x12\x16\n" +
+	"\x06points\x18\x02 \x01(\x03R\x06points\x12\x16\n" +
+	"\x06grants\x18\x03 \x01(\x03R\x06grants\x12%\n" +
+	"\x0ecoupons_issued\x18\x04 \x01(\x03R\rcouponsIssued\x12)\n" +
+	"\x10coupons_redeemed\x18\x05 \x01(\x03R\x0fcouponsRedeemed\"\xa9\x02\n" +
+	"\x18GetCampaignStatsResponse\x12\x1f\n" +
+	"\vcampaign_id\x18\x01 \x01(\tR\n" +
+	"campaignId\x12\x1b\n" +
+	"\ttime_zone\x18\x02 \x01(\tR\btimeZone\x12+\n" +
+	"\x04days\x18\x03 \x03(\v2\x17.loyalty.v1.CampaignDayR\x04days\x12%\n" +
+	"\x0ecoupons_issued\x18\x04 \x01(\x03R\rcouponsIssued\x12)\n" +
+	"\x10coupons_redeemed\x18\x05 \x01(\x03R\x0fcouponsRedeemed\x12'\n" +
+	"\x0fcoupons_revoked\x18\x06 \x01(\x03R\x0ecouponsRevoked\x12'\n" +
+	"\x0fcoupons_expired\x18\a \x01(\x03R\x0ecouponsExpired2\xb5\x06\n" +
 	"\x0fCampaignService\x12W\n" +
 	"\x0eCreateCampaign\x12!.loyalty.v1.CreateCampaignRequest\x1a\".loyalty.v1.CreateCampaignResponse\x12N\n" +
 	"\vGetCampaign\x12\x1e.loyalty.v1.GetCampaignRequest\x1a\x1f.loyalty.v1.GetCampaignResponse\x12T\n" +
@@ -1686,7 +2125,9 @@ const file_loyalty_v1_campaigns_proto_rawDesc = "" +
 	"\x10ActivateCampaign\x12#.loyalty.v1.ActivateCampaignRequest\x1a$.loyalty.v1.ActivateCampaignResponse\x12T\n" +
 	"\rPauseCampaign\x12 .loyalty.v1.PauseCampaignRequest\x1a!.loyalty.v1.PauseCampaignResponse\x12N\n" +
 	"\vEndCampaign\x12\x1e.loyalty.v1.EndCampaignRequest\x1a\x1f.loyalty.v1.EndCampaignResponse\x12]\n" +
-	"\x10SimulateCampaign\x12#.loyalty.v1.SimulateCampaignRequest\x1a$.loyalty.v1.SimulateCampaignResponseB<Z:github.com/loyalty-engine/loyalty/api/loyalty/v1;loyaltyv1b\x06proto3"
+	"\x10SimulateCampaign\x12#.loyalty.v1.SimulateCampaignRequest\x1a$.loyalty.v1.SimulateCampaignResponse\x12`\n" +
+	"\x11CheckCampaignRule\x12$.loyalty.v1.CheckCampaignRuleRequest\x1a%.loyalty.v1.CheckCampaignRuleResponse\x12]\n" +
+	"\x10GetCampaignStats\x12#.loyalty.v1.GetCampaignStatsRequest\x1a$.loyalty.v1.GetCampaignStatsResponseB<Z:github.com/loyalty-engine/loyalty/api/loyalty/v1;loyaltyv1b\x06proto3"
 
 var (
 	file_loyalty_v1_campaigns_proto_rawDescOnce sync.Once
@@ -1700,48 +2141,54 @@ func file_loyalty_v1_campaigns_proto_rawDescGZIP() []byte {
 	return file_loyalty_v1_campaigns_proto_rawDescData
 }
 
-var file_loyalty_v1_campaigns_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_loyalty_v1_campaigns_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_loyalty_v1_campaigns_proto_goTypes = []any{
-	(*CampaignSchedule)(nil),         // 0: loyalty.v1.CampaignSchedule
-	(*CampaignEligibility)(nil),      // 1: loyalty.v1.CampaignEligibility
-	(*CouponTemplate)(nil),           // 2: loyalty.v1.CouponTemplate
-	(*CampaignCompensation)(nil),     // 3: loyalty.v1.CampaignCompensation
-	(*CampaignBudget)(nil),           // 4: loyalty.v1.CampaignBudget
-	(*CampaignCap)(nil),              // 5: loyalty.v1.CampaignCap
-	(*CampaignRemaining)(nil),        // 6: loyalty.v1.CampaignRemaining
-	(*Campaign)(nil),                 // 7: loyalty.v1.Campaign
-	(*CreateCampaignRequest)(nil),    // 8: loyalty.v1.CreateCampaignRequest
-	(*CreateCampaignResponse)(nil),   // 9: loyalty.v1.CreateCampaignResponse
-	(*GetCampaignRequest)(nil),       // 10: loyalty.v1.GetCampaignRequest
-	(*GetCampaignResponse)(nil),      // 11: loyalty.v1.GetCampaignResponse
-	(*ListCampaignsRequest)(nil),     // 12: loyalty.v1.ListCampaignsRequest
-	(*ListCampaignsResponse)(nil),    // 13: loyalty.v1.ListCampaignsResponse
-	(*ActivateCampaignRequest)(nil),  // 14: loyalty.v1.ActivateCampaignRequest
-	(*ActivateCampaignResponse)(nil), // 15: loyalty.v1.ActivateCampaignResponse
-	(*PauseCampaignRequest)(nil),     // 16: loyalty.v1.PauseCampaignRequest
-	(*PauseCampaignResponse)(nil),    // 17: loyalty.v1.PauseCampaignResponse
-	(*EndCampaignRequest)(nil),       // 18: loyalty.v1.EndCampaignRequest
-	(*EndCampaignResponse)(nil),      // 19: loyalty.v1.EndCampaignResponse
-	(*SimulateCampaignRequest)(nil),  // 20: loyalty.v1.SimulateCampaignRequest
-	(*SimulateCampaignResponse)(nil), // 21: loyalty.v1.SimulateCampaignResponse
-	nil,                              // 22: loyalty.v1.CampaignCompensation.TierPercentEntry
-	(*timestamppb.Timestamp)(nil),    // 23: google.protobuf.Timestamp
-	(*Money)(nil),                    // 24: loyalty.v1.Money
+	(*CampaignSchedule)(nil),          // 0: loyalty.v1.CampaignSchedule
+	(*CampaignEligibility)(nil),       // 1: loyalty.v1.CampaignEligibility
+	(*CouponTemplate)(nil),            // 2: loyalty.v1.CouponTemplate
+	(*CampaignCompensation)(nil),      // 3: loyalty.v1.CampaignCompensation
+	(*CampaignBudget)(nil),            // 4: loyalty.v1.CampaignBudget
+	(*CampaignCap)(nil),               // 5: loyalty.v1.CampaignCap
+	(*CampaignRemaining)(nil),         // 6: loyalty.v1.CampaignRemaining
+	(*Campaign)(nil),                  // 7: loyalty.v1.Campaign
+	(*CreateCampaignRequest)(nil),     // 8: loyalty.v1.CreateCampaignRequest
+	(*CreateCampaignResponse)(nil),    // 9: loyalty.v1.CreateCampaignResponse
+	(*GetCampaignRequest)(nil),        // 10: loyalty.v1.GetCampaignRequest
+	(*GetCampaignResponse)(nil),       // 11: loyalty.v1.GetCampaignResponse
+	(*ListCampaignsRequest)(nil),      // 12: loyalty.v1.ListCampaignsRequest
+	(*ListCampaignsResponse)(nil),     // 13: loyalty.v1.ListCampaignsResponse
+	(*ActivateCampaignRequest)(nil),   // 14: loyalty.v1.ActivateCampaignRequest
+	(*ActivateCampaignResponse)(nil),  // 15: loyalty.v1.ActivateCampaignResponse
+	(*PauseCampaignRequest)(nil),      // 16: loyalty.v1.PauseCampaignRequest
+	(*PauseCampaignResponse)(nil),     // 17: loyalty.v1.PauseCampaignResponse
+	(*EndCampaignRequest)(nil),        // 18: loyalty.v1.EndCampaignRequest
+	(*EndCampaignResponse)(nil),       // 19: loyalty.v1.EndCampaignResponse
+	(*SimulateCampaignRequest)(nil),   // 20: loyalty.v1.SimulateCampaignRequest
+	(*SimulateCampaignResponse)(nil),  // 21: loyalty.v1.SimulateCampaignResponse
+	(*CheckCampaignRuleRequest)(nil),  // 22: loyalty.v1.CheckCampaignRuleRequest
+	(*RuleIssue)(nil),                 // 23: loyalty.v1.RuleIssue
+	(*CheckCampaignRuleResponse)(nil), // 24: loyalty.v1.CheckCampaignRuleResponse
+	(*GetCampaignStatsRequest)(nil),   // 25: loyalty.v1.GetCampaignStatsRequest
+	(*CampaignDay)(nil),               // 26: loyalty.v1.CampaignDay
+	(*GetCampaignStatsResponse)(nil),  // 27: loyalty.v1.GetCampaignStatsResponse
+	nil,                               // 28: loyalty.v1.CampaignCompensation.TierPercentEntry
+	(*timestamppb.Timestamp)(nil),     // 29: google.protobuf.Timestamp
+	(*Money)(nil),                     // 30: loyalty.v1.Money
 }
 var file_loyalty_v1_campaigns_proto_depIdxs = []int32{
-	22, // 0: loyalty.v1.CampaignCompensation.tier_percent:type_name -> loyalty.v1.CampaignCompensation.TierPercentEntry
+	28, // 0: loyalty.v1.CampaignCompensation.tier_percent:type_name -> loyalty.v1.CampaignCompensation.TierPercentEntry
 	0,  // 1: loyalty.v1.Campaign.schedule:type_name -> loyalty.v1.CampaignSchedule
 	1,  // 2: loyalty.v1.Campaign.eligibility:type_name -> loyalty.v1.CampaignEligibility
 	2,  // 3: loyalty.v1.Campaign.coupon:type_name -> loyalty.v1.CouponTemplate
 	3,  // 4: loyalty.v1.Campaign.compensation:type_name -> loyalty.v1.CampaignCompensation
 	4,  // 5: loyalty.v1.Campaign.budget:type_name -> loyalty.v1.CampaignBudget
 	5,  // 6: loyalty.v1.Campaign.per_member_cap:type_name -> loyalty.v1.CampaignCap
-	23, // 7: loyalty.v1.Campaign.starts_at:type_name -> google.protobuf.Timestamp
-	23, // 8: loyalty.v1.Campaign.ends_at:type_name -> google.protobuf.Timestamp
+	29, // 7: loyalty.v1.Campaign.starts_at:type_name -> google.protobuf.Timestamp
+	29, // 8: loyalty.v1.Campaign.ends_at:type_name -> google.protobuf.Timestamp
 	4,  // 9: loyalty.v1.Campaign.spent:type_name -> loyalty.v1.CampaignBudget
 	6,  // 10: loyalty.v1.Campaign.remaining:type_name -> loyalty.v1.CampaignRemaining
-	23, // 11: loyalty.v1.Campaign.create_time:type_name -> google.protobuf.Timestamp
-	23, // 12: loyalty.v1.Campaign.update_time:type_name -> google.protobuf.Timestamp
+	29, // 11: loyalty.v1.Campaign.create_time:type_name -> google.protobuf.Timestamp
+	29, // 12: loyalty.v1.Campaign.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 13: loyalty.v1.CreateCampaignRequest.schedule:type_name -> loyalty.v1.CampaignSchedule
 	1,  // 14: loyalty.v1.CreateCampaignRequest.eligibility:type_name -> loyalty.v1.CampaignEligibility
 	2,  // 15: loyalty.v1.CreateCampaignRequest.coupon:type_name -> loyalty.v1.CouponTemplate
@@ -1754,26 +2201,33 @@ var file_loyalty_v1_campaigns_proto_depIdxs = []int32{
 	7,  // 22: loyalty.v1.ActivateCampaignResponse.campaign:type_name -> loyalty.v1.Campaign
 	7,  // 23: loyalty.v1.PauseCampaignResponse.campaign:type_name -> loyalty.v1.Campaign
 	7,  // 24: loyalty.v1.EndCampaignResponse.campaign:type_name -> loyalty.v1.Campaign
-	24, // 25: loyalty.v1.SimulateCampaignRequest.spend:type_name -> loyalty.v1.Money
-	8,  // 26: loyalty.v1.CampaignService.CreateCampaign:input_type -> loyalty.v1.CreateCampaignRequest
-	10, // 27: loyalty.v1.CampaignService.GetCampaign:input_type -> loyalty.v1.GetCampaignRequest
-	12, // 28: loyalty.v1.CampaignService.ListCampaigns:input_type -> loyalty.v1.ListCampaignsRequest
-	14, // 29: loyalty.v1.CampaignService.ActivateCampaign:input_type -> loyalty.v1.ActivateCampaignRequest
-	16, // 30: loyalty.v1.CampaignService.PauseCampaign:input_type -> loyalty.v1.PauseCampaignRequest
-	18, // 31: loyalty.v1.CampaignService.EndCampaign:input_type -> loyalty.v1.EndCampaignRequest
-	20, // 32: loyalty.v1.CampaignService.SimulateCampaign:input_type -> loyalty.v1.SimulateCampaignRequest
-	9,  // 33: loyalty.v1.CampaignService.CreateCampaign:output_type -> loyalty.v1.CreateCampaignResponse
-	11, // 34: loyalty.v1.CampaignService.GetCampaign:output_type -> loyalty.v1.GetCampaignResponse
-	13, // 35: loyalty.v1.CampaignService.ListCampaigns:output_type -> loyalty.v1.ListCampaignsResponse
-	15, // 36: loyalty.v1.CampaignService.ActivateCampaign:output_type -> loyalty.v1.ActivateCampaignResponse
-	17, // 37: loyalty.v1.CampaignService.PauseCampaign:output_type -> loyalty.v1.PauseCampaignResponse
-	19, // 38: loyalty.v1.CampaignService.EndCampaign:output_type -> loyalty.v1.EndCampaignResponse
-	21, // 39: loyalty.v1.CampaignService.SimulateCampaign:output_type -> loyalty.v1.SimulateCampaignResponse
-	33, // [33:40] is the sub-list for method output_type
-	26, // [26:33] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	30, // 25: loyalty.v1.SimulateCampaignRequest.spend:type_name -> loyalty.v1.Money
+	3,  // 26: loyalty.v1.CheckCampaignRuleRequest.compensation:type_name -> loyalty.v1.CampaignCompensation
+	23, // 27: loyalty.v1.CheckCampaignRuleResponse.issues:type_name -> loyalty.v1.RuleIssue
+	26, // 28: loyalty.v1.GetCampaignStatsResponse.days:type_name -> loyalty.v1.CampaignDay
+	8,  // 29: loyalty.v1.CampaignService.CreateCampaign:input_type -> loyalty.v1.CreateCampaignRequest
+	10, // 30: loyalty.v1.CampaignService.GetCampaign:input_type -> loyalty.v1.GetCampaignRequest
+	12, // 31: loyalty.v1.CampaignService.ListCampaigns:input_type -> loyalty.v1.ListCampaignsRequest
+	14, // 32: loyalty.v1.CampaignService.ActivateCampaign:input_type -> loyalty.v1.ActivateCampaignRequest
+	16, // 33: loyalty.v1.CampaignService.PauseCampaign:input_type -> loyalty.v1.PauseCampaignRequest
+	18, // 34: loyalty.v1.CampaignService.EndCampaign:input_type -> loyalty.v1.EndCampaignRequest
+	20, // 35: loyalty.v1.CampaignService.SimulateCampaign:input_type -> loyalty.v1.SimulateCampaignRequest
+	22, // 36: loyalty.v1.CampaignService.CheckCampaignRule:input_type -> loyalty.v1.CheckCampaignRuleRequest
+	25, // 37: loyalty.v1.CampaignService.GetCampaignStats:input_type -> loyalty.v1.GetCampaignStatsRequest
+	9,  // 38: loyalty.v1.CampaignService.CreateCampaign:output_type -> loyalty.v1.CreateCampaignResponse
+	11, // 39: loyalty.v1.CampaignService.GetCampaign:output_type -> loyalty.v1.GetCampaignResponse
+	13, // 40: loyalty.v1.CampaignService.ListCampaigns:output_type -> loyalty.v1.ListCampaignsResponse
+	15, // 41: loyalty.v1.CampaignService.ActivateCampaign:output_type -> loyalty.v1.ActivateCampaignResponse
+	17, // 42: loyalty.v1.CampaignService.PauseCampaign:output_type -> loyalty.v1.PauseCampaignResponse
+	19, // 43: loyalty.v1.CampaignService.EndCampaign:output_type -> loyalty.v1.EndCampaignResponse
+	21, // 44: loyalty.v1.CampaignService.SimulateCampaign:output_type -> loyalty.v1.SimulateCampaignResponse
+	24, // 45: loyalty.v1.CampaignService.CheckCampaignRule:output_type -> loyalty.v1.CheckCampaignRuleResponse
+	27, // 46: loyalty.v1.CampaignService.GetCampaignStats:output_type -> loyalty.v1.GetCampaignStatsResponse
+	38, // [38:47] is the sub-list for method output_type
+	29, // [29:38] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_loyalty_v1_campaigns_proto_init() }
@@ -1789,7 +2243,7 @@ func file_loyalty_v1_campaigns_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_loyalty_v1_campaigns_proto_rawDesc), len(file_loyalty_v1_campaigns_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   23,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -316,6 +316,72 @@ func local_request_CampaignService_SimulateCampaign_0(ctx context.Context, marsh
 	return msg, metadata, err
 }
 
+func request_CampaignService_CheckCampaignRule_0(ctx context.Context, marshaler runtime.Marshaler, client CampaignServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq CheckCampaignRuleRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.CheckCampaignRule(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_CampaignService_CheckCampaignRule_0(ctx context.Context, marshaler runtime.Marshaler, server CampaignServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq CheckCampaignRuleRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.CheckCampaignRule(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_CampaignService_GetCampaignStats_0(ctx context.Context, marshaler runtime.Marshaler, client CampaignServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetCampaignStatsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["campaign_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "campaign_id")
+	}
+	protoReq.CampaignId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "campaign_id", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.GetCampaignStats(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_CampaignService_GetCampaignStats_0(ctx context.Context, marshaler runtime.Marshaler, server CampaignServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetCampaignStatsRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["campaign_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "campaign_id")
+	}
+	protoReq.CampaignId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "campaign_id", err)
+	}
+	msg, err := server.GetCampaignStats(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterCampaignServiceHandlerServer registers the http handlers for service CampaignService to "mux".
 // UnaryRPC     :call CampaignServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -461,6 +527,46 @@ func RegisterCampaignServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 			return
 		}
 		forward_CampaignService_SimulateCampaign_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_CampaignService_CheckCampaignRule_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/loyalty.v1.CampaignService/CheckCampaignRule", runtime.WithHTTPPathPattern("/v1/campaigns:checkRule"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_CampaignService_CheckCampaignRule_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_CampaignService_CheckCampaignRule_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_CampaignService_GetCampaignStats_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/loyalty.v1.CampaignService/GetCampaignStats", runtime.WithHTTPPathPattern("/v1/campaigns/{campaign_id}/stats"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_CampaignService_GetCampaignStats_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_CampaignService_GetCampaignStats_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
 
 	return nil
@@ -621,6 +727,40 @@ func RegisterCampaignServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		}
 		forward_CampaignService_SimulateCampaign_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_CampaignService_CheckCampaignRule_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/loyalty.v1.CampaignService/CheckCampaignRule", runtime.WithHTTPPathPattern("/v1/campaigns:checkRule"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_CampaignService_CheckCampaignRule_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_CampaignService_CheckCampaignRule_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_CampaignService_GetCampaignStats_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/loyalty.v1.CampaignService/GetCampaignStats", runtime.WithHTTPPathPattern("/v1/campaigns/{campaign_id}/stats"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_CampaignService_GetCampaignStats_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_CampaignService_GetCampaignStats_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
@@ -670,21 +810,25 @@ func (m response_CampaignService_EndCampaign_0) XXX_ResponseBody() interface{} {
 }
 
 var (
-	pattern_CampaignService_CreateCampaign_0   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "campaigns"}, ""))
-	pattern_CampaignService_GetCampaign_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "campaigns", "campaign_id"}, ""))
-	pattern_CampaignService_ListCampaigns_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "campaigns"}, ""))
-	pattern_CampaignService_ActivateCampaign_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "campaigns", "campaign_id"}, "activate"))
-	pattern_CampaignService_PauseCampaign_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "campaigns", "campaign_id"}, "pause"))
-	pattern_CampaignService_EndCampaign_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "campaigns", "campaign_id"}, "end"))
-	pattern_CampaignService_SimulateCampaign_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "campaigns", "campaign_id"}, "simulate"))
+	pattern_CampaignService_CreateCampaign_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "campaigns"}, ""))
+	pattern_CampaignService_GetCampaign_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "campaigns", "campaign_id"}, ""))
+	pattern_CampaignService_ListCampaigns_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "campaigns"}, ""))
+	pattern_CampaignService_ActivateCampaign_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "campaigns", "campaign_id"}, "activate"))
+	pattern_CampaignService_PauseCampaign_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "campaigns", "campaign_id"}, "pause"))
+	pattern_CampaignService_EndCampaign_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "campaigns", "campaign_id"}, "end"))
+	pattern_CampaignService_SimulateCampaign_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "campaigns", "campaign_id"}, "simulate"))
+	pattern_CampaignService_CheckCampaignRule_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "campaigns"}, "checkRule"))
+	pattern_CampaignService_GetCampaignStats_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "campaigns", "campaign_id", "stats"}, ""))
 )
 
 var (
-	forward_CampaignService_CreateCampaign_0   = runtime.ForwardResponseMessage
-	forward_CampaignService_GetCampaign_0      = runtime.ForwardResponseMessage
-	forward_CampaignService_ListCampaigns_0    = runtime.ForwardResponseMessage
-	forward_CampaignService_ActivateCampaign_0 = runtime.ForwardResponseMessage
-	forward_CampaignService_PauseCampaign_0    = runtime.ForwardResponseMessage
-	forward_CampaignService_EndCampaign_0      = runtime.ForwardResponseMessage
-	forward_CampaignService_SimulateCampaign_0 = runtime.ForwardResponseMessage
+	forward_CampaignService_CreateCampaign_0    = runtime.ForwardResponseMessage
+	forward_CampaignService_GetCampaign_0       = runtime.ForwardResponseMessage
+	forward_CampaignService_ListCampaigns_0     = runtime.ForwardResponseMessage
+	forward_CampaignService_ActivateCampaign_0  = runtime.ForwardResponseMessage
+	forward_CampaignService_PauseCampaign_0     = runtime.ForwardResponseMessage
+	forward_CampaignService_EndCampaign_0       = runtime.ForwardResponseMessage
+	forward_CampaignService_SimulateCampaign_0  = runtime.ForwardResponseMessage
+	forward_CampaignService_CheckCampaignRule_0 = runtime.ForwardResponseMessage
+	forward_CampaignService_GetCampaignStats_0  = runtime.ForwardResponseMessage
 )

@@ -19,13 +19,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CampaignService_CreateCampaign_FullMethodName   = "/loyalty.v1.CampaignService/CreateCampaign"
-	CampaignService_GetCampaign_FullMethodName      = "/loyalty.v1.CampaignService/GetCampaign"
-	CampaignService_ListCampaigns_FullMethodName    = "/loyalty.v1.CampaignService/ListCampaigns"
-	CampaignService_ActivateCampaign_FullMethodName = "/loyalty.v1.CampaignService/ActivateCampaign"
-	CampaignService_PauseCampaign_FullMethodName    = "/loyalty.v1.CampaignService/PauseCampaign"
-	CampaignService_EndCampaign_FullMethodName      = "/loyalty.v1.CampaignService/EndCampaign"
-	CampaignService_SimulateCampaign_FullMethodName = "/loyalty.v1.CampaignService/SimulateCampaign"
+	CampaignService_CreateCampaign_FullMethodName    = "/loyalty.v1.CampaignService/CreateCampaign"
+	CampaignService_GetCampaign_FullMethodName       = "/loyalty.v1.CampaignService/GetCampaign"
+	CampaignService_ListCampaigns_FullMethodName     = "/loyalty.v1.CampaignService/ListCampaigns"
+	CampaignService_ActivateCampaign_FullMethodName  = "/loyalty.v1.CampaignService/ActivateCampaign"
+	CampaignService_PauseCampaign_FullMethodName     = "/loyalty.v1.CampaignService/PauseCampaign"
+	CampaignService_EndCampaign_FullMethodName       = "/loyalty.v1.CampaignService/EndCampaign"
+	CampaignService_SimulateCampaign_FullMethodName  = "/loyalty.v1.CampaignService/SimulateCampaign"
+	CampaignService_CheckCampaignRule_FullMethodName = "/loyalty.v1.CampaignService/CheckCampaignRule"
+	CampaignService_GetCampaignStats_FullMethodName  = "/loyalty.v1.CampaignService/GetCampaignStats"
 )
 
 // CampaignServiceClient is the client API for CampaignService service.
@@ -68,6 +70,16 @@ type CampaignServiceClient interface {
 	// eligible, and what it would grant now within what its budget and the member's
 	// cap leave. It changes nothing.
 	SimulateCampaign(ctx context.Context, in *SimulateCampaignRequest, opts ...grpc.CallOption) (*SimulateCampaignResponse, error)
+	// CheckCampaignRule checks an eligibility rule as CreateCampaign would for a
+	// campaign of the type given (the type, tiers and compensation decide the facts
+	// it is tried on), saving nothing: the rule's issues, each where it is when CEL
+	// knows. A rule with issues is an answer, not an error; a bad type is
+	// INVALID_ARGUMENT on type. For an editor that checks a rule as it is typed.
+	CheckCampaignRule(ctx context.Context, in *CheckCampaignRuleRequest, opts ...grpc.CallOption) (*CheckCampaignRuleResponse, error)
+	// GetCampaignStats is what a campaign gave by day (in its schedule's time zone,
+	// else the program's): points paid out net of what refunds gave back, grants,
+	// coupons issued and redeemed, and its coupons by status.
+	GetCampaignStats(ctx context.Context, in *GetCampaignStatsRequest, opts ...grpc.CallOption) (*GetCampaignStatsResponse, error)
 }
 
 type campaignServiceClient struct {
@@ -148,6 +160,26 @@ func (c *campaignServiceClient) SimulateCampaign(ctx context.Context, in *Simula
 	return out, nil
 }
 
+func (c *campaignServiceClient) CheckCampaignRule(ctx context.Context, in *CheckCampaignRuleRequest, opts ...grpc.CallOption) (*CheckCampaignRuleResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckCampaignRuleResponse)
+	err := c.cc.Invoke(ctx, CampaignService_CheckCampaignRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *campaignServiceClient) GetCampaignStats(ctx context.Context, in *GetCampaignStatsRequest, opts ...grpc.CallOption) (*GetCampaignStatsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCampaignStatsResponse)
+	err := c.cc.Invoke(ctx, CampaignService_GetCampaignStats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CampaignServiceServer is the server API for CampaignService service.
 // All implementations must embed UnimplementedCampaignServiceServer
 // for forward compatibility.
@@ -188,6 +220,16 @@ type CampaignServiceServer interface {
 	// eligible, and what it would grant now within what its budget and the member's
 	// cap leave. It changes nothing.
 	SimulateCampaign(context.Context, *SimulateCampaignRequest) (*SimulateCampaignResponse, error)
+	// CheckCampaignRule checks an eligibility rule as CreateCampaign would for a
+	// campaign of the type given (the type, tiers and compensation decide the facts
+	// it is tried on), saving nothing: the rule's issues, each where it is when CEL
+	// knows. A rule with issues is an answer, not an error; a bad type is
+	// INVALID_ARGUMENT on type. For an editor that checks a rule as it is typed.
+	CheckCampaignRule(context.Context, *CheckCampaignRuleRequest) (*CheckCampaignRuleResponse, error)
+	// GetCampaignStats is what a campaign gave by day (in its schedule's time zone,
+	// else the program's): points paid out net of what refunds gave back, grants,
+	// coupons issued and redeemed, and its coupons by status.
+	GetCampaignStats(context.Context, *GetCampaignStatsRequest) (*GetCampaignStatsResponse, error)
 	mustEmbedUnimplementedCampaignServiceServer()
 }
 
@@ -218,6 +260,12 @@ func (UnimplementedCampaignServiceServer) EndCampaign(context.Context, *EndCampa
 }
 func (UnimplementedCampaignServiceServer) SimulateCampaign(context.Context, *SimulateCampaignRequest) (*SimulateCampaignResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SimulateCampaign not implemented")
+}
+func (UnimplementedCampaignServiceServer) CheckCampaignRule(context.Context, *CheckCampaignRuleRequest) (*CheckCampaignRuleResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckCampaignRule not implemented")
+}
+func (UnimplementedCampaignServiceServer) GetCampaignStats(context.Context, *GetCampaignStatsRequest) (*GetCampaignStatsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCampaignStats not implemented")
 }
 func (UnimplementedCampaignServiceServer) mustEmbedUnimplementedCampaignServiceServer() {}
 func (UnimplementedCampaignServiceServer) testEmbeddedByValue()                         {}
@@ -366,6 +414,42 @@ func _CampaignService_SimulateCampaign_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CampaignService_CheckCampaignRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckCampaignRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CampaignServiceServer).CheckCampaignRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CampaignService_CheckCampaignRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CampaignServiceServer).CheckCampaignRule(ctx, req.(*CheckCampaignRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CampaignService_GetCampaignStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCampaignStatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CampaignServiceServer).GetCampaignStats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CampaignService_GetCampaignStats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CampaignServiceServer).GetCampaignStats(ctx, req.(*GetCampaignStatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CampaignService_ServiceDesc is the grpc.ServiceDesc for CampaignService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -400,6 +484,14 @@ var CampaignService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SimulateCampaign",
 			Handler:    _CampaignService_SimulateCampaign_Handler,
+		},
+		{
+			MethodName: "CheckCampaignRule",
+			Handler:    _CampaignService_CheckCampaignRule_Handler,
+		},
+		{
+			MethodName: "GetCampaignStats",
+			Handler:    _CampaignService_GetCampaignStats_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

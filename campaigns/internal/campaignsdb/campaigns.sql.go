@@ -62,6 +62,85 @@ func (q *Queries) CampaignByRequest(ctx context.Context, db DBTX, requestID stri
 	return i, err
 }
 
+const campaignCouponDays = `-- name: CampaignCouponDays :many
+SELECT x.day::date AS day, sum(x.issued)::bigint AS issued, sum(x.redeemed)::bigint AS redeemed
+FROM (
+    SELECT (c.issue_time AT TIME ZONE $1::text)::date AS day, 1 AS issued, 0 AS redeemed
+    FROM coupons c WHERE c.campaign_id = $2::text
+    UNION ALL
+    SELECT (c.redeem_time AT TIME ZONE $1::text)::date, 0, 1
+    FROM coupons c WHERE c.campaign_id = $2::text AND c.redeem_time IS NOT NULL
+) AS x
+GROUP BY x.day
+ORDER BY x.day
+`
+
+type CampaignCouponDaysParams struct {
+	TimeZone   string
+	CampaignID string
+}
+
+type CampaignCouponDaysRow struct {
+	Day      time.Time
+	Issued   int64
+	Redeemed int64
+}
+
+// A campaign's coupons issued and redeemed by day in a time zone.
+func (q *Queries) CampaignCouponDays(ctx context.Context, db DBTX, arg CampaignCouponDaysParams) ([]CampaignCouponDaysRow, error) {
+	rows, err := db.Query(ctx, campaignCouponDays, arg.TimeZone, arg.CampaignID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CampaignCouponDaysRow
+	for rows.Next() {
+		var i CampaignCouponDaysRow
+		if err := rows.Scan(&i.Day, &i.Issued, &i.Redeemed); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const campaignCouponTotals = `-- name: CampaignCouponTotals :one
+SELECT count(*)::bigint AS issued,
+       (count(*) FILTER (WHERE c.status = 'REDEEMED'))::bigint AS redeemed,
+       (count(*) FILTER (WHERE c.status = 'REVOKED'))::bigint AS revoked,
+       (count(*) FILTER (WHERE c.status = 'ISSUED' AND c.valid_until <= $1::timestamptz))::bigint AS expired
+FROM coupons c
+WHERE c.campaign_id = $2::text
+`
+
+type CampaignCouponTotalsParams struct {
+	Now        time.Time
+	CampaignID string
+}
+
+type CampaignCouponTotalsRow struct {
+	Issued   int64
+	Redeemed int64
+	Revoked  int64
+	Expired  int64
+}
+
+// A campaign's coupons by status at @now (an unused one past its validity expired).
+func (q *Queries) CampaignCouponTotals(ctx context.Context, db DBTX, arg CampaignCouponTotalsParams) (CampaignCouponTotalsRow, error) {
+	row := db.QueryRow(ctx, campaignCouponTotals, arg.Now, arg.CampaignID)
+	var i CampaignCouponTotalsRow
+	err := row.Scan(
+		&i.Issued,
+		&i.Redeemed,
+		&i.Revoked,
+		&i.Expired,
+	)
+	return i, err
+}
+
 const campaignMember = `-- name: CampaignMember :one
 SELECT coalesce(sum(cm.points), 0)::bigint AS points, coalesce(sum(cm.coupons), 0)::int AS coupons
 FROM campaign_members cm

@@ -43,6 +43,9 @@ export interface paths {
   "/v1/campaigns/{campaignId}": {
     get: operations["CampaignService_GetCampaign"];
   };
+  "/v1/campaigns/{campaignId}/stats": {
+    get: operations["CampaignService_GetCampaignStats"];
+  };
   "/v1/campaigns/{campaignId}:activate": {
     post: operations["CampaignService_ActivateCampaign"];
   };
@@ -54,6 +57,9 @@ export interface paths {
   };
   "/v1/campaigns/{campaignId}:simulate": {
     post: operations["CampaignService_SimulateCampaign"];
+  };
+  "/v1/campaigns:checkRule": {
+    post: operations["CampaignService_CheckCampaignRule"];
   };
   "/v1/clock": {
     get: operations["ClockService_GetClock"];
@@ -559,6 +565,25 @@ export interface definitions {
     /** @description Points scaling per tier id, in percent (a tier not listed: 100). */
     tierPercent?: { [key: string]: number };
   };
+  /** @description CampaignDay is what a campaign gave on one day; days it gave nothing are absent. */
+  v1CampaignDay: {
+    /** @description The day, yyyy-mm-dd, in the stats' time zone. */
+    day?: string;
+    /**
+     * Format: int64
+     * @description Points paid out that day, less what refunds and reversals gave back.
+     */
+    points?: string;
+    /**
+     * Format: int64
+     * @description Payouts that day (orders, compensations).
+     */
+    grants?: string;
+    /** Format: int64 */
+    couponsIssued?: string;
+    /** Format: int64 */
+    couponsRedeemed?: string;
+  };
   /** @description CampaignEligibility is who a campaign is for. */
   v1CampaignEligibility: {
     /** @description Tier ids of the tier policy; empty: every tier. */
@@ -612,6 +637,21 @@ export interface definitions {
   v1CaptureHoldResponse: {
     hold?: definitions["v1Hold"];
     entry?: definitions["v1Entry"];
+  };
+  v1CheckCampaignRuleRequest: {
+    /** @description The rule, as in CampaignEligibility.rule (empty: always, no issues). */
+    rule?: string;
+    /** @description POINTS_MULTIPLIER, POINTS_BONUS, COUPON_DROP or COMPENSATION. */
+    type?: string;
+    /** @description The campaign's eligible tiers, as in CampaignEligibility.tiers. */
+    tiers?: string[];
+    /** @description A COMPENSATION campaign's events: the rule is tried on each type it covers. */
+    compensation?: definitions["v1CampaignCompensation"];
+  };
+  v1CheckCampaignRuleResponse: {
+    /** @description The rule would be accepted by CreateCampaign. */
+    valid?: boolean;
+    issues?: definitions["v1RuleIssue"][];
   };
   v1CheckEntitlementResponse: {
     entitlement?: definitions["v1Entitlement"];
@@ -943,6 +983,25 @@ export interface definitions {
   };
   v1GetCampaignResponse: {
     campaign?: definitions["v1Campaign"];
+  };
+  v1GetCampaignStatsResponse: {
+    campaignId?: string;
+    /** @description The IANA time zone the days fall in. */
+    timeZone?: string;
+    /** @description Oldest first. */
+    days?: definitions["v1CampaignDay"][];
+    /**
+     * Format: int64
+     * @description The campaign's coupons now: issued in all, and of them redeemed, revoked, and
+     * expired unused.
+     */
+    couponsIssued?: string;
+    /** Format: int64 */
+    couponsRedeemed?: string;
+    /** Format: int64 */
+    couponsRevoked?: string;
+    /** Format: int64 */
+    couponsExpired?: string;
   };
   v1GetClockResponse: {
     /**
@@ -1500,6 +1559,19 @@ export interface definitions {
     endpoint?: definitions["v1WebhookEndpoint"];
     secret?: string;
   };
+  /** @description RuleIssue is one thing wrong with a rule. */
+  v1RuleIssue: {
+    /** @description CEL's message or the check's, e.g. "undefined field 'spendMinr'". */
+    message?: string;
+    /**
+     * Format: int32
+     * @description Where it is, counted from 1; 0 when the issue is about the whole rule (its
+     * cost, its type, the facts it fails on).
+     */
+    line?: number;
+    /** Format: int32 */
+    column?: number;
+  };
   v1SetApiKeyRateLimitResponse: {
     rateLimit?: definitions["v1ApiKeyRateLimit"];
   };
@@ -2033,6 +2105,23 @@ export interface operations {
       };
     };
   };
+  CampaignService_GetCampaignStats: {
+    parameters: {
+      path: {
+        campaignId: string;
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1GetCampaignStatsResponse"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
   CampaignService_ActivateCampaign: {
     parameters: {
       path: {
@@ -2103,6 +2192,23 @@ export interface operations {
       /** A successful response. */
       200: {
         schema: definitions["v1SimulateCampaignResponse"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  CampaignService_CheckCampaignRule: {
+    parameters: {
+      body: {
+        body: definitions["v1CheckCampaignRuleRequest"];
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1CheckCampaignRuleResponse"];
       };
       /** An unexpected error response. */
       default: {

@@ -5,6 +5,11 @@ import { can } from "../roles";
 import { href, useRoute } from "../route";
 import { forgetKey, storedKey, storeKey } from "../session";
 import { Approvals } from "./Approvals";
+import { AuditLog } from "./AuditLog";
+import { CampaignBuilder } from "./CampaignBuilder";
+import { CampaignPage } from "./CampaignPage";
+import { Campaigns } from "./Campaigns";
+import { Liability } from "./Liability";
 import { FindMember } from "./FindMember";
 import { Keys } from "./Keys";
 import { MemberPage } from "./MemberPage";
@@ -102,6 +107,24 @@ function Nav({ role }: { role: string }) {
           {t("nav.approvals")}
         </a>
       )}
+      {can(role, "readCampaigns") && (
+        <a
+          href={href({ name: "campaigns" })}
+          aria-current={route.name === "campaigns" || route.name === "campaign" || route.name === "newCampaign" ? "page" : undefined}
+        >
+          {t("nav.campaigns")}
+        </a>
+      )}
+      {can(role, "readLiability") && (
+        <a href={href({ name: "liability" })} aria-current={route.name === "liability" ? "page" : undefined}>
+          {t("nav.liability")}
+        </a>
+      )}
+      {can(role, "readAudit") && (
+        <a href={href({ name: "audit" })} aria-current={route.name === "audit" ? "page" : undefined}>
+          {t("nav.audit")}
+        </a>
+      )}
       {can(role, "manageKeys") && (
         <a href={href({ name: "keys" })} aria-current={route.name === "keys" ? "page" : undefined}>
           {t("nav.keys")}
@@ -116,7 +139,17 @@ function Screen({ me, refreshMe }: { me: Me; refreshMe: () => Promise<void> }) {
   const role = me.key?.role ?? "";
   if (route.name === "approvals" && can(role, "listApprovals")) return <Approvals role={role} />;
   if (route.name === "keys" && can(role, "manageKeys")) return <Keys />;
-  if (!can(role, "readMembers")) return <p class="notice">{t("app.nothingForRole")}</p>;
+  if (route.name === "campaigns" && can(role, "readCampaigns")) return <Campaigns role={role} />;
+  if (route.name === "newCampaign" && can(role, "manageCampaigns")) return <CampaignBuilder />;
+  if (route.name === "campaign" && can(role, "readCampaigns"))
+    return <CampaignPage key={route.campaignId} campaignId={route.campaignId} role={role} />;
+  if (route.name === "liability" && can(role, "readLiability")) return <Liability />;
+  if (route.name === "audit" && can(role, "readAudit")) return <AuditLog />;
+  // A role without the member desk starts on its own first screen.
+  if (!can(role, "readMembers")) {
+    if (can(role, "readCampaigns")) return <Campaigns role={role} />;
+    return <p class="notice">{t("app.nothingForRole")}</p>;
+  }
   // Keyed by member: another member starts with fresh filters and forms.
   if (route.name === "member") return <MemberPage key={route.memberId} memberId={route.memberId} me={me} refreshMe={refreshMe} />;
   return <FindMember />;

@@ -42,6 +42,12 @@ function MemberBody({ memberId, me, refreshMe, member: m }: Props & { member: De
   const policy = useLoad(() => call("get", "/v1/tierPolicy", {}), []);
   const program = useLoad(() => call("get", "/v1/program", {}), []);
   const currency = program.value?.program?.currencies?.[0];
+  // Campaign names, for a role that may read campaigns; others see the campaign's id.
+  const campaigns = useLoad(
+    () => (can(role, "readCampaigns") ? call("get", "/v1/campaigns", { query: { pageSize: 500 } }) : Promise.resolve({ campaigns: [] })),
+    [role, changed],
+  );
+  const campaignName = (id: string) => campaigns.value?.campaigns?.find((c) => c.campaignId === id)?.displayName || id;
   // tierName shows a tier by the name the policy gives it.
   const tierName = (id: string | undefined) => policy.value?.tiers?.find((x) => x.id === id)?.displayName || id || "";
 
@@ -115,7 +121,7 @@ function MemberBody({ memberId, me, refreshMe, member: m }: Props & { member: De
           />
         )}
       </div>
-      <Orders orders={orders} tierName={tierName} />
+      <Orders orders={orders} tierName={tierName} campaignName={campaignName} />
       <Coupons memberId={memberId} changed={changed} canRevoke={can(role, "revokeCoupons")} onRevoked={onChange} />
       <Statement memberId={memberId} changed={changed} />
     </div>

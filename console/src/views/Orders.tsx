@@ -1,7 +1,7 @@
 import { call, type Defs } from "../api/client";
 import { money, points, t } from "../i18n/i18n";
 import type { Loaded } from "../load";
-import { refundState } from "../logic";
+import { campaignLines, refundState } from "../logic";
 import { errorText } from "./App";
 
 // The API lists no member's orders; the statement names them. The latest orders
@@ -9,7 +9,10 @@ import { errorText } from "./App";
 const maxOrders = 10;
 const orderKinds = ["EARN", "REDEEM", "REFUND", "REFUND_RETURN"];
 
-export async function latestOrders(memberId: string): Promise<Defs["v1Order"][]> {
+/** MemberOrder is an order and what campaigns gave on its earning. */
+export type MemberOrder = Defs["v1Order"] & { campaigns: { campaignId: string; points: number }[] };
+
+export async function latestOrders(memberId: string): Promise<MemberOrder[]> {
   const activity = await call("get", "/v1/members/{memberId}/activity", {
     path: { memberId },
     query: { kinds: orderKinds, pageSize: 100 },
@@ -23,10 +26,24 @@ export async function latestOrders(memberId: string): Promise<Defs["v1Order"][]>
       call("get", "/v1/members/{memberId}/orders/{orderId}", { path: { memberId, orderId } }),
     ),
   );
-  return orders.map((o) => o.order ?? {});
+  // An order's campaign lines are the campaign postings of its earning entry.
+  const entries = activity.entries ?? [];
+  return orders.map((o) => {
+    const order = o.order ?? {};
+    const earn = entries.find((e) => e.entryId === order.earnEntryId);
+    return { ...order, campaigns: campaignLines(earn?.postings) };
+  });
 }
 
-export function Orders({ orders, tierName }: { orders: Loaded<Defs["v1Order"][]>; tierName: (id?: string) => string }) {
+export function Orders({
+  orders,
+  tierName,
+  campaignName,
+}: {
+  orders: Loaded<MemberOrder[]>;
+  tierName: (id?: string) => string;
+  campaignName: (id: string) => string;
+}) {
   return (
     <section class="card wide" aria-labelledby="orders-title">
       <h2 id="orders-title">{t("orders.title")}</h2>
@@ -42,6 +59,7 @@ export function Orders({ orders, tierName }: { orders: Loaded<Defs["v1Order"][]>
                 <th scope="col">{t("orders.order")}</th>
                 <th scope="col">{t("orders.spend")}</th>
                 <th scope="col" class="num">{t("orders.earned")}</th>
+                <th scope="col">{t("orders.campaigns")}</th>
                 <th scope="col">{t("orders.tier")}</th>
                 <th scope="col">{t("orders.refund")}</th>
               </tr>
@@ -52,6 +70,14 @@ export function Orders({ orders, tierName }: { orders: Loaded<Defs["v1Order"][]>
                   <td>{o.orderId}</td>
                   <td>{o.spend ? money(o.spend.amountMinor, o.spend.currency) : t("orders.spendUnknown")}</td>
                   <td class="num">{points(o.earnedPoints)}</td>
+                  <td data-testid="order-campaigns">
+                    {o.campaigns.map((c) => (
+                      <span class="budget-line">
+                        <span translate={false}>{campaignName(c.campaignId)}</span>{" "}
+                        {t("orders.campaignPoints", { points: points(c.points) })}
+                      </span>
+                    ))}
+                  </td>
                   <td translate={false}>{tierName(o.tierId)}</td>
                   <td>
                     <span class={`badge refund-${refundState(o)}`}>{t(`orders.refund.${refundState(o)}`)}</span>

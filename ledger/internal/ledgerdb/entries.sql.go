@@ -10,6 +10,53 @@ import (
 	"time"
 )
 
+const campaignAccountDays = `-- name: CampaignAccountDays :many
+SELECT d.day, (-sum(d.amount))::bigint AS points, (count(*) FILTER (WHERE d.amount < 0))::bigint AS grants
+FROM (
+    SELECT (e.create_time AT TIME ZONE $1::text)::date AS day,
+           e.amounts[array_position(e.accounts, $2::text)] AS amount
+    FROM entries e
+    WHERE entry_campaign_accounts(e.accounts) <> '{}'
+      AND entry_campaign_accounts(e.accounts) @> ARRAY[$2::text]
+) AS d
+GROUP BY d.day
+ORDER BY d.day
+`
+
+type CampaignAccountDaysParams struct {
+	TimeZone string
+	Account  string
+}
+
+type CampaignAccountDaysRow struct {
+	Day    time.Time
+	Points int64
+	Grants int64
+}
+
+// What a campaign's account paid out (less what it got back) and how many payouts,
+// by day in a time zone; the entries are found by entries_campaign_idx. An entry
+// posts to a campaign's account once.
+func (q *Queries) CampaignAccountDays(ctx context.Context, db DBTX, arg CampaignAccountDaysParams) ([]CampaignAccountDaysRow, error) {
+	rows, err := db.Query(ctx, campaignAccountDays, arg.TimeZone, arg.Account)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CampaignAccountDaysRow
+	for rows.Next() {
+		var i CampaignAccountDaysRow
+		if err := rows.Scan(&i.Day, &i.Points, &i.Grants); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const entryByRequest = `-- name: EntryByRequest :one
 SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time, reason_code, ticket_id FROM entries WHERE member_id = $1 AND request_id = $2
 `

@@ -287,3 +287,25 @@ WITH due AS (
 UPDATE coupons c SET expiry_told_time = sqlc.arg(now)::timestamptz
 FROM due WHERE c.code = due.code
 RETURNING c.code, c.member_id, c.campaign_id, c.valid_until, c.event_order_id;
+
+-- name: CampaignCouponDays :many
+-- A campaign's coupons issued and redeemed by day in a time zone.
+SELECT x.day::date AS day, sum(x.issued)::bigint AS issued, sum(x.redeemed)::bigint AS redeemed
+FROM (
+    SELECT (c.issue_time AT TIME ZONE sqlc.arg(time_zone)::text)::date AS day, 1 AS issued, 0 AS redeemed
+    FROM coupons c WHERE c.campaign_id = sqlc.arg(campaign_id)::text
+    UNION ALL
+    SELECT (c.redeem_time AT TIME ZONE sqlc.arg(time_zone)::text)::date, 0, 1
+    FROM coupons c WHERE c.campaign_id = sqlc.arg(campaign_id)::text AND c.redeem_time IS NOT NULL
+) AS x
+GROUP BY x.day
+ORDER BY x.day;
+
+-- name: CampaignCouponTotals :one
+-- A campaign's coupons by status at @now (an unused one past its validity expired).
+SELECT count(*)::bigint AS issued,
+       (count(*) FILTER (WHERE c.status = 'REDEEMED'))::bigint AS redeemed,
+       (count(*) FILTER (WHERE c.status = 'REVOKED'))::bigint AS revoked,
+       (count(*) FILTER (WHERE c.status = 'ISSUED' AND c.valid_until <= sqlc.arg(now)::timestamptz))::bigint AS expired
+FROM coupons c
+WHERE c.campaign_id = sqlc.arg(campaign_id)::text;

@@ -51,3 +51,18 @@ ORDER BY account;
 
 -- name: GetPendingRelease :one
 SELECT * FROM pending_releases WHERE entry_id = $1;
+
+-- name: CampaignAccountDays :many
+-- What a campaign's account paid out (less what it got back) and how many payouts,
+-- by day in a time zone; the entries are found by entries_campaign_idx. An entry
+-- posts to a campaign's account once.
+SELECT d.day, (-sum(d.amount))::bigint AS points, (count(*) FILTER (WHERE d.amount < 0))::bigint AS grants
+FROM (
+    SELECT (e.create_time AT TIME ZONE sqlc.arg(time_zone)::text)::date AS day,
+           e.amounts[array_position(e.accounts, sqlc.arg(account)::text)] AS amount
+    FROM entries e
+    WHERE entry_campaign_accounts(e.accounts) <> '{}'
+      AND entry_campaign_accounts(e.accounts) @> ARRAY[sqlc.arg(account)::text]
+) AS d
+GROUP BY d.day
+ORDER BY d.day;
