@@ -136,6 +136,7 @@ func BenchmarkRESTEarn(b *testing.B) {
 func BenchmarkRESTBalance(b *testing.B) {
 	env, key := benchEnv(b)
 	httpClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	b.ReportAllocs()
 	b.SetParallelism(benchParallelism)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
