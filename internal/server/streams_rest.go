@@ -17,9 +17,9 @@ import (
 	"github.com/loyalty-engine/loyalty/access"
 	"github.com/loyalty-engine/loyalty/campaigns"
 	"github.com/loyalty-engine/loyalty/internal/audit"
-	"github.com/loyalty-engine/loyalty/internal/memberimport"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/ledger"
+	"github.com/loyalty-engine/loyalty/ledger/importfile"
 )
 
 // The streamed REST routes (docs/IMPORT_EXPORT.md): a member import uploads a CSV
@@ -183,7 +183,7 @@ func (h *streamREST) finish(ctx context.Context, op string, key access.Key, r *h
 }
 
 // importMembers is POST /v1/imports: the CSV file is the body, read as a stream and
-// imported batch by batch while it arrives (memberimport.Run); refused rows are
+// imported batch by batch while it arrives (importfile.Run); refused rows are
 // spooled to a temporary file (constant memory however many there are) and the
 // answer, once the whole file is read, is the summary and every refused row.
 func (h *streamREST) importMembers(w http.ResponseWriter, r *http.Request, key access.Key, query map[string]string) {
@@ -221,7 +221,7 @@ func (h *streamREST) importMembers(w http.ResponseWriter, r *http.Request, key a
 
 	rc := http.NewResponseController(w)
 	body := &deadlineReader{r: http.MaxBytesReader(w, r.Body, h.maxImport), rc: rc}
-	rep, err := memberimport.Run(ctx, body, h.ledger, memberimport.Options{DryRun: dryRun}, func(e memberimport.RowError) error {
+	rep, err := importfile.Run(ctx, body, h.ledger, importfile.Options{DryRun: dryRun}, func(e importfile.RowError) error {
 		return enc.Encode(e)
 	})
 	if err != nil {

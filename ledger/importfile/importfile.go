@@ -1,9 +1,9 @@
-// Package memberimport reads a member import file (CSV, docs/IMPORT_EXPORT.md) as a
+// Package importfile reads a member import file (CSV, docs/IMPORT_EXPORT.md) as a
 // stream and hands its rows to the ledger in batches: constant memory whatever the
 // file's size (one batch per writer in flight), and every bad row reported with its
 // line, column and reason as soon as it is found. It knows the file's format; the
 // rules of an importable member are the ledger's (ledger.CheckOpening, ledger.Open).
-package memberimport
+package importfile
 
 import (
 	"context"
