@@ -94,7 +94,7 @@ func BenchmarkImportMembers(b *testing.B) {
 	}
 }
 
-// The baseline: the same kind of members enrolled through POST /v1/members, 64
+// The baseline: the same kind of members enrolled through POST /v1/members, 16
 // callers at a time (no opening balance: enrolment alone).
 func BenchmarkEnrollBaselineREST(b *testing.B) {
 	env := apitest.Start(b)
@@ -104,8 +104,8 @@ func BenchmarkEnrollBaselineREST(b *testing.B) {
 		var next atomic.Int64
 		var wg sync.WaitGroup
 		start := time.Now()
-		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-		for range 64 {
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+		for range 16 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
