@@ -56,6 +56,12 @@ var (
 	ErrImportConflict = problem.New(problem.Conflict, "IMPORT_CONFLICT", "the member was imported before with other values")
 )
 
+// importConflict refuses a row for a member imported before with other values.
+func importConflict(memberID string) error {
+	return ErrImportConflict.With("member %q was imported before with other values", memberID).
+		WithField("memberId", "was imported before with other values")
+}
+
 // CheckOpening is the rule for an importable member, beyond the field formats:
 // the tier is one of the policy's, the opening points expire after now, and the
 // member did not join in the future. It names the column at fault.
@@ -204,7 +210,7 @@ func (st *batchState) applyOpening(p plan) outcome {
 	o := p.opening
 	if fp, ok := st.imported[p.memberID]; ok {
 		if !slices.Equal(fp, p.fingerprint) {
-			return outcome{err: ErrImportConflict.With("member %q was imported before with other values", p.memberID).WithField("memberId", "was imported before with other values")}
+			return outcome{err: importConflict(p.memberID)}
 		}
 		return outcome{replayed: true}
 	}
@@ -304,7 +310,7 @@ func (s *Service) CheckOpenings(ctx context.Context, batch []Opening) ([]Opening
 		case slices.Equal(before, fp):
 			out[i].Status = OpeningUnchanged
 		default:
-			out[i].Err = ErrImportConflict.With("member %q was imported before with other values", o.MemberID).WithField("memberId", "was imported before with other values")
+			out[i].Err = importConflict(o.MemberID)
 		}
 	}
 	return out, nil
