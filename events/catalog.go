@@ -30,6 +30,7 @@ const (
 	PointsGoodwill        Type = "points.goodwill"
 	PointsCampaignCredit  Type = "points.campaign_credited"
 	PointsCompensation    Type = "points.compensated"
+	PointsOpened          Type = "points.opened"      // an imported member's opening balance
 	ApprovalRequested     Type = "approval.requested" // Data: ApprovalData
 	ApprovalDecided       Type = "approval.decided"   // Data: ApprovalData
 	TierChanged           Type = "tier.changed"       // Data: TierData (upgrade or downgrade)
@@ -56,7 +57,7 @@ var catalogue = []Type{
 	MemberEnrolled,
 	PointsEarned, PointsRedeemed, HoldPlaced, HoldCaptured, HoldVoided, HoldExpired, EntryReversed,
 	PointsRefunded, PointsRefundReturned, PointsReleased, PointsExpired, PointsGoodwill,
-	PointsCampaignCredit, PointsCompensation,
+	PointsCampaignCredit, PointsCompensation, PointsOpened,
 	ApprovalRequested, ApprovalDecided,
 	TierChanged, TierGraceStarted, MembershipPurchased, MembershipCancelled, MembershipEnded,
 	EntitlementConsumed,

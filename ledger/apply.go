@@ -50,6 +50,10 @@ type batchState struct {
 	// broken: a command found the books out of line with a rule (lots short of the
 	// balance, say) after its entry joined the write set; the batch must not commit.
 	broken error
+	// imported: the members imported before, with the fingerprint of their row,
+	// and those the batch imports; enrolled: the members its read step created.
+	imported map[string][]byte
+	enrolled map[string]bool
 }
 
 type requestKey struct{ memberID, requestID string }
@@ -142,6 +146,8 @@ type outcome struct {
 	// the claim's outcome was recorded by this batch.
 	compensation any
 	compensated  bool
+	// created: a member import enrolled the member.
+	created bool
 }
 
 // apply runs the batch's plans in order. It stops at a command that broke an
@@ -160,6 +166,9 @@ func (st *batchState) apply(ctx context.Context, plans []plan) []outcome {
 // command is checked against the state and, if it holds, its rows join the write
 // set and the state moves on.
 func (st *batchState) applyOne(ctx context.Context, p plan) outcome {
+	if p.opening != nil {
+		return st.applyOpening(p)
+	}
 	if p.refund != nil {
 		return st.applyRefund(ctx, p)
 	}

@@ -126,9 +126,18 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, plans []plan, l
 	var read database.Pipeline
 	read.Queue("BEGIN")
 	q := s.q
+	var enroll *ledgerdb.EnrollBatchMembersBatchResults
+	if len(need.openings.MemberIds) > 0 {
+		// An import's new members first: they are locked below with the others.
+		enroll = q.EnrollBatchMembers(ctx, &read, []ledgerdb.EnrollBatchMembersParams{need.openings})
+	}
 	members := q.LockBatchMembers(ctx, &read, []ledgerdb.LockBatchMembersParams{{MemberIds: need.members, HoldIds: need.holds}})
 	ids := q.NextBatchIDs(ctx, &read, []ledgerdb.NextBatchIDsParams{{Entries: int32(need.entries), Lots: int32(need.lots), Holds: int32(need.newHolds)}})
 	stored := q.StoredEntriesOf(ctx, &read, []ledgerdb.StoredEntriesOfParams{{MemberIds: need.requestMembers, RequestIds: need.requestIDs}})
+	var imported *ledgerdb.ImportsOfBatchResults
+	if enroll != nil {
+		imported = q.ImportsOf(ctx, &read, [][]string{need.openings.MemberIds})
+	}
 	var (
 		holds       *ledgerdb.LockHoldsOfBatchResults
 		holdStored  *ledgerdb.StoredEntriesOfHoldsBatchResults
@@ -188,6 +197,15 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, plans []plan, l
 	}
 	_, berr := read.ExecNext()
 	fail("begin", berr)
+	if enroll != nil {
+		st.imported, st.enrolled = map[string][]byte{}, map[string]bool{}
+		enroll.Query(func(_ int, rows []ledgerdb.EnrollBatchMembersRow, err error) {
+			fail("enroll members", err)
+			for _, r := range rows {
+				st.enrolled[r.MemberID] = true
+			}
+		})
+	}
 	members.Query(func(_ int, rows []ledgerdb.LockBatchMembersRow, err error) {
 		fail("lock members", err)
 		for _, r := range rows {
@@ -208,6 +226,14 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, plans []plan, l
 			st.stored[requestKey{r.Entry.MemberID, r.Entry.RequestID}] = storedEntry{entry: toEntry(r.Entry), fingerprint: r.Entry.Fingerprint}
 		}
 	})
+	if imported != nil {
+		imported.Query(func(_ int, rows []ledgerdb.ImportsOfRow, err error) {
+			fail("imported members", err)
+			for _, r := range rows {
+				st.imported[r.MemberID] = r.Fingerprint
+			}
+		})
+	}
 	if holds != nil {
 		holds.Query(func(_ int, rows []ledgerdb.LockHoldsOfRow, err error) {
 			fail("lock holds", err)
@@ -341,6 +367,8 @@ type batchNeeds struct {
 	refunds   refundNeeds
 	// claims: the batch's compensation claims, whose recorded outcomes are read.
 	claims []CompensationClaim
+	// openings: the members a member import enrolls (if new), sorted.
+	openings ledgerdb.EnrollBatchMembersParams
 }
 
 // needsOf is what the rules will need to apply plans.
@@ -377,6 +405,17 @@ func needsOf(plans []plan) batchNeeds {
 			// a repeat finds.
 			n.addCompensation(p, addMember, metricSeen)
 			continue
+		}
+		if o := p.opening; o != nil {
+			// Its member is enrolled if new; its tier and metric start.
+			if !seen["o:"+p.memberID] {
+				seen["o:"+p.memberID] = true
+				n.openings.MemberIds = append(n.openings.MemberIds, p.memberID)
+				n.openings.DisplayNames = append(n.openings.DisplayNames, o.displayName)
+				n.openings.JoinTimes = append(n.openings.JoinTimes, o.joinTime)
+			}
+			n.needTier(p.memberID, p.at, addMember)
+			n.needMetric(p.memberID, o.policy, p.at, metricSeen)
 		}
 		n.requestMembers = append(n.requestMembers, p.memberID)
 		n.requestIDs = append(n.requestIDs, p.requestID)
@@ -495,6 +534,8 @@ type writeSet struct {
 	// events: the batch's events, in the order its commands made them
 	// (batch_events.go).
 	events []events.Event
+	// imports: the members the batch imported (opening.go).
+	imports []importRow
 }
 
 func (w *writeSet) addSystem(account string, amount int64) {
@@ -558,13 +599,39 @@ type upgradeRow struct {
 	periodEnd          time.Time
 	version            int64
 	at                 time.Time
+	// reason: "" for an upgrade (tiers.ReasonUpgrade); an import's start tier
+	// has its own (tiers.ReasonImported).
+	reason string
+}
+
+func (u upgradeRow) reasonOrUpgrade() string {
+	if u.reason == "" {
+		return tiers.ReasonUpgrade
+	}
+	return u.reason
 }
 
 // queueWrites is step 3: the batch's rows, one statement per kind of row.
 func (s *Service) queueWrites(ctx context.Context, pipe *database.Pipeline, w *writeSet) {
-	if len(w.entries) == 0 {
-		return
+	q := s.q
+	if len(w.imports) > 0 {
+		var p ledgerdb.WriteImportsParams
+		for _, r := range w.imports {
+			p.MemberIds = append(p.MemberIds, r.memberID)
+			p.Fingerprints = append(p.Fingerprints, r.fingerprint)
+			p.EntryIds = append(p.EntryIds, r.entryID)
+			p.CreateTimes = append(p.CreateTimes, r.at)
+		}
+		q.WriteImports(ctx, pipe, []ledgerdb.WriteImportsParams{p})
 	}
+	if len(w.entries) > 0 {
+		s.queueEntries(ctx, pipe, w)
+	}
+	s.queueEntryEffects(ctx, pipe, w)
+}
+
+// queueEntries writes the batch's entries and the balances they leave.
+func (s *Service) queueEntries(ctx context.Context, pipe *database.Pipeline, w *writeSet) {
 	q := s.q
 	// Members in lock order, each once, with their balances as the batch left them.
 	var bal ledgerdb.WriteBalancesParams
@@ -616,7 +683,13 @@ func (s *Service) queueWrites(ctx context.Context, pipe *database.Pipeline, w *w
 		ent.CreateTimes = append(ent.CreateTimes, e.CreateTime)
 	}
 	q.WriteEntries(ctx, pipe, []ledgerdb.WriteEntriesParams{ent})
+}
 
+// queueEntryEffects writes what entries cause besides themselves (lots, holds,
+// releases, orders, system deltas, the metric, upgrades); an import that opened at
+// zero moves the metric and the tier without an entry.
+func (s *Service) queueEntryEffects(ctx context.Context, pipe *database.Pipeline, w *writeSet) {
+	q := s.q
 	if len(w.newLots) > 0 {
 		var p ledgerdb.WriteNewLotsParams
 		for _, n := range w.newLots {
@@ -725,7 +798,7 @@ func (s *Service) queueWrites(ctx context.Context, pipe *database.Pipeline, w *w
 			p.HistoryMemberIds = append(p.HistoryMemberIds, u.memberID)
 			p.FromTiers = append(p.FromTiers, u.from)
 			p.HistoryToTiers = append(p.HistoryToTiers, u.to)
-			p.Reasons = append(p.Reasons, "UPGRADE")
+			p.Reasons = append(p.Reasons, u.reasonOrUpgrade())
 			p.Metrics = append(p.Metrics, u.metric)
 			p.HistoryPeriodEnds = append(p.HistoryPeriodEnds, u.periodEnd)
 			p.PolicyVersions = append(p.PolicyVersions, u.version)

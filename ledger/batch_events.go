@@ -3,9 +3,9 @@ package ledger
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/loyalty-engine/loyalty/events"
-	"github.com/loyalty-engine/loyalty/tiers"
 )
 
 // The events of a batch (docs/EVENTS.md): every entry, approval and upgrade the apply
@@ -44,6 +44,8 @@ func entryEventType(k Kind) events.Type {
 		return events.PointsGoodwill
 	case KindCampaign:
 		return events.PointsCompensation
+	case KindOpening:
+		return events.PointsOpened
 	}
 	return ""
 }
@@ -94,12 +96,19 @@ func approvalEvent(a Approval, requested bool) events.Event {
 	return ev
 }
 
-// upgradeEvent is the event of an upgrade the batch's qualifying move brought.
+// upgradeEvent is the event of an upgrade the batch's qualifying move brought (or
+// of an imported member's start tier, reason IMPORTED).
 func upgradeEvent(u upgradeRow) events.Event {
 	end := u.periodEnd
 	return events.Event{Type: events.TierChanged, OccurTime: u.at, MemberID: u.memberID, Data: events.TierData{
-		FromTierID: u.from, ToTierID: u.to, Change: "UPGRADE", Reason: tiers.ReasonUpgrade, PeriodEnd: &end,
+		FromTierID: u.from, ToTierID: u.to, Change: "UPGRADE", Reason: u.reasonOrUpgrade(), PeriodEnd: &end,
 	}}
+}
+
+// enrolledEvent is the member.enrolled event of a member an import enrolled.
+func enrolledEvent(memberID, displayName, tierID string, joinTime time.Time) events.Event {
+	return events.Event{Type: events.MemberEnrolled, OccurTime: joinTime, MemberID: memberID,
+		Data: events.MemberData{MemberID: memberID, DisplayName: displayName, TierID: tierID, JoinTime: joinTime}}
 }
 
 func optionalString(id int64) string {

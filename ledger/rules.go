@@ -49,7 +49,7 @@ const (
 
 // Kinds lists every kind, for validating filters.
 var Kinds = []Kind{KindEarn, KindRedeem, KindHold, KindHoldCapture, KindHoldVoid, KindHoldExpire, KindReversal, KindGoodwill,
-	KindPendingRelease, KindExpiry, KindRefund, KindRefundReturn, KindCampaign}
+	KindPendingRelease, KindExpiry, KindRefund, KindRefundReturn, KindCampaign, KindOpening}
 
 // Posting is one line of an entry.
 type Posting struct {

@@ -99,6 +99,9 @@ type plan struct {
 	// compensation: an after-sales claim on the compensation campaigns, which
 	// they decide in the apply step (compensation.go).
 	compensation *compensationPlan
+	// opening: a member's import (opening.go): enrolled in the read step, then
+	// its opening balance, metric and start tier.
+	opening *openingPlan
 
 	// call is the audit record of the API call the entry is the effect of (nil for
 	// the engine's own entries): written in the entry's transaction, if it writes

@@ -568,6 +568,17 @@ CREATE TABLE public.member_balances (
 WITH (fillfactor='70');
 
 --
+-- Name: member_imports; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.member_imports (
+    member_id text NOT NULL,
+    fingerprint bytea NOT NULL,
+    entry_id bigint,
+    create_time timestamp with time zone NOT NULL
+);
+
+--
 -- Name: member_tiers; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1269,6 +1280,13 @@ ALTER TABLE ONLY public.member_balances
     ADD CONSTRAINT member_balances_pkey PRIMARY KEY (member_id);
 
 --
+-- Name: member_imports member_imports_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.member_imports
+    ADD CONSTRAINT member_imports_pkey PRIMARY KEY (member_id);
+
+--
 -- Name: member_tiers member_tiers_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1450,7 +1468,13 @@ CREATE INDEX campaigns_status_idx ON public.campaigns USING btree (status, campa
 -- Name: coupons_campaign_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX coupons_campaign_idx ON public.coupons USING btree (campaign_id, issue_time);
+CREATE INDEX coupons_campaign_idx ON public.coupons USING btree (campaign_id, code);
+
+--
+-- Name: coupons_campaign_issue_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX coupons_campaign_issue_idx ON public.coupons USING btree (campaign_id, issue_time);
 
 --
 -- Name: coupons_expiring_idx; Type: INDEX; Schema: public; Owner: -
@@ -1469,6 +1493,12 @@ CREATE INDEX coupons_member_idx ON public.coupons USING btree (member_id, issue_
 --
 
 CREATE INDEX entries_campaign_idx ON public.entries USING gin (public.entry_campaign_accounts(accounts)) WHERE (public.entry_campaign_accounts(accounts) <> '{}'::text[]);
+
+--
+-- Name: entries_create_time_brin; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX entries_create_time_brin ON public.entries USING brin (create_time);
 
 --
 -- Name: entries_hold_idx; Type: INDEX; Schema: public; Owner: -
@@ -1719,6 +1749,13 @@ ALTER TABLE ONLY public.goodwill_limits
 
 ALTER TABLE ONLY public.member_balances
     ADD CONSTRAINT member_balances_member_id_fkey FOREIGN KEY (member_id) REFERENCES public.members(member_id);
+
+--
+-- Name: member_imports member_imports_member_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.member_imports
+    ADD CONSTRAINT member_imports_member_id_fkey FOREIGN KEY (member_id) REFERENCES public.members(member_id);
 
 --
 -- Name: orders orders_earn_entry_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

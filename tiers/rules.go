@@ -12,6 +12,7 @@ const (
 	ReasonRenewed      = "RENEWED"       // the period ended with the tier still earned
 	ReasonGraceStarted = "GRACE_STARTED" // the period ended below the tier's threshold
 	ReasonDowngrade    = "DOWNGRADE"     // grace over, still below
+	ReasonImported     = "IMPORTED"      // started by a member import (Start)
 )
 
 // State is a member's qualified tier and how long it holds.
@@ -75,6 +76,22 @@ func Evaluate(p Policy, s State, metric int64, now time.Time) (State, *Change) {
 		return s, nil
 	}
 	return change(downgradeTarget(p, current, qualified), ReasonDowngrade)
+}
+
+// Start is the qualified tier an imported member starts with (a member import,
+// docs/IMPORT_EXPORT.md): the better of the tier it brings from the system it
+// leaves (startTierID, "" for none) and the tier its metric so far earns, with a
+// new period from now, as an upgrade would give. A member already above both
+// keeps its tier: an import never lowers one (nil change). Start never goes
+// below what Evaluate would decide for the same metric.
+func Start(p Policy, s State, startTierID string, metric int64, now time.Time) (State, *Change) {
+	current := max(p.Index(s.TierID), 0)
+	target := max(p.QualifiedIndex(metric), p.Index(startTierID))
+	if target <= current {
+		return s, nil
+	}
+	next := State{TierID: p.Tiers[target].ID, PeriodEnd: now.Add(time.Duration(p.PeriodDays) * 24 * time.Hour)}
+	return next, &Change{From: s.TierID, To: next.TierID, Reason: ReasonImported, Metric: metric}
 }
 
 // downgradeTarget is the tier a member of tier current drops to when its period

@@ -266,3 +266,46 @@ func TestDowngradeDue(t *testing.T) {
 		})
 	}
 }
+
+func TestStartIsTheBetterOfTheImportedTierAndTheMetric(t *testing.T) {
+	p := DefaultPolicy() // 0 / 1,000 / 5,000 / 20,000; period 365
+	gold := State{TierID: "gold", PeriodEnd: t0.Add(days(100))}
+	cases := []struct {
+		name      string
+		state     State
+		startTier string
+		metric    int64
+		wantTier  string
+		changed   bool
+	}{
+		{"the tier brought along", State{}, "gold", 0, "gold", true},
+		{"the metric earns more than the tier brought", State{}, "silver", 6000, "gold", true},
+		{"no tier: the metric decides", State{}, "", 1200, "silver", true},
+		{"nothing: the bottom tier, no change", State{}, "", 10, "member", false},
+		{"the bottom tier brought: no change", State{TierID: "member"}, "member", 0, "member", false},
+		{"an import never lowers a tier", gold, "silver", 0, "gold", false},
+		{"nor renews one it does not raise", gold, "gold", 5000, "gold", false},
+		{"but raises it", gold, "platinum", 0, "platinum", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			next, change := Start(p, c.state, c.startTier, c.metric, t0)
+			if next.TierID != c.wantTier && !(next.TierID == "" && c.wantTier == "member") {
+				t.Fatalf("tier %q, want %q", next.TierID, c.wantTier)
+			}
+			if (change != nil) != c.changed {
+				t.Fatalf("change %+v, want changed=%v", change, c.changed)
+			}
+			if change == nil {
+				return
+			}
+			if change.Reason != ReasonImported || change.To != c.wantTier || next.PeriodEnd != t0.Add(days(365)) {
+				t.Fatalf("change %+v, state %+v", change, next)
+			}
+			// Never below what an upgrade by the same metric would give.
+			if up, _ := Evaluate(p, c.state, c.metric, t0); p.Index(up.TierID) > p.Index(next.TierID) {
+				t.Fatalf("Start gives %s, Evaluate %s", next.TierID, up.TierID)
+			}
+		})
+	}
+}

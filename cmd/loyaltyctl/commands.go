@@ -28,6 +28,9 @@ type client struct {
 	conn   *grpc.ClientConn
 	stdout io.Writer // for commands that print as they go (events tail)
 	stderr io.Writer
+	// The REST side, for imports and exports (transfers.go): base URL, key and
+	// the TLS CA file, if any.
+	httpURL, key, tlsCA string
 }
 
 func (c *client) keys() loyaltyv1.ApiKeyServiceClient {

@@ -3,7 +3,8 @@
 //	loyaltyctl [--addr HOST:PORT] [--key SECRET] [--tls | --tls-ca FILE] GROUP COMMAND [flags] [args]
 //
 // The address and key also come from LOYALTY_GRPC_ADDR and LOYALTY_API_KEY, TLS
-// from LOYALTY_TLS=1 or LOYALTY_TLS_CA.
+// from LOYALTY_TLS=1 or LOYALTY_TLS_CA; imports and exports use the REST listener
+// (--http, LOYALTY_HTTP_URL).
 package main
 
 import (
@@ -81,6 +82,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	timeout := global.Duration("timeout", 30*time.Second, "time limit of the call")
 	useTLS := global.Bool("tls", getenv("LOYALTY_TLS") == "1", "talk TLS, trusting the system's certificate authorities (LOYALTY_TLS=1)")
 	tlsCA := global.String("tls-ca", getenv("LOYALTY_TLS_CA"), "talk TLS, trusting only the CA certificate(s) in this PEM file (LOYALTY_TLS_CA)")
+	httpURL := global.String("http", envOr(getenv, "LOYALTY_HTTP_URL", "http://127.0.0.1:8080"), "loyaltyd REST base URL, for imports and exports (LOYALTY_HTTP_URL)")
 	global.Usage = func() { usage(stderr, global) }
 	if err := global.Parse(args); err != nil {
 		return exitUsage
@@ -133,7 +135,8 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "usage: loyaltyctl %s %s\n  %s\n", fs.Name(), cmd.args, cmd.help)
 		fs.PrintDefaults()
 	}
-	msg, err := cmd.run(ctx, &client{conn: conn, stdout: stdout, stderr: stderr}, fs, rest[2:])
+	msg, err := cmd.run(ctx, &client{conn: conn, stdout: stdout, stderr: stderr,
+		httpURL: strings.TrimRight(*httpURL, "/"), key: *key, tlsCA: *tlsCA}, fs, rest[2:])
 	if errors.Is(err, errUsage) || errors.Is(err, flag.ErrHelp) {
 		if errors.Is(err, errUsage) && !errors.Is(err, errBadFlag) {
 			fs.Usage()

@@ -27,6 +27,7 @@ type config struct {
 	LogLevel        slog.Level
 	LogFormat       string
 	MaxBodyBytes    int
+	MaxImportBytes  int
 	MaxDBConns      int
 	ShutdownTimeout time.Duration
 	CallTimeout     time.Duration
@@ -71,6 +72,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	level := fs.String("log-level", env("LOYALTY_LOG_LEVEL", "info"), "debug, info, warn or error (LOYALTY_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", env("LOYALTY_LOG_FORMAT", "text"), "text or json (LOYALTY_LOG_FORMAT)")
 	fs.IntVar(&c.MaxBodyBytes, "max-body-bytes", envInt("LOYALTY_MAX_BODY_BYTES", 1<<20), "largest accepted request body (LOYALTY_MAX_BODY_BYTES)")
+	fs.IntVar(&c.MaxImportBytes, "max-import-bytes", envInt("LOYALTY_MAX_IMPORT_BYTES", 2<<30), "largest accepted member import file, POST /v1/imports (LOYALTY_MAX_IMPORT_BYTES)")
 	fs.IntVar(&c.MaxDBConns, "max-db-conns", envInt("LOYALTY_MAX_DB_CONNS", 32), "database connection pool size (LOYALTY_MAX_DB_CONNS)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", env("LOYALTY_PPROF_ADDR", ""), "serve Go profiles (net/http/pprof) on this address; empty: off (LOYALTY_PPROF_ADDR)")
 	fs.IntVar(&c.GroupCommit, "group-commit", envInt("LOYALTY_GROUP_COMMIT", 64), "most entries committed together by group commit; 1 turns it off (LOYALTY_GROUP_COMMIT)")
@@ -125,6 +127,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.MaxBodyBytes < 1024 {
 		return config{}, errors.New("max body bytes must be at least 1024")
 	}
+	if c.MaxImportBytes < 1024 {
+		return config{}, errors.New("max import bytes must be at least 1024")
+	}
 	return c, nil
 }
 
@@ -140,7 +145,7 @@ func (c config) logAttrs() []any {
 	}
 	return []any{
 		"httpAddr", c.HTTPAddr, "grpcAddr", c.GRPCAddr, "database", db, "adminKey", adminKey,
-		"demo", c.Demo, "logLevel", c.LogLevel.String(), "maxBodyBytes", c.MaxBodyBytes,
+		"demo", c.Demo, "logLevel", c.LogLevel.String(), "maxBodyBytes", c.MaxBodyBytes, "maxImportBytes", c.MaxImportBytes,
 		"maxDBConns", c.MaxDBConns, "shutdownTimeout", c.ShutdownTimeout, "callTimeout", c.CallTimeout, "pprofAddr", c.PprofAddr,
 		"groupCommit", c.GroupCommit, "commitFlushers", c.CommitFlushers, "timeTravel", c.TimeTravel,
 		"tlsCert", c.TLSCert, "tlsKey", c.TLSKey, "metricsAddr", c.MetricsAddr,

@@ -93,7 +93,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	application, err := app.New(ctx, pool, log, app.Options{
-		AdminKey: adminKey, MaxBodyBytes: cfg.MaxBodyBytes, ShutdownTimeout: cfg.ShutdownTimeout, CallTimeout: cfg.CallTimeout,
+		AdminKey: adminKey, MaxBodyBytes: cfg.MaxBodyBytes, MaxImportBytes: int64(cfg.MaxImportBytes), ShutdownTimeout: cfg.ShutdownTimeout, CallTimeout: cfg.CallTimeout,
 		GroupCommitBatch: cfg.GroupCommit, GroupCommitFlushers: cfg.CommitFlushers, TimeTravel: cfg.TimeTravel,
 		TLS: serverTLS, WebhookAllow: cfg.WebhookAllow, WebhookRetry: events.RetryPolicy{GiveUpAfter: cfg.WebhookRetryFor},
 	})

@@ -26,8 +26,10 @@ import (
 
 // Options tune the server.
 type Options struct {
-	AdminKey        string // guaranteed to exist as an admin key, if set
-	MaxBodyBytes    int
+	AdminKey     string // guaranteed to exist as an admin key, if set
+	MaxBodyBytes int
+	// MaxImportBytes bounds a member import's upload (zero: the server's default).
+	MaxImportBytes  int64
 	ShutdownTimeout time.Duration
 	// CallTimeout is the server's deadline for every call (zero: the server's
 	// default); a client's shorter deadline wins.
@@ -118,7 +120,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options
 		Pool: pool, Keys: a.Keys, Ledger: a.Ledger, Tiers: a.Tiers, Campaigns: a.Campaigns, Audit: a.Audit, Events: a.Events,
 		Webhooks: a.Webhooks, WebhookGuard: a.WebhookGuard,
 		Log: log, Clock: clock, TimeTravel: opts.TimeTravel,
-		MaxBodyBytes: opts.MaxBodyBytes, ShutdownTimeout: opts.ShutdownTimeout, TLS: opts.TLS, CallTimeout: opts.CallTimeout,
+		MaxBodyBytes: opts.MaxBodyBytes, MaxImportBytes: opts.MaxImportBytes, ShutdownTimeout: opts.ShutdownTimeout, TLS: opts.TLS, CallTimeout: opts.CallTimeout,
 	})
 	return a, nil
 }

@@ -30,6 +30,9 @@ var (
 		"tiers":     {"events"},
 		"ledger":    {"tiers", "events"},
 		"campaigns": {"ledger", "tiers", "events"},
+		// The member import file's format (CSV rows to ledger.Opening, the row
+		// report): above the ledger it feeds, below the transport.
+		"ledger/importfile": {"ledger"},
 	}
 	// wiring packages put domains, transport and jobs together; only programs and
 	// wiring import them.

@@ -71,6 +71,8 @@ func (s *Server) httpHandler(ctx context.Context, withMetrics bool) (http.Handle
 		}
 	}
 	api := &restFront{routes: routes, keys: s.deps.Keys, gateway: gw, errors: errs, maxBody: int64(s.deps.MaxBodyBytes), audit: s.deps.Audit}
+	streamed := &streamREST{keys: s.deps.Keys, errors: errs, audit: s.deps.Audit, ledger: s.deps.Ledger, campaigns: s.deps.Campaigns,
+		maxImport: s.deps.MaxImportBytes}
 
 	ops := map[string]http.Handler{
 		"/healthz": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -99,6 +101,13 @@ func (s *Server) httpHandler(ctx context.Context, withMetrics bool) (http.Handle
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/console" || strings.HasPrefix(r.URL.Path, console.Prefix) {
 			web.ServeHTTP(w, r) // the web console, without a key: it asks for one
+			return
+		}
+		if route, variable, allow := matchStream(r.Method, r.URL.Path); route != nil {
+			streamed.serve(w, r, route, variable) // imports and exports (streams_rest.go)
+			return
+		} else if len(allow) > 0 {
+			errs.refuse(r.Context(), w, r, methodNotAllowed(r.Method, allow))
 			return
 		}
 		op, ok := ops[r.URL.Path]

@@ -104,6 +104,16 @@ var methodRoles = map[string][]access.Role{
 	loyaltyv1.WebhookService_ListWebhookDeliveries_FullMethodName: adminOnly,
 	loyaltyv1.WebhookService_RetryWebhookDelivery_FullMethodName:  adminOnly,
 	loyaltyv1.WebhookService_ReplayWebhookEndpoint_FullMethodName: adminOnly,
+
+	// The streamed REST routes (streams_rest.go), which no gRPC method serves:
+	// the import writes (admin), each export has the roles of the read it is the
+	// whole of (the liability report, a member's activity, a campaign's reads;
+	// the entries of a period are the ledger's, like verify).
+	opImportMembers:   adminOnly,
+	opExportEntries:   auditors,
+	opExportStatement: memberReaders,
+	opExportLiability: auditors,
+	opExportCoupons:   campaignReads,
 }
 
 // Allowed tells whether role may call the method.

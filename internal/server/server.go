@@ -60,6 +60,9 @@ type Deps struct {
 	TimeTravel bool
 	// MaxBodyBytes bounds REST request bodies and gRPC messages (default 1 MiB).
 	MaxBodyBytes int
+	// MaxImportBytes bounds a member import's CSV upload (default
+	// DefaultMaxImportBytes, 2 GiB).
+	MaxImportBytes int64
 	// ShutdownTimeout bounds how long in-flight calls may finish (default 20 s).
 	ShutdownTimeout time.Duration
 	// TLS, when set, is the server side of TLS on both the gRPC and the REST
@@ -98,6 +101,9 @@ func New(d Deps) *Server {
 	}
 	if d.MaxBodyBytes == 0 {
 		d.MaxBodyBytes = 1 << 20
+	}
+	if d.MaxImportBytes == 0 {
+		d.MaxImportBytes = DefaultMaxImportBytes
 	}
 	if d.ShutdownTimeout == 0 {
 		d.ShutdownTimeout = 20 * time.Second

@@ -14,9 +14,9 @@ $$;
 
 CREATE INDEX entries_campaign_idx ON entries USING gin (entry_campaign_accounts(accounts))
     WHERE entry_campaign_accounts(accounts) <> '{}';
-CREATE INDEX coupons_campaign_idx ON coupons (campaign_id, issue_time);
+CREATE INDEX coupons_campaign_issue_idx ON coupons (campaign_id, issue_time);
 
 -- +goose Down
-DROP INDEX coupons_campaign_idx;
+DROP INDEX coupons_campaign_issue_idx;
 DROP INDEX entries_campaign_idx;
 DROP FUNCTION entry_campaign_accounts(text[]);

@@ -187,6 +187,94 @@ func (b *EarningStatesOfBatchResults) Close() error {
 	return b.br.Close()
 }
 
+const enrollBatchMembers = `-- name: EnrollBatchMembers :batchmany
+WITH m AS (
+    INSERT INTO members (member_id, display_name, join_time)
+    SELECT u.member_id, u.display_name, u.join_time
+    FROM (SELECT unnest($1::text[]) AS member_id,
+                 unnest($2::text[]) AS display_name,
+                 unnest($3::timestamptz[]) AS join_time) AS u
+    ORDER BY u.member_id
+    ON CONFLICT (member_id) DO NOTHING
+    RETURNING members.member_id, members.display_name, members.join_time
+), b AS (
+    INSERT INTO member_balances (member_id) SELECT m.member_id FROM m
+)
+SELECT m.member_id, m.display_name, m.join_time FROM m
+`
+
+type EnrollBatchMembersBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type EnrollBatchMembersParams struct {
+	MemberIds    []string
+	DisplayNames []string
+	JoinTimes    []time.Time
+}
+
+type EnrollBatchMembersRow struct {
+	MemberID    string
+	DisplayName string
+	JoinTime    time.Time
+}
+
+// read step of an import batch, first after BEGIN: the batch's new members and
+// their balance rows, inserted in member order (two imports of the same members
+// wait for each other in one order, never in a cycle); members that exist are
+// left as they are. Returns the members it created.
+func (q *Queries) EnrollBatchMembers(ctx context.Context, db DBTX, arg []EnrollBatchMembersParams) *EnrollBatchMembersBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.DisplayNames,
+			a.JoinTimes,
+		}
+		batch.Queue(enrollBatchMembers, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &EnrollBatchMembersBatchResults{br, len(arg), false}
+}
+
+func (b *EnrollBatchMembersBatchResults) Query(f func(int, []EnrollBatchMembersRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []EnrollBatchMembersRow
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i EnrollBatchMembersRow
+				if err := rows.Scan(&i.MemberID, &i.DisplayName, &i.JoinTime); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *EnrollBatchMembersBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const ensureGoodwillUsageOf = `-- name: EnsureGoodwillUsageOf :batchexec
 
 INSERT INTO goodwill_usage (key_id, day)
@@ -243,6 +331,71 @@ func (b *EnsureGoodwillUsageOfBatchResults) Exec(f func(int, error)) {
 }
 
 func (b *EnsureGoodwillUsageOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const importsOf = `-- name: ImportsOf :batchmany
+SELECT member_id, fingerprint FROM member_imports WHERE member_id = ANY ($1::text[])
+`
+
+type ImportsOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type ImportsOfRow struct {
+	MemberID    string
+	Fingerprint []byte
+}
+
+// read: which of the batch's members were imported before, and from what row
+// (under the members' locks).
+func (q *Queries) ImportsOf(ctx context.Context, db DBTX, memberIds [][]string) *ImportsOfBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range memberIds {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(importsOf, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &ImportsOfBatchResults{br, len(memberIds), false}
+}
+
+func (b *ImportsOfBatchResults) Query(f func(int, []ImportsOfRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []ImportsOfRow
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i ImportsOfRow
+				if err := rows.Scan(&i.MemberID, &i.Fingerprint); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *ImportsOfBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }
@@ -2250,6 +2403,65 @@ func (b *WriteHoldsClosedBatchResults) Exec(f func(int, error)) {
 }
 
 func (b *WriteHoldsClosedBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const writeImports = `-- name: WriteImports :batchexec
+INSERT INTO member_imports (member_id, fingerprint, entry_id, create_time)
+SELECT u.member_id, u.fingerprint, nullif(u.entry_id, 0), u.create_time
+FROM (SELECT unnest($1::text[]) AS member_id,
+             unnest($2::bytea[]) AS fingerprint,
+             unnest($3::bigint[]) AS entry_id,
+             unnest($4::timestamptz[]) AS create_time) AS u
+`
+
+type WriteImportsBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WriteImportsParams struct {
+	MemberIds    []string
+	Fingerprints [][]byte
+	EntryIds     []int64
+	CreateTimes  []time.Time
+}
+
+// write: the batch's imported members.
+func (q *Queries) WriteImports(ctx context.Context, db DBTX, arg []WriteImportsParams) *WriteImportsBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.Fingerprints,
+			a.EntryIds,
+			a.CreateTimes,
+		}
+		batch.Queue(writeImports, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WriteImportsBatchResults{br, len(arg), false}
+}
+
+func (b *WriteImportsBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WriteImportsBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

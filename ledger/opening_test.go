@@ -1,0 +1,176 @@
+package ledger_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/loyalty-engine/loyalty/internal/fakeclock"
+	"github.com/loyalty-engine/loyalty/internal/problem"
+	"github.com/loyalty-engine/loyalty/ledger"
+)
+
+func systemBalance(t *testing.T, svc *ledger.Service, account string) int64 {
+	t.Helper()
+	l, err := svc.Liability(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !l.Consistent {
+		t.Fatalf("liability report not consistent: %+v", l)
+	}
+	for _, a := range l.SystemAccounts {
+		if a.Account == account {
+			return a.Balance
+		}
+	}
+	return 0
+}
+
+func count(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := pool.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+func TestOpenImportsMembersOnceAndTheBooksBalance(t *testing.T) {
+	clock := fakeclock.At(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
+	svc, pool := newLedgerOnPool(t, clock, "carol")
+	ctx := context.Background()
+	joined := time.Date(2020, 5, 1, 0, 0, 0, 0, time.UTC)
+	expire := time.Date(2027, 6, 30, 0, 0, 0, 0, time.UTC)
+	batch := []ledger.Opening{
+		{MemberID: "alice", DisplayName: "Alice", JoinTime: joined, Points: 1000, Expire: expire, TierID: "gold"},
+		{MemberID: "bob", JoinTime: joined, Metric: 1500},                    // opens at zero; the metric earns silver
+		{MemberID: "carol", Points: 200},                                     // enrolled before: opened, not enrolled again
+		{MemberID: "dave", Points: 5, TierID: "diamond"},                     // no such tier
+		{MemberID: "alice", DisplayName: "Alice", Points: 1, TierID: "gold"}, // alice again, other values
+	}
+	res, err := svc.Open(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []ledger.OpeningStatus{ledger.OpeningImported, ledger.OpeningImported, ledger.OpeningImported, ledger.OpeningFailed, ledger.OpeningFailed} {
+		if res[i].Status != want {
+			t.Fatalf("row %d: %+v, want status %d", i, res[i], want)
+		}
+	}
+	if !res[0].Created || !res[1].Created || res[2].Created || res[0].EntryID == 0 || res[1].EntryID != 0 {
+		t.Fatalf("results %+v", res)
+	}
+	if p, ok := problem.As(res[3].Err); !ok || len(p.Fields) != 1 || p.Fields[0].Field != "tierId" {
+		t.Fatalf("unknown tier: %v", res[3].Err)
+	}
+	if !errors.Is(res[4].Err, ledger.ErrImportConflict) {
+		t.Fatalf("second row of alice: %v", res[4].Err)
+	}
+	mustVerify(t, svc)
+	if got := systemBalance(t, svc, ledger.AccountOpening); got != -1200 {
+		t.Fatalf("system:opening %d, want -1200", got)
+	}
+	if b := balanceOf(t, svc, "alice"); b.Available != 1000 || len(b.Expiring) != 1 || !b.Expiring[0].ExpireTime.Equal(expire) {
+		t.Fatalf("alice %+v", b)
+	}
+	for id, tier := range map[string]string{"alice": "gold", "bob": "silver", "carol": "member"} {
+		m, err := svc.Member(ctx, id)
+		if err != nil || m.TierID != tier {
+			t.Fatalf("%s: %+v %v, want tier %s", id, m, err, tier)
+		}
+	}
+	if m, _ := svc.Member(ctx, "alice"); !m.JoinTime.Equal(joined) || m.DisplayName != "Alice" {
+		t.Fatalf("alice %+v", m)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM members WHERE member_id = 'dave'`); n != 0 {
+		t.Fatal("a refused row enrolled its member")
+	}
+	// Events: enrolment, opening and tier, in that order for alice.
+	rows, err := pool.Query(ctx, `SELECT type FROM events WHERE member_id = 'alice' ORDER BY member_seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for rows.Next() {
+		var s string
+		_ = rows.Scan(&s)
+		types = append(types, s)
+	}
+	if fmt.Sprint(types) != "[member.enrolled points.opened tier.changed]" {
+		t.Fatalf("alice's events %v", types)
+	}
+
+	// The same rows again change nothing.
+	before := count(t, pool, `SELECT count(*) FROM entries`) + 1000*count(t, pool, `SELECT count(*) FROM events`) +
+		1000000*count(t, pool, `SELECT count(*) FROM tier_history`)
+	again, err := svc.Open(ctx, batch[:3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range again {
+		if r.Status != ledger.OpeningUnchanged || r.Err != nil {
+			t.Fatalf("again, row %d: %+v", i, r)
+		}
+	}
+	after := count(t, pool, `SELECT count(*) FROM entries`) + 1000*count(t, pool, `SELECT count(*) FROM events`) +
+		1000000*count(t, pool, `SELECT count(*) FROM tier_history`)
+	if before != after {
+		t.Fatalf("a repeated import wrote rows: %d -> %d", before, after)
+	}
+	mustVerify(t, svc)
+}
+
+// Concurrent imports of the same members: each member is enrolled and opened once.
+func TestConcurrentIdenticalImportsOpenEachMemberOnce(t *testing.T) {
+	clock := fakeclock.At(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
+	svc, pool := newLedgerOnPool(t, clock)
+	var batch []ledger.Opening
+	for i := range 300 {
+		batch = append(batch, ledger.Opening{MemberID: fmt.Sprintf("m%03d", i), Points: int64(i + 1), Metric: int64(i * 10)})
+	}
+	var wg sync.WaitGroup
+	imported := make([]int, 4)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Each racer sends the members in chunks of its own order.
+			for c := range 3 {
+				chunk := batch[((c+w)%3)*100 : ((c+w)%3+1)*100]
+				res, err := svc.Open(context.Background(), chunk)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for _, r := range res {
+					if r.Err != nil {
+						t.Error(r.Err)
+					}
+					if r.Status == ledger.OpeningImported {
+						imported[w]++
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if total := imported[0] + imported[1] + imported[2] + imported[3]; total != 300 {
+		t.Fatalf("%d members imported, want 300 (%v)", total, imported)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM entries WHERE kind = 'OPENING'`); n != 300 {
+		t.Fatalf("%d OPENING entries, want 300", n)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM events WHERE type = 'member.enrolled'`); n != 300 {
+		t.Fatalf("%d enrolment events, want 300", n)
+	}
+	mustVerify(t, svc)
+	if got := systemBalance(t, svc, ledger.AccountOpening); got != -300*301/2 {
+		t.Fatalf("system:opening %d", got)
+	}
+}
