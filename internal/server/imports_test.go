@@ -128,6 +128,13 @@ func TestImportReportsBadRowsImportsTheRestOnceAndTheBooksAgree(t *testing.T) {
 		t.Fatalf("m00100 should start gold: %s", m.Raw)
 	}
 
+	// Both runs are audited, with their counts.
+	var audited int64
+	if err := env.Pool.QueryRow(t.Context(), `SELECT count(*) FROM audit_log WHERE method = '/rest/ImportMembers'
+		AND target = 'imports' AND outcome = 'OK' AND reason LIKE '%imported=2000 unchanged=0 failed=4'`).Scan(&audited); err != nil || audited != 2 {
+		t.Fatalf("%d audit records of the imports (%v), want 2", audited, err)
+	}
+
 	// The same file again changes nothing.
 	after := countRows(t, env)
 	code, rep, _ = postImport(t, env, apitest.AdminKey, "", file)
