@@ -459,6 +459,9 @@ func (b *budgets) Grant(ctx context.Context, e ledger.PromotedEarning) ([]ledger
 		Member: MemberFacts{TierID: e.TierID, MemberID: e.MemberID, JoinTime: e.JoinTime},
 		Order:  OrderFacts{OrderID: e.OrderID, SpendMinor: e.SpendMinor, Currency: e.Currency},
 	}
+	if e.Profile != nil && slices.ContainsFunc(b.campaigns, func(c Campaign) bool { return c.rule != nil }) {
+		profileFacts(&facts.Member, e.Profile()) // only a rule reads it
+	}
 	var bonuses []ledger.Bonus
 	var refusals []ledger.BonusRefusal
 	for _, c := range b.campaigns {

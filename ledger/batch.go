@@ -192,7 +192,8 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, plans []plan, l
 		fail("lock members", err)
 		for _, r := range rows {
 			st.members[r.MemberID] = &memberState{id: r.MemberID, available: r.Available, pending: r.Pending, held: r.Held,
-				lastEntryTime: nullable.Value(r.LastEntryTime), joinTime: r.JoinTime}
+				lastEntryTime: nullable.Value(r.LastEntryTime), joinTime: r.JoinTime,
+				birthday: birthdayOf(r.BirthdayMonth, r.BirthdayDay, r.BirthdayYear), channel: r.Channel, attributes: r.Attributes}
 		}
 	})
 	ids.QueryRow(func(_ int, r ledgerdb.NextBatchIDsRow, err error) {

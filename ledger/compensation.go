@@ -36,6 +36,7 @@ type CompensationClaim struct {
 type CompensatedMember struct {
 	TierID   string
 	JoinTime time.Time
+	Profile  Profile
 	Now      time.Time
 }
 
@@ -118,7 +119,7 @@ func (st *batchState) applyCompensation(ctx context.Context, p plan) outcome {
 	}
 	ts := st.tierOf(p.memberID)
 	tierID, _ := tiers.Effective(c.policy, ts.state.TierID, ts.memberships, p.at)
-	d, err := st.budgets.Compensate(ctx, c.claim, CompensatedMember{TierID: tierID, JoinTime: m.joinTime, Now: p.at})
+	d, err := st.budgets.Compensate(ctx, c.claim, CompensatedMember{TierID: tierID, JoinTime: m.joinTime, Profile: m.profile(), Now: p.at})
 	switch {
 	case errors.Is(err, ErrBudgetsIncomplete):
 		st.broken = err

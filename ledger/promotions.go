@@ -111,9 +111,12 @@ type CampaignGiveBack struct {
 
 // PromotedEarning is what campaigns judge an earning by.
 type PromotedEarning struct {
-	MemberID   string
-	TierID     string
-	JoinTime   time.Time
+	MemberID string
+	TierID   string
+	JoinTime time.Time
+	// Profile is the member's profile (decoded when called: most campaigns'
+	// rules never read it).
+	Profile    func() Profile
 	OrderID    string
 	SpendMinor int64
 	Currency   string
