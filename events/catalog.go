@@ -50,7 +50,7 @@ const (
 	CouponExpired         Type = "coupon.expired"
 	CompensationGranted   Type = "compensation.granted" // Data: CompensationData
 	CompensationRefused   Type = "compensation.refused"
-	ActivityRecorded      Type = "activity.recorded" // Data: ActivityData
+	ActivityRecorded      Type = "activity.recorded"         // Data: ActivityData
 	PointsExpiring        Type = "points.expiring"           // Data: ExpiringData
 	TierDowngradeDue      Type = "tier.downgrade_due"        // Data: DowngradeDueData
 	WebhookDisabled       Type = "webhook_endpoint.disabled" // Data: WebhookDisabledData

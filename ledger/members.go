@@ -31,8 +31,8 @@ type Member struct {
 
 // EnrollMember is the command to enroll a member.
 type EnrollMember struct {
-	MemberID    string `json:"memberId" validate:"required,shopid"`
-	DisplayName string `json:"displayName" validate:"max=200"`
+	MemberID    string  `json:"memberId" validate:"required,shopid"`
+	DisplayName string  `json:"displayName" validate:"max=200"`
 	Profile     Profile `json:"profile"`
 }
 
