@@ -173,6 +173,9 @@ func (st *batchState) applyOne(ctx context.Context, p plan) outcome {
 	if p.refund != nil {
 		return st.applyRefund(ctx, p)
 	}
+	if p.activity != nil {
+		return st.applyActivity(ctx, p)
+	}
 	if p.compensation != nil {
 		return st.applyCompensation(ctx, p)
 	}

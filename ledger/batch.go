@@ -167,7 +167,7 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, plans []plan, l
 	if need.allSlices {
 		lane = AllSlices
 	}
-	if (len(need.campaigns) > 0 || len(need.claims) > 0) && s.promotions != nil {
+	if (len(need.campaigns) > 0 || !need.claims.empty()) && s.promotions != nil {
 		budgets = s.promotions.QueueBudgets(ctx, &read, need.campaigns, need.campaignMembers, lane, need.claims)
 	}
 	releases := s.queueReleaseLocks(ctx, &read, need.releases)
@@ -340,8 +340,9 @@ type batchNeeds struct {
 	allSlices bool
 	goodwill  goodwillNeeds
 	refunds   refundNeeds
-	// claims: the batch's compensation claims, whose recorded outcomes are read.
-	claims []CompensationClaim
+	// claims: the batch's compensation and activity claims, whose recorded
+	// outcomes are read.
+	claims Claims
 }
 
 // needsOf is what the rules will need to apply plans.
@@ -377,6 +378,10 @@ func needsOf(plans []plan) batchNeeds {
 			// Its entries are the campaigns' to name: the claim's record is what
 			// a repeat finds.
 			n.addCompensation(p, addMember, metricSeen)
+			continue
+		}
+		if p.activity != nil {
+			n.addActivity(p, addMember, metricSeen)
 			continue
 		}
 		n.requestMembers = append(n.requestMembers, p.memberID)

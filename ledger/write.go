@@ -99,6 +99,9 @@ type plan struct {
 	// compensation: an after-sales claim on the compensation campaigns, which
 	// they decide in the apply step (compensation.go).
 	compensation *compensationPlan
+	// activity: a member's activity claiming the ACTIVITY_REWARD campaigns'
+	// points (activity.go).
+	activity *activityPlan
 
 	// call is the audit record of the API call the entry is the effect of (nil for
 	// the engine's own entries): written in the entry's transaction, if it writes

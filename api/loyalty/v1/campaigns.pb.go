@@ -1576,7 +1576,8 @@ type SimulateCampaignResponse struct {
 	Coupons int32 `protobuf:"varint,7,opt,name=coupons,proto3" json:"coupons,omitempty"`
 	// Why nothing would be granted: NOT_ELIGIBLE, RULE_ERROR (the eligibility rule
 	// failed on these facts), BUDGET_EXHAUSTED, MEMBER_CAP_REACHED, NO_SPEND,
-	// EVENT_NOT_COVERED; empty otherwise.
+	// EVENT_NOT_COVERED, ACTIVITY_NOT_COVERED, DAILY_CAP_REACHED, WEEKLY_CAP_REACHED,
+	// MONTHLY_CAP_REACHED, ACTIVITY_KEY_CAP_REACHED; empty otherwise.
 	Reason string `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"`
 	// Left in the budget and in the member's cap (-1: unbounded).
 	BudgetPointsLeft  int64 `protobuf:"varint,9,opt,name=budget_points_left,json=budgetPointsLeft,proto3" json:"budget_points_left,omitempty"`

@@ -1681,7 +1681,8 @@ export interface definitions {
     /**
      * @description Why nothing would be granted: NOT_ELIGIBLE, RULE_ERROR (the eligibility rule
      * failed on these facts), BUDGET_EXHAUSTED, MEMBER_CAP_REACHED, NO_SPEND,
-     * EVENT_NOT_COVERED; empty otherwise.
+     * EVENT_NOT_COVERED, ACTIVITY_NOT_COVERED, DAILY_CAP_REACHED, WEEKLY_CAP_REACHED,
+     * MONTHLY_CAP_REACHED, ACTIVITY_KEY_CAP_REACHED; empty otherwise.
      */
     reason?: string;
     /**
