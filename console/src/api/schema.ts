@@ -950,7 +950,8 @@ export interface definitions {
      * PENDING_RELEASE, EXPIRY (what is left of expired lots goes to breakage), REFUND
      * (an order's earned points taken back), REFUND_RETURN (points redeemed on a
      * refunded order given back), CAMPAIGN (points from a campaign's budget outside an
-     * earning: an after-sales compensation).
+     * earning: an after-sales compensation), ACTIVITY (an ACTIVITY_REWARD campaign's points
+     * for an activity), BIRTHDAY (the birthday bonus of the member's tier).
      */
     kind?: string;
     /**

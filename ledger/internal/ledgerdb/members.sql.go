@@ -11,6 +11,66 @@ import (
 	"time"
 )
 
+const birthdaysOn = `-- name: BirthdaysOn :many
+SELECT m.member_id, m.birthday_month, m.birthday_day, m.birthday_year
+FROM members m
+JOIN (SELECT unnest($1::smallint[]) AS month, unnest($2::smallint[]) AS day) AS d
+  ON m.birthday_month = d.month AND m.birthday_day = d.day
+WHERE m.member_id > $3
+  AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.member_id = m.member_id AND e.request_id = $4)
+ORDER BY m.member_id
+LIMIT $5
+`
+
+type BirthdaysOnParams struct {
+	Months     []int16
+	Days       []int16
+	After      string
+	RequestID  string
+	MaxMembers int32
+}
+
+type BirthdaysOnRow struct {
+	MemberID      string
+	BirthdayMonth *int16
+	BirthdayDay   *int16
+	BirthdayYear  *int16
+}
+
+// The members born on one of the given days (month and day), after a member id
+// (keyset pages), whose birthday entry of the year (request id
+// 'system#birthday:<year>') is not written yet.
+func (q *Queries) BirthdaysOn(ctx context.Context, db DBTX, arg BirthdaysOnParams) ([]BirthdaysOnRow, error) {
+	rows, err := db.Query(ctx, birthdaysOn,
+		arg.Months,
+		arg.Days,
+		arg.After,
+		arg.RequestID,
+		arg.MaxMembers,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []BirthdaysOnRow
+	for rows.Next() {
+		var i BirthdaysOnRow
+		if err := rows.Scan(
+			&i.MemberID,
+			&i.BirthdayMonth,
+			&i.BirthdayDay,
+			&i.BirthdayYear,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const getMember = `-- name: GetMember :one
 SELECT member_id, display_name, join_time, birthday_month, birthday_day, birthday_year, channel, attributes FROM members WHERE member_id = $1
 `

@@ -25,3 +25,16 @@ SET display_name = @display_name, birthday_month = sqlc.narg(birthday_month), bi
     birthday_year = sqlc.narg(birthday_year), channel = @channel, attributes = @attributes
 WHERE member_id = @member_id
 RETURNING *;
+
+-- name: BirthdaysOn :many
+-- The members born on one of the given days (month and day), after a member id
+-- (keyset pages), whose birthday entry of the year (request id
+-- 'system#birthday:<year>') is not written yet.
+SELECT m.member_id, m.birthday_month, m.birthday_day, m.birthday_year
+FROM members m
+JOIN (SELECT unnest(@months::smallint[]) AS month, unnest(@days::smallint[]) AS day) AS d
+  ON m.birthday_month = d.month AND m.birthday_day = d.day
+WHERE m.member_id > @after
+  AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.member_id = m.member_id AND e.request_id = @request_id)
+ORDER BY m.member_id
+LIMIT @max_members;
