@@ -49,7 +49,7 @@ func TestBirthdayBonusAcrossLeapYears(t *testing.T) {
 		}
 	}
 	run(time.Date(2027, 2, 27, 23, 59, 59, 0, time.UTC), 0)
-	run(time.Date(2027, 2, 28, 0, 0, 0, 0, time.UTC), 2) // 2027 has no 29 February: leap and feb28
+	run(time.Date(2027, 2, 28, 0, 0, 0, 0, time.UTC), 2)  // 2027 has no 29 February: leap and feb28
 	run(time.Date(2027, 2, 28, 18, 0, 0, 0, time.UTC), 0) // once per member and year
 	run(time.Date(2027, 3, 1, 0, 0, 1, 0, time.UTC), 1)
 	run(time.Date(2028, 2, 28, 9, 0, 0, 0, time.UTC), 1) // 2028 has one: feb28 alone
