@@ -74,6 +74,11 @@ func (s *Service) RecordActivity(ctx context.Context, actor ledger.Actor, a Acti
 	if err := validation.Struct(a); err != nil {
 		return ActivityResult{}, err
 	}
+	// The fingerprint is of the request as sent: a retry without occurTime is the
+	// same request, whenever it comes.
+	fp := a
+	fp.OccurTime = fp.OccurTime.UTC()
+	fingerprint := idempotency.Fingerprint("activity", fp)
 	now := s.clock.Now()
 	if a.OccurTime.IsZero() {
 		a.OccurTime = now
@@ -99,11 +104,9 @@ func (s *Service) RecordActivity(ctx context.Context, actor ledger.Actor, a Acti
 	if err != nil {
 		return ActivityResult{}, err
 	}
-	fp := a
-	fp.OccurTime = fp.OccurTime.UTC()
 	claim := ledger.ActivityClaim{
 		MemberID: a.MemberID, RequestID: a.RequestID, Type: a.Type, Key: a.Key, OccurTime: a.OccurTime,
-		Attributes: a.Attributes, Location: prog.Location(), Fingerprint: idempotency.Fingerprint("activity", fp), ActorKeyID: actor.KeyID,
+		Attributes: a.Attributes, Location: prog.Location(), Fingerprint: fingerprint, ActorKeyID: actor.KeyID,
 	}
 	for _, c := range running {
 		if c.rewards(a.Type) {
