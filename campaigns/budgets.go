@@ -195,8 +195,10 @@ type budgets struct {
 	// usesLocked: they were locked (else only their points are written back).
 	read       map[useKey]bool
 	usesLocked bool
-	// claims: the batch's compensation claims (nil outside a batch with some).
-	claims *claims
+	// claims: the batch's compensation claims (nil outside a batch with some);
+	// activities: its activity claims (activity_batch.go).
+	claims     *claims
+	activities *activityClaims
 	// exhaustedNow: campaigns whose budget the takes ran out (at exhaustedAt),
 	// and their events.
 	exhaustedNow []string
@@ -233,15 +235,19 @@ func (s *Service) PointsCampaignsAt(ctx context.Context, now time.Time) ([]strin
 // compensation claims (queueClaims), and adds the campaigns' definitions from the
 // cache. A batch with claims locks the members' uses and writes them back whole:
 // a claim counts its coupon against the member's cap as well as its points.
-func (s *Service) QueueBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string, lane ledger.BudgetLane, cs []ledger.CompensationClaim) func() (ledger.Budgets, error) {
-	read := s.readBudgets(ctx, pipe, campaignIDs, memberIDs, lane, len(cs) > 0)
-	readClaims := s.queueClaims(ctx, pipe, cs)
+func (s *Service) QueueBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string, lane ledger.BudgetLane, cs ledger.Claims) func() (ledger.Budgets, error) {
+	read := s.readBudgets(ctx, pipe, campaignIDs, memberIDs, lane, len(cs.Compensations) > 0)
+	readClaims := s.queueClaims(ctx, pipe, cs.Compensations)
+	readActivities := s.queueActivities(ctx, pipe, cs.Activities)
 	return func() (ledger.Budgets, error) {
 		b, err := read()
 		if err != nil {
 			return nil, err
 		}
 		if err := readClaims(b); err != nil {
+			return nil, err
+		}
+		if err := readActivities(b); err != nil {
 			return nil, err
 		}
 		// The campaigns' definitions (type, rule, bonus) come from the cache, in
@@ -459,6 +465,9 @@ func (b *budgets) Grant(ctx context.Context, e ledger.PromotedEarning) ([]ledger
 		Member: MemberFacts{TierID: e.TierID, MemberID: e.MemberID, JoinTime: e.JoinTime},
 		Order:  OrderFacts{OrderID: e.OrderID, SpendMinor: e.SpendMinor, Currency: e.Currency},
 	}
+	if e.Profile != nil && slices.ContainsFunc(b.campaigns, func(c Campaign) bool { return c.rule != nil }) {
+		profileFacts(&facts.Member, e.Profile()) // only a rule reads it
+	}
 	var bonuses []ledger.Bonus
 	var refusals []ledger.BonusRefusal
 	for _, c := range b.campaigns {
@@ -539,4 +548,5 @@ func (b *budgets) QueueWrites(ctx context.Context, pipe *database.Pipeline) {
 		b.s.q.MarkBudgetsExhausted(ctx, pipe, []campaignsdb.MarkBudgetsExhaustedParams{{CampaignIds: b.exhaustedNow, Now: b.exhaustedAt}})
 	}
 	b.queueClaimWrites(ctx, pipe)
+	b.queueActivityWrites(ctx, pipe)
 }

@@ -17,6 +17,7 @@ const (
 	TypeBonus        = "POINTS_BONUS"
 	TypeCouponDrop   = "COUPON_DROP"
 	TypeCompensation = "COMPENSATION"
+	TypeActivity     = "ACTIVITY_REWARD"
 )
 
 // Campaign statuses.
@@ -71,6 +72,25 @@ type Compensation struct {
 	TierPercent   map[string]int32 `json:"tierPercent" validate:"max=20,dive,gte=0,lte=1000"`
 }
 
+// ActivityReward is what an ACTIVITY_REWARD campaign grants for the activities of
+// the types it lists: Points per activity, within Caps.
+type ActivityReward struct {
+	ActivityTypes []string     `json:"activityTypes" validate:"max=10,dive,required,max=32"`
+	Points        int64        `json:"points" validate:"gte=0,lte=1000000"`
+	Caps          ActivityCaps `json:"caps"`
+}
+
+// ActivityCaps bound how many of a member's activities a campaign rewards (zero:
+// unbounded): per day, week (Monday to Sunday) and month of the program's time
+// zone, and per activity key (the same reviewed order line rewarded once across
+// the campaign's types, say).
+type ActivityCaps struct {
+	PerDay         int32 `json:"perDay" validate:"gte=0,lte=1000"`
+	PerWeek        int32 `json:"perWeek" validate:"gte=0,lte=1000"`
+	PerMonth       int32 `json:"perMonth" validate:"gte=0,lte=10000"`
+	PerActivityKey int32 `json:"perActivityKey" validate:"gte=0,lte=1000"`
+}
+
 // Budget bounds what a campaign gives in all (zero: unbounded).
 type Budget struct {
 	Points  int64 `json:"points" validate:"gte=0,lte=1000000000000"`
@@ -86,7 +106,7 @@ type Cap struct {
 // Definition is what a marketer writes: everything about a campaign but its state.
 type Definition struct {
 	DisplayName       string         `json:"displayName" validate:"required,max=200"`
-	Type              string         `json:"type" validate:"oneof=POINTS_MULTIPLIER POINTS_BONUS COUPON_DROP COMPENSATION"`
+	Type              string         `json:"type" validate:"oneof=POINTS_MULTIPLIER POINTS_BONUS COUPON_DROP COMPENSATION ACTIVITY_REWARD"`
 	Schedule          Schedule       `json:"schedule"`
 	Eligibility       Eligibility    `json:"eligibility"`
 	MultiplierPercent int32          `json:"multiplierPercent" validate:"gte=0,lte=1000"`
@@ -95,6 +115,7 @@ type Definition struct {
 	Compensation      Compensation   `json:"compensation"`
 	Budget            Budget         `json:"budget"`
 	PerMemberCap      Cap            `json:"perMemberCap"`
+	Activity          ActivityReward `json:"activity"`
 }
 
 // Campaign is a campaign and where it stands.
@@ -158,6 +179,16 @@ func (d Definition) compile(knownTier func(string) bool) (start, end time.Time, 
 				bad("compensation.tierPercent."+tier, "is not a tier of the tier policy")
 			}
 		}
+	case TypeActivity:
+		if len(d.Activity.ActivityTypes) == 0 {
+			bad("activity.activityTypes", "must list at least one activity type")
+		}
+		if d.Activity.Points < 1 {
+			bad("activity.points", "must be at least 1")
+		}
+	}
+	if d.Type != TypeActivity && (len(d.Activity.ActivityTypes) > 0 || d.Activity.Points > 0) {
+		bad("activity", "only ACTIVITY_REWARD campaigns reward activities")
 	}
 	if d.Type != TypeCouponDrop && d.Type != TypeCompensation && d.Budget.Coupons > 0 {
 		bad("budget.coupons", "only campaigns that issue coupons have a coupon budget")
@@ -255,7 +286,8 @@ func (c Campaign) Eligible(f Facts) (bool, error) {
 // save: points campaigns see orders with a spend, coupon drops a member alone,
 // compensations the events they cover (at their minimum delay and later).
 func (d Definition) ruleSamples() ([]Facts, string) {
-	member := MemberFacts{TierID: "member", MemberID: "sample-member", JoinTime: time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC)}
+	member := MemberFacts{TierID: "member", MemberID: "sample-member", JoinTime: time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC),
+		Birthday: BirthdayFacts{Month: 5, Day: 17}, Attributes: map[string]string{}}
 	if len(d.Eligibility.Tiers) > 0 {
 		member.TierID = d.Eligibility.Tiers[0]
 	}
@@ -271,6 +303,11 @@ func (d Definition) ruleSamples() ([]Facts, string) {
 			}
 		}
 		return samples, "every event it covers that was tried (" + strings.Join(d.Compensation.EventTypes, ", ") + ", at the minimum delay and 48 hours later)"
+	case TypeActivity:
+		for _, t := range d.Activity.ActivityTypes {
+			samples = append(samples, Facts{Member: member, Activity: ActivityFacts{Type: t, Key: "sample-key", Attributes: map[string]string{}}})
+		}
+		return samples, "every activity it covers (" + strings.Join(d.Activity.ActivityTypes, ", ") + ")"
 	}
 	for _, spend := range []int64{100, 10_000, 1_000_000} {
 		samples = append(samples, Facts{Member: member, Order: OrderFacts{OrderID: "sample-order", SpendMinor: spend, Currency: "CNY"}})

@@ -120,6 +120,7 @@ func (b *budgets) Compensate(ctx context.Context, c ledger.CompensationClaim, m 
 		Order:  OrderFacts{OrderID: c.OrderID},
 		Event:  EventFacts{Type: c.EventType, DelayHours: int64(c.DelayHours)},
 	}
+	profileFacts(&facts.Member, m.Profile)
 	var covering []Campaign
 	for _, cp := range b.campaigns {
 		if slices.Contains(c.Campaigns, cp.ID) {

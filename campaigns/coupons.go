@@ -244,7 +244,13 @@ func (s *Service) memberFacts(ctx context.Context, db campaignsdb.DBTX, memberID
 	if err != nil {
 		return Facts{}, err
 	}
-	return Facts{Member: MemberFacts{TierID: st.TierID, MemberID: memberID, JoinTime: st.JoinTime}}, nil
+	profile, err := s.ledger.ProfileOn(ctx, db, memberID)
+	if err != nil {
+		return Facts{}, err
+	}
+	f := Facts{Member: MemberFacts{TierID: st.TierID, MemberID: memberID, JoinTime: st.JoinTime}}
+	profileFacts(&f.Member, profile)
+	return f, nil
 }
 
 // RedeemCoupon redeems a member's coupon on an order.

@@ -41,7 +41,7 @@ func TestBudgetLanesLockDisjointSlicesAndAnswerOnlyWhatTheyHold(t *testing.T) {
 	// what they wait for here is the slices.
 	lock := func(tx pgx.Tx, memberID string, lane ledger.BudgetLane) (ledger.Budgets, error) {
 		var pipe database.Pipeline
-		read := e.campaigns.QueueBudgets(ctx, &pipe, []string{c.ID}, []string{memberID}, lane, nil)
+		read := e.campaigns.QueueBudgets(ctx, &pipe, []string{c.ID}, []string{memberID}, lane, ledger.Claims{})
 		pipe.Send(ctx, tx)
 		b, err := read()
 		if cerr := pipe.Close(); err == nil {

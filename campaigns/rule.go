@@ -16,14 +16,35 @@ import (
 	"github.com/google/cel-go/parser"
 
 	"github.com/loyalty-engine/loyalty/internal/problem"
+	"github.com/loyalty-engine/loyalty/ledger"
 )
 
 // MemberFacts are what a rule knows of the member: `member.tierId`,
-// `member.memberId`, `member.joinTime`.
+// `member.memberId`, `member.joinTime`, and its profile: `member.birthday` (month,
+// day and year, 0 when not told), `member.channel`, `member.attributes` (a map
+// of strings: `member.attributes["city"] == "Shanghai"`, `"vip" in member.attributes`).
 type MemberFacts struct {
-	TierID   string    `cel:"tierId"`
-	MemberID string    `cel:"memberId"`
-	JoinTime time.Time `cel:"joinTime"`
+	TierID     string            `cel:"tierId"`
+	MemberID   string            `cel:"memberId"`
+	JoinTime   time.Time         `cel:"joinTime"`
+	Birthday   BirthdayFacts     `cel:"birthday"`
+	Channel    string            `cel:"channel"`
+	Attributes map[string]string `cel:"attributes"`
+}
+
+// BirthdayFacts are a member's birthday in a rule (all 0: not told).
+type BirthdayFacts struct {
+	Month int64 `cel:"month"`
+	Day   int64 `cel:"day"`
+	Year  int64 `cel:"year"`
+}
+
+// ActivityFacts are what a rule knows of an activity: `activity.type`,
+// `activity.key`, `activity.attributes` (empty outside an activity).
+type ActivityFacts struct {
+	Type       string            `cel:"type"`
+	Key        string            `cel:"key"`
+	Attributes map[string]string `cel:"attributes"`
 }
 
 // OrderFacts are what a rule knows of the order: `order.orderId`,
@@ -43,18 +64,20 @@ type EventFacts struct {
 
 // Facts are the inputs of an eligibility rule.
 type Facts struct {
-	Member MemberFacts
-	Order  OrderFacts
-	Event  EventFacts
+	Member   MemberFacts
+	Order    OrderFacts
+	Event    EventFacts
+	Activity ActivityFacts
 }
 
 var ruleEnv = sync.OnceValues(func() (*cel.Env, error) {
 	return cel.NewEnv(
-		ext.NativeTypes(reflect.TypeFor[MemberFacts](), reflect.TypeFor[OrderFacts](), reflect.TypeFor[EventFacts](),
-			ext.ParseStructTags(true)),
+		ext.NativeTypes(reflect.TypeFor[MemberFacts](), reflect.TypeFor[BirthdayFacts](), reflect.TypeFor[OrderFacts](),
+			reflect.TypeFor[EventFacts](), reflect.TypeFor[ActivityFacts](), ext.ParseStructTags(true)),
 		cel.Variable("member", cel.ObjectType("campaigns.MemberFacts")),
 		cel.Variable("order", cel.ObjectType("campaigns.OrderFacts")),
 		cel.Variable("event", cel.ObjectType("campaigns.EventFacts")),
+		cel.Variable("activity", cel.ObjectType("campaigns.ActivityFacts")),
 	)
 })
 
@@ -252,7 +275,7 @@ func constantFailure(env *cel.Env, checked *cel.Ast) (string, common.Location, e
 }
 
 // factSizes tells CEL's cost estimate how long the facts' strings can be; the
-// facts hold no lists or maps.
+// maps (attributes) hold at most 20 entries.
 type factSizes struct{}
 
 func (factSizes) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
@@ -283,7 +306,7 @@ func (r *Rule) Eval(f Facts) (bool, error) {
 	if r == nil {
 		return true, nil
 	}
-	out, _, err := r.program.Eval(map[string]any{"member": f.Member, "order": f.Order, "event": f.Event})
+	out, _, err := r.program.Eval(map[string]any{"member": f.Member, "order": f.Order, "event": f.Event, "activity": f.Activity})
 	if err != nil {
 		return false, &RuleError{Err: err}
 	}
@@ -312,4 +335,16 @@ func (r *Rule) checkOnAll(samples []Facts, what string) error {
 		return nil
 	}
 	return problem.InvalidField(ruleField, fmt.Sprintf("fails on %s, so the campaign would never apply: %v", what, last))
+}
+
+// profileFacts are a member's profile as a rule sees it.
+func profileFacts(m *MemberFacts, p ledger.Profile) {
+	if b := p.Birthday; b != nil {
+		m.Birthday = BirthdayFacts{Month: int64(b.Month), Day: int64(b.Day), Year: int64(b.Year)}
+	}
+	m.Channel = p.Channel
+	m.Attributes = p.Attributes
+	if m.Attributes == nil {
+		m.Attributes = map[string]string{}
+	}
 }

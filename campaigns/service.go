@@ -52,6 +52,7 @@ type Service struct {
 	ruleErrors *prometheus.CounterVec
 
 	running    runningCache
+	actTypes   activityTypeCache
 	pageTokens *pagetoken.Codec
 }
 
@@ -131,6 +132,9 @@ func (s *Service) Create(ctx context.Context, actorKeyID string, cmd Create) (Ca
 	}
 	start, end, _, err := cmd.Definition.compile(func(id string) bool { return policy.Index(id) >= 0 })
 	if err != nil {
+		return Campaign{}, err
+	}
+	if err := s.unknownActivityTypes(ctx, cmd.Definition); err != nil {
 		return Campaign{}, err
 	}
 	if cmd.RequestID != "" {

@@ -22,6 +22,10 @@ type Simulate struct {
 	Currency   string `json:"spend.currency"`
 	EventType  string `json:"eventType" validate:"omitempty,oneof=LATE_DELIVERY DAMAGED_ITEM WRONG_ITEM MISSING_ITEM REFUND_DELAY SERVICE_COMPLAINT OTHER"`
 	DelayHours int32  `json:"delayHours" validate:"gte=0,lte=8760"`
+	// ActivityType and ActivityKey: an activity now (ACTIVITY_REWARD campaigns),
+	// counted against the caps as a real one would be.
+	ActivityType string `json:"activityType" validate:"max=32"`
+	ActivityKey  string `json:"activityKey" validate:"omitempty,requestid"`
 }
 
 // Simulation is what the campaign would grant now, were it active (ActiveNow says
@@ -65,6 +69,7 @@ func (s *Service) Simulate(ctx context.Context, q Simulate) (Simulation, error) 
 	}
 	facts.Order = OrderFacts{OrderID: q.OrderID, SpendMinor: q.SpendMinor, Currency: q.Currency}
 	facts.Event = EventFacts{Type: q.EventType, DelayHours: int64(q.DelayHours)}
+	facts.Activity = ActivityFacts{Type: q.ActivityType, Key: q.ActivityKey, Attributes: map[string]string{}}
 	prog, err := s.ledger.Program(ctx)
 	if err != nil {
 		return Simulation{}, err
@@ -101,6 +106,12 @@ func (s *Service) Simulate(ctx context.Context, q Simulate) (Simulation, error) 
 	// Why nothing would be granted, first reason first: the rule, the facts the
 	// campaign needs, then what the real grant's rule (take) refuses.
 	got := c.dryTake(used.Points, int64(used.Coupons), sim.TierID, sim.BasePoints, now)
+	capRefusal := ""
+	if c.Type == TypeActivity && c.rewards(q.ActivityType) {
+		if capRefusal, err = s.dryActivityCaps(ctx, c, q, prog.Location(), now); err != nil {
+			return Simulation{}, err
+		}
+	}
 	switch {
 	case sim.RuleError != "":
 		sim.Reason = RefusedRuleError
@@ -110,6 +121,10 @@ func (s *Service) Simulate(ctx context.Context, q Simulate) (Simulation, error) 
 		sim.Reason = "NO_SPEND"
 	case c.Type == TypeCompensation && !c.compensates(AfterSalesEvent{Type: q.EventType, DelayHours: q.DelayHours}):
 		sim.Reason = "EVENT_NOT_COVERED"
+	case c.Type == TypeActivity && !c.rewards(q.ActivityType):
+		sim.Reason = "ACTIVITY_NOT_COVERED"
+	case capRefusal != "":
+		sim.Reason = capRefusal
 	case got.refusal != "":
 		sim.Reason = got.refusal
 	default:
@@ -135,6 +150,8 @@ func (c Campaign) dryTake(usedPoints, usedCoupons int64, tierID string, basePoin
 	case TypeCompensation:
 		a := c.compensationAsk(tierID)
 		points, coupons = a.points, a.coupons
+	case TypeActivity:
+		points = c.Activity.Points
 	}
 	dry := &campaignBudget{
 		campaign:  Campaign{ID: c.ID, Status: StatusActive}, // were it active: ActiveNow says whether it is
@@ -151,4 +168,19 @@ func boundedOrUnbounded(budget int64) int64 {
 		return -1
 	}
 	return budget
+}
+
+// dryActivityCaps is what the caps (activityCapRefusal, the same rule) say of the
+// simulated activity now, from the member's grants as read now.
+func (s *Service) dryActivityCaps(ctx context.Context, c Campaign, q Simulate, loc *time.Location, now time.Time) (string, error) {
+	rows, err := s.q.ActivityGrantsOfMember(ctx, s.pool, campaignsdb.ActivityGrantsOfMemberParams{
+		MemberID: q.MemberID, CampaignID: c.ID, Since: capsSince(now, loc), ActivityKey: q.ActivityKey})
+	if err != nil {
+		return "", fmt.Errorf("activity grants of %s: %w", q.MemberID, err)
+	}
+	grants := make([]activityGrant, 0, len(rows))
+	for _, r := range rows {
+		grants = append(grants, activityGrant{campaignID: r.CampaignID, activityKey: r.ActivityKey, occurTime: r.OccurTime, entryID: r.EntryID})
+	}
+	return activityCapRefusal(c.Activity.Caps, grants, c.ID, q.ActivityKey, now, loc), nil
 }

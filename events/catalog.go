@@ -14,6 +14,8 @@ type Type string
 const (
 	// MemberEnrolled: a member joined. Data: MemberData.
 	MemberEnrolled Type = "member.enrolled"
+	// MemberUpdated: a member's display name or profile changed. Data: MemberData.
+	MemberUpdated Type = "member.updated"
 
 	// Entries of the ledger. Data: EntryData.
 	PointsEarned          Type = "points.earned"
@@ -30,7 +32,9 @@ const (
 	PointsGoodwill        Type = "points.goodwill"
 	PointsCampaignCredit  Type = "points.campaign_credited"
 	PointsCompensation    Type = "points.compensated"
-	PointsOpened          Type = "points.opened"      // an imported member's opening balance
+	PointsOpened          Type = "points.opened" // an imported member's opening balance
+	PointsActivity        Type = "points.activity_rewarded"
+	PointsBirthday        Type = "points.birthday_bonus"
 	ApprovalRequested     Type = "approval.requested" // Data: ApprovalData
 	ApprovalDecided       Type = "approval.decided"   // Data: ApprovalData
 	TierChanged           Type = "tier.changed"       // Data: TierData (upgrade or downgrade)
@@ -47,6 +51,7 @@ const (
 	CouponExpired         Type = "coupon.expired"
 	CompensationGranted   Type = "compensation.granted" // Data: CompensationData
 	CompensationRefused   Type = "compensation.refused"
+	ActivityRecorded      Type = "activity.recorded"         // Data: ActivityData
 	PointsExpiring        Type = "points.expiring"           // Data: ExpiringData
 	TierDowngradeDue      Type = "tier.downgrade_due"        // Data: DowngradeDueData
 	WebhookDisabled       Type = "webhook_endpoint.disabled" // Data: WebhookDisabledData
@@ -54,16 +59,17 @@ const (
 
 // catalogue lists every type, in the order docs/EVENTS.md documents them.
 var catalogue = []Type{
-	MemberEnrolled,
+	MemberEnrolled, MemberUpdated,
 	PointsEarned, PointsRedeemed, HoldPlaced, HoldCaptured, HoldVoided, HoldExpired, EntryReversed,
 	PointsRefunded, PointsRefundReturned, PointsReleased, PointsExpired, PointsGoodwill,
-	PointsCampaignCredit, PointsCompensation, PointsOpened,
+	PointsCampaignCredit, PointsCompensation, PointsOpened, PointsActivity, PointsBirthday,
 	ApprovalRequested, ApprovalDecided,
 	TierChanged, TierGraceStarted, MembershipPurchased, MembershipCancelled, MembershipEnded,
 	EntitlementConsumed,
 	CampaignStatusChanged, CampaignBudgetSpent,
 	CouponIssued, CouponRedeemed, CouponRevoked, CouponExpired,
 	CompensationGranted, CompensationRefused,
+	ActivityRecorded,
 	PointsExpiring, TierDowngradeDue,
 	WebhookDisabled,
 }
@@ -74,12 +80,47 @@ func Types() []Type { return slices.Clone(catalogue) }
 // Valid tells whether t is in the catalogue.
 func (t Type) Valid() bool { return slices.Contains(catalogue, t) }
 
-// MemberData is the data of member.enrolled.
+// MemberData is the data of member.enrolled and member.updated.
 type MemberData struct {
-	MemberID    string    `json:"memberId"`
-	DisplayName string    `json:"displayName,omitempty"`
-	TierID      string    `json:"tierId"`
-	JoinTime    time.Time `json:"joinTime"`
+	MemberID    string            `json:"memberId"`
+	DisplayName string            `json:"displayName,omitempty"`
+	TierID      string            `json:"tierId,omitempty"`
+	JoinTime    time.Time         `json:"joinTime"`
+	Birthday    *Birthday         `json:"birthday,omitempty"`
+	Channel     string            `json:"channel,omitempty"`
+	Attributes  map[string]string `json:"attributes,omitempty"`
+}
+
+// Birthday is a member's birthday in MemberData (year 0: not told).
+type Birthday struct {
+	Month int32 `json:"month"`
+	Day   int32 `json:"day"`
+	Year  int32 `json:"year,omitempty"`
+}
+
+// ActivityData is the data of activity.recorded: what each ACTIVITY_REWARD
+// campaign granted the activity (its CAMPAIGN points are their own
+// points.activity_rewarded events) or why not.
+type ActivityData struct {
+	RequestID    string            `json:"requestId"`
+	ActivityType string            `json:"activityType"`
+	ActivityKey  string            `json:"activityKey,omitempty"`
+	Points       int64             `json:"points"`
+	Grants       []ActivityGrant   `json:"grants"`
+	Refusals     []ActivityRefusal `json:"refusals"`
+}
+
+// ActivityGrant is a campaign's grant in ActivityData.
+type ActivityGrant struct {
+	CampaignID string `json:"campaignId"`
+	Points     int64  `json:"points"`
+	EntryID    string `json:"entryId"`
+}
+
+// ActivityRefusal is a campaign that gave an activity nothing, and why.
+type ActivityRefusal struct {
+	CampaignID string `json:"campaignId"`
+	Reason     string `json:"reason"`
 }
 
 // EntryData is the data of every event of a ledger entry (points.*, hold.*,

@@ -78,12 +78,22 @@ type memberState struct {
 	available, pending, held int64
 	lastEntryTime            time.Time
 	joinTime                 time.Time
+	// birthday, channel, attributes: the member's profile as read (attributes
+	// decoded only when a campaign asks: profile).
+	birthday   *Birthday
+	channel    string
+	attributes []byte
 	// lots the batch knows of: the open ones (read for a debit), those entries it
 	// gives back consumed from, and those it opens; kept in consumption order.
 	lots []*lotState
 	tier *tierState
 	// touched: the batch changed the balances (they are written back).
 	touched bool
+}
+
+// profile is the member's profile, for campaigns' rules.
+func (m *memberState) profile() Profile {
+	return Profile{Birthday: m.birthday, Channel: m.channel, Attributes: attributesOf(m.attributes)}
 }
 
 type lotState struct {
@@ -171,6 +181,9 @@ func (st *batchState) applyOne(ctx context.Context, p plan) outcome {
 	}
 	if p.refund != nil {
 		return st.applyRefund(ctx, p)
+	}
+	if p.activity != nil {
+		return st.applyActivity(ctx, p)
 	}
 	if p.compensation != nil {
 		return st.applyCompensation(ctx, p)
@@ -555,7 +568,7 @@ func (st *batchState) decideEarn(ctx context.Context, p plan, m *memberState) (p
 	if len(e.campaigns) > 0 && st.budgets != nil {
 		var err error
 		bonuses, res.refusals, err = st.budgets.Grant(ctx, PromotedEarning{
-			MemberID: p.memberID, TierID: tierID, JoinTime: m.joinTime, OrderID: p.orderID, SpendMinor: e.spend,
+			MemberID: p.memberID, TierID: tierID, JoinTime: m.joinTime, Profile: m.profile, OrderID: p.orderID, SpendMinor: e.spend,
 			Currency: p.orderCurrency, BasePoints: e.base, Now: p.at,
 		})
 		if err != nil {

@@ -176,7 +176,7 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, plans []plan, l
 	if need.allSlices {
 		lane = AllSlices
 	}
-	if (len(need.campaigns) > 0 || len(need.claims) > 0) && s.promotions != nil {
+	if (len(need.campaigns) > 0 || !need.claims.empty()) && s.promotions != nil {
 		budgets = s.promotions.QueueBudgets(ctx, &read, need.campaigns, need.campaignMembers, lane, need.claims)
 	}
 	releases := s.queueReleaseLocks(ctx, &read, need.releases)
@@ -210,7 +210,8 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, plans []plan, l
 		fail("lock members", err)
 		for _, r := range rows {
 			st.members[r.MemberID] = &memberState{id: r.MemberID, available: r.Available, pending: r.Pending, held: r.Held,
-				lastEntryTime: nullable.Value(r.LastEntryTime), joinTime: r.JoinTime}
+				lastEntryTime: nullable.Value(r.LastEntryTime), joinTime: r.JoinTime,
+				birthday: birthdayOf(r.BirthdayMonth, r.BirthdayDay, r.BirthdayYear), channel: r.Channel, attributes: r.Attributes}
 		}
 	})
 	ids.QueryRow(func(_ int, r ledgerdb.NextBatchIDsRow, err error) {
@@ -365,8 +366,9 @@ type batchNeeds struct {
 	allSlices bool
 	goodwill  goodwillNeeds
 	refunds   refundNeeds
-	// claims: the batch's compensation claims, whose recorded outcomes are read.
-	claims []CompensationClaim
+	// claims: the batch's compensation and activity claims, whose recorded
+	// outcomes are read.
+	claims Claims
 	// openings: the members a member import enrolls (if new), sorted.
 	openings ledgerdb.EnrollBatchMembersParams
 }
@@ -404,6 +406,10 @@ func needsOf(plans []plan) batchNeeds {
 			// Its entries are the campaigns' to name: the claim's record is what
 			// a repeat finds.
 			n.addCompensation(p, addMember, metricSeen)
+			continue
+		}
+		if p.activity != nil {
+			n.addActivity(p, addMember, metricSeen)
 			continue
 		}
 		if o := p.opening; o != nil {

@@ -46,6 +46,10 @@ func entryEventType(k Kind) events.Type {
 		return events.PointsCompensation
 	case KindOpening:
 		return events.PointsOpened
+	case KindActivity:
+		return events.PointsActivity
+	case KindBirthday:
+		return events.PointsBirthday
 	}
 	return ""
 }
@@ -72,7 +76,7 @@ func entryEvent(e Entry, d memberDeltas) events.Event {
 		RequestID: e.RequestID, OrderID: e.OrderID, ReasonCode: e.ReasonCode, Memo: e.Memo,
 		HoldID: optionalString(e.HoldID), ReversesEntryID: optionalString(e.ReversesEntryID),
 	}
-	if e.Kind == KindCampaign {
+	if e.Kind == KindCampaign || e.Kind == KindActivity {
 		// The compensating campaign (an earning's bonuses are in its breakdown).
 		for _, p := range e.Postings {
 			if id, ok := strings.CutPrefix(p.Account, campaignAccountPrefix); ok {

@@ -36,6 +36,7 @@ type CompensationClaim struct {
 type CompensatedMember struct {
 	TierID   string
 	JoinTime time.Time
+	Profile  Profile
 	Now      time.Time
 }
 
@@ -99,7 +100,7 @@ func (n *batchNeeds) addCompensation(p plan, addMember func(*[]string, string, s
 		n.needMetric(p.memberID, c.policy, p.at, metricSeen)
 	}
 	n.needCampaigns(p.memberID, c.claim.Campaigns, addMember)
-	n.claims = append(n.claims, c.claim)
+	n.claims.Compensations = append(n.claims.Compensations, c.claim)
 }
 
 // applyCompensation applies a compensation claim: the campaigns decide it from the
@@ -118,7 +119,7 @@ func (st *batchState) applyCompensation(ctx context.Context, p plan) outcome {
 	}
 	ts := st.tierOf(p.memberID)
 	tierID, _ := tiers.Effective(c.policy, ts.state.TierID, ts.memberships, p.at)
-	d, err := st.budgets.Compensate(ctx, c.claim, CompensatedMember{TierID: tierID, JoinTime: m.joinTime, Now: p.at})
+	d, err := st.budgets.Compensate(ctx, c.claim, CompensatedMember{TierID: tierID, JoinTime: m.joinTime, Profile: m.profile(), Now: p.at})
 	switch {
 	case errors.Is(err, ErrBudgetsIncomplete):
 		st.broken = err
@@ -129,27 +130,9 @@ func (st *batchState) applyCompensation(ctx context.Context, p plan) outcome {
 		st.out.events = append(st.out.events, d.Events...)
 		return outcome{compensation: d.Answer, skipped: true}
 	}
-	entries := make([]Entry, 0, len(d.Credits))
-	for _, cr := range d.Credits {
-		cp := plan{
-			memberID: p.memberID, kind: KindCampaign, requestID: cr.RequestID, fingerprint: fingerprint("campaign", cr),
-			postings: []Posting{{AccountAvailable, cr.Points}, {CampaignAccount(cr.CampaignID), -cr.Points}},
-			orderID:  cr.OrderID, memo: cr.Memo, actorKeyID: p.actorKeyID, lotExpire: p.lotExpire, at: p.at,
-		}
-		if c.policy.Counts(tiers.SourceCampaign) {
-			cp.qualify = qualification(c.policy, p.at, cr.Points, 0)
-		}
-		o := st.applyOne(ctx, cp)
-		if o.err == nil && o.replayed {
-			o.err = fmt.Errorf("compensation %q of %s: its entry %q exists without its record", c.claim.RequestID, p.memberID, cr.RequestID)
-		}
-		if o.err != nil {
-			if st.broken == nil {
-				st.broken = fmt.Errorf("compensation %q of %s: %w", c.claim.RequestID, p.memberID, o.err)
-			}
-			return outcome{err: o.err}
-		}
-		entries = append(entries, o.entry)
+	entries, o, ok := st.postCredits(ctx, p, KindCampaign, c.policy, d.Credits, "compensation "+c.claim.RequestID)
+	if !ok {
+		return o
 	}
 	answer, evs := st.budgets.Compensated(d, entries)
 	st.out.events = append(st.out.events, evs...)

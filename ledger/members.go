@@ -26,18 +26,23 @@ type Member struct {
 	// paid membership active now.
 	TierID   string
 	JoinTime time.Time
+	Profile
 }
 
 // EnrollMember is the command to enroll a member.
 type EnrollMember struct {
-	MemberID    string `json:"memberId" validate:"required,shopid"`
-	DisplayName string `json:"displayName" validate:"max=200"`
+	MemberID    string  `json:"memberId" validate:"required,shopid"`
+	DisplayName string  `json:"displayName" validate:"max=200"`
+	Profile     Profile `json:"profile"`
 }
 
 // Enroll creates the member, or returns the existing one unchanged; created tells
 // which happened.
 func (s *Service) Enroll(ctx context.Context, cmd EnrollMember) (m Member, created bool, err error) {
 	if err := validation.Struct(cmd); err != nil {
+		return Member{}, false, err
+	}
+	if err := cmd.Profile.validate(s.clock.Now()); err != nil {
 		return Member{}, false, err
 	}
 	policy, err := s.tiers.Policy(ctx)
@@ -48,11 +53,14 @@ func (s *Service) Enroll(ctx context.Context, cmd EnrollMember) (m Member, creat
 	var row ledgerdb.InsertMemberRow
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if row, err = s.q.InsertMember(ctx, tx, ledgerdb.InsertMemberParams{MemberID: cmd.MemberID, DisplayName: cmd.DisplayName, JoinTime: s.clock.Now()}); err != nil {
+		month, day, year := birthdayColumns(cmd.Profile.Birthday)
+		if row, err = s.q.InsertMember(ctx, tx, ledgerdb.InsertMemberParams{MemberID: cmd.MemberID, DisplayName: cmd.DisplayName, JoinTime: s.clock.Now(),
+			BirthdayMonth: month, BirthdayDay: day, BirthdayYear: year, Channel: cmd.Profile.Channel, Attributes: attributesJSON(cmd.Profile.Attributes)}); err != nil {
 			return err
 		}
 		return events.AppendTx(ctx, tx, events.Event{Type: events.MemberEnrolled, OccurTime: row.JoinTime, MemberID: row.MemberID,
-			Data: events.MemberData{MemberID: row.MemberID, DisplayName: row.DisplayName, TierID: policy.Bottom().ID, JoinTime: row.JoinTime}})
+			Data: events.MemberData{MemberID: row.MemberID, DisplayName: row.DisplayName, TierID: policy.Bottom().ID, JoinTime: row.JoinTime,
+				Birthday: eventBirthday(cmd.Profile.Birthday), Channel: cmd.Profile.Channel, Attributes: cmd.Profile.Attributes}})
 	})
 	if err == nil {
 		m, err = s.withTier(ctx, toMember(ledgerdb.Member(row)))
@@ -100,5 +108,71 @@ type memberRef struct {
 }
 
 func toMember(r ledgerdb.Member) Member {
-	return Member{ID: r.MemberID, DisplayName: r.DisplayName, JoinTime: r.JoinTime}
+	return Member{ID: r.MemberID, DisplayName: r.DisplayName, JoinTime: r.JoinTime, Profile: Profile{
+		Birthday: birthdayOf(r.BirthdayMonth, r.BirthdayDay, r.BirthdayYear), Channel: r.Channel, Attributes: attributesOf(r.Attributes)}}
+}
+
+// UpdateProfile changes a member's display name and profile (a PATCH: what the
+// change sets, the rest stays) and tells it as member.updated, in one transaction
+// under the member's row lock.
+func (s *Service) UpdateProfile(ctx context.Context, memberID string, c ProfileChange) (Member, error) {
+	if err := validation.Struct(memberRef{MemberID: memberID}); err != nil {
+		return Member{}, err
+	}
+	if c.DisplayName != nil {
+		if err := validation.Struct(struct {
+			DisplayName string `json:"displayName" validate:"max=200"`
+		}{*c.DisplayName}); err != nil {
+			return Member{}, err
+		}
+	}
+	now := s.clock.Now()
+	var m Member
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		row, err := s.q.LockMemberProfile(ctx, tx, memberID)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrMemberNotFound.With("member %q not found", memberID)
+		}
+		if err != nil {
+			return err
+		}
+		m = c.applyTo(toMember(row))
+		if err := m.Profile.validate(now); err != nil {
+			return err
+		}
+		month, day, year := birthdayColumns(m.Birthday)
+		row, err = s.q.UpdateMemberProfile(ctx, tx, ledgerdb.UpdateMemberProfileParams{MemberID: memberID, DisplayName: m.DisplayName,
+			BirthdayMonth: month, BirthdayDay: day, BirthdayYear: year, Channel: m.Channel, Attributes: attributesJSON(m.Attributes)})
+		if err != nil {
+			return err
+		}
+		m = toMember(row)
+		return events.AppendTx(ctx, tx, events.Event{Type: events.MemberUpdated, OccurTime: now, MemberID: memberID,
+			Data: events.MemberData{MemberID: memberID, DisplayName: m.DisplayName, JoinTime: m.JoinTime,
+				Birthday: eventBirthday(m.Birthday), Channel: m.Channel, Attributes: m.Attributes}})
+	})
+	if err != nil {
+		return Member{}, err
+	}
+	return s.withTier(ctx, m)
+}
+
+func eventBirthday(b *Birthday) *events.Birthday {
+	if b == nil {
+		return nil
+	}
+	return &events.Birthday{Month: b.Month, Day: b.Day, Year: b.Year}
+}
+
+// ProfileOn reads a member's profile on db (the caller's transaction, or the
+// pool): campaigns' rules read it. An unknown member has an empty profile.
+func (s *Service) ProfileOn(ctx context.Context, db ledgerdb.DBTX, memberID string) (Profile, error) {
+	row, err := s.q.GetMember(ctx, db, memberID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Profile{}, nil
+	}
+	if err != nil {
+		return Profile{}, fmt.Errorf("profile of %q: %w", memberID, err)
+	}
+	return toMember(row).Profile, nil
 }

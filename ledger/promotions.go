@@ -25,9 +25,9 @@ type Promotions interface {
 	// QueueBudgets queues on pipe, among the batch's reads and after its member
 	// locks, the locks and reads of what the campaigns can still give the members
 	// (from the lane's budget slices) and of the outcomes recorded for the
-	// batch's compensation claims; read returns them once the pipeline has been
-	// sent.
-	QueueBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string, lane BudgetLane, claims []CompensationClaim) (read func() (Budgets, error))
+	// batch's compensation and activity claims; read returns them once the
+	// pipeline has been sent.
+	QueueBudgets(ctx context.Context, pipe *database.Pipeline, campaignIDs, memberIDs []string, lane BudgetLane, claims Claims) (read func() (Budgets, error))
 	// QueueOrderGrants queues on pipe, among the batch's reads and after its
 	// member locks, the read of the campaign points the orders' earnings got
 	// (order i is memberIDs[i]'s orderIDs[i]) and of how much of them refunds gave
@@ -66,6 +66,13 @@ type Budgets interface {
 	// same order and type or request id in the batch finds it, and it returns
 	// the claim's answer and the events of what it granted.
 	Compensated(d CompensationDecision, entries []Entry) (answer any, evs []events.Event)
+	// Reward decides an activity claim in memory, as Compensate does: a repeat's
+	// first answer (the same request id, or the same type and key), or what each
+	// campaign covering the type gives within its caps, budget and member cap.
+	Reward(ctx context.Context, c ActivityClaim, m CompensatedMember) (CompensationDecision, error)
+	// Rewarded records an activity (with the entries posted for its credits, if
+	// any) and returns its answer and events, as Compensated does.
+	Rewarded(d CompensationDecision, entries []Entry) (answer any, evs []events.Event)
 	// Events are the events of what the takes did to the budgets (a budget that
 	// ran out), written with the batch's.
 	Events() []events.Event
@@ -111,9 +118,12 @@ type CampaignGiveBack struct {
 
 // PromotedEarning is what campaigns judge an earning by.
 type PromotedEarning struct {
-	MemberID   string
-	TierID     string
-	JoinTime   time.Time
+	MemberID string
+	TierID   string
+	JoinTime time.Time
+	// Profile is the member's profile (decoded when called: most campaigns'
+	// rules never read it).
+	Profile    func() Profile
 	OrderID    string
 	SpendMinor int64
 	Currency   string

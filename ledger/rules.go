@@ -45,11 +45,17 @@ const (
 	// KindCampaign credits points from a campaign's budget outside an earning (an
 	// after-sales compensation).
 	KindCampaign Kind = "CAMPAIGN"
+	// KindActivity credits an ACTIVITY_REWARD campaign's points for something the
+	// member did (a review, a share, a check-in).
+	KindActivity Kind = "ACTIVITY"
+	// KindBirthday credits the birthday bonus of the member's tier (the birthday
+	// job), from system:birthday.
+	KindBirthday Kind = "BIRTHDAY"
 )
 
 // Kinds lists every kind, for validating filters.
 var Kinds = []Kind{KindEarn, KindRedeem, KindHold, KindHoldCapture, KindHoldVoid, KindHoldExpire, KindReversal, KindGoodwill,
-	KindPendingRelease, KindExpiry, KindRefund, KindRefundReturn, KindCampaign, KindOpening}
+	KindPendingRelease, KindExpiry, KindRefund, KindRefundReturn, KindCampaign, KindOpening, KindActivity, KindBirthday}
 
 // Posting is one line of an entry.
 type Posting struct {

@@ -102,6 +102,9 @@ type plan struct {
 	// opening: a member's import (opening.go): enrolled in the read step, then
 	// its opening balance, metric and start tier.
 	opening *openingPlan
+	// activity: a member's activity claiming the ACTIVITY_REWARD campaigns'
+	// points (activity.go).
+	activity *activityPlan
 
 	// call is the audit record of the API call the entry is the effect of (nil for
 	// the engine's own entries): written in the entry's transaction, if it writes

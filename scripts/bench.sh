@@ -12,7 +12,7 @@
 #   BENCH_WARMUP=3s           unmeasured loadgen time before each scenario
 #   BENCH_WORKERS=32          loadgen workers
 #   BENCH_MEMBERS=10000       members bench-0..N-1
-#   BENCH_SCENARIOS=rest-earn,grpc-earn,rest-order-earn,rest-campaign-earn,rest-earn-webhook,rest-redeem,rest-balance,grpc-balance,rest-perks
+#   BENCH_SCENARIOS=rest-earn,grpc-earn,rest-order-earn,rest-campaign-earn,rest-activity,rest-earn-webhook,rest-redeem,rest-balance,grpc-balance,rest-perks
 #                             (rest-earn-webhook: rest-earn with a webhook endpoint for every event
 #                             at a receiver in the load generator; adds the delivery lag)
 #   BENCH_WEBHOOK_DRAIN=60s   loadgen -webhook-drain: the longest wait after rest-earn-webhook's
@@ -46,7 +46,7 @@ BENCH_DURATION=${BENCH_DURATION:-20s}
 BENCH_WARMUP=${BENCH_WARMUP:-3s}
 BENCH_WORKERS=${BENCH_WORKERS:-32}
 BENCH_MEMBERS=${BENCH_MEMBERS:-10000}
-BENCH_SCENARIOS=${BENCH_SCENARIOS:-rest-earn,grpc-earn,rest-order-earn,rest-campaign-earn,rest-earn-webhook,rest-redeem,rest-balance,grpc-balance,rest-perks}
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-rest-earn,grpc-earn,rest-order-earn,rest-campaign-earn,rest-activity,rest-earn-webhook,rest-redeem,rest-balance,grpc-balance,rest-perks}
 BENCH_WEBHOOK_DRAIN=${BENCH_WEBHOOK_DRAIN:-60s}
 BENCH_RATE=${BENCH_RATE:-}
 BENCH_RATE_SCENARIOS=${BENCH_RATE_SCENARIOS:-}

@@ -78,6 +78,49 @@ CREATE FUNCTION public.river_job_state_in_bitmask(bitmask bit, state public.rive
 $$;
 
 --
+-- Name: activities; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.activities (
+    member_id text NOT NULL,
+    request_id text NOT NULL,
+    activity_type text NOT NULL,
+    activity_key text DEFAULT ''::text NOT NULL,
+    fingerprint bytea NOT NULL,
+    occur_time timestamp with time zone NOT NULL,
+    outcome jsonb NOT NULL,
+    actor_key_id text DEFAULT ''::text NOT NULL,
+    create_time timestamp with time zone NOT NULL
+);
+
+--
+-- Name: activity_grants; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.activity_grants (
+    member_id text NOT NULL,
+    campaign_id text NOT NULL,
+    activity_type text NOT NULL,
+    activity_key text DEFAULT ''::text NOT NULL,
+    occur_time timestamp with time zone NOT NULL,
+    points bigint NOT NULL,
+    entry_id bigint NOT NULL,
+    CONSTRAINT activity_grants_points_check CHECK ((points > 0))
+);
+
+--
+-- Name: activity_types; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.activity_types (
+    activity_type text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    create_time timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT activity_types_activity_type_check CHECK ((activity_type ~ '^[A-Z][A-Z0-9_]{0,31}$'::text)),
+    CONSTRAINT activity_types_description_check CHECK ((length(description) <= 200))
+);
+
+--
 -- Name: after_sales_events; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -242,7 +285,7 @@ CREATE TABLE public.campaigns (
     CONSTRAINT campaigns_cap_coupons_check CHECK ((cap_coupons > 0)),
     CONSTRAINT campaigns_cap_points_check CHECK ((cap_points > 0)),
     CONSTRAINT campaigns_status_check CHECK ((status = ANY (ARRAY['DRAFT'::text, 'SCHEDULED'::text, 'ACTIVE'::text, 'PAUSED'::text, 'ENDED'::text]))),
-    CONSTRAINT campaigns_type_check CHECK ((type = ANY (ARRAY['POINTS_MULTIPLIER'::text, 'POINTS_BONUS'::text, 'COUPON_DROP'::text, 'COMPENSATION'::text])))
+    CONSTRAINT campaigns_type_check CHECK ((type = ANY (ARRAY['POINTS_MULTIPLIER'::text, 'POINTS_BONUS'::text, 'COUPON_DROP'::text, 'COMPENSATION'::text, 'ACTIVITY_REWARD'::text, 'REFERRAL'::text])))
 );
 
 --
@@ -599,6 +642,17 @@ CREATE TABLE public.members (
     member_id text NOT NULL,
     display_name text DEFAULT ''::text NOT NULL,
     join_time timestamp with time zone NOT NULL,
+    birthday_month smallint,
+    birthday_day smallint,
+    birthday_year smallint,
+    channel text DEFAULT ''::text NOT NULL,
+    attributes jsonb DEFAULT '{}'::jsonb NOT NULL,
+    CONSTRAINT members_attributes_check CHECK (((jsonb_typeof(attributes) = 'object'::text) AND (length((attributes)::text) <= 8192))),
+    CONSTRAINT members_birthday_day_check CHECK (((birthday_day >= 1) AND (birthday_day <= 31))),
+    CONSTRAINT members_birthday_month_check CHECK (((birthday_month >= 1) AND (birthday_month <= 12))),
+    CONSTRAINT members_birthday_whole CHECK ((((birthday_month IS NULL) = (birthday_day IS NULL)) AND ((birthday_year IS NULL) OR (birthday_month IS NOT NULL)))),
+    CONSTRAINT members_birthday_year_check CHECK (((birthday_year >= 1900) AND (birthday_year <= 2200))),
+    CONSTRAINT members_channel_check CHECK ((length(channel) <= 32)),
     CONSTRAINT members_display_name_check CHECK ((length(display_name) <= 200))
 );
 
@@ -1063,6 +1117,20 @@ ALTER TABLE ONLY public.river_job ALTER COLUMN id SET DEFAULT nextval('public.ri
 ALTER TABLE ONLY public.river_notification ALTER COLUMN id SET DEFAULT nextval('public.river_notification_id_seq'::regclass);
 
 --
+-- Name: activities activities_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.activities
+    ADD CONSTRAINT activities_pkey PRIMARY KEY (member_id, request_id);
+
+--
+-- Name: activity_types activity_types_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.activity_types
+    ADD CONSTRAINT activity_types_pkey PRIMARY KEY (activity_type);
+
+--
 -- Name: after_sales_events after_sales_events_member_id_request_id_key; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1441,6 +1509,18 @@ ALTER TABLE ONLY public.webhook_endpoints
     ADD CONSTRAINT webhook_endpoints_pkey PRIMARY KEY (endpoint_id);
 
 --
+-- Name: activities_key_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX activities_key_idx ON public.activities USING btree (member_id, activity_type, activity_key) WHERE (activity_key <> ''::text);
+
+--
+-- Name: activity_grants_member_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX activity_grants_member_idx ON public.activity_grants USING btree (member_id, campaign_id, occur_time);
+
+--
 -- Name: audit_log_key_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1589,6 +1669,12 @@ CREATE INDEX lots_open_idx ON public.lots USING btree (member_id, expire_time, l
 --
 
 CREATE INDEX member_tiers_due_idx ON public.member_tiers USING btree (due_time) WHERE (due_time IS NOT NULL);
+
+--
+-- Name: members_birthday_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX members_birthday_idx ON public.members USING btree (birthday_month, birthday_day) WHERE (birthday_month IS NOT NULL);
 
 --
 -- Name: memberships_ending_idx; Type: INDEX; Schema: public; Owner: -

@@ -39,6 +39,7 @@ type target struct {
 	balancePath []string // /v1/members/bench-17/balance
 	memberPath  []string // /v1/members/bench-17
 	perksPath   []string // /v1/members/bench-17/perks
+	actPath     []string // /v1/members/bench-17/activities
 
 	hooks *hookRun // while rest-earn-webhook runs
 }
@@ -74,6 +75,7 @@ func newTarget(restBase, grpcAddr, key string, points int64, members, workers, g
 		t.balancePath = append(t.balancePath, "/v1/members/"+esc+"/balance")
 		t.memberPath = append(t.memberPath, "/v1/members/"+esc)
 		t.perksPath = append(t.perksPath, "/v1/members/"+esc+"/perks")
+		t.actPath = append(t.actPath, "/v1/members/"+esc+"/activities")
 	}
 	return t, nil
 }
@@ -223,6 +225,16 @@ var scenarios = map[string]call{
 	// An order's earning while a points campaign runs: the campaign takes its
 	// bonus from its budget in the earning's own transaction (set up by setUp).
 	"rest-campaign-earn": orderEarn,
+	// A member's activity (a photo review of an order line) under an
+	// ACTIVITY_REWARD campaign with daily and monthly caps far above what the run
+	// reaches (set up by setUp): the caps are counted, the budget taken from and an
+	// ACTIVITY entry posted in the group commit's batch, as an order's earning is.
+	"rest-activity": func(ctx context.Context, t *target, w *worker) error {
+		id := w.requestID()
+		body := []byte(`{"requestId":"` + id + `","type":"REVIEW_WITH_PHOTO","activityKey":"` + id + `"}`)
+		_, err := t.rest(ctx, http.MethodPost, t.actPath[w.member()], body)
+		return err
+	},
 	// rest-earn with a webhook endpoint for every event type at a receiver in the
 	// load generator (set up by setUp): the delivery lag, and what delivering
 	// costs the earn path.
@@ -243,7 +255,7 @@ var scenarios = map[string]call{
 	},
 }
 
-var scenarioOrder = []string{"rest-earn", "grpc-earn", "rest-order-earn", "rest-redeem", "rest-balance", "grpc-balance", "rest-perks", "rest-campaign-earn", webhookScenario, "rest-member", "grpc-member"}
+var scenarioOrder = []string{"rest-earn", "grpc-earn", "rest-order-earn", "rest-redeem", "rest-balance", "grpc-balance", "rest-perks", "rest-campaign-earn", "rest-activity", webhookScenario, "rest-member", "grpc-member"}
 
 // setUp prepares what a scenario needs and returns how to undo it. rest-campaign-earn
 // runs under a points campaign (150%: half the base as a bonus, a budget far above
@@ -257,12 +269,19 @@ func setUp(ctx context.Context, t *target, scenario string, length time.Duration
 		}
 		return func() { t.hooks.stop(ctx, t); t.hooks = nil }, nil
 	}
-	if scenario != "rest-campaign-earn" {
+	end := time.Now().UTC().Add(length + time.Minute).Format("2006-01-02T15:04:05")
+	var body []byte
+	switch scenario {
+	case "rest-campaign-earn":
+		body = []byte(`{"displayName":"loadgen campaign","type":"POINTS_MULTIPLIER","multiplierPercent":150,` +
+			`"schedule":{"endTime":"` + end + `","timeZone":"UTC"},"budget":{"points":"1000000000000"}}`)
+	case "rest-activity":
+		body = []byte(`{"displayName":"loadgen reviews","type":"ACTIVITY_REWARD",` +
+			`"activity":{"activityTypes":["REVIEW_WITH_PHOTO"],"points":"10","caps":{"perDay":1000,"perMonth":10000,"perActivityKey":1}},` +
+			`"schedule":{"endTime":"` + end + `","timeZone":"UTC"},"budget":{"points":"1000000000000"}}`)
+	default:
 		return func() {}, nil
 	}
-	end := time.Now().UTC().Add(length + time.Minute).Format("2006-01-02T15:04:05")
-	body := []byte(`{"displayName":"loadgen campaign","type":"POINTS_MULTIPLIER","multiplierPercent":150,` +
-		`"schedule":{"endTime":"` + end + `","timeZone":"UTC"},"budget":{"points":"1000000000000"}}`)
 	b, err := t.rest(ctx, http.MethodPost, "/v1/campaigns", body)
 	if err != nil {
 		return nil, err

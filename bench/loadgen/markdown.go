@@ -96,19 +96,25 @@ func mdRatio(s summary, pgbenchMean float64) string {
 // campaignRatioLine compares earnings under a campaign with plain order earnings of
 // the same run: what the campaign's grant costs. Empty unless both ran.
 func campaignRatioLine(ss []summary) string {
-	var order, campaign *summary
+	var order *summary
+	var lines []string
 	for i := range ss {
-		switch ss[i].Name {
-		case "rest-order-earn":
+		if ss[i].Name == "rest-order-earn" {
 			order = &ss[i]
-		case "rest-campaign-earn":
-			campaign = &ss[i]
 		}
 	}
-	if order == nil || campaign == nil || order.OpsPerSec <= 0 {
+	if order == nil || order.OpsPerSec <= 0 {
 		return ""
 	}
-	return fmt.Sprintf("rest-campaign-earn ÷ rest-order-earn (ops/s, same run): **%.2fx**", campaign.OpsPerSec/order.OpsPerSec)
+	// rest-activity: what an activity's earning costs next to an order's.
+	for _, name := range []string{"rest-campaign-earn", "rest-activity"} {
+		for i := range ss {
+			if ss[i].Name == name {
+				lines = append(lines, fmt.Sprintf("%s ÷ rest-order-earn (ops/s, same run): **%.2fx**", name, ss[i].OpsPerSec/order.OpsPerSec))
+			}
+		}
+	}
+	return strings.Join(lines, "\n\n")
 }
 
 // mdMs is a latency as docs/BENCHMARKS.md writes it: "0.812 ms", "4.80 ms", "28.0 ms",

@@ -51,7 +51,8 @@ func printTable(w io.Writer, ss []summary, pgbenchTPS float64) {
 
 // isWrite tells the write scenarios, which pgbench's tpcb-like is the counterpart of.
 func isWrite(scenario string) bool {
-	return strings.HasSuffix(scenario, "-earn") || strings.HasSuffix(scenario, "-redeem") || scenario == webhookScenario
+	return strings.HasSuffix(scenario, "-earn") || strings.HasSuffix(scenario, "-redeem") || scenario == webhookScenario ||
+		scenario == "rest-activity"
 }
 
 func anyRate(ss []summary) bool {

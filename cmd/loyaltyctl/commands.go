@@ -39,6 +39,9 @@ func (c *client) keys() loyaltyv1.ApiKeyServiceClient {
 func (c *client) members() loyaltyv1.MemberServiceClient {
 	return loyaltyv1.NewMemberServiceClient(c.conn)
 }
+func (c *client) activities() loyaltyv1.ActivityServiceClient {
+	return loyaltyv1.NewActivityServiceClient(c.conn)
+}
 func (c *client) points() loyaltyv1.PointsServiceClient {
 	return loyaltyv1.NewPointsServiceClient(c.conn)
 }
@@ -201,6 +204,19 @@ func init() {
 					return nil, errUsage
 				}
 				return c.tiers().ListTierHistory(ctx, &loyaltyv1.ListTierHistoryRequest{MemberId: pos[0], PageSize: int32(*size), PageToken: *token})
+			}},
+		"report-activity": {args: "MEMBER_ID --type TYPE [--key KEY] [--request-id ID]",
+			help: "report a member's activity (a review, a share, a check-in): the ACTIVITY_REWARD campaigns' points for it (once per request id, and per type and key)",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				typ := fs.String("type", "", "activity type: SHARE, REVIEW, REVIEW_WITH_PHOTO, CHECK_IN, PROFILE_COMPLETED or one an admin added")
+				key := fs.String("key", "", "what the activity is about (the reviewed order line): the same type and key earn once")
+				fs.String("request-id", "", requestIDHelp)
+				pos, err := parse(fs, args, 1)
+				if err != nil {
+					return nil, err
+				}
+				id := c.requestID(fs, pos)
+				return c.activities().RecordActivity(ctx, &loyaltyv1.RecordActivityRequest{MemberId: pos[0], RequestId: id, Type: *typ, ActivityKey: *key})
 			}},
 		"lots": {args: "MEMBER_ID [--include-spent]", help: "a member's lots of points with their expiry, next to be spent first",
 			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {

@@ -72,6 +72,14 @@ func TestLoyaltyctlAgainstARealServer(t *testing.T) {
 	if code, out, _ := ctl(apitest.AdminKey, "points", "earn", "zed", "--spend", "2590", "--currency", "CNY", "--order-id", "o-9"); code != exitOK || !strings.Contains(out, `"points": "25"`) {
 		t.Errorf("earn from spend: exit %d, %s", code, out)
 	}
+	// An activity with no campaign covering it is recorded and earns nothing; its
+	// repeat (the derived request id) answers it.
+	if code, out, _ := ctl(apitest.AdminKey, "members", "report-activity", "zed", "--type", "CHECK_IN", "--key", "2026-12-02"); code != exitOK || !strings.Contains(out, `"reason": "NO_MATCHING_CAMPAIGN"`) {
+		t.Errorf("report-activity: exit %d, %s", code, out)
+	}
+	if code, out, _ := ctl(apitest.AdminKey, "members", "report-activity", "zed", "--type", "CHECK_IN", "--key", "2026-12-02"); code != exitOK || !strings.Contains(out, `"replayed": true`) {
+		t.Errorf("report-activity again: exit %d, %s", code, out)
+	}
 	if code, out, _ := ctl(apitest.AdminKey, "program", "get"); code != exitOK || !strings.Contains(out, `"earnPerAmountMinor": "100"`) {
 		t.Errorf("program get: exit %d, %s", code, out)
 	}

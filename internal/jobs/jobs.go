@@ -81,6 +81,24 @@ func (w *releasePendingWorker) Work(ctx context.Context, _ *river.Job[ReleasePen
 	return sweepAll(ctx, w.log, "released pending points", w.ledger.ReleasePending)
 }
 
+// BirthdayBonusArgs grants the members whose birthday it is (in the program's time
+// zone) their tier's birthday bonus, once per member and year
+// (ledger.GrantBirthdays: the entry's request id is the unique key).
+type BirthdayBonusArgs struct{}
+
+// Kind names the job.
+func (BirthdayBonusArgs) Kind() string { return "ledger.birthday_bonus" }
+
+type birthdayBonusWorker struct {
+	river.WorkerDefaults[BirthdayBonusArgs]
+	ledger *ledger.Service
+	log    *slog.Logger
+}
+
+func (w *birthdayBonusWorker) Work(ctx context.Context, _ *river.Job[BirthdayBonusArgs]) error {
+	return sweepAll(ctx, w.log, "granted birthday bonuses", w.ledger.GrantBirthdays)
+}
+
 // ExpireLotsArgs moves what is left of expired lots to breakage.
 type ExpireLotsArgs struct{}
 
@@ -213,6 +231,7 @@ func New(pool *pgxpool.Pool, l *ledger.Service, t *tiers.Service, log *slog.Logg
 	river.AddWorker(workers, &rollUpWorker{ledger: l})
 	river.AddWorker(workers, &releasePendingWorker{ledger: l, log: log})
 	river.AddWorker(workers, &expireLotsWorker{ledger: l, log: log})
+	river.AddWorker(workers, &birthdayBonusWorker{ledger: l, log: log})
 	river.AddWorker(workers, &evaluateTiersWorker{tiers: t, log: log})
 	river.AddWorker(workers, &remindWorker{ledger: l, tiers: t, log: log})
 	if opts.Campaigns != nil {
@@ -226,7 +245,7 @@ func New(pool *pgxpool.Pool, l *ledger.Service, t *tiers.Service, log *slog.Logg
 	periodic := func(args river.JobArgs) *river.PeriodicJob { return periodicEvery(args, opts.Every) }
 	periodicJobs := []*river.PeriodicJob{
 		periodic(ExpireHoldsArgs{}), periodic(ReleasePendingArgs{}), periodic(ExpireLotsArgs{}), periodic(RollUpArgs{}),
-		periodic(EvaluateTiersArgs{}), periodicEvery(RemindArgs{}, opts.RemindEvery),
+		periodic(EvaluateTiersArgs{}), periodicEvery(RemindArgs{}, opts.RemindEvery), periodic(BirthdayBonusArgs{}),
 	}
 	if opts.Campaigns != nil {
 		periodicJobs = append(periodicJobs, periodic(AdvanceCampaignsArgs{}))

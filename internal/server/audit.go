@@ -44,6 +44,15 @@ var auditedMethods = map[string]auditTarget{
 	v1.MemberService_EnrollMember_FullMethodName: on(func(r *v1.EnrollMemberRequest, _ *v1.EnrollMemberResponse) string {
 		return "members/" + r.GetMemberId()
 	}),
+	v1.MemberService_UpdateMember_FullMethodName: on(func(r *v1.UpdateMemberRequest, _ *v1.UpdateMemberResponse) string {
+		return "members/" + r.GetMemberId()
+	}),
+	v1.ActivityService_RecordActivity_FullMethodName: on(func(r *v1.RecordActivityRequest, _ *v1.RecordActivityResponse) string {
+		return "members/" + r.GetMemberId() + "/activities"
+	}),
+	v1.ActivityService_CreateActivityType_FullMethodName: on(func(r *v1.CreateActivityTypeRequest, _ *v1.CreateActivityTypeResponse) string {
+		return "activityTypes/" + r.GetType()
+	}),
 
 	v1.ApiKeyService_CreateApiKey_FullMethodName: on(func(_ *v1.CreateApiKeyRequest, resp *v1.CreateApiKeyResponse) string {
 		return child("apiKeys", resp.GetKeyId())
@@ -158,6 +167,7 @@ var auditedMethods = map[string]auditTarget{
 // be one (a dry run, a check).
 var readMethods = map[string]bool{
 	v1.MemberService_GetMember_FullMethodName:              true,
+	v1.ActivityService_ListActivityTypes_FullMethodName:    true,
 	v1.ApiKeyService_ListApiKeys_FullMethodName:            true,
 	v1.ApiKeyService_GetApiKeyRateLimit_FullMethodName:     true,
 	v1.ApiKeyService_GetCallerKey_FullMethodName:           true,

@@ -81,6 +81,7 @@ func (s *campaignServer) SimulateCampaign(ctx context.Context, req *loyaltyv1.Si
 		CampaignID: req.GetCampaignId(), MemberID: req.GetMemberId(), OrderID: req.GetOrderId(),
 		SpendMinor: req.GetSpend().GetAmountMinor(), Currency: req.GetSpend().GetCurrency(),
 		EventType: req.GetEventType(), DelayHours: req.GetDelayHours(),
+		ActivityType: req.GetActivityType(), ActivityKey: req.GetActivityKey(),
 	})
 	if err != nil {
 		return nil, err
@@ -106,6 +107,7 @@ type campaignDefinition interface {
 	GetCompensation() *loyaltyv1.CampaignCompensation
 	GetBudget() *loyaltyv1.CampaignBudget
 	GetPerMemberCap() *loyaltyv1.CampaignCap
+	GetActivity() *loyaltyv1.CampaignActivity
 }
 
 // definitionOf converts a definition; the domain checks it (naming fields such as
@@ -127,6 +129,11 @@ func definitionOf(d campaignDefinition) campaigns.Definition {
 	}
 	if tp := comp.GetTierPercent(); len(tp) > 0 {
 		def.Compensation.TierPercent = tp
+	}
+	if a := d.GetActivity(); a != nil {
+		caps := a.GetCaps()
+		def.Activity = campaigns.ActivityReward{ActivityTypes: nilIfEmpty(a.GetActivityTypes()), Points: a.GetPoints(),
+			Caps: campaigns.ActivityCaps{PerDay: caps.GetPerDay(), PerWeek: caps.GetPerWeek(), PerMonth: caps.GetPerMonth(), PerActivityKey: caps.GetPerActivityKey()}}
 	}
 	return def
 }
@@ -162,6 +169,10 @@ func campaignPB(c campaigns.Campaign, now time.Time) *loyaltyv1.Campaign {
 	if k := d.Compensation; len(k.EventTypes) > 0 || k.MinDelayHours != 0 || k.Points != 0 || len(k.TierPercent) > 0 {
 		pb.Compensation = &loyaltyv1.CampaignCompensation{EventTypes: k.EventTypes, MinDelayHours: k.MinDelayHours,
 			Points: k.Points, TierPercent: k.TierPercent}
+	}
+	if a := d.Activity; len(a.ActivityTypes) > 0 || a.Points != 0 || a.Caps != (campaigns.ActivityCaps{}) {
+		pb.Activity = &loyaltyv1.CampaignActivity{ActivityTypes: a.ActivityTypes, Points: a.Points,
+			Caps: &loyaltyv1.ActivityCaps{PerDay: a.Caps.PerDay, PerWeek: a.Caps.PerWeek, PerMonth: a.Caps.PerMonth, PerActivityKey: a.Caps.PerActivityKey}}
 	}
 	if b := d.Budget; b != (campaigns.Budget{}) {
 		pb.Budget = &loyaltyv1.CampaignBudget{Points: b.Points, Coupons: b.Coupons}

@@ -62,6 +62,7 @@ func (s *Server) httpHandler(ctx context.Context, withMetrics bool) (http.Handle
 		loyaltyv1.RegisterCampaignServiceHandlerClient(ctx, gw, loyaltyv1.NewCampaignServiceClient(s.inproc)),
 		loyaltyv1.RegisterCouponServiceHandlerClient(ctx, gw, loyaltyv1.NewCouponServiceClient(s.inproc)),
 		loyaltyv1.RegisterAfterSalesServiceHandlerClient(ctx, gw, loyaltyv1.NewAfterSalesServiceClient(s.inproc)),
+		loyaltyv1.RegisterActivityServiceHandlerClient(ctx, gw, loyaltyv1.NewActivityServiceClient(s.inproc)),
 		loyaltyv1.RegisterAuditServiceHandlerClient(ctx, gw, loyaltyv1.NewAuditServiceClient(s.inproc)),
 		loyaltyv1.RegisterEventServiceHandlerClient(ctx, gw, loyaltyv1.NewEventServiceClient(s.inproc)),
 		loyaltyv1.RegisterWebhookServiceHandlerClient(ctx, gw, loyaltyv1.NewWebhookServiceClient(s.inproc)),

@@ -230,7 +230,7 @@ func TestChunkedBodyOverTheLimitIs413(t *testing.T) {
 func TestMethodNotAllowedNamesTheAllowedMethods(t *testing.T) {
 	env := apitest.Start(t)
 	for _, tc := range []struct{ method, path, allow string }{
-		{"DELETE", "/v1/members/alice", "GET"},
+		{"DELETE", "/v1/members/alice", "GET, PATCH"},
 		{"GET", "/v1/members/alice:earn", "POST"},
 		{"PUT", "/v1/members/alice/memberships", "GET, POST"},
 		{"POST", "/v1/program", "GET, PUT"},

@@ -24,6 +24,11 @@ var (
 var methodRoles = map[string][]access.Role{
 	loyaltyv1.MemberService_EnrollMember_FullMethodName: apps,
 	loyaltyv1.MemberService_GetMember_FullMethodName:    memberReaders,
+	loyaltyv1.MemberService_UpdateMember_FullMethodName: apps,
+
+	loyaltyv1.ActivityService_RecordActivity_FullMethodName:     apps,
+	loyaltyv1.ActivityService_ListActivityTypes_FullMethodName:  everyone,
+	loyaltyv1.ActivityService_CreateActivityType_FullMethodName: adminOnly,
 
 	loyaltyv1.PointsService_Earn_FullMethodName:          apps,
 	loyaltyv1.PointsService_Redeem_FullMethodName:        apps,

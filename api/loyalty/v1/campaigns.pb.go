@@ -302,6 +302,141 @@ func (x *CampaignCompensation) GetTierPercent() map[string]int32 {
 	return nil
 }
 
+// ActivityCaps bound how many activities of a member an ACTIVITY_REWARD campaign
+// rewards (0: unbounded): per calendar day, week (Monday to Sunday) and month in
+// the program's time zone, and per activity key.
+type ActivityCaps struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	PerDay         int32                  `protobuf:"varint,1,opt,name=per_day,json=perDay,proto3" json:"per_day,omitempty"`
+	PerWeek        int32                  `protobuf:"varint,2,opt,name=per_week,json=perWeek,proto3" json:"per_week,omitempty"`
+	PerMonth       int32                  `protobuf:"varint,3,opt,name=per_month,json=perMonth,proto3" json:"per_month,omitempty"`
+	PerActivityKey int32                  `protobuf:"varint,4,opt,name=per_activity_key,json=perActivityKey,proto3" json:"per_activity_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ActivityCaps) Reset() {
+	*x = ActivityCaps{}
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivityCaps) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivityCaps) ProtoMessage() {}
+
+func (x *ActivityCaps) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivityCaps.ProtoReflect.Descriptor instead.
+func (*ActivityCaps) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ActivityCaps) GetPerDay() int32 {
+	if x != nil {
+		return x.PerDay
+	}
+	return 0
+}
+
+func (x *ActivityCaps) GetPerWeek() int32 {
+	if x != nil {
+		return x.PerWeek
+	}
+	return 0
+}
+
+func (x *ActivityCaps) GetPerMonth() int32 {
+	if x != nil {
+		return x.PerMonth
+	}
+	return 0
+}
+
+func (x *ActivityCaps) GetPerActivityKey() int32 {
+	if x != nil {
+		return x.PerActivityKey
+	}
+	return 0
+}
+
+// CampaignActivity is what an ACTIVITY_REWARD campaign grants for the activities
+// it covers.
+type CampaignActivity struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Activity types (ListActivityTypes), 1-10.
+	ActivityTypes []string `protobuf:"bytes,1,rep,name=activity_types,json=activityTypes,proto3" json:"activity_types,omitempty"`
+	// Points per rewarded activity, 1-1000000.
+	Points        int64         `protobuf:"varint,2,opt,name=points,proto3" json:"points,omitempty"`
+	Caps          *ActivityCaps `protobuf:"bytes,3,opt,name=caps,proto3" json:"caps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CampaignActivity) Reset() {
+	*x = CampaignActivity{}
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CampaignActivity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CampaignActivity) ProtoMessage() {}
+
+func (x *CampaignActivity) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CampaignActivity.ProtoReflect.Descriptor instead.
+func (*CampaignActivity) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CampaignActivity) GetActivityTypes() []string {
+	if x != nil {
+		return x.ActivityTypes
+	}
+	return nil
+}
+
+func (x *CampaignActivity) GetPoints() int64 {
+	if x != nil {
+		return x.Points
+	}
+	return 0
+}
+
+func (x *CampaignActivity) GetCaps() *ActivityCaps {
+	if x != nil {
+		return x.Caps
+	}
+	return nil
+}
+
 // CampaignBudget is points and coupons: a budget (0: unbounded) or what was spent.
 type CampaignBudget struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -313,7 +448,7 @@ type CampaignBudget struct {
 
 func (x *CampaignBudget) Reset() {
 	*x = CampaignBudget{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[4]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -325,7 +460,7 @@ func (x *CampaignBudget) String() string {
 func (*CampaignBudget) ProtoMessage() {}
 
 func (x *CampaignBudget) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[4]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -338,7 +473,7 @@ func (x *CampaignBudget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CampaignBudget.ProtoReflect.Descriptor instead.
 func (*CampaignBudget) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{4}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CampaignBudget) GetPoints() int64 {
@@ -366,7 +501,7 @@ type CampaignCap struct {
 
 func (x *CampaignCap) Reset() {
 	*x = CampaignCap{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[5]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -378,7 +513,7 @@ func (x *CampaignCap) String() string {
 func (*CampaignCap) ProtoMessage() {}
 
 func (x *CampaignCap) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[5]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -391,7 +526,7 @@ func (x *CampaignCap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CampaignCap.ProtoReflect.Descriptor instead.
 func (*CampaignCap) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{5}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CampaignCap) GetPoints() int64 {
@@ -420,7 +555,7 @@ type CampaignRemaining struct {
 
 func (x *CampaignRemaining) Reset() {
 	*x = CampaignRemaining{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[6]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -432,7 +567,7 @@ func (x *CampaignRemaining) String() string {
 func (*CampaignRemaining) ProtoMessage() {}
 
 func (x *CampaignRemaining) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[6]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -445,7 +580,7 @@ func (x *CampaignRemaining) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CampaignRemaining.ProtoReflect.Descriptor instead.
 func (*CampaignRemaining) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{6}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CampaignRemaining) GetPoints() int64 {
@@ -492,16 +627,18 @@ type Campaign struct {
 	// What the budget has left; null when the campaign has no budget.
 	Remaining *CampaignRemaining `protobuf:"bytes,16,opt,name=remaining,proto3" json:"remaining,omitempty"`
 	// How many grants the campaign made (orders, coupons, compensations).
-	Grants        int64                  `protobuf:"varint,17,opt,name=grants,proto3" json:"grants,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	Grants     int64                  `protobuf:"varint,17,opt,name=grants,proto3" json:"grants,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// ACTIVITY_REWARD: the activities it rewards, with what and how often.
+	Activity      *CampaignActivity `protobuf:"bytes,20,opt,name=activity,proto3" json:"activity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Campaign) Reset() {
 	*x = Campaign{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[7]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -513,7 +650,7 @@ func (x *Campaign) String() string {
 func (*Campaign) ProtoMessage() {}
 
 func (x *Campaign) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[7]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -526,7 +663,7 @@ func (x *Campaign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Campaign.ProtoReflect.Descriptor instead.
 func (*Campaign) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{7}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Campaign) GetCampaignId() string {
@@ -662,6 +799,13 @@ func (x *Campaign) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Campaign) GetActivity() *CampaignActivity {
+	if x != nil {
+		return x.Activity
+	}
+	return nil
+}
+
 // CreateCampaignRequest is a campaign's definition (the REST body) and an
 // optional request_id.
 type CreateCampaignRequest struct {
@@ -681,13 +825,15 @@ type CreateCampaignRequest struct {
 	Compensation      *CampaignCompensation `protobuf:"bytes,9,opt,name=compensation,proto3" json:"compensation,omitempty"`
 	Budget            *CampaignBudget       `protobuf:"bytes,10,opt,name=budget,proto3" json:"budget,omitempty"`
 	PerMemberCap      *CampaignCap          `protobuf:"bytes,11,opt,name=per_member_cap,json=perMemberCap,proto3" json:"per_member_cap,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// ACTIVITY_REWARD (activity).
+	Activity      *CampaignActivity `protobuf:"bytes,12,opt,name=activity,proto3" json:"activity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateCampaignRequest) Reset() {
 	*x = CreateCampaignRequest{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[8]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -699,7 +845,7 @@ func (x *CreateCampaignRequest) String() string {
 func (*CreateCampaignRequest) ProtoMessage() {}
 
 func (x *CreateCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[8]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -712,7 +858,7 @@ func (x *CreateCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCampaignRequest.ProtoReflect.Descriptor instead.
 func (*CreateCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{8}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreateCampaignRequest) GetRequestId() string {
@@ -792,6 +938,13 @@ func (x *CreateCampaignRequest) GetPerMemberCap() *CampaignCap {
 	return nil
 }
 
+func (x *CreateCampaignRequest) GetActivity() *CampaignActivity {
+	if x != nil {
+		return x.Activity
+	}
+	return nil
+}
+
 type CreateCampaignResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Campaign      *Campaign              `protobuf:"bytes,1,opt,name=campaign,proto3" json:"campaign,omitempty"`
@@ -801,7 +954,7 @@ type CreateCampaignResponse struct {
 
 func (x *CreateCampaignResponse) Reset() {
 	*x = CreateCampaignResponse{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[9]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -813,7 +966,7 @@ func (x *CreateCampaignResponse) String() string {
 func (*CreateCampaignResponse) ProtoMessage() {}
 
 func (x *CreateCampaignResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[9]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -826,7 +979,7 @@ func (x *CreateCampaignResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCampaignResponse.ProtoReflect.Descriptor instead.
 func (*CreateCampaignResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{9}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CreateCampaignResponse) GetCampaign() *Campaign {
@@ -845,7 +998,7 @@ type GetCampaignRequest struct {
 
 func (x *GetCampaignRequest) Reset() {
 	*x = GetCampaignRequest{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[10]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -857,7 +1010,7 @@ func (x *GetCampaignRequest) String() string {
 func (*GetCampaignRequest) ProtoMessage() {}
 
 func (x *GetCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[10]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -870,7 +1023,7 @@ func (x *GetCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCampaignRequest.ProtoReflect.Descriptor instead.
 func (*GetCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{10}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetCampaignRequest) GetCampaignId() string {
@@ -889,7 +1042,7 @@ type GetCampaignResponse struct {
 
 func (x *GetCampaignResponse) Reset() {
 	*x = GetCampaignResponse{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[11]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -901,7 +1054,7 @@ func (x *GetCampaignResponse) String() string {
 func (*GetCampaignResponse) ProtoMessage() {}
 
 func (x *GetCampaignResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[11]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -914,7 +1067,7 @@ func (x *GetCampaignResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCampaignResponse.ProtoReflect.Descriptor instead.
 func (*GetCampaignResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{11}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetCampaignResponse) GetCampaign() *Campaign {
@@ -937,7 +1090,7 @@ type ListCampaignsRequest struct {
 
 func (x *ListCampaignsRequest) Reset() {
 	*x = ListCampaignsRequest{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[12]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -949,7 +1102,7 @@ func (x *ListCampaignsRequest) String() string {
 func (*ListCampaignsRequest) ProtoMessage() {}
 
 func (x *ListCampaignsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[12]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -962,7 +1115,7 @@ func (x *ListCampaignsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCampaignsRequest.ProtoReflect.Descriptor instead.
 func (*ListCampaignsRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{12}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListCampaignsRequest) GetStatus() string {
@@ -997,7 +1150,7 @@ type ListCampaignsResponse struct {
 
 func (x *ListCampaignsResponse) Reset() {
 	*x = ListCampaignsResponse{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[13]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1009,7 +1162,7 @@ func (x *ListCampaignsResponse) String() string {
 func (*ListCampaignsResponse) ProtoMessage() {}
 
 func (x *ListCampaignsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[13]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1022,7 +1175,7 @@ func (x *ListCampaignsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCampaignsResponse.ProtoReflect.Descriptor instead.
 func (*ListCampaignsResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{13}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListCampaignsResponse) GetCampaigns() []*Campaign {
@@ -1048,7 +1201,7 @@ type ActivateCampaignRequest struct {
 
 func (x *ActivateCampaignRequest) Reset() {
 	*x = ActivateCampaignRequest{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[14]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1060,7 +1213,7 @@ func (x *ActivateCampaignRequest) String() string {
 func (*ActivateCampaignRequest) ProtoMessage() {}
 
 func (x *ActivateCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[14]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1073,7 +1226,7 @@ func (x *ActivateCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateCampaignRequest.ProtoReflect.Descriptor instead.
 func (*ActivateCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{14}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ActivateCampaignRequest) GetCampaignId() string {
@@ -1092,7 +1245,7 @@ type ActivateCampaignResponse struct {
 
 func (x *ActivateCampaignResponse) Reset() {
 	*x = ActivateCampaignResponse{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[15]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1104,7 +1257,7 @@ func (x *ActivateCampaignResponse) String() string {
 func (*ActivateCampaignResponse) ProtoMessage() {}
 
 func (x *ActivateCampaignResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[15]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1117,7 +1270,7 @@ func (x *ActivateCampaignResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateCampaignResponse.ProtoReflect.Descriptor instead.
 func (*ActivateCampaignResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{15}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ActivateCampaignResponse) GetCampaign() *Campaign {
@@ -1136,7 +1289,7 @@ type PauseCampaignRequest struct {
 
 func (x *PauseCampaignRequest) Reset() {
 	*x = PauseCampaignRequest{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[16]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1148,7 +1301,7 @@ func (x *PauseCampaignRequest) String() string {
 func (*PauseCampaignRequest) ProtoMessage() {}
 
 func (x *PauseCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[16]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1161,7 +1314,7 @@ func (x *PauseCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseCampaignRequest.ProtoReflect.Descriptor instead.
 func (*PauseCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{16}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PauseCampaignRequest) GetCampaignId() string {
@@ -1180,7 +1333,7 @@ type PauseCampaignResponse struct {
 
 func (x *PauseCampaignResponse) Reset() {
 	*x = PauseCampaignResponse{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[17]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1192,7 +1345,7 @@ func (x *PauseCampaignResponse) String() string {
 func (*PauseCampaignResponse) ProtoMessage() {}
 
 func (x *PauseCampaignResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[17]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1205,7 +1358,7 @@ func (x *PauseCampaignResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseCampaignResponse.ProtoReflect.Descriptor instead.
 func (*PauseCampaignResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{17}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PauseCampaignResponse) GetCampaign() *Campaign {
@@ -1224,7 +1377,7 @@ type EndCampaignRequest struct {
 
 func (x *EndCampaignRequest) Reset() {
 	*x = EndCampaignRequest{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[18]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1236,7 +1389,7 @@ func (x *EndCampaignRequest) String() string {
 func (*EndCampaignRequest) ProtoMessage() {}
 
 func (x *EndCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[18]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1249,7 +1402,7 @@ func (x *EndCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndCampaignRequest.ProtoReflect.Descriptor instead.
 func (*EndCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{18}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *EndCampaignRequest) GetCampaignId() string {
@@ -1268,7 +1421,7 @@ type EndCampaignResponse struct {
 
 func (x *EndCampaignResponse) Reset() {
 	*x = EndCampaignResponse{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[19]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1280,7 +1433,7 @@ func (x *EndCampaignResponse) String() string {
 func (*EndCampaignResponse) ProtoMessage() {}
 
 func (x *EndCampaignResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[19]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1293,7 +1446,7 @@ func (x *EndCampaignResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndCampaignResponse.ProtoReflect.Descriptor instead.
 func (*EndCampaignResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{19}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *EndCampaignResponse) GetCampaign() *Campaign {
@@ -1311,15 +1464,19 @@ type SimulateCampaignRequest struct {
 	Spend   *Money `protobuf:"bytes,3,opt,name=spend,proto3" json:"spend,omitempty"`
 	OrderId string `protobuf:"bytes,4,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
 	// An after-sales event (COMPENSATION campaigns).
-	EventType     string `protobuf:"bytes,5,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
-	DelayHours    int32  `protobuf:"varint,6,opt,name=delay_hours,json=delayHours,proto3" json:"delay_hours,omitempty"`
+	EventType  string `protobuf:"bytes,5,opt,name=event_type,json=eventType,proto3" json:"event_type,omitempty"`
+	DelayHours int32  `protobuf:"varint,6,opt,name=delay_hours,json=delayHours,proto3" json:"delay_hours,omitempty"`
+	// An activity (ACTIVITY_REWARD campaigns): its type and key, counted against the
+	// caps as a real one would be.
+	ActivityType  string `protobuf:"bytes,7,opt,name=activity_type,json=activityType,proto3" json:"activity_type,omitempty"`
+	ActivityKey   string `protobuf:"bytes,8,opt,name=activity_key,json=activityKey,proto3" json:"activity_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SimulateCampaignRequest) Reset() {
 	*x = SimulateCampaignRequest{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[20]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1331,7 +1488,7 @@ func (x *SimulateCampaignRequest) String() string {
 func (*SimulateCampaignRequest) ProtoMessage() {}
 
 func (x *SimulateCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[20]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1344,7 +1501,7 @@ func (x *SimulateCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SimulateCampaignRequest.ProtoReflect.Descriptor instead.
 func (*SimulateCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{20}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SimulateCampaignRequest) GetCampaignId() string {
@@ -1389,6 +1546,20 @@ func (x *SimulateCampaignRequest) GetDelayHours() int32 {
 	return 0
 }
 
+func (x *SimulateCampaignRequest) GetActivityType() string {
+	if x != nil {
+		return x.ActivityType
+	}
+	return ""
+}
+
+func (x *SimulateCampaignRequest) GetActivityKey() string {
+	if x != nil {
+		return x.ActivityKey
+	}
+	return ""
+}
+
 type SimulateCampaignResponse struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	CampaignId string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
@@ -1405,7 +1576,8 @@ type SimulateCampaignResponse struct {
 	Coupons int32 `protobuf:"varint,7,opt,name=coupons,proto3" json:"coupons,omitempty"`
 	// Why nothing would be granted: NOT_ELIGIBLE, RULE_ERROR (the eligibility rule
 	// failed on these facts), BUDGET_EXHAUSTED, MEMBER_CAP_REACHED, NO_SPEND,
-	// EVENT_NOT_COVERED; empty otherwise.
+	// EVENT_NOT_COVERED, ACTIVITY_NOT_COVERED, DAILY_CAP_REACHED, WEEKLY_CAP_REACHED,
+	// MONTHLY_CAP_REACHED, ACTIVITY_KEY_CAP_REACHED; empty otherwise.
 	Reason string `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"`
 	// Left in the budget and in the member's cap (-1: unbounded).
 	BudgetPointsLeft  int64 `protobuf:"varint,9,opt,name=budget_points_left,json=budgetPointsLeft,proto3" json:"budget_points_left,omitempty"`
@@ -1420,7 +1592,7 @@ type SimulateCampaignResponse struct {
 
 func (x *SimulateCampaignResponse) Reset() {
 	*x = SimulateCampaignResponse{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[21]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1432,7 +1604,7 @@ func (x *SimulateCampaignResponse) String() string {
 func (*SimulateCampaignResponse) ProtoMessage() {}
 
 func (x *SimulateCampaignResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[21]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1445,7 +1617,7 @@ func (x *SimulateCampaignResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SimulateCampaignResponse.ProtoReflect.Descriptor instead.
 func (*SimulateCampaignResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{21}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SimulateCampaignResponse) GetCampaignId() string {
@@ -1555,7 +1727,7 @@ type CheckCampaignRuleRequest struct {
 
 func (x *CheckCampaignRuleRequest) Reset() {
 	*x = CheckCampaignRuleRequest{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[22]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1567,7 +1739,7 @@ func (x *CheckCampaignRuleRequest) String() string {
 func (*CheckCampaignRuleRequest) ProtoMessage() {}
 
 func (x *CheckCampaignRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[22]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1580,7 +1752,7 @@ func (x *CheckCampaignRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckCampaignRuleRequest.ProtoReflect.Descriptor instead.
 func (*CheckCampaignRuleRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{22}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CheckCampaignRuleRequest) GetRule() string {
@@ -1626,7 +1798,7 @@ type RuleIssue struct {
 
 func (x *RuleIssue) Reset() {
 	*x = RuleIssue{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[23]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1638,7 +1810,7 @@ func (x *RuleIssue) String() string {
 func (*RuleIssue) ProtoMessage() {}
 
 func (x *RuleIssue) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[23]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1651,7 +1823,7 @@ func (x *RuleIssue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleIssue.ProtoReflect.Descriptor instead.
 func (*RuleIssue) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{23}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RuleIssue) GetMessage() string {
@@ -1686,7 +1858,7 @@ type CheckCampaignRuleResponse struct {
 
 func (x *CheckCampaignRuleResponse) Reset() {
 	*x = CheckCampaignRuleResponse{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[24]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1698,7 +1870,7 @@ func (x *CheckCampaignRuleResponse) String() string {
 func (*CheckCampaignRuleResponse) ProtoMessage() {}
 
 func (x *CheckCampaignRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[24]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1711,7 +1883,7 @@ func (x *CheckCampaignRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckCampaignRuleResponse.ProtoReflect.Descriptor instead.
 func (*CheckCampaignRuleResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{24}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CheckCampaignRuleResponse) GetValid() bool {
@@ -1737,7 +1909,7 @@ type GetCampaignStatsRequest struct {
 
 func (x *GetCampaignStatsRequest) Reset() {
 	*x = GetCampaignStatsRequest{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[25]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1749,7 +1921,7 @@ func (x *GetCampaignStatsRequest) String() string {
 func (*GetCampaignStatsRequest) ProtoMessage() {}
 
 func (x *GetCampaignStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[25]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1762,7 +1934,7 @@ func (x *GetCampaignStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCampaignStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetCampaignStatsRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{25}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetCampaignStatsRequest) GetCampaignId() string {
@@ -1789,7 +1961,7 @@ type CampaignDay struct {
 
 func (x *CampaignDay) Reset() {
 	*x = CampaignDay{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[26]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1801,7 +1973,7 @@ func (x *CampaignDay) String() string {
 func (*CampaignDay) ProtoMessage() {}
 
 func (x *CampaignDay) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[26]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1814,7 +1986,7 @@ func (x *CampaignDay) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CampaignDay.ProtoReflect.Descriptor instead.
 func (*CampaignDay) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{26}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CampaignDay) GetDay() string {
@@ -1871,7 +2043,7 @@ type GetCampaignStatsResponse struct {
 
 func (x *GetCampaignStatsResponse) Reset() {
 	*x = GetCampaignStatsResponse{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[27]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1883,7 +2055,7 @@ func (x *GetCampaignStatsResponse) String() string {
 func (*GetCampaignStatsResponse) ProtoMessage() {}
 
 func (x *GetCampaignStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[27]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1896,7 +2068,7 @@ func (x *GetCampaignStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCampaignStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetCampaignStatsResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{27}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetCampaignStatsResponse) GetCampaignId() string {
@@ -1978,7 +2150,16 @@ const file_loyalty_v1_campaigns_proto_rawDesc = "" +
 	"\ftier_percent\x18\x04 \x03(\v21.loyalty.v1.CampaignCompensation.TierPercentEntryR\vtierPercent\x1a>\n" +
 	"\x10TierPercentEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"B\n" +
+	"\x05value\x18\x02 \x01(\x05R\x05value:\x028\x01\"\x89\x01\n" +
+	"\fActivityCaps\x12\x17\n" +
+	"\aper_day\x18\x01 \x01(\x05R\x06perDay\x12\x19\n" +
+	"\bper_week\x18\x02 \x01(\x05R\aperWeek\x12\x1b\n" +
+	"\tper_month\x18\x03 \x01(\x05R\bperMonth\x12(\n" +
+	"\x10per_activity_key\x18\x04 \x01(\x05R\x0eperActivityKey\"\x7f\n" +
+	"\x10CampaignActivity\x12%\n" +
+	"\x0eactivity_types\x18\x01 \x03(\tR\ractivityTypes\x12\x16\n" +
+	"\x06points\x18\x02 \x01(\x03R\x06points\x12,\n" +
+	"\x04caps\x18\x03 \x01(\v2\x18.loyalty.v1.ActivityCapsR\x04caps\"B\n" +
 	"\x0eCampaignBudget\x12\x16\n" +
 	"\x06points\x18\x01 \x01(\x03R\x06points\x12\x18\n" +
 	"\acoupons\x18\x02 \x01(\x03R\acoupons\"?\n" +
@@ -1990,7 +2171,7 @@ const file_loyalty_v1_campaigns_proto_rawDesc = "" +
 	"\acoupons\x18\x02 \x01(\x03H\x01R\acoupons\x88\x01\x01B\t\n" +
 	"\a_pointsB\n" +
 	"\n" +
-	"\b_coupons\"\xa5\a\n" +
+	"\b_coupons\"\xdf\a\n" +
 	"\bCampaign\x12\x1f\n" +
 	"\vcampaign_id\x18\x01 \x01(\tR\n" +
 	"campaignId\x12!\n" +
@@ -2014,7 +2195,8 @@ const file_loyalty_v1_campaigns_proto_rawDesc = "" +
 	"\vcreate_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xa9\x04\n" +
+	"updateTime\x128\n" +
+	"\bactivity\x18\x14 \x01(\v2\x1c.loyalty.v1.CampaignActivityR\bactivity\"\xe3\x04\n" +
 	"\x15CreateCampaignRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12!\n" +
@@ -2028,7 +2210,8 @@ const file_loyalty_v1_campaigns_proto_rawDesc = "" +
 	"\fcompensation\x18\t \x01(\v2 .loyalty.v1.CampaignCompensationR\fcompensation\x122\n" +
 	"\x06budget\x18\n" +
 	" \x01(\v2\x1a.loyalty.v1.CampaignBudgetR\x06budget\x12=\n" +
-	"\x0eper_member_cap\x18\v \x01(\v2\x17.loyalty.v1.CampaignCapR\fperMemberCap\"J\n" +
+	"\x0eper_member_cap\x18\v \x01(\v2\x17.loyalty.v1.CampaignCapR\fperMemberCap\x128\n" +
+	"\bactivity\x18\f \x01(\v2\x1c.loyalty.v1.CampaignActivityR\bactivity\"J\n" +
 	"\x16CreateCampaignResponse\x120\n" +
 	"\bcampaign\x18\x01 \x01(\v2\x14.loyalty.v1.CampaignR\bcampaign\"5\n" +
 	"\x12GetCampaignRequest\x12\x1f\n" +
@@ -2058,7 +2241,7 @@ const file_loyalty_v1_campaigns_proto_rawDesc = "" +
 	"\vcampaign_id\x18\x01 \x01(\tR\n" +
 	"campaignId\"G\n" +
 	"\x13EndCampaignResponse\x120\n" +
-	"\bcampaign\x18\x01 \x01(\v2\x14.loyalty.v1.CampaignR\bcampaign\"\xdb\x01\n" +
+	"\bcampaign\x18\x01 \x01(\v2\x14.loyalty.v1.CampaignR\bcampaign\"\xa3\x02\n" +
 	"\x17SimulateCampaignRequest\x12\x1f\n" +
 	"\vcampaign_id\x18\x01 \x01(\tR\n" +
 	"campaignId\x12\x1b\n" +
@@ -2068,7 +2251,9 @@ const file_loyalty_v1_campaigns_proto_rawDesc = "" +
 	"\n" +
 	"event_type\x18\x05 \x01(\tR\teventType\x12\x1f\n" +
 	"\vdelay_hours\x18\x06 \x01(\x05R\n" +
-	"delayHours\"\xc9\x03\n" +
+	"delayHours\x12#\n" +
+	"\ractivity_type\x18\a \x01(\tR\factivityType\x12!\n" +
+	"\factivity_key\x18\b \x01(\tR\vactivityKey\"\xc9\x03\n" +
 	"\x18SimulateCampaignResponse\x12\x1f\n" +
 	"\vcampaign_id\x18\x01 \x01(\tR\n" +
 	"campaignId\x12\x1d\n" +
@@ -2141,93 +2326,98 @@ func file_loyalty_v1_campaigns_proto_rawDescGZIP() []byte {
 	return file_loyalty_v1_campaigns_proto_rawDescData
 }
 
-var file_loyalty_v1_campaigns_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_loyalty_v1_campaigns_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_loyalty_v1_campaigns_proto_goTypes = []any{
 	(*CampaignSchedule)(nil),          // 0: loyalty.v1.CampaignSchedule
 	(*CampaignEligibility)(nil),       // 1: loyalty.v1.CampaignEligibility
 	(*CouponTemplate)(nil),            // 2: loyalty.v1.CouponTemplate
 	(*CampaignCompensation)(nil),      // 3: loyalty.v1.CampaignCompensation
-	(*CampaignBudget)(nil),            // 4: loyalty.v1.CampaignBudget
-	(*CampaignCap)(nil),               // 5: loyalty.v1.CampaignCap
-	(*CampaignRemaining)(nil),         // 6: loyalty.v1.CampaignRemaining
-	(*Campaign)(nil),                  // 7: loyalty.v1.Campaign
-	(*CreateCampaignRequest)(nil),     // 8: loyalty.v1.CreateCampaignRequest
-	(*CreateCampaignResponse)(nil),    // 9: loyalty.v1.CreateCampaignResponse
-	(*GetCampaignRequest)(nil),        // 10: loyalty.v1.GetCampaignRequest
-	(*GetCampaignResponse)(nil),       // 11: loyalty.v1.GetCampaignResponse
-	(*ListCampaignsRequest)(nil),      // 12: loyalty.v1.ListCampaignsRequest
-	(*ListCampaignsResponse)(nil),     // 13: loyalty.v1.ListCampaignsResponse
-	(*ActivateCampaignRequest)(nil),   // 14: loyalty.v1.ActivateCampaignRequest
-	(*ActivateCampaignResponse)(nil),  // 15: loyalty.v1.ActivateCampaignResponse
-	(*PauseCampaignRequest)(nil),      // 16: loyalty.v1.PauseCampaignRequest
-	(*PauseCampaignResponse)(nil),     // 17: loyalty.v1.PauseCampaignResponse
-	(*EndCampaignRequest)(nil),        // 18: loyalty.v1.EndCampaignRequest
-	(*EndCampaignResponse)(nil),       // 19: loyalty.v1.EndCampaignResponse
-	(*SimulateCampaignRequest)(nil),   // 20: loyalty.v1.SimulateCampaignRequest
-	(*SimulateCampaignResponse)(nil),  // 21: loyalty.v1.SimulateCampaignResponse
-	(*CheckCampaignRuleRequest)(nil),  // 22: loyalty.v1.CheckCampaignRuleRequest
-	(*RuleIssue)(nil),                 // 23: loyalty.v1.RuleIssue
-	(*CheckCampaignRuleResponse)(nil), // 24: loyalty.v1.CheckCampaignRuleResponse
-	(*GetCampaignStatsRequest)(nil),   // 25: loyalty.v1.GetCampaignStatsRequest
-	(*CampaignDay)(nil),               // 26: loyalty.v1.CampaignDay
-	(*GetCampaignStatsResponse)(nil),  // 27: loyalty.v1.GetCampaignStatsResponse
-	nil,                               // 28: loyalty.v1.CampaignCompensation.TierPercentEntry
-	(*timestamppb.Timestamp)(nil),     // 29: google.protobuf.Timestamp
-	(*Money)(nil),                     // 30: loyalty.v1.Money
+	(*ActivityCaps)(nil),              // 4: loyalty.v1.ActivityCaps
+	(*CampaignActivity)(nil),          // 5: loyalty.v1.CampaignActivity
+	(*CampaignBudget)(nil),            // 6: loyalty.v1.CampaignBudget
+	(*CampaignCap)(nil),               // 7: loyalty.v1.CampaignCap
+	(*CampaignRemaining)(nil),         // 8: loyalty.v1.CampaignRemaining
+	(*Campaign)(nil),                  // 9: loyalty.v1.Campaign
+	(*CreateCampaignRequest)(nil),     // 10: loyalty.v1.CreateCampaignRequest
+	(*CreateCampaignResponse)(nil),    // 11: loyalty.v1.CreateCampaignResponse
+	(*GetCampaignRequest)(nil),        // 12: loyalty.v1.GetCampaignRequest
+	(*GetCampaignResponse)(nil),       // 13: loyalty.v1.GetCampaignResponse
+	(*ListCampaignsRequest)(nil),      // 14: loyalty.v1.ListCampaignsRequest
+	(*ListCampaignsResponse)(nil),     // 15: loyalty.v1.ListCampaignsResponse
+	(*ActivateCampaignRequest)(nil),   // 16: loyalty.v1.ActivateCampaignRequest
+	(*ActivateCampaignResponse)(nil),  // 17: loyalty.v1.ActivateCampaignResponse
+	(*PauseCampaignRequest)(nil),      // 18: loyalty.v1.PauseCampaignRequest
+	(*PauseCampaignResponse)(nil),     // 19: loyalty.v1.PauseCampaignResponse
+	(*EndCampaignRequest)(nil),        // 20: loyalty.v1.EndCampaignRequest
+	(*EndCampaignResponse)(nil),       // 21: loyalty.v1.EndCampaignResponse
+	(*SimulateCampaignRequest)(nil),   // 22: loyalty.v1.SimulateCampaignRequest
+	(*SimulateCampaignResponse)(nil),  // 23: loyalty.v1.SimulateCampaignResponse
+	(*CheckCampaignRuleRequest)(nil),  // 24: loyalty.v1.CheckCampaignRuleRequest
+	(*RuleIssue)(nil),                 // 25: loyalty.v1.RuleIssue
+	(*CheckCampaignRuleResponse)(nil), // 26: loyalty.v1.CheckCampaignRuleResponse
+	(*GetCampaignStatsRequest)(nil),   // 27: loyalty.v1.GetCampaignStatsRequest
+	(*CampaignDay)(nil),               // 28: loyalty.v1.CampaignDay
+	(*GetCampaignStatsResponse)(nil),  // 29: loyalty.v1.GetCampaignStatsResponse
+	nil,                               // 30: loyalty.v1.CampaignCompensation.TierPercentEntry
+	(*timestamppb.Timestamp)(nil),     // 31: google.protobuf.Timestamp
+	(*Money)(nil),                     // 32: loyalty.v1.Money
 }
 var file_loyalty_v1_campaigns_proto_depIdxs = []int32{
-	28, // 0: loyalty.v1.CampaignCompensation.tier_percent:type_name -> loyalty.v1.CampaignCompensation.TierPercentEntry
-	0,  // 1: loyalty.v1.Campaign.schedule:type_name -> loyalty.v1.CampaignSchedule
-	1,  // 2: loyalty.v1.Campaign.eligibility:type_name -> loyalty.v1.CampaignEligibility
-	2,  // 3: loyalty.v1.Campaign.coupon:type_name -> loyalty.v1.CouponTemplate
-	3,  // 4: loyalty.v1.Campaign.compensation:type_name -> loyalty.v1.CampaignCompensation
-	4,  // 5: loyalty.v1.Campaign.budget:type_name -> loyalty.v1.CampaignBudget
-	5,  // 6: loyalty.v1.Campaign.per_member_cap:type_name -> loyalty.v1.CampaignCap
-	29, // 7: loyalty.v1.Campaign.starts_at:type_name -> google.protobuf.Timestamp
-	29, // 8: loyalty.v1.Campaign.ends_at:type_name -> google.protobuf.Timestamp
-	4,  // 9: loyalty.v1.Campaign.spent:type_name -> loyalty.v1.CampaignBudget
-	6,  // 10: loyalty.v1.Campaign.remaining:type_name -> loyalty.v1.CampaignRemaining
-	29, // 11: loyalty.v1.Campaign.create_time:type_name -> google.protobuf.Timestamp
-	29, // 12: loyalty.v1.Campaign.update_time:type_name -> google.protobuf.Timestamp
-	0,  // 13: loyalty.v1.CreateCampaignRequest.schedule:type_name -> loyalty.v1.CampaignSchedule
-	1,  // 14: loyalty.v1.CreateCampaignRequest.eligibility:type_name -> loyalty.v1.CampaignEligibility
-	2,  // 15: loyalty.v1.CreateCampaignRequest.coupon:type_name -> loyalty.v1.CouponTemplate
-	3,  // 16: loyalty.v1.CreateCampaignRequest.compensation:type_name -> loyalty.v1.CampaignCompensation
-	4,  // 17: loyalty.v1.CreateCampaignRequest.budget:type_name -> loyalty.v1.CampaignBudget
-	5,  // 18: loyalty.v1.CreateCampaignRequest.per_member_cap:type_name -> loyalty.v1.CampaignCap
-	7,  // 19: loyalty.v1.CreateCampaignResponse.campaign:type_name -> loyalty.v1.Campaign
-	7,  // 20: loyalty.v1.GetCampaignResponse.campaign:type_name -> loyalty.v1.Campaign
-	7,  // 21: loyalty.v1.ListCampaignsResponse.campaigns:type_name -> loyalty.v1.Campaign
-	7,  // 22: loyalty.v1.ActivateCampaignResponse.campaign:type_name -> loyalty.v1.Campaign
-	7,  // 23: loyalty.v1.PauseCampaignResponse.campaign:type_name -> loyalty.v1.Campaign
-	7,  // 24: loyalty.v1.EndCampaignResponse.campaign:type_name -> loyalty.v1.Campaign
-	30, // 25: loyalty.v1.SimulateCampaignRequest.spend:type_name -> loyalty.v1.Money
-	3,  // 26: loyalty.v1.CheckCampaignRuleRequest.compensation:type_name -> loyalty.v1.CampaignCompensation
-	23, // 27: loyalty.v1.CheckCampaignRuleResponse.issues:type_name -> loyalty.v1.RuleIssue
-	26, // 28: loyalty.v1.GetCampaignStatsResponse.days:type_name -> loyalty.v1.CampaignDay
-	8,  // 29: loyalty.v1.CampaignService.CreateCampaign:input_type -> loyalty.v1.CreateCampaignRequest
-	10, // 30: loyalty.v1.CampaignService.GetCampaign:input_type -> loyalty.v1.GetCampaignRequest
-	12, // 31: loyalty.v1.CampaignService.ListCampaigns:input_type -> loyalty.v1.ListCampaignsRequest
-	14, // 32: loyalty.v1.CampaignService.ActivateCampaign:input_type -> loyalty.v1.ActivateCampaignRequest
-	16, // 33: loyalty.v1.CampaignService.PauseCampaign:input_type -> loyalty.v1.PauseCampaignRequest
-	18, // 34: loyalty.v1.CampaignService.EndCampaign:input_type -> loyalty.v1.EndCampaignRequest
-	20, // 35: loyalty.v1.CampaignService.SimulateCampaign:input_type -> loyalty.v1.SimulateCampaignRequest
-	22, // 36: loyalty.v1.CampaignService.CheckCampaignRule:input_type -> loyalty.v1.CheckCampaignRuleRequest
-	25, // 37: loyalty.v1.CampaignService.GetCampaignStats:input_type -> loyalty.v1.GetCampaignStatsRequest
-	9,  // 38: loyalty.v1.CampaignService.CreateCampaign:output_type -> loyalty.v1.CreateCampaignResponse
-	11, // 39: loyalty.v1.CampaignService.GetCampaign:output_type -> loyalty.v1.GetCampaignResponse
-	13, // 40: loyalty.v1.CampaignService.ListCampaigns:output_type -> loyalty.v1.ListCampaignsResponse
-	15, // 41: loyalty.v1.CampaignService.ActivateCampaign:output_type -> loyalty.v1.ActivateCampaignResponse
-	17, // 42: loyalty.v1.CampaignService.PauseCampaign:output_type -> loyalty.v1.PauseCampaignResponse
-	19, // 43: loyalty.v1.CampaignService.EndCampaign:output_type -> loyalty.v1.EndCampaignResponse
-	21, // 44: loyalty.v1.CampaignService.SimulateCampaign:output_type -> loyalty.v1.SimulateCampaignResponse
-	24, // 45: loyalty.v1.CampaignService.CheckCampaignRule:output_type -> loyalty.v1.CheckCampaignRuleResponse
-	27, // 46: loyalty.v1.CampaignService.GetCampaignStats:output_type -> loyalty.v1.GetCampaignStatsResponse
-	38, // [38:47] is the sub-list for method output_type
-	29, // [29:38] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	30, // 0: loyalty.v1.CampaignCompensation.tier_percent:type_name -> loyalty.v1.CampaignCompensation.TierPercentEntry
+	4,  // 1: loyalty.v1.CampaignActivity.caps:type_name -> loyalty.v1.ActivityCaps
+	0,  // 2: loyalty.v1.Campaign.schedule:type_name -> loyalty.v1.CampaignSchedule
+	1,  // 3: loyalty.v1.Campaign.eligibility:type_name -> loyalty.v1.CampaignEligibility
+	2,  // 4: loyalty.v1.Campaign.coupon:type_name -> loyalty.v1.CouponTemplate
+	3,  // 5: loyalty.v1.Campaign.compensation:type_name -> loyalty.v1.CampaignCompensation
+	6,  // 6: loyalty.v1.Campaign.budget:type_name -> loyalty.v1.CampaignBudget
+	7,  // 7: loyalty.v1.Campaign.per_member_cap:type_name -> loyalty.v1.CampaignCap
+	31, // 8: loyalty.v1.Campaign.starts_at:type_name -> google.protobuf.Timestamp
+	31, // 9: loyalty.v1.Campaign.ends_at:type_name -> google.protobuf.Timestamp
+	6,  // 10: loyalty.v1.Campaign.spent:type_name -> loyalty.v1.CampaignBudget
+	8,  // 11: loyalty.v1.Campaign.remaining:type_name -> loyalty.v1.CampaignRemaining
+	31, // 12: loyalty.v1.Campaign.create_time:type_name -> google.protobuf.Timestamp
+	31, // 13: loyalty.v1.Campaign.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 14: loyalty.v1.Campaign.activity:type_name -> loyalty.v1.CampaignActivity
+	0,  // 15: loyalty.v1.CreateCampaignRequest.schedule:type_name -> loyalty.v1.CampaignSchedule
+	1,  // 16: loyalty.v1.CreateCampaignRequest.eligibility:type_name -> loyalty.v1.CampaignEligibility
+	2,  // 17: loyalty.v1.CreateCampaignRequest.coupon:type_name -> loyalty.v1.CouponTemplate
+	3,  // 18: loyalty.v1.CreateCampaignRequest.compensation:type_name -> loyalty.v1.CampaignCompensation
+	6,  // 19: loyalty.v1.CreateCampaignRequest.budget:type_name -> loyalty.v1.CampaignBudget
+	7,  // 20: loyalty.v1.CreateCampaignRequest.per_member_cap:type_name -> loyalty.v1.CampaignCap
+	5,  // 21: loyalty.v1.CreateCampaignRequest.activity:type_name -> loyalty.v1.CampaignActivity
+	9,  // 22: loyalty.v1.CreateCampaignResponse.campaign:type_name -> loyalty.v1.Campaign
+	9,  // 23: loyalty.v1.GetCampaignResponse.campaign:type_name -> loyalty.v1.Campaign
+	9,  // 24: loyalty.v1.ListCampaignsResponse.campaigns:type_name -> loyalty.v1.Campaign
+	9,  // 25: loyalty.v1.ActivateCampaignResponse.campaign:type_name -> loyalty.v1.Campaign
+	9,  // 26: loyalty.v1.PauseCampaignResponse.campaign:type_name -> loyalty.v1.Campaign
+	9,  // 27: loyalty.v1.EndCampaignResponse.campaign:type_name -> loyalty.v1.Campaign
+	32, // 28: loyalty.v1.SimulateCampaignRequest.spend:type_name -> loyalty.v1.Money
+	3,  // 29: loyalty.v1.CheckCampaignRuleRequest.compensation:type_name -> loyalty.v1.CampaignCompensation
+	25, // 30: loyalty.v1.CheckCampaignRuleResponse.issues:type_name -> loyalty.v1.RuleIssue
+	28, // 31: loyalty.v1.GetCampaignStatsResponse.days:type_name -> loyalty.v1.CampaignDay
+	10, // 32: loyalty.v1.CampaignService.CreateCampaign:input_type -> loyalty.v1.CreateCampaignRequest
+	12, // 33: loyalty.v1.CampaignService.GetCampaign:input_type -> loyalty.v1.GetCampaignRequest
+	14, // 34: loyalty.v1.CampaignService.ListCampaigns:input_type -> loyalty.v1.ListCampaignsRequest
+	16, // 35: loyalty.v1.CampaignService.ActivateCampaign:input_type -> loyalty.v1.ActivateCampaignRequest
+	18, // 36: loyalty.v1.CampaignService.PauseCampaign:input_type -> loyalty.v1.PauseCampaignRequest
+	20, // 37: loyalty.v1.CampaignService.EndCampaign:input_type -> loyalty.v1.EndCampaignRequest
+	22, // 38: loyalty.v1.CampaignService.SimulateCampaign:input_type -> loyalty.v1.SimulateCampaignRequest
+	24, // 39: loyalty.v1.CampaignService.CheckCampaignRule:input_type -> loyalty.v1.CheckCampaignRuleRequest
+	27, // 40: loyalty.v1.CampaignService.GetCampaignStats:input_type -> loyalty.v1.GetCampaignStatsRequest
+	11, // 41: loyalty.v1.CampaignService.CreateCampaign:output_type -> loyalty.v1.CreateCampaignResponse
+	13, // 42: loyalty.v1.CampaignService.GetCampaign:output_type -> loyalty.v1.GetCampaignResponse
+	15, // 43: loyalty.v1.CampaignService.ListCampaigns:output_type -> loyalty.v1.ListCampaignsResponse
+	17, // 44: loyalty.v1.CampaignService.ActivateCampaign:output_type -> loyalty.v1.ActivateCampaignResponse
+	19, // 45: loyalty.v1.CampaignService.PauseCampaign:output_type -> loyalty.v1.PauseCampaignResponse
+	21, // 46: loyalty.v1.CampaignService.EndCampaign:output_type -> loyalty.v1.EndCampaignResponse
+	23, // 47: loyalty.v1.CampaignService.SimulateCampaign:output_type -> loyalty.v1.SimulateCampaignResponse
+	26, // 48: loyalty.v1.CampaignService.CheckCampaignRule:output_type -> loyalty.v1.CheckCampaignRuleResponse
+	29, // 49: loyalty.v1.CampaignService.GetCampaignStats:output_type -> loyalty.v1.GetCampaignStatsResponse
+	41, // [41:50] is the sub-list for method output_type
+	32, // [32:41] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_loyalty_v1_campaigns_proto_init() }
@@ -2236,14 +2426,14 @@ func file_loyalty_v1_campaigns_proto_init() {
 		return
 	}
 	file_loyalty_v1_points_proto_init()
-	file_loyalty_v1_campaigns_proto_msgTypes[6].OneofWrappers = []any{}
+	file_loyalty_v1_campaigns_proto_msgTypes[8].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_loyalty_v1_campaigns_proto_rawDesc), len(file_loyalty_v1_campaigns_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

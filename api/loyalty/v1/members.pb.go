@@ -22,21 +22,90 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Birthday is a member's birthday: month and day, and the year when known (0).
+// A 29 February birthday is kept on 28 February in other years.
+type Birthday struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Month         int32                  `protobuf:"varint,1,opt,name=month,proto3" json:"month,omitempty"`
+	Day           int32                  `protobuf:"varint,2,opt,name=day,proto3" json:"day,omitempty"`
+	Year          int32                  `protobuf:"varint,3,opt,name=year,proto3" json:"year,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Birthday) Reset() {
+	*x = Birthday{}
+	mi := &file_loyalty_v1_members_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Birthday) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Birthday) ProtoMessage() {}
+
+func (x *Birthday) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_members_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Birthday.ProtoReflect.Descriptor instead.
+func (*Birthday) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_members_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Birthday) GetMonth() int32 {
+	if x != nil {
+		return x.Month
+	}
+	return 0
+}
+
+func (x *Birthday) GetDay() int32 {
+	if x != nil {
+		return x.Day
+	}
+	return 0
+}
+
+func (x *Birthday) GetYear() int32 {
+	if x != nil {
+		return x.Year
+	}
+	return 0
+}
+
 type Member struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The shop's identifier: 1-64 characters of A-Z a-z 0-9 . _ : -
 	MemberId    string `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
 	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// The member's effective tier.
-	TierId        string                 `protobuf:"bytes,3,opt,name=tier_id,json=tierId,proto3" json:"tier_id,omitempty"`
-	JoinTime      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=join_time,json=joinTime,proto3" json:"join_time,omitempty"`
+	TierId   string                 `protobuf:"bytes,3,opt,name=tier_id,json=tierId,proto3" json:"tier_id,omitempty"`
+	JoinTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=join_time,json=joinTime,proto3" json:"join_time,omitempty"`
+	// The profile: campaign rules read it as member.birthday, member.channel and
+	// member.attributes.
+	Birthday *Birthday `protobuf:"bytes,5,opt,name=birthday,proto3" json:"birthday,omitempty"`
+	// Where the member came from (app, mini-program, store...): at most 32 of A-Z a-z 0-9 . _ -
+	Channel string `protobuf:"bytes,6,opt,name=channel,proto3" json:"channel,omitempty"`
+	// At most 20 attributes; keys of 1-32 word characters, values of at most 200 bytes.
+	Attributes    map[string]string `protobuf:"bytes,7,rep,name=attributes,proto3" json:"attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Member) Reset() {
 	*x = Member{}
-	mi := &file_loyalty_v1_members_proto_msgTypes[0]
+	mi := &file_loyalty_v1_members_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -48,7 +117,7 @@ func (x *Member) String() string {
 func (*Member) ProtoMessage() {}
 
 func (x *Member) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_members_proto_msgTypes[0]
+	mi := &file_loyalty_v1_members_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -61,7 +130,7 @@ func (x *Member) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Member.ProtoReflect.Descriptor instead.
 func (*Member) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_members_proto_rawDescGZIP(), []int{0}
+	return file_loyalty_v1_members_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Member) GetMemberId() string {
@@ -92,17 +161,41 @@ func (x *Member) GetJoinTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Member) GetBirthday() *Birthday {
+	if x != nil {
+		return x.Birthday
+	}
+	return nil
+}
+
+func (x *Member) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *Member) GetAttributes() map[string]string {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
 type EnrollMemberRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
 	DisplayName   string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	Birthday      *Birthday              `protobuf:"bytes,3,opt,name=birthday,proto3" json:"birthday,omitempty"`
+	Channel       string                 `protobuf:"bytes,4,opt,name=channel,proto3" json:"channel,omitempty"`
+	Attributes    map[string]string      `protobuf:"bytes,5,rep,name=attributes,proto3" json:"attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *EnrollMemberRequest) Reset() {
 	*x = EnrollMemberRequest{}
-	mi := &file_loyalty_v1_members_proto_msgTypes[1]
+	mi := &file_loyalty_v1_members_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -114,7 +207,7 @@ func (x *EnrollMemberRequest) String() string {
 func (*EnrollMemberRequest) ProtoMessage() {}
 
 func (x *EnrollMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_members_proto_msgTypes[1]
+	mi := &file_loyalty_v1_members_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -127,7 +220,7 @@ func (x *EnrollMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollMemberRequest.ProtoReflect.Descriptor instead.
 func (*EnrollMemberRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_members_proto_rawDescGZIP(), []int{1}
+	return file_loyalty_v1_members_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *EnrollMemberRequest) GetMemberId() string {
@@ -144,6 +237,27 @@ func (x *EnrollMemberRequest) GetDisplayName() string {
 	return ""
 }
 
+func (x *EnrollMemberRequest) GetBirthday() *Birthday {
+	if x != nil {
+		return x.Birthday
+	}
+	return nil
+}
+
+func (x *EnrollMemberRequest) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *EnrollMemberRequest) GetAttributes() map[string]string {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
 type EnrollMemberResponse struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Member *Member                `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
@@ -155,7 +269,7 @@ type EnrollMemberResponse struct {
 
 func (x *EnrollMemberResponse) Reset() {
 	*x = EnrollMemberResponse{}
-	mi := &file_loyalty_v1_members_proto_msgTypes[2]
+	mi := &file_loyalty_v1_members_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -167,7 +281,7 @@ func (x *EnrollMemberResponse) String() string {
 func (*EnrollMemberResponse) ProtoMessage() {}
 
 func (x *EnrollMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_members_proto_msgTypes[2]
+	mi := &file_loyalty_v1_members_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -180,7 +294,7 @@ func (x *EnrollMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollMemberResponse.ProtoReflect.Descriptor instead.
 func (*EnrollMemberResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_members_proto_rawDescGZIP(), []int{2}
+	return file_loyalty_v1_members_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *EnrollMemberResponse) GetMember() *Member {
@@ -206,7 +320,7 @@ type GetMemberRequest struct {
 
 func (x *GetMemberRequest) Reset() {
 	*x = GetMemberRequest{}
-	mi := &file_loyalty_v1_members_proto_msgTypes[3]
+	mi := &file_loyalty_v1_members_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -218,7 +332,7 @@ func (x *GetMemberRequest) String() string {
 func (*GetMemberRequest) ProtoMessage() {}
 
 func (x *GetMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_members_proto_msgTypes[3]
+	mi := &file_loyalty_v1_members_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -231,7 +345,7 @@ func (x *GetMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMemberRequest.ProtoReflect.Descriptor instead.
 func (*GetMemberRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_members_proto_rawDescGZIP(), []int{3}
+	return file_loyalty_v1_members_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetMemberRequest) GetMemberId() string {
@@ -250,7 +364,7 @@ type GetMemberResponse struct {
 
 func (x *GetMemberResponse) Reset() {
 	*x = GetMemberResponse{}
-	mi := &file_loyalty_v1_members_proto_msgTypes[4]
+	mi := &file_loyalty_v1_members_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -262,7 +376,7 @@ func (x *GetMemberResponse) String() string {
 func (*GetMemberResponse) ProtoMessage() {}
 
 func (x *GetMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_members_proto_msgTypes[4]
+	mi := &file_loyalty_v1_members_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -275,10 +389,132 @@ func (x *GetMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMemberResponse.ProtoReflect.Descriptor instead.
 func (*GetMemberResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_members_proto_rawDescGZIP(), []int{4}
+	return file_loyalty_v1_members_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetMemberResponse) GetMember() *Member {
+	if x != nil {
+		return x.Member
+	}
+	return nil
+}
+
+type UpdateMemberRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	MemberId    string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	DisplayName *string                `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3,oneof" json:"display_name,omitempty"`
+	// Given: the birthday becomes this one; with month 0, the birthday is removed.
+	Birthday *Birthday `protobuf:"bytes,3,opt,name=birthday,proto3" json:"birthday,omitempty"`
+	Channel  *string   `protobuf:"bytes,4,opt,name=channel,proto3,oneof" json:"channel,omitempty"`
+	// Merged into the member's attributes; a key set to "" is removed.
+	Attributes    map[string]string `protobuf:"bytes,5,rep,name=attributes,proto3" json:"attributes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateMemberRequest) Reset() {
+	*x = UpdateMemberRequest{}
+	mi := &file_loyalty_v1_members_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateMemberRequest) ProtoMessage() {}
+
+func (x *UpdateMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_members_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateMemberRequest.ProtoReflect.Descriptor instead.
+func (*UpdateMemberRequest) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_members_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *UpdateMemberRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *UpdateMemberRequest) GetDisplayName() string {
+	if x != nil && x.DisplayName != nil {
+		return *x.DisplayName
+	}
+	return ""
+}
+
+func (x *UpdateMemberRequest) GetBirthday() *Birthday {
+	if x != nil {
+		return x.Birthday
+	}
+	return nil
+}
+
+func (x *UpdateMemberRequest) GetChannel() string {
+	if x != nil && x.Channel != nil {
+		return *x.Channel
+	}
+	return ""
+}
+
+func (x *UpdateMemberRequest) GetAttributes() map[string]string {
+	if x != nil {
+		return x.Attributes
+	}
+	return nil
+}
+
+type UpdateMemberResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Member        *Member                `protobuf:"bytes,1,opt,name=member,proto3" json:"member,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateMemberResponse) Reset() {
+	*x = UpdateMemberResponse{}
+	mi := &file_loyalty_v1_members_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateMemberResponse) ProtoMessage() {}
+
+func (x *UpdateMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_members_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateMemberResponse.ProtoReflect.Descriptor instead.
+func (*UpdateMemberResponse) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_members_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *UpdateMemberResponse) GetMember() *Member {
 	if x != nil {
 		return x.Member
 	}
@@ -290,25 +526,62 @@ var File_loyalty_v1_members_proto protoreflect.FileDescriptor
 const file_loyalty_v1_members_proto_rawDesc = "" +
 	"\n" +
 	"\x18loyalty/v1/members.proto\x12\n" +
-	"loyalty.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9a\x01\n" +
+	"loyalty.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"F\n" +
+	"\bBirthday\x12\x14\n" +
+	"\x05month\x18\x01 \x01(\x05R\x05month\x12\x10\n" +
+	"\x03day\x18\x02 \x01(\x05R\x03day\x12\x12\n" +
+	"\x04year\x18\x03 \x01(\x05R\x04year\"\xe9\x02\n" +
 	"\x06Member\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x17\n" +
 	"\atier_id\x18\x03 \x01(\tR\x06tierId\x127\n" +
-	"\tjoin_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bjoinTime\"U\n" +
+	"\tjoin_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bjoinTime\x120\n" +
+	"\bbirthday\x18\x05 \x01(\v2\x14.loyalty.v1.BirthdayR\bbirthday\x12\x18\n" +
+	"\achannel\x18\x06 \x01(\tR\achannel\x12B\n" +
+	"\n" +
+	"attributes\x18\a \x03(\v2\".loyalty.v1.Member.AttributesEntryR\n" +
+	"attributes\x1a=\n" +
+	"\x0fAttributesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb1\x02\n" +
 	"\x13EnrollMemberRequest\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12!\n" +
-	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\"\\\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x120\n" +
+	"\bbirthday\x18\x03 \x01(\v2\x14.loyalty.v1.BirthdayR\bbirthday\x12\x18\n" +
+	"\achannel\x18\x04 \x01(\tR\achannel\x12O\n" +
+	"\n" +
+	"attributes\x18\x05 \x03(\v2/.loyalty.v1.EnrollMemberRequest.AttributesEntryR\n" +
+	"attributes\x1a=\n" +
+	"\x0fAttributesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\\\n" +
 	"\x14EnrollMemberResponse\x12*\n" +
 	"\x06member\x18\x01 \x01(\v2\x12.loyalty.v1.MemberR\x06member\x12\x18\n" +
 	"\acreated\x18\x02 \x01(\bR\acreated\"/\n" +
 	"\x10GetMemberRequest\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\"?\n" +
 	"\x11GetMemberResponse\x12*\n" +
-	"\x06member\x18\x01 \x01(\v2\x12.loyalty.v1.MemberR\x06member2\xac\x01\n" +
+	"\x06member\x18\x01 \x01(\v2\x12.loyalty.v1.MemberR\x06member\"\xd8\x02\n" +
+	"\x13UpdateMemberRequest\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12&\n" +
+	"\fdisplay_name\x18\x02 \x01(\tH\x00R\vdisplayName\x88\x01\x01\x120\n" +
+	"\bbirthday\x18\x03 \x01(\v2\x14.loyalty.v1.BirthdayR\bbirthday\x12\x1d\n" +
+	"\achannel\x18\x04 \x01(\tH\x01R\achannel\x88\x01\x01\x12O\n" +
+	"\n" +
+	"attributes\x18\x05 \x03(\v2/.loyalty.v1.UpdateMemberRequest.AttributesEntryR\n" +
+	"attributes\x1a=\n" +
+	"\x0fAttributesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x0f\n" +
+	"\r_display_nameB\n" +
+	"\n" +
+	"\b_channel\"B\n" +
+	"\x14UpdateMemberResponse\x12*\n" +
+	"\x06member\x18\x01 \x01(\v2\x12.loyalty.v1.MemberR\x06member2\xff\x01\n" +
 	"\rMemberService\x12Q\n" +
 	"\fEnrollMember\x12\x1f.loyalty.v1.EnrollMemberRequest\x1a .loyalty.v1.EnrollMemberResponse\x12H\n" +
-	"\tGetMember\x12\x1c.loyalty.v1.GetMemberRequest\x1a\x1d.loyalty.v1.GetMemberResponseB<Z:github.com/loyalty-engine/loyalty/api/loyalty/v1;loyaltyv1b\x06proto3"
+	"\tGetMember\x12\x1c.loyalty.v1.GetMemberRequest\x1a\x1d.loyalty.v1.GetMemberResponse\x12Q\n" +
+	"\fUpdateMember\x12\x1f.loyalty.v1.UpdateMemberRequest\x1a .loyalty.v1.UpdateMemberResponseB<Z:github.com/loyalty-engine/loyalty/api/loyalty/v1;loyaltyv1b\x06proto3"
 
 var (
 	file_loyalty_v1_members_proto_rawDescOnce sync.Once
@@ -322,28 +595,43 @@ func file_loyalty_v1_members_proto_rawDescGZIP() []byte {
 	return file_loyalty_v1_members_proto_rawDescData
 }
 
-var file_loyalty_v1_members_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_loyalty_v1_members_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_loyalty_v1_members_proto_goTypes = []any{
-	(*Member)(nil),                // 0: loyalty.v1.Member
-	(*EnrollMemberRequest)(nil),   // 1: loyalty.v1.EnrollMemberRequest
-	(*EnrollMemberResponse)(nil),  // 2: loyalty.v1.EnrollMemberResponse
-	(*GetMemberRequest)(nil),      // 3: loyalty.v1.GetMemberRequest
-	(*GetMemberResponse)(nil),     // 4: loyalty.v1.GetMemberResponse
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
+	(*Birthday)(nil),              // 0: loyalty.v1.Birthday
+	(*Member)(nil),                // 1: loyalty.v1.Member
+	(*EnrollMemberRequest)(nil),   // 2: loyalty.v1.EnrollMemberRequest
+	(*EnrollMemberResponse)(nil),  // 3: loyalty.v1.EnrollMemberResponse
+	(*GetMemberRequest)(nil),      // 4: loyalty.v1.GetMemberRequest
+	(*GetMemberResponse)(nil),     // 5: loyalty.v1.GetMemberResponse
+	(*UpdateMemberRequest)(nil),   // 6: loyalty.v1.UpdateMemberRequest
+	(*UpdateMemberResponse)(nil),  // 7: loyalty.v1.UpdateMemberResponse
+	nil,                           // 8: loyalty.v1.Member.AttributesEntry
+	nil,                           // 9: loyalty.v1.EnrollMemberRequest.AttributesEntry
+	nil,                           // 10: loyalty.v1.UpdateMemberRequest.AttributesEntry
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
 }
 var file_loyalty_v1_members_proto_depIdxs = []int32{
-	5, // 0: loyalty.v1.Member.join_time:type_name -> google.protobuf.Timestamp
-	0, // 1: loyalty.v1.EnrollMemberResponse.member:type_name -> loyalty.v1.Member
-	0, // 2: loyalty.v1.GetMemberResponse.member:type_name -> loyalty.v1.Member
-	1, // 3: loyalty.v1.MemberService.EnrollMember:input_type -> loyalty.v1.EnrollMemberRequest
-	3, // 4: loyalty.v1.MemberService.GetMember:input_type -> loyalty.v1.GetMemberRequest
-	2, // 5: loyalty.v1.MemberService.EnrollMember:output_type -> loyalty.v1.EnrollMemberResponse
-	4, // 6: loyalty.v1.MemberService.GetMember:output_type -> loyalty.v1.GetMemberResponse
-	5, // [5:7] is the sub-list for method output_type
-	3, // [3:5] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	11, // 0: loyalty.v1.Member.join_time:type_name -> google.protobuf.Timestamp
+	0,  // 1: loyalty.v1.Member.birthday:type_name -> loyalty.v1.Birthday
+	8,  // 2: loyalty.v1.Member.attributes:type_name -> loyalty.v1.Member.AttributesEntry
+	0,  // 3: loyalty.v1.EnrollMemberRequest.birthday:type_name -> loyalty.v1.Birthday
+	9,  // 4: loyalty.v1.EnrollMemberRequest.attributes:type_name -> loyalty.v1.EnrollMemberRequest.AttributesEntry
+	1,  // 5: loyalty.v1.EnrollMemberResponse.member:type_name -> loyalty.v1.Member
+	1,  // 6: loyalty.v1.GetMemberResponse.member:type_name -> loyalty.v1.Member
+	0,  // 7: loyalty.v1.UpdateMemberRequest.birthday:type_name -> loyalty.v1.Birthday
+	10, // 8: loyalty.v1.UpdateMemberRequest.attributes:type_name -> loyalty.v1.UpdateMemberRequest.AttributesEntry
+	1,  // 9: loyalty.v1.UpdateMemberResponse.member:type_name -> loyalty.v1.Member
+	2,  // 10: loyalty.v1.MemberService.EnrollMember:input_type -> loyalty.v1.EnrollMemberRequest
+	4,  // 11: loyalty.v1.MemberService.GetMember:input_type -> loyalty.v1.GetMemberRequest
+	6,  // 12: loyalty.v1.MemberService.UpdateMember:input_type -> loyalty.v1.UpdateMemberRequest
+	3,  // 13: loyalty.v1.MemberService.EnrollMember:output_type -> loyalty.v1.EnrollMemberResponse
+	5,  // 14: loyalty.v1.MemberService.GetMember:output_type -> loyalty.v1.GetMemberResponse
+	7,  // 15: loyalty.v1.MemberService.UpdateMember:output_type -> loyalty.v1.UpdateMemberResponse
+	13, // [13:16] is the sub-list for method output_type
+	10, // [10:13] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_loyalty_v1_members_proto_init() }
@@ -351,13 +639,14 @@ func file_loyalty_v1_members_proto_init() {
 	if File_loyalty_v1_members_proto != nil {
 		return
 	}
+	file_loyalty_v1_members_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_loyalty_v1_members_proto_rawDesc), len(file_loyalty_v1_members_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

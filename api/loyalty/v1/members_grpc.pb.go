@@ -21,6 +21,7 @@ const _ = grpc.SupportPackageIsVersion9
 const (
 	MemberService_EnrollMember_FullMethodName = "/loyalty.v1.MemberService/EnrollMember"
 	MemberService_GetMember_FullMethodName    = "/loyalty.v1.MemberService/GetMember"
+	MemberService_UpdateMember_FullMethodName = "/loyalty.v1.MemberService/UpdateMember"
 )
 
 // MemberServiceClient is the client API for MemberService service.
@@ -34,6 +35,9 @@ type MemberServiceClient interface {
 	EnrollMember(ctx context.Context, in *EnrollMemberRequest, opts ...grpc.CallOption) (*EnrollMemberResponse, error)
 	// GetMember returns a member with its tier.
 	GetMember(ctx context.Context, in *GetMemberRequest, opts ...grpc.CallOption) (*GetMemberResponse, error)
+	// UpdateMember changes a member's display name and profile: the fields given
+	// change, the others stay; an attribute set to "" is removed.
+	UpdateMember(ctx context.Context, in *UpdateMemberRequest, opts ...grpc.CallOption) (*UpdateMemberResponse, error)
 }
 
 type memberServiceClient struct {
@@ -64,6 +68,16 @@ func (c *memberServiceClient) GetMember(ctx context.Context, in *GetMemberReques
 	return out, nil
 }
 
+func (c *memberServiceClient) UpdateMember(ctx context.Context, in *UpdateMemberRequest, opts ...grpc.CallOption) (*UpdateMemberResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateMemberResponse)
+	err := c.cc.Invoke(ctx, MemberService_UpdateMember_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MemberServiceServer is the server API for MemberService service.
 // All implementations must embed UnimplementedMemberServiceServer
 // for forward compatibility.
@@ -75,6 +89,9 @@ type MemberServiceServer interface {
 	EnrollMember(context.Context, *EnrollMemberRequest) (*EnrollMemberResponse, error)
 	// GetMember returns a member with its tier.
 	GetMember(context.Context, *GetMemberRequest) (*GetMemberResponse, error)
+	// UpdateMember changes a member's display name and profile: the fields given
+	// change, the others stay; an attribute set to "" is removed.
+	UpdateMember(context.Context, *UpdateMemberRequest) (*UpdateMemberResponse, error)
 	mustEmbedUnimplementedMemberServiceServer()
 }
 
@@ -90,6 +107,9 @@ func (UnimplementedMemberServiceServer) EnrollMember(context.Context, *EnrollMem
 }
 func (UnimplementedMemberServiceServer) GetMember(context.Context, *GetMemberRequest) (*GetMemberResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetMember not implemented")
+}
+func (UnimplementedMemberServiceServer) UpdateMember(context.Context, *UpdateMemberRequest) (*UpdateMemberResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateMember not implemented")
 }
 func (UnimplementedMemberServiceServer) mustEmbedUnimplementedMemberServiceServer() {}
 func (UnimplementedMemberServiceServer) testEmbeddedByValue()                       {}
@@ -148,6 +168,24 @@ func _MemberService_GetMember_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MemberService_UpdateMember_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateMemberRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MemberServiceServer).UpdateMember(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MemberService_UpdateMember_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MemberServiceServer).UpdateMember(ctx, req.(*UpdateMemberRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MemberService_ServiceDesc is the grpc.ServiceDesc for MemberService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -162,6 +200,10 @@ var MemberService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetMember",
 			Handler:    _MemberService_GetMember_Handler,
+		},
+		{
+			MethodName: "UpdateMember",
+			Handler:    _MemberService_UpdateMember_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -18,6 +18,175 @@ var (
 	ErrBatchAlreadyClosed = errors.New("batch already closed")
 )
 
+const activitiesOf = `-- name: ActivitiesOf :batchmany
+
+SELECT a.member_id, a.request_id, a.activity_type, a.activity_key, a.fingerprint, a.occur_time, a.outcome, a.actor_key_id, a.create_time FROM activities a
+JOIN (SELECT unnest($1::text[]) AS member_id, unnest($2::text[]) AS request_id,
+             unnest($3::text[]) AS activity_type, unnest($4::text[]) AS activity_key) AS k
+    ON a.member_id = k.member_id
+   AND (a.request_id = k.request_id OR (k.activity_key <> '' AND a.activity_type = k.activity_type AND a.activity_key = k.activity_key))
+`
+
+type ActivitiesOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type ActivitiesOfParams struct {
+	MemberIds     []string
+	RequestIds    []string
+	ActivityTypes []string
+	ActivityKeys  []string
+}
+
+// Activities in the ledger's batch (campaigns/activity_batch.go): read under the
+// members' row locks, written with the batch's writes (every activity of a member
+// is written under that lock).
+// read: the activities recorded for the claims, by (member, request id) or by
+// (member, type, activity key) when the claim has a key.
+func (q *Queries) ActivitiesOf(ctx context.Context, db DBTX, arg []ActivitiesOfParams) *ActivitiesOfBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.RequestIds,
+			a.ActivityTypes,
+			a.ActivityKeys,
+		}
+		batch.Queue(activitiesOf, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &ActivitiesOfBatchResults{br, len(arg), false}
+}
+
+func (b *ActivitiesOfBatchResults) Query(f func(int, []Activity, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []Activity
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i Activity
+				if err := rows.Scan(
+					&i.MemberID,
+					&i.RequestID,
+					&i.ActivityType,
+					&i.ActivityKey,
+					&i.Fingerprint,
+					&i.OccurTime,
+					&i.Outcome,
+					&i.ActorKeyID,
+					&i.CreateTime,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *ActivitiesOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const activityGrantsOf = `-- name: ActivityGrantsOf :batchmany
+SELECT g.member_id, g.campaign_id, g.activity_type, g.activity_key, g.occur_time, g.points, g.entry_id
+FROM activity_grants g
+JOIN (SELECT unnest($1::text[]) AS member_id, unnest($2::timestamptz[]) AS since,
+             unnest($3::text[]) AS activity_key) AS k
+    ON g.member_id = k.member_id
+   AND (g.occur_time >= k.since OR (k.activity_key <> '' AND g.activity_key = k.activity_key))
+`
+
+type ActivityGrantsOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type ActivityGrantsOfParams struct {
+	MemberIds    []string
+	Sinces       []time.Time
+	ActivityKeys []string
+}
+
+// read: what the campaigns granted the claims' members since the start of the
+// earliest cap period of each claim, and for the claim's activity key whenever.
+func (q *Queries) ActivityGrantsOf(ctx context.Context, db DBTX, arg []ActivityGrantsOfParams) *ActivityGrantsOfBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.Sinces,
+			a.ActivityKeys,
+		}
+		batch.Queue(activityGrantsOf, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &ActivityGrantsOfBatchResults{br, len(arg), false}
+}
+
+func (b *ActivityGrantsOfBatchResults) Query(f func(int, []ActivityGrant, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []ActivityGrant
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i ActivityGrant
+				if err := rows.Scan(
+					&i.MemberID,
+					&i.CampaignID,
+					&i.ActivityType,
+					&i.ActivityKey,
+					&i.OccurTime,
+					&i.Points,
+					&i.EntryID,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *ActivityGrantsOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const afterSalesEventsOf = `-- name: AfterSalesEventsOf :batchmany
 
 SELECT e.member_id, e.order_id, e.event_type, e.request_id, e.fingerprint, e.delay_hours, e.outcome, e.actor_key_id, e.create_time FROM after_sales_events e
@@ -666,6 +835,139 @@ func (b *ReturnOrderGrantsBatchResults) Exec(f func(int, error)) {
 }
 
 func (b *ReturnOrderGrantsBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const writeActivities = `-- name: WriteActivities :batchexec
+INSERT INTO activities (member_id, request_id, activity_type, activity_key, fingerprint, occur_time, outcome, actor_key_id, create_time)
+SELECT member_id, request_id, activity_type, activity_key, fingerprint, occur_time, outcome, actor_key_id, create_time FROM (SELECT unnest($1::text[]) AS member_id, unnest($2::text[]) AS request_id,
+            unnest($3::text[]) AS activity_type, unnest($4::text[]) AS activity_key,
+            unnest($5::bytea[]) AS fingerprint, unnest($6::timestamptz[]) AS occur_time,
+            unnest($7::jsonb[]) AS outcome, unnest($8::text[]) AS actor_key_id,
+            unnest($9::timestamptz[]) AS create_time) AS u
+`
+
+type WriteActivitiesBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WriteActivitiesParams struct {
+	MemberIds     []string
+	RequestIds    []string
+	ActivityTypes []string
+	ActivityKeys  []string
+	Fingerprints  [][]byte
+	OccurTimes    []time.Time
+	Outcomes      []json.RawMessage
+	ActorKeyIds   []string
+	CreateTimes   []time.Time
+}
+
+// write: the activities the batch recorded.
+func (q *Queries) WriteActivities(ctx context.Context, db DBTX, arg []WriteActivitiesParams) *WriteActivitiesBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.RequestIds,
+			a.ActivityTypes,
+			a.ActivityKeys,
+			a.Fingerprints,
+			a.OccurTimes,
+			a.Outcomes,
+			a.ActorKeyIds,
+			a.CreateTimes,
+		}
+		batch.Queue(writeActivities, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WriteActivitiesBatchResults{br, len(arg), false}
+}
+
+func (b *WriteActivitiesBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WriteActivitiesBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const writeActivityGrants = `-- name: WriteActivityGrants :batchexec
+INSERT INTO activity_grants (member_id, campaign_id, activity_type, activity_key, occur_time, points, entry_id)
+SELECT member_id, campaign_id, activity_type, activity_key, occur_time, points, entry_id FROM (SELECT unnest($1::text[]) AS member_id, unnest($2::text[]) AS campaign_id,
+            unnest($3::text[]) AS activity_type, unnest($4::text[]) AS activity_key,
+            unnest($5::timestamptz[]) AS occur_time, unnest($6::bigint[]) AS points,
+            unnest($7::bigint[]) AS entry_id) AS u
+`
+
+type WriteActivityGrantsBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WriteActivityGrantsParams struct {
+	MemberIds     []string
+	CampaignIds   []string
+	ActivityTypes []string
+	ActivityKeys  []string
+	OccurTimes    []time.Time
+	Points        []int64
+	EntryIds      []int64
+}
+
+// write: what the batch's activities were granted, for the caps.
+func (q *Queries) WriteActivityGrants(ctx context.Context, db DBTX, arg []WriteActivityGrantsParams) *WriteActivityGrantsBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.CampaignIds,
+			a.ActivityTypes,
+			a.ActivityKeys,
+			a.OccurTimes,
+			a.Points,
+			a.EntryIds,
+		}
+		batch.Queue(writeActivityGrants, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WriteActivityGrantsBatchResults{br, len(arg), false}
+}
+
+func (b *WriteActivityGrantsBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WriteActivityGrantsBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

@@ -9,6 +9,34 @@ import (
 	"time"
 )
 
+type Activity struct {
+	MemberID     string
+	RequestID    string
+	ActivityType string
+	ActivityKey  string
+	Fingerprint  []byte
+	OccurTime    time.Time
+	Outcome      json.RawMessage
+	ActorKeyID   string
+	CreateTime   time.Time
+}
+
+type ActivityGrant struct {
+	MemberID     string
+	CampaignID   string
+	ActivityType string
+	ActivityKey  string
+	OccurTime    time.Time
+	Points       int64
+	EntryID      int64
+}
+
+type ActivityType struct {
+	ActivityType string
+	Description  string
+	CreateTime   time.Time
+}
+
 type AfterSalesEvent struct {
 	MemberID    string
 	OrderID     string

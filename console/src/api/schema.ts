@@ -4,6 +4,10 @@
  */
 
 export interface paths {
+  "/v1/activityTypes": {
+    get: operations["ActivityService_ListActivityTypes"];
+    post: operations["ActivityService_CreateActivityType"];
+  };
   "/v1/afterSalesEvents": {
     post: operations["AfterSalesService_ReportAfterSalesEvent"];
   };
@@ -102,6 +106,10 @@ export interface paths {
   };
   "/v1/members/{memberId}": {
     get: operations["MemberService_GetMember"];
+    patch: operations["MemberService_UpdateMember"];
+  };
+  "/v1/members/{memberId}/activities": {
+    post: operations["ActivityService_RecordActivity"];
   };
   "/v1/members/{memberId}/activity": {
     get: operations["PointsService_ListActivity"];
@@ -187,6 +195,26 @@ export interface paths {
 }
 
 export interface definitions {
+  ActivityServiceRecordActivityBody: {
+    requestId?: string;
+    /**
+     * @description An activity type (ListActivityTypes): SHARE, REVIEW, REVIEW_WITH_PHOTO,
+     * CHECK_IN, PROFILE_COMPLETED, or one an admin added.
+     */
+    type?: string;
+    /**
+     * @description What the activity is about (the reviewed order line, the shared page): the
+     * same type and key earn once. Empty: every request is its own activity.
+     */
+    activityKey?: string;
+    /**
+     * Format: date-time
+     * @description When the member did it (default: now); at most 7 days ago, not in the future.
+     */
+    occurTime?: string;
+    /** @description Up to 10 facts for the campaigns' rules (activity.attributes). */
+    attributes?: { [key: string]: string };
+  };
   ApiKeyServiceSetApiKeyRateLimitBody: {
     /**
      * Format: int32
@@ -211,6 +239,12 @@ export interface definitions {
     eventType?: string;
     /** Format: int32 */
     delayHours?: number;
+    /**
+     * @description An activity (ACTIVITY_REWARD campaigns): its type and key, counted against the
+     * caps as a real one would be.
+     */
+    activityType?: string;
+    activityKey?: string;
   };
   CouponServiceIssueCouponBody: {
     requestId?: string;
@@ -250,6 +284,14 @@ export interface definitions {
     perGrant?: string;
     /** Format: int64 */
     perDay?: string;
+  };
+  MemberServiceUpdateMemberBody: {
+    displayName?: string;
+    /** @description Given: the birthday becomes this one; with month 0, the birthday is removed. */
+    birthday?: definitions["v1Birthday"];
+    channel?: string;
+    /** @description Merged into the member's attributes; a key set to "" is removed. */
+    attributes?: { [key: string]: string };
   };
   PointsServiceCaptureHoldBody: {
     requestId?: string;
@@ -365,6 +407,34 @@ export interface definitions {
   v1ActivateCampaignResponse: {
     campaign?: definitions["v1Campaign"];
   };
+  /**
+   * @description ActivityCaps bound how many activities of a member an ACTIVITY_REWARD campaign
+   * rewards (0: unbounded): per calendar day, week (Monday to Sunday) and month in
+   * the program's time zone, and per activity key.
+   */
+  v1ActivityCaps: {
+    /** Format: int32 */
+    perDay?: number;
+    /** Format: int32 */
+    perWeek?: number;
+    /** Format: int32 */
+    perMonth?: number;
+    /** Format: int32 */
+    perActivityKey?: number;
+  };
+  /** @description ActivityGrant is what one campaign gave an activity. */
+  v1ActivityGrant: {
+    campaignId?: string;
+    /** Format: int64 */
+    points?: string;
+    /** @description The ACTIVITY entry. */
+    entryId?: string;
+  };
+  v1ActivityType: {
+    /** @description 1-32 of A-Z 0-9 _, starting with a letter. */
+    type?: string;
+    description?: string;
+  };
   v1AdvanceClockRequest: {
     /**
      * Format: int32
@@ -468,6 +538,18 @@ export interface definitions {
     /** @description For a failed call, the ErrorInfo reason, e.g. INSUFFICIENT_POINTS. */
     reason?: string;
   };
+  /**
+   * @description Birthday is a member's birthday: month and day, and the year when known (0).
+   * A 29 February birthday is kept on 28 February in other years.
+   */
+  v1Birthday: {
+    /** Format: int32 */
+    month?: number;
+    /** Format: int32 */
+    day?: number;
+    /** Format: int32 */
+    year?: number;
+  };
   /** @description BreakdownLine explains part of an earning. */
   v1BreakdownLine: {
     /** @description EXPLICIT, BASE, TIER, CAMPAIGN (one line per campaign that gave points). */
@@ -527,6 +609,22 @@ export interface definitions {
     createTime?: string;
     /** Format: date-time */
     updateTime?: string;
+    /** @description ACTIVITY_REWARD: the activities it rewards, with what and how often. */
+    activity?: definitions["v1CampaignActivity"];
+  };
+  /**
+   * @description CampaignActivity is what an ACTIVITY_REWARD campaign grants for the activities
+   * it covers.
+   */
+  v1CampaignActivity: {
+    /** @description Activity types (ListActivityTypes), 1-10. */
+    activityTypes?: string[];
+    /**
+     * Format: int64
+     * @description Points per rewarded activity, 1-1000000.
+     */
+    points?: string;
+    caps?: definitions["v1ActivityCaps"];
   };
   /** @description CampaignBudget is points and coupons: a budget (0: unbounded) or what was spent. */
   v1CampaignBudget: {
@@ -739,6 +837,16 @@ export interface definitions {
      */
     validDays?: number;
   };
+  v1CreateActivityTypeRequest: {
+    type?: string;
+    /** @description Up to 200 characters. */
+    description?: string;
+  };
+  v1CreateActivityTypeResponse: {
+    activityType?: definitions["v1ActivityType"];
+    /** @description False when the type existed already (it is unchanged). */
+    created?: boolean;
+  };
   v1CreateApiKeyRequest: {
     name?: string;
     role?: string;
@@ -773,6 +881,8 @@ export interface definitions {
     compensation?: definitions["v1CampaignCompensation"];
     budget?: definitions["v1CampaignBudget"];
     perMemberCap?: definitions["v1CampaignCap"];
+    /** @description ACTIVITY_REWARD (activity). */
+    activity?: definitions["v1CampaignActivity"];
   };
   v1CreateCampaignResponse: {
     campaign?: definitions["v1Campaign"];
@@ -836,6 +946,9 @@ export interface definitions {
   v1EnrollMemberRequest: {
     memberId?: string;
     displayName?: string;
+    birthday?: definitions["v1Birthday"];
+    channel?: string;
+    attributes?: { [key: string]: string };
   };
   v1EnrollMemberResponse: {
     member?: definitions["v1Member"];
@@ -877,7 +990,8 @@ export interface definitions {
      * PENDING_RELEASE, EXPIRY (what is left of expired lots goes to breakage), REFUND
      * (an order's earned points taken back), REFUND_RETURN (points redeemed on a
      * refunded order given back), CAMPAIGN (points from a campaign's budget outside an
-     * earning: an after-sales compensation).
+     * earning: an after-sales compensation), ACTIVITY (an ACTIVITY_REWARD campaign's points
+     * for an activity), BIRTHDAY (the birthday bonus of the member's tier).
      */
     kind?: string;
     /**
@@ -1171,6 +1285,9 @@ export interface definitions {
     /** @description Empty on the last page. */
     nextPageToken?: string;
   };
+  v1ListActivityTypesResponse: {
+    activityTypes?: definitions["v1ActivityType"][];
+  };
   v1ListApiKeysResponse: {
     keys?: definitions["v1ApiKey"][];
   };
@@ -1282,6 +1399,15 @@ export interface definitions {
     tierId?: string;
     /** Format: date-time */
     joinTime?: string;
+    /**
+     * @description The profile: campaign rules read it as member.birthday, member.channel and
+     * member.attributes.
+     */
+    birthday?: definitions["v1Birthday"];
+    /** Where the member came from (app, mini-program, store...): at most 32 of A-Z a-z 0-9 . _ - */
+    channel?: string;
+    /** @description At most 20 attributes; keys of 1-32 word characters, values of at most 200 bytes. */
+    attributes?: { [key: string]: string };
   };
   /** @description MemberTier names a member's tier. */
   v1MemberTier: {
@@ -1467,6 +1593,33 @@ export interface definitions {
     /** Format: date-time */
     updateTime?: string;
   };
+  v1RecordActivityResponse: {
+    memberId?: string;
+    type?: string;
+    activityKey?: string;
+    /** @description The request that was recorded (on a replay, the first one). */
+    requestId?: string;
+    grants?: definitions["v1ActivityGrant"][];
+    /**
+     * @description Campaigns that cover the type but gave nothing, and why: DAILY_CAP_REACHED,
+     * WEEKLY_CAP_REACHED, MONTHLY_CAP_REACHED, ACTIVITY_KEY_CAP_REACHED,
+     * BUDGET_EXHAUSTED, MEMBER_CAP_REACHED, NOT_ELIGIBLE, RULE_ERROR.
+     */
+    refusals?: definitions["v1CampaignRefusal"][];
+    /**
+     * Format: int64
+     * @description Points granted in all.
+     */
+    points?: string;
+    /** @description Set when no campaign covers the type: NO_MATCHING_CAMPAIGN. */
+    reason?: string;
+    /** @description The activity was recorded before: this is that answer. */
+    replayed?: boolean;
+    /** Format: date-time */
+    occurTime?: string;
+    /** Format: date-time */
+    time?: string;
+  };
   v1RedeemCouponResponse: {
     coupon?: definitions["v1Coupon"];
   };
@@ -1601,7 +1754,8 @@ export interface definitions {
     /**
      * @description Why nothing would be granted: NOT_ELIGIBLE, RULE_ERROR (the eligibility rule
      * failed on these facts), BUDGET_EXHAUSTED, MEMBER_CAP_REACHED, NO_SPEND,
-     * EVENT_NOT_COVERED; empty otherwise.
+     * EVENT_NOT_COVERED, ACTIVITY_NOT_COVERED, DAILY_CAP_REACHED, WEEKLY_CAP_REACHED,
+     * MONTHLY_CAP_REACHED, ACTIVITY_KEY_CAP_REACHED; empty otherwise.
      */
     reason?: string;
     /**
@@ -1751,6 +1905,9 @@ export interface definitions {
     /** Format: int64 */
     neededForNext?: string;
   };
+  v1UpdateMemberResponse: {
+    member?: definitions["v1Member"];
+  };
   v1UpdateProgramResponse: {
     program?: definitions["v1Program"];
   };
@@ -1829,6 +1986,35 @@ export interface definitions {
 }
 
 export interface operations {
+  ActivityService_ListActivityTypes: {
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1ListActivityTypesResponse"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  ActivityService_CreateActivityType: {
+    parameters: {
+      body: {
+        body: definitions["v1CreateActivityTypeRequest"];
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1CreateActivityTypeResponse"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
   AfterSalesService_ReportAfterSalesEvent: {
     parameters: {
       body: {
@@ -2456,6 +2642,46 @@ export interface operations {
       /** A successful response. */
       200: {
         schema: definitions["v1GetMemberResponse"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  MemberService_UpdateMember: {
+    parameters: {
+      path: {
+        memberId: string;
+      };
+      body: {
+        body: definitions["MemberServiceUpdateMemberBody"];
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1UpdateMemberResponse"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  ActivityService_RecordActivity: {
+    parameters: {
+      path: {
+        memberId: string;
+      };
+      body: {
+        body: definitions["ActivityServiceRecordActivityBody"];
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1RecordActivityResponse"];
       };
       /** An unexpected error response. */
       default: {

@@ -7,6 +7,7 @@ package ledgerdb
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -479,7 +480,8 @@ func (b *LockApprovalsOfBatchResults) Close() error {
 
 const lockBatchMembers = `-- name: LockBatchMembers :batchmany
 
-SELECT b.member_id, b.available, b.pending, b.held, b.last_entry_time, m.join_time
+SELECT b.member_id, b.available, b.pending, b.held, b.last_entry_time, m.join_time,
+       m.birthday_month, m.birthday_day, m.birthday_year, m.channel, m.attributes
 FROM member_balances b
 JOIN members m ON m.member_id = b.member_id
 WHERE b.member_id = ANY ($1::text[])
@@ -507,6 +509,11 @@ type LockBatchMembersRow struct {
 	Held          int64
 	LastEntryTime *time.Time
 	JoinTime      time.Time
+	BirthdayMonth *int16
+	BirthdayDay   *int16
+	BirthdayYear  *int16
+	Channel       string
+	Attributes    json.RawMessage
 }
 
 // The ledger's write path, in two round trips per batch of commands (see
@@ -555,6 +562,11 @@ func (b *LockBatchMembersBatchResults) Query(f func(int, []LockBatchMembersRow, 
 					&i.Held,
 					&i.LastEntryTime,
 					&i.JoinTime,
+					&i.BirthdayMonth,
+					&i.BirthdayDay,
+					&i.BirthdayYear,
+					&i.Channel,
+					&i.Attributes,
 				); err != nil {
 					return err
 				}

@@ -7,49 +7,211 @@ package ledgerdb
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
+const birthdaysOn = `-- name: BirthdaysOn :many
+SELECT m.member_id, m.birthday_month, m.birthday_day, m.birthday_year
+FROM members m
+JOIN (SELECT unnest($1::smallint[]) AS month, unnest($2::smallint[]) AS day) AS d
+  ON m.birthday_month = d.month AND m.birthday_day = d.day
+WHERE m.member_id > $3
+  AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.member_id = m.member_id AND e.request_id = $4)
+ORDER BY m.member_id
+LIMIT $5
+`
+
+type BirthdaysOnParams struct {
+	Months     []int16
+	Days       []int16
+	After      string
+	RequestID  string
+	MaxMembers int32
+}
+
+type BirthdaysOnRow struct {
+	MemberID      string
+	BirthdayMonth *int16
+	BirthdayDay   *int16
+	BirthdayYear  *int16
+}
+
+// The members born on one of the given days (month and day), after a member id
+// (keyset pages), whose birthday entry of the year (request id
+// 'system#birthday:<year>') is not written yet.
+func (q *Queries) BirthdaysOn(ctx context.Context, db DBTX, arg BirthdaysOnParams) ([]BirthdaysOnRow, error) {
+	rows, err := db.Query(ctx, birthdaysOn,
+		arg.Months,
+		arg.Days,
+		arg.After,
+		arg.RequestID,
+		arg.MaxMembers,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []BirthdaysOnRow
+	for rows.Next() {
+		var i BirthdaysOnRow
+		if err := rows.Scan(
+			&i.MemberID,
+			&i.BirthdayMonth,
+			&i.BirthdayDay,
+			&i.BirthdayYear,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const getMember = `-- name: GetMember :one
-SELECT member_id, display_name, join_time FROM members WHERE member_id = $1
+SELECT member_id, display_name, join_time, birthday_month, birthday_day, birthday_year, channel, attributes FROM members WHERE member_id = $1
 `
 
 func (q *Queries) GetMember(ctx context.Context, db DBTX, memberID string) (Member, error) {
 	row := db.QueryRow(ctx, getMember, memberID)
 	var i Member
-	err := row.Scan(&i.MemberID, &i.DisplayName, &i.JoinTime)
+	err := row.Scan(
+		&i.MemberID,
+		&i.DisplayName,
+		&i.JoinTime,
+		&i.BirthdayMonth,
+		&i.BirthdayDay,
+		&i.BirthdayYear,
+		&i.Channel,
+		&i.Attributes,
+	)
 	return i, err
 }
 
 const insertMember = `-- name: InsertMember :one
 WITH m AS (
-    INSERT INTO members (member_id, display_name, join_time)
-    VALUES ($1, $2, $3)
+    INSERT INTO members (member_id, display_name, join_time, birthday_month, birthday_day, birthday_year, channel, attributes)
+    VALUES ($1, $2, $3, $4, $5, $6,
+            $7, $8)
     ON CONFLICT (member_id) DO NOTHING
-    RETURNING member_id, display_name, join_time
+    RETURNING member_id, display_name, join_time, birthday_month, birthday_day, birthday_year, channel, attributes
 ), b AS (
     INSERT INTO member_balances (member_id) SELECT member_id FROM m
 )
-SELECT member_id, display_name, join_time FROM m
+SELECT member_id, display_name, join_time, birthday_month, birthday_day, birthday_year, channel, attributes FROM m
 `
 
 type InsertMemberParams struct {
-	MemberID    string
-	DisplayName string
-	JoinTime    time.Time
+	MemberID      string
+	DisplayName   string
+	JoinTime      time.Time
+	BirthdayMonth *int16
+	BirthdayDay   *int16
+	BirthdayYear  *int16
+	Channel       string
+	Attributes    json.RawMessage
 }
 
 type InsertMemberRow struct {
-	MemberID    string
-	DisplayName string
-	JoinTime    time.Time
+	MemberID      string
+	DisplayName   string
+	JoinTime      time.Time
+	BirthdayMonth *int16
+	BirthdayDay   *int16
+	BirthdayYear  *int16
+	Channel       string
+	Attributes    json.RawMessage
 }
 
 // Returns no row when the member already exists. The member's balance row is
 // created with it.
 func (q *Queries) InsertMember(ctx context.Context, db DBTX, arg InsertMemberParams) (InsertMemberRow, error) {
-	row := db.QueryRow(ctx, insertMember, arg.MemberID, arg.DisplayName, arg.JoinTime)
+	row := db.QueryRow(ctx, insertMember,
+		arg.MemberID,
+		arg.DisplayName,
+		arg.JoinTime,
+		arg.BirthdayMonth,
+		arg.BirthdayDay,
+		arg.BirthdayYear,
+		arg.Channel,
+		arg.Attributes,
+	)
 	var i InsertMemberRow
-	err := row.Scan(&i.MemberID, &i.DisplayName, &i.JoinTime)
+	err := row.Scan(
+		&i.MemberID,
+		&i.DisplayName,
+		&i.JoinTime,
+		&i.BirthdayMonth,
+		&i.BirthdayDay,
+		&i.BirthdayYear,
+		&i.Channel,
+		&i.Attributes,
+	)
+	return i, err
+}
+
+const lockMemberProfile = `-- name: LockMemberProfile :one
+SELECT member_id, display_name, join_time, birthday_month, birthday_day, birthday_year, channel, attributes FROM members WHERE member_id = $1 FOR UPDATE
+`
+
+// The member's row, locked, for a change of its profile.
+func (q *Queries) LockMemberProfile(ctx context.Context, db DBTX, memberID string) (Member, error) {
+	row := db.QueryRow(ctx, lockMemberProfile, memberID)
+	var i Member
+	err := row.Scan(
+		&i.MemberID,
+		&i.DisplayName,
+		&i.JoinTime,
+		&i.BirthdayMonth,
+		&i.BirthdayDay,
+		&i.BirthdayYear,
+		&i.Channel,
+		&i.Attributes,
+	)
+	return i, err
+}
+
+const updateMemberProfile = `-- name: UpdateMemberProfile :one
+UPDATE members
+SET display_name = $1, birthday_month = $2, birthday_day = $3,
+    birthday_year = $4, channel = $5, attributes = $6
+WHERE member_id = $7
+RETURNING member_id, display_name, join_time, birthday_month, birthday_day, birthday_year, channel, attributes
+`
+
+type UpdateMemberProfileParams struct {
+	DisplayName   string
+	BirthdayMonth *int16
+	BirthdayDay   *int16
+	BirthdayYear  *int16
+	Channel       string
+	Attributes    json.RawMessage
+	MemberID      string
+}
+
+func (q *Queries) UpdateMemberProfile(ctx context.Context, db DBTX, arg UpdateMemberProfileParams) (Member, error) {
+	row := db.QueryRow(ctx, updateMemberProfile,
+		arg.DisplayName,
+		arg.BirthdayMonth,
+		arg.BirthdayDay,
+		arg.BirthdayYear,
+		arg.Channel,
+		arg.Attributes,
+		arg.MemberID,
+	)
+	var i Member
+	err := row.Scan(
+		&i.MemberID,
+		&i.DisplayName,
+		&i.JoinTime,
+		&i.BirthdayMonth,
+		&i.BirthdayDay,
+		&i.BirthdayYear,
+		&i.Channel,
+		&i.Attributes,
+	)
 	return i, err
 }

@@ -90,9 +90,14 @@ type LotMove struct {
 }
 
 type Member struct {
-	MemberID    string
-	DisplayName string
-	JoinTime    time.Time
+	MemberID      string
+	DisplayName   string
+	JoinTime      time.Time
+	BirthdayMonth *int16
+	BirthdayDay   *int16
+	BirthdayYear  *int16
+	Channel       string
+	Attributes    json.RawMessage
 }
 
 type MemberBalance struct {

@@ -8,7 +8,8 @@
 -- name: LockBatchMembers :batchmany
 -- read: the balances of the batch's members, locked in member order (so batches
 -- never deadlock each other), and what the rules need of the member.
-SELECT b.member_id, b.available, b.pending, b.held, b.last_entry_time, m.join_time
+SELECT b.member_id, b.available, b.pending, b.held, b.last_entry_time, m.join_time,
+       m.birthday_month, m.birthday_day, m.birthday_year, m.channel, m.attributes
 FROM member_balances b
 JOIN members m ON m.member_id = b.member_id
 WHERE b.member_id = ANY (@member_ids::text[])

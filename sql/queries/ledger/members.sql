@@ -2,8 +2,9 @@
 -- Returns no row when the member already exists. The member's balance row is
 -- created with it.
 WITH m AS (
-    INSERT INTO members (member_id, display_name, join_time)
-    VALUES (@member_id, @display_name, @join_time)
+    INSERT INTO members (member_id, display_name, join_time, birthday_month, birthday_day, birthday_year, channel, attributes)
+    VALUES (@member_id, @display_name, @join_time, sqlc.narg(birthday_month), sqlc.narg(birthday_day), sqlc.narg(birthday_year),
+            @channel, @attributes)
     ON CONFLICT (member_id) DO NOTHING
     RETURNING *
 ), b AS (
@@ -13,3 +14,27 @@ SELECT * FROM m;
 
 -- name: GetMember :one
 SELECT * FROM members WHERE member_id = $1;
+
+-- name: LockMemberProfile :one
+-- The member's row, locked, for a change of its profile.
+SELECT * FROM members WHERE member_id = $1 FOR UPDATE;
+
+-- name: UpdateMemberProfile :one
+UPDATE members
+SET display_name = @display_name, birthday_month = sqlc.narg(birthday_month), birthday_day = sqlc.narg(birthday_day),
+    birthday_year = sqlc.narg(birthday_year), channel = @channel, attributes = @attributes
+WHERE member_id = @member_id
+RETURNING *;
+
+-- name: BirthdaysOn :many
+-- The members born on one of the given days (month and day), after a member id
+-- (keyset pages), whose birthday entry of the year (request id
+-- 'system#birthday:<year>') is not written yet.
+SELECT m.member_id, m.birthday_month, m.birthday_day, m.birthday_year
+FROM members m
+JOIN (SELECT unnest(@months::smallint[]) AS month, unnest(@days::smallint[]) AS day) AS d
+  ON m.birthday_month = d.month AND m.birthday_day = d.day
+WHERE m.member_id > @after
+  AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.member_id = m.member_id AND e.request_id = @request_id)
+ORDER BY m.member_id
+LIMIT @max_members;
