@@ -30,6 +30,7 @@ const (
 	PointsGoodwill        Type = "points.goodwill"
 	PointsCampaignCredit  Type = "points.campaign_credited"
 	PointsCompensation    Type = "points.compensated"
+	PointsBulkCredited    Type = "points.bulk_credited"
 	ApprovalRequested     Type = "approval.requested" // Data: ApprovalData
 	ApprovalDecided       Type = "approval.decided"   // Data: ApprovalData
 	TierChanged           Type = "tier.changed"       // Data: TierData (upgrade or downgrade)
@@ -56,7 +57,7 @@ var catalogue = []Type{
 	MemberEnrolled,
 	PointsEarned, PointsRedeemed, HoldPlaced, HoldCaptured, HoldVoided, HoldExpired, EntryReversed,
 	PointsRefunded, PointsRefundReturned, PointsReleased, PointsExpired, PointsGoodwill,
-	PointsCampaignCredit, PointsCompensation,
+	PointsCampaignCredit, PointsCompensation, PointsBulkCredited,
 	ApprovalRequested, ApprovalDecided,
 	TierChanged, TierGraceStarted, MembershipPurchased, MembershipCancelled, MembershipEnded,
 	EntitlementConsumed,
@@ -96,6 +97,7 @@ type EntryData struct {
 	HoldID          string `json:"holdId,omitempty"`
 	ReversesEntryID string `json:"reversesEntryId,omitempty"`
 	CampaignID      string `json:"campaignId,omitempty"`
+	BulkCreditID    string `json:"bulkCreditId,omitempty"` // points.bulk_credited only
 	ReasonCode      string `json:"reasonCode,omitempty"`
 	Memo            string `json:"memo,omitempty"`
 }

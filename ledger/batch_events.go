@@ -44,6 +44,8 @@ func entryEventType(k Kind) events.Type {
 		return events.PointsGoodwill
 	case KindCampaign:
 		return events.PointsCompensation
+	case KindBulkCredit:
+		return events.PointsBulkCredited
 	}
 	return ""
 }
@@ -70,7 +72,10 @@ func entryEvent(e Entry, d memberDeltas) events.Event {
 		RequestID: e.RequestID, OrderID: e.OrderID, ReasonCode: e.ReasonCode, Memo: e.Memo,
 		HoldID: optionalString(e.HoldID), ReversesEntryID: optionalString(e.ReversesEntryID),
 	}
-	if e.Kind == KindCampaign {
+	if e.Kind == KindBulkCredit {
+		data.BulkCreditID = bulkCreditOf(e.RequestID)
+	}
+	if e.Kind == KindCampaign || e.Kind == KindBulkCredit {
 		// The compensating campaign (an earning's bonuses are in its breakdown).
 		for _, p := range e.Postings {
 			if id, ok := strings.CutPrefix(p.Account, campaignAccountPrefix); ok {

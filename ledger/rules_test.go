@@ -98,3 +98,13 @@ func TestOnlyEarningsRedemptionsAndCapturesAreReversible(t *testing.T) {
 		}
 	}
 }
+
+func TestPostingArrays(t *testing.T) {
+	accounts, amounts := postingArrays([]Posting{{Account: "available", Amount: 500}, {Account: `system:campaign:a"b\c`, Amount: -500}})
+	if want := `{"available","system:campaign:a\"b\\c"}`; accounts != want {
+		t.Errorf("accounts %s, want %s", accounts, want)
+	}
+	if amounts != "{500,-500}" {
+		t.Errorf("amounts %s", amounts)
+	}
+}

@@ -99,6 +99,9 @@ type plan struct {
 	// compensation: an after-sales claim on the compensation campaigns, which
 	// they decide in the apply step (compensation.go).
 	compensation *compensationPlan
+	// bulk: a bulk credit's member credit funded by a campaign, whose points the
+	// apply step takes from the budget (bulk.go).
+	bulk *bulkCredit
 
 	// call is the audit record of the API call the entry is the effect of (nil for
 	// the engine's own entries): written in the entry's transaction, if it writes

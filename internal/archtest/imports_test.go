@@ -30,6 +30,9 @@ var (
 		"tiers":     {"events"},
 		"ledger":    {"tiers", "events"},
 		"campaigns": {"ledger", "tiers", "events"},
+		// bulk credits post through the ledger, list tiers' members and judge
+		// campaigns' CEL rules, and fund credits from campaigns' budgets.
+		"bulk": {"campaigns", "ledger", "tiers", "events"},
 	}
 	// wiring packages put domains, transport and jobs together; only programs and
 	// wiring import them.

@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/loyalty-engine/loyalty/bulk"
 	"github.com/loyalty-engine/loyalty/campaigns"
 	"github.com/loyalty-engine/loyalty/ledger"
 	"github.com/loyalty-engine/loyalty/tiers"
@@ -185,6 +186,36 @@ type Options struct {
 	Campaigns *campaigns.Service
 	// Webhooks, when its Store is set, delivers events to the webhook endpoints.
 	Webhooks Webhooks
+	// Bulk, when set, runs the bulk credits.
+	Bulk *bulk.Service
+}
+
+// BulkCreditsArgs works the open bulk credits (docs/BULK.md).
+type BulkCreditsArgs struct{}
+
+// Kind names the job.
+func (BulkCreditsArgs) Kind() string { return "bulk.credit" }
+
+// bulkQueue holds the bulk credits' job: it runs for seconds at a time, so it
+// never holds up the other jobs.
+const bulkQueue = "bulk"
+
+// bulkRunFor is how long one run of the bulk credits' job works before it ends
+// (between two chunks); the next periodic run continues.
+const bulkRunFor = 10 * time.Second
+
+type bulkCreditsWorker struct {
+	river.WorkerDefaults[BulkCreditsArgs]
+	bulk *bulk.Service
+	log  *slog.Logger
+}
+
+func (w *bulkCreditsWorker) Work(ctx context.Context, _ *river.Job[BulkCreditsArgs]) error {
+	n, err := w.bulk.Run(ctx, bulkRunFor)
+	if n > 0 {
+		w.log.Info("bulk credits: members credited", "count", n)
+	}
+	return err
 }
 
 // Runner is the River client of this replica.
@@ -242,7 +273,18 @@ func New(pool *pgxpool.Pool, l *ledger.Service, t *tiers.Service, log *slog.Logg
 			},
 			&river.PeriodicJobOpts{RunOnStart: true}))
 	}
+	if opts.Bulk != nil {
+		river.AddWorker(workers, &bulkCreditsWorker{bulk: opts.Bulk, log: log})
+		periodicJobs = append(periodicJobs, river.NewPeriodicJob(river.PeriodicInterval(opts.Every),
+			func() (river.JobArgs, *river.InsertOpts) {
+				return BulkCreditsArgs{}, &river.InsertOpts{Queue: bulkQueue}
+			},
+			&river.PeriodicJobOpts{RunOnStart: true}))
+	}
 	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}}
+	if opts.Bulk != nil {
+		queues[bulkQueue] = river.QueueConfig{MaxWorkers: 1}
+	}
 	if opts.Webhooks.Store != nil {
 		// Dispatchers run for seconds at a time: in a queue of their own, they never
 		// hold up the other jobs (three: two overlapping, and room for one that

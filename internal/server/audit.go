@@ -152,6 +152,19 @@ var auditedMethods = map[string]auditTarget{
 	v1.AfterSalesService_ReportAfterSalesEvent_FullMethodName: on(func(r *v1.ReportAfterSalesEventRequest, _ *v1.ReportAfterSalesEventResponse) string {
 		return "orders/" + r.GetOrderId()
 	}),
+
+	v1.BulkCreditService_CreateBulkCredit_FullMethodName: on(func(_ *v1.CreateBulkCreditRequest, resp *v1.CreateBulkCreditResponse) string {
+		return child("bulkCredits", resp.GetBulkCredit().GetBulkCreditId())
+	}),
+	v1.BulkCreditService_PauseBulkCredit_FullMethodName: on(func(r *v1.PauseBulkCreditRequest, _ *v1.PauseBulkCreditResponse) string {
+		return "bulkCredits/" + r.GetBulkCreditId()
+	}),
+	v1.BulkCreditService_ResumeBulkCredit_FullMethodName: on(func(r *v1.ResumeBulkCreditRequest, _ *v1.ResumeBulkCreditResponse) string {
+		return "bulkCredits/" + r.GetBulkCreditId()
+	}),
+	v1.BulkCreditService_CancelBulkCredit_FullMethodName: on(func(r *v1.CancelBulkCreditRequest, _ *v1.CancelBulkCreditResponse) string {
+		return "bulkCredits/" + r.GetBulkCreditId()
+	}),
 }
 
 // readMethods are the methods that change nothing, so are not recorded. A POST may
@@ -188,6 +201,9 @@ var readMethods = map[string]bool{
 	v1.WebhookService_ListWebhookEndpoints_FullMethodName:  true,
 	v1.WebhookService_GetWebhookEndpoint_FullMethodName:    true,
 	v1.WebhookService_ListWebhookDeliveries_FullMethodName: true,
+	v1.BulkCreditService_GetBulkCredit_FullMethodName:          true,
+	v1.BulkCreditService_ListBulkCredits_FullMethodName:        true,
+	v1.BulkCreditService_ListBulkCreditFailures_FullMethodName: true,
 }
 
 // child is collection/id, or the collection while the id is unknown (the call

@@ -13,3 +13,16 @@ SELECT * FROM m;
 
 -- name: GetMember :one
 SELECT * FROM members WHERE member_id = $1;
+
+-- name: InsertMembers :many
+-- The seeding path (ledger.Service.EnrollMany): members enrolled in one statement,
+-- each with its balance row; returns those that did not exist.
+WITH m AS (
+    INSERT INTO members (member_id, display_name, join_time)
+    SELECT u.member_id, '', @join_time::timestamptz FROM unnest(@member_ids::text[]) AS u(member_id)
+    ON CONFLICT (member_id) DO NOTHING
+    RETURNING member_id, join_time
+), b AS (
+    INSERT INTO member_balances (member_id) SELECT member_id FROM m
+)
+SELECT member_id, join_time FROM m;
