@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/loyalty-engine/loyalty/ledger"
 )
@@ -13,7 +14,7 @@ import (
 //
 //	go test -run '^$' -bench BulkCredit -benchtime 100000x ./ledger/
 func BenchmarkBulkCredit(b *testing.B) {
-	for _, chunk := range []int{1000, 5000} {
+	for _, chunk := range []int{1000, 5000, 10000} {
 		b.Run(fmt.Sprintf("chunk=%d", chunk), func(b *testing.B) {
 			svc, _ := newLedger(b)
 			ctx := context.Background()
@@ -54,4 +55,58 @@ func seedMembers(tb testing.TB, svc *ledger.Service, prefix string, n int) []str
 		}
 	}
 	return ids
+}
+
+// BenchmarkExpiryNight is 1 January: every member's points expire at the same
+// instant. It times the reminders 30 days before (chunks of 5,000) and the
+// expiry job's sweeps (chunks of 5,000 members, one batch of the write path each),
+// for b.N members, reported as members/s of each; ns/op is the expiry's.
+//
+//	go test -run '^$' -bench ExpiryNight -benchtime 100000x ./ledger/
+func BenchmarkExpiryNight(b *testing.B) {
+	svc, clock := newLedger(b)
+	ctx := context.Background()
+	ids := seedMembers(b, svc, "night", b.N)
+	expire := clock.Now().Add(40 * 24 * time.Hour)
+	for start := 0; start < len(ids); start += 10_000 {
+		credits := make([]ledger.BulkMemberCredit, 0, 10_000)
+		for _, id := range ids[start:min(start+10_000, len(ids))] {
+			credits = append(credits, ledger.BulkMemberCredit{MemberID: id, Points: 500})
+		}
+		if _, err := svc.PostBulkChunk(ctx, ledger.BulkChunk{BulkCreditID: 1, Credits: credits, Memo: "seed", ActorKeyID: "bench", LotExpire: expire}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	clock.Advance(10 * 24 * time.Hour) // 30 days before
+	began := time.Now()
+	reminded := 0
+	for {
+		n, err := svc.RemindExpiring(ctx, 5000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		reminded += n
+		if n < 5000 {
+			break
+		}
+	}
+	b.ReportMetric(float64(reminded)/time.Since(began).Seconds(), "reminders/s")
+	clock.Advance(31 * 24 * time.Hour)
+	b.ResetTimer()
+	expired := 0
+	for {
+		n, err := svc.ExpireLots(ctx, 5000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		expired += n
+		if n < 5000 {
+			break
+		}
+	}
+	b.StopTimer()
+	if expired != len(ids) {
+		b.Fatalf("%d members' points expired, want %d", expired, len(ids))
+	}
+	b.ReportMetric(float64(expired)/b.Elapsed().Seconds(), "expiries/s")
 }

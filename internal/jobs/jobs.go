@@ -40,27 +40,33 @@ type expireHoldsWorker struct {
 	log    *slog.Logger
 }
 
-// perTx bounds one sweep (holds or pending earnings released, members whose points
-// expire, in one batch of the ledger's write path).
+// perTx bounds one sweep (holds or pending earnings released, tiers evaluated, in
+// one batch of the ledger's write path or one transaction).
 const perTx = 500
 
+// nightPerTx bounds one sweep of lot expiry and expiry reminders: with the default
+// policy every member's points expire at the same instant (1 January), so these
+// sweeps take large chunks, each one batch of set-based statements (docs/BULK.md,
+// "Expiry night").
+const nightPerTx = 5000
+
 func (w *expireHoldsWorker) Work(ctx context.Context, _ *river.Job[ExpireHoldsArgs]) error {
-	return sweepAll(ctx, w.log, "released expired holds", w.ledger.ExpireHolds)
+	return sweepAll(ctx, w.log, "released expired holds", perTx, w.ledger.ExpireHolds)
 }
 
 // sweepAll runs a ledger sweep, a batch per transaction, until a batch comes back
 // short: nothing due is left (or what is left was being settled by another replica
 // or a refund when the batch ran, and the next run takes it).
-func sweepAll(ctx context.Context, log *slog.Logger, done string, sweep func(context.Context, int32) (int, error)) error {
+func sweepAll(ctx context.Context, log *slog.Logger, done string, size int, sweep func(context.Context, int32) (int, error)) error {
 	for {
-		n, err := sweep(ctx, perTx)
+		n, err := sweep(ctx, int32(size))
 		if err != nil {
 			return fmt.Errorf("%s: %w", done, err)
 		}
 		if n > 0 {
 			log.Info(done, "count", n)
 		}
-		if n < perTx {
+		if n < size {
 			return nil
 		}
 	}
@@ -79,7 +85,7 @@ type releasePendingWorker struct {
 }
 
 func (w *releasePendingWorker) Work(ctx context.Context, _ *river.Job[ReleasePendingArgs]) error {
-	return sweepAll(ctx, w.log, "released pending points", w.ledger.ReleasePending)
+	return sweepAll(ctx, w.log, "released pending points", perTx, w.ledger.ReleasePending)
 }
 
 // ExpireLotsArgs moves what is left of expired lots to breakage.
@@ -95,7 +101,7 @@ type expireLotsWorker struct {
 }
 
 func (w *expireLotsWorker) Work(ctx context.Context, _ *river.Job[ExpireLotsArgs]) error {
-	return sweepAll(ctx, w.log, "expired points of members", w.ledger.ExpireLots)
+	return sweepAll(ctx, w.log, "expired points of members", nightPerTx, w.ledger.ExpireLots)
 }
 
 // EvaluateTiersArgs renews, starts grace for or downgrades members whose tier
@@ -112,10 +118,10 @@ type evaluateTiersWorker struct {
 }
 
 func (w *evaluateTiersWorker) Work(ctx context.Context, _ *river.Job[EvaluateTiersArgs]) error {
-	if err := sweepAll(ctx, w.log, "evaluated tiers of members", w.tiers.EvaluateDue); err != nil {
+	if err := sweepAll(ctx, w.log, "evaluated tiers of members", perTx, w.tiers.EvaluateDue); err != nil {
 		return err
 	}
-	return sweepAll(ctx, w.log, "ended paid memberships", w.tiers.EndMemberships)
+	return sweepAll(ctx, w.log, "ended paid memberships", perTx, w.tiers.EndMemberships)
 }
 
 // RemindArgs sends the reminders that are due: points about to expire
@@ -133,10 +139,10 @@ type remindWorker struct {
 }
 
 func (w *remindWorker) Work(ctx context.Context, _ *river.Job[RemindArgs]) error {
-	if err := sweepAll(ctx, w.log, "expiry reminders sent", w.ledger.RemindExpiring); err != nil {
+	if err := sweepAll(ctx, w.log, "expiry reminders sent", nightPerTx, w.ledger.RemindExpiring); err != nil {
 		return err
 	}
-	return sweepAll(ctx, w.log, "downgrade reminders decided", w.tiers.RemindDowngrades)
+	return sweepAll(ctx, w.log, "downgrade reminders decided", perTx, w.tiers.RemindDowngrades)
 }
 
 // AdvanceCampaignsArgs writes down campaigns' scheduled starts and ends, and tells
@@ -160,7 +166,7 @@ func (w *advanceCampaignsWorker) Work(ctx context.Context, _ *river.Job[AdvanceC
 	if err != nil {
 		return err
 	}
-	return sweepAll(ctx, w.log, "expired coupons told", w.campaigns.TellExpiredCoupons)
+	return sweepAll(ctx, w.log, "expired coupons told", perTx, w.campaigns.TellExpiredCoupons)
 }
 
 type rollUpWorker struct {
