@@ -90,7 +90,7 @@ func BenchmarkExpiryNight(b *testing.B) {
 			break
 		}
 	}
-	b.ReportMetric(float64(reminded)/time.Since(began).Seconds(), "reminders/s")
+	remindRate := float64(reminded) / time.Since(began).Seconds()
 	clock.Advance(31 * 24 * time.Hour)
 	b.ResetTimer()
 	expired := 0
@@ -109,4 +109,5 @@ func BenchmarkExpiryNight(b *testing.B) {
 		b.Fatalf("%d members' points expired, want %d", expired, len(ids))
 	}
 	b.ReportMetric(float64(expired)/b.Elapsed().Seconds(), "expiries/s")
+	b.ReportMetric(remindRate, "reminders/s") // after ResetTimer, which clears metrics
 }
