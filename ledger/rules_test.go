@@ -92,7 +92,7 @@ func TestReversalIsTheExactOpposite(t *testing.T) {
 
 func TestOnlyEarningsRedemptionsAndCapturesAreReversible(t *testing.T) {
 	for _, k := range Kinds {
-		want := k == KindEarn || k == KindRedeem || k == KindHoldCapture || k == KindGoodwill || k == KindCampaign
+		want := k == KindEarn || k == KindRedeem || k == KindHoldCapture || k == KindGoodwill || k == KindCampaign || k == KindBulkCredit
 		if reversible(k) != want {
 			t.Errorf("reversible(%s) = %v", k, !want)
 		}
