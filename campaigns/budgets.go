@@ -550,3 +550,14 @@ func (b *budgets) QueueWrites(ctx context.Context, pipe *database.Pipeline) {
 	b.queueClaimWrites(ctx, pipe)
 	b.queueActivityWrites(ctx, pipe)
 }
+
+// TakePoints takes a bulk credit's points for the member from the campaign's budget
+// (take, from the member's slice): what the budget and the member's cap leave, so
+// a bulk credit stops at the budget exactly, or a refusal.
+func (b *budgets) TakePoints(campaignID, memberID string, points int64, now time.Time) (int64, string, error) {
+	got := b.take(campaignID, memberID, points, 0, now)
+	if got.incomplete {
+		return 0, "", fmt.Errorf("campaign %s: %w", campaignID, ledger.ErrBudgetsIncomplete)
+	}
+	return got.points, got.refusal, nil
+}

@@ -35,6 +35,7 @@ const (
 	PointsOpened          Type = "points.opened" // an imported member's opening balance
 	PointsActivity        Type = "points.activity_rewarded"
 	PointsBirthday        Type = "points.birthday_bonus"
+	PointsBulkCredited    Type = "points.bulk_credited"
 	ApprovalRequested     Type = "approval.requested" // Data: ApprovalData
 	ApprovalDecided       Type = "approval.decided"   // Data: ApprovalData
 	TierChanged           Type = "tier.changed"       // Data: TierData (upgrade or downgrade)
@@ -62,7 +63,7 @@ var catalogue = []Type{
 	MemberEnrolled, MemberUpdated,
 	PointsEarned, PointsRedeemed, HoldPlaced, HoldCaptured, HoldVoided, HoldExpired, EntryReversed,
 	PointsRefunded, PointsRefundReturned, PointsReleased, PointsExpired, PointsGoodwill,
-	PointsCampaignCredit, PointsCompensation, PointsOpened, PointsActivity, PointsBirthday,
+	PointsCampaignCredit, PointsCompensation, PointsOpened, PointsActivity, PointsBirthday, PointsBulkCredited,
 	ApprovalRequested, ApprovalDecided,
 	TierChanged, TierGraceStarted, MembershipPurchased, MembershipCancelled, MembershipEnded,
 	EntitlementConsumed,
@@ -138,6 +139,7 @@ type EntryData struct {
 	HoldID          string `json:"holdId,omitempty"`
 	ReversesEntryID string `json:"reversesEntryId,omitempty"`
 	CampaignID      string `json:"campaignId,omitempty"`
+	BulkCreditID    string `json:"bulkCreditId,omitempty"` // points.bulk_credited only
 	ReasonCode      string `json:"reasonCode,omitempty"`
 	Memo            string `json:"memo,omitempty"`
 }

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -241,6 +242,15 @@ func (st *batchState) applyOne(ctx context.Context, p plan) outcome {
 		var ok bool
 		if p, res, ok = st.decideEarn(ctx, p, m); !ok {
 			return res
+		}
+	}
+	if p.bulk != nil {
+		var err error
+		if p, err = st.decideBulkCampaign(p); err != nil {
+			if errors.Is(err, ErrBudgetsIncomplete) {
+				st.broken = err
+			}
+			return outcome{err: err}
 		}
 	}
 	if p.release != nil || p.expireLots != nil {

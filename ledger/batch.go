@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,24 +33,33 @@ import (
 // COMMIT with the writes). A command's refusal is its outcome's err and does not fail the
 // others; err is set when the batch as a whole failed and wrote nothing.
 func (s *Service) appendAll(ctx context.Context, pool *pgxpool.Pool, plans []plan) ([]outcome, error) {
-	return s.appendInLane(ctx, pool, plans, AllSlices)
+	return s.appendInLane(ctx, pool, plans, AllSlices, nil)
+}
+
+// batchHook joins a caller's own rows to a batch (a bulk credit's progress): lock
+// is queued among the reads, after every lock of the ledger's own, and its check
+// runs before the apply step (an error there rolls the batch back); record is
+// queued among the writes, with the outcomes, before the commit.
+type batchHook struct {
+	lock   func(pipe *database.Pipeline) (check func() error)
+	record func(pipe *database.Pipeline, out []outcome)
 }
 
 // appendInLane is appendAll locking only the lane's campaign budget slices (see
 // BudgetLane); when they cannot answer, it rolls back and runs the batch again
 // with every slice. The batch never waits for a second lock it did not ask for at
 // first: that could close a cycle with a batch of the other lane.
-func (s *Service) appendInLane(ctx context.Context, pool *pgxpool.Pool, plans []plan, lane BudgetLane) ([]outcome, error) {
+func (s *Service) appendInLane(ctx context.Context, pool *pgxpool.Pool, plans []plan, lane BudgetLane, hook *batchHook) ([]outcome, error) {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("acquire a connection: %w", err)
 	}
 	defer conn.Release()
-	out, err := s.runBatch(ctx, conn, plans, lane)
+	out, err := s.runBatch(ctx, conn, plans, lane, hook)
 	if err != nil && errors.Is(err, ErrBudgetsIncomplete) && lane != AllSlices {
 		s.lanesWidened.Inc()
 		if err = rollback(ctx, conn); err == nil {
-			out, err = s.runBatch(ctx, conn, plans, AllSlices)
+			out, err = s.runBatch(ctx, conn, plans, AllSlices, hook)
 		}
 	}
 	if err != nil {
@@ -70,14 +80,20 @@ func rollback(ctx context.Context, conn *pgxpool.Conn) error {
 	return err
 }
 
+// largeBatch is the size from which a batch (a bulk credit's chunk, an expiry
+// night's sweep) has its statements planned for the arrays it sends: the cached
+// generic plans assume arrays of a few elements, whose nested loops over
+// thousands of rows are quadratic.
+const largeBatch = 256
+
 // batchSender is a connection, or a transaction.
 type batchSender interface {
 	SendBatch(context.Context, *pgx.Batch) pgx.BatchResults
 }
 
 // runBatch runs the three steps on db, in a transaction of its own.
-func (s *Service) runBatch(ctx context.Context, db batchSender, plans []plan, lane BudgetLane) ([]outcome, error) {
-	st, err := s.readBatch(ctx, db, plans, lane)
+func (s *Service) runBatch(ctx context.Context, db batchSender, plans []plan, lane BudgetLane, hook *batchHook) ([]outcome, error) {
+	st, err := s.readBatch(ctx, db, plans, lane, hook)
 	if err != nil {
 		return nil, err
 	}
@@ -98,6 +114,9 @@ func (s *Service) runBatch(ctx context.Context, db batchSender, plans []plan, la
 	}
 	s.queueGiveBacks(ctx, &write, st)
 	events.Queue(write.Batch(), st.out.events)
+	if hook != nil && hook.record != nil {
+		hook.record(&write, out)
+	}
 	var calls []audit.EntryCall
 	for i, p := range plans {
 		if p.call != nil && out[i].err == nil && !out[i].replayed && !out[i].skipped && out[i].entry.ID != 0 {
@@ -121,10 +140,14 @@ func (s *Service) runBatch(ctx context.Context, db batchSender, plans []plan, la
 
 // readBatch is step 1: it queues the locks and reads the batch needs, sends them in
 // one round trip (after BEGIN), and builds the state the rules start from.
-func (s *Service) readBatch(ctx context.Context, db batchSender, plans []plan, lane BudgetLane) (*batchState, error) {
+func (s *Service) readBatch(ctx context.Context, db batchSender, plans []plan, lane BudgetLane, hook *batchHook) (*batchState, error) {
 	need := needsOf(plans)
 	var read database.Pipeline
 	read.Queue("BEGIN")
+	large := len(plans) >= largeBatch
+	if large {
+		read.Queue("SET LOCAL plan_cache_mode = force_custom_plan")
+	}
 	q := s.q
 	var enroll *ledgerdb.EnrollBatchMembersBatchResults
 	if len(need.openings.MemberIds) > 0 {
@@ -182,6 +205,10 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, plans []plan, l
 	releases := s.queueReleaseLocks(ctx, &read, need.releases)
 	goodwill := s.queueGoodwillReads(ctx, &read, need.goodwill)
 	refunds := s.queueRefundReads(ctx, &read, need.refunds)
+	var hookCheck func() error
+	if hook != nil && hook.lock != nil {
+		hookCheck = hook.lock(&read)
+	}
 
 	read.Send(ctx, db)
 	st := &batchState{
@@ -197,6 +224,10 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, plans []plan, l
 	}
 	_, berr := read.ExecNext()
 	fail("begin", berr)
+	if large {
+		_, berr = read.ExecNext()
+		fail("plan for the batch's size", berr)
+	}
 	if enroll != nil {
 		st.imported, st.enrolled = map[string][]byte{}, map[string]bool{}
 		enroll.Query(func(_ int, rows []ledgerdb.EnrollBatchMembersRow, err error) {
@@ -333,6 +364,11 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, plans []plan, l
 	st.releases = releases(fail)
 	fail("goodwill", goodwill(st))
 	fail("refunds", refunds(st, lotOf))
+	if hookCheck != nil {
+		if err := hookCheck(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	fail("read", read.Close())
 	if len(errs) > 0 {
 		return nil, errs[0]
@@ -478,6 +514,9 @@ func needsOf(plans []plan) batchNeeds {
 		}
 		if p.earn != nil {
 			n.needCampaigns(p.memberID, p.earn.campaigns, addMember)
+		}
+		if p.bulk != nil {
+			n.needCampaigns(p.memberID, []string{p.bulk.campaignID}, addMember)
 		}
 	}
 	slices.Sort(n.members)
@@ -665,12 +704,9 @@ func (s *Service) queueEntries(ctx context.Context, pipe *database.Pipeline, w *
 	var ent ledgerdb.WriteEntriesParams
 	for _, r := range w.entries {
 		e := r.entry
-		ent.Firsts = append(ent.Firsts, int32(len(ent.Accounts)+1))
-		for _, p := range e.Postings {
-			ent.Accounts = append(ent.Accounts, p.Account)
-			ent.Amounts = append(ent.Amounts, p.Amount)
-		}
-		ent.Lasts = append(ent.Lasts, int32(len(ent.Accounts)))
+		accounts, amounts := postingArrays(e.Postings)
+		ent.Accounts = append(ent.Accounts, accounts)
+		ent.Amounts = append(ent.Amounts, amounts)
 		ent.EntryIds = append(ent.EntryIds, e.ID)
 		ent.MemberIds = append(ent.MemberIds, e.MemberID)
 		ent.Kinds = append(ent.Kinds, string(e.Kind))
@@ -837,4 +873,30 @@ func tiersState(r ledgerdb.TierStatesOfRow) tiers.State {
 func toTierMembership(r ledgerdb.MembershipsOfRow) tiers.Membership {
 	return tiers.Membership{MemberID: r.MemberID, TierID: r.TierID, StartTime: r.StartTime, EndTime: r.EndTime,
 		CancelTime: nullable.Value(r.CancelTime)}
+}
+
+// postingArrays are an entry's postings as PostgreSQL array literals, accounts
+// (each element quoted) and amounts, which WriteEntries casts per row.
+func postingArrays(postings []Posting) (accounts, amounts string) {
+	var a, n strings.Builder
+	a.WriteByte('{')
+	n.WriteByte('{')
+	for i, p := range postings {
+		if i > 0 {
+			a.WriteByte(',')
+			n.WriteByte(',')
+		}
+		a.WriteByte('"')
+		for _, r := range p.Account {
+			if r == '"' || r == '\\' {
+				a.WriteByte('\\')
+			}
+			a.WriteRune(r)
+		}
+		a.WriteByte('"')
+		n.WriteString(strconv.FormatInt(p.Amount, 10))
+	}
+	a.WriteByte('}')
+	n.WriteByte('}')
+	return a.String(), n.String()
 }

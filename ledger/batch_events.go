@@ -50,6 +50,8 @@ func entryEventType(k Kind) events.Type {
 		return events.PointsActivity
 	case KindBirthday:
 		return events.PointsBirthday
+	case KindBulkCredit:
+		return events.PointsBulkCredited
 	}
 	return ""
 }
@@ -76,7 +78,10 @@ func entryEvent(e Entry, d memberDeltas) events.Event {
 		RequestID: e.RequestID, OrderID: e.OrderID, ReasonCode: e.ReasonCode, Memo: e.Memo,
 		HoldID: optionalString(e.HoldID), ReversesEntryID: optionalString(e.ReversesEntryID),
 	}
-	if e.Kind == KindCampaign || e.Kind == KindActivity {
+	if e.Kind == KindBulkCredit {
+		data.BulkCreditID = bulkCreditOf(e.RequestID)
+	}
+	if e.Kind == KindCampaign || e.Kind == KindActivity || e.Kind == KindBulkCredit {
 		// The compensating campaign (an earning's bonuses are in its breakdown).
 		for _, p := range e.Postings {
 			if id, ok := strings.CutPrefix(p.Account, campaignAccountPrefix); ok {

@@ -140,7 +140,7 @@ func (c *committer) flush(base context.Context, batch []*pendingPost, lane Budge
 	var out []outcome
 	err := c.s.retry(ctx, func() error {
 		var err error
-		out, err = c.s.appendInLane(ctx, c.s.pool, plans, lane)
+		out, err = c.s.appendInLane(ctx, c.s.pool, plans, lane, nil)
 		return err
 	})
 	c.s.batchSize.Observe(float64(len(batch)))
@@ -160,7 +160,7 @@ func (c *committer) flush(base context.Context, batch []*pendingPost, lane Budge
 	// answer, and its entry is not written behind its back.
 	for _, b := range batch {
 		b.err = c.s.retry(b.ctx, func() error {
-			out, err := c.s.appendInLane(b.ctx, c.s.pool, []plan{b.p}, lane)
+			out, err := c.s.appendInLane(b.ctx, c.s.pool, []plan{b.p}, lane, nil)
 			if err == nil {
 				b.out = out[0]
 			}

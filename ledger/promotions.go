@@ -49,6 +49,12 @@ type Budgets interface {
 	// qualifies for, each bonus within what the budget and the member's cap leave.
 	// It is ErrBudgetsIncomplete when the lane's slices cannot tell.
 	Grant(ctx context.Context, e PromotedEarning) ([]Bonus, []BonusRefusal, error)
+	// TakePoints takes a bulk credit's points for the member from the campaign's
+	// budget, in memory: what the budget and the member's cap leave of points (all
+	// of it, or the rest of the budget), or a refusal (BUDGET_EXHAUSTED,
+	// MEMBER_CAP_REACHED, CAMPAIGN_NOT_ACTIVE). It is ErrBudgetsIncomplete when
+	// the slices read cannot tell.
+	TakePoints(campaignID, memberID string, points int64, now time.Time) (got int64, refusal string, err error)
 	// Holds tells whether the batch read, under lock, the campaign's budget and
 	// the member's use of it: a refund gives back only to what it holds.
 	Holds(memberID, campaignID string) bool

@@ -27,6 +27,12 @@ func (s *Service) RemindExpiring(ctx context.Context, limit int32) (int, error) 
 	now := s.clock.Now()
 	var sent int
 	err = s.tx.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		if limit >= largeBatch {
+			// Planned for its size, like a large batch (see largeBatch).
+			if _, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = force_custom_plan"); err != nil {
+				return err
+			}
+		}
 		w := reminders.WindowsAt(prog.ExpiryReminderDays, now)
 		rows, err := s.q.RemindExpiring(ctx, tx, ledgerdb.RemindExpiringParams{After: w.After, Until: w.Until, Days: w.Days, Now: now, MaxRows: limit})
 		if err != nil {

@@ -51,11 +51,15 @@ const (
 	// KindBirthday credits the birthday bonus of the member's tier (the birthday
 	// job), from system:birthday.
 	KindBirthday Kind = "BIRTHDAY"
+	// KindBulkCredit credits a member as one of the members of a bulk credit
+	// (docs/BULK.md): from points issued, or from a campaign's budget when the bulk
+	// credit is funded by one.
+	KindBulkCredit Kind = "BULK_CREDIT"
 )
 
 // Kinds lists every kind, for validating filters.
 var Kinds = []Kind{KindEarn, KindRedeem, KindHold, KindHoldCapture, KindHoldVoid, KindHoldExpire, KindReversal, KindGoodwill,
-	KindPendingRelease, KindExpiry, KindRefund, KindRefundReturn, KindCampaign, KindOpening, KindActivity, KindBirthday}
+	KindPendingRelease, KindExpiry, KindRefund, KindRefundReturn, KindCampaign, KindOpening, KindActivity, KindBirthday, KindBulkCredit}
 
 // Posting is one line of an entry.
 type Posting struct {
@@ -69,6 +73,12 @@ const MaxPoints = 1_000_000_000_000
 // earnPostings credits the member's available account from points issued.
 func earnPostings(points int64) []Posting {
 	return []Posting{{AccountAvailable, points}, {AccountIssued, -points}}
+}
+
+// bulkCreditPostings credits the member from the account that funds the bulk
+// credit (system:issued, or a campaign's budget account).
+func bulkCreditPostings(points int64, from string) []Posting {
+	return []Posting{{AccountAvailable, points}, {from, -points}}
 }
 
 // goodwillPostings credits the member from the goodwill expense of the reason.
@@ -158,7 +168,7 @@ func settled(postings []Posting) []Posting {
 // hold's own lifecycle (void, capture), and a reversal is not reversed again: the
 // original is re-posted instead.
 func reversible(k Kind) bool {
-	return k == KindEarn || k == KindRedeem || k == KindHoldCapture || k == KindGoodwill || k == KindCampaign
+	return k == KindEarn || k == KindRedeem || k == KindHoldCapture || k == KindGoodwill || k == KindCampaign || k == KindBulkCredit
 }
 
 // checkBalanced refuses postings that would not make a valid entry.

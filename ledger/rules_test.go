@@ -92,9 +92,19 @@ func TestReversalIsTheExactOpposite(t *testing.T) {
 
 func TestOnlyEarningsRedemptionsAndCapturesAreReversible(t *testing.T) {
 	for _, k := range Kinds {
-		want := k == KindEarn || k == KindRedeem || k == KindHoldCapture || k == KindGoodwill || k == KindCampaign
+		want := k == KindEarn || k == KindRedeem || k == KindHoldCapture || k == KindGoodwill || k == KindCampaign || k == KindBulkCredit
 		if reversible(k) != want {
 			t.Errorf("reversible(%s) = %v", k, !want)
 		}
+	}
+}
+
+func TestPostingArrays(t *testing.T) {
+	accounts, amounts := postingArrays([]Posting{{Account: "available", Amount: 500}, {Account: `system:campaign:a"b\c`, Amount: -500}})
+	if want := `{"available","system:campaign:a\"b\\c"}`; accounts != want {
+		t.Errorf("accounts %s, want %s", accounts, want)
+	}
+	if amounts != "{500,-500}" {
+		t.Errorf("amounts %s", amounts)
 	}
 }

@@ -105,6 +105,9 @@ type plan struct {
 	// activity: a member's activity claiming the ACTIVITY_REWARD campaigns'
 	// points (activity.go).
 	activity *activityPlan
+	// bulk: a bulk credit's member credit funded by a campaign, whose points the
+	// apply step takes from the budget (bulk.go).
+	bulk *bulkCredit
 
 	// call is the audit record of the API call the entry is the effect of (nil for
 	// the engine's own entries): written in the entry's transaction, if it writes

@@ -198,6 +198,75 @@ ALTER TABLE public.audit_log ALTER COLUMN audit_id ADD GENERATED ALWAYS AS IDENT
 );
 
 --
+-- Name: bulk_credit_failures; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.bulk_credit_failures (
+    bulk_credit_id bigint NOT NULL,
+    seq bigint NOT NULL,
+    member_id text NOT NULL,
+    reason text NOT NULL,
+    message text NOT NULL
+);
+
+--
+-- Name: bulk_credit_members; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.bulk_credit_members (
+    bulk_credit_id bigint NOT NULL,
+    seq bigint NOT NULL,
+    member_id text NOT NULL,
+    points bigint NOT NULL,
+    CONSTRAINT bulk_credit_members_points_check CHECK ((points > 0))
+);
+
+--
+-- Name: bulk_credits; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.bulk_credits (
+    bulk_credit_id bigint NOT NULL,
+    request_id text NOT NULL,
+    fingerprint bytea NOT NULL,
+    points bigint NOT NULL,
+    reason text NOT NULL,
+    lot_expire_time timestamp with time zone,
+    target_kind text NOT NULL,
+    target_value text DEFAULT ''::text NOT NULL,
+    campaign_id text,
+    status text NOT NULL,
+    prepare_after text DEFAULT ''::text NOT NULL,
+    prepared boolean DEFAULT false NOT NULL,
+    total bigint DEFAULT 0 NOT NULL,
+    next_seq bigint DEFAULT 0 NOT NULL,
+    done bigint DEFAULT 0 NOT NULL,
+    failed bigint DEFAULT 0 NOT NULL,
+    points_credited bigint DEFAULT 0 NOT NULL,
+    actor_key_id text NOT NULL,
+    create_time timestamp with time zone NOT NULL,
+    start_time timestamp with time zone,
+    end_time timestamp with time zone,
+    update_time timestamp with time zone NOT NULL,
+    CONSTRAINT bulk_credits_points_check CHECK ((points > 0)),
+    CONSTRAINT bulk_credits_status_check CHECK ((status = ANY (ARRAY['PREPARING'::text, 'RUNNING'::text, 'PAUSED'::text, 'SUCCEEDED'::text, 'CANCELLED'::text, 'BUDGET_EXHAUSTED'::text]))),
+    CONSTRAINT bulk_credits_target_kind_check CHECK ((target_kind = ANY (ARRAY['MEMBERS'::text, 'TIER'::text, 'RULE'::text, 'ALL'::text])))
+);
+
+--
+-- Name: bulk_credits_bulk_credit_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.bulk_credits ALTER COLUMN bulk_credit_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.bulk_credits_bulk_credit_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: business_clock; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1180,6 +1249,34 @@ ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_pkey PRIMARY KEY (audit_id);
 
 --
+-- Name: bulk_credit_failures bulk_credit_failures_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.bulk_credit_failures
+    ADD CONSTRAINT bulk_credit_failures_pkey PRIMARY KEY (bulk_credit_id, seq);
+
+--
+-- Name: bulk_credit_members bulk_credit_members_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.bulk_credit_members
+    ADD CONSTRAINT bulk_credit_members_pkey PRIMARY KEY (bulk_credit_id, seq);
+
+--
+-- Name: bulk_credits bulk_credits_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.bulk_credits
+    ADD CONSTRAINT bulk_credits_pkey PRIMARY KEY (bulk_credit_id);
+
+--
+-- Name: bulk_credits bulk_credits_request_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.bulk_credits
+    ADD CONSTRAINT bulk_credits_request_id_key UNIQUE (request_id);
+
+--
 -- Name: business_clock business_clock_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1539,6 +1636,12 @@ CREATE INDEX audit_log_member_idx ON public.audit_log USING btree (member_id, au
 CREATE INDEX audit_log_time_idx ON public.audit_log USING btree ("time");
 
 --
+-- Name: bulk_credits_open_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX bulk_credits_open_idx ON public.bulk_credits USING btree (bulk_credit_id) WHERE (status = ANY (ARRAY['PREPARING'::text, 'RUNNING'::text]));
+
+--
 -- Name: campaigns_status_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1814,6 +1917,20 @@ CREATE TRIGGER entries_no_truncate BEFORE TRUNCATE ON public.entries FOR EACH ST
 
 ALTER TABLE ONLY public.api_key_rate_limits
     ADD CONSTRAINT api_key_rate_limits_key_id_fkey FOREIGN KEY (key_id) REFERENCES public.api_keys(key_id);
+
+--
+-- Name: bulk_credit_failures bulk_credit_failures_bulk_credit_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.bulk_credit_failures
+    ADD CONSTRAINT bulk_credit_failures_bulk_credit_id_fkey FOREIGN KEY (bulk_credit_id) REFERENCES public.bulk_credits(bulk_credit_id);
+
+--
+-- Name: bulk_credit_members bulk_credit_members_bulk_credit_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.bulk_credit_members
+    ADD CONSTRAINT bulk_credit_members_bulk_credit_id_fkey FOREIGN KEY (bulk_credit_id) REFERENCES public.bulk_credits(bulk_credit_id);
 
 --
 -- Name: entries entries_reverses_entry_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

@@ -144,25 +144,36 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return exitUsage
 	}
 	if err != nil {
+		if msg != nil && msg.ProtoReflect().IsValid() {
+			printJSON(stdout, stderr, msg) // a command that did part of its work says what
+		}
 		printError(stderr, err)
 		return exitError
 	}
 	if msg == nil {
 		return exitOK // the command printed as it went
 	}
+	if !printJSON(stdout, stderr, msg) {
+		return exitError
+	}
+	return exitOK
+}
+
+// printJSON prints a message as indented JSON.
+func printJSON(stdout, stderr io.Writer, msg proto.Message) bool {
 	raw, err := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(msg)
 	if err != nil {
 		fmt.Fprintln(stderr, "loyaltyctl:", err)
-		return exitError
+		return false
 	}
 	// protojson varies its whitespace on purpose; print a stable, indented form.
 	var out bytes.Buffer
 	if err := json.Indent(&out, raw, "", "  "); err != nil {
 		fmt.Fprintln(stderr, "loyaltyctl:", err)
-		return exitError
+		return false
 	}
 	fmt.Fprintln(stdout, out.String())
-	return exitOK
+	return true
 }
 
 // rest0 is the first argument, or "" if there is none.

@@ -94,7 +94,7 @@ func restError(resp *http.Response) error {
 	return errors.New(msg)
 }
 
-func newBar(w io.Writer, size int64, what string) *progressbar.ProgressBar {
+func newByteBar(w io.Writer, size int64, what string) *progressbar.ProgressBar {
 	return progressbar.NewOptions64(size,
 		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription(what),
@@ -132,7 +132,7 @@ func importMembers(ctx context.Context, c *client, fs *flag.FlagSet, args []stri
 	if err != nil {
 		return nil, err
 	}
-	bar := newBar(c.stderr, info.Size(), "importing")
+	bar := newByteBar(c.stderr, info.Size(), "importing")
 	body := progressbar.NewReader(f, bar)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.httpURL+"/v1/imports?dryRun="+strconv.FormatBool(*dryRun), &body)
 	if err != nil {
@@ -267,7 +267,7 @@ func exportCmd(kind string) func(context.Context, *client, *flag.FlagSet, []stri
 			defer f.Close()
 			w = f
 		}
-		bar := newBar(c.stderr, -1, "exporting")
+		bar := newByteBar(c.stderr, -1, "exporting")
 		lines := &lineCounter{}
 		n, err := io.Copy(io.MultiWriter(w, bar, lines), resp.Body)
 		_ = bar.Finish()

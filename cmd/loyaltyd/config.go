@@ -34,7 +34,10 @@ type config struct {
 	PprofAddr       string
 	GroupCommit     int
 	CommitFlushers  int
-	TimeTravel      bool
+	// BulkChunk and BulkYield tune the bulk credits' job (docs/BULK.md).
+	BulkChunk  int
+	BulkYield  time.Duration
+	TimeTravel bool
 	// TLSCert and TLSKey are PEM files; both set: gRPC and REST serve TLS.
 	TLSCert, TLSKey string
 	// MetricsAddr, when set, serves /metrics there instead of on the REST listener.
@@ -85,6 +88,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	webhookAllow := fs.String("webhook-allow", env("LOYALTY_WEBHOOK_ALLOW", ""), "comma-separated networks (CIDR) webhook endpoints may be on although private or loopback, e.g. 127.0.0.0/8 for a local receiver; empty: public addresses only (LOYALTY_WEBHOOK_ALLOW)")
 	webhookRetryFor := fs.String("webhook-retry-for", env("LOYALTY_WEBHOOK_RETRY_FOR", "72h"), "how long a failing webhook delivery is retried before its endpoint is disabled (LOYALTY_WEBHOOK_RETRY_FOR)")
 	webhookTimeout := fs.String("webhook-timeout", env("LOYALTY_WEBHOOK_TIMEOUT", "10s"), "time limit of one webhook delivery attempt (LOYALTY_WEBHOOK_TIMEOUT)")
+	fs.IntVar(&c.BulkChunk, "bulk-chunk", envInt("LOYALTY_BULK_CHUNK", 5000), "members one transaction of a bulk credit credits (LOYALTY_BULK_CHUNK)")
+	bulkYield := fs.String("bulk-yield", env("LOYALTY_BULK_YIELD", "20ms"), "pause of a bulk credit between two chunks, so API calls get the database in between (LOYALTY_BULK_YIELD)")
 	callTimeout := fs.String("call-timeout", env("LOYALTY_CALL_TIMEOUT", "10s"), "the server's deadline for every call, its SQL included; a client's shorter deadline wins (LOYALTY_CALL_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -124,6 +129,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.WebhookTimeout, err = time.ParseDuration(*webhookTimeout); err != nil || c.WebhookTimeout < 100*time.Millisecond || c.WebhookTimeout > time.Minute {
 		return config{}, fmt.Errorf("webhook timeout %q must be a duration from 100ms to 1m", *webhookTimeout)
 	}
+	if c.BulkChunk < 1 || c.BulkChunk > 50_000 {
+		return config{}, errors.New("bulk chunk must be 1-50000")
+	}
+	if c.BulkYield, err = time.ParseDuration(*bulkYield); err != nil || c.BulkYield < 0 || c.BulkYield > 10*time.Second {
+		return config{}, fmt.Errorf("bulk yield %q must be a duration from 0 to 10s", *bulkYield)
+	}
 	if c.MaxBodyBytes < 1024 {
 		return config{}, errors.New("max body bytes must be at least 1024")
 	}
@@ -147,7 +158,7 @@ func (c config) logAttrs() []any {
 		"httpAddr", c.HTTPAddr, "grpcAddr", c.GRPCAddr, "database", db, "adminKey", adminKey,
 		"demo", c.Demo, "logLevel", c.LogLevel.String(), "maxBodyBytes", c.MaxBodyBytes, "maxImportBytes", c.MaxImportBytes,
 		"maxDBConns", c.MaxDBConns, "shutdownTimeout", c.ShutdownTimeout, "callTimeout", c.CallTimeout, "pprofAddr", c.PprofAddr,
-		"groupCommit", c.GroupCommit, "commitFlushers", c.CommitFlushers, "timeTravel", c.TimeTravel,
+		"groupCommit", c.GroupCommit, "commitFlushers", c.CommitFlushers, "bulkChunk", c.BulkChunk, "bulkYield", c.BulkYield.String(), "timeTravel", c.TimeTravel,
 		"tlsCert", c.TLSCert, "tlsKey", c.TLSKey, "metricsAddr", c.MetricsAddr,
 		"webhookAllow", fmt.Sprint(c.WebhookAllow), "webhookRetryFor", c.WebhookRetryFor, "webhookTimeout", c.WebhookTimeout,
 	}

@@ -21,6 +21,7 @@ import (
 	"time"
 	_ "time/tzdata" // program time zones work on machines without a tz database
 
+	"github.com/loyalty-engine/loyalty/bulk"
 	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/app"
 	"github.com/loyalty-engine/loyalty/internal/database"
@@ -94,7 +95,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	application, err := app.New(ctx, pool, log, app.Options{
 		AdminKey: adminKey, MaxBodyBytes: cfg.MaxBodyBytes, MaxImportBytes: int64(cfg.MaxImportBytes), ShutdownTimeout: cfg.ShutdownTimeout, CallTimeout: cfg.CallTimeout,
-		GroupCommitBatch: cfg.GroupCommit, GroupCommitFlushers: cfg.CommitFlushers, TimeTravel: cfg.TimeTravel,
+		GroupCommitBatch: cfg.GroupCommit, GroupCommitFlushers: cfg.CommitFlushers, Bulk: bulk.Options{Chunk: cfg.BulkChunk, Yield: cfg.BulkYield}, TimeTravel: cfg.TimeTravel,
 		TLS: serverTLS, WebhookAllow: cfg.WebhookAllow, WebhookRetry: events.RetryPolicy{GiveUpAfter: cfg.WebhookRetryFor},
 	})
 	if err != nil {
@@ -135,7 +136,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log.Info("serving", serving...)
 	runner, err := jobs.New(pool, application.Ledger, application.Tiers, log, jobs.Options{
-		Campaigns: application.Campaigns,
+		Campaigns: application.Campaigns, Bulk: application.Bulk,
 		Webhooks: jobs.Webhooks{Store: application.Webhooks, Timeout: cfg.WebhookTimeout,
 			Sender: webhookhttp.NewSender(application.WebhookGuard, cfg.WebhookTimeout)},
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/loyalty-engine/loyalty/access"
+	"github.com/loyalty-engine/loyalty/bulk"
 	"github.com/loyalty-engine/loyalty/campaigns"
 	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/audit"
@@ -50,6 +51,9 @@ type Options struct {
 	// WebhookRetry is when failed deliveries are attempted again and given up;
 	// zero fields take events.DefaultRetryPolicy's.
 	WebhookRetry events.RetryPolicy
+	// Bulk tunes the bulk credits' job: the chunk (members a transaction
+	// credits) and the yield between chunks; zero fields take bulk's defaults.
+	Bulk bulk.Options
 }
 
 // App is the wired application.
@@ -58,6 +62,7 @@ type App struct {
 	Ledger    *ledger.Service
 	Tiers     *tiers.Service
 	Campaigns *campaigns.Service
+	Bulk      *bulk.Service
 	Audit     *audit.Store
 	Events    *events.Store
 	Webhooks  *events.Webhooks
@@ -101,6 +106,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options
 	// earnings (its Promotions), so one of the two must be set once both exist.
 	// It is set here, before anything serves, and nowhere else.
 	a.Ledger.SetPromotions(a.Campaigns)
+	a.Bulk = bulk.NewService(pool, a.Ledger, a.Tiers, a.Campaigns, clock, opts.Bulk)
 	if opts.AdminKey != "" {
 		if _, err := a.Keys.EnsureAdmin(ctx, opts.AdminKey); err != nil {
 			return nil, err
@@ -117,7 +123,7 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options
 	}
 	a.WebhookGuard = webhookhttp.NewGuard(opts.WebhookAllow)
 	a.Server = server.New(server.Deps{
-		Pool: pool, Keys: a.Keys, Ledger: a.Ledger, Tiers: a.Tiers, Campaigns: a.Campaigns, Audit: a.Audit, Events: a.Events,
+		Pool: pool, Keys: a.Keys, Ledger: a.Ledger, Tiers: a.Tiers, Campaigns: a.Campaigns, Bulk: a.Bulk, Audit: a.Audit, Events: a.Events,
 		Webhooks: a.Webhooks, WebhookGuard: a.WebhookGuard,
 		Log: log, Clock: clock, TimeTravel: opts.TimeTravel,
 		MaxBodyBytes: opts.MaxBodyBytes, MaxImportBytes: opts.MaxImportBytes, ShutdownTimeout: opts.ShutdownTimeout, TLS: opts.TLS, CallTimeout: opts.CallTimeout,

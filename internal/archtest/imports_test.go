@@ -33,6 +33,9 @@ var (
 		// The member import file's format (CSV rows to ledger.Opening, the row
 		// report): above the ledger it feeds, below the transport.
 		"ledger/importfile": {"ledger"},
+		// bulk credits post through the ledger, list tiers' members and judge
+		// campaigns' CEL rules, and fund credits from campaigns' budgets.
+		"bulk": {"campaigns", "ledger", "tiers", "events"},
 	}
 	// wiring packages put domains, transport and jobs together; only programs and
 	// wiring import them.

@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/loyalty-engine/loyalty/bulk"
 	"github.com/loyalty-engine/loyalty/campaigns"
 	"github.com/loyalty-engine/loyalty/ledger"
 	"github.com/loyalty-engine/loyalty/tiers"
@@ -39,27 +40,33 @@ type expireHoldsWorker struct {
 	log    *slog.Logger
 }
 
-// perTx bounds one sweep (holds or pending earnings released, members whose points
-// expire, in one batch of the ledger's write path).
+// perTx bounds one sweep (holds or pending earnings released, tiers evaluated, in
+// one batch of the ledger's write path or one transaction).
 const perTx = 500
 
+// nightPerTx bounds one sweep of lot expiry and expiry reminders: with the default
+// policy every member's points expire at the same instant (1 January), so these
+// sweeps take large chunks, each one batch of set-based statements (docs/BULK.md,
+// "Expiry night").
+const nightPerTx = 5000
+
 func (w *expireHoldsWorker) Work(ctx context.Context, _ *river.Job[ExpireHoldsArgs]) error {
-	return sweepAll(ctx, w.log, "released expired holds", w.ledger.ExpireHolds)
+	return sweepAll(ctx, w.log, "released expired holds", perTx, w.ledger.ExpireHolds)
 }
 
 // sweepAll runs a ledger sweep, a batch per transaction, until a batch comes back
 // short: nothing due is left (or what is left was being settled by another replica
 // or a refund when the batch ran, and the next run takes it).
-func sweepAll(ctx context.Context, log *slog.Logger, done string, sweep func(context.Context, int32) (int, error)) error {
+func sweepAll(ctx context.Context, log *slog.Logger, done string, size int, sweep func(context.Context, int32) (int, error)) error {
 	for {
-		n, err := sweep(ctx, perTx)
+		n, err := sweep(ctx, int32(size))
 		if err != nil {
 			return fmt.Errorf("%s: %w", done, err)
 		}
 		if n > 0 {
 			log.Info(done, "count", n)
 		}
-		if n < perTx {
+		if n < size {
 			return nil
 		}
 	}
@@ -78,7 +85,7 @@ type releasePendingWorker struct {
 }
 
 func (w *releasePendingWorker) Work(ctx context.Context, _ *river.Job[ReleasePendingArgs]) error {
-	return sweepAll(ctx, w.log, "released pending points", w.ledger.ReleasePending)
+	return sweepAll(ctx, w.log, "released pending points", perTx, w.ledger.ReleasePending)
 }
 
 // BirthdayBonusArgs grants the members whose birthday it is (in the program's time
@@ -96,7 +103,7 @@ type birthdayBonusWorker struct {
 }
 
 func (w *birthdayBonusWorker) Work(ctx context.Context, _ *river.Job[BirthdayBonusArgs]) error {
-	return sweepAll(ctx, w.log, "granted birthday bonuses", w.ledger.GrantBirthdays)
+	return sweepAll(ctx, w.log, "granted birthday bonuses", perTx, w.ledger.GrantBirthdays)
 }
 
 // ExpireLotsArgs moves what is left of expired lots to breakage.
@@ -112,7 +119,7 @@ type expireLotsWorker struct {
 }
 
 func (w *expireLotsWorker) Work(ctx context.Context, _ *river.Job[ExpireLotsArgs]) error {
-	return sweepAll(ctx, w.log, "expired points of members", w.ledger.ExpireLots)
+	return sweepAll(ctx, w.log, "expired points of members", nightPerTx, w.ledger.ExpireLots)
 }
 
 // EvaluateTiersArgs renews, starts grace for or downgrades members whose tier
@@ -129,10 +136,10 @@ type evaluateTiersWorker struct {
 }
 
 func (w *evaluateTiersWorker) Work(ctx context.Context, _ *river.Job[EvaluateTiersArgs]) error {
-	if err := sweepAll(ctx, w.log, "evaluated tiers of members", w.tiers.EvaluateDue); err != nil {
+	if err := sweepAll(ctx, w.log, "evaluated tiers of members", perTx, w.tiers.EvaluateDue); err != nil {
 		return err
 	}
-	return sweepAll(ctx, w.log, "ended paid memberships", w.tiers.EndMemberships)
+	return sweepAll(ctx, w.log, "ended paid memberships", perTx, w.tiers.EndMemberships)
 }
 
 // RemindArgs sends the reminders that are due: points about to expire
@@ -150,10 +157,10 @@ type remindWorker struct {
 }
 
 func (w *remindWorker) Work(ctx context.Context, _ *river.Job[RemindArgs]) error {
-	if err := sweepAll(ctx, w.log, "expiry reminders sent", w.ledger.RemindExpiring); err != nil {
+	if err := sweepAll(ctx, w.log, "expiry reminders sent", nightPerTx, w.ledger.RemindExpiring); err != nil {
 		return err
 	}
-	return sweepAll(ctx, w.log, "downgrade reminders decided", w.tiers.RemindDowngrades)
+	return sweepAll(ctx, w.log, "downgrade reminders decided", perTx, w.tiers.RemindDowngrades)
 }
 
 // AdvanceCampaignsArgs writes down campaigns' scheduled starts and ends, and tells
@@ -177,7 +184,7 @@ func (w *advanceCampaignsWorker) Work(ctx context.Context, _ *river.Job[AdvanceC
 	if err != nil {
 		return err
 	}
-	return sweepAll(ctx, w.log, "expired coupons told", w.campaigns.TellExpiredCoupons)
+	return sweepAll(ctx, w.log, "expired coupons told", perTx, w.campaigns.TellExpiredCoupons)
 }
 
 type rollUpWorker struct {
@@ -203,6 +210,36 @@ type Options struct {
 	Campaigns *campaigns.Service
 	// Webhooks, when its Store is set, delivers events to the webhook endpoints.
 	Webhooks Webhooks
+	// Bulk, when set, runs the bulk credits.
+	Bulk *bulk.Service
+}
+
+// BulkCreditsArgs works the open bulk credits (docs/BULK.md).
+type BulkCreditsArgs struct{}
+
+// Kind names the job.
+func (BulkCreditsArgs) Kind() string { return "bulk.credit" }
+
+// bulkQueue holds the bulk credits' job: it runs for seconds at a time, so it
+// never holds up the other jobs.
+const bulkQueue = "bulk"
+
+// bulkRunFor is how long one run of the bulk credits' job works before it ends
+// (between two chunks); the next periodic run continues.
+const bulkRunFor = 10 * time.Second
+
+type bulkCreditsWorker struct {
+	river.WorkerDefaults[BulkCreditsArgs]
+	bulk *bulk.Service
+	log  *slog.Logger
+}
+
+func (w *bulkCreditsWorker) Work(ctx context.Context, _ *river.Job[BulkCreditsArgs]) error {
+	n, err := w.bulk.Run(ctx, bulkRunFor)
+	if n > 0 {
+		w.log.Info("bulk credits: members credited", "count", n)
+	}
+	return err
 }
 
 // Runner is the River client of this replica.
@@ -261,7 +298,18 @@ func New(pool *pgxpool.Pool, l *ledger.Service, t *tiers.Service, log *slog.Logg
 			},
 			&river.PeriodicJobOpts{RunOnStart: true}))
 	}
+	if opts.Bulk != nil {
+		river.AddWorker(workers, &bulkCreditsWorker{bulk: opts.Bulk, log: log})
+		periodicJobs = append(periodicJobs, river.NewPeriodicJob(river.PeriodicInterval(opts.Every),
+			func() (river.JobArgs, *river.InsertOpts) {
+				return BulkCreditsArgs{}, &river.InsertOpts{Queue: bulkQueue}
+			},
+			&river.PeriodicJobOpts{RunOnStart: true}))
+	}
 	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}}
+	if opts.Bulk != nil {
+		queues[bulkQueue] = river.QueueConfig{MaxWorkers: 1}
+	}
 	if opts.Webhooks.Store != nil {
 		// Dispatchers run for seconds at a time: in a queue of their own, they never
 		// hold up the other jobs (three: two overlapping, and room for one that

@@ -161,45 +161,61 @@ var auditedMethods = map[string]auditTarget{
 	v1.AfterSalesService_ReportAfterSalesEvent_FullMethodName: on(func(r *v1.ReportAfterSalesEventRequest, _ *v1.ReportAfterSalesEventResponse) string {
 		return "orders/" + r.GetOrderId()
 	}),
+
+	v1.BulkCreditService_CreateBulkCredit_FullMethodName: on(func(_ *v1.CreateBulkCreditRequest, resp *v1.CreateBulkCreditResponse) string {
+		return child("bulkCredits", resp.GetBulkCredit().GetBulkCreditId())
+	}),
+	v1.BulkCreditService_PauseBulkCredit_FullMethodName: on(func(r *v1.PauseBulkCreditRequest, _ *v1.PauseBulkCreditResponse) string {
+		return "bulkCredits/" + r.GetBulkCreditId()
+	}),
+	v1.BulkCreditService_ResumeBulkCredit_FullMethodName: on(func(r *v1.ResumeBulkCreditRequest, _ *v1.ResumeBulkCreditResponse) string {
+		return "bulkCredits/" + r.GetBulkCreditId()
+	}),
+	v1.BulkCreditService_CancelBulkCredit_FullMethodName: on(func(r *v1.CancelBulkCreditRequest, _ *v1.CancelBulkCreditResponse) string {
+		return "bulkCredits/" + r.GetBulkCreditId()
+	}),
 }
 
 // readMethods are the methods that change nothing, so are not recorded. A POST may
 // be one (a dry run, a check).
 var readMethods = map[string]bool{
-	v1.MemberService_GetMember_FullMethodName:              true,
-	v1.ActivityService_ListActivityTypes_FullMethodName:    true,
-	v1.ApiKeyService_ListApiKeys_FullMethodName:            true,
-	v1.ApiKeyService_GetApiKeyRateLimit_FullMethodName:     true,
-	v1.ApiKeyService_GetCallerKey_FullMethodName:           true,
-	v1.PointsService_GetHold_FullMethodName:                true,
-	v1.PointsService_GetBalance_FullMethodName:             true,
-	v1.PointsService_ListActivity_FullMethodName:           true,
-	v1.PointsService_GetOrder_FullMethodName:               true,
-	v1.PointsService_ListLots_FullMethodName:               true,
-	v1.PointsService_ListEntryLots_FullMethodName:          true,
-	v1.LedgerService_VerifyLedger_FullMethodName:           true,
-	v1.LedgerService_GetLiabilityReport_FullMethodName:     true,
-	v1.GoodwillService_ListApprovals_FullMethodName:        true,
-	v1.ProgramService_GetProgram_FullMethodName:            true,
-	v1.ClockService_GetClock_FullMethodName:                true,
-	v1.TierService_GetTierPolicy_FullMethodName:            true,
-	v1.TierService_GetPerks_FullMethodName:                 true,
-	v1.TierService_ListTierHistory_FullMethodName:          true,
-	v1.TierService_ListMemberships_FullMethodName:          true,
-	v1.TierService_CheckEntitlement_FullMethodName:         true,
-	v1.CampaignService_GetCampaign_FullMethodName:          true,
-	v1.CampaignService_ListCampaigns_FullMethodName:        true,
-	v1.CampaignService_SimulateCampaign_FullMethodName:     true,
-	v1.CampaignService_CheckCampaignRule_FullMethodName:    true,
-	v1.CampaignService_GetCampaignStats_FullMethodName:     true,
-	v1.CouponService_ListCoupons_FullMethodName:            true,
-	v1.CouponService_GetCoupon_FullMethodName:              true,
-	v1.AuditService_ListAuditLog_FullMethodName:            true,
-	v1.EventService_ListEvents_FullMethodName:              true,
-	v1.EventService_WatchEvents_FullMethodName:             true,
-	v1.WebhookService_ListWebhookEndpoints_FullMethodName:  true,
-	v1.WebhookService_GetWebhookEndpoint_FullMethodName:    true,
-	v1.WebhookService_ListWebhookDeliveries_FullMethodName: true,
+	v1.MemberService_GetMember_FullMethodName:                  true,
+	v1.ActivityService_ListActivityTypes_FullMethodName:        true,
+	v1.ApiKeyService_ListApiKeys_FullMethodName:                true,
+	v1.ApiKeyService_GetApiKeyRateLimit_FullMethodName:         true,
+	v1.ApiKeyService_GetCallerKey_FullMethodName:               true,
+	v1.PointsService_GetHold_FullMethodName:                    true,
+	v1.PointsService_GetBalance_FullMethodName:                 true,
+	v1.PointsService_ListActivity_FullMethodName:               true,
+	v1.PointsService_GetOrder_FullMethodName:                   true,
+	v1.PointsService_ListLots_FullMethodName:                   true,
+	v1.PointsService_ListEntryLots_FullMethodName:              true,
+	v1.LedgerService_VerifyLedger_FullMethodName:               true,
+	v1.LedgerService_GetLiabilityReport_FullMethodName:         true,
+	v1.GoodwillService_ListApprovals_FullMethodName:            true,
+	v1.ProgramService_GetProgram_FullMethodName:                true,
+	v1.ClockService_GetClock_FullMethodName:                    true,
+	v1.TierService_GetTierPolicy_FullMethodName:                true,
+	v1.TierService_GetPerks_FullMethodName:                     true,
+	v1.TierService_ListTierHistory_FullMethodName:              true,
+	v1.TierService_ListMemberships_FullMethodName:              true,
+	v1.TierService_CheckEntitlement_FullMethodName:             true,
+	v1.CampaignService_GetCampaign_FullMethodName:              true,
+	v1.CampaignService_ListCampaigns_FullMethodName:            true,
+	v1.CampaignService_SimulateCampaign_FullMethodName:         true,
+	v1.CampaignService_CheckCampaignRule_FullMethodName:        true,
+	v1.CampaignService_GetCampaignStats_FullMethodName:         true,
+	v1.CouponService_ListCoupons_FullMethodName:                true,
+	v1.CouponService_GetCoupon_FullMethodName:                  true,
+	v1.AuditService_ListAuditLog_FullMethodName:                true,
+	v1.EventService_ListEvents_FullMethodName:                  true,
+	v1.EventService_WatchEvents_FullMethodName:                 true,
+	v1.WebhookService_ListWebhookEndpoints_FullMethodName:      true,
+	v1.WebhookService_GetWebhookEndpoint_FullMethodName:        true,
+	v1.WebhookService_ListWebhookDeliveries_FullMethodName:     true,
+	v1.BulkCreditService_GetBulkCredit_FullMethodName:          true,
+	v1.BulkCreditService_ListBulkCredits_FullMethodName:        true,
+	v1.BulkCreditService_ListBulkCreditFailures_FullMethodName: true,
 }
 
 // child is collection/id, or the collection while the id is unknown (the call

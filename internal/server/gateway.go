@@ -66,6 +66,7 @@ func (s *Server) httpHandler(ctx context.Context, withMetrics bool) (http.Handle
 		loyaltyv1.RegisterAuditServiceHandlerClient(ctx, gw, loyaltyv1.NewAuditServiceClient(s.inproc)),
 		loyaltyv1.RegisterEventServiceHandlerClient(ctx, gw, loyaltyv1.NewEventServiceClient(s.inproc)),
 		loyaltyv1.RegisterWebhookServiceHandlerClient(ctx, gw, loyaltyv1.NewWebhookServiceClient(s.inproc)),
+		loyaltyv1.RegisterBulkCreditServiceHandlerClient(ctx, gw, loyaltyv1.NewBulkCreditServiceClient(s.inproc)),
 	} {
 		if err != nil {
 			return nil, fmt.Errorf("register gateway: %w", err)

@@ -119,6 +119,15 @@ var methodRoles = map[string][]access.Role{
 	opExportStatement: memberReaders,
 	opExportLiability: auditors,
 	opExportCoupons:   campaignReads,
+	// Marketers run the bulk credits a campaign's budget funds (bulk.go checks the
+	// funding); auditors read them.
+	loyaltyv1.BulkCreditService_CreateBulkCredit_FullMethodName:       marketers,
+	loyaltyv1.BulkCreditService_GetBulkCredit_FullMethodName:          campaignReads,
+	loyaltyv1.BulkCreditService_ListBulkCredits_FullMethodName:        campaignReads,
+	loyaltyv1.BulkCreditService_PauseBulkCredit_FullMethodName:        marketers,
+	loyaltyv1.BulkCreditService_ResumeBulkCredit_FullMethodName:       marketers,
+	loyaltyv1.BulkCreditService_CancelBulkCredit_FullMethodName:       marketers,
+	loyaltyv1.BulkCreditService_ListBulkCreditFailures_FullMethodName: campaignReads,
 }
 
 // Allowed tells whether role may call the method.

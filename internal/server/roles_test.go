@@ -144,6 +144,18 @@ var roleMatrix = map[string]matrixCase{
 	loyaltyv1.WebhookService_RetryWebhookDelivery_FullMethodName: {&loyaltyv1.RetryWebhookDeliveryRequest{EndpointId: "whe_matrix",
 		DeliveryId: "1"}, nil},
 	loyaltyv1.WebhookService_ReplayWebhookEndpoint_FullMethodName: {&loyaltyv1.ReplayWebhookEndpointRequest{EndpointId: "whe_matrix"}, nil},
+
+	// A marketer's bulk credit needs a campaign (TestBulkCreditsREST refuses one
+	// without); the matrix's names one, which does not exist (a 400, past the role).
+	loyaltyv1.BulkCreditService_CreateBulkCredit_FullMethodName: {&loyaltyv1.CreateBulkCreditRequest{RequestId: "m-bulk", Points: 1,
+		Reason: "matrix", CampaignId: "cmp_matrix", Target: &loyaltyv1.BulkCreditTarget{All: true}}, []access.Role{access.RoleMarketer}},
+	loyaltyv1.BulkCreditService_GetBulkCredit_FullMethodName:   {&loyaltyv1.GetBulkCreditRequest{BulkCreditId: "1"}, []access.Role{access.RoleMarketer, access.RoleAuditor}},
+	loyaltyv1.BulkCreditService_ListBulkCredits_FullMethodName: {&loyaltyv1.ListBulkCreditsRequest{}, []access.Role{access.RoleMarketer, access.RoleAuditor}},
+	loyaltyv1.BulkCreditService_ListBulkCreditFailures_FullMethodName: {&loyaltyv1.ListBulkCreditFailuresRequest{BulkCreditId: "1"},
+		[]access.Role{access.RoleMarketer, access.RoleAuditor}},
+	loyaltyv1.BulkCreditService_PauseBulkCredit_FullMethodName:  {&loyaltyv1.PauseBulkCreditRequest{BulkCreditId: "1"}, []access.Role{access.RoleMarketer}},
+	loyaltyv1.BulkCreditService_ResumeBulkCredit_FullMethodName: {&loyaltyv1.ResumeBulkCreditRequest{BulkCreditId: "1"}, []access.Role{access.RoleMarketer}},
+	loyaltyv1.BulkCreditService_CancelBulkCredit_FullMethodName: {&loyaltyv1.CancelBulkCreditRequest{BulkCreditId: "1"}, []access.Role{access.RoleMarketer}},
 }
 
 // streamRoles is the expected access of the server streams, which have no REST

@@ -23,6 +23,7 @@ import (
 
 	"github.com/loyalty-engine/loyalty/access"
 	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
+	"github.com/loyalty-engine/loyalty/bulk"
 	"github.com/loyalty-engine/loyalty/campaigns"
 	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/audit"
@@ -42,6 +43,8 @@ type Deps struct {
 	Tiers  *tiers.Service
 	// Campaigns run campaigns, coupons and after-sales compensation.
 	Campaigns *campaigns.Service
+	// Bulk runs bulk credits.
+	Bulk *bulk.Service
 	// Audit records every mutating call and reads the log.
 	Audit *audit.Store
 	// Events reads the feed of events and keeps the webhook endpoints.
@@ -174,6 +177,7 @@ func New(d Deps) *Server {
 		loyaltyv1.RegisterAuditServiceServer(reg, &auditServer{store: d.Audit})
 		loyaltyv1.RegisterEventServiceServer(reg, &eventServer{store: d.Events, every: watchEvery(d.WatchEvery), draining: draining})
 		loyaltyv1.RegisterWebhookServiceServer(reg, &webhookServer{hooks: d.Webhooks, guard: d.WebhookGuard})
+		loyaltyv1.RegisterBulkCreditServiceServer(reg, &bulkServer{bulk: d.Bulk})
 	}
 	metrics.InitializeMetrics(gs)
 	return &Server{deps: d, draining: draining, grpc: gs, inproc: inproc, registry: registry}

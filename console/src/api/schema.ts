@@ -40,6 +40,25 @@ export interface paths {
   "/v1/auditLog": {
     get: operations["AuditService_ListAuditLog"];
   };
+  "/v1/bulkCredits": {
+    get: operations["BulkCreditService_ListBulkCredits"];
+    post: operations["BulkCreditService_CreateBulkCredit"];
+  };
+  "/v1/bulkCredits/{bulkCreditId}": {
+    get: operations["BulkCreditService_GetBulkCredit"];
+  };
+  "/v1/bulkCredits/{bulkCreditId}/failures": {
+    get: operations["BulkCreditService_ListBulkCreditFailures"];
+  };
+  "/v1/bulkCredits/{bulkCreditId}:cancel": {
+    post: operations["BulkCreditService_CancelBulkCredit"];
+  };
+  "/v1/bulkCredits/{bulkCreditId}:pause": {
+    post: operations["BulkCreditService_PauseBulkCredit"];
+  };
+  "/v1/bulkCredits/{bulkCreditId}:resume": {
+    post: operations["BulkCreditService_ResumeBulkCredit"];
+  };
   "/v1/campaigns": {
     get: operations["CampaignService_ListCampaigns"];
     post: operations["CampaignService_CreateCampaign"];
@@ -560,6 +579,74 @@ export interface definitions {
     /** @description The campaign of a CAMPAIGN line. */
     campaignId?: string;
   };
+  v1BulkCredit: {
+    bulkCreditId?: string;
+    requestId?: string;
+    /**
+     * Format: int64
+     * @description The points of every member (listed members may have their own).
+     */
+    points?: string;
+    reason?: string;
+    /**
+     * Format: date-time
+     * @description The expiry of the lots the credits open; unset: the program's policy.
+     */
+    expiry?: string;
+    /** @description MEMBERS, TIER, RULE or ALL, and the tier id or the rule. */
+    targetKind?: string;
+    targetValue?: string;
+    campaignId?: string;
+    /** @description PREPARING, RUNNING, PAUSED, SUCCEEDED, CANCELLED or BUDGET_EXHAUSTED. */
+    status?: string;
+    /**
+     * Format: int64
+     * @description Members listed (final once prepared), credited, failed.
+     */
+    total?: string;
+    /** Format: int64 */
+    done?: string;
+    /** Format: int64 */
+    failed?: string;
+    /** Format: int64 */
+    pointsCredited?: string;
+    prepared?: boolean;
+    /** Format: date-time */
+    createTime?: string;
+    /** Format: date-time */
+    startTime?: string;
+    /** Format: date-time */
+    endTime?: string;
+    /** Format: date-time */
+    updateTime?: string;
+    createdBy?: string;
+  };
+  v1BulkCreditFailure: {
+    memberId?: string;
+    reason?: string;
+    message?: string;
+  };
+  v1BulkCreditMember: {
+    memberId?: string;
+    /**
+     * Format: int64
+     * @description 0: the bulk credit's points.
+     */
+    points?: string;
+  };
+  /** @description BulkCreditTarget names exactly one of its fields. */
+  v1BulkCreditTarget: {
+    members?: definitions["v1BulkCreditMember"][];
+    /**
+     * @description Member ids, one a line, each optionally followed by ",points" (a header line
+     * memberId[,points] is allowed).
+     */
+    csv?: string;
+    tier?: string;
+    /** @description A CEL expression over member (tierId, memberId, joinTime), as campaign rules. */
+    rule?: string;
+    all?: boolean;
+  };
   /** @description Campaign is a campaign's definition as it was given, and where it stands. */
   v1Campaign: {
     campaignId?: string;
@@ -729,6 +816,9 @@ export interface definitions {
     /** @description An IANA time zone such as "Asia/Shanghai" (required with a time). */
     timeZone?: string;
   };
+  v1CancelBulkCreditResponse: {
+    bulkCredit?: definitions["v1BulkCredit"];
+  };
   v1CancelMembershipResponse: {
     membership?: definitions["v1Membership"];
   };
@@ -856,6 +946,23 @@ export interface definitions {
     /** @description The bearer secret. Stored only as a hash: it cannot be shown again. */
     secret?: string;
     key?: definitions["v1ApiKey"];
+  };
+  v1CreateBulkCreditRequest: {
+    requestId?: string;
+    /** Format: int64 */
+    points?: string;
+    reason?: string;
+    /** Format: date-time */
+    expiry?: string;
+    target?: definitions["v1BulkCreditTarget"];
+    /**
+     * @description Funds the credits from the campaign's points budget (never exceeded: the bulk
+     * credit stops at it exactly, BUDGET_EXHAUSTED).
+     */
+    campaignId?: string;
+  };
+  v1CreateBulkCreditResponse: {
+    bulkCredit?: definitions["v1BulkCredit"];
   };
   /**
    * @description CreateCampaignRequest is a campaign's definition (the REST body) and an
@@ -1087,6 +1194,9 @@ export interface definitions {
     /** Format: date-time */
     asOfTime?: string;
   };
+  v1GetBulkCreditResponse: {
+    bulkCredit?: definitions["v1BulkCredit"];
+  };
   v1GetCallerKeyResponse: {
     key?: definitions["v1ApiKey"];
     /**
@@ -1299,6 +1409,14 @@ export interface definitions {
     records?: definitions["v1AuditRecord"][];
     nextPageToken?: string;
   };
+  v1ListBulkCreditFailuresResponse: {
+    failures?: definitions["v1BulkCreditFailure"][];
+    nextPageToken?: string;
+  };
+  v1ListBulkCreditsResponse: {
+    bulkCredits?: definitions["v1BulkCredit"][];
+    nextPageToken?: string;
+  };
   v1ListCampaignsResponse: {
     campaigns?: definitions["v1Campaign"][];
     /** @description Empty on the last page. */
@@ -1504,6 +1622,9 @@ export interface definitions {
     tierId?: string;
     perks?: definitions["v1Perks"];
   };
+  v1PauseBulkCreditResponse: {
+    bulkCredit?: definitions["v1BulkCredit"];
+  };
   v1PauseCampaignResponse: {
     campaign?: definitions["v1Campaign"];
   };
@@ -1695,6 +1816,9 @@ export interface definitions {
      * @description When the compensation was decided.
      */
     time?: string;
+  };
+  v1ResumeBulkCreditResponse: {
+    bulkCredit?: definitions["v1BulkCredit"];
   };
   v1RetryWebhookDeliveryResponse: {
     delivery?: definitions["v1WebhookDelivery"];
@@ -2227,6 +2351,132 @@ export interface operations {
       /** A successful response. */
       200: {
         schema: definitions["v1ListAuditLogResponse"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  BulkCreditService_ListBulkCredits: {
+    parameters: {
+      query: {
+        /** 1-100, default 20. */
+        pageSize?: number;
+        pageToken?: string;
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1ListBulkCreditsResponse"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  BulkCreditService_CreateBulkCredit: {
+    parameters: {
+      body: {
+        body: definitions["v1CreateBulkCreditRequest"];
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1CreateBulkCreditResponse"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  BulkCreditService_GetBulkCredit: {
+    parameters: {
+      path: {
+        bulkCreditId: string;
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1GetBulkCreditResponse"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  BulkCreditService_ListBulkCreditFailures: {
+    parameters: {
+      path: {
+        bulkCreditId: string;
+      };
+      query: {
+        /** 1-1000, default 100. */
+        pageSize?: number;
+        pageToken?: string;
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1ListBulkCreditFailuresResponse"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  BulkCreditService_CancelBulkCredit: {
+    parameters: {
+      path: {
+        bulkCreditId: string;
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1CancelBulkCreditResponse"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  BulkCreditService_PauseBulkCredit: {
+    parameters: {
+      path: {
+        bulkCreditId: string;
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1PauseBulkCreditResponse"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  BulkCreditService_ResumeBulkCredit: {
+    parameters: {
+      path: {
+        bulkCreditId: string;
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1ResumeBulkCreditResponse"];
       };
       /** An unexpected error response. */
       default: {

@@ -2202,28 +2202,28 @@ INSERT INTO entries (entry_id, member_id, kind, accounts, amounts, available_aft
                      request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id,
                      reason_code, ticket_id, create_time)
 OVERRIDING SYSTEM VALUE
-SELECT u.entry_id, u.member_id, u.kind, ($1::text[])[u.first:u.last], ($2::bigint[])[u.first:u.last],
+SELECT u.entry_id, u.member_id, u.kind, u.accounts::text[], u.amounts::bigint[],
        u.available_after, u.pending_after, u.held_after, u.request_id, u.fingerprint, nullif(u.order_id, ''),
        nullif(u.hold_id, 0), nullif(u.reverses_entry_id, 0), u.memo, u.actor_key_id, nullif(u.reason_code, ''),
        nullif(u.ticket_id, ''), u.create_time
-FROM (SELECT unnest($3::bigint[]) AS entry_id,
-            unnest($4::text[]) AS member_id,
-            unnest($5::text[]) AS kind,
-            unnest($6::int[]) AS first,
-            unnest($7::int[]) AS last,
-            unnest($8::bigint[]) AS available_after,
-            unnest($9::bigint[]) AS pending_after,
-            unnest($10::bigint[]) AS held_after,
-            unnest($11::text[]) AS request_id,
-            unnest($12::bytea[]) AS fingerprint,
-            unnest($13::text[]) AS order_id,
-            unnest($14::bigint[]) AS hold_id,
-            unnest($15::bigint[]) AS reverses_entry_id,
-            unnest($16::text[]) AS memo,
-            unnest($17::text[]) AS actor_key_id,
-            unnest($18::text[]) AS reason_code,
-            unnest($19::text[]) AS ticket_id,
-            unnest($20::timestamptz[]) AS create_time) AS u
+FROM (SELECT unnest($1::bigint[]) AS entry_id,
+            unnest($2::text[]) AS member_id,
+            unnest($3::text[]) AS kind,
+            unnest($4::text[]) AS accounts,
+            unnest($5::text[]) AS amounts,
+            unnest($6::bigint[]) AS available_after,
+            unnest($7::bigint[]) AS pending_after,
+            unnest($8::bigint[]) AS held_after,
+            unnest($9::text[]) AS request_id,
+            unnest($10::bytea[]) AS fingerprint,
+            unnest($11::text[]) AS order_id,
+            unnest($12::bigint[]) AS hold_id,
+            unnest($13::bigint[]) AS reverses_entry_id,
+            unnest($14::text[]) AS memo,
+            unnest($15::text[]) AS actor_key_id,
+            unnest($16::text[]) AS reason_code,
+            unnest($17::text[]) AS ticket_id,
+            unnest($18::timestamptz[]) AS create_time) AS u
 `
 
 type WriteEntriesBatchResults struct {
@@ -2233,13 +2233,11 @@ type WriteEntriesBatchResults struct {
 }
 
 type WriteEntriesParams struct {
-	Accounts         []string
-	Amounts          []int64
 	EntryIds         []int64
 	MemberIds        []string
 	Kinds            []string
-	Firsts           []int32
-	Lasts            []int32
+	Accounts         []string
+	Amounts          []string
 	AvailableAfter   []int64
 	PendingAfter     []int64
 	HeldAfter        []int64
@@ -2255,19 +2253,19 @@ type WriteEntriesParams struct {
 	CreateTimes      []time.Time
 }
 
-// write: the batch's entries. Postings travel flattened: entry i's are
-// accounts[first_i:last_i] and amounts[first_i:last_i].
+// write: the batch's entries. Each entry's postings travel as two array literals
+// (accounts and amounts, ledger.postingArrays), cast per row: slicing one
+// flattened array per entry instead would walk it from its start for every entry,
+// quadratic in a bulk credit's chunk of thousands.
 func (q *Queries) WriteEntries(ctx context.Context, db DBTX, arg []WriteEntriesParams) *WriteEntriesBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
 		vals := []interface{}{
-			a.Accounts,
-			a.Amounts,
 			a.EntryIds,
 			a.MemberIds,
 			a.Kinds,
-			a.Firsts,
-			a.Lasts,
+			a.Accounts,
+			a.Amounts,
 			a.AvailableAfter,
 			a.PendingAfter,
 			a.HeldAfter,

@@ -153,6 +153,50 @@ func (q *Queries) InsertMember(ctx context.Context, db DBTX, arg InsertMemberPar
 	return i, err
 }
 
+const insertMembers = `-- name: InsertMembers :many
+WITH m AS (
+    INSERT INTO members (member_id, display_name, join_time)
+    SELECT u.member_id, '', $1::timestamptz FROM unnest($2::text[]) AS u(member_id)
+    ON CONFLICT (member_id) DO NOTHING
+    RETURNING member_id, join_time
+), b AS (
+    INSERT INTO member_balances (member_id) SELECT member_id FROM m
+)
+SELECT member_id, join_time FROM m
+`
+
+type InsertMembersParams struct {
+	JoinTime  time.Time
+	MemberIds []string
+}
+
+type InsertMembersRow struct {
+	MemberID string
+	JoinTime time.Time
+}
+
+// The seeding path (ledger.Service.EnrollMany): members enrolled in one statement,
+// each with its balance row; returns those that did not exist.
+func (q *Queries) InsertMembers(ctx context.Context, db DBTX, arg InsertMembersParams) ([]InsertMembersRow, error) {
+	rows, err := db.Query(ctx, insertMembers, arg.JoinTime, arg.MemberIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []InsertMembersRow
+	for rows.Next() {
+		var i InsertMembersRow
+		if err := rows.Scan(&i.MemberID, &i.JoinTime); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const lockMemberProfile = `-- name: LockMemberProfile :one
 SELECT member_id, display_name, join_time, birthday_month, birthday_day, birthday_year, channel, attributes FROM members WHERE member_id = $1 FOR UPDATE
 `

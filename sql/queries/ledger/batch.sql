@@ -109,21 +109,23 @@ FROM (SELECT unnest(@member_ids::text[]) AS member_id,
 WHERE b.member_id = u.member_id;
 
 -- name: WriteEntries :batchexec
--- write: the batch's entries. Postings travel flattened: entry i's are
--- accounts[first_i:last_i] and amounts[first_i:last_i].
+-- write: the batch's entries. Each entry's postings travel as two array literals
+-- (accounts and amounts, ledger.postingArrays), cast per row: slicing one
+-- flattened array per entry instead would walk it from its start for every entry,
+-- quadratic in a bulk credit's chunk of thousands.
 INSERT INTO entries (entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after,
                      request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id,
                      reason_code, ticket_id, create_time)
 OVERRIDING SYSTEM VALUE
-SELECT u.entry_id, u.member_id, u.kind, (@accounts::text[])[u.first:u.last], (@amounts::bigint[])[u.first:u.last],
+SELECT u.entry_id, u.member_id, u.kind, u.accounts::text[], u.amounts::bigint[],
        u.available_after, u.pending_after, u.held_after, u.request_id, u.fingerprint, nullif(u.order_id, ''),
        nullif(u.hold_id, 0), nullif(u.reverses_entry_id, 0), u.memo, u.actor_key_id, nullif(u.reason_code, ''),
        nullif(u.ticket_id, ''), u.create_time
 FROM (SELECT unnest(@entry_ids::bigint[]) AS entry_id,
             unnest(@member_ids::text[]) AS member_id,
             unnest(@kinds::text[]) AS kind,
-            unnest(@firsts::int[]) AS first,
-            unnest(@lasts::int[]) AS last,
+            unnest(@accounts::text[]) AS accounts,
+            unnest(@amounts::text[]) AS amounts,
             unnest(@available_after::bigint[]) AS available_after,
             unnest(@pending_after::bigint[]) AS pending_after,
             unnest(@held_after::bigint[]) AS held_after,

@@ -38,3 +38,16 @@ WHERE m.member_id > @after
   AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.member_id = m.member_id AND e.request_id = @request_id)
 ORDER BY m.member_id
 LIMIT @max_members;
+
+-- name: InsertMembers :many
+-- The seeding path (ledger.Service.EnrollMany): members enrolled in one statement,
+-- each with its balance row; returns those that did not exist.
+WITH m AS (
+    INSERT INTO members (member_id, display_name, join_time)
+    SELECT u.member_id, '', @join_time::timestamptz FROM unnest(@member_ids::text[]) AS u(member_id)
+    ON CONFLICT (member_id) DO NOTHING
+    RETURNING member_id, join_time
+), b AS (
+    INSERT INTO member_balances (member_id) SELECT member_id FROM m
+)
+SELECT member_id, join_time FROM m;

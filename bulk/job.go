@@ -1,0 +1,329 @@
+package bulk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/loyalty-engine/loyalty/bulk/internal/bulkdb"
+	"github.com/loyalty-engine/loyalty/campaigns"
+	"github.com/loyalty-engine/loyalty/internal/database"
+	"github.com/loyalty-engine/loyalty/ledger"
+	"github.com/loyalty-engine/loyalty/tiers"
+)
+
+// The job (docs/BULK.md): Work does what the open bulk credits have to do, a
+// transaction at a time, yielding between them; any replica may run it, and a
+// crash loses nothing: every step commits its rows with the progress that says it
+// was done, under the bulk credit's row lock, and a step that finds the progress
+// moved (another replica did it) writes nothing.
+
+// runLock is the advisory lock of the replica working the bulk credits: one at a
+// time (two would only find each other's chunks done), released with its
+// connection if the replica dies.
+const runLock = 74210023
+
+// Run works the open bulk credits for about runFor (it stops between two steps),
+// unless another replica is working them; it returns how many members it
+// credited. The job calls it every few seconds.
+func (s *Service) Run(ctx context.Context, runFor time.Duration) (int64, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("acquire a connection: %w", err)
+	}
+	defer conn.Release()
+	var got bool
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", runLock).Scan(&got); err != nil {
+		return 0, fmt.Errorf("bulk credits' lock: %w", err)
+	}
+	if !got {
+		return 0, nil
+	}
+	defer func() {
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		if _, err := conn.Exec(uctx, "SELECT pg_advisory_unlock($1)", runLock); err != nil {
+			conn.Conn().Close(uctx) // the lock goes with the session
+		}
+	}()
+	return s.work(ctx, time.Now().Add(runFor))
+}
+
+// Work runs every open bulk credit until none is left or ctx ends; it returns how
+// many members it credited.
+func (s *Service) Work(ctx context.Context) (int64, error) { return s.work(ctx, time.Time{}) }
+
+func (s *Service) work(ctx context.Context, until time.Time) (int64, error) {
+	var credited int64
+	for {
+		if !until.IsZero() && time.Now().After(until) {
+			return credited, nil
+		}
+		ids, err := s.q.OpenBulkCredits(ctx, s.pool)
+		if err != nil {
+			return credited, fmt.Errorf("open bulk credits: %w", err)
+		}
+		if len(ids) == 0 {
+			return credited, nil
+		}
+		progressed := false
+		for _, id := range ids {
+			n, moved, err := s.Step(ctx, id)
+			credited += n
+			if err != nil {
+				return credited, err
+			}
+			progressed = progressed || moved
+			if err := s.yield(ctx); err != nil {
+				return credited, err
+			}
+		}
+		if !progressed {
+			return credited, nil
+		}
+	}
+}
+
+// yield waits between two steps (Options.Yield), so the API's batches run in
+// between.
+func (s *Service) yield(ctx context.Context) error {
+	if s.opts.Yield <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(s.opts.Yield)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Step does one step of a bulk credit: a page of its listing while it prepares, a
+// chunk of credits while it runs. moved tells whether it did anything.
+func (s *Service) Step(ctx context.Context, id int64) (credited int64, moved bool, err error) {
+	row, err := s.q.GetBulkCredit(ctx, s.pool, id)
+	if err != nil {
+		return 0, false, fmt.Errorf("bulk credit %d: %w", id, err)
+	}
+	switch row.Status {
+	case StatusPreparing:
+		moved, err := s.prepare(ctx, row)
+		return 0, moved, err
+	case StatusRunning:
+		return s.chunk(ctx, row)
+	}
+	return 0, false, nil
+}
+
+// prepare lists a page of a TIER, RULE or ALL target's members, after the last
+// member id scanned, with the page's progress in one transaction.
+func (s *Service) prepare(ctx context.Context, row bulkdb.BulkCredit) (bool, error) {
+	now := s.clock.Now()
+	var ids []string
+	var last string
+	var scanned int
+	switch row.TargetKind {
+	case TargetAll:
+		page, err := s.q.ScanMemberIDs(ctx, s.pool, bulkdb.ScanMemberIDsParams{After: row.PrepareAfter, MaxRows: int32(s.opts.Page)})
+		if err != nil {
+			return false, fmt.Errorf("list members: %w", err)
+		}
+		ids, scanned = page, len(page)
+		if scanned > 0 {
+			last = page[scanned-1]
+		}
+	case TargetTier, TargetRule:
+		page, err := s.q.ScanMembers(ctx, s.pool, bulkdb.ScanMembersParams{After: row.PrepareAfter, MaxRows: int32(s.opts.Page), Now: now})
+		if err != nil {
+			return false, fmt.Errorf("list members: %w", err)
+		}
+		scanned = len(page)
+		if scanned > 0 {
+			last = page[scanned-1].MemberID
+		}
+		policy, err := s.tiers.Policy(ctx)
+		if err != nil {
+			return false, err
+		}
+		var rule *campaigns.Rule
+		if row.TargetKind == TargetRule {
+			if rule, err = campaigns.CompileRule(row.TargetValue); err != nil {
+				return false, fmt.Errorf("bulk credit %d: its rule: %w", row.BulkCreditID, err)
+			}
+		}
+		for _, m := range page {
+			if ok := targeted(policy, row.TargetKind, row.TargetValue, rule, m); ok {
+				ids = append(ids, m.MemberID)
+			}
+		}
+	default:
+		return false, fmt.Errorf("bulk credit %d: target %s has nothing to list", row.BulkCreditID, row.TargetKind)
+	}
+	if scanned == 0 {
+		last = row.PrepareAfter
+	}
+	done := scanned < s.opts.Page
+	points := make([]int64, len(ids))
+	for i := range points {
+		points[i] = row.Points
+	}
+	err := s.tx.InTx(ctx, s.pool, func(tx pgx.Tx) error {
+		// The progress first: it locks the row, and moves only if nobody listed
+		// this page meanwhile (else no row, and nothing is written).
+		updated, err := s.q.RecordPrepared(ctx, tx, bulkdb.RecordPreparedParams{BulkCreditID: row.BulkCreditID, Found: int64(len(ids)),
+			After: last, Done: done, Now: now, ExpectedAfter: row.PrepareAfter})
+		if err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		return s.q.InsertBulkMembers(ctx, tx, bulkdb.InsertBulkMembersParams{BulkCreditID: row.BulkCreditID,
+			FirstSeq: updated.Total - int64(len(ids)), MemberIds: ids, Points: points})
+	})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil // another run listed it, or it was paused
+	}
+	if err != nil {
+		return false, fmt.Errorf("list members of bulk credit %d: %w", row.BulkCreditID, err)
+	}
+	return true, nil
+}
+
+// targeted tells whether a scanned member is in a TIER or RULE target: its
+// effective tier (tiers.Better of the qualified one and its paid memberships) is
+// the tier, or the rule holds for it (a rule that fails on the member leaves it
+// out).
+func targeted(policy tiers.Policy, kind, value string, rule *campaigns.Rule, m bulkdb.ScanMembersRow) bool {
+	tier, _ := tiers.Better(policy, m.TierID, m.PaidTierIds)
+	if kind == TargetTier {
+		return tier == value
+	}
+	ok, err := rule.Eval(campaigns.Facts{Member: campaigns.MemberFacts{TierID: tier, MemberID: m.MemberID, JoinTime: m.JoinTime}})
+	return ok && err == nil
+}
+
+// chunk credits the next chunk of members: one batch of the ledger's write path,
+// with the chunk's failures and progress, under the bulk credit's row lock taken
+// after the members' (ledger.BulkChunk.Lock).
+func (s *Service) chunk(ctx context.Context, row bulkdb.BulkCredit) (int64, bool, error) {
+	members, err := s.q.ChunkMembers(ctx, s.pool, bulkdb.ChunkMembersParams{BulkCreditID: row.BulkCreditID, FromSeq: row.NextSeq, MaxRows: int32(s.opts.Chunk)})
+	if err != nil {
+		return 0, false, fmt.Errorf("members of bulk credit %d: %w", row.BulkCreditID, err)
+	}
+	now := s.clock.Now()
+	if len(members) == 0 {
+		// Listed and all credited: done (a bulk credit of nobody, say).
+		err := s.finish(ctx, row, now)
+		return 0, err == nil, err
+	}
+	credits := make([]ledger.BulkMemberCredit, len(members))
+	for i, m := range members {
+		credits[i] = ledger.BulkMemberCredit{MemberID: m.MemberID, Points: m.Points}
+	}
+	next := members[len(members)-1].Seq + 1
+	c := ledger.BulkChunk{BulkCreditID: row.BulkCreditID, Credits: credits, Memo: row.Reason, ActorKeyID: row.ActorKeyID}
+	if row.LotExpireTime != nil {
+		c.LotExpire = *row.LotExpireTime
+	}
+	if row.CampaignID != nil {
+		c.CampaignID = *row.CampaignID
+	}
+	c.Lock = func(pipe *database.Pipeline) func() error {
+		lock := s.q.LockBulkCredit(ctx, pipe, []int64{row.BulkCreditID})
+		return func() error {
+			var status string
+			var at int64
+			var lerr error
+			lock.QueryRow(func(_ int, r bulkdb.LockBulkCreditRow, err error) { status, at, lerr = r.Status, r.NextSeq, err })
+			if lerr != nil {
+				return fmt.Errorf("lock bulk credit %d: %w", row.BulkCreditID, lerr)
+			}
+			if status != StatusRunning || at != row.NextSeq {
+				return errStale
+			}
+			return nil
+		}
+	}
+	var credited int64
+	c.Record = func(pipe *database.Pipeline, results []ledger.BulkResult) {
+		p := progressOf(members, results, row.Prepared && next >= row.Total)
+		credited = p.done
+		rec := bulkdb.RecordChunkParams{BulkCreditID: row.BulkCreditID, NextSeq: next, Done: p.done, Failed: int64(len(p.failures)),
+			Points: p.points, Finish: p.finish, Now: now}
+		s.q.RecordChunk(ctx, pipe, []bulkdb.RecordChunkParams{rec})
+		if len(p.failures) > 0 {
+			f := bulkdb.RecordFailuresParams{BulkCreditID: row.BulkCreditID}
+			for _, x := range p.failures {
+				f.Seqs = append(f.Seqs, x.Seq)
+				f.MemberIds = append(f.MemberIds, x.MemberID)
+				f.Reasons = append(f.Reasons, x.Reason)
+				f.Messages = append(f.Messages, x.Message)
+			}
+			s.q.RecordFailures(ctx, pipe, []bulkdb.RecordFailuresParams{f})
+		}
+	}
+	if _, err := s.ledger.PostBulkChunk(ctx, c); err != nil {
+		if errors.Is(err, errStale) {
+			return 0, false, nil
+		}
+		return 0, false, fmt.Errorf("bulk credit %d, members from %d: %w", row.BulkCreditID, row.NextSeq, err)
+	}
+	return credited, true, nil
+}
+
+// progress is what a chunk did.
+type progress struct {
+	done, points int64
+	failures     []Failure
+	finish       string
+}
+
+// progressOf is the rule of a chunk's progress: a member credited counts as done
+// (a replayed credit too: it was posted by a run whose progress did not commit,
+// which cannot happen but costs nothing to count right), another as failed with
+// its reason; the first member a campaign's budget refuses as exhausted ends the
+// bulk credit there (BUDGET_EXHAUSTED: the budget is spent exactly, and the
+// members after it are not failures, just not reached); else the last chunk of a
+// listed bulk credit ends it (SUCCEEDED).
+func progressOf(members []bulkdb.ChunkMembersRow, results []ledger.BulkResult, last bool) progress {
+	var p progress
+	for i, r := range results {
+		switch {
+		case r.Reason == campaigns.RefusedBudgetExhausted:
+			p.finish = StatusBudgetExhausted
+			return p
+		case r.Failed():
+			p.failures = append(p.failures, Failure{Seq: members[i].Seq, MemberID: r.MemberID, Reason: r.Reason, Message: r.Message})
+		default:
+			p.done++
+			for _, posting := range r.Entry.Postings {
+				if posting.Account == ledger.AccountAvailable {
+					p.points += posting.Amount
+				}
+			}
+		}
+	}
+	if last {
+		p.finish = StatusSucceeded
+	}
+	return p
+}
+
+// finish ends a bulk credit all of whose members were credited.
+func (s *Service) finish(ctx context.Context, row bulkdb.BulkCredit, now time.Time) error {
+	if !row.Prepared {
+		return nil
+	}
+	_, err := s.q.SetBulkStatus(ctx, s.pool, bulkdb.SetBulkStatusParams{BulkCreditID: row.BulkCreditID, Status: StatusSucceeded, Now: now,
+		FromStatuses: []string{StatusRunning}})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	return err
+}

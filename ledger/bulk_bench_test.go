@@ -1,0 +1,113 @@
+package ledger_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/loyalty-engine/loyalty/ledger"
+)
+
+// BenchmarkBulkCredit posts bulk credit chunks (one batch of the write path each)
+// to members seeded by EnrollMany; ns/op is per member credited, members/s the rate.
+//
+//	go test -run '^$' -bench BulkCredit -benchtime 100000x ./ledger/
+func BenchmarkBulkCredit(b *testing.B) {
+	for _, chunk := range []int{1000, 5000, 10000} {
+		b.Run(fmt.Sprintf("chunk=%d", chunk), func(b *testing.B) {
+			svc, _ := newLedger(b)
+			ctx := context.Background()
+			ids := seedMembers(b, svc, "bulk", b.N)
+			b.ResetTimer()
+			for start := 0; start < len(ids); start += chunk {
+				end := min(start+chunk, len(ids))
+				credits := make([]ledger.BulkMemberCredit, 0, end-start)
+				for _, id := range ids[start:end] {
+					credits = append(credits, ledger.BulkMemberCredit{MemberID: id, Points: 500})
+				}
+				res, err := svc.PostBulkChunk(ctx, ledger.BulkChunk{BulkCreditID: 1, Credits: credits, Memo: "bench", ActorKeyID: "bench"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, r := range res {
+					if r.Failed() {
+						b.Fatalf("%s: %s", r.MemberID, r.Message)
+					}
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "members/s")
+		})
+	}
+}
+
+// seedMembers enrolls n members through the seeding path, in statements of 50,000.
+func seedMembers(tb testing.TB, svc *ledger.Service, prefix string, n int) []string {
+	tb.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("%s-%07d", prefix, i)
+	}
+	for start := 0; start < n; start += 50_000 {
+		if _, err := svc.EnrollMany(context.Background(), ids[start:min(start+50_000, n)]); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return ids
+}
+
+// BenchmarkExpiryNight is 1 January: every member's points expire at the same
+// instant. It times the reminders 30 days before (chunks of 5,000) and the
+// expiry job's sweeps (chunks of 5,000 members, one batch of the write path each),
+// for b.N members, reported as members/s of each; ns/op is the expiry's.
+//
+//	go test -run '^$' -bench ExpiryNight -benchtime 100000x ./ledger/
+func BenchmarkExpiryNight(b *testing.B) {
+	svc, clock := newLedger(b)
+	ctx := context.Background()
+	ids := seedMembers(b, svc, "night", b.N)
+	expire := clock.Now().Add(40 * 24 * time.Hour)
+	for start := 0; start < len(ids); start += 10_000 {
+		credits := make([]ledger.BulkMemberCredit, 0, 10_000)
+		for _, id := range ids[start:min(start+10_000, len(ids))] {
+			credits = append(credits, ledger.BulkMemberCredit{MemberID: id, Points: 500})
+		}
+		if _, err := svc.PostBulkChunk(ctx, ledger.BulkChunk{BulkCreditID: 1, Credits: credits, Memo: "seed", ActorKeyID: "bench", LotExpire: expire}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	clock.Advance(10 * 24 * time.Hour) // 30 days before
+	began := time.Now()
+	reminded := 0
+	for {
+		n, err := svc.RemindExpiring(ctx, 5000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		reminded += n
+		if n < 5000 {
+			break
+		}
+	}
+	remindRate := float64(reminded) / time.Since(began).Seconds()
+	clock.Advance(31 * 24 * time.Hour)
+	b.ResetTimer()
+	expired := 0
+	for {
+		n, err := svc.ExpireLots(ctx, 5000)
+		if err != nil {
+			b.Fatal(err)
+		}
+		expired += n
+		if n < 5000 {
+			break
+		}
+	}
+	b.StopTimer()
+	if expired != len(ids) {
+		b.Fatalf("%d members' points expired, want %d", expired, len(ids))
+	}
+	b.ReportMetric(float64(expired)/b.Elapsed().Seconds(), "expiries/s")
+	b.ReportMetric(remindRate, "reminders/s") // after ResetTimer, which clears metrics
+}
