@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -177,31 +176,26 @@ func (s *Service) ListActivity(ctx context.Context, q ListActivity) (Activity, e
 		return Activity{}, err
 	}
 	page := activityPages(q)
-	before := int64(math.MaxInt64)
-	if q.PageToken != "" {
-		id, err := s.pageTokens.DecodeID(page, q.PageToken)
-		if err != nil {
-			return Activity{}, err
-		}
-		before = id
+	upperTime, upperID, err := s.activityUpper(ctx, q, page)
+	if err != nil {
+		return Activity{}, err
 	}
 	size := q.PageSize
 	if size == 0 {
 		size = DefaultPageSize
 	}
-	params := ledgerdb.ListMemberEntriesParams{
-		MemberID: q.MemberID, BeforeEntryID: before, Kinds: q.Kinds, PageSize: size + 1,
-	}
-	if params.Kinds == nil {
-		params.Kinds = []string{}
-	}
+	startTime := historyStart
 	if !q.StartTime.IsZero() {
-		params.StartTime = &q.StartTime
+		startTime = q.StartTime
 	}
-	if !q.EndTime.IsZero() {
-		params.EndTime = &q.EndTime
+	var rows []ledgerdb.Entry
+	if len(q.Kinds) == 0 {
+		rows, err = s.q.ListMemberEntries(ctx, s.pool, ledgerdb.ListMemberEntriesParams{
+			MemberID: q.MemberID, UpperTime: upperTime, UpperID: upperID, StartTime: startTime, PageSize: size + 1})
+	} else {
+		rows, err = s.q.ListMemberEntriesOfKinds(ctx, s.pool, ledgerdb.ListMemberEntriesOfKindsParams{
+			MemberID: q.MemberID, Kinds: q.Kinds, UpperTime: upperTime, UpperID: upperID, StartTime: startTime, PageSize: size + 1})
 	}
-	rows, err := s.q.ListMemberEntries(ctx, s.pool, params)
 	if err != nil {
 		return Activity{}, fmt.Errorf("activity of %s: %w", q.MemberID, err)
 	}
@@ -215,6 +209,49 @@ func (s *Service) ListActivity(ctx context.Context, q ListActivity) (Activity, e
 		a.Entries[i] = toEntry(r)
 	}
 	return a, nil
+}
+
+// historyStart and historyEnd bound a statement without a time range: instants
+// before and after any entry.
+var (
+	historyStart = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	historyEnd   = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+)
+
+// activityUpper is where a statement page starts, newest first: below the page
+// token's entry (its time and id) or below the end of the time range, whichever
+// is earlier. A member's entries are in time order by id (docs/LEDGER.md), so
+// (time, id) below the token's entry is id below it, read as one index range.
+func (s *Service) activityUpper(ctx context.Context, q ListActivity, page pagetoken.Query) (time.Time, int64, error) {
+	upperTime, upperID := historyEnd, int64(0)
+	if !q.EndTime.IsZero() {
+		upperTime = q.EndTime
+	}
+	if q.PageToken == "" {
+		return upperTime, upperID, nil
+	}
+	before, err := s.pageTokens.DecodeID(page, q.PageToken)
+	if err != nil {
+		return time.Time{}, 0, err
+	}
+	at, err := s.q.EntryTimeOf(ctx, s.pool, ledgerdb.EntryTimeOfParams{EntryID: before, MemberID: q.MemberID})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return time.Time{}, 0, problem.InvalidField("pageToken", "does not point into this statement")
+	}
+	if err != nil {
+		return time.Time{}, 0, fmt.Errorf("page token of %s: %w", q.MemberID, err)
+	}
+	if at.Before(upperTime) {
+		return at, before, nil
+	}
+	return upperTime, upperID, nil
+}
+
+// ActivityPageToken is the token of the statement page that starts just below an
+// entry of the member (newest first): what a client holding an entry id can page
+// on from, and how a benchmark reads any page without walking to it.
+func (s *Service) ActivityPageToken(q ListActivity, beforeEntryID int64) string {
+	return s.pageTokens.EncodeID(activityPages(q), beforeEntryID)
 }
 
 // activityPages is what a statement page token is bound to: the member and every

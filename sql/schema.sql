@@ -1117,6 +1117,35 @@ ALTER TABLE public.tier_policies ALTER COLUMN version ADD GENERATED ALWAYS AS ID
 );
 
 --
+-- Name: verify_checkpoints; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.verify_checkpoints (
+    checkpoint_id bigint NOT NULL,
+    entry_id bigint NOT NULL,
+    lot_id bigint NOT NULL,
+    move_id bigint NOT NULL,
+    entries bigint NOT NULL,
+    postings_sum bigint NOT NULL,
+    system_sums jsonb NOT NULL,
+    full_audit boolean NOT NULL,
+    create_time timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
+-- Name: verify_checkpoints_checkpoint_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.verify_checkpoints ALTER COLUMN checkpoint_id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.verify_checkpoints_checkpoint_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
 -- Name: webhook_deliveries; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1592,6 +1621,13 @@ ALTER TABLE ONLY public.tier_policies
     ADD CONSTRAINT tier_policies_pkey PRIMARY KEY (version);
 
 --
+-- Name: verify_checkpoints verify_checkpoints_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.verify_checkpoints
+    ADD CONSTRAINT verify_checkpoints_pkey PRIMARY KEY (checkpoint_id);
+
+--
 -- Name: webhook_deliveries webhook_deliveries_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1696,6 +1732,18 @@ CREATE INDEX entries_hold_idx ON public.entries USING btree (hold_id) WHERE (hol
 CREATE INDEX entries_member_idx ON public.entries USING btree (member_id, entry_id DESC);
 
 --
+-- Name: entries_member_kind_time_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX entries_member_kind_time_idx ON public.entries USING btree (member_id, kind, create_time, entry_id);
+
+--
+-- Name: entries_member_time_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX entries_member_time_idx ON public.entries USING btree (member_id, create_time, entry_id) INCLUDE (available_after, pending_after, held_after);
+
+--
 -- Name: entries_order_earned_once; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1748,6 +1796,12 @@ CREATE INDEX holds_member_idx ON public.holds USING btree (member_id);
 --
 
 CREATE INDEX lot_moves_entry_idx ON public.lot_moves USING btree (entry_id);
+
+--
+-- Name: lot_moves_lot_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX lot_moves_lot_idx ON public.lot_moves USING btree (lot_id);
 
 --
 -- Name: lot_moves_source_idx; Type: INDEX; Schema: public; Owner: -
@@ -1864,10 +1918,22 @@ CREATE INDEX river_notification_topic_id_idx ON public.river_notification USING 
 CREATE INDEX tier_history_member_idx ON public.tier_history USING btree (member_id, change_id);
 
 --
+-- Name: tier_metric_moves_day_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX tier_metric_moves_day_idx ON public.tier_metric_moves USING btree (member_id, day);
+
+--
 -- Name: tier_metric_moves_entry_idx; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE INDEX tier_metric_moves_entry_idx ON public.tier_metric_moves USING btree (entry_id) WHERE (entry_id IS NOT NULL);
+
+--
+-- Name: verify_checkpoints_position_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX verify_checkpoints_position_idx ON public.verify_checkpoints USING btree (entry_id DESC, checkpoint_id DESC);
 
 --
 -- Name: webhook_deliveries_done_idx; Type: INDEX; Schema: public; Owner: -

@@ -92,6 +92,23 @@ func (q *Queries) EntryByRequest(ctx context.Context, db DBTX, arg EntryByReques
 	return i, err
 }
 
+const entryTimeOf = `-- name: EntryTimeOf :one
+SELECT create_time FROM entries WHERE entry_id = $1 AND member_id = $2
+`
+
+type EntryTimeOfParams struct {
+	EntryID  int64
+	MemberID string
+}
+
+// The time of a member's entry (a page token's position).
+func (q *Queries) EntryTimeOf(ctx context.Context, db DBTX, arg EntryTimeOfParams) (time.Time, error) {
+	row := db.QueryRow(ctx, entryTimeOf, arg.EntryID, arg.MemberID)
+	var create_time time.Time
+	err := row.Scan(&create_time)
+	return create_time, err
+}
+
 const getEntry = `-- name: GetEntry :one
 SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time, reason_code, ticket_id FROM entries WHERE entry_id = $1
 `
@@ -161,31 +178,102 @@ func (q *Queries) GetPendingRelease(ctx context.Context, db DBTX, entryID int64)
 const listMemberEntries = `-- name: ListMemberEntries :many
 SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time, reason_code, ticket_id FROM entries
 WHERE member_id = $1
-  AND entry_id < $2
-  AND (cardinality($3::text[]) = 0 OR kind = ANY ($3::text[]))
-  AND ($4::timestamptz IS NULL OR create_time >= $4)
-  AND ($5::timestamptz IS NULL OR create_time < $5)
-ORDER BY entry_id DESC
-LIMIT $6
+  AND (create_time, entry_id) < ($2::timestamptz, $3::bigint)
+  AND create_time >= $4::timestamptz
+ORDER BY create_time DESC, entry_id DESC
+LIMIT $5
 `
 
 type ListMemberEntriesParams struct {
-	MemberID      string
-	BeforeEntryID int64
-	Kinds         []string
-	StartTime     *time.Time
-	EndTime       *time.Time
-	PageSize      int32
+	MemberID  string
+	UpperTime time.Time
+	UpperID   int64
+	StartTime time.Time
+	PageSize  int32
 }
 
-// Newest first, keyset-paginated by entry id.
+// Newest first, keyset-paginated by entry id, read as a range of
+// entries_member_time_idx: the page starts below (upper_time, upper_id) (the
+// earlier of the page token's entry and the end of the time range) and stops
+// after a page, however long the member's history. Time order and id order agree
+// within a member, so this is the statement's id order.
 func (q *Queries) ListMemberEntries(ctx context.Context, db DBTX, arg ListMemberEntriesParams) ([]Entry, error) {
 	rows, err := db.Query(ctx, listMemberEntries,
 		arg.MemberID,
-		arg.BeforeEntryID,
-		arg.Kinds,
+		arg.UpperTime,
+		arg.UpperID,
 		arg.StartTime,
-		arg.EndTime,
+		arg.PageSize,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Entry
+	for rows.Next() {
+		var i Entry
+		if err := rows.Scan(
+			&i.EntryID,
+			&i.MemberID,
+			&i.Kind,
+			&i.Accounts,
+			&i.Amounts,
+			&i.AvailableAfter,
+			&i.PendingAfter,
+			&i.HeldAfter,
+			&i.RequestID,
+			&i.Fingerprint,
+			&i.OrderID,
+			&i.HoldID,
+			&i.ReversesEntryID,
+			&i.Memo,
+			&i.ActorKeyID,
+			&i.CreateTime,
+			&i.ReasonCode,
+			&i.TicketID,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listMemberEntriesOfKinds = `-- name: ListMemberEntriesOfKinds :many
+SELECT e.entry_id, e.member_id, e.kind, e.accounts, e.amounts, e.available_after, e.pending_after, e.held_after, e.request_id, e.fingerprint, e.order_id, e.hold_id, e.reverses_entry_id, e.memo, e.actor_key_id, e.create_time, e.reason_code, e.ticket_id FROM unnest($1::text[]) AS k (kind)
+CROSS JOIN LATERAL (
+    SELECT entry_id, member_id, kind, accounts, amounts, available_after, pending_after, held_after, request_id, fingerprint, order_id, hold_id, reverses_entry_id, memo, actor_key_id, create_time, reason_code, ticket_id FROM entries x
+    WHERE x.member_id = $2 AND x.kind = k.kind
+      AND (x.create_time, x.entry_id) < ($3::timestamptz, $4::bigint)
+      AND x.create_time >= $5::timestamptz
+    ORDER BY x.create_time DESC, x.entry_id DESC
+    LIMIT $6
+) AS e
+ORDER BY e.create_time DESC, e.entry_id DESC
+LIMIT $6
+`
+
+type ListMemberEntriesOfKindsParams struct {
+	Kinds     []string
+	MemberID  string
+	UpperTime time.Time
+	UpperID   int64
+	StartTime time.Time
+	PageSize  int32
+}
+
+// ListMemberEntries filtered by kinds: one range of entries_member_kind_time_idx
+// per kind, merged, so a rare kind costs a page and not a scan of the others.
+func (q *Queries) ListMemberEntriesOfKinds(ctx context.Context, db DBTX, arg ListMemberEntriesOfKindsParams) ([]Entry, error) {
+	rows, err := db.Query(ctx, listMemberEntriesOfKinds,
+		arg.Kinds,
+		arg.MemberID,
+		arg.UpperTime,
+		arg.UpperID,
+		arg.StartTime,
 		arg.PageSize,
 	)
 	if err != nil {
@@ -229,7 +317,7 @@ const memberBalanceAsOf = `-- name: MemberBalanceAsOf :one
 SELECT available_after, pending_after, held_after
 FROM entries
 WHERE member_id = $1 AND create_time <= $2
-ORDER BY entry_id DESC
+ORDER BY create_time DESC, entry_id DESC
 LIMIT 1
 `
 
@@ -244,7 +332,8 @@ type MemberBalanceAsOfRow struct {
 	HeldAfter      int64
 }
 
-// The running balances of the member's last entry at or before the instant.
+// The running balances of the member's last entry at or before the instant: one
+// probe of entries_member_time_idx (a member's entries are in time order by id).
 func (q *Queries) MemberBalanceAsOf(ctx context.Context, db DBTX, arg MemberBalanceAsOfParams) (MemberBalanceAsOfRow, error) {
 	row := db.QueryRow(ctx, memberBalanceAsOf, arg.MemberID, arg.AsOf)
 	var i MemberBalanceAsOfRow

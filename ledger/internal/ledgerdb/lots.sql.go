@@ -307,7 +307,7 @@ func (q *Queries) VerifyLotMoves(ctx context.Context, db DBTX) ([]VerifyLotMoves
 const verifyLotsMatchAvailable = `-- name: VerifyLotsMatchAvailable :many
 SELECT b.member_id, b.available, coalesce(l.remaining, 0)::bigint AS lot_points
 FROM member_balances b
-LEFT JOIN (SELECT member_id, sum(remaining)::bigint AS remaining FROM lots GROUP BY member_id) l
+LEFT JOIN (SELECT member_id, sum(remaining)::bigint AS remaining FROM lots WHERE remaining > 0 GROUP BY member_id) l
     ON l.member_id = b.member_id
 WHERE greatest(b.available, 0) <> coalesce(l.remaining, 0)
 ORDER BY b.member_id

@@ -181,3 +181,15 @@ type TierMetricMove struct {
 	SpendMinor int64
 	CreateTime time.Time
 }
+
+type VerifyCheckpoint struct {
+	CheckpointID int64
+	EntryID      int64
+	LotID        int64
+	MoveID       int64
+	Entries      int64
+	PostingsSum  int64
+	SystemSums   json.RawMessage
+	FullAudit    bool
+	CreateTime   time.Time
+}

@@ -8,23 +8,45 @@ SELECT * FROM entries WHERE entry_id = $1;
 SELECT * FROM member_balances WHERE member_id = $1;
 
 -- name: MemberBalanceAsOf :one
--- The running balances of the member's last entry at or before the instant.
+-- The running balances of the member's last entry at or before the instant: one
+-- probe of entries_member_time_idx (a member's entries are in time order by id).
 SELECT available_after, pending_after, held_after
 FROM entries
 WHERE member_id = @member_id AND create_time <= @as_of
-ORDER BY entry_id DESC
+ORDER BY create_time DESC, entry_id DESC
 LIMIT 1;
 
 -- name: ListMemberEntries :many
--- Newest first, keyset-paginated by entry id.
+-- Newest first, keyset-paginated by entry id, read as a range of
+-- entries_member_time_idx: the page starts below (upper_time, upper_id) (the
+-- earlier of the page token's entry and the end of the time range) and stops
+-- after a page, however long the member's history. Time order and id order agree
+-- within a member, so this is the statement's id order.
 SELECT * FROM entries
 WHERE member_id = @member_id
-  AND entry_id < @before_entry_id
-  AND (cardinality(@kinds::text[]) = 0 OR kind = ANY (@kinds::text[]))
-  AND (sqlc.narg(start_time)::timestamptz IS NULL OR create_time >= sqlc.narg(start_time))
-  AND (sqlc.narg(end_time)::timestamptz IS NULL OR create_time < sqlc.narg(end_time))
-ORDER BY entry_id DESC
+  AND (create_time, entry_id) < (@upper_time::timestamptz, @upper_id::bigint)
+  AND create_time >= @start_time::timestamptz
+ORDER BY create_time DESC, entry_id DESC
 LIMIT @page_size;
+
+-- name: ListMemberEntriesOfKinds :many
+-- ListMemberEntries filtered by kinds: one range of entries_member_kind_time_idx
+-- per kind, merged, so a rare kind costs a page and not a scan of the others.
+SELECT e.* FROM unnest(@kinds::text[]) AS k (kind)
+CROSS JOIN LATERAL (
+    SELECT * FROM entries x
+    WHERE x.member_id = @member_id AND x.kind = k.kind
+      AND (x.create_time, x.entry_id) < (@upper_time::timestamptz, @upper_id::bigint)
+      AND x.create_time >= @start_time::timestamptz
+    ORDER BY x.create_time DESC, x.entry_id DESC
+    LIMIT @page_size
+) AS e
+ORDER BY e.create_time DESC, e.entry_id DESC
+LIMIT @page_size;
+
+-- name: EntryTimeOf :one
+-- The time of a member's entry (a page token's position).
+SELECT create_time FROM entries WHERE entry_id = @entry_id AND member_id = @member_id;
 
 -- name: RollUpSystemDeltas :exec
 -- Folds queued system postings into system_balances. Rows are deleted and added in

@@ -1,6 +1,6 @@
 -- name: VerifyCounts :one
+-- (The postings' sums are VerifyPostingsSince's, from position 0.)
 SELECT (SELECT count(*) FROM entries)::bigint AS entries,
-       (SELECT coalesce(sum(amount), 0) FROM postings)::bigint AS postings_sum,
        (SELECT count(*) FROM member_balances)::bigint AS members,
        (SELECT count(DISTINCT account) FROM (SELECT account FROM system_balances UNION SELECT account FROM system_deltas) a)::bigint AS system_accounts;
 
@@ -32,21 +32,6 @@ WHERE coalesce(b.available, 0) <> coalesce(s.available, 0)
    OR coalesce(b.held, 0) <> coalesce(s.held, 0)
 ORDER BY 1
 LIMIT 100;
-
--- name: VerifySystemBalances :many
-WITH sums AS (
-    SELECT account, sum(amount)::bigint AS total FROM postings WHERE account LIKE 'system:%' GROUP BY account
-), cached AS (
-    SELECT account, sum(amount)::bigint AS total
-    FROM (SELECT account, balance AS amount FROM system_balances UNION ALL SELECT account, amount FROM system_deltas) x
-    GROUP BY account
-)
-SELECT coalesce(s.account, c.account)::text AS account,
-       coalesce(c.total, 0)::bigint AS cached, coalesce(s.total, 0)::bigint AS posted
-FROM sums s
-FULL JOIN cached c ON c.account = s.account
-WHERE coalesce(c.total, 0) <> coalesce(s.total, 0)
-ORDER BY 1;
 
 -- name: VerifyNegativeBalances :many
 -- Balances below zero, but for an available balance in debt after a refund's
@@ -115,23 +100,4 @@ FROM tier_metric_days d
 FULL JOIN sums s ON s.member_id = d.member_id AND s.day = d.day
 WHERE coalesce(d.points, 0) <> coalesce(s.points, 0) OR coalesce(d.spend_minor, 0) <> coalesce(s.spend_minor, 0)
 ORDER BY 1, 2
-LIMIT 100;
-
--- name: VerifyCampaignBudgets :many
--- Campaigns whose spent points differ from what their ledger account paid out
--- (the account's balance is minus the points spent).
-WITH paid AS (
-    SELECT substr(account, length('system:campaign:') + 1) AS campaign_id, -sum(amount)::bigint AS points
-    FROM postings
-    WHERE account LIKE 'system:campaign:%'
-    GROUP BY account
-), spent AS (
-    SELECT campaign_id, sum(spent_points)::bigint AS points FROM campaign_budget_slices GROUP BY campaign_id
-)
-SELECT coalesce(c.campaign_id, p.campaign_id)::text AS campaign_id,
-       coalesce(c.points, 0)::bigint AS spent_points, coalesce(p.points, 0)::bigint AS paid_points
-FROM spent c
-FULL JOIN paid p ON p.campaign_id = c.campaign_id
-WHERE coalesce(c.points, 0) <> coalesce(p.points, 0)
-ORDER BY 1
 LIMIT 100;
