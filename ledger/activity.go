@@ -89,37 +89,13 @@ func (n *batchNeeds) addActivity(p plan, addMember func(*[]string, string, strin
 // posted as an ACTIVITY entry (postCredits), and the campaigns record it.
 func (st *batchState) applyActivity(ctx context.Context, p plan) outcome {
 	c := p.activity
-	m := st.members[p.memberID]
-	if m == nil {
-		return outcome{err: ErrMemberNotFound.With("member %q not found", p.memberID)}
-	}
-	if st.budgets == nil {
-		return outcome{err: fmt.Errorf("activity of %s: the batch read no campaign budgets", p.memberID)}
-	}
-	ts := st.tierOf(p.memberID)
-	tierID, _ := tiers.Effective(c.policy, ts.state.TierID, ts.memberships, p.at)
-	d, err := st.budgets.Reward(ctx, c.claim, CompensatedMember{TierID: tierID, JoinTime: m.joinTime, Profile: m.profile(), Now: p.at})
-	switch {
-	case errors.Is(err, ErrBudgetsIncomplete):
-		st.broken = err
-		return outcome{err: err}
-	case err != nil:
-		return outcome{err: err}
-	case d.Done:
-		st.out.events = append(st.out.events, d.Events...)
-		return outcome{compensation: d.Answer, skipped: true}
-	}
-	entries, o, ok := st.postCredits(ctx, p, KindActivity, c.policy, d.Credits, "activity "+c.claim.RequestID)
-	if !ok {
-		return o
-	}
-	answer, evs := st.budgets.Rewarded(d, entries)
-	st.out.events = append(st.out.events, evs...)
-	res := outcome{compensation: answer, compensated: true}
-	if len(entries) > 0 {
-		res.entry = entries[0]
-	}
-	return res
+	return st.applyClaim(ctx, p, claimSteps{
+		kind: KindActivity, policy: c.policy, memo: "activity " + c.claim.RequestID,
+		decide: func(ctx context.Context, b Budgets, m CompensatedMember) (CompensationDecision, error) {
+			return b.Reward(ctx, c.claim, m)
+		},
+		record: Budgets.Rewarded,
+	})
 }
 
 // postCredits posts a claim's campaign credits, each as an entry of the kind like

@@ -103,23 +103,44 @@ func (n *batchNeeds) addCompensation(p plan, addMember func(*[]string, string, s
 	n.claims.Compensations = append(n.claims.Compensations, c.claim)
 }
 
-// applyCompensation applies a compensation claim: the campaigns decide it from the
-// budgets the batch locked and the member's effective tier, each credit is posted
-// as any entry is (applyOne), and the campaigns record the outcome with the
-// entries. A claim whose credits cannot all be posted breaks the batch: the
-// budgets were taken from already.
+// applyCompensation applies a compensation claim (applyClaim): its credits are
+// CAMPAIGN entries.
 func (st *batchState) applyCompensation(ctx context.Context, p plan) outcome {
 	c := p.compensation
+	return st.applyClaim(ctx, p, claimSteps{
+		kind: KindCampaign, policy: c.policy, memo: "compensation " + c.claim.RequestID,
+		decide: func(ctx context.Context, b Budgets, m CompensatedMember) (CompensationDecision, error) {
+			return b.Compensate(ctx, c.claim, m)
+		},
+		record: Budgets.Compensated,
+	})
+}
+
+// claimSteps is how one kind of campaign claim (a compensation, an activity) is
+// decided, posted and recorded: applyClaim runs them.
+type claimSteps struct {
+	kind   Kind
+	policy tiers.Policy
+	memo   string
+	decide func(context.Context, Budgets, CompensatedMember) (CompensationDecision, error)
+	record func(Budgets, CompensationDecision, []Entry) (any, []events.Event)
+}
+
+// applyClaim decides a campaign claim from the budgets the batch locked and the
+// member's effective tier, posts each credit as any entry is (postCredits), and
+// has the campaigns record the outcome with the entries. A claim whose credits
+// cannot all be posted breaks the batch: the budgets were taken from already.
+func (st *batchState) applyClaim(ctx context.Context, p plan, steps claimSteps) outcome {
 	m := st.members[p.memberID]
 	if m == nil {
 		return outcome{err: ErrMemberNotFound.With("member %q not found", p.memberID)}
 	}
 	if st.budgets == nil {
-		return outcome{err: fmt.Errorf("compensation of %s: the batch read no campaign budgets", p.memberID)}
+		return outcome{err: fmt.Errorf("%s: the batch read no campaign budgets", steps.memo)}
 	}
 	ts := st.tierOf(p.memberID)
-	tierID, _ := tiers.Effective(c.policy, ts.state.TierID, ts.memberships, p.at)
-	d, err := st.budgets.Compensate(ctx, c.claim, CompensatedMember{TierID: tierID, JoinTime: m.joinTime, Profile: m.profile(), Now: p.at})
+	tierID, _ := tiers.Effective(steps.policy, ts.state.TierID, ts.memberships, p.at)
+	d, err := steps.decide(ctx, st.budgets, CompensatedMember{TierID: tierID, JoinTime: m.joinTime, Profile: m.profile(), Now: p.at})
 	switch {
 	case errors.Is(err, ErrBudgetsIncomplete):
 		st.broken = err
@@ -130,11 +151,11 @@ func (st *batchState) applyCompensation(ctx context.Context, p plan) outcome {
 		st.out.events = append(st.out.events, d.Events...)
 		return outcome{compensation: d.Answer, skipped: true}
 	}
-	entries, o, ok := st.postCredits(ctx, p, KindCampaign, c.policy, d.Credits, "compensation "+c.claim.RequestID)
+	entries, o, ok := st.postCredits(ctx, p, steps.kind, steps.policy, d.Credits, steps.memo)
 	if !ok {
 		return o
 	}
-	answer, evs := st.budgets.Compensated(d, entries)
+	answer, evs := steps.record(st.budgets, d, entries)
 	st.out.events = append(st.out.events, evs...)
 	res := outcome{compensation: answer, compensated: true}
 	if len(entries) > 0 {
