@@ -67,7 +67,8 @@ type Options struct {
 	// Chunk is how many members one transaction credits (default 5,000).
 	Chunk int
 	// Yield is how long the job waits between chunks, so that the API's own
-	// batches get the database in between (default 20 ms).
+	// batches get the database in between; zero waits not at all (loyaltyd's
+	// --bulk-yield defaults to DefaultYield).
 	Yield time.Duration
 	// Page is how many members one listing transaction scans (default 20,000).
 	Page int

@@ -94,6 +94,9 @@ func restError(resp *http.Response) error {
 	return errors.New(msg)
 }
 
+// newByteBar is the progress bar of an upload or a download, in bytes with their
+// rate and the time left (size -1: unknown, a spinner); newBar (bulk.go) counts
+// members.
 func newByteBar(w io.Writer, size int64, what string) *progressbar.ProgressBar {
 	return progressbar.NewOptions64(size,
 		progressbar.OptionSetWriter(w),

@@ -52,7 +52,8 @@ type Options struct {
 	// zero fields take events.DefaultRetryPolicy's.
 	WebhookRetry events.RetryPolicy
 	// Bulk tunes the bulk credits' job: the chunk (members a transaction
-	// credits) and the yield between chunks; zero fields take bulk's defaults.
+	// credits; zero takes bulk's default) and the pause between chunks (zero:
+	// none).
 	Bulk bulk.Options
 }
 
