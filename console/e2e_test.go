@@ -3,27 +3,46 @@ package console_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/loyalty-engine/loyalty/access"
 	"github.com/loyalty-engine/loyalty/internal/apitest"
+	"github.com/loyalty-engine/loyalty/internal/app"
+	"github.com/loyalty-engine/loyalty/internal/jobs"
+	"github.com/loyalty-engine/loyalty/internal/webhookhttp"
 )
 
-// TestConsoleInChromium walks the support desk, the marketer's campaigns and the
-// auditor's liability report in a real browser against a real loyaltyd on
-// PostgreSQL (the admin creates the agent's key in the console; the marketer's and
-// the auditor's keys are made here): e2e/walk.mjs drives headless Chromium (Debian's package)
-// with playwright-core. Without node, chromium or console/node_modules it skips,
+// TestConsoleInChromium walks the support desk, the marketer's campaigns, the
+// auditor's liability report and the admin's settings, webhooks and events in a
+// real browser against a real loyaltyd on PostgreSQL (the admin creates the
+// agent's key in the console; the marketer's and the auditor's keys are made
+// here): e2e/walk.mjs drives headless Chromium (Debian's package) with
+// playwright-core. Without node, chromium or console/node_modules it skips,
 // unless LOYALTY_CONSOLE_E2E is set (make test sets it): then it fails.
 // Screenshots of every step go to LOYALTY_CONSOLE_SHOTS, or the test's temporary
 // directory, which is kept (and named) when the walk fails.
 func TestConsoleInChromium(t *testing.T) {
 	node, chromium := browserTools(t)
-	env := apitest.Start(t)
+	// The webhook endpoint the admin registers in the console: it takes every
+	// delivery. Loopback endpoints are refused unless the server admits them.
+	var hooks atomic.Int64
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hooks.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(receiver.Close)
+	env := apitest.Start(t, func(o *app.Options) { o.WebhookAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")} })
+	startDispatcher(t, env)
 	admin := apitest.AdminKey
 	mustREST := func(method, path, key string, body any) map[string]any {
 		t.Helper()
@@ -75,11 +94,15 @@ func TestConsoleInChromium(t *testing.T) {
 		"AUDITOR_KEY="+env.Key(access.RoleAuditor),
 		"APP_KEY="+app,
 		"SHOTS="+shots,
+		"HOOK_URL="+receiver.URL+"/loyalty",
 	)
 	out, err := cmd.CombinedOutput()
 	t.Logf("walk.mjs:\n%s", out)
 	if err != nil {
 		t.Fatalf("the console walk failed (%v); screenshots of each step are in %s", err, shots)
+	}
+	if hooks.Load() == 0 {
+		t.Error("the webhook endpoint registered in the console received nothing")
 	}
 }
 
@@ -109,4 +132,27 @@ func browserTools(t *testing.T) (node, chromium string) {
 		missing("console/node_modules (npm ci)")
 	}
 	return node, chromium
+}
+
+// startDispatcher runs a job queue with the webhook dispatcher on env's database
+// (loyaltyd runs one; apitest's server does not), polling often, so that the
+// walk sees its endpoint's deliveries within a moment.
+func startDispatcher(t *testing.T, env *apitest.Env) {
+	t.Helper()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	r, err := jobs.New(env.Pool, env.App.Ledger, env.App.Tiers, quiet, jobs.Options{Every: time.Hour, Webhooks: jobs.Webhooks{
+		Store: env.App.Webhooks, Sender: webhookhttp.NewSender(env.App.WebhookGuard, 2*time.Second),
+		Timeout: 2 * time.Second, Poll: 100 * time.Millisecond, RunFor: time.Second,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = r.Stop(ctx)
+	})
 }

@@ -7,7 +7,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const { CONSOLE_URL, CHROMIUM, ADMIN_KEY, MARKETER_KEY, AUDITOR_KEY, APP_KEY, SHOTS } = process.env;
+const { CONSOLE_URL, CHROMIUM, ADMIN_KEY, MARKETER_KEY, AUDITOR_KEY, APP_KEY, SHOTS, HOOK_URL } = process.env;
 const axeSource = readFileSync(new URL("../node_modules/axe-core/axe.min.js", import.meta.url), "utf8");
 const en = JSON.parse(readFileSync(new URL("../src/i18n/en.json", import.meta.url), "utf8"));
 const zh = JSON.parse(readFileSync(new URL("../src/i18n/zh-CN.json", import.meta.url), "utf8"));
@@ -339,8 +339,124 @@ try {
   await page.goto(`${CONSOLE_URL}#/members/dan`);
   await page.getByTestId("order-campaigns").filter({ hasText: `Double 11 double points +${line.points} points` }).waitFor();
   await shot("member-campaign-line");
+  // The auditor reads the event feed, and has neither settings nor webhooks.
+  await page.getByRole("link", { name: en["nav.events"] }).click();
+  await page.getByTestId("events").getByText("campaign.status_changed").first().waitFor();
+  assert.equal(await page.getByRole("link", { name: en["nav.settings"] }).count(), 0, "an auditor edits no settings");
+  assert.equal(await page.getByRole("link", { name: en["nav.webhooks"] }).count(), 0, "an auditor manages no webhooks");
   await page.getByRole("button", { name: en["app.signOut"] }).click();
   await signIn(ADMIN_KEY);
+
+  // The admin edits the program: a bad value is refused next to its field (and
+  // nothing is saved), a good one is saved as a new version.
+  await page.getByRole("link", { name: en["nav.settings"] }).click();
+  const program = page.locator("form", { has: page.locator("#program-title") });
+  const earnPoints = program.getByLabel(en["program.earnPoints"], { exact: true });
+  await earnPoints.waitFor();
+  assert.equal(await earnPoints.inputValue(), "1");
+  await earnPoints.fill("0");
+  await program.getByLabel(en["program.currencies"], { exact: true }).fill("CNY, usd, CNY");
+  await program.getByRole("button", { name: en["program.save"] }).click();
+  await page.locator("#pg-earnPoints-error").filter({ hasText: "must be at least 1" }).waitFor();
+  assert.equal(await earnPoints.getAttribute("aria-invalid"), "true");
+  assert.equal(await earnPoints.getAttribute("aria-describedby"), "pg-earnPoints-error");
+  await page.locator("#pg-currencies-error").filter({ hasText: /item 3: CNY is listed twice/ }).waitFor();
+  await shot("program-refused");
+  await earnPoints.fill("2");
+  await program.getByLabel(en["program.currencies"], { exact: true }).fill("CNY, USD");
+  await program.getByLabel(en["program.returnWindowDays"], { exact: true }).fill("14");
+  await program.getByRole("button", { name: en["program.save"] }).click();
+  await page.getByTestId("program-saved").filter({ hasText: /Saved as version \d+/ }).waitFor();
+  assert.equal(await earnPoints.getAttribute("aria-invalid"), null);
+  const saved = (await api("GET", "/v1/program", ADMIN_KEY)).program;
+  assert.equal(saved.earnPoints, "2");
+  assert.equal(saved.returnWindowDays, 14);
+  assert.deepEqual(saved.currencies, ["CNY", "USD"]);
+  // Put the earn rate back: the rest of the walk counts points at 1 per yuan.
+  await earnPoints.fill("1");
+  await program.getByRole("button", { name: en["program.save"] }).click();
+  await page.getByTestId("program-saved").filter({ hasText: /Saved as version \d+/ }).waitFor();
+  assert.equal((await api("GET", "/v1/program", ADMIN_KEY)).program.earnPoints, "1");
+
+  // The tier policy: thresholds that do not ascend are refused at the tier that
+  // breaks the order; gold's birthday points are raised.
+  const policy = page.locator("form", { has: page.locator("#tp-title") });
+  const gold = policy.getByTestId("tier-2");
+  const goldThreshold = gold.getByLabel(en["tier.threshold"], { exact: true });
+  assert.equal(await goldThreshold.inputValue(), "5000");
+  await goldThreshold.fill("500");
+  await policy.getByLabel(en["tierPolicy.graceDays"], { exact: true }).fill("400");
+  await policy.getByRole("button", { name: en["tierPolicy.save"] }).click();
+  await page.locator("#tp-tiers-2-threshold-error").filter({ hasText: "thresholds must ascend strictly" }).waitFor();
+  await page.locator("#tp-graceDays-error").waitFor();
+  assert.equal(await goldThreshold.getAttribute("aria-invalid"), "true");
+  await page.locator("#tp-tiers-2-threshold").scrollIntoViewIfNeeded();
+  await shot("tier-policy-refused");
+  await goldThreshold.fill("5000");
+  await policy.getByLabel(en["tierPolicy.graceDays"], { exact: true }).fill("30");
+  await gold.getByLabel(en["tier.birthdayBonusPoints"], { exact: true }).fill("500");
+  await policy.getByRole("button", { name: en["tierPolicy.save"] }).click();
+  await page.getByTestId("policy-saved").filter({ hasText: /Saved as version 1\./ }).waitFor();
+  const tiers = (await api("GET", "/v1/tierPolicy", ADMIN_KEY)).tiers;
+  assert.equal(tiers[2].perks.birthdayBonusPoints, "500");
+  assert.equal(tiers[2].threshold, "5000");
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot("settings");
+
+  // A webhook endpoint: a URL that is not one is refused at the field; the
+  // endpoint's secret is shown once; a member enrolled is delivered to it.
+  await page.getByRole("link", { name: en["nav.webhooks"] }).click();
+  const hookURL = page.getByLabel(en["webhooks.url"], { exact: true });
+  await hookURL.fill("ftp://example.com/hook");
+  await page.getByRole("button", { name: en["webhooks.createSubmit"], exact: true }).click();
+  await page.locator("#hook-url-error").filter({ hasText: /http/ }).waitFor();
+  assert.equal(await hookURL.getAttribute("aria-invalid"), "true");
+  await hookURL.fill(HOOK_URL);
+  await page.getByLabel(en["webhooks.eventTypes"], { exact: true }).fill("member.enrolled, points.earned");
+  await page.getByLabel(en["webhooks.description"], { exact: true }).fill("CRM sync");
+  await page.getByRole("button", { name: en["webhooks.createSubmit"], exact: true }).click();
+  const hookSecret = (await page.getByTestId("webhook-secret").textContent()).trim();
+  assert.match(hookSecret, /^whsec_/);
+  await page.getByTestId("webhooks").getByText(HOOK_URL).waitFor();
+  await shot("webhook-secret");
+  await page.getByRole("button", { name: en["keys.secretDone"] }).click();
+  assert.equal(await page.getByTestId("webhook-secret").count(), 0, "the secret is shown once");
+  await page.reload();
+  await page.getByTestId("webhooks").getByText(HOOK_URL).waitFor();
+  assert.ok(!(await page.content()).includes(hookSecret), "the secret is never shown again");
+  await api("POST", "/v1/members", APP_KEY, { memberId: "erin", displayName: "Erin Xu" });
+  await page.getByRole("button", { name: `Deliveries to ${HOOK_URL}` }).click();
+  const deliveries = page.getByTestId("deliveries");
+  // The dispatcher delivers within a moment; the view is refreshed until it has.
+  for (let i = 0; i < 40 && (await deliveries.getByText(en["deliveryStatus.SUCCEEDED"]).count()) === 0; i++) {
+    await page.waitForTimeout(250);
+    await deliveries.getByRole("button", { name: en["webhooks.refresh"] }).click();
+  }
+  const delivered = deliveries.locator("tr", { hasText: "member.enrolled" }).filter({ hasText: "erin" });
+  await delivered.getByText(en["deliveryStatus.SUCCEEDED"]).waitFor();
+  await delivered.getByText(/HTTP 204 in/).waitFor();
+  await shot("webhooks");
+
+  // The events view follows the feed: erin's enrolment is there, a new event
+  // appears without a reload, the member filter keeps only hers.
+  await page.getByRole("link", { name: en["nav.events"] }).click();
+  const feed = page.getByTestId("events");
+  await feed.locator("tr", { hasText: "member.enrolled" }).filter({ hasText: "erin" }).waitFor();
+  await page.getByTestId("events-status").filter({ hasText: /^Live:/ }).waitFor();
+  await page.getByLabel(en["events.member"], { exact: true }).fill("erin");
+  await page.getByRole("button", { name: en["audit.filter"], exact: true }).click();
+  await api("POST", "/v1/members/erin:earn", APP_KEY, { requestId: "erin-welcome", points: 25 });
+  await feed.locator("tr", { hasText: "points.earned" }).filter({ hasText: "erin" }).waitFor();
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('[data-testid="events"] tbody tr')];
+    return rows.length === 2 && rows.every((r) => r.textContent.includes("erin"));
+  });
+  await page.getByLabel(en["events.type"], { exact: true }).selectOption("points.earned");
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid="events"] tbody tr').length === 1);
+  await shot("events");
+  await page.getByLabel(en["events.type"], { exact: true }).selectOption("");
+  await page.getByLabel(en["events.member"], { exact: true }).fill("");
+  await page.getByRole("button", { name: en["audit.filter"], exact: true }).click();
 
   await page.goto(`${CONSOLE_URL}#/members/alice`);
   await available.filter({ hasText: "1,550" }).waitFor();
@@ -378,6 +494,23 @@ try {
   await page.getByTestId("liability-chart").locator("svg rect").first().waitFor();
   await untranslated("liability report");
   await shot("liability-zh");
+  await page.goto(`${CONSOLE_URL}#/settings`);
+  const zhProgram = page.locator("form", { has: page.locator("#program-title") });
+  await zhProgram.getByLabel(zh["program.earnPoints"], { exact: true }).fill("0");
+  await zhProgram.getByRole("button", { name: zh["program.save"] }).click();
+  await page.locator("#pg-earnPoints-error").filter({ hasText: zh["apiField.atLeast"].replace("{value}", "1") }).waitFor();
+  await untranslated("settings");
+  await shot("settings-zh");
+  await page.goto(`${CONSOLE_URL}#/webhooks`);
+  await page.getByTestId("webhooks").getByText(HOOK_URL).waitFor();
+  await page.getByRole("button", { name: zh["webhooks.deliveriesOf"].replace("{url}", HOOK_URL) }).click();
+  await page.getByTestId("deliveries").getByText(zh["deliveryStatus.SUCCEEDED"]).first().waitFor();
+  await untranslated("webhooks");
+  await shot("webhooks-zh");
+  await page.goto(`${CONSOLE_URL}#/events`);
+  await page.getByTestId("events").locator("tbody tr").first().waitFor();
+  await untranslated("events");
+  await shot("events-zh");
 
   // Phone width: the member page still fits.
   await page.setViewportSize({ width: 390, height: 844 });

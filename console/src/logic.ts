@@ -12,7 +12,10 @@ export type Route =
   | { name: "newCampaign" }
   | { name: "campaign"; campaignId: string }
   | { name: "liability" }
-  | { name: "audit" };
+  | { name: "audit" }
+  | { name: "settings" }
+  | { name: "webhooks" }
+  | { name: "events" };
 
 /** parseRoute reads the screen from the URL's fragment (#/members/alice). */
 export function parseRoute(hash: string): Route {
@@ -25,6 +28,9 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === "campaigns") return { name: "campaigns" };
   if (parts[0] === "liability") return { name: "liability" };
   if (parts[0] === "audit") return { name: "audit" };
+  if (parts[0] === "settings") return { name: "settings" };
+  if (parts[0] === "webhooks") return { name: "webhooks" };
+  if (parts[0] === "events") return { name: "events" };
   return { name: "find" };
 }
 
@@ -47,6 +53,12 @@ export function href(r: Route): string {
       return "#/liability";
     case "audit":
       return "#/audit";
+    case "settings":
+      return "#/settings";
+    case "webhooks":
+      return "#/webhooks";
+    case "events":
+      return "#/events";
     default:
       return "#/";
   }
@@ -271,3 +283,169 @@ export function campaignLines(postings: { account?: string; amount?: string }[] 
     .filter((p) => p.account?.startsWith(prefix) && Number(p.amount ?? 0) !== 0)
     .map((p) => ({ campaignId: (p.account ?? "").slice(prefix.length), points: -Number(p.amount ?? 0) }));
 }
+
+/** splitList reads a list typed as text: items separated by commas, spaces or new
+ * lines, blanks dropped ("CNY, USD" → ["CNY", "USD"]). */
+export function splitList(v: string): string[] {
+  return v.split(/[\s,，、]+/).filter(Boolean);
+}
+
+/** dayList reads a list of days typed as text. An item that is not a whole number
+ * is sent as 0, which the server refuses naming the item (expiryReminderDays[1]),
+ * so that the error still sits next to the field. */
+export function dayList(v: string): number[] {
+  return splitList(v).map((d) => (/^-?\d+$/.test(d) ? Number(d) : 0));
+}
+
+/** violationsFor are the descriptions of the violations about a field or, for a
+ * list typed in one input, about one of its items (currencies[1]: "the 2nd: ..."). */
+export function violationsFor(fields: { field: string; description: string }[], name: string): { item: number | null; description: string }[] {
+  const out: { item: number | null; description: string }[] = [];
+  for (const f of fields) {
+    if (f.field === name) out.push({ item: null, description: f.description });
+    const m = f.field.startsWith(`${name}[`) ? /^\[(\d+)\]$/.exec(f.field.slice(name.length)) : null;
+    if (m) out.push({ item: Number(m[1]), description: f.description });
+  }
+  return out;
+}
+
+/** unplaced are the violations no field of the form shows (placed: the names the
+ * form has inputs for, a list's items included), so that they are said above it. */
+export function unplaced(fields: { field: string; description: string }[], placed: string[]): { field: string; description: string }[] {
+  return fields.filter((f) => !placed.some((p) => f.field === p || new RegExp(`^${p.replace(/[.[\]]/g, "\\$&")}\\[\\d+\\]$`).test(f.field)));
+}
+
+/** fieldDomId is the element id of a form field the API names (tiers[1].threshold →
+ * tp-tiers-1-threshold), so that its error can sit next to it. */
+export function fieldDomId(prefix: string, field: string): string {
+  return `${prefix}-${field.replace(/[^A-Za-z0-9]+/g, "-").replace(/-$/, "")}`;
+}
+
+/** ProgramForm is the program settings' fields, as typed. */
+export interface ProgramForm {
+  earnPoints: string;
+  earnPerAmountMinor: string;
+  returnWindowDays: string;
+  expiryKind: string;
+  expiryDays: string;
+  pointsPerUnit: string;
+  currencies: string;
+  timeZone: string;
+  expiryReminderDays: string;
+}
+
+type Program = definitions["v1Program"];
+
+/** programForm is the form for the settings in force. */
+export function programForm(p: Program): ProgramForm {
+  return {
+    earnPoints: p.earnPoints ?? "",
+    earnPerAmountMinor: p.earnPerAmountMinor ?? "",
+    returnWindowDays: String(p.returnWindowDays ?? 0),
+    expiryKind: p.expiry?.kind ?? "",
+    expiryDays: String(p.expiry?.days ?? 0),
+    pointsPerUnit: p.pointsPerUnit ?? "",
+    currencies: (p.currencies ?? []).join(", "),
+    timeZone: p.timeZone ?? "",
+    expiryReminderDays: (p.expiryReminderDays ?? []).join(", "),
+  };
+}
+
+/** programBody is UpdateProgram's body: numbers as the API takes them (int64 as
+ * strings), lists split, codes upper-cased; the expiry's days only for ROLLING_DAYS
+ * (the server refuses days with END_OF_FOLLOWING_YEAR). */
+export function programBody(f: ProgramForm): Program {
+  const int = (v: string) => (v.trim() === "" ? 0 : Number(v));
+  return {
+    earnPoints: f.earnPoints.trim() || "0",
+    earnPerAmountMinor: f.earnPerAmountMinor.trim() || "0",
+    returnWindowDays: int(f.returnWindowDays),
+    expiry: { kind: f.expiryKind, days: f.expiryKind === "ROLLING_DAYS" ? int(f.expiryDays) : 0 },
+    pointsPerUnit: f.pointsPerUnit.trim() || "0",
+    currencies: splitList(f.currencies).map((c) => c.toUpperCase()),
+    timeZone: f.timeZone.trim(),
+    expiryReminderDays: dayList(f.expiryReminderDays),
+  };
+}
+
+type Policy = definitions["v1TierPolicy"];
+type Tier = definitions["v1Tier"];
+
+/** newTier is the rung added below the top of the ladder's editor: the top's perks,
+ * a threshold above it, an id to change. */
+export function newTier(tiers: Tier[]): Tier {
+  const top = tiers[tiers.length - 1];
+  const threshold = top ? String(BigInt(top.threshold ?? "0") * 2n || 1000n) : "0";
+  let n = tiers.length + 1;
+  while (tiers.some((t) => t.id === `tier${n}`)) n++;
+  return { id: `tier${n}`, displayName: "", threshold, perks: { ...(top?.perks ?? {}) } };
+}
+
+/** policyBody is UpdateTierPolicy's body: the policy as edited, without the output
+ * fields (version, updateTime). */
+export function policyBody(p: Policy): Policy {
+  const { version: _v, updateTime: _u, ...rest } = p;
+  return rest;
+}
+
+/** EventFilter is the events view's filter: types (empty: all) and a member. */
+export interface EventFilter {
+  types: string[];
+  memberId: string;
+}
+
+/** eventsQuery is ListEvents' query from a position (empty: the start). */
+export function eventsQuery(f: EventFilter, after: string, pageSize = 100): { afterPosition?: string; types?: string[]; memberId?: string; pageSize: number } {
+  return { afterPosition: after || undefined, types: f.types.length ? f.types : undefined, memberId: f.memberId.trim() || undefined, pageSize };
+}
+
+/** newestFirst adds a page of events (oldest first, as the feed answers) to those
+ * shown (newest first), keeping at most max. */
+export function newestFirst<T>(shown: T[], page: T[], max: number): T[] {
+  return [...page].reverse().concat(shown).slice(0, max);
+}
+
+/** eventTypes is the feed's catalogue (events/catalog.go, docs/EVENTS.md), for the
+ * events view's filter. */
+export const eventTypes = [
+  "member.enrolled",
+  "member.updated",
+  "points.earned",
+  "points.redeemed",
+  "hold.placed",
+  "hold.captured",
+  "hold.voided",
+  "hold.expired",
+  "entry.reversed",
+  "points.refunded",
+  "points.refund_returned",
+  "points.released",
+  "points.expired",
+  "points.goodwill",
+  "points.campaign_credited",
+  "points.compensated",
+  "points.opened",
+  "points.activity_rewarded",
+  "points.birthday_bonus",
+  "points.bulk_credited",
+  "approval.requested",
+  "approval.decided",
+  "tier.changed",
+  "tier.grace_started",
+  "membership.purchased",
+  "membership.cancelled",
+  "membership.ended",
+  "entitlement.consumed",
+  "campaign.status_changed",
+  "campaign.budget_exhausted",
+  "coupon.issued",
+  "coupon.redeemed",
+  "coupon.revoked",
+  "coupon.expired",
+  "compensation.granted",
+  "compensation.refused",
+  "activity.recorded",
+  "points.expiring",
+  "tier.downgrade_due",
+  "webhook_endpoint.disabled",
+] as const;

@@ -15,7 +15,10 @@ export type Ability =
   | "readCampaigns" // list, campaign, stats
   | "manageCampaigns" // build, check a rule, simulate, activate, pause, end
   | "readLiability" // the liability report and the ledger's verification
-  | "readAudit";
+  | "readAudit"
+  | "editSettings" // the program settings and the tier policy
+  | "manageWebhooks" // endpoints, their deliveries
+  | "readEvents"; // the event feed
 
 const abilities: Record<Role, Ability[]> = {
   admin: [
@@ -32,10 +35,13 @@ const abilities: Record<Role, Ability[]> = {
     "manageCampaigns",
     "readLiability",
     "readAudit",
+    "editSettings",
+    "manageWebhooks",
+    "readEvents",
   ],
   agent: ["readMembers", "checkEntitlements", "consumeEntitlements", "revokeCoupons", "grantGoodwill", "reportAfterSales"],
   app: ["readMembers", "checkEntitlements", "consumeEntitlements", "reportAfterSales"],
-  auditor: ["readMembers", "listApprovals", "readCampaigns", "readLiability", "readAudit"],
+  auditor: ["readMembers", "listApprovals", "readCampaigns", "readLiability", "readAudit", "readEvents"],
   marketer: ["readCampaigns", "manageCampaigns"],
 };
 

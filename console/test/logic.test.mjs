@@ -36,6 +36,9 @@ test("routes read and write the fragment", () => {
     ["#/campaigns/cmp_ABC", { name: "campaign", campaignId: "cmp_ABC" }],
     ["#/liability", { name: "liability" }],
     ["#/audit", { name: "audit" }],
+    ["#/settings", { name: "settings" }],
+    ["#/webhooks", { name: "webhooks" }],
+    ["#/events", { name: "events" }],
     ["#/nowhere", { name: "find" }],
   ]) {
     assert.deepEqual(logic.parseRoute(hash), want, hash);
@@ -232,4 +235,107 @@ test("marketers and auditors see their own screens", () => {
   assert.ok(!roles.can("marketer", "readMembers") && !roles.can("marketer", "readLiability"));
   assert.ok(roles.can("auditor", "readLiability") && roles.can("auditor", "readAudit") && roles.can("auditor", "readCampaigns"));
   assert.ok(!roles.can("auditor", "manageCampaigns") && !roles.can("agent", "readCampaigns"));
+});
+
+test("lists typed in one field: commas, spaces, Chinese commas", () => {
+  assert.deepEqual(logic.splitList(" CNY, usd，EUR、 JPY\n"), ["CNY", "usd", "EUR", "JPY"]);
+  assert.deepEqual(logic.splitList(""), []);
+  assert.deepEqual(logic.dayList("30, 7"), [30, 7]);
+  // Not a number: sent as 0, which the server refuses naming the item.
+  assert.deepEqual(logic.dayList("30, soon"), [30, 0]);
+});
+
+test("the program's form and body", () => {
+  const program = {
+    earnPoints: "1",
+    earnPerAmountMinor: "100",
+    returnWindowDays: 7,
+    expiry: { kind: "END_OF_FOLLOWING_YEAR" },
+    pointsPerUnit: "100",
+    currencies: ["CNY", "USD"],
+    timeZone: "Asia/Shanghai",
+    expiryReminderDays: [30, 7],
+    version: "3",
+    updateTime: "2026-11-01T00:00:00Z",
+  };
+  const form = logic.programForm(program);
+  assert.equal(form.currencies, "CNY, USD");
+  assert.equal(form.expiryDays, "0");
+  assert.equal(form.expiryReminderDays, "30, 7");
+  const body = logic.programBody(form);
+  assert.deepEqual(body, {
+    earnPoints: "1",
+    earnPerAmountMinor: "100",
+    returnWindowDays: 7,
+    expiry: { kind: "END_OF_FOLLOWING_YEAR", days: 0 },
+    pointsPerUnit: "100",
+    currencies: ["CNY", "USD"],
+    timeZone: "Asia/Shanghai",
+    expiryReminderDays: [30, 7],
+  });
+  // Days go only with ROLLING_DAYS; codes are upper-cased; an empty list is empty.
+  const rolling = logic.programBody({ ...form, expiryKind: "ROLLING_DAYS", expiryDays: "365", currencies: "cny", expiryReminderDays: "" });
+  assert.deepEqual(rolling.expiry, { kind: "ROLLING_DAYS", days: 365 });
+  assert.deepEqual(rolling.currencies, ["CNY"]);
+  assert.deepEqual(rolling.expiryReminderDays, []);
+  assert.equal(logic.programBody({ ...form, expiryKind: "END_OF_FOLLOWING_YEAR", expiryDays: "365" }).expiry.days, 0);
+});
+
+test("a field's violations, a list's items, and those no field shows", () => {
+  const fields = [
+    { field: "earnPoints", description: "must be at least 1" },
+    { field: "currencies[1]", description: "USD is listed twice" },
+    { field: "currencies", description: "must list at most 20 currencies" },
+    { field: "tiers[1].threshold", description: "thresholds must ascend strictly" },
+    { field: "tiers[1].perks.refundMode", description: "must be one of: STANDARD FAST INSTANT" },
+    { field: "somethingElse", description: "is wrong" },
+  ];
+  assert.deepEqual(logic.violationsFor(fields, "earnPoints"), [{ item: null, description: "must be at least 1" }]);
+  assert.deepEqual(logic.violationsFor(fields, "currencies"), [
+    { item: 1, description: "USD is listed twice" },
+    { item: null, description: "must list at most 20 currencies" },
+  ]);
+  assert.deepEqual(logic.violationsFor(fields, "tiers"), [], "a tier's fields are not the list's items");
+  assert.deepEqual(logic.violationsFor(fields, "tiers[1].threshold"), [{ item: null, description: "thresholds must ascend strictly" }]);
+  assert.deepEqual(
+    logic.unplaced(fields, ["earnPoints", "currencies", "tiers[1].threshold", "tiers[1].perks.refundMode"]).map((f) => f.field),
+    ["somethingElse"],
+  );
+  assert.equal(logic.fieldDomId("tp", "tiers[1].perks.refundMode"), "tp-tiers-1-perks-refundMode");
+  assert.equal(logic.fieldDomId("pg", "expiry.days"), "pg-expiry-days");
+});
+
+test("a new tier starts above the top one, with its perks and a free id", () => {
+  const tiers = [
+    { id: "member", threshold: "0", perks: { earnMultiplierPercent: 100 } },
+    { id: "tier3", threshold: "5000", perks: { earnMultiplierPercent: 150, refundMode: "FAST" } },
+  ];
+  const t = logic.newTier(tiers);
+  assert.equal(t.threshold, "10000");
+  assert.equal(t.id, "tier4");
+  assert.deepEqual(t.perks, { earnMultiplierPercent: 150, refundMode: "FAST" });
+  assert.notEqual(t.perks, tiers[1].perks, "the perks are a copy");
+  assert.equal(logic.newTier([{ id: "member", threshold: "0" }]).threshold, "1000");
+  assert.equal(logic.newTier([]).threshold, "0");
+  assert.deepEqual(logic.policyBody({ metric: "QUALIFYING_POINTS", version: "2", updateTime: "x" }), { metric: "QUALIFYING_POINTS" });
+});
+
+test("the events view: the query from a position, the newest first, bounded", () => {
+  assert.deepEqual(logic.eventsQuery({ types: [], memberId: " " }, "", 100), { afterPosition: undefined, types: undefined, memberId: undefined, pageSize: 100 });
+  assert.deepEqual(logic.eventsQuery({ types: ["points.earned"], memberId: " alice " }, "42", 500), {
+    afterPosition: "42",
+    types: ["points.earned"],
+    memberId: "alice",
+    pageSize: 500,
+  });
+  assert.deepEqual(logic.newestFirst([3, 2, 1], [4, 5], 10), [5, 4, 3, 2, 1]);
+  assert.deepEqual(logic.newestFirst([3, 2, 1], [4, 5, 6], 4), [6, 5, 4, 3]);
+  assert.ok(logic.eventTypes.includes("points.earned") && logic.eventTypes.includes("webhook_endpoint.disabled"));
+});
+
+test("roles: settings and webhooks are the admin's, the feed the auditor's too", () => {
+  for (const a of ["editSettings", "manageWebhooks", "readEvents"]) assert.ok(roles.can("admin", a), a);
+  assert.ok(roles.can("auditor", "readEvents"));
+  assert.ok(!roles.can("auditor", "editSettings") && !roles.can("auditor", "manageWebhooks"));
+  for (const r of ["agent", "app", "marketer"]) for (const a of ["editSettings", "manageWebhooks", "readEvents"]) assert.ok(!roles.can(r, a), `${r} ${a}`);
 });

@@ -9,7 +9,9 @@ type Method = "get" | "post" | "put" | "delete";
 type Parameters<O> = O extends { parameters: infer X } ? X : Record<string, never>;
 type PathOf<X> = X extends { path: infer P } ? { path: P } : { path?: undefined };
 type QueryOf<X> = X extends { query: infer Q } ? { query?: Q } : { query?: undefined };
-type BodyOf<X> = X extends { body: { body: infer B } } ? { body: B } : { body?: undefined };
+// The body parameter is named after what the REST body is: "body" for a whole
+// request (body: "*"), else the field (program, policy).
+type BodyOf<X> = X extends { body: infer O } ? { body: O[keyof O] } : { body?: undefined };
 export type Request<O> = PathOf<Parameters<O>> & QueryOf<Parameters<O>> & BodyOf<Parameters<O>>;
 export type Answer<O> = O extends { responses: { 200: { schema: infer S } } } ? S : never;
 

@@ -9,11 +9,14 @@ import { AuditLog } from "./AuditLog";
 import { CampaignBuilder } from "./CampaignBuilder";
 import { CampaignPage } from "./CampaignPage";
 import { Campaigns } from "./Campaigns";
+import { Events } from "./Events";
 import { Liability } from "./Liability";
 import { FindMember } from "./FindMember";
 import { Keys } from "./Keys";
 import { MemberPage } from "./MemberPage";
+import { Settings } from "./Settings";
 import { SignIn } from "./SignIn";
+import { Webhooks } from "./Webhooks";
 
 export type Me = Defs["v1GetCallerKeyResponse"];
 
@@ -125,6 +128,21 @@ function Nav({ role }: { role: string }) {
           {t("nav.audit")}
         </a>
       )}
+      {can(role, "readEvents") && (
+        <a href={href({ name: "events" })} aria-current={route.name === "events" ? "page" : undefined}>
+          {t("nav.events")}
+        </a>
+      )}
+      {can(role, "manageWebhooks") && (
+        <a href={href({ name: "webhooks" })} aria-current={route.name === "webhooks" ? "page" : undefined}>
+          {t("nav.webhooks")}
+        </a>
+      )}
+      {can(role, "editSettings") && (
+        <a href={href({ name: "settings" })} aria-current={route.name === "settings" ? "page" : undefined}>
+          {t("nav.settings")}
+        </a>
+      )}
       {can(role, "manageKeys") && (
         <a href={href({ name: "keys" })} aria-current={route.name === "keys" ? "page" : undefined}>
           {t("nav.keys")}
@@ -145,6 +163,9 @@ function Screen({ me, refreshMe }: { me: Me; refreshMe: () => Promise<void> }) {
     return <CampaignPage key={route.campaignId} campaignId={route.campaignId} role={role} />;
   if (route.name === "liability" && can(role, "readLiability")) return <Liability />;
   if (route.name === "audit" && can(role, "readAudit")) return <AuditLog />;
+  if (route.name === "events" && can(role, "readEvents")) return <Events />;
+  if (route.name === "webhooks" && can(role, "manageWebhooks")) return <Webhooks />;
+  if (route.name === "settings" && can(role, "editSettings")) return <Settings />;
   // A role without the member desk starts on its own first screen.
   if (!can(role, "readMembers")) {
     if (can(role, "readCampaigns")) return <Campaigns role={role} />;
