@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/loyalty-engine/loyalty/campaigns/internal/campaignsdb"
+	"github.com/loyalty-engine/loyalty/internal/database"
 )
 
 // ExportCoupons calls each with every coupon of the campaign, in code order, from
@@ -18,7 +19,7 @@ func (s *Service) ExportCoupons(ctx context.Context, campaignID string, each fun
 		return err
 	}
 	now := s.clock.Now()
-	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	return pgx.BeginTxFunc(ctx, database.ReadPool(ctx, s.pool), pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT code, member_id, campaign_id, request_id, kind, amount_off_minor, percent_off,
 			min_spend_minor, status, issue_time, valid_until, redeem_time, redeem_order_id, redeem_request_id, revoke_time,
 			event_order_id, event_type, expiry_told_time

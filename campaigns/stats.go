@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/loyalty-engine/loyalty/campaigns/internal/campaignsdb"
+	"github.com/loyalty-engine/loyalty/internal/database"
 )
 
 // Day is what a campaign gave on one day ("2026-11-11" in Stats.TimeZone).
@@ -46,11 +47,11 @@ func (s *Service) Stats(ctx context.Context, id string) (Stats, error) {
 	if err != nil {
 		return Stats{}, err
 	}
-	coupons, err := s.q.CampaignCouponDays(ctx, s.pool, campaignsdb.CampaignCouponDaysParams{TimeZone: tz, CampaignID: c.ID})
+	coupons, err := s.q.CampaignCouponDays(ctx, database.ReadPool(ctx, s.pool), campaignsdb.CampaignCouponDaysParams{TimeZone: tz, CampaignID: c.ID})
 	if err != nil {
 		return Stats{}, fmt.Errorf("campaign %s coupons by day: %w", c.ID, err)
 	}
-	totals, err := s.q.CampaignCouponTotals(ctx, s.pool, campaignsdb.CampaignCouponTotalsParams{Now: s.clock.Now(), CampaignID: c.ID})
+	totals, err := s.q.CampaignCouponTotals(ctx, database.ReadPool(ctx, s.pool), campaignsdb.CampaignCouponTotalsParams{Now: s.clock.Now(), CampaignID: c.ID})
 	if err != nil {
 		return Stats{}, fmt.Errorf("campaign %s coupons: %w", c.ID, err)
 	}

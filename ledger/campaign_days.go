@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
 )
 
@@ -18,7 +19,7 @@ type AccountDay struct {
 // CampaignDays is what a campaign's account paid out by day in a time zone, oldest
 // first; days without an entry are absent.
 func (s *Service) CampaignDays(ctx context.Context, campaignID, timeZone string) ([]AccountDay, error) {
-	rows, err := s.q.CampaignAccountDays(ctx, s.pool, ledgerdb.CampaignAccountDaysParams{TimeZone: timeZone, Account: CampaignAccount(campaignID)})
+	rows, err := s.q.CampaignAccountDays(ctx, database.ReadPool(ctx, s.pool), ledgerdb.CampaignAccountDaysParams{TimeZone: timeZone, Account: CampaignAccount(campaignID)})
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s by day: %w", campaignID, err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/validation"
 	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
 )
@@ -48,7 +49,7 @@ func (s *Service) ExportStatement(ctx context.Context, memberID string, each fun
 }
 
 func (s *Service) streamEntries(ctx context.Context, sql string, args []any, each func(Entry) error) error {
-	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	return pgx.BeginTxFunc(ctx, database.ReadPool(ctx, s.pool), pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		// pgx reads the rows off the connection as they are scanned: one row in
 		// memory at a time.
 		rows, err := tx.Query(ctx, sql, args...)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/loyalty-engine/loyalty/internal/database"
 )
 
 // Liability is what the program owes its members in points, and where the points
@@ -53,7 +55,7 @@ type MonthLiability struct {
 // on one consistent snapshot.
 func (s *Service) Liability(ctx context.Context) (Liability, error) {
 	var l Liability
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	err := pgx.BeginTxFunc(ctx, database.ReadPool(ctx, s.pool), pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		l = Liability{Time: s.clock.Now()}
 		prog, err := s.q.CurrentProgram(ctx, tx)
 		if err != nil {

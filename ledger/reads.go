@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/pagetoken"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/validation"
@@ -54,12 +55,14 @@ func (s *Service) Balance(ctx context.Context, memberID string) (Balance, error)
 }
 
 // checkMember validates a member id and answers ErrMemberNotFound for an unknown
-// member: one primary-key read, without the balance's expiring points.
+// member: one primary-key read, without the balance's expiring points. Its
+// callers are reads that may lag: it reads where they read (ReadPool), so a
+// member is found wherever its entries are.
 func (s *Service) checkMember(ctx context.Context, memberID string) error {
 	if err := validation.Struct(memberRef{MemberID: memberID}); err != nil {
 		return err
 	}
-	_, err := s.q.GetMemberBalance(ctx, s.pool, memberID)
+	_, err := s.q.GetMemberBalance(ctx, database.ReadPool(ctx, s.pool), memberID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ErrMemberNotFound.With("member %q not found", memberID)
 	}
@@ -90,7 +93,7 @@ func (s *Service) Lots(ctx context.Context, memberID string, includeSpent bool) 
 	if err := s.checkMember(ctx, memberID); err != nil {
 		return nil, err
 	}
-	rows, err := s.q.ListMemberLots(ctx, s.pool, ledgerdb.ListMemberLotsParams{MemberID: memberID, IncludeSpent: includeSpent, MaxLots: MaxLots})
+	rows, err := s.q.ListMemberLots(ctx, database.ReadPool(ctx, s.pool), ledgerdb.ListMemberLotsParams{MemberID: memberID, IncludeSpent: includeSpent, MaxLots: MaxLots})
 	if err != nil {
 		return nil, fmt.Errorf("lots of %s: %w", memberID, err)
 	}
@@ -135,7 +138,7 @@ func (s *Service) BalanceAsOf(ctx context.Context, memberID string, at time.Time
 	if err := s.checkMember(ctx, memberID); err != nil {
 		return Balance{}, err
 	}
-	row, err := s.q.MemberBalanceAsOf(ctx, s.pool, ledgerdb.MemberBalanceAsOfParams{MemberID: memberID, AsOf: at})
+	row, err := s.q.MemberBalanceAsOf(ctx, database.ReadPool(ctx, s.pool), ledgerdb.MemberBalanceAsOfParams{MemberID: memberID, AsOf: at})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Balance{MemberID: memberID, AsOf: at}, nil
 	}
@@ -190,10 +193,10 @@ func (s *Service) ListActivity(ctx context.Context, q ListActivity) (Activity, e
 	}
 	var rows []ledgerdb.Entry
 	if len(q.Kinds) == 0 {
-		rows, err = s.q.ListMemberEntries(ctx, s.pool, ledgerdb.ListMemberEntriesParams{
+		rows, err = s.q.ListMemberEntries(ctx, database.ReadPool(ctx, s.pool), ledgerdb.ListMemberEntriesParams{
 			MemberID: q.MemberID, UpperTime: upperTime, UpperID: upperID, StartTime: startTime, PageSize: size + 1})
 	} else {
-		rows, err = s.q.ListMemberEntriesOfKinds(ctx, s.pool, ledgerdb.ListMemberEntriesOfKindsParams{
+		rows, err = s.q.ListMemberEntriesOfKinds(ctx, database.ReadPool(ctx, s.pool), ledgerdb.ListMemberEntriesOfKindsParams{
 			MemberID: q.MemberID, Kinds: q.Kinds, UpperTime: upperTime, UpperID: upperID, StartTime: startTime, PageSize: size + 1})
 	}
 	if err != nil {
@@ -234,7 +237,7 @@ func (s *Service) activityUpper(ctx context.Context, q ListActivity, page pageto
 	if err != nil {
 		return time.Time{}, 0, err
 	}
-	at, err := s.q.EntryTimeOf(ctx, s.pool, ledgerdb.EntryTimeOfParams{EntryID: before, MemberID: q.MemberID})
+	at, err := s.q.EntryTimeOf(ctx, database.ReadPool(ctx, s.pool), ledgerdb.EntryTimeOfParams{EntryID: before, MemberID: q.MemberID})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return time.Time{}, 0, problem.InvalidField("pageToken", "does not point into this statement")
 	}

@@ -282,12 +282,13 @@ func init() {
 			}},
 	}
 	commands["ledger"] = map[string]command{
-		"verify": {args: "", help: "prove the books balance (auditor)",
+		"verify": {args: "[--incremental]", help: "prove the books balance (auditor); --incremental reads only what came after the last checkpoint",
 			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				incremental := fs.Bool("incremental", false, "read only the entries after the last checkpoint instead of the full audit")
 				if _, err := parse(fs, args, 0); err != nil {
 					return nil, err
 				}
-				return c.ledger().VerifyLedger(ctx, &loyaltyv1.VerifyLedgerRequest{})
+				return c.ledger().VerifyLedger(ctx, &loyaltyv1.VerifyLedgerRequest{Incremental: *incremental})
 			}},
 	}
 	commands["orders"] = map[string]command{

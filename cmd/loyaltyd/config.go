@@ -17,23 +17,27 @@ import (
 
 // config is everything loyaltyd can be told, from flags with environment defaults.
 type config struct {
-	HTTPAddr        string
-	GRPCAddr        string
-	DatabaseURL     string // empty: a local cluster under DataDir
-	DataDir         string
-	LocalPGPort     int
-	AdminKey        string
-	Demo            bool
-	LogLevel        slog.Level
-	LogFormat       string
-	MaxBodyBytes    int
-	MaxImportBytes  int
-	MaxDBConns      int
-	ShutdownTimeout time.Duration
-	CallTimeout     time.Duration
-	PprofAddr       string
-	GroupCommit     int
-	CommitFlushers  int
+	HTTPAddr    string
+	GRPCAddr    string
+	DatabaseURL string // empty: a local cluster under DataDir
+	// ReadDatabaseURL is a streaming replica of DatabaseURL's database, for the
+	// reads that may lag (empty: none); ReplicaMaxLag and ReplicaWait tune it.
+	ReadDatabaseURL            string
+	ReplicaMaxLag, ReplicaWait time.Duration
+	DataDir                    string
+	LocalPGPort                int
+	AdminKey                   string
+	Demo                       bool
+	LogLevel                   slog.Level
+	LogFormat                  string
+	MaxBodyBytes               int
+	MaxImportBytes             int
+	MaxDBConns                 int
+	ShutdownTimeout            time.Duration
+	CallTimeout                time.Duration
+	PprofAddr                  string
+	GroupCommit                int
+	CommitFlushers             int
 	// BulkChunk and BulkYield tune the bulk credits' job (docs/BULK.md).
 	BulkChunk  int
 	BulkYield  time.Duration
@@ -68,6 +72,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.HTTPAddr, "http-addr", env("LOYALTY_HTTP_ADDR", "127.0.0.1:8080"), "REST listen address (LOYALTY_HTTP_ADDR)")
 	fs.StringVar(&c.GRPCAddr, "grpc-addr", env("LOYALTY_GRPC_ADDR", "127.0.0.1:9090"), "gRPC listen address (LOYALTY_GRPC_ADDR)")
 	fs.StringVar(&c.DatabaseURL, "database-url", env("LOYALTY_DATABASE_URL", ""), "PostgreSQL URL; empty runs a local cluster under -data-dir (LOYALTY_DATABASE_URL)")
+	fs.StringVar(&c.ReadDatabaseURL, "read-database-url", env("LOYALTY_READ_DATABASE_URL", ""), "PostgreSQL URL of a streaming replica (hot standby) of the database: statements, past balances, lots, reports and exports read from it; empty: everything on the primary (LOYALTY_READ_DATABASE_URL)")
+	replicaMaxLag := fs.String("replica-max-lag", env("LOYALTY_REPLICA_MAX_LAG", "5s"), "replica lag beyond which its reads go to the primary until it catches up (LOYALTY_REPLICA_MAX_LAG)")
+	replicaWait := fs.String("replica-wait", env("LOYALTY_REPLICA_WAIT", "250ms"), "how long a read with Loyalty-Min-Position waits for the replica to replay it before it goes to the primary (LOYALTY_REPLICA_WAIT)")
 	fs.StringVar(&c.DataDir, "data-dir", env("LOYALTY_DATA_DIR", ".data"), "where the local cluster and demo files live (LOYALTY_DATA_DIR)")
 	fs.IntVar(&c.LocalPGPort, "local-pg-port", envInt("LOYALTY_LOCAL_PG_PORT", 54329), "port of the local cluster (LOYALTY_LOCAL_PG_PORT)")
 	fs.StringVar(&c.AdminKey, "admin-key", env("LOYALTY_ADMIN_KEY", ""), "guarantee an admin key with this secret (LOYALTY_ADMIN_KEY)")
@@ -120,6 +127,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return config{}, fmt.Errorf("call timeout %q must be a duration from 100ms to 10m", *callTimeout)
 	}
 	c.CallTimeout = callTimeoutValue
+	if c.ReplicaMaxLag, err = time.ParseDuration(*replicaMaxLag); err != nil || c.ReplicaMaxLag < 100*time.Millisecond || c.ReplicaMaxLag > time.Hour {
+		return config{}, fmt.Errorf("replica max lag %q must be a duration from 100ms to 1h", *replicaMaxLag)
+	}
+	if c.ReplicaWait, err = time.ParseDuration(*replicaWait); err != nil || c.ReplicaWait < 0 || c.ReplicaWait > 10*time.Second {
+		return config{}, fmt.Errorf("replica wait %q must be a duration from 0 to 10s", *replicaWait)
+	}
 	if c.WebhookAllow, err = webhookhttp.ParseAllowList(*webhookAllow); err != nil {
 		return config{}, err
 	}
@@ -150,12 +163,17 @@ func (c config) logAttrs() []any {
 	if c.DatabaseURL != "" {
 		db = redactURL(c.DatabaseURL)
 	}
+	readDB := ""
+	if c.ReadDatabaseURL != "" {
+		readDB = redactURL(c.ReadDatabaseURL)
+	}
 	adminKey := ""
 	if c.AdminKey != "" {
 		adminKey = "****"
 	}
 	return []any{
-		"httpAddr", c.HTTPAddr, "grpcAddr", c.GRPCAddr, "database", db, "adminKey", adminKey,
+		"httpAddr", c.HTTPAddr, "grpcAddr", c.GRPCAddr, "database", db, "readDatabase", readDB,
+		"replicaMaxLag", c.ReplicaMaxLag, "replicaWait", c.ReplicaWait, "adminKey", adminKey,
 		"demo", c.Demo, "logLevel", c.LogLevel.String(), "maxBodyBytes", c.MaxBodyBytes, "maxImportBytes", c.MaxImportBytes,
 		"maxDBConns", c.MaxDBConns, "shutdownTimeout", c.ShutdownTimeout, "callTimeout", c.CallTimeout, "pprofAddr", c.PprofAddr,
 		"groupCommit", c.GroupCommit, "commitFlushers", c.CommitFlushers, "bulkChunk", c.BulkChunk, "bulkYield", c.BulkYield.String(), "timeTravel", c.TimeTravel,

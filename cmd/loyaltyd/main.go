@@ -21,12 +21,15 @@ import (
 	"time"
 	_ "time/tzdata" // program time zones work on machines without a tz database
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/loyalty-engine/loyalty/bulk"
 	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/app"
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/jobs"
 	"github.com/loyalty-engine/loyalty/internal/pgcluster"
+	"github.com/loyalty-engine/loyalty/internal/replica"
 	"github.com/loyalty-engine/loyalty/internal/server"
 	"github.com/loyalty-engine/loyalty/internal/webhookhttp"
 )
@@ -86,6 +89,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer pool.Close()
+	var readPool *pgxpool.Pool
+	if cfg.ReadDatabaseURL != "" {
+		// Not checked at start: a replica that is down serves no reads until it
+		// answers (they run on the primary), and it may come up after us.
+		if readPool, err = database.OpenLazy(ctx, cfg.ReadDatabaseURL, int32(cfg.MaxDBConns)); err != nil {
+			return fmt.Errorf("read replica: %w", err)
+		}
+		defer readPool.Close()
+	}
 
 	adminKey := cfg.AdminKey
 	if adminKey == "" && cfg.Demo {
@@ -97,6 +109,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		AdminKey: adminKey, MaxBodyBytes: cfg.MaxBodyBytes, MaxImportBytes: int64(cfg.MaxImportBytes), ShutdownTimeout: cfg.ShutdownTimeout, CallTimeout: cfg.CallTimeout,
 		GroupCommitBatch: cfg.GroupCommit, GroupCommitFlushers: cfg.CommitFlushers, Bulk: bulk.Options{Chunk: cfg.BulkChunk, Yield: cfg.BulkYield}, TimeTravel: cfg.TimeTravel,
 		TLS: serverTLS, WebhookAllow: cfg.WebhookAllow, WebhookRetry: events.RetryPolicy{GiveUpAfter: cfg.WebhookRetryFor},
+		ReadPool: readPool, Replica: replica.Options{MaxLag: cfg.ReplicaMaxLag, Wait: cfg.ReplicaWait},
 	})
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 	"github.com/loyalty-engine/loyalty/internal/audit"
 	"github.com/loyalty-engine/loyalty/internal/businessclock"
 	"github.com/loyalty-engine/loyalty/internal/pagetoken"
+	"github.com/loyalty-engine/loyalty/internal/replica"
 	"github.com/loyalty-engine/loyalty/internal/server"
 	"github.com/loyalty-engine/loyalty/internal/serversecret"
 	"github.com/loyalty-engine/loyalty/internal/webhookhttp"
@@ -55,6 +56,10 @@ type Options struct {
 	// credits; zero takes bulk's default) and the pause between chunks (zero:
 	// none).
 	Bulk bulk.Options
+	// ReadPool, when set, is a streaming replica of the database: the reads that
+	// may lag run on it (docs/SCALING.md, "Read replicas"), as Replica tunes.
+	ReadPool *pgxpool.Pool
+	Replica  replica.Options
 }
 
 // App is the wired application.
@@ -74,6 +79,9 @@ type App struct {
 	// Clock is the one business clock every service runs on, shared through the
 	// database with the other replicas.
 	Clock *businessclock.Clock
+	// Reads routes reads between the primary and the read replica; its poller
+	// runs until New's ctx ends.
+	Reads *replica.Router
 }
 
 // New builds the services on the pool and the server in front of them. The business
@@ -123,10 +131,12 @@ func New(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, opts Options
 		return nil, err
 	}
 	a.WebhookGuard = webhookhttp.NewGuard(opts.WebhookAllow)
+	a.Reads = replica.New(pool, opts.ReadPool, log, opts.Replica)
+	go a.Reads.Run(ctx)
 	a.Server = server.New(server.Deps{
 		Pool: pool, Keys: a.Keys, Ledger: a.Ledger, Tiers: a.Tiers, Campaigns: a.Campaigns, Bulk: a.Bulk, Audit: a.Audit, Events: a.Events,
 		Webhooks: a.Webhooks, WebhookGuard: a.WebhookGuard,
-		Log: log, Clock: clock, TimeTravel: opts.TimeTravel,
+		Log: log, Clock: clock, TimeTravel: opts.TimeTravel, Reads: a.Reads,
 		MaxBodyBytes: opts.MaxBodyBytes, MaxImportBytes: opts.MaxImportBytes, ShutdownTimeout: opts.ShutdownTimeout, TLS: opts.TLS, CallTimeout: opts.CallTimeout,
 	})
 	return a, nil

@@ -37,6 +37,23 @@ const (
 
 // Open connects a pool and checks that the server answers.
 func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
+	pool, err := OpenLazy(ctx, url, maxConns)
+	if err != nil {
+		return nil, err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("ping database: %w", err)
+	}
+	return pool, nil
+}
+
+// OpenLazy is Open without the check: the pool connects when it is first used.
+// For the read replica, which may be down when loyaltyd starts (its reads go to
+// the primary until it answers).
+func OpenLazy(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
@@ -58,12 +75,6 @@ func Open(ctx context.Context, url string, maxConns int32) (*pgxpool.Pool, error
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
-	}
-	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := pool.Ping(pingCtx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("ping database: %w", err)
 	}
 	return pool, nil
 }

@@ -36,6 +36,9 @@ type Options struct {
 	Durable bool
 	// MaxConnections is the server's max_connections (default 200).
 	MaxConnections int
+	// Settings are more server settings, "name=value", applied after the
+	// others (so they win): synchronous_commit=on on a test cluster, say.
+	Settings []string
 }
 
 // Cluster is a running cluster.
@@ -112,6 +115,34 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	c.started = true
 	return c, nil
+}
+
+// StartStandby makes a streaming replica of primary in opts.Dir, a hot standby
+// (pg_basebackup -R: a copy of the primary's data that follows its WAL over a
+// replication connection), and starts it. The primary needs wal_level replica or
+// logical (the default), free max_wal_senders and a replication line in pg_hba
+// (initdb's trust setup has one for 127.0.0.1). opts.Dir must hold no cluster
+// yet; Start on the same Options brings a stopped standby back.
+func StartStandby(ctx context.Context, primary *Cluster, opts Options) (*Cluster, error) {
+	if opts.MaxConnections == 0 {
+		// A standby's max_connections may not be below the primary's.
+		opts.MaxConnections = primary.opts.MaxConnections
+	}
+	dir, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("standby dir: %w", err)
+	}
+	opts.Dir = dir
+	c := &Cluster{opts: opts, bin: primary.bin, runAs: primary.runAs}
+	if err := c.prepareDir(); err != nil {
+		return nil, err
+	}
+	out, err := c.command(ctx, "pg_basebackup", "-D", c.dataDir(), "-R", "-X", "stream", "-c", "fast",
+		"-h", "127.0.0.1", "-p", strconv.Itoa(primary.Port()), "-U", "postgres", "--no-sync").CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("pg_basebackup from port %d: %w: %s", primary.Port(), err, bytes.TrimSpace(out))
+	}
+	return Start(ctx, opts)
 }
 
 // URL is a connection string for database db as the postgres superuser.
@@ -198,6 +229,9 @@ func (c *Cluster) start(ctx context.Context) error {
 	}
 	if !c.opts.Durable {
 		settings = append(settings, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	for _, kv := range c.opts.Settings {
+		settings = append(settings, "-c", kv)
 	}
 	cmd := c.command(ctx, "pg_ctl", "-D", c.dataDir(), "-l", filepath.Join(c.opts.Dir, "postgres.log"),
 		"-w", "-t", "60", "-o", strings.Join(settings, " "), "start")

@@ -44,29 +44,42 @@ func (h *streamREST) export(w http.ResponseWriter, r *http.Request, op, variable
 		h.errors.refuse(ctx, w, r, invalidValue("format", "must be csv or jsonl"))
 		return
 	}
-	var err error
 	var rw *rowWriter
-	switch op {
-	case opExportEntries:
-		var period ledger.ExportPeriod
-		if period.From, err = exportTime("from", query["from"]); err == nil {
-			period.To, err = exportTime("to", query["to"])
+	run := func(ctx context.Context) (err error) {
+		switch op {
+		case opExportEntries:
+			var period ledger.ExportPeriod
+			if period.From, err = exportTime("from", query["from"]); err == nil {
+				period.To, err = exportTime("to", query["to"])
+			}
+			if err != nil {
+				return err
+			}
+			rw = newRowWriter(w, format, "entries", entryExportColumns)
+			return h.ledger.ExportEntries(ctx, period, rw.entry)
+		case opExportStatement:
+			rw = newRowWriter(w, format, "statement-"+variable, entryExportColumns)
+			return h.ledger.ExportStatement(ctx, variable, rw.entry)
+		case opExportLiability:
+			rw = newRowWriter(w, format, "liability", liabilityExportColumns)
+			return h.exportLiability(ctx, rw)
+		case opExportCoupons:
+			rw = newRowWriter(w, format, "coupons-"+variable, couponExportColumns)
+			return h.campaigns.ExportCoupons(ctx, variable, rw.coupon)
 		}
-		if err != nil {
-			break
-		}
-		rw = newRowWriter(w, format, "entries", entryExportColumns)
-		err = h.ledger.ExportEntries(ctx, period, rw.entry)
-	case opExportStatement:
-		rw = newRowWriter(w, format, "statement-"+variable, entryExportColumns)
-		err = h.ledger.ExportStatement(ctx, variable, rw.entry)
-	case opExportLiability:
-		rw = newRowWriter(w, format, "liability", liabilityExportColumns)
-		err = h.exportLiability(ctx, rw)
-	case opExportCoupons:
-		rw = newRowWriter(w, format, "coupons-"+variable, couponExportColumns)
-		err = h.campaigns.ExportCoupons(ctx, variable, rw.coupon)
+		return nil
 	}
+	// Exports are reads that may lag: the replica's, when there is one. A run
+	// again on the primary after the replica failed is only for an export that
+	// sent nothing yet; one cut off after its first rows is aborted as any is.
+	var first error
+	_, err := routedRead(ctx, h.reads, httpMD(r.Header), func(ctx context.Context) (struct{}, error) {
+		if rw != nil && rw.started {
+			return struct{}{}, first
+		}
+		first = run(ctx)
+		return struct{}{}, first
+	})
 	if err != nil {
 		if rw != nil && rw.started {
 			h.errors.log.ErrorContext(ctx, "export aborted", "error", err, "op", op)

@@ -36,7 +36,7 @@ func (s *Server) httpHandler(ctx context.Context, withMetrics bool) (http.Handle
 	gw := runtime.NewServeMux(
 		runtime.WithIncomingHeaderMatcher(func(h string) (string, bool) {
 			switch strings.ToLower(h) {
-			case idempotencyKeyHeader, requestIDHeader:
+			case idempotencyKeyHeader, requestIDHeader, wantPositionHeader, minPositionHeader, readPrimaryHeader:
 				return strings.ToLower(h), true
 			}
 			return runtime.DefaultHeaderMatcher(h)
@@ -74,7 +74,7 @@ func (s *Server) httpHandler(ctx context.Context, withMetrics bool) (http.Handle
 	}
 	api := &restFront{routes: routes, keys: s.deps.Keys, gateway: gw, errors: errs, maxBody: int64(s.deps.MaxBodyBytes), audit: s.deps.Audit}
 	streamed := &streamREST{keys: s.deps.Keys, errors: errs, audit: s.deps.Audit, ledger: s.deps.Ledger, campaigns: s.deps.Campaigns,
-		maxImport: s.deps.MaxImportBytes}
+		reads: s.deps.Reads, maxImport: s.deps.MaxImportBytes}
 
 	ops := map[string]http.Handler{
 		"/healthz": http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {

@@ -187,13 +187,18 @@ type ledgerServer struct {
 	ledger *ledger.Service
 }
 
-func (s *ledgerServer) VerifyLedger(ctx context.Context, _ *loyaltyv1.VerifyLedgerRequest) (*loyaltyv1.VerifyLedgerResponse, error) {
-	v, err := s.ledger.Verify(ctx)
+func (s *ledgerServer) VerifyLedger(ctx context.Context, req *loyaltyv1.VerifyLedgerRequest) (*loyaltyv1.VerifyLedgerResponse, error) {
+	verify := s.ledger.Verify
+	if req.GetIncremental() {
+		verify = s.ledger.VerifyIncremental
+	}
+	v, err := verify(ctx)
 	if err != nil {
 		return nil, err
 	}
 	resp := &loyaltyv1.VerifyLedgerResponse{Ok: v.OK, EntriesChecked: v.EntriesChecked, AccountsChecked: v.AccountsChecked,
-		PostingsSum: v.PostingsSum, VerifyTime: timestamppb.New(v.Time), Discrepancies: []*loyaltyv1.Discrepancy{}}
+		PostingsSum: v.PostingsSum, VerifyTime: timestamppb.New(v.Time), Discrepancies: []*loyaltyv1.Discrepancy{},
+		Full: v.Full, AfterEntryId: formatID(v.After), UptoEntryId: formatID(v.Upto)}
 	for _, d := range v.Discrepancies {
 		resp.Discrepancies = append(resp.Discrepancies, &loyaltyv1.Discrepancy{
 			Kind: d.Kind, Account: d.Account, MemberId: d.MemberID, EntryId: formatID(d.EntryID),

@@ -61,6 +61,7 @@ var forwardedHeaders = map[string]string{
 	"ratelimit":        "RateLimit",
 	"ratelimit-policy": "RateLimit-Policy",
 	"retry-after":      "Retry-After",
+	positionHeader:     "Loyalty-Position",
 }
 
 func outgoingHeader(key string) (string, bool) {

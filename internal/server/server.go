@@ -30,6 +30,7 @@ import (
 	"github.com/loyalty-engine/loyalty/internal/businessclock"
 	"github.com/loyalty-engine/loyalty/internal/database"
 	"github.com/loyalty-engine/loyalty/internal/ratelimit"
+	"github.com/loyalty-engine/loyalty/internal/replica"
 	"github.com/loyalty-engine/loyalty/internal/webhookhttp"
 	"github.com/loyalty-engine/loyalty/ledger"
 	"github.com/loyalty-engine/loyalty/tiers"
@@ -74,6 +75,9 @@ type Deps struct {
 	// CallTimeout is the server's deadline for every call (default 10 s); a
 	// client's shorter deadline wins. It cancels the call's SQL statements too.
 	CallTimeout time.Duration
+	// Reads routes the reads that may lag to the read replica (nil: no
+	// replica; everything runs on Pool).
+	Reads *replica.Router
 }
 
 func watchEvery(d time.Duration) time.Duration {
@@ -114,6 +118,9 @@ func New(d Deps) *Server {
 	if d.CallTimeout == 0 {
 		d.CallTimeout = DefaultCallTimeout
 	}
+	if d.Reads == nil {
+		d.Reads = replica.New(d.Pool, nil, d.Log, replica.Options{})
+	}
 	draining := make(chan struct{})
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -123,6 +130,7 @@ func New(d Deps) *Server {
 	registry.MustRegister(d.Campaigns.Collectors()...)
 	// Every component's transaction retries are one metric, registered once here.
 	registry.MustRegister(database.Collectors()...)
+	registry.MustRegister(d.Reads.Collectors()...)
 
 	// Outermost first: the request id is known to every log line; the deadline
 	// bounds everything after it, auth included; recovery sits inside logging and
@@ -130,9 +138,10 @@ func New(d Deps) *Server {
 	// they are counted; the audit trail sees the final status, panics included;
 	// then auth, whose errors are mapped like any other (it names the key on the
 	// audit record first, so refusals are recorded with it); the rate limit runs
-	// once the key is known, and a refused call never reaches the handler; last,
+	// once the key is known, and a refused call never reaches the handler; then
 	// every string of the request is checked for NUL, control characters and
-	// invalid UTF-8.
+	// invalid UTF-8; last, a read that may lag is routed (replica or primary),
+	// innermost so that a call refused before costs the router nothing.
 	unary := []grpc.UnaryServerInterceptor{
 		withRequestID,
 		withDeadline(d.CallTimeout),
@@ -144,6 +153,7 @@ func New(d Deps) *Server {
 		authorize(d.Keys),
 		limitRate(ratelimit.New(0)),
 		refuseBadText,
+		routeReads(d.Reads, d.Log),
 	}
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(d.MaxBodyBytes),

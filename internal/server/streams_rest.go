@@ -18,6 +18,7 @@ import (
 	"github.com/loyalty-engine/loyalty/campaigns"
 	"github.com/loyalty-engine/loyalty/internal/audit"
 	"github.com/loyalty-engine/loyalty/internal/problem"
+	"github.com/loyalty-engine/loyalty/internal/replica"
 	"github.com/loyalty-engine/loyalty/ledger"
 	"github.com/loyalty-engine/loyalty/ledger/importfile"
 )
@@ -102,6 +103,7 @@ type streamREST struct {
 	audit     *audit.Store
 	ledger    *ledger.Service
 	campaigns *campaigns.Service
+	reads     *replica.Router
 	maxImport int64
 }
 

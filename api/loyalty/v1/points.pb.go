@@ -2481,7 +2481,12 @@ func (x *ListEntryLotsResponse) GetMoves() []*LotMove {
 }
 
 type VerifyLedgerRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Read only the entries after the last checkpoint (plus one probe per member)
+	// instead of every entry. False, the default, is the full audit, which also
+	// finds entries changed behind the database's back; without a checkpoint an
+	// incremental verify is the full audit.
+	Incremental   bool `protobuf:"varint,1,opt,name=incremental,proto3" json:"incremental,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2514,6 +2519,13 @@ func (x *VerifyLedgerRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use VerifyLedgerRequest.ProtoReflect.Descriptor instead.
 func (*VerifyLedgerRequest) Descriptor() ([]byte, []int) {
 	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *VerifyLedgerRequest) GetIncremental() bool {
+	if x != nil {
+		return x.Incremental
+	}
+	return false
 }
 
 // Discrepancy is one thing verify found wrong.
@@ -2620,6 +2632,15 @@ type VerifyLedgerResponse struct {
 	PostingsSum   int64                  `protobuf:"varint,4,opt,name=postings_sum,json=postingsSum,proto3" json:"postings_sum,omitempty"`
 	Discrepancies []*Discrepancy         `protobuf:"bytes,5,rep,name=discrepancies,proto3" json:"discrepancies,omitempty"`
 	VerifyTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=verify_time,json=verifyTime,proto3" json:"verify_time,omitempty"`
+	// Every entry was read (the full audit); false: only the entries after
+	// after_entry_id, the last checkpoint's position.
+	Full bool `protobuf:"varint,7,opt,name=full,proto3" json:"full,omitempty"`
+	// The checkpoint an incremental verify started from (empty: a full audit).
+	AfterEntryId string `protobuf:"bytes,8,opt,name=after_entry_id,json=afterEntryId,proto3" json:"after_entry_id,omitempty"`
+	// The entry id up to which this verify proved the books: where its checkpoint
+	// is saved when ok (after_entry_id when a long transaction kept it from taking
+	// one).
+	UptoEntryId   string `protobuf:"bytes,9,opt,name=upto_entry_id,json=uptoEntryId,proto3" json:"upto_entry_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2694,6 +2715,27 @@ func (x *VerifyLedgerResponse) GetVerifyTime() *timestamppb.Timestamp {
 		return x.VerifyTime
 	}
 	return nil
+}
+
+func (x *VerifyLedgerResponse) GetFull() bool {
+	if x != nil {
+		return x.Full
+	}
+	return false
+}
+
+func (x *VerifyLedgerResponse) GetAfterEntryId() string {
+	if x != nil {
+		return x.AfterEntryId
+	}
+	return ""
+}
+
+func (x *VerifyLedgerResponse) GetUptoEntryId() string {
+	if x != nil {
+		return x.UptoEntryId
+	}
+	return ""
 }
 
 type GetLiabilityReportRequest struct {
@@ -3224,8 +3266,9 @@ const file_loyalty_v1_points_proto_rawDesc = "" +
 	"\x14ListEntryLotsRequest\x12\x19\n" +
 	"\bentry_id\x18\x01 \x01(\tR\aentryId\"B\n" +
 	"\x15ListEntryLotsResponse\x12)\n" +
-	"\x05moves\x18\x01 \x03(\v2\x13.loyalty.v1.LotMoveR\x05moves\"\x15\n" +
-	"\x13VerifyLedgerRequest\"\xbf\x01\n" +
+	"\x05moves\x18\x01 \x03(\v2\x13.loyalty.v1.LotMoveR\x05moves\"7\n" +
+	"\x13VerifyLedgerRequest\x12 \n" +
+	"\vincremental\x18\x01 \x01(\bR\vincremental\"\xbf\x01\n" +
 	"\vDiscrepancy\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
 	"\aaccount\x18\x02 \x01(\tR\aaccount\x12\x1b\n" +
@@ -3233,7 +3276,7 @@ const file_loyalty_v1_points_proto_rawDesc = "" +
 	"\bentry_id\x18\x04 \x01(\tR\aentryId\x12\x1a\n" +
 	"\bexpected\x18\x05 \x01(\x03R\bexpected\x12\x16\n" +
 	"\x06actual\x18\x06 \x01(\x03R\x06actual\x12\x16\n" +
-	"\x06detail\x18\a \x01(\tR\x06detail\"\x99\x02\n" +
+	"\x06detail\x18\a \x01(\tR\x06detail\"\xf7\x02\n" +
 	"\x14VerifyLedgerResponse\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12'\n" +
 	"\x0fentries_checked\x18\x02 \x01(\x03R\x0eentriesChecked\x12)\n" +
@@ -3241,7 +3284,10 @@ const file_loyalty_v1_points_proto_rawDesc = "" +
 	"\fpostings_sum\x18\x04 \x01(\x03R\vpostingsSum\x12=\n" +
 	"\rdiscrepancies\x18\x05 \x03(\v2\x17.loyalty.v1.DiscrepancyR\rdiscrepancies\x12;\n" +
 	"\vverify_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"verifyTime\"\x1b\n" +
+	"verifyTime\x12\x12\n" +
+	"\x04full\x18\a \x01(\bR\x04full\x12$\n" +
+	"\x0eafter_entry_id\x18\b \x01(\tR\fafterEntryId\x12\"\n" +
+	"\rupto_entry_id\x18\t \x01(\tR\vuptoEntryId\"\x1b\n" +
 	"\x19GetLiabilityReportRequest\"^\n" +
 	"\x0eMonthLiability\x12\x14\n" +
 	"\x05month\x18\x01 \x01(\tR\x05month\x12\x1c\n" +

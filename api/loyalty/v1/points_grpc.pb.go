@@ -644,7 +644,10 @@ const (
 // LedgerService is for finance and operations.
 type LedgerServiceClient interface {
 	// VerifyLedger proves the books: every entry sums to zero, every cached balance
-	// equals the sum of its postings, no balance is below what the rules allow.
+	// equals the sum of its postings, no balance is below what the rules allow. By
+	// default it is the full audit, reading every entry; with incremental it reads
+	// only what came after the last checkpoint a verify saved (docs/LEDGER.md,
+	// "Incremental verify").
 	VerifyLedger(ctx context.Context, in *VerifyLedgerRequest, opts ...grpc.CallOption) (*VerifyLedgerResponse, error)
 	// GetLiabilityReport is what the program owes its members in points, by expiry
 	// month, and where the points it issued went, on one consistent snapshot.
@@ -686,7 +689,10 @@ func (c *ledgerServiceClient) GetLiabilityReport(ctx context.Context, in *GetLia
 // LedgerService is for finance and operations.
 type LedgerServiceServer interface {
 	// VerifyLedger proves the books: every entry sums to zero, every cached balance
-	// equals the sum of its postings, no balance is below what the rules allow.
+	// equals the sum of its postings, no balance is below what the rules allow. By
+	// default it is the full audit, reading every entry; with incremental it reads
+	// only what came after the last checkpoint a verify saved (docs/LEDGER.md,
+	// "Incremental verify").
 	VerifyLedger(context.Context, *VerifyLedgerRequest) (*VerifyLedgerResponse, error)
 	// GetLiabilityReport is what the program owes its members in points, by expiry
 	// month, and where the points it issued went, on one consistent snapshot.

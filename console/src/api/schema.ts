@@ -2052,6 +2052,19 @@ export interface definitions {
     discrepancies?: definitions["v1Discrepancy"][];
     /** Format: date-time */
     verifyTime?: string;
+    /**
+     * @description Every entry was read (the full audit); false: only the entries after
+     * after_entry_id, the last checkpoint's position.
+     */
+    full?: boolean;
+    /** @description The checkpoint an incremental verify started from (empty: a full audit). */
+    afterEntryId?: string;
+    /**
+     * @description The entry id up to which this verify proved the books: where its checkpoint
+     * is saved when ok (after_entry_id when a long transaction kept it from taking
+     * one).
+     */
+    uptoEntryId?: string;
   };
   v1VoidHoldResponse: {
     hold?: definitions["v1Hold"];
@@ -2854,6 +2867,17 @@ export interface operations {
     };
   };
   LedgerService_VerifyLedger: {
+    parameters: {
+      query: {
+        /**
+         * Read only the entries after the last checkpoint (plus one probe per member)
+         * instead of every entry. False, the default, is the full audit, which also
+         * finds entries changed behind the database's back; without a checkpoint an
+         * incremental verify is the full audit.
+         */
+        incremental?: boolean;
+      };
+    };
     responses: {
       /** A successful response. */
       200: {
