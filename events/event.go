@@ -87,7 +87,7 @@ func params(evs []Event) eventsdb.AppendEventsParams {
 // microseconds an event (a bulk credit's chunk writes thousands).
 func newEventID() string {
 	var b [16]byte
-	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	_, _ = rand.Read(b[:])  // never fails (crypto/rand)
 	b[6] = b[6]&0x0f | 0x40 // version 4
 	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
 	var s [36]byte
