@@ -29,9 +29,19 @@ CREATE TYPE public.river_job_state AS ENUM (
 --
 
 CREATE FUNCTION public.entry_campaign_accounts(accounts text[]) RETURNS text[]
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
     AS $$
-    SELECT coalesce(array_agg(a), '{}') FROM unnest(accounts) AS a WHERE a LIKE 'system:campaign:%'
+DECLARE
+    found text[] := '{}';
+    a text;
+BEGIN
+    FOREACH a IN ARRAY accounts LOOP
+        IF a LIKE 'system:campaign:%' THEN
+            found := found || a;
+        END IF;
+    END LOOP;
+    RETURN found;
+END
 $$;
 
 --
@@ -39,9 +49,23 @@ $$;
 --
 
 CREATE FUNCTION public.ledger_amounts_balanced(amounts bigint[]) RETURNS boolean
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
     AS $$
-    SELECT coalesce(sum(a), 0) = 0 AND coalesce(bool_and(a <> 0), false) FROM unnest(amounts) AS a
+DECLARE
+    total numeric := 0;
+    seen boolean := false;
+    a bigint;
+BEGIN
+    FOREACH a IN ARRAY amounts LOOP
+        CONTINUE WHEN a IS NULL;
+        IF a = 0 THEN
+            RETURN false;
+        END IF;
+        seen := true;
+        total := total + a;
+    END LOOP;
+    RETURN seen AND total = 0;
+END
 $$;
 
 --

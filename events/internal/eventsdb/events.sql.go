@@ -13,12 +13,12 @@ import (
 
 const appendEvents = `-- name: AppendEvents :exec
 WITH input AS (
-    SELECT t.type, t.occur_time, nullif(t.member_id, '') AS member_id, t.data::jsonb AS data, t.ord
+    SELECT t.event_id::uuid AS event_id, t.type, t.occur_time, nullif(t.member_id, '') AS member_id, t.data::jsonb AS data, t.ord
     FROM (
         -- Set-returning functions in one select list run in lockstep: row n of each.
-        SELECT unnest($1::text[]) AS type, unnest($2::timestamptz[]) AS occur_time,
-               unnest($3::text[]) AS member_id, unnest($4::text[]) AS data,
-               generate_subscripts($1::text[], 1) AS ord
+        SELECT unnest($1::text[]) AS event_id, unnest($2::text[]) AS type, unnest($3::timestamptz[]) AS occur_time,
+               unnest($4::text[]) AS member_id, unnest($5::text[]) AS data,
+               generate_subscripts($2::text[], 1) AS ord
     ) AS t
 ), counts AS (
     SELECT i.member_id, count(*)::bigint AS n FROM input i WHERE i.member_id IS NOT NULL GROUP BY i.member_id
@@ -30,8 +30,8 @@ WITH input AS (
             last_feed_xid = greatest(s.last_feed_xid, excluded.last_feed_xid)
     RETURNING s.member_id, s.last_seq, s.last_feed_xid
 )
-INSERT INTO events (feed_xid, type, occur_time, member_id, member_seq, data)
-SELECT coalesce(b.last_feed_xid, pg_current_xact_id()), i.type, i.occur_time, i.member_id,
+INSERT INTO events (feed_xid, event_id, type, occur_time, member_id, member_seq, data)
+SELECT coalesce(b.last_feed_xid, pg_current_xact_id()), i.event_id, i.type, i.occur_time, i.member_id,
        b.last_seq - c.n + row_number() OVER (PARTITION BY i.member_id ORDER BY i.ord), i.data
 FROM input i
 LEFT JOIN counts c ON c.member_id = i.member_id
@@ -40,6 +40,7 @@ ORDER BY i.ord
 `
 
 type AppendEventsParams struct {
+	EventIds   []string
 	Types      []string
 	OccurTimes []time.Time
 	MemberIds  []string
@@ -52,9 +53,12 @@ type AppendEventsParams struct {
 // last_seq numbers the member's events of this statement, by row order, without a
 // gap. An event's feed_xid is this transaction's id, or its member's previous
 // event's when that is higher (docs/EVENTS.md: why). Rows are inserted in ord
-// order, so that id, the tiebreaker of the feed, follows it.
+// order, so that id, the tiebreaker of the feed, follows it. The event ids come
+// with the events (drawn by the writer in Go): the column's default,
+// gen_random_uuid(), costs several microseconds an event in PostgreSQL.
 func (q *Queries) AppendEvents(ctx context.Context, db DBTX, arg AppendEventsParams) error {
 	_, err := db.Exec(ctx, appendEvents,
+		arg.EventIds,
 		arg.Types,
 		arg.OccurTimes,
 		arg.MemberIds,

@@ -1189,9 +1189,9 @@ func (b *NextApprovalIDsBatchResults) Close() error {
 }
 
 const nextBatchIDs = `-- name: NextBatchIDs :batchone
-SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('entries', 'entry_id')) FROM generate_series(1, $1::int))::bigint[] AS entry_ids,
-       ARRAY(SELECT nextval(pg_get_serial_sequence('lots', 'lot_id')) FROM generate_series(1, $2::int))::bigint[] AS lot_ids,
-       ARRAY(SELECT nextval(pg_get_serial_sequence('holds', 'hold_id')) FROM generate_series(1, $3::int))::bigint[] AS hold_ids
+SELECT ARRAY(SELECT nextval('entries_entry_id_seq'::regclass) FROM generate_series(1, $1::int))::bigint[] AS entry_ids,
+       ARRAY(SELECT nextval('lots_lot_id_seq'::regclass) FROM generate_series(1, $2::int))::bigint[] AS lot_ids,
+       ARRAY(SELECT nextval('holds_hold_id_seq'::regclass) FROM generate_series(1, $3::int))::bigint[] AS hold_ids
 `
 
 type NextBatchIDsBatchResults struct {

@@ -5,12 +5,14 @@
 -- last_seq numbers the member's events of this statement, by row order, without a
 -- gap. An event's feed_xid is this transaction's id, or its member's previous
 -- event's when that is higher (docs/EVENTS.md: why). Rows are inserted in ord
--- order, so that id, the tiebreaker of the feed, follows it.
+-- order, so that id, the tiebreaker of the feed, follows it. The event ids come
+-- with the events (drawn by the writer in Go): the column's default,
+-- gen_random_uuid(), costs several microseconds an event in PostgreSQL.
 WITH input AS (
-    SELECT t.type, t.occur_time, nullif(t.member_id, '') AS member_id, t.data::jsonb AS data, t.ord
+    SELECT t.event_id::uuid AS event_id, t.type, t.occur_time, nullif(t.member_id, '') AS member_id, t.data::jsonb AS data, t.ord
     FROM (
         -- Set-returning functions in one select list run in lockstep: row n of each.
-        SELECT unnest(@types::text[]) AS type, unnest(@occur_times::timestamptz[]) AS occur_time,
+        SELECT unnest(@event_ids::text[]) AS event_id, unnest(@types::text[]) AS type, unnest(@occur_times::timestamptz[]) AS occur_time,
                unnest(@member_ids::text[]) AS member_id, unnest(@datas::text[]) AS data,
                generate_subscripts(@types::text[], 1) AS ord
     ) AS t
@@ -24,8 +26,8 @@ WITH input AS (
             last_feed_xid = greatest(s.last_feed_xid, excluded.last_feed_xid)
     RETURNING s.member_id, s.last_seq, s.last_feed_xid
 )
-INSERT INTO events (feed_xid, type, occur_time, member_id, member_seq, data)
-SELECT coalesce(b.last_feed_xid, pg_current_xact_id()), i.type, i.occur_time, i.member_id,
+INSERT INTO events (feed_xid, event_id, type, occur_time, member_id, member_seq, data)
+SELECT coalesce(b.last_feed_xid, pg_current_xact_id()), i.event_id, i.type, i.occur_time, i.member_id,
        b.last_seq - c.n + row_number() OVER (PARTITION BY i.member_id ORDER BY i.ord), i.data
 FROM input i
 LEFT JOIN counts c ON c.member_id = i.member_id

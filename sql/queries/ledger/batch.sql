@@ -38,9 +38,9 @@ JOIN entries e ON e.member_id = h.member_id AND e.request_id = k.request_id;
 -- name: NextBatchIDs :batchone
 -- read: ids for the entries, lots and holds the batch may write. Taken after the
 -- member locks, so a member's entries are in id order.
-SELECT ARRAY(SELECT nextval(pg_get_serial_sequence('entries', 'entry_id')) FROM generate_series(1, @entries::int))::bigint[] AS entry_ids,
-       ARRAY(SELECT nextval(pg_get_serial_sequence('lots', 'lot_id')) FROM generate_series(1, @lots::int))::bigint[] AS lot_ids,
-       ARRAY(SELECT nextval(pg_get_serial_sequence('holds', 'hold_id')) FROM generate_series(1, @holds::int))::bigint[] AS hold_ids;
+SELECT ARRAY(SELECT nextval('entries_entry_id_seq'::regclass) FROM generate_series(1, @entries::int))::bigint[] AS entry_ids,
+       ARRAY(SELECT nextval('lots_lot_id_seq'::regclass) FROM generate_series(1, @lots::int))::bigint[] AS lot_ids,
+       ARRAY(SELECT nextval('holds_hold_id_seq'::regclass) FROM generate_series(1, @holds::int))::bigint[] AS hold_ids;
 
 -- name: StoredEntriesOf :batchmany
 -- read: entries the batch's request ids already produced (a repeat, or a reuse).
