@@ -293,10 +293,8 @@ func auditRequestID(ctx context.Context, req proto.Message) string {
 	if r, ok := req.(interface{ GetRequestId() string }); ok && r.GetRequestId() != "" {
 		return r.GetRequestId()
 	}
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(idempotencyKeyHeader); len(v) > 0 {
-			return v[0]
-		}
+	if v := metadata.ValueFromIncomingContext(ctx, idempotencyKeyHeader); len(v) > 0 {
+		return v[0]
 	}
 	return ""
 }

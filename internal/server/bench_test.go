@@ -10,7 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/loyalty-engine/loyalty/access"
 	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
@@ -65,6 +67,7 @@ func runSerialAndParallel(b *testing.B, call func(n int64, r *rand.Rand) error) 
 	b.Run("serial", func(b *testing.B) {
 		r := rand.New(rand.NewPCG(rand.Uint64(), 1))
 		b.ReportAllocs()
+		defer reportCPU(b)()
 		for b.Loop() {
 			if err := call(seq.Add(1), r); err != nil {
 				b.Fatal(err)
@@ -75,6 +78,7 @@ func runSerialAndParallel(b *testing.B, call func(n int64, r *rand.Rand) error) 
 		b.ReportAllocs()
 		b.SetParallelism(benchParallelism)
 		b.ResetTimer()
+		defer reportCPU(b)()
 		b.RunParallel(func(pb *testing.PB) {
 			r := rand.New(rand.NewPCG(rand.Uint64(), 1))
 			for pb.Next() {
@@ -85,6 +89,24 @@ func runSerialAndParallel(b *testing.B, call func(n int64, r *rand.Rand) error) 
 			}
 		})
 	})
+}
+
+// reportCPU reports the process's CPU time (user and system, every goroutine) per
+// operation as cpu-us/op, when the function it returns is deferred. On a shared
+// machine wall time per call moves with everyone else's load; the CPU the
+// process spends per call much less so, and it is what the API layer costs:
+// PostgreSQL's own work is in another process and not counted.
+func reportCPU(b *testing.B) func() {
+	before := processCPU()
+	return func() {
+		b.ReportMetric(float64((processCPU()-before).Microseconds())/float64(b.N), "cpu-us/op")
+	}
+}
+
+func processCPU() time.Duration {
+	var u syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &u)
+	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
 }
 
 // BenchmarkGRPCEarn earns through a gRPC client on a loopback connection: the
@@ -153,5 +175,53 @@ func BenchmarkRESTBalance(b *testing.B) {
 				b.Fatalf("status %d", resp.StatusCode)
 			}
 		}
+	})
+}
+
+// BenchmarkRESTReads reads through the REST listener's handler without a socket
+// (the front door, the gateway, every interceptor, the query): the API layer's own
+// cost per page-view read, with allocations. "serial" is one call at a time.
+//
+//	go test -run '^$' -bench RESTReads -benchtime 3s ./internal/server/
+func BenchmarkRESTReads(b *testing.B) {
+	env, key := benchEnv(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	handler, err := env.App.Server.HTTPHandler(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	auth := "Bearer " + key
+	members := benchMemberIDs()
+	for _, read := range []struct{ name, suffix string }{{"balance", "/balance"}, {"perks", "/perks"}, {"member", ""}} {
+		paths := make([]string, len(members))
+		for i, id := range members {
+			paths[i] = "/v1/members/" + id + read.suffix
+		}
+		b.Run(read.name, func(b *testing.B) {
+			runSerialAndParallel(b, func(_ int64, r *rand.Rand) error {
+				req := httptest.NewRequest(http.MethodGet, paths[r.IntN(len(paths))], nil)
+				req.Header.Set("Authorization", auth)
+				rec := httptest.NewRecorder()
+				handler.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					return fmt.Errorf("GET %s: status %d: %s", req.URL.Path, rec.Code, rec.Body)
+				}
+				return nil
+			})
+		})
+	}
+}
+
+// BenchmarkGRPCBalance reads a balance through a gRPC client on a loopback
+// connection.
+func BenchmarkGRPCBalance(b *testing.B) {
+	env, key := benchEnv(b)
+	client := loyaltyv1.NewPointsServiceClient(env.Conn)
+	ctx := env.Ctx(key)
+	members := benchMemberIDs()
+	runSerialAndParallel(b, func(_ int64, r *rand.Rand) error {
+		_, err := client.GetBalance(ctx, &loyaltyv1.GetBalanceRequest{MemberId: members[r.IntN(benchMembers)]})
+		return err
 	})
 }

@@ -42,10 +42,8 @@ const requestIDHeader = "x-request-id"
 // for logs and error messages, and sends it back as a response header.
 func withRequestID(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	id := ""
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(requestIDHeader); len(v) > 0 && len(v[0]) <= 128 {
-			id = v[0]
-		}
+	if v := metadata.ValueFromIncomingContext(ctx, requestIDHeader); len(v) > 0 && len(v[0]) <= 128 {
+		id = v[0]
 	}
 	if id == "" {
 		id = newRequestID()
@@ -165,18 +163,13 @@ func permissionDenied(role access.Role, fullMethod string) error {
 		WithMetadata("role", string(role), "method", method)
 }
 
-// denyStreams refuses every streaming call: the API has none, and a stream must
+// errStreamsRefused answers a streaming call that is not one of the API's declared
+// streams (streams.go), and every stream through the REST gateway: a stream must
 // never slip past the unary role table.
-func denyStreams(_ any, _ grpc.ServerStream, _ *grpc.StreamServerInfo, _ grpc.StreamHandler) error {
-	return declaredStatus(codes.PermissionDenied, errPermissionDenied.With("streaming calls are not part of this API"))
-}
+var errStreamsRefused = declaredStatus(codes.PermissionDenied, errPermissionDenied.With("streaming calls are not part of this API"))
 
 func bearerSecret(ctx context.Context) string {
-	md, ok := metadata.FromIncomingContext(ctx)
-	if !ok {
-		return ""
-	}
-	v := md.Get("authorization")
+	v := metadata.ValueFromIncomingContext(ctx, "authorization")
 	if len(v) == 0 {
 		return ""
 	}

@@ -212,10 +212,8 @@ func (s *ledgerServer) VerifyLedger(ctx context.Context, req *loyaltyv1.VerifyLe
 // Idempotency-Key header. Both given and different is an error.
 func requestIDOf(ctx context.Context, fromBody string) (string, error) {
 	var header string
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(idempotencyKeyHeader); len(v) > 0 {
-			header = v[0]
-		}
+	if v := metadata.ValueFromIncomingContext(ctx, idempotencyKeyHeader); len(v) > 0 {
+		header = v[0]
 	}
 	switch {
 	case header == "" || header == fromBody:

@@ -30,7 +30,6 @@ import (
 type restFront struct {
 	routes  *restRoutes
 	keys    authenticator
-	gateway http.Handler
 	errors  restErrors
 	maxBody int64
 	// audit records the calls by a key this door refuses (audit_rest.go).
@@ -100,7 +99,7 @@ func (f *restFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = &restBody{ReadCloser: http.MaxBytesReader(w, r.Body, f.maxBody), call: call}
-	f.gateway.ServeHTTP(w, r)
+	route.gateway.ServeHTTP(w, r)
 	if call.decodeErr != nil { // refused by the decoder: the call never reached the server
 		f.auditRefusal(ctx, r, route, vars, key, call.decodeErr)
 	}

@@ -3,9 +3,11 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 )
@@ -23,6 +25,8 @@ type restRoute struct {
 	// body is "" when the route takes no body, "*" when the body is the whole
 	// request, else the name of the one field it fills (PUT /v1/program).
 	body string
+	// gateway is the gateway mux of the route's service (bindGateways).
+	gateway http.Handler
 }
 
 // restRoutes is the route table of the REST front door, read once at start from
@@ -30,6 +34,21 @@ type restRoute struct {
 // routes: both are generated from api/http.yaml.
 type restRoutes struct {
 	routes []*restRoute
+}
+
+// bindGateways gives every route the gateway mux of its service, by the service's
+// full name (loyalty.v1.PointsService); a route whose service has none is an
+// error at start, not a 404 at run time.
+func (t *restRoutes) bindGateways(muxes map[string]*runtime.ServeMux) error {
+	for _, r := range t.routes {
+		service, _, _ := strings.Cut(strings.TrimPrefix(r.fullMethod, "/"), "/")
+		mux, ok := muxes[service]
+		if !ok {
+			return fmt.Errorf("route %s %s: no gateway is registered for %s", r.httpMethod, r.fullMethod, service)
+		}
+		r.gateway = mux
+	}
+	return nil
 }
 
 // loadRESTRoutes builds the table from an OpenAPI (Swagger 2.0) document.

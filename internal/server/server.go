@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/fullstorydev/grpchan/inprocgrpc"
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
@@ -97,7 +96,7 @@ type Server struct {
 	// caller hangs up (WatchEvents) end, so that they do not hold the shutdown.
 	draining chan struct{}
 	grpc     *grpc.Server
-	inproc   *inprocgrpc.Channel
+	inproc   *directConn
 	registry *prometheus.Registry
 }
 
@@ -165,12 +164,10 @@ func New(d Deps) *Server {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(d.TLS.Clone())))
 	}
 	gs := grpc.NewServer(opts...)
-	// The REST gateway calls the same services through an in-process channel with
-	// the same interceptor chain: same auth, logs and metrics as gRPC, without a
-	// loopback connection and a second round of serialization.
-	inproc := (&inprocgrpc.Channel{}).
-		WithServerUnaryInterceptor(chainUnary(unary...)).
-		WithServerStreamInterceptor(denyStreams)
+	// The REST gateway calls the same services directly, through the same
+	// interceptor chain: same auth, logs and metrics as gRPC, without a loopback
+	// connection, a serialization or a goroutine per call (direct.go).
+	inproc := newDirectConn(chainUnary(unary...), errStreamsRefused)
 	for _, reg := range []grpc.ServiceRegistrar{gs, inproc} {
 		loyaltyv1.RegisterMemberServiceServer(reg, &memberServer{ledger: d.Ledger})
 		loyaltyv1.RegisterApiKeyServiceServer(reg, &apiKeyServer{keys: d.Keys, ledger: d.Ledger})

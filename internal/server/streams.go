@@ -17,11 +17,11 @@ var streamingMethods = map[string]bool{
 // authorizeStreams is the unary chain's auth, error mapping and panic recovery for
 // the server streams: the key is authenticated and its role checked against the
 // same table before the stream's handler runs. Streams are reads, so they are not
-// audited; a stream that is not declared is refused as denyStreams refuses it.
+// audited; a stream that is not declared is refused (errStreamsRefused).
 func authorizeStreams(keys authenticator, log *slog.Logger) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
 		if !streamingMethods[info.FullMethod] {
-			return denyStreams(srv, ss, info, handler)
+			return errStreamsRefused
 		}
 		ctx := ss.Context()
 		defer func() {
