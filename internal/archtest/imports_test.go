@@ -48,7 +48,7 @@ var (
 	// transportOnly are the external packages of the transport: a domain depends on
 	// none of them, not even through another package.
 	transportOnly = []string{
-		"google.golang.org/grpc", "github.com/grpc-ecosystem/", "github.com/fullstorydev/grpchan",
+		"google.golang.org/grpc", "github.com/grpc-ecosystem/",
 	}
 	// generatedDB matches sqlc's packages and captures the one package that owns each.
 	generatedDB = regexp.MustCompile(`^(.+)/internal/[a-z]+db$`)

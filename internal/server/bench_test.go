@@ -125,7 +125,7 @@ func BenchmarkGRPCEarn(b *testing.B) {
 
 // BenchmarkRESTEarn posts POST /v1/members/{memberId}:earn to the REST listener's
 // handler without a socket: the front door (route, key, role, body), the gateway,
-// the in-process gRPC channel with every interceptor, the ledger. The request and
+// the direct call into the handlers with every interceptor, the ledger. The request and
 // its recorder are built per call (a dozen allocations, about what net/http's
 // server spends per request, which is not in the figure).
 func BenchmarkRESTEarn(b *testing.B) {

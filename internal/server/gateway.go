@@ -20,7 +20,7 @@ import (
 const idempotencyKeyHeader = "idempotency-key"
 
 // httpHandler is the REST side: the front door (rest.go) and the gateway behind it,
-// which calls the services through the in-process channel so that every REST call
+// which calls the services through directConn (direct.go) so that every REST call
 // passes the same interceptors (auth!) as a gRPC call, plus the operational
 // endpoints (/metrics too, unless it has its own listener). Nothing here redirects: a path is answered as it was sent.
 func (s *Server) httpHandler(ctx context.Context, withMetrics bool) (http.Handler, error) {
