@@ -3,8 +3,6 @@ package console_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -18,8 +16,6 @@ import (
 	"github.com/loyalty-engine/loyalty/access"
 	"github.com/loyalty-engine/loyalty/internal/apitest"
 	"github.com/loyalty-engine/loyalty/internal/app"
-	"github.com/loyalty-engine/loyalty/internal/jobs"
-	"github.com/loyalty-engine/loyalty/internal/webhookhttp"
 )
 
 // TestConsoleInChromium walks the support desk, the marketer's campaigns, the
@@ -139,20 +135,5 @@ func browserTools(t *testing.T) (node, chromium string) {
 // walk sees its endpoint's deliveries within a moment.
 func startDispatcher(t *testing.T, env *apitest.Env) {
 	t.Helper()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r, err := jobs.New(env.Pool, env.App.Ledger, env.App.Tiers, quiet, jobs.Options{Every: time.Hour, Webhooks: jobs.Webhooks{
-		Store: env.App.Webhooks, Sender: webhookhttp.NewSender(env.App.WebhookGuard, 2*time.Second),
-		Timeout: 2 * time.Second, Poll: 100 * time.Millisecond, RunFor: time.Second,
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = r.Stop(ctx)
-	})
+	env.StartDispatcher(t, 100*time.Millisecond)
 }

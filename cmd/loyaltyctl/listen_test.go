@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"flag"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -18,7 +17,6 @@ import (
 	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/apitest"
 	"github.com/loyalty-engine/loyalty/internal/app"
-	"github.com/loyalty-engine/loyalty/internal/jobs"
 	"github.com/loyalty-engine/loyalty/internal/proctest"
 	"github.com/loyalty-engine/loyalty/internal/webhookhttp"
 	"github.com/loyalty-engine/loyalty/internal/webhooksig"
@@ -102,22 +100,7 @@ func TestWebhooksListenVerifiesRealDeliveries(t *testing.T) {
 		o.WebhookAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 		o.WebhookRetry = events.RetryPolicy{First: 20 * time.Millisecond, Max: 100 * time.Millisecond, GiveUpAfter: time.Hour}
 	})
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r, err := jobs.New(env.Pool, env.App.Ledger, env.App.Tiers, quiet, jobs.Options{Every: time.Hour, Webhooks: jobs.Webhooks{
-		Store: env.App.Webhooks, Sender: webhookhttp.NewSender(env.App.WebhookGuard, 2*time.Second),
-		Timeout: 2 * time.Second, Poll: 20 * time.Millisecond, RunFor: time.Second,
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = r.Stop(ctx)
-	})
+	env.StartDispatcher(t, 20*time.Millisecond)
 	ctl := func(args ...string) string {
 		t.Helper()
 		var out, errOut bytes.Buffer

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -24,8 +23,6 @@ import (
 	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/apitest"
 	"github.com/loyalty-engine/loyalty/internal/app"
-	"github.com/loyalty-engine/loyalty/internal/jobs"
-	"github.com/loyalty-engine/loyalty/internal/webhookhttp"
 )
 
 // verify checks a delivery's signature as a receiver would, written from the
@@ -164,22 +161,7 @@ func startWebhooks(t *testing.T, retry events.RetryPolicy) *apitest.Env {
 // startDispatcher runs a job queue with a webhook dispatcher on env's database.
 func startDispatcher(t *testing.T, env *apitest.Env) {
 	t.Helper()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r, err := jobs.New(env.Pool, env.App.Ledger, env.App.Tiers, quiet, jobs.Options{Every: time.Hour, Webhooks: jobs.Webhooks{
-		Store: env.App.Webhooks, Sender: webhookhttp.NewSender(env.App.WebhookGuard, 2*time.Second),
-		Timeout: 2 * time.Second, Poll: 20 * time.Millisecond, RunFor: time.Second,
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = r.Stop(ctx)
-	})
+	env.StartDispatcher(t, 20*time.Millisecond)
 }
 
 var fastRetry = events.RetryPolicy{First: 20 * time.Millisecond, Max: 100 * time.Millisecond, GiveUpAfter: time.Hour}

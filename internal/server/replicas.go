@@ -50,7 +50,7 @@ func always(any) bool { return true }
 // any call that asks for it.
 func routeReads(router *replica.Router, log *slog.Logger) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		md, _ := metadata.FromIncomingContext(ctx)
+		md := replicaHeaders(ctx)
 		var resp any
 		var err error
 		if lagging, ok := laggingReads[info.FullMethod]; ok && lagging(req) {
@@ -63,6 +63,21 @@ func routeReads(router *replica.Router, log *slog.Logger) grpc.UnaryServerInterc
 		}
 		return resp, err
 	}
+}
+
+// replicaHeaders are the call's replica headers alone (nil when it sends none):
+// three value reads instead of a copy of the call's whole metadata, on every call.
+func replicaHeaders(ctx context.Context) metadata.MD {
+	var md metadata.MD
+	for _, k := range []string{wantPositionHeader, minPositionHeader, readPrimaryHeader} {
+		if v := metadata.ValueFromIncomingContext(ctx, k); len(v) > 0 {
+			if md == nil {
+				md = metadata.MD{}
+			}
+			md[k] = v
+		}
+	}
+	return md
 }
 
 // routedRead runs read where the router sends it; a read the replica failed
