@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmarks loyaltyd and pgbench tpcb-like on the same PostgreSQL server in one run
+# Benchmarks loyaltyd and pgbench (tpcb-like for writes, select-only for reads) on the
+# same PostgreSQL server in one run
 # (`make bench`; see docs/BENCHMARKS.md). Starts bin/loyaltyd with its own durable
 # cluster under .data/bench, runs pgbench, the load generator (bench/loadgen), pgbench
 # again, stops loyaltyd, runs the in-process Go benchmarks of an earn (allocations per
@@ -26,6 +27,9 @@
 #   BENCH_PGBENCH_SCALE=32    pgbench -s (initialized once, reused while it matches)
 #   BENCH_PGBENCH_CLIENTS=$BENCH_WORKERS  pgbench -c
 #   BENCH_PGBENCH_THREADS=2   pgbench -j
+#   BENCH_PGBENCH_SELECT=auto pgbench select-only (a prepared primary-key read) before and
+#                             after too, the counterpart of the read scenarios: auto (when a
+#                             read scenario runs), on, off
 #   BENCH_HTTP_PORT=18080 BENCH_GRPC_PORT=19090 BENCH_PG_PORT=54339
 #   BENCH_DATA_DIR=.data/bench
 #   BENCH_ADMIN_KEY=lk_bench_admin_key_0123456789
@@ -54,6 +58,7 @@ BENCH_DB_CONNS=${BENCH_DB_CONNS:-32}
 BENCH_PGBENCH_SCALE=${BENCH_PGBENCH_SCALE:-32}
 BENCH_PGBENCH_CLIENTS=${BENCH_PGBENCH_CLIENTS:-$BENCH_WORKERS}
 BENCH_PGBENCH_THREADS=${BENCH_PGBENCH_THREADS:-2}
+BENCH_PGBENCH_SELECT=${BENCH_PGBENCH_SELECT:-auto}
 BENCH_HTTP_PORT=${BENCH_HTTP_PORT:-18080}
 BENCH_GRPC_PORT=${BENCH_GRPC_PORT:-19090}
 BENCH_PG_PORT=${BENCH_PG_PORT:-54339}
@@ -171,19 +176,35 @@ cleanup() {
   exit "$rc"
 }
 
-run_pgbench() { # label; sets PGB_TPS and PGB_LAT
-  local out
+run_pgbench() { # label [builtin]; sets PGB_TPS and PGB_LAT
+  local out builtin=${2:-tpcb-like} mode=()
+  # select-only is prepared, as the API's own queries are (pgx caches statements).
+  [ "$builtin" = tpcb-like ] || mode=(-b "$builtin" -M prepared)
   psql_pg -d pgbench -c CHECKPOINT
-  echo "==> pgbench ($1): tpcb-like, -c $BENCH_PGBENCH_CLIENTS -j $BENCH_PGBENCH_THREADS -T $DURATION_S -n"
-  if ! out=$("$PG_BIN/pgbench" -h 127.0.0.1 -p "$BENCH_PG_PORT" -U postgres -n \
+  echo "==> pgbench ($1): $builtin, -c $BENCH_PGBENCH_CLIENTS -j $BENCH_PGBENCH_THREADS -T $DURATION_S -n${mode[*]:+ ${mode[*]}}"
+  if ! out=$("$PG_BIN/pgbench" -h 127.0.0.1 -p "$BENCH_PG_PORT" -U postgres -n "${mode[@]}" \
     -c "$BENCH_PGBENCH_CLIENTS" -j "$BENCH_PGBENCH_THREADS" -T "$DURATION_S" pgbench 2>&1); then
     echo "$out" >&2
-    die "pgbench ($1) failed"
+    die "pgbench ($1, $builtin) failed"
   fi
   echo "$out" | { grep -E '^(number of (transactions actually processed|failed transactions)|latency average|tps)' || true; } | sed 's/^/    /'
   PGB_TPS=$(echo "$out" | sed -nE 's/^tps = ([0-9.]+) \((without initial connection time|excluding connections establishing)\)$/\1/p' | head -n 1)
   PGB_LAT=$(echo "$out" | sed -nE 's/^latency average = ([0-9.]+) ms$/\1/p' | head -n 1)
   [ -n "$PGB_TPS" ] || { echo "$out" >&2; die "could not read tps from pgbench's output"; }
+}
+
+# has_read_scenario tells whether a comma-separated scenario list holds a read (the
+# load generator's isWrite, negated: writes end in -earn or -redeem, or are
+# rest-earn-webhook or rest-activity).
+has_read_scenario() {
+  local s
+  for s in ${1//,/ }; do
+    case $s in
+      *-earn | *-redeem | rest-earn-webhook | rest-activity) ;;
+      *) return 0 ;;
+    esac
+  done
+  return 1
 }
 
 # run_loadgen scenarios rate json; sets LG_RC (0, or 2 if calls failed). An empty rate
@@ -331,14 +352,34 @@ main() {
 
   # pgbench before and after the load generator: the difference shows the drift of
   # a noisy machine; the ratios use their mean.
+  local with_select=
+  case $BENCH_PGBENCH_SELECT in
+    on) with_select=1 ;;
+    off) ;;
+    auto) ! has_read_scenario "$BENCH_SCENARIOS" || with_select=1 ;;
+    *) die "BENCH_PGBENCH_SELECT must be auto, on or off (is $BENCH_PGBENCH_SELECT)" ;;
+  esac
   run_pgbench before
-  local tps_before=$PGB_TPS lat_before=$PGB_LAT
+  local tps_before=$PGB_TPS lat_before=$PGB_LAT sel_before= sel_lat_before= sel_after= sel_lat_after=
+  if [ -n "$with_select" ]; then
+    run_pgbench before select-only
+    sel_before=$PGB_TPS sel_lat_before=$PGB_LAT
+  fi
 
   run_loadgen "$BENCH_SCENARIOS" "$MAIN_RATE" "$LG_JSON"
   local lg_rc=$LG_RC checkpoints_in_run=$LG_CHECKPOINTS
 
+  if [ -n "$with_select" ]; then
+    run_pgbench after select-only
+    sel_after=$PGB_TPS sel_lat_after=$PGB_LAT
+  fi
   run_pgbench after
   local tps_after=$PGB_TPS lat_after=$PGB_LAT
+  local select_flags=() select_lat_flags=()
+  if [ -n "$with_select" ]; then
+    select_flags=(-pgbench-select-tps "$sel_before,$sel_after")
+    [ -z "$sel_lat_before" ] || [ -z "$sel_lat_after" ] || select_lat_flags=(-pgbench-select-latency "$sel_lat_before,$sel_lat_after")
+  fi
 
   # The open-loop run comes after pgbench's: the before/after pair keeps bracketing
   # only the run the ratios come from. The members are enrolled already (enrolling
@@ -363,7 +404,8 @@ main() {
   echo "loyaltyd: --max-db-conns $BENCH_DB_CONNS --webhook-allow 127.0.0.0/8${BENCH_LOYALTYD_ARGS:+ $BENCH_LOYALTYD_ARGS}; loadgen and pgbench on the same machine"
   echo "pgbench:  tpcb-like, scale $BENCH_PGBENCH_SCALE, -c $BENCH_PGBENCH_CLIENTS -j $BENCH_PGBENCH_THREADS -T $DURATION_S -n;" \
     "latency average ${lat_before} ms before, ${lat_after} ms after"
-  bin/loadgen -report "$LG_JSON" -pgbench-tps "$tps_before,$tps_after"
+  [ -z "$with_select" ] || echo "          select-only, -M prepared, same clients and time; latency average ${sel_lat_before} ms before, ${sel_lat_after} ms after"
+  bin/loadgen -report "$LG_JSON" -pgbench-tps "$tps_before,$tps_after" "${select_flags[@]}"
   if [ -n "$BENCH_RATE_SCENARIOS" ]; then
     # No pgbench ratios here: at a fixed rate, ops/s is the rate asked for, not what
     # the server can do.
@@ -381,7 +423,7 @@ main() {
   echo
   local lat_flag=()
   [ -z "$lat_before" ] || [ -z "$lat_after" ] || lat_flag=(-pgbench-latency "$lat_before,$lat_after")
-  bin/loadgen -report "$LG_JSON" -pgbench-tps "$tps_before,$tps_after" "${lat_flag[@]}" -markdown
+  bin/loadgen -report "$LG_JSON" -pgbench-tps "$tps_before,$tps_after" "${lat_flag[@]}" "${select_flags[@]}" "${select_lat_flags[@]}" -markdown
   if [ -n "$GO_BENCH_LINES" ]; then
     echo
     echo "$GO_BENCH_LINES" | go_bench_markdown

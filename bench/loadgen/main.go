@@ -69,6 +69,10 @@ type options struct {
 	scenarioList string
 	pgbenchList  string
 	pgbenchLats  string
+	selectTPS    []float64
+	selectLat    []float64
+	selectList   string
+	selectLats   string
 }
 
 // results is the -json file.
@@ -107,7 +111,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	if o.report != "" {
-		if err := report(stdout, o.report, pgbenchRuns{tps: o.pgbenchTPS, latencyMs: o.pgbenchLat}, o.markdown); err != nil {
+		if err := report(stdout, o.report, baselines{
+			write: pgbenchRuns{tps: o.pgbenchTPS, latencyMs: o.pgbenchLat},
+			read:  pgbenchRuns{tps: o.selectTPS, latencyMs: o.selectLat},
+		}, o.markdown); err != nil {
 			fmt.Fprintln(stderr, "loadgen:", err)
 			return exitFailed
 		}
@@ -179,7 +186,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	fmt.Fprintln(stdout)
-	printTable(stdout, res.Scenarios, 0)
+	printTable(stdout, res.Scenarios, baselines{})
 	printLags(stdout, res.Scenarios)
 	bad := printErrors(stdout, res.Scenarios)
 
@@ -224,6 +231,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.report, "report", "", "send nothing: print the results in this -json file next to -pgbench-tps")
 	fs.StringVar(&o.pgbenchList, "pgbench-tps", "", "with -report: pgbench tps figures of the same run, comma-separated")
 	fs.StringVar(&o.pgbenchLats, "pgbench-latency", "", "with -report -markdown: pgbench's latency averages in ms, in the order of -pgbench-tps")
+	fs.StringVar(&o.selectList, "pgbench-select-tps", "", "with -report: pgbench select-only tps figures of the same run (the reads' counterpart), comma-separated")
+	fs.StringVar(&o.selectLats, "pgbench-select-latency", "", "with -report -markdown: select-only's latency averages in ms, in the order of -pgbench-select-tps")
 	fs.BoolVar(&o.markdown, "markdown", false, "with -report: print the summary as a markdown table (docs/BENCHMARKS.md) instead")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -240,6 +249,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if len(o.pgbenchLat) > 0 && len(o.pgbenchLat) != len(o.pgbenchTPS) {
 		return o, errors.New("-pgbench-latency needs one figure per -pgbench-tps figure")
+	}
+	if o.selectTPS, err = positiveNumbers(o.selectList); err != nil {
+		return o, fmt.Errorf("-pgbench-select-tps: %w", err)
+	}
+	if o.selectLat, err = positiveNumbers(o.selectLats); err != nil {
+		return o, fmt.Errorf("-pgbench-select-latency: %w", err)
+	}
+	if len(o.selectLat) > 0 && len(o.selectLat) != len(o.selectTPS) {
+		return o, errors.New("-pgbench-select-latency needs one figure per -pgbench-select-tps figure")
 	}
 	if o.report != "" {
 		return o, nil
