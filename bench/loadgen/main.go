@@ -165,8 +165,37 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "loadgen: set up %s: %v\n", name, err)
 			return exitFailed
 		}
+		// A write scenario's commits: /metrics read as its measured window starts
+		// and as it ends (a failed read only leaves the figure out).
+		var commitsAt commitCounters
+		var commitsErr error
+		var commitsDone chan struct{}
+		if isWrite(name) {
+			commitsDone = make(chan struct{})
+			go func() {
+				defer close(commitsDone)
+				select {
+				case <-time.After(o.warmup):
+					commitsAt, commitsErr = t.scrapeCommits(ctx)
+				case <-ctx.Done():
+					commitsErr = ctx.Err()
+				}
+			}()
+		}
 		runStart := time.Now()
 		s := runScenario(ctx, t, name, scenarios[name], p)
+		if commitsDone != nil {
+			<-commitsDone
+			if commitsErr == nil {
+				var after commitCounters
+				if after, commitsErr = t.scrapeCommits(ctx); commitsErr == nil {
+					s.Commits = rateBetween(commitsAt, after)
+				}
+			}
+			if commitsErr != nil {
+				fmt.Fprintf(stderr, "loadgen: %s: commits not measured: %v\n", name, commitsErr)
+			}
+		}
 		if t.hooks != nil {
 			// The earns answered in the measured window (runScenario's starts within
 			// microseconds of runStart).

@@ -43,6 +43,9 @@ func printMarkdown(w io.Writer, ss []summary, base baselines) {
 	for _, line := range webhookMarkdownLines(ss) {
 		fmt.Fprintf(w, "\n%s\n", line)
 	}
+	if lines := commitLines(ss, true); len(lines) > 0 {
+		fmt.Fprintf(w, "\n%s\n", strings.Join(lines, "\n\n"))
+	}
 }
 
 // pgbenchMarkdownRow is "| pgbench tpcb-like, before / after | 2,542 / 1,936 | avg
