@@ -242,7 +242,7 @@ func (p Perks) CouponAllowance() int32 {
 // quotaPerks are the perks that carry a quota per monthly cycle, by the name
 // entitlements are checked and consumed with.
 var quotaPerks = map[string]func(Perks) int32{
-	"freeReturnPickups":      func(p Perks) int32 { return p.FreeReturnPickups },
+	"freeReturnPickups":        func(p Perks) int32 { return p.FreeReturnPickups },
 	PerkMonthlyCouponAllowance: func(p Perks) int32 { return p.MonthlyCouponAllowance },
 }
 
