@@ -129,6 +129,19 @@ func allowanceRequestID(cycleStart time.Time) string {
 // again. They take nothing from the campaign's budget or member cap: the tier's
 // quota is their limit, and the campaign is their template (and their stats).
 func (s *Service) IssueAllowances(ctx context.Context, limit int32) (AllowanceRun, error) {
+	run, err := s.issueAllowances(ctx, limit)
+	switch {
+	case err != nil: // says nothing of whether it is on
+	case run.Off:
+		s.allowanceOn.Set(0)
+	default:
+		s.allowanceOn.Set(1)
+	}
+	s.allowanceCoupons.Add(float64(run.Coupons))
+	return run, err
+}
+
+func (s *Service) issueAllowances(ctx context.Context, limit int32) (AllowanceRun, error) {
 	now := s.clock.Now()
 	cfg, err := s.CouponAllowance(ctx)
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/loyalty-engine/loyalty/campaigns"
 	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/problem"
@@ -70,6 +72,25 @@ func (e engine) allowanceEntitlement(t *testing.T, member string) tiers.Entitlem
 	return en
 }
 
+// metric is the value of one of the campaigns' metrics (a gauge or a counter).
+func (e engine) metric(t *testing.T, name string) float64 {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(e.campaigns.Collectors()...)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == name && len(f.GetMetric()) == 1 {
+			m := f.GetMetric()[0]
+			return m.GetGauge().GetValue() + m.GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
+}
+
 func fieldOf(err error) string {
 	var p *problem.Error
 	if !errors.As(err, &p) || p.Kind != problem.Invalid || len(p.Fields) == 0 {
@@ -87,6 +108,9 @@ func TestCouponAllowanceConfigurationIsChecked(t *testing.T) {
 	run := e.issueAllowances(t)
 	if !run.Off || run.Reason == "" || run.Members != 0 || run.Coupons != 0 {
 		t.Fatalf("unconfigured run %+v, want off with a reason", run)
+	}
+	if on := e.metric(t, "loyalty_coupon_allowance_on"); on != 0 {
+		t.Fatalf("loyalty_coupon_allowance_on %v while unconfigured", on)
 	}
 	points := e.launch(t, campaigns.Definition{DisplayName: "Bonus", Type: campaigns.TypeBonus, BonusPoints: 10})
 	draft, err := e.campaigns.Create(ctx, "key_marketer", campaigns.Create{Definition: campaigns.Definition{DisplayName: "Draft drop",
@@ -127,11 +151,17 @@ func TestCouponAllowanceConfigurationIsChecked(t *testing.T) {
 	if run := e.issueAllowances(t); run.Off || run.Coupons != 2 {
 		t.Fatalf("run %+v, want gold's 2 coupons", run)
 	}
+	if on, n := e.metric(t, "loyalty_coupon_allowance_on"), e.metric(t, "loyalty_coupon_allowance_coupons_total"); on != 1 || n != 2 {
+		t.Fatalf("metrics on %v, coupons %v; want 1 and 2", on, n)
+	}
 	if _, err := e.campaigns.SetCouponAllowance(ctx, "key_admin", campaigns.SetCouponAllowance{}); err != nil {
 		t.Fatal(err)
 	}
 	if run := e.issueAllowances(t); !run.Off {
 		t.Fatalf("run after turning it off %+v", run)
+	}
+	if on := e.metric(t, "loyalty_coupon_allowance_on"); on != 0 {
+		t.Fatalf("loyalty_coupon_allowance_on %v after turning it off", on)
 	}
 }
 
