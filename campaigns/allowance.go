@@ -114,9 +114,11 @@ type AllowanceRun struct {
 }
 
 // allowanceRequestID names the allowance's coupons and uses of a member's cycle:
-// coupon i of the cycle starting at start is allowanceRequestID(start)-i.
+// coupon i of the cycle starting at start is allowanceRequestID(start)-i. The #
+// is outside what a caller's requestId may hold, so no coupon issue or consume
+// of a caller can take the name first (and make the job fail on it).
 func allowanceRequestID(cycleStart time.Time) string {
-	return "allowance-" + cycleStart.UTC().Format(time.RFC3339Nano)
+	return "system#allowance:" + cycleStart.UTC().Format(time.RFC3339Nano)
 }
 
 // IssueAllowances issues every member whose quota cycle (tiers.Cycle) has begun

@@ -202,6 +202,12 @@ func TestCouponAllowanceOncePerCycleAcrossARestart(t *testing.T) {
 		t.Fatalf("run after a restart %+v %v, want nothing", run, err)
 	}
 	check("after a restart")
+	var named, uses int
+	if err := e.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM coupons WHERE campaign_id = $1 AND request_id LIKE 'system#allowance:%'),
+	        (SELECT count(*) FROM entitlement_uses WHERE actor_key_id = $2 AND request_id LIKE 'system#allowance:%')`,
+		drop.ID, campaigns.AllowanceActor).Scan(&named, &uses); err != nil || named != 8 || uses != 8 {
+		t.Fatalf("%d coupons and %d uses under the allowance's request ids (%v), want 8 and 8", named, uses, err)
+	}
 
 	for m, quota := range map[string]int32{"silver-m": 1, "gold-m": 2, "plat-m": 4, "gold-used": 2} {
 		en := e.allowanceEntitlement(t, m)
