@@ -338,3 +338,56 @@ func TestAllowanceFollowsTheTierAndExpiresWithTheCycle(t *testing.T) {
 	}
 	e.mustVerify(t)
 }
+
+// Runners racing with consumes by hand over the same members never give more
+// than the quota: for every member the allowance coupons and the uses consumed by
+// hand add up to the tier's quota exactly, and the entitlement shows it all used.
+func TestAllowanceRacingConsumesByHandNeverExceedTheQuota(t *testing.T) {
+	var members []string
+	for i := range 12 {
+		members = append(members, fmt.Sprintf("p%02d", i))
+	}
+	e := newEngine(t, members...)
+	for _, m := range members {
+		e.paidTier(t, m, "platinum") // 4 a cycle
+	}
+	drop := e.allowanceDrop(t)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	byHand := map[string]int{}
+	for r := range 3 {
+		runner := wire(e.pool, e.clock)
+		wg.Go(func() {
+			if _, err := runner.campaigns.IssueAllowances(ctx, 4); err != nil {
+				t.Errorf("runner %d: %v", r, err)
+			}
+		})
+	}
+	for _, m := range members {
+		for i := range 3 {
+			wg.Go(func() {
+				_, err := e.tiers.ConsumeEntitlement(ctx, "key_app", tiers.ConsumeEntitlement{MemberID: m,
+					Perk: tiers.PerkMonthlyCouponAllowance, RequestID: fmt.Sprintf("hand-%d", i)})
+				switch {
+				case err == nil:
+					mu.Lock()
+					byHand[m]++
+					mu.Unlock()
+				case !errors.Is(err, tiers.ErrQuotaExhausted):
+					t.Errorf("consume by hand of %s: %v", m, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	for _, m := range members {
+		coupons := e.couponsOf(t, m, drop.ID)[campaigns.CouponIssued]
+		if coupons+byHand[m] != 4 {
+			t.Errorf("%s: %d coupons and %d uses by hand, want 4 in all", m, coupons, byHand[m])
+		}
+		if en := e.allowanceEntitlement(t, m); en.Used != 4 || en.Remaining != 0 {
+			t.Errorf("%s: entitlement %+v, want all 4 used", m, en)
+		}
+	}
+	e.mustVerify(t)
+}
