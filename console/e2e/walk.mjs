@@ -261,6 +261,19 @@ try {
   await page.getByTestId("statement").getByText("T-1002").waitFor();
   await shot("member-after-approval");
 
+  // The agent's own requests show the grant approved, in both languages.
+  await page.getByRole("button", { name: en["app.signOut"] }).click();
+  await signIn(agentKey);
+  await page.goto(`${CONSOLE_URL}#/members/alice`);
+  await page.getByTestId("my-requests").locator("tr", { hasText: "800" }).filter({ hasText: en["approvalStatus.APPROVED"] }).waitFor();
+  await page.getByLabel(en["app.language"], { exact: true }).selectOption("zh-CN");
+  await page.getByRole("heading", { name: zh["myRequests.title"] }).waitFor();
+  await page.getByTestId("my-requests").getByText(zh["approvalStatus.APPROVED"]).waitFor();
+  await untranslated("agent's member page");
+  await shot("my-requests-zh");
+  await page.getByLabel(zh["app.language"], { exact: true }).selectOption("en");
+  await page.getByRole("heading", { name: en["myRequests.title"] }).waitFor();
+
   // Infinite scroll: bob's 60 entries come 50 at a time, the rest when the end of the
   // list comes into view; the running balance goes down the list.
   await page.goto(`${CONSOLE_URL}#/members/bob`);
