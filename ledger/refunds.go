@@ -54,7 +54,7 @@ type Order struct {
 	Perks  *tiers.Perks
 	// PointsPending and CreateTime are set by the reads (GetOrder, ListOrders):
 	// the earned points still pending, and when the order earned (or, only
-	// redeemed on, first redeemed).
+	// redeemed on, was first refunded).
 	PointsPending int64
 	CreateTime    time.Time
 }
@@ -179,7 +179,7 @@ type Orders struct {
 }
 
 // ListOrders returns the member's orders, newest first (by the entry that made
-// each: its earning, else its first entry), keyset-paginated. An unknown member is
+// each: its earning, else its first refund's), keyset-paginated. An unknown member is
 // ErrMemberNotFound, a member without orders an empty page.
 func (s *Service) ListOrders(ctx context.Context, q ListOrders) (Orders, error) {
 	if err := validation.Struct(q); err != nil {

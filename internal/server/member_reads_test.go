@@ -36,7 +36,7 @@ func TestListOrdersNewestFirstWithStatusAndPending(t *testing.T) {
 	earnOnOrder(t, env, app, "ola", "e-1", "O-1", 10000) // 100 pending
 	earnOnOrder(t, env, app, "ola", "e-2", "O-2", 20000) // 200 pending
 	earnOnOrder(t, env, app, "ola", "e-3", "O-3", 30000) // 300 pending
-	// An order only redeemed on is listed once refunded, by its redemption.
+	// An order only redeemed on is listed once refunded, by its refund.
 	earn(t, env, app, "ola", "e-free", 500)
 	must200(t, "redeem on O-4", env.REST("POST", "/v1/members/ola:redeem", app, map[string]any{"requestId": "r-4", "points": 50, "orderId": "O-4"}))
 	refundOrder(t, env, app, "ola", "O-2", "rf-2", 5000)

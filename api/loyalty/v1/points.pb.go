@@ -1753,7 +1753,8 @@ type Order struct {
 	// ListOrders.
 	PointsPending int64 `protobuf:"varint,13,opt,name=points_pending,json=pointsPending,proto3" json:"points_pending,omitempty"`
 	// When the order earned, or, for an order the member only redeemed on, when it
-	// first redeemed. Set by GetOrder and ListOrders.
+	// was first refunded (when it became an order to list). Set by GetOrder and
+	// ListOrders.
 	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -1661,7 +1661,8 @@ export interface definitions {
     /**
      * Format: date-time
      * @description When the order earned, or, for an order the member only redeemed on, when it
-     * first redeemed. Set by GetOrder and ListOrders.
+     * was first refunded (when it became an order to list). Set by GetOrder and
+     * ListOrders.
      */
     createTime?: string;
   };

@@ -45,12 +45,15 @@ func (q *Queries) GetOrder(ctx context.Context, db DBTX, arg GetOrderParams) (Or
 }
 
 const getOrderRead = `-- name: GetOrderRead :one
-SELECT o.member_id, o.order_id, o.earn_entry_id, o.spend_minor, o.currency, o.earned_points, o.refunded_minor, o.fully_refunded, o.points_taken_back, o.points_returned, o.tier_id, o.perks, o.metric_points, o.metric_spend, o.metric_day, o.metric_points_taken, o.metric_spend_taken, e.entry_id AS order_entry_id, e.create_time AS order_time,
+SELECT o.member_id, o.order_id, o.earn_entry_id, o.spend_minor, o.currency, o.earned_points, o.refunded_minor, o.fully_refunded, o.points_taken_back, o.points_returned, o.tier_id, o.perks, o.metric_points, o.metric_spend, o.metric_day, o.metric_points_taken, o.metric_spend_taken,
+       coalesce(o.earn_entry_id, (SELECT min(coalesce(r.return_entry_id, r.take_entry_id, 0)) FROM refunds r
+                                  WHERE o.earn_entry_id IS NULL AND r.member_id = o.member_id AND r.order_id = o.order_id), 0)::bigint AS order_entry_id,
+       coalesce(e.create_time, (SELECT min(r.create_time) FROM refunds r
+                                WHERE o.earn_entry_id IS NULL AND r.member_id = o.member_id AND r.order_id = o.order_id))::timestamptz AS order_time,
        coalesce((SELECT sum(p.points) FROM pending_releases p
                  WHERE p.member_id = o.member_id AND p.order_id = o.order_id AND NOT p.released), 0)::bigint AS points_pending
 FROM orders o
-JOIN entries e ON e.entry_id = coalesce(o.earn_entry_id,
-    (SELECT min(x.entry_id) FROM entries x WHERE o.earn_entry_id IS NULL AND x.member_id = o.member_id AND x.order_id = o.order_id))
+LEFT JOIN entries e ON e.member_id = o.member_id AND e.entry_id = o.earn_entry_id
 WHERE o.member_id = $1 AND o.order_id = $2
 `
 
@@ -66,8 +69,8 @@ type GetOrderReadRow struct {
 	PointsPending int64
 }
 
-// An order with what the reads add to it: its time (ListMemberOrders says which)
-// and its earned points still pending.
+// An order with what the reads add to it: its time and key (ListMemberOrders says
+// which) and its earned points still pending.
 func (q *Queries) GetOrderRead(ctx context.Context, db DBTX, arg GetOrderReadParams) (GetOrderReadRow, error) {
 	row := db.QueryRow(ctx, getOrderRead, arg.MemberID, arg.OrderID)
 	var i GetOrderReadRow
@@ -108,15 +111,22 @@ func (q *Queries) HoldEntryID(ctx context.Context, db DBTX, holdID *int64) (int6
 }
 
 const listMemberOrders = `-- name: ListMemberOrders :many
-SELECT o.member_id, o.order_id, o.earn_entry_id, o.spend_minor, o.currency, o.earned_points, o.refunded_minor, o.fully_refunded, o.points_taken_back, o.points_returned, o.tier_id, o.perks, o.metric_points, o.metric_spend, o.metric_day, o.metric_points_taken, o.metric_spend_taken, e.entry_id AS order_entry_id, e.create_time AS order_time,
+SELECT o.member_id, o.order_id, o.earn_entry_id, o.spend_minor, o.currency, o.earned_points, o.refunded_minor, o.fully_refunded, o.points_taken_back, o.points_returned, o.tier_id, o.perks, o.metric_points, o.metric_spend, o.metric_day, o.metric_points_taken, o.metric_spend_taken,
+       coalesce(o.earn_entry_id, (SELECT min(coalesce(r.return_entry_id, r.take_entry_id, 0)) FROM refunds r
+                                  WHERE o.earn_entry_id IS NULL AND r.member_id = o.member_id AND r.order_id = o.order_id), 0)::bigint AS order_entry_id,
+       coalesce(e.create_time, (SELECT min(r.create_time) FROM refunds r
+                                WHERE o.earn_entry_id IS NULL AND r.member_id = o.member_id AND r.order_id = o.order_id))::timestamptz AS order_time,
        coalesce((SELECT sum(p.points) FROM pending_releases p
                  WHERE p.member_id = o.member_id AND p.order_id = o.order_id AND NOT p.released), 0)::bigint AS points_pending
 FROM orders o
-JOIN entries e ON e.entry_id = coalesce(o.earn_entry_id,
-    (SELECT min(x.entry_id) FROM entries x WHERE o.earn_entry_id IS NULL AND x.member_id = o.member_id AND x.order_id = o.order_id))
-WHERE o.member_id = $1 AND e.entry_id < $2
-  AND e.create_time >= $3 AND e.create_time < $4
-ORDER BY e.entry_id DESC
+LEFT JOIN entries e ON e.member_id = o.member_id AND e.entry_id = o.earn_entry_id
+WHERE o.member_id = $1
+  AND coalesce(o.earn_entry_id, (SELECT min(coalesce(r.return_entry_id, r.take_entry_id, 0)) FROM refunds r
+                                 WHERE o.earn_entry_id IS NULL AND r.member_id = o.member_id AND r.order_id = o.order_id), 0) < $2::bigint
+  -- [start, end): tstzrange's default bounds.
+  AND tstzrange($3::timestamptz, $4::timestamptz) @> coalesce(e.create_time, (SELECT min(r.create_time) FROM refunds r
+                               WHERE o.earn_entry_id IS NULL AND r.member_id = o.member_id AND r.order_id = o.order_id))
+ORDER BY order_entry_id DESC
 LIMIT $5
 `
 
@@ -135,10 +145,11 @@ type ListMemberOrdersRow struct {
 	PointsPending int64
 }
 
-// A member's orders, newest first by the entry that made each: its earning, or for
-// an order only redeemed on (it has a row once refunded), its first entry. The
-// earning is a primary key read; only those rare orders look for their first
-// entry. A member's orders are few enough to order them all in the read.
+// A member's orders, newest first by the entry that made each: its earning, or, for
+// an order only redeemed on (it has a row once refunded), its first refund's entry
+// and time. Each is a primary key or refunds_order_idx read: the plan stays within
+// the member's orders, whatever the size of entries. A member's orders are few
+// enough to order them all in the read.
 func (q *Queries) ListMemberOrders(ctx context.Context, db DBTX, arg ListMemberOrdersParams) ([]ListMemberOrdersRow, error) {
 	rows, err := db.Query(ctx, listMemberOrders,
 		arg.MemberID,
