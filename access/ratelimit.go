@@ -113,6 +113,15 @@ func (s *Service) RateLimitOf(ctx context.Context, keyID string) (KeyRateLimit, 
 	return KeyRateLimit{KeyID: key.ID, Limit: key.RateLimit(), RoleDefault: key.OwnRateLimit == nil}, nil
 }
 
+// Key reads a key (revoked ones too): whether it exists and its role, for the
+// reads about a key that other domains answer (its goodwill limits).
+func (s *Service) Key(ctx context.Context, keyID string) (Key, error) {
+	if keyID == "" {
+		return Key{}, problem.InvalidField("keyId", "is required")
+	}
+	return s.keyByID(ctx, keyID)
+}
+
 // keyByID reads a key with its own rate limit.
 func (s *Service) keyByID(ctx context.Context, keyID string) (Key, error) {
 	row, err := s.q.KeyByID(ctx, s.pool, keyID)

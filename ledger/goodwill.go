@@ -78,6 +78,8 @@ type GoodwillLimits struct {
 	KeyID    string
 	PerGrant int64 `json:"perGrant" validate:"gte=0,lte=1000000000"`
 	PerDay   int64 `json:"perDay" validate:"gte=0,lte=1000000000"`
+	// Default: the key has no limits of its own, these are the defaults.
+	Default bool `json:"-"`
 }
 
 // GrantGoodwill credits goodwill points, or, when the grant is above a limited key's
@@ -128,12 +130,19 @@ func (s *Service) GrantGoodwill(ctx context.Context, actor Actor, cmd GrantGoodw
 func (s *Service) goodwillLimits(ctx context.Context, db ledgerdb.DBTX, keyID string) (GoodwillLimits, error) {
 	row, err := s.q.GetGoodwillLimits(ctx, db, keyID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return GoodwillLimits{KeyID: keyID, PerGrant: DefaultGoodwillPerGrant, PerDay: DefaultGoodwillPerDay}, nil
+		return GoodwillLimits{KeyID: keyID, PerGrant: DefaultGoodwillPerGrant, PerDay: DefaultGoodwillPerDay, Default: true}, nil
 	}
 	if err != nil {
 		return GoodwillLimits{}, fmt.Errorf("goodwill limits of %s: %w", keyID, err)
 	}
 	return GoodwillLimits{KeyID: keyID, PerGrant: row.PerGrant, PerDay: row.PerDay}, nil
+}
+
+// GoodwillLimitsOf reads a key's goodwill limits, its own or the defaults: the
+// limits GrantGoodwill applies to it. The key's existence is the caller's to check
+// (keys are access's).
+func (s *Service) GoodwillLimitsOf(ctx context.Context, keyID string) (GoodwillLimits, error) {
+	return s.goodwillLimits(ctx, s.pool, keyID)
 }
 
 // SetGoodwillLimits sets a key's goodwill limits.
@@ -196,6 +205,21 @@ func (s *Service) DecideApproval(ctx context.Context, actor Actor, approvalID in
 
 // ListApprovals lists approvals, newest first, optionally only those of a status.
 func (s *Service) ListApprovals(ctx context.Context, status string, pageSize int32, pageToken string) ([]Approval, string, error) {
+	return s.listApprovals(ctx, "", status, pageSize, pageToken)
+}
+
+// ListApprovalsRequestedBy lists the approvals one key asked for, newest first
+// (an agent's own): the same filters and pages as ListApprovals, with page tokens
+// of their own, so that a token of one key's list does not page another's.
+func (s *Service) ListApprovalsRequestedBy(ctx context.Context, keyID, status string, pageSize int32, pageToken string) ([]Approval, string, error) {
+	if keyID == "" {
+		return nil, "", problem.InvalidField("keyId", "is required")
+	}
+	return s.listApprovals(ctx, keyID, status, pageSize, pageToken)
+}
+
+// listApprovals is everyone's approvals (requestedBy empty) or one key's.
+func (s *Service) listApprovals(ctx context.Context, requestedBy, status string, pageSize int32, pageToken string) ([]Approval, string, error) {
 	if status != "" && status != ApprovalPending && status != ApprovalApproved && status != ApprovalRejected {
 		return nil, "", problem.InvalidField("status", "must be PENDING, APPROVED or REJECTED")
 	}
@@ -206,6 +230,9 @@ func (s *Service) ListApprovals(ctx context.Context, status string, pageSize int
 		pageSize = DefaultPageSize
 	}
 	page := pagetoken.For("approvals", status)
+	if requestedBy != "" {
+		page = pagetoken.For("ownApprovals", requestedBy, status)
+	}
 	before := int64(math.MaxInt64)
 	if pageToken != "" {
 		id, err := s.pageTokens.DecodeID(page, pageToken)
@@ -214,7 +241,14 @@ func (s *Service) ListApprovals(ctx context.Context, status string, pageSize int
 		}
 		before = id
 	}
-	rows, err := s.q.ListApprovals(ctx, s.pool, ledgerdb.ListApprovalsParams{Status: status, BeforeID: before, PageSize: pageSize + 1})
+	var rows []ledgerdb.GoodwillApproval
+	var err error
+	if requestedBy == "" {
+		rows, err = s.q.ListApprovals(ctx, s.pool, ledgerdb.ListApprovalsParams{Status: status, BeforeID: before, PageSize: pageSize + 1})
+	} else {
+		rows, err = s.q.ListApprovalsRequestedBy(ctx, s.pool, ledgerdb.ListApprovalsRequestedByParams{
+			RequestedBy: requestedBy, Status: status, BeforeID: before, PageSize: pageSize + 1})
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("list approvals: %w", err)
 	}

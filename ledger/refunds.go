@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/loyalty-engine/loyalty/internal/database"
+	"github.com/loyalty-engine/loyalty/internal/pagetoken"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/validation"
 	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
@@ -49,6 +52,32 @@ type Order struct {
 	// redeemed on): refunds and support act on these, not on today's tier.
 	TierID string
 	Perks  *tiers.Perks
+	// PointsPending and CreateTime are set by the reads (GetOrder, ListOrders):
+	// the earned points still pending, and when the order earned (or, only
+	// redeemed on, was first refunded).
+	PointsPending int64
+	CreateTime    time.Time
+}
+
+// Order statuses (Order.Status).
+const (
+	OrderNotRefunded    = "NOT_REFUNDED"
+	OrderPartlyRefunded = "PARTLY_REFUNDED"
+	OrderRefunded       = "REFUNDED"
+)
+
+// Status is how much of the order was refunded: nothing, part of it, or all that
+// can be (nothing is left to refund). A refund that moved no money (an order
+// without a known spend) but took points back counts as a refund.
+func (o Order) Status() string {
+	switch {
+	case o.FullyRefunded:
+		return OrderRefunded
+	case o.RefundedMinor > 0 || o.PointsTakenBack > 0 || o.PointsReturned > 0:
+		return OrderPartlyRefunded
+	default:
+		return OrderNotRefunded
+	}
 }
 
 // RefundResult is what a refund did.
@@ -122,14 +151,83 @@ func (s *Service) RefundOrder(ctx context.Context, actor Actor, cmd Refund) (Ref
 
 // GetOrder returns what a member's order earned and how much of it was refunded.
 func (s *Service) GetOrder(ctx context.Context, memberID, orderID string) (Order, error) {
-	row, err := s.q.GetOrder(ctx, s.pool, ledgerdb.GetOrderParams{MemberID: memberID, OrderID: orderID})
+	row, err := s.q.GetOrderRead(ctx, s.pool, ledgerdb.GetOrderReadParams{MemberID: memberID, OrderID: orderID})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Order{}, ErrOrderNotFound.With("member %q earned nothing on order %q", memberID, orderID)
 	}
 	if err != nil {
 		return Order{}, fmt.Errorf("order %q: %w", orderID, err)
 	}
-	return toOrder(row), nil
+	o := toOrder(row.Order)
+	o.PointsPending, o.CreateTime = row.PointsPending, row.OrderTime
+	return o, nil
+}
+
+// ListOrders asks for a page of a member's orders.
+type ListOrders struct {
+	MemberID  string    `json:"memberId" validate:"required,shopid"`
+	PageSize  int32     `json:"pageSize" validate:"gte=0,lte=200"`
+	PageToken string    `json:"pageToken" validate:"max=100"`
+	StartTime time.Time `json:"startTime"`
+	EndTime   time.Time `json:"endTime"`
+}
+
+// Orders is a page of a member's orders.
+type Orders struct {
+	Orders        []Order
+	NextPageToken string
+}
+
+// ListOrders returns the member's orders, newest first (by the entry that made
+// each: its earning, else its first refund's), keyset-paginated. An unknown member is
+// ErrMemberNotFound, a member without orders an empty page.
+func (s *Service) ListOrders(ctx context.Context, q ListOrders) (Orders, error) {
+	if err := validation.Struct(q); err != nil {
+		return Orders{}, err
+	}
+	if !q.StartTime.IsZero() && !q.EndTime.IsZero() && !q.EndTime.After(q.StartTime) {
+		return Orders{}, problem.InvalidField("endTime", "must be after startTime")
+	}
+	if err := s.checkMember(ctx, q.MemberID); err != nil {
+		return Orders{}, err
+	}
+	page := pagetoken.For("orders", q.MemberID, pagetoken.Time(q.StartTime), pagetoken.Time(q.EndTime))
+	before := int64(math.MaxInt64)
+	if q.PageToken != "" {
+		id, err := s.pageTokens.DecodeID(page, q.PageToken)
+		if err != nil {
+			return Orders{}, err
+		}
+		before = id
+	}
+	size := q.PageSize
+	if size == 0 {
+		size = DefaultPageSize
+	}
+	start, end := historyStart, historyEnd
+	if !q.StartTime.IsZero() {
+		start = q.StartTime
+	}
+	if !q.EndTime.IsZero() {
+		end = q.EndTime
+	}
+	rows, err := s.q.ListMemberOrders(ctx, database.ReadPool(ctx, s.pool), ledgerdb.ListMemberOrdersParams{
+		MemberID: q.MemberID, BeforeEntryID: before, StartTime: start, EndTime: end, PageSize: size + 1})
+	if err != nil {
+		return Orders{}, fmt.Errorf("orders of %s: %w", q.MemberID, err)
+	}
+	var out Orders
+	if len(rows) > int(size) {
+		rows = rows[:size]
+		out.NextPageToken = s.pageTokens.EncodeID(page, rows[len(rows)-1].OrderEntryID)
+	}
+	out.Orders = make([]Order, len(rows))
+	for i, r := range rows {
+		o := toOrder(r.Order)
+		o.PointsPending, o.CreateTime = r.PointsPending, r.OrderTime
+		out.Orders[i] = o
+	}
+	return out, nil
 }
 
 func toOrder(r ledgerdb.Order) Order {

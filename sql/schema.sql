@@ -1851,6 +1851,12 @@ CREATE INDEX events_occur_time_idx ON public.events USING btree (occur_time);
 CREATE INDEX goodwill_approvals_pending_idx ON public.goodwill_approvals USING btree (create_time) WHERE (status = 'PENDING'::text);
 
 --
+-- Name: goodwill_approvals_requested_by_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX goodwill_approvals_requested_by_idx ON public.goodwill_approvals USING btree (requested_by, approval_id DESC);
+
+--
 -- Name: holds_expiry_idx; Type: INDEX; Schema: public; Owner: -
 --
 

@@ -92,17 +92,56 @@ func (s *Service) CheckEntitlement(ctx context.Context, memberID, perk string) (
 
 // entitlement is the member's quota of a perk and the cycle at now, without use.
 func (s *Service) entitlement(ctx context.Context, db tiersdb.DBTX, memberID, perk string, now time.Time) (Entitlement, error) {
+	st, err := s.standingNow(ctx, db, memberID, now)
+	if err != nil {
+		return Entitlement{}, err
+	}
+	return entitlementIn(st, memberID, perk, now), nil
+}
+
+// standingNow is the member's standing under the current policy.
+func (s *Service) standingNow(ctx context.Context, db tiersdb.DBTX, memberID string, now time.Time) (Standing, error) {
 	p, err := s.PolicyOn(ctx, db)
 	if err != nil {
-		return Entitlement{}, err
+		return Standing{}, err
 	}
-	st, err := s.StandingAt(ctx, db, p, memberID, now)
-	if err != nil {
-		return Entitlement{}, err
-	}
+	return s.StandingAt(ctx, db, p, memberID, now)
+}
+
+// entitlementIn is a perk's quota in a standing and the cycle at now, without use:
+// the one place a quota and its cycle are read from a standing.
+func entitlementIn(st Standing, memberID, perk string, now time.Time) Entitlement {
 	quota, _ := st.Perks.Quota(perk)
 	start, end := Cycle(st.JoinTime, now)
-	return Entitlement{MemberID: memberID, Perk: perk, TierID: st.TierID, Quota: quota, CycleStart: start, CycleEnd: end}, nil
+	return Entitlement{MemberID: memberID, Perk: perk, TierID: st.TierID, Quota: quota, CycleStart: start, CycleEnd: end}
+}
+
+// ListEntitlements answers every quota perk the member's effective tier gives
+// (quota above 0), by perk name, each as CheckEntitlement answers it: the tier,
+// one policy and standing read for all of them.
+func (s *Service) ListEntitlements(ctx context.Context, memberID string) ([]Entitlement, error) {
+	if err := validation.Struct(memberRef{MemberID: memberID}); err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	st, err := s.standingNow(ctx, s.pool, memberID, now)
+	if err != nil {
+		return nil, err
+	}
+	out := []Entitlement{}
+	for _, perk := range QuotaPerks() {
+		e := entitlementIn(st, memberID, perk, now)
+		if e.Quota <= 0 {
+			continue
+		}
+		used, err := s.q.EntitlementUsed(ctx, s.pool, tiersdb.EntitlementUsedParams{MemberID: memberID, Perk: perk, CycleStart: e.CycleStart})
+		if err != nil {
+			return nil, fmt.Errorf("use of %s by %q: %w", perk, memberID, err)
+		}
+		e.setUsed(used)
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 func (e *Entitlement) setUsed(used int32) {

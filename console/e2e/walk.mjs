@@ -132,11 +132,20 @@ try {
   const agentKey = (await page.getByTestId("secret").textContent()).trim();
   assert.match(agentKey, /^lk_/);
   await page.getByRole("button", { name: "Goodwill limits of Desk agent" }).click();
+  // The form starts from the limits the server applies: a new key's are the defaults.
+  await page.getByTestId("limits-now").filter({ hasText: "Now the defaults: 500 per grant, 2,000 per day." }).waitFor();
+  assert.equal(await page.getByLabel(en["keys.perDay"], { exact: true }).inputValue(), "2000");
   await page.getByLabel(en["keys.perGrant"], { exact: true }).fill("500");
   await page.getByLabel(en["keys.perDay"], { exact: true }).fill("1000");
   await page.getByRole("button", { name: en["keys.saveLimits"] }).click();
   await page.getByRole("status").filter({ hasText: /Saved: 500 per grant, 1,000 per day/ }).waitFor();
+  await page.getByTestId("limits-now").filter({ hasText: "Now: 500 per grant, 1,000 per day." }).waitFor();
   await shot("keys");
+  // Read again when the form opens again: what was saved, not an empty form.
+  await page.getByRole("button", { name: "Goodwill limits of Desk agent" }).click();
+  await page.getByRole("button", { name: "Goodwill limits of Desk agent" }).click();
+  await page.getByTestId("limits-now").filter({ hasText: "Now: 500 per grant, 1,000 per day." }).waitFor();
+  assert.equal(await page.getByLabel(en["keys.perDay"], { exact: true }).inputValue(), "1000");
   await page.getByRole("button", { name: en["app.signOut"] }).click();
 
   await signIn(agentKey);
@@ -155,6 +164,11 @@ try {
   assert.equal(before, 500);
   await page.getByText("A100").first().waitFor();
   await page.getByText(en["orders.refund.partial"]).waitFor();
+  // ListOrders: A100 earned 259 pending points; its refund of 50 yuan took 50 back.
+  await page.locator("tr", { hasText: "A100" }).getByTestId("order-pending").filter({ hasText: "209" }).waitFor();
+  // alice's tier gives no quota perk: the card says so.
+  await page.getByRole("region", { name: en["entitlements.title"] }).getByText(en["entitlements.none"]).waitFor();
+  await page.getByRole("region", { name: en["myRequests.title"] }).getByText(en["myRequests.none"]).waitFor();
   await page.getByText(en["couponStatus.ISSUED"]).waitFor();
   assert.match(await page.getByTestId("allowance").textContent(), /1,000 of your 1,000/);
   await shot("member");
@@ -187,6 +201,8 @@ try {
   await grant(800, "DAMAGED_ITEM", "T-1002", /waiting for a supervisor/);
   await page.getByTestId("allowance").filter({ hasText: /850 of your 1,000/ }).waitFor();
   assert.equal(await availablePoints(), 650);
+  // The agent's own requests list it, waiting (ListOwnApprovals).
+  await page.getByTestId("my-requests").locator("tr", { hasText: "800" }).filter({ hasText: en["approvalStatus.PENDING"] }).waitFor();
   await shot("waiting-for-approval");
 
   // The agent revokes the member's coupon (after confirming).
@@ -211,7 +227,9 @@ try {
   await page.goto(`${CONSOLE_URL}#/members/carol`);
   await page.getByTestId("tier").filter({ hasText: "Gold" }).waitFor();
   const perk = page.getByRole("region", { name: en["entitlements.title"] });
-  await perk.getByText("2 of 2").first().waitFor();
+  // ListEntitlements: gold's two quota perks, two of each a cycle.
+  await perk.locator("[data-perk=freeReturnPickups]").filter({ hasText: "2 of 2" }).waitFor();
+  await perk.locator("[data-perk=monthlyCouponAllowance]").filter({ hasText: "2 of 2" }).waitFor();
   await perk.getByRole("button", { name: "Use one: Free return pickups" }).dblclick();
   await perk.getByText("1 of 2").waitFor();
   await page.waitForTimeout(300); // a second use would show by now
@@ -242,6 +260,19 @@ try {
   });
   await page.getByTestId("statement").getByText("T-1002").waitFor();
   await shot("member-after-approval");
+
+  // The agent's own requests show the grant approved, in both languages.
+  await page.getByRole("button", { name: en["app.signOut"] }).click();
+  await signIn(agentKey);
+  await page.goto(`${CONSOLE_URL}#/members/alice`);
+  await page.getByTestId("my-requests").locator("tr", { hasText: "800" }).filter({ hasText: en["approvalStatus.APPROVED"] }).waitFor();
+  await page.getByLabel(en["app.language"], { exact: true }).selectOption("zh-CN");
+  await page.getByRole("heading", { name: zh["myRequests.title"] }).waitFor();
+  await page.getByTestId("my-requests").getByText(zh["approvalStatus.APPROVED"]).waitFor();
+  await untranslated("agent's member page");
+  await shot("my-requests-zh");
+  await page.getByLabel(zh["app.language"], { exact: true }).selectOption("en");
+  await page.getByRole("heading", { name: en["myRequests.title"] }).waitFor();
 
   // Infinite scroll: bob's 60 entries come 50 at a time, the rest when the end of the
   // list comes into view; the running balance goes down the list.

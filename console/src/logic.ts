@@ -98,10 +98,11 @@ export function filterQuery(f: Filter): { kinds?: string[]; startTime?: string; 
   return q;
 }
 
-/** refundState names how much of an order was refunded. */
+/** refundState is the server's order status (ledger.Order.Status decides it) as
+ * the console's badge names it. */
 export function refundState(o: definitions["v1Order"]): "full" | "partial" | "none" {
-  if (o.fullyRefunded) return "full";
-  if ((o.refundedMinor && o.refundedMinor !== "0") || (o.pointsTakenBack && o.pointsTakenBack !== "0")) return "partial";
+  if (o.status === "REFUNDED") return "full";
+  if (o.status === "PARTLY_REFUNDED") return "partial";
   return "none";
 }
 

@@ -3,13 +3,13 @@
 export type Role = "admin" | "app" | "agent" | "marketer" | "auditor";
 
 export type Ability =
-  | "readMembers" // member, balance, statement, perks, coupons, orders
-  | "checkEntitlements"
+  | "readMembers" // member, balance, statement, perks, entitlements, coupons, orders
   | "consumeEntitlements"
   | "revokeCoupons"
   | "grantGoodwill"
   | "reportAfterSales"
   | "listApprovals"
+  | "listOwnApprovals" // an agent's own goodwill requests (ListOwnApprovals)
   | "decideApprovals"
   | "manageKeys"
   | "readCampaigns" // list, campaign, stats
@@ -23,7 +23,6 @@ export type Ability =
 const abilities: Record<Role, Ability[]> = {
   admin: [
     "readMembers",
-    "checkEntitlements",
     "consumeEntitlements",
     "revokeCoupons",
     "grantGoodwill",
@@ -39,8 +38,15 @@ const abilities: Record<Role, Ability[]> = {
     "manageWebhooks",
     "readEvents",
   ],
-  agent: ["readMembers", "checkEntitlements", "consumeEntitlements", "revokeCoupons", "grantGoodwill", "reportAfterSales"],
-  app: ["readMembers", "checkEntitlements", "consumeEntitlements", "reportAfterSales"],
+  agent: [
+    "readMembers",
+    "consumeEntitlements",
+    "revokeCoupons",
+    "grantGoodwill",
+    "listOwnApprovals",
+    "reportAfterSales",
+  ],
+  app: ["readMembers", "consumeEntitlements", "reportAfterSales"],
   auditor: ["readMembers", "listApprovals", "readCampaigns", "readLiability", "readAudit", "readEvents"],
   marketer: ["readCampaigns", "manageCampaigns"],
 };

@@ -68,13 +68,14 @@ test("the statement's filter: one kind, whole days, the last day included", () =
   assert.equal(logic.filterQuery({ kind: "", from: "", to: "2026-12-31" }).endTime, new Date(2027, 0, 1).toISOString());
 });
 
-test("an order's refund state", () => {
+test("an order's refund state is the server's status", () => {
   for (const [order, want] of [
     [{}, "none"],
-    [{ refundedMinor: "0", pointsTakenBack: "0" }, "none"],
-    [{ refundedMinor: "5000" }, "partial"],
-    [{ pointsTakenBack: "12" }, "partial"],
-    [{ refundedMinor: "25900", fullyRefunded: true }, "full"],
+    [{ status: "NOT_REFUNDED" }, "none"],
+    [{ status: "PARTLY_REFUNDED", refundedMinor: "5000" }, "partial"],
+    // The server decides: counters alone do not make a refund state.
+    [{ refundedMinor: "5000" }, "none"],
+    [{ status: "REFUNDED", refundedMinor: "25900", fullyRefunded: true }, "full"],
   ]) {
     assert.equal(logic.refundState(order), want, JSON.stringify(order));
   }
@@ -91,6 +92,9 @@ test("roles: the console offers only what internal/server/roles.go allows", () =
   assert.ok(roles.can("agent", "grantGoodwill"));
   assert.ok(!roles.can("agent", "decideApprovals"));
   assert.ok(!roles.can("agent", "listApprovals"));
+  // ListOwnApprovals is the agent's alone: its own requests, nobody else's.
+  assert.ok(roles.can("agent", "listOwnApprovals"));
+  assert.ok(!roles.can("app", "listOwnApprovals") && !roles.can("auditor", "listOwnApprovals"));
   assert.ok(roles.can("auditor", "listApprovals") && !roles.can("auditor", "decideApprovals"));
   assert.ok(!roles.can("auditor", "grantGoodwill") && !roles.can("app", "grantGoodwill"));
   assert.ok(roles.can("admin", "decideApprovals") && roles.can("admin", "manageKeys"));

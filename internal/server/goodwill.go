@@ -5,6 +5,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/loyalty-engine/loyalty/access"
 	loyaltyv1 "github.com/loyalty-engine/loyalty/api/loyalty/v1"
 	"github.com/loyalty-engine/loyalty/ledger"
 )
@@ -12,6 +13,7 @@ import (
 type goodwillServer struct {
 	loyaltyv1.UnimplementedGoodwillServiceServer
 	ledger *ledger.Service
+	keys   *access.Service // whether a key exists (GetGoodwillLimits)
 }
 
 func (s *goodwillServer) GrantGoodwill(ctx context.Context, req *loyaltyv1.GrantGoodwillRequest) (*loyaltyv1.GrantGoodwillResponse, error) {
@@ -76,7 +78,41 @@ func (s *goodwillServer) SetGoodwillLimits(ctx context.Context, req *loyaltyv1.S
 	if err != nil {
 		return nil, err
 	}
-	return &loyaltyv1.SetGoodwillLimitsResponse{Limits: &loyaltyv1.GoodwillLimits{KeyId: l.KeyID, PerGrant: l.PerGrant, PerDay: l.PerDay}}, nil
+	return &loyaltyv1.SetGoodwillLimitsResponse{Limits: goodwillLimitsPB(l)}, nil
+}
+
+// ListOwnApprovals lists the caller's own approvals: the key is the one the
+// interceptors authenticated, never a field of the request, so no caller can ask
+// for another key's.
+func (s *goodwillServer) ListOwnApprovals(ctx context.Context, req *loyaltyv1.ListOwnApprovalsRequest) (*loyaltyv1.ListOwnApprovalsResponse, error) {
+	key, _ := PrincipalFrom(ctx)
+	list, next, err := s.ledger.ListApprovalsRequestedBy(ctx, key.ID, req.GetStatus(), req.GetPageSize(), req.GetPageToken())
+	if err != nil {
+		return nil, err
+	}
+	resp := &loyaltyv1.ListOwnApprovalsResponse{NextPageToken: next, Approvals: make([]*loyaltyv1.Approval, len(list))}
+	for i, a := range list {
+		resp.Approvals[i] = approvalPB(a)
+	}
+	return resp, nil
+}
+
+// GetGoodwillLimits answers a key's limits; an unknown key is API_KEY_NOT_FOUND,
+// as setting its limits would be.
+func (s *goodwillServer) GetGoodwillLimits(ctx context.Context, req *loyaltyv1.GetGoodwillLimitsRequest) (*loyaltyv1.GetGoodwillLimitsResponse, error) {
+	key, err := s.keys.Key(ctx, req.GetKeyId())
+	if err != nil {
+		return nil, err
+	}
+	l, err := s.ledger.GoodwillLimitsOf(ctx, key.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &loyaltyv1.GetGoodwillLimitsResponse{Limits: goodwillLimitsPB(l)}, nil
+}
+
+func goodwillLimitsPB(l ledger.GoodwillLimits) *loyaltyv1.GoodwillLimits {
+	return &loyaltyv1.GoodwillLimits{KeyId: l.KeyID, PerGrant: l.PerGrant, PerDay: l.PerDay, DefaultLimits: l.Default}
 }
 
 func approvalPB(a ledger.Approval) *loyaltyv1.Approval {

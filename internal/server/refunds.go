@@ -55,6 +55,25 @@ func (s *pointsServer) GetOrder(ctx context.Context, req *loyaltyv1.GetOrderRequ
 	return &loyaltyv1.GetOrderResponse{Order: orderPB(o)}, nil
 }
 
+func (s *pointsServer) ListOrders(ctx context.Context, req *loyaltyv1.ListOrdersRequest) (*loyaltyv1.ListOrdersResponse, error) {
+	q := ledger.ListOrders{MemberID: req.GetMemberId(), PageSize: req.GetPageSize(), PageToken: req.GetPageToken()}
+	if req.GetStartTime() != nil {
+		q.StartTime = req.GetStartTime().AsTime()
+	}
+	if req.GetEndTime() != nil {
+		q.EndTime = req.GetEndTime().AsTime()
+	}
+	page, err := s.ledger.ListOrders(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	resp := &loyaltyv1.ListOrdersResponse{NextPageToken: page.NextPageToken, Orders: make([]*loyaltyv1.Order, len(page.Orders))}
+	for i, o := range page.Orders {
+		resp.Orders[i] = orderPB(o)
+	}
+	return resp, nil
+}
+
 func (s *pointsServer) ListLots(ctx context.Context, req *loyaltyv1.ListLotsRequest) (*loyaltyv1.ListLotsResponse, error) {
 	lots, err := s.ledger.Lots(ctx, req.GetMemberId(), req.GetIncludeSpent())
 	if err != nil {
@@ -120,6 +139,7 @@ func orderPB(o ledger.Order) *loyaltyv1.Order {
 		MemberId: o.MemberID, OrderId: o.OrderID, EarnEntryId: formatID(o.EarnEntryID),
 		EarnedPoints: o.EarnedPoints, RefundedMinor: o.RefundedMinor, FullyRefunded: o.FullyRefunded,
 		PointsTakenBack: o.PointsTakenBack, PointsReturned: o.PointsReturned, TierId: o.TierID,
+		Status: o.Status(), PointsPending: o.PointsPending, CreateTime: optionalTime(o.CreateTime),
 	}
 	if o.Perks != nil {
 		pb.Perks = perksPB(*o.Perks)

@@ -41,6 +41,7 @@ var methodRoles = map[string][]access.Role{
 	loyaltyv1.PointsService_ListActivity_FullMethodName:  memberReaders,
 	loyaltyv1.PointsService_RefundOrder_FullMethodName:   apps,
 	loyaltyv1.PointsService_GetOrder_FullMethodName:      memberReaders,
+	loyaltyv1.PointsService_ListOrders_FullMethodName:    memberReaders,
 	loyaltyv1.PointsService_ListLots_FullMethodName:      memberReaders,
 	loyaltyv1.PointsService_ListEntryLots_FullMethodName: memberReaders,
 
@@ -52,6 +53,10 @@ var methodRoles = map[string][]access.Role{
 	loyaltyv1.GoodwillService_RejectGoodwill_FullMethodName:    adminOnly,
 	loyaltyv1.GoodwillService_ListApprovals_FullMethodName:     auditors,
 	loyaltyv1.GoodwillService_SetGoodwillLimits_FullMethodName: adminOnly,
+	loyaltyv1.GoodwillService_GetGoodwillLimits_FullMethodName: adminOnly,
+	// Only the agent's own approvals (the key is the caller's, goodwill.go): an
+	// agent never sees others' approvals; everyone's are ListApprovals'.
+	loyaltyv1.GoodwillService_ListOwnApprovals_FullMethodName: {access.RoleAgent},
 
 	loyaltyv1.ProgramService_GetProgram_FullMethodName:    everyone,
 	loyaltyv1.ProgramService_UpdateProgram_FullMethodName: adminOnly,
@@ -75,6 +80,7 @@ var methodRoles = map[string][]access.Role{
 	loyaltyv1.TierService_CancelMembership_FullMethodName:   apps,
 	loyaltyv1.TierService_CheckEntitlement_FullMethodName:   appsAndAgents,
 	loyaltyv1.TierService_ConsumeEntitlement_FullMethodName: appsAndAgents,
+	loyaltyv1.TierService_ListEntitlements_FullMethodName:   memberReaders,
 
 	loyaltyv1.CampaignService_CreateCampaign_FullMethodName:    marketers,
 	loyaltyv1.CampaignService_GetCampaign_FullMethodName:       campaignReads,

@@ -175,7 +175,7 @@ func New(d Deps) *Server {
 		loyaltyv1.RegisterPointsServiceServer(reg, &pointsServer{ledger: d.Ledger})
 		loyaltyv1.RegisterLedgerServiceServer(reg, &ledgerServer{ledger: d.Ledger})
 		loyaltyv1.RegisterProgramServiceServer(reg, &programServer{ledger: d.Ledger})
-		loyaltyv1.RegisterGoodwillServiceServer(reg, &goodwillServer{ledger: d.Ledger})
+		loyaltyv1.RegisterGoodwillServiceServer(reg, &goodwillServer{ledger: d.Ledger, keys: d.Keys})
 		loyaltyv1.RegisterClockServiceServer(reg, &clockServer{clock: d.Clock, timeTravel: d.TimeTravel})
 		loyaltyv1.RegisterTierServiceServer(reg, &tierServer{tiers: d.Tiers})
 		loyaltyv1.RegisterCampaignServiceServer(reg, &campaignServer{campaigns: d.Campaigns, tiers: d.Tiers})

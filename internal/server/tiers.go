@@ -146,6 +146,18 @@ func (s *tierServer) CheckEntitlement(ctx context.Context, req *loyaltyv1.CheckE
 	return &loyaltyv1.CheckEntitlementResponse{Entitlement: entitlementPB(e)}, nil
 }
 
+func (s *tierServer) ListEntitlements(ctx context.Context, req *loyaltyv1.ListEntitlementsRequest) (*loyaltyv1.ListEntitlementsResponse, error) {
+	list, err := s.tiers.ListEntitlements(ctx, req.GetMemberId())
+	if err != nil {
+		return nil, err
+	}
+	resp := &loyaltyv1.ListEntitlementsResponse{Entitlements: make([]*loyaltyv1.Entitlement, len(list))}
+	for i, e := range list {
+		resp.Entitlements[i] = entitlementPB(e)
+	}
+	return resp, nil
+}
+
 func (s *tierServer) ConsumeEntitlement(ctx context.Context, req *loyaltyv1.ConsumeEntitlementRequest) (*loyaltyv1.ConsumeEntitlementResponse, error) {
 	requestID, err := requestIDOf(ctx, req.GetRequestId())
 	if err != nil {

@@ -595,10 +595,12 @@ func (x *ListApprovalsResponse) GetNextPageToken() string {
 }
 
 type GoodwillLimits struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	KeyId         string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
-	PerGrant      int64                  `protobuf:"varint,2,opt,name=per_grant,json=perGrant,proto3" json:"per_grant,omitempty"`
-	PerDay        int64                  `protobuf:"varint,3,opt,name=per_day,json=perDay,proto3" json:"per_day,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	KeyId    string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	PerGrant int64                  `protobuf:"varint,2,opt,name=per_grant,json=perGrant,proto3" json:"per_grant,omitempty"`
+	PerDay   int64                  `protobuf:"varint,3,opt,name=per_day,json=perDay,proto3" json:"per_day,omitempty"`
+	// The key has no limits of its own: these are the defaults.
+	DefaultLimits bool `protobuf:"varint,4,opt,name=default_limits,json=defaultLimits,proto3" json:"default_limits,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -652,6 +654,13 @@ func (x *GoodwillLimits) GetPerDay() int64 {
 		return x.PerDay
 	}
 	return 0
+}
+
+func (x *GoodwillLimits) GetDefaultLimits() bool {
+	if x != nil {
+		return x.DefaultLimits
+	}
+	return false
 }
 
 type SetGoodwillLimitsRequest struct {
@@ -758,6 +767,207 @@ func (x *SetGoodwillLimitsResponse) GetLimits() *GoodwillLimits {
 	return nil
 }
 
+type GetGoodwillLimitsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KeyId         string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetGoodwillLimitsRequest) Reset() {
+	*x = GetGoodwillLimitsRequest{}
+	mi := &file_loyalty_v1_goodwill_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetGoodwillLimitsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetGoodwillLimitsRequest) ProtoMessage() {}
+
+func (x *GetGoodwillLimitsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_goodwill_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetGoodwillLimitsRequest.ProtoReflect.Descriptor instead.
+func (*GetGoodwillLimitsRequest) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_goodwill_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetGoodwillLimitsRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+type GetGoodwillLimitsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Limits        *GoodwillLimits        `protobuf:"bytes,1,opt,name=limits,proto3" json:"limits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetGoodwillLimitsResponse) Reset() {
+	*x = GetGoodwillLimitsResponse{}
+	mi := &file_loyalty_v1_goodwill_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetGoodwillLimitsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetGoodwillLimitsResponse) ProtoMessage() {}
+
+func (x *GetGoodwillLimitsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_goodwill_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetGoodwillLimitsResponse.ProtoReflect.Descriptor instead.
+func (*GetGoodwillLimitsResponse) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_goodwill_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetGoodwillLimitsResponse) GetLimits() *GoodwillLimits {
+	if x != nil {
+		return x.Limits
+	}
+	return nil
+}
+
+type ListOwnApprovalsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// PENDING, APPROVED or REJECTED; empty: all.
+	Status        string `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOwnApprovalsRequest) Reset() {
+	*x = ListOwnApprovalsRequest{}
+	mi := &file_loyalty_v1_goodwill_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOwnApprovalsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOwnApprovalsRequest) ProtoMessage() {}
+
+func (x *ListOwnApprovalsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_goodwill_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOwnApprovalsRequest.ProtoReflect.Descriptor instead.
+func (*ListOwnApprovalsRequest) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_goodwill_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListOwnApprovalsRequest) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *ListOwnApprovalsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListOwnApprovalsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListOwnApprovalsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Approvals     []*Approval            `protobuf:"bytes,1,rep,name=approvals,proto3" json:"approvals,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOwnApprovalsResponse) Reset() {
+	*x = ListOwnApprovalsResponse{}
+	mi := &file_loyalty_v1_goodwill_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOwnApprovalsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOwnApprovalsResponse) ProtoMessage() {}
+
+func (x *ListOwnApprovalsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_goodwill_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOwnApprovalsResponse.ProtoReflect.Descriptor instead.
+func (*ListOwnApprovalsResponse) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_goodwill_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListOwnApprovalsResponse) GetApprovals() []*Approval {
+	if x != nil {
+		return x.Approvals
+	}
+	return nil
+}
+
+func (x *ListOwnApprovalsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_loyalty_v1_goodwill_proto protoreflect.FileDescriptor
 
 const file_loyalty_v1_goodwill_proto_rawDesc = "" +
@@ -813,23 +1023,38 @@ const file_loyalty_v1_goodwill_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"s\n" +
 	"\x15ListApprovalsResponse\x122\n" +
 	"\tapprovals\x18\x01 \x03(\v2\x14.loyalty.v1.ApprovalR\tapprovals\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"]\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x84\x01\n" +
 	"\x0eGoodwillLimits\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x1b\n" +
 	"\tper_grant\x18\x02 \x01(\x03R\bperGrant\x12\x17\n" +
-	"\aper_day\x18\x03 \x01(\x03R\x06perDay\"g\n" +
+	"\aper_day\x18\x03 \x01(\x03R\x06perDay\x12%\n" +
+	"\x0edefault_limits\x18\x04 \x01(\bR\rdefaultLimits\"g\n" +
 	"\x18SetGoodwillLimitsRequest\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x1b\n" +
 	"\tper_grant\x18\x02 \x01(\x03R\bperGrant\x12\x17\n" +
 	"\aper_day\x18\x03 \x01(\x03R\x06perDay\"O\n" +
 	"\x19SetGoodwillLimitsResponse\x122\n" +
-	"\x06limits\x18\x01 \x01(\v2\x1a.loyalty.v1.GoodwillLimitsR\x06limits2\xd4\x03\n" +
+	"\x06limits\x18\x01 \x01(\v2\x1a.loyalty.v1.GoodwillLimitsR\x06limits\"1\n" +
+	"\x18GetGoodwillLimitsRequest\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\"O\n" +
+	"\x19GetGoodwillLimitsResponse\x122\n" +
+	"\x06limits\x18\x01 \x01(\v2\x1a.loyalty.v1.GoodwillLimitsR\x06limits\"m\n" +
+	"\x17ListOwnApprovalsRequest\x12\x16\n" +
+	"\x06status\x18\x01 \x01(\tR\x06status\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"v\n" +
+	"\x18ListOwnApprovalsResponse\x122\n" +
+	"\tapprovals\x18\x01 \x03(\v2\x14.loyalty.v1.ApprovalR\tapprovals\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x95\x05\n" +
 	"\x0fGoodwillService\x12T\n" +
 	"\rGrantGoodwill\x12 .loyalty.v1.GrantGoodwillRequest\x1a!.loyalty.v1.GrantGoodwillResponse\x12Z\n" +
 	"\x0fApproveGoodwill\x12\".loyalty.v1.ApproveGoodwillRequest\x1a#.loyalty.v1.ApproveGoodwillResponse\x12W\n" +
 	"\x0eRejectGoodwill\x12!.loyalty.v1.RejectGoodwillRequest\x1a\".loyalty.v1.RejectGoodwillResponse\x12T\n" +
 	"\rListApprovals\x12 .loyalty.v1.ListApprovalsRequest\x1a!.loyalty.v1.ListApprovalsResponse\x12`\n" +
-	"\x11SetGoodwillLimits\x12$.loyalty.v1.SetGoodwillLimitsRequest\x1a%.loyalty.v1.SetGoodwillLimitsResponseB<Z:github.com/loyalty-engine/loyalty/api/loyalty/v1;loyaltyv1b\x06proto3"
+	"\x11SetGoodwillLimits\x12$.loyalty.v1.SetGoodwillLimitsRequest\x1a%.loyalty.v1.SetGoodwillLimitsResponse\x12`\n" +
+	"\x11GetGoodwillLimits\x12$.loyalty.v1.GetGoodwillLimitsRequest\x1a%.loyalty.v1.GetGoodwillLimitsResponse\x12]\n" +
+	"\x10ListOwnApprovals\x12#.loyalty.v1.ListOwnApprovalsRequest\x1a$.loyalty.v1.ListOwnApprovalsResponseB<Z:github.com/loyalty-engine/loyalty/api/loyalty/v1;loyaltyv1b\x06proto3"
 
 var (
 	file_loyalty_v1_goodwill_proto_rawDescOnce sync.Once
@@ -843,7 +1068,7 @@ func file_loyalty_v1_goodwill_proto_rawDescGZIP() []byte {
 	return file_loyalty_v1_goodwill_proto_rawDescData
 }
 
-var file_loyalty_v1_goodwill_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_loyalty_v1_goodwill_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_loyalty_v1_goodwill_proto_goTypes = []any{
 	(*GrantGoodwillRequest)(nil),      // 0: loyalty.v1.GrantGoodwillRequest
 	(*Approval)(nil),                  // 1: loyalty.v1.Approval
@@ -857,34 +1082,44 @@ var file_loyalty_v1_goodwill_proto_goTypes = []any{
 	(*GoodwillLimits)(nil),            // 9: loyalty.v1.GoodwillLimits
 	(*SetGoodwillLimitsRequest)(nil),  // 10: loyalty.v1.SetGoodwillLimitsRequest
 	(*SetGoodwillLimitsResponse)(nil), // 11: loyalty.v1.SetGoodwillLimitsResponse
-	(*timestamppb.Timestamp)(nil),     // 12: google.protobuf.Timestamp
-	(*Entry)(nil),                     // 13: loyalty.v1.Entry
+	(*GetGoodwillLimitsRequest)(nil),  // 12: loyalty.v1.GetGoodwillLimitsRequest
+	(*GetGoodwillLimitsResponse)(nil), // 13: loyalty.v1.GetGoodwillLimitsResponse
+	(*ListOwnApprovalsRequest)(nil),   // 14: loyalty.v1.ListOwnApprovalsRequest
+	(*ListOwnApprovalsResponse)(nil),  // 15: loyalty.v1.ListOwnApprovalsResponse
+	(*timestamppb.Timestamp)(nil),     // 16: google.protobuf.Timestamp
+	(*Entry)(nil),                     // 17: loyalty.v1.Entry
 }
 var file_loyalty_v1_goodwill_proto_depIdxs = []int32{
-	12, // 0: loyalty.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
-	12, // 1: loyalty.v1.Approval.decide_time:type_name -> google.protobuf.Timestamp
-	13, // 2: loyalty.v1.GrantGoodwillResponse.entry:type_name -> loyalty.v1.Entry
+	16, // 0: loyalty.v1.Approval.create_time:type_name -> google.protobuf.Timestamp
+	16, // 1: loyalty.v1.Approval.decide_time:type_name -> google.protobuf.Timestamp
+	17, // 2: loyalty.v1.GrantGoodwillResponse.entry:type_name -> loyalty.v1.Entry
 	1,  // 3: loyalty.v1.GrantGoodwillResponse.approval:type_name -> loyalty.v1.Approval
 	1,  // 4: loyalty.v1.ApproveGoodwillResponse.approval:type_name -> loyalty.v1.Approval
-	13, // 5: loyalty.v1.ApproveGoodwillResponse.entry:type_name -> loyalty.v1.Entry
+	17, // 5: loyalty.v1.ApproveGoodwillResponse.entry:type_name -> loyalty.v1.Entry
 	1,  // 6: loyalty.v1.RejectGoodwillResponse.approval:type_name -> loyalty.v1.Approval
 	1,  // 7: loyalty.v1.ListApprovalsResponse.approvals:type_name -> loyalty.v1.Approval
 	9,  // 8: loyalty.v1.SetGoodwillLimitsResponse.limits:type_name -> loyalty.v1.GoodwillLimits
-	0,  // 9: loyalty.v1.GoodwillService.GrantGoodwill:input_type -> loyalty.v1.GrantGoodwillRequest
-	3,  // 10: loyalty.v1.GoodwillService.ApproveGoodwill:input_type -> loyalty.v1.ApproveGoodwillRequest
-	5,  // 11: loyalty.v1.GoodwillService.RejectGoodwill:input_type -> loyalty.v1.RejectGoodwillRequest
-	7,  // 12: loyalty.v1.GoodwillService.ListApprovals:input_type -> loyalty.v1.ListApprovalsRequest
-	10, // 13: loyalty.v1.GoodwillService.SetGoodwillLimits:input_type -> loyalty.v1.SetGoodwillLimitsRequest
-	2,  // 14: loyalty.v1.GoodwillService.GrantGoodwill:output_type -> loyalty.v1.GrantGoodwillResponse
-	4,  // 15: loyalty.v1.GoodwillService.ApproveGoodwill:output_type -> loyalty.v1.ApproveGoodwillResponse
-	6,  // 16: loyalty.v1.GoodwillService.RejectGoodwill:output_type -> loyalty.v1.RejectGoodwillResponse
-	8,  // 17: loyalty.v1.GoodwillService.ListApprovals:output_type -> loyalty.v1.ListApprovalsResponse
-	11, // 18: loyalty.v1.GoodwillService.SetGoodwillLimits:output_type -> loyalty.v1.SetGoodwillLimitsResponse
-	14, // [14:19] is the sub-list for method output_type
-	9,  // [9:14] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	9,  // 9: loyalty.v1.GetGoodwillLimitsResponse.limits:type_name -> loyalty.v1.GoodwillLimits
+	1,  // 10: loyalty.v1.ListOwnApprovalsResponse.approvals:type_name -> loyalty.v1.Approval
+	0,  // 11: loyalty.v1.GoodwillService.GrantGoodwill:input_type -> loyalty.v1.GrantGoodwillRequest
+	3,  // 12: loyalty.v1.GoodwillService.ApproveGoodwill:input_type -> loyalty.v1.ApproveGoodwillRequest
+	5,  // 13: loyalty.v1.GoodwillService.RejectGoodwill:input_type -> loyalty.v1.RejectGoodwillRequest
+	7,  // 14: loyalty.v1.GoodwillService.ListApprovals:input_type -> loyalty.v1.ListApprovalsRequest
+	10, // 15: loyalty.v1.GoodwillService.SetGoodwillLimits:input_type -> loyalty.v1.SetGoodwillLimitsRequest
+	12, // 16: loyalty.v1.GoodwillService.GetGoodwillLimits:input_type -> loyalty.v1.GetGoodwillLimitsRequest
+	14, // 17: loyalty.v1.GoodwillService.ListOwnApprovals:input_type -> loyalty.v1.ListOwnApprovalsRequest
+	2,  // 18: loyalty.v1.GoodwillService.GrantGoodwill:output_type -> loyalty.v1.GrantGoodwillResponse
+	4,  // 19: loyalty.v1.GoodwillService.ApproveGoodwill:output_type -> loyalty.v1.ApproveGoodwillResponse
+	6,  // 20: loyalty.v1.GoodwillService.RejectGoodwill:output_type -> loyalty.v1.RejectGoodwillResponse
+	8,  // 21: loyalty.v1.GoodwillService.ListApprovals:output_type -> loyalty.v1.ListApprovalsResponse
+	11, // 22: loyalty.v1.GoodwillService.SetGoodwillLimits:output_type -> loyalty.v1.SetGoodwillLimitsResponse
+	13, // 23: loyalty.v1.GoodwillService.GetGoodwillLimits:output_type -> loyalty.v1.GetGoodwillLimitsResponse
+	15, // 24: loyalty.v1.GoodwillService.ListOwnApprovals:output_type -> loyalty.v1.ListOwnApprovalsResponse
+	18, // [18:25] is the sub-list for method output_type
+	11, // [11:18] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_loyalty_v1_goodwill_proto_init() }
@@ -899,7 +1134,7 @@ func file_loyalty_v1_goodwill_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_loyalty_v1_goodwill_proto_rawDesc), len(file_loyalty_v1_goodwill_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

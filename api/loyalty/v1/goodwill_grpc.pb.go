@@ -24,6 +24,8 @@ const (
 	GoodwillService_RejectGoodwill_FullMethodName    = "/loyalty.v1.GoodwillService/RejectGoodwill"
 	GoodwillService_ListApprovals_FullMethodName     = "/loyalty.v1.GoodwillService/ListApprovals"
 	GoodwillService_SetGoodwillLimits_FullMethodName = "/loyalty.v1.GoodwillService/SetGoodwillLimits"
+	GoodwillService_GetGoodwillLimits_FullMethodName = "/loyalty.v1.GoodwillService/GetGoodwillLimits"
+	GoodwillService_ListOwnApprovals_FullMethodName  = "/loyalty.v1.GoodwillService/ListOwnApprovals"
 )
 
 // GoodwillServiceClient is the client API for GoodwillService service.
@@ -44,6 +46,13 @@ type GoodwillServiceClient interface {
 	ListApprovals(ctx context.Context, in *ListApprovalsRequest, opts ...grpc.CallOption) (*ListApprovalsResponse, error)
 	// SetGoodwillLimits sets an agent key's limits (admin).
 	SetGoodwillLimits(ctx context.Context, in *SetGoodwillLimitsRequest, opts ...grpc.CallOption) (*SetGoodwillLimitsResponse, error)
+	// GetGoodwillLimits answers a key's goodwill limits: its own, or the defaults
+	// (admin).
+	GetGoodwillLimits(ctx context.Context, in *GetGoodwillLimitsRequest, opts ...grpc.CallOption) (*GetGoodwillLimitsResponse, error)
+	// ListOwnApprovals lists the approvals the calling key asked for, newest first:
+	// an agent's grants waiting for an admin, and how they were decided. It never
+	// shows another key's.
+	ListOwnApprovals(ctx context.Context, in *ListOwnApprovalsRequest, opts ...grpc.CallOption) (*ListOwnApprovalsResponse, error)
 }
 
 type goodwillServiceClient struct {
@@ -104,6 +113,26 @@ func (c *goodwillServiceClient) SetGoodwillLimits(ctx context.Context, in *SetGo
 	return out, nil
 }
 
+func (c *goodwillServiceClient) GetGoodwillLimits(ctx context.Context, in *GetGoodwillLimitsRequest, opts ...grpc.CallOption) (*GetGoodwillLimitsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetGoodwillLimitsResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_GetGoodwillLimits_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *goodwillServiceClient) ListOwnApprovals(ctx context.Context, in *ListOwnApprovalsRequest, opts ...grpc.CallOption) (*ListOwnApprovalsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListOwnApprovalsResponse)
+	err := c.cc.Invoke(ctx, GoodwillService_ListOwnApprovals_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // GoodwillServiceServer is the server API for GoodwillService service.
 // All implementations must embed UnimplementedGoodwillServiceServer
 // for forward compatibility.
@@ -122,6 +151,13 @@ type GoodwillServiceServer interface {
 	ListApprovals(context.Context, *ListApprovalsRequest) (*ListApprovalsResponse, error)
 	// SetGoodwillLimits sets an agent key's limits (admin).
 	SetGoodwillLimits(context.Context, *SetGoodwillLimitsRequest) (*SetGoodwillLimitsResponse, error)
+	// GetGoodwillLimits answers a key's goodwill limits: its own, or the defaults
+	// (admin).
+	GetGoodwillLimits(context.Context, *GetGoodwillLimitsRequest) (*GetGoodwillLimitsResponse, error)
+	// ListOwnApprovals lists the approvals the calling key asked for, newest first:
+	// an agent's grants waiting for an admin, and how they were decided. It never
+	// shows another key's.
+	ListOwnApprovals(context.Context, *ListOwnApprovalsRequest) (*ListOwnApprovalsResponse, error)
 	mustEmbedUnimplementedGoodwillServiceServer()
 }
 
@@ -146,6 +182,12 @@ func (UnimplementedGoodwillServiceServer) ListApprovals(context.Context, *ListAp
 }
 func (UnimplementedGoodwillServiceServer) SetGoodwillLimits(context.Context, *SetGoodwillLimitsRequest) (*SetGoodwillLimitsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetGoodwillLimits not implemented")
+}
+func (UnimplementedGoodwillServiceServer) GetGoodwillLimits(context.Context, *GetGoodwillLimitsRequest) (*GetGoodwillLimitsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetGoodwillLimits not implemented")
+}
+func (UnimplementedGoodwillServiceServer) ListOwnApprovals(context.Context, *ListOwnApprovalsRequest) (*ListOwnApprovalsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListOwnApprovals not implemented")
 }
 func (UnimplementedGoodwillServiceServer) mustEmbedUnimplementedGoodwillServiceServer() {}
 func (UnimplementedGoodwillServiceServer) testEmbeddedByValue()                         {}
@@ -258,6 +300,42 @@ func _GoodwillService_SetGoodwillLimits_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _GoodwillService_GetGoodwillLimits_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetGoodwillLimitsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).GetGoodwillLimits(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_GetGoodwillLimits_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).GetGoodwillLimits(ctx, req.(*GetGoodwillLimitsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _GoodwillService_ListOwnApprovals_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListOwnApprovalsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(GoodwillServiceServer).ListOwnApprovals(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: GoodwillService_ListOwnApprovals_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(GoodwillServiceServer).ListOwnApprovals(ctx, req.(*ListOwnApprovalsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // GoodwillService_ServiceDesc is the grpc.ServiceDesc for GoodwillService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -284,6 +362,14 @@ var GoodwillService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetGoodwillLimits",
 			Handler:    _GoodwillService_SetGoodwillLimits_Handler,
+		},
+		{
+			MethodName: "GetGoodwillLimits",
+			Handler:    _GoodwillService_GetGoodwillLimits_Handler,
+		},
+		{
+			MethodName: "ListOwnApprovals",
+			Handler:    _GoodwillService_ListOwnApprovals_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

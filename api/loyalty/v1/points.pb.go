@@ -1745,8 +1745,17 @@ type Order struct {
 	// The member's effective tier and its perks when the order earned: refunds and
 	// support act on these, not on today's tier. Empty (perks absent) for an order
 	// the member only redeemed on, or earned on before tiers were recorded.
-	TierId        string `protobuf:"bytes,10,opt,name=tier_id,json=tierId,proto3" json:"tier_id,omitempty"`
-	Perks         *Perks `protobuf:"bytes,11,opt,name=perks,proto3" json:"perks,omitempty"`
+	TierId string `protobuf:"bytes,10,opt,name=tier_id,json=tierId,proto3" json:"tier_id,omitempty"`
+	Perks  *Perks `protobuf:"bytes,11,opt,name=perks,proto3" json:"perks,omitempty"`
+	// NOT_REFUNDED, PARTLY_REFUNDED or REFUNDED (nothing is left to refund).
+	Status string `protobuf:"bytes,12,opt,name=status,proto3" json:"status,omitempty"`
+	// Earned points still pending: the return window runs. Set by GetOrder and
+	// ListOrders.
+	PointsPending int64 `protobuf:"varint,13,opt,name=points_pending,json=pointsPending,proto3" json:"points_pending,omitempty"`
+	// When the order earned, or, for an order the member only redeemed on, when it
+	// was first refunded (when it became an order to list). Set by GetOrder and
+	// ListOrders.
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1854,6 +1863,27 @@ func (x *Order) GetTierId() string {
 func (x *Order) GetPerks() *Perks {
 	if x != nil {
 		return x.Perks
+	}
+	return nil
+}
+
+func (x *Order) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *Order) GetPointsPending() int64 {
+	if x != nil {
+		return x.PointsPending
+	}
+	return 0
+}
+
+func (x *Order) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
 	}
 	return nil
 }
@@ -2117,6 +2147,139 @@ func (x *GetOrderResponse) GetOrder() *Order {
 	return nil
 }
 
+type ListOrdersRequest struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	MemberId string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	// 1-200, default 50.
+	PageSize  int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only orders created (Order.create_time) at or after start_time and before
+	// end_time.
+	StartTime     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOrdersRequest) Reset() {
+	*x = ListOrdersRequest{}
+	mi := &file_loyalty_v1_points_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOrdersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOrdersRequest) ProtoMessage() {}
+
+func (x *ListOrdersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_points_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOrdersRequest.ProtoReflect.Descriptor instead.
+func (*ListOrdersRequest) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ListOrdersRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+func (x *ListOrdersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListOrdersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListOrdersRequest) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *ListOrdersRequest) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
+type ListOrdersResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first.
+	Orders []*Order `protobuf:"bytes,1,rep,name=orders,proto3" json:"orders,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListOrdersResponse) Reset() {
+	*x = ListOrdersResponse{}
+	mi := &file_loyalty_v1_points_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListOrdersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListOrdersResponse) ProtoMessage() {}
+
+func (x *ListOrdersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_points_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListOrdersResponse.ProtoReflect.Descriptor instead.
+func (*ListOrdersResponse) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListOrdersResponse) GetOrders() []*Order {
+	if x != nil {
+		return x.Orders
+	}
+	return nil
+}
+
+func (x *ListOrdersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // Lot is points credited to a member together, with their expiry and what is left of
 // them. Redemptions consume open lots earliest expiry first; expiry moves what is
 // left of a lot to breakage.
@@ -2141,7 +2304,7 @@ type Lot struct {
 
 func (x *Lot) Reset() {
 	*x = Lot{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[30]
+	mi := &file_loyalty_v1_points_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2153,7 +2316,7 @@ func (x *Lot) String() string {
 func (*Lot) ProtoMessage() {}
 
 func (x *Lot) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[30]
+	mi := &file_loyalty_v1_points_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2166,7 +2329,7 @@ func (x *Lot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lot.ProtoReflect.Descriptor instead.
 func (*Lot) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{30}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Lot) GetLotId() string {
@@ -2230,7 +2393,7 @@ type ListLotsRequest struct {
 
 func (x *ListLotsRequest) Reset() {
 	*x = ListLotsRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[31]
+	mi := &file_loyalty_v1_points_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2242,7 +2405,7 @@ func (x *ListLotsRequest) String() string {
 func (*ListLotsRequest) ProtoMessage() {}
 
 func (x *ListLotsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[31]
+	mi := &file_loyalty_v1_points_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2255,7 +2418,7 @@ func (x *ListLotsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLotsRequest.ProtoReflect.Descriptor instead.
 func (*ListLotsRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{31}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListLotsRequest) GetMemberId() string {
@@ -2283,7 +2446,7 @@ type ListLotsResponse struct {
 
 func (x *ListLotsResponse) Reset() {
 	*x = ListLotsResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[32]
+	mi := &file_loyalty_v1_points_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2295,7 +2458,7 @@ func (x *ListLotsResponse) String() string {
 func (*ListLotsResponse) ProtoMessage() {}
 
 func (x *ListLotsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[32]
+	mi := &file_loyalty_v1_points_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2308,7 +2471,7 @@ func (x *ListLotsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListLotsResponse.ProtoReflect.Descriptor instead.
 func (*ListLotsResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{32}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListLotsResponse) GetLots() []*Lot {
@@ -2335,7 +2498,7 @@ type LotMove struct {
 
 func (x *LotMove) Reset() {
 	*x = LotMove{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[33]
+	mi := &file_loyalty_v1_points_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2347,7 +2510,7 @@ func (x *LotMove) String() string {
 func (*LotMove) ProtoMessage() {}
 
 func (x *LotMove) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[33]
+	mi := &file_loyalty_v1_points_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2360,7 +2523,7 @@ func (x *LotMove) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LotMove.ProtoReflect.Descriptor instead.
 func (*LotMove) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{33}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *LotMove) GetLotId() string {
@@ -2400,7 +2563,7 @@ type ListEntryLotsRequest struct {
 
 func (x *ListEntryLotsRequest) Reset() {
 	*x = ListEntryLotsRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[34]
+	mi := &file_loyalty_v1_points_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2412,7 +2575,7 @@ func (x *ListEntryLotsRequest) String() string {
 func (*ListEntryLotsRequest) ProtoMessage() {}
 
 func (x *ListEntryLotsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[34]
+	mi := &file_loyalty_v1_points_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2425,7 +2588,7 @@ func (x *ListEntryLotsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntryLotsRequest.ProtoReflect.Descriptor instead.
 func (*ListEntryLotsRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{34}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListEntryLotsRequest) GetEntryId() string {
@@ -2445,7 +2608,7 @@ type ListEntryLotsResponse struct {
 
 func (x *ListEntryLotsResponse) Reset() {
 	*x = ListEntryLotsResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[35]
+	mi := &file_loyalty_v1_points_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2457,7 +2620,7 @@ func (x *ListEntryLotsResponse) String() string {
 func (*ListEntryLotsResponse) ProtoMessage() {}
 
 func (x *ListEntryLotsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[35]
+	mi := &file_loyalty_v1_points_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2470,7 +2633,7 @@ func (x *ListEntryLotsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEntryLotsResponse.ProtoReflect.Descriptor instead.
 func (*ListEntryLotsResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{35}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListEntryLotsResponse) GetMoves() []*LotMove {
@@ -2493,7 +2656,7 @@ type VerifyLedgerRequest struct {
 
 func (x *VerifyLedgerRequest) Reset() {
 	*x = VerifyLedgerRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[36]
+	mi := &file_loyalty_v1_points_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2505,7 +2668,7 @@ func (x *VerifyLedgerRequest) String() string {
 func (*VerifyLedgerRequest) ProtoMessage() {}
 
 func (x *VerifyLedgerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[36]
+	mi := &file_loyalty_v1_points_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2518,7 +2681,7 @@ func (x *VerifyLedgerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyLedgerRequest.ProtoReflect.Descriptor instead.
 func (*VerifyLedgerRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{36}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *VerifyLedgerRequest) GetIncremental() bool {
@@ -2546,7 +2709,7 @@ type Discrepancy struct {
 
 func (x *Discrepancy) Reset() {
 	*x = Discrepancy{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[37]
+	mi := &file_loyalty_v1_points_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2558,7 +2721,7 @@ func (x *Discrepancy) String() string {
 func (*Discrepancy) ProtoMessage() {}
 
 func (x *Discrepancy) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[37]
+	mi := &file_loyalty_v1_points_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2571,7 +2734,7 @@ func (x *Discrepancy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Discrepancy.ProtoReflect.Descriptor instead.
 func (*Discrepancy) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{37}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Discrepancy) GetKind() string {
@@ -2647,7 +2810,7 @@ type VerifyLedgerResponse struct {
 
 func (x *VerifyLedgerResponse) Reset() {
 	*x = VerifyLedgerResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[38]
+	mi := &file_loyalty_v1_points_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2659,7 +2822,7 @@ func (x *VerifyLedgerResponse) String() string {
 func (*VerifyLedgerResponse) ProtoMessage() {}
 
 func (x *VerifyLedgerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[38]
+	mi := &file_loyalty_v1_points_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2672,7 +2835,7 @@ func (x *VerifyLedgerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyLedgerResponse.ProtoReflect.Descriptor instead.
 func (*VerifyLedgerResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{38}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *VerifyLedgerResponse) GetOk() bool {
@@ -2746,7 +2909,7 @@ type GetLiabilityReportRequest struct {
 
 func (x *GetLiabilityReportRequest) Reset() {
 	*x = GetLiabilityReportRequest{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[39]
+	mi := &file_loyalty_v1_points_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2758,7 +2921,7 @@ func (x *GetLiabilityReportRequest) String() string {
 func (*GetLiabilityReportRequest) ProtoMessage() {}
 
 func (x *GetLiabilityReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[39]
+	mi := &file_loyalty_v1_points_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2771,7 +2934,7 @@ func (x *GetLiabilityReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLiabilityReportRequest.ProtoReflect.Descriptor instead.
 func (*GetLiabilityReportRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{39}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{41}
 }
 
 // MonthLiability is the points expiring in one month.
@@ -2789,7 +2952,7 @@ type MonthLiability struct {
 
 func (x *MonthLiability) Reset() {
 	*x = MonthLiability{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[40]
+	mi := &file_loyalty_v1_points_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2801,7 +2964,7 @@ func (x *MonthLiability) String() string {
 func (*MonthLiability) ProtoMessage() {}
 
 func (x *MonthLiability) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[40]
+	mi := &file_loyalty_v1_points_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2814,7 +2977,7 @@ func (x *MonthLiability) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MonthLiability.ProtoReflect.Descriptor instead.
 func (*MonthLiability) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{40}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *MonthLiability) GetMonth() string {
@@ -2850,7 +3013,7 @@ type SystemAccountBalance struct {
 
 func (x *SystemAccountBalance) Reset() {
 	*x = SystemAccountBalance{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[41]
+	mi := &file_loyalty_v1_points_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2862,7 +3025,7 @@ func (x *SystemAccountBalance) String() string {
 func (*SystemAccountBalance) ProtoMessage() {}
 
 func (x *SystemAccountBalance) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[41]
+	mi := &file_loyalty_v1_points_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2875,7 +3038,7 @@ func (x *SystemAccountBalance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SystemAccountBalance.ProtoReflect.Descriptor instead.
 func (*SystemAccountBalance) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{41}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *SystemAccountBalance) GetAccount() string {
@@ -2930,7 +3093,7 @@ type GetLiabilityReportResponse struct {
 
 func (x *GetLiabilityReportResponse) Reset() {
 	*x = GetLiabilityReportResponse{}
-	mi := &file_loyalty_v1_points_proto_msgTypes[42]
+	mi := &file_loyalty_v1_points_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2942,7 +3105,7 @@ func (x *GetLiabilityReportResponse) String() string {
 func (*GetLiabilityReportResponse) ProtoMessage() {}
 
 func (x *GetLiabilityReportResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_points_proto_msgTypes[42]
+	mi := &file_loyalty_v1_points_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2955,7 +3118,7 @@ func (x *GetLiabilityReportResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLiabilityReportResponse.ProtoReflect.Descriptor instead.
 func (*GetLiabilityReportResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{42}
+	return file_loyalty_v1_points_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetLiabilityReportResponse) GetTimeZone() string {
@@ -3210,7 +3373,7 @@ const file_loyalty_v1_points_proto_rawDesc = "" +
 	"\bend_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"k\n" +
 	"\x14ListActivityResponse\x12+\n" +
 	"\aentries\x18\x01 \x03(\v2\x11.loyalty.v1.EntryR\aentries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x96\x03\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x92\x04\n" +
 	"\x05Order\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x19\n" +
 	"\border_id\x18\x02 \x01(\tR\aorderId\x12\"\n" +
@@ -3223,7 +3386,11 @@ const file_loyalty_v1_points_proto_rawDesc = "" +
 	"\x0fpoints_returned\x18\t \x01(\x03R\x0epointsReturned\x12\x17\n" +
 	"\atier_id\x18\n" +
 	" \x01(\tR\x06tierId\x12'\n" +
-	"\x05perks\x18\v \x01(\v2\x11.loyalty.v1.PerksR\x05perks\"\xb8\x01\n" +
+	"\x05perks\x18\v \x01(\v2\x11.loyalty.v1.PerksR\x05perks\x12\x16\n" +
+	"\x06status\x18\f \x01(\tR\x06status\x12%\n" +
+	"\x0epoints_pending\x18\r \x01(\x03R\rpointsPending\x12;\n" +
+	"\vcreate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"\xb8\x01\n" +
 	"\x12RefundOrderRequest\x12\x19\n" +
 	"\border_id\x18\x01 \x01(\tR\aorderId\x12\x1d\n" +
 	"\n" +
@@ -3242,7 +3409,18 @@ const file_loyalty_v1_points_proto_rawDesc = "" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x19\n" +
 	"\border_id\x18\x02 \x01(\tR\aorderId\";\n" +
 	"\x10GetOrderResponse\x12'\n" +
-	"\x05order\x18\x01 \x01(\v2\x11.loyalty.v1.OrderR\x05order\"\x8f\x02\n" +
+	"\x05order\x18\x01 \x01(\v2\x11.loyalty.v1.OrderR\x05order\"\xde\x01\n" +
+	"\x11ListOrdersRequest\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\x129\n" +
+	"\n" +
+	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"g\n" +
+	"\x12ListOrdersResponse\x12)\n" +
+	"\x06orders\x18\x01 \x03(\v2\x11.loyalty.v1.OrderR\x06orders\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8f\x02\n" +
 	"\x03Lot\x12\x15\n" +
 	"\x06lot_id\x18\x01 \x01(\tR\x05lotId\x12\x19\n" +
 	"\bentry_id\x18\x02 \x01(\tR\aentryId\x12&\n" +
@@ -3315,7 +3493,7 @@ const file_loyalty_v1_points_proto_rawDesc = "" +
 	"consistent\x18\x0e \x01(\bR\n" +
 	"consistent\x12;\n" +
 	"\vreport_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"reportTime2\xda\a\n" +
+	"reportTime2\xa7\b\n" +
 	"\rPointsService\x129\n" +
 	"\x04Earn\x12\x17.loyalty.v1.EarnRequest\x1a\x18.loyalty.v1.EarnResponse\x12?\n" +
 	"\x06Redeem\x12\x19.loyalty.v1.RedeemRequest\x1a\x1a.loyalty.v1.RedeemResponse\x12K\n" +
@@ -3329,7 +3507,9 @@ const file_loyalty_v1_points_proto_rawDesc = "" +
 	"GetBalance\x12\x1d.loyalty.v1.GetBalanceRequest\x1a\x1e.loyalty.v1.GetBalanceResponse\x12Q\n" +
 	"\fListActivity\x12\x1f.loyalty.v1.ListActivityRequest\x1a .loyalty.v1.ListActivityResponse\x12N\n" +
 	"\vRefundOrder\x12\x1e.loyalty.v1.RefundOrderRequest\x1a\x1f.loyalty.v1.RefundOrderResponse\x12E\n" +
-	"\bGetOrder\x12\x1b.loyalty.v1.GetOrderRequest\x1a\x1c.loyalty.v1.GetOrderResponse\x12E\n" +
+	"\bGetOrder\x12\x1b.loyalty.v1.GetOrderRequest\x1a\x1c.loyalty.v1.GetOrderResponse\x12K\n" +
+	"\n" +
+	"ListOrders\x12\x1d.loyalty.v1.ListOrdersRequest\x1a\x1e.loyalty.v1.ListOrdersResponse\x12E\n" +
 	"\bListLots\x12\x1b.loyalty.v1.ListLotsRequest\x1a\x1c.loyalty.v1.ListLotsResponse\x12T\n" +
 	"\rListEntryLots\x12 .loyalty.v1.ListEntryLotsRequest\x1a!.loyalty.v1.ListEntryLotsResponse2\xc7\x01\n" +
 	"\rLedgerService\x12Q\n" +
@@ -3348,7 +3528,7 @@ func file_loyalty_v1_points_proto_rawDescGZIP() []byte {
 	return file_loyalty_v1_points_proto_rawDescData
 }
 
-var file_loyalty_v1_points_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
+var file_loyalty_v1_points_proto_msgTypes = make([]protoimpl.MessageInfo, 45)
 var file_loyalty_v1_points_proto_goTypes = []any{
 	(*Posting)(nil),                    // 0: loyalty.v1.Posting
 	(*Entry)(nil),                      // 1: loyalty.v1.Entry
@@ -3380,34 +3560,36 @@ var file_loyalty_v1_points_proto_goTypes = []any{
 	(*RefundOrderResponse)(nil),        // 27: loyalty.v1.RefundOrderResponse
 	(*GetOrderRequest)(nil),            // 28: loyalty.v1.GetOrderRequest
 	(*GetOrderResponse)(nil),           // 29: loyalty.v1.GetOrderResponse
-	(*Lot)(nil),                        // 30: loyalty.v1.Lot
-	(*ListLotsRequest)(nil),            // 31: loyalty.v1.ListLotsRequest
-	(*ListLotsResponse)(nil),           // 32: loyalty.v1.ListLotsResponse
-	(*LotMove)(nil),                    // 33: loyalty.v1.LotMove
-	(*ListEntryLotsRequest)(nil),       // 34: loyalty.v1.ListEntryLotsRequest
-	(*ListEntryLotsResponse)(nil),      // 35: loyalty.v1.ListEntryLotsResponse
-	(*VerifyLedgerRequest)(nil),        // 36: loyalty.v1.VerifyLedgerRequest
-	(*Discrepancy)(nil),                // 37: loyalty.v1.Discrepancy
-	(*VerifyLedgerResponse)(nil),       // 38: loyalty.v1.VerifyLedgerResponse
-	(*GetLiabilityReportRequest)(nil),  // 39: loyalty.v1.GetLiabilityReportRequest
-	(*MonthLiability)(nil),             // 40: loyalty.v1.MonthLiability
-	(*SystemAccountBalance)(nil),       // 41: loyalty.v1.SystemAccountBalance
-	(*GetLiabilityReportResponse)(nil), // 42: loyalty.v1.GetLiabilityReportResponse
-	(*timestamppb.Timestamp)(nil),      // 43: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),        // 44: google.protobuf.Duration
-	(*Perks)(nil),                      // 45: loyalty.v1.Perks
+	(*ListOrdersRequest)(nil),          // 30: loyalty.v1.ListOrdersRequest
+	(*ListOrdersResponse)(nil),         // 31: loyalty.v1.ListOrdersResponse
+	(*Lot)(nil),                        // 32: loyalty.v1.Lot
+	(*ListLotsRequest)(nil),            // 33: loyalty.v1.ListLotsRequest
+	(*ListLotsResponse)(nil),           // 34: loyalty.v1.ListLotsResponse
+	(*LotMove)(nil),                    // 35: loyalty.v1.LotMove
+	(*ListEntryLotsRequest)(nil),       // 36: loyalty.v1.ListEntryLotsRequest
+	(*ListEntryLotsResponse)(nil),      // 37: loyalty.v1.ListEntryLotsResponse
+	(*VerifyLedgerRequest)(nil),        // 38: loyalty.v1.VerifyLedgerRequest
+	(*Discrepancy)(nil),                // 39: loyalty.v1.Discrepancy
+	(*VerifyLedgerResponse)(nil),       // 40: loyalty.v1.VerifyLedgerResponse
+	(*GetLiabilityReportRequest)(nil),  // 41: loyalty.v1.GetLiabilityReportRequest
+	(*MonthLiability)(nil),             // 42: loyalty.v1.MonthLiability
+	(*SystemAccountBalance)(nil),       // 43: loyalty.v1.SystemAccountBalance
+	(*GetLiabilityReportResponse)(nil), // 44: loyalty.v1.GetLiabilityReportResponse
+	(*timestamppb.Timestamp)(nil),      // 45: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 46: google.protobuf.Duration
+	(*Perks)(nil),                      // 47: loyalty.v1.Perks
 }
 var file_loyalty_v1_points_proto_depIdxs = []int32{
-	43, // 0: loyalty.v1.Entry.create_time:type_name -> google.protobuf.Timestamp
+	45, // 0: loyalty.v1.Entry.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 1: loyalty.v1.Entry.postings:type_name -> loyalty.v1.Posting
 	2,  // 2: loyalty.v1.EarnRequest.spend:type_name -> loyalty.v1.Money
 	1,  // 3: loyalty.v1.EarnResponse.entry:type_name -> loyalty.v1.Entry
 	4,  // 4: loyalty.v1.EarnResponse.breakdown:type_name -> loyalty.v1.BreakdownLine
 	5,  // 5: loyalty.v1.EarnResponse.campaign_refusals:type_name -> loyalty.v1.CampaignRefusal
 	1,  // 6: loyalty.v1.RedeemResponse.entry:type_name -> loyalty.v1.Entry
-	43, // 7: loyalty.v1.Hold.create_time:type_name -> google.protobuf.Timestamp
-	43, // 8: loyalty.v1.Hold.expire_time:type_name -> google.protobuf.Timestamp
-	44, // 9: loyalty.v1.CreateHoldRequest.ttl:type_name -> google.protobuf.Duration
+	45, // 7: loyalty.v1.Hold.create_time:type_name -> google.protobuf.Timestamp
+	45, // 8: loyalty.v1.Hold.expire_time:type_name -> google.protobuf.Timestamp
+	46, // 9: loyalty.v1.CreateHoldRequest.ttl:type_name -> google.protobuf.Duration
 	9,  // 10: loyalty.v1.CreateHoldResponse.hold:type_name -> loyalty.v1.Hold
 	1,  // 11: loyalty.v1.CreateHoldResponse.entry:type_name -> loyalty.v1.Entry
 	9,  // 12: loyalty.v1.CaptureHoldResponse.hold:type_name -> loyalty.v1.Hold
@@ -3416,62 +3598,68 @@ var file_loyalty_v1_points_proto_depIdxs = []int32{
 	1,  // 15: loyalty.v1.VoidHoldResponse.entry:type_name -> loyalty.v1.Entry
 	9,  // 16: loyalty.v1.GetHoldResponse.hold:type_name -> loyalty.v1.Hold
 	1,  // 17: loyalty.v1.ReverseEntryResponse.entry:type_name -> loyalty.v1.Entry
-	43, // 18: loyalty.v1.GetBalanceRequest.as_of_time:type_name -> google.protobuf.Timestamp
-	43, // 19: loyalty.v1.ExpiringPoints.expire_time:type_name -> google.protobuf.Timestamp
+	45, // 18: loyalty.v1.GetBalanceRequest.as_of_time:type_name -> google.protobuf.Timestamp
+	45, // 19: loyalty.v1.ExpiringPoints.expire_time:type_name -> google.protobuf.Timestamp
 	21, // 20: loyalty.v1.GetBalanceResponse.expiring:type_name -> loyalty.v1.ExpiringPoints
-	43, // 21: loyalty.v1.GetBalanceResponse.as_of_time:type_name -> google.protobuf.Timestamp
-	43, // 22: loyalty.v1.ListActivityRequest.start_time:type_name -> google.protobuf.Timestamp
-	43, // 23: loyalty.v1.ListActivityRequest.end_time:type_name -> google.protobuf.Timestamp
+	45, // 21: loyalty.v1.GetBalanceResponse.as_of_time:type_name -> google.protobuf.Timestamp
+	45, // 22: loyalty.v1.ListActivityRequest.start_time:type_name -> google.protobuf.Timestamp
+	45, // 23: loyalty.v1.ListActivityRequest.end_time:type_name -> google.protobuf.Timestamp
 	1,  // 24: loyalty.v1.ListActivityResponse.entries:type_name -> loyalty.v1.Entry
 	2,  // 25: loyalty.v1.Order.spend:type_name -> loyalty.v1.Money
-	45, // 26: loyalty.v1.Order.perks:type_name -> loyalty.v1.Perks
-	25, // 27: loyalty.v1.RefundOrderResponse.order:type_name -> loyalty.v1.Order
-	1,  // 28: loyalty.v1.RefundOrderResponse.entries:type_name -> loyalty.v1.Entry
-	25, // 29: loyalty.v1.GetOrderResponse.order:type_name -> loyalty.v1.Order
-	43, // 30: loyalty.v1.Lot.expire_time:type_name -> google.protobuf.Timestamp
-	43, // 31: loyalty.v1.Lot.create_time:type_name -> google.protobuf.Timestamp
-	30, // 32: loyalty.v1.ListLotsResponse.lots:type_name -> loyalty.v1.Lot
-	33, // 33: loyalty.v1.ListEntryLotsResponse.moves:type_name -> loyalty.v1.LotMove
-	37, // 34: loyalty.v1.VerifyLedgerResponse.discrepancies:type_name -> loyalty.v1.Discrepancy
-	43, // 35: loyalty.v1.VerifyLedgerResponse.verify_time:type_name -> google.protobuf.Timestamp
-	40, // 36: loyalty.v1.GetLiabilityReportResponse.by_expiry_month:type_name -> loyalty.v1.MonthLiability
-	41, // 37: loyalty.v1.GetLiabilityReportResponse.system_accounts:type_name -> loyalty.v1.SystemAccountBalance
-	43, // 38: loyalty.v1.GetLiabilityReportResponse.report_time:type_name -> google.protobuf.Timestamp
-	3,  // 39: loyalty.v1.PointsService.Earn:input_type -> loyalty.v1.EarnRequest
-	7,  // 40: loyalty.v1.PointsService.Redeem:input_type -> loyalty.v1.RedeemRequest
-	10, // 41: loyalty.v1.PointsService.CreateHold:input_type -> loyalty.v1.CreateHoldRequest
-	12, // 42: loyalty.v1.PointsService.CaptureHold:input_type -> loyalty.v1.CaptureHoldRequest
-	14, // 43: loyalty.v1.PointsService.VoidHold:input_type -> loyalty.v1.VoidHoldRequest
-	16, // 44: loyalty.v1.PointsService.GetHold:input_type -> loyalty.v1.GetHoldRequest
-	18, // 45: loyalty.v1.PointsService.ReverseEntry:input_type -> loyalty.v1.ReverseEntryRequest
-	20, // 46: loyalty.v1.PointsService.GetBalance:input_type -> loyalty.v1.GetBalanceRequest
-	23, // 47: loyalty.v1.PointsService.ListActivity:input_type -> loyalty.v1.ListActivityRequest
-	26, // 48: loyalty.v1.PointsService.RefundOrder:input_type -> loyalty.v1.RefundOrderRequest
-	28, // 49: loyalty.v1.PointsService.GetOrder:input_type -> loyalty.v1.GetOrderRequest
-	31, // 50: loyalty.v1.PointsService.ListLots:input_type -> loyalty.v1.ListLotsRequest
-	34, // 51: loyalty.v1.PointsService.ListEntryLots:input_type -> loyalty.v1.ListEntryLotsRequest
-	36, // 52: loyalty.v1.LedgerService.VerifyLedger:input_type -> loyalty.v1.VerifyLedgerRequest
-	39, // 53: loyalty.v1.LedgerService.GetLiabilityReport:input_type -> loyalty.v1.GetLiabilityReportRequest
-	6,  // 54: loyalty.v1.PointsService.Earn:output_type -> loyalty.v1.EarnResponse
-	8,  // 55: loyalty.v1.PointsService.Redeem:output_type -> loyalty.v1.RedeemResponse
-	11, // 56: loyalty.v1.PointsService.CreateHold:output_type -> loyalty.v1.CreateHoldResponse
-	13, // 57: loyalty.v1.PointsService.CaptureHold:output_type -> loyalty.v1.CaptureHoldResponse
-	15, // 58: loyalty.v1.PointsService.VoidHold:output_type -> loyalty.v1.VoidHoldResponse
-	17, // 59: loyalty.v1.PointsService.GetHold:output_type -> loyalty.v1.GetHoldResponse
-	19, // 60: loyalty.v1.PointsService.ReverseEntry:output_type -> loyalty.v1.ReverseEntryResponse
-	22, // 61: loyalty.v1.PointsService.GetBalance:output_type -> loyalty.v1.GetBalanceResponse
-	24, // 62: loyalty.v1.PointsService.ListActivity:output_type -> loyalty.v1.ListActivityResponse
-	27, // 63: loyalty.v1.PointsService.RefundOrder:output_type -> loyalty.v1.RefundOrderResponse
-	29, // 64: loyalty.v1.PointsService.GetOrder:output_type -> loyalty.v1.GetOrderResponse
-	32, // 65: loyalty.v1.PointsService.ListLots:output_type -> loyalty.v1.ListLotsResponse
-	35, // 66: loyalty.v1.PointsService.ListEntryLots:output_type -> loyalty.v1.ListEntryLotsResponse
-	38, // 67: loyalty.v1.LedgerService.VerifyLedger:output_type -> loyalty.v1.VerifyLedgerResponse
-	42, // 68: loyalty.v1.LedgerService.GetLiabilityReport:output_type -> loyalty.v1.GetLiabilityReportResponse
-	54, // [54:69] is the sub-list for method output_type
-	39, // [39:54] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	47, // 26: loyalty.v1.Order.perks:type_name -> loyalty.v1.Perks
+	45, // 27: loyalty.v1.Order.create_time:type_name -> google.protobuf.Timestamp
+	25, // 28: loyalty.v1.RefundOrderResponse.order:type_name -> loyalty.v1.Order
+	1,  // 29: loyalty.v1.RefundOrderResponse.entries:type_name -> loyalty.v1.Entry
+	25, // 30: loyalty.v1.GetOrderResponse.order:type_name -> loyalty.v1.Order
+	45, // 31: loyalty.v1.ListOrdersRequest.start_time:type_name -> google.protobuf.Timestamp
+	45, // 32: loyalty.v1.ListOrdersRequest.end_time:type_name -> google.protobuf.Timestamp
+	25, // 33: loyalty.v1.ListOrdersResponse.orders:type_name -> loyalty.v1.Order
+	45, // 34: loyalty.v1.Lot.expire_time:type_name -> google.protobuf.Timestamp
+	45, // 35: loyalty.v1.Lot.create_time:type_name -> google.protobuf.Timestamp
+	32, // 36: loyalty.v1.ListLotsResponse.lots:type_name -> loyalty.v1.Lot
+	35, // 37: loyalty.v1.ListEntryLotsResponse.moves:type_name -> loyalty.v1.LotMove
+	39, // 38: loyalty.v1.VerifyLedgerResponse.discrepancies:type_name -> loyalty.v1.Discrepancy
+	45, // 39: loyalty.v1.VerifyLedgerResponse.verify_time:type_name -> google.protobuf.Timestamp
+	42, // 40: loyalty.v1.GetLiabilityReportResponse.by_expiry_month:type_name -> loyalty.v1.MonthLiability
+	43, // 41: loyalty.v1.GetLiabilityReportResponse.system_accounts:type_name -> loyalty.v1.SystemAccountBalance
+	45, // 42: loyalty.v1.GetLiabilityReportResponse.report_time:type_name -> google.protobuf.Timestamp
+	3,  // 43: loyalty.v1.PointsService.Earn:input_type -> loyalty.v1.EarnRequest
+	7,  // 44: loyalty.v1.PointsService.Redeem:input_type -> loyalty.v1.RedeemRequest
+	10, // 45: loyalty.v1.PointsService.CreateHold:input_type -> loyalty.v1.CreateHoldRequest
+	12, // 46: loyalty.v1.PointsService.CaptureHold:input_type -> loyalty.v1.CaptureHoldRequest
+	14, // 47: loyalty.v1.PointsService.VoidHold:input_type -> loyalty.v1.VoidHoldRequest
+	16, // 48: loyalty.v1.PointsService.GetHold:input_type -> loyalty.v1.GetHoldRequest
+	18, // 49: loyalty.v1.PointsService.ReverseEntry:input_type -> loyalty.v1.ReverseEntryRequest
+	20, // 50: loyalty.v1.PointsService.GetBalance:input_type -> loyalty.v1.GetBalanceRequest
+	23, // 51: loyalty.v1.PointsService.ListActivity:input_type -> loyalty.v1.ListActivityRequest
+	26, // 52: loyalty.v1.PointsService.RefundOrder:input_type -> loyalty.v1.RefundOrderRequest
+	28, // 53: loyalty.v1.PointsService.GetOrder:input_type -> loyalty.v1.GetOrderRequest
+	30, // 54: loyalty.v1.PointsService.ListOrders:input_type -> loyalty.v1.ListOrdersRequest
+	33, // 55: loyalty.v1.PointsService.ListLots:input_type -> loyalty.v1.ListLotsRequest
+	36, // 56: loyalty.v1.PointsService.ListEntryLots:input_type -> loyalty.v1.ListEntryLotsRequest
+	38, // 57: loyalty.v1.LedgerService.VerifyLedger:input_type -> loyalty.v1.VerifyLedgerRequest
+	41, // 58: loyalty.v1.LedgerService.GetLiabilityReport:input_type -> loyalty.v1.GetLiabilityReportRequest
+	6,  // 59: loyalty.v1.PointsService.Earn:output_type -> loyalty.v1.EarnResponse
+	8,  // 60: loyalty.v1.PointsService.Redeem:output_type -> loyalty.v1.RedeemResponse
+	11, // 61: loyalty.v1.PointsService.CreateHold:output_type -> loyalty.v1.CreateHoldResponse
+	13, // 62: loyalty.v1.PointsService.CaptureHold:output_type -> loyalty.v1.CaptureHoldResponse
+	15, // 63: loyalty.v1.PointsService.VoidHold:output_type -> loyalty.v1.VoidHoldResponse
+	17, // 64: loyalty.v1.PointsService.GetHold:output_type -> loyalty.v1.GetHoldResponse
+	19, // 65: loyalty.v1.PointsService.ReverseEntry:output_type -> loyalty.v1.ReverseEntryResponse
+	22, // 66: loyalty.v1.PointsService.GetBalance:output_type -> loyalty.v1.GetBalanceResponse
+	24, // 67: loyalty.v1.PointsService.ListActivity:output_type -> loyalty.v1.ListActivityResponse
+	27, // 68: loyalty.v1.PointsService.RefundOrder:output_type -> loyalty.v1.RefundOrderResponse
+	29, // 69: loyalty.v1.PointsService.GetOrder:output_type -> loyalty.v1.GetOrderResponse
+	31, // 70: loyalty.v1.PointsService.ListOrders:output_type -> loyalty.v1.ListOrdersResponse
+	34, // 71: loyalty.v1.PointsService.ListLots:output_type -> loyalty.v1.ListLotsResponse
+	37, // 72: loyalty.v1.PointsService.ListEntryLots:output_type -> loyalty.v1.ListEntryLotsResponse
+	40, // 73: loyalty.v1.LedgerService.VerifyLedger:output_type -> loyalty.v1.VerifyLedgerResponse
+	44, // 74: loyalty.v1.LedgerService.GetLiabilityReport:output_type -> loyalty.v1.GetLiabilityReportResponse
+	59, // [59:75] is the sub-list for method output_type
+	43, // [43:59] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_loyalty_v1_points_proto_init() }
@@ -3487,7 +3675,7 @@ func file_loyalty_v1_points_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_loyalty_v1_points_proto_rawDesc), len(file_loyalty_v1_points_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   43,
+			NumMessages:   45,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -30,6 +30,7 @@ const (
 	PointsService_ListActivity_FullMethodName  = "/loyalty.v1.PointsService/ListActivity"
 	PointsService_RefundOrder_FullMethodName   = "/loyalty.v1.PointsService/RefundOrder"
 	PointsService_GetOrder_FullMethodName      = "/loyalty.v1.PointsService/GetOrder"
+	PointsService_ListOrders_FullMethodName    = "/loyalty.v1.PointsService/ListOrders"
 	PointsService_ListLots_FullMethodName      = "/loyalty.v1.PointsService/ListLots"
 	PointsService_ListEntryLots_FullMethodName = "/loyalty.v1.PointsService/ListEntryLots"
 )
@@ -74,6 +75,10 @@ type PointsServiceClient interface {
 	// GetOrder returns what a member's order earned and how much of it was refunded.
 	// An order the member only redeemed on is NOT_FOUND until it is first refunded.
 	GetOrder(ctx context.Context, in *GetOrderRequest, opts ...grpc.CallOption) (*GetOrderResponse, error)
+	// ListOrders lists a member's orders, newest first: what each earned, refunded
+	// and still has pending. An order the member only redeemed on is listed once it
+	// was first refunded, as GetOrder finds it.
+	ListOrders(ctx context.Context, in *ListOrdersRequest, opts ...grpc.CallOption) (*ListOrdersResponse, error)
 	// ListLots lists a member's lots: the points credited together, with their expiry
 	// and what is left of them.
 	ListLots(ctx context.Context, in *ListLotsRequest, opts ...grpc.CallOption) (*ListLotsResponse, error)
@@ -199,6 +204,16 @@ func (c *pointsServiceClient) GetOrder(ctx context.Context, in *GetOrderRequest,
 	return out, nil
 }
 
+func (c *pointsServiceClient) ListOrders(ctx context.Context, in *ListOrdersRequest, opts ...grpc.CallOption) (*ListOrdersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListOrdersResponse)
+	err := c.cc.Invoke(ctx, PointsService_ListOrders_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *pointsServiceClient) ListLots(ctx context.Context, in *ListLotsRequest, opts ...grpc.CallOption) (*ListLotsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListLotsResponse)
@@ -259,6 +274,10 @@ type PointsServiceServer interface {
 	// GetOrder returns what a member's order earned and how much of it was refunded.
 	// An order the member only redeemed on is NOT_FOUND until it is first refunded.
 	GetOrder(context.Context, *GetOrderRequest) (*GetOrderResponse, error)
+	// ListOrders lists a member's orders, newest first: what each earned, refunded
+	// and still has pending. An order the member only redeemed on is listed once it
+	// was first refunded, as GetOrder finds it.
+	ListOrders(context.Context, *ListOrdersRequest) (*ListOrdersResponse, error)
 	// ListLots lists a member's lots: the points credited together, with their expiry
 	// and what is left of them.
 	ListLots(context.Context, *ListLotsRequest) (*ListLotsResponse, error)
@@ -306,6 +325,9 @@ func (UnimplementedPointsServiceServer) RefundOrder(context.Context, *RefundOrde
 }
 func (UnimplementedPointsServiceServer) GetOrder(context.Context, *GetOrderRequest) (*GetOrderResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetOrder not implemented")
+}
+func (UnimplementedPointsServiceServer) ListOrders(context.Context, *ListOrdersRequest) (*ListOrdersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListOrders not implemented")
 }
 func (UnimplementedPointsServiceServer) ListLots(context.Context, *ListLotsRequest) (*ListLotsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListLots not implemented")
@@ -532,6 +554,24 @@ func _PointsService_GetOrder_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PointsService_ListOrders_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListOrdersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PointsServiceServer).ListOrders(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PointsService_ListOrders_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PointsServiceServer).ListOrders(ctx, req.(*ListOrdersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _PointsService_ListLots_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListLotsRequest)
 	if err := dec(in); err != nil {
@@ -618,6 +658,10 @@ var PointsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetOrder",
 			Handler:    _PointsService_GetOrder_Handler,
+		},
+		{
+			MethodName: "ListOrders",
+			Handler:    _PointsService_ListOrders_Handler,
 		},
 		{
 			MethodName: "ListLots",

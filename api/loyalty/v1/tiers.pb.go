@@ -1734,6 +1734,95 @@ func (x *CheckEntitlementResponse) GetEntitlement() *Entitlement {
 	return nil
 }
 
+type ListEntitlementsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MemberId      string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEntitlementsRequest) Reset() {
+	*x = ListEntitlementsRequest{}
+	mi := &file_loyalty_v1_tiers_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEntitlementsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEntitlementsRequest) ProtoMessage() {}
+
+func (x *ListEntitlementsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_tiers_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEntitlementsRequest.ProtoReflect.Descriptor instead.
+func (*ListEntitlementsRequest) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_tiers_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ListEntitlementsRequest) GetMemberId() string {
+	if x != nil {
+		return x.MemberId
+	}
+	return ""
+}
+
+type ListEntitlementsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// By perk name; empty when the tier gives no quota perk.
+	Entitlements  []*Entitlement `protobuf:"bytes,1,rep,name=entitlements,proto3" json:"entitlements,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEntitlementsResponse) Reset() {
+	*x = ListEntitlementsResponse{}
+	mi := &file_loyalty_v1_tiers_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEntitlementsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEntitlementsResponse) ProtoMessage() {}
+
+func (x *ListEntitlementsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_tiers_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEntitlementsResponse.ProtoReflect.Descriptor instead.
+func (*ListEntitlementsResponse) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_tiers_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ListEntitlementsResponse) GetEntitlements() []*Entitlement {
+	if x != nil {
+		return x.Entitlements
+	}
+	return nil
+}
+
 type ConsumeEntitlementRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	MemberId  string                 `protobuf:"bytes,1,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`
@@ -1747,7 +1836,7 @@ type ConsumeEntitlementRequest struct {
 
 func (x *ConsumeEntitlementRequest) Reset() {
 	*x = ConsumeEntitlementRequest{}
-	mi := &file_loyalty_v1_tiers_proto_msgTypes[24]
+	mi := &file_loyalty_v1_tiers_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1759,7 +1848,7 @@ func (x *ConsumeEntitlementRequest) String() string {
 func (*ConsumeEntitlementRequest) ProtoMessage() {}
 
 func (x *ConsumeEntitlementRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_tiers_proto_msgTypes[24]
+	mi := &file_loyalty_v1_tiers_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1772,7 +1861,7 @@ func (x *ConsumeEntitlementRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeEntitlementRequest.ProtoReflect.Descriptor instead.
 func (*ConsumeEntitlementRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_tiers_proto_rawDescGZIP(), []int{24}
+	return file_loyalty_v1_tiers_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ConsumeEntitlementRequest) GetMemberId() string {
@@ -1816,7 +1905,7 @@ type ConsumeEntitlementResponse struct {
 
 func (x *ConsumeEntitlementResponse) Reset() {
 	*x = ConsumeEntitlementResponse{}
-	mi := &file_loyalty_v1_tiers_proto_msgTypes[25]
+	mi := &file_loyalty_v1_tiers_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1828,7 +1917,7 @@ func (x *ConsumeEntitlementResponse) String() string {
 func (*ConsumeEntitlementResponse) ProtoMessage() {}
 
 func (x *ConsumeEntitlementResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_tiers_proto_msgTypes[25]
+	mi := &file_loyalty_v1_tiers_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1841,7 +1930,7 @@ func (x *ConsumeEntitlementResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConsumeEntitlementResponse.ProtoReflect.Descriptor instead.
 func (*ConsumeEntitlementResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_tiers_proto_rawDescGZIP(), []int{25}
+	return file_loyalty_v1_tiers_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ConsumeEntitlementResponse) GetEntitlement() *Entitlement {
@@ -2034,7 +2123,11 @@ const file_loyalty_v1_tiers_proto_rawDesc = "" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x12\n" +
 	"\x04perk\x18\x02 \x01(\tR\x04perk\"U\n" +
 	"\x18CheckEntitlementResponse\x129\n" +
-	"\ventitlement\x18\x01 \x01(\v2\x17.loyalty.v1.EntitlementR\ventitlement\"\x86\x01\n" +
+	"\ventitlement\x18\x01 \x01(\v2\x17.loyalty.v1.EntitlementR\ventitlement\"6\n" +
+	"\x17ListEntitlementsRequest\x12\x1b\n" +
+	"\tmember_id\x18\x01 \x01(\tR\bmemberId\"W\n" +
+	"\x18ListEntitlementsResponse\x12;\n" +
+	"\fentitlements\x18\x01 \x03(\v2\x17.loyalty.v1.EntitlementR\fentitlements\"\x86\x01\n" +
 	"\x19ConsumeEntitlementRequest\x12\x1b\n" +
 	"\tmember_id\x18\x01 \x01(\tR\bmemberId\x12\x12\n" +
 	"\x04perk\x18\x02 \x01(\tR\x04perk\x12\x1d\n" +
@@ -2046,7 +2139,7 @@ const file_loyalty_v1_tiers_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tR\trequestId\x12\x19\n" +
 	"\border_id\x18\x03 \x01(\tR\aorderId\x125\n" +
-	"\buse_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\auseTime2\xc3\x06\n" +
+	"\buse_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\auseTime2\xa2\a\n" +
 	"\vTierService\x12T\n" +
 	"\rGetTierPolicy\x12 .loyalty.v1.GetTierPolicyRequest\x1a!.loyalty.v1.GetTierPolicyResponse\x12]\n" +
 	"\x10UpdateTierPolicy\x12#.loyalty.v1.UpdateTierPolicyRequest\x1a$.loyalty.v1.UpdateTierPolicyResponse\x12E\n" +
@@ -2056,7 +2149,8 @@ const file_loyalty_v1_tiers_proto_rawDesc = "" +
 	"\x0fListMemberships\x12\".loyalty.v1.ListMembershipsRequest\x1a#.loyalty.v1.ListMembershipsResponse\x12]\n" +
 	"\x10CancelMembership\x12#.loyalty.v1.CancelMembershipRequest\x1a$.loyalty.v1.CancelMembershipResponse\x12]\n" +
 	"\x10CheckEntitlement\x12#.loyalty.v1.CheckEntitlementRequest\x1a$.loyalty.v1.CheckEntitlementResponse\x12c\n" +
-	"\x12ConsumeEntitlement\x12%.loyalty.v1.ConsumeEntitlementRequest\x1a&.loyalty.v1.ConsumeEntitlementResponseB<Z:github.com/loyalty-engine/loyalty/api/loyalty/v1;loyaltyv1b\x06proto3"
+	"\x12ConsumeEntitlement\x12%.loyalty.v1.ConsumeEntitlementRequest\x1a&.loyalty.v1.ConsumeEntitlementResponse\x12]\n" +
+	"\x10ListEntitlements\x12#.loyalty.v1.ListEntitlementsRequest\x1a$.loyalty.v1.ListEntitlementsResponseB<Z:github.com/loyalty-engine/loyalty/api/loyalty/v1;loyaltyv1b\x06proto3"
 
 var (
 	file_loyalty_v1_tiers_proto_rawDescOnce sync.Once
@@ -2070,7 +2164,7 @@ func file_loyalty_v1_tiers_proto_rawDescGZIP() []byte {
 	return file_loyalty_v1_tiers_proto_rawDescData
 }
 
-var file_loyalty_v1_tiers_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_loyalty_v1_tiers_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_loyalty_v1_tiers_proto_goTypes = []any{
 	(*Perks)(nil),                      // 0: loyalty.v1.Perks
 	(*Tier)(nil),                       // 1: loyalty.v1.Tier
@@ -2096,64 +2190,69 @@ var file_loyalty_v1_tiers_proto_goTypes = []any{
 	(*Entitlement)(nil),                // 21: loyalty.v1.Entitlement
 	(*CheckEntitlementRequest)(nil),    // 22: loyalty.v1.CheckEntitlementRequest
 	(*CheckEntitlementResponse)(nil),   // 23: loyalty.v1.CheckEntitlementResponse
-	(*ConsumeEntitlementRequest)(nil),  // 24: loyalty.v1.ConsumeEntitlementRequest
-	(*ConsumeEntitlementResponse)(nil), // 25: loyalty.v1.ConsumeEntitlementResponse
-	(*timestamppb.Timestamp)(nil),      // 26: google.protobuf.Timestamp
+	(*ListEntitlementsRequest)(nil),    // 24: loyalty.v1.ListEntitlementsRequest
+	(*ListEntitlementsResponse)(nil),   // 25: loyalty.v1.ListEntitlementsResponse
+	(*ConsumeEntitlementRequest)(nil),  // 26: loyalty.v1.ConsumeEntitlementRequest
+	(*ConsumeEntitlementResponse)(nil), // 27: loyalty.v1.ConsumeEntitlementResponse
+	(*timestamppb.Timestamp)(nil),      // 28: google.protobuf.Timestamp
 }
 var file_loyalty_v1_tiers_proto_depIdxs = []int32{
 	0,  // 0: loyalty.v1.Tier.perks:type_name -> loyalty.v1.Perks
 	1,  // 1: loyalty.v1.TierPolicy.tiers:type_name -> loyalty.v1.Tier
-	26, // 2: loyalty.v1.TierPolicy.update_time:type_name -> google.protobuf.Timestamp
+	28, // 2: loyalty.v1.TierPolicy.update_time:type_name -> google.protobuf.Timestamp
 	2,  // 3: loyalty.v1.GetTierPolicyResponse.policy:type_name -> loyalty.v1.TierPolicy
 	2,  // 4: loyalty.v1.UpdateTierPolicyRequest.policy:type_name -> loyalty.v1.TierPolicy
 	2,  // 5: loyalty.v1.UpdateTierPolicyResponse.policy:type_name -> loyalty.v1.TierPolicy
-	26, // 6: loyalty.v1.TierProgress.held_until:type_name -> google.protobuf.Timestamp
+	28, // 6: loyalty.v1.TierProgress.held_until:type_name -> google.protobuf.Timestamp
 	7,  // 7: loyalty.v1.GetPerksResponse.tier:type_name -> loyalty.v1.MemberTier
 	0,  // 8: loyalty.v1.GetPerksResponse.perks:type_name -> loyalty.v1.Perks
 	14, // 9: loyalty.v1.GetPerksResponse.membership:type_name -> loyalty.v1.Membership
 	8,  // 10: loyalty.v1.GetPerksResponse.progress:type_name -> loyalty.v1.TierProgress
-	26, // 11: loyalty.v1.GetPerksResponse.as_of:type_name -> google.protobuf.Timestamp
-	26, // 12: loyalty.v1.TierChange.period_end:type_name -> google.protobuf.Timestamp
-	26, // 13: loyalty.v1.TierChange.grace_end:type_name -> google.protobuf.Timestamp
-	26, // 14: loyalty.v1.TierChange.create_time:type_name -> google.protobuf.Timestamp
+	28, // 11: loyalty.v1.GetPerksResponse.as_of:type_name -> google.protobuf.Timestamp
+	28, // 12: loyalty.v1.TierChange.period_end:type_name -> google.protobuf.Timestamp
+	28, // 13: loyalty.v1.TierChange.grace_end:type_name -> google.protobuf.Timestamp
+	28, // 14: loyalty.v1.TierChange.create_time:type_name -> google.protobuf.Timestamp
 	11, // 15: loyalty.v1.ListTierHistoryResponse.changes:type_name -> loyalty.v1.TierChange
-	26, // 16: loyalty.v1.Membership.start_time:type_name -> google.protobuf.Timestamp
-	26, // 17: loyalty.v1.Membership.end_time:type_name -> google.protobuf.Timestamp
-	26, // 18: loyalty.v1.Membership.cancel_time:type_name -> google.protobuf.Timestamp
-	26, // 19: loyalty.v1.Membership.create_time:type_name -> google.protobuf.Timestamp
-	26, // 20: loyalty.v1.CreateMembershipRequest.start_time:type_name -> google.protobuf.Timestamp
-	26, // 21: loyalty.v1.CreateMembershipRequest.end_time:type_name -> google.protobuf.Timestamp
+	28, // 16: loyalty.v1.Membership.start_time:type_name -> google.protobuf.Timestamp
+	28, // 17: loyalty.v1.Membership.end_time:type_name -> google.protobuf.Timestamp
+	28, // 18: loyalty.v1.Membership.cancel_time:type_name -> google.protobuf.Timestamp
+	28, // 19: loyalty.v1.Membership.create_time:type_name -> google.protobuf.Timestamp
+	28, // 20: loyalty.v1.CreateMembershipRequest.start_time:type_name -> google.protobuf.Timestamp
+	28, // 21: loyalty.v1.CreateMembershipRequest.end_time:type_name -> google.protobuf.Timestamp
 	14, // 22: loyalty.v1.CreateMembershipResponse.membership:type_name -> loyalty.v1.Membership
 	14, // 23: loyalty.v1.ListMembershipsResponse.memberships:type_name -> loyalty.v1.Membership
 	14, // 24: loyalty.v1.CancelMembershipResponse.membership:type_name -> loyalty.v1.Membership
-	26, // 25: loyalty.v1.Entitlement.cycle_start:type_name -> google.protobuf.Timestamp
-	26, // 26: loyalty.v1.Entitlement.cycle_end:type_name -> google.protobuf.Timestamp
+	28, // 25: loyalty.v1.Entitlement.cycle_start:type_name -> google.protobuf.Timestamp
+	28, // 26: loyalty.v1.Entitlement.cycle_end:type_name -> google.protobuf.Timestamp
 	21, // 27: loyalty.v1.CheckEntitlementResponse.entitlement:type_name -> loyalty.v1.Entitlement
-	21, // 28: loyalty.v1.ConsumeEntitlementResponse.entitlement:type_name -> loyalty.v1.Entitlement
-	26, // 29: loyalty.v1.ConsumeEntitlementResponse.use_time:type_name -> google.protobuf.Timestamp
-	3,  // 30: loyalty.v1.TierService.GetTierPolicy:input_type -> loyalty.v1.GetTierPolicyRequest
-	5,  // 31: loyalty.v1.TierService.UpdateTierPolicy:input_type -> loyalty.v1.UpdateTierPolicyRequest
-	9,  // 32: loyalty.v1.TierService.GetPerks:input_type -> loyalty.v1.GetPerksRequest
-	12, // 33: loyalty.v1.TierService.ListTierHistory:input_type -> loyalty.v1.ListTierHistoryRequest
-	15, // 34: loyalty.v1.TierService.CreateMembership:input_type -> loyalty.v1.CreateMembershipRequest
-	17, // 35: loyalty.v1.TierService.ListMemberships:input_type -> loyalty.v1.ListMembershipsRequest
-	19, // 36: loyalty.v1.TierService.CancelMembership:input_type -> loyalty.v1.CancelMembershipRequest
-	22, // 37: loyalty.v1.TierService.CheckEntitlement:input_type -> loyalty.v1.CheckEntitlementRequest
-	24, // 38: loyalty.v1.TierService.ConsumeEntitlement:input_type -> loyalty.v1.ConsumeEntitlementRequest
-	4,  // 39: loyalty.v1.TierService.GetTierPolicy:output_type -> loyalty.v1.GetTierPolicyResponse
-	6,  // 40: loyalty.v1.TierService.UpdateTierPolicy:output_type -> loyalty.v1.UpdateTierPolicyResponse
-	10, // 41: loyalty.v1.TierService.GetPerks:output_type -> loyalty.v1.GetPerksResponse
-	13, // 42: loyalty.v1.TierService.ListTierHistory:output_type -> loyalty.v1.ListTierHistoryResponse
-	16, // 43: loyalty.v1.TierService.CreateMembership:output_type -> loyalty.v1.CreateMembershipResponse
-	18, // 44: loyalty.v1.TierService.ListMemberships:output_type -> loyalty.v1.ListMembershipsResponse
-	20, // 45: loyalty.v1.TierService.CancelMembership:output_type -> loyalty.v1.CancelMembershipResponse
-	23, // 46: loyalty.v1.TierService.CheckEntitlement:output_type -> loyalty.v1.CheckEntitlementResponse
-	25, // 47: loyalty.v1.TierService.ConsumeEntitlement:output_type -> loyalty.v1.ConsumeEntitlementResponse
-	39, // [39:48] is the sub-list for method output_type
-	30, // [30:39] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	21, // 28: loyalty.v1.ListEntitlementsResponse.entitlements:type_name -> loyalty.v1.Entitlement
+	21, // 29: loyalty.v1.ConsumeEntitlementResponse.entitlement:type_name -> loyalty.v1.Entitlement
+	28, // 30: loyalty.v1.ConsumeEntitlementResponse.use_time:type_name -> google.protobuf.Timestamp
+	3,  // 31: loyalty.v1.TierService.GetTierPolicy:input_type -> loyalty.v1.GetTierPolicyRequest
+	5,  // 32: loyalty.v1.TierService.UpdateTierPolicy:input_type -> loyalty.v1.UpdateTierPolicyRequest
+	9,  // 33: loyalty.v1.TierService.GetPerks:input_type -> loyalty.v1.GetPerksRequest
+	12, // 34: loyalty.v1.TierService.ListTierHistory:input_type -> loyalty.v1.ListTierHistoryRequest
+	15, // 35: loyalty.v1.TierService.CreateMembership:input_type -> loyalty.v1.CreateMembershipRequest
+	17, // 36: loyalty.v1.TierService.ListMemberships:input_type -> loyalty.v1.ListMembershipsRequest
+	19, // 37: loyalty.v1.TierService.CancelMembership:input_type -> loyalty.v1.CancelMembershipRequest
+	22, // 38: loyalty.v1.TierService.CheckEntitlement:input_type -> loyalty.v1.CheckEntitlementRequest
+	26, // 39: loyalty.v1.TierService.ConsumeEntitlement:input_type -> loyalty.v1.ConsumeEntitlementRequest
+	24, // 40: loyalty.v1.TierService.ListEntitlements:input_type -> loyalty.v1.ListEntitlementsRequest
+	4,  // 41: loyalty.v1.TierService.GetTierPolicy:output_type -> loyalty.v1.GetTierPolicyResponse
+	6,  // 42: loyalty.v1.TierService.UpdateTierPolicy:output_type -> loyalty.v1.UpdateTierPolicyResponse
+	10, // 43: loyalty.v1.TierService.GetPerks:output_type -> loyalty.v1.GetPerksResponse
+	13, // 44: loyalty.v1.TierService.ListTierHistory:output_type -> loyalty.v1.ListTierHistoryResponse
+	16, // 45: loyalty.v1.TierService.CreateMembership:output_type -> loyalty.v1.CreateMembershipResponse
+	18, // 46: loyalty.v1.TierService.ListMemberships:output_type -> loyalty.v1.ListMembershipsResponse
+	20, // 47: loyalty.v1.TierService.CancelMembership:output_type -> loyalty.v1.CancelMembershipResponse
+	23, // 48: loyalty.v1.TierService.CheckEntitlement:output_type -> loyalty.v1.CheckEntitlementResponse
+	27, // 49: loyalty.v1.TierService.ConsumeEntitlement:output_type -> loyalty.v1.ConsumeEntitlementResponse
+	25, // 50: loyalty.v1.TierService.ListEntitlements:output_type -> loyalty.v1.ListEntitlementsResponse
+	41, // [41:51] is the sub-list for method output_type
+	31, // [31:41] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_loyalty_v1_tiers_proto_init() }
@@ -2167,7 +2266,7 @@ func file_loyalty_v1_tiers_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_loyalty_v1_tiers_proto_rawDesc), len(file_loyalty_v1_tiers_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,7 @@ const (
 	TierService_CancelMembership_FullMethodName   = "/loyalty.v1.TierService/CancelMembership"
 	TierService_CheckEntitlement_FullMethodName   = "/loyalty.v1.TierService/CheckEntitlement"
 	TierService_ConsumeEntitlement_FullMethodName = "/loyalty.v1.TierService/ConsumeEntitlement"
+	TierService_ListEntitlements_FullMethodName   = "/loyalty.v1.TierService/ListEntitlements"
 )
 
 // TierServiceClient is the client API for TierService service.
@@ -77,6 +78,9 @@ type TierServiceClient interface {
 	// concurrency. FAILED_PRECONDITION with reason QUOTA_EXHAUSTED when the cycle's
 	// quota is used up, PERK_NOT_IN_TIER when the member's tier has none of it.
 	ConsumeEntitlement(ctx context.Context, in *ConsumeEntitlementRequest, opts ...grpc.CallOption) (*ConsumeEntitlementResponse, error)
+	// ListEntitlements answers every quota perk the member's effective tier gives,
+	// each as CheckEntitlement answers it.
+	ListEntitlements(ctx context.Context, in *ListEntitlementsRequest, opts ...grpc.CallOption) (*ListEntitlementsResponse, error)
 }
 
 type tierServiceClient struct {
@@ -177,6 +181,16 @@ func (c *tierServiceClient) ConsumeEntitlement(ctx context.Context, in *ConsumeE
 	return out, nil
 }
 
+func (c *tierServiceClient) ListEntitlements(ctx context.Context, in *ListEntitlementsRequest, opts ...grpc.CallOption) (*ListEntitlementsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListEntitlementsResponse)
+	err := c.cc.Invoke(ctx, TierService_ListEntitlements_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // TierServiceServer is the server API for TierService service.
 // All implementations must embed UnimplementedTierServiceServer
 // for forward compatibility.
@@ -224,6 +238,9 @@ type TierServiceServer interface {
 	// concurrency. FAILED_PRECONDITION with reason QUOTA_EXHAUSTED when the cycle's
 	// quota is used up, PERK_NOT_IN_TIER when the member's tier has none of it.
 	ConsumeEntitlement(context.Context, *ConsumeEntitlementRequest) (*ConsumeEntitlementResponse, error)
+	// ListEntitlements answers every quota perk the member's effective tier gives,
+	// each as CheckEntitlement answers it.
+	ListEntitlements(context.Context, *ListEntitlementsRequest) (*ListEntitlementsResponse, error)
 	mustEmbedUnimplementedTierServiceServer()
 }
 
@@ -260,6 +277,9 @@ func (UnimplementedTierServiceServer) CheckEntitlement(context.Context, *CheckEn
 }
 func (UnimplementedTierServiceServer) ConsumeEntitlement(context.Context, *ConsumeEntitlementRequest) (*ConsumeEntitlementResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ConsumeEntitlement not implemented")
+}
+func (UnimplementedTierServiceServer) ListEntitlements(context.Context, *ListEntitlementsRequest) (*ListEntitlementsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListEntitlements not implemented")
 }
 func (UnimplementedTierServiceServer) mustEmbedUnimplementedTierServiceServer() {}
 func (UnimplementedTierServiceServer) testEmbeddedByValue()                     {}
@@ -444,6 +464,24 @@ func _TierService_ConsumeEntitlement_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _TierService_ListEntitlements_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEntitlementsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(TierServiceServer).ListEntitlements(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: TierService_ListEntitlements_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(TierServiceServer).ListEntitlements(ctx, req.(*ListEntitlementsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // TierService_ServiceDesc is the grpc.ServiceDesc for TierService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -486,6 +524,10 @@ var TierService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ConsumeEntitlement",
 			Handler:    _TierService_ConsumeEntitlement_Handler,
+		},
+		{
+			MethodName: "ListEntitlements",
+			Handler:    _TierService_ListEntitlements_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

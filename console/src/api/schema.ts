@@ -18,10 +18,14 @@ export interface paths {
   "/v1/apiKeys/self": {
     get: operations["ApiKeyService_GetCallerKey"];
   };
+  "/v1/apiKeys/self/approvals": {
+    get: operations["GoodwillService_ListOwnApprovals"];
+  };
   "/v1/apiKeys/{keyId}": {
     delete: operations["ApiKeyService_RevokeApiKey"];
   };
   "/v1/apiKeys/{keyId}/goodwillLimits": {
+    get: operations["GoodwillService_GetGoodwillLimits"];
     put: operations["GoodwillService_SetGoodwillLimits"];
   };
   "/v1/apiKeys/{keyId}/rateLimit": {
@@ -144,6 +148,9 @@ export interface paths {
     get: operations["CouponService_ListCoupons"];
     post: operations["CouponService_IssueCoupon"];
   };
+  "/v1/members/{memberId}/entitlements": {
+    get: operations["TierService_ListEntitlements"];
+  };
   "/v1/members/{memberId}/entitlements/{perk}:check": {
     post: operations["TierService_CheckEntitlement"];
   };
@@ -162,6 +169,9 @@ export interface paths {
   };
   "/v1/members/{memberId}/memberships/{membershipId}:cancel": {
     post: operations["TierService_CancelMembership"];
+  };
+  "/v1/members/{memberId}/orders": {
+    get: operations["PointsService_ListOrders"];
   };
   "/v1/members/{memberId}/orders/{orderId}": {
     get: operations["PointsService_GetOrder"];
@@ -1266,6 +1276,9 @@ export interface definitions {
   v1GetCouponResponse: {
     coupon?: definitions["v1Coupon"];
   };
+  v1GetGoodwillLimitsResponse: {
+    limits?: definitions["v1GoodwillLimits"];
+  };
   v1GetHoldResponse: {
     hold?: definitions["v1Hold"];
   };
@@ -1388,6 +1401,8 @@ export interface definitions {
     perGrant?: string;
     /** Format: int64 */
     perDay?: string;
+    /** @description The key has no limits of its own: these are the defaults. */
+    defaultLimits?: boolean;
   };
   v1GrantGoodwillResponse: {
     /** @description Set when the grant was posted. */
@@ -1450,6 +1465,10 @@ export interface definitions {
     /** @description Empty on the last page. */
     nextPageToken?: string;
   };
+  v1ListEntitlementsResponse: {
+    /** @description By perk name; empty when the tier gives no quota perk. */
+    entitlements?: definitions["v1Entitlement"][];
+  };
   v1ListEntryLotsResponse: {
     /** @description Empty for an entry that did not move the available balance. */
     moves?: definitions["v1LotMove"][];
@@ -1471,6 +1490,16 @@ export interface definitions {
   };
   v1ListMembershipsResponse: {
     memberships?: definitions["v1Membership"][];
+  };
+  v1ListOrdersResponse: {
+    /** @description Newest first. */
+    orders?: definitions["v1Order"][];
+    /** @description Empty on the last page. */
+    nextPageToken?: string;
+  };
+  v1ListOwnApprovalsResponse: {
+    approvals?: definitions["v1Approval"][];
+    nextPageToken?: string;
   };
   v1ListTierHistoryResponse: {
     changes?: definitions["v1TierChange"][];
@@ -1644,6 +1673,21 @@ export interface definitions {
      */
     tierId?: string;
     perks?: definitions["v1Perks"];
+    /** @description NOT_REFUNDED, PARTLY_REFUNDED or REFUNDED (nothing is left to refund). */
+    status?: string;
+    /**
+     * Format: int64
+     * @description Earned points still pending: the return window runs. Set by GetOrder and
+     * ListOrders.
+     */
+    pointsPending?: string;
+    /**
+     * Format: date-time
+     * @description When the order earned, or, for an order the member only redeemed on, when it
+     * was first refunded (when it became an order to list). Set by GetOrder and
+     * ListOrders.
+     */
+    createTime?: string;
   };
   v1PauseBulkCreditResponse: {
     bulkCredit?: definitions["v1BulkCredit"];
@@ -2240,6 +2284,26 @@ export interface operations {
       };
     };
   };
+  GoodwillService_ListOwnApprovals: {
+    parameters: {
+      query: {
+        /** PENDING, APPROVED or REJECTED; empty: all. */
+        status?: string;
+        pageSize?: number;
+        pageToken?: string;
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1ListOwnApprovalsResponse"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
   ApiKeyService_RevokeApiKey: {
     parameters: {
       path: {
@@ -2250,6 +2314,23 @@ export interface operations {
       /** A successful response. */
       200: {
         schema: definitions["v1RevokeApiKeyResponse"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  GoodwillService_GetGoodwillLimits: {
+    parameters: {
+      path: {
+        keyId: string;
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1GetGoodwillLimitsResponse"];
       };
       /** An unexpected error response. */
       default: {
@@ -3109,6 +3190,23 @@ export interface operations {
       };
     };
   };
+  TierService_ListEntitlements: {
+    parameters: {
+      path: {
+        memberId: string;
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1ListEntitlementsResponse"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
   TierService_CheckEntitlement: {
     parameters: {
       path: {
@@ -3243,6 +3341,34 @@ export interface operations {
     responses: {
       200: {
         schema: definitions["v1Membership"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  PointsService_ListOrders: {
+    parameters: {
+      path: {
+        memberId: string;
+      };
+      query: {
+        /** 1-200, default 50. */
+        pageSize?: number;
+        pageToken?: string;
+        /**
+         * Only orders created (Order.create_time) at or after start_time and before
+         * end_time.
+         */
+        startTime?: string;
+        endTime?: string;
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1ListOrdersResponse"];
       };
       /** An unexpected error response. */
       default: {

@@ -4,9 +4,6 @@ import { date, t, tCode } from "../i18n/i18n";
 import { useLoad } from "../load";
 import { errorText } from "./App";
 
-// quotaPerks are the perks counted per monthly cycle (api: Entitlement.perk).
-const quotaPerks = ["freeReturnPickups", "monthlyCouponAllowance"] as const;
-
 export function Entitlements({
   memberId,
   changed,
@@ -18,14 +15,9 @@ export function Entitlements({
   canConsume: boolean;
   onConsumed: () => void;
 }) {
-  // CheckEntitlement only reads (it is a POST because it may name an order).
+  // Every quota perk the member's tier gives, with its cycle (ListEntitlements).
   const list = useLoad(
-    () =>
-      Promise.all(
-        quotaPerks.map((perk) =>
-          call("post", "/v1/members/{memberId}/entitlements/{perk}:check", { path: { memberId, perk }, body: {} }),
-        ),
-      ),
+    () => call("get", "/v1/members/{memberId}/entitlements", { path: { memberId } }).then((r) => r.entitlements ?? []),
     [memberId, changed],
   );
   const consume = useAction<string>(async (perk, requestId) => {
@@ -37,13 +29,15 @@ export function Entitlements({
       <h2 id="ent-title">{t("entitlements.title")}</h2>
       {list.error ? (
         <p role="alert">{errorText(list.error)}</p>
+      ) : list.value?.length === 0 ? (
+        <p class="muted">{t("entitlements.none")}</p>
       ) : (
-        <dl class="figures">
+        <dl class="figures" data-testid="entitlements">
           {(list.value ?? []).map((e) => (
             <div>
               <dt>{tCode("perkName", e.perk)}</dt>
               <dd>
-                {t("entitlements.left", { left: e.remaining ?? 0, quota: e.quota ?? 0 })}
+                <span data-perk={e.perk}>{t("entitlements.left", { left: e.remaining ?? 0, quota: e.quota ?? 0 })}</span>
                 {canConsume && (
                   <button
                     type="button"

@@ -190,26 +190,50 @@ function CreateKey({ onCreated }: { onCreated: (c: Defs["v1CreateApiKeyResponse"
   );
 }
 
-// The API answers an agent's limits only when they are set (there is no read of
-// them): the form starts empty and shows what the server kept.
+// An agent key's goodwill limits: the form starts from what the server applies
+// (GetGoodwillLimits: the key's own, or the defaults) and shows what it kept.
 function Limits({ keyId }: { keyId: string }) {
   const [perGrant, setPerGrant] = useState("");
   const [perDay, setPerDay] = useState("");
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState<Defs["v1GoodwillLimits"] | null>(null);
+  const current = useLoad(
+    () =>
+      call("get", "/v1/apiKeys/{keyId}/goodwillLimits", { path: { keyId } }).then((r) => {
+        setPerGrant(r.limits?.perGrant ?? "");
+        setPerDay(r.limits?.perDay ?? "");
+        return r.limits ?? {};
+      }),
+    [keyId],
+  );
   const submit = async (e: Event) => {
     e.preventDefault();
     setError(null);
     try {
       const resp = await call("put", "/v1/apiKeys/{keyId}/goodwillLimits", { path: { keyId }, body: { perGrant, perDay } });
       setSaved(resp.limits ?? null);
+      current.reload();
     } catch (err) {
       setError(err);
     }
   };
   const fieldError = (f: string) => (error instanceof ApiError ? tField(error.fieldError(f)) : undefined);
   return (
-    <form class="filters" onSubmit={submit} aria-label={t("keys.limits")}>
+    <form class="filters" onSubmit={submit} aria-label={t("keys.limits")} data-testid="limits">
+      {current.error ? (
+        <p class="error" role="alert">
+          {errorText(current.error)}
+        </p>
+      ) : (
+        current.value && (
+          <p class="muted small span" data-testid="limits-now">
+            {t(current.value.defaultLimits ? "keys.limitsDefault" : "keys.limitsNow", {
+              perGrant: points(current.value.perGrant),
+              perDay: points(current.value.perDay),
+            })}
+          </p>
+        )
+      )}
       <div>
         <label for={`pg-${keyId}`}>{t("keys.perGrant")}</label>
         <input id={`pg-${keyId}`} type="number" min="0" required value={perGrant} onInput={(e) => setPerGrant((e.target as HTMLInputElement).value)} />

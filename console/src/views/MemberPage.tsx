@@ -10,6 +10,7 @@ import { Coupons } from "./Coupons";
 import { Entitlements } from "./Entitlements";
 import { Goodwill } from "./Goodwill";
 import { AfterSales } from "./AfterSales";
+import { MyRequests } from "./MyRequests";
 import { latestOrders, Orders } from "./Orders";
 import { Statement } from "./Statement";
 
@@ -100,7 +101,7 @@ function MemberBody({ memberId, me, refreshMe, member: m }: Props & { member: De
           <h2 id="tier-title">{t("tier.title")}</h2>
           {perks.error ? <p role="alert">{errorText(perks.error)}</p> : perks.value && <Tier perks={perks.value} tierName={tierName} currency={currency} />}
         </section>
-        {can(role, "checkEntitlements") && (
+        {can(role, "readMembers") && (
           <Entitlements
             memberId={memberId}
             changed={changed}
@@ -113,6 +114,7 @@ function MemberBody({ memberId, me, refreshMe, member: m }: Props & { member: De
         {can(role, "grantGoodwill") && (
           <Goodwill memberId={memberId} allowance={me.goodwill} onGranted={onChange} />
         )}
+        {can(role, "listOwnApprovals") && <MyRequests changed={changed} />}
         {can(role, "reportAfterSales") && (
           <AfterSales
             memberId={memberId}

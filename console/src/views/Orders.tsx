@@ -1,35 +1,24 @@
 import { call, type Defs } from "../api/client";
-import { money, points, t } from "../i18n/i18n";
+import { date, money, points, t } from "../i18n/i18n";
 import type { Loaded } from "../load";
 import { campaignLines, refundState } from "../logic";
 import { errorText } from "./App";
 
-// The API lists no member's orders; the statement names them. The latest orders
-// are those of the latest order entries, read one by one (at most maxOrders).
-const maxOrders = 10;
-const orderKinds = ["EARN", "REDEEM", "REFUND", "REFUND_RETURN"];
+// The member page shows the latest orders (ListOrders, newest first).
+const maxOrders = 20;
 
 /** MemberOrder is an order and what campaigns gave on its earning. */
 export type MemberOrder = Defs["v1Order"] & { campaigns: { campaignId: string; points: number }[] };
 
 export async function latestOrders(memberId: string): Promise<MemberOrder[]> {
-  const activity = await call("get", "/v1/members/{memberId}/activity", {
-    path: { memberId },
-    query: { kinds: orderKinds, pageSize: 100 },
-  });
-  const ids: string[] = [];
-  for (const e of activity.entries ?? []) {
-    if (e.orderId && !ids.includes(e.orderId)) ids.push(e.orderId);
-  }
-  const orders = await Promise.all(
-    ids.slice(0, maxOrders).map((orderId) =>
-      call("get", "/v1/members/{memberId}/orders/{orderId}", { path: { memberId, orderId } }),
-    ),
-  );
-  // An order's campaign lines are the campaign postings of its earning entry.
-  const entries = activity.entries ?? [];
-  return orders.map((o) => {
-    const order = o.order ?? {};
+  const [list, earnings] = await Promise.all([
+    call("get", "/v1/members/{memberId}/orders", { path: { memberId }, query: { pageSize: maxOrders } }),
+    // An order's campaign lines are the campaign postings of its earning entry,
+    // which the statement holds.
+    call("get", "/v1/members/{memberId}/activity", { path: { memberId }, query: { kinds: ["EARN"], pageSize: 100 } }),
+  ]);
+  const entries = earnings.entries ?? [];
+  return (list.orders ?? []).map((order) => {
     const earn = entries.find((e) => e.entryId === order.earnEntryId);
     return { ...order, campaigns: campaignLines(earn?.postings) };
   });
@@ -57,8 +46,10 @@ export function Orders({
             <thead>
               <tr>
                 <th scope="col">{t("orders.order")}</th>
+                <th scope="col">{t("orders.date")}</th>
                 <th scope="col">{t("orders.spend")}</th>
                 <th scope="col" class="num">{t("orders.earned")}</th>
+                <th scope="col" class="num">{t("orders.pending")}</th>
                 <th scope="col">{t("orders.campaigns")}</th>
                 <th scope="col">{t("orders.tier")}</th>
                 <th scope="col">{t("orders.refund")}</th>
@@ -67,9 +58,11 @@ export function Orders({
             <tbody>
               {(orders.value ?? []).map((o) => (
                 <tr>
-                  <td>{o.orderId}</td>
+                  <td translate={false}>{o.orderId}</td>
+                  <td>{o.createTime ? date(o.createTime) : ""}</td>
                   <td>{o.spend ? money(o.spend.amountMinor, o.spend.currency) : t("orders.spendUnknown")}</td>
                   <td class="num">{points(o.earnedPoints)}</td>
+                  <td class="num" data-testid="order-pending">{points(o.pointsPending)}</td>
                   <td data-testid="order-campaigns">
                     {o.campaigns.map((c) => (
                       <span class="budget-line">

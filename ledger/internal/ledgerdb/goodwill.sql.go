@@ -94,6 +94,61 @@ func (q *Queries) ListApprovals(ctx context.Context, db DBTX, arg ListApprovalsP
 	return items, nil
 }
 
+const listApprovalsRequestedBy = `-- name: ListApprovalsRequestedBy :many
+SELECT approval_id, member_id, request_id, fingerprint, points, reason_code, ticket_id, note, requested_by, status, decided_by, decide_time, entry_id, create_time FROM goodwill_approvals
+WHERE requested_by = $1 AND ($2::text = '' OR status = $2::text) AND approval_id < $3
+ORDER BY approval_id DESC
+LIMIT $4
+`
+
+type ListApprovalsRequestedByParams struct {
+	RequestedBy string
+	Status      string
+	BeforeID    int64
+	PageSize    int32
+}
+
+// One key's approvals (ListOwnApprovals), on goodwill_approvals_requested_by_idx.
+func (q *Queries) ListApprovalsRequestedBy(ctx context.Context, db DBTX, arg ListApprovalsRequestedByParams) ([]GoodwillApproval, error) {
+	rows, err := db.Query(ctx, listApprovalsRequestedBy,
+		arg.RequestedBy,
+		arg.Status,
+		arg.BeforeID,
+		arg.PageSize,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []GoodwillApproval
+	for rows.Next() {
+		var i GoodwillApproval
+		if err := rows.Scan(
+			&i.ApprovalID,
+			&i.MemberID,
+			&i.RequestID,
+			&i.Fingerprint,
+			&i.Points,
+			&i.ReasonCode,
+			&i.TicketID,
+			&i.Note,
+			&i.RequestedBy,
+			&i.Status,
+			&i.DecidedBy,
+			&i.DecideTime,
+			&i.EntryID,
+			&i.CreateTime,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const setGoodwillLimits = `-- name: SetGoodwillLimits :one
 INSERT INTO goodwill_limits (key_id, per_grant, per_day) VALUES ($1, $2, $3)
 ON CONFLICT (key_id) DO UPDATE SET per_grant = excluded.per_grant, per_day = excluded.per_day

@@ -7,6 +7,7 @@ package ledgerdb
 
 import (
 	"context"
+	"time"
 )
 
 const getOrder = `-- name: GetOrder :one
@@ -43,6 +44,61 @@ func (q *Queries) GetOrder(ctx context.Context, db DBTX, arg GetOrderParams) (Or
 	return i, err
 }
 
+const getOrderRead = `-- name: GetOrderRead :one
+SELECT o.member_id, o.order_id, o.earn_entry_id, o.spend_minor, o.currency, o.earned_points, o.refunded_minor, o.fully_refunded, o.points_taken_back, o.points_returned, o.tier_id, o.perks, o.metric_points, o.metric_spend, o.metric_day, o.metric_points_taken, o.metric_spend_taken,
+       coalesce(o.earn_entry_id, (SELECT min(coalesce(r.return_entry_id, r.take_entry_id, 0)) FROM refunds r
+                                  WHERE o.earn_entry_id IS NULL AND r.member_id = o.member_id AND r.order_id = o.order_id), 0)::bigint AS order_entry_id,
+       coalesce(e.create_time, (SELECT min(r.create_time) FROM refunds r
+                                WHERE o.earn_entry_id IS NULL AND r.member_id = o.member_id AND r.order_id = o.order_id))::timestamptz AS order_time,
+       coalesce((SELECT sum(p.points) FROM pending_releases p
+                 WHERE p.member_id = o.member_id AND p.order_id = o.order_id AND NOT p.released), 0)::bigint AS points_pending
+FROM orders o
+LEFT JOIN entries e ON e.member_id = o.member_id AND e.entry_id = o.earn_entry_id
+WHERE o.member_id = $1 AND o.order_id = $2
+`
+
+type GetOrderReadParams struct {
+	MemberID string
+	OrderID  string
+}
+
+type GetOrderReadRow struct {
+	Order         Order
+	OrderEntryID  int64
+	OrderTime     time.Time
+	PointsPending int64
+}
+
+// An order with what the reads add to it: its time and key (ListMemberOrders says
+// which) and its earned points still pending.
+func (q *Queries) GetOrderRead(ctx context.Context, db DBTX, arg GetOrderReadParams) (GetOrderReadRow, error) {
+	row := db.QueryRow(ctx, getOrderRead, arg.MemberID, arg.OrderID)
+	var i GetOrderReadRow
+	err := row.Scan(
+		&i.Order.MemberID,
+		&i.Order.OrderID,
+		&i.Order.EarnEntryID,
+		&i.Order.SpendMinor,
+		&i.Order.Currency,
+		&i.Order.EarnedPoints,
+		&i.Order.RefundedMinor,
+		&i.Order.FullyRefunded,
+		&i.Order.PointsTakenBack,
+		&i.Order.PointsReturned,
+		&i.Order.TierID,
+		&i.Order.Perks,
+		&i.Order.MetricPoints,
+		&i.Order.MetricSpend,
+		&i.Order.MetricDay,
+		&i.Order.MetricPointsTaken,
+		&i.Order.MetricSpendTaken,
+		&i.OrderEntryID,
+		&i.OrderTime,
+		&i.PointsPending,
+	)
+	return i, err
+}
+
 const holdEntryID = `-- name: HoldEntryID :one
 SELECT entry_id FROM entries WHERE hold_id = $1 AND kind = 'HOLD'
 `
@@ -52,4 +108,91 @@ func (q *Queries) HoldEntryID(ctx context.Context, db DBTX, holdID *int64) (int6
 	var entry_id int64
 	err := row.Scan(&entry_id)
 	return entry_id, err
+}
+
+const listMemberOrders = `-- name: ListMemberOrders :many
+SELECT o.member_id, o.order_id, o.earn_entry_id, o.spend_minor, o.currency, o.earned_points, o.refunded_minor, o.fully_refunded, o.points_taken_back, o.points_returned, o.tier_id, o.perks, o.metric_points, o.metric_spend, o.metric_day, o.metric_points_taken, o.metric_spend_taken,
+       coalesce(o.earn_entry_id, (SELECT min(coalesce(r.return_entry_id, r.take_entry_id, 0)) FROM refunds r
+                                  WHERE o.earn_entry_id IS NULL AND r.member_id = o.member_id AND r.order_id = o.order_id), 0)::bigint AS order_entry_id,
+       coalesce(e.create_time, (SELECT min(r.create_time) FROM refunds r
+                                WHERE o.earn_entry_id IS NULL AND r.member_id = o.member_id AND r.order_id = o.order_id))::timestamptz AS order_time,
+       coalesce((SELECT sum(p.points) FROM pending_releases p
+                 WHERE p.member_id = o.member_id AND p.order_id = o.order_id AND NOT p.released), 0)::bigint AS points_pending
+FROM orders o
+LEFT JOIN entries e ON e.member_id = o.member_id AND e.entry_id = o.earn_entry_id
+WHERE o.member_id = $1
+  AND coalesce(o.earn_entry_id, (SELECT min(coalesce(r.return_entry_id, r.take_entry_id, 0)) FROM refunds r
+                                 WHERE o.earn_entry_id IS NULL AND r.member_id = o.member_id AND r.order_id = o.order_id), 0) < $2::bigint
+  -- [start, end): tstzrange's default bounds.
+  AND tstzrange($3::timestamptz, $4::timestamptz) @> coalesce(e.create_time, (SELECT min(r.create_time) FROM refunds r
+                               WHERE o.earn_entry_id IS NULL AND r.member_id = o.member_id AND r.order_id = o.order_id))
+ORDER BY order_entry_id DESC
+LIMIT $5
+`
+
+type ListMemberOrdersParams struct {
+	MemberID      string
+	BeforeEntryID int64
+	StartTime     time.Time
+	EndTime       time.Time
+	PageSize      int32
+}
+
+type ListMemberOrdersRow struct {
+	Order         Order
+	OrderEntryID  int64
+	OrderTime     time.Time
+	PointsPending int64
+}
+
+// A member's orders, newest first by the entry that made each: its earning, or, for
+// an order only redeemed on (it has a row once refunded), its first refund's entry
+// and time. Each is a primary key or refunds_order_idx read: the plan stays within
+// the member's orders, whatever the size of entries. A member's orders are few
+// enough to order them all in the read.
+func (q *Queries) ListMemberOrders(ctx context.Context, db DBTX, arg ListMemberOrdersParams) ([]ListMemberOrdersRow, error) {
+	rows, err := db.Query(ctx, listMemberOrders,
+		arg.MemberID,
+		arg.BeforeEntryID,
+		arg.StartTime,
+		arg.EndTime,
+		arg.PageSize,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListMemberOrdersRow
+	for rows.Next() {
+		var i ListMemberOrdersRow
+		if err := rows.Scan(
+			&i.Order.MemberID,
+			&i.Order.OrderID,
+			&i.Order.EarnEntryID,
+			&i.Order.SpendMinor,
+			&i.Order.Currency,
+			&i.Order.EarnedPoints,
+			&i.Order.RefundedMinor,
+			&i.Order.FullyRefunded,
+			&i.Order.PointsTakenBack,
+			&i.Order.PointsReturned,
+			&i.Order.TierID,
+			&i.Order.Perks,
+			&i.Order.MetricPoints,
+			&i.Order.MetricSpend,
+			&i.Order.MetricDay,
+			&i.Order.MetricPointsTaken,
+			&i.Order.MetricSpendTaken,
+			&i.OrderEntryID,
+			&i.OrderTime,
+			&i.PointsPending,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

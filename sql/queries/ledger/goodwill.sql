@@ -14,3 +14,10 @@ SELECT * FROM goodwill_approvals
 WHERE (@status::text = '' OR status = @status::text) AND approval_id < @before_id
 ORDER BY approval_id DESC
 LIMIT @page_size;
+
+-- name: ListApprovalsRequestedBy :many
+-- One key's approvals (ListOwnApprovals), on goodwill_approvals_requested_by_idx.
+SELECT * FROM goodwill_approvals
+WHERE requested_by = @requested_by AND (@status::text = '' OR status = @status::text) AND approval_id < @before_id
+ORDER BY approval_id DESC
+LIMIT @page_size;
