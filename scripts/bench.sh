@@ -24,9 +24,12 @@
 #   BENCH_WEBHOOK_DRAIN=60s   loadgen -webhook-drain: the longest wait after rest-earn-webhook's
 #                             load for its last deliveries
 #   BENCH_BULK_MEMBERS=100000 members of the bulk-credit scenario's bulk credit
-#   BENCH_BULK_YIELDS=20ms,0s loyaltyd --bulk-yield of each bulk-credit run (the first: the reference)
+#   BENCH_BULK_YIELDS=20ms,0s,200ms  loyaltyd --bulk-yield of each bulk-credit run (the first: the reference)
 #   BENCH_BULK_EARN_RATE=100  REST earns per second beside the bulk credit (open loop)
 #   BENCH_BULK_BASELINE=10s   REST earns alone first, at the same rate
+#   BENCH_BULK_EARN_MEMBERS=inside  whom the earns are for: inside (random members of the bulk
+#                             credit: some wait for the chunk that holds them) or outside (10,000
+#                             members the bulk credit leaves out)
 #   BENCH_RATE=               loadgen -rate: open loop at this many calls/s per scenario, latency
 #                             from each call's intended start (empty: closed loop)
 #   BENCH_RATE_SCENARIOS=     with BENCH_RATE: BENCH_SCENARIOS run closed loop as usual, then
@@ -58,9 +61,10 @@ BENCH_WORKERS=${BENCH_WORKERS:-32}
 BENCH_MEMBERS=${BENCH_MEMBERS:-10000}
 BENCH_SCENARIOS=${BENCH_SCENARIOS:-rest-earn,grpc-earn,rest-order-earn,rest-campaign-earn,rest-activity,rest-earn-webhook,rest-redeem,rest-balance,grpc-balance,rest-perks,bulk-credit}
 BENCH_BULK_MEMBERS=${BENCH_BULK_MEMBERS:-100000}
-BENCH_BULK_YIELDS=${BENCH_BULK_YIELDS:-20ms,0s}
+BENCH_BULK_YIELDS=${BENCH_BULK_YIELDS:-20ms,0s,200ms}
 BENCH_BULK_EARN_RATE=${BENCH_BULK_EARN_RATE:-100}
 BENCH_BULK_BASELINE=${BENCH_BULK_BASELINE:-10s}
+BENCH_BULK_EARN_MEMBERS=${BENCH_BULK_EARN_MEMBERS:-inside}
 # bulk-credit is this script's own scenario (bench/bulkload); the rest go to loadgen.
 BULK_SCENARIO=""
 LG_SCENARIOS=$(echo "$BENCH_SCENARIOS" | tr ',' '\n' | grep -vx 'bulk-credit' | paste -sd, -) || true
@@ -316,7 +320,7 @@ run_bulk() {
     echo "==> bulk-credit: $BENCH_BULK_MEMBERS members, --bulk-yield=$y, REST earn at $BENCH_BULK_EARN_RATE/s beside it"
     rc=0
     bin/bulkload -rest "http://127.0.0.1:$BENCH_HTTP_PORT" -key "$BENCH_ADMIN_KEY" -members "$BENCH_BULK_MEMBERS" \
-      -rate "$BENCH_BULK_EARN_RATE" -baseline "$BENCH_BULK_BASELINE" -label "--bulk-yield=$y" -json "$out" | sed 's/^/    /' || rc=${PIPESTATUS[0]}
+      -rate "$BENCH_BULK_EARN_RATE" -baseline "$BENCH_BULK_BASELINE" -earn-members "$BENCH_BULK_EARN_MEMBERS" -label "--bulk-yield=$y" -json "$out" | sed 's/^/    /' || rc=${PIPESTATUS[0]}
     case $rc in
       0) ;;
       2) LG_RC=2 ;;

@@ -37,9 +37,10 @@ type result struct {
 	Label          string  `json:"label"`
 	Members        int64   `json:"members"`
 	PrepareSeconds float64 `json:"prepareSeconds"` // listing the rule's members
-	CreditSeconds  float64 `json:"creditSeconds"`  // RUNNING to the end, the server's times
+	CreditSeconds  float64 `json:"creditSeconds"`  // from RUNNING (the server's time) to the end (seen)
 	MembersPerSec  float64 `json:"membersPerSec"`
 	EarnRate       int     `json:"earnRate"`
+	EarnMembers    string  `json:"earnMembers"` // inside or outside the bulk credit
 	Baseline       window  `json:"baseline"` // earns alone
 	During         window  `json:"during"`   // earns while the bulk credit runs
 	LoadBefore     string  `json:"loadBefore"`
@@ -62,6 +63,7 @@ func main() {
 	rate := flag.Int("rate", 100, "REST earns per second, open loop")
 	workers := flag.Int("workers", 32, "earn callers (enough for the rate's calls in flight)")
 	baseline := flag.Duration("baseline", 10*time.Second, "earns alone, before the bulk credit")
+	earnMembers := flag.String("earn-members", "inside", "whom the earns are for: inside (random members of the bulk credit: some wait for a chunk's commit) or outside (members the bulk credit leaves out)")
 	label := flag.String("label", "", "what this run is (the loyaltyd flags that differ)")
 	jsonOut := flag.String("json", "", "write the result here")
 	report := flag.String("report", "", "print the results of these -json files (comma-separated), the first the reference")
@@ -74,12 +76,12 @@ func main() {
 		}
 		return
 	}
-	if *key == "" || *members < 1 || *rate < 1 || *workers < 1 {
-		fmt.Fprintln(os.Stderr, "bulkload: -key, and positive -members, -rate and -workers, are needed")
+	if *key == "" || *members < 1 || *rate < 1 || *workers < 1 || (*earnMembers != "inside" && *earnMembers != "outside") {
+		fmt.Fprintln(os.Stderr, "bulkload: -key, positive -members, -rate and -workers, and -earn-members inside or outside are needed")
 		os.Exit(1)
 	}
 	c := &client{base: strings.TrimRight(*rest, "/"), key: *key, http: &http.Client{Timeout: 10 * time.Minute}}
-	r, err := run(c, *members, *rate, *workers, *baseline, *label)
+	r, err := run(c, *members, *rate, *workers, *baseline, *label, *earnMembers == "outside")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bulkload:", err)
 		os.Exit(1)
@@ -100,23 +102,41 @@ func main() {
 
 func memberID(i int) string { return fmt.Sprintf("bulk-%07d", i) }
 
-func run(c *client, members, rate, workers int, baseline time.Duration, label string) (result, error) {
-	r := result{Label: label, EarnRate: rate, LoadBefore: loadAverage()}
+// outsiders are the members of -earn-members outside: as many as an earn scenario
+// of loadgen has, none of them in the bulk credit.
+const outsiders = 10000
+
+func outsiderID(i int) string { return fmt.Sprintf("other-%07d", i) }
+
+func run(c *client, members, rate, workers int, baseline time.Duration, label string, outside bool) (result, error) {
+	r := result{Label: label, EarnRate: rate, EarnMembers: "inside", LoadBefore: loadAverage()}
 	var csv strings.Builder
 	csv.WriteString("memberId\n")
 	for i := 0; i < members; i++ {
 		csv.WriteString(memberID(i))
 		csv.WriteByte('\n')
 	}
+	want := int64(members)
+	if outside {
+		r.EarnMembers = "outside"
+		for i := 0; i < outsiders; i++ {
+			csv.WriteString(outsiderID(i))
+			csv.WriteByte('\n')
+		}
+		want += outsiders
+	}
 	imported, err := c.call(http.MethodPost, "/v1/imports", "text/csv", csv.String())
 	if err != nil {
 		return r, fmt.Errorf("import the members: %w", err)
 	}
-	if got := num(imported["imported"]) + num(imported["unchanged"]); got != int64(members) {
-		return r, fmt.Errorf("import: %v, want %d members imported or unchanged", imported, members)
+	if got := num(imported["imported"]) + num(imported["unchanged"]); got != want {
+		return r, fmt.Errorf("import: %v, want %d members imported or unchanged", imported, want)
 	}
 
-	e := &earns{c: c, members: members, run: strconv.FormatInt(time.Now().UnixNano(), 36)}
+	e := &earns{c: c, members: members, member: memberID, run: strconv.FormatInt(time.Now().UnixNano(), 36)}
+	if outside {
+		e.members, e.member = outsiders, outsiderID
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	sched := &schedule{start: time.Now(), rate: int64(rate)}
 	var wg sync.WaitGroup
@@ -151,7 +171,7 @@ func run(c *client, members, rate, workers int, baseline time.Duration, label st
 		if s := b["status"]; s == "SUCCEEDED" || s == "CANCELLED" || s == "BUDGET_EXHAUSTED" || s == "PAUSED" {
 			break
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	endedAt := time.Now()
 	stop()
@@ -159,7 +179,9 @@ func run(c *client, members, rate, workers int, baseline time.Duration, label st
 	if b["status"] != "SUCCEEDED" || num(b["done"]) != int64(members) {
 		return r, fmt.Errorf("the bulk credit ended %v with %d of %d members done", b["status"], num(b["done"]), members)
 	}
-	created0, start, end := timeOf(b["createTime"]), timeOf(b["startTime"]), timeOf(b["endTime"])
+	// The end as seen here: the server's endTime is its last chunk's start, not its
+	// commit (a chunk of 5,000 is a good part of a second).
+	created0, start, end := timeOf(b["createTime"]), timeOf(b["startTime"]), endedAt
 	r.Members = num(b["done"])
 	r.PrepareSeconds = start.Sub(created0).Seconds()
 	r.CreditSeconds = end.Sub(start).Seconds()
@@ -189,6 +211,7 @@ func (s *schedule) take() time.Time {
 type earns struct {
 	c       *client
 	members int
+	member  func(int) string
 	run     string
 	seq     atomic.Int64
 
@@ -211,7 +234,7 @@ func (e *earns) work(ctx context.Context, sched *schedule) {
 			return
 		case <-time.After(time.Until(at)):
 		}
-		member := memberID(rnd.IntN(e.members))
+		member := e.member(rnd.IntN(e.members))
 		_, err := e.c.call(http.MethodPost, "/v1/members/"+member+":earn", "application/json",
 			fmt.Sprintf(`{"requestId":"bench-earn-%s-%d","points":10}`, e.run, e.seq.Add(1)))
 		c := call{at: at, latency: time.Since(at), failed: err != nil}
@@ -317,8 +340,8 @@ func loadAverage() string {
 
 // line is one run in words, with its ratios to the reference run when there is one.
 func line(r result, ref *result) string {
-	s := fmt.Sprintf("bulk-credit [%s]: %d members in %.1f s (listing %.1f s): %.0f members/s; REST earn at %d/s: p99 %.1f ms alone, %.1f ms beside it (p50 %.1f, max %.1f, %d calls, %d errors); load %s -> %s",
-		r.Label, r.Members, r.CreditSeconds, r.PrepareSeconds, r.MembersPerSec, r.EarnRate, r.Baseline.P99Ms, r.During.P99Ms,
+	s := fmt.Sprintf("bulk-credit [%s]: %d members in %.1f s (listing %.1f s): %.0f members/s; REST earn (members %s it) at %d/s: p99 %.1f ms alone, %.1f ms beside it (p50 %.1f, max %.1f, %d calls, %d errors); load %s -> %s",
+		r.Label, r.Members, r.CreditSeconds, r.PrepareSeconds, r.MembersPerSec, r.EarnMembers, r.EarnRate, r.Baseline.P99Ms, r.During.P99Ms,
 		r.During.P50Ms, r.During.MaxMs, r.During.Calls, r.Baseline.Errors+r.During.Errors, r.LoadBefore, r.LoadAfter)
 	if ref != nil && ref.MembersPerSec > 0 && ref.During.P99Ms > 0 {
 		s += fmt.Sprintf("; against [%s]: members/s %.2fx, earn p99 beside it %.2fx", ref.Label, r.MembersPerSec/ref.MembersPerSec, r.During.P99Ms/ref.During.P99Ms)
@@ -352,7 +375,7 @@ func printReport(files []string, markdown bool) error {
 		}
 		return nil
 	}
-	fmt.Printf("| bulk-credit, %d members, REST earn at %d/s beside it | members/s | ratio | earn p99 alone, ms | earn p99 beside it, ms | ratio | earn p50 beside it, ms | load |\n", rs[0].Members, rs[0].EarnRate)
+	fmt.Printf("| bulk-credit, %d members, REST earn at %d/s beside it (members %s it) | members/s | ratio | earn p99 alone, ms | earn p99 beside it, ms | ratio | earn p50 beside it, ms | load |\n", rs[0].Members, rs[0].EarnRate, rs[0].EarnMembers)
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---|")
 	for _, r := range rs {
 		ratio := func(a, b float64) string {
