@@ -41,8 +41,8 @@ type result struct {
 	MembersPerSec  float64 `json:"membersPerSec"`
 	EarnRate       int     `json:"earnRate"`
 	EarnMembers    string  `json:"earnMembers"` // inside or outside the bulk credit
-	Baseline       window  `json:"baseline"` // earns alone
-	During         window  `json:"during"`   // earns while the bulk credit runs
+	Baseline       window  `json:"baseline"`    // earns alone
+	During         window  `json:"during"`      // earns while the bulk credit runs
 	LoadBefore     string  `json:"loadBefore"`
 	LoadAfter      string  `json:"loadAfter"`
 }
