@@ -71,7 +71,7 @@ fuzz: postgres ## Run every fuzz target for FUZZTIME (60s) each, one after anoth
 	@FUZZTIME=$(FUZZTIME) FUZZPARALLEL=$(FUZZPARALLEL) scripts/fuzz.sh
 
 .PHONY: bench
-bench: postgres build ## Load-test REST and gRPC next to pgbench tpcb-like on one PostgreSQL (docs/BENCHMARKS.md)
+bench: postgres build ## Load-test REST and gRPC next to pgbench (tpcb-like for writes, select-only for reads) on one PostgreSQL (docs/BENCHMARKS.md)
 	@scripts/bench.sh
 
 .PHONY: chaos

@@ -10,9 +10,11 @@ import (
 
 	"github.com/loyalty-engine/loyalty/events"
 
+	"github.com/loyalty-engine/loyalty/internal/nullable"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/internal/validation"
 	"github.com/loyalty-engine/loyalty/ledger/internal/ledgerdb"
+	"github.com/loyalty-engine/loyalty/tiers"
 )
 
 // ErrMemberNotFound is returned for an unknown member id.
@@ -78,14 +80,28 @@ func (s *Service) Member(ctx context.Context, memberID string) (Member, error) {
 	if err := validation.Struct(memberRef{MemberID: memberID}); err != nil {
 		return Member{}, err
 	}
-	row, err := s.q.GetMember(ctx, s.pool, memberID)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Member{}, ErrMemberNotFound.With("member %q not found", memberID)
+	p, err := s.tiers.Policy(ctx)
+	if err != nil {
+		return Member{}, err
 	}
+	now := s.clock.Now()
+	rows, err := s.q.GetMemberWithTierAt(ctx, s.pool, ledgerdb.GetMemberWithTierAtParams{MemberID: memberID, At: now})
 	if err != nil {
 		return Member{}, fmt.Errorf("get member %q: %w", memberID, err)
 	}
-	return s.withTier(ctx, toMember(row))
+	if len(rows) == 0 {
+		return Member{}, ErrMemberNotFound.With("member %q not found", memberID)
+	}
+	var paid []tiers.Membership
+	for _, r := range rows {
+		if r.PaidTierID != nil {
+			paid = append(paid, tiers.Membership{MemberID: memberID, TierID: *r.PaidTierID,
+				StartTime: *r.PaidStartTime, EndTime: *r.PaidEndTime, CancelTime: nullable.Value(r.PaidCancelTime)})
+		}
+	}
+	m := toMember(rows[0].Member)
+	m.TierID, _ = tiers.Effective(p, nullable.Value(rows[0].QualifiedTierID), paid, now)
+	return m, nil
 }
 
 // withTier fills in the member's effective tier now.

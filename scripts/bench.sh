@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Benchmarks loyaltyd and pgbench tpcb-like on the same PostgreSQL server in one run
+# Benchmarks loyaltyd and pgbench (tpcb-like for writes, select-only for reads) on the
+# same PostgreSQL server in one run
 # (`make bench`; see docs/BENCHMARKS.md). Starts bin/loyaltyd with its own durable
 # cluster under .data/bench, runs pgbench, the load generator (bench/loadgen), pgbench
 # again, stops loyaltyd, runs the in-process Go benchmarks of an earn (allocations per
@@ -39,6 +40,9 @@
 #   BENCH_PGBENCH_SCALE=32    pgbench -s (initialized once, reused while it matches)
 #   BENCH_PGBENCH_CLIENTS=$BENCH_WORKERS  pgbench -c
 #   BENCH_PGBENCH_THREADS=2   pgbench -j
+#   BENCH_PGBENCH_SELECT=auto pgbench select-only (a prepared primary-key read) before and
+#                             after too, the counterpart of the read scenarios: auto (when a
+#                             read scenario runs), on, off
 #   BENCH_HTTP_PORT=18080 BENCH_GRPC_PORT=19090 BENCH_PG_PORT=54339
 #   BENCH_DATA_DIR=.data/bench
 #   BENCH_ADMIN_KEY=lk_bench_admin_key_0123456789
@@ -76,6 +80,7 @@ BENCH_DB_CONNS=${BENCH_DB_CONNS:-32}
 BENCH_PGBENCH_SCALE=${BENCH_PGBENCH_SCALE:-32}
 BENCH_PGBENCH_CLIENTS=${BENCH_PGBENCH_CLIENTS:-$BENCH_WORKERS}
 BENCH_PGBENCH_THREADS=${BENCH_PGBENCH_THREADS:-2}
+BENCH_PGBENCH_SELECT=${BENCH_PGBENCH_SELECT:-auto}
 BENCH_HTTP_PORT=${BENCH_HTTP_PORT:-18080}
 BENCH_GRPC_PORT=${BENCH_GRPC_PORT:-19090}
 BENCH_PG_PORT=${BENCH_PG_PORT:-54339}
@@ -196,19 +201,46 @@ cleanup() {
   exit "$rc"
 }
 
-run_pgbench() { # label; sets PGB_TPS and PGB_LAT
-  local out
+run_pgbench() { # label [builtin]; sets PGB_TPS, PGB_LAT and PGB_P99
+  local out builtin=${2:-tpcb-like} mode=() logdir
+  # select-only is prepared, as the API's own queries are (pgx caches statements).
+  [ "$builtin" = tpcb-like ] || mode=(-b "$builtin" -M prepared)
+  # A fifth of the transactions are logged (-l --sampling-rate 0.2, so that the log
+  # costs pgbench little) for the p99, which pgbench does not print: the load
+  # generator's scenarios report theirs.
+  logdir=$(mktemp -d)
   psql_pg -d pgbench -c CHECKPOINT
-  echo "==> pgbench ($1): tpcb-like, -c $BENCH_PGBENCH_CLIENTS -j $BENCH_PGBENCH_THREADS -T $DURATION_S -n"
-  if ! out=$("$PG_BIN/pgbench" -h 127.0.0.1 -p "$BENCH_PG_PORT" -U postgres -n \
+  echo "==> pgbench ($1): $builtin, -c $BENCH_PGBENCH_CLIENTS -j $BENCH_PGBENCH_THREADS -T $DURATION_S -n${mode[*]:+ ${mode[*]}}"
+  if ! out=$("$PG_BIN/pgbench" -h 127.0.0.1 -p "$BENCH_PG_PORT" -U postgres -n "${mode[@]}" -l --sampling-rate 0.2 --log-prefix "$logdir/tx" \
     -c "$BENCH_PGBENCH_CLIENTS" -j "$BENCH_PGBENCH_THREADS" -T "$DURATION_S" pgbench 2>&1); then
     echo "$out" >&2
-    die "pgbench ($1) failed"
+    rm -rf "$logdir"
+    die "pgbench ($1, $builtin) failed"
   fi
   echo "$out" | { grep -E '^(number of (transactions actually processed|failed transactions)|latency average|tps)' || true; } | sed 's/^/    /'
   PGB_TPS=$(echo "$out" | sed -nE 's/^tps = ([0-9.]+) \((without initial connection time|excluding connections establishing)\)$/\1/p' | head -n 1)
   PGB_LAT=$(echo "$out" | sed -nE 's/^latency average = ([0-9.]+) ms$/\1/p' | head -n 1)
+  # The log's third field is the transaction's latency in microseconds; p99 by
+  # nearest rank, as the load generator computes its own.
+  PGB_P99=$(cat "$logdir"/tx.* 2>/dev/null | awk '{print $3}' | sort -n |
+    awk '{v[NR] = $1} END {if (NR) {i = int(NR * 0.99); if (i < NR * 0.99) i++; if (i < 1) i = 1; printf "%.3f", v[i] / 1000}}')
+  rm -rf "$logdir"
+  [ -z "$PGB_P99" ] || echo "    latency p99 = $PGB_P99 ms (from the transaction log)"
   [ -n "$PGB_TPS" ] || { echo "$out" >&2; die "could not read tps from pgbench's output"; }
+}
+
+# has_read_scenario tells whether a comma-separated scenario list holds a read (the
+# load generator's isWrite, negated: writes end in -earn or -redeem, or are
+# rest-earn-webhook or rest-activity).
+has_read_scenario() {
+  local s
+  for s in ${1//,/ }; do
+    case $s in
+      *-earn | *-redeem | rest-earn-webhook | rest-activity) ;;
+      *) return 0 ;;
+    esac
+  done
+  return 1
 }
 
 # run_loadgen scenarios rate json; sets LG_RC (0, or 2 if calls failed). An empty rate
@@ -371,7 +403,9 @@ main() {
   [ "$(psql_pg -d postgres -Atc "SELECT current_setting('fsync') = 'on' AND current_setting('synchronous_commit') = 'on'")" = t ] ||
     die "the cluster does not commit durably (fsync and synchronous_commit must be on): figures would not be comparable"
 
-  local tps_before="" lat_before="" tps_after="" lat_after="" lg_rc=0 checkpoints_in_run=0
+  local tps_before="" lat_before="" p99_before="" tps_after="" lat_after="" p99_after="" lg_rc=0 checkpoints_in_run=0
+  local with_select= sel_before= sel_lat_before= sel_p99_before= sel_after= sel_lat_after= sel_p99_after=
+  local select_flags=() select_lat_flags=()
   if [ -n "$LG_SCENARIOS" ]; then
   # pgbench's tables, in a database of their own on the same server; initialized once.
   if [ -z "$(psql_pg -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'pgbench'")" ]; then
@@ -391,14 +425,33 @@ main() {
 
   # pgbench before and after the load generator: the difference shows the drift of
   # a noisy machine; the ratios use their mean.
+  case $BENCH_PGBENCH_SELECT in
+    on) with_select=1 ;;
+    off) ;;
+    auto) ! has_read_scenario "$LG_SCENARIOS" || with_select=1 ;;
+    *) die "BENCH_PGBENCH_SELECT must be auto, on or off (is $BENCH_PGBENCH_SELECT)" ;;
+  esac
   run_pgbench before
-  tps_before=$PGB_TPS lat_before=$PGB_LAT
+  tps_before=$PGB_TPS lat_before=$PGB_LAT p99_before=$PGB_P99
+  if [ -n "$with_select" ]; then
+    run_pgbench before select-only
+    sel_before=$PGB_TPS sel_lat_before=$PGB_LAT sel_p99_before=$PGB_P99
+  fi
 
   run_loadgen "$LG_SCENARIOS" "$MAIN_RATE" "$LG_JSON"
   lg_rc=$LG_RC checkpoints_in_run=$LG_CHECKPOINTS
 
+  if [ -n "$with_select" ]; then
+    run_pgbench after select-only
+    sel_after=$PGB_TPS sel_lat_after=$PGB_LAT sel_p99_after=$PGB_P99
+  fi
   run_pgbench after
-  tps_after=$PGB_TPS lat_after=$PGB_LAT
+  tps_after=$PGB_TPS lat_after=$PGB_LAT p99_after=$PGB_P99
+  if [ -n "$with_select" ]; then
+    select_flags=(-pgbench-select-tps "$sel_before,$sel_after")
+    [ -z "$sel_lat_before" ] || [ -z "$sel_lat_after" ] || select_lat_flags=(-pgbench-select-latency "$sel_lat_before,$sel_lat_after")
+    [ -z "$sel_p99_before" ] || [ -z "$sel_p99_after" ] || select_lat_flags+=(-pgbench-select-p99 "$sel_p99_before,$sel_p99_after")
+  fi
 
   # The open-loop run comes after pgbench's: the before/after pair keeps bracketing
   # only the run the ratios come from. The members are enrolled already (enrolling
@@ -431,7 +484,8 @@ main() {
   if [ -n "$LG_SCENARIOS" ]; then
   echo "pgbench:  tpcb-like, scale $BENCH_PGBENCH_SCALE, -c $BENCH_PGBENCH_CLIENTS -j $BENCH_PGBENCH_THREADS -T $DURATION_S -n;" \
     "latency average ${lat_before} ms before, ${lat_after} ms after"
-  bin/loadgen -report "$LG_JSON" -pgbench-tps "$tps_before,$tps_after"
+  [ -z "$with_select" ] || echo "          select-only, -M prepared, same clients and time; latency average ${sel_lat_before} ms before, ${sel_lat_after} ms after"
+  bin/loadgen -report "$LG_JSON" -pgbench-tps "$tps_before,$tps_after" "${select_flags[@]}"
   fi
   if [ -n "$BENCH_RATE_SCENARIOS" ]; then
     # No pgbench ratios here: at a fixed rate, ops/s is the rate asked for, not what
@@ -455,7 +509,8 @@ main() {
   echo
   local lat_flag=()
   [ -z "$lat_before" ] || [ -z "$lat_after" ] || lat_flag=(-pgbench-latency "$lat_before,$lat_after")
-  [ -z "$LG_SCENARIOS" ] || bin/loadgen -report "$LG_JSON" -pgbench-tps "$tps_before,$tps_after" "${lat_flag[@]}" -markdown
+  [ -z "$p99_before" ] || [ -z "$p99_after" ] || lat_flag+=(-pgbench-p99 "$p99_before,$p99_after")
+  [ -z "$LG_SCENARIOS" ] || bin/loadgen -report "$LG_JSON" -pgbench-tps "$tps_before,$tps_after" "${lat_flag[@]}" "${select_flags[@]}" "${select_lat_flags[@]}" -markdown
   if [ -n "$GO_BENCH_LINES" ]; then
     echo
     echo "$GO_BENCH_LINES" | go_bench_markdown

@@ -74,6 +74,9 @@ func TestMembershipIsActiveFromItsStartUntilItsEndOrCancellation(t *testing.T) {
 	}
 	clock.Advance(10 * day) // t0+20d: it is over
 	wantPerks(t, ts, "member", 0)
+	if m, err := svc.Member(ctx, "m"); err != nil || m.TierID != "member" {
+		t.Fatalf("member read after the membership: %+v %v, want member", m, err)
+	}
 }
 
 // wantPerks checks the perks' tier now and the membership that gives it (0: none).

@@ -69,6 +69,14 @@ type options struct {
 	scenarioList string
 	pgbenchList  string
 	pgbenchLats  string
+	selectTPS    []float64
+	selectLat    []float64
+	selectList   string
+	selectLats   string
+	pgbenchP99   []float64
+	selectP99    []float64
+	pgbenchP99s  string
+	selectP99s   string
 }
 
 // results is the -json file.
@@ -107,7 +115,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	if o.report != "" {
-		if err := report(stdout, o.report, pgbenchRuns{tps: o.pgbenchTPS, latencyMs: o.pgbenchLat}, o.markdown); err != nil {
+		if err := report(stdout, o.report, baselines{
+			write: pgbenchRuns{tps: o.pgbenchTPS, latencyMs: o.pgbenchLat, p99Ms: o.pgbenchP99},
+			read:  pgbenchRuns{tps: o.selectTPS, latencyMs: o.selectLat, p99Ms: o.selectP99},
+		}, o.markdown); err != nil {
 			fmt.Fprintln(stderr, "loadgen:", err)
 			return exitFailed
 		}
@@ -158,8 +169,37 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "loadgen: set up %s: %v\n", name, err)
 			return exitFailed
 		}
+		// A write scenario's commits: /metrics read as its measured window starts
+		// and as it ends (a failed read only leaves the figure out).
+		var commitsAt commitCounters
+		var commitsErr error
+		var commitsDone chan struct{}
+		if isWrite(name) {
+			commitsDone = make(chan struct{})
+			go func() {
+				defer close(commitsDone)
+				select {
+				case <-time.After(o.warmup):
+					commitsAt, commitsErr = t.scrapeCommits(ctx)
+				case <-ctx.Done():
+					commitsErr = ctx.Err()
+				}
+			}()
+		}
 		runStart := time.Now()
 		s := runScenario(ctx, t, name, scenarios[name], p)
+		if commitsDone != nil {
+			<-commitsDone
+			if commitsErr == nil {
+				var after commitCounters
+				if after, commitsErr = t.scrapeCommits(ctx); commitsErr == nil {
+					s.Commits = rateBetween(commitsAt, after)
+				}
+			}
+			if commitsErr != nil {
+				fmt.Fprintf(stderr, "loadgen: %s: commits not measured: %v\n", name, commitsErr)
+			}
+		}
 		if t.hooks != nil {
 			// The earns answered in the measured window (runScenario's starts within
 			// microseconds of runStart).
@@ -179,7 +219,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 
 	fmt.Fprintln(stdout)
-	printTable(stdout, res.Scenarios, 0)
+	printTable(stdout, res.Scenarios, baselines{})
 	printLags(stdout, res.Scenarios)
 	bad := printErrors(stdout, res.Scenarios)
 
@@ -224,6 +264,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.report, "report", "", "send nothing: print the results in this -json file next to -pgbench-tps")
 	fs.StringVar(&o.pgbenchList, "pgbench-tps", "", "with -report: pgbench tps figures of the same run, comma-separated")
 	fs.StringVar(&o.pgbenchLats, "pgbench-latency", "", "with -report -markdown: pgbench's latency averages in ms, in the order of -pgbench-tps")
+	fs.StringVar(&o.selectList, "pgbench-select-tps", "", "with -report: pgbench select-only tps figures of the same run (the reads' counterpart), comma-separated")
+	fs.StringVar(&o.selectLats, "pgbench-select-latency", "", "with -report -markdown: select-only's latency averages in ms, in the order of -pgbench-select-tps")
+	fs.StringVar(&o.pgbenchP99s, "pgbench-p99", "", "with -report -markdown: tpcb-like's latency p99s in ms, in the order of -pgbench-tps")
+	fs.StringVar(&o.selectP99s, "pgbench-select-p99", "", "with -report -markdown: select-only's latency p99s in ms, in the order of -pgbench-select-tps")
 	fs.BoolVar(&o.markdown, "markdown", false, "with -report: print the summary as a markdown table (docs/BENCHMARKS.md) instead")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -240,6 +284,27 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if len(o.pgbenchLat) > 0 && len(o.pgbenchLat) != len(o.pgbenchTPS) {
 		return o, errors.New("-pgbench-latency needs one figure per -pgbench-tps figure")
+	}
+	if o.selectTPS, err = positiveNumbers(o.selectList); err != nil {
+		return o, fmt.Errorf("-pgbench-select-tps: %w", err)
+	}
+	if o.selectLat, err = positiveNumbers(o.selectLats); err != nil {
+		return o, fmt.Errorf("-pgbench-select-latency: %w", err)
+	}
+	if len(o.selectLat) > 0 && len(o.selectLat) != len(o.selectTPS) {
+		return o, errors.New("-pgbench-select-latency needs one figure per -pgbench-select-tps figure")
+	}
+	if o.pgbenchP99, err = positiveNumbers(o.pgbenchP99s); err != nil {
+		return o, fmt.Errorf("-pgbench-p99: %w", err)
+	}
+	if len(o.pgbenchP99) > 0 && len(o.pgbenchP99) != len(o.pgbenchTPS) {
+		return o, errors.New("-pgbench-p99 needs one figure per -pgbench-tps figure")
+	}
+	if o.selectP99, err = positiveNumbers(o.selectP99s); err != nil {
+		return o, fmt.Errorf("-pgbench-select-p99: %w", err)
+	}
+	if len(o.selectP99) > 0 && len(o.selectP99) != len(o.selectTPS) {
+		return o, errors.New("-pgbench-select-p99 needs one figure per -pgbench-select-tps figure")
 	}
 	if o.report != "" {
 		return o, nil

@@ -8,12 +8,12 @@ import (
 	"strings"
 )
 
-// printMarkdown prints the run as the tables of docs/BENCHMARKS.md: pgbench's row,
-// then per scenario ops/s, p50, p99 and, for writes, the ratio to pgbench's mean
-// tps; below it, campaign earnings against plain order earnings when both ran.
+// printMarkdown prints the run as the tables of docs/BENCHMARKS.md: pgbench's rows,
+// then per scenario ops/s, p50, p99 and the ratio to its counterpart's mean tps
+// (tpcb-like for writes, select-only for reads); below it, campaign earnings against plain order earnings when both ran.
 // Open-loop scenarios add their target rate; a scenario with errors or cut short is
 // marked in its first cell, so that its figures are not pasted as valid.
-func printMarkdown(w io.Writer, ss []summary, pgb pgbenchRuns) {
+func printMarkdown(w io.Writer, ss []summary, base baselines) {
 	paced := anyRate(ss)
 	rateHead, rateAlign := "", ""
 	if paced {
@@ -21,9 +21,13 @@ func printMarkdown(w io.Writer, ss []summary, pgb pgbenchRuns) {
 	}
 	fmt.Fprintf(w, "| scenario | ops/s (tps) |%s p50 | p99 | vs pgbench |\n", rateHead)
 	fmt.Fprintf(w, "|---|---:|%s---:|---:|---:|\n", rateAlign)
-	mean, spread := pgb.meanTPS()
-	if mean > 0 {
-		fmt.Fprintln(w, pgbenchMarkdownRow(pgb, mean, spread, paced))
+	for _, b := range []struct {
+		builtin string
+		runs    pgbenchRuns
+	}{{"tpcb-like", base.write}, {"select-only", base.read}} {
+		if mean, spread := b.runs.meanTPS(); mean > 0 {
+			fmt.Fprintln(w, pgbenchMarkdownRow(b.builtin, b.runs, mean, spread, paced))
+		}
 	}
 	for _, s := range ss {
 		rate := ""
@@ -31,7 +35,7 @@ func printMarkdown(w io.Writer, ss []summary, pgb pgbenchRuns) {
 			rate = " " + mdRate(s.Rate) + " |"
 		}
 		fmt.Fprintf(w, "| %s | %s |%s %s | %s | %s |\n",
-			mdScenario(s), thousands(s.OpsPerSec), rate, mdMs(s.P50Ms), mdMs(s.P99Ms), mdRatio(s, mean))
+			mdScenario(s), thousands(s.OpsPerSec), rate, mdMs(s.P50Ms), mdMs(s.P99Ms), mdRatio(s, base.counterpart(s.Name)))
 	}
 	if line := campaignRatioLine(ss); line != "" {
 		fmt.Fprintf(w, "\n%s\n", line)
@@ -39,12 +43,15 @@ func printMarkdown(w io.Writer, ss []summary, pgb pgbenchRuns) {
 	for _, line := range webhookMarkdownLines(ss) {
 		fmt.Fprintf(w, "\n%s\n", line)
 	}
+	if lines := commitLines(ss, true); len(lines) > 0 {
+		fmt.Fprintf(w, "\n%s\n", strings.Join(lines, "\n\n"))
+	}
 }
 
 // pgbenchMarkdownRow is "| pgbench tpcb-like, before / after | 2,542 / 1,936 | avg
 // 12.6 / 16.5 ms | – | mean 2,239 (spread 27%) |".
-func pgbenchMarkdownRow(pgb pgbenchRuns, mean, spread float64, paced bool) string {
-	label := "pgbench tpcb-like"
+func pgbenchMarkdownRow(builtin string, pgb pgbenchRuns, mean, spread float64, paced bool) string {
+	label := "pgbench " + builtin
 	if len(pgb.tps) == 2 {
 		label += ", before / after"
 	}
@@ -54,11 +61,11 @@ func pgbenchMarkdownRow(pgb pgbenchRuns, mean, spread float64, paced bool) strin
 	}
 	lat := "–"
 	if len(pgb.latencyMs) > 0 {
-		parts := make([]string, len(pgb.latencyMs))
-		for i, v := range pgb.latencyMs {
-			parts[i] = strconv.FormatFloat(v, 'f', 1, 64)
-		}
-		lat = "avg " + strings.Join(parts, " / ") + " ms"
+		lat = "avg " + joinMs(pgb.latencyMs) + " ms"
+	}
+	p99 := "–"
+	if len(pgb.p99Ms) > 0 {
+		p99 = joinMs(pgb.p99Ms) + " ms"
 	}
 	vs := "mean " + thousands(mean)
 	if len(pgb.tps) > 1 {
@@ -68,7 +75,16 @@ func pgbenchMarkdownRow(pgb pgbenchRuns, mean, spread float64, paced bool) strin
 	if paced {
 		rate = " – |"
 	}
-	return fmt.Sprintf("| %s | %s |%s %s | – | %s |", label, strings.Join(tps, " / "), rate, lat, vs)
+	return fmt.Sprintf("| %s | %s |%s %s | %s | %s |", label, strings.Join(tps, " / "), rate, lat, p99, vs)
+}
+
+// joinMs is "12.6 / 16.5": latencies in ms, one decimal, in run order.
+func joinMs(ms []float64) string {
+	parts := make([]string, len(ms))
+	for i, v := range ms {
+		parts[i] = strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return strings.Join(parts, " / ")
 }
 
 // mdScenario is the scenario's name, marked when its figures are not valid.
@@ -84,10 +100,10 @@ func mdScenario(s summary) string {
 	return s.Name
 }
 
-// mdRatio is the write scenario's ops/s ÷ pgbench's mean tps, in bold as in
-// docs/BENCHMARKS.md; "–" for reads or without pgbench figures.
+// mdRatio is the scenario's ops/s ÷ its pgbench counterpart's mean tps, in bold as
+// in docs/BENCHMARKS.md; "–" without those figures.
 func mdRatio(s summary, pgbenchMean float64) string {
-	if pgbenchMean <= 0 || !isWrite(s.Name) {
+	if pgbenchMean <= 0 {
 		return "–"
 	}
 	return fmt.Sprintf("**%.2fx**", s.OpsPerSec/pgbenchMean)

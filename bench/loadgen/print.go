@@ -10,16 +10,19 @@ import (
 
 // printTable prints one row per scenario (the name column fits rest-campaign-earn).
 // Open-loop scenarios add their target rate next to the ops/s they achieved
-// (closed-loop tables stay as they were). With pgbenchTPS > 0 it adds the ratio of
-// each write scenario's ops/s to pgbench's tps (reads have no counterpart there).
-func printTable(w io.Writer, ss []summary, pgbenchTPS float64) {
+// (closed-loop tables stay as they were). With pgbench figures it adds the ratio of
+// each scenario's ops/s to its counterpart's mean tps (baselines.counterpart).
+func printTable(w io.Writer, ss []summary, base baselines) {
+	writeMean, _ := base.write.meanTPS()
+	readMean, _ := base.read.meanTPS()
+	withRatios := writeMean > 0 || readMean > 0
 	paced := anyRate(ss)
 	fmt.Fprintf(w, "%-18s %9s %10s", "scenario", "ops", "ops/s")
 	if paced {
 		fmt.Fprintf(w, " %9s", "rate")
 	}
 	fmt.Fprintf(w, " %10s %10s %10s %10s %7s", "p50", "p90", "p99", "max", "errors")
-	if pgbenchTPS > 0 {
+	if withRatios {
 		fmt.Fprintf(w, " %12s", "vs pgbench")
 	}
 	fmt.Fprintln(w)
@@ -30,10 +33,10 @@ func printTable(w io.Writer, ss []summary, pgbenchTPS float64) {
 		}
 		fmt.Fprintf(w, " %10s %10s %10s %10s %7d",
 			fmtMs(s.P50Ms), fmtMs(s.P90Ms), fmtMs(s.P99Ms), fmtMs(s.MaxMs), s.Errors+s.WarmupErrors)
-		if pgbenchTPS > 0 {
+		if withRatios {
 			ratio := "-"
-			if isWrite(s.Name) {
-				ratio = fmt.Sprintf("%.2fx", s.OpsPerSec/pgbenchTPS)
+			if mean := base.counterpart(s.Name); mean > 0 {
+				ratio = fmt.Sprintf("%.2fx", s.OpsPerSec/mean)
 			}
 			fmt.Fprintf(w, " %12s", ratio)
 		}
@@ -49,7 +52,9 @@ func printTable(w io.Writer, ss []summary, pgbenchTPS float64) {
 	}
 }
 
-// isWrite tells the write scenarios, which pgbench's tpcb-like is the counterpart of.
+// isWrite tells the write scenarios, which pgbench's tpcb-like is the counterpart of;
+// the others are reads, whose counterpart is pgbench's select-only (a primary-key
+// read).
 func isWrite(scenario string) bool {
 	return strings.HasSuffix(scenario, "-earn") || strings.HasSuffix(scenario, "-redeem") || scenario == webhookScenario ||
 		scenario == "rest-activity"
@@ -117,10 +122,28 @@ func printErrors(w io.Writer, ss []summary) bool {
 	return true
 }
 
+// baselines are pgbench's figures of the same run: tpcb-like for the write
+// scenarios, select-only for the reads. Either may be empty.
+type baselines struct {
+	write, read pgbenchRuns
+}
+
+// counterpart is the mean tps a scenario's ops/s is compared with: tpcb-like's for a
+// write, select-only's for a read; 0 without those figures.
+func (b baselines) counterpart(scenario string) float64 {
+	runs := b.read
+	if isWrite(scenario) {
+		runs = b.write
+	}
+	mean, _ := runs.meanTPS()
+	return mean
+}
+
 // pgbenchRuns are pgbench's figures of the same run, in run order (before, after).
 type pgbenchRuns struct {
 	tps       []float64
 	latencyMs []float64 // latency averages, empty if not given
+	p99Ms     []float64 // latency p99s (from pgbench's transaction logs), empty if not given
 }
 
 // meanTPS is the mean tps and the spread (max − min) ÷ mean; 0, 0 without figures.
@@ -139,7 +162,7 @@ func (p pgbenchRuns) meanTPS() (mean, spread float64) {
 
 // report prints an earlier run's results next to pgbench's tps figures: the text
 // table, or with markdown the table for docs/BENCHMARKS.md.
-func report(w io.Writer, path string, pgb pgbenchRuns, markdown bool) error {
+func report(w io.Writer, path string, base baselines, markdown bool) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -149,32 +172,22 @@ func report(w io.Writer, path string, pgb pgbenchRuns, markdown bool) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if markdown {
-		printMarkdown(w, res.Scenarios, pgb)
+		printMarkdown(w, res.Scenarios, base)
 		return nil
 	}
-	mean, spread := pgb.meanTPS()
-	if len(pgb.tps) > 0 {
-		parts := make([]string, len(pgb.tps))
-		for i, v := range pgb.tps {
-			parts[i] = fmt.Sprintf("%.1f", v)
-		}
-		fmt.Fprintf(w, "pgbench tpcb-like tps, in run order: %s; mean %.1f", strings.Join(parts, ", "), mean)
-		if len(pgb.tps) > 1 {
-			fmt.Fprintf(w, " (spread %.1f%% of the mean)", 100*spread)
-		}
-		fmt.Fprintln(w)
-	}
+	printPgbench(w, "tpcb-like", base.write)
+	printPgbench(w, "select-only", base.read)
 	c := res.Config
 	fmt.Fprintf(w, "loyaltyd (loadgen %s): %s, %d members, %s warmup + %s per scenario, %d gRPC conns\n\n",
 		res.RunID, describeLoad(c.Workers, c.Rate), c.Members, c.Warmup, c.Duration, c.GRPCConns)
-	printTable(w, res.Scenarios, mean)
+	printTable(w, res.Scenarios, base)
 	printLags(w, res.Scenarios)
 	if anyRate(res.Scenarios) {
 		fmt.Fprintln(w, "\nrate = open loop's target calls/s; ops/s = achieved. Latency counts from each call's")
 		fmt.Fprintln(w, "intended start, so it includes waiting for a free worker when the server falls behind.")
 	}
-	if mean > 0 {
-		fmt.Fprintln(w, "\nvs pgbench = scenario ops/s / mean pgbench tps (write scenarios only).")
+	if len(base.write.tps)+len(base.read.tps) > 0 {
+		fmt.Fprintln(w, "\nvs pgbench = scenario ops/s / mean pgbench tps: tpcb-like's for writes, select-only's for reads.")
 		if anyRate(res.Scenarios) {
 			// The rate caps ops/s: the ratio is then not what the server can do.
 			fmt.Fprintln(w, "Open loop: ops/s is at most the rate asked for, so this ratio is not the API's capacity.")
@@ -182,4 +195,21 @@ func report(w io.Writer, path string, pgb pgbenchRuns, markdown bool) error {
 	}
 	printErrors(w, res.Scenarios)
 	return nil
+}
+
+// printPgbench prints one pgbench transaction's tps figures in run order, if any.
+func printPgbench(w io.Writer, builtin string, runs pgbenchRuns) {
+	if len(runs.tps) == 0 {
+		return
+	}
+	mean, spread := runs.meanTPS()
+	parts := make([]string, len(runs.tps))
+	for i, v := range runs.tps {
+		parts[i] = fmt.Sprintf("%.1f", v)
+	}
+	fmt.Fprintf(w, "pgbench %s tps, in run order: %s; mean %.1f", builtin, strings.Join(parts, ", "), mean)
+	if len(runs.tps) > 1 {
+		fmt.Fprintf(w, " (spread %.1f%% of the mean)", 100*spread)
+	}
+	fmt.Fprintln(w)
 }

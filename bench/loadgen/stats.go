@@ -27,6 +27,7 @@ type summary struct {
 	Aborted         string          `json:"aborted,omitempty"`
 	ErrorSamples    []errorSample   `json:"errorSamples,omitempty"`
 	Webhook         *webhookLag     `json:"webhook,omitempty"` // rest-earn-webhook's deliveries
+	Commits         *commitRate     `json:"commits,omitempty"` // a write scenario's group commits (from /metrics)
 	latencies       []time.Duration // sorted
 }
 

@@ -216,6 +216,9 @@ func printLags(w io.Writer, ss []summary) {
 			fmt.Fprintf(w, "%s webhooks: %s (waited %.1fs after the load)\n", s.Name, fmtLag(s.Webhook), s.Webhook.DrainSeconds)
 		}
 	}
+	for _, line := range commitLines(ss, false) {
+		fmt.Fprintln(w, line)
+	}
 }
 
 // webhookMarkdownLines are the lines under the markdown table for each webhook

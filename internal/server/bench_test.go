@@ -225,3 +225,16 @@ func BenchmarkGRPCBalance(b *testing.B) {
 		return err
 	})
 }
+
+// BenchmarkGRPCMember reads a member (its profile and effective tier) through a
+// gRPC client on a loopback connection.
+func BenchmarkGRPCMember(b *testing.B) {
+	env, key := benchEnv(b)
+	client := loyaltyv1.NewMemberServiceClient(env.Conn)
+	ctx := env.Ctx(key)
+	members := benchMemberIDs()
+	runSerialAndParallel(b, func(_ int64, r *rand.Rand) error {
+		_, err := client.GetMember(ctx, &loyaltyv1.GetMemberRequest{MemberId: members[r.IntN(benchMembers)]})
+		return err
+	})
+}

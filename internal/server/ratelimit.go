@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
 
 	"github.com/loyalty-engine/loyalty/access"
 	"github.com/loyalty-engine/loyalty/campaigns"
@@ -69,5 +68,6 @@ func bucketLimit(key access.Key) ratelimit.Limit {
 }
 
 func setRateLimitHeaders(ctx context.Context, d ratelimit.Decision) {
-	_ = grpc.SetHeader(ctx, metadata.Pairs(rateLimitHeader, d.Header(), rateLimitPolicyHeader, d.PolicyHeader()))
+	setCallHeader(ctx, rateLimitHeader, d.Header())
+	setCallHeader(ctx, rateLimitPolicyHeader, d.PolicyHeader())
 }

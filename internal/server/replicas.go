@@ -136,7 +136,7 @@ func answerPosition(ctx context.Context, router *replica.Router, log *slog.Logge
 		log.WarnContext(ctx, "WAL position not answered", "error", err)
 		return
 	}
-	_ = grpc.SetHeader(ctx, metadata.Pairs(positionHeader, pos.String()))
+	setCallHeader(ctx, positionHeader, pos.String())
 }
 
 // httpMD is the routing headers of a REST request that does not pass the

@@ -154,10 +154,11 @@ func New(d Deps) *Server {
 		refuseBadText,
 		routeReads(d.Reads, d.Log),
 	}
+	chain := chainUnary(unary...)
 	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(d.MaxBodyBytes),
 		grpc.ForceServerCodecV2(newRequestCodec()),
-		grpc.ChainUnaryInterceptor(unary...),
+		grpc.UnaryInterceptor(chain),
 		grpc.ChainStreamInterceptor(authorizeStreams(d.Keys, d.Log)),
 	}
 	if d.TLS != nil {
@@ -167,7 +168,7 @@ func New(d Deps) *Server {
 	// The REST gateway calls the same services directly, through the same
 	// interceptor chain: same auth, logs and metrics as gRPC, without a loopback
 	// connection, a serialization or a goroutine per call (direct.go).
-	inproc := newDirectConn(chainUnary(unary...), errStreamsRefused)
+	inproc := newDirectConn(chain, errStreamsRefused)
 	for _, reg := range []grpc.ServiceRegistrar{gs, inproc} {
 		loyaltyv1.RegisterMemberServiceServer(reg, &memberServer{ledger: d.Ledger})
 		loyaltyv1.RegisterApiKeyServiceServer(reg, &apiKeyServer{keys: d.Keys, ledger: d.Ledger})

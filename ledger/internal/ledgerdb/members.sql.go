@@ -91,6 +91,69 @@ func (q *Queries) GetMember(ctx context.Context, db DBTX, memberID string) (Memb
 	return i, err
 }
 
+const getMemberWithTierAt = `-- name: GetMemberWithTierAt :many
+SELECT m.member_id, m.display_name, m.join_time, m.birthday_month, m.birthday_day, m.birthday_year, m.channel, m.attributes, t.tier_id AS qualified_tier_id,
+       ms.tier_id AS paid_tier_id, ms.start_time AS paid_start_time, ms.end_time AS paid_end_time,
+       ms.cancel_time AS paid_cancel_time
+FROM members m
+LEFT JOIN member_tiers t ON t.member_id = m.member_id
+LEFT JOIN memberships ms ON ms.member_id = m.member_id AND ms.end_time > $1
+WHERE m.member_id = $2
+ORDER BY ms.membership_id
+`
+
+type GetMemberWithTierAtParams struct {
+	At       time.Time
+	MemberID string
+}
+
+type GetMemberWithTierAtRow struct {
+	Member          Member
+	QualifiedTierID *string
+	PaidTierID      *string
+	PaidStartTime   *time.Time
+	PaidEndTime     *time.Time
+	PaidCancelTime  *time.Time
+}
+
+// A member and what its effective tier at @at is decided from, in one read (a
+// member page view is then one round trip): the qualified tier, and one row per
+// paid membership not over by then, as tiers' MemberTierAt reads them (a member
+// without one: one row, the membership columns null; an unknown member: no row).
+func (q *Queries) GetMemberWithTierAt(ctx context.Context, db DBTX, arg GetMemberWithTierAtParams) ([]GetMemberWithTierAtRow, error) {
+	rows, err := db.Query(ctx, getMemberWithTierAt, arg.At, arg.MemberID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []GetMemberWithTierAtRow
+	for rows.Next() {
+		var i GetMemberWithTierAtRow
+		if err := rows.Scan(
+			&i.Member.MemberID,
+			&i.Member.DisplayName,
+			&i.Member.JoinTime,
+			&i.Member.BirthdayMonth,
+			&i.Member.BirthdayDay,
+			&i.Member.BirthdayYear,
+			&i.Member.Channel,
+			&i.Member.Attributes,
+			&i.QualifiedTierID,
+			&i.PaidTierID,
+			&i.PaidStartTime,
+			&i.PaidEndTime,
+			&i.PaidCancelTime,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const insertMember = `-- name: InsertMember :one
 WITH m AS (
     INSERT INTO members (member_id, display_name, join_time, birthday_month, birthday_day, birthday_year, channel, attributes)

@@ -15,6 +15,20 @@ SELECT * FROM m;
 -- name: GetMember :one
 SELECT * FROM members WHERE member_id = $1;
 
+-- name: GetMemberWithTierAt :many
+-- A member and what its effective tier at @at is decided from, in one read (a
+-- member page view is then one round trip): the qualified tier, and one row per
+-- paid membership not over by then, as tiers' MemberTierAt reads them (a member
+-- without one: one row, the membership columns null; an unknown member: no row).
+SELECT sqlc.embed(m), t.tier_id AS qualified_tier_id,
+       ms.tier_id AS paid_tier_id, ms.start_time AS paid_start_time, ms.end_time AS paid_end_time,
+       ms.cancel_time AS paid_cancel_time
+FROM members m
+LEFT JOIN member_tiers t ON t.member_id = m.member_id
+LEFT JOIN memberships ms ON ms.member_id = m.member_id AND ms.end_time > @at
+WHERE m.member_id = @member_id
+ORDER BY ms.membership_id;
+
 -- name: LockMemberProfile :one
 -- The member's row, locked, for a change of its profile.
 SELECT * FROM members WHERE member_id = $1 FOR UPDATE;
