@@ -150,6 +150,19 @@ func TestBulkCreditSurvivesSIGKILL(t *testing.T) {
 				c.name, members, wrong, points, c.members, c.points)
 		}
 	}
+	// Every credit has its one event (written in the chunk's transaction), and no
+	// member's events have a gap or a repeat.
+	var credits, withOne, gappy int64
+	if err := conn.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE n = 1),
+		(SELECT count(*) FROM (SELECT member_id FROM events WHERE member_id IS NOT NULL GROUP BY member_id
+		                       HAVING max(member_seq) <> count(*) OR count(DISTINCT member_seq) <> count(*)) g)
+		FROM (SELECT e.entry_id, count(v.id) AS n FROM entries e LEFT JOIN events v ON v.data->>'entryId' = e.entry_id::text
+		      WHERE e.kind = 'BULK_CREDIT' GROUP BY e.entry_id) x`).Scan(&credits, &withOne, &gappy); err != nil {
+		t.Fatal(err)
+	}
+	if withOne != credits || gappy != 0 {
+		t.Errorf("%d of %d bulk credits have exactly one event; %d members' events have gaps or repeats", withOne, credits, gappy)
+	}
 	if verify := getJSON(t, d.baseURL()+"/v1/ledger:verify"); verify["ok"] != true {
 		t.Errorf("the books do not verify: %v", verify)
 	}
