@@ -1,6 +1,10 @@
 package main
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -49,5 +53,30 @@ func TestGroupAndNum(t *testing.T) {
 	}
 	if num("100000") != 100000 || num(float64(7)) != 7 || num(nil) != 0 {
 		t.Error("num does not read protojson's int64 strings and JSON numbers")
+	}
+}
+
+// When the bulk credit ends, every call meant to start before the end is still sent
+// and counted, even with the schedule far behind; none meant after it is.
+func TestEarnsSendEveryCallOfTheWindow(t *testing.T) {
+	var got atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		got.Add(1)
+		w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	e := &earns{c: &client{base: srv.URL, key: "k", http: srv.Client()}, members: 10, member: memberID, run: "t"}
+	// 1,000 calls/s, started a second ago: a whole second behind.
+	sched := &schedule{start: time.Now().Add(-time.Second), rate: 1000}
+	e.stopAt.Store(sched.start.Add(300 * time.Millisecond).UnixNano())
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); e.work(sched) }()
+	}
+	wg.Wait()
+	w := e.window(sched.start, sched.start.Add(time.Hour))
+	if got.Load() != 300 || w.Calls != 300 || w.Errors != 0 {
+		t.Fatalf("%d calls sent, %d counted (%d errors), want the 300 meant for the first 300 ms", got.Load(), w.Calls, w.Errors)
 	}
 }
