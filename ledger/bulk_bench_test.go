@@ -3,6 +3,8 @@ package ledger_test
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,4 +112,48 @@ func BenchmarkExpiryNight(b *testing.B) {
 	}
 	b.ReportMetric(float64(expired)/b.Elapsed().Seconds(), "expiries/s")
 	b.ReportMetric(remindRate, "reminders/s") // after ResetTimer, which clears metrics
+}
+
+// BenchmarkBulkCreditChunksAtOnce posts chunks of 5,000 from one goroutine or two
+// at once (disjoint members, as two chunks of one bulk credit would be): whether
+// chunks in parallel would pay for per-slot progress rows (today each chunk locks
+// its bulk credit's progress row, so two chunks of one bulk credit serialize).
+// members/s is the rate; run it with -count to get same-run pairs.
+//
+//	go test -run '^$' -bench BulkCreditChunksAtOnce -benchtime 40000x -count 3 ./ledger/
+func BenchmarkBulkCreditChunksAtOnce(b *testing.B) {
+	const chunk = 5000
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			svc, _ := newLedger(b)
+			ctx := context.Background()
+			ids := seedMembers(b, svc, "par", b.N)
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			for w := 0; w < workers; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						start := int(next.Add(chunk)) - chunk
+						if start >= len(ids) {
+							return
+						}
+						credits := make([]ledger.BulkMemberCredit, 0, chunk)
+						for _, id := range ids[start:min(start+chunk, len(ids))] {
+							credits = append(credits, ledger.BulkMemberCredit{MemberID: id, Points: 500})
+						}
+						if _, err := svc.PostBulkChunk(ctx, ledger.BulkChunk{BulkCreditID: 1, Credits: credits, Memo: "bench", ActorKeyID: "bench"}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "members/s")
+		})
+	}
 }

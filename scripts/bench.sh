@@ -6,18 +6,31 @@
 # again, stops loyaltyd, runs the in-process Go benchmarks of an earn (allocations per
 # call: internal/server's BenchmarkRESTEarn and BenchmarkGRPCEarn), prints a summary
 # with the ratios and a markdown table for docs/BENCHMARKS.md, stops everything it
-# started and writes the transcript to bench/results/<timestamp>.txt.
+# started and writes the transcript to bench/results/<timestamp>.txt. The bulk-credit
+# scenario (bench/bulkload) restarts loyaltyd once per BENCH_BULK_YIELDS setting and
+# runs a bulk credit of BENCH_BULK_MEMBERS members while REST earns run beside it open
+# loop at BENCH_BULK_EARN_RATE calls/s: members/s and the earns' p99, alone and beside
+# it, with the ratios to the first setting.
 #
 # Environment knobs (defaults):
 #   BENCH_DURATION=20s        measured time of each loadgen scenario and each pgbench run
 #   BENCH_WARMUP=3s           unmeasured loadgen time before each scenario
 #   BENCH_WORKERS=32          loadgen workers
 #   BENCH_MEMBERS=10000       members bench-0..N-1
-#   BENCH_SCENARIOS=rest-earn,grpc-earn,rest-order-earn,rest-campaign-earn,rest-activity,rest-earn-webhook,rest-redeem,rest-balance,grpc-balance,rest-perks
+#   BENCH_SCENARIOS=rest-earn,grpc-earn,rest-order-earn,rest-campaign-earn,rest-activity,rest-earn-webhook,rest-redeem,rest-balance,grpc-balance,rest-perks,bulk-credit
+#                             (bulk-credit: bench/bulkload, after the others and pgbench's second
+#                             run; BENCH_SCENARIOS=bulk-credit runs it alone, without pgbench)
 #                             (rest-earn-webhook: rest-earn with a webhook endpoint for every event
 #                             at a receiver in the load generator; adds the delivery lag)
 #   BENCH_WEBHOOK_DRAIN=60s   loadgen -webhook-drain: the longest wait after rest-earn-webhook's
 #                             load for its last deliveries
+#   BENCH_BULK_MEMBERS=100000 members of the bulk-credit scenario's bulk credit
+#   BENCH_BULK_YIELDS=20ms,0s,200ms  loyaltyd --bulk-yield of each bulk-credit run (the first: the reference)
+#   BENCH_BULK_EARN_RATE=100  REST earns per second beside the bulk credit (open loop)
+#   BENCH_BULK_BASELINE=10s   REST earns alone first, at the same rate
+#   BENCH_BULK_EARN_MEMBERS=inside  whom the earns are for: inside (random members of the bulk
+#                             credit: some wait for the chunk that holds them) or outside (10,000
+#                             members the bulk credit leaves out)
 #   BENCH_RATE=               loadgen -rate: open loop at this many calls/s per scenario, latency
 #                             from each call's intended start (empty: closed loop)
 #   BENCH_RATE_SCENARIOS=     with BENCH_RATE: BENCH_SCENARIOS run closed loop as usual, then
@@ -50,7 +63,16 @@ BENCH_DURATION=${BENCH_DURATION:-20s}
 BENCH_WARMUP=${BENCH_WARMUP:-3s}
 BENCH_WORKERS=${BENCH_WORKERS:-32}
 BENCH_MEMBERS=${BENCH_MEMBERS:-10000}
-BENCH_SCENARIOS=${BENCH_SCENARIOS:-rest-earn,grpc-earn,rest-order-earn,rest-campaign-earn,rest-activity,rest-earn-webhook,rest-redeem,rest-balance,grpc-balance,rest-perks}
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-rest-earn,grpc-earn,rest-order-earn,rest-campaign-earn,rest-activity,rest-earn-webhook,rest-redeem,rest-balance,grpc-balance,rest-perks,bulk-credit}
+BENCH_BULK_MEMBERS=${BENCH_BULK_MEMBERS:-100000}
+BENCH_BULK_YIELDS=${BENCH_BULK_YIELDS:-20ms,0s,200ms}
+BENCH_BULK_EARN_RATE=${BENCH_BULK_EARN_RATE:-100}
+BENCH_BULK_BASELINE=${BENCH_BULK_BASELINE:-10s}
+BENCH_BULK_EARN_MEMBERS=${BENCH_BULK_EARN_MEMBERS:-inside}
+# bulk-credit is this script's own scenario (bench/bulkload); the rest go to loadgen.
+BULK_SCENARIO=""
+LG_SCENARIOS=$(echo "$BENCH_SCENARIOS" | tr ',' '\n' | grep -vx 'bulk-credit' | paste -sd, -) || true
+[ "$LG_SCENARIOS" = "$BENCH_SCENARIOS" ] || BULK_SCENARIO=yes
 BENCH_WEBHOOK_DRAIN=${BENCH_WEBHOOK_DRAIN:-60s}
 BENCH_RATE=${BENCH_RATE:-}
 BENCH_RATE_SCENARIOS=${BENCH_RATE_SCENARIOS:-}
@@ -86,10 +108,12 @@ to_seconds() {
 }
 DURATION_S=$(to_seconds "$BENCH_DURATION") || die "BENCH_DURATION=$BENCH_DURATION: give seconds (20, 20s) or minutes (1m)"
 [ "$DURATION_S" -ge 1 ] || die "BENCH_DURATION must be at least 1s"
-for v in BENCH_WORKERS BENCH_MEMBERS BENCH_DB_CONNS BENCH_PGBENCH_SCALE BENCH_PGBENCH_CLIENTS \
+for v in BENCH_WORKERS BENCH_MEMBERS BENCH_BULK_MEMBERS BENCH_BULK_EARN_RATE BENCH_DB_CONNS BENCH_PGBENCH_SCALE BENCH_PGBENCH_CLIENTS \
   BENCH_PGBENCH_THREADS BENCH_HTTP_PORT BENCH_GRPC_PORT BENCH_PG_PORT BENCH_READY_TIMEOUT; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v=${!v}: want a positive integer"
 done
+[[ $BENCH_BULK_YIELDS =~ ^[0-9]+(ms|s)(,[0-9]+(ms|s))*$ ]] || die "BENCH_BULK_YIELDS=$BENCH_BULK_YIELDS: want durations such as 20ms,0s"
+[[ $BENCH_BULK_BASELINE =~ ^[1-9][0-9]*s$ ]] || die "BENCH_BULK_BASELINE=$BENCH_BULK_BASELINE: want seconds such as 10s"
 [ ${#BENCH_ADMIN_KEY} -ge 16 ] || die "BENCH_ADMIN_KEY must be at least 16 characters"
 [ -z "$BENCH_RATE" ] || [[ $BENCH_RATE =~ ^[1-9][0-9]*$ ]] || die "BENCH_RATE=$BENCH_RATE: want calls per second, a positive integer (or empty: closed loop)"
 [[ $BENCH_GO_BENCHTIME =~ ^(off|[1-9][0-9]*x|[0-9]+(\.[0-9]+)?(ms|s|m))$ ]] ||
@@ -124,6 +148,7 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RESULT="$RESULTS_DIR/$STAMP.txt"
 LG_JSON="$RESULTS_DIR/$STAMP.json"
 LG_RATE_JSON="$RESULTS_DIR/$STAMP-rate.json"
+BULK_JSONS=""
 
 # The cluster belongs to the postgres user when we are root (see internal/pgcluster).
 as_pg_owner() {
@@ -282,33 +307,17 @@ machine() {
   echo "$(nproc) CPUs (nproc), ${cpu:-unknown CPU}, ${mem:-? GiB} RAM, $(uname -sr) $(uname -m)"
 }
 
-main() {
-  set -euo pipefail
-  trap cleanup EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
-
-  echo "==> loyaltyd benchmark, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-  echo "    machine: $(machine)"
-  echo "    load: $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)"
-
-  echo "==> building bin/loyaltyd, bin/loyaltyctl, bin/loadgen"
-  "$GO" build -o bin/ ./cmd/... ./bench/loadgen
-
-  # A cluster left running by an interrupted run would be reused on its old port.
-  stop_cluster
-  local p
-  for p in "$BENCH_HTTP_PORT" "$BENCH_GRPC_PORT" "$BENCH_PG_PORT"; do
-    ! port_in_use "$p" || die "port $p on 127.0.0.1 is in use (another loyaltyd or bench?); set BENCH_*_PORT"
-  done
-
-  echo "==> starting loyaltyd: REST 127.0.0.1:$BENCH_HTTP_PORT, gRPC 127.0.0.1:$BENCH_GRPC_PORT, PostgreSQL 127.0.0.1:$BENCH_PG_PORT under $DATA_DIR (log: $LOG)"
+# start_loyaltyd [extra flags]: starts bin/loyaltyd on the bench cluster (which it
+# starts itself) and waits until it is ready.
+start_loyaltyd() {
+  echo "==> starting loyaltyd${1:+ $*}: REST 127.0.0.1:$BENCH_HTTP_PORT, gRPC 127.0.0.1:$BENCH_GRPC_PORT, PostgreSQL 127.0.0.1:$BENCH_PG_PORT under $DATA_DIR (log: $LOG)"
   # --database-url= : always the local cluster, whatever LOYALTY_DATABASE_URL says.
   # --webhook-allow: rest-earn-webhook's receiver is in the load generator, on loopback.
+  # The extra flags come last: they win over BENCH_LOYALTYD_ARGS.
   bin/loyaltyd --database-url= --demo=false --data-dir "$DATA_DIR" --local-pg-port "$BENCH_PG_PORT" \
     --http-addr "127.0.0.1:$BENCH_HTTP_PORT" --grpc-addr "127.0.0.1:$BENCH_GRPC_PORT" --webhook-allow 127.0.0.0/8 \
     --admin-key "$BENCH_ADMIN_KEY" --max-db-conns "$BENCH_DB_CONNS" --log-level warn \
-    $BENCH_LOYALTYD_ARGS >"$LOG" 2>&1 &
+    $BENCH_LOYALTYD_ARGS "$@" >>"$LOG" 2>&1 &
   LOYALTYD_PID=$!
   local started=$SECONDS deadline=$((SECONDS + BENCH_READY_TIMEOUT))
   until curl -fsS -o /dev/null --max-time 2 "http://127.0.0.1:$BENCH_HTTP_PORT/readyz" 2>/dev/null; do
@@ -327,6 +336,55 @@ main() {
     sleep 0.5
   done
   echo "    ready after $((SECONDS - started))s"
+}
+
+# run_bulk: the bulk-credit scenario, once per BENCH_BULK_YIELDS setting, each on a
+# loyaltyd restarted with that --bulk-yield; sets BULK_JSONS (the results, comma-
+# separated, the first the reference) and LG_RC (2 if earns failed).
+run_bulk() {
+  LG_RC=0
+  local y i=0 rc
+  for y in ${BENCH_BULK_YIELDS//,/ }; do
+    stop_loyaltyd
+    start_loyaltyd "--bulk-yield=$y"
+    psql_pg -d loyalty -c CHECKPOINT
+    local out="$RESULTS_DIR/$STAMP-bulk-$i.json"
+    echo "==> bulk-credit: $BENCH_BULK_MEMBERS members, --bulk-yield=$y, REST earn at $BENCH_BULK_EARN_RATE/s beside it"
+    rc=0
+    bin/bulkload -rest "http://127.0.0.1:$BENCH_HTTP_PORT" -key "$BENCH_ADMIN_KEY" -members "$BENCH_BULK_MEMBERS" \
+      -rate "$BENCH_BULK_EARN_RATE" -baseline "$BENCH_BULK_BASELINE" -earn-members "$BENCH_BULK_EARN_MEMBERS" -label "--bulk-yield=$y" -json "$out" | sed 's/^/    /' || rc=${PIPESTATUS[0]}
+    case $rc in
+      0) ;;
+      2) LG_RC=2 ;;
+      *) die "the bulk-credit scenario failed (status $rc)" ;;
+    esac
+    BULK_JSONS="$BULK_JSONS${BULK_JSONS:+,}$out"
+    i=$((i + 1))
+  done
+}
+
+main() {
+  set -euo pipefail
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+
+  echo "==> loyaltyd benchmark, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+  echo "    machine: $(machine)"
+  echo "    load: $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)"
+
+  echo "==> building bin/loyaltyd, bin/loyaltyctl, bin/loadgen"
+  "$GO" build -o bin/ ./cmd/... ./bench/loadgen ./bench/bulkload
+
+  # A cluster left running by an interrupted run would be reused on its old port.
+  stop_cluster
+  local p
+  for p in "$BENCH_HTTP_PORT" "$BENCH_GRPC_PORT" "$BENCH_PG_PORT"; do
+    ! port_in_use "$p" || die "port $p on 127.0.0.1 is in use (another loyaltyd or bench?); set BENCH_*_PORT"
+  done
+
+  : >"$LOG"
+  start_loyaltyd
 
   # Checkpoints requested by WAL volume land in whichever scenario happens to be running
   # (with the default 1 GB, the later write scenarios of a long run took them) and move
@@ -345,6 +403,10 @@ main() {
   [ "$(psql_pg -d postgres -Atc "SELECT current_setting('fsync') = 'on' AND current_setting('synchronous_commit') = 'on'")" = t ] ||
     die "the cluster does not commit durably (fsync and synchronous_commit must be on): figures would not be comparable"
 
+  local tps_before="" lat_before="" p99_before="" tps_after="" lat_after="" p99_after="" lg_rc=0 checkpoints_in_run=0
+  local with_select= sel_before= sel_lat_before= sel_p99_before= sel_after= sel_lat_after= sel_p99_after=
+  local select_flags=() select_lat_flags=()
+  if [ -n "$LG_SCENARIOS" ]; then
   # pgbench's tables, in a database of their own on the same server; initialized once.
   if [ -z "$(psql_pg -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = 'pgbench'")" ]; then
     psql_pg -d postgres -c 'CREATE DATABASE pgbench'
@@ -363,31 +425,28 @@ main() {
 
   # pgbench before and after the load generator: the difference shows the drift of
   # a noisy machine; the ratios use their mean.
-  local with_select=
   case $BENCH_PGBENCH_SELECT in
     on) with_select=1 ;;
     off) ;;
-    auto) ! has_read_scenario "$BENCH_SCENARIOS" || with_select=1 ;;
+    auto) ! has_read_scenario "$LG_SCENARIOS" || with_select=1 ;;
     *) die "BENCH_PGBENCH_SELECT must be auto, on or off (is $BENCH_PGBENCH_SELECT)" ;;
   esac
   run_pgbench before
-  local tps_before=$PGB_TPS lat_before=$PGB_LAT p99_before=$PGB_P99
-  local sel_before= sel_lat_before= sel_p99_before= sel_after= sel_lat_after= sel_p99_after=
+  tps_before=$PGB_TPS lat_before=$PGB_LAT p99_before=$PGB_P99
   if [ -n "$with_select" ]; then
     run_pgbench before select-only
     sel_before=$PGB_TPS sel_lat_before=$PGB_LAT sel_p99_before=$PGB_P99
   fi
 
-  run_loadgen "$BENCH_SCENARIOS" "$MAIN_RATE" "$LG_JSON"
-  local lg_rc=$LG_RC checkpoints_in_run=$LG_CHECKPOINTS
+  run_loadgen "$LG_SCENARIOS" "$MAIN_RATE" "$LG_JSON"
+  lg_rc=$LG_RC checkpoints_in_run=$LG_CHECKPOINTS
 
   if [ -n "$with_select" ]; then
     run_pgbench after select-only
     sel_after=$PGB_TPS sel_lat_after=$PGB_LAT sel_p99_after=$PGB_P99
   fi
   run_pgbench after
-  local tps_after=$PGB_TPS lat_after=$PGB_LAT p99_after=$PGB_P99
-  local select_flags=() select_lat_flags=()
+  tps_after=$PGB_TPS lat_after=$PGB_LAT p99_after=$PGB_P99
   if [ -n "$with_select" ]; then
     select_flags=(-pgbench-select-tps "$sel_before,$sel_after")
     [ -z "$sel_lat_before" ] || [ -z "$sel_lat_after" ] || select_lat_flags=(-pgbench-select-latency "$sel_lat_before,$sel_lat_after")
@@ -399,6 +458,13 @@ main() {
   # again finds them).
   if [ -n "$BENCH_RATE_SCENARIOS" ]; then
     run_loadgen "$BENCH_RATE_SCENARIOS" "$BENCH_RATE" "$LG_RATE_JSON"
+    [ "$lg_rc" -ne 0 ] || lg_rc=$LG_RC
+  fi
+  fi
+
+  # The bulk credit last: it restarts loyaltyd with each --bulk-yield setting.
+  if [ -n "$BULK_SCENARIO" ]; then
+    run_bulk
     [ "$lg_rc" -ne 0 ] || lg_rc=$LG_RC
   fi
 
@@ -413,17 +479,24 @@ main() {
   echo "machine:  $(machine)"
   echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min, at the end)"
   echo "postgres: $pg_version on 127.0.0.1:$BENCH_PG_PORT, $pg_settings"
-  echo "checkpoints during the load generator's run: $checkpoints_in_run (besides the CHECKPOINT before it)"
+  [ -z "$LG_SCENARIOS" ] || echo "checkpoints during the load generator's run: $checkpoints_in_run (besides the CHECKPOINT before it)"
   echo "loyaltyd: --max-db-conns $BENCH_DB_CONNS --webhook-allow 127.0.0.0/8${BENCH_LOYALTYD_ARGS:+ $BENCH_LOYALTYD_ARGS}; loadgen and pgbench on the same machine"
+  if [ -n "$LG_SCENARIOS" ]; then
   echo "pgbench:  tpcb-like, scale $BENCH_PGBENCH_SCALE, -c $BENCH_PGBENCH_CLIENTS -j $BENCH_PGBENCH_THREADS -T $DURATION_S -n;" \
     "latency average ${lat_before} ms before, ${lat_after} ms after"
   [ -z "$with_select" ] || echo "          select-only, -M prepared, same clients and time; latency average ${sel_lat_before} ms before, ${sel_lat_after} ms after"
   bin/loadgen -report "$LG_JSON" -pgbench-tps "$tps_before,$tps_after" "${select_flags[@]}"
+  fi
   if [ -n "$BENCH_RATE_SCENARIOS" ]; then
     # No pgbench ratios here: at a fixed rate, ops/s is the rate asked for, not what
     # the server can do.
     echo
     bin/loadgen -report "$LG_RATE_JSON"
+  fi
+  if [ -n "$BULK_JSONS" ]; then
+    echo
+    echo "bulk-credit (wall time on this machine: compare the ratios within this run, with the load):"
+    bin/bulkload -report "$BULK_JSONS"
   fi
   if [ -n "$GO_BENCH_LINES" ]; then
     echo
@@ -437,7 +510,7 @@ main() {
   local lat_flag=()
   [ -z "$lat_before" ] || [ -z "$lat_after" ] || lat_flag=(-pgbench-latency "$lat_before,$lat_after")
   [ -z "$p99_before" ] || [ -z "$p99_after" ] || lat_flag+=(-pgbench-p99 "$p99_before,$p99_after")
-  bin/loadgen -report "$LG_JSON" -pgbench-tps "$tps_before,$tps_after" "${lat_flag[@]}" "${select_flags[@]}" "${select_lat_flags[@]}" -markdown
+  [ -z "$LG_SCENARIOS" ] || bin/loadgen -report "$LG_JSON" -pgbench-tps "$tps_before,$tps_after" "${lat_flag[@]}" "${select_flags[@]}" "${select_lat_flags[@]}" -markdown
   if [ -n "$GO_BENCH_LINES" ]; then
     echo
     echo "$GO_BENCH_LINES" | go_bench_markdown
@@ -446,8 +519,12 @@ main() {
     echo
     bin/loadgen -report "$LG_RATE_JSON" -markdown
   fi
+  if [ -n "$BULK_JSONS" ]; then
+    echo
+    bin/bulkload -report "$BULK_JSONS" -markdown
+  fi
   echo "================================================================================="
-  echo "results: $RESULT (and $LG_JSON${BENCH_RATE_SCENARIOS:+, $LG_RATE_JSON})"
+  echo "results: $RESULT (and $LG_JSON${BENCH_RATE_SCENARIOS:+, $LG_RATE_JSON}${BULK_JSONS:+, $BULK_JSONS})"
   if [ "$lg_rc" -ne 0 ]; then
     echo "bench: THE LOAD GENERATOR SAW FAILING CALLS: see the errors above; the figures are not valid." >&2
     exit 2

@@ -288,6 +288,9 @@ type Runner struct {
 	// dispatchers) end early instead of making Stop wait for them.
 	stopping chan struct{}
 	stopOnce sync.Once
+	// bulk: this replica works bulk credits (Options.Bulk).
+	bulk bool
+	log  *slog.Logger
 }
 
 // New builds the runner; Start starts it.
@@ -376,13 +379,22 @@ func New(pool *pgxpool.Pool, l *ledger.Service, t *tiers.Service, log *slog.Logg
 	if err != nil {
 		return nil, fmt.Errorf("job queue client: %w", err)
 	}
-	return &Runner{client: client, stopping: stopping}, nil
+	return &Runner{client: client, stopping: stopping, bulk: opts.Bulk != nil, log: log}, nil
 }
 
 // Start starts working jobs (and, on the elected replica, scheduling them).
 func (r *Runner) Start(ctx context.Context) error {
 	if err := r.client.Start(ctx); err != nil {
 		return fmt.Errorf("start job queue: %w", err)
+	}
+	if r.bulk {
+		// Only the elected replica schedules the periodic jobs, and a replica
+		// killed while leading keeps its lease for a while: without this, a bulk
+		// credit its crash interrupted would wait that long for the next run (the
+		// run's advisory lock keeps the runs to one at a time anyway).
+		if _, err := r.client.Insert(ctx, BulkCreditsArgs{}, &river.InsertOpts{Queue: bulkQueue}); err != nil {
+			r.log.Warn("bulk credits: first run not queued; the periodic one will do", "err", err)
+		}
 	}
 	return nil
 }

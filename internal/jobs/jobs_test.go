@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loyalty-engine/loyalty/bulk"
+	"github.com/loyalty-engine/loyalty/campaigns"
 	"github.com/loyalty-engine/loyalty/internal/dbtest"
 	"github.com/loyalty-engine/loyalty/internal/fakeclock"
 	"github.com/loyalty-engine/loyalty/internal/jobs"
@@ -246,5 +248,60 @@ func TestTwoReplicasDowngradeTiersOnce(t *testing.T) {
 	}
 	if downgrades != len(members) || ended != 1 {
 		t.Fatalf("%d downgrades to silver and %d membership ends, want %d and 1", downgrades, ended, len(members))
+	}
+}
+
+// A replica that starts while another (killed, say) still holds River's leader
+// lease, so that no periodic job is scheduled for a long while, takes up the open
+// bulk credits at once: Start queues a run of the bulk credits' job itself.
+func TestStartingReplicaTakesUpOpenBulkCredits(t *testing.T) {
+	pool := dbtest.NewPool(t)
+	clk := fakeclock.At(time.Now())
+	ts := tiers.NewService(pool, tiers.WithClock(clk))
+	l := ledger.NewService(pool, ts, ledger.WithClock(clk))
+	camps := campaigns.NewService(pool, l, ts, clk)
+	l.SetPromotions(camps)
+	ctx := context.Background()
+	ids := []string{"b1", "b2", "b3"}
+	if _, err := l.EnrollMany(ctx, ids); err != nil {
+		t.Fatal(err)
+	}
+	b := bulk.NewService(pool, l, ts, camps, clk, bulk.Options{Chunk: 2})
+	created, err := b.Create(ctx, bulk.Create{RequestID: "r", Points: 10, Reason: "thanks", Target: bulk.Target{All: true}, ActorKeyID: "key_admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The lease of a dead leader, for an hour (a new replica cannot be elected).
+	if _, err := pool.Exec(ctx, `INSERT INTO river_leader (leader_id, elected_at, expires_at) VALUES ('dead-replica', now(), now() + interval '1 hour')`); err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	r, err := jobs.New(pool, l, ts, quiet, jobs.Options{Every: time.Hour, Bulk: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		if err := r.Stop(stopCtx); err != nil {
+			t.Error(err)
+		}
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := b.Get(ctx, created.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status == bulk.StatusSucceeded && got.Done == int64(len(ids)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s the bulk credit is %+v: nobody took it up", got)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
