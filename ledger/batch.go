@@ -43,6 +43,11 @@ func (s *Service) appendAll(ctx context.Context, pool *pgxpool.Pool, plans []pla
 type batchHook struct {
 	lock   func(pipe *database.Pipeline) (check func() error)
 	record func(pipe *database.Pipeline, out []outcome)
+	// lockWait, when positive, bounds how long the batch waits for any lock
+	// (lock_timeout): group commit's batches give up on a member another
+	// transaction holds for long (a bulk credit's chunk) instead of making the
+	// whole batch wait with it (see committer.flush).
+	lockWait time.Duration
 }
 
 // appendInLane is appendAll locking only the lane's campaign budget slices (see
@@ -144,6 +149,10 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, plans []plan, l
 	need := needsOf(plans)
 	var read database.Pipeline
 	read.Queue("BEGIN")
+	lockWait := hook != nil && hook.lockWait > 0
+	if lockWait {
+		read.Queue(fmt.Sprintf("SET LOCAL lock_timeout = %d", max(1, hook.lockWait.Milliseconds())))
+	}
 	large := len(plans) >= largeBatch
 	if large {
 		read.Queue("SET LOCAL plan_cache_mode = force_custom_plan")
@@ -224,6 +233,10 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, plans []plan, l
 	}
 	_, berr := read.ExecNext()
 	fail("begin", berr)
+	if lockWait {
+		_, berr = read.ExecNext()
+		fail("bound the lock waits", berr)
+	}
 	if large {
 		_, berr = read.ExecNext()
 		fail("plan for the batch's size", berr)

@@ -2,8 +2,12 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/loyalty-engine/loyalty/internal/audit"
 )
@@ -28,6 +32,15 @@ import (
 // rolls back and its commands run again one by one, so each caller gets its own
 // answer.
 //
+// A batch waits at most lockWait for a lock. Another transaction may hold a
+// member for long: a bulk credit's chunk locks thousands of members until it
+// commits. Without the bound, every command of a batch that holds one of them
+// would wait with it, and both flushers soon would. With it, the batch rolls back
+// and is split in halves, each run again (with the bound), so the commands of
+// free members commit at once; a command that still cannot get its lock alone is
+// handed to a waiter of its own, which waits for the lock as long as its caller
+// does, outside the flushers, so the queue keeps moving.
+//
 // A batch is one transaction, so a caller that gives up (its deadline passed)
 // never leaves it half done: the batch goes on for the callers still waiting, and
 // its entry may commit with theirs. Once every caller of a batch has given up, the
@@ -37,6 +50,10 @@ type committer struct {
 	s           *Service
 	maxBatch    int
 	maxFlushers int
+	lockWait    time.Duration // 0: batches wait for locks as long as it takes
+	// waiters bounds the commands waiting alone for a lock (each holds a
+	// connection while it waits).
+	waiters chan struct{}
 
 	mu       sync.Mutex
 	queue    []*pendingPost
@@ -55,8 +72,9 @@ type pendingPost struct {
 	done chan struct{}
 }
 
-func newCommitter(s *Service, maxBatch, maxFlushers int) *committer {
-	return &committer{s: s, maxBatch: maxBatch, maxFlushers: maxFlushers, lanes: make([]bool, maxFlushers)}
+func newCommitter(s *Service, maxBatch, maxFlushers int, lockWait time.Duration) *committer {
+	return &committer{s: s, maxBatch: maxBatch, maxFlushers: maxFlushers, lockWait: lockWait,
+		waiters: make(chan struct{}, maxFlushers), lanes: make([]bool, maxFlushers)}
 }
 
 // submit queues a plan and returns its outcome once its batch is committed, or the
@@ -137,12 +155,27 @@ func (c *committer) flush(base context.Context, batch []*pendingPost, lane Budge
 	for i, b := range batch {
 		plans[i] = b.p
 	}
+	var hook *batchHook
+	if c.lockWait > 0 {
+		hook = &batchHook{lockWait: c.lockWait}
+	}
 	var out []outcome
 	err := c.s.retry(ctx, func() error {
 		var err error
-		out, err = c.s.appendInLane(ctx, c.s.pool, plans, lane, nil)
+		out, err = c.s.appendInLane(ctx, c.s.pool, plans, lane, hook)
 		return err
 	})
+	if isLockTimeout(err) {
+		c.s.lockSplits.Inc()
+		if len(batch) == 1 {
+			go c.waitAlone(base, batch[0], lane)
+			return
+		}
+		half := len(batch) / 2
+		c.flush(base, batch[:half], lane)
+		c.flush(base, batch[half:], lane)
+		return
+	}
 	c.s.batchSize.Observe(float64(len(batch)))
 	if err == nil {
 		for i, b := range batch {
@@ -168,4 +201,34 @@ func (c *committer) flush(base context.Context, batch []*pendingPost, lane Budge
 		})
 		close(b.done)
 	}
+}
+
+// waitAlone runs a command whose lock another transaction holds for long, on its
+// caller's context and without the bound: it waits for the lock (the chunk's
+// commit, say) as long as its caller waits for the answer.
+func (c *committer) waitAlone(base context.Context, b *pendingPost, lane BudgetLane) {
+	defer close(b.done)
+	select {
+	case c.waiters <- struct{}{}:
+		defer func() { <-c.waiters }()
+	case <-b.ctx.Done():
+		b.err = b.ctx.Err()
+		return
+	}
+	ctx, release := batchContext(base, []*pendingPost{b})
+	defer release()
+	b.err = c.s.retry(ctx, func() error {
+		out, err := c.s.appendInLane(ctx, c.s.pool, []plan{b.p}, lane, nil)
+		if err == nil {
+			b.out = out[0]
+		}
+		return err
+	})
+	c.s.batchSize.Observe(1)
+}
+
+// isLockTimeout tells a batch that gave up waiting for a lock (lock_timeout).
+func isLockTimeout(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "55P03"
 }

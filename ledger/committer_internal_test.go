@@ -214,7 +214,10 @@ func TestGroupCommitCancelsABatchNobodyWaitsFor(t *testing.T) {
 // A caller who gives up does not cancel the batch it shares with a caller still
 // waiting: both entries commit together, and the leaver's retry answers its entry.
 func TestGroupCommitKeepsABatchForTheCallersStillWaiting(t *testing.T) {
-	s := onFreshDB(t, WithGroupCommit(64, 1))
+	// Without the lock-wait bound: with it, the two earns on the held member would
+	// each be split off to wait alone (TestGroupCommitDoesNotHoldFreeMembersBehindAHeldOne),
+	// and this is about the batch they share.
+	s := onFreshDB(t, WithGroupCommit(64, 1), WithBatchLockWait(0))
 	ctx := context.Background()
 	for _, m := range []string{"m", "x"} {
 		if _, _, err := s.Enroll(ctx, EnrollMember{MemberID: m}); err != nil {
@@ -290,4 +293,108 @@ func TestGroupCommitKeepsABatchForTheCallersStillWaiting(t *testing.T) {
 	if b, err := s.Balance(ctx, "m"); err != nil || b.Available != 12 {
 		t.Fatalf("balance %+v (%v) after the retry, want still 12", b, err)
 	}
+}
+
+// A member another transaction holds for long (a bulk credit's chunk) does not
+// hold up the batch it lands in: the batch gives up waiting for the lock, is split,
+// and the earns of the free members commit while the lock is still held; the held
+// member's earn waits alone and commits once the lock is released. Every earn is
+// written once and the books balance.
+func TestGroupCommitDoesNotHoldFreeMembersBehindAHeldOne(t *testing.T) {
+	s := onFreshDB(t, WithGroupCommit(64, 1), WithBatchLockWait(50*time.Millisecond))
+	ctx := context.Background()
+	free := make([]string, 20)
+	for i := range free {
+		free[i] = fmt.Sprintf("free%02d", i)
+	}
+	for _, m := range append([]string{"held"}, free...) {
+		if _, _, err := s.Enroll(ctx, EnrollMember{MemberID: m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	splitsBefore := counterValue(t, s.lockSplits)
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM member_balances WHERE member_id = 'held' FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	// The first batch waits until every earn is queued, so that the held member's
+	// earns and the free members' share batches (the worst case: today's batch of
+	// the held member's earn and 20 others).
+	var once sync.Once
+	s.committer.beforeFlush = func() {
+		once.Do(func() {
+			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+				s.committer.mu.Lock()
+				queued := len(s.committer.queue)
+				s.committer.mu.Unlock()
+				if queued >= len(free)+1 {
+					return
+				}
+			}
+		})
+	}
+	heldDone := make(chan error, 2)
+	for i := range 2 {
+		go func() {
+			_, err := s.Earn(ctx, Actor{}, Earn{MemberID: "held", RequestID: fmt.Sprintf("held%d", i), Points: 3})
+			heldDone <- err
+		}()
+	}
+	freeDone := make(chan error, len(free))
+	for i, m := range free {
+		go func() {
+			_, err := s.Earn(ctx, Actor{}, Earn{MemberID: m, RequestID: fmt.Sprintf("f%d", i), Points: 1})
+			freeDone <- err
+		}()
+	}
+	for range free {
+		select {
+		case err := <-freeDone:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("the free members' earns wait behind the held member's lock")
+		}
+	}
+	select {
+	case err := <-heldDone:
+		t.Fatalf("an earn of the held member answered (%v) while its row is locked", err)
+	default:
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := <-heldDone; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := counterValue(t, s.lockSplits) - splitsBefore; got < 1 {
+		t.Errorf("lock splits %v, want at least one", got)
+	}
+	if b, err := s.Balance(ctx, "held"); err != nil || b.Available != 6 {
+		t.Fatalf("held member's balance %+v (%v), want both earns (6)", b, err)
+	}
+	for _, m := range free {
+		if b, err := s.Balance(ctx, m); err != nil || b.Available != 1 {
+			t.Fatalf("%s: balance %+v (%v), want its one earn", m, b, err)
+		}
+	}
+	if v, err := s.Verify(ctx); err != nil || !v.OK {
+		t.Fatalf("verify: %+v %v", v, err)
+	}
+}
+
+func counterValue(t *testing.T, c interface{ Write(*dto.Metric) error }) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }

@@ -41,8 +41,10 @@ type Service struct {
 	batchSize prometheus.Histogram
 	// lanesWidened counts batches run again with every budget slice.
 	lanesWidened prometheus.Counter
-	programs     settingscache.Cache[Program]
-	tiers        *tiers.Service
+	// lockSplits counts batches that gave up waiting for a lock (committer.flush).
+	lockSplits prometheus.Counter
+	programs   settingscache.Cache[Program]
+	tiers      *tiers.Service
 	// promotions are the campaigns earnings apply (nil: none).
 	promotions Promotions
 	pageTokens *pagetoken.Codec
@@ -80,7 +82,11 @@ func NewService(pool *pgxpool.Pool, t *tiers.Service, opts ...Option) *Service {
 		Name: "loyalty_ledger_budget_lane_widened_total",
 		Help: "Batches whose lane of campaign budget slices could not answer a grant, run again with every slice.",
 	})
-	s.committer = newCommitter(s, DefaultMaxBatch, DefaultMaxFlushers)
+	s.lockSplits = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "loyalty_ledger_batch_lock_splits_total",
+		Help: "Group-commit batches that gave up waiting for a lock another transaction held (a bulk credit's chunk, say) and were split, or handed a command to a waiter.",
+	})
+	s.committer = newCommitter(s, DefaultMaxBatch, DefaultMaxFlushers, DefaultBatchLockWait)
 	for _, o := range opts {
 		o(s)
 	}
@@ -97,15 +103,27 @@ func WithPageTokens(c *pagetoken.Codec) Option { return func(s *Service) { s.pag
 const (
 	DefaultMaxBatch    = 64
 	DefaultMaxFlushers = 2
+	// DefaultBatchLockWait is well above what a batch waits for another batch
+	// (milliseconds) and well below a bulk chunk's commit (seconds).
+	DefaultBatchLockWait = 100 * time.Millisecond
 )
 
 // WithGroupCommit sets how many entries a batch may hold and how many batches may
 // be in flight at once. WithGroupCommit(1, n) commits every entry on its own.
 func WithGroupCommit(maxBatch, maxFlushers int) Option {
-	return func(s *Service) { s.committer = newCommitter(s, max(1, maxBatch), max(1, maxFlushers)) }
+	return func(s *Service) {
+		s.committer = newCommitter(s, max(1, maxBatch), max(1, maxFlushers), s.committer.lockWait)
+	}
+}
+
+// WithBatchLockWait sets how long a group-commit batch waits for a lock before it
+// is split (DefaultBatchLockWait; 0: as long as it takes, every command of the
+// batch waiting with the one whose member is held).
+func WithBatchLockWait(d time.Duration) Option {
+	return func(s *Service) { s.committer.lockWait = max(0, d) }
 }
 
 // Collectors are the ledger's metrics, for the server's registry.
 func (s *Service) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{s.batchSize, s.lanesWidened}
+	return []prometheus.Collector{s.batchSize, s.lanesWidened, s.lockSplits}
 }
