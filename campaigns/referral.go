@@ -230,12 +230,13 @@ func (s *Service) Referrals(ctx context.Context, q ReferralQuery) ([]Referral, s
 }
 
 // PayReferrals settles up to limit referrals whose referred member's first order
-// left its return window, and answers how many it paid. A first order refunded in
+// left its return window, and answers how many it settled (paid, voided, or
+// refused by every campaign). A first order refunded in
 // full inside its window voids its referral (nothing is paid); the others are
 // claims of one ledger batch (ledger.PayReferrals), decided under both members'
 // locks (Refer): racing runs pay each referral once, and a run that stops midway
 // leaves the rest PENDING for the next.
-func (s *Service) PayReferrals(ctx context.Context, limit int32) (paid int, err error) {
+func (s *Service) PayReferrals(ctx context.Context, limit int32) (settled int, err error) {
 	now := s.clock.Now()
 	due, err := s.q.DueReferrals(ctx, s.pool, limit)
 	if err != nil {
@@ -264,8 +265,9 @@ func (s *Service) PayReferrals(ctx context.Context, limit int32) (paid int, err 
 		first := nullable.Value(r.FirstEntryID)
 		if r.Voided {
 			if err := s.voidReferral(ctx, r.ReferredMemberID, r.ReferrerMemberID, first, now); err != nil {
-				return paid, err
+				return settled, err
 			}
+			settled++
 			continue
 		}
 		claims = append(claims, ledger.ReferralClaim{ReferrerID: r.ReferrerMemberID, ReferredID: r.ReferredMemberID,
@@ -273,7 +275,7 @@ func (s *Service) PayReferrals(ctx context.Context, limit int32) (paid int, err 
 	}
 	answers, err := s.ledger.PayReferrals(ctx, claims)
 	if err != nil {
-		return paid, err
+		return settled, err
 	}
 	var refused error
 	for i, a := range answers {
@@ -283,11 +285,11 @@ func (s *Service) PayReferrals(ctx context.Context, limit int32) (paid int, err 
 			}
 			continue
 		}
-		if r, ok := a.Answer.(Referral); ok && !r.Replayed && r.Status == ReferralPaid {
-			paid++
+		if r, ok := a.Answer.(Referral); ok && !r.Replayed {
+			settled++
 		}
 	}
-	return paid, refused
+	return settled, refused
 }
 
 // voidReferral settles a referral whose first order was refunded inside its
