@@ -56,9 +56,10 @@ type Referral struct {
 	Replayed         bool      `json:"-"`
 }
 
-// Referral errors.
+// Referral errors. A second referral of a member clashes with the first (409);
+// one after the first order is refused by the state (FAILED_PRECONDITION).
 var (
-	ErrAlreadyReferred = problem.New(problem.Precondition, "ALREADY_REFERRED", "the member was referred already")
+	ErrAlreadyReferred = problem.New(problem.Conflict, "ALREADY_REFERRED", "the member was referred already")
 	ErrAlreadyOrdered  = problem.New(problem.Precondition, "ALREADY_ORDERED", "the member ordered already")
 )
 

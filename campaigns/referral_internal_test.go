@@ -35,7 +35,7 @@ func TestRecordedReferralAnswer(t *testing.T) {
 		if replay != tc.replay || (err == nil) != tc.replay {
 			t.Errorf("%s: replay %v, %v", tc.name, replay, err)
 		}
-		if pe, ok := problem.As(err); ok && (pe.Kind != problem.Precondition || pe.Fields[0].Field != "referredMemberId") {
+		if pe, ok := problem.As(err); ok && (pe.Kind != problem.Conflict || pe.Fields[0].Field != "referredMemberId") {
 			t.Errorf("%s: %+v", tc.name, pe)
 		}
 	}

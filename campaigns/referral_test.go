@@ -216,8 +216,8 @@ func TestRacingIdenticalReferralsRecordOnce(t *testing.T) {
 		reason string
 		field  string
 	}{
-		{"a second referrer", campaigns.RecordReferralCmd{RequestID: "r-2", MemberID: "olga", ReferredMemberID: "ned"}, problem.Precondition, "ALREADY_REFERRED", "referredMemberId"},
-		{"the same referrer, another request", campaigns.RecordReferralCmd{RequestID: "r-3", MemberID: "rita", ReferredMemberID: "ned"}, problem.Precondition, "ALREADY_REFERRED", "referredMemberId"},
+		{"a second referrer", campaigns.RecordReferralCmd{RequestID: "r-2", MemberID: "olga", ReferredMemberID: "ned"}, problem.Conflict, "ALREADY_REFERRED", "referredMemberId"},
+		{"the same referrer, another request", campaigns.RecordReferralCmd{RequestID: "r-3", MemberID: "rita", ReferredMemberID: "ned"}, problem.Conflict, "ALREADY_REFERRED", "referredMemberId"},
 		{"the same request id, another member", campaigns.RecordReferralCmd{RequestID: "r-1", MemberID: "rita", ReferredMemberID: "olga"}, problem.Conflict, "IDEMPOTENCY_CONFLICT", ""},
 		{"oneself", campaigns.RecordReferralCmd{RequestID: "r-4", MemberID: "rita", ReferredMemberID: "rita"}, problem.Invalid, "INVALID_ARGUMENT", "referredMemberId"},
 		{"after the first order", campaigns.RecordReferralCmd{RequestID: "r-5", MemberID: "rita", ReferredMemberID: "bob"}, problem.Precondition, "ALREADY_ORDERED", "referredMemberId"},
