@@ -1129,7 +1129,8 @@ export interface definitions {
      * (an order's earned points taken back), REFUND_RETURN (points redeemed on a
      * refunded order given back), CAMPAIGN (points from a campaign's budget outside an
      * earning: an after-sales compensation), ACTIVITY (an ACTIVITY_REWARD campaign's points
-     * for an activity), BIRTHDAY (the birthday bonus of the member's tier).
+     * for an activity), BIRTHDAY (the birthday bonus of the member's tier), BULK_CREDIT
+     * (a member's credit in a bulk credit), REFERRAL (one side of a paid referral).
      */
     kind?: string;
     /**
