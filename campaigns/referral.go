@@ -78,16 +78,16 @@ func recordedReferralAnswer(existing campaignsdb.Referral, cmd RecordReferralCmd
 	if existing.ReferrerMemberID == cmd.MemberID && existing.RequestID == cmd.RequestID {
 		return true, nil
 	}
-	return false, ErrAlreadyReferred.With("member %q was referred already", cmd.ReferredMemberID).
-		WithField("referredMemberId", "was referred already (once per referred member)")
+	return false, ErrAlreadyReferred.With("member %q was referred already (once per referred member)", cmd.ReferredMemberID).
+		WithField("referredMemberId", "was referred already")
 }
 
 // orderedRefusal is the rule that a member is referred before their first order:
 // one who earned on an order is refused.
 func orderedRefusal(referredID string, hasOrderEarning bool) error {
 	if hasOrderEarning {
-		return ErrAlreadyOrdered.With("member %q ordered already", referredID).
-			WithField("referredMemberId", "ordered already: a referral is recorded before the first order")
+		return ErrAlreadyOrdered.With("member %q ordered already: a referral is recorded before the first order", referredID).
+			WithField("referredMemberId", "ordered already")
 	}
 	return nil
 }
