@@ -188,11 +188,17 @@ func couponEvent(t events.Type, c Coupon, now time.Time) events.Event {
 
 // insertCoupon issues the campaign's coupon to a member (its budget already taken).
 func (s *Service) insertCoupon(ctx context.Context, tx pgx.Tx, c Campaign, memberID, requestID string, now time.Time, eventOrder, eventType string) (Coupon, error) {
+	return s.insertCouponUntil(ctx, tx, c, memberID, requestID, now, now.AddDate(0, 0, int(c.Coupon.ValidDays)), eventOrder, eventType)
+}
+
+// insertCouponUntil is insertCoupon with the validity given instead of the
+// template's validDays (the allowance's coupons end with the member's cycle).
+func (s *Service) insertCouponUntil(ctx context.Context, tx pgx.Tx, c Campaign, memberID, requestID string, now, validUntil time.Time, eventOrder, eventType string) (Coupon, error) {
 	t := c.Coupon
 	row, err := s.q.InsertCoupon(ctx, tx, campaignsdb.InsertCouponParams{
 		Code: newCode(), MemberID: memberID, CampaignID: c.ID, RequestID: requestID, Kind: t.Kind,
 		AmountOffMinor: t.AmountOffMinor, PercentOff: t.PercentOff, MinSpendMinor: t.MinSpendMinor,
-		IssueTime: now, ValidUntil: now.AddDate(0, 0, int(t.ValidDays)),
+		IssueTime: now, ValidUntil: validUntil,
 		EventOrderID: nullable.Of(eventOrder), EventType: nullable.Of(eventType),
 	})
 	if err != nil {

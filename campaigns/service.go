@@ -50,6 +50,10 @@ type Service struct {
 	log    *slog.Logger
 	// ruleErrors counts rules that failed at run time, by campaign.
 	ruleErrors *prometheus.CounterVec
+	// allowanceOn is 1 while the coupon allowance issues (configured with a
+	// campaign that can), 0 while it is off; allowanceCoupons counts its coupons.
+	allowanceOn      prometheus.Gauge
+	allowanceCoupons prometheus.Counter
 
 	running    runningCache
 	actTypes   activityTypeCache
@@ -84,6 +88,14 @@ func NewService(pool *pgxpool.Pool, l *ledger.Service, t *tiers.Service, clock l
 			Name: "loyalty_campaign_rule_errors_total",
 			Help: "Campaign eligibility rules that failed at run time (the campaign did not apply), by campaign.",
 		}, []string{"campaign"}),
+		allowanceOn: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "loyalty_coupon_allowance_on",
+			Help: "1 while the monthly coupon allowance issues coupons, 0 while it is off (no campaign configured, or the campaign is not active), as of the job's last run.",
+		}),
+		allowanceCoupons: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "loyalty_coupon_allowance_coupons_total",
+			Help: "Coupons issued by the monthly coupon allowance job.",
+		}),
 	}
 	for _, o := range opts {
 		o(s)
@@ -93,7 +105,7 @@ func NewService(pool *pgxpool.Pool, l *ledger.Service, t *tiers.Service, clock l
 
 // Collectors are the campaigns' metrics, for the server's registry.
 func (s *Service) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{s.ruleErrors}
+	return []prometheus.Collector{s.ruleErrors, s.allowanceOn, s.allowanceCoupons}
 }
 
 // eligible is Campaign.Eligible for a real grant (not a dry run): a rule that

@@ -176,20 +176,31 @@ cleanup() {
   exit "$rc"
 }
 
-run_pgbench() { # label [builtin]; sets PGB_TPS and PGB_LAT
-  local out builtin=${2:-tpcb-like} mode=()
+run_pgbench() { # label [builtin]; sets PGB_TPS, PGB_LAT and PGB_P99
+  local out builtin=${2:-tpcb-like} mode=() logdir
   # select-only is prepared, as the API's own queries are (pgx caches statements).
   [ "$builtin" = tpcb-like ] || mode=(-b "$builtin" -M prepared)
+  # A fifth of the transactions are logged (-l --sampling-rate 0.2, so that the log
+  # costs pgbench little) for the p99, which pgbench does not print: the load
+  # generator's scenarios report theirs.
+  logdir=$(mktemp -d)
   psql_pg -d pgbench -c CHECKPOINT
   echo "==> pgbench ($1): $builtin, -c $BENCH_PGBENCH_CLIENTS -j $BENCH_PGBENCH_THREADS -T $DURATION_S -n${mode[*]:+ ${mode[*]}}"
-  if ! out=$("$PG_BIN/pgbench" -h 127.0.0.1 -p "$BENCH_PG_PORT" -U postgres -n "${mode[@]}" \
+  if ! out=$("$PG_BIN/pgbench" -h 127.0.0.1 -p "$BENCH_PG_PORT" -U postgres -n "${mode[@]}" -l --sampling-rate 0.2 --log-prefix "$logdir/tx" \
     -c "$BENCH_PGBENCH_CLIENTS" -j "$BENCH_PGBENCH_THREADS" -T "$DURATION_S" pgbench 2>&1); then
     echo "$out" >&2
+    rm -rf "$logdir"
     die "pgbench ($1, $builtin) failed"
   fi
   echo "$out" | { grep -E '^(number of (transactions actually processed|failed transactions)|latency average|tps)' || true; } | sed 's/^/    /'
   PGB_TPS=$(echo "$out" | sed -nE 's/^tps = ([0-9.]+) \((without initial connection time|excluding connections establishing)\)$/\1/p' | head -n 1)
   PGB_LAT=$(echo "$out" | sed -nE 's/^latency average = ([0-9.]+) ms$/\1/p' | head -n 1)
+  # The log's third field is the transaction's latency in microseconds; p99 by
+  # nearest rank, as the load generator computes its own.
+  PGB_P99=$(cat "$logdir"/tx.* 2>/dev/null | awk '{print $3}' | sort -n |
+    awk '{v[NR] = $1} END {if (NR) {i = int(NR * 0.99); if (i < NR * 0.99) i++; if (i < 1) i = 1; printf "%.3f", v[i] / 1000}}')
+  rm -rf "$logdir"
+  [ -z "$PGB_P99" ] || echo "    latency p99 = $PGB_P99 ms (from the transaction log)"
   [ -n "$PGB_TPS" ] || { echo "$out" >&2; die "could not read tps from pgbench's output"; }
 }
 
@@ -360,10 +371,11 @@ main() {
     *) die "BENCH_PGBENCH_SELECT must be auto, on or off (is $BENCH_PGBENCH_SELECT)" ;;
   esac
   run_pgbench before
-  local tps_before=$PGB_TPS lat_before=$PGB_LAT sel_before= sel_lat_before= sel_after= sel_lat_after=
+  local tps_before=$PGB_TPS lat_before=$PGB_LAT p99_before=$PGB_P99
+  local sel_before= sel_lat_before= sel_p99_before= sel_after= sel_lat_after= sel_p99_after=
   if [ -n "$with_select" ]; then
     run_pgbench before select-only
-    sel_before=$PGB_TPS sel_lat_before=$PGB_LAT
+    sel_before=$PGB_TPS sel_lat_before=$PGB_LAT sel_p99_before=$PGB_P99
   fi
 
   run_loadgen "$BENCH_SCENARIOS" "$MAIN_RATE" "$LG_JSON"
@@ -371,14 +383,15 @@ main() {
 
   if [ -n "$with_select" ]; then
     run_pgbench after select-only
-    sel_after=$PGB_TPS sel_lat_after=$PGB_LAT
+    sel_after=$PGB_TPS sel_lat_after=$PGB_LAT sel_p99_after=$PGB_P99
   fi
   run_pgbench after
-  local tps_after=$PGB_TPS lat_after=$PGB_LAT
+  local tps_after=$PGB_TPS lat_after=$PGB_LAT p99_after=$PGB_P99
   local select_flags=() select_lat_flags=()
   if [ -n "$with_select" ]; then
     select_flags=(-pgbench-select-tps "$sel_before,$sel_after")
     [ -z "$sel_lat_before" ] || [ -z "$sel_lat_after" ] || select_lat_flags=(-pgbench-select-latency "$sel_lat_before,$sel_lat_after")
+    [ -z "$sel_p99_before" ] || [ -z "$sel_p99_after" ] || select_lat_flags+=(-pgbench-select-p99 "$sel_p99_before,$sel_p99_after")
   fi
 
   # The open-loop run comes after pgbench's: the before/after pair keeps bracketing
@@ -423,6 +436,7 @@ main() {
   echo
   local lat_flag=()
   [ -z "$lat_before" ] || [ -z "$lat_after" ] || lat_flag=(-pgbench-latency "$lat_before,$lat_after")
+  [ -z "$p99_before" ] || [ -z "$p99_after" ] || lat_flag+=(-pgbench-p99 "$p99_before,$p99_after")
   bin/loadgen -report "$LG_JSON" -pgbench-tps "$tps_before,$tps_after" "${lat_flag[@]}" "${select_flags[@]}" "${select_lat_flags[@]}" -markdown
   if [ -n "$GO_BENCH_LINES" ]; then
     echo

@@ -395,6 +395,33 @@ ALTER TABLE public.campaigns ALTER COLUMN seq ADD GENERATED ALWAYS AS IDENTITY (
 );
 
 --
+-- Name: coupon_allowance_cycles; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.coupon_allowance_cycles (
+    member_id text NOT NULL,
+    cycle_start timestamp with time zone NOT NULL,
+    cycle_end timestamp with time zone NOT NULL,
+    tier_id text NOT NULL,
+    campaign_id text NOT NULL,
+    coupons integer NOT NULL,
+    issue_time timestamp with time zone NOT NULL,
+    CONSTRAINT coupon_allowance_cycles_coupons_check CHECK ((coupons >= 0))
+);
+
+--
+-- Name: coupon_allowance_settings; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.coupon_allowance_settings (
+    only_row boolean DEFAULT true NOT NULL,
+    campaign_id text NOT NULL,
+    actor_key_id text DEFAULT ''::text NOT NULL,
+    update_time timestamp with time zone NOT NULL,
+    CONSTRAINT coupon_allowance_settings_only_row_check CHECK (only_row)
+);
+
+--
 -- Name: coupons; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1405,6 +1432,20 @@ ALTER TABLE ONLY public.campaigns
     ADD CONSTRAINT campaigns_seq_key UNIQUE (seq);
 
 --
+-- Name: coupon_allowance_cycles coupon_allowance_cycles_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.coupon_allowance_cycles
+    ADD CONSTRAINT coupon_allowance_cycles_pkey PRIMARY KEY (member_id, cycle_start);
+
+--
+-- Name: coupon_allowance_settings coupon_allowance_settings_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.coupon_allowance_settings
+    ADD CONSTRAINT coupon_allowance_settings_pkey PRIMARY KEY (only_row);
+
+--
 -- Name: coupons coupons_member_id_request_id_key; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1741,6 +1782,12 @@ CREATE INDEX bulk_credits_open_idx ON public.bulk_credits USING btree (bulk_cred
 CREATE INDEX campaigns_status_idx ON public.campaigns USING btree (status, campaign_id);
 
 --
+-- Name: coupon_allowance_cycles_end_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX coupon_allowance_cycles_end_idx ON public.coupon_allowance_cycles USING btree (member_id, cycle_end);
+
+--
 -- Name: coupons_campaign_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -2072,6 +2119,13 @@ ALTER TABLE ONLY public.bulk_credit_failures
 
 ALTER TABLE ONLY public.bulk_credit_members
     ADD CONSTRAINT bulk_credit_members_bulk_credit_id_fkey FOREIGN KEY (bulk_credit_id) REFERENCES public.bulk_credits(bulk_credit_id);
+
+--
+-- Name: coupon_allowance_settings coupon_allowance_settings_campaign_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.coupon_allowance_settings
+    ADD CONSTRAINT coupon_allowance_settings_campaign_id_fkey FOREIGN KEY (campaign_id) REFERENCES public.campaigns(campaign_id);
 
 --
 -- Name: entries entries_reverses_entry_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

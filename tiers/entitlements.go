@@ -216,3 +216,49 @@ func addMonthsClamped(t time.Time, k int) time.Time {
 	last := first.AddDate(0, 1, -1).Day()
 	return time.Date(first.Year(), first.Month(), min(d, last), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
 }
+
+// TakeRemainingOn uses, in tx, all that is left of a quota perk in the member's
+// cycle at now, and answers the entitlement after it and how many it took. It is
+// how the allowance job issues the monthlyCouponAllowance: the coupons it issues
+// are the cycle's uses of the perk, so a check shows them as used and a consume
+// by hand after them is QUOTA_EXHAUSTED. Each use goes through TakeEntitlement
+// (never past the quota, whatever the racing consumes) and is recorded under
+// requestID-1, requestID-2, ... with no order.
+func (s *Service) TakeRemainingOn(ctx context.Context, tx pgx.Tx, memberID, perk, requestID, actorKeyID string, now time.Time) (Entitlement, int32, error) {
+	if err := checkPerk(perk); err != nil {
+		return Entitlement{}, 0, err
+	}
+	e, err := s.entitlement(ctx, tx, memberID, perk, now)
+	if err != nil {
+		return Entitlement{}, 0, err
+	}
+	used, err := s.q.EntitlementUsed(ctx, tx, tiersdb.EntitlementUsedParams{MemberID: memberID, Perk: perk, CycleStart: e.CycleStart})
+	if err != nil {
+		return Entitlement{}, 0, fmt.Errorf("use of %s by %q: %w", perk, memberID, err)
+	}
+	var taken int32
+	// A quota of 0 takes nothing: TakeEntitlement's first insert would count a use.
+	for e.Quota > 0 {
+		after, err := s.q.TakeEntitlement(ctx, tx, tiersdb.TakeEntitlementParams{
+			MemberID: memberID, Perk: perk, CycleStart: e.CycleStart, Quota: e.Quota,
+		})
+		if errors.Is(err, pgx.ErrNoRows) {
+			break
+		}
+		if err != nil {
+			return Entitlement{}, 0, fmt.Errorf("use %s of %q: %w", perk, memberID, err)
+		}
+		taken++
+		used = after
+		rid := requestID + "-" + strconv.Itoa(int(taken))
+		if _, err := s.q.InsertEntitlementUse(ctx, tx, tiersdb.InsertEntitlementUseParams{
+			MemberID: memberID, Perk: perk, RequestID: rid, Fingerprint: idempotency.Fingerprint("take-remaining", rid),
+			TierID: e.TierID, Quota: e.Quota, UsedAfter: after, CycleStart: e.CycleStart, CycleEnd: e.CycleEnd,
+			ActorKeyID: actorKeyID, UseTime: now,
+		}); err != nil {
+			return Entitlement{}, 0, fmt.Errorf("record use of %s by %q: %w", perk, memberID, err)
+		}
+	}
+	e.setUsed(used)
+	return e, taken, nil
+}

@@ -228,11 +228,22 @@ func (p Policy) QualificationAt(now time.Time) Qualification {
 	return q
 }
 
+// PerkMonthlyCouponAllowance is the quota perk of coupons per cycle, which the
+// allowance job issues (campaigns.IssueAllowances).
+const PerkMonthlyCouponAllowance = "monthlyCouponAllowance"
+
+// CouponAllowance is how many coupons a tier with these perks gets per quota
+// cycle: its monthlyCouponAllowance quota.
+func (p Perks) CouponAllowance() int32 {
+	q, _ := p.Quota(PerkMonthlyCouponAllowance)
+	return q
+}
+
 // quotaPerks are the perks that carry a quota per monthly cycle, by the name
 // entitlements are checked and consumed with.
 var quotaPerks = map[string]func(Perks) int32{
-	"freeReturnPickups":      func(p Perks) int32 { return p.FreeReturnPickups },
-	"monthlyCouponAllowance": func(p Perks) int32 { return p.MonthlyCouponAllowance },
+	"freeReturnPickups":        func(p Perks) int32 { return p.FreeReturnPickups },
+	PerkMonthlyCouponAllowance: func(p Perks) int32 { return p.MonthlyCouponAllowance },
 }
 
 // QuotaPerks lists the names of quota perks.

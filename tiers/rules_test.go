@@ -309,3 +309,28 @@ func TestStartIsTheBetterOfTheImportedTierAndTheMetric(t *testing.T) {
 		})
 	}
 }
+
+// The coupon allowance per cycle is the tier's monthlyCouponAllowance quota: the
+// default policy's 0/1/2/4, and whatever a policy sets.
+func TestCouponAllowanceIsTheTiersQuota(t *testing.T) {
+	p := DefaultPolicy()
+	cases := []struct {
+		perks Perks
+		want  int32
+	}{
+		{p.Tier("member").Perks, 0},
+		{p.Tier("silver").Perks, 1},
+		{p.Tier("gold").Perks, 2},
+		{p.Tier("platinum").Perks, 4},
+		{Perks{MonthlyCouponAllowance: 7, FreeReturnPickups: 3}, 7},
+		{Perks{}, 0},
+	}
+	for _, c := range cases {
+		if got := c.perks.CouponAllowance(); got != c.want {
+			t.Errorf("%+v: allowance %d, want %d", c.perks, got, c.want)
+		}
+		if q, ok := c.perks.Quota(PerkMonthlyCouponAllowance); !ok || q != c.want {
+			t.Errorf("%+v: quota %d %v, want the allowance %d", c.perks, q, ok, c.want)
+		}
+	}
+}

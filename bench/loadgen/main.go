@@ -73,6 +73,10 @@ type options struct {
 	selectLat    []float64
 	selectList   string
 	selectLats   string
+	pgbenchP99   []float64
+	selectP99    []float64
+	pgbenchP99s  string
+	selectP99s   string
 }
 
 // results is the -json file.
@@ -112,8 +116,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if o.report != "" {
 		if err := report(stdout, o.report, baselines{
-			write: pgbenchRuns{tps: o.pgbenchTPS, latencyMs: o.pgbenchLat},
-			read:  pgbenchRuns{tps: o.selectTPS, latencyMs: o.selectLat},
+			write: pgbenchRuns{tps: o.pgbenchTPS, latencyMs: o.pgbenchLat, p99Ms: o.pgbenchP99},
+			read:  pgbenchRuns{tps: o.selectTPS, latencyMs: o.selectLat, p99Ms: o.selectP99},
 		}, o.markdown); err != nil {
 			fmt.Fprintln(stderr, "loadgen:", err)
 			return exitFailed
@@ -262,6 +266,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.pgbenchLats, "pgbench-latency", "", "with -report -markdown: pgbench's latency averages in ms, in the order of -pgbench-tps")
 	fs.StringVar(&o.selectList, "pgbench-select-tps", "", "with -report: pgbench select-only tps figures of the same run (the reads' counterpart), comma-separated")
 	fs.StringVar(&o.selectLats, "pgbench-select-latency", "", "with -report -markdown: select-only's latency averages in ms, in the order of -pgbench-select-tps")
+	fs.StringVar(&o.pgbenchP99s, "pgbench-p99", "", "with -report -markdown: tpcb-like's latency p99s in ms, in the order of -pgbench-tps")
+	fs.StringVar(&o.selectP99s, "pgbench-select-p99", "", "with -report -markdown: select-only's latency p99s in ms, in the order of -pgbench-select-tps")
 	fs.BoolVar(&o.markdown, "markdown", false, "with -report: print the summary as a markdown table (docs/BENCHMARKS.md) instead")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -287,6 +293,18 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if len(o.selectLat) > 0 && len(o.selectLat) != len(o.selectTPS) {
 		return o, errors.New("-pgbench-select-latency needs one figure per -pgbench-select-tps figure")
+	}
+	if o.pgbenchP99, err = positiveNumbers(o.pgbenchP99s); err != nil {
+		return o, fmt.Errorf("-pgbench-p99: %w", err)
+	}
+	if len(o.pgbenchP99) > 0 && len(o.pgbenchP99) != len(o.pgbenchTPS) {
+		return o, errors.New("-pgbench-p99 needs one figure per -pgbench-tps figure")
+	}
+	if o.selectP99, err = positiveNumbers(o.selectP99s); err != nil {
+		return o, fmt.Errorf("-pgbench-select-p99: %w", err)
+	}
+	if len(o.selectP99) > 0 && len(o.selectP99) != len(o.selectTPS) {
+		return o, errors.New("-pgbench-select-p99 needs one figure per -pgbench-select-tps figure")
 	}
 	if o.report != "" {
 		return o, nil

@@ -61,11 +61,11 @@ func pgbenchMarkdownRow(builtin string, pgb pgbenchRuns, mean, spread float64, p
 	}
 	lat := "–"
 	if len(pgb.latencyMs) > 0 {
-		parts := make([]string, len(pgb.latencyMs))
-		for i, v := range pgb.latencyMs {
-			parts[i] = strconv.FormatFloat(v, 'f', 1, 64)
-		}
-		lat = "avg " + strings.Join(parts, " / ") + " ms"
+		lat = "avg " + joinMs(pgb.latencyMs) + " ms"
+	}
+	p99 := "–"
+	if len(pgb.p99Ms) > 0 {
+		p99 = joinMs(pgb.p99Ms) + " ms"
 	}
 	vs := "mean " + thousands(mean)
 	if len(pgb.tps) > 1 {
@@ -75,7 +75,16 @@ func pgbenchMarkdownRow(builtin string, pgb pgbenchRuns, mean, spread float64, p
 	if paced {
 		rate = " – |"
 	}
-	return fmt.Sprintf("| %s | %s |%s %s | – | %s |", label, strings.Join(tps, " / "), rate, lat, vs)
+	return fmt.Sprintf("| %s | %s |%s %s | %s | %s |", label, strings.Join(tps, " / "), rate, lat, p99, vs)
+}
+
+// joinMs is "12.6 / 16.5": latencies in ms, one decimal, in run order.
+func joinMs(ms []float64) string {
+	parts := make([]string, len(ms))
+	for i, v := range ms {
+		parts[i] = strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return strings.Join(parts, " / ")
 }
 
 // mdScenario is the scenario's name, marked when its figures are not valid.

@@ -19,12 +19,12 @@ func TestMarkdownTable(t *testing.T) {
 	var out bytes.Buffer
 	printMarkdown(&out, ss, baselines{
 		write: pgbenchRuns{tps: []float64{2542, 1936}, latencyMs: []float64{12.6, 16.5}},
-		read:  pgbenchRuns{tps: []float64{36000, 38000}, latencyMs: []float64{0.9, 0.8}},
+		read:  pgbenchRuns{tps: []float64{36000, 38000}, latencyMs: []float64{0.9, 0.8}, p99Ms: []float64{4.25, 3.5}},
 	})
 	want := `| scenario | ops/s (tps) | p50 | p99 | vs pgbench |
 |---|---:|---:|---:|---:|
 | pgbench tpcb-like, before / after | 2,542 / 1,936 | avg 12.6 / 16.5 ms | – | mean 2,239 (spread 27%) |
-| pgbench select-only, before / after | 36,000 / 38,000 | avg 0.9 / 0.8 ms | – | mean 37,000 (spread 5%) |
+| pgbench select-only, before / after | 36,000 / 38,000 | avg 0.9 / 0.8 ms | 4.2 / 3.5 ms | mean 37,000 (spread 5%) |
 | rest-earn | 2,811 | 10.6 ms | 28.0 ms | **1.26x** |
 | rest-order-earn | 1,742 | 9.50 ms | 130 ms | **0.78x** |
 | rest-campaign-earn | 830 | 0.812 ms | 588 ms | **0.37x** |
@@ -89,14 +89,14 @@ func TestReportMarkdownFlags(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	code := run([]string{"-report", path, "-markdown", "-pgbench-tps", "2000,2000", "-pgbench-latency", "16,16",
-		"-pgbench-select-tps", "40000,40000"}, &stdout, &stderr)
+		"-pgbench-select-tps", "40000,40000", "-pgbench-select-p99", "5,6"}, &stdout, &stderr)
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	for _, want := range []string{
 		"| grpc-earn | 3,000 | 9.00 ms | 30.0 ms | **1.50x** |",
 		"| avg 16.0 / 16.0 ms |",
-		"| pgbench select-only, before / after | 40,000 / 40,000 |",
+		"| pgbench select-only, before / after | 40,000 / 40,000 | – | 5.0 / 6.0 ms |",
 		"| grpc-balance | 20,000 | 1.00 ms | 4.00 ms | **0.50x** |",
 	} {
 		if !strings.Contains(stdout.String(), want) {

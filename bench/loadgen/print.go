@@ -143,6 +143,7 @@ func (b baselines) counterpart(scenario string) float64 {
 type pgbenchRuns struct {
 	tps       []float64
 	latencyMs []float64 // latency averages, empty if not given
+	p99Ms     []float64 // latency p99s (from pgbench's transaction logs), empty if not given
 }
 
 // meanTPS is the mean tps and the spread (max − min) ÷ mean; 0, 0 without figures.

@@ -158,6 +158,29 @@ func init() {
 				})
 				return resp.GetCoupon(), err
 			}},
+		"allowance": {args: "", help: "which campaign's coupon the tiers' monthly coupon allowance issues (empty: none)",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				if _, err := parse(fs, args, 0); err != nil {
+					return nil, err
+				}
+				resp, err := c.coupons().GetCouponAllowance(ctx, &loyaltyv1.GetCouponAllowanceRequest{})
+				return resp.GetAllowance(), err
+			}},
+		"set-allowance": {args: "(--campaign ID | --off)",
+			help: "set the active campaign whose coupon the monthly coupon allowance issues each member cycle, or turn the allowance off",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				campaign := fs.String("campaign", "", "an ACTIVE campaign with a coupon (a COUPON_DROP)")
+				off := fs.Bool("off", false, "issue no allowance coupons")
+				if _, err := parse(fs, args, 0); err != nil {
+					return nil, err
+				}
+				// Exactly one of the two: a forgotten --campaign must not turn it off.
+				if (*campaign == "") != *off {
+					return nil, errUsage
+				}
+				resp, err := c.coupons().UpdateCouponAllowance(ctx, &loyaltyv1.UpdateCouponAllowanceRequest{CampaignId: *campaign})
+				return resp.GetAllowance(), err
+			}},
 		"revoke": {args: "CODE", help: "withdraw an unredeemed coupon",
 			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
 				pos, err := parse(fs, args, 1)

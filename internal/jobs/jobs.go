@@ -205,6 +205,42 @@ func (w *payReferralsWorker) Work(ctx context.Context, _ *river.Job[PayReferrals
 	return sweepAll(ctx, w.log, "settled referrals", perTx, w.campaigns.PayReferrals)
 }
 
+// CouponAllowanceArgs issues each member, once per quota cycle, their tier's
+// monthlyCouponAllowance coupons of the configured campaign
+// (campaigns.IssueAllowances: the (member, cycle) row is the unique key).
+type CouponAllowanceArgs struct{}
+
+// Kind names the job.
+func (CouponAllowanceArgs) Kind() string { return "campaigns.coupon_allowance" }
+
+type couponAllowanceWorker struct {
+	river.WorkerDefaults[CouponAllowanceArgs]
+	campaigns *campaigns.Service
+	log       *slog.Logger
+	// offSaid is the last reason logged for the allowance being off: it is said
+	// when it changes, not on every run.
+	mu      sync.Mutex
+	offSaid string
+}
+
+func (w *couponAllowanceWorker) Work(ctx context.Context, _ *river.Job[CouponAllowanceArgs]) error {
+	run, err := w.campaigns.IssueAllowances(ctx, perTx)
+	w.mu.Lock()
+	if run.Off && run.Reason != w.offSaid {
+		w.log.Info("coupon allowance off: nothing issued", "reason", run.Reason)
+	}
+	if run.Off {
+		w.offSaid = run.Reason
+	} else {
+		w.offSaid = ""
+	}
+	w.mu.Unlock()
+	if run.Members > 0 {
+		w.log.Info("coupon allowances issued", "members", run.Members, "coupons", run.Coupons)
+	}
+	return err
+}
+
 type rollUpWorker struct {
 	river.WorkerDefaults[RollUpArgs]
 	ledger *ledger.Service
@@ -222,6 +258,9 @@ type Options struct {
 	// they are days ahead, and each look scans what comes due in the widest
 	// reminder window).
 	RemindEvery time.Duration
+	// AllowanceEvery is how often members due their coupon allowance are looked
+	// for (default a minute).
+	AllowanceEvery time.Duration
 	// Workers is how many jobs this replica works at once (default 2).
 	Workers int
 	// Campaigns, when set, get their schedules advanced.
@@ -280,6 +319,9 @@ func New(pool *pgxpool.Pool, l *ledger.Service, t *tiers.Service, log *slog.Logg
 	if opts.RemindEvery == 0 {
 		opts.RemindEvery = time.Minute
 	}
+	if opts.AllowanceEvery == 0 {
+		opts.AllowanceEvery = time.Minute
+	}
 	stopping := make(chan struct{})
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &expireHoldsWorker{ledger: l, log: log})
@@ -292,6 +334,7 @@ func New(pool *pgxpool.Pool, l *ledger.Service, t *tiers.Service, log *slog.Logg
 	if opts.Campaigns != nil {
 		river.AddWorker(workers, &advanceCampaignsWorker{campaigns: opts.Campaigns, log: log})
 		river.AddWorker(workers, &payReferralsWorker{campaigns: opts.Campaigns, log: log})
+		river.AddWorker(workers, &couponAllowanceWorker{campaigns: opts.Campaigns, log: log})
 	}
 	periodicEvery := func(args river.JobArgs, every time.Duration) *river.PeriodicJob {
 		return river.NewPeriodicJob(river.PeriodicInterval(every),
@@ -304,7 +347,10 @@ func New(pool *pgxpool.Pool, l *ledger.Service, t *tiers.Service, log *slog.Logg
 		periodic(EvaluateTiersArgs{}), periodicEvery(RemindArgs{}, opts.RemindEvery), periodic(BirthdayBonusArgs{}),
 	}
 	if opts.Campaigns != nil {
-		periodicJobs = append(periodicJobs, periodic(AdvanceCampaignsArgs{}), periodic(PayReferralsArgs{}))
+		periodicJobs = append(periodicJobs, periodic(AdvanceCampaignsArgs{}), periodic(PayReferralsArgs{}),
+			// Cycles are monthly: looking every minute (each look reads every member's
+			// latest cycle) is soon enough, like the reminders.
+			periodicEvery(CouponAllowanceArgs{}, opts.AllowanceEvery))
 	}
 	if opts.Webhooks.Store != nil {
 		cfg := opts.Webhooks.withDefaults()

@@ -160,6 +160,9 @@ var auditedMethods = map[string]auditTarget{
 	v1.CouponService_RevokeCoupon_FullMethodName: on(func(r *v1.RevokeCouponRequest, _ *v1.RevokeCouponResponse) string {
 		return "coupons/" + r.GetCode()
 	}),
+	v1.CouponService_UpdateCouponAllowance_FullMethodName: on(func(*v1.UpdateCouponAllowanceRequest, *v1.UpdateCouponAllowanceResponse) string {
+		return "couponAllowance"
+	}),
 
 	v1.AfterSalesService_ReportAfterSalesEvent_FullMethodName: on(func(r *v1.ReportAfterSalesEventRequest, _ *v1.ReportAfterSalesEventResponse) string {
 		return "orders/" + r.GetOrderId()
@@ -211,6 +214,7 @@ var readMethods = map[string]bool{
 	v1.CampaignService_GetCampaignStats_FullMethodName:         true,
 	v1.CouponService_ListCoupons_FullMethodName:                true,
 	v1.CouponService_GetCoupon_FullMethodName:                  true,
+	v1.CouponService_GetCouponAllowance_FullMethodName:         true,
 	v1.AuditService_ListAuditLog_FullMethodName:                true,
 	v1.EventService_ListEvents_FullMethodName:                  true,
 	v1.EventService_WatchEvents_FullMethodName:                 true,

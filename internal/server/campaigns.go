@@ -206,6 +206,30 @@ type couponServer struct {
 	campaigns *campaigns.Service
 }
 
+func (s *couponServer) GetCouponAllowance(ctx context.Context, _ *loyaltyv1.GetCouponAllowanceRequest) (*loyaltyv1.GetCouponAllowanceResponse, error) {
+	a, err := s.campaigns.CouponAllowance(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &loyaltyv1.GetCouponAllowanceResponse{Allowance: couponAllowancePB(a)}, nil
+}
+
+func (s *couponServer) UpdateCouponAllowance(ctx context.Context, req *loyaltyv1.UpdateCouponAllowanceRequest) (*loyaltyv1.UpdateCouponAllowanceResponse, error) {
+	a, err := s.campaigns.SetCouponAllowance(ctx, actorOf(ctx).KeyID, campaigns.SetCouponAllowance{CampaignID: req.GetCampaignId()})
+	if err != nil {
+		return nil, err
+	}
+	return &loyaltyv1.UpdateCouponAllowanceResponse{Allowance: couponAllowancePB(a)}, nil
+}
+
+func couponAllowancePB(a campaigns.CouponAllowance) *loyaltyv1.CouponAllowance {
+	pb := &loyaltyv1.CouponAllowance{CampaignId: a.CampaignID, ActorKeyId: a.ActorKeyID}
+	if !a.UpdateTime.IsZero() {
+		pb.UpdateTime = timestamppb.New(a.UpdateTime)
+	}
+	return pb
+}
+
 func (s *couponServer) IssueCoupon(ctx context.Context, req *loyaltyv1.IssueCouponRequest) (*loyaltyv1.IssueCouponResponse, error) {
 	requestID, err := requestIDOf(ctx, req.GetRequestId())
 	if err != nil {

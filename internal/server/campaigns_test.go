@@ -659,3 +659,41 @@ func TestAfterSalesCompensationOverREST(t *testing.T) {
 	}
 	verifyOK(t, env)
 }
+
+// PUT /v1/couponAllowance takes an active campaign with a coupon; anything else is
+// a 400 naming campaignId that changes nothing, and only marketers (and admin) set it.
+func TestCouponAllowanceOverREST(t *testing.T) {
+	env := apitest.Start(t)
+	marketer := env.Key(access.RoleMarketer)
+	bonus := createCampaign(t, env, marketer, map[string]any{"displayName": "Bonus", "type": "POINTS_BONUS", "bonusPoints": 10})["campaignId"].(string)
+	campaignDo(t, env, marketer, bonus, "activate")
+	drop := createCampaign(t, env, marketer, couponDropBody)["campaignId"].(string)
+	for _, tc := range []struct{ name, id string }{
+		{"unknown campaign", "cmp_nope"}, {"campaign without a coupon", bonus}, {"draft campaign", drop},
+		{"id too long", strings.Repeat("c", 65)},
+	} {
+		r := env.REST("PUT", "/v1/couponAllowance", marketer, map[string]any{"campaignId": tc.id})
+		if r.Status != http.StatusBadRequest || !slices.Contains(r.FieldViolations(), "campaignId") {
+			t.Errorf("%s: %d %s, want 400 naming campaignId", tc.name, r.Status, r.Raw)
+		}
+	}
+	if got := must200(t, "get unset", env.REST("GET", "/v1/couponAllowance", marketer, nil)).Body; got["campaignId"] != nil && got["campaignId"] != "" {
+		t.Fatalf("after refusals: %v, want nothing configured", got)
+	}
+	campaignDo(t, env, marketer, drop, "activate")
+	if r := env.REST("PUT", "/v1/couponAllowance", env.Key(access.RoleApp), map[string]any{"campaignId": drop}); r.Status != http.StatusForbidden {
+		t.Errorf("an app set the allowance: %d", r.Status)
+	}
+	set := must200(t, "set", env.REST("PUT", "/v1/couponAllowance", marketer, map[string]any{"campaignId": drop})).Body
+	if set["campaignId"] != drop || set["updateTime"] == nil {
+		t.Fatalf("set answered %v", set)
+	}
+	got := must200(t, "get", env.REST("GET", "/v1/couponAllowance", env.Key(access.RoleAuditor), nil)).Body
+	if got["campaignId"] != drop {
+		t.Fatalf("get answered %v, want %s", got, drop)
+	}
+	must200(t, "turn off", env.REST("PUT", "/v1/couponAllowance", marketer, map[string]any{}))
+	if got := must200(t, "get off", env.REST("GET", "/v1/couponAllowance", marketer, nil)).Body; got["campaignId"] != nil && got["campaignId"] != "" {
+		t.Fatalf("after turning off: %v", got)
+	}
+}

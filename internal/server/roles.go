@@ -94,6 +94,10 @@ var methodRoles = map[string][]access.Role{
 	loyaltyv1.CouponService_GetCoupon_FullMethodName:    memberReaders,
 	loyaltyv1.CouponService_RedeemCoupon_FullMethodName: apps,
 	loyaltyv1.CouponService_RevokeCoupon_FullMethodName: {access.RoleMarketer, access.RoleAgent},
+	// The allowance's campaign is marketing's choice of coupon; the tiers' quota
+	// (admin's policy) decides how many.
+	loyaltyv1.CouponService_GetCouponAllowance_FullMethodName:    campaignReads,
+	loyaltyv1.CouponService_UpdateCouponAllowance_FullMethodName: marketers,
 
 	loyaltyv1.AfterSalesService_ReportAfterSalesEvent_FullMethodName: appsAndAgents,
 

@@ -135,6 +135,8 @@ var roleMatrix = map[string]matrixCase{
 		MemberId: "matrix-member", OrderId: "matrix-order"}, apps},
 	loyaltyv1.CouponService_RevokeCoupon_FullMethodName: {&loyaltyv1.RevokeCouponRequest{Code: "0000-0000-0000-0000"},
 		[]access.Role{access.RoleMarketer, access.RoleAgent}},
+	loyaltyv1.CouponService_GetCouponAllowance_FullMethodName:    {&loyaltyv1.GetCouponAllowanceRequest{}, campaignReaders},
+	loyaltyv1.CouponService_UpdateCouponAllowance_FullMethodName: {&loyaltyv1.UpdateCouponAllowanceRequest{}, marketers},
 	loyaltyv1.AfterSalesService_ReportAfterSalesEvent_FullMethodName: {&loyaltyv1.ReportAfterSalesEventRequest{RequestId: "m-after-sales",
 		MemberId: "matrix-member", OrderId: "matrix-order", Type: "LATE_DELIVERY", DelayHours: 72}, []access.Role{access.RoleApp, access.RoleAgent}},
 	loyaltyv1.AuditService_ListAuditLog_FullMethodName: {&loyaltyv1.ListAuditLogRequest{MemberId: "matrix-member"}, []access.Role{access.RoleAuditor}},

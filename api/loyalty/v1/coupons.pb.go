@@ -695,6 +695,241 @@ func (x *RevokeCouponResponse) GetCoupon() *Coupon {
 	return nil
 }
 
+// CouponAllowance is the configuration of the monthly coupon allowance: the
+// allowance job issues each member, once per quota cycle, their effective tier's
+// monthlyCouponAllowance coupons of this campaign's coupon template, valid until
+// the cycle ends.
+type CouponAllowance struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The campaign whose coupon is issued; empty: the allowance is off.
+	CampaignId string `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	// When and by which API key it was last set (absent when never set).
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	ActorKeyId    string                 `protobuf:"bytes,3,opt,name=actor_key_id,json=actorKeyId,proto3" json:"actor_key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CouponAllowance) Reset() {
+	*x = CouponAllowance{}
+	mi := &file_loyalty_v1_coupons_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CouponAllowance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CouponAllowance) ProtoMessage() {}
+
+func (x *CouponAllowance) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_coupons_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CouponAllowance.ProtoReflect.Descriptor instead.
+func (*CouponAllowance) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_coupons_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CouponAllowance) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *CouponAllowance) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *CouponAllowance) GetActorKeyId() string {
+	if x != nil {
+		return x.ActorKeyId
+	}
+	return ""
+}
+
+type GetCouponAllowanceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCouponAllowanceRequest) Reset() {
+	*x = GetCouponAllowanceRequest{}
+	mi := &file_loyalty_v1_coupons_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCouponAllowanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCouponAllowanceRequest) ProtoMessage() {}
+
+func (x *GetCouponAllowanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_coupons_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCouponAllowanceRequest.ProtoReflect.Descriptor instead.
+func (*GetCouponAllowanceRequest) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_coupons_proto_rawDescGZIP(), []int{12}
+}
+
+type GetCouponAllowanceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Allowance     *CouponAllowance       `protobuf:"bytes,1,opt,name=allowance,proto3" json:"allowance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCouponAllowanceResponse) Reset() {
+	*x = GetCouponAllowanceResponse{}
+	mi := &file_loyalty_v1_coupons_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCouponAllowanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCouponAllowanceResponse) ProtoMessage() {}
+
+func (x *GetCouponAllowanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_coupons_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCouponAllowanceResponse.ProtoReflect.Descriptor instead.
+func (*GetCouponAllowanceResponse) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_coupons_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GetCouponAllowanceResponse) GetAllowance() *CouponAllowance {
+	if x != nil {
+		return x.Allowance
+	}
+	return nil
+}
+
+type UpdateCouponAllowanceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The campaign whose coupon the allowance issues; empty turns it off.
+	CampaignId    string `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCouponAllowanceRequest) Reset() {
+	*x = UpdateCouponAllowanceRequest{}
+	mi := &file_loyalty_v1_coupons_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCouponAllowanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCouponAllowanceRequest) ProtoMessage() {}
+
+func (x *UpdateCouponAllowanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_coupons_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCouponAllowanceRequest.ProtoReflect.Descriptor instead.
+func (*UpdateCouponAllowanceRequest) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_coupons_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *UpdateCouponAllowanceRequest) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+type UpdateCouponAllowanceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Allowance     *CouponAllowance       `protobuf:"bytes,1,opt,name=allowance,proto3" json:"allowance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCouponAllowanceResponse) Reset() {
+	*x = UpdateCouponAllowanceResponse{}
+	mi := &file_loyalty_v1_coupons_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCouponAllowanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCouponAllowanceResponse) ProtoMessage() {}
+
+func (x *UpdateCouponAllowanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_coupons_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCouponAllowanceResponse.ProtoReflect.Descriptor instead.
+func (*UpdateCouponAllowanceResponse) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_coupons_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *UpdateCouponAllowanceResponse) GetAllowance() *CouponAllowance {
+	if x != nil {
+		return x.Allowance
+	}
+	return nil
+}
+
 var File_loyalty_v1_coupons_proto protoreflect.FileDescriptor
 
 const file_loyalty_v1_coupons_proto_rawDesc = "" +
@@ -756,13 +991,30 @@ const file_loyalty_v1_coupons_proto_rawDesc = "" +
 	"\x13RevokeCouponRequest\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\tR\x04code\"B\n" +
 	"\x14RevokeCouponResponse\x12*\n" +
-	"\x06coupon\x18\x01 \x01(\v2\x12.loyalty.v1.CouponR\x06coupon2\x9f\x03\n" +
+	"\x06coupon\x18\x01 \x01(\v2\x12.loyalty.v1.CouponR\x06coupon\"\x91\x01\n" +
+	"\x0fCouponAllowance\x12\x1f\n" +
+	"\vcampaign_id\x18\x01 \x01(\tR\n" +
+	"campaignId\x12;\n" +
+	"\vupdate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12 \n" +
+	"\factor_key_id\x18\x03 \x01(\tR\n" +
+	"actorKeyId\"\x1b\n" +
+	"\x19GetCouponAllowanceRequest\"W\n" +
+	"\x1aGetCouponAllowanceResponse\x129\n" +
+	"\tallowance\x18\x01 \x01(\v2\x1b.loyalty.v1.CouponAllowanceR\tallowance\"?\n" +
+	"\x1cUpdateCouponAllowanceRequest\x12\x1f\n" +
+	"\vcampaign_id\x18\x01 \x01(\tR\n" +
+	"campaignId\"Z\n" +
+	"\x1dUpdateCouponAllowanceResponse\x129\n" +
+	"\tallowance\x18\x01 \x01(\v2\x1b.loyalty.v1.CouponAllowanceR\tallowance2\xf2\x04\n" +
 	"\rCouponService\x12N\n" +
 	"\vIssueCoupon\x12\x1e.loyalty.v1.IssueCouponRequest\x1a\x1f.loyalty.v1.IssueCouponResponse\x12N\n" +
 	"\vListCoupons\x12\x1e.loyalty.v1.ListCouponsRequest\x1a\x1f.loyalty.v1.ListCouponsResponse\x12H\n" +
 	"\tGetCoupon\x12\x1c.loyalty.v1.GetCouponRequest\x1a\x1d.loyalty.v1.GetCouponResponse\x12Q\n" +
 	"\fRedeemCoupon\x12\x1f.loyalty.v1.RedeemCouponRequest\x1a .loyalty.v1.RedeemCouponResponse\x12Q\n" +
-	"\fRevokeCoupon\x12\x1f.loyalty.v1.RevokeCouponRequest\x1a .loyalty.v1.RevokeCouponResponseB<Z:github.com/loyalty-engine/loyalty/api/loyalty/v1;loyaltyv1b\x06proto3"
+	"\fRevokeCoupon\x12\x1f.loyalty.v1.RevokeCouponRequest\x1a .loyalty.v1.RevokeCouponResponse\x12c\n" +
+	"\x12GetCouponAllowance\x12%.loyalty.v1.GetCouponAllowanceRequest\x1a&.loyalty.v1.GetCouponAllowanceResponse\x12l\n" +
+	"\x15UpdateCouponAllowance\x12(.loyalty.v1.UpdateCouponAllowanceRequest\x1a).loyalty.v1.UpdateCouponAllowanceResponseB<Z:github.com/loyalty-engine/loyalty/api/loyalty/v1;loyaltyv1b\x06proto3"
 
 var (
 	file_loyalty_v1_coupons_proto_rawDescOnce sync.Once
@@ -776,45 +1028,57 @@ func file_loyalty_v1_coupons_proto_rawDescGZIP() []byte {
 	return file_loyalty_v1_coupons_proto_rawDescData
 }
 
-var file_loyalty_v1_coupons_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_loyalty_v1_coupons_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_loyalty_v1_coupons_proto_goTypes = []any{
-	(*Coupon)(nil),                // 0: loyalty.v1.Coupon
-	(*IssueCouponRequest)(nil),    // 1: loyalty.v1.IssueCouponRequest
-	(*IssueCouponResponse)(nil),   // 2: loyalty.v1.IssueCouponResponse
-	(*ListCouponsRequest)(nil),    // 3: loyalty.v1.ListCouponsRequest
-	(*ListCouponsResponse)(nil),   // 4: loyalty.v1.ListCouponsResponse
-	(*GetCouponRequest)(nil),      // 5: loyalty.v1.GetCouponRequest
-	(*GetCouponResponse)(nil),     // 6: loyalty.v1.GetCouponResponse
-	(*RedeemCouponRequest)(nil),   // 7: loyalty.v1.RedeemCouponRequest
-	(*RedeemCouponResponse)(nil),  // 8: loyalty.v1.RedeemCouponResponse
-	(*RevokeCouponRequest)(nil),   // 9: loyalty.v1.RevokeCouponRequest
-	(*RevokeCouponResponse)(nil),  // 10: loyalty.v1.RevokeCouponResponse
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*Coupon)(nil),                        // 0: loyalty.v1.Coupon
+	(*IssueCouponRequest)(nil),            // 1: loyalty.v1.IssueCouponRequest
+	(*IssueCouponResponse)(nil),           // 2: loyalty.v1.IssueCouponResponse
+	(*ListCouponsRequest)(nil),            // 3: loyalty.v1.ListCouponsRequest
+	(*ListCouponsResponse)(nil),           // 4: loyalty.v1.ListCouponsResponse
+	(*GetCouponRequest)(nil),              // 5: loyalty.v1.GetCouponRequest
+	(*GetCouponResponse)(nil),             // 6: loyalty.v1.GetCouponResponse
+	(*RedeemCouponRequest)(nil),           // 7: loyalty.v1.RedeemCouponRequest
+	(*RedeemCouponResponse)(nil),          // 8: loyalty.v1.RedeemCouponResponse
+	(*RevokeCouponRequest)(nil),           // 9: loyalty.v1.RevokeCouponRequest
+	(*RevokeCouponResponse)(nil),          // 10: loyalty.v1.RevokeCouponResponse
+	(*CouponAllowance)(nil),               // 11: loyalty.v1.CouponAllowance
+	(*GetCouponAllowanceRequest)(nil),     // 12: loyalty.v1.GetCouponAllowanceRequest
+	(*GetCouponAllowanceResponse)(nil),    // 13: loyalty.v1.GetCouponAllowanceResponse
+	(*UpdateCouponAllowanceRequest)(nil),  // 14: loyalty.v1.UpdateCouponAllowanceRequest
+	(*UpdateCouponAllowanceResponse)(nil), // 15: loyalty.v1.UpdateCouponAllowanceResponse
+	(*timestamppb.Timestamp)(nil),         // 16: google.protobuf.Timestamp
 }
 var file_loyalty_v1_coupons_proto_depIdxs = []int32{
-	11, // 0: loyalty.v1.Coupon.issue_time:type_name -> google.protobuf.Timestamp
-	11, // 1: loyalty.v1.Coupon.valid_until:type_name -> google.protobuf.Timestamp
-	11, // 2: loyalty.v1.Coupon.redeem_time:type_name -> google.protobuf.Timestamp
+	16, // 0: loyalty.v1.Coupon.issue_time:type_name -> google.protobuf.Timestamp
+	16, // 1: loyalty.v1.Coupon.valid_until:type_name -> google.protobuf.Timestamp
+	16, // 2: loyalty.v1.Coupon.redeem_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: loyalty.v1.IssueCouponResponse.coupon:type_name -> loyalty.v1.Coupon
 	0,  // 4: loyalty.v1.ListCouponsResponse.coupons:type_name -> loyalty.v1.Coupon
 	0,  // 5: loyalty.v1.GetCouponResponse.coupon:type_name -> loyalty.v1.Coupon
 	0,  // 6: loyalty.v1.RedeemCouponResponse.coupon:type_name -> loyalty.v1.Coupon
 	0,  // 7: loyalty.v1.RevokeCouponResponse.coupon:type_name -> loyalty.v1.Coupon
-	1,  // 8: loyalty.v1.CouponService.IssueCoupon:input_type -> loyalty.v1.IssueCouponRequest
-	3,  // 9: loyalty.v1.CouponService.ListCoupons:input_type -> loyalty.v1.ListCouponsRequest
-	5,  // 10: loyalty.v1.CouponService.GetCoupon:input_type -> loyalty.v1.GetCouponRequest
-	7,  // 11: loyalty.v1.CouponService.RedeemCoupon:input_type -> loyalty.v1.RedeemCouponRequest
-	9,  // 12: loyalty.v1.CouponService.RevokeCoupon:input_type -> loyalty.v1.RevokeCouponRequest
-	2,  // 13: loyalty.v1.CouponService.IssueCoupon:output_type -> loyalty.v1.IssueCouponResponse
-	4,  // 14: loyalty.v1.CouponService.ListCoupons:output_type -> loyalty.v1.ListCouponsResponse
-	6,  // 15: loyalty.v1.CouponService.GetCoupon:output_type -> loyalty.v1.GetCouponResponse
-	8,  // 16: loyalty.v1.CouponService.RedeemCoupon:output_type -> loyalty.v1.RedeemCouponResponse
-	10, // 17: loyalty.v1.CouponService.RevokeCoupon:output_type -> loyalty.v1.RevokeCouponResponse
-	13, // [13:18] is the sub-list for method output_type
-	8,  // [8:13] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	16, // 8: loyalty.v1.CouponAllowance.update_time:type_name -> google.protobuf.Timestamp
+	11, // 9: loyalty.v1.GetCouponAllowanceResponse.allowance:type_name -> loyalty.v1.CouponAllowance
+	11, // 10: loyalty.v1.UpdateCouponAllowanceResponse.allowance:type_name -> loyalty.v1.CouponAllowance
+	1,  // 11: loyalty.v1.CouponService.IssueCoupon:input_type -> loyalty.v1.IssueCouponRequest
+	3,  // 12: loyalty.v1.CouponService.ListCoupons:input_type -> loyalty.v1.ListCouponsRequest
+	5,  // 13: loyalty.v1.CouponService.GetCoupon:input_type -> loyalty.v1.GetCouponRequest
+	7,  // 14: loyalty.v1.CouponService.RedeemCoupon:input_type -> loyalty.v1.RedeemCouponRequest
+	9,  // 15: loyalty.v1.CouponService.RevokeCoupon:input_type -> loyalty.v1.RevokeCouponRequest
+	12, // 16: loyalty.v1.CouponService.GetCouponAllowance:input_type -> loyalty.v1.GetCouponAllowanceRequest
+	14, // 17: loyalty.v1.CouponService.UpdateCouponAllowance:input_type -> loyalty.v1.UpdateCouponAllowanceRequest
+	2,  // 18: loyalty.v1.CouponService.IssueCoupon:output_type -> loyalty.v1.IssueCouponResponse
+	4,  // 19: loyalty.v1.CouponService.ListCoupons:output_type -> loyalty.v1.ListCouponsResponse
+	6,  // 20: loyalty.v1.CouponService.GetCoupon:output_type -> loyalty.v1.GetCouponResponse
+	8,  // 21: loyalty.v1.CouponService.RedeemCoupon:output_type -> loyalty.v1.RedeemCouponResponse
+	10, // 22: loyalty.v1.CouponService.RevokeCoupon:output_type -> loyalty.v1.RevokeCouponResponse
+	13, // 23: loyalty.v1.CouponService.GetCouponAllowance:output_type -> loyalty.v1.GetCouponAllowanceResponse
+	15, // 24: loyalty.v1.CouponService.UpdateCouponAllowance:output_type -> loyalty.v1.UpdateCouponAllowanceResponse
+	18, // [18:25] is the sub-list for method output_type
+	11, // [11:18] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_loyalty_v1_coupons_proto_init() }
@@ -828,7 +1092,7 @@ func file_loyalty_v1_coupons_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_loyalty_v1_coupons_proto_rawDesc), len(file_loyalty_v1_coupons_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

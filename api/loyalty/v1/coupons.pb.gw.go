@@ -262,6 +262,54 @@ func local_request_CouponService_RevokeCoupon_0(ctx context.Context, marshaler r
 	return msg, metadata, err
 }
 
+func request_CouponService_GetCouponAllowance_0(ctx context.Context, marshaler runtime.Marshaler, client CouponServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetCouponAllowanceRequest
+		metadata runtime.ServerMetadata
+	)
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.GetCouponAllowance(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_CouponService_GetCouponAllowance_0(ctx context.Context, marshaler runtime.Marshaler, server CouponServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq GetCouponAllowanceRequest
+		metadata runtime.ServerMetadata
+	)
+	msg, err := server.GetCouponAllowance(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_CouponService_UpdateCouponAllowance_0(ctx context.Context, marshaler runtime.Marshaler, client CouponServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq UpdateCouponAllowanceRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.UpdateCouponAllowance(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_CouponService_UpdateCouponAllowance_0(ctx context.Context, marshaler runtime.Marshaler, server CouponServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq UpdateCouponAllowanceRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.UpdateCouponAllowance(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterCouponServiceHandlerServer registers the http handlers for service CouponService to "mux".
 // UnaryRPC     :call CouponServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -367,6 +415,46 @@ func RegisterCouponServiceHandlerServer(ctx context.Context, mux *runtime.ServeM
 			return
 		}
 		forward_CouponService_RevokeCoupon_0(annotatedContext, mux, outboundMarshaler, w, req, response_CouponService_RevokeCoupon_0{resp.(*RevokeCouponResponse)}, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_CouponService_GetCouponAllowance_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/loyalty.v1.CouponService/GetCouponAllowance", runtime.WithHTTPPathPattern("/v1/couponAllowance"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_CouponService_GetCouponAllowance_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_CouponService_GetCouponAllowance_0(annotatedContext, mux, outboundMarshaler, w, req, response_CouponService_GetCouponAllowance_0{resp.(*GetCouponAllowanceResponse)}, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPut, pattern_CouponService_UpdateCouponAllowance_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/loyalty.v1.CouponService/UpdateCouponAllowance", runtime.WithHTTPPathPattern("/v1/couponAllowance"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_CouponService_UpdateCouponAllowance_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_CouponService_UpdateCouponAllowance_0(annotatedContext, mux, outboundMarshaler, w, req, response_CouponService_UpdateCouponAllowance_0{resp.(*UpdateCouponAllowanceResponse)}, mux.GetForwardResponseOptions()...)
 	})
 
 	return nil
@@ -493,6 +581,40 @@ func RegisterCouponServiceHandlerClient(ctx context.Context, mux *runtime.ServeM
 		}
 		forward_CouponService_RevokeCoupon_0(annotatedContext, mux, outboundMarshaler, w, req, response_CouponService_RevokeCoupon_0{resp.(*RevokeCouponResponse)}, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_CouponService_GetCouponAllowance_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/loyalty.v1.CouponService/GetCouponAllowance", runtime.WithHTTPPathPattern("/v1/couponAllowance"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_CouponService_GetCouponAllowance_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_CouponService_GetCouponAllowance_0(annotatedContext, mux, outboundMarshaler, w, req, response_CouponService_GetCouponAllowance_0{resp.(*GetCouponAllowanceResponse)}, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPut, pattern_CouponService_UpdateCouponAllowance_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/loyalty.v1.CouponService/UpdateCouponAllowance", runtime.WithHTTPPathPattern("/v1/couponAllowance"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_CouponService_UpdateCouponAllowance_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_CouponService_UpdateCouponAllowance_0(annotatedContext, mux, outboundMarshaler, w, req, response_CouponService_UpdateCouponAllowance_0{resp.(*UpdateCouponAllowanceResponse)}, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
@@ -532,18 +654,40 @@ func (m response_CouponService_RevokeCoupon_0) XXX_ResponseBody() interface{} {
 	return response.Coupon
 }
 
+type response_CouponService_GetCouponAllowance_0 struct {
+	*GetCouponAllowanceResponse
+}
+
+func (m response_CouponService_GetCouponAllowance_0) XXX_ResponseBody() interface{} {
+	response := m.GetCouponAllowanceResponse
+	return response.Allowance
+}
+
+type response_CouponService_UpdateCouponAllowance_0 struct {
+	*UpdateCouponAllowanceResponse
+}
+
+func (m response_CouponService_UpdateCouponAllowance_0) XXX_ResponseBody() interface{} {
+	response := m.UpdateCouponAllowanceResponse
+	return response.Allowance
+}
+
 var (
-	pattern_CouponService_IssueCoupon_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "members", "member_id", "coupons"}, ""))
-	pattern_CouponService_ListCoupons_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "members", "member_id", "coupons"}, ""))
-	pattern_CouponService_GetCoupon_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "coupons", "code"}, ""))
-	pattern_CouponService_RedeemCoupon_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "coupons", "code"}, "redeem"))
-	pattern_CouponService_RevokeCoupon_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "coupons", "code"}, "revoke"))
+	pattern_CouponService_IssueCoupon_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "members", "member_id", "coupons"}, ""))
+	pattern_CouponService_ListCoupons_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "members", "member_id", "coupons"}, ""))
+	pattern_CouponService_GetCoupon_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "coupons", "code"}, ""))
+	pattern_CouponService_RedeemCoupon_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "coupons", "code"}, "redeem"))
+	pattern_CouponService_RevokeCoupon_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "coupons", "code"}, "revoke"))
+	pattern_CouponService_GetCouponAllowance_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "couponAllowance"}, ""))
+	pattern_CouponService_UpdateCouponAllowance_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "couponAllowance"}, ""))
 )
 
 var (
-	forward_CouponService_IssueCoupon_0  = runtime.ForwardResponseMessage
-	forward_CouponService_ListCoupons_0  = runtime.ForwardResponseMessage
-	forward_CouponService_GetCoupon_0    = runtime.ForwardResponseMessage
-	forward_CouponService_RedeemCoupon_0 = runtime.ForwardResponseMessage
-	forward_CouponService_RevokeCoupon_0 = runtime.ForwardResponseMessage
+	forward_CouponService_IssueCoupon_0           = runtime.ForwardResponseMessage
+	forward_CouponService_ListCoupons_0           = runtime.ForwardResponseMessage
+	forward_CouponService_GetCoupon_0             = runtime.ForwardResponseMessage
+	forward_CouponService_RedeemCoupon_0          = runtime.ForwardResponseMessage
+	forward_CouponService_RevokeCoupon_0          = runtime.ForwardResponseMessage
+	forward_CouponService_GetCouponAllowance_0    = runtime.ForwardResponseMessage
+	forward_CouponService_UpdateCouponAllowance_0 = runtime.ForwardResponseMessage
 )

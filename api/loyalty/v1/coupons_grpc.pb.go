@@ -19,11 +19,13 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CouponService_IssueCoupon_FullMethodName  = "/loyalty.v1.CouponService/IssueCoupon"
-	CouponService_ListCoupons_FullMethodName  = "/loyalty.v1.CouponService/ListCoupons"
-	CouponService_GetCoupon_FullMethodName    = "/loyalty.v1.CouponService/GetCoupon"
-	CouponService_RedeemCoupon_FullMethodName = "/loyalty.v1.CouponService/RedeemCoupon"
-	CouponService_RevokeCoupon_FullMethodName = "/loyalty.v1.CouponService/RevokeCoupon"
+	CouponService_IssueCoupon_FullMethodName           = "/loyalty.v1.CouponService/IssueCoupon"
+	CouponService_ListCoupons_FullMethodName           = "/loyalty.v1.CouponService/ListCoupons"
+	CouponService_GetCoupon_FullMethodName             = "/loyalty.v1.CouponService/GetCoupon"
+	CouponService_RedeemCoupon_FullMethodName          = "/loyalty.v1.CouponService/RedeemCoupon"
+	CouponService_RevokeCoupon_FullMethodName          = "/loyalty.v1.CouponService/RevokeCoupon"
+	CouponService_GetCouponAllowance_FullMethodName    = "/loyalty.v1.CouponService/GetCouponAllowance"
+	CouponService_UpdateCouponAllowance_FullMethodName = "/loyalty.v1.CouponService/UpdateCouponAllowance"
 )
 
 // CouponServiceClient is the client API for CouponService service.
@@ -55,6 +57,14 @@ type CouponServiceClient interface {
 	// RevokeCoupon withdraws an unredeemed coupon (revoking a revoked one answers it;
 	// a redeemed one is COUPON_ALREADY_REDEEMED).
 	RevokeCoupon(ctx context.Context, in *RevokeCouponRequest, opts ...grpc.CallOption) (*RevokeCouponResponse, error)
+	// GetCouponAllowance answers which campaign's coupon the tiers'
+	// monthlyCouponAllowance perk issues each member cycle (empty: none, and the
+	// allowance job issues nothing).
+	GetCouponAllowance(ctx context.Context, in *GetCouponAllowanceRequest, opts ...grpc.CallOption) (*GetCouponAllowanceResponse, error)
+	// UpdateCouponAllowance sets that campaign: it must exist, carry a coupon
+	// (COUPON_DROP or COMPENSATION with a coupon) and be ACTIVE now, else
+	// INVALID_ARGUMENT on campaign_id. An empty campaign_id turns the allowance off.
+	UpdateCouponAllowance(ctx context.Context, in *UpdateCouponAllowanceRequest, opts ...grpc.CallOption) (*UpdateCouponAllowanceResponse, error)
 }
 
 type couponServiceClient struct {
@@ -115,6 +125,26 @@ func (c *couponServiceClient) RevokeCoupon(ctx context.Context, in *RevokeCoupon
 	return out, nil
 }
 
+func (c *couponServiceClient) GetCouponAllowance(ctx context.Context, in *GetCouponAllowanceRequest, opts ...grpc.CallOption) (*GetCouponAllowanceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCouponAllowanceResponse)
+	err := c.cc.Invoke(ctx, CouponService_GetCouponAllowance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *couponServiceClient) UpdateCouponAllowance(ctx context.Context, in *UpdateCouponAllowanceRequest, opts ...grpc.CallOption) (*UpdateCouponAllowanceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateCouponAllowanceResponse)
+	err := c.cc.Invoke(ctx, CouponService_UpdateCouponAllowance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CouponServiceServer is the server API for CouponService service.
 // All implementations must embed UnimplementedCouponServiceServer
 // for forward compatibility.
@@ -144,6 +174,14 @@ type CouponServiceServer interface {
 	// RevokeCoupon withdraws an unredeemed coupon (revoking a revoked one answers it;
 	// a redeemed one is COUPON_ALREADY_REDEEMED).
 	RevokeCoupon(context.Context, *RevokeCouponRequest) (*RevokeCouponResponse, error)
+	// GetCouponAllowance answers which campaign's coupon the tiers'
+	// monthlyCouponAllowance perk issues each member cycle (empty: none, and the
+	// allowance job issues nothing).
+	GetCouponAllowance(context.Context, *GetCouponAllowanceRequest) (*GetCouponAllowanceResponse, error)
+	// UpdateCouponAllowance sets that campaign: it must exist, carry a coupon
+	// (COUPON_DROP or COMPENSATION with a coupon) and be ACTIVE now, else
+	// INVALID_ARGUMENT on campaign_id. An empty campaign_id turns the allowance off.
+	UpdateCouponAllowance(context.Context, *UpdateCouponAllowanceRequest) (*UpdateCouponAllowanceResponse, error)
 	mustEmbedUnimplementedCouponServiceServer()
 }
 
@@ -168,6 +206,12 @@ func (UnimplementedCouponServiceServer) RedeemCoupon(context.Context, *RedeemCou
 }
 func (UnimplementedCouponServiceServer) RevokeCoupon(context.Context, *RevokeCouponRequest) (*RevokeCouponResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RevokeCoupon not implemented")
+}
+func (UnimplementedCouponServiceServer) GetCouponAllowance(context.Context, *GetCouponAllowanceRequest) (*GetCouponAllowanceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCouponAllowance not implemented")
+}
+func (UnimplementedCouponServiceServer) UpdateCouponAllowance(context.Context, *UpdateCouponAllowanceRequest) (*UpdateCouponAllowanceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateCouponAllowance not implemented")
 }
 func (UnimplementedCouponServiceServer) mustEmbedUnimplementedCouponServiceServer() {}
 func (UnimplementedCouponServiceServer) testEmbeddedByValue()                       {}
@@ -280,6 +324,42 @@ func _CouponService_RevokeCoupon_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CouponService_GetCouponAllowance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCouponAllowanceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CouponServiceServer).GetCouponAllowance(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CouponService_GetCouponAllowance_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CouponServiceServer).GetCouponAllowance(ctx, req.(*GetCouponAllowanceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CouponService_UpdateCouponAllowance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateCouponAllowanceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CouponServiceServer).UpdateCouponAllowance(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CouponService_UpdateCouponAllowance_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CouponServiceServer).UpdateCouponAllowance(ctx, req.(*UpdateCouponAllowanceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CouponService_ServiceDesc is the grpc.ServiceDesc for CouponService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -306,6 +386,14 @@ var CouponService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RevokeCoupon",
 			Handler:    _CouponService_RevokeCoupon_Handler,
+		},
+		{
+			MethodName: "GetCouponAllowance",
+			Handler:    _CouponService_GetCouponAllowance_Handler,
+		},
+		{
+			MethodName: "UpdateCouponAllowance",
+			Handler:    _CouponService_UpdateCouponAllowance_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -110,6 +110,23 @@ type Coupon struct {
 	ExpiryToldTime  *time.Time
 }
 
+type CouponAllowanceCycle struct {
+	MemberID   string
+	CycleStart time.Time
+	CycleEnd   time.Time
+	TierID     string
+	CampaignID string
+	Coupons    int32
+	IssueTime  time.Time
+}
+
+type CouponAllowanceSetting struct {
+	OnlyRow    bool
+	CampaignID string
+	ActorKeyID string
+	UpdateTime time.Time
+}
+
 type Referral struct {
 	ReferredMemberID string
 	ReferrerMemberID string

@@ -90,6 +90,10 @@ export interface paths {
   "/v1/clock:advance": {
     post: operations["ClockService_AdvanceClock"];
   };
+  "/v1/couponAllowance": {
+    get: operations["CouponService_GetCouponAllowance"];
+    put: operations["CouponService_UpdateCouponAllowance"];
+  };
   "/v1/coupons/{code}": {
     get: operations["CouponService_GetCoupon"];
   };
@@ -930,6 +934,22 @@ export interface definitions {
     eventOrderId?: string;
     eventType?: string;
   };
+  /**
+   * @description CouponAllowance is the configuration of the monthly coupon allowance: the
+   * allowance job issues each member, once per quota cycle, their effective tier's
+   * monthlyCouponAllowance coupons of this campaign's coupon template, valid until
+   * the cycle ends.
+   */
+  v1CouponAllowance: {
+    /** @description The campaign whose coupon is issued; empty: the allowance is off. */
+    campaignId?: string;
+    /**
+     * Format: date-time
+     * @description When and by which API key it was last set (absent when never set).
+     */
+    updateTime?: string;
+    actorKeyId?: string;
+  };
   /** @description CouponTemplate is the coupon a COUPON_DROP or COMPENSATION campaign issues. */
   v1CouponTemplate: {
     /** @description AMOUNT_OFF, PERCENT_OFF or FREE_SHIPPING. */
@@ -1271,6 +1291,9 @@ export interface definitions {
     timeTravel?: boolean;
     /** @description The most the offset may reach (7300 days). */
     maxOffset?: string;
+  };
+  v1GetCouponAllowanceResponse: {
+    allowance?: definitions["v1CouponAllowance"];
   };
   v1GetCouponResponse: {
     coupon?: definitions["v1Coupon"];
@@ -2107,6 +2130,13 @@ export interface definitions {
     /** Format: int64 */
     neededForNext?: string;
   };
+  v1UpdateCouponAllowanceRequest: {
+    /** @description The campaign whose coupon the allowance issues; empty turns it off. */
+    campaignId?: string;
+  };
+  v1UpdateCouponAllowanceResponse: {
+    allowance?: definitions["v1CouponAllowance"];
+  };
   v1UpdateMemberResponse: {
     member?: definitions["v1Member"];
   };
@@ -2765,6 +2795,33 @@ export interface operations {
       /** A successful response. */
       200: {
         schema: definitions["v1AdvanceClockResponse"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  CouponService_GetCouponAllowance: {
+    responses: {
+      200: {
+        schema: definitions["v1CouponAllowance"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  CouponService_UpdateCouponAllowance: {
+    parameters: {
+      body: {
+        body: definitions["v1UpdateCouponAllowanceRequest"];
+      };
+    };
+    responses: {
+      200: {
+        schema: definitions["v1CouponAllowance"];
       };
       /** An unexpected error response. */
       default: {
