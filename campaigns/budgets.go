@@ -199,6 +199,7 @@ type budgets struct {
 	// activities: its activity claims (activity_batch.go).
 	claims     *claims
 	activities *activityClaims
+	referrals  *referralClaims
 	// exhaustedNow: campaigns whose budget the takes ran out (at exhaustedAt),
 	// and their events.
 	exhaustedNow []string
@@ -239,6 +240,7 @@ func (s *Service) QueueBudgets(ctx context.Context, pipe *database.Pipeline, cam
 	read := s.readBudgets(ctx, pipe, campaignIDs, memberIDs, lane, len(cs.Compensations) > 0)
 	readClaims := s.queueClaims(ctx, pipe, cs.Compensations)
 	readActivities := s.queueActivities(ctx, pipe, cs.Activities)
+	readReferrals := s.queueReferrals(ctx, pipe, cs.Referrals)
 	return func() (ledger.Budgets, error) {
 		b, err := read()
 		if err != nil {
@@ -248,6 +250,9 @@ func (s *Service) QueueBudgets(ctx context.Context, pipe *database.Pipeline, cam
 			return nil, err
 		}
 		if err := readActivities(b); err != nil {
+			return nil, err
+		}
+		if err := readReferrals(b); err != nil {
 			return nil, err
 		}
 		// The campaigns' definitions (type, rule, bonus) come from the cache, in
@@ -549,6 +554,7 @@ func (b *budgets) QueueWrites(ctx context.Context, pipe *database.Pipeline) {
 	}
 	b.queueClaimWrites(ctx, pipe)
 	b.queueActivityWrites(ctx, pipe)
+	b.queueReferralWrites(ctx, pipe)
 }
 
 // TakePoints takes a bulk credit's points for the member from the campaign's budget

@@ -18,6 +18,7 @@ const (
 	TypeCouponDrop   = "COUPON_DROP"
 	TypeCompensation = "COMPENSATION"
 	TypeActivity     = "ACTIVITY_REWARD"
+	TypeReferral     = "REFERRAL"
 )
 
 // Campaign statuses.
@@ -106,7 +107,7 @@ type Cap struct {
 // Definition is what a marketer writes: everything about a campaign but its state.
 type Definition struct {
 	DisplayName       string         `json:"displayName" validate:"required,max=200"`
-	Type              string         `json:"type" validate:"oneof=POINTS_MULTIPLIER POINTS_BONUS COUPON_DROP COMPENSATION ACTIVITY_REWARD"`
+	Type              string         `json:"type" validate:"oneof=POINTS_MULTIPLIER POINTS_BONUS COUPON_DROP COMPENSATION ACTIVITY_REWARD REFERRAL"`
 	Schedule          Schedule       `json:"schedule"`
 	Eligibility       Eligibility    `json:"eligibility"`
 	MultiplierPercent int32          `json:"multiplierPercent" validate:"gte=0,lte=1000"`
@@ -116,6 +117,7 @@ type Definition struct {
 	Budget            Budget         `json:"budget"`
 	PerMemberCap      Cap            `json:"perMemberCap"`
 	Activity          ActivityReward `json:"activity"`
+	Referral          ReferralReward `json:"referral"`
 }
 
 // Campaign is a campaign and where it stands.
@@ -186,6 +188,13 @@ func (d Definition) compile(knownTier func(string) bool) (start, end time.Time, 
 		if d.Activity.Points < 1 {
 			bad("activity.points", "must be at least 1")
 		}
+	case TypeReferral:
+		if d.Referral.ReferrerPoints+d.Referral.ReferredPoints < 1 {
+			bad("referral.referrerPoints", "a referral pays the referrer, the member referred, or both: at least 1 point")
+		}
+	}
+	if d.Type != TypeReferral && (d.Referral.ReferrerPoints > 0 || d.Referral.ReferredPoints > 0 || d.Referral.Caps.PerReferrerPerMonth > 0) {
+		bad("referral", "only REFERRAL campaigns pay referrals")
 	}
 	if d.Type != TypeActivity && (len(d.Activity.ActivityTypes) > 0 || d.Activity.Points > 0) {
 		bad("activity", "only ACTIVITY_REWARD campaigns reward activities")
@@ -295,6 +304,8 @@ func (d Definition) ruleSamples() ([]Facts, string) {
 	switch d.Type {
 	case TypeCouponDrop:
 		return []Facts{{Member: member}}, "a member (a coupon drop sees no order or event)"
+	case TypeReferral:
+		return []Facts{{Member: member}}, "a referrer (a referral sees no order or event)"
 	case TypeCompensation:
 		for _, t := range d.Compensation.EventTypes {
 			for _, late := range []int64{0, 48} {

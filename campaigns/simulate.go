@@ -152,6 +152,9 @@ func (c Campaign) dryTake(usedPoints, usedCoupons int64, tierID string, basePoin
 		points, coupons = a.points, a.coupons
 	case TypeActivity:
 		points = c.Activity.Points
+	case TypeReferral:
+		// The simulated member as the referrer: their side of a referral.
+		points = c.Referral.ReferrerPoints
 	}
 	dry := &campaignBudget{
 		campaign:  Campaign{ID: c.ID, Status: StatusActive}, // were it active: ActiveNow says whether it is

@@ -36,6 +36,7 @@ const (
 	PointsActivity        Type = "points.activity_rewarded"
 	PointsBirthday        Type = "points.birthday_bonus"
 	PointsBulkCredited    Type = "points.bulk_credited"
+	PointsReferral        Type = "points.referral_rewarded"
 	ApprovalRequested     Type = "approval.requested" // Data: ApprovalData
 	ApprovalDecided       Type = "approval.decided"   // Data: ApprovalData
 	TierChanged           Type = "tier.changed"       // Data: TierData (upgrade or downgrade)
@@ -53,6 +54,8 @@ const (
 	CompensationGranted   Type = "compensation.granted" // Data: CompensationData
 	CompensationRefused   Type = "compensation.refused"
 	ActivityRecorded      Type = "activity.recorded"         // Data: ActivityData
+	ReferralRecorded      Type = "referral.recorded"         // Data: ReferralData
+	ReferralSettled       Type = "referral.settled"          // Data: ReferralData (PAID, VOID, CAPPED ...)
 	PointsExpiring        Type = "points.expiring"           // Data: ExpiringData
 	TierDowngradeDue      Type = "tier.downgrade_due"        // Data: DowngradeDueData
 	WebhookDisabled       Type = "webhook_endpoint.disabled" // Data: WebhookDisabledData
@@ -63,14 +66,14 @@ var catalogue = []Type{
 	MemberEnrolled, MemberUpdated,
 	PointsEarned, PointsRedeemed, HoldPlaced, HoldCaptured, HoldVoided, HoldExpired, EntryReversed,
 	PointsRefunded, PointsRefundReturned, PointsReleased, PointsExpired, PointsGoodwill,
-	PointsCampaignCredit, PointsCompensation, PointsOpened, PointsActivity, PointsBirthday, PointsBulkCredited,
+	PointsCampaignCredit, PointsCompensation, PointsOpened, PointsActivity, PointsBirthday, PointsBulkCredited, PointsReferral,
 	ApprovalRequested, ApprovalDecided,
 	TierChanged, TierGraceStarted, MembershipPurchased, MembershipCancelled, MembershipEnded,
 	EntitlementConsumed,
 	CampaignStatusChanged, CampaignBudgetSpent,
 	CouponIssued, CouponRedeemed, CouponRevoked, CouponExpired,
 	CompensationGranted, CompensationRefused,
-	ActivityRecorded,
+	ActivityRecorded, ReferralRecorded, ReferralSettled,
 	PointsExpiring, TierDowngradeDue,
 	WebhookDisabled,
 }
@@ -122,6 +125,21 @@ type ActivityGrant struct {
 type ActivityRefusal struct {
 	CampaignID string `json:"campaignId"`
 	Reason     string `json:"reason"`
+}
+
+// ReferralData is the data of referral.recorded and referral.settled: who
+// referred whom, and, once settled, its status and what each side was paid (the
+// REFERRAL entries are their own points.referral_rewarded events).
+type ReferralData struct {
+	RequestID        string `json:"requestId,omitempty"`
+	ReferrerMemberID string `json:"referrerMemberId"`
+	ReferredMemberID string `json:"referredMemberId"`
+	Status           string `json:"status"`
+	CampaignID       string `json:"campaignId,omitempty"`
+	ReferrerPoints   int64  `json:"referrerPoints"`
+	ReferredPoints   int64  `json:"referredPoints"`
+	ReferrerEntryID  string `json:"referrerEntryId,omitempty"`
+	ReferredEntryID  string `json:"referredEntryId,omitempty"`
 }
 
 // EntryData is the data of every event of a ledger entry (points.*, hold.*,

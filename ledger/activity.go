@@ -37,9 +37,12 @@ type ActivityClaim struct {
 type Claims struct {
 	Compensations []CompensationClaim
 	Activities    []ActivityClaim
+	Referrals     []ReferralClaim
 }
 
-func (c Claims) empty() bool { return len(c.Compensations) == 0 && len(c.Activities) == 0 }
+func (c Claims) empty() bool {
+	return len(c.Compensations) == 0 && len(c.Activities) == 0 && len(c.Referrals) == 0
+}
 
 // RecordActivity runs an activity claim through the group commit and returns the
 // campaigns' answer (Budgets.Rewarded's, or a decision's Answer).
@@ -105,8 +108,12 @@ func (st *batchState) applyActivity(ctx context.Context, p plan) outcome {
 func (st *batchState) postCredits(ctx context.Context, p plan, kind Kind, policy tiers.Policy, credits []CampaignCredit, what string) (entries []Entry, o outcome, ok bool) {
 	entries = make([]Entry, 0, len(credits))
 	for _, cr := range credits {
+		memberID := p.memberID
+		if cr.MemberID != "" {
+			memberID = cr.MemberID // a referral credits its other member too
+		}
 		cp := plan{
-			memberID: p.memberID, kind: kind, requestID: cr.RequestID, fingerprint: fingerprint("campaign", cr),
+			memberID: memberID, kind: kind, requestID: cr.RequestID, fingerprint: fingerprint("campaign", cr),
 			postings: []Posting{{AccountAvailable, cr.Points}, {CampaignAccount(cr.CampaignID), -cr.Points}},
 			orderID:  cr.OrderID, memo: cr.Memo, actorKeyID: p.actorKeyID, lotExpire: p.lotExpire, at: p.at,
 		}

@@ -186,6 +186,9 @@ func (st *batchState) applyOne(ctx context.Context, p plan) outcome {
 	if p.activity != nil {
 		return st.applyActivity(ctx, p)
 	}
+	if p.referral != nil {
+		return st.applyReferral(ctx, p)
+	}
 	if p.compensation != nil {
 		return st.applyCompensation(ctx, p)
 	}

@@ -448,6 +448,10 @@ func needsOf(plans []plan) batchNeeds {
 			n.addActivity(p, addMember, metricSeen)
 			continue
 		}
+		if p.referral != nil {
+			n.addReferral(p, addMember, metricSeen)
+			continue
+		}
 		if o := p.opening; o != nil {
 			// Its member is enrolled if new; its tier and metric start.
 			if !seen["o:"+p.memberID] {

@@ -52,6 +52,8 @@ func entryEventType(k Kind) events.Type {
 		return events.PointsBirthday
 	case KindBulkCredit:
 		return events.PointsBulkCredited
+	case KindReferral:
+		return events.PointsReferral
 	}
 	return ""
 }
@@ -81,7 +83,7 @@ func entryEvent(e Entry, d memberDeltas) events.Event {
 	if e.Kind == KindBulkCredit {
 		data.BulkCreditID = bulkCreditOf(e.RequestID)
 	}
-	if e.Kind == KindCampaign || e.Kind == KindActivity || e.Kind == KindBulkCredit {
+	if e.Kind == KindCampaign || e.Kind == KindActivity || e.Kind == KindBulkCredit || e.Kind == KindReferral {
 		// The compensating campaign (an earning's bonuses are in its breakdown).
 		for _, p := range e.Postings {
 			if id, ok := strings.CutPrefix(p.Account, campaignAccountPrefix); ok {

@@ -79,6 +79,13 @@ type Budgets interface {
 	// Rewarded records an activity (with the entries posted for its credits, if
 	// any) and returns its answer and events, as Compensated does.
 	Rewarded(d CompensationDecision, entries []Entry) (answer any, evs []events.Event)
+	// Refer decides a referral claim in memory: a settled referral's answer, or
+	// what the first REFERRAL campaign that pays it gives each side (both within
+	// the budget and caps, or neither), or why none pays.
+	Refer(ctx context.Context, c ReferralClaim, m CompensatedMember) (CompensationDecision, error)
+	// Referred settles a referral (with the entries posted for its credits, if
+	// any) and returns its answer and events, as Compensated does.
+	Referred(d CompensationDecision, entries []Entry) (answer any, evs []events.Event)
 	// Events are the events of what the takes did to the budgets (a budget that
 	// ran out), written with the batch's.
 	Events() []events.Event

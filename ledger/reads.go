@@ -153,7 +153,7 @@ type ListActivity struct {
 	MemberID  string    `json:"memberId" validate:"required,shopid"`
 	PageSize  int32     `json:"pageSize" validate:"gte=0,lte=200"`
 	PageToken string    `json:"pageToken" validate:"max=100"`
-	Kinds     []string  `json:"kinds" validate:"dive,oneof=EARN REDEEM HOLD HOLD_CAPTURE HOLD_VOID HOLD_EXPIRE REVERSAL GOODWILL PENDING_RELEASE EXPIRY REFUND REFUND_RETURN CAMPAIGN ACTIVITY BIRTHDAY"`
+	Kinds     []string  `json:"kinds" validate:"dive,oneof=EARN REDEEM HOLD HOLD_CAPTURE HOLD_VOID HOLD_EXPIRE REVERSAL GOODWILL PENDING_RELEASE EXPIRY REFUND REFUND_RETURN CAMPAIGN OPENING ACTIVITY BIRTHDAY BULK_CREDIT REFERRAL"`
 	StartTime time.Time `json:"startTime"`
 	EndTime   time.Time `json:"endTime"`
 }

@@ -55,11 +55,15 @@ const (
 	// (docs/BULK.md): from points issued, or from a campaign's budget when the bulk
 	// credit is funded by one.
 	KindBulkCredit Kind = "BULK_CREDIT"
+	// KindReferral credits a REFERRAL campaign's points to a referrer or to the
+	// member referred, once the referred member's first order left its return
+	// window (one entry per side, both in one transaction).
+	KindReferral Kind = "REFERRAL"
 )
 
 // Kinds lists every kind, for validating filters.
 var Kinds = []Kind{KindEarn, KindRedeem, KindHold, KindHoldCapture, KindHoldVoid, KindHoldExpire, KindReversal, KindGoodwill,
-	KindPendingRelease, KindExpiry, KindRefund, KindRefundReturn, KindCampaign, KindOpening, KindActivity, KindBirthday, KindBulkCredit}
+	KindPendingRelease, KindExpiry, KindRefund, KindRefundReturn, KindCampaign, KindOpening, KindActivity, KindBirthday, KindBulkCredit, KindReferral}
 
 // Posting is one line of an entry.
 type Posting struct {

@@ -2,6 +2,8 @@ package ledger
 
 import (
 	"testing"
+
+	"github.com/loyalty-engine/loyalty/internal/validation"
 )
 
 func sum(ps []Posting) int64 {
@@ -106,5 +108,18 @@ func TestPostingArrays(t *testing.T) {
 	}
 	if amounts != "{500,-500}" {
 		t.Errorf("amounts %s", amounts)
+	}
+}
+
+// The statement's kind filter takes every kind there is (the tag's list is the
+// second place kinds are named).
+func TestStatementFilterTakesEveryKind(t *testing.T) {
+	for _, k := range Kinds {
+		if err := validation.Struct(ListActivity{MemberID: "m", Kinds: []string{string(k)}}); err != nil {
+			t.Errorf("kinds=%s: %v", k, err)
+		}
+	}
+	if err := validation.Struct(ListActivity{MemberID: "m", Kinds: []string{"NOT_A_KIND"}}); err == nil {
+		t.Error("kinds=NOT_A_KIND was taken")
 	}
 }

@@ -105,6 +105,9 @@ type plan struct {
 	// activity: a member's activity claiming the ACTIVITY_REWARD campaigns'
 	// points (activity.go).
 	activity *activityPlan
+	// referral: a referral claiming the REFERRAL campaigns' points for both of
+	// its members (referral.go).
+	referral *referralPlan
 	// bulk: a bulk credit's member credit funded by a campaign, whose points the
 	// apply step takes from the budget (bulk.go).
 	bulk *bulkCredit

@@ -910,6 +910,32 @@ ALTER TABLE public.program_settings ALTER COLUMN version ADD GENERATED ALWAYS AS
 );
 
 --
+-- Name: referrals; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.referrals (
+    referred_member_id text NOT NULL,
+    referrer_member_id text NOT NULL,
+    request_id text NOT NULL,
+    fingerprint bytea NOT NULL,
+    status text DEFAULT 'PENDING'::text NOT NULL,
+    campaign_id text DEFAULT ''::text NOT NULL,
+    referrer_points bigint DEFAULT 0 NOT NULL,
+    referred_points bigint DEFAULT 0 NOT NULL,
+    referrer_entry_id bigint,
+    referred_entry_id bigint,
+    first_entry_id bigint,
+    actor_key_id text DEFAULT ''::text NOT NULL,
+    create_time timestamp with time zone NOT NULL,
+    settle_time timestamp with time zone,
+    CONSTRAINT referrals_check CHECK ((referrer_member_id <> referred_member_id)),
+    CONSTRAINT referrals_check1 CHECK (((status = 'PENDING'::text) = (settle_time IS NULL))),
+    CONSTRAINT referrals_referred_points_check CHECK ((referred_points >= 0)),
+    CONSTRAINT referrals_referrer_points_check CHECK ((referrer_points >= 0)),
+    CONSTRAINT referrals_status_check CHECK ((status = ANY (ARRAY['PENDING'::text, 'PAID'::text, 'VOID'::text, 'CAPPED'::text, 'NO_CAMPAIGN'::text, 'NOT_ELIGIBLE'::text, 'BUDGET_EXHAUSTED'::text])))
+);
+
+--
 -- Name: refunds; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1602,6 +1628,13 @@ ALTER TABLE ONLY public.program_settings
     ADD CONSTRAINT program_settings_pkey PRIMARY KEY (version);
 
 --
+-- Name: referrals referrals_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.referrals
+    ADD CONSTRAINT referrals_pkey PRIMARY KEY (referred_member_id);
+
+--
 -- Name: refunds refunds_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1933,6 +1966,24 @@ CREATE INDEX pending_releases_due_idx ON public.pending_releases USING btree (re
 --
 
 CREATE INDEX pending_releases_member_idx ON public.pending_releases USING btree (member_id) WHERE (NOT released);
+
+--
+-- Name: referrals_pending_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX referrals_pending_idx ON public.referrals USING btree (create_time) WHERE (status = 'PENDING'::text);
+
+--
+-- Name: referrals_referrer_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX referrals_referrer_idx ON public.referrals USING btree (referrer_member_id, create_time DESC, referred_member_id);
+
+--
+-- Name: referrals_request_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX referrals_request_idx ON public.referrals USING btree (referrer_member_id, request_id);
 
 --
 -- Name: refunds_order_idx; Type: INDEX; Schema: public; Owner: -

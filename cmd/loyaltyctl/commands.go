@@ -42,6 +42,9 @@ func (c *client) members() loyaltyv1.MemberServiceClient {
 func (c *client) activities() loyaltyv1.ActivityServiceClient {
 	return loyaltyv1.NewActivityServiceClient(c.conn)
 }
+func (c *client) referrals() loyaltyv1.ReferralServiceClient {
+	return loyaltyv1.NewReferralServiceClient(c.conn)
+}
 func (c *client) points() loyaltyv1.PointsServiceClient {
 	return loyaltyv1.NewPointsServiceClient(c.conn)
 }
@@ -226,6 +229,32 @@ func init() {
 					return nil, err
 				}
 				return c.points().ListLots(ctx, &loyaltyv1.ListLotsRequest{MemberId: pos[0], IncludeSpent: *spent})
+			}},
+	}
+	commands["referrals"] = map[string]command{
+		"add": {args: "MEMBER_ID REFERRED_MEMBER_ID [--request-id ID]",
+			help: "record that a member referred another (once per referred member, before their first order); the REFERRAL campaign pays both after that order's return window",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				fs.String("request-id", "", requestIDHelp)
+				pos, err := parse(fs, args, 2)
+				if err != nil {
+					return nil, err
+				}
+				id := c.requestID(fs, pos)
+				return c.referrals().RecordReferral(ctx, &loyaltyv1.RecordReferralRequest{MemberId: pos[0], ReferredMemberId: pos[1], RequestId: id})
+			}},
+		"list": {args: "MEMBER_ID [--page-size N] [--page-token T]", help: "whom a member referred, newest first, with each referral's status and what it paid",
+			run: func(ctx context.Context, c *client, fs *flag.FlagSet, args []string) (proto.Message, error) {
+				size := fs.Int("page-size", 0, "referrals per page, 1-500 (default 50)")
+				token := fs.String("page-token", "", "nextPageToken of the previous page")
+				pos, err := parse(fs, args, 1)
+				if err != nil {
+					return nil, err
+				}
+				if *size < 0 || *size > math.MaxInt32 {
+					return nil, errUsage
+				}
+				return c.referrals().ListReferrals(ctx, &loyaltyv1.ListReferralsRequest{MemberId: pos[0], PageSize: int32(*size), PageToken: *token})
 			}},
 	}
 	commands["points"] = map[string]command{

@@ -80,6 +80,26 @@ func TestLoyaltyctlAgainstARealServer(t *testing.T) {
 	if code, out, _ := ctl(apitest.AdminKey, "members", "report-activity", "zed", "--type", "CHECK_IN", "--key", "2026-12-02"); code != exitOK || !strings.Contains(out, `"replayed": true`) {
 		t.Errorf("report-activity again: exit %d, %s", code, out)
 	}
+	// A referral: recorded once (its repeat, the derived request id, is replayed),
+	// listed PENDING; a second referrer is refused naming the field.
+	if code, _, _ := ctl(apitest.AdminKey, "members", "enroll", "zoe"); code != exitOK {
+		t.Fatalf("enroll zoe: exit %d", code)
+	}
+	if code, out, _ := ctl(apitest.AdminKey, "referrals", "add", "zed", "zoe"); code != exitOK || !strings.Contains(out, `"status": "PENDING"`) {
+		t.Errorf("referrals add: exit %d, %s", code, out)
+	}
+	if code, out, _ := ctl(apitest.AdminKey, "referrals", "add", "zed", "zoe"); code != exitOK || !strings.Contains(out, `"replayed": true`) {
+		t.Errorf("referrals add again: exit %d, %s", code, out)
+	}
+	if code, _, errOut := ctl(apitest.AdminKey, "referrals", "add", "nobody", "zoe"); code != exitError || !strings.Contains(errOut, "NOT_FOUND") {
+		t.Errorf("referrals add by an unknown member: exit %d, %q", code, errOut)
+	}
+	if code, out, _ := ctl(apitest.AdminKey, "referrals", "list", "zed"); code != exitOK || !strings.Contains(out, `"referredMemberId": "zoe"`) {
+		t.Errorf("referrals list: exit %d, %s", code, out)
+	}
+	if code, _, _ := ctl(apitest.AdminKey, "referrals", "add", "zed"); code != exitUsage {
+		t.Errorf("referrals add without the referred member: exit %d, want %d", code, exitUsage)
+	}
 	if code, out, _ := ctl(apitest.AdminKey, "program", "get"); code != exitOK || !strings.Contains(out, `"earnPerAmountMinor": "100"`) {
 		t.Errorf("program get: exit %d, %s", code, out)
 	}

@@ -187,6 +187,24 @@ func (w *advanceCampaignsWorker) Work(ctx context.Context, _ *river.Job[AdvanceC
 	return sweepAll(ctx, w.log, "expired coupons told", perTx, w.campaigns.TellExpiredCoupons)
 }
 
+// PayReferralsArgs settles the referrals whose referred member's first order left
+// its return window (campaigns.PayReferrals: both sides paid in one batch, each
+// referral once whatever the replicas and restarts).
+type PayReferralsArgs struct{}
+
+// Kind names the job.
+func (PayReferralsArgs) Kind() string { return "campaigns.pay_referrals" }
+
+type payReferralsWorker struct {
+	river.WorkerDefaults[PayReferralsArgs]
+	campaigns *campaigns.Service
+	log       *slog.Logger
+}
+
+func (w *payReferralsWorker) Work(ctx context.Context, _ *river.Job[PayReferralsArgs]) error {
+	return sweepAll(ctx, w.log, "settled referrals", perTx, w.campaigns.PayReferrals)
+}
+
 // CouponAllowanceArgs issues each member, once per quota cycle, their tier's
 // monthlyCouponAllowance coupons of the configured campaign
 // (campaigns.IssueAllowances: the (member, cycle) row is the unique key).
@@ -315,6 +333,7 @@ func New(pool *pgxpool.Pool, l *ledger.Service, t *tiers.Service, log *slog.Logg
 	river.AddWorker(workers, &remindWorker{ledger: l, tiers: t, log: log})
 	if opts.Campaigns != nil {
 		river.AddWorker(workers, &advanceCampaignsWorker{campaigns: opts.Campaigns, log: log})
+		river.AddWorker(workers, &payReferralsWorker{campaigns: opts.Campaigns, log: log})
 		river.AddWorker(workers, &couponAllowanceWorker{campaigns: opts.Campaigns, log: log})
 	}
 	periodicEvery := func(args river.JobArgs, every time.Duration) *river.PeriodicJob {
@@ -328,7 +347,7 @@ func New(pool *pgxpool.Pool, l *ledger.Service, t *tiers.Service, log *slog.Logg
 		periodic(EvaluateTiersArgs{}), periodicEvery(RemindArgs{}, opts.RemindEvery), periodic(BirthdayBonusArgs{}),
 	}
 	if opts.Campaigns != nil {
-		periodicJobs = append(periodicJobs, periodic(AdvanceCampaignsArgs{}),
+		periodicJobs = append(periodicJobs, periodic(AdvanceCampaignsArgs{}), periodic(PayReferralsArgs{}),
 			// Cycles are monthly: looking every minute (each look reads every member's
 			// latest cycle) is soon enough, like the reminders.
 			periodicEvery(CouponAllowanceArgs{}, opts.AllowanceEvery))

@@ -53,6 +53,9 @@ var auditedMethods = map[string]auditTarget{
 	v1.ActivityService_CreateActivityType_FullMethodName: on(func(r *v1.CreateActivityTypeRequest, _ *v1.CreateActivityTypeResponse) string {
 		return "activityTypes/" + r.GetType()
 	}),
+	v1.ReferralService_RecordReferral_FullMethodName: on(func(r *v1.RecordReferralRequest, _ *v1.RecordReferralResponse) string {
+		return "members/" + r.GetMemberId() + "/referrals/" + r.GetReferredMemberId()
+	}),
 
 	v1.ApiKeyService_CreateApiKey_FullMethodName: on(func(_ *v1.CreateApiKeyRequest, resp *v1.CreateApiKeyResponse) string {
 		return child("apiKeys", resp.GetKeyId())
@@ -184,6 +187,7 @@ var auditedMethods = map[string]auditTarget{
 var readMethods = map[string]bool{
 	v1.MemberService_GetMember_FullMethodName:                  true,
 	v1.ActivityService_ListActivityTypes_FullMethodName:        true,
+	v1.ReferralService_ListReferrals_FullMethodName:            true,
 	v1.ApiKeyService_ListApiKeys_FullMethodName:                true,
 	v1.ApiKeyService_GetApiKeyRateLimit_FullMethodName:         true,
 	v1.ApiKeyService_GetCallerKey_FullMethodName:               true,

@@ -108,6 +108,7 @@ type campaignDefinition interface {
 	GetBudget() *loyaltyv1.CampaignBudget
 	GetPerMemberCap() *loyaltyv1.CampaignCap
 	GetActivity() *loyaltyv1.CampaignActivity
+	GetReferral() *loyaltyv1.CampaignReferral
 }
 
 // definitionOf converts a definition; the domain checks it (naming fields such as
@@ -134,6 +135,10 @@ func definitionOf(d campaignDefinition) campaigns.Definition {
 		caps := a.GetCaps()
 		def.Activity = campaigns.ActivityReward{ActivityTypes: nilIfEmpty(a.GetActivityTypes()), Points: a.GetPoints(),
 			Caps: campaigns.ActivityCaps{PerDay: caps.GetPerDay(), PerWeek: caps.GetPerWeek(), PerMonth: caps.GetPerMonth(), PerActivityKey: caps.GetPerActivityKey()}}
+	}
+	if r := d.GetReferral(); r != nil {
+		def.Referral = campaigns.ReferralReward{ReferrerPoints: r.GetReferrerPoints(), ReferredPoints: r.GetReferredPoints(),
+			Caps: campaigns.ReferralCaps{PerReferrerPerMonth: r.GetCaps().GetPerReferrerPerMonth()}}
 	}
 	return def
 }
@@ -173,6 +178,10 @@ func campaignPB(c campaigns.Campaign, now time.Time) *loyaltyv1.Campaign {
 	if a := d.Activity; len(a.ActivityTypes) > 0 || a.Points != 0 || a.Caps != (campaigns.ActivityCaps{}) {
 		pb.Activity = &loyaltyv1.CampaignActivity{ActivityTypes: a.ActivityTypes, Points: a.Points,
 			Caps: &loyaltyv1.ActivityCaps{PerDay: a.Caps.PerDay, PerWeek: a.Caps.PerWeek, PerMonth: a.Caps.PerMonth, PerActivityKey: a.Caps.PerActivityKey}}
+	}
+	if r := d.Referral; r != (campaigns.ReferralReward{}) {
+		pb.Referral = &loyaltyv1.CampaignReferral{ReferrerPoints: r.ReferrerPoints, ReferredPoints: r.ReferredPoints,
+			Caps: &loyaltyv1.ReferralCaps{PerReferrerPerMonth: r.Caps.PerReferrerPerMonth}}
 	}
 	if b := d.Budget; b != (campaigns.Budget{}) {
 		pb.Budget = &loyaltyv1.CampaignBudget{Points: b.Points, Coupons: b.Coupons}

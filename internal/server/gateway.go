@@ -66,6 +66,7 @@ func (s *Server) httpHandler(ctx context.Context, withMetrics bool) (http.Handle
 		loyaltyv1.RegisterCouponServiceHandlerClient(ctx, gw(loyaltyv1.CouponService_ServiceDesc), loyaltyv1.NewCouponServiceClient(s.inproc)),
 		loyaltyv1.RegisterAfterSalesServiceHandlerClient(ctx, gw(loyaltyv1.AfterSalesService_ServiceDesc), loyaltyv1.NewAfterSalesServiceClient(s.inproc)),
 		loyaltyv1.RegisterActivityServiceHandlerClient(ctx, gw(loyaltyv1.ActivityService_ServiceDesc), loyaltyv1.NewActivityServiceClient(s.inproc)),
+		loyaltyv1.RegisterReferralServiceHandlerClient(ctx, gw(loyaltyv1.ReferralService_ServiceDesc), loyaltyv1.NewReferralServiceClient(s.inproc)),
 		loyaltyv1.RegisterAuditServiceHandlerClient(ctx, gw(loyaltyv1.AuditService_ServiceDesc), loyaltyv1.NewAuditServiceClient(s.inproc)),
 		loyaltyv1.RegisterEventServiceHandlerClient(ctx, gw(loyaltyv1.EventService_ServiceDesc), loyaltyv1.NewEventServiceClient(s.inproc)),
 		loyaltyv1.RegisterWebhookServiceHandlerClient(ctx, gw(loyaltyv1.WebhookService_ServiceDesc), loyaltyv1.NewWebhookServiceClient(s.inproc)),

@@ -30,6 +30,9 @@ var methodRoles = map[string][]access.Role{
 	loyaltyv1.ActivityService_ListActivityTypes_FullMethodName:  everyone,
 	loyaltyv1.ActivityService_CreateActivityType_FullMethodName: adminOnly,
 
+	loyaltyv1.ReferralService_RecordReferral_FullMethodName: apps,
+	loyaltyv1.ReferralService_ListReferrals_FullMethodName:  memberReaders,
+
 	loyaltyv1.PointsService_Earn_FullMethodName:          apps,
 	loyaltyv1.PointsService_Redeem_FullMethodName:        apps,
 	loyaltyv1.PointsService_CreateHold_FullMethodName:    apps,

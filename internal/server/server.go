@@ -182,6 +182,7 @@ func New(d Deps) *Server {
 		loyaltyv1.RegisterCouponServiceServer(reg, &couponServer{campaigns: d.Campaigns})
 		loyaltyv1.RegisterAfterSalesServiceServer(reg, &afterSalesServer{campaigns: d.Campaigns})
 		loyaltyv1.RegisterActivityServiceServer(reg, &activityServer{campaigns: d.Campaigns})
+		loyaltyv1.RegisterReferralServiceServer(reg, &referralServer{campaigns: d.Campaigns})
 		loyaltyv1.RegisterAuditServiceServer(reg, &auditServer{store: d.Audit})
 		loyaltyv1.RegisterEventServiceServer(reg, &eventServer{store: d.Events, every: watchEvery(d.WatchEvery), draining: draining})
 		loyaltyv1.RegisterWebhookServiceServer(reg, &webhookServer{hooks: d.Webhooks, guard: d.WebhookGuard})

@@ -437,6 +437,116 @@ func (x *CampaignActivity) GetCaps() *ActivityCaps {
 	return nil
 }
 
+// ReferralCaps bound how many referrals of one referrer a REFERRAL campaign pays
+// (0: unbounded): per calendar month in the program's time zone.
+type ReferralCaps struct {
+	state               protoimpl.MessageState `protogen:"open.v1"`
+	PerReferrerPerMonth int32                  `protobuf:"varint,1,opt,name=per_referrer_per_month,json=perReferrerPerMonth,proto3" json:"per_referrer_per_month,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *ReferralCaps) Reset() {
+	*x = ReferralCaps{}
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReferralCaps) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReferralCaps) ProtoMessage() {}
+
+func (x *ReferralCaps) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReferralCaps.ProtoReflect.Descriptor instead.
+func (*ReferralCaps) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ReferralCaps) GetPerReferrerPerMonth() int32 {
+	if x != nil {
+		return x.PerReferrerPerMonth
+	}
+	return 0
+}
+
+// CampaignReferral is what a REFERRAL campaign pays a referral once the referred
+// member's first order left its return window: both sides or neither.
+type CampaignReferral struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Points to the member who referred, 0-1000000.
+	ReferrerPoints int64 `protobuf:"varint,1,opt,name=referrer_points,json=referrerPoints,proto3" json:"referrer_points,omitempty"`
+	// Points to the member referred, 0-1000000 (the two: at least 1).
+	ReferredPoints int64         `protobuf:"varint,2,opt,name=referred_points,json=referredPoints,proto3" json:"referred_points,omitempty"`
+	Caps           *ReferralCaps `protobuf:"bytes,3,opt,name=caps,proto3" json:"caps,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CampaignReferral) Reset() {
+	*x = CampaignReferral{}
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CampaignReferral) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CampaignReferral) ProtoMessage() {}
+
+func (x *CampaignReferral) ProtoReflect() protoreflect.Message {
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CampaignReferral.ProtoReflect.Descriptor instead.
+func (*CampaignReferral) Descriptor() ([]byte, []int) {
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *CampaignReferral) GetReferrerPoints() int64 {
+	if x != nil {
+		return x.ReferrerPoints
+	}
+	return 0
+}
+
+func (x *CampaignReferral) GetReferredPoints() int64 {
+	if x != nil {
+		return x.ReferredPoints
+	}
+	return 0
+}
+
+func (x *CampaignReferral) GetCaps() *ReferralCaps {
+	if x != nil {
+		return x.Caps
+	}
+	return nil
+}
+
 // CampaignBudget is points and coupons: a budget (0: unbounded) or what was spent.
 type CampaignBudget struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -448,7 +558,7 @@ type CampaignBudget struct {
 
 func (x *CampaignBudget) Reset() {
 	*x = CampaignBudget{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[6]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -460,7 +570,7 @@ func (x *CampaignBudget) String() string {
 func (*CampaignBudget) ProtoMessage() {}
 
 func (x *CampaignBudget) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[6]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -473,7 +583,7 @@ func (x *CampaignBudget) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CampaignBudget.ProtoReflect.Descriptor instead.
 func (*CampaignBudget) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{6}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CampaignBudget) GetPoints() int64 {
@@ -501,7 +611,7 @@ type CampaignCap struct {
 
 func (x *CampaignCap) Reset() {
 	*x = CampaignCap{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[7]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -513,7 +623,7 @@ func (x *CampaignCap) String() string {
 func (*CampaignCap) ProtoMessage() {}
 
 func (x *CampaignCap) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[7]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -526,7 +636,7 @@ func (x *CampaignCap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CampaignCap.ProtoReflect.Descriptor instead.
 func (*CampaignCap) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{7}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CampaignCap) GetPoints() int64 {
@@ -555,7 +665,7 @@ type CampaignRemaining struct {
 
 func (x *CampaignRemaining) Reset() {
 	*x = CampaignRemaining{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[8]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -567,7 +677,7 @@ func (x *CampaignRemaining) String() string {
 func (*CampaignRemaining) ProtoMessage() {}
 
 func (x *CampaignRemaining) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[8]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -580,7 +690,7 @@ func (x *CampaignRemaining) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CampaignRemaining.ProtoReflect.Descriptor instead.
 func (*CampaignRemaining) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{8}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CampaignRemaining) GetPoints() int64 {
@@ -602,7 +712,7 @@ type Campaign struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	CampaignId  string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
 	DisplayName string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
-	// POINTS_MULTIPLIER, POINTS_BONUS, COUPON_DROP or COMPENSATION.
+	// POINTS_MULTIPLIER, POINTS_BONUS, COUPON_DROP, COMPENSATION, ACTIVITY_REWARD or REFERRAL.
 	Type string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
 	// The parts of the definition that were not given are null.
 	Schedule    *CampaignSchedule    `protobuf:"bytes,4,opt,name=schedule,proto3" json:"schedule,omitempty"`
@@ -631,14 +741,16 @@ type Campaign struct {
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// ACTIVITY_REWARD: the activities it rewards, with what and how often.
-	Activity      *CampaignActivity `protobuf:"bytes,20,opt,name=activity,proto3" json:"activity,omitempty"`
+	Activity *CampaignActivity `protobuf:"bytes,20,opt,name=activity,proto3" json:"activity,omitempty"`
+	// REFERRAL: what it pays each side of a referral.
+	Referral      *CampaignReferral `protobuf:"bytes,21,opt,name=referral,proto3" json:"referral,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Campaign) Reset() {
 	*x = Campaign{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[9]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -650,7 +762,7 @@ func (x *Campaign) String() string {
 func (*Campaign) ProtoMessage() {}
 
 func (x *Campaign) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[9]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -663,7 +775,7 @@ func (x *Campaign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Campaign.ProtoReflect.Descriptor instead.
 func (*Campaign) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{9}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Campaign) GetCampaignId() string {
@@ -806,6 +918,13 @@ func (x *Campaign) GetActivity() *CampaignActivity {
 	return nil
 }
 
+func (x *Campaign) GetReferral() *CampaignReferral {
+	if x != nil {
+		return x.Referral
+	}
+	return nil
+}
+
 // CreateCampaignRequest is a campaign's definition (the REST body) and an
 // optional request_id.
 type CreateCampaignRequest struct {
@@ -815,7 +934,8 @@ type CreateCampaignRequest struct {
 	// 1-200 characters.
 	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// POINTS_MULTIPLIER (multiplier_percent above 100), POINTS_BONUS (bonus_points),
-	// COUPON_DROP (coupon) or COMPENSATION (compensation, and optionally coupon).
+	// COUPON_DROP (coupon), COMPENSATION (compensation, and optionally coupon),
+	// ACTIVITY_REWARD (activity) or REFERRAL (referral).
 	Type              string                `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
 	Schedule          *CampaignSchedule     `protobuf:"bytes,4,opt,name=schedule,proto3" json:"schedule,omitempty"`
 	Eligibility       *CampaignEligibility  `protobuf:"bytes,5,opt,name=eligibility,proto3" json:"eligibility,omitempty"`
@@ -826,14 +946,16 @@ type CreateCampaignRequest struct {
 	Budget            *CampaignBudget       `protobuf:"bytes,10,opt,name=budget,proto3" json:"budget,omitempty"`
 	PerMemberCap      *CampaignCap          `protobuf:"bytes,11,opt,name=per_member_cap,json=perMemberCap,proto3" json:"per_member_cap,omitempty"`
 	// ACTIVITY_REWARD (activity).
-	Activity      *CampaignActivity `protobuf:"bytes,12,opt,name=activity,proto3" json:"activity,omitempty"`
+	Activity *CampaignActivity `protobuf:"bytes,12,opt,name=activity,proto3" json:"activity,omitempty"`
+	// REFERRAL (referral).
+	Referral      *CampaignReferral `protobuf:"bytes,13,opt,name=referral,proto3" json:"referral,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateCampaignRequest) Reset() {
 	*x = CreateCampaignRequest{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[10]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -845,7 +967,7 @@ func (x *CreateCampaignRequest) String() string {
 func (*CreateCampaignRequest) ProtoMessage() {}
 
 func (x *CreateCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[10]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -858,7 +980,7 @@ func (x *CreateCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCampaignRequest.ProtoReflect.Descriptor instead.
 func (*CreateCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{10}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CreateCampaignRequest) GetRequestId() string {
@@ -945,6 +1067,13 @@ func (x *CreateCampaignRequest) GetActivity() *CampaignActivity {
 	return nil
 }
 
+func (x *CreateCampaignRequest) GetReferral() *CampaignReferral {
+	if x != nil {
+		return x.Referral
+	}
+	return nil
+}
+
 type CreateCampaignResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Campaign      *Campaign              `protobuf:"bytes,1,opt,name=campaign,proto3" json:"campaign,omitempty"`
@@ -954,7 +1083,7 @@ type CreateCampaignResponse struct {
 
 func (x *CreateCampaignResponse) Reset() {
 	*x = CreateCampaignResponse{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[11]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -966,7 +1095,7 @@ func (x *CreateCampaignResponse) String() string {
 func (*CreateCampaignResponse) ProtoMessage() {}
 
 func (x *CreateCampaignResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[11]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -979,7 +1108,7 @@ func (x *CreateCampaignResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCampaignResponse.ProtoReflect.Descriptor instead.
 func (*CreateCampaignResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{11}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateCampaignResponse) GetCampaign() *Campaign {
@@ -998,7 +1127,7 @@ type GetCampaignRequest struct {
 
 func (x *GetCampaignRequest) Reset() {
 	*x = GetCampaignRequest{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[12]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1010,7 +1139,7 @@ func (x *GetCampaignRequest) String() string {
 func (*GetCampaignRequest) ProtoMessage() {}
 
 func (x *GetCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[12]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1023,7 +1152,7 @@ func (x *GetCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCampaignRequest.ProtoReflect.Descriptor instead.
 func (*GetCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{12}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetCampaignRequest) GetCampaignId() string {
@@ -1042,7 +1171,7 @@ type GetCampaignResponse struct {
 
 func (x *GetCampaignResponse) Reset() {
 	*x = GetCampaignResponse{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[13]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1054,7 +1183,7 @@ func (x *GetCampaignResponse) String() string {
 func (*GetCampaignResponse) ProtoMessage() {}
 
 func (x *GetCampaignResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[13]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1067,7 +1196,7 @@ func (x *GetCampaignResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCampaignResponse.ProtoReflect.Descriptor instead.
 func (*GetCampaignResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{13}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetCampaignResponse) GetCampaign() *Campaign {
@@ -1090,7 +1219,7 @@ type ListCampaignsRequest struct {
 
 func (x *ListCampaignsRequest) Reset() {
 	*x = ListCampaignsRequest{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[14]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1102,7 +1231,7 @@ func (x *ListCampaignsRequest) String() string {
 func (*ListCampaignsRequest) ProtoMessage() {}
 
 func (x *ListCampaignsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[14]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1115,7 +1244,7 @@ func (x *ListCampaignsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCampaignsRequest.ProtoReflect.Descriptor instead.
 func (*ListCampaignsRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{14}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListCampaignsRequest) GetStatus() string {
@@ -1150,7 +1279,7 @@ type ListCampaignsResponse struct {
 
 func (x *ListCampaignsResponse) Reset() {
 	*x = ListCampaignsResponse{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[15]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1162,7 +1291,7 @@ func (x *ListCampaignsResponse) String() string {
 func (*ListCampaignsResponse) ProtoMessage() {}
 
 func (x *ListCampaignsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[15]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1175,7 +1304,7 @@ func (x *ListCampaignsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCampaignsResponse.ProtoReflect.Descriptor instead.
 func (*ListCampaignsResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{15}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListCampaignsResponse) GetCampaigns() []*Campaign {
@@ -1201,7 +1330,7 @@ type ActivateCampaignRequest struct {
 
 func (x *ActivateCampaignRequest) Reset() {
 	*x = ActivateCampaignRequest{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[16]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1213,7 +1342,7 @@ func (x *ActivateCampaignRequest) String() string {
 func (*ActivateCampaignRequest) ProtoMessage() {}
 
 func (x *ActivateCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[16]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1226,7 +1355,7 @@ func (x *ActivateCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateCampaignRequest.ProtoReflect.Descriptor instead.
 func (*ActivateCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{16}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ActivateCampaignRequest) GetCampaignId() string {
@@ -1245,7 +1374,7 @@ type ActivateCampaignResponse struct {
 
 func (x *ActivateCampaignResponse) Reset() {
 	*x = ActivateCampaignResponse{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[17]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1257,7 +1386,7 @@ func (x *ActivateCampaignResponse) String() string {
 func (*ActivateCampaignResponse) ProtoMessage() {}
 
 func (x *ActivateCampaignResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[17]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1270,7 +1399,7 @@ func (x *ActivateCampaignResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateCampaignResponse.ProtoReflect.Descriptor instead.
 func (*ActivateCampaignResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{17}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ActivateCampaignResponse) GetCampaign() *Campaign {
@@ -1289,7 +1418,7 @@ type PauseCampaignRequest struct {
 
 func (x *PauseCampaignRequest) Reset() {
 	*x = PauseCampaignRequest{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[18]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1301,7 +1430,7 @@ func (x *PauseCampaignRequest) String() string {
 func (*PauseCampaignRequest) ProtoMessage() {}
 
 func (x *PauseCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[18]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1314,7 +1443,7 @@ func (x *PauseCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseCampaignRequest.ProtoReflect.Descriptor instead.
 func (*PauseCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{18}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PauseCampaignRequest) GetCampaignId() string {
@@ -1333,7 +1462,7 @@ type PauseCampaignResponse struct {
 
 func (x *PauseCampaignResponse) Reset() {
 	*x = PauseCampaignResponse{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[19]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1345,7 +1474,7 @@ func (x *PauseCampaignResponse) String() string {
 func (*PauseCampaignResponse) ProtoMessage() {}
 
 func (x *PauseCampaignResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[19]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1358,7 +1487,7 @@ func (x *PauseCampaignResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseCampaignResponse.ProtoReflect.Descriptor instead.
 func (*PauseCampaignResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{19}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PauseCampaignResponse) GetCampaign() *Campaign {
@@ -1377,7 +1506,7 @@ type EndCampaignRequest struct {
 
 func (x *EndCampaignRequest) Reset() {
 	*x = EndCampaignRequest{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[20]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1389,7 +1518,7 @@ func (x *EndCampaignRequest) String() string {
 func (*EndCampaignRequest) ProtoMessage() {}
 
 func (x *EndCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[20]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1402,7 +1531,7 @@ func (x *EndCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndCampaignRequest.ProtoReflect.Descriptor instead.
 func (*EndCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{20}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *EndCampaignRequest) GetCampaignId() string {
@@ -1421,7 +1550,7 @@ type EndCampaignResponse struct {
 
 func (x *EndCampaignResponse) Reset() {
 	*x = EndCampaignResponse{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[21]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1433,7 +1562,7 @@ func (x *EndCampaignResponse) String() string {
 func (*EndCampaignResponse) ProtoMessage() {}
 
 func (x *EndCampaignResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[21]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1446,7 +1575,7 @@ func (x *EndCampaignResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EndCampaignResponse.ProtoReflect.Descriptor instead.
 func (*EndCampaignResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{21}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *EndCampaignResponse) GetCampaign() *Campaign {
@@ -1476,7 +1605,7 @@ type SimulateCampaignRequest struct {
 
 func (x *SimulateCampaignRequest) Reset() {
 	*x = SimulateCampaignRequest{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[22]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1488,7 +1617,7 @@ func (x *SimulateCampaignRequest) String() string {
 func (*SimulateCampaignRequest) ProtoMessage() {}
 
 func (x *SimulateCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[22]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1501,7 +1630,7 @@ func (x *SimulateCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SimulateCampaignRequest.ProtoReflect.Descriptor instead.
 func (*SimulateCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{22}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SimulateCampaignRequest) GetCampaignId() string {
@@ -1592,7 +1721,7 @@ type SimulateCampaignResponse struct {
 
 func (x *SimulateCampaignResponse) Reset() {
 	*x = SimulateCampaignResponse{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[23]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1604,7 +1733,7 @@ func (x *SimulateCampaignResponse) String() string {
 func (*SimulateCampaignResponse) ProtoMessage() {}
 
 func (x *SimulateCampaignResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[23]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1617,7 +1746,7 @@ func (x *SimulateCampaignResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SimulateCampaignResponse.ProtoReflect.Descriptor instead.
 func (*SimulateCampaignResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{23}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SimulateCampaignResponse) GetCampaignId() string {
@@ -1715,7 +1844,7 @@ type CheckCampaignRuleRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The rule, as in CampaignEligibility.rule (empty: always, no issues).
 	Rule string `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
-	// POINTS_MULTIPLIER, POINTS_BONUS, COUPON_DROP or COMPENSATION.
+	// POINTS_MULTIPLIER, POINTS_BONUS, COUPON_DROP, COMPENSATION, ACTIVITY_REWARD or REFERRAL.
 	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
 	// The campaign's eligible tiers, as in CampaignEligibility.tiers.
 	Tiers []string `protobuf:"bytes,3,rep,name=tiers,proto3" json:"tiers,omitempty"`
@@ -1727,7 +1856,7 @@ type CheckCampaignRuleRequest struct {
 
 func (x *CheckCampaignRuleRequest) Reset() {
 	*x = CheckCampaignRuleRequest{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[24]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1739,7 +1868,7 @@ func (x *CheckCampaignRuleRequest) String() string {
 func (*CheckCampaignRuleRequest) ProtoMessage() {}
 
 func (x *CheckCampaignRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[24]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1752,7 +1881,7 @@ func (x *CheckCampaignRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckCampaignRuleRequest.ProtoReflect.Descriptor instead.
 func (*CheckCampaignRuleRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{24}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CheckCampaignRuleRequest) GetRule() string {
@@ -1798,7 +1927,7 @@ type RuleIssue struct {
 
 func (x *RuleIssue) Reset() {
 	*x = RuleIssue{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[25]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1810,7 +1939,7 @@ func (x *RuleIssue) String() string {
 func (*RuleIssue) ProtoMessage() {}
 
 func (x *RuleIssue) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[25]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1823,7 +1952,7 @@ func (x *RuleIssue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleIssue.ProtoReflect.Descriptor instead.
 func (*RuleIssue) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{25}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RuleIssue) GetMessage() string {
@@ -1858,7 +1987,7 @@ type CheckCampaignRuleResponse struct {
 
 func (x *CheckCampaignRuleResponse) Reset() {
 	*x = CheckCampaignRuleResponse{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[26]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1870,7 +1999,7 @@ func (x *CheckCampaignRuleResponse) String() string {
 func (*CheckCampaignRuleResponse) ProtoMessage() {}
 
 func (x *CheckCampaignRuleResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[26]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1883,7 +2012,7 @@ func (x *CheckCampaignRuleResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckCampaignRuleResponse.ProtoReflect.Descriptor instead.
 func (*CheckCampaignRuleResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{26}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CheckCampaignRuleResponse) GetValid() bool {
@@ -1909,7 +2038,7 @@ type GetCampaignStatsRequest struct {
 
 func (x *GetCampaignStatsRequest) Reset() {
 	*x = GetCampaignStatsRequest{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[27]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1921,7 +2050,7 @@ func (x *GetCampaignStatsRequest) String() string {
 func (*GetCampaignStatsRequest) ProtoMessage() {}
 
 func (x *GetCampaignStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[27]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1934,7 +2063,7 @@ func (x *GetCampaignStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCampaignStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetCampaignStatsRequest) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{27}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetCampaignStatsRequest) GetCampaignId() string {
@@ -1961,7 +2090,7 @@ type CampaignDay struct {
 
 func (x *CampaignDay) Reset() {
 	*x = CampaignDay{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[28]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1973,7 +2102,7 @@ func (x *CampaignDay) String() string {
 func (*CampaignDay) ProtoMessage() {}
 
 func (x *CampaignDay) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[28]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1986,7 +2115,7 @@ func (x *CampaignDay) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CampaignDay.ProtoReflect.Descriptor instead.
 func (*CampaignDay) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{28}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CampaignDay) GetDay() string {
@@ -2043,7 +2172,7 @@ type GetCampaignStatsResponse struct {
 
 func (x *GetCampaignStatsResponse) Reset() {
 	*x = GetCampaignStatsResponse{}
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[29]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2055,7 +2184,7 @@ func (x *GetCampaignStatsResponse) String() string {
 func (*GetCampaignStatsResponse) ProtoMessage() {}
 
 func (x *GetCampaignStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_loyalty_v1_campaigns_proto_msgTypes[29]
+	mi := &file_loyalty_v1_campaigns_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2068,7 +2197,7 @@ func (x *GetCampaignStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCampaignStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetCampaignStatsResponse) Descriptor() ([]byte, []int) {
-	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{29}
+	return file_loyalty_v1_campaigns_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetCampaignStatsResponse) GetCampaignId() string {
@@ -2159,7 +2288,13 @@ const file_loyalty_v1_campaigns_proto_rawDesc = "" +
 	"\x10CampaignActivity\x12%\n" +
 	"\x0eactivity_types\x18\x01 \x03(\tR\ractivityTypes\x12\x16\n" +
 	"\x06points\x18\x02 \x01(\x03R\x06points\x12,\n" +
-	"\x04caps\x18\x03 \x01(\v2\x18.loyalty.v1.ActivityCapsR\x04caps\"B\n" +
+	"\x04caps\x18\x03 \x01(\v2\x18.loyalty.v1.ActivityCapsR\x04caps\"C\n" +
+	"\fReferralCaps\x123\n" +
+	"\x16per_referrer_per_month\x18\x01 \x01(\x05R\x13perReferrerPerMonth\"\x92\x01\n" +
+	"\x10CampaignReferral\x12'\n" +
+	"\x0freferrer_points\x18\x01 \x01(\x03R\x0ereferrerPoints\x12'\n" +
+	"\x0freferred_points\x18\x02 \x01(\x03R\x0ereferredPoints\x12,\n" +
+	"\x04caps\x18\x03 \x01(\v2\x18.loyalty.v1.ReferralCapsR\x04caps\"B\n" +
 	"\x0eCampaignBudget\x12\x16\n" +
 	"\x06points\x18\x01 \x01(\x03R\x06points\x12\x18\n" +
 	"\acoupons\x18\x02 \x01(\x03R\acoupons\"?\n" +
@@ -2171,7 +2306,7 @@ const file_loyalty_v1_campaigns_proto_rawDesc = "" +
 	"\acoupons\x18\x02 \x01(\x03H\x01R\acoupons\x88\x01\x01B\t\n" +
 	"\a_pointsB\n" +
 	"\n" +
-	"\b_coupons\"\xdf\a\n" +
+	"\b_coupons\"\x99\b\n" +
 	"\bCampaign\x12\x1f\n" +
 	"\vcampaign_id\x18\x01 \x01(\tR\n" +
 	"campaignId\x12!\n" +
@@ -2196,7 +2331,8 @@ const file_loyalty_v1_campaigns_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x128\n" +
-	"\bactivity\x18\x14 \x01(\v2\x1c.loyalty.v1.CampaignActivityR\bactivity\"\xe3\x04\n" +
+	"\bactivity\x18\x14 \x01(\v2\x1c.loyalty.v1.CampaignActivityR\bactivity\x128\n" +
+	"\breferral\x18\x15 \x01(\v2\x1c.loyalty.v1.CampaignReferralR\breferral\"\x9d\x05\n" +
 	"\x15CreateCampaignRequest\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12!\n" +
@@ -2211,7 +2347,8 @@ const file_loyalty_v1_campaigns_proto_rawDesc = "" +
 	"\x06budget\x18\n" +
 	" \x01(\v2\x1a.loyalty.v1.CampaignBudgetR\x06budget\x12=\n" +
 	"\x0eper_member_cap\x18\v \x01(\v2\x17.loyalty.v1.CampaignCapR\fperMemberCap\x128\n" +
-	"\bactivity\x18\f \x01(\v2\x1c.loyalty.v1.CampaignActivityR\bactivity\"J\n" +
+	"\bactivity\x18\f \x01(\v2\x1c.loyalty.v1.CampaignActivityR\bactivity\x128\n" +
+	"\breferral\x18\r \x01(\v2\x1c.loyalty.v1.CampaignReferralR\breferral\"J\n" +
 	"\x16CreateCampaignResponse\x120\n" +
 	"\bcampaign\x18\x01 \x01(\v2\x14.loyalty.v1.CampaignR\bcampaign\"5\n" +
 	"\x12GetCampaignRequest\x12\x1f\n" +
@@ -2326,7 +2463,7 @@ func file_loyalty_v1_campaigns_proto_rawDescGZIP() []byte {
 	return file_loyalty_v1_campaigns_proto_rawDescData
 }
 
-var file_loyalty_v1_campaigns_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_loyalty_v1_campaigns_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_loyalty_v1_campaigns_proto_goTypes = []any{
 	(*CampaignSchedule)(nil),          // 0: loyalty.v1.CampaignSchedule
 	(*CampaignEligibility)(nil),       // 1: loyalty.v1.CampaignEligibility
@@ -2334,90 +2471,95 @@ var file_loyalty_v1_campaigns_proto_goTypes = []any{
 	(*CampaignCompensation)(nil),      // 3: loyalty.v1.CampaignCompensation
 	(*ActivityCaps)(nil),              // 4: loyalty.v1.ActivityCaps
 	(*CampaignActivity)(nil),          // 5: loyalty.v1.CampaignActivity
-	(*CampaignBudget)(nil),            // 6: loyalty.v1.CampaignBudget
-	(*CampaignCap)(nil),               // 7: loyalty.v1.CampaignCap
-	(*CampaignRemaining)(nil),         // 8: loyalty.v1.CampaignRemaining
-	(*Campaign)(nil),                  // 9: loyalty.v1.Campaign
-	(*CreateCampaignRequest)(nil),     // 10: loyalty.v1.CreateCampaignRequest
-	(*CreateCampaignResponse)(nil),    // 11: loyalty.v1.CreateCampaignResponse
-	(*GetCampaignRequest)(nil),        // 12: loyalty.v1.GetCampaignRequest
-	(*GetCampaignResponse)(nil),       // 13: loyalty.v1.GetCampaignResponse
-	(*ListCampaignsRequest)(nil),      // 14: loyalty.v1.ListCampaignsRequest
-	(*ListCampaignsResponse)(nil),     // 15: loyalty.v1.ListCampaignsResponse
-	(*ActivateCampaignRequest)(nil),   // 16: loyalty.v1.ActivateCampaignRequest
-	(*ActivateCampaignResponse)(nil),  // 17: loyalty.v1.ActivateCampaignResponse
-	(*PauseCampaignRequest)(nil),      // 18: loyalty.v1.PauseCampaignRequest
-	(*PauseCampaignResponse)(nil),     // 19: loyalty.v1.PauseCampaignResponse
-	(*EndCampaignRequest)(nil),        // 20: loyalty.v1.EndCampaignRequest
-	(*EndCampaignResponse)(nil),       // 21: loyalty.v1.EndCampaignResponse
-	(*SimulateCampaignRequest)(nil),   // 22: loyalty.v1.SimulateCampaignRequest
-	(*SimulateCampaignResponse)(nil),  // 23: loyalty.v1.SimulateCampaignResponse
-	(*CheckCampaignRuleRequest)(nil),  // 24: loyalty.v1.CheckCampaignRuleRequest
-	(*RuleIssue)(nil),                 // 25: loyalty.v1.RuleIssue
-	(*CheckCampaignRuleResponse)(nil), // 26: loyalty.v1.CheckCampaignRuleResponse
-	(*GetCampaignStatsRequest)(nil),   // 27: loyalty.v1.GetCampaignStatsRequest
-	(*CampaignDay)(nil),               // 28: loyalty.v1.CampaignDay
-	(*GetCampaignStatsResponse)(nil),  // 29: loyalty.v1.GetCampaignStatsResponse
-	nil,                               // 30: loyalty.v1.CampaignCompensation.TierPercentEntry
-	(*timestamppb.Timestamp)(nil),     // 31: google.protobuf.Timestamp
-	(*Money)(nil),                     // 32: loyalty.v1.Money
+	(*ReferralCaps)(nil),              // 6: loyalty.v1.ReferralCaps
+	(*CampaignReferral)(nil),          // 7: loyalty.v1.CampaignReferral
+	(*CampaignBudget)(nil),            // 8: loyalty.v1.CampaignBudget
+	(*CampaignCap)(nil),               // 9: loyalty.v1.CampaignCap
+	(*CampaignRemaining)(nil),         // 10: loyalty.v1.CampaignRemaining
+	(*Campaign)(nil),                  // 11: loyalty.v1.Campaign
+	(*CreateCampaignRequest)(nil),     // 12: loyalty.v1.CreateCampaignRequest
+	(*CreateCampaignResponse)(nil),    // 13: loyalty.v1.CreateCampaignResponse
+	(*GetCampaignRequest)(nil),        // 14: loyalty.v1.GetCampaignRequest
+	(*GetCampaignResponse)(nil),       // 15: loyalty.v1.GetCampaignResponse
+	(*ListCampaignsRequest)(nil),      // 16: loyalty.v1.ListCampaignsRequest
+	(*ListCampaignsResponse)(nil),     // 17: loyalty.v1.ListCampaignsResponse
+	(*ActivateCampaignRequest)(nil),   // 18: loyalty.v1.ActivateCampaignRequest
+	(*ActivateCampaignResponse)(nil),  // 19: loyalty.v1.ActivateCampaignResponse
+	(*PauseCampaignRequest)(nil),      // 20: loyalty.v1.PauseCampaignRequest
+	(*PauseCampaignResponse)(nil),     // 21: loyalty.v1.PauseCampaignResponse
+	(*EndCampaignRequest)(nil),        // 22: loyalty.v1.EndCampaignRequest
+	(*EndCampaignResponse)(nil),       // 23: loyalty.v1.EndCampaignResponse
+	(*SimulateCampaignRequest)(nil),   // 24: loyalty.v1.SimulateCampaignRequest
+	(*SimulateCampaignResponse)(nil),  // 25: loyalty.v1.SimulateCampaignResponse
+	(*CheckCampaignRuleRequest)(nil),  // 26: loyalty.v1.CheckCampaignRuleRequest
+	(*RuleIssue)(nil),                 // 27: loyalty.v1.RuleIssue
+	(*CheckCampaignRuleResponse)(nil), // 28: loyalty.v1.CheckCampaignRuleResponse
+	(*GetCampaignStatsRequest)(nil),   // 29: loyalty.v1.GetCampaignStatsRequest
+	(*CampaignDay)(nil),               // 30: loyalty.v1.CampaignDay
+	(*GetCampaignStatsResponse)(nil),  // 31: loyalty.v1.GetCampaignStatsResponse
+	nil,                               // 32: loyalty.v1.CampaignCompensation.TierPercentEntry
+	(*timestamppb.Timestamp)(nil),     // 33: google.protobuf.Timestamp
+	(*Money)(nil),                     // 34: loyalty.v1.Money
 }
 var file_loyalty_v1_campaigns_proto_depIdxs = []int32{
-	30, // 0: loyalty.v1.CampaignCompensation.tier_percent:type_name -> loyalty.v1.CampaignCompensation.TierPercentEntry
+	32, // 0: loyalty.v1.CampaignCompensation.tier_percent:type_name -> loyalty.v1.CampaignCompensation.TierPercentEntry
 	4,  // 1: loyalty.v1.CampaignActivity.caps:type_name -> loyalty.v1.ActivityCaps
-	0,  // 2: loyalty.v1.Campaign.schedule:type_name -> loyalty.v1.CampaignSchedule
-	1,  // 3: loyalty.v1.Campaign.eligibility:type_name -> loyalty.v1.CampaignEligibility
-	2,  // 4: loyalty.v1.Campaign.coupon:type_name -> loyalty.v1.CouponTemplate
-	3,  // 5: loyalty.v1.Campaign.compensation:type_name -> loyalty.v1.CampaignCompensation
-	6,  // 6: loyalty.v1.Campaign.budget:type_name -> loyalty.v1.CampaignBudget
-	7,  // 7: loyalty.v1.Campaign.per_member_cap:type_name -> loyalty.v1.CampaignCap
-	31, // 8: loyalty.v1.Campaign.starts_at:type_name -> google.protobuf.Timestamp
-	31, // 9: loyalty.v1.Campaign.ends_at:type_name -> google.protobuf.Timestamp
-	6,  // 10: loyalty.v1.Campaign.spent:type_name -> loyalty.v1.CampaignBudget
-	8,  // 11: loyalty.v1.Campaign.remaining:type_name -> loyalty.v1.CampaignRemaining
-	31, // 12: loyalty.v1.Campaign.create_time:type_name -> google.protobuf.Timestamp
-	31, // 13: loyalty.v1.Campaign.update_time:type_name -> google.protobuf.Timestamp
-	5,  // 14: loyalty.v1.Campaign.activity:type_name -> loyalty.v1.CampaignActivity
-	0,  // 15: loyalty.v1.CreateCampaignRequest.schedule:type_name -> loyalty.v1.CampaignSchedule
-	1,  // 16: loyalty.v1.CreateCampaignRequest.eligibility:type_name -> loyalty.v1.CampaignEligibility
-	2,  // 17: loyalty.v1.CreateCampaignRequest.coupon:type_name -> loyalty.v1.CouponTemplate
-	3,  // 18: loyalty.v1.CreateCampaignRequest.compensation:type_name -> loyalty.v1.CampaignCompensation
-	6,  // 19: loyalty.v1.CreateCampaignRequest.budget:type_name -> loyalty.v1.CampaignBudget
-	7,  // 20: loyalty.v1.CreateCampaignRequest.per_member_cap:type_name -> loyalty.v1.CampaignCap
-	5,  // 21: loyalty.v1.CreateCampaignRequest.activity:type_name -> loyalty.v1.CampaignActivity
-	9,  // 22: loyalty.v1.CreateCampaignResponse.campaign:type_name -> loyalty.v1.Campaign
-	9,  // 23: loyalty.v1.GetCampaignResponse.campaign:type_name -> loyalty.v1.Campaign
-	9,  // 24: loyalty.v1.ListCampaignsResponse.campaigns:type_name -> loyalty.v1.Campaign
-	9,  // 25: loyalty.v1.ActivateCampaignResponse.campaign:type_name -> loyalty.v1.Campaign
-	9,  // 26: loyalty.v1.PauseCampaignResponse.campaign:type_name -> loyalty.v1.Campaign
-	9,  // 27: loyalty.v1.EndCampaignResponse.campaign:type_name -> loyalty.v1.Campaign
-	32, // 28: loyalty.v1.SimulateCampaignRequest.spend:type_name -> loyalty.v1.Money
-	3,  // 29: loyalty.v1.CheckCampaignRuleRequest.compensation:type_name -> loyalty.v1.CampaignCompensation
-	25, // 30: loyalty.v1.CheckCampaignRuleResponse.issues:type_name -> loyalty.v1.RuleIssue
-	28, // 31: loyalty.v1.GetCampaignStatsResponse.days:type_name -> loyalty.v1.CampaignDay
-	10, // 32: loyalty.v1.CampaignService.CreateCampaign:input_type -> loyalty.v1.CreateCampaignRequest
-	12, // 33: loyalty.v1.CampaignService.GetCampaign:input_type -> loyalty.v1.GetCampaignRequest
-	14, // 34: loyalty.v1.CampaignService.ListCampaigns:input_type -> loyalty.v1.ListCampaignsRequest
-	16, // 35: loyalty.v1.CampaignService.ActivateCampaign:input_type -> loyalty.v1.ActivateCampaignRequest
-	18, // 36: loyalty.v1.CampaignService.PauseCampaign:input_type -> loyalty.v1.PauseCampaignRequest
-	20, // 37: loyalty.v1.CampaignService.EndCampaign:input_type -> loyalty.v1.EndCampaignRequest
-	22, // 38: loyalty.v1.CampaignService.SimulateCampaign:input_type -> loyalty.v1.SimulateCampaignRequest
-	24, // 39: loyalty.v1.CampaignService.CheckCampaignRule:input_type -> loyalty.v1.CheckCampaignRuleRequest
-	27, // 40: loyalty.v1.CampaignService.GetCampaignStats:input_type -> loyalty.v1.GetCampaignStatsRequest
-	11, // 41: loyalty.v1.CampaignService.CreateCampaign:output_type -> loyalty.v1.CreateCampaignResponse
-	13, // 42: loyalty.v1.CampaignService.GetCampaign:output_type -> loyalty.v1.GetCampaignResponse
-	15, // 43: loyalty.v1.CampaignService.ListCampaigns:output_type -> loyalty.v1.ListCampaignsResponse
-	17, // 44: loyalty.v1.CampaignService.ActivateCampaign:output_type -> loyalty.v1.ActivateCampaignResponse
-	19, // 45: loyalty.v1.CampaignService.PauseCampaign:output_type -> loyalty.v1.PauseCampaignResponse
-	21, // 46: loyalty.v1.CampaignService.EndCampaign:output_type -> loyalty.v1.EndCampaignResponse
-	23, // 47: loyalty.v1.CampaignService.SimulateCampaign:output_type -> loyalty.v1.SimulateCampaignResponse
-	26, // 48: loyalty.v1.CampaignService.CheckCampaignRule:output_type -> loyalty.v1.CheckCampaignRuleResponse
-	29, // 49: loyalty.v1.CampaignService.GetCampaignStats:output_type -> loyalty.v1.GetCampaignStatsResponse
-	41, // [41:50] is the sub-list for method output_type
-	32, // [32:41] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	6,  // 2: loyalty.v1.CampaignReferral.caps:type_name -> loyalty.v1.ReferralCaps
+	0,  // 3: loyalty.v1.Campaign.schedule:type_name -> loyalty.v1.CampaignSchedule
+	1,  // 4: loyalty.v1.Campaign.eligibility:type_name -> loyalty.v1.CampaignEligibility
+	2,  // 5: loyalty.v1.Campaign.coupon:type_name -> loyalty.v1.CouponTemplate
+	3,  // 6: loyalty.v1.Campaign.compensation:type_name -> loyalty.v1.CampaignCompensation
+	8,  // 7: loyalty.v1.Campaign.budget:type_name -> loyalty.v1.CampaignBudget
+	9,  // 8: loyalty.v1.Campaign.per_member_cap:type_name -> loyalty.v1.CampaignCap
+	33, // 9: loyalty.v1.Campaign.starts_at:type_name -> google.protobuf.Timestamp
+	33, // 10: loyalty.v1.Campaign.ends_at:type_name -> google.protobuf.Timestamp
+	8,  // 11: loyalty.v1.Campaign.spent:type_name -> loyalty.v1.CampaignBudget
+	10, // 12: loyalty.v1.Campaign.remaining:type_name -> loyalty.v1.CampaignRemaining
+	33, // 13: loyalty.v1.Campaign.create_time:type_name -> google.protobuf.Timestamp
+	33, // 14: loyalty.v1.Campaign.update_time:type_name -> google.protobuf.Timestamp
+	5,  // 15: loyalty.v1.Campaign.activity:type_name -> loyalty.v1.CampaignActivity
+	7,  // 16: loyalty.v1.Campaign.referral:type_name -> loyalty.v1.CampaignReferral
+	0,  // 17: loyalty.v1.CreateCampaignRequest.schedule:type_name -> loyalty.v1.CampaignSchedule
+	1,  // 18: loyalty.v1.CreateCampaignRequest.eligibility:type_name -> loyalty.v1.CampaignEligibility
+	2,  // 19: loyalty.v1.CreateCampaignRequest.coupon:type_name -> loyalty.v1.CouponTemplate
+	3,  // 20: loyalty.v1.CreateCampaignRequest.compensation:type_name -> loyalty.v1.CampaignCompensation
+	8,  // 21: loyalty.v1.CreateCampaignRequest.budget:type_name -> loyalty.v1.CampaignBudget
+	9,  // 22: loyalty.v1.CreateCampaignRequest.per_member_cap:type_name -> loyalty.v1.CampaignCap
+	5,  // 23: loyalty.v1.CreateCampaignRequest.activity:type_name -> loyalty.v1.CampaignActivity
+	7,  // 24: loyalty.v1.CreateCampaignRequest.referral:type_name -> loyalty.v1.CampaignReferral
+	11, // 25: loyalty.v1.CreateCampaignResponse.campaign:type_name -> loyalty.v1.Campaign
+	11, // 26: loyalty.v1.GetCampaignResponse.campaign:type_name -> loyalty.v1.Campaign
+	11, // 27: loyalty.v1.ListCampaignsResponse.campaigns:type_name -> loyalty.v1.Campaign
+	11, // 28: loyalty.v1.ActivateCampaignResponse.campaign:type_name -> loyalty.v1.Campaign
+	11, // 29: loyalty.v1.PauseCampaignResponse.campaign:type_name -> loyalty.v1.Campaign
+	11, // 30: loyalty.v1.EndCampaignResponse.campaign:type_name -> loyalty.v1.Campaign
+	34, // 31: loyalty.v1.SimulateCampaignRequest.spend:type_name -> loyalty.v1.Money
+	3,  // 32: loyalty.v1.CheckCampaignRuleRequest.compensation:type_name -> loyalty.v1.CampaignCompensation
+	27, // 33: loyalty.v1.CheckCampaignRuleResponse.issues:type_name -> loyalty.v1.RuleIssue
+	30, // 34: loyalty.v1.GetCampaignStatsResponse.days:type_name -> loyalty.v1.CampaignDay
+	12, // 35: loyalty.v1.CampaignService.CreateCampaign:input_type -> loyalty.v1.CreateCampaignRequest
+	14, // 36: loyalty.v1.CampaignService.GetCampaign:input_type -> loyalty.v1.GetCampaignRequest
+	16, // 37: loyalty.v1.CampaignService.ListCampaigns:input_type -> loyalty.v1.ListCampaignsRequest
+	18, // 38: loyalty.v1.CampaignService.ActivateCampaign:input_type -> loyalty.v1.ActivateCampaignRequest
+	20, // 39: loyalty.v1.CampaignService.PauseCampaign:input_type -> loyalty.v1.PauseCampaignRequest
+	22, // 40: loyalty.v1.CampaignService.EndCampaign:input_type -> loyalty.v1.EndCampaignRequest
+	24, // 41: loyalty.v1.CampaignService.SimulateCampaign:input_type -> loyalty.v1.SimulateCampaignRequest
+	26, // 42: loyalty.v1.CampaignService.CheckCampaignRule:input_type -> loyalty.v1.CheckCampaignRuleRequest
+	29, // 43: loyalty.v1.CampaignService.GetCampaignStats:input_type -> loyalty.v1.GetCampaignStatsRequest
+	13, // 44: loyalty.v1.CampaignService.CreateCampaign:output_type -> loyalty.v1.CreateCampaignResponse
+	15, // 45: loyalty.v1.CampaignService.GetCampaign:output_type -> loyalty.v1.GetCampaignResponse
+	17, // 46: loyalty.v1.CampaignService.ListCampaigns:output_type -> loyalty.v1.ListCampaignsResponse
+	19, // 47: loyalty.v1.CampaignService.ActivateCampaign:output_type -> loyalty.v1.ActivateCampaignResponse
+	21, // 48: loyalty.v1.CampaignService.PauseCampaign:output_type -> loyalty.v1.PauseCampaignResponse
+	23, // 49: loyalty.v1.CampaignService.EndCampaign:output_type -> loyalty.v1.EndCampaignResponse
+	25, // 50: loyalty.v1.CampaignService.SimulateCampaign:output_type -> loyalty.v1.SimulateCampaignResponse
+	28, // 51: loyalty.v1.CampaignService.CheckCampaignRule:output_type -> loyalty.v1.CheckCampaignRuleResponse
+	31, // 52: loyalty.v1.CampaignService.GetCampaignStats:output_type -> loyalty.v1.GetCampaignStatsResponse
+	44, // [44:53] is the sub-list for method output_type
+	35, // [35:44] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_loyalty_v1_campaigns_proto_init() }
@@ -2426,14 +2568,14 @@ func file_loyalty_v1_campaigns_proto_init() {
 		return
 	}
 	file_loyalty_v1_points_proto_init()
-	file_loyalty_v1_campaigns_proto_msgTypes[8].OneofWrappers = []any{}
+	file_loyalty_v1_campaigns_proto_msgTypes[10].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_loyalty_v1_campaigns_proto_rawDesc), len(file_loyalty_v1_campaigns_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   31,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -88,7 +88,8 @@ type Entry struct {
 	// (an order's earned points taken back), REFUND_RETURN (points redeemed on a
 	// refunded order given back), CAMPAIGN (points from a campaign's budget outside an
 	// earning: an after-sales compensation), ACTIVITY (an ACTIVITY_REWARD campaign's points
-	// for an activity), BIRTHDAY (the birthday bonus of the member's tier).
+	// for an activity), BIRTHDAY (the birthday bonus of the member's tier), BULK_CREDIT
+	// (a member's credit in a bulk credit), REFERRAL (one side of a paid referral).
 	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
 	// Change of the available balance (signed).
 	Points int64 `protobuf:"varint,4,opt,name=points,proto3" json:"points,omitempty"`

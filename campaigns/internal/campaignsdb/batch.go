@@ -782,6 +782,153 @@ func (b *OrderGrantsOfBatchResults) Close() error {
 	return b.br.Close()
 }
 
+const paidReferralsOf = `-- name: PaidReferralsOf :batchmany
+SELECT referrer_member_id, campaign_id, settle_time FROM referrals
+WHERE referrer_member_id = ANY ($1::text[]) AND status = 'PAID' AND settle_time >= $2
+`
+
+type PaidReferralsOfBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type PaidReferralsOfParams struct {
+	ReferrerMemberIds []string
+	Since             *time.Time
+}
+
+type PaidReferralsOfRow struct {
+	ReferrerMemberID string
+	CampaignID       string
+	SettleTime       *time.Time
+}
+
+// read: the PAID referrals of the claims' referrers since an instant (the start
+// of the month the monthly cap counts).
+func (q *Queries) PaidReferralsOf(ctx context.Context, db DBTX, arg []PaidReferralsOfParams) *PaidReferralsOfBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.ReferrerMemberIds,
+			a.Since,
+		}
+		batch.Queue(paidReferralsOf, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &PaidReferralsOfBatchResults{br, len(arg), false}
+}
+
+func (b *PaidReferralsOfBatchResults) Query(f func(int, []PaidReferralsOfRow, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []PaidReferralsOfRow
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i PaidReferralsOfRow
+				if err := rows.Scan(&i.ReferrerMemberID, &i.CampaignID, &i.SettleTime); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *PaidReferralsOfBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const referralsOfClaims = `-- name: ReferralsOfClaims :batchmany
+SELECT referred_member_id, referrer_member_id, request_id, fingerprint, status, campaign_id, referrer_points, referred_points, referrer_entry_id, referred_entry_id, first_entry_id, actor_key_id, create_time, settle_time FROM referrals WHERE referred_member_id = ANY ($1::text[])
+`
+
+type ReferralsOfClaimsBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+// read: the referrals of a batch's claims, under the members' locks.
+func (q *Queries) ReferralsOfClaims(ctx context.Context, db DBTX, referredMemberIds [][]string) *ReferralsOfClaimsBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range referredMemberIds {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(referralsOfClaims, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &ReferralsOfClaimsBatchResults{br, len(referredMemberIds), false}
+}
+
+func (b *ReferralsOfClaimsBatchResults) Query(f func(int, []Referral, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var items []Referral
+		if b.closed {
+			if f != nil {
+				f(t, items, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		err := func() error {
+			rows, err := b.br.Query()
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var i Referral
+				if err := rows.Scan(
+					&i.ReferredMemberID,
+					&i.ReferrerMemberID,
+					&i.RequestID,
+					&i.Fingerprint,
+					&i.Status,
+					&i.CampaignID,
+					&i.ReferrerPoints,
+					&i.ReferredPoints,
+					&i.ReferrerEntryID,
+					&i.ReferredEntryID,
+					&i.FirstEntryID,
+					&i.ActorKeyID,
+					&i.CreateTime,
+					&i.SettleTime,
+				); err != nil {
+					return err
+				}
+				items = append(items, i)
+			}
+			return rows.Err()
+		}()
+		if f != nil {
+			f(t, items, err)
+		}
+	}
+}
+
+func (b *ReferralsOfClaimsBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const returnOrderGrants = `-- name: ReturnOrderGrants :batchexec
 UPDATE campaign_order_grants AS g SET returned = g.returned + u.points
 FROM (SELECT unnest($1::text[]) AS member_id, unnest($2::text[]) AS order_id,
@@ -835,6 +982,78 @@ func (b *ReturnOrderGrantsBatchResults) Exec(f func(int, error)) {
 }
 
 func (b *ReturnOrderGrantsBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const settleReferrals = `-- name: SettleReferrals :batchexec
+UPDATE referrals r SET status = u.status, campaign_id = u.campaign_id, referrer_points = u.referrer_points,
+    referred_points = u.referred_points, referrer_entry_id = nullif(u.referrer_entry_id, 0),
+    referred_entry_id = nullif(u.referred_entry_id, 0), first_entry_id = u.first_entry_id, settle_time = u.settle_time
+FROM (SELECT unnest($1::text[]) AS referred_member_id, unnest($2::text[]) AS status,
+             unnest($3::text[]) AS campaign_id, unnest($4::bigint[]) AS referrer_points,
+             unnest($5::bigint[]) AS referred_points, unnest($6::bigint[]) AS referrer_entry_id,
+             unnest($7::bigint[]) AS referred_entry_id, unnest($8::bigint[]) AS first_entry_id,
+             unnest($9::timestamptz[]) AS settle_time) AS u
+WHERE r.referred_member_id = u.referred_member_id AND r.status = 'PENDING'
+`
+
+type SettleReferralsBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type SettleReferralsParams struct {
+	ReferredMemberIds []string
+	Statuses          []string
+	CampaignIds       []string
+	ReferrerPoints    []int64
+	ReferredPoints    []int64
+	ReferrerEntryIds  []int64
+	ReferredEntryIds  []int64
+	FirstEntryIds     []int64
+	SettleTimes       []time.Time
+}
+
+// write: the referrals the batch settled.
+func (q *Queries) SettleReferrals(ctx context.Context, db DBTX, arg []SettleReferralsParams) *SettleReferralsBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.ReferredMemberIds,
+			a.Statuses,
+			a.CampaignIds,
+			a.ReferrerPoints,
+			a.ReferredPoints,
+			a.ReferrerEntryIds,
+			a.ReferredEntryIds,
+			a.FirstEntryIds,
+			a.SettleTimes,
+		}
+		batch.Queue(settleReferrals, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &SettleReferralsBatchResults{br, len(arg), false}
+}
+
+func (b *SettleReferralsBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *SettleReferralsBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

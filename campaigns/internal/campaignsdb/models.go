@@ -126,3 +126,20 @@ type CouponAllowanceSetting struct {
 	ActorKeyID string
 	UpdateTime time.Time
 }
+
+type Referral struct {
+	ReferredMemberID string
+	ReferrerMemberID string
+	RequestID        string
+	Fingerprint      []byte
+	Status           string
+	CampaignID       string
+	ReferrerPoints   int64
+	ReferredPoints   int64
+	ReferrerEntryID  *int64
+	ReferredEntryID  *int64
+	FirstEntryID     *int64
+	ActorKeyID       string
+	CreateTime       time.Time
+	SettleTime       *time.Time
+}
