@@ -179,6 +179,10 @@ export interface paths {
   "/v1/members/{memberId}/perks": {
     get: operations["TierService_GetPerks"];
   };
+  "/v1/members/{memberId}/referrals": {
+    get: operations["ReferralService_ListReferrals"];
+    post: operations["ReferralService_RecordReferral"];
+  };
   "/v1/members/{memberId}/tierHistory": {
     get: operations["TierService_ListTierHistory"];
   };
@@ -382,6 +386,11 @@ export interface definitions {
   };
   PointsServiceVoidHoldBody: {
     requestId?: string;
+  };
+  ReferralServiceRecordReferralBody: {
+    requestId?: string;
+    /** @description The member referred: enrolled, not yet ordered, never referred before. */
+    referredMemberId?: string;
   };
   TierServiceCancelMembershipBody: { [key: string]: unknown };
   TierServiceCheckEntitlementBody: { [key: string]: unknown };
@@ -665,7 +674,7 @@ export interface definitions {
   v1Campaign: {
     campaignId?: string;
     displayName?: string;
-    /** @description POINTS_MULTIPLIER, POINTS_BONUS, COUPON_DROP or COMPENSATION. */
+    /** @description POINTS_MULTIPLIER, POINTS_BONUS, COUPON_DROP, COMPENSATION, ACTIVITY_REWARD or REFERRAL. */
     type?: string;
     /** @description The parts of the definition that were not given are null. */
     schedule?: definitions["v1CampaignSchedule"];
@@ -712,6 +721,8 @@ export interface definitions {
     updateTime?: string;
     /** @description ACTIVITY_REWARD: the activities it rewards, with what and how often. */
     activity?: definitions["v1CampaignActivity"];
+    /** @description REFERRAL: what it pays each side of a referral. */
+    referral?: definitions["v1CampaignReferral"];
   };
   /**
    * @description CampaignActivity is what an ACTIVITY_REWARD campaign grants for the activities
@@ -795,6 +806,23 @@ export interface definitions {
     rule?: string;
   };
   /**
+   * @description CampaignReferral is what a REFERRAL campaign pays a referral once the referred
+   * member's first order left its return window: both sides or neither.
+   */
+  v1CampaignReferral: {
+    /**
+     * Format: int64
+     * @description Points to the member who referred, 0-1000000.
+     */
+    referrerPoints?: string;
+    /**
+     * Format: int64
+     * @description Points to the member referred, 0-1000000 (the two: at least 1).
+     */
+    referredPoints?: string;
+    caps?: definitions["v1ReferralCaps"];
+  };
+  /**
    * @description CampaignRefusal is a campaign the call qualified for that gave nothing, and why:
    * BUDGET_EXHAUSTED, MEMBER_CAP_REACHED, CAMPAIGN_NOT_ACTIVE, or RULE_ERROR when the
    * campaign's eligibility rule failed at run time on this call's facts.
@@ -843,7 +871,7 @@ export interface definitions {
   v1CheckCampaignRuleRequest: {
     /** @description The rule, as in CampaignEligibility.rule (empty: always, no issues). */
     rule?: string;
-    /** @description POINTS_MULTIPLIER, POINTS_BONUS, COUPON_DROP or COMPENSATION. */
+    /** @description POINTS_MULTIPLIER, POINTS_BONUS, COUPON_DROP, COMPENSATION, ACTIVITY_REWARD or REFERRAL. */
     type?: string;
     /** @description The campaign's eligible tiers, as in CampaignEligibility.tiers. */
     tiers?: string[];
@@ -1005,7 +1033,8 @@ export interface definitions {
     displayName?: string;
     /**
      * @description POINTS_MULTIPLIER (multiplier_percent above 100), POINTS_BONUS (bonus_points),
-     * COUPON_DROP (coupon) or COMPENSATION (compensation, and optionally coupon).
+     * COUPON_DROP (coupon), COMPENSATION (compensation, and optionally coupon),
+     * ACTIVITY_REWARD (activity) or REFERRAL (referral).
      */
     type?: string;
     schedule?: definitions["v1CampaignSchedule"];
@@ -1020,6 +1049,8 @@ export interface definitions {
     perMemberCap?: definitions["v1CampaignCap"];
     /** @description ACTIVITY_REWARD (activity). */
     activity?: definitions["v1CampaignActivity"];
+    /** @description REFERRAL (referral). */
+    referral?: definitions["v1CampaignReferral"];
   };
   v1CreateCampaignResponse: {
     campaign?: definitions["v1Campaign"];
@@ -1128,7 +1159,8 @@ export interface definitions {
      * (an order's earned points taken back), REFUND_RETURN (points redeemed on a
      * refunded order given back), CAMPAIGN (points from a campaign's budget outside an
      * earning: an after-sales compensation), ACTIVITY (an ACTIVITY_REWARD campaign's points
-     * for an activity), BIRTHDAY (the birthday bonus of the member's tier).
+     * for an activity), BIRTHDAY (the birthday bonus of the member's tier), BULK_CREDIT
+     * (a member's credit in a bulk credit), REFERRAL (one side of a paid referral).
      */
     kind?: string;
     /**
@@ -1501,6 +1533,10 @@ export interface definitions {
     approvals?: definitions["v1Approval"][];
     nextPageToken?: string;
   };
+  v1ListReferralsResponse: {
+    referrals?: definitions["v1Referral"][];
+    nextPageToken?: string;
+  };
   v1ListTierHistoryResponse: {
     changes?: definitions["v1TierChange"][];
     /** @description Empty on the last page. */
@@ -1808,11 +1844,53 @@ export interface definitions {
     /** Format: date-time */
     time?: string;
   };
+  v1RecordReferralResponse: {
+    referral?: definitions["v1Referral"];
+    /** @description The request was recorded before: this is that referral as it stands. */
+    replayed?: boolean;
+  };
   v1RedeemCouponResponse: {
     coupon?: definitions["v1Coupon"];
   };
   v1RedeemResponse: {
     entry?: definitions["v1Entry"];
+  };
+  /** @description Referral is a referral and where it stands. */
+  v1Referral: {
+    /** @description The member who referred. */
+    memberId?: string;
+    referredMemberId?: string;
+    requestId?: string;
+    /**
+     * @description PENDING (the first order is not out of its return window yet), PAID, VOID
+     * (the first order was refunded inside its window), CAPPED (the referrer's
+     * monthly cap), NO_CAMPAIGN, NOT_ELIGIBLE, BUDGET_EXHAUSTED.
+     */
+    status?: string;
+    /** @description The REFERRAL campaign that paid it. */
+    campaignId?: string;
+    /** Format: int64 */
+    referrerPoints?: string;
+    /** Format: int64 */
+    referredPoints?: string;
+    /** @description The REFERRAL entries, once paid. */
+    referrerEntryId?: string;
+    referredEntryId?: string;
+    /** Format: date-time */
+    createTime?: string;
+    /**
+     * Format: date-time
+     * @description When it was settled (paid, voided or refused); absent while PENDING.
+     */
+    settleTime?: string;
+  };
+  /**
+   * @description ReferralCaps bound how many referrals of one referrer a REFERRAL campaign pays
+   * (0: unbounded): per calendar month in the program's time zone.
+   */
+  v1ReferralCaps: {
+    /** Format: int32 */
+    perReferrerPerMonth?: number;
   };
   v1RefundOrderResponse: {
     /** @description The order after this refund. */
@@ -3404,6 +3482,49 @@ export interface operations {
       /** A successful response. */
       200: {
         schema: definitions["v1GetPerksResponse"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  ReferralService_ListReferrals: {
+    parameters: {
+      path: {
+        memberId: string;
+      };
+      query: {
+        /** 1-500 (default 50). */
+        pageSize?: number;
+        pageToken?: string;
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1ListReferralsResponse"];
+      };
+      /** An unexpected error response. */
+      default: {
+        schema: definitions["rpcStatus"];
+      };
+    };
+  };
+  ReferralService_RecordReferral: {
+    parameters: {
+      path: {
+        /** The member who referred. */
+        memberId: string;
+      };
+      body: {
+        body: definitions["ReferralServiceRecordReferralBody"];
+      };
+    };
+    responses: {
+      /** A successful response. */
+      200: {
+        schema: definitions["v1RecordReferralResponse"];
       };
       /** An unexpected error response. */
       default: {
