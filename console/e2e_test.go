@@ -64,6 +64,21 @@ func TestConsoleInChromium(t *testing.T) {
 	mustREST("POST", "/v1/campaigns/"+late["campaignId"].(string)+":activate", admin, map[string]any{})
 	mustREST("POST", "/v1/members/alice/coupons", admin, map[string]any{"requestId": "coupon-alice", "campaignId": drop["campaignId"]})
 
+	// frank refers gina (enrolled, no order yet) and reviews with photos in the
+	// walk: a REFERRAL and an ACTIVITY_REWARD campaign are running.
+	for _, c := range []map[string]any{
+		{"requestId": "friend", "displayName": "Bring a friend", "type": "REFERRAL",
+			"referral": map[string]any{"referrerPoints": 200, "referredPoints": 100, "caps": map[string]any{"perReferrerPerMonth": 3}}},
+		{"requestId": "photos", "displayName": "Photo reviews", "type": "ACTIVITY_REWARD",
+			"activity": map[string]any{"activityTypes": []string{"REVIEW_WITH_PHOTO"}, "points": 20, "caps": map[string]any{"perDay": 3, "perActivityKey": 1}},
+			"budget":   map[string]any{"points": 100000}},
+	} {
+		created := mustREST("POST", "/v1/campaigns", admin, c)
+		mustREST("POST", "/v1/campaigns/"+created["campaignId"].(string)+":activate", admin, map[string]any{})
+	}
+	mustREST("POST", "/v1/members", app, map[string]any{"memberId": "frank", "displayName": "Frank Zhao"})
+	mustREST("POST", "/v1/members", app, map[string]any{"memberId": "gina", "displayName": "Gina Sun"})
+
 	// carol is gold: two free return pickups a cycle.
 	mustREST("POST", "/v1/members", app, map[string]any{"memberId": "carol", "displayName": "Carol Wang"})
 	mustREST("POST", "/v1/members/carol:earn", app, map[string]any{"requestId": "carol-big", "orderId": "C1",
