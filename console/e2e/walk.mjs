@@ -354,6 +354,16 @@ try {
   await noOverflow("the campaign builder");
   await shot("campaign-builder-phone");
   await page.setViewportSize({ width: 1280, height: 800 });
+  // A referral campaign that pays no one is refused at the referrer's points.
+  await builder.getByLabel(en["builder.name"], { exact: true }).fill("Bring two friends");
+  await builder.getByLabel(en["builder.type"], { exact: true }).selectOption("REFERRAL");
+  await builder.getByLabel(en["builder.referrerPoints"], { exact: true }).fill("0");
+  await builder.getByLabel(en["builder.referredPoints"], { exact: true }).fill("0");
+  await builder.getByLabel(en["builder.referralsPerMonth"], { exact: true }).fill("2");
+  await builder.getByRole("button", { name: en["builder.save"] }).click();
+  await page.locator("#cb-referrerPoints-error").waitFor();
+  assert.equal(await builder.getByLabel(en["builder.referrerPoints"], { exact: true }).getAttribute("aria-invalid"), "true");
+  await shot("campaign-builder-referral-refused");
 
   // The auditor: the liability by expiry month, the ledger verified, the audit log,
   // and the member page shows the order's campaign line.

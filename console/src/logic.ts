@@ -219,6 +219,9 @@ export interface CampaignForm {
   eventTypes: string[];
   minDelayHours: string;
   compensationPoints: string;
+  referrerPoints: string;
+  referredPoints: string;
+  referralsPerMonth: string;
   startTime: string;
   endTime: string;
   timeZone: string;
@@ -254,6 +257,14 @@ export function campaignBody(f: CampaignForm, requestId: string): CreateBody {
   if (f.type === "COUPON_DROP" || f.type === "COMPENSATION") b.coupon = coupon();
   if (f.type === "COMPENSATION")
     b.compensation = { eventTypes: f.eventTypes, minDelayHours: num(f.minDelayHours), points: int64(f.compensationPoints) };
+  if (f.type === "REFERRAL") {
+    const perMonth = num(f.referralsPerMonth);
+    b.referral = {
+      referrerPoints: int64(f.referrerPoints),
+      referredPoints: int64(f.referredPoints),
+      caps: perMonth ? { perReferrerPerMonth: perMonth } : undefined,
+    };
+  }
   if (f.startTime || f.endTime)
     b.schedule = { startTime: apiWallTime(f.startTime), endTime: apiWallTime(f.endTime), timeZone: f.timeZone };
   if (f.tiers.length || f.rule.trim()) b.eligibility = { tiers: f.tiers, rule: f.rule };

@@ -183,6 +183,9 @@ const form = {
   eventTypes: [],
   minDelayHours: "",
   compensationPoints: "",
+  referrerPoints: "200",
+  referredPoints: "100",
+  referralsPerMonth: "",
   startTime: "2026-11-11T00:00",
   endTime: "",
   timeZone: "Asia/Shanghai",
@@ -213,6 +216,15 @@ test("the builder sends only the type's own parts", () => {
   const comp = logic.campaignBody({ ...form, type: "COMPENSATION", couponKind: "", eventTypes: ["LATE_DELIVERY"], compensationPoints: "100" }, "r3");
   assert.deepEqual(comp.compensation, { eventTypes: ["LATE_DELIVERY"], minDelayHours: undefined, points: "100" });
   assert.equal(comp.coupon, undefined);
+  assert.equal(comp.referral, undefined, "only a REFERRAL campaign sends referral");
+  const ref = logic.campaignBody({ ...form, type: "REFERRAL", rule: "", startTime: "", referralsPerMonth: "3" }, "r4");
+  assert.deepEqual(ref.referral, { referrerPoints: "200", referredPoints: "100", caps: { perReferrerPerMonth: 3 } });
+  assert.equal(ref.coupon, undefined);
+  assert.equal(ref.multiplierPercent, undefined);
+  assert.deepEqual(ref.budget, { points: "100000", coupons: undefined });
+  // No cap typed (or 0): no caps sent; a side left empty is left out, the server names what is missing.
+  const open = logic.campaignBody({ ...form, type: "REFERRAL", referredPoints: "", referralsPerMonth: "0" }, "r5");
+  assert.deepEqual(open.referral, { referrerPoints: "200", referredPoints: undefined, caps: undefined });
 });
 
 test("a rule issue is marked under its line and column", () => {
