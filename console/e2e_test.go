@@ -19,7 +19,8 @@ import (
 )
 
 // TestConsoleInChromium walks the support desk, the marketer's campaigns, the
-// auditor's liability report and the admin's settings, webhooks and events in a
+// auditor's liability report, the shop app's referrals and activities, and the
+// admin's settings, webhooks and events in a
 // real browser against a real loyaltyd on PostgreSQL (the admin creates the
 // agent's key in the console; the marketer's and the auditor's keys are made
 // here): e2e/walk.mjs drives headless Chromium (Debian's package) with
