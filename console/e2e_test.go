@@ -19,7 +19,8 @@ import (
 )
 
 // TestConsoleInChromium walks the support desk, the marketer's campaigns, the
-// auditor's liability report and the admin's settings, webhooks and events in a
+// auditor's liability report, the shop app's referrals and activities, and the
+// admin's settings, webhooks and events in a
 // real browser against a real loyaltyd on PostgreSQL (the admin creates the
 // agent's key in the console; the marketer's and the auditor's keys are made
 // here): e2e/walk.mjs drives headless Chromium (Debian's package) with
@@ -63,6 +64,21 @@ func TestConsoleInChromium(t *testing.T) {
 		"type": "COMPENSATION", "compensation": map[string]any{"eventTypes": []string{"LATE_DELIVERY"}, "minDelayHours": 48, "points": 100}})
 	mustREST("POST", "/v1/campaigns/"+late["campaignId"].(string)+":activate", admin, map[string]any{})
 	mustREST("POST", "/v1/members/alice/coupons", admin, map[string]any{"requestId": "coupon-alice", "campaignId": drop["campaignId"]})
+
+	// frank refers gina (enrolled, no order yet) and reviews with photos in the
+	// walk: a REFERRAL and an ACTIVITY_REWARD campaign are running.
+	for _, c := range []map[string]any{
+		{"requestId": "friend", "displayName": "Bring a friend", "type": "REFERRAL",
+			"referral": map[string]any{"referrerPoints": 200, "referredPoints": 100, "caps": map[string]any{"perReferrerPerMonth": 3}}},
+		{"requestId": "photos", "displayName": "Photo reviews", "type": "ACTIVITY_REWARD",
+			"activity": map[string]any{"activityTypes": []string{"REVIEW_WITH_PHOTO"}, "points": 20, "caps": map[string]any{"perDay": 3, "perActivityKey": 1}},
+			"budget":   map[string]any{"points": 100000}},
+	} {
+		created := mustREST("POST", "/v1/campaigns", admin, c)
+		mustREST("POST", "/v1/campaigns/"+created["campaignId"].(string)+":activate", admin, map[string]any{})
+	}
+	mustREST("POST", "/v1/members", app, map[string]any{"memberId": "frank", "displayName": "Frank Zhao"})
+	mustREST("POST", "/v1/members", app, map[string]any{"memberId": "gina", "displayName": "Gina Sun"})
 
 	// carol is gold: two free return pickups a cycle.
 	mustREST("POST", "/v1/members", app, map[string]any{"memberId": "carol", "displayName": "Carol Wang"})

@@ -172,6 +172,10 @@ try {
   await page.getByText(en["couponStatus.ISSUED"]).waitFor();
   assert.match(await page.getByTestId("allowance").textContent(), /1,000 of your 1,000/);
   await shot("member");
+  // An agent reads the member's referrals; recording one, or an activity, is the shop app's.
+  await page.getByRole("region", { name: en["referrals.title"] }).getByText(en["referrals.none"]).waitFor();
+  assert.equal(await page.getByLabel(en["referrals.referredId"], { exact: true }).count(), 0, "an agent records no referral");
+  assert.equal(await page.getByRole("region", { name: en["activity.title"] }).count(), 0, "an agent reports no activity");
 
   // The API's refusal shows next to the field it names (a grant needs a ticket).
   await gw.getByLabel(en["goodwill.points"], { exact: true }).fill("100");
@@ -350,6 +354,16 @@ try {
   await noOverflow("the campaign builder");
   await shot("campaign-builder-phone");
   await page.setViewportSize({ width: 1280, height: 800 });
+  // A referral campaign that pays no one is refused at the referrer's points.
+  await builder.getByLabel(en["builder.name"], { exact: true }).fill("Bring two friends");
+  await builder.getByLabel(en["builder.type"], { exact: true }).selectOption("REFERRAL");
+  await builder.getByLabel(en["builder.referrerPoints"], { exact: true }).fill("0");
+  await builder.getByLabel(en["builder.referredPoints"], { exact: true }).fill("0");
+  await builder.getByLabel(en["builder.referralsPerMonth"], { exact: true }).fill("2");
+  await builder.getByRole("button", { name: en["builder.save"] }).click();
+  await page.locator("#cb-referrerPoints-error").waitFor();
+  assert.equal(await builder.getByLabel(en["builder.referrerPoints"], { exact: true }).getAttribute("aria-invalid"), "true");
+  await shot("campaign-builder-referral-refused");
 
   // The auditor: the liability by expiry month, the ledger verified, the audit log,
   // and the member page shows the order's campaign line.
@@ -489,6 +503,51 @@ try {
   await page.getByLabel(en["events.member"], { exact: true }).fill("");
   await page.getByRole("button", { name: en["audit.filter"], exact: true }).click();
 
+  // The shop app's key on frank's page: a referral refused at its field (oneself),
+  // then gina's recorded, pending until her first order is out of its return window;
+  // a photo review earns the running campaign's 20 points once per key.
+  await page.getByRole("button", { name: en["app.signOut"] }).click();
+  await signIn(APP_KEY);
+  await page.goto(`${CONSOLE_URL}#/members/frank`);
+  await page.getByRole("heading", { name: /Frank Zhao/ }).waitFor();
+  const referrals = page.getByRole("region", { name: en["referrals.title"] });
+  await referrals.getByText(en["referrals.none"]).waitFor();
+  const referredField = referrals.getByLabel(en["referrals.referredId"], { exact: true });
+  await referredField.fill("frank");
+  await referredField.press("Enter");
+  await page.locator("#ref-referredMemberId-error").waitFor();
+  assert.equal(await referredField.getAttribute("aria-invalid"), "true");
+  await referredField.fill("gina");
+  await referrals.getByRole("button", { name: en["referrals.submit"], exact: true }).dblclick();
+  await page.getByTestId("referral-result").filter({ hasText: /gina/ }).waitFor();
+  const ginaRow = referrals.locator("tr", { hasText: "gina" });
+  await ginaRow.getByText(en["referralStatus.PENDING"]).waitFor();
+  await ginaRow.getByText(en["referrals.paidNothing"]).waitFor();
+  assert.equal(await referrals.locator("tbody tr").count(), 1, "a double click records one referral");
+  const activity = page.getByRole("region", { name: en["activity.title"] });
+  const typeField = activity.getByLabel(en["activity.type"], { exact: true });
+  // The types come from ListActivityTypes; the built-in ones are translated.
+  await typeField.locator("option", { hasText: en["activityType.REVIEW_WITH_PHOTO"] }).waitFor({ state: "attached" });
+  await typeField.selectOption("REVIEW_WITH_PHOTO");
+  await activity.getByLabel(en["activity.key"], { exact: true }).fill("F1-line-1");
+  await activity.getByRole("button", { name: en["activity.submit"], exact: true }).click();
+  await page.getByTestId("activity-result").filter({ hasText: "Granted 20 points in all" }).waitFor();
+  await available.filter({ hasText: "20" }).waitFor();
+  await shot("referrals");
+  // The same review again: the first answer, nothing more.
+  await typeField.selectOption("REVIEW_WITH_PHOTO");
+  await activity.getByLabel(en["activity.key"], { exact: true }).fill("F1-line-1");
+  await activity.getByRole("button", { name: en["activity.submit"], exact: true }).click();
+  await page.getByTestId("activity-result").filter({ hasText: en["activity.replayed"] }).waitFor();
+  assert.equal(await availablePoints(), 20);
+  // A share: no running campaign rewards it, and the answer says so.
+  await typeField.selectOption("SHARE");
+  await activity.getByRole("button", { name: en["activity.submit"], exact: true }).click();
+  await page.getByTestId("activity-result").filter({ hasText: en["activityRefusal.NO_MATCHING_CAMPAIGN"] }).waitFor();
+  await shot("activity-nothing");
+  await page.getByRole("button", { name: en["app.signOut"] }).click();
+  await signIn(ADMIN_KEY);
+
   await page.goto(`${CONSOLE_URL}#/members/alice`);
   await available.filter({ hasText: "1,550" }).waitFor();
 
@@ -542,6 +601,10 @@ try {
   await page.getByTestId("events").locator("tbody tr").first().waitFor();
   await untranslated("events");
   await shot("events-zh");
+  await page.goto(`${CONSOLE_URL}#/members/frank`);
+  await page.getByRole("region", { name: zh["referrals.title"] }).locator("tr", { hasText: "gina" }).waitFor();
+  await untranslated("referrals");
+  await shot("referrals-zh");
 
   // Phone width: the member page still fits.
   await page.setViewportSize({ width: 390, height: 844 });

@@ -219,6 +219,9 @@ export interface CampaignForm {
   eventTypes: string[];
   minDelayHours: string;
   compensationPoints: string;
+  referrerPoints: string;
+  referredPoints: string;
+  referralsPerMonth: string;
   startTime: string;
   endTime: string;
   timeZone: string;
@@ -254,6 +257,14 @@ export function campaignBody(f: CampaignForm, requestId: string): CreateBody {
   if (f.type === "COUPON_DROP" || f.type === "COMPENSATION") b.coupon = coupon();
   if (f.type === "COMPENSATION")
     b.compensation = { eventTypes: f.eventTypes, minDelayHours: num(f.minDelayHours), points: int64(f.compensationPoints) };
+  if (f.type === "REFERRAL") {
+    const perMonth = num(f.referralsPerMonth);
+    b.referral = {
+      referrerPoints: int64(f.referrerPoints),
+      referredPoints: int64(f.referredPoints),
+      caps: perMonth ? { perReferrerPerMonth: perMonth } : undefined,
+    };
+  }
   if (f.startTime || f.endTime)
     b.schedule = { startTime: apiWallTime(f.startTime), endTime: apiWallTime(f.endTime), timeZone: f.timeZone };
   if (f.tiers.length || f.rule.trim()) b.eligibility = { tiers: f.tiers, rule: f.rule };
@@ -450,3 +461,42 @@ export const eventTypes = [
   "tier.downgrade_due",
   "webhook_endpoint.disabled",
 ] as const;
+
+/** ActivityLine is one campaign's part in an activity's answer: the points it
+ * granted, or the reason it gave nothing (with the rule's error for RULE_ERROR). */
+export interface ActivityLine {
+  campaignId: string;
+  points?: string;
+  reason?: string;
+  ruleError?: string;
+}
+
+/** activityOutcome reads RecordActivity's answer as one line per campaign that
+ * covers the type, those that granted first; reason is the answer's own reason when
+ * no campaign covers the type (NO_MATCHING_CAMPAIGN). A grant of 0 points is no
+ * grant: it is left out, the refusals say why. */
+export function activityOutcome(r: definitions["v1RecordActivityResponse"]): {
+  granted: ActivityLine[];
+  refused: ActivityLine[];
+  total: string;
+  reason: string;
+} {
+  const granted = (r.grants ?? [])
+    .filter((g) => g.points && g.points !== "0")
+    .map((g) => ({ campaignId: g.campaignId ?? "", points: g.points }));
+  const refused = (r.refusals ?? []).map((x) => ({
+    campaignId: x.campaignId ?? "",
+    reason: x.reason ?? "",
+    ruleError: x.ruleError || undefined,
+  }));
+  const reason = r.reason || (granted.length === 0 && refused.length === 0 ? "NO_MATCHING_CAMPAIGN" : "");
+  return { granted, refused, total: r.points ?? "0", reason };
+}
+
+/** referralPaid is what a referral paid each side: the points of a PAID referral,
+ * null for any other status (a pending one has paid nothing yet, whatever campaign
+ * it may match). */
+export function referralPaid(r: definitions["v1Referral"]): { referrer: string; referred: string } | null {
+  if (r.status !== "PAID") return null;
+  return { referrer: r.referrerPoints ?? "0", referred: r.referredPoints ?? "0" };
+}

@@ -8,6 +8,9 @@ export type Ability =
   | "revokeCoupons"
   | "grantGoodwill"
   | "reportAfterSales"
+  | "readReferrals" // whom a member referred (ListReferrals)
+  | "recordReferrals" // RecordReferral: the shop's app (and admin)
+  | "recordActivities" // RecordActivity: the shop's app (and admin)
   | "listApprovals"
   | "listOwnApprovals" // an agent's own goodwill requests (ListOwnApprovals)
   | "decideApprovals"
@@ -27,6 +30,9 @@ const abilities: Record<Role, Ability[]> = {
     "revokeCoupons",
     "grantGoodwill",
     "reportAfterSales",
+    "readReferrals",
+    "recordReferrals",
+    "recordActivities",
     "listApprovals",
     "decideApprovals",
     "manageKeys",
@@ -45,9 +51,10 @@ const abilities: Record<Role, Ability[]> = {
     "grantGoodwill",
     "listOwnApprovals",
     "reportAfterSales",
+    "readReferrals",
   ],
-  app: ["readMembers", "consumeEntitlements", "reportAfterSales"],
-  auditor: ["readMembers", "listApprovals", "readCampaigns", "readLiability", "readAudit", "readEvents"],
+  app: ["readMembers", "consumeEntitlements", "reportAfterSales", "readReferrals", "recordReferrals", "recordActivities"],
+  auditor: ["readMembers", "readReferrals", "listApprovals", "readCampaigns", "readLiability", "readAudit", "readEvents"],
   marketer: ["readCampaigns", "manageCampaigns"],
 };
 

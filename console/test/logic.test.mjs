@@ -183,6 +183,9 @@ const form = {
   eventTypes: [],
   minDelayHours: "",
   compensationPoints: "",
+  referrerPoints: "200",
+  referredPoints: "100",
+  referralsPerMonth: "",
   startTime: "2026-11-11T00:00",
   endTime: "",
   timeZone: "Asia/Shanghai",
@@ -213,6 +216,15 @@ test("the builder sends only the type's own parts", () => {
   const comp = logic.campaignBody({ ...form, type: "COMPENSATION", couponKind: "", eventTypes: ["LATE_DELIVERY"], compensationPoints: "100" }, "r3");
   assert.deepEqual(comp.compensation, { eventTypes: ["LATE_DELIVERY"], minDelayHours: undefined, points: "100" });
   assert.equal(comp.coupon, undefined);
+  assert.equal(comp.referral, undefined, "only a REFERRAL campaign sends referral");
+  const ref = logic.campaignBody({ ...form, type: "REFERRAL", rule: "", startTime: "", referralsPerMonth: "3" }, "r4");
+  assert.deepEqual(ref.referral, { referrerPoints: "200", referredPoints: "100", caps: { perReferrerPerMonth: 3 } });
+  assert.equal(ref.coupon, undefined);
+  assert.equal(ref.multiplierPercent, undefined);
+  assert.deepEqual(ref.budget, { points: "100000", coupons: undefined });
+  // No cap typed (or 0): no caps sent; a side left empty is left out, the server names what is missing.
+  const open = logic.campaignBody({ ...form, type: "REFERRAL", referredPoints: "", referralsPerMonth: "0" }, "r5");
+  assert.deepEqual(open.referral, { referrerPoints: "200", referredPoints: undefined, caps: undefined });
 });
 
 test("a rule issue is marked under its line and column", () => {
@@ -342,4 +354,45 @@ test("roles: settings and webhooks are the admin's, the feed the auditor's too",
   assert.ok(roles.can("auditor", "readEvents"));
   assert.ok(!roles.can("auditor", "editSettings") && !roles.can("auditor", "manageWebhooks"));
   for (const r of ["agent", "app", "marketer"]) for (const a of ["editSettings", "manageWebhooks", "readEvents"]) assert.ok(!roles.can(r, a), `${r} ${a}`);
+});
+
+test("activityOutcome: a line per campaign, the grants first; no campaign says why", () => {
+  const o = logic.activityOutcome({
+    points: "20",
+    grants: [
+      { campaignId: "c1", points: "20", entryId: "9" },
+      { campaignId: "c0", points: "0" },
+    ],
+    refusals: [{ campaignId: "c2", reason: "RULE_ERROR", ruleError: "division by zero" }, { campaignId: "c3", reason: "DAILY_CAP_REACHED" }],
+  });
+  assert.deepEqual(o.granted, [{ campaignId: "c1", points: "20" }]);
+  assert.deepEqual(o.refused, [
+    { campaignId: "c2", reason: "RULE_ERROR", ruleError: "division by zero" },
+    { campaignId: "c3", reason: "DAILY_CAP_REACHED", ruleError: undefined },
+  ]);
+  assert.equal(o.total, "20");
+  assert.equal(o.reason, "");
+  assert.equal(logic.activityOutcome({ reason: "NO_MATCHING_CAMPAIGN" }).reason, "NO_MATCHING_CAMPAIGN");
+  // An answer with neither grants nor refusals nor a reason still says nothing matched.
+  assert.deepEqual(logic.activityOutcome({}), { granted: [], refused: [], total: "0", reason: "NO_MATCHING_CAMPAIGN" });
+  // Refusals alone: no reason of the answer's own.
+  assert.equal(logic.activityOutcome({ refusals: [{ campaignId: "c3", reason: "BUDGET_EXHAUSTED" }] }).reason, "");
+});
+
+test("referralPaid: only a PAID referral paid anything", () => {
+  assert.deepEqual(logic.referralPaid({ status: "PAID", referrerPoints: "200", referredPoints: "100" }), { referrer: "200", referred: "100" });
+  assert.deepEqual(logic.referralPaid({ status: "PAID", referrerPoints: "200" }), { referrer: "200", referred: "0" });
+  for (const status of ["PENDING", "VOID", "CAPPED", "NO_CAMPAIGN", "NOT_ELIGIBLE", "BUDGET_EXHAUSTED", undefined]) {
+    assert.equal(logic.referralPaid({ status, referrerPoints: "200", referredPoints: "100" }), null, String(status));
+  }
+});
+
+test("roles: referrals and activities as internal/server/roles.go has them", () => {
+  for (const r of ["app", "agent", "auditor", "admin"]) assert.ok(roles.can(r, "readReferrals"), r);
+  assert.ok(!roles.can("marketer", "readReferrals"));
+  // RecordReferral and RecordActivity are the shop app's (and the admin's).
+  for (const a of ["recordReferrals", "recordActivities"]) {
+    assert.ok(roles.can("app", a) && roles.can("admin", a), a);
+    for (const r of ["agent", "auditor", "marketer"]) assert.ok(!roles.can(r, a), `${r} ${a}`);
+  }
 });

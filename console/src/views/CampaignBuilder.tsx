@@ -24,6 +24,9 @@ const empty: CampaignForm = {
   eventTypes: [],
   minDelayHours: "",
   compensationPoints: "",
+  referrerPoints: "",
+  referredPoints: "",
+  referralsPerMonth: "",
   startTime: "",
   endTime: "",
   timeZone: "",
@@ -45,6 +48,9 @@ const apiField: Partial<Record<keyof CampaignForm, string>> = {
   eventTypes: "compensation.eventTypes",
   minDelayHours: "compensation.minDelayHours",
   compensationPoints: "compensation.points",
+  referrerPoints: "referral.referrerPoints",
+  referredPoints: "referral.referredPoints",
+  referralsPerMonth: "referral.caps.perReferrerPerMonth",
   startTime: "schedule.startTime",
   endTime: "schedule.endTime",
   timeZone: "schedule.timeZone",
@@ -191,6 +197,9 @@ export function CampaignBuilder() {
           {f.type === "POINTS_BONUS" && input("bonusPoints", t("builder.bonusPoints"))}
           {f.type === "COMPENSATION" && input("compensationPoints", t("builder.compensationPoints"))}
           {f.type === "COMPENSATION" && input("minDelayHours", t("builder.minDelayHours"))}
+          {f.type === "REFERRAL" && input("referrerPoints", t("builder.referrerPoints"))}
+          {f.type === "REFERRAL" && input("referredPoints", t("builder.referredPoints"))}
+          {f.type === "REFERRAL" && input("referralsPerMonth", t("builder.referralsPerMonth"))}
         </div>
         <p class="hint small">{tCode("campaignTypeHelp", f.type)}</p>
         {f.type === "COMPENSATION" && (

@@ -84,6 +84,16 @@ function Definition({ c }: { c: Campaign }) {
           <dd>{points(c.compensation.points)}</dd>
         </>
       )}
+      {c.type === "REFERRAL" && c.referral && (
+        <>
+          <dt>{t("builder.referrerPoints")}</dt>
+          <dd>{points(c.referral.referrerPoints)}</dd>
+          <dt>{t("builder.referredPoints")}</dt>
+          <dd>{points(c.referral.referredPoints)}</dd>
+          <dt>{t("builder.referralsPerMonth")}</dt>
+          <dd>{c.referral.caps?.perReferrerPerMonth ?? 0}</dd>
+        </>
+      )}
       {c.coupon && (
         <>
           <dt>{t("builder.coupon")}</dt>

@@ -6,7 +6,7 @@ import { can } from "../roles";
 import { href } from "../route";
 import { errorText } from "./App";
 
-export const campaignTypes = ["POINTS_MULTIPLIER", "POINTS_BONUS", "COUPON_DROP", "COMPENSATION"] as const;
+export const campaignTypes = ["POINTS_MULTIPLIER", "POINTS_BONUS", "COUPON_DROP", "COMPENSATION", "REFERRAL"] as const;
 const statuses = ["DRAFT", "SCHEDULED", "ACTIVE", "PAUSED", "ENDED"] as const;
 
 type Campaign = Defs["v1Campaign"];

@@ -10,7 +10,9 @@ import { Coupons } from "./Coupons";
 import { Entitlements } from "./Entitlements";
 import { Goodwill } from "./Goodwill";
 import { AfterSales } from "./AfterSales";
+import { Activity } from "./Activity";
 import { MyRequests } from "./MyRequests";
+import { Referrals } from "./Referrals";
 import { latestOrders, Orders } from "./Orders";
 import { Statement } from "./Statement";
 
@@ -122,8 +124,12 @@ function MemberBody({ memberId, me, refreshMe, member: m }: Props & { member: De
             onReported={onChange}
           />
         )}
+        {can(role, "recordActivities") && <Activity memberId={memberId} campaignName={campaignName} onRecorded={onChange} />}
       </div>
       <Orders orders={orders} tierName={tierName} campaignName={campaignName} />
+      {can(role, "readReferrals") && (
+        <Referrals memberId={memberId} changed={changed} canRecord={can(role, "recordReferrals")} onRecorded={onChange} />
+      )}
       <Coupons memberId={memberId} changed={changed} canRevoke={can(role, "revokeCoupons")} onRevoked={onChange} />
       <Statement memberId={memberId} changed={changed} />
     </div>
