@@ -342,20 +342,33 @@ func (s *Service) RevokeCoupon(ctx context.Context, code string) (Coupon, error)
 	return out, err
 }
 
-// CouponQuery pages through a member's coupons, newest first.
-type CouponQuery struct {
+// MemberPage asks for a page of one member's rows (coupons, referrals), newest
+// first.
+type MemberPage struct {
 	MemberID  string `json:"memberId" validate:"required,shopid"`
 	PageSize  int32  `json:"pageSize" validate:"gte=0,lte=500"`
 	PageToken string `json:"pageToken" validate:"max=200"`
 }
 
-// Coupons lists a member's coupons with their status now.
-func (s *Service) Coupons(ctx context.Context, q CouponQuery) ([]Coupon, string, error) {
+// checked validates the page asked for and fills in the default page size.
+func (q MemberPage) checked() (MemberPage, error) {
 	if err := validation.Struct(q); err != nil {
-		return nil, "", err
+		return q, err
 	}
 	if q.PageSize == 0 {
 		q.PageSize = 50
+	}
+	return q, nil
+}
+
+// CouponQuery pages through a member's coupons, newest first.
+type CouponQuery = MemberPage
+
+// Coupons lists a member's coupons with their status now.
+func (s *Service) Coupons(ctx context.Context, q CouponQuery) ([]Coupon, string, error) {
+	q, err := q.checked()
+	if err != nil {
+		return nil, "", err
 	}
 	now := s.clock.Now()
 	if _, err := s.q.MemberJoinTime(ctx, s.pool, q.MemberID); errors.Is(err, pgx.ErrNoRows) {

@@ -179,19 +179,13 @@ func referralData(r Referral) events.ReferralData {
 }
 
 // ReferralQuery pages through a member's referrals.
-type ReferralQuery struct {
-	MemberID  string `json:"memberId" validate:"required,shopid"`
-	PageSize  int32  `json:"pageSize" validate:"gte=0,lte=500"`
-	PageToken string `json:"pageToken" validate:"max=200"`
-}
+type ReferralQuery = MemberPage
 
 // Referrals lists whom a member referred, newest first, with each referral's status.
 func (s *Service) Referrals(ctx context.Context, q ReferralQuery) ([]Referral, string, error) {
-	if err := validation.Struct(q); err != nil {
+	q, err := q.checked()
+	if err != nil {
 		return nil, "", err
-	}
-	if q.PageSize == 0 {
-		q.PageSize = 50
 	}
 	if _, err := s.q.MemberJoinTime(ctx, s.pool, q.MemberID); errors.Is(err, pgx.ErrNoRows) {
 		return nil, "", ledger.ErrMemberNotFound.With("member %q not found", q.MemberID)
