@@ -4,3 +4,38 @@
 // source: batch.sql
 
 package ledgerdb
+
+import (
+	"context"
+)
+
+const lockableMembers = `-- name: LockableMembers :many
+SELECT member_id FROM member_balances
+WHERE member_id = ANY ($1::text[])
+ORDER BY member_id
+FOR UPDATE SKIP LOCKED
+`
+
+// Which of these members no other transaction holds now: a group-commit batch that
+// gave up waiting for a lock asks it, to send the held members' commands to wait
+// alone and run the others at once (ledger/committer.go). The rows are locked only
+// for this one statement.
+func (q *Queries) LockableMembers(ctx context.Context, db DBTX, memberIds []string) ([]string, error) {
+	rows, err := db.Query(ctx, lockableMembers, memberIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var member_id string
+		if err := rows.Scan(&member_id); err != nil {
+			return nil, err
+		}
+		items = append(items, member_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

@@ -265,3 +265,13 @@ SELECT u.hold_id, u.member_id, u.points, nullif(u.order_id, ''), u.create_time, 
 FROM (SELECT unnest(@hold_ids::bigint[]) AS hold_id, unnest(@member_ids::text[]) AS member_id,
              unnest(@points::bigint[]) AS points, unnest(@order_ids::text[]) AS order_id,
              unnest(@create_times::timestamptz[]) AS create_time, unnest(@expire_times::timestamptz[]) AS expire_time) AS u;
+
+-- name: LockableMembers :many
+-- Which of these members no other transaction holds now: a group-commit batch that
+-- gave up waiting for a lock asks it, to send the held members' commands to wait
+-- alone and run the others at once (ledger/committer.go). The rows are locked only
+-- for this one statement.
+SELECT member_id FROM member_balances
+WHERE member_id = ANY (@member_ids::text[])
+ORDER BY member_id
+FOR UPDATE SKIP LOCKED;
