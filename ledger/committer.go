@@ -181,18 +181,20 @@ func (c *committer) flush(base context.Context, batch []*pendingPost, lane Budge
 			return
 		}
 		held, free := c.heldApart(ctx, batch)
+		if len(held) == 0 {
+			// The held lock is not a member's row, or it was released meanwhile:
+			// halves, until the command that waits is alone.
+			half := len(batch) / 2
+			c.flush(base, batch[:half], lane)
+			c.flush(base, batch[half:], lane)
+			return
+		}
 		for _, b := range held {
 			go c.waitAlone(base, b, lane)
 		}
-		if len(held) > 0 && len(free) > 0 {
+		if len(free) > 0 {
 			c.flush(base, free, lane)
-			return
 		}
-		// The held lock is not a member's row, or it was released meanwhile:
-		// halves, until the command that waits is alone.
-		half := len(batch) / 2
-		c.flush(base, batch[:half], lane)
-		c.flush(base, batch[half:], lane)
 		return
 	}
 	c.s.batchSize.Observe(float64(len(batch)))

@@ -398,3 +398,57 @@ func counterValue(t *testing.T, c interface{ Write(*dto.Metric) error }) float64
 	}
 	return m.GetCounter().GetValue()
 }
+
+// A batch whose every member is held hands every command to a waiter (and none
+// twice): each earn commits once the locks are released.
+func TestGroupCommitBatchOfHeldMembersOnly(t *testing.T) {
+	s := onFreshDB(t, WithGroupCommit(64, 1), WithBatchLockWait(50*time.Millisecond))
+	ctx := context.Background()
+	for _, m := range []string{"h1", "h2"} {
+		if _, _, err := s.Enroll(ctx, EnrollMember{MemberID: m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck
+	if _, err := tx.Exec(ctx, "SELECT 1 FROM member_balances WHERE member_id IN ('h1', 'h2') FOR UPDATE"); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	s.committer.beforeFlush = func() {
+		once.Do(func() {
+			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+				s.committer.mu.Lock()
+				queued := len(s.committer.queue)
+				s.committer.mu.Unlock()
+				if queued >= 3 {
+					return
+				}
+			}
+		})
+	}
+	done := make(chan error, 4)
+	for i := range 4 {
+		go func() {
+			_, err := s.Earn(ctx, Actor{}, Earn{MemberID: []string{"h1", "h2"}[i%2], RequestID: fmt.Sprintf("e%d", i), Points: 2})
+			done <- err
+		}()
+	}
+	waitForLockWaiters(t, s, 4) // every earn waits alone for its member
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range []string{"h1", "h2"} {
+		if b, err := s.Balance(ctx, m); err != nil || b.Available != 4 {
+			t.Fatalf("%s: balance %+v (%v), want its two earns (4)", m, b, err)
+		}
+	}
+}
