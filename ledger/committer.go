@@ -177,7 +177,7 @@ func (c *committer) flush(base context.Context, batch []*pendingPost, lane Budge
 	if isLockTimeout(err) {
 		c.s.lockSplits.Inc()
 		if len(batch) == 1 {
-			go c.waitAlone(base, batch[0], lane)
+			go c.waitAlone(batch[0], lane)
 			return
 		}
 		held, free := c.heldApart(ctx, batch)
@@ -190,7 +190,7 @@ func (c *committer) flush(base context.Context, batch []*pendingPost, lane Budge
 			return
 		}
 		for _, b := range held {
-			go c.waitAlone(base, b, lane)
+			go c.waitAlone(b, lane)
 		}
 		if len(free) > 0 {
 			c.flush(base, free, lane)
@@ -213,15 +213,21 @@ func (c *committer) flush(base context.Context, batch []*pendingPost, lane Budge
 	// One by one, each on its caller's context: a caller who has left needs no
 	// answer, and its entry is not written behind its back.
 	for _, b := range batch {
-		b.err = c.s.retry(b.ctx, func() error {
-			out, err := c.s.appendInLane(b.ctx, c.s.pool, []plan{b.p}, lane, nil)
-			if err == nil {
-				b.out = out[0]
-			}
-			return err
-		})
+		c.runAlone(b, lane)
 		close(b.done)
 	}
+}
+
+// runAlone runs one command as a batch of its own on its caller's context,
+// waiting for its locks as long as the caller waits.
+func (c *committer) runAlone(b *pendingPost, lane BudgetLane) {
+	b.err = c.s.retry(b.ctx, func() error {
+		out, err := c.s.appendInLane(b.ctx, c.s.pool, []plan{b.p}, lane, nil)
+		if err == nil {
+			b.out = out[0]
+		}
+		return err
+	})
 }
 
 // heldApart asks which of the batch's members another transaction holds now
@@ -258,7 +264,7 @@ func (c *committer) heldApart(ctx context.Context, batch []*pendingPost) (held, 
 // waitAlone runs a command whose lock another transaction holds for long, on its
 // caller's context and without the bound: it waits for the lock (the chunk's
 // commit, say) as long as its caller waits for the answer.
-func (c *committer) waitAlone(base context.Context, b *pendingPost, lane BudgetLane) {
+func (c *committer) waitAlone(b *pendingPost, lane BudgetLane) {
 	defer close(b.done)
 	select {
 	case c.waiters <- struct{}{}:
@@ -267,15 +273,7 @@ func (c *committer) waitAlone(base context.Context, b *pendingPost, lane BudgetL
 		b.err = b.ctx.Err()
 		return
 	}
-	ctx, release := batchContext(base, []*pendingPost{b})
-	defer release()
-	b.err = c.s.retry(ctx, func() error {
-		out, err := c.s.appendInLane(ctx, c.s.pool, []plan{b.p}, lane, nil)
-		if err == nil {
-			b.out = out[0]
-		}
-		return err
-	})
+	c.runAlone(b, lane)
 	c.s.batchSize.Observe(1)
 }
 

@@ -279,32 +279,26 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.pgbenchTPS, err = positiveNumbers(o.pgbenchList); err != nil {
 		return o, fmt.Errorf("-pgbench-tps: %w", err)
 	}
-	if o.pgbenchLat, err = positiveNumbers(o.pgbenchLats); err != nil {
-		return o, fmt.Errorf("-pgbench-latency: %w", err)
-	}
-	if len(o.pgbenchLat) > 0 && len(o.pgbenchLat) != len(o.pgbenchTPS) {
-		return o, errors.New("-pgbench-latency needs one figure per -pgbench-tps figure")
-	}
 	if o.selectTPS, err = positiveNumbers(o.selectList); err != nil {
 		return o, fmt.Errorf("-pgbench-select-tps: %w", err)
 	}
-	if o.selectLat, err = positiveNumbers(o.selectLats); err != nil {
-		return o, fmt.Errorf("-pgbench-select-latency: %w", err)
-	}
-	if len(o.selectLat) > 0 && len(o.selectLat) != len(o.selectTPS) {
-		return o, errors.New("-pgbench-select-latency needs one figure per -pgbench-select-tps figure")
-	}
-	if o.pgbenchP99, err = positiveNumbers(o.pgbenchP99s); err != nil {
-		return o, fmt.Errorf("-pgbench-p99: %w", err)
-	}
-	if len(o.pgbenchP99) > 0 && len(o.pgbenchP99) != len(o.pgbenchTPS) {
-		return o, errors.New("-pgbench-p99 needs one figure per -pgbench-tps figure")
-	}
-	if o.selectP99, err = positiveNumbers(o.selectP99s); err != nil {
-		return o, fmt.Errorf("-pgbench-select-p99: %w", err)
-	}
-	if len(o.selectP99) > 0 && len(o.selectP99) != len(o.selectTPS) {
-		return o, errors.New("-pgbench-select-p99 needs one figure per -pgbench-select-tps figure")
+	for _, f := range []struct {
+		into       *[]float64
+		list, name string
+		runs       []float64
+		runsName   string
+	}{
+		{&o.pgbenchLat, o.pgbenchLats, "-pgbench-latency", o.pgbenchTPS, "-pgbench-tps"},
+		{&o.pgbenchP99, o.pgbenchP99s, "-pgbench-p99", o.pgbenchTPS, "-pgbench-tps"},
+		{&o.selectLat, o.selectLats, "-pgbench-select-latency", o.selectTPS, "-pgbench-select-tps"},
+		{&o.selectP99, o.selectP99s, "-pgbench-select-p99", o.selectTPS, "-pgbench-select-tps"},
+	} {
+		if *f.into, err = positiveNumbers(f.list); err != nil {
+			return o, fmt.Errorf("%s: %w", f.name, err)
+		}
+		if len(*f.into) > 0 && len(*f.into) != len(f.runs) {
+			return o, fmt.Errorf("%s needs one figure per %s figure", f.name, f.runsName)
+		}
 	}
 	if o.report != "" {
 		return o, nil
