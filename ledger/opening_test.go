@@ -255,6 +255,12 @@ func TestOpenTellsEachImportInOneEvent(t *testing.T) {
 		carol.Started != nil || carol.Opening == nil || carol.Opening.Points != 200 || carol.Opening.LotID != lotOf(res[2].EntryID) {
 		t.Fatalf("carol's event %+v (seq %d)", carol, seq)
 	}
+	// The members it created have their balance rows as the import left them: bob,
+	// opened at zero, has no last entry.
+	if n := count(t, pool, `SELECT count(*) FROM member_balances WHERE (member_id = 'alice' AND available = 1000 AND last_entry_time = $1)
+		OR (member_id = 'bob' AND available = 0 AND last_entry_time IS NULL) OR (member_id = 'carol' AND available = 200)`, now); n != 3 {
+		t.Fatalf("%d of the 3 balance rows as the import left them", n)
+	}
 	// Nothing else: the three events an import wrote before are not written.
 	if n := count(t, pool, `SELECT count(*) FROM events WHERE type IN ('member.enrolled', 'points.opened', 'tier.changed') AND member_id <> 'carol'`); n != 0 {
 		t.Fatalf("%d enrolment, opening or tier events beside member.imported", n)
