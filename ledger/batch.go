@@ -111,6 +111,7 @@ func (s *Service) runBatch(ctx context.Context, db batchSender, plans []plan, la
 	}
 
 	var write database.Pipeline
+	st.out.customPlans = len(plans) >= largeBatch
 	s.queueWrites(ctx, &write, &st.out)
 	s.queueGoodwillWrites(ctx, &write, &st.out.goodwill)
 	s.queueRefundWrites(ctx, &write, st)
@@ -605,6 +606,8 @@ type writeSet struct {
 	// them) rather than updates.
 	imports    []importRow
 	newMembers []*memberState
+	// customPlans: the batch is large, planned for the arrays it sends (largeBatch).
+	customPlans bool
 }
 
 func (w *writeSet) addSystem(account string, amount int64) {
@@ -682,6 +685,21 @@ func (u upgradeRow) reasonOrUpgrade() string {
 
 // queueWrites is step 3: the batch's rows, one statement per kind of row.
 func (s *Service) queueWrites(ctx context.Context, pipe *database.Pipeline, w *writeSet) {
+	s.queueImports(ctx, pipe, w)
+	s.queueEntriesAndEffects(ctx, pipe, w)
+}
+
+// queueImports writes an import's member_imports rows and the balance rows of
+// the members it enrolled. These rows' foreign keys are checked row by row, each
+// check a cached plan: planned again for every row under force_custom_plan (a
+// large batch's), which made the checks several times their cost. So they are
+// written under the default plan mode: their statements have no join a generic
+// plan could get wrong.
+func (s *Service) queueImports(ctx context.Context, pipe *database.Pipeline, w *writeSet) {
+	if len(w.imports) == 0 && len(w.newMembers) == 0 {
+		return
+	}
+	pipe.Queue("SET LOCAL plan_cache_mode = auto")
 	q := s.q
 	if len(w.imports) > 0 {
 		var p ledgerdb.WriteImportsParams
@@ -696,6 +714,13 @@ func (s *Service) queueWrites(ctx context.Context, pipe *database.Pipeline, w *w
 	if len(w.newMembers) > 0 {
 		q.WriteNewBalances(ctx, pipe, []ledgerdb.WriteNewBalancesParams{newBalances(w.newMembers)})
 	}
+	if w.customPlans {
+		pipe.Queue("SET LOCAL plan_cache_mode = force_custom_plan")
+	}
+}
+
+// queueEntriesAndEffects writes the entries, their balances and effects.
+func (s *Service) queueEntriesAndEffects(ctx context.Context, pipe *database.Pipeline, w *writeSet) {
 	if len(w.entries) > 0 {
 		s.queueEntries(ctx, pipe, w)
 	}
