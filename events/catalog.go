@@ -16,6 +16,10 @@ const (
 	MemberEnrolled Type = "member.enrolled"
 	// MemberUpdated: a member's display name or profile changed. Data: MemberData.
 	MemberUpdated Type = "member.updated"
+	// MemberImported: a member came in through a member import, with its opening
+	// balance and start tier, in one event (instead of member.enrolled,
+	// points.opened and tier.changed). Data: ImportedData.
+	MemberImported Type = "member.imported"
 
 	// Entries of the ledger. Data: EntryData.
 	PointsEarned          Type = "points.earned"
@@ -32,7 +36,7 @@ const (
 	PointsGoodwill        Type = "points.goodwill"
 	PointsCampaignCredit  Type = "points.campaign_credited"
 	PointsCompensation    Type = "points.compensated"
-	PointsOpened          Type = "points.opened" // an imported member's opening balance
+	PointsOpened          Type = "points.opened" // no longer written: an import's opening is in member.imported
 	PointsActivity        Type = "points.activity_rewarded"
 	PointsBirthday        Type = "points.birthday_bonus"
 	PointsBulkCredited    Type = "points.bulk_credited"
@@ -63,7 +67,7 @@ const (
 
 // catalogue lists every type, in the order docs/EVENTS.md documents them.
 var catalogue = []Type{
-	MemberEnrolled, MemberUpdated,
+	MemberEnrolled, MemberUpdated, MemberImported,
 	PointsEarned, PointsRedeemed, HoldPlaced, HoldCaptured, HoldVoided, HoldExpired, EntryReversed,
 	PointsRefunded, PointsRefundReturned, PointsReleased, PointsExpired, PointsGoodwill,
 	PointsCampaignCredit, PointsCompensation, PointsOpened, PointsActivity, PointsBirthday, PointsBulkCredited, PointsReferral,
@@ -93,6 +97,45 @@ type MemberData struct {
 	Birthday    *Birthday         `json:"birthday,omitempty"`
 	Channel     string            `json:"channel,omitempty"`
 	Attributes  map[string]string `json:"attributes,omitempty"`
+}
+
+// ImportedData is the data of member.imported: what a member import did with the
+// member, in one event. Created: the import enrolled the member (DisplayName and
+// JoinTime are then the row's; else the member's own, which the import keeps).
+// Opening: the OPENING entry (nil: the member opened at zero). Tier: the tier the
+// member is in after the import, Metric its qualifying metric in the current window
+// counting the import's; Started is set when the import started that tier (else
+// the member kept the tier it had, as good or better).
+type ImportedData struct {
+	MemberID    string           `json:"memberId"`
+	DisplayName string           `json:"displayName,omitempty"`
+	JoinTime    time.Time        `json:"joinTime"`
+	Created     bool             `json:"created"`
+	Opening     *ImportedOpening `json:"opening,omitempty"`
+	TierID      string           `json:"tierId"`
+	Metric      int64            `json:"metric"`
+	Started     *ImportedTier    `json:"started,omitempty"`
+}
+
+// ImportedOpening is an imported member's OPENING entry in ImportedData: its points,
+// the member's balances right after it, and the lot the points are in (LotID empty
+// when they all repaid a debt) with its expiry.
+type ImportedOpening struct {
+	EntryID    string     `json:"entryId"`
+	Points     int64      `json:"points"`
+	Available  int64      `json:"available"`
+	Pending    int64      `json:"pending"`
+	Held       int64      `json:"held"`
+	LotID      string     `json:"lotId,omitempty"`
+	ExpireTime *time.Time `json:"expireTime,omitempty"`
+}
+
+// ImportedTier is the tier an import started in ImportedData: from which tier,
+// why (IMPORTED) and until when, as a tier.changed upgrade would say.
+type ImportedTier struct {
+	FromTierID string     `json:"fromTierId"`
+	Reason     string     `json:"reason"`
+	PeriodEnd  *time.Time `json:"periodEnd,omitempty"`
 }
 
 // Birthday is a member's birthday in MemberData (year 0: not told).

@@ -31,3 +31,30 @@ func TestEveryTypeIsDocumented(t *testing.T) {
 		t.Errorf("docs/EVENTS.md documents %s, which is not in the catalogue", name)
 	}
 }
+
+// The console's events view filters by the catalogue: its list (console/src/logic.ts)
+// is the catalogue, in its order.
+func TestTheConsoleListsTheCatalogue(t *testing.T) {
+	src, err := os.ReadFile("../console/src/logic.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, list, ok := strings.Cut(string(src), "export const eventTypes = [")
+	list, _, ok2 := strings.Cut(list, "] as const;")
+	if !ok || !ok2 {
+		t.Fatal("console/src/logic.ts has no eventTypes list")
+	}
+	var listed []string
+	for _, item := range strings.Split(list, ",") {
+		if item = strings.Trim(strings.TrimSpace(item), `"`); item != "" {
+			listed = append(listed, item)
+		}
+	}
+	var want []string
+	for _, typ := range events.Types() {
+		want = append(want, string(typ))
+	}
+	if strings.Join(listed, " ") != strings.Join(want, " ") {
+		t.Fatalf("console/src/logic.ts lists\n%v\nthe catalogue is\n%v", listed, want)
+	}
+}

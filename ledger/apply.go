@@ -387,7 +387,9 @@ func (st *batchState) post(p plan, m *memberState, d memberDeltas) Entry {
 		CreateTime: m.lastEntryTime,
 	}
 	st.out.entries = append(st.out.entries, entryRow{entry: e, fingerprint: p.fingerprint})
-	st.out.events = append(st.out.events, entryEvent(e, d))
+	if p.opening == nil { // an import's opening is told in its member.imported event
+		st.out.events = append(st.out.events, entryEvent(e, d))
+	}
 	for _, posting := range p.postings {
 		if IsSystemAccount(posting.Account) {
 			st.out.addSystem(posting.Account, posting.Amount)

@@ -111,6 +111,7 @@ func (s *Service) runBatch(ctx context.Context, db batchSender, plans []plan, la
 	}
 
 	var write database.Pipeline
+	st.out.customPlans = len(plans) >= largeBatch
 	s.queueWrites(ctx, &write, &st.out)
 	s.queueGoodwillWrites(ctx, &write, &st.out.goodwill)
 	s.queueRefundWrites(ctx, &write, st)
@@ -246,7 +247,11 @@ func (s *Service) readBatch(ctx context.Context, db batchSender, plans []plan, l
 		enroll.Query(func(_ int, rows []ledgerdb.EnrollBatchMembersRow, err error) {
 			fail("enroll members", err)
 			for _, r := range rows {
-				st.enrolled[r.MemberID] = true
+				// A new member starts at zero, with nothing: its state needs no
+				// read, and its balance row is written with the batch's rows.
+				m := &memberState{id: r.MemberID, joinTime: r.JoinTime, attributes: []byte("{}")}
+				st.members[r.MemberID], st.enrolled[r.MemberID] = m, true
+				st.out.newMembers = append(st.out.newMembers, m)
 			}
 		})
 	}
@@ -596,8 +601,13 @@ type writeSet struct {
 	// events: the batch's events, in the order its commands made them
 	// (batch_events.go).
 	events []events.Event
-	// imports: the members the batch imported (opening.go).
-	imports []importRow
+	// imports: the members the batch imported (opening.go); newMembers: those its
+	// import enrolled, in member order, whose balance rows it inserts (as it leaves
+	// them) rather than updates.
+	imports    []importRow
+	newMembers []*memberState
+	// customPlans: the batch is large, planned for the arrays it sends (largeBatch).
+	customPlans bool
 }
 
 func (w *writeSet) addSystem(account string, amount int64) {
@@ -675,6 +685,21 @@ func (u upgradeRow) reasonOrUpgrade() string {
 
 // queueWrites is step 3: the batch's rows, one statement per kind of row.
 func (s *Service) queueWrites(ctx context.Context, pipe *database.Pipeline, w *writeSet) {
+	s.queueImports(ctx, pipe, w)
+	s.queueEntriesAndEffects(ctx, pipe, w)
+}
+
+// queueImports writes an import's member_imports rows and the balance rows of
+// the members it enrolled. These rows' foreign keys are checked row by row, each
+// check a cached plan: planned again for every row under force_custom_plan (a
+// large batch's), which made the checks several times their cost. So they are
+// written under the default plan mode: their statements have no join a generic
+// plan could get wrong.
+func (s *Service) queueImports(ctx context.Context, pipe *database.Pipeline, w *writeSet) {
+	if len(w.imports) == 0 && len(w.newMembers) == 0 {
+		return
+	}
+	pipe.Queue("SET LOCAL plan_cache_mode = auto")
 	q := s.q
 	if len(w.imports) > 0 {
 		var p ledgerdb.WriteImportsParams
@@ -686,18 +711,46 @@ func (s *Service) queueWrites(ctx context.Context, pipe *database.Pipeline, w *w
 		}
 		q.WriteImports(ctx, pipe, []ledgerdb.WriteImportsParams{p})
 	}
+	if len(w.newMembers) > 0 {
+		q.WriteNewBalances(ctx, pipe, []ledgerdb.WriteNewBalancesParams{newBalances(w.newMembers)})
+	}
+	if w.customPlans {
+		pipe.Queue("SET LOCAL plan_cache_mode = force_custom_plan")
+	}
+}
+
+// queueEntriesAndEffects writes the entries, their balances and effects.
+func (s *Service) queueEntriesAndEffects(ctx context.Context, pipe *database.Pipeline, w *writeSet) {
 	if len(w.entries) > 0 {
 		s.queueEntries(ctx, pipe, w)
 	}
 	s.queueEntryEffects(ctx, pipe, w)
 }
 
+// newBalances are the balance rows of the members an import enrolled (sorted, as
+// the read step returned them), as the batch leaves them.
+func newBalances(members []*memberState) ledgerdb.WriteNewBalancesParams {
+	var p ledgerdb.WriteNewBalancesParams
+	for _, m := range members {
+		p.MemberIds = append(p.MemberIds, m.id)
+		p.Available = append(p.Available, m.available)
+		p.Pending = append(p.Pending, m.pending)
+		p.Held = append(p.Held, m.held)
+		p.LastEntryTimes = append(p.LastEntryTimes, m.lastEntryTime)
+	}
+	return p
+}
+
 // queueEntries writes the batch's entries and the balances they leave.
 func (s *Service) queueEntries(ctx context.Context, pipe *database.Pipeline, w *writeSet) {
 	q := s.q
-	// Members in lock order, each once, with their balances as the batch left them.
+	// Members in lock order, each once, with their balances as the batch left them
+	// (those it enrolled have theirs inserted: WriteNewBalances).
 	var bal ledgerdb.WriteBalancesParams
 	seen := map[string]bool{}
+	for _, m := range w.newMembers {
+		seen[m.id] = true
+	}
 	for _, e := range w.entries {
 		if !seen[e.entry.MemberID] {
 			seen[e.entry.MemberID] = true
@@ -716,7 +769,9 @@ func (s *Service) queueEntries(ctx context.Context, pipe *database.Pipeline, w *
 		bal.Held = append(bal.Held, e.HeldAfter)
 		bal.LastEntryTimes = append(bal.LastEntryTimes, e.CreateTime)
 	}
-	q.WriteBalances(ctx, pipe, []ledgerdb.WriteBalancesParams{bal})
+	if len(bal.MemberIds) > 0 {
+		q.WriteBalances(ctx, pipe, []ledgerdb.WriteBalancesParams{bal})
+	}
 
 	var ent ledgerdb.WriteEntriesParams
 	for _, r := range w.entries {

@@ -116,10 +116,47 @@ func upgradeEvent(u upgradeRow) events.Event {
 	}}
 }
 
-// enrolledEvent is the member.enrolled event of a member an import enrolled.
-func enrolledEvent(memberID, displayName, tierID string, joinTime time.Time) events.Event {
-	return events.Event{Type: events.MemberEnrolled, OccurTime: joinTime, MemberID: memberID,
-		Data: events.MemberData{MemberID: memberID, DisplayName: displayName, TierID: tierID, JoinTime: joinTime}}
+// importedEvent is what a member's import did, told in one member.imported event:
+// an import writes one event a member, where enrolling, posting an opening and
+// starting a tier one by one would write three (the events statement is the
+// largest part of an import's time).
+type importedEvent struct {
+	memberID, displayName string
+	joinTime, at          time.Time
+	created               bool
+	// opening is the OPENING entry (nil: none), points its change to the available
+	// points, lot the lot it opened (nil: none, its points repaid a debt).
+	opening *Entry
+	points  int64
+	lot     *lotState
+	// tierID and metric: the member's qualified tier and metric after the import;
+	// started: the start tier the import gave (nil: the member kept its tier).
+	tierID  string
+	metric  int64
+	started *upgradeRow
+}
+
+// event is the member.imported event, at the import's time. A member that existed
+// keeps its name, so the event names it only when the import enrolled it.
+func (ev importedEvent) event() events.Event {
+	data := events.ImportedData{MemberID: ev.memberID, JoinTime: ev.joinTime, Created: ev.created, TierID: ev.tierID, Metric: ev.metric}
+	if ev.created {
+		data.DisplayName = ev.displayName
+	}
+	if e := ev.opening; e != nil {
+		o := &events.ImportedOpening{EntryID: strconv.FormatInt(e.ID, 10), Points: ev.points,
+			Available: e.AvailableAfter, Pending: e.PendingAfter, Held: e.HeldAfter}
+		if ev.lot != nil {
+			expire := ev.lot.expire
+			o.LotID, o.ExpireTime = strconv.FormatInt(ev.lot.id, 10), &expire
+		}
+		data.Opening = o
+	}
+	if u := ev.started; u != nil {
+		end := u.periodEnd
+		data.Started = &events.ImportedTier{FromTierID: u.from, Reason: u.reasonOrUpgrade(), PeriodEnd: &end}
+	}
+	return events.Event{Type: events.MemberImported, OccurTime: ev.at, MemberID: ev.memberID, Data: data}
 }
 
 func optionalString(id int64) string {

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -221,8 +222,8 @@ func (st *batchState) applyOpening(p plan) outcome {
 	res := outcome{created: st.enrolled[p.memberID]}
 	if res.created {
 		delete(st.enrolled, p.memberID) // a second row of the member is not its enrolment
-		st.out.events = append(st.out.events, enrolledEvent(p.memberID, o.displayName, o.policy.Bottom().ID, m.joinTime))
 	}
+	ev := importedEvent{memberID: p.memberID, displayName: o.displayName, joinTime: m.joinTime, created: res.created, at: p.at}
 	e := Entry{ID: 0, MemberID: p.memberID, CreateTime: p.at}
 	if len(p.postings) > 0 {
 		if err := checkBalanced(p.postings); err != nil {
@@ -230,11 +231,16 @@ func (st *batchState) applyOpening(p plan) outcome {
 		}
 		d, _, _ := split(p.postings)
 		e = st.post(p, m, d)
+		lotsBefore := len(st.out.newLots)
 		if err := st.settleLots(p, m, e, d.available); err != nil {
 			st.broken = err
 			return outcome{err: err}
 		}
 		res.entry = e
+		ev.opening, ev.points = &res.entry, d.available
+		if len(st.out.newLots) > lotsBefore {
+			ev.lot = st.out.newLots[lotsBefore].lot
+		}
 	}
 	if q := p.qualify; q != nil {
 		st.out.metricMoves = append(st.out.metricMoves, metricMoveRow{memberID: p.memberID, entryID: e.ID,
@@ -260,8 +266,10 @@ func (st *batchState) applyOpening(p plan) outcome {
 		u := upgradeRow{memberID: p.memberID, from: from, to: next.TierID, metric: metric, reason: change.Reason,
 			periodEnd: next.PeriodEnd, version: o.policy.Version, at: p.at}
 		st.out.upgrades = append(st.out.upgrades, u)
-		st.out.events = append(st.out.events, upgradeEvent(u))
+		ev.started = &u
 	}
+	ev.tierID, ev.metric = cmp.Or(ts.state.TierID, o.policy.Bottom().ID), metric
+	st.out.events = append(st.out.events, ev.event())
 	st.imported[p.memberID] = p.fingerprint
 	st.out.imports = append(st.out.imports, importRow{memberID: p.memberID, fingerprint: p.fingerprint, entryID: e.ID, at: p.at})
 	return res

@@ -3,6 +3,8 @@ package ledger_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -14,12 +16,17 @@ import (
 // "Imports and exports (session 7)"):
 //
 //	go test -run '^$' -bench 'Open' -benchtime 20x ./ledger/
+//	OPEN_BATCH=5000 go test -run '^$' -bench 'Open' -benchtime 4x ./ledger/
 //
-// Each op is a batch of 2,000 members, each opened with a balance and a metric.
+// Each op is a batch of 2,000 members (OPEN_BATCH), each opened with a balance and
+// a metric.
 func BenchmarkOpen(b *testing.B) {
 	clock := fakeclock.At(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
 	svc, _ := newLedgerOnPool(b, clock)
-	const size = 2000
+	size := 2000
+	if n, err := strconv.Atoi(os.Getenv("OPEN_BATCH")); err == nil && n > 0 {
+		size = n
+	}
 	batch := make([]ledger.Opening, size)
 	b.ResetTimer()
 	start := time.Now()

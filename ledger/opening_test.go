@@ -2,17 +2,21 @@ package ledger_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/loyalty-engine/loyalty/events"
 	"github.com/loyalty-engine/loyalty/internal/fakeclock"
 	"github.com/loyalty-engine/loyalty/internal/problem"
 	"github.com/loyalty-engine/loyalty/ledger"
+	"github.com/loyalty-engine/loyalty/tiers"
 )
 
 func systemBalance(t *testing.T, svc *ledger.Service, account string) int64 {
@@ -91,7 +95,7 @@ func TestOpenImportsMembersOnceAndTheBooksBalance(t *testing.T) {
 	if n := count(t, pool, `SELECT count(*) FROM members WHERE member_id = 'dave'`); n != 0 {
 		t.Fatal("a refused row enrolled its member")
 	}
-	// Events: enrolment, opening and tier, in that order for alice.
+	// Events: one member.imported for alice (its payload: TestOpenTellsEachImportInOneEvent).
 	rows, err := pool.Query(ctx, `SELECT type FROM events WHERE member_id = 'alice' ORDER BY member_seq`)
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +106,7 @@ func TestOpenImportsMembersOnceAndTheBooksBalance(t *testing.T) {
 		_ = rows.Scan(&s)
 		types = append(types, s)
 	}
-	if fmt.Sprint(types) != "[member.enrolled points.opened tier.changed]" {
+	if fmt.Sprint(types) != "[member.imported]" {
 		t.Fatalf("alice's events %v", types)
 	}
 
@@ -166,11 +170,103 @@ func TestConcurrentIdenticalImportsOpenEachMemberOnce(t *testing.T) {
 	if n := count(t, pool, `SELECT count(*) FROM entries WHERE kind = 'OPENING'`); n != 300 {
 		t.Fatalf("%d OPENING entries, want 300", n)
 	}
-	if n := count(t, pool, `SELECT count(*) FROM events WHERE type = 'member.enrolled'`); n != 300 {
-		t.Fatalf("%d enrolment events, want 300", n)
+	if n := count(t, pool, `SELECT count(DISTINCT member_id) FROM events WHERE type = 'member.imported'`); n != 300 {
+		t.Fatalf("%d members with an import event, want 300", n)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM events`); n != 300 {
+		t.Fatalf("%d events, want one member.imported a member", n)
 	}
 	mustVerify(t, svc)
 	if got := systemBalance(t, svc, ledger.AccountOpening); got != -300*301/2 {
 		t.Fatalf("system:opening %d", got)
 	}
+}
+
+// An import writes one member.imported event a member, which tells what the
+// enrolment, the opening and the start tier would have: for a member it created,
+// one that existed, one opened at zero.
+func TestOpenTellsEachImportInOneEvent(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	clock := fakeclock.At(now)
+	svc, pool := newLedgerOnPool(t, clock, "carol")
+	ctx := context.Background()
+	carolJoined := count(t, pool, `SELECT extract(epoch FROM join_time)::bigint FROM members WHERE member_id = 'carol'`)
+	joined := time.Date(2020, 5, 1, 0, 0, 0, 0, time.UTC)
+	expire := time.Date(2027, 6, 30, 0, 0, 0, 0, time.UTC)
+	res, err := svc.Open(ctx, []ledger.Opening{
+		{MemberID: "alice", DisplayName: "Alice", JoinTime: joined, Points: 1000, Expire: expire, TierID: "gold", Metric: 40},
+		{MemberID: "bob", DisplayName: "Bob", JoinTime: joined, Metric: 1500},
+		{MemberID: "carol", DisplayName: "Not Carol's name", Points: 200},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Err != nil || r.Status != ledger.OpeningImported {
+			t.Fatalf("row %d: %+v", i, r)
+		}
+	}
+	imported := func(member string) (events.ImportedData, int64) {
+		t.Helper()
+		var raw []byte
+		var seq int64
+		var occur time.Time
+		err := pool.QueryRow(ctx, `SELECT data, member_seq, occur_time FROM events WHERE member_id = $1 AND type = 'member.imported'`, member).Scan(&raw, &seq, &occur)
+		if err != nil {
+			t.Fatalf("%s's member.imported: %v", member, err)
+		}
+		if !occur.Equal(now) {
+			t.Fatalf("%s's event at %v, want the import's time %v", member, occur, now)
+		}
+		var d events.ImportedData
+		if err := json.Unmarshal(raw, &d); err != nil {
+			t.Fatal(err)
+		}
+		return d, seq
+	}
+	lotOf := func(entryID int64) string {
+		return strconv.FormatInt(count(t, pool, `SELECT lot_id FROM lots WHERE entry_id = $1`, entryID), 10)
+	}
+
+	alice, seq := imported("alice")
+	if seq != 1 || alice.MemberID != "alice" || alice.DisplayName != "Alice" || !alice.JoinTime.Equal(joined) || !alice.Created ||
+		alice.TierID != "gold" || alice.Metric != 40 {
+		t.Fatalf("alice's event %+v (seq %d)", alice, seq)
+	}
+	o := alice.Opening
+	if o == nil || o.EntryID != strconv.FormatInt(res[0].EntryID, 10) || o.Points != 1000 || o.Available != 1000 || o.Pending != 0 || o.Held != 0 ||
+		o.LotID != lotOf(res[0].EntryID) || o.ExpireTime == nil || !o.ExpireTime.Equal(expire) {
+		t.Fatalf("alice's opening %+v", o)
+	}
+	if s := alice.Started; s == nil || s.FromTierID != "member" || s.Reason != tiers.ReasonImported || s.PeriodEnd == nil || !s.PeriodEnd.After(now) {
+		t.Fatalf("alice's start tier %+v", s)
+	}
+
+	bob, _ := imported("bob")
+	if !bob.Created || bob.DisplayName != "Bob" || bob.Opening != nil || bob.TierID != "silver" || bob.Metric != 1500 ||
+		bob.Started == nil || bob.Started.FromTierID != "member" {
+		t.Fatalf("bob's event %+v", bob)
+	}
+
+	// carol existed: she keeps her name and join time, and her tier (the bottom one:
+	// nothing started).
+	carol, seq := imported("carol")
+	if seq != 2 || carol.Created || carol.DisplayName != "" || carol.JoinTime.Unix() != carolJoined || carol.TierID != "member" ||
+		carol.Started != nil || carol.Opening == nil || carol.Opening.Points != 200 || carol.Opening.LotID != lotOf(res[2].EntryID) {
+		t.Fatalf("carol's event %+v (seq %d)", carol, seq)
+	}
+	// The members it created have their balance rows as the import left them: bob,
+	// opened at zero, has no last entry.
+	if n := count(t, pool, `SELECT count(*) FROM member_balances WHERE (member_id = 'alice' AND available = 1000 AND last_entry_time = $1)
+		OR (member_id = 'bob' AND available = 0 AND last_entry_time IS NULL) OR (member_id = 'carol' AND available = 200)`, now); n != 3 {
+		t.Fatalf("%d of the 3 balance rows as the import left them", n)
+	}
+	// Nothing else: the three events an import wrote before are not written.
+	if n := count(t, pool, `SELECT count(*) FROM events WHERE type IN ('member.enrolled', 'points.opened', 'tier.changed') AND member_id <> 'carol'`); n != 0 {
+		t.Fatalf("%d enrolment, opening or tier events beside member.imported", n)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM events WHERE member_id = 'carol' AND type <> 'member.imported'`); n != 1 {
+		t.Fatalf("carol has %d events besides her import, want her enrolment", n)
+	}
+	mustVerify(t, svc)
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -128,6 +129,21 @@ func TestImportReportsBadRowsImportsTheRestOnceAndTheBooksAgree(t *testing.T) {
 		t.Fatalf("m00100 should start gold: %s", m.Raw)
 	}
 
+	// Each member's import is one member.imported event in the feed, with its opening
+	// and its start tier.
+	feed, _ := feedREST(t, env, auditor, url.Values{"memberId": {"m00100"}}, 1)
+	if len(feed) != 1 || feed[0]["type"] != "member.imported" {
+		t.Fatalf("m00100's events %v, want its member.imported alone", feed)
+	}
+	d := obj(t, feed[0]["data"])
+	od, started := obj(t, d["opening"]), obj(t, d["started"])
+	if d["memberId"] != "m00100" || d["displayName"] != "Member 100" || d["created"] != true || d["tierId"] != "gold" || num(t, d["metric"]) != 100 ||
+		num(t, od["points"]) != 101 || num(t, od["available"]) != 101 || od["lotId"] == "" ||
+		!strings.HasPrefix(fmt.Sprint(od["expireTime"]), "2031-01-01T00:00:00") ||
+		started["fromTierId"] != "member" || started["reason"] != "IMPORTED" {
+		t.Fatalf("m00100's member.imported data %v", d)
+	}
+
 	// Both runs are audited, with their counts.
 	var audited int64
 	if err := env.Pool.QueryRow(t.Context(), `SELECT count(*) FROM audit_log WHERE method = '/rest/ImportMembers'
@@ -223,6 +239,13 @@ func TestConcurrentIdenticalImportsDoNotDouble(t *testing.T) {
 	var n int64
 	if err := env.Pool.QueryRow(t.Context(), `SELECT count(*) FROM entries WHERE kind = 'OPENING'`).Scan(&n); err != nil || n != 2000 {
 		t.Fatalf("%d OPENING entries: %v", n, err)
+	}
+	// One event a member opened once, whoever opened it.
+	if err := env.Pool.QueryRow(t.Context(), `SELECT count(*) FROM events WHERE type = 'member.imported'`).Scan(&n); err != nil || n != 2000 {
+		t.Fatalf("%d member.imported events: %v", n, err)
+	}
+	if err := env.Pool.QueryRow(t.Context(), `SELECT count(*) FROM events`).Scan(&n); err != nil || n != 2000 {
+		t.Fatalf("%d events, want 2000: %v", n, err)
 	}
 	if v := env.REST("GET", "/v1/ledger:verify", apitest.AdminKey, nil); v.Body["ok"] != true {
 		t.Fatalf("verify: %s", v.Raw)

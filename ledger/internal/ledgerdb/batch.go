@@ -189,19 +189,14 @@ func (b *EarningStatesOfBatchResults) Close() error {
 }
 
 const enrollBatchMembers = `-- name: EnrollBatchMembers :batchmany
-WITH m AS (
-    INSERT INTO members (member_id, display_name, join_time)
-    SELECT u.member_id, u.display_name, u.join_time
-    FROM (SELECT unnest($1::text[]) AS member_id,
-                 unnest($2::text[]) AS display_name,
-                 unnest($3::timestamptz[]) AS join_time) AS u
-    ORDER BY u.member_id
-    ON CONFLICT (member_id) DO NOTHING
-    RETURNING members.member_id, members.display_name, members.join_time
-), b AS (
-    INSERT INTO member_balances (member_id) SELECT m.member_id FROM m
-)
-SELECT m.member_id, m.display_name, m.join_time FROM m
+INSERT INTO members (member_id, display_name, join_time)
+SELECT u.member_id, u.display_name, u.join_time
+FROM (SELECT unnest($1::text[]) AS member_id,
+             unnest($2::text[]) AS display_name,
+             unnest($3::timestamptz[]) AS join_time) AS u
+ORDER BY u.member_id
+ON CONFLICT (member_id) DO NOTHING
+RETURNING members.member_id, members.display_name, members.join_time
 `
 
 type EnrollBatchMembersBatchResults struct {
@@ -222,10 +217,13 @@ type EnrollBatchMembersRow struct {
 	JoinTime    time.Time
 }
 
-// read step of an import batch, first after BEGIN: the batch's new members and
-// their balance rows, inserted in member order (two imports of the same members
-// wait for each other in one order, never in a cycle); members that exist are
-// left as they are. Returns the members it created.
+// read step of an import batch, first after BEGIN: the batch's new members,
+// inserted in member order (two imports of the same members wait for each other
+// in one order, never in a cycle); members that exist are left as they are.
+// Returns the members it created, whose balance rows the write step inserts with
+// the balances the batch leaves them (WriteNewBalances): inserting them at zero
+// here and updating them there would write each row twice and check its foreign
+// key twice.
 func (q *Queries) EnrollBatchMembers(ctx context.Context, db DBTX, arg []EnrollBatchMembersParams) *EnrollBatchMembersBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range arg {
@@ -2737,6 +2735,71 @@ func (b *WriteNewApprovalsBatchResults) Exec(f func(int, error)) {
 }
 
 func (b *WriteNewApprovalsBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const writeNewBalances = `-- name: WriteNewBalances :batchexec
+INSERT INTO member_balances (member_id, available, pending, held, last_entry_time)
+SELECT u.member_id, u.available, u.pending, u.held, nullif(u.last_entry_time, '0001-01-01 00:00:00+00')
+FROM (SELECT unnest($1::text[]) AS member_id,
+             unnest($2::bigint[]) AS available,
+             unnest($3::bigint[]) AS pending,
+             unnest($4::bigint[]) AS held,
+             unnest($5::timestamptz[]) AS last_entry_time) AS u
+ORDER BY u.member_id
+`
+
+type WriteNewBalancesBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type WriteNewBalancesParams struct {
+	MemberIds      []string
+	Available      []int64
+	Pending        []int64
+	Held           []int64
+	LastEntryTimes []time.Time
+}
+
+// write: the balance rows of the members the batch's import created, as the batch
+// leaves them (in member order); a member opened at zero has no entry, and no
+// last entry time (Go's zero time).
+func (q *Queries) WriteNewBalances(ctx context.Context, db DBTX, arg []WriteNewBalancesParams) *WriteNewBalancesBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.MemberIds,
+			a.Available,
+			a.Pending,
+			a.Held,
+			a.LastEntryTimes,
+		}
+		batch.Queue(writeNewBalances, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &WriteNewBalancesBatchResults{br, len(arg), false}
+}
+
+func (b *WriteNewBalancesBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *WriteNewBalancesBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }
