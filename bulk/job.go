@@ -16,11 +16,12 @@ import (
 	"github.com/loyalty-engine/loyalty/tiers"
 )
 
-// The job (docs/BULK.md): Work does what the open bulk credits have to do, a
-// transaction at a time, yielding between them; any replica may run it, and a
-// crash loses nothing: every step commits its rows with the progress that says it
-// was done, under the bulk credit's row lock, and a step that finds the progress
-// moved (another replica did it) writes nothing.
+// The job (docs/BULK.md): Work does what the open bulk credits have to do, a step
+// at a time (a page of the listing, or a few chunks at once), yielding between
+// them; any replica may run it, and a crash loses nothing: every transaction
+// commits its rows with the progress that says it was done (a listed page moves
+// prepare_after, a chunk inserts its chunk row), and one that finds that done
+// already (another run did it) writes nothing.
 
 // runLock is the advisory lock of the replica working the bulk credits: one at a
 // time (two would only find each other's chunks done), released with its
@@ -279,14 +280,18 @@ func (s *Service) credit(ctx context.Context, row bulkdb.BulkCredit) (int64, boo
 	}
 	wg.Wait()
 	var credited int64
+	var err1 error
 	moved, all := false, len(now) == len(left)
 	for _, r := range results {
-		if r.err != nil {
-			return credited, moved, r.err
-		}
 		credited += r.credited
 		moved = moved || r.moved
 		all = all && r.moved
+		if err1 == nil {
+			err1 = r.err
+		}
+	}
+	if err1 != nil {
+		return credited, moved, err1
 	}
 	if all {
 		// The last chunks committed: end it now rather than on the next round.
