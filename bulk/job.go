@@ -262,15 +262,15 @@ func (s *Service) credit(ctx context.Context, row bulkdb.BulkCredit) (int64, boo
 	if row.CampaignID != nil {
 		at = 1
 	}
-	now := left[:min(len(left), at)]
+	step := left[:min(len(left), at)]
 	type result struct {
 		credited int64
 		moved    bool
 		err      error
 	}
-	results := make([]result, len(now))
+	results := make([]result, len(step))
 	var wg sync.WaitGroup
-	for i, r := range now {
+	for i, r := range step {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -281,7 +281,7 @@ func (s *Service) credit(ctx context.Context, row bulkdb.BulkCredit) (int64, boo
 	wg.Wait()
 	var credited int64
 	var err1 error
-	moved, all := false, len(now) == len(left)
+	moved, all := false, len(step) == len(left)
 	for _, r := range results {
 		credited += r.credited
 		moved = moved || r.moved
