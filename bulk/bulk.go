@@ -72,6 +72,10 @@ type Options struct {
 	Yield time.Duration
 	// Page is how many members one listing transaction scans (default 20,000).
 	Page int
+	// Parallel is how many chunks of one bulk credit are credited at once, each
+	// on its own members (default 2); a campaign-funded bulk credit runs one
+	// chunk at a time, in order, whatever it says.
+	Parallel int
 }
 
 // Defaults of Options.
@@ -79,6 +83,9 @@ const (
 	DefaultChunk = 5000
 	DefaultYield = 20 * time.Millisecond
 	DefaultPage  = 20_000
+	// DefaultParallel: two chunks at once keep both of a small machine's cores
+	// busy (one chunk spends much of its time waiting for the database).
+	DefaultParallel = 2
 )
 
 // Clock gives business time.
@@ -107,6 +114,9 @@ func NewService(pool *pgxpool.Pool, l *ledger.Service, t *tiers.Service, camps *
 	}
 	if opts.Page <= 0 {
 		opts.Page = DefaultPage
+	}
+	if opts.Parallel <= 0 {
+		opts.Parallel = DefaultParallel
 	}
 	return &Service{pool: pool, q: bulkdb.New(), ledger: l, tiers: t, camps: camps, clock: clock, opts: opts, tx: database.NewRunner("bulk")}
 }
@@ -357,7 +367,7 @@ func (s *Service) Create(ctx context.Context, c Create) (BulkCredit, error) {
 	var row bulkdb.BulkCredit
 	err = s.tx.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		p := bulkdb.InsertBulkCreditParams{RequestID: c.RequestID, Fingerprint: fp, Points: c.Points, Reason: c.Reason,
-			TargetKind: t.kind, TargetValue: t.value, Status: StatusPreparing, ActorKeyID: c.ActorKeyID, Now: now}
+			TargetKind: t.kind, TargetValue: t.value, Status: StatusPreparing, ChunkSize: int64(s.opts.Chunk), ActorKeyID: c.ActorKeyID, Now: now}
 		if !c.LotExpire.IsZero() {
 			p.LotExpireTime = &c.LotExpire
 		}
@@ -388,15 +398,15 @@ func (s *Service) Create(ctx context.Context, c Create) (BulkCredit, error) {
 		if gerr != nil {
 			return BulkCredit{}, fmt.Errorf("bulk credit %q: %w", c.RequestID, gerr)
 		}
-		if err := idempotency.Check(stored.Fingerprint, fp, c.RequestID); err != nil {
+		if err := idempotency.Check(stored.BulkCredit.Fingerprint, fp, c.RequestID); err != nil {
 			return BulkCredit{}, err
 		}
-		return toBulkCredit(stored), nil
+		return toBulkCredit(stored.BulkCredit, tally{stored.Done, stored.Failed, stored.PointsCredited, stored.UpdateTime}), nil
 	}
 	if err != nil {
 		return BulkCredit{}, fmt.Errorf("create bulk credit: %w", err)
 	}
-	return toBulkCredit(row), nil
+	return toBulkCredit(row, tally{updated: row.UpdateTime}), nil
 }
 
 // cmp is v, or def when v is zero.
@@ -416,7 +426,7 @@ func (s *Service) Get(ctx context.Context, id int64) (BulkCredit, error) {
 	if err != nil {
 		return BulkCredit{}, fmt.Errorf("bulk credit %d: %w", id, err)
 	}
-	return toBulkCredit(row), nil
+	return toBulkCredit(row.BulkCredit, tally{row.Done, row.Failed, row.PointsCredited, row.UpdateTime}), nil
 }
 
 // List pages through bulk credits, newest first (beforeID 0: from the newest).
@@ -427,7 +437,7 @@ func (s *Service) List(ctx context.Context, beforeID int64, limit int32) ([]Bulk
 	}
 	out := make([]BulkCredit, len(rows))
 	for i, r := range rows {
-		out[i] = toBulkCredit(r)
+		out[i] = toBulkCredit(r.BulkCredit, tally{r.Done, r.Failed, r.PointsCredited, r.UpdateTime})
 	}
 	return out, nil
 }
@@ -460,7 +470,7 @@ const (
 )
 
 // transitionRule is where each transition may start from and where it goes: pause
-// stops at the next chunk boundary (a chunk in flight commits first), resume
+// stops at the next chunk boundary (the chunks in flight commit first), resume
 // continues where it stopped, cancel ends it (what was credited stays).
 func transitionRule(t Transition, prepared bool) (from []string, to string) {
 	switch t {
@@ -491,7 +501,7 @@ func (s *Service) Change(ctx context.Context, id int64, t Transition) (BulkCredi
 	if cur.Status == to || (t == Resume && (cur.Status == StatusRunning || cur.Status == StatusPreparing)) {
 		return cur, nil
 	}
-	row, err := s.q.SetBulkStatus(ctx, s.pool, bulkdb.SetBulkStatusParams{BulkCreditID: id, Status: to, Now: s.clock.Now(), FromStatuses: from})
+	_, err = s.q.SetBulkStatus(ctx, s.pool, bulkdb.SetBulkStatusParams{BulkCreditID: id, Status: to, Now: s.clock.Now(), FromStatuses: from})
 	if errors.Is(err, pgx.ErrNoRows) {
 		now, gerr := s.Get(ctx, id)
 		if gerr != nil {
@@ -502,13 +512,22 @@ func (s *Service) Change(ctx context.Context, id int64, t Transition) (BulkCredi
 	if err != nil {
 		return BulkCredit{}, fmt.Errorf("%s bulk credit %d: %w", t, id, err)
 	}
-	return toBulkCredit(row), nil
+	// Read again for the progress: the chunks that were in flight have
+	// committed (the change waited for them).
+	return s.Get(ctx, id)
 }
 
-func toBulkCredit(r bulkdb.BulkCredit) BulkCredit {
+// tally is a bulk credit's progress: the sums over its committed chunks, and
+// when it last changed (its row or its last chunk).
+type tally struct {
+	done, failed, points int64
+	updated              time.Time
+}
+
+func toBulkCredit(r bulkdb.BulkCredit, p tally) BulkCredit {
 	b := BulkCredit{ID: r.BulkCreditID, RequestID: r.RequestID, Points: r.Points, Reason: r.Reason, TargetKind: r.TargetKind,
-		TargetValue: r.TargetValue, Status: r.Status, Total: r.Total, Done: r.Done, Failed: r.Failed,
-		PointsCredited: r.PointsCredited, Prepared: r.Prepared, ActorKeyID: r.ActorKeyID, CreateTime: r.CreateTime, UpdateTime: r.UpdateTime}
+		TargetValue: r.TargetValue, Status: r.Status, Total: r.Total, Done: p.done, Failed: p.failed,
+		PointsCredited: p.points, Prepared: r.Prepared, ActorKeyID: r.ActorKeyID, CreateTime: r.CreateTime, UpdateTime: p.updated}
 	if r.LotExpireTime != nil {
 		b.LotExpire = *r.LotExpireTime
 	}

@@ -223,12 +223,12 @@ func TestBulkCreditStopsAtTheBudget(t *testing.T) {
 }
 
 // Pause stops at a chunk boundary, resume continues, cancel ends with what was
-// credited kept.
+// credited kept. A step runs two chunks of 10 at once.
 func TestBulkCreditPauseResumeCancel(t *testing.T) {
 	t.Parallel()
 	e := newEngine(t)
 	ids := e.seed(t, "p", 50)
-	s := e.service(10)
+	s := bulk.NewService(e.pool, e.ledger, e.tiers, e.campaigns, e.clock, bulk.Options{Chunk: 10, Parallel: 2})
 	b, err := s.Create(ctx, bulk.Create{RequestID: "p1", Points: 10, Reason: "x", Target: bulk.Target{Members: members(ids)}, ActorKeyID: "k"})
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +242,7 @@ func TestBulkCreditPauseResumeCancel(t *testing.T) {
 	if _, err := s.Work(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if b, _ = s.Get(ctx, b.ID); b.Done != 10 {
+	if b, _ = s.Get(ctx, b.ID); b.Done != 20 {
 		t.Fatalf("paused, it went on: %+v", b)
 	}
 	if b, err = s.Change(ctx, b.ID, bulk.Resume); err != nil || b.Status != bulk.StatusRunning {
@@ -251,14 +251,14 @@ func TestBulkCreditPauseResumeCancel(t *testing.T) {
 	if _, _, err := s.Step(ctx, b.ID); err != nil {
 		t.Fatal(err)
 	}
-	if b, err = s.Change(ctx, b.ID, bulk.Cancel); err != nil || b.Status != bulk.StatusCancelled || b.Done != 20 {
+	if b, err = s.Change(ctx, b.ID, bulk.Cancel); err != nil || b.Status != bulk.StatusCancelled || b.Done != 40 {
 		t.Fatalf("cancel: %+v, %v", b, err)
 	}
 	if _, err := s.Work(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := e.bulkEntries(t, b.ID); n != 20 {
-		t.Fatalf("%d credited after cancel at 20", n)
+	if n, _ := e.bulkEntries(t, b.ID); n != 40 {
+		t.Fatalf("%d credited after cancel at 40", n)
 	}
 	if _, err := s.Change(ctx, b.ID, bulk.Resume); !errors.Is(err, bulk.ErrNotAllowed) {
 		t.Fatalf("resume a cancelled one: %v", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,11 +16,12 @@ import (
 	"github.com/loyalty-engine/loyalty/tiers"
 )
 
-// The job (docs/BULK.md): Work does what the open bulk credits have to do, a
-// transaction at a time, yielding between them; any replica may run it, and a
-// crash loses nothing: every step commits its rows with the progress that says it
-// was done, under the bulk credit's row lock, and a step that finds the progress
-// moved (another replica did it) writes nothing.
+// The job (docs/BULK.md): Work does what the open bulk credits have to do, a step
+// at a time (a page of the listing, or a few chunks at once), yielding between
+// them; any replica may run it, and a crash loses nothing: every transaction
+// commits its rows with the progress that says it was done (a listed page moves
+// prepare_after, a chunk inserts its chunk row), and one that finds that done
+// already (another run did it) writes nothing.
 
 // runLock is the advisory lock of the replica working the bulk credits: one at a
 // time (two would only find each other's chunks done), released with its
@@ -103,10 +105,11 @@ func (s *Service) yield(ctx context.Context) error {
 	}
 }
 
-// Step does one step of a bulk credit: a page of its listing while it prepares, a
-// chunk of credits while it runs. moved tells whether it did anything.
+// Step does one step of a bulk credit: a page of its listing while it prepares,
+// up to Options.Parallel chunks of credits at once while it runs (each on its
+// own members, a chunk row of its own). moved tells whether it did anything.
 func (s *Service) Step(ctx context.Context, id int64) (credited int64, moved bool, err error) {
-	row, err := s.q.GetBulkCredit(ctx, s.pool, id)
+	row, err := s.q.BulkCreditRow(ctx, s.pool, id)
 	if err != nil {
 		return 0, false, fmt.Errorf("bulk credit %d: %w", id, err)
 	}
@@ -115,7 +118,7 @@ func (s *Service) Step(ctx context.Context, id int64) (credited int64, moved boo
 		moved, err := s.prepare(ctx, row)
 		return 0, moved, err
 	case StatusRunning:
-		return s.chunk(ctx, row)
+		return s.credit(ctx, row)
 	}
 	return 0, false, nil
 }
@@ -208,43 +211,138 @@ func targeted(policy tiers.Policy, kind, value string, rule *campaigns.Rule, m b
 	return ok && err == nil
 }
 
-// chunk credits the next chunk of members: one batch of the ledger's write path,
-// with the chunk's failures and progress, under the bulk credit's row lock taken
-// after the members' (ledger.BulkChunk.Lock).
-func (s *Service) chunk(ctx context.Context, row bulkdb.BulkCredit) (int64, bool, error) {
-	members, err := s.q.ChunkMembers(ctx, s.pool, bulkdb.ChunkMembersParams{BulkCreditID: row.BulkCreditID, FromSeq: row.NextSeq, MaxRows: int32(s.opts.Chunk)})
+// seqRange is a range of a bulk credit's members by seq, [from, to).
+type seqRange struct{ from, to int64 }
+
+// uncoveredChunks is the rule of what is left of a bulk credit of total
+// members: the seqs of [0, total) that no committed chunk covers, cut at the
+// multiples of its chunk size. covered is the committed chunks' ranges, in seq
+// order, disjoint. The cut depends on nothing but what committed, and a chunk
+// commits whole: so two runs that plan the same members plan the same chunk
+// (the same first seq), and only one of them can claim its row.
+func uncoveredChunks(total, size int64, covered []seqRange) []seqRange {
+	var left []seqRange
+	cut := func(from, to int64) {
+		for from < to {
+			end := min((from/size+1)*size, to)
+			left = append(left, seqRange{from, end})
+			from = end
+		}
+	}
+	at := int64(0)
+	for _, c := range covered {
+		if c.from > at {
+			cut(at, min(c.from, total))
+		}
+		at = max(at, c.to)
+	}
+	cut(at, total)
+	return left
+}
+
+// credit credits the next chunks of a running bulk credit: up to
+// Options.Parallel of them at once, each on its own members (a campaign-funded
+// one: its first chunk left, one at a time, so that the members after the first
+// one its budget refuses are not reached); with nothing left, it ends it.
+func (s *Service) credit(ctx context.Context, row bulkdb.BulkCredit) (int64, bool, error) {
+	rows, err := s.q.ChunkRanges(ctx, s.pool, row.BulkCreditID)
+	if err != nil {
+		return 0, false, fmt.Errorf("chunks of bulk credit %d: %w", row.BulkCreditID, err)
+	}
+	covered := make([]seqRange, len(rows))
+	for i, r := range rows {
+		covered[i] = seqRange{r.FromSeq, r.ToSeq}
+	}
+	left := uncoveredChunks(row.Total, row.ChunkSize, covered)
+	if len(left) == 0 {
+		moved, err := s.finish(ctx, row)
+		return 0, moved, err
+	}
+	at := s.opts.Parallel
+	if row.CampaignID != nil {
+		at = 1
+	}
+	step := left[:min(len(left), at)]
+	type result struct {
+		credited int64
+		moved    bool
+		err      error
+	}
+	results := make([]result, len(step))
+	var wg sync.WaitGroup
+	for i, r := range step {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, moved, err := s.chunk(ctx, row, r)
+			results[i] = result{n, moved, err}
+		}()
+	}
+	wg.Wait()
+	var credited int64
+	var err1 error
+	moved, all := false, len(step) == len(left)
+	for _, r := range results {
+		credited += r.credited
+		moved = moved || r.moved
+		all = all && r.moved
+		if err1 == nil {
+			err1 = r.err
+		}
+	}
+	if err1 != nil {
+		return credited, moved, err1
+	}
+	if all {
+		// The last chunks committed: end it now rather than on the next round.
+		if _, err := s.finish(ctx, row); err != nil {
+			return credited, moved, err
+		}
+	}
+	return credited, moved, nil
+}
+
+// chunk credits one chunk of members: one batch of the ledger's write path, with
+// the chunk's row, failures and progress, under a shared lock on the bulk
+// credit's row taken after the members' (ledger.BulkChunk.Lock). A chunk that
+// finds the bulk credit no longer running (paused, cancelled, its budget spent)
+// or its row claimed (another run did it) writes nothing.
+func (s *Service) chunk(ctx context.Context, row bulkdb.BulkCredit, r seqRange) (int64, bool, error) {
+	members, err := s.q.ChunkMembers(ctx, s.pool, bulkdb.ChunkMembersParams{BulkCreditID: row.BulkCreditID, FromSeq: r.from, ToSeq: r.to})
 	if err != nil {
 		return 0, false, fmt.Errorf("members of bulk credit %d: %w", row.BulkCreditID, err)
 	}
-	now := s.clock.Now()
 	if len(members) == 0 {
-		// Listed and all credited: done (a bulk credit of nobody, say).
-		err := s.finish(ctx, row, now)
-		return 0, err == nil, err
+		return 0, false, fmt.Errorf("bulk credit %d lists no member from %d to %d", row.BulkCreditID, r.from, r.to)
 	}
+	now := s.clock.Now()
 	credits := make([]ledger.BulkMemberCredit, len(members))
 	for i, m := range members {
 		credits[i] = ledger.BulkMemberCredit{MemberID: m.MemberID, Points: m.Points}
 	}
-	next := members[len(members)-1].Seq + 1
+	funded := row.CampaignID != nil
 	c := ledger.BulkChunk{BulkCreditID: row.BulkCreditID, Credits: credits, Memo: row.Reason, ActorKeyID: row.ActorKeyID}
 	if row.LotExpireTime != nil {
 		c.LotExpire = *row.LotExpireTime
 	}
-	if row.CampaignID != nil {
+	if funded {
 		c.CampaignID = *row.CampaignID
 	}
 	c.Lock = func(pipe *database.Pipeline) func() error {
-		lock := s.q.LockBulkCredit(ctx, pipe, []int64{row.BulkCreditID})
+		status := s.lockBulkCredit(ctx, pipe, row.BulkCreditID, funded)
+		claim := s.q.ClaimChunk(ctx, pipe, []bulkdb.ClaimChunkParams{{BulkCreditID: row.BulkCreditID, FromSeq: r.from, ToSeq: r.to, Now: now}})
 		return func() error {
-			var status string
-			var at int64
-			var lerr error
-			lock.QueryRow(func(_ int, r bulkdb.LockBulkCreditRow, err error) { status, at, lerr = r.Status, r.NextSeq, err })
-			if lerr != nil {
-				return fmt.Errorf("lock bulk credit %d: %w", row.BulkCreditID, lerr)
+			st, err := status()
+			if err != nil {
+				return fmt.Errorf("lock bulk credit %d: %w", row.BulkCreditID, err)
 			}
-			if status != StatusRunning || at != row.NextSeq {
+			var claimed bool
+			var cerr error
+			claim.QueryRow(func(_ int, _ int64, err error) { claimed, cerr = err == nil, err })
+			if cerr != nil && !errors.Is(cerr, pgx.ErrNoRows) {
+				return fmt.Errorf("claim chunk %d of bulk credit %d: %w", r.from, row.BulkCreditID, cerr)
+			}
+			if st != StatusRunning || !claimed {
 				return errStale
 			}
 			return nil
@@ -252,11 +350,13 @@ func (s *Service) chunk(ctx context.Context, row bulkdb.BulkCredit) (int64, bool
 	}
 	var credited int64
 	c.Record = func(pipe *database.Pipeline, results []ledger.BulkResult) {
-		p := progressOf(members, results, row.Prepared && next >= row.Total)
+		p := progressOf(members, results)
 		credited = p.done
-		rec := bulkdb.RecordChunkParams{BulkCreditID: row.BulkCreditID, NextSeq: next, Done: p.done, Failed: int64(len(p.failures)),
-			Points: p.points, Finish: p.finish, Now: now}
-		s.q.RecordChunk(ctx, pipe, []bulkdb.RecordChunkParams{rec})
+		s.q.RecordChunk(ctx, pipe, []bulkdb.RecordChunkParams{{BulkCreditID: row.BulkCreditID, FromSeq: r.from,
+			Done: p.done, Failed: int64(len(p.failures)), Points: p.points}})
+		if p.finish != "" && funded { // only a funded chunk holds the row's lock for an update
+			s.q.EndBulkCredit(ctx, pipe, []bulkdb.EndBulkCreditParams{{BulkCreditID: row.BulkCreditID, Status: p.finish, Now: now}})
+		}
 		if len(p.failures) > 0 {
 			f := bulkdb.RecordFailuresParams{BulkCreditID: row.BulkCreditID}
 			for _, x := range p.failures {
@@ -272,9 +372,29 @@ func (s *Service) chunk(ctx context.Context, row bulkdb.BulkCredit) (int64, bool
 		if errors.Is(err, errStale) {
 			return 0, false, nil
 		}
-		return 0, false, fmt.Errorf("bulk credit %d, members from %d: %w", row.BulkCreditID, row.NextSeq, err)
+		return 0, false, fmt.Errorf("bulk credit %d, members from %d: %w", row.BulkCreditID, r.from, err)
 	}
 	return credited, true, nil
+}
+
+// lockBulkCredit queues a chunk's lock on its bulk credit's row and returns how
+// to read its status: shared, so that chunks run at once (a pause or cancel
+// waits for those in flight), or, funded, exclusive: such a chunk may end it.
+func (s *Service) lockBulkCredit(ctx context.Context, pipe *database.Pipeline, id int64, exclusive bool) func() (string, error) {
+	var status string
+	var err error
+	if exclusive {
+		lock := s.q.LockBulkCredit(ctx, pipe, []int64{id})
+		return func() (string, error) {
+			lock.QueryRow(func(_ int, st string, e error) { status, err = st, e })
+			return status, err
+		}
+	}
+	lock := s.q.ShareBulkCredit(ctx, pipe, []int64{id})
+	return func() (string, error) {
+		lock.QueryRow(func(_ int, st string, e error) { status, err = st, e })
+		return status, err
+	}
 }
 
 // progress is what a chunk did.
@@ -285,13 +405,12 @@ type progress struct {
 }
 
 // progressOf is the rule of a chunk's progress: a member credited counts as done
-// (a replayed credit too: it was posted by a run whose progress did not commit,
+// (a replayed credit too: it was posted by a run whose chunk row did not commit,
 // which cannot happen but costs nothing to count right), another as failed with
 // its reason; the first member a campaign's budget refuses as exhausted ends the
 // bulk credit there (BUDGET_EXHAUSTED: the budget is spent exactly, and the
-// members after it are not failures, just not reached); else the last chunk of a
-// listed bulk credit ends it (SUCCEEDED).
-func progressOf(members []bulkdb.ChunkMembersRow, results []ledger.BulkResult, last bool) progress {
+// members after it are not failures, just not reached).
+func progressOf(members []bulkdb.ChunkMembersRow, results []ledger.BulkResult) progress {
 	var p progress
 	for i, r := range results {
 		switch {
@@ -309,21 +428,15 @@ func progressOf(members []bulkdb.ChunkMembersRow, results []ledger.BulkResult, l
 			}
 		}
 	}
-	if last {
-		p.finish = StatusSucceeded
-	}
 	return p
 }
 
-// finish ends a bulk credit all of whose members were credited.
-func (s *Service) finish(ctx context.Context, row bulkdb.BulkCredit, now time.Time) error {
-	if !row.Prepared {
-		return nil
-	}
-	_, err := s.q.SetBulkStatus(ctx, s.pool, bulkdb.SetBulkStatusParams{BulkCreditID: row.BulkCreditID, Status: StatusSucceeded, Now: now,
-		FromStatuses: []string{StatusRunning}})
+// finish ends a running bulk credit all of whose members its chunks cover
+// (SUCCEEDED); moved tells whether it did.
+func (s *Service) finish(ctx context.Context, row bulkdb.BulkCredit) (bool, error) {
+	_, err := s.q.FinishBulkCredit(ctx, s.pool, bulkdb.FinishBulkCreditParams{BulkCreditID: row.BulkCreditID, Now: s.clock.Now()})
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil
+		return false, nil
 	}
-	return err
+	return err == nil, err
 }

@@ -222,6 +222,22 @@ ALTER TABLE public.audit_log ALTER COLUMN audit_id ADD GENERATED ALWAYS AS IDENT
 );
 
 --
+-- Name: bulk_credit_chunks; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.bulk_credit_chunks (
+    bulk_credit_id bigint NOT NULL,
+    from_seq bigint NOT NULL,
+    to_seq bigint NOT NULL,
+    done bigint DEFAULT 0 NOT NULL,
+    failed bigint DEFAULT 0 NOT NULL,
+    points bigint DEFAULT 0 NOT NULL,
+    commit_time timestamp with time zone NOT NULL,
+    CONSTRAINT bulk_credit_chunks_check CHECK ((to_seq > from_seq)),
+    CONSTRAINT bulk_credit_chunks_from_seq_check CHECK ((from_seq >= 0))
+);
+
+--
 -- Name: bulk_credit_failures; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -263,15 +279,13 @@ CREATE TABLE public.bulk_credits (
     prepare_after text DEFAULT ''::text NOT NULL,
     prepared boolean DEFAULT false NOT NULL,
     total bigint DEFAULT 0 NOT NULL,
-    next_seq bigint DEFAULT 0 NOT NULL,
-    done bigint DEFAULT 0 NOT NULL,
-    failed bigint DEFAULT 0 NOT NULL,
-    points_credited bigint DEFAULT 0 NOT NULL,
     actor_key_id text NOT NULL,
     create_time timestamp with time zone NOT NULL,
     start_time timestamp with time zone,
     end_time timestamp with time zone,
     update_time timestamp with time zone NOT NULL,
+    chunk_size bigint NOT NULL,
+    CONSTRAINT bulk_credits_chunk_size_check CHECK ((chunk_size > 0)),
     CONSTRAINT bulk_credits_points_check CHECK ((points > 0)),
     CONSTRAINT bulk_credits_status_check CHECK ((status = ANY (ARRAY['PREPARING'::text, 'RUNNING'::text, 'PAUSED'::text, 'SUCCEEDED'::text, 'CANCELLED'::text, 'BUDGET_EXHAUSTED'::text]))),
     CONSTRAINT bulk_credits_target_kind_check CHECK ((target_kind = ANY (ARRAY['MEMBERS'::text, 'TIER'::text, 'RULE'::text, 'ALL'::text])))
@@ -1355,6 +1369,13 @@ ALTER TABLE ONLY public.audit_log
     ADD CONSTRAINT audit_log_pkey PRIMARY KEY (audit_id);
 
 --
+-- Name: bulk_credit_chunks bulk_credit_chunks_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.bulk_credit_chunks
+    ADD CONSTRAINT bulk_credit_chunks_pkey PRIMARY KEY (bulk_credit_id, from_seq);
+
+--
 -- Name: bulk_credit_failures bulk_credit_failures_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -2111,6 +2132,13 @@ CREATE TRIGGER entries_no_truncate BEFORE TRUNCATE ON public.entries FOR EACH ST
 
 ALTER TABLE ONLY public.api_key_rate_limits
     ADD CONSTRAINT api_key_rate_limits_key_id_fkey FOREIGN KEY (key_id) REFERENCES public.api_keys(key_id);
+
+--
+-- Name: bulk_credit_chunks bulk_credit_chunks_bulk_credit_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.bulk_credit_chunks
+    ADD CONSTRAINT bulk_credit_chunks_bulk_credit_id_fkey FOREIGN KEY (bulk_credit_id) REFERENCES public.bulk_credits(bulk_credit_id);
 
 --
 -- Name: bulk_credit_failures bulk_credit_failures_bulk_credit_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -

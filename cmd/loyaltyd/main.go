@@ -107,7 +107,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	application, err := app.New(ctx, pool, log, app.Options{
 		AdminKey: adminKey, MaxBodyBytes: cfg.MaxBodyBytes, MaxImportBytes: int64(cfg.MaxImportBytes), ShutdownTimeout: cfg.ShutdownTimeout, CallTimeout: cfg.CallTimeout,
-		GroupCommitBatch: cfg.GroupCommit, GroupCommitFlushers: cfg.CommitFlushers, Bulk: bulk.Options{Chunk: cfg.BulkChunk, Yield: cfg.BulkYield}, TimeTravel: cfg.TimeTravel,
+		GroupCommitBatch: cfg.GroupCommit, GroupCommitFlushers: cfg.CommitFlushers, Bulk: bulk.Options{Chunk: cfg.BulkChunk, Yield: cfg.BulkYield, Parallel: cfg.BulkParallel}, TimeTravel: cfg.TimeTravel,
 		TLS: serverTLS, WebhookAllow: cfg.WebhookAllow, WebhookRetry: events.RetryPolicy{GiveUpAfter: cfg.WebhookRetryFor},
 		ReadPool: readPool, Replica: replica.Options{MaxLag: cfg.ReplicaMaxLag, Wait: cfg.ReplicaWait},
 	})

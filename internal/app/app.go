@@ -53,8 +53,8 @@ type Options struct {
 	// zero fields take events.DefaultRetryPolicy's.
 	WebhookRetry events.RetryPolicy
 	// Bulk tunes the bulk credits' job: the chunk (members a transaction
-	// credits; zero takes bulk's default) and the pause between chunks (zero:
-	// none).
+	// credits; zero takes bulk's default), the pause between chunks (zero:
+	// none) and the chunks of one bulk credit at once (zero: bulk's default).
 	Bulk bulk.Options
 	// ReadPool, when set, is a streaming replica of the database: the reads that
 	// may lag run on it (docs/SCALING.md, "Read replicas"), as Replica tunes.

@@ -17,8 +17,123 @@ var (
 	ErrBatchAlreadyClosed = errors.New("batch already closed")
 )
 
+const claimChunk = `-- name: ClaimChunk :batchone
+INSERT INTO bulk_credit_chunks (bulk_credit_id, from_seq, to_seq, commit_time)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT DO NOTHING
+RETURNING from_seq
+`
+
+type ClaimChunkBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type ClaimChunkParams struct {
+	BulkCreditID int64
+	FromSeq      int64
+	ToSeq        int64
+	Now          time.Time
+}
+
+// A chunk's row, inserted with its entries: no row back means another run of the
+// same chunk committed (or is committing: the insert waits for it) first.
+func (q *Queries) ClaimChunk(ctx context.Context, db DBTX, arg []ClaimChunkParams) *ClaimChunkBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.BulkCreditID,
+			a.FromSeq,
+			a.ToSeq,
+			a.Now,
+		}
+		batch.Queue(claimChunk, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &ClaimChunkBatchResults{br, len(arg), false}
+}
+
+func (b *ClaimChunkBatchResults) QueryRow(f func(int, int64, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var from_seq int64
+		if b.closed {
+			if f != nil {
+				f(t, from_seq, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		row := b.br.QueryRow()
+		err := row.Scan(&from_seq)
+		if f != nil {
+			f(t, from_seq, err)
+		}
+	}
+}
+
+func (b *ClaimChunkBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const endBulkCredit = `-- name: EndBulkCredit :batchexec
+UPDATE bulk_credits
+SET status = $1::text, end_time = $2::timestamptz, update_time = $2::timestamptz
+WHERE bulk_credit_id = $3
+`
+
+type EndBulkCreditBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+type EndBulkCreditParams struct {
+	Status       string
+	Now          time.Time
+	BulkCreditID int64
+}
+
+// A chunk that ends its bulk credit (a campaign's budget ran out), with its
+// entries.
+func (q *Queries) EndBulkCredit(ctx context.Context, db DBTX, arg []EndBulkCreditParams) *EndBulkCreditBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range arg {
+		vals := []interface{}{
+			a.Status,
+			a.Now,
+			a.BulkCreditID,
+		}
+		batch.Queue(endBulkCredit, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &EndBulkCreditBatchResults{br, len(arg), false}
+}
+
+func (b *EndBulkCreditBatchResults) Exec(f func(int, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		if b.closed {
+			if f != nil {
+				f(t, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		_, err := b.br.Exec()
+		if f != nil {
+			f(t, err)
+		}
+	}
+}
+
+func (b *EndBulkCreditBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
 const lockBulkCredit = `-- name: LockBulkCredit :batchone
-SELECT status, next_seq FROM bulk_credits WHERE bulk_credit_id = $1 FOR UPDATE
+SELECT status FROM bulk_credits WHERE bulk_credit_id = $1 FOR UPDATE
 `
 
 type LockBulkCreditBatchResults struct {
@@ -27,13 +142,8 @@ type LockBulkCreditBatchResults struct {
 	closed bool
 }
 
-type LockBulkCreditRow struct {
-	Status  string
-	NextSeq int64
-}
-
-// A chunk's lock on its bulk credit, after the members': its status and progress as
-// they stand (the chunk is posted only if they are as the job found them).
+// A campaign-funded chunk's lock on its bulk credit, after the members' and the
+// budget's: exclusive, as it may end the bulk credit (BUDGET_EXHAUSTED).
 func (q *Queries) LockBulkCredit(ctx context.Context, db DBTX, bulkCreditID []int64) *LockBulkCreditBatchResults {
 	batch := &pgx.Batch{}
 	for _, a := range bulkCreditID {
@@ -46,20 +156,20 @@ func (q *Queries) LockBulkCredit(ctx context.Context, db DBTX, bulkCreditID []in
 	return &LockBulkCreditBatchResults{br, len(bulkCreditID), false}
 }
 
-func (b *LockBulkCreditBatchResults) QueryRow(f func(int, LockBulkCreditRow, error)) {
+func (b *LockBulkCreditBatchResults) QueryRow(f func(int, string, error)) {
 	defer b.br.Close()
 	for t := 0; t < b.tot; t++ {
-		var i LockBulkCreditRow
+		var status string
 		if b.closed {
 			if f != nil {
-				f(t, i, ErrBatchAlreadyClosed)
+				f(t, status, ErrBatchAlreadyClosed)
 			}
 			continue
 		}
 		row := b.br.QueryRow()
-		err := row.Scan(&i.Status, &i.NextSeq)
+		err := row.Scan(&status)
 		if f != nil {
-			f(t, i, err)
+			f(t, status, err)
 		}
 	}
 }
@@ -70,13 +180,9 @@ func (b *LockBulkCreditBatchResults) Close() error {
 }
 
 const recordChunk = `-- name: RecordChunk :batchexec
-UPDATE bulk_credits
-SET next_seq = $1::bigint, done = done + $2::bigint, failed = failed + $3::bigint,
-    points_credited = points_credited + $4::bigint,
-    status = CASE WHEN $5::text <> '' THEN $5::text ELSE status END,
-    end_time = CASE WHEN $5::text <> '' THEN $6::timestamptz ELSE end_time END,
-    update_time = $6::timestamptz
-WHERE bulk_credit_id = $7
+UPDATE bulk_credit_chunks
+SET done = $1::bigint, failed = $2::bigint, points = $3::bigint
+WHERE bulk_credit_id = $4 AND from_seq = $5::bigint
 `
 
 type RecordChunkBatchResults struct {
@@ -86,13 +192,11 @@ type RecordChunkBatchResults struct {
 }
 
 type RecordChunkParams struct {
-	NextSeq      int64
 	Done         int64
 	Failed       int64
 	Points       int64
-	Finish       string
-	Now          time.Time
 	BulkCreditID int64
+	FromSeq      int64
 }
 
 // A chunk's progress, with its entries.
@@ -100,13 +204,11 @@ func (q *Queries) RecordChunk(ctx context.Context, db DBTX, arg []RecordChunkPar
 	batch := &pgx.Batch{}
 	for _, a := range arg {
 		vals := []interface{}{
-			a.NextSeq,
 			a.Done,
 			a.Failed,
 			a.Points,
-			a.Finish,
-			a.Now,
 			a.BulkCreditID,
+			a.FromSeq,
 		}
 		batch.Queue(recordChunk, vals...)
 	}
@@ -191,6 +293,54 @@ func (b *RecordFailuresBatchResults) Exec(f func(int, error)) {
 }
 
 func (b *RecordFailuresBatchResults) Close() error {
+	b.closed = true
+	return b.br.Close()
+}
+
+const shareBulkCredit = `-- name: ShareBulkCredit :batchone
+SELECT status FROM bulk_credits WHERE bulk_credit_id = $1 FOR SHARE
+`
+
+type ShareBulkCreditBatchResults struct {
+	br     pgx.BatchResults
+	tot    int
+	closed bool
+}
+
+// A chunk's lock on its bulk credit, after the members': shared, so that chunks
+// run at once, while a pause or cancel (an update) waits for the chunks in flight
+// and the chunks after it see its status.
+func (q *Queries) ShareBulkCredit(ctx context.Context, db DBTX, bulkCreditID []int64) *ShareBulkCreditBatchResults {
+	batch := &pgx.Batch{}
+	for _, a := range bulkCreditID {
+		vals := []interface{}{
+			a,
+		}
+		batch.Queue(shareBulkCredit, vals...)
+	}
+	br := db.SendBatch(ctx, batch)
+	return &ShareBulkCreditBatchResults{br, len(bulkCreditID), false}
+}
+
+func (b *ShareBulkCreditBatchResults) QueryRow(f func(int, string, error)) {
+	defer b.br.Close()
+	for t := 0; t < b.tot; t++ {
+		var status string
+		if b.closed {
+			if f != nil {
+				f(t, status, ErrBatchAlreadyClosed)
+			}
+			continue
+		}
+		row := b.br.QueryRow()
+		err := row.Scan(&status)
+		if f != nil {
+			f(t, status, err)
+		}
+	}
+}
+
+func (b *ShareBulkCreditBatchResults) Close() error {
 	b.closed = true
 	return b.br.Close()
 }

@@ -11,11 +11,60 @@ import (
 )
 
 const bulkCreditByRequest = `-- name: BulkCreditByRequest :one
-SELECT bulk_credit_id, request_id, fingerprint, points, reason, lot_expire_time, target_kind, target_value, campaign_id, status, prepare_after, prepared, total, next_seq, done, failed, points_credited, actor_key_id, create_time, start_time, end_time, update_time FROM bulk_credits WHERE request_id = $1
+SELECT b.bulk_credit_id, b.request_id, b.fingerprint, b.points, b.reason, b.lot_expire_time, b.target_kind, b.target_value, b.campaign_id, b.status, b.prepare_after, b.prepared, b.total, b.actor_key_id, b.create_time, b.start_time, b.end_time, b.update_time, b.chunk_size, p.done, p.failed, p.points_credited, p.update_time
+FROM bulk_credits b
+CROSS JOIN LATERAL (SELECT coalesce(sum(c.done), 0)::bigint AS done, coalesce(sum(c.failed), 0)::bigint AS failed,
+                           coalesce(sum(c.points), 0)::bigint AS points_credited, greatest(b.update_time, max(c.commit_time))::timestamptz AS update_time
+                    FROM bulk_credit_chunks c WHERE c.bulk_credit_id = b.bulk_credit_id) p
+WHERE b.request_id = $1
 `
 
-func (q *Queries) BulkCreditByRequest(ctx context.Context, db DBTX, requestID string) (BulkCredit, error) {
+type BulkCreditByRequestRow struct {
+	BulkCredit     BulkCredit
+	Done           int64
+	Failed         int64
+	PointsCredited int64
+	UpdateTime     time.Time
+}
+
+func (q *Queries) BulkCreditByRequest(ctx context.Context, db DBTX, requestID string) (BulkCreditByRequestRow, error) {
 	row := db.QueryRow(ctx, bulkCreditByRequest, requestID)
+	var i BulkCreditByRequestRow
+	err := row.Scan(
+		&i.BulkCredit.BulkCreditID,
+		&i.BulkCredit.RequestID,
+		&i.BulkCredit.Fingerprint,
+		&i.BulkCredit.Points,
+		&i.BulkCredit.Reason,
+		&i.BulkCredit.LotExpireTime,
+		&i.BulkCredit.TargetKind,
+		&i.BulkCredit.TargetValue,
+		&i.BulkCredit.CampaignID,
+		&i.BulkCredit.Status,
+		&i.BulkCredit.PrepareAfter,
+		&i.BulkCredit.Prepared,
+		&i.BulkCredit.Total,
+		&i.BulkCredit.ActorKeyID,
+		&i.BulkCredit.CreateTime,
+		&i.BulkCredit.StartTime,
+		&i.BulkCredit.EndTime,
+		&i.BulkCredit.UpdateTime,
+		&i.BulkCredit.ChunkSize,
+		&i.Done,
+		&i.Failed,
+		&i.PointsCredited,
+		&i.UpdateTime,
+	)
+	return i, err
+}
+
+const bulkCreditRow = `-- name: BulkCreditRow :one
+SELECT bulk_credit_id, request_id, fingerprint, points, reason, lot_expire_time, target_kind, target_value, campaign_id, status, prepare_after, prepared, total, actor_key_id, create_time, start_time, end_time, update_time, chunk_size FROM bulk_credits WHERE bulk_credit_id = $1
+`
+
+// A bulk credit without its progress (what the job works from).
+func (q *Queries) BulkCreditRow(ctx context.Context, db DBTX, bulkCreditID int64) (BulkCredit, error) {
+	row := db.QueryRow(ctx, bulkCreditRow, bulkCreditID)
 	var i BulkCredit
 	err := row.Scan(
 		&i.BulkCreditID,
@@ -31,30 +80,26 @@ func (q *Queries) BulkCreditByRequest(ctx context.Context, db DBTX, requestID st
 		&i.PrepareAfter,
 		&i.Prepared,
 		&i.Total,
-		&i.NextSeq,
-		&i.Done,
-		&i.Failed,
-		&i.PointsCredited,
 		&i.ActorKeyID,
 		&i.CreateTime,
 		&i.StartTime,
 		&i.EndTime,
 		&i.UpdateTime,
+		&i.ChunkSize,
 	)
 	return i, err
 }
 
 const chunkMembers = `-- name: ChunkMembers :many
 SELECT seq, member_id, points FROM bulk_credit_members
-WHERE bulk_credit_id = $1 AND seq >= $2::bigint
+WHERE bulk_credit_id = $1 AND seq >= $2::bigint AND seq < $3::bigint
 ORDER BY seq
-LIMIT $3
 `
 
 type ChunkMembersParams struct {
 	BulkCreditID int64
 	FromSeq      int64
-	MaxRows      int32
+	ToSeq        int64
 }
 
 type ChunkMembersRow struct {
@@ -63,9 +108,9 @@ type ChunkMembersRow struct {
 	Points   int64
 }
 
-// The members of the next chunk.
+// The members of a chunk, [from_seq, to_seq).
 func (q *Queries) ChunkMembers(ctx context.Context, db DBTX, arg ChunkMembersParams) ([]ChunkMembersRow, error) {
-	rows, err := db.Query(ctx, chunkMembers, arg.BulkCreditID, arg.FromSeq, arg.MaxRows)
+	rows, err := db.Query(ctx, chunkMembers, arg.BulkCreditID, arg.FromSeq, arg.ToSeq)
 	if err != nil {
 		return nil, err
 	}
@@ -84,35 +129,103 @@ func (q *Queries) ChunkMembers(ctx context.Context, db DBTX, arg ChunkMembersPar
 	return items, nil
 }
 
-const getBulkCredit = `-- name: GetBulkCredit :one
-SELECT bulk_credit_id, request_id, fingerprint, points, reason, lot_expire_time, target_kind, target_value, campaign_id, status, prepare_after, prepared, total, next_seq, done, failed, points_credited, actor_key_id, create_time, start_time, end_time, update_time FROM bulk_credits WHERE bulk_credit_id = $1
+const chunkRanges = `-- name: ChunkRanges :many
+SELECT from_seq, to_seq FROM bulk_credit_chunks WHERE bulk_credit_id = $1 ORDER BY from_seq
 `
 
-func (q *Queries) GetBulkCredit(ctx context.Context, db DBTX, bulkCreditID int64) (BulkCredit, error) {
+type ChunkRangesRow struct {
+	FromSeq int64
+	ToSeq   int64
+}
+
+// The seq ranges a bulk credit's committed chunks cover, in seq order.
+func (q *Queries) ChunkRanges(ctx context.Context, db DBTX, bulkCreditID int64) ([]ChunkRangesRow, error) {
+	rows, err := db.Query(ctx, chunkRanges, bulkCreditID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ChunkRangesRow
+	for rows.Next() {
+		var i ChunkRangesRow
+		if err := rows.Scan(&i.FromSeq, &i.ToSeq); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const finishBulkCredit = `-- name: FinishBulkCredit :one
+UPDATE bulk_credits b
+SET status = 'SUCCEEDED', end_time = $1::timestamptz, update_time = $1::timestamptz
+WHERE b.bulk_credit_id = $2 AND b.status = 'RUNNING' AND b.prepared
+  AND (SELECT coalesce(sum(c.to_seq - c.from_seq), 0) FROM bulk_credit_chunks c WHERE c.bulk_credit_id = b.bulk_credit_id) >= b.total
+RETURNING b.bulk_credit_id
+`
+
+type FinishBulkCreditParams struct {
+	Now          time.Time
+	BulkCreditID int64
+}
+
+// A running, listed bulk credit whose chunks cover every member ends: SUCCEEDED.
+// No row: it is not running, or a seq is not covered yet (a chunk in flight when
+// the statement began is not counted: the next run finishes it).
+func (q *Queries) FinishBulkCredit(ctx context.Context, db DBTX, arg FinishBulkCreditParams) (int64, error) {
+	row := db.QueryRow(ctx, finishBulkCredit, arg.Now, arg.BulkCreditID)
+	var bulk_credit_id int64
+	err := row.Scan(&bulk_credit_id)
+	return bulk_credit_id, err
+}
+
+const getBulkCredit = `-- name: GetBulkCredit :one
+SELECT b.bulk_credit_id, b.request_id, b.fingerprint, b.points, b.reason, b.lot_expire_time, b.target_kind, b.target_value, b.campaign_id, b.status, b.prepare_after, b.prepared, b.total, b.actor_key_id, b.create_time, b.start_time, b.end_time, b.update_time, b.chunk_size, p.done, p.failed, p.points_credited, p.update_time
+FROM bulk_credits b
+CROSS JOIN LATERAL (SELECT coalesce(sum(c.done), 0)::bigint AS done, coalesce(sum(c.failed), 0)::bigint AS failed,
+                           coalesce(sum(c.points), 0)::bigint AS points_credited, greatest(b.update_time, max(c.commit_time))::timestamptz AS update_time
+                    FROM bulk_credit_chunks c WHERE c.bulk_credit_id = b.bulk_credit_id) p
+WHERE b.bulk_credit_id = $1
+`
+
+type GetBulkCreditRow struct {
+	BulkCredit     BulkCredit
+	Done           int64
+	Failed         int64
+	PointsCredited int64
+	UpdateTime     time.Time
+}
+
+// A bulk credit with its progress: the sums over its committed chunks.
+func (q *Queries) GetBulkCredit(ctx context.Context, db DBTX, bulkCreditID int64) (GetBulkCreditRow, error) {
 	row := db.QueryRow(ctx, getBulkCredit, bulkCreditID)
-	var i BulkCredit
+	var i GetBulkCreditRow
 	err := row.Scan(
-		&i.BulkCreditID,
-		&i.RequestID,
-		&i.Fingerprint,
-		&i.Points,
-		&i.Reason,
-		&i.LotExpireTime,
-		&i.TargetKind,
-		&i.TargetValue,
-		&i.CampaignID,
-		&i.Status,
-		&i.PrepareAfter,
-		&i.Prepared,
-		&i.Total,
-		&i.NextSeq,
+		&i.BulkCredit.BulkCreditID,
+		&i.BulkCredit.RequestID,
+		&i.BulkCredit.Fingerprint,
+		&i.BulkCredit.Points,
+		&i.BulkCredit.Reason,
+		&i.BulkCredit.LotExpireTime,
+		&i.BulkCredit.TargetKind,
+		&i.BulkCredit.TargetValue,
+		&i.BulkCredit.CampaignID,
+		&i.BulkCredit.Status,
+		&i.BulkCredit.PrepareAfter,
+		&i.BulkCredit.Prepared,
+		&i.BulkCredit.Total,
+		&i.BulkCredit.ActorKeyID,
+		&i.BulkCredit.CreateTime,
+		&i.BulkCredit.StartTime,
+		&i.BulkCredit.EndTime,
+		&i.BulkCredit.UpdateTime,
+		&i.BulkCredit.ChunkSize,
 		&i.Done,
 		&i.Failed,
 		&i.PointsCredited,
-		&i.ActorKeyID,
-		&i.CreateTime,
-		&i.StartTime,
-		&i.EndTime,
 		&i.UpdateTime,
 	)
 	return i, err
@@ -120,11 +233,11 @@ func (q *Queries) GetBulkCredit(ctx context.Context, db DBTX, bulkCreditID int64
 
 const insertBulkCredit = `-- name: InsertBulkCredit :one
 INSERT INTO bulk_credits (request_id, fingerprint, points, reason, lot_expire_time, target_kind, target_value,
-                          campaign_id, status, prepared, actor_key_id, create_time, update_time)
+                          campaign_id, status, prepared, chunk_size, actor_key_id, create_time, update_time)
 VALUES ($1, $2, $3, $4, $5, $6, $7,
-        $8, $9, $10, $11, $12, $12)
+        $8, $9, $10, $11, $12, $13, $13)
 ON CONFLICT (request_id) DO NOTHING
-RETURNING bulk_credit_id, request_id, fingerprint, points, reason, lot_expire_time, target_kind, target_value, campaign_id, status, prepare_after, prepared, total, next_seq, done, failed, points_credited, actor_key_id, create_time, start_time, end_time, update_time
+RETURNING bulk_credit_id, request_id, fingerprint, points, reason, lot_expire_time, target_kind, target_value, campaign_id, status, prepare_after, prepared, total, actor_key_id, create_time, start_time, end_time, update_time, chunk_size
 `
 
 type InsertBulkCreditParams struct {
@@ -138,6 +251,7 @@ type InsertBulkCreditParams struct {
 	CampaignID    *string
 	Status        string
 	Prepared      bool
+	ChunkSize     int64
 	ActorKeyID    string
 	Now           time.Time
 }
@@ -155,6 +269,7 @@ func (q *Queries) InsertBulkCredit(ctx context.Context, db DBTX, arg InsertBulkC
 		arg.CampaignID,
 		arg.Status,
 		arg.Prepared,
+		arg.ChunkSize,
 		arg.ActorKeyID,
 		arg.Now,
 	)
@@ -173,15 +288,12 @@ func (q *Queries) InsertBulkCredit(ctx context.Context, db DBTX, arg InsertBulkC
 		&i.PrepareAfter,
 		&i.Prepared,
 		&i.Total,
-		&i.NextSeq,
-		&i.Done,
-		&i.Failed,
-		&i.PointsCredited,
 		&i.ActorKeyID,
 		&i.CreateTime,
 		&i.StartTime,
 		&i.EndTime,
 		&i.UpdateTime,
+		&i.ChunkSize,
 	)
 	return i, err
 }
@@ -212,9 +324,13 @@ func (q *Queries) InsertBulkMembers(ctx context.Context, db DBTX, arg InsertBulk
 }
 
 const listBulkCredits = `-- name: ListBulkCredits :many
-SELECT bulk_credit_id, request_id, fingerprint, points, reason, lot_expire_time, target_kind, target_value, campaign_id, status, prepare_after, prepared, total, next_seq, done, failed, points_credited, actor_key_id, create_time, start_time, end_time, update_time FROM bulk_credits
-WHERE ($1::bigint = 0 OR bulk_credit_id < $1::bigint)
-ORDER BY bulk_credit_id DESC
+SELECT b.bulk_credit_id, b.request_id, b.fingerprint, b.points, b.reason, b.lot_expire_time, b.target_kind, b.target_value, b.campaign_id, b.status, b.prepare_after, b.prepared, b.total, b.actor_key_id, b.create_time, b.start_time, b.end_time, b.update_time, b.chunk_size, p.done, p.failed, p.points_credited, p.update_time
+FROM bulk_credits b
+CROSS JOIN LATERAL (SELECT coalesce(sum(c.done), 0)::bigint AS done, coalesce(sum(c.failed), 0)::bigint AS failed,
+                           coalesce(sum(c.points), 0)::bigint AS points_credited, greatest(b.update_time, max(c.commit_time))::timestamptz AS update_time
+                    FROM bulk_credit_chunks c WHERE c.bulk_credit_id = b.bulk_credit_id) p
+WHERE ($1::bigint = 0 OR b.bulk_credit_id < $1::bigint)
+ORDER BY b.bulk_credit_id DESC
 LIMIT $2
 `
 
@@ -223,38 +339,47 @@ type ListBulkCreditsParams struct {
 	MaxRows  int32
 }
 
+type ListBulkCreditsRow struct {
+	BulkCredit     BulkCredit
+	Done           int64
+	Failed         int64
+	PointsCredited int64
+	UpdateTime     time.Time
+}
+
 // Newest first, keyset paginated.
-func (q *Queries) ListBulkCredits(ctx context.Context, db DBTX, arg ListBulkCreditsParams) ([]BulkCredit, error) {
+func (q *Queries) ListBulkCredits(ctx context.Context, db DBTX, arg ListBulkCreditsParams) ([]ListBulkCreditsRow, error) {
 	rows, err := db.Query(ctx, listBulkCredits, arg.BeforeID, arg.MaxRows)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []BulkCredit
+	var items []ListBulkCreditsRow
 	for rows.Next() {
-		var i BulkCredit
+		var i ListBulkCreditsRow
 		if err := rows.Scan(
-			&i.BulkCreditID,
-			&i.RequestID,
-			&i.Fingerprint,
-			&i.Points,
-			&i.Reason,
-			&i.LotExpireTime,
-			&i.TargetKind,
-			&i.TargetValue,
-			&i.CampaignID,
-			&i.Status,
-			&i.PrepareAfter,
-			&i.Prepared,
-			&i.Total,
-			&i.NextSeq,
+			&i.BulkCredit.BulkCreditID,
+			&i.BulkCredit.RequestID,
+			&i.BulkCredit.Fingerprint,
+			&i.BulkCredit.Points,
+			&i.BulkCredit.Reason,
+			&i.BulkCredit.LotExpireTime,
+			&i.BulkCredit.TargetKind,
+			&i.BulkCredit.TargetValue,
+			&i.BulkCredit.CampaignID,
+			&i.BulkCredit.Status,
+			&i.BulkCredit.PrepareAfter,
+			&i.BulkCredit.Prepared,
+			&i.BulkCredit.Total,
+			&i.BulkCredit.ActorKeyID,
+			&i.BulkCredit.CreateTime,
+			&i.BulkCredit.StartTime,
+			&i.BulkCredit.EndTime,
+			&i.BulkCredit.UpdateTime,
+			&i.BulkCredit.ChunkSize,
 			&i.Done,
 			&i.Failed,
 			&i.PointsCredited,
-			&i.ActorKeyID,
-			&i.CreateTime,
-			&i.StartTime,
-			&i.EndTime,
 			&i.UpdateTime,
 		); err != nil {
 			return nil, err
@@ -344,7 +469,7 @@ SET total = total + $1::bigint, prepare_after = $2::text, prepared = $3::boolean
     start_time = CASE WHEN $3::boolean THEN $4::timestamptz ELSE start_time END,
     update_time = $4::timestamptz
 WHERE bulk_credit_id = $5 AND prepare_after = $6::text AND NOT prepared
-RETURNING bulk_credit_id, request_id, fingerprint, points, reason, lot_expire_time, target_kind, target_value, campaign_id, status, prepare_after, prepared, total, next_seq, done, failed, points_credited, actor_key_id, create_time, start_time, end_time, update_time
+RETURNING bulk_credit_id, request_id, fingerprint, points, reason, lot_expire_time, target_kind, target_value, campaign_id, status, prepare_after, prepared, total, actor_key_id, create_time, start_time, end_time, update_time, chunk_size
 `
 
 type RecordPreparedParams struct {
@@ -382,15 +507,12 @@ func (q *Queries) RecordPrepared(ctx context.Context, db DBTX, arg RecordPrepare
 		&i.PrepareAfter,
 		&i.Prepared,
 		&i.Total,
-		&i.NextSeq,
-		&i.Done,
-		&i.Failed,
-		&i.PointsCredited,
 		&i.ActorKeyID,
 		&i.CreateTime,
 		&i.StartTime,
 		&i.EndTime,
 		&i.UpdateTime,
+		&i.ChunkSize,
 	)
 	return i, err
 }
@@ -483,7 +605,7 @@ UPDATE bulk_credits
 SET status = $1::text, update_time = $2::timestamptz,
     end_time = CASE WHEN $1::text IN ('CANCELLED', 'SUCCEEDED') THEN $2::timestamptz ELSE end_time END
 WHERE bulk_credit_id = $3 AND status = ANY ($4::text[])
-RETURNING bulk_credit_id, request_id, fingerprint, points, reason, lot_expire_time, target_kind, target_value, campaign_id, status, prepare_after, prepared, total, next_seq, done, failed, points_credited, actor_key_id, create_time, start_time, end_time, update_time
+RETURNING bulk_credit_id, request_id, fingerprint, points, reason, lot_expire_time, target_kind, target_value, campaign_id, status, prepare_after, prepared, total, actor_key_id, create_time, start_time, end_time, update_time, chunk_size
 `
 
 type SetBulkStatusParams struct {
@@ -516,15 +638,12 @@ func (q *Queries) SetBulkStatus(ctx context.Context, db DBTX, arg SetBulkStatusP
 		&i.PrepareAfter,
 		&i.Prepared,
 		&i.Total,
-		&i.NextSeq,
-		&i.Done,
-		&i.Failed,
-		&i.PointsCredited,
 		&i.ActorKeyID,
 		&i.CreateTime,
 		&i.StartTime,
 		&i.EndTime,
 		&i.UpdateTime,
+		&i.ChunkSize,
 	)
 	return i, err
 }

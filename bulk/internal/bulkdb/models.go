@@ -9,26 +9,23 @@ import (
 )
 
 type BulkCredit struct {
-	BulkCreditID   int64
-	RequestID      string
-	Fingerprint    []byte
-	Points         int64
-	Reason         string
-	LotExpireTime  *time.Time
-	TargetKind     string
-	TargetValue    string
-	CampaignID     *string
-	Status         string
-	PrepareAfter   string
-	Prepared       bool
-	Total          int64
-	NextSeq        int64
-	Done           int64
-	Failed         int64
-	PointsCredited int64
-	ActorKeyID     string
-	CreateTime     time.Time
-	StartTime      *time.Time
-	EndTime        *time.Time
-	UpdateTime     time.Time
+	BulkCreditID  int64
+	RequestID     string
+	Fingerprint   []byte
+	Points        int64
+	Reason        string
+	LotExpireTime *time.Time
+	TargetKind    string
+	TargetValue   string
+	CampaignID    *string
+	Status        string
+	PrepareAfter  string
+	Prepared      bool
+	Total         int64
+	ActorKeyID    string
+	CreateTime    time.Time
+	StartTime     *time.Time
+	EndTime       *time.Time
+	UpdateTime    time.Time
+	ChunkSize     int64
 }
