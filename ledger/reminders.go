@@ -15,17 +15,27 @@ import (
 // expiryReminderDays before points expire): one points.expiring event per member,
 // expiry instant and reminder day, with the points that expire then, recorded with
 // its reminder in one transaction so that none is sent twice or lost. At most limit
-// of them per call; it answers how many it sent.
+// of them per call; it answers how many it sent. RemindAllExpiring sends them all,
+// in parallel.
 func (s *Service) RemindExpiring(ctx context.Context, limit int32) (int, error) {
+	sent, _, err := s.remindChunk(ctx, allMembers(), limit)
+	return sent, err
+}
+
+// remindChunk is RemindExpiring for the next limit reminders of a share's members,
+// from the last member the share reached on (its reminders sent are not sent
+// again; one more may be left); the share moves to the last member sent. done: fewer
+// than limit were left.
+func (s *Service) remindChunk(ctx context.Context, share *sweepShare, limit int32) (sent int, done bool, err error) {
 	prog, err := s.programOn(ctx, s.pool)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	if len(prog.ExpiryReminderDays) == 0 {
-		return 0, nil
+		return 0, true, nil
 	}
 	now := s.clock.Now()
-	var sent int
+	var last string
 	err = s.tx.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		if limit >= largeBatch {
 			// Planned for its size, like a large batch (see largeBatch).
@@ -34,7 +44,8 @@ func (s *Service) RemindExpiring(ctx context.Context, limit int32) (int, error) 
 			}
 		}
 		w := reminders.WindowsAt(prog.ExpiryReminderDays, now)
-		rows, err := s.q.RemindExpiring(ctx, tx, ledgerdb.RemindExpiringParams{After: w.After, Until: w.Until, Days: w.Days, Now: now, MaxRows: limit})
+		rows, err := s.q.RemindExpiring(ctx, tx, ledgerdb.RemindExpiringParams{After: w.After, Until: w.Until, Days: w.Days, Now: now,
+			FromMember: share.after, Shard: share.shard, Shards: share.shards, MaxRows: limit})
 		if err != nil {
 			return fmt.Errorf("expiry reminders: %w", err)
 		}
@@ -44,7 +55,16 @@ func (s *Service) RemindExpiring(ctx context.Context, limit int32) (int, error) 
 				Data: events.ExpiringData{Points: r.Points, ExpireTime: r.ExpireTime, DaysBefore: int(r.DaysBefore)}}
 		}
 		sent = len(rows)
+		if sent > 0 {
+			last = rows[sent-1].MemberID
+		}
 		return events.AppendTx(ctx, tx, evs...)
 	})
-	return sent, err
+	if err != nil {
+		return 0, false, err
+	}
+	if last != "" {
+		share.after = last
+	}
+	return sent, sent < int(limit), nil
 }

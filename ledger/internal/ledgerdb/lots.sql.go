@@ -232,18 +232,32 @@ func (q *Queries) LotMovesOfEntry(ctx context.Context, db DBTX, entryID int64) (
 
 const membersWithDueLots = `-- name: MembersWithDueLots :many
 SELECT DISTINCT member_id FROM lots
-WHERE remaining > 0 AND expire_time <= $1
-LIMIT $2
+WHERE remaining > 0 AND expire_time <= $1 AND member_id > $2::text
+  AND (hashtext(member_id) & 2147483647) % $3::int = $4::int
+ORDER BY member_id
+LIMIT $5
 `
 
 type MembersWithDueLotsParams struct {
 	Now        time.Time
+	After      string
+	Shards     int32
+	Shard      int32
 	MaxMembers int32
 }
 
-// Members owning lots that are due to expire.
+// Members owning lots that are due to expire, in member order after @after, of the
+// share @shard of @shards (sweepShare): each sweeper of the expiry job takes its own
+// members, and picks up where its last chunk ended instead of walking again over
+// the index entries of the lots it expired.
 func (q *Queries) MembersWithDueLots(ctx context.Context, db DBTX, arg MembersWithDueLotsParams) ([]string, error) {
-	rows, err := db.Query(ctx, membersWithDueLots, arg.Now, arg.MaxMembers)
+	rows, err := db.Query(ctx, membersWithDueLots,
+		arg.Now,
+		arg.After,
+		arg.Shards,
+		arg.Shard,
+		arg.MaxMembers,
+	)
 	if err != nil {
 		return nil, err
 	}

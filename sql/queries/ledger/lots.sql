@@ -10,9 +10,14 @@ LIMIT @max_lots;
 SELECT * FROM lot_moves WHERE entry_id = $1 ORDER BY points < 0 DESC, lot_id;
 
 -- name: MembersWithDueLots :many
--- Members owning lots that are due to expire.
+-- Members owning lots that are due to expire, in member order after @after, of the
+-- share @shard of @shards (sweepShare): each sweeper of the expiry job takes its own
+-- members, and picks up where its last chunk ended instead of walking again over
+-- the index entries of the lots it expired.
 SELECT DISTINCT member_id FROM lots
-WHERE remaining > 0 AND expire_time <= @now
+WHERE remaining > 0 AND expire_time <= @now AND member_id > @after::text
+  AND (hashtext(member_id) & 2147483647) % sqlc.arg(shards)::int = sqlc.arg(shard)::int
+ORDER BY member_id
 LIMIT @max_members;
 
 -- name: VerifyLotsMatchAvailable :many
