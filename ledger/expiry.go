@@ -24,7 +24,11 @@ func expiryPostings(points int64) []Posting {
 // point already spent: whoever comes second finds nothing left to expire.
 // ExpireAllDue runs it to the end, in parallel.
 func (s *Service) ExpireLots(ctx context.Context, limit int32) (int, error) {
-	expired, _, err := s.expireChunk(ctx, allMembers(), limit)
+	shares, err := s.dueShares(ctx, 1)
+	if err != nil || len(shares) == 0 {
+		return 0, err
+	}
+	expired, _, err := s.expireChunk(ctx, shares[0], limit)
 	return expired, err
 }
 
@@ -33,7 +37,7 @@ func (s *Service) ExpireLots(ctx context.Context, limit int32) (int, error) {
 func (s *Service) expireChunk(ctx context.Context, share *sweepShare, limit int32) (expired int, done bool, err error) {
 	now := s.clock.Now()
 	members, err := s.q.MembersWithDueLots(ctx, s.pool, ledgerdb.MembersWithDueLotsParams{
-		Now: now, After: share.after, Shard: share.shard, Shards: share.shards, MaxMembers: limit})
+		Now: now, After: share.after, Upto: share.upto, MaxMembers: limit})
 	if err != nil {
 		return 0, false, fmt.Errorf("find due lots: %w", err)
 	}

@@ -18,7 +18,11 @@ import (
 // of them per call; it answers how many it sent. RemindAllExpiring sends them all,
 // in parallel.
 func (s *Service) RemindExpiring(ctx context.Context, limit int32) (int, error) {
-	sent, _, err := s.remindChunk(ctx, allMembers(), limit)
+	shares, err := s.remindShares(ctx, 1)
+	if err != nil || len(shares) == 0 {
+		return 0, err
+	}
+	sent, _, err := s.remindChunk(ctx, shares[0], limit)
 	return sent, err
 }
 
@@ -45,7 +49,7 @@ func (s *Service) remindChunk(ctx context.Context, share *sweepShare, limit int3
 		}
 		w := reminders.WindowsAt(prog.ExpiryReminderDays, now)
 		rows, err := s.q.RemindExpiring(ctx, tx, ledgerdb.RemindExpiringParams{After: w.After, Until: w.Until, Days: w.Days, Now: now,
-			FromMember: share.after, Shard: share.shard, Shards: share.shards, MaxRows: limit})
+			FromMember: share.after, Upto: share.upto, MaxRows: limit})
 		if err != nil {
 			return fmt.Errorf("expiry reminders: %w", err)
 		}

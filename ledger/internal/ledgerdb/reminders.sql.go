@@ -17,18 +17,17 @@ WITH w AS (
 ), due AS (
     SELECT l.member_id, l.expire_time, w.days_before, sum(l.remaining)::bigint AS points
     FROM lots l JOIN w ON l.expire_time > w.after AND l.expire_time <= w.until
-    WHERE l.remaining > 0 AND l.member_id >= $4::text
-      AND (hashtext(l.member_id) & 2147483647) % $5::int = $6::int
+    WHERE l.remaining > 0 AND l.member_id >= $4::text AND l.member_id <= $5::text
     GROUP BY l.member_id, l.expire_time, w.days_before
 ), unsent AS (
     SELECT d.member_id, d.expire_time, d.days_before, d.points FROM due d
     WHERE NOT EXISTS (SELECT 1 FROM expiry_reminders r
                       WHERE r.member_id = d.member_id AND r.expire_time = d.expire_time AND r.days_before = d.days_before)
     ORDER BY d.member_id, d.expire_time
-    LIMIT $7
+    LIMIT $6
 ), sent AS (
     INSERT INTO expiry_reminders (member_id, expire_time, days_before, points, create_time)
-    SELECT u.member_id, u.expire_time, u.days_before, u.points, $8::timestamptz FROM unsent u
+    SELECT u.member_id, u.expire_time, u.days_before, u.points, $7::timestamptz FROM unsent u
     ORDER BY u.member_id, u.expire_time
     ON CONFLICT DO NOTHING
     RETURNING member_id, expire_time, days_before, points
@@ -41,8 +40,7 @@ type RemindExpiringParams struct {
 	Until      []time.Time
 	Days       []int32
 	FromMember string
-	Shards     int32
-	Shard      int32
+	Upto       string
 	MaxRows    int32
 	Now        time.Time
 }
@@ -58,8 +56,8 @@ type RemindExpiringRow struct {
 // expiry instant of its open lots, the points that expire then, in the reminder
 // window the expiry falls in (windows: from @after[i], exclusive, to @until[i], of
 // reminder day @days[i]; reminders.WindowsAt). At most @max_rows
-// of them, of the members from @from_member on (member order) in the share @shard of
-// @shards (sweepShare); the next call, from the last member sent, sends the rest.
+// of them, of the members from @from_member to @upto (member order, a sweeper's
+// share: sweepShare); the next call, from the last member sent, sends the rest.
 // In member order: the last row is where the next call starts.
 func (q *Queries) RemindExpiring(ctx context.Context, db DBTX, arg RemindExpiringParams) ([]RemindExpiringRow, error) {
 	rows, err := db.Query(ctx, remindExpiring,
@@ -67,8 +65,7 @@ func (q *Queries) RemindExpiring(ctx context.Context, db DBTX, arg RemindExpirin
 		arg.Until,
 		arg.Days,
 		arg.FromMember,
-		arg.Shards,
-		arg.Shard,
+		arg.Upto,
 		arg.MaxRows,
 		arg.Now,
 	)

@@ -10,15 +10,29 @@ LIMIT @max_lots;
 SELECT * FROM lot_moves WHERE entry_id = $1 ORDER BY points < 0 DESC, lot_id;
 
 -- name: MembersWithDueLots :many
--- Members owning lots that are due to expire, in member order after @after, of the
--- share @shard of @shards (sweepShare): each sweeper of the expiry job takes its own
--- members, and picks up where its last chunk ended instead of walking again over
--- the index entries of the lots it expired.
+-- Members owning lots that are due to expire, in member order, of the share
+-- (@after, @upto] (sweepShare): each sweeper of the expiry job takes its own range
+-- of members, and picks up where its last chunk ended instead of walking again
+-- over the index entries of the lots it expired.
 SELECT DISTINCT member_id FROM lots
-WHERE remaining > 0 AND expire_time <= @now AND member_id > @after::text
-  AND (hashtext(member_id) & 2147483647) % sqlc.arg(shards)::int = sqlc.arg(shard)::int
+WHERE remaining > 0 AND expire_time <= @now AND member_id > @after::text AND member_id <= @upto::text
 ORDER BY member_id
 LIMIT @max_members;
+
+-- name: CountLotsExpiringIn :one
+-- How many open lots expire in (@after, @until]: what the sweepers' shares split.
+SELECT count(*)::bigint FROM lots WHERE remaining > 0 AND expire_time > @after AND expire_time <= @until;
+
+-- name: MemberOfLotExpiringIn :one
+-- The member of the @n-th (from 0) open lot expiring in (@after, @until], in member
+-- order: where a sweeper's share ends.
+SELECT member_id FROM lots WHERE remaining > 0 AND expire_time > @after AND expire_time <= @until
+ORDER BY member_id OFFSET @n LIMIT 1;
+
+-- name: LastMemberWithLotExpiringIn :one
+-- The last member, in member order, owning an open lot expiring in (@after, @until].
+SELECT member_id FROM lots WHERE remaining > 0 AND expire_time > @after AND expire_time <= @until
+ORDER BY member_id DESC LIMIT 1;
 
 -- name: VerifyLotsMatchAvailable :many
 -- A member's open lots hold exactly max(available, 0).

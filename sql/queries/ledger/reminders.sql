@@ -3,16 +3,15 @@
 -- expiry instant of its open lots, the points that expire then, in the reminder
 -- window the expiry falls in (windows: from @after[i], exclusive, to @until[i], of
 -- reminder day @days[i]; reminders.WindowsAt). At most @max_rows
--- of them, of the members from @from_member on (member order) in the share @shard of
--- @shards (sweepShare); the next call, from the last member sent, sends the rest.
+-- of them, of the members from @from_member to @upto (member order, a sweeper's
+-- share: sweepShare); the next call, from the last member sent, sends the rest.
 WITH w AS (
     SELECT unnest(sqlc.arg(after)::timestamptz[]) AS after, unnest(sqlc.arg(until)::timestamptz[]) AS until,
            unnest(sqlc.arg(days)::int[]) AS days_before
 ), due AS (
     SELECT l.member_id, l.expire_time, w.days_before, sum(l.remaining)::bigint AS points
     FROM lots l JOIN w ON l.expire_time > w.after AND l.expire_time <= w.until
-    WHERE l.remaining > 0 AND l.member_id >= sqlc.arg(from_member)::text
-      AND (hashtext(l.member_id) & 2147483647) % sqlc.arg(shards)::int = sqlc.arg(shard)::int
+    WHERE l.remaining > 0 AND l.member_id >= sqlc.arg(from_member)::text AND l.member_id <= sqlc.arg(upto)::text
     GROUP BY l.member_id, l.expire_time, w.days_before
 ), unsent AS (
     SELECT d.* FROM due d
