@@ -36,8 +36,8 @@ func (s *Service) ExpireLots(ctx context.Context, limit int32) (int, error) {
 // the share moves past them. done: the share had fewer than limit left.
 func (s *Service) expireChunk(ctx context.Context, share *sweepShare, limit int32) (expired int, done bool, err error) {
 	now := s.clock.Now()
-	members, err := s.q.MembersWithDueLots(ctx, s.pool, ledgerdb.MembersWithDueLotsParams{
-		Now: now, After: share.after, Upto: share.upto, MaxMembers: limit})
+	members, err := s.q.MembersWithLotsExpiringIn(ctx, s.pool, ledgerdb.MembersWithLotsExpiringInParams{
+		After: dueFrom, Until: now, AfterMember: share.after, Upto: share.upto, MaxMembers: limit})
 	if err != nil {
 		return 0, false, fmt.Errorf("find due lots: %w", err)
 	}

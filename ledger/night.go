@@ -138,9 +138,12 @@ func (s *Service) ExpireAllDue(ctx context.Context, o NightSweep) (int, error) {
 
 // dueShares splits the members with due lots (sharesOf).
 func (s *Service) dueShares(ctx context.Context, parallel int) ([]*sweepShare, error) {
-	// Lots expire after they are created: none before the zero time.
-	return s.sharesOf(ctx, parallel, time.Time{}, s.clock.Now())
+	return s.sharesOf(ctx, parallel, dueFrom, s.clock.Now())
 }
+
+// dueFrom bounds the due lots from below: lots expire after they are created, none
+// before the zero time.
+var dueFrom = time.Time{}
 
 // RemindAllExpiring is the expiry reminders' job: every reminder due is sent
 // (RemindExpiring's rules), o.Parallel sweepers at once, o.PerTx reminders a
@@ -164,5 +167,11 @@ func (s *Service) remindShares(ctx context.Context, parallel int) ([]*sweepShare
 	if len(w.After) == 0 {
 		return nil, nil
 	}
-	return s.sharesOf(ctx, parallel, slices.MinFunc(w.After, time.Time.Compare), slices.MaxFunc(w.Until, time.Time.Compare))
+	after, until := widest(w)
+	return s.sharesOf(ctx, parallel, after, until)
+}
+
+// widest is the span of the reminder windows.
+func widest(w reminders.Windows) (after, until time.Time) {
+	return slices.MinFunc(w.After, time.Time.Compare), slices.MaxFunc(w.Until, time.Time.Compare)
 }

@@ -14,8 +14,9 @@ import (
 // RemindExpiring sends the expiry reminders that are due (the program's
 // expiryReminderDays before points expire): one points.expiring event per member,
 // expiry instant and reminder day, with the points that expire then, recorded with
-// its reminder in one transaction so that none is sent twice or lost. At most limit
-// of them per call; it answers how many it sent. RemindAllExpiring sends them all,
+// its reminder in one transaction so that none is sent twice or lost. Those of at
+// most limit members per call (the first ones in member order); it answers how many
+// it sent. RemindAllExpiring sends them all,
 // in parallel.
 func (s *Service) RemindExpiring(ctx context.Context, limit int32) (int, error) {
 	shares, err := s.remindShares(ctx, 1)
@@ -26,10 +27,9 @@ func (s *Service) RemindExpiring(ctx context.Context, limit int32) (int, error) 
 	return sent, err
 }
 
-// remindChunk is RemindExpiring for the next limit reminders of a share's members,
-// from the last member the share reached on (its reminders sent are not sent
-// again; one more may be left); the share moves to the last member sent. done: fewer
-// than limit were left.
+// remindChunk is RemindExpiring for the next limit members of a share owning lots
+// in the reminder windows (each member's reminders of this run in one chunk); the
+// share moves past them. done: fewer than limit were left.
 func (s *Service) remindChunk(ctx context.Context, share *sweepShare, limit int32) (sent int, done bool, err error) {
 	prog, err := s.programOn(ctx, s.pool)
 	if err != nil {
@@ -39,7 +39,9 @@ func (s *Service) remindChunk(ctx context.Context, share *sweepShare, limit int3
 		return 0, true, nil
 	}
 	now := s.clock.Now()
-	var last string
+	w := reminders.WindowsAt(prog.ExpiryReminderDays, now)
+	after, until := widest(w)
+	var members []string
 	err = s.tx.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		if limit >= largeBatch {
 			// Planned for its size, like a large batch (see largeBatch).
@@ -47,9 +49,13 @@ func (s *Service) remindChunk(ctx context.Context, share *sweepShare, limit int3
 				return err
 			}
 		}
-		w := reminders.WindowsAt(prog.ExpiryReminderDays, now)
-		rows, err := s.q.RemindExpiring(ctx, tx, ledgerdb.RemindExpiringParams{After: w.After, Until: w.Until, Days: w.Days, Now: now,
-			FromMember: share.after, Upto: share.upto, MaxRows: limit})
+		var err error
+		members, err = s.q.MembersWithLotsExpiringIn(ctx, tx, ledgerdb.MembersWithLotsExpiringInParams{
+			After: after, Until: until, AfterMember: share.after, Upto: share.upto, MaxMembers: limit})
+		if err != nil || len(members) == 0 {
+			return err
+		}
+		rows, err := s.q.RemindExpiring(ctx, tx, ledgerdb.RemindExpiringParams{After: w.After, Until: w.Until, Days: w.Days, Now: now, MemberIds: members})
 		if err != nil {
 			return fmt.Errorf("expiry reminders: %w", err)
 		}
@@ -59,16 +65,13 @@ func (s *Service) remindChunk(ctx context.Context, share *sweepShare, limit int3
 				Data: events.ExpiringData{Points: r.Points, ExpireTime: r.ExpireTime, DaysBefore: int(r.DaysBefore)}}
 		}
 		sent = len(rows)
-		if sent > 0 {
-			last = rows[sent-1].MemberID
-		}
 		return events.AppendTx(ctx, tx, evs...)
 	})
 	if err != nil {
 		return 0, false, err
 	}
-	if last != "" {
-		share.after = last
+	if len(members) > 0 {
+		share.after = members[len(members)-1]
 	}
-	return sent, sent < int(limit), nil
+	return sent, len(members) < int(limit), nil
 }

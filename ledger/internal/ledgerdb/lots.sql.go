@@ -285,28 +285,33 @@ func (q *Queries) MemberOfLotExpiringIn(ctx context.Context, db DBTX, arg Member
 	return member_id, err
 }
 
-const membersWithDueLots = `-- name: MembersWithDueLots :many
+const membersWithLotsExpiringIn = `-- name: MembersWithLotsExpiringIn :many
 SELECT DISTINCT member_id FROM lots
-WHERE remaining > 0 AND expire_time <= $1 AND member_id > $2::text AND member_id <= $3::text
+WHERE remaining > 0 AND expire_time > $1 AND expire_time <= $2
+  AND member_id > $3::text AND member_id <= $4::text
 ORDER BY member_id
-LIMIT $4
+LIMIT $5
 `
 
-type MembersWithDueLotsParams struct {
-	Now        time.Time
-	After      string
-	Upto       string
-	MaxMembers int32
+type MembersWithLotsExpiringInParams struct {
+	After       time.Time
+	Until       time.Time
+	AfterMember string
+	Upto        string
+	MaxMembers  int32
 }
 
-// Members owning lots that are due to expire, in member order, of the share
-// (@after, @upto] (sweepShare): each sweeper of the expiry job takes its own range
-// of members, and picks up where its last chunk ended instead of walking again
-// over the index entries of the lots it expired.
-func (q *Queries) MembersWithDueLots(ctx context.Context, db DBTX, arg MembersWithDueLotsParams) ([]string, error) {
-	rows, err := db.Query(ctx, membersWithDueLots,
-		arg.Now,
+// Members owning open lots that expire in (@after, @until] (due lots: from the zero
+// time to now), in member order, of the share (@after_member, @upto] (sweepShare):
+// each sweeper of the expiry job and of the reminders takes its own range of
+// members, and picks up where its last chunk ended instead of walking again over
+// the index entries of the lots it did. One range of lots_open_idx, read no further
+// than @max_members members.
+func (q *Queries) MembersWithLotsExpiringIn(ctx context.Context, db DBTX, arg MembersWithLotsExpiringInParams) ([]string, error) {
+	rows, err := db.Query(ctx, membersWithLotsExpiringIn,
 		arg.After,
+		arg.Until,
+		arg.AfterMember,
 		arg.Upto,
 		arg.MaxMembers,
 	)

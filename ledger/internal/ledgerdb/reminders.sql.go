@@ -16,18 +16,18 @@ WITH w AS (
            unnest($3::int[]) AS days_before
 ), due AS (
     SELECT l.member_id, l.expire_time, w.days_before, sum(l.remaining)::bigint AS points
-    FROM lots l JOIN w ON l.expire_time > w.after AND l.expire_time <= w.until
-    WHERE l.remaining > 0 AND l.member_id >= $4::text AND l.member_id <= $5::text
+    FROM unnest($4::text[]) AS m(member_id)
+    JOIN lots l ON l.member_id = m.member_id
+    JOIN w ON l.expire_time > w.after AND l.expire_time <= w.until
+    WHERE l.remaining > 0
     GROUP BY l.member_id, l.expire_time, w.days_before
 ), unsent AS (
     SELECT d.member_id, d.expire_time, d.days_before, d.points FROM due d
     WHERE NOT EXISTS (SELECT 1 FROM expiry_reminders r
                       WHERE r.member_id = d.member_id AND r.expire_time = d.expire_time AND r.days_before = d.days_before)
-    ORDER BY d.member_id, d.expire_time
-    LIMIT $6
 ), sent AS (
     INSERT INTO expiry_reminders (member_id, expire_time, days_before, points, create_time)
-    SELECT u.member_id, u.expire_time, u.days_before, u.points, $7::timestamptz FROM unsent u
+    SELECT u.member_id, u.expire_time, u.days_before, u.points, $5::timestamptz FROM unsent u
     ORDER BY u.member_id, u.expire_time
     ON CONFLICT DO NOTHING
     RETURNING member_id, expire_time, days_before, points
@@ -36,13 +36,11 @@ SELECT member_id, expire_time, days_before, points FROM sent ORDER BY member_id,
 `
 
 type RemindExpiringParams struct {
-	After      []time.Time
-	Until      []time.Time
-	Days       []int32
-	FromMember string
-	Upto       string
-	MaxRows    int32
-	Now        time.Time
+	After     []time.Time
+	Until     []time.Time
+	Days      []int32
+	MemberIds []string
+	Now       time.Time
 }
 
 type RemindExpiringRow struct {
@@ -52,21 +50,19 @@ type RemindExpiringRow struct {
 	Points     int64
 }
 
-// The expiry reminders due and not sent yet, recorded as sent: for each member and
-// expiry instant of its open lots, the points that expire then, in the reminder
-// window the expiry falls in (windows: from @after[i], exclusive, to @until[i], of
-// reminder day @days[i]; reminders.WindowsAt). At most @max_rows
-// of them, of the members from @from_member to @upto (member order, a sweeper's
-// share: sweepShare); the next call, from the last member sent, sends the rest.
-// In member order: the last row is where the next call starts.
+// The expiry reminders due and not sent yet of the given members, recorded as
+// sent: for each member and expiry instant of its open lots, the points that expire
+// then, in the reminder window the expiry falls in (windows: from @after[i],
+// exclusive, to @until[i], of reminder day @days[i]; reminders.WindowsAt). The
+// members are a chunk of a sweeper's share (MembersWithLotsExpiringIn): only their
+// lots are read.
+// In member order, as the events are written.
 func (q *Queries) RemindExpiring(ctx context.Context, db DBTX, arg RemindExpiringParams) ([]RemindExpiringRow, error) {
 	rows, err := db.Query(ctx, remindExpiring,
 		arg.After,
 		arg.Until,
 		arg.Days,
-		arg.FromMember,
-		arg.Upto,
-		arg.MaxRows,
+		arg.MemberIds,
 		arg.Now,
 	)
 	if err != nil {

@@ -9,13 +9,16 @@ LIMIT @max_lots;
 -- name: LotMovesOfEntry :many
 SELECT * FROM lot_moves WHERE entry_id = $1 ORDER BY points < 0 DESC, lot_id;
 
--- name: MembersWithDueLots :many
--- Members owning lots that are due to expire, in member order, of the share
--- (@after, @upto] (sweepShare): each sweeper of the expiry job takes its own range
--- of members, and picks up where its last chunk ended instead of walking again
--- over the index entries of the lots it expired.
+-- name: MembersWithLotsExpiringIn :many
+-- Members owning open lots that expire in (@after, @until] (due lots: from the zero
+-- time to now), in member order, of the share (@after_member, @upto] (sweepShare):
+-- each sweeper of the expiry job and of the reminders takes its own range of
+-- members, and picks up where its last chunk ended instead of walking again over
+-- the index entries of the lots it did. One range of lots_open_idx, read no further
+-- than @max_members members.
 SELECT DISTINCT member_id FROM lots
-WHERE remaining > 0 AND expire_time <= @now AND member_id > @after::text AND member_id <= @upto::text
+WHERE remaining > 0 AND expire_time > @after AND expire_time <= @until
+  AND member_id > @after_member::text AND member_id <= @upto::text
 ORDER BY member_id
 LIMIT @max_members;
 
