@@ -15,20 +15,20 @@ WITH w AS (
     SELECT unnest($1::timestamptz[]) AS after, unnest($2::timestamptz[]) AS until,
            unnest($3::int[]) AS days_before
 ), due AS (
-    SELECT l.member_id, l.expire_time, w.days_before, sum(l.remaining)::bigint AS points
+    SELECT m.member_id, l.expire_time, w.days_before, sum(l.remaining)::bigint AS points
     FROM unnest($4::text[]) AS m(member_id)
-    JOIN lots l ON l.member_id = m.member_id
+    -- An index probe a member: OFFSET 0 keeps the planner from joining the
+    -- members with a scan of every lot, which it costs lower for 5,000 members.
+    CROSS JOIN LATERAL (SELECT l.expire_time, l.remaining FROM lots l
+                        WHERE l.member_id = m.member_id AND l.remaining > 0 OFFSET 0) l
     JOIN w ON l.expire_time > w.after AND l.expire_time <= w.until
-    WHERE l.remaining > 0
-    GROUP BY l.member_id, l.expire_time, w.days_before
-), unsent AS (
-    SELECT d.member_id, d.expire_time, d.days_before, d.points FROM due d
-    WHERE NOT EXISTS (SELECT 1 FROM expiry_reminders r
-                      WHERE r.member_id = d.member_id AND r.expire_time = d.expire_time AND r.days_before = d.days_before)
+    GROUP BY m.member_id, l.expire_time, w.days_before
 ), sent AS (
+    -- A reminder already sent is its primary key's conflict: not inserted, not
+    -- returned (a probe of that index whatever the table's statistics say).
     INSERT INTO expiry_reminders (member_id, expire_time, days_before, points, create_time)
-    SELECT u.member_id, u.expire_time, u.days_before, u.points, $5::timestamptz FROM unsent u
-    ORDER BY u.member_id, u.expire_time
+    SELECT d.member_id, d.expire_time, d.days_before, d.points, $5::timestamptz FROM due d
+    ORDER BY d.member_id, d.expire_time
     ON CONFLICT DO NOTHING
     RETURNING member_id, expire_time, days_before, points
 )
