@@ -481,8 +481,12 @@ func needsOf(plans []plan) batchNeeds {
 			n.needTier(p.memberID, p.at, addMember)
 			n.needMetric(p.memberID, o.policy, p.at, metricSeen)
 		}
-		n.requestMembers = append(n.requestMembers, p.memberID)
-		n.requestIDs = append(n.requestIDs, p.requestID)
+		if p.expireLots == nil {
+			// An expiry's request id is drawn in the apply step, new (expiryRequestID):
+			// there is nothing stored to find for it.
+			n.requestMembers = append(n.requestMembers, p.memberID)
+			n.requestIDs = append(n.requestIDs, p.requestID)
+		}
 		if p.kind == KindEarn && p.orderID != "" {
 			n.orderMembers = append(n.orderMembers, p.memberID)
 			n.orderIDs = append(n.orderIDs, p.orderID)

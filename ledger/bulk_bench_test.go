@@ -60,58 +60,56 @@ func seedMembers(tb testing.TB, svc *ledger.Service, prefix string, n int) []str
 }
 
 // BenchmarkExpiryNight is 1 January: every member's points expire at the same
-// instant. It times the reminders 30 days before (chunks of 5,000) and the
-// expiry job's sweeps (chunks of 5,000 members, one batch of the write path each),
-// for b.N members, reported as members/s of each; ns/op is the expiry's.
+// instant. It times the jobs' own sweeps (what internal/jobs' workers run, chunks
+// of 5,000): the reminders 30 days before (RemindAllExpiring) and the expiry
+// (ExpireAllDue), with 1 or 2 sweepers at once (--night-parallel, default 2), for
+// b.N members, reported as members/s of each; ns/op is the expiry's.
 //
 //	go test -run '^$' -bench ExpiryNight -benchtime 100000x ./ledger/
 func BenchmarkExpiryNight(b *testing.B) {
-	svc, clock := newLedger(b)
-	ctx := context.Background()
-	ids := seedMembers(b, svc, "night", b.N)
-	expire := clock.Now().Add(40 * 24 * time.Hour)
-	for start := 0; start < len(ids); start += 10_000 {
-		credits := make([]ledger.BulkMemberCredit, 0, 10_000)
-		for _, id := range ids[start:min(start+10_000, len(ids))] {
-			credits = append(credits, ledger.BulkMemberCredit{MemberID: id, Points: 500})
-		}
-		if _, err := svc.PostBulkChunk(ctx, ledger.BulkChunk{BulkCreditID: 1, Credits: credits, Memo: "seed", ActorKeyID: "bench", LotExpire: expire}); err != nil {
-			b.Fatal(err)
-		}
+	for _, parallel := range []int{1, 2} {
+		b.Run(fmt.Sprintf("parallel=%d", parallel), func(b *testing.B) {
+			night := ledger.NightSweep{PerTx: 5000, Parallel: parallel}
+			svc, clock := newLedger(b)
+			ctx := context.Background()
+			ids := seedMembers(b, svc, "night", b.N)
+			expire := clock.Now().Add(40 * 24 * time.Hour)
+			for start := 0; start < len(ids); start += 10_000 {
+				credits := make([]ledger.BulkMemberCredit, 0, 10_000)
+				for _, id := range ids[start:min(start+10_000, len(ids))] {
+					credits = append(credits, ledger.BulkMemberCredit{MemberID: id, Points: 500})
+				}
+				if _, err := svc.PostBulkChunk(ctx, ledger.BulkChunk{BulkCreditID: 1, Credits: credits, Memo: "seed", ActorKeyID: "bench", LotExpire: expire}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			clock.Advance(10 * 24 * time.Hour) // 30 days before
+			began := time.Now()
+			reminded, err := svc.RemindAllExpiring(ctx, night)
+			if err != nil {
+				b.Fatal(err)
+			}
+			remindTime := time.Since(began)
+			if reminded != len(ids) {
+				b.Fatalf("%d reminders sent, want %d", reminded, len(ids))
+			}
+			clock.Advance(31 * 24 * time.Hour)
+			b.ResetTimer()
+			expired, err := svc.ExpireAllDue(ctx, night)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			if expired != len(ids) {
+				b.Fatalf("%d members' points expired, want %d", expired, len(ids))
+			}
+			b.ReportMetric(float64(expired)/b.Elapsed().Seconds(), "expiries/s")
+			b.ReportMetric(b.Elapsed().Seconds(), "expiry-s")
+			// After ResetTimer, which clears metrics.
+			b.ReportMetric(float64(reminded)/remindTime.Seconds(), "reminders/s")
+			b.ReportMetric(remindTime.Seconds(), "remind-s")
+		})
 	}
-	clock.Advance(10 * 24 * time.Hour) // 30 days before
-	began := time.Now()
-	reminded := 0
-	for {
-		n, err := svc.RemindExpiring(ctx, 5000)
-		if err != nil {
-			b.Fatal(err)
-		}
-		reminded += n
-		if n < 5000 {
-			break
-		}
-	}
-	remindRate := float64(reminded) / time.Since(began).Seconds()
-	clock.Advance(31 * 24 * time.Hour)
-	b.ResetTimer()
-	expired := 0
-	for {
-		n, err := svc.ExpireLots(ctx, 5000)
-		if err != nil {
-			b.Fatal(err)
-		}
-		expired += n
-		if n < 5000 {
-			break
-		}
-	}
-	b.StopTimer()
-	if expired != len(ids) {
-		b.Fatalf("%d members' points expired, want %d", expired, len(ids))
-	}
-	b.ReportMetric(float64(expired)/b.Elapsed().Seconds(), "expiries/s")
-	b.ReportMetric(remindRate, "reminders/s") // after ResetTimer, which clears metrics
 }
 
 // BenchmarkBulkCreditChunksAtOnce posts chunks of 5,000 from one goroutine or two

@@ -22,14 +22,28 @@ func expiryPostings(points int64) []Posting {
 // lots: what is due is decided under the member's lock (lotsDueAt), so replicas
 // running it at once, or a redemption racing it, never expire a point twice or a
 // point already spent: whoever comes second finds nothing left to expire.
+// ExpireAllDue runs it to the end, in parallel.
 func (s *Service) ExpireLots(ctx context.Context, limit int32) (int, error) {
-	now := s.clock.Now()
-	members, err := s.q.MembersWithDueLots(ctx, s.pool, ledgerdb.MembersWithDueLotsParams{Now: now, MaxMembers: limit})
-	if err != nil {
-		return 0, fmt.Errorf("find due lots: %w", err)
+	shares, err := s.dueShares(ctx, 1)
+	if err != nil || len(shares) == 0 {
+		return 0, err
 	}
+	expired, _, err := s.expireChunk(ctx, shares[0], limit)
+	return expired, err
+}
+
+// expireChunk is ExpireLots for the next limit members of a share with due lots;
+// the share moves past them. done: the share had fewer than limit left.
+func (s *Service) expireChunk(ctx context.Context, share *sweepShare, limit int32) (expired int, done bool, err error) {
+	now := s.clock.Now()
+	members, err := s.q.MembersWithLotsExpiringIn(ctx, s.pool, ledgerdb.MembersWithLotsExpiringInParams{
+		After: dueFrom, Until: now, AfterMember: share.after, Upto: share.upto, MaxMembers: limit})
+	if err != nil {
+		return 0, false, fmt.Errorf("find due lots: %w", err)
+	}
+	done = len(members) < int(limit)
 	if len(members) == 0 {
-		return 0, nil
+		return 0, done, nil
 	}
 	plans := make([]plan, len(members))
 	for i, memberID := range members {
@@ -40,9 +54,9 @@ func (s *Service) ExpireLots(ctx context.Context, limit int32) (int, error) {
 	}
 	out, err := s.sweep(ctx, plans)
 	if err != nil {
-		return 0, fmt.Errorf("expire lots: %w", err)
+		return 0, false, fmt.Errorf("expire lots: %w", err)
 	}
-	expired := 0
+	share.after = members[len(members)-1]
 	// The batch committed the others: a refusal is reported after counting them.
 	var refused error
 	for i, o := range out {
@@ -56,7 +70,7 @@ func (s *Service) ExpireLots(ctx context.Context, limit int32) (int, error) {
 			expired++
 		}
 	}
-	return expired, refused
+	return expired, done, refused
 }
 
 // expiryRequestID names an expiry entry: the first lot it expires and a nonce. A

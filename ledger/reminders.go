@@ -14,18 +14,34 @@ import (
 // RemindExpiring sends the expiry reminders that are due (the program's
 // expiryReminderDays before points expire): one points.expiring event per member,
 // expiry instant and reminder day, with the points that expire then, recorded with
-// its reminder in one transaction so that none is sent twice or lost. At most limit
-// of them per call; it answers how many it sent.
+// its reminder in one transaction so that none is sent twice or lost. Those of at
+// most limit members per call (the first ones in member order); it answers how many
+// it sent. RemindAllExpiring sends them all,
+// in parallel.
 func (s *Service) RemindExpiring(ctx context.Context, limit int32) (int, error) {
-	prog, err := s.programOn(ctx, s.pool)
-	if err != nil {
+	shares, err := s.remindShares(ctx, 1)
+	if err != nil || len(shares) == 0 {
 		return 0, err
 	}
+	sent, _, err := s.remindChunk(ctx, shares[0], limit)
+	return sent, err
+}
+
+// remindChunk is RemindExpiring for the next limit members of a share owning lots
+// in the reminder windows (each member's reminders of this run in one chunk); the
+// share moves past them. done: fewer than limit were left.
+func (s *Service) remindChunk(ctx context.Context, share *sweepShare, limit int32) (sent int, done bool, err error) {
+	prog, err := s.programOn(ctx, s.pool)
+	if err != nil {
+		return 0, false, err
+	}
 	if len(prog.ExpiryReminderDays) == 0 {
-		return 0, nil
+		return 0, true, nil
 	}
 	now := s.clock.Now()
-	var sent int
+	w := reminders.WindowsAt(prog.ExpiryReminderDays, now)
+	after, until := widest(w)
+	var members []string
 	err = s.tx.InTx(ctx, s.pool, func(tx pgx.Tx) error {
 		if limit >= largeBatch {
 			// Planned for its size, like a large batch (see largeBatch).
@@ -33,8 +49,13 @@ func (s *Service) RemindExpiring(ctx context.Context, limit int32) (int, error) 
 				return err
 			}
 		}
-		w := reminders.WindowsAt(prog.ExpiryReminderDays, now)
-		rows, err := s.q.RemindExpiring(ctx, tx, ledgerdb.RemindExpiringParams{After: w.After, Until: w.Until, Days: w.Days, Now: now, MaxRows: limit})
+		var err error
+		members, err = s.q.MembersWithLotsExpiringIn(ctx, tx, ledgerdb.MembersWithLotsExpiringInParams{
+			After: after, Until: until, AfterMember: share.after, Upto: share.upto, MaxMembers: limit})
+		if err != nil || len(members) == 0 {
+			return err
+		}
+		rows, err := s.q.RemindExpiring(ctx, tx, ledgerdb.RemindExpiringParams{After: w.After, Until: w.Until, Days: w.Days, Now: now, MemberIds: members})
 		if err != nil {
 			return fmt.Errorf("expiry reminders: %w", err)
 		}
@@ -46,5 +67,11 @@ func (s *Service) RemindExpiring(ctx context.Context, limit int32) (int, error) 
 		sent = len(rows)
 		return events.AppendTx(ctx, tx, evs...)
 	})
-	return sent, err
+	if err != nil {
+		return 0, false, err
+	}
+	if len(members) > 0 {
+		share.after = members[len(members)-1]
+	}
+	return sent, len(members) < int(limit), nil
 }

@@ -44,6 +44,9 @@ type config struct {
 	BulkYield    time.Duration
 	BulkParallel int
 	TimeTravel   bool
+	// NightParallel is how many sweepers the expiry job and the expiry reminders
+	// run at once (docs/BULK.md, "Expiry night").
+	NightParallel int
 	// TLSCert and TLSKey are PEM files; both set: gRPC and REST serve TLS.
 	TLSCert, TLSKey string
 	// MetricsAddr, when set, serves /metrics there instead of on the REST listener.
@@ -99,6 +102,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	webhookTimeout := fs.String("webhook-timeout", env("LOYALTY_WEBHOOK_TIMEOUT", "10s"), "time limit of one webhook delivery attempt (LOYALTY_WEBHOOK_TIMEOUT)")
 	fs.IntVar(&c.BulkChunk, "bulk-chunk", envInt("LOYALTY_BULK_CHUNK", 5000), "members one transaction of a bulk credit credits (LOYALTY_BULK_CHUNK)")
 	fs.IntVar(&c.BulkParallel, "bulk-parallel", envInt("LOYALTY_BULK_PARALLEL", 2), "chunks of one bulk credit credited at once, on disjoint members; a campaign-funded one runs one at a time (LOYALTY_BULK_PARALLEL)")
+	fs.IntVar(&c.NightParallel, "night-parallel", envInt("LOYALTY_NIGHT_PARALLEL", 2), "sweepers the expiry job and the expiry reminders run at once, each over its own share of the members (LOYALTY_NIGHT_PARALLEL)")
 	bulkYield := fs.String("bulk-yield", env("LOYALTY_BULK_YIELD", "20ms"), "pause of a bulk credit between two chunks, so API calls get the database in between (LOYALTY_BULK_YIELD)")
 	callTimeout := fs.String("call-timeout", env("LOYALTY_CALL_TIMEOUT", "10s"), "the server's deadline for every call, its SQL included; a client's shorter deadline wins (LOYALTY_CALL_TIMEOUT)")
 	if err := fs.Parse(args); err != nil {
@@ -151,6 +155,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if c.BulkParallel < 1 || c.BulkParallel > 16 {
 		return config{}, errors.New("bulk parallel must be 1-16")
 	}
+	if c.NightParallel < 1 || c.NightParallel > 16 {
+		return config{}, errors.New("night parallel must be 1-16")
+	}
 	if c.BulkYield, err = time.ParseDuration(*bulkYield); err != nil || c.BulkYield < 0 || c.BulkYield > 10*time.Second {
 		return config{}, fmt.Errorf("bulk yield %q must be a duration from 0 to 10s", *bulkYield)
 	}
@@ -182,7 +189,7 @@ func (c config) logAttrs() []any {
 		"replicaMaxLag", c.ReplicaMaxLag, "replicaWait", c.ReplicaWait, "adminKey", adminKey,
 		"demo", c.Demo, "logLevel", c.LogLevel.String(), "maxBodyBytes", c.MaxBodyBytes, "maxImportBytes", c.MaxImportBytes,
 		"maxDBConns", c.MaxDBConns, "shutdownTimeout", c.ShutdownTimeout, "callTimeout", c.CallTimeout, "pprofAddr", c.PprofAddr,
-		"groupCommit", c.GroupCommit, "commitFlushers", c.CommitFlushers, "bulkChunk", c.BulkChunk, "bulkYield", c.BulkYield.String(), "bulkParallel", c.BulkParallel, "timeTravel", c.TimeTravel,
+		"groupCommit", c.GroupCommit, "commitFlushers", c.CommitFlushers, "bulkChunk", c.BulkChunk, "bulkYield", c.BulkYield.String(), "bulkParallel", c.BulkParallel, "nightParallel", c.NightParallel, "timeTravel", c.TimeTravel,
 		"tlsCert", c.TLSCert, "tlsKey", c.TLSKey, "metricsAddr", c.MetricsAddr,
 		"webhookAllow", fmt.Sprint(c.WebhookAllow), "webhookRetryFor", c.WebhookRetryFor, "webhookTimeout", c.WebhookTimeout,
 	}

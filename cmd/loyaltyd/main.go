@@ -149,7 +149,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log.Info("serving", serving...)
 	runner, err := jobs.New(pool, application.Ledger, application.Tiers, log, jobs.Options{
-		Campaigns: application.Campaigns, Bulk: application.Bulk,
+		Campaigns: application.Campaigns, Bulk: application.Bulk, NightParallel: cfg.NightParallel,
 		Webhooks: jobs.Webhooks{Store: application.Webhooks, Timeout: cfg.WebhookTimeout,
 			Sender: webhookhttp.NewSender(application.WebhookGuard, cfg.WebhookTimeout)},
 	})

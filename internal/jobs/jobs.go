@@ -50,6 +50,23 @@ const perTx = 500
 // "Expiry night").
 const nightPerTx = 5000
 
+// nightSweep is how the expiry job and the expiry reminders sweep: parallel
+// sweepers over disjoint shares of the members, nightPerTx a transaction.
+func nightSweep(parallel int) ledger.NightSweep {
+	return ledger.NightSweep{PerTx: nightPerTx, Parallel: parallel}
+}
+
+// logSwept logs what a night sweep did, once for the run.
+func logSwept(log *slog.Logger, done string, n int, err error) error {
+	if n > 0 {
+		log.Info(done, "count", n)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", done, err)
+	}
+	return nil
+}
+
 func (w *expireHoldsWorker) Work(ctx context.Context, _ *river.Job[ExpireHoldsArgs]) error {
 	return sweepAll(ctx, w.log, "released expired holds", perTx, w.ledger.ExpireHolds)
 }
@@ -114,12 +131,14 @@ func (ExpireLotsArgs) Kind() string { return "ledger.expire_lots" }
 
 type expireLotsWorker struct {
 	river.WorkerDefaults[ExpireLotsArgs]
-	ledger *ledger.Service
-	log    *slog.Logger
+	ledger   *ledger.Service
+	log      *slog.Logger
+	parallel int
 }
 
 func (w *expireLotsWorker) Work(ctx context.Context, _ *river.Job[ExpireLotsArgs]) error {
-	return sweepAll(ctx, w.log, "expired points of members", nightPerTx, w.ledger.ExpireLots)
+	n, err := w.ledger.ExpireAllDue(ctx, nightSweep(w.parallel))
+	return logSwept(w.log, "expired points of members", n, err)
 }
 
 // EvaluateTiersArgs renews, starts grace for or downgrades members whose tier
@@ -151,13 +170,15 @@ func (RemindArgs) Kind() string { return "reminders.send" }
 
 type remindWorker struct {
 	river.WorkerDefaults[RemindArgs]
-	ledger *ledger.Service
-	tiers  *tiers.Service
-	log    *slog.Logger
+	ledger   *ledger.Service
+	tiers    *tiers.Service
+	log      *slog.Logger
+	parallel int
 }
 
 func (w *remindWorker) Work(ctx context.Context, _ *river.Job[RemindArgs]) error {
-	if err := sweepAll(ctx, w.log, "expiry reminders sent", nightPerTx, w.ledger.RemindExpiring); err != nil {
+	n, err := w.ledger.RemindAllExpiring(ctx, nightSweep(w.parallel))
+	if err := logSwept(w.log, "expiry reminders sent", n, err); err != nil {
 		return err
 	}
 	return sweepAll(ctx, w.log, "downgrade reminders decided", perTx, w.tiers.RemindDowngrades)
@@ -263,6 +284,10 @@ type Options struct {
 	AllowanceEvery time.Duration
 	// Workers is how many jobs this replica works at once (default 2).
 	Workers int
+	// NightParallel is how many sweepers the expiry job and the expiry reminders
+	// run at once, each over its own share of the members (default 2; docs/BULK.md,
+	// "Expiry night").
+	NightParallel int
 	// Campaigns, when set, get their schedules advanced.
 	Campaigns *campaigns.Service
 	// Webhooks, when its Store is set, delivers events to the webhook endpoints.
@@ -319,6 +344,9 @@ func New(pool *pgxpool.Pool, l *ledger.Service, t *tiers.Service, log *slog.Logg
 	if opts.Workers == 0 {
 		opts.Workers = 2
 	}
+	if opts.NightParallel == 0 {
+		opts.NightParallel = 2
+	}
 	if opts.RemindEvery == 0 {
 		opts.RemindEvery = time.Minute
 	}
@@ -330,10 +358,10 @@ func New(pool *pgxpool.Pool, l *ledger.Service, t *tiers.Service, log *slog.Logg
 	river.AddWorker(workers, &expireHoldsWorker{ledger: l, log: log})
 	river.AddWorker(workers, &rollUpWorker{ledger: l})
 	river.AddWorker(workers, &releasePendingWorker{ledger: l, log: log})
-	river.AddWorker(workers, &expireLotsWorker{ledger: l, log: log})
+	river.AddWorker(workers, &expireLotsWorker{ledger: l, log: log, parallel: opts.NightParallel})
 	river.AddWorker(workers, &birthdayBonusWorker{ledger: l, log: log})
 	river.AddWorker(workers, &evaluateTiersWorker{tiers: t, log: log})
-	river.AddWorker(workers, &remindWorker{ledger: l, tiers: t, log: log})
+	river.AddWorker(workers, &remindWorker{ledger: l, tiers: t, log: log, parallel: opts.NightParallel})
 	if opts.Campaigns != nil {
 		river.AddWorker(workers, &advanceCampaignsWorker{campaigns: opts.Campaigns, log: log})
 		river.AddWorker(workers, &payReferralsWorker{campaigns: opts.Campaigns, log: log})

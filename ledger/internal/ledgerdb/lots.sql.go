@@ -10,6 +10,23 @@ import (
 	"time"
 )
 
+const countLotsExpiringIn = `-- name: CountLotsExpiringIn :one
+SELECT count(*)::bigint FROM lots WHERE remaining > 0 AND expire_time > $1 AND expire_time <= $2
+`
+
+type CountLotsExpiringInParams struct {
+	After time.Time
+	Until time.Time
+}
+
+// How many open lots expire in (@after, @until]: what the sweepers' shares split.
+func (q *Queries) CountLotsExpiringIn(ctx context.Context, db DBTX, arg CountLotsExpiringInParams) (int64, error) {
+	row := db.QueryRow(ctx, countLotsExpiringIn, arg.After, arg.Until)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const getBalanceWithExpiring = `-- name: GetBalanceWithExpiring :one
 SELECT b.available, b.pending, b.held,
        coalesce(x.times, '{}')::timestamptz[] AS expire_times,
@@ -54,6 +71,24 @@ func (q *Queries) GetBalanceWithExpiring(ctx context.Context, db DBTX, arg GetBa
 		&i.ExpirePoints,
 	)
 	return i, err
+}
+
+const lastMemberWithLotExpiringIn = `-- name: LastMemberWithLotExpiringIn :one
+SELECT member_id FROM lots WHERE remaining > 0 AND expire_time > $1 AND expire_time <= $2
+ORDER BY member_id DESC LIMIT 1
+`
+
+type LastMemberWithLotExpiringInParams struct {
+	After time.Time
+	Until time.Time
+}
+
+// The last member, in member order, owning an open lot expiring in (@after, @until].
+func (q *Queries) LastMemberWithLotExpiringIn(ctx context.Context, db DBTX, arg LastMemberWithLotExpiringInParams) (string, error) {
+	row := db.QueryRow(ctx, lastMemberWithLotExpiringIn, arg.After, arg.Until)
+	var member_id string
+	err := row.Scan(&member_id)
+	return member_id, err
 }
 
 const liabilityByExpiryMonth = `-- name: LiabilityByExpiryMonth :many
@@ -230,20 +265,56 @@ func (q *Queries) LotMovesOfEntry(ctx context.Context, db DBTX, entryID int64) (
 	return items, nil
 }
 
-const membersWithDueLots = `-- name: MembersWithDueLots :many
-SELECT DISTINCT member_id FROM lots
-WHERE remaining > 0 AND expire_time <= $1
-LIMIT $2
+const memberOfLotExpiringIn = `-- name: MemberOfLotExpiringIn :one
+SELECT member_id FROM lots WHERE remaining > 0 AND expire_time > $1 AND expire_time <= $2
+ORDER BY member_id OFFSET $3 LIMIT 1
 `
 
-type MembersWithDueLotsParams struct {
-	Now        time.Time
-	MaxMembers int32
+type MemberOfLotExpiringInParams struct {
+	After time.Time
+	Until time.Time
+	N     int32
 }
 
-// Members owning lots that are due to expire.
-func (q *Queries) MembersWithDueLots(ctx context.Context, db DBTX, arg MembersWithDueLotsParams) ([]string, error) {
-	rows, err := db.Query(ctx, membersWithDueLots, arg.Now, arg.MaxMembers)
+// The member of the @n-th (from 0) open lot expiring in (@after, @until], in member
+// order: where a sweeper's share ends.
+func (q *Queries) MemberOfLotExpiringIn(ctx context.Context, db DBTX, arg MemberOfLotExpiringInParams) (string, error) {
+	row := db.QueryRow(ctx, memberOfLotExpiringIn, arg.After, arg.Until, arg.N)
+	var member_id string
+	err := row.Scan(&member_id)
+	return member_id, err
+}
+
+const membersWithLotsExpiringIn = `-- name: MembersWithLotsExpiringIn :many
+SELECT DISTINCT member_id FROM lots
+WHERE remaining > 0 AND expire_time > $1 AND expire_time <= $2
+  AND member_id > $3::text AND member_id <= $4::text
+ORDER BY member_id
+LIMIT $5
+`
+
+type MembersWithLotsExpiringInParams struct {
+	After       time.Time
+	Until       time.Time
+	AfterMember string
+	Upto        string
+	MaxMembers  int32
+}
+
+// Members owning open lots that expire in (@after, @until] (due lots: from the zero
+// time to now), in member order, of the share (@after_member, @upto] (sweepShare):
+// each sweeper of the expiry job and of the reminders takes its own range of
+// members, and picks up where its last chunk ended instead of walking again over
+// the index entries of the lots it did. One range of lots_open_idx, read no further
+// than @max_members members.
+func (q *Queries) MembersWithLotsExpiringIn(ctx context.Context, db DBTX, arg MembersWithLotsExpiringInParams) ([]string, error) {
+	rows, err := db.Query(ctx, membersWithLotsExpiringIn,
+		arg.After,
+		arg.Until,
+		arg.AfterMember,
+		arg.Upto,
+		arg.MaxMembers,
+	)
 	if err != nil {
 		return nil, err
 	}

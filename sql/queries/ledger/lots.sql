@@ -9,11 +9,33 @@ LIMIT @max_lots;
 -- name: LotMovesOfEntry :many
 SELECT * FROM lot_moves WHERE entry_id = $1 ORDER BY points < 0 DESC, lot_id;
 
--- name: MembersWithDueLots :many
--- Members owning lots that are due to expire.
+-- name: MembersWithLotsExpiringIn :many
+-- Members owning open lots that expire in (@after, @until] (due lots: from the zero
+-- time to now), in member order, of the share (@after_member, @upto] (sweepShare):
+-- each sweeper of the expiry job and of the reminders takes its own range of
+-- members, and picks up where its last chunk ended instead of walking again over
+-- the index entries of the lots it did. One range of lots_open_idx, read no further
+-- than @max_members members.
 SELECT DISTINCT member_id FROM lots
-WHERE remaining > 0 AND expire_time <= @now
+WHERE remaining > 0 AND expire_time > @after AND expire_time <= @until
+  AND member_id > @after_member::text AND member_id <= @upto::text
+ORDER BY member_id
 LIMIT @max_members;
+
+-- name: CountLotsExpiringIn :one
+-- How many open lots expire in (@after, @until]: what the sweepers' shares split.
+SELECT count(*)::bigint FROM lots WHERE remaining > 0 AND expire_time > @after AND expire_time <= @until;
+
+-- name: MemberOfLotExpiringIn :one
+-- The member of the @n-th (from 0) open lot expiring in (@after, @until], in member
+-- order: where a sweeper's share ends.
+SELECT member_id FROM lots WHERE remaining > 0 AND expire_time > @after AND expire_time <= @until
+ORDER BY member_id OFFSET @n LIMIT 1;
+
+-- name: LastMemberWithLotExpiringIn :one
+-- The last member, in member order, owning an open lot expiring in (@after, @until].
+SELECT member_id FROM lots WHERE remaining > 0 AND expire_time > @after AND expire_time <= @until
+ORDER BY member_id DESC LIMIT 1;
 
 -- name: VerifyLotsMatchAvailable :many
 -- A member's open lots hold exactly max(available, 0).
