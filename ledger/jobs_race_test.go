@@ -146,21 +146,8 @@ func TestRacingReleasesAndRefundsReleaseEachEarningOnce(t *testing.T) {
 // lot (earliest expiry first), one that comes after finds only the newer points.
 func TestRacingExpiryRunsWithEarningsAndRedemptions(t *testing.T) {
 	const members = 24
-	svc, clock := newLedger(t)
+	svc, member := membersWithADueLot(t, members)
 	ctx := context.Background()
-	setProgram(t, svc, func(p *ledger.Program) { p.ExpiryKind, p.ExpiryDays = ledger.ExpiryRollingDays, 10 })
-	member := func(i int) string { return fmt.Sprintf("m%02d", i) }
-	for i := range members {
-		if _, _, err := svc.Enroll(ctx, ledger.EnrollMember{MemberID: member(i)}); err != nil {
-			t.Fatal(err)
-		}
-		mustEarn(t, svc, member(i), "old", 100) // expires in 11 days
-	}
-	clock.Advance(5 * 24 * time.Hour)
-	for i := range members {
-		mustEarn(t, svc, member(i), "new", 40) // expires in 16 days
-	}
-	clock.Advance(6 * 24 * time.Hour) // the 100s are due, the 40s are not
 
 	var wg sync.WaitGroup
 	var expired, redeemed, refused atomic.Int64
@@ -235,4 +222,27 @@ func TestRacingExpiryRunsWithEarningsAndRedemptions(t *testing.T) {
 	}
 	t.Logf("%d redemptions came before the expiry, %d after", redeemed.Load()/90, refused.Load())
 	mustVerify(t, svc)
+}
+
+// membersWithADueLot enrolls n members (m00, m01, ...) under a rolling 10-day expiry,
+// each earning 100 points, then 40 five days later, and moves the clock to when the
+// 100s are due and the 40s are not.
+func membersWithADueLot(t *testing.T, n int) (*ledger.Service, func(int) string) {
+	t.Helper()
+	svc, clock := newLedger(t)
+	ctx := context.Background()
+	setProgram(t, svc, func(p *ledger.Program) { p.ExpiryKind, p.ExpiryDays = ledger.ExpiryRollingDays, 10 })
+	member := func(i int) string { return fmt.Sprintf("m%02d", i) }
+	for i := range n {
+		if _, _, err := svc.Enroll(ctx, ledger.EnrollMember{MemberID: member(i)}); err != nil {
+			t.Fatal(err)
+		}
+		mustEarn(t, svc, member(i), "old", 100) // expires in 11 days
+	}
+	clock.Advance(5 * 24 * time.Hour)
+	for i := range n {
+		mustEarn(t, svc, member(i), "new", 40) // expires in 16 days
+	}
+	clock.Advance(6 * 24 * time.Hour) // the 100s are due, the 40s are not
+	return svc, member
 }

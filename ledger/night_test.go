@@ -22,21 +22,8 @@ import (
 // nothing is left due, and the books verify.
 func TestParallelExpirySweepsExpireEachLotOnce(t *testing.T) {
 	const members = 60
-	svc, clock := newLedger(t)
+	svc, member := membersWithADueLot(t, members)
 	ctx := context.Background()
-	setProgram(t, svc, func(p *ledger.Program) { p.ExpiryKind, p.ExpiryDays = ledger.ExpiryRollingDays, 10 })
-	member := func(i int) string { return fmt.Sprintf("m%02d", i) }
-	for i := range members {
-		if _, _, err := svc.Enroll(ctx, ledger.EnrollMember{MemberID: member(i)}); err != nil {
-			t.Fatal(err)
-		}
-		mustEarn(t, svc, member(i), "old", 100) // expires in 11 days
-	}
-	clock.Advance(5 * 24 * time.Hour)
-	for i := range members {
-		mustEarn(t, svc, member(i), "new", 40) // expires in 16 days
-	}
-	clock.Advance(6 * 24 * time.Hour) // the 100s are due, the 40s are not
 
 	var wg sync.WaitGroup
 	var expired, redeemed atomic.Int64
