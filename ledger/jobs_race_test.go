@@ -204,19 +204,7 @@ func TestRacingExpiryRunsWithEarningsAndRedemptions(t *testing.T) {
 	if expired.Load() != members {
 		t.Errorf("%d members expired, want each of the %d once", expired.Load(), members)
 	}
-	if err := svc.RollUpSystemBalances(ctx); err != nil {
-		t.Fatal(err)
-	}
-	sys, err := svc.SystemBalances(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var breakage int64
-	for _, s := range sys {
-		if s.Account == ledger.AccountBreakage {
-			breakage = s.Balance
-		}
-	}
+	breakage := rolledUpSystemBalance(t, svc, ledger.AccountBreakage)
 	if breakage+available+redeemed.Load() != members*160 {
 		t.Errorf("breakage %d + available %d + redeemed %d != %d issued", breakage, available, redeemed.Load(), members*160)
 	}
@@ -245,4 +233,24 @@ func membersWithADueLot(t *testing.T, n int) (*ledger.Service, func(int) string)
 	}
 	clock.Advance(6 * 24 * time.Hour) // the 100s are due, the 40s are not
 	return svc, member
+}
+
+// rolledUpSystemBalance is a system account's balance once every posting to it is
+// rolled up.
+func rolledUpSystemBalance(t *testing.T, svc *ledger.Service, account string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	if err := svc.RollUpSystemBalances(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sys, err := svc.SystemBalances(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sys {
+		if s.Account == account {
+			return s.Balance
+		}
+	}
+	return 0
 }

@@ -72,19 +72,7 @@ func TestParallelExpirySweepsExpireEachLotOnce(t *testing.T) {
 		}
 		available += b.Available
 	}
-	if err := svc.RollUpSystemBalances(ctx); err != nil {
-		t.Fatal(err)
-	}
-	sys, err := svc.SystemBalances(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var breakage int64
-	for _, s := range sys {
-		if s.Account == ledger.AccountBreakage {
-			breakage = s.Balance
-		}
-	}
+	breakage := rolledUpSystemBalance(t, svc, ledger.AccountBreakage)
 	if breakage+available+redeemed.Load() != members*140 {
 		t.Errorf("breakage %d + available %d + redeemed %d != %d issued", breakage, available, redeemed.Load(), members*140)
 	}
