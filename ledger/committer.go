@@ -62,7 +62,7 @@ type committer struct {
 	// lanes[i]: a flusher runs in lane i.
 	lanes []bool
 
-	beforeFlush func() // tests only
+	beforeFlush func(batch int) // tests only: called with the batch's size before it is written
 }
 
 type pendingPost struct {
@@ -156,7 +156,7 @@ func batchContext(base context.Context, batch []*pendingPost) (context.Context, 
 
 func (c *committer) flush(base context.Context, batch []*pendingPost, lane BudgetLane) {
 	if c.beforeFlush != nil {
-		c.beforeFlush()
+		c.beforeFlush(len(batch))
 	}
 	ctx, release := batchContext(base, batch)
 	defer release()

@@ -112,7 +112,7 @@ func TestGroupCommitNeverMakesACallerWaitForOthers(t *testing.T) {
 	}
 	stop, load := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	s.committer.beforeFlush = func() {
+	s.committer.beforeFlush = func(int) {
 		// The first batch (the foreground call alone) lets the load in and gives it
 		// time to fill the queue.
 		once.Do(func() { close(load); time.Sleep(100 * time.Millisecond) })
@@ -236,7 +236,7 @@ func TestGroupCommitKeepsABatchForTheCallersStillWaiting(t *testing.T) {
 	// they make the next batch together.
 	var once sync.Once
 	flushing := make(chan struct{})
-	s.committer.beforeFlush = func() {
+	s.committer.beforeFlush = func(int) {
 		once.Do(func() {
 			close(flushing)
 			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
@@ -325,17 +325,8 @@ func TestGroupCommitDoesNotHoldFreeMembersBehindAHeldOne(t *testing.T) {
 	// earns and the free members' share batches (the worst case: today's batch of
 	// the held member's earn and 20 others).
 	var once sync.Once
-	s.committer.beforeFlush = func() {
-		once.Do(func() {
-			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-				s.committer.mu.Lock()
-				queued := len(s.committer.queue)
-				s.committer.mu.Unlock()
-				if queued >= len(free)+1 {
-					return
-				}
-			}
-		})
+	s.committer.beforeFlush = func(batch int) {
+		once.Do(func() { waitUntilSubmitted(s.committer, batch, len(free)+2) })
 	}
 	heldDone := make(chan error, 2)
 	for i := range 2 {
@@ -418,17 +409,8 @@ func TestGroupCommitBatchOfHeldMembersOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	var once sync.Once
-	s.committer.beforeFlush = func() {
-		once.Do(func() {
-			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-				s.committer.mu.Lock()
-				queued := len(s.committer.queue)
-				s.committer.mu.Unlock()
-				if queued >= 3 {
-					return
-				}
-			}
-		})
+	s.committer.beforeFlush = func(batch int) {
+		once.Do(func() { waitUntilSubmitted(s.committer, batch, 4) })
 	}
 	done := make(chan error, 4)
 	for i := range 4 {
@@ -449,6 +431,22 @@ func TestGroupCommitBatchOfHeldMembersOnly(t *testing.T) {
 	for _, m := range []string{"h1", "h2"} {
 		if b, err := s.Balance(ctx, m); err != nil || b.Available != 4 {
 			t.Fatalf("%s: balance %+v (%v), want its two earns (4)", m, b, err)
+		}
+	}
+}
+
+// waitUntilSubmitted holds the first batch (of batch commands) until all total
+// commands of a test are in it or queued behind it, for at most 20 s. The first
+// batch may already hold more than the first command: the flusher takes whatever is
+// queued when it starts, so counting the queue alone could wait for commands that
+// are in the batch (and time out, which made the free-members test flaky under load).
+func waitUntilSubmitted(c *committer, batch, total int) {
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		c.mu.Lock()
+		queued := len(c.queue)
+		c.mu.Unlock()
+		if batch+queued >= total {
+			return
 		}
 	}
 }
