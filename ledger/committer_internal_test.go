@@ -236,17 +236,10 @@ func TestGroupCommitKeepsABatchForTheCallersStillWaiting(t *testing.T) {
 	// they make the next batch together.
 	var once sync.Once
 	flushing := make(chan struct{})
-	s.committer.beforeFlush = func(int) {
+	s.committer.beforeFlush = func(batch int) {
 		once.Do(func() {
 			close(flushing)
-			for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-				s.committer.mu.Lock()
-				queued := len(s.committer.queue)
-				s.committer.mu.Unlock()
-				if queued == 2 {
-					return
-				}
-			}
+			waitUntilSubmitted(s.committer, batch, 3)
 		})
 	}
 	first := make(chan error, 1)
