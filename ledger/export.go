@@ -45,7 +45,7 @@ func (s *Service) ExportStatement(ctx context.Context, memberID string, each fun
 	if _, err := s.Member(ctx, memberID); err != nil {
 		return err
 	}
-	return s.streamEntries(ctx, `SELECT `+entryColumns+` FROM entries WHERE member_id = $1 ORDER BY entry_id`, []any{memberID}, each)
+	return s.streamEntries(ctx, `SELECT `+entryColumns+` FROM entries WHERE member_id = $1 ORDER BY create_time, entry_id`, []any{memberID}, each)
 }
 
 func (s *Service) streamEntries(ctx context.Context, sql string, args []any, each func(Entry) error) error {

@@ -194,6 +194,38 @@ func TestFullVerifyFindsTamperingBeforeTheCheckpoint(t *testing.T) {
 	}
 }
 
+// TestVerifyFindsAnEntryStampedBeforeItsPrevious moves an entry written after
+// the checkpoint back in time, behind the member's older entries. The statement,
+// the balance as of an instant and the incremental verify walk a member's entries
+// in time order as if it were id order, so both verifies must name the entry.
+func TestVerifyFindsAnEntryStampedBeforeItsPrevious(t *testing.T) {
+	ctx := context.Background()
+	svc, pool, _ := seededLedger(t, historyseed.Options{Entries: 500, BigEntries: 100, SmallEntries: 10, PerMember: 50})
+	mustVerify(t, svc)
+	moved := mustEarn(t, svc, historyseed.SmallMember, "moved-back", 7)
+	mustEarn(t, svc, historyseed.SmallMember, "stays", 3)
+	// The seeded history starts in 2020.
+	tamper(t, pool, fmt.Sprintf(`UPDATE entries SET create_time = '2001-01-01T00:00:00Z' WHERE entry_id = %d`, moved.ID))
+
+	// Incremental: the moved entry is new since the checkpoint, and the entry
+	// after it in time is an older one.
+	v, err := svc.VerifyIncremental(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.OK || v.Full || !hasDiscrepancy(v, ledger.DiscrepancyEntryTimeOrder, moved.ID) {
+		t.Fatalf("incremental verify missed an entry stamped before its previous one: %+v", v)
+	}
+	// Full: by id, the moved entry's time is before its previous entry's.
+	v, err = svc.Verify(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.OK || !v.Full || !hasDiscrepancy(v, ledger.DiscrepancyEntryTimeOrder, moved.ID) {
+		t.Fatalf("full verify missed an entry stamped before its previous one: %+v", v)
+	}
+}
+
 // TestIncrementalVerifyDuringWritesHasNoFalseFailures verifies, incrementally and
 // in full, over and over while earnings, redemptions and holds are written, and
 // then once more at rest: every verify must pass, and the last checkpoint must be

@@ -29,6 +29,9 @@ const (
 	DiscrepancyLotMoves        = "LOT_MOVES_MISMATCH"
 	DiscrepancyTierMetric      = "TIER_METRIC_MISMATCH"
 	DiscrepancyCampaignBudget  = "CAMPAIGN_BUDGET_MISMATCH"
+	// An entry stamped before the member's previous entry: the readers that walk a
+	// member's entries in time order would see them out of id order.
+	DiscrepancyEntryTimeOrder = "ENTRY_OUT_OF_TIME_ORDER"
 )
 
 // Discrepancy is one thing Verify found wrong.
@@ -306,7 +309,7 @@ func (s *Service) verifyFull(ctx context.Context, tx pgx.Tx, v *Verification) er
 		return fmt.Errorf("running balances: %w", err)
 	}
 	for _, r := range running {
-		v.addRunning(r.EntryID, r.MemberID, r.ExpectedAvailable, r.AvailableAfter)
+		v.addRunning(r.EntryID, r.MemberID, r.ExpectedAvailable, r.AvailableAfter, r.RunningMismatch, r.OutOfOrder)
 	}
 	return nil
 }
@@ -327,7 +330,7 @@ func (s *Service) verifySince(ctx context.Context, tx pgx.Tx, v *Verification, c
 		return fmt.Errorf("running balances: %w", err)
 	}
 	for _, r := range running {
-		v.addRunning(r.EntryID, r.MemberID, r.ExpectedAvailable, r.AvailableAfter)
+		v.addRunning(r.EntryID, r.MemberID, r.ExpectedAvailable, r.AvailableAfter, r.RunningMismatch, r.OutOfOrder)
 	}
 
 	members, err := s.q.VerifyMemberBalancesByLastEntry(ctx, tx)
@@ -412,9 +415,18 @@ func (v *Verification) addUnbalanced(entryID int64, memberID string) {
 	v.add(Discrepancy{Kind: DiscrepancyUnbalancedEntry, EntryID: entryID, MemberID: memberID, Detail: "postings do not sum to zero"})
 }
 
-func (v *Verification) addRunning(entryID int64, memberID string, expected, actual int64) {
-	v.add(Discrepancy{Kind: DiscrepancyRunningBalance, MemberID: memberID, EntryID: entryID,
-		Expected: expected, Actual: actual, Detail: "running balance does not follow from the previous entry"})
+// addRunning reports an entry of the running-balance walk: its running balance
+// does not follow from the previous entry's, or it is out of the member's time
+// order, or both.
+func (v *Verification) addRunning(entryID int64, memberID string, expected, actual int64, mismatch, outOfOrder bool) {
+	if mismatch {
+		v.add(Discrepancy{Kind: DiscrepancyRunningBalance, MemberID: memberID, EntryID: entryID,
+			Expected: expected, Actual: actual, Detail: "running balance does not follow from the previous entry"})
+	}
+	if outOfOrder {
+		v.add(Discrepancy{Kind: DiscrepancyEntryTimeOrder, MemberID: memberID, EntryID: entryID,
+			Detail: "the entry's time is out of the member's entry id order"})
+	}
 }
 
 func (v *Verification) addMemberBalance(memberID string, cachedAvailable, postedAvailable, cachedPending, postedPending, cachedHeld, postedHeld int64) {

@@ -1851,12 +1851,6 @@ CREATE INDEX entries_create_time_brin ON public.entries USING brin (create_time)
 CREATE INDEX entries_hold_idx ON public.entries USING btree (hold_id) WHERE (hold_id IS NOT NULL);
 
 --
--- Name: entries_member_idx; Type: INDEX; Schema: public; Owner: -
---
-
-CREATE INDEX entries_member_idx ON public.entries USING btree (member_id, entry_id DESC);
-
---
 -- Name: entries_member_kind_time_idx; Type: INDEX; Schema: public; Owner: -
 --
 

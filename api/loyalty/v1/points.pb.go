@@ -2696,7 +2696,8 @@ func (x *VerifyLedgerRequest) GetIncremental() bool {
 type Discrepancy struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// UNBALANCED_ENTRY, BALANCE_MISMATCH, NEGATIVE_BALANCE, HELD_MISMATCH, PENDING_MISMATCH,
-	// RUNNING_BALANCE_MISMATCH, POSTINGS_DO_NOT_SUM_TO_ZERO, LOTS_MISMATCH, LOT_MOVES_MISMATCH.
+	// RUNNING_BALANCE_MISMATCH, POSTINGS_DO_NOT_SUM_TO_ZERO, LOTS_MISMATCH, LOT_MOVES_MISMATCH,
+	// TIER_METRIC_MISMATCH, CAMPAIGN_BUDGET_MISMATCH, ENTRY_OUT_OF_TIME_ORDER.
 	Kind          string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	Account       string `protobuf:"bytes,2,opt,name=account,proto3" json:"account,omitempty"`
 	MemberId      string `protobuf:"bytes,3,opt,name=member_id,json=memberId,proto3" json:"member_id,omitempty"`

@@ -209,24 +209,29 @@ func (q *Queries) VerifyPendingMatchesReleases(ctx context.Context, db DBTX) ([]
 
 const verifyRunningBalances = `-- name: VerifyRunningBalances :many
 WITH e AS (
-    SELECT entry_id, member_id, available_after, pending_after, held_after,
+    SELECT entry_id, member_id, available_after, pending_after, held_after, create_time,
            (SELECT coalesce(sum(amounts[i]), 0) FROM generate_subscripts(accounts, 1) AS i WHERE accounts[i] = 'available')::bigint AS d_available,
            (SELECT coalesce(sum(amounts[i]), 0) FROM generate_subscripts(accounts, 1) AS i WHERE accounts[i] = 'pending')::bigint AS d_pending,
            (SELECT coalesce(sum(amounts[i]), 0) FROM generate_subscripts(accounts, 1) AS i WHERE accounts[i] = 'held')::bigint AS d_held
     FROM entries
 ), w AS (
-    SELECT e.entry_id, e.member_id, e.available_after, e.pending_after, e.held_after, e.d_available, e.d_pending, e.d_held,
+    SELECT e.entry_id, e.member_id, e.available_after, e.pending_after, e.held_after, e.create_time, e.d_available, e.d_pending, e.d_held,
            coalesce(lag(available_after) OVER m, 0) AS prev_available,
            coalesce(lag(pending_after) OVER m, 0) AS prev_pending,
-           coalesce(lag(held_after) OVER m, 0) AS prev_held
+           coalesce(lag(held_after) OVER m, 0) AS prev_held,
+           coalesce(lag(create_time) OVER m > create_time, false) AS out_of_order
     FROM e
     WINDOW m AS (PARTITION BY member_id ORDER BY entry_id)
 )
-SELECT entry_id, member_id, available_after, (prev_available + d_available)::bigint AS expected_available
+SELECT entry_id, member_id, available_after, (prev_available + d_available)::bigint AS expected_available,
+       (available_after <> prev_available + d_available OR pending_after <> prev_pending + d_pending
+        OR held_after <> prev_held + d_held)::boolean AS running_mismatch,
+       out_of_order::boolean AS out_of_order
 FROM w
 WHERE available_after <> prev_available + d_available
    OR pending_after <> prev_pending + d_pending
    OR held_after <> prev_held + d_held
+   OR out_of_order
 ORDER BY entry_id
 LIMIT 100
 `
@@ -236,10 +241,14 @@ type VerifyRunningBalancesRow struct {
 	MemberID          string
 	AvailableAfter    int64
 	ExpectedAvailable int64
+	RunningMismatch   bool
+	OutOfOrder        bool
 }
 
 // Each entry's running balances must equal the previous entry's plus its own
-// postings, starting from zero.
+// postings, starting from zero; and no entry may be stamped before the member's
+// previous one (the member's entries are read in time order by the statement,
+// the balance as of an instant and the incremental verify).
 func (q *Queries) VerifyRunningBalances(ctx context.Context, db DBTX) ([]VerifyRunningBalancesRow, error) {
 	rows, err := db.Query(ctx, verifyRunningBalances)
 	if err != nil {
@@ -254,6 +263,8 @@ func (q *Queries) VerifyRunningBalances(ctx context.Context, db DBTX) ([]VerifyR
 			&i.MemberID,
 			&i.AvailableAfter,
 			&i.ExpectedAvailable,
+			&i.RunningMismatch,
+			&i.OutOfOrder,
 		); err != nil {
 			return nil, err
 		}

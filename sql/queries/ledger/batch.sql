@@ -7,14 +7,16 @@
 
 -- name: LockBatchMembers :batchmany
 -- read: the balances of the batch's members, locked in member order (so batches
--- never deadlock each other), and what the rules need of the member.
+-- never deadlock each other), and what the rules need of the member. The owners
+-- of the holds the batch closes, known only by hold id, join the batch's members
+-- in one array: "= ANY (ids) OR IN (owners)" cannot be an index condition, and
+-- its plan walked every member's balance (100 ms for a batch of 64 at 300,000
+-- members).
 SELECT b.member_id, b.available, b.pending, b.held, b.last_entry_time, m.join_time,
        m.birthday_month, m.birthday_day, m.birthday_year, m.channel, m.attributes
 FROM member_balances b
 JOIN members m ON m.member_id = b.member_id
-WHERE b.member_id = ANY (@member_ids::text[])
-   -- the owners of the holds the batch closes, known only by hold id
-   OR b.member_id IN (SELECT h.member_id FROM holds h WHERE h.hold_id = ANY (@hold_ids::bigint[]))
+WHERE b.member_id = ANY (@member_ids::text[] || ARRAY(SELECT h.member_id FROM holds h WHERE h.hold_id = ANY (@hold_ids::bigint[])))
 ORDER BY b.member_id
 FOR UPDATE OF b;
 
@@ -67,14 +69,14 @@ ORDER BY member_id, expire_time, lot_id;
 
 -- name: RestorableLotsOf :batchmany
 -- read: what the entries the batch gives back consumed from lots, and has not had
--- back yet, per lot.
+-- back yet, per lot. The entries given back and what the holds the batch closes
+-- consumed are one array: an index condition on lot_moves_source_idx, where an OR
+-- would walk lot_moves.
 SELECT m.source_entry_id, m.lot_id, (-sum(m.points))::bigint AS restorable,
        l.member_id, l.remaining, l.expire_time, coalesce(l.origin_entry_id, 0)::bigint AS origin_entry_id
 FROM lot_moves m
 JOIN lots l ON l.lot_id = m.lot_id
-WHERE m.source_entry_id = ANY (@source_entry_ids::bigint[])
-   -- what the holds the batch closes consumed
-   OR m.source_entry_id IN (SELECT e.entry_id FROM entries e WHERE e.hold_id = ANY (@hold_ids::bigint[]) AND e.kind = 'HOLD')
+WHERE m.source_entry_id = ANY (@source_entry_ids::bigint[] || ARRAY(SELECT e.entry_id FROM entries e WHERE e.hold_id = ANY (@hold_ids::bigint[]) AND e.kind = 'HOLD'))
 GROUP BY m.source_entry_id, m.lot_id, l.member_id, l.remaining, l.expire_time, l.origin_entry_id
 HAVING sum(m.points) < 0;
 

@@ -52,7 +52,11 @@ LIMIT 100;
 
 -- name: VerifyRunningBalancesSince :many
 -- VerifyRunningBalances for the entries after a position: each one's previous
--- entry (maybe before the position) is one probe of the member's index.
+-- entry (maybe before the position) is one probe of the member's index, and its
+-- next entry another. A member's entries are in time order by id, so the entries
+-- just before and after one in (create_time, entry_id) order must have a smaller
+-- and a larger id; every neighbour pair that changed since the position has a
+-- new entry in it.
 WITH e AS (
     SELECT x.entry_id, x.member_id, x.available_after, x.pending_after, x.held_after,
            (SELECT coalesce(sum(x.amounts[i]), 0) FROM generate_subscripts(x.accounts, 1) AS i WHERE x.accounts[i] = 'available')::bigint AS d_available,
@@ -60,21 +64,32 @@ WITH e AS (
            (SELECT coalesce(sum(x.amounts[i]), 0) FROM generate_subscripts(x.accounts, 1) AS i WHERE x.accounts[i] = 'held')::bigint AS d_held,
            coalesce(p.available_after, 0) AS prev_available,
            coalesce(p.pending_after, 0) AS prev_pending,
-           coalesce(p.held_after, 0) AS prev_held
+           coalesce(p.held_after, 0) AS prev_held,
+           coalesce(p.entry_id > x.entry_id, false) OR coalesce(n.entry_id < x.entry_id, false) AS out_of_order
     FROM entries x
     LEFT JOIN LATERAL (
-        SELECT y.available_after, y.pending_after, y.held_after FROM entries y
-        WHERE y.member_id = x.member_id AND y.entry_id < x.entry_id
-        ORDER BY y.entry_id DESC
+        SELECT y.entry_id, y.available_after, y.pending_after, y.held_after FROM entries y
+        WHERE y.member_id = x.member_id AND (y.create_time, y.entry_id) < (x.create_time, x.entry_id)
+        ORDER BY y.create_time DESC, y.entry_id DESC
         LIMIT 1
     ) AS p ON true
+    LEFT JOIN LATERAL (
+        SELECT y.entry_id FROM entries y
+        WHERE y.member_id = x.member_id AND (y.create_time, y.entry_id) > (x.create_time, x.entry_id)
+        ORDER BY y.create_time, y.entry_id
+        LIMIT 1
+    ) AS n ON true
     WHERE x.entry_id > @after::bigint
 )
-SELECT entry_id, member_id, available_after, (prev_available + d_available)::bigint AS expected_available
+SELECT entry_id, member_id, available_after, (prev_available + d_available)::bigint AS expected_available,
+       (available_after <> prev_available + d_available OR pending_after <> prev_pending + d_pending
+        OR held_after <> prev_held + d_held)::boolean AS running_mismatch,
+       out_of_order::boolean AS out_of_order
 FROM e
 WHERE available_after <> prev_available + d_available
    OR pending_after <> prev_pending + d_pending
    OR held_after <> prev_held + d_held
+   OR out_of_order
 ORDER BY entry_id
 LIMIT 100;
 
@@ -91,7 +106,7 @@ FROM member_balances b
 LEFT JOIN LATERAL (
     SELECT e.available_after, e.pending_after, e.held_after FROM entries e
     WHERE e.member_id = b.member_id
-    ORDER BY e.entry_id DESC
+    ORDER BY e.create_time DESC, e.entry_id DESC
     LIMIT 1
 ) AS l ON true
 WHERE b.available <> coalesce(l.available_after, 0)
