@@ -112,7 +112,8 @@ FROM (SELECT unnest(@member_ids::text[]) AS member_id,
 
 -- name: WritePendingVoids :batchexec
 -- write: refunds inside the return window lower what is left to release (one row
--- per earning, the batch's voids of it summed).
+-- per earning, the batch's voids of it summed; the ids again as an index condition,
+-- as in WriteBalances).
 UPDATE pending_releases AS p SET points = p.points - u.points, released = (p.points - u.points = 0)
 FROM (SELECT unnest(@entry_ids::bigint[]) AS entry_id, unnest(@points::bigint[]) AS points) AS u
-WHERE p.entry_id = u.entry_id;
+WHERE p.entry_id = u.entry_id AND p.entry_id = ANY (@entry_ids::bigint[]);
