@@ -30,7 +30,9 @@ PSQL=(psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres)
 "${PSQL[@]}" -f sql/schema.sql >/dev/null
 IFS=, read -ra drop <<<"${BULKFLOOR_DROP:-}"
 for d in "${drop[@]}"; do
-  if [ "$d" = entries_postings_balance ]; then "${PSQL[@]}" -c "ALTER TABLE entries DROP CONSTRAINT $d"
+  # A constraint (a unique key, a CHECK) is dropped from its table; anything else is an index.
+  table=$("${PSQL[@]}" -At -c "SELECT conrelid::regclass FROM pg_constraint WHERE conname = '$d'")
+  if [ -n "$table" ]; then "${PSQL[@]}" -c "ALTER TABLE $table DROP CONSTRAINT $d"
   else "${PSQL[@]}" -c "DROP INDEX $d"; fi
 done
 "${PSQL[@]}" -v seed=1 -v members="$MEMBERS" -f bench/sql/bulk_floor.sql

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/loyalty-engine/loyalty/bulk"
 	"github.com/loyalty-engine/loyalty/internal/webhookhttp"
 )
 
@@ -100,8 +101,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	webhookAllow := fs.String("webhook-allow", env("LOYALTY_WEBHOOK_ALLOW", ""), "comma-separated networks (CIDR) webhook endpoints may be on although private or loopback, e.g. 127.0.0.0/8 for a local receiver; empty: public addresses only (LOYALTY_WEBHOOK_ALLOW)")
 	webhookRetryFor := fs.String("webhook-retry-for", env("LOYALTY_WEBHOOK_RETRY_FOR", "72h"), "how long a failing webhook delivery is retried before its endpoint is disabled (LOYALTY_WEBHOOK_RETRY_FOR)")
 	webhookTimeout := fs.String("webhook-timeout", env("LOYALTY_WEBHOOK_TIMEOUT", "10s"), "time limit of one webhook delivery attempt (LOYALTY_WEBHOOK_TIMEOUT)")
-	fs.IntVar(&c.BulkChunk, "bulk-chunk", envInt("LOYALTY_BULK_CHUNK", 5000), "members one transaction of a bulk credit credits (LOYALTY_BULK_CHUNK)")
-	fs.IntVar(&c.BulkParallel, "bulk-parallel", envInt("LOYALTY_BULK_PARALLEL", 2), "chunks of one bulk credit credited at once, on disjoint members; a campaign-funded one runs one at a time (LOYALTY_BULK_PARALLEL)")
+	fs.IntVar(&c.BulkChunk, "bulk-chunk", envInt("LOYALTY_BULK_CHUNK", bulk.DefaultChunk), "members one transaction of a bulk credit credits: smaller holds each member's lock for less time, larger is faster at night (LOYALTY_BULK_CHUNK)")
+	fs.IntVar(&c.BulkParallel, "bulk-parallel", envInt("LOYALTY_BULK_PARALLEL", bulk.DefaultParallel), "chunks of one bulk credit credited at once, on disjoint members; a campaign-funded one runs one at a time (LOYALTY_BULK_PARALLEL)")
 	fs.IntVar(&c.NightParallel, "night-parallel", envInt("LOYALTY_NIGHT_PARALLEL", 2), "sweepers the expiry job and the expiry reminders run at once, each over its own share of the members (LOYALTY_NIGHT_PARALLEL)")
 	bulkYield := fs.String("bulk-yield", env("LOYALTY_BULK_YIELD", "20ms"), "pause of a bulk credit between two chunks, so API calls get the database in between (LOYALTY_BULK_YIELD)")
 	callTimeout := fs.String("call-timeout", env("LOYALTY_CALL_TIMEOUT", "10s"), "the server's deadline for every call, its SQL included; a client's shorter deadline wins (LOYALTY_CALL_TIMEOUT)")

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,11 @@ import (
 //
 //	go test -run '^$' -bench 'Import|EnrollBaseline' -benchtime 1x ./internal/server/
 //	IMPORT_ROWS=2000000 go test -run '^$' -bench 'ImportMembers$' -benchtime 1x ./internal/server/
+//	IMPORT_BYTES=1073741824 IMPORT_NAME_LEN=200 go test -run '^$' -bench 'ImportMembers$' -benchtime 1x -timeout 3h ./internal/server/
+//
+// IMPORT_BYTES sizes the file in bytes instead of rows (the rows it holds are
+// counted as they are written); IMPORT_NAME_LEN pads each displayName to that many
+// characters (at most 200, the column's limit), for a large file in fewer rows.
 //
 // Each reports rows (members) per second. The import's file is generated while it
 // is uploaded (an io.Pipe), never held in memory; the server runs in the test's
@@ -34,33 +40,60 @@ func importRows() int {
 	return 100_000
 }
 
-// sampleFile streams an import file of rows members, prefix-named, every one with an
-// opening balance, a third with a tier, all with a metric.
-func sampleFile(prefix string, rows int) io.Reader {
+// importSize is the file's size: IMPORT_BYTES bytes (0: importRows rows).
+func importSize() (rows int, bytes int64) {
+	if n, err := strconv.ParseInt(os.Getenv("IMPORT_BYTES"), 10, 64); err == nil && n > 0 {
+		return 0, n
+	}
+	return importRows(), 0
+}
+
+// sampleFile streams an import file of rows members (or of maxBytes bytes, when
+// rows is 0), prefix-named, every one with an opening balance, a third with a
+// tier, all with a metric; written reports the rows and bytes once it is whole.
+func sampleFile(prefix string, rows int, maxBytes int64, written func(rows int, bytes int64)) io.Reader {
+	nameLen, _ := strconv.Atoi(os.Getenv("IMPORT_NAME_LEN"))
+	nameLen = min(nameLen, 200)
 	pr, pw := io.Pipe()
 	go func() {
 		var b bytes.Buffer
+		var total int64
 		b.WriteString("memberId,displayName,joinTime,openingBalance,openingExpiry,tierId,tierMetric\n")
 		tiers := []string{"", "silver", ""}
-		for i := range rows {
-			fmt.Fprintf(&b, "%s%08d,Member number %d,2023-04-01T08:00:00Z,%d,2030-12-31,%s,%d\n", prefix, i, i, 100+i%5000, tiers[i%3], i%3000)
+		i := 0
+		for ; rows == 0 || i < rows; i++ {
+			mark := b.Len()
+			name := fmt.Sprintf("Member number %d", i)
+			if pad := nameLen - len(name); pad > 0 {
+				name += strings.Repeat(".", pad)
+			}
+			fmt.Fprintf(&b, "%s%08d,%s,2023-04-01T08:00:00Z,%d,2030-12-31,%s,%d\n", prefix, i, name, 100+i%5000, tiers[i%3], i%3000)
+			if maxBytes > 0 && total+int64(b.Len()) > maxBytes {
+				b.Truncate(mark)
+				break
+			}
 			if b.Len() > 64<<10 {
 				if _, err := pw.Write(b.Bytes()); err != nil {
 					return
 				}
+				total += int64(b.Len())
 				b.Reset()
 			}
 		}
 		_, _ = pw.Write(b.Bytes())
+		total += int64(b.Len())
+		written(i, total)
 		_ = pw.Close()
 	}()
 	return pr
 }
 
-func peakRSSKiB() int64 {
+// statusKiB is a VmXXX line of /proc/self/status, in KiB: VmHWM the peak RSS,
+// VmRSS the RSS now.
+func statusKiB(field string) int64 {
 	raw, _ := os.ReadFile("/proc/self/status")
 	for _, line := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return n
 		}
@@ -68,14 +101,61 @@ func peakRSSKiB() int64 {
 	return 0
 }
 
+func peakRSSKiB() int64 { return statusKiB("VmHWM") }
+
+// rssSampler samples the process's RSS every second while an import runs: the
+// highest RSS of its first and of its last tenth (by time) tell whether memory
+// grew with the rows.
+type rssSampler struct {
+	mu      sync.Mutex
+	samples []int64
+	stop    chan struct{}
+	done    sync.WaitGroup
+}
+
+func sampleRSS() *rssSampler {
+	s := &rssSampler{stop: make(chan struct{})}
+	s.done.Add(1)
+	go func() {
+		defer s.done.Done()
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			s.mu.Lock()
+			s.samples = append(s.samples, statusKiB("VmRSS"))
+			s.mu.Unlock()
+			select {
+			case <-s.stop:
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	return s
+}
+
+// tenths ends the sampling and answers the highest RSS (MiB) of the first and last
+// tenth of the samples.
+func (s *rssSampler) tenths() (first, last float64) {
+	close(s.stop)
+	s.done.Wait()
+	n := len(s.samples)
+	k := max(1, n/10)
+	return float64(slices.Max(s.samples[:k])) / 1024, float64(slices.Max(s.samples[n-k:])) / 1024
+}
+
 func BenchmarkImportMembers(b *testing.B) {
 	env := apitest.Start(b)
-	rows := importRows()
+	wantRows, maxBytes := importSize()
 	b.ResetTimer()
 	for i := range b.N {
 		before := peakRSSKiB()
 		start := time.Now()
-		req, _ := http.NewRequest(http.MethodPost, env.BaseURL+"/v1/imports", sampleFile(fmt.Sprintf("b%d-", i), rows))
+		var rows int
+		var size int64
+		rss := sampleRSS()
+		file := sampleFile(fmt.Sprintf("b%d-", i), wantRows, maxBytes, func(r int, n int64) { rows, size = r, n })
+		req, _ := http.NewRequest(http.MethodPost, env.BaseURL+"/v1/imports", file)
 		req.Header.Set("Authorization", "Bearer "+apitest.AdminKey)
 		req.Header.Set("Content-Type", "text/csv")
 		resp, err := (&http.Client{}).Do(req)
@@ -88,6 +168,11 @@ func BenchmarkImportMembers(b *testing.B) {
 			b.Fatalf("import: %d %.300s", resp.StatusCode, raw)
 		}
 		elapsed := time.Since(start)
+		first, last := rss.tenths()
+		b.ReportMetric(float64(rows), "rows")
+		b.ReportMetric(float64(size)/(1<<20), "file_MiB")
+		b.ReportMetric(first, "RSS_first_tenth_MiB")
+		b.ReportMetric(last, "RSS_last_tenth_MiB")
 		b.ReportMetric(float64(rows)/elapsed.Seconds(), "rows/s")
 		b.ReportMetric(float64(peakRSSKiB())/1024, "peakRSS_MiB")
 		b.ReportMetric(float64(peakRSSKiB()-before)/1024, "peakRSSgrowth_MiB")
