@@ -74,6 +74,7 @@ func sampleFile(prefix string, rows int, maxBytes int64, written func(rows int, 
 			}
 			if b.Len() > 64<<10 {
 				if _, err := pw.Write(b.Bytes()); err != nil {
+					written(i, total) // the server stopped reading: what it got
 					return
 				}
 				total += int64(b.Len())
@@ -151,10 +152,11 @@ func BenchmarkImportMembers(b *testing.B) {
 	for i := range b.N {
 		before := peakRSSKiB()
 		start := time.Now()
-		var rows int
-		var size int64
+		// The generator reports what it wrote through a channel: it runs in a
+		// goroutine of its own, and the answer is read after it ended.
+		written := make(chan [2]int64, 1)
 		rss := sampleRSS()
-		file := sampleFile(fmt.Sprintf("b%d-", i), wantRows, maxBytes, func(r int, n int64) { rows, size = r, n })
+		file := sampleFile(fmt.Sprintf("b%d-", i), wantRows, maxBytes, func(r int, n int64) { written <- [2]int64{int64(r), n} })
 		req, _ := http.NewRequest(http.MethodPost, env.BaseURL+"/v1/imports", file)
 		req.Header.Set("Authorization", "Bearer "+apitest.AdminKey)
 		req.Header.Set("Content-Type", "text/csv")
@@ -164,6 +166,8 @@ func BenchmarkImportMembers(b *testing.B) {
 		}
 		raw, _ := io.ReadAll(resp.Body)
 		_ = resp.Body.Close()
+		w := <-written
+		rows, size := int(w[0]), w[1]
 		if resp.StatusCode != 200 || !strings.Contains(string(raw), fmt.Sprintf(`"imported":%d`, rows)) {
 			b.Fatalf("import: %d %.300s", resp.StatusCode, raw)
 		}
