@@ -52,7 +52,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := newLogger(cfg, stderr)
-	log.Info("starting loyaltyd", cfg.logAttrs()...)
+	gcPercent := setDefaultGCPercent(getenv)
+	log.Info("starting loyaltyd", append(cfg.logAttrs(), "gcPercent", gcPercent)...)
 	// Before anything starts: a certificate that does not load stops us at once.
 	serverTLS, err := cfg.serverTLS()
 	if err != nil {
