@@ -79,11 +79,16 @@ func TestInTxRetriesARealDeadlock(t *testing.T) {
 		}
 	}
 
-	if got := attempts.Load(); got != 3 {
-		t.Errorf("attempts = %d, want 3 (one transaction run again)", got)
+	// Usually one deadlock and one run again. On a loaded machine the victim's
+	// second run can take the row back before the survivor's backend wakes up to
+	// take it, and the two deadlock once more: each deadlock is one retry, and
+	// each retry is one run more.
+	retries := testutil.ToFloat64(database.TxRetries("test-deadlock", "40P01")) - before
+	if retries < 1 {
+		t.Errorf("deadlock retries counted = %v, want at least 1", retries)
 	}
-	if got := testutil.ToFloat64(database.TxRetries("test-deadlock", "40P01")) - before; got != 1 {
-		t.Errorf("deadlock retries counted = %v, want 1", got)
+	if got := attempts.Load(); float64(got) != 2+retries {
+		t.Errorf("attempts = %d, want %v (two transactions and one run more a deadlock)", got, 2+retries)
 	}
 	if a, b := cell(t, pool, 1), cell(t, pool, 2); a != 2 || b != 2 {
 		t.Errorf("cells = %d, %d, want 2, 2: each transaction's effect exactly once", a, b)
