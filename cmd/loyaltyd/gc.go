@@ -17,6 +17,8 @@ const defaultGCPercent = 400
 // percent in effect.
 func setDefaultGCPercent(getenv func(string) string) int {
 	if getenv("GOGC") != "" {
+		// runtime/debug has no getter: SetGCPercent answers the previous value, so
+		// the runtime's own reading of GOGC is taken and put straight back.
 		current := debug.SetGCPercent(100)
 		debug.SetGCPercent(current)
 		return current
