@@ -36,7 +36,7 @@
 #   BENCH_RATE_SCENARIOS=     with BENCH_RATE: BENCH_SCENARIOS run closed loop as usual, then
 #                             these scenarios run once more open loop at BENCH_RATE (a second
 #                             table: latency at that load next to the saturated figures)
-#   BENCH_DB_CONNS=32         loyaltyd --max-db-conns
+#   BENCH_DB_CONNS=           loyaltyd --max-db-conns (empty: loyaltyd's default, 4 a core, 8-32)
 #   BENCH_PGBENCH_SCALE=32    pgbench -s (initialized once, reused while it matches)
 #   BENCH_PGBENCH_CLIENTS=$BENCH_WORKERS  pgbench -c
 #   BENCH_PGBENCH_THREADS=2   pgbench -j
@@ -76,7 +76,7 @@ LG_SCENARIOS=$(echo "$BENCH_SCENARIOS" | tr ',' '\n' | grep -vx 'bulk-credit' | 
 BENCH_WEBHOOK_DRAIN=${BENCH_WEBHOOK_DRAIN:-60s}
 BENCH_RATE=${BENCH_RATE:-}
 BENCH_RATE_SCENARIOS=${BENCH_RATE_SCENARIOS:-}
-BENCH_DB_CONNS=${BENCH_DB_CONNS:-32}
+BENCH_DB_CONNS=${BENCH_DB_CONNS:-}
 BENCH_PGBENCH_SCALE=${BENCH_PGBENCH_SCALE:-32}
 BENCH_PGBENCH_CLIENTS=${BENCH_PGBENCH_CLIENTS:-$BENCH_WORKERS}
 BENCH_PGBENCH_THREADS=${BENCH_PGBENCH_THREADS:-2}
@@ -108,10 +108,11 @@ to_seconds() {
 }
 DURATION_S=$(to_seconds "$BENCH_DURATION") || die "BENCH_DURATION=$BENCH_DURATION: give seconds (20, 20s) or minutes (1m)"
 [ "$DURATION_S" -ge 1 ] || die "BENCH_DURATION must be at least 1s"
-for v in BENCH_WORKERS BENCH_MEMBERS BENCH_BULK_MEMBERS BENCH_BULK_EARN_RATE BENCH_DB_CONNS BENCH_PGBENCH_SCALE BENCH_PGBENCH_CLIENTS \
+for v in BENCH_WORKERS BENCH_MEMBERS BENCH_BULK_MEMBERS BENCH_BULK_EARN_RATE BENCH_PGBENCH_SCALE BENCH_PGBENCH_CLIENTS \
   BENCH_PGBENCH_THREADS BENCH_HTTP_PORT BENCH_GRPC_PORT BENCH_PG_PORT BENCH_READY_TIMEOUT; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v=${!v}: want a positive integer"
 done
+[[ -z $BENCH_DB_CONNS || $BENCH_DB_CONNS =~ ^[1-9][0-9]*$ ]] || die "BENCH_DB_CONNS=$BENCH_DB_CONNS: want a positive integer, or nothing for loyaltyd's default"
 [[ $BENCH_BULK_YIELDS =~ ^[0-9]+(ms|s)(,[0-9]+(ms|s))*$ ]] || die "BENCH_BULK_YIELDS=$BENCH_BULK_YIELDS: want durations such as 20ms,0s"
 [[ $BENCH_BULK_BASELINE =~ ^[1-9][0-9]*s$ ]] || die "BENCH_BULK_BASELINE=$BENCH_BULK_BASELINE: want seconds such as 10s"
 [ ${#BENCH_ADMIN_KEY} -ge 16 ] || die "BENCH_ADMIN_KEY must be at least 16 characters"
@@ -300,6 +301,12 @@ go_bench_markdown() {
       printf "| %s | %s | %s | %s |\n", name, v["ns/op"], v["B/op"], v["allocs/op"] }'
 }
 
+# pool_default: loyaltyd's own default for --max-db-conns on this machine, as its
+# -h prints it.
+pool_default() {
+  bin/loyaltyd -h 2>&1 | awk '/-max-db-conns/ { found = 1 } found && /\(default [0-9]+\)/ { sub(/.*\(default /, ""); sub(/\).*/, ""); print; exit }'
+}
+
 machine() {
   local cpu mem
   cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
@@ -316,7 +323,7 @@ start_loyaltyd() {
   # The extra flags come last: they win over BENCH_LOYALTYD_ARGS.
   bin/loyaltyd --database-url= --demo=false --data-dir "$DATA_DIR" --local-pg-port "$BENCH_PG_PORT" \
     --http-addr "127.0.0.1:$BENCH_HTTP_PORT" --grpc-addr "127.0.0.1:$BENCH_GRPC_PORT" --webhook-allow 127.0.0.0/8 \
-    --admin-key "$BENCH_ADMIN_KEY" --max-db-conns "$BENCH_DB_CONNS" --log-level warn \
+    --admin-key "$BENCH_ADMIN_KEY" ${BENCH_DB_CONNS:+--max-db-conns "$BENCH_DB_CONNS"} --log-level warn \
     $BENCH_LOYALTYD_ARGS "$@" >>"$LOG" 2>&1 &
   LOYALTYD_PID=$!
   local started=$SECONDS deadline=$((SECONDS + BENCH_READY_TIMEOUT))
@@ -480,7 +487,7 @@ main() {
   echo "load:     $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min, at the end)"
   echo "postgres: $pg_version on 127.0.0.1:$BENCH_PG_PORT, $pg_settings"
   [ -z "$LG_SCENARIOS" ] || echo "checkpoints during the load generator's run: $checkpoints_in_run (besides the CHECKPOINT before it)"
-  echo "loyaltyd: --max-db-conns $BENCH_DB_CONNS --webhook-allow 127.0.0.0/8${BENCH_LOYALTYD_ARGS:+ $BENCH_LOYALTYD_ARGS}; loadgen and pgbench on the same machine"
+  echo "loyaltyd: --max-db-conns ${BENCH_DB_CONNS:-default ($(pool_default))} --webhook-allow 127.0.0.0/8${BENCH_LOYALTYD_ARGS:+ $BENCH_LOYALTYD_ARGS}; loadgen and pgbench on the same machine"
   if [ -n "$LG_SCENARIOS" ]; then
   echo "pgbench:  tpcb-like, scale $BENCH_PGBENCH_SCALE, -c $BENCH_PGBENCH_CLIENTS -j $BENCH_PGBENCH_THREADS -T $DURATION_S -n;" \
     "latency average ${lat_before} ms before, ${lat_after} ms after"

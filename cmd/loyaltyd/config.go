@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -89,7 +90,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.LogFormat, "log-format", env("LOYALTY_LOG_FORMAT", "text"), "text or json (LOYALTY_LOG_FORMAT)")
 	fs.IntVar(&c.MaxBodyBytes, "max-body-bytes", envInt("LOYALTY_MAX_BODY_BYTES", 1<<20), "largest accepted request body (LOYALTY_MAX_BODY_BYTES)")
 	fs.IntVar(&c.MaxImportBytes, "max-import-bytes", envInt("LOYALTY_MAX_IMPORT_BYTES", 2<<30), "largest accepted member import file, POST /v1/imports (LOYALTY_MAX_IMPORT_BYTES)")
-	fs.IntVar(&c.MaxDBConns, "max-db-conns", envInt("LOYALTY_MAX_DB_CONNS", 32), "database connection pool size (LOYALTY_MAX_DB_CONNS)")
+	fs.IntVar(&c.MaxDBConns, "max-db-conns", envInt("LOYALTY_MAX_DB_CONNS", defaultMaxDBConns(runtime.GOMAXPROCS(0))), "database connection pool size; by default 4 a core, between 8 and 32 (LOYALTY_MAX_DB_CONNS)")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", env("LOYALTY_PPROF_ADDR", ""), "serve Go profiles (net/http/pprof) on this address; empty: off (LOYALTY_PPROF_ADDR)")
 	fs.IntVar(&c.GroupCommit, "group-commit", envInt("LOYALTY_GROUP_COMMIT", 64), "most entries committed together by group commit; 1 turns it off (LOYALTY_GROUP_COMMIT)")
 	fs.IntVar(&c.CommitFlushers, "commit-flushers", envInt("LOYALTY_COMMIT_FLUSHERS", 2), "group-commit batches in flight at once (LOYALTY_COMMIT_FLUSHERS)")
