@@ -3,6 +3,7 @@ module github.com/loyalty-engine/loyalty
 go 1.26.0
 
 require (
+	github.com/IBM/pgxpoolprometheus v1.1.3
 	github.com/go-playground/validator/v10 v10.30.6
 	github.com/google/cel-go v0.31.0
 	github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus v1.1.1

@@ -116,7 +116,7 @@ func (r *Router) Collectors() []prometheus.Collector {
 	if r.replica == nil {
 		return nil
 	}
-	return []prometheus.Collector{r.lagSeconds, r.lagBytes, r.up, r.reads}
+	return []prometheus.Collector{r.lagSeconds, r.lagBytes, r.up, r.reads, database.PoolCollector(r.replica, "replica")}
 }
 
 // State is the replica's state as of the last poll.

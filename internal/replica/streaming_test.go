@@ -189,6 +189,10 @@ func TestReadsFromAStreamingReplica(t *testing.T) {
 	if r := env.REST("GET", "/v1/members/ann/activity", key, nil, "Loyalty-Min-Position", "nonsense"); r.Status != http.StatusBadRequest {
 		t.Errorf("a malformed position: %d %s", r.Status, r.Raw)
 	}
+	// The replica's pool is on /metrics beside the primary's.
+	if got, want := metric(`pgxpool_max_conns{pool="replica"}`), float64(s.replicaPool.Config().MaxConns); got != want {
+		t.Errorf("pgxpool_max_conns of the replica = %v, want %v", got, want)
+	}
 
 	// The lag grows while the replay is paused; beyond the bound the reads go to
 	// the primary.

@@ -129,6 +129,7 @@ func New(d Deps) *Server {
 	registry.MustRegister(d.Campaigns.Collectors()...)
 	// Every component's transaction retries are one metric, registered once here.
 	registry.MustRegister(database.Collectors()...)
+	registry.MustRegister(database.PoolCollector(d.Pool, "primary"))
 	registry.MustRegister(d.Reads.Collectors()...)
 
 	// Outermost first: the request id is known to every log line; the deadline

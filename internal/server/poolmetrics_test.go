@@ -1,0 +1,46 @@
+package server_test
+
+import (
+	"bufio"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/loyalty-engine/loyalty/internal/apitest"
+)
+
+// The primary pool's statistics are on /metrics, read at the scrape: its size, and
+// acquisitions counted as calls use it.
+func TestPoolStatisticsAreOnMetrics(t *testing.T) {
+	env := apitest.Start(t)
+	key := apitest.AdminKey
+	series := func(name string) float64 {
+		t.Helper()
+		body := env.REST("GET", "/metrics", "", nil).Raw
+		sc := bufio.NewScanner(strings.NewReader(string(body)))
+		for sc.Scan() {
+			if v, found := strings.CutPrefix(sc.Text(), name+" "); found {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				return f
+			}
+		}
+		t.Fatalf("/metrics lacks %s", name)
+		return 0
+	}
+	if got, want := series(`pgxpool_max_conns{pool="primary"}`), float64(env.Pool.Stat().MaxConns()); got != want {
+		t.Errorf("pgxpool_max_conns = %v, want the pool's %v", got, want)
+	}
+	before := series(`pgxpool_acquire_count{pool="primary"}`)
+	for i := range 3 {
+		if r := env.REST("POST", "/v1/members", key, map[string]any{"memberId": fmt.Sprintf("pool-%d", i)}); r.Status != 200 {
+			t.Fatalf("enroll: %d %s", r.Status, r.Raw)
+		}
+	}
+	if after := series(`pgxpool_acquire_count{pool="primary"}`); after < before+3 {
+		t.Errorf("pgxpool_acquire_count went from %v to %v over three enrolments, want at least 3 more", before, after)
+	}
+}
