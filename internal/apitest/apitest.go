@@ -13,6 +13,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -188,6 +190,23 @@ func (e *Env) REST(method, path, key string, body any, headers ...string) Respon
 		}
 	}
 	return out
+}
+
+// Metric reads one series from /metrics by its full name, labels included as
+// Prometheus prints them (`pgxpool_max_conns{pool="primary"}`); found is false when
+// /metrics has no such series.
+func (e *Env) Metric(series string) (value float64, found bool) {
+	e.t.Helper()
+	for _, line := range strings.Split(string(e.REST("GET", "/metrics", "", nil).Raw), "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				e.t.Fatalf("apitest: metric %s: %v", series, err)
+			}
+			return f, true
+		}
+	}
+	return 0, false
 }
 
 // FieldViolations lists the fields named by a REST error's BadRequest detail.

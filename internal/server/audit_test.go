@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -304,16 +302,8 @@ func TestAuditUnderGroupCommit(t *testing.T) {
 		t.Errorf("%d entries (want %d), %d with exactly one record in their own transaction", entries, want, inTx)
 	}
 	// And the group committer did commit several calls at once.
-	metrics := env.REST("GET", "/metrics", "", nil)
-	var sum, count float64
-	for _, line := range strings.Split(string(metrics.Raw), "\n") {
-		if v, ok := strings.CutPrefix(line, "loyalty_ledger_commit_batch_entries_sum "); ok {
-			sum, _ = strconv.ParseFloat(v, 64)
-		}
-		if v, ok := strings.CutPrefix(line, "loyalty_ledger_commit_batch_entries_count "); ok {
-			count, _ = strconv.ParseFloat(v, 64)
-		}
-	}
+	sum, _ := env.Metric("loyalty_ledger_commit_batch_entries_sum")
+	count, _ := env.Metric("loyalty_ledger_commit_batch_entries_count")
 	if count == 0 || sum <= count {
 		t.Errorf("%v entries in %v batches: no batch held more than one call", sum, count)
 	}

@@ -1,10 +1,7 @@
 package server_test
 
 import (
-	"bufio"
 	"fmt"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/loyalty-engine/loyalty/internal/apitest"
@@ -17,19 +14,11 @@ func TestPoolStatisticsAreOnMetrics(t *testing.T) {
 	key := apitest.AdminKey
 	series := func(name string) float64 {
 		t.Helper()
-		body := env.REST("GET", "/metrics", "", nil).Raw
-		sc := bufio.NewScanner(strings.NewReader(string(body)))
-		for sc.Scan() {
-			if v, found := strings.CutPrefix(sc.Text(), name+" "); found {
-				f, err := strconv.ParseFloat(v, 64)
-				if err != nil {
-					t.Fatalf("%s: %v", name, err)
-				}
-				return f
-			}
+		v, found := env.Metric(name)
+		if !found {
+			t.Fatalf("/metrics lacks %s", name)
 		}
-		t.Fatalf("/metrics lacks %s", name)
-		return 0
+		return v
 	}
 	if got, want := series(`pgxpool_max_conns{pool="primary"}`), float64(env.Pool.Stat().MaxConns()); got != want {
 		t.Errorf("pgxpool_max_conns = %v, want the pool's %v", got, want)
